@@ -1,0 +1,5 @@
+//! Stream framing.
+/// A frame.
+pub enum Frame {}
+/// Decoder.
+pub struct StreamDecoder;

@@ -1,0 +1,209 @@
+//! Lexical rules of RFC 3261 §25.1 shared by the parsers.
+
+use super::error::ParseError;
+use std::borrow::Cow;
+
+/// `token` characters (RFC 3261 §25.1): alphanum / "-" / "." / "!" / "%" /
+/// "*" / "_" / "+" / "`" / "'" / "~".
+pub fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        )
+}
+
+/// Whether `s` is a non-empty `token`.
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_token_byte)
+}
+
+/// `word` characters (used by Call-ID): token characters plus
+/// `( ) < > : \ " / [ ] ? { }`.
+pub fn is_word_byte(b: u8) -> bool {
+    is_token_byte(b)
+        || matches!(
+            b,
+            b'(' | b')' | b'<' | b'>' | b':' | b'\\' | b'"' | b'/' | b'[' | b']' | b'?' | b'{' | b'}'
+        )
+}
+
+/// Whether `s` is a non-empty `word`.
+pub fn is_word(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_word_byte)
+}
+
+/// Whitespace inside a (already unfolded) header value.
+pub fn is_ws(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// Trims spaces and tabs at both ends.
+pub fn trim_ws(s: &str) -> &str {
+    s.trim_matches([' ', '\t'])
+}
+
+/// Skips leading spaces and tabs.
+pub fn skip_ws(s: &str) -> &str {
+    s.trim_start_matches([' ', '\t'])
+}
+
+/// Splits a leading `quoted-string` off `s` (which must start with `"`).
+/// Returns the whole quoted string including its quotes, and the rest.
+pub fn split_quoted(s: &str) -> Result<(&str, &str), ParseError> {
+    let b = s.as_bytes();
+    debug_assert_eq!(b.first(), Some(&b'"'));
+    let mut i = 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
+                match b.get(i + 1) {
+                    Some(&c) if c <= 0x7f && c != b'\r' && c != b'\n' => i += 2,
+                    _ => return Err(ParseError::header("quoted-string", "bad escape")),
+                }
+            }
+            b'"' => return Ok((&s[..=i], &s[i + 1..])),
+            _ => i += 1,
+        }
+    }
+    Err(ParseError::header("quoted-string", "unbalanced quotes"))
+}
+
+/// Removes the quotes of a `quoted-string` and resolves its `\` escapes.
+/// A value that is not quoted is returned as is.
+pub fn unquote(s: &str) -> Cow<'_, str> {
+    let Some(inner) = s.strip_prefix('"').and_then(|r| r.strip_suffix('"')) else {
+        return Cow::Borrowed(s);
+    };
+    if !inner.contains('\\') {
+        return Cow::Borrowed(inner);
+    }
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(n) = chars.next() {
+                out.push(n);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Writes `s` as a `quoted-string`, escaping `"` and `\`.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// Splits a header value at the commas that separate list elements
+/// (RFC 3261 §7.3.1), ignoring commas inside quoted strings and `<...>`.
+/// Elements are trimmed; empty elements are skipped.
+pub fn split_list(value: &str) -> ListIter<'_> {
+    ListIter { rest: value }
+}
+
+/// Iterator returned by [`split_list`].
+#[derive(Debug, Clone)]
+pub struct ListIter<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for ListIter<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            let b = self.rest.as_bytes();
+            let mut i = 0;
+            let mut in_quotes = false;
+            let mut in_angle = false;
+            while i < b.len() {
+                match b[i] {
+                    b'\\' if in_quotes => i += 1,
+                    b'"' if !in_angle => in_quotes = !in_quotes,
+                    b'<' if !in_quotes => in_angle = true,
+                    b'>' if !in_quotes => in_angle = false,
+                    b',' if !in_quotes && !in_angle => break,
+                    _ => {}
+                }
+                i += 1;
+            }
+            let i = i.min(b.len());
+            let item = trim_ws(&self.rest[..i]);
+            self.rest = if i < b.len() { &self.rest[i + 1..] } else { "" };
+            if !item.is_empty() {
+                return Some(item);
+            }
+        }
+    }
+}
+
+/// Parses an unsigned decimal integer (leading zeros allowed) that fits `u64`.
+pub fn parse_u64(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = s.trim_start_matches('0');
+    if digits.len() > 19 {
+        return None;
+    }
+    if digits.is_empty() {
+        return Some(0);
+    }
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens() {
+        assert!(is_token("INVITE"));
+        assert!(is_token("a-b.c!%*_+`'~"));
+        assert!(!is_token(""));
+        assert!(!is_token("a b"));
+        assert!(!is_token("a;b"));
+    }
+
+    #[test]
+    fn quoted_strings() {
+        let (q, rest) = split_quoted(r#""a \"b\" c" rest"#).unwrap();
+        assert_eq!(q, r#""a \"b\" c""#);
+        assert_eq!(rest, " rest");
+        assert_eq!(unquote(q), r#"a "b" c"#);
+        assert!(split_quoted("\"open").is_err());
+        assert_eq!(quote(r#"x"y\"#), r#""x\"y\\""#);
+        assert_eq!(unquote("plain"), "plain");
+    }
+
+    #[test]
+    fn list_splitting() {
+        let v: Vec<_> = split_list(r#"<sip:a,b@x>;q=1, "C, D" <sip:c>, ,sip:e"#).collect();
+        assert_eq!(v, vec!["<sip:a,b@x>;q=1", r#""C, D" <sip:c>"#, "sip:e"]);
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(parse_u64("000123"), Some(123));
+        assert_eq!(parse_u64("0"), Some(0));
+        assert_eq!(parse_u64("00000000000000000000000001"), Some(1));
+        assert_eq!(parse_u64("-1"), None);
+        assert_eq!(parse_u64("99999999999999999999"), None);
+        assert_eq!(parse_u64(""), None);
+    }
+}

@@ -1,0 +1,326 @@
+//! `Headers`: an ordered multimap of header fields that keeps names as
+//! written and unknown headers verbatim.
+
+use super::error::ParseError;
+use super::grammar::split_list;
+use super::header_name::HeaderName;
+use super::text::Text;
+use super::typed::TypedHeader;
+
+/// One header field: the name as written and its (unfolded, trimmed) value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    name: Text,
+    known: Option<HeaderName>,
+    value: Text,
+}
+
+impl Header {
+    /// A header with the given name (as it should be written) and value.
+    pub fn new(name: impl Into<Text>, value: impl Into<Text>) -> Self {
+        let name = name.into();
+        let known = HeaderName::lookup(&name);
+        Header {
+            name,
+            known,
+            value: value.into(),
+        }
+    }
+
+    /// A known header written with its canonical long name.
+    pub fn known(name: HeaderName, value: impl Into<Text>) -> Self {
+        Header {
+            name: Text::from_static(name.as_str()),
+            known: Some(name),
+            value: value.into(),
+        }
+    }
+
+    pub(crate) fn from_parts(name: Text, known: Option<HeaderName>, value: Text) -> Self {
+        Header { name, known, value }
+    }
+
+    /// The name exactly as written (`v`, `VIA`, `X-Foo`, ...).
+    pub fn name(&self) -> &Text {
+        &self.name
+    }
+
+    /// The known header this is, whatever form its name was written in.
+    pub fn known_name(&self) -> Option<HeaderName> {
+        self.known
+    }
+
+    /// The value (line folding replaced by a single space, outer whitespace
+    /// trimmed).
+    pub fn value(&self) -> &Text {
+        &self.value
+    }
+
+    /// Whether this header is `key` (compact and long forms are the same
+    /// header; comparison is case-insensitive).
+    pub fn is(&self, key: impl HeaderKey) -> bool {
+        key.matches(self)
+    }
+
+    /// The list elements of this header's value: split at top-level commas
+    /// if the header's grammar is a list, else the whole value.
+    pub fn elements(&self) -> impl Iterator<Item = &str> {
+        let list = self.known.is_some_and(HeaderName::is_list);
+        let whole = (!list).then_some(self.value.as_str());
+        let split = list.then(|| split_list(&self.value));
+        whole.into_iter().chain(split.into_iter().flatten())
+    }
+}
+
+/// Something that identifies a header: a [`HeaderName`] or a name string.
+pub trait HeaderKey: Copy {
+    /// Whether `header` has this name.
+    fn matches(self, header: &Header) -> bool;
+}
+
+impl HeaderKey for HeaderName {
+    fn matches(self, header: &Header) -> bool {
+        header.known == Some(self)
+    }
+}
+
+impl HeaderKey for &str {
+    fn matches(self, header: &Header) -> bool {
+        match HeaderName::lookup(self) {
+            Some(n) => header.known == Some(n),
+            None => header.known.is_none() && header.name.eq_ignore_ascii_case(self),
+        }
+    }
+}
+
+/// The header fields of a message, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    list: Vec<Header>,
+}
+
+impl Headers {
+    /// No headers.
+    pub const fn new() -> Self {
+        Headers { list: Vec::new() }
+    }
+
+    /// No headers, with room for `n`.
+    pub fn with_capacity(n: usize) -> Self {
+        Headers {
+            list: Vec::with_capacity(n),
+        }
+    }
+
+    /// Number of header fields (lines).
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Every header field in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Header> {
+        self.list.iter()
+    }
+
+    /// The value of the first header named `key`.
+    pub fn get(&self, key: impl HeaderKey) -> Option<&Text> {
+        self.list.iter().find(|h| key.matches(h)).map(|h| &h.value)
+    }
+
+    /// Whether a header named `key` is present.
+    pub fn contains(&self, key: impl HeaderKey) -> bool {
+        self.list.iter().any(|h| key.matches(h))
+    }
+
+    /// Every header field named `key`, in order.
+    pub fn get_all<K: HeaderKey>(&self, key: K) -> impl Iterator<Item = &Header> {
+        self.list.iter().filter(move |h| key.matches(h))
+    }
+
+    /// Every value of `key` across all its header fields, split into list
+    /// elements where the header's grammar is a list (so `Via: a, b` and two
+    /// `Via` lines give the same elements).
+    pub fn values<K: HeaderKey>(&self, key: K) -> impl Iterator<Item = &str> {
+        self.get_all(key).flat_map(Header::elements)
+    }
+
+    /// Number of values of `key` (list elements counted separately).
+    pub fn count(&self, key: impl HeaderKey) -> usize {
+        self.values(key).count()
+    }
+
+    /// Appends a header field.
+    pub fn push(&mut self, header: Header) {
+        self.list.push(header);
+    }
+
+    /// Appends a known header with its canonical name.
+    pub fn append(&mut self, name: HeaderName, value: impl Into<Text>) {
+        self.list.push(Header::known(name, value));
+    }
+
+    /// Inserts a header field before every other field of the same name, or
+    /// at the end if there is none (e.g. a new top Via, RFC 3261 §16.6).
+    pub fn push_front(&mut self, header: Header) {
+        let pos = match header.known {
+            Some(n) => self.list.iter().position(|h| h.known == Some(n)),
+            None => self
+                .list
+                .iter()
+                .position(|h| h.name.eq_ignore_ascii_case(&header.name)),
+        };
+        match pos {
+            Some(i) => self.list.insert(i, header),
+            None => self.list.push(header),
+        }
+    }
+
+    /// Replaces every field named `name` by one with `value`, kept at the
+    /// position of the first one (or appended).
+    pub fn set(&mut self, name: HeaderName, value: impl Into<Text>) {
+        let header = Header::known(name, value);
+        match self.list.iter().position(|h| h.known == Some(name)) {
+            Some(i) => {
+                self.list[i] = header;
+                let mut idx = 0;
+                self.list.retain(|h| {
+                    idx += 1;
+                    idx - 1 == i || h.known != Some(name)
+                });
+            }
+            None => self.list.push(header),
+        }
+    }
+
+    /// Removes every field named `key`; returns how many were removed.
+    pub fn remove(&mut self, key: impl HeaderKey) -> usize {
+        let before = self.list.len();
+        self.list.retain(|h| !key.matches(h));
+        before - self.list.len()
+    }
+
+    /// Removes the first value of `key`: the first list element if the first
+    /// field holds several, else the whole field (e.g. popping the top Via).
+    pub fn remove_first_value(&mut self, key: impl HeaderKey) -> Option<Text> {
+        let i = self.list.iter().position(|h| key.matches(h))?;
+        let h = &self.list[i];
+        let (first, rest) = {
+            let mut elems = h.elements();
+            let first = elems.next().map(|s| h.value.slice_ref(s));
+            let rest = elems.next().map(|s| h.value.slice_ref(&h.value[s.as_ptr() as usize - h.value.as_ptr() as usize..]));
+            (first, rest)
+        };
+        match rest {
+            Some(v) => self.list[i].value = v,
+            None => {
+                self.list.remove(i);
+            }
+        }
+        first
+    }
+
+    /// Decodes the first value of the typed header `T`, if present.
+    pub fn typed<T: TypedHeader>(&self) -> Option<Result<T, ParseError>> {
+        let h = self.list.iter().find(|h| h.known == Some(T::NAME))?;
+        let first = if T::SPLIT {
+            h.elements().next().unwrap_or("")
+        } else {
+            h.value.as_str()
+        };
+        Some(T::decode(&h.value, first))
+    }
+
+    /// Decodes every value of the typed header `T`, in order.
+    pub fn typed_all<T: TypedHeader>(&self) -> impl Iterator<Item = Result<T, ParseError>> {
+        self.get_all(T::NAME).flat_map(|h| {
+            let split = T::SPLIT.then(|| h.elements());
+            let whole = (!T::SPLIT).then_some(h.value.as_str());
+            split
+                .into_iter()
+                .flatten()
+                .chain(whole)
+                .map(move |e| T::decode(&h.value, e))
+        })
+    }
+
+    /// Appends `value` as a header field of its type.
+    pub fn push_typed<T: TypedHeader>(&mut self, value: &T) {
+        self.append(T::NAME, value.to_string());
+    }
+
+    /// Replaces every field of `T`'s header by `value`.
+    pub fn set_typed<T: TypedHeader>(&mut self, value: &T) {
+        self.set(T::NAME, value.to_string());
+    }
+}
+
+impl<'a> IntoIterator for &'a Headers {
+    type Item = &'a Header;
+    type IntoIter = std::slice::Iter<'a, Header>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.iter()
+    }
+}
+
+impl FromIterator<Header> for Headers {
+    fn from_iter<I: IntoIterator<Item = Header>>(iter: I) -> Self {
+        Headers {
+            list: iter.into_iter().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Headers {
+        [
+            Header::new("v", "SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b"),
+            Header::new("X-Foo", "1, 2"),
+            Header::new("VIA", "SIP/2.0/UDP c"),
+            Header::new("Subject", "hello, world"),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    #[test]
+    fn lookup_and_lists() {
+        let h = sample();
+        assert_eq!(h.get("Via").unwrap(), "SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b");
+        assert_eq!(h.get(HeaderName::Via), h.get("v"));
+        assert_eq!(h.get("x-foo").unwrap(), "1, 2");
+        assert_eq!(h.count(HeaderName::Via), 3);
+        // Unknown headers and non-list headers are never split.
+        assert_eq!(h.count("X-Foo"), 1);
+        assert_eq!(h.values("s").collect::<Vec<_>>(), vec!["hello, world"]);
+        assert_eq!(h.iter().next().unwrap().name(), "v");
+    }
+
+    #[test]
+    fn pop_top_via() {
+        let mut h = sample();
+        assert_eq!(h.remove_first_value("via").unwrap(), "SIP/2.0/UDP a;branch=z9hG4bK1");
+        assert_eq!(h.get("via").unwrap(), "SIP/2.0/UDP b");
+        assert_eq!(h.remove_first_value("via").unwrap(), "SIP/2.0/UDP b");
+        assert_eq!(h.get("via").unwrap(), "SIP/2.0/UDP c");
+    }
+
+    #[test]
+    fn push_front_set_remove() {
+        let mut h = sample();
+        h.push_front(Header::known(HeaderName::Via, "SIP/2.0/TCP new"));
+        assert_eq!(h.values("Via").next(), Some("SIP/2.0/TCP new"));
+        h.set(HeaderName::Via, "SIP/2.0/UDP only");
+        assert_eq!(h.count("via"), 1);
+        assert_eq!(h.iter().next().unwrap().value(), "SIP/2.0/UDP only");
+        assert_eq!(h.remove("x-FOO"), 1);
+        assert_eq!(h.len(), 2);
+    }
+}
