@@ -13,9 +13,6 @@ macro_rules! header_names {
             $( #[doc = concat!("`", $name, "`")] $var, )*
         }
 
-        const TABLE: &[(&str, Option<u8>, HeaderName)] = &[
-            $( ($name, $compact, HeaderName::$var), )*
-        ];
 
         impl HeaderName {
             /// The canonical (long-form) name.
@@ -104,15 +101,80 @@ impl HeaderName {
     /// Looks up a header name as written (long or compact form,
     /// case-insensitive). `None` for an unknown (extension) header.
     pub fn lookup(name: &str) -> Option<HeaderName> {
+        // Lower-case into a stack buffer, then one `match` the compiler turns
+        // into a length-and-bytes decision tree: this runs for every header
+        // line of every message.
         let b = name.as_bytes();
-        if b.len() == 1 {
-            let c = b[0].to_ascii_lowercase();
-            return TABLE.iter().find(|e| e.1 == Some(c)).map(|e| e.2);
+        let mut buf = [0u8; 24];
+        if b.len() > buf.len() {
+            return None;
         }
-        TABLE
-            .iter()
-            .find(|e| e.0.len() == b.len() && e.0.as_bytes().eq_ignore_ascii_case(b))
-            .map(|e| e.2)
+        for (d, s) in buf.iter_mut().zip(b) {
+            *d = s.to_ascii_lowercase();
+        }
+        Some(match &buf[..b.len()] {
+            b"accept" => HeaderName::Accept,
+            b"accept-contact" | b"a" => HeaderName::AcceptContact,
+            b"accept-encoding" => HeaderName::AcceptEncoding,
+            b"accept-language" => HeaderName::AcceptLanguage,
+            b"alert-info" => HeaderName::AlertInfo,
+            b"allow" => HeaderName::Allow,
+            b"allow-events" | b"u" => HeaderName::AllowEvents,
+            b"authentication-info" => HeaderName::AuthenticationInfo,
+            b"authorization" => HeaderName::Authorization,
+            b"call-id" | b"i" => HeaderName::CallId,
+            b"call-info" => HeaderName::CallInfo,
+            b"contact" | b"m" => HeaderName::Contact,
+            b"content-disposition" => HeaderName::ContentDisposition,
+            b"content-encoding" | b"e" => HeaderName::ContentEncoding,
+            b"content-language" => HeaderName::ContentLanguage,
+            b"content-length" | b"l" => HeaderName::ContentLength,
+            b"content-type" | b"c" => HeaderName::ContentType,
+            b"cseq" => HeaderName::CSeq,
+            b"date" => HeaderName::Date,
+            b"error-info" => HeaderName::ErrorInfo,
+            b"event" | b"o" => HeaderName::Event,
+            b"expires" => HeaderName::Expires,
+            b"from" | b"f" => HeaderName::From,
+            b"identity" | b"y" => HeaderName::Identity,
+            b"in-reply-to" => HeaderName::InReplyTo,
+            b"max-forwards" => HeaderName::MaxForwards,
+            b"mime-version" => HeaderName::MimeVersion,
+            b"min-expires" => HeaderName::MinExpires,
+            b"min-se" => HeaderName::MinSe,
+            b"organization" => HeaderName::Organization,
+            b"path" => HeaderName::PathHeader,
+            b"priority" => HeaderName::Priority,
+            b"proxy-authenticate" => HeaderName::ProxyAuthenticate,
+            b"proxy-authorization" => HeaderName::ProxyAuthorization,
+            b"proxy-require" => HeaderName::ProxyRequire,
+            b"rack" => HeaderName::RAck,
+            b"record-route" => HeaderName::RecordRoute,
+            b"refer-to" | b"r" => HeaderName::ReferTo,
+            b"referred-by" | b"b" => HeaderName::ReferredBy,
+            b"reject-contact" | b"j" => HeaderName::RejectContact,
+            b"reply-to" => HeaderName::ReplyTo,
+            b"request-disposition" | b"d" => HeaderName::RequestDisposition,
+            b"require" => HeaderName::Require,
+            b"retry-after" => HeaderName::RetryAfter,
+            b"route" => HeaderName::Route,
+            b"rseq" => HeaderName::RSeq,
+            b"server" => HeaderName::Server,
+            b"session-expires" | b"x" => HeaderName::SessionExpires,
+            b"sip-etag" => HeaderName::SipETag,
+            b"sip-if-match" => HeaderName::SipIfMatch,
+            b"subject" | b"s" => HeaderName::Subject,
+            b"subscription-state" => HeaderName::SubscriptionState,
+            b"supported" | b"k" => HeaderName::Supported,
+            b"timestamp" => HeaderName::Timestamp,
+            b"to" | b"t" => HeaderName::To,
+            b"unsupported" => HeaderName::Unsupported,
+            b"user-agent" => HeaderName::UserAgent,
+            b"via" | b"v" => HeaderName::Via,
+            b"warning" => HeaderName::Warning,
+            b"www-authenticate" => HeaderName::WwwAuthenticate,
+            _ => return None,
+        })
     }
 }
 

@@ -1,15 +1,359 @@
-//! The message parser.
-use super::Message;
+//! The message parser (RFC 3261 §7, §18.3, §25).
+//!
+//! One pass over the header block: the start line is split, each header
+//! line is cut into name and value as slices of the receive buffer (line
+//! folding is the only case that copies), and the headers every layer above
+//! relies on are checked so that a message that parses is safe to route.
+
 use super::error::{ParseError, ParseErrorKind};
+use super::header_name::HeaderName;
+use super::headers::{Header, Headers};
+use super::method::Method;
+use super::request::Request;
+use super::response::Response;
+use super::status::StatusCode;
+use super::text::Text;
+// TEMP until typed headers land
+use super::uri::Uri;
+use super::version::Version;
+use super::{Message, grammar};
 use bytes::Bytes;
-/// Limits.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits;
-/// Parses a datagram.
-pub fn parse_datagram(_b: Bytes) -> Result<Message, ParseError> {
-    Err(ParseError::new(ParseErrorKind::StartLine, "todo"))
+
+/// Size limits applied while parsing and framing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest start line plus header block, in bytes.
+    pub max_head: usize,
+    /// Largest body, in bytes.
+    pub max_body: usize,
+    /// Most header lines in one message.
+    pub max_headers: usize,
 }
-/// Parses a datagram with limits.
-pub fn parse_datagram_with(b: Bytes, _l: &Limits) -> Result<Message, ParseError> {
-    parse_datagram(b)
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_head: 32 * 1024,
+            max_body: 1024 * 1024,
+            max_headers: 256,
+        }
+    }
 }
+
+/// How the body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// A datagram: the body runs to the end of the packet, cut at
+    /// Content-Length if present (RFC 3261 §18.3).
+    Datagram,
+    /// A frame cut from a stream: Content-Length is mandatory and exact.
+    Stream,
+}
+
+/// Parses one message received as a datagram, with default [`Limits`].
+pub fn parse_datagram(buf: Bytes) -> Result<Message, ParseError> {
+    parse_datagram_with(buf, &Limits::default())
+}
+
+/// Parses one message received as a datagram.
+pub fn parse_datagram_with(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> {
+    parse_message(buf, limits, Framing::Datagram)
+}
+
+fn err(kind: ParseErrorKind, reason: &'static str, at: usize) -> ParseError {
+    ParseError::new(kind, reason).at(at)
+}
+
+/// Bit flags for the headers whose presence or uniqueness is checked.
+const SEEN_VIA: u8 = 1;
+const SEEN_FROM: u8 = 2;
+const SEEN_TO: u8 = 4;
+const SEEN_CALL_ID: u8 = 8;
+const SEEN_CSEQ: u8 = 16;
+const SEEN_MAX_FORWARDS: u8 = 32;
+const SEEN_CONTENT_LENGTH: u8 = 64;
+
+pub(crate) fn parse_message(
+    buf: Bytes,
+    limits: &Limits,
+    framing: Framing,
+) -> Result<Message, ParseError> {
+    let bytes = &buf[..];
+    // §7.5: CRLFs before the start line are ignored.
+    let start = bytes
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .ok_or_else(|| err(ParseErrorKind::StartLine, "Empty message", 0))?;
+
+    // Find the blank line ending the header block. Bare LF line ends are
+    // accepted (robustness); CRLF is what we write.
+    let mut pos = start;
+    let head_end; // index of the first byte of the blank line
+    let body_start;
+    loop {
+        let Some(nl) = memchr::memchr(b'\n', &bytes[pos..]) else {
+            if bytes.len() - start > limits.max_head {
+                return Err(err(ParseErrorKind::TooLarge, "Message header too large", pos));
+            }
+            return Err(err(
+                ParseErrorKind::Header,
+                "Header block not terminated by an empty line",
+                bytes.len(),
+            ));
+        };
+        let line_end = pos + nl;
+        let content_end = if line_end > pos && bytes[line_end - 1] == b'\r' {
+            line_end - 1
+        } else {
+            line_end
+        };
+        if content_end == pos && pos > start {
+            head_end = pos;
+            body_start = line_end + 1;
+            break;
+        }
+        pos = line_end + 1;
+        if pos - start > limits.max_head {
+            return Err(err(ParseErrorKind::TooLarge, "Message header too large", pos));
+        }
+    }
+
+    let head = Text::from_utf8(buf.slice(start..head_end)).map_err(|b| {
+        let at = std::str::from_utf8(&b).err().map_or(0, |e| e.valid_up_to());
+        err(ParseErrorKind::Header, "Invalid UTF-8 in message header", start + at)
+    })?;
+    let head_str = head.as_str();
+
+    let first_nl = memchr::memchr(b'\n', head_str.as_bytes()).unwrap_or(head_str.len());
+    let start_line = head_str[..first_nl].strip_suffix('\r').unwrap_or(&head_str[..first_nl]);
+    let start_line_kind = parse_start_line(&head, start_line).map_err(|e| e.at(start))?;
+
+    let mut headers = Headers::with_capacity(16);
+    let mut seen = 0u8;
+    let mut content_length: Option<usize> = None;
+    let mut rest = &head_str[(first_nl + 1).min(head_str.len())..];
+    let mut offset = start + first_nl + 1;
+    while !rest.is_empty() {
+        // Gather one logical header line: the line plus its continuation
+        // lines (those starting with SP/HT; RFC 3261 §7.3.1).
+        let mut end = 0;
+        let mut folded = false;
+        loop {
+            let nl = memchr::memchr(b'\n', &rest.as_bytes()[end..]).map_or(rest.len(), |i| end + i);
+            end = nl;
+            let next = nl + 1;
+            if next < rest.len() && matches!(rest.as_bytes()[next], b' ' | b'\t') {
+                folded = true;
+                end = next;
+                continue;
+            }
+            break;
+        }
+        let logical = &rest[..end];
+        let logical = logical.strip_suffix('\r').unwrap_or(logical);
+        if headers.len() >= limits.max_headers {
+            return Err(err(ParseErrorKind::TooLarge, "Too many header fields", offset));
+        }
+        let header = parse_header_line(&head, logical, folded).map_err(|e| e.at(offset))?;
+        if let Some(known) = header.known_name() {
+            let flag = match known {
+                HeaderName::Via => SEEN_VIA,
+                HeaderName::From => SEEN_FROM,
+                HeaderName::To => SEEN_TO,
+                HeaderName::CallId => SEEN_CALL_ID,
+                HeaderName::CSeq => SEEN_CSEQ,
+                HeaderName::MaxForwards => SEEN_MAX_FORWARDS,
+                HeaderName::ContentLength => SEEN_CONTENT_LENGTH,
+                _ => 0,
+            };
+            // These headers take exactly one value (RFC 3261 §7.3.1, §20).
+            if flag & !SEEN_VIA != 0 && seen & flag != 0 {
+                return Err(ParseError::new(
+                    ParseErrorKind::Header,
+                    format!("Multiple {known} headers"),
+                )
+                .at(offset));
+            }
+            seen |= flag;
+            if known == HeaderName::ContentLength {
+                let n = grammar::parse_u64(header.value())
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| {
+                        err(ParseErrorKind::ContentLength, "Bad Content-Length header", offset)
+                    })?;
+                content_length = Some(n);
+            }
+        }
+        headers.push(header);
+        let consumed = (end + 1).min(rest.len());
+        offset += consumed;
+        rest = &rest[consumed..];
+    }
+
+    // §8.1.1 / §8.2.2: the mandatory headers.
+    let is_request = matches!(start_line_kind, StartLine::Request { .. });
+    for (flag, name) in [
+        (SEEN_VIA, HeaderName::Via),
+        (SEEN_FROM, HeaderName::From),
+        (SEEN_TO, HeaderName::To),
+        (SEEN_CALL_ID, HeaderName::CallId),
+        (SEEN_CSEQ, HeaderName::CSeq),
+        (SEEN_MAX_FORWARDS, HeaderName::MaxForwards),
+    ] {
+        if seen & flag == 0 && (is_request || flag != SEEN_MAX_FORWARDS) {
+            return Err(ParseError::new(
+                ParseErrorKind::MissingHeader,
+                format!("Missing {name} header"),
+            ));
+        }
+    }
+
+    // Body (§18.3).
+    let available = buf.len().saturating_sub(body_start);
+    let body_len = match (content_length, framing) {
+        (Some(n), _) if n > limits.max_body => {
+            return Err(err(ParseErrorKind::TooLarge, "Message body too large", body_start));
+        }
+        (Some(n), _) if n > available => {
+            return Err(err(
+                ParseErrorKind::Body,
+                "Content-Length larger than the message body",
+                buf.len(),
+            ));
+        }
+        (Some(n), _) => n,
+        (None, Framing::Stream) => {
+            return Err(err(
+                ParseErrorKind::ContentLength,
+                "Missing Content-Length header on a stream transport",
+                head_end,
+            ));
+        }
+        (None, Framing::Datagram) if available > limits.max_body => {
+            return Err(err(ParseErrorKind::TooLarge, "Message body too large", body_start));
+        }
+        (None, Framing::Datagram) => available,
+    };
+    let body = buf.slice(body_start.min(buf.len())..body_start.min(buf.len()) + body_len);
+
+    validate_headers(&headers, &start_line_kind)?;
+
+    Ok(match start_line_kind {
+        StartLine::Request { method, uri } => Message::Request(Request {
+            method,
+            uri,
+            version: Version::V2,
+            headers,
+            body,
+        }),
+        StartLine::Response { status, reason } => Message::Response(Response {
+            version: Version::V2,
+            status,
+            reason,
+            headers,
+            body,
+        }),
+    })
+}
+
+enum StartLine {
+    Request { method: Method, uri: Uri },
+    Response { status: StatusCode, reason: Text },
+}
+
+fn parse_start_line(head: &Text, line: &str) -> Result<StartLine, ParseError> {
+    let bad = |r: &'static str| ParseError::new(ParseErrorKind::StartLine, r);
+    if line.len() >= 4 && line.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/") {
+        // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+        let (version, rest) = line.split_once(' ').ok_or_else(|| bad("Bad status line"))?;
+        if Version::parse(version).is_none() {
+            return Err(ParseError::new(ParseErrorKind::Version, "Unsupported SIP version"));
+        }
+        let (code, reason) = match rest.split_once(' ') {
+            Some((c, r)) => (c, r),
+            None => (rest, ""),
+        };
+        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("Bad status code"));
+        }
+        let status = code
+            .parse::<u16>()
+            .ok()
+            .and_then(StatusCode::from_u16)
+            .ok_or_else(|| bad("Status code out of range"))?;
+        return Ok(StartLine::Response {
+            status,
+            reason: head.slice_ref(reason),
+        });
+    }
+    // Request-Line = Method SP Request-URI SP SIP-Version (RFC 3261 §7.1):
+    // single spaces, and no whitespace inside the Request-URI.
+    let (method, rest) = line.split_once(' ').ok_or_else(|| bad("Bad request line"))?;
+    let (uri, version) = rest.rsplit_once(' ').ok_or_else(|| bad("Bad request line"))?;
+    let method = Method::parse(head, method)?;
+    if Version::parse(version).is_none() {
+        return Err(ParseError::new(ParseErrorKind::Version, "Unsupported SIP version"));
+    }
+    if uri.starts_with('<') {
+        return Err(ParseError::new(
+            ParseErrorKind::Uri,
+            "Bad Request-URI: enclosed in angle brackets",
+        ));
+    }
+    if uri.is_empty() || uri.contains([' ', '\t']) {
+        return Err(ParseError::new(
+            ParseErrorKind::Uri,
+            "Bad Request-URI: contains whitespace",
+        ));
+    }
+    let uri = Uri::parse(head, uri)?;
+    Ok(StartLine::Request { method, uri })
+}
+
+fn parse_header_line(head: &Text, line: &str, folded: bool) -> Result<Header, ParseError> {
+    let colon = memchr::memchr(b':', line.as_bytes())
+        .ok_or_else(|| ParseError::new(ParseErrorKind::Header, "Bad header line: no colon"))?;
+    // header-name HCOLON: whitespace may precede the colon (`To :`).
+    let name = grammar::trim_ws(&line[..colon]);
+    if !grammar::is_token(name) {
+        return Err(ParseError::new(ParseErrorKind::Header, "Bad header name"));
+    }
+    let raw_value = &line[colon + 1..];
+    let value = if folded {
+        Text::from(unfold(raw_value))
+    } else {
+        let v = grammar::trim_ws(raw_value);
+        if v.contains('\r') {
+            return Err(ParseError::new(
+                ParseErrorKind::Header,
+                "Bad header value: bare CR",
+            ));
+        }
+        head.slice_ref(v)
+    };
+    let known = HeaderName::lookup(name);
+    Ok(Header::from_parts(head.slice_ref(name), known, value))
+}
+
+/// Replaces each line break and the whitespace around it by one space
+/// (RFC 3261 §7.3.1: folded LWS is equivalent to a single SP).
+fn unfold(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for (i, piece) in raw.split('\n').enumerate() {
+        let piece = piece.strip_suffix('\r').unwrap_or(piece);
+        if i == 0 {
+            out.push_str(grammar::trim_ws(piece));
+        } else {
+            let piece = grammar::trim_ws(piece);
+            if !piece.is_empty() {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(piece);
+            }
+        }
+    }
+    out
+}
+
+fn validate_headers(_h: &Headers, _s: &StartLine) -> Result<(), ParseError> { Ok(()) }
