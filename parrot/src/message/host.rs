@@ -28,10 +28,10 @@ impl Host {
             return Err(bad());
         }
         let b = s.as_bytes();
-        if b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
-            if let Ok(v4) = s.parse::<Ipv4Addr>() {
-                return Ok(Host::Ipv4(v4));
-            }
+        if b.iter().all(|c| c.is_ascii_digit() || *c == b'.')
+            && let Ok(v4) = s.parse::<Ipv4Addr>()
+        {
+            return Ok(Host::Ipv4(v4));
         }
         // hostname = *( domainlabel "." ) toplabel [ "." ]; labels are
         // alphanum with inner '-'. Underscores are accepted as many deployed

@@ -16,6 +16,7 @@
 //! assert_eq!(req.headers.get("call-id").unwrap(), "a84b4c76e66710");
 //! ```
 
+mod accessors;
 mod error;
 mod framing;
 pub mod grammar;
@@ -48,7 +49,7 @@ pub use request::{Request, RequestBuilder};
 pub use response::{Response, ResponseBuilder};
 pub use status::{StatusClass, StatusCode};
 pub use text::Text;
-pub use uri::Uri;
+pub use uri::{AbsoluteUri, SipUri, TelUri, Uri, UriHeader, UriHeaders, UriParam, UriParams};
 pub use version::Version;
 
 /// A SIP message: a request or a response.

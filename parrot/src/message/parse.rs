@@ -13,7 +13,7 @@ use super::request::Request;
 use super::response::Response;
 use super::status::StatusCode;
 use super::text::Text;
-// TEMP until typed headers land
+use super::typed::{CSeq, CallId, From, MaxForwards, To, TypedHeader, Via};
 use super::uri::Uri;
 use super::version::Version;
 use super::{Message, grammar};
@@ -356,4 +356,33 @@ fn unfold(raw: &str) -> String {
     out
 }
 
-fn validate_headers(_h: &Headers, _s: &StartLine) -> Result<(), ParseError> { Ok(()) }
+/// Checks the headers the transaction and dialog layers read, so that a
+/// parsed message can always be matched and answered.
+fn validate_headers(headers: &Headers, start: &StartLine) -> Result<(), ParseError> {
+    fn first<T: TypedHeader>(h: &Headers) -> Result<T, ParseError> {
+        h.typed::<T>().unwrap_or_else(|| {
+            Err(ParseError::new(
+                ParseErrorKind::MissingHeader,
+                format!("Missing {} header", T::NAME),
+            ))
+        })
+    }
+    let cseq: CSeq = first(headers)?;
+    if let StartLine::Request { method, .. } = start {
+        // §8.1.1.5 / §8.2: the CSeq method matches the request method.
+        if cseq.method != *method {
+            return Err(ParseError::new(
+                ParseErrorKind::Header,
+                "Bad CSeq header: method does not match the request",
+            ));
+        }
+        first::<MaxForwards>(headers)?;
+    }
+    for via in headers.typed_all::<Via>() {
+        via?;
+    }
+    first::<From>(headers)?;
+    first::<To>(headers)?;
+    first::<CallId>(headers)?;
+    Ok(())
+}
