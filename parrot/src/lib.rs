@@ -7,6 +7,9 @@
 #![warn(missing_docs)]
 
 pub mod message;
+pub mod random;
+pub mod transaction;
+pub mod transport;
 
 pub use message::{
     Header, HeaderName, Headers, Message, Method, ParseError, Request, Response, StatusCode, Text,

@@ -40,20 +40,20 @@ impl Headers {
     pub fn from_tag(&self) -> Option<Text> {
         let from = self.from_header()?;
         let tag = from.tag()?;
-        Some(self.get(HeaderName::From).map_or_else(
-            || Text::from(tag.to_owned()),
-            |v| v.slice_ref(tag),
-        ))
+        Some(
+            self.get(HeaderName::From)
+                .map_or_else(|| Text::from(tag.to_owned()), |v| v.slice_ref(tag)),
+        )
     }
 
     /// The To tag (absent on an out-of-dialog request).
     pub fn to_tag(&self) -> Option<Text> {
         let to = self.to_header()?;
         let tag = to.tag()?;
-        Some(self.get(HeaderName::To).map_or_else(
-            || Text::from(tag.to_owned()),
-            |v| v.slice_ref(tag),
-        ))
+        Some(
+            self.get(HeaderName::To)
+                .map_or_else(|| Text::from(tag.to_owned()), |v| v.slice_ref(tag)),
+        )
     }
 }
 
@@ -62,25 +62,38 @@ impl Request {
     /// order), From, To, Call-ID, CSeq and Timestamp are copied; the reason
     /// phrase is the canonical one. The caller adds a To tag where needed.
     pub fn response(&self, status: StatusCode) -> Response {
-        let mut resp = Response::new(status);
-        for h in &self.headers {
-            // §8.2.6.2: copy these; §8.2.6.1: Timestamp too.
-            if matches!(
-                h.known_name(),
-                Some(
-                    HeaderName::Via
-                        | HeaderName::From
-                        | HeaderName::To
-                        | HeaderName::CallId
-                        | HeaderName::CSeq
-                        | HeaderName::Timestamp
-                )
-            ) {
-                resp.headers.push(h.clone());
-            }
-        }
-        resp
+        response_from(&self.headers, status)
     }
+}
+
+impl Response {
+    /// A response with another status for the same request: the headers
+    /// §8.2.6 copies from a request (Via, From, To, Call-ID, CSeq,
+    /// Timestamp) are taken from this response.
+    pub fn sibling(&self, status: StatusCode) -> Response {
+        response_from(&self.headers, status)
+    }
+}
+
+fn response_from(headers: &Headers, status: StatusCode) -> Response {
+    let mut resp = Response::new(status);
+    for h in headers {
+        // §8.2.6.2: copy these; §8.2.6.1: Timestamp too.
+        if matches!(
+            h.known_name(),
+            Some(
+                HeaderName::Via
+                    | HeaderName::From
+                    | HeaderName::To
+                    | HeaderName::CallId
+                    | HeaderName::CSeq
+                    | HeaderName::Timestamp
+            )
+        ) {
+            resp.headers.push(h.clone());
+        }
+    }
+    resp
 }
 
 #[cfg(test)]

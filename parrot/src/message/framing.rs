@@ -92,16 +92,25 @@ impl StreamDecoder {
 
         let Some(head_len) = self.find_head_end() else {
             if self.buf.len() > self.limits.max_head {
-                return Err(ParseError::new(ParseErrorKind::TooLarge, "Message header too large"));
+                return Err(ParseError::new(
+                    ParseErrorKind::TooLarge,
+                    "Message header too large",
+                ));
             }
             return Ok(None);
         };
         if head_len > self.limits.max_head {
-            return Err(ParseError::new(ParseErrorKind::TooLarge, "Message header too large"));
+            return Err(ParseError::new(
+                ParseErrorKind::TooLarge,
+                "Message header too large",
+            ));
         }
         let body_len = content_length(&self.buf[..head_len])?;
         if body_len > self.limits.max_body {
-            return Err(ParseError::new(ParseErrorKind::TooLarge, "Message body too large"));
+            return Err(ParseError::new(
+                ParseErrorKind::TooLarge,
+                "Message body too large",
+            ));
         }
         let total = head_len + body_len;
         if self.buf.len() < total {
@@ -110,10 +119,12 @@ impl StreamDecoder {
         }
         self.scanned = 0;
         let raw = self.buf.split_to(total).freeze();
-        Ok(Some(match parse_message(raw.clone(), &self.limits, Framing::Stream) {
-            Ok(m) => Frame::Message(m),
-            Err(error) => Frame::Malformed { error, raw },
-        }))
+        Ok(Some(
+            match parse_message(raw.clone(), &self.limits, Framing::Stream) {
+                Ok(m) => Frame::Message(m),
+                Err(error) => Frame::Malformed { error, raw },
+            },
+        ))
     }
 
     /// Length of the header block including its terminating blank line.

@@ -212,7 +212,10 @@ impl Headers {
         let (first, rest) = {
             let mut elems = h.elements();
             let first = elems.next().map(|s| h.value.slice_ref(s));
-            let rest = elems.next().map(|s| h.value.slice_ref(&h.value[s.as_ptr() as usize - h.value.as_ptr() as usize..]));
+            let rest = elems.next().map(|s| {
+                h.value
+                    .slice_ref(&h.value[s.as_ptr() as usize - h.value.as_ptr() as usize..])
+            });
             (first, rest)
         };
         match rest {
@@ -293,7 +296,10 @@ mod tests {
     #[test]
     fn lookup_and_lists() {
         let h = sample();
-        assert_eq!(h.get("Via").unwrap(), "SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b");
+        assert_eq!(
+            h.get("Via").unwrap(),
+            "SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b"
+        );
         assert_eq!(h.get(HeaderName::Via), h.get("v"));
         assert_eq!(h.get("x-foo").unwrap(), "1, 2");
         assert_eq!(h.count(HeaderName::Via), 3);
@@ -306,7 +312,10 @@ mod tests {
     #[test]
     fn pop_top_via() {
         let mut h = sample();
-        assert_eq!(h.remove_first_value("via").unwrap(), "SIP/2.0/UDP a;branch=z9hG4bK1");
+        assert_eq!(
+            h.remove_first_value("via").unwrap(),
+            "SIP/2.0/UDP a;branch=z9hG4bK1"
+        );
         assert_eq!(h.get("via").unwrap(), "SIP/2.0/UDP b");
         assert_eq!(h.remove_first_value("via").unwrap(), "SIP/2.0/UDP b");
         assert_eq!(h.get("via").unwrap(), "SIP/2.0/UDP c");

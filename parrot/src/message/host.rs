@@ -36,15 +36,13 @@ impl Host {
         // hostname = *( domainlabel "." ) toplabel [ "." ]; labels are
         // alphanum with inner '-'. Underscores are accepted as many deployed
         // names carry them.
-        let labels_ok = s
-            .trim_end_matches('.')
-            .split('.')
-            .all(|l| {
-                !l.is_empty()
-                    && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-            });
+        let labels_ok = s.trim_end_matches('.').split('.').all(|l| {
+            !l.is_empty()
+                && l.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        });
         if !labels_ok {
             return Err(bad());
         }
@@ -125,7 +123,10 @@ mod tests {
 
     #[test]
     fn hosts() {
-        assert_eq!(hp("10.0.0.1:5060").unwrap(), (Host::Ipv4([10, 0, 0, 1].into()), Some(5060)));
+        assert_eq!(
+            hp("10.0.0.1:5060").unwrap(),
+            (Host::Ipv4([10, 0, 0, 1].into()), Some(5060))
+        );
         assert_eq!(hp("[::1]:5061").unwrap().0, Host::Ipv6(Ipv6Addr::LOCALHOST));
         assert_eq!(hp("[::1]").unwrap().1, None);
         assert_eq!(hp("Example.COM").unwrap().0.to_string(), "Example.COM");

@@ -151,7 +151,10 @@ mod tests {
         let ext: Method = "NEWMETHOD".parse().unwrap();
         assert_eq!(ext, Method::Extension(Text::from("NEWMETHOD")));
         // Case matters: `invite` is an extension method.
-        assert!(matches!("invite".parse::<Method>().unwrap(), Method::Extension(_)));
+        assert!(matches!(
+            "invite".parse::<Method>().unwrap(),
+            Method::Extension(_)
+        ));
         // `%` is a token character, not an escape.
         assert_eq!("IN%56ITE".parse::<Method>().unwrap().as_str(), "IN%56ITE");
         assert!("BAD METHOD".parse::<Method>().is_err());

@@ -93,7 +93,11 @@ pub(crate) fn parse_message(
     loop {
         let Some(nl) = memchr::memchr(b'\n', &bytes[pos..]) else {
             if bytes.len() - start > limits.max_head {
-                return Err(err(ParseErrorKind::TooLarge, "Message header too large", pos));
+                return Err(err(
+                    ParseErrorKind::TooLarge,
+                    "Message header too large",
+                    pos,
+                ));
             }
             return Err(err(
                 ParseErrorKind::Header,
@@ -114,18 +118,28 @@ pub(crate) fn parse_message(
         }
         pos = line_end + 1;
         if pos - start > limits.max_head {
-            return Err(err(ParseErrorKind::TooLarge, "Message header too large", pos));
+            return Err(err(
+                ParseErrorKind::TooLarge,
+                "Message header too large",
+                pos,
+            ));
         }
     }
 
     let head = Text::from_utf8(buf.slice(start..head_end)).map_err(|b| {
         let at = std::str::from_utf8(&b).err().map_or(0, |e| e.valid_up_to());
-        err(ParseErrorKind::Header, "Invalid UTF-8 in message header", start + at)
+        err(
+            ParseErrorKind::Header,
+            "Invalid UTF-8 in message header",
+            start + at,
+        )
     })?;
     let head_str = head.as_str();
 
     let first_nl = memchr::memchr(b'\n', head_str.as_bytes()).unwrap_or(head_str.len());
-    let start_line = head_str[..first_nl].strip_suffix('\r').unwrap_or(&head_str[..first_nl]);
+    let start_line = head_str[..first_nl]
+        .strip_suffix('\r')
+        .unwrap_or(&head_str[..first_nl]);
     let start_line_kind = parse_start_line(&head, start_line).map_err(|e| e.at(start))?;
 
     let mut headers = Headers::with_capacity(16);
@@ -152,7 +166,11 @@ pub(crate) fn parse_message(
         let logical = &rest[..end];
         let logical = logical.strip_suffix('\r').unwrap_or(logical);
         if headers.len() >= limits.max_headers {
-            return Err(err(ParseErrorKind::TooLarge, "Too many header fields", offset));
+            return Err(err(
+                ParseErrorKind::TooLarge,
+                "Too many header fields",
+                offset,
+            ));
         }
         let header = parse_header_line(&head, logical, folded).map_err(|e| e.at(offset))?;
         if let Some(known) = header.known_name() {
@@ -179,7 +197,11 @@ pub(crate) fn parse_message(
                 let n = grammar::parse_u64(header.value())
                     .and_then(|n| usize::try_from(n).ok())
                     .ok_or_else(|| {
-                        err(ParseErrorKind::ContentLength, "Bad Content-Length header", offset)
+                        err(
+                            ParseErrorKind::ContentLength,
+                            "Bad Content-Length header",
+                            offset,
+                        )
                     })?;
                 content_length = Some(n);
             }
@@ -212,7 +234,11 @@ pub(crate) fn parse_message(
     let available = buf.len().saturating_sub(body_start);
     let body_len = match (content_length, framing) {
         (Some(n), _) if n > limits.max_body => {
-            return Err(err(ParseErrorKind::TooLarge, "Message body too large", body_start));
+            return Err(err(
+                ParseErrorKind::TooLarge,
+                "Message body too large",
+                body_start,
+            ));
         }
         (Some(n), _) if n > available => {
             return Err(err(
@@ -230,7 +256,11 @@ pub(crate) fn parse_message(
             ));
         }
         (None, Framing::Datagram) if available > limits.max_body => {
-            return Err(err(ParseErrorKind::TooLarge, "Message body too large", body_start));
+            return Err(err(
+                ParseErrorKind::TooLarge,
+                "Message body too large",
+                body_start,
+            ));
         }
         (None, Framing::Datagram) => available,
     };
@@ -267,7 +297,10 @@ fn parse_start_line(head: &Text, line: &str) -> Result<StartLine, ParseError> {
         // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
         let (version, rest) = line.split_once(' ').ok_or_else(|| bad("Bad status line"))?;
         if Version::parse(version).is_none() {
-            return Err(ParseError::new(ParseErrorKind::Version, "Unsupported SIP version"));
+            return Err(ParseError::new(
+                ParseErrorKind::Version,
+                "Unsupported SIP version",
+            ));
         }
         let (code, reason) = match rest.split_once(' ') {
             Some((c, r)) => (c, r),
@@ -288,11 +321,18 @@ fn parse_start_line(head: &Text, line: &str) -> Result<StartLine, ParseError> {
     }
     // Request-Line = Method SP Request-URI SP SIP-Version (RFC 3261 §7.1):
     // single spaces, and no whitespace inside the Request-URI.
-    let (method, rest) = line.split_once(' ').ok_or_else(|| bad("Bad request line"))?;
-    let (uri, version) = rest.rsplit_once(' ').ok_or_else(|| bad("Bad request line"))?;
+    let (method, rest) = line
+        .split_once(' ')
+        .ok_or_else(|| bad("Bad request line"))?;
+    let (uri, version) = rest
+        .rsplit_once(' ')
+        .ok_or_else(|| bad("Bad request line"))?;
     let method = Method::parse(head, method)?;
     if Version::parse(version).is_none() {
-        return Err(ParseError::new(ParseErrorKind::Version, "Unsupported SIP version"));
+        return Err(ParseError::new(
+            ParseErrorKind::Version,
+            "Unsupported SIP version",
+        ));
     }
     if uri.starts_with('<') {
         return Err(ParseError::new(
@@ -378,9 +418,9 @@ fn validate_headers(headers: &Headers, start: &StartLine) -> Result<(), ParseErr
         }
         first::<MaxForwards>(headers)?;
     }
-    for via in headers.typed_all::<Via>() {
-        via?;
-    }
+    // Only the top Via is read by this hop (§17.2.3 matching, §18.2.2
+    // response routing); the others are opaque until they become the top.
+    first::<Via>(headers)?;
     first::<From>(headers)?;
     first::<To>(headers)?;
     first::<CallId>(headers)?;

@@ -90,6 +90,9 @@ fn write_sanitized(out: &mut Vec<u8>, value: &str) {
     if memchr::memchr2(b'\r', b'\n', b).is_none() {
         out.extend_from_slice(b);
     } else {
-        out.extend(b.iter().map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }));
+        out.extend(
+            b.iter()
+                .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+        );
     }
 }

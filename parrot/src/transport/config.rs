@@ -1,0 +1,120 @@
+//! Transport configuration.
+
+use super::Protocol;
+use crate::message::Limits;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// One listening address, shared by one or more protocols.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerConfig {
+    /// The address to bind. Port 0 lets the OS choose; all protocols of this
+    /// entry then share the chosen port (so a request switched from UDP to
+    /// TCP under RFC 3261 §18.1.1 reaches the same port).
+    pub addr: SocketAddr,
+    /// The protocols to listen with at `addr`.
+    pub protocols: Vec<Protocol>,
+}
+
+impl ListenerConfig {
+    /// A UDP listener.
+    pub fn udp(addr: SocketAddr) -> Self {
+        ListenerConfig {
+            addr,
+            protocols: vec![Protocol::Udp],
+        }
+    }
+
+    /// A TCP listener.
+    pub fn tcp(addr: SocketAddr) -> Self {
+        ListenerConfig {
+            addr,
+            protocols: vec![Protocol::Tcp],
+        }
+    }
+
+    /// UDP and TCP listeners on the same address and port.
+    pub fn udp_tcp(addr: SocketAddr) -> Self {
+        ListenerConfig {
+            addr,
+            protocols: vec![Protocol::Udp, Protocol::Tcp],
+        }
+    }
+}
+
+/// Transport settings. Every field has a default (see [`Default`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportConfig {
+    /// The addresses to listen on. Default: UDP and TCP on `0.0.0.0:5060`.
+    pub listeners: Vec<ListenerConfig>,
+    /// Size limits for parsing and stream framing. A message over them is
+    /// refused (a UDP request gets `513 Message Too Large`, a stream is
+    /// closed because its framing cannot be trusted any more).
+    pub limits: Limits,
+    /// Size of the UDP receive buffer; a datagram filling it is treated as
+    /// truncated and refused. At most 65535 (the largest UDP payload).
+    /// Default 65535.
+    pub udp_recv_buffer: usize,
+    /// The largest UDP request sent as is: RFC 3261 §18.1.1 sends larger
+    /// ones over TCP (when [`super::SendOptions::allow_tcp_fallback`]).
+    /// Default 1300 (the RFC's value when the path MTU is unknown); with a
+    /// known path MTU set it to MTU − 200.
+    pub udp_size_threshold: usize,
+    /// A stream connection with no traffic in either direction for this
+    /// long is closed. Default 180 s: longer than the 95–120 s between
+    /// RFC 5626 §4.4.1 TCP keep-alives, so registered flows stay up, and
+    /// longer than the 32 s (64·T1) of any non-INVITE transaction.
+    /// `Duration::MAX` effectively disables it.
+    pub idle_timeout: Duration,
+    /// Most stream connections open at once (inbound and outbound). A new
+    /// inbound connection beyond it is closed at once; an outbound one is
+    /// refused with [`super::TransportError::ConnectionLimit`]. Default 1024.
+    pub max_connections: usize,
+    /// Most received bytes buffered per connection while a message is
+    /// incomplete; a peer exceeding it is disconnected. Default
+    /// `max_head + max_body` of the default limits plus 64 KiB.
+    pub max_connection_buffer: usize,
+    /// How long to wait for an outbound TCP connection. Default 10 s.
+    pub connect_timeout: Duration,
+    /// How long a send may wait for queueing and writing on a connection
+    /// before failing. Default 10 s.
+    pub write_timeout: Duration,
+    /// Capacity of the channel of [`super::Incoming`] messages; when it is
+    /// full, receiving pauses (back-pressure). Default 1024.
+    pub incoming_queue: usize,
+    /// Messages queued for writing per connection. Default 64.
+    pub connection_queue: usize,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        let limits = Limits::default();
+        TransportConfig {
+            listeners: vec![ListenerConfig::udp_tcp(SocketAddr::from((
+                Ipv4Addr::UNSPECIFIED,
+                5060,
+            )))],
+            limits,
+            udp_recv_buffer: 65535,
+            udp_size_threshold: 1300,
+            idle_timeout: Duration::from_secs(180),
+            max_connections: 1024,
+            max_connection_buffer: limits.max_head + limits.max_body + 64 * 1024,
+            connect_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
+            incoming_queue: 1024,
+            connection_queue: 64,
+        }
+    }
+}
+
+impl TransportConfig {
+    /// A default configuration listening on the given addresses with UDP and
+    /// TCP each.
+    pub fn udp_tcp(addrs: impl IntoIterator<Item = SocketAddr>) -> Self {
+        TransportConfig {
+            listeners: addrs.into_iter().map(ListenerConfig::udp_tcp).collect(),
+            ..TransportConfig::default()
+        }
+    }
+}

@@ -1,0 +1,658 @@
+//! [`TransportLayer`]: the object that owns every listener and connection,
+//! and the sending rules of RFC 3261 §18.1.1 and §18.2.2.
+
+use super::bad_request::error_response;
+use super::config::TransportConfig;
+use super::error::TransportError;
+use super::tcp::{self, ConnTable};
+use super::udp;
+use super::via::{response_destination, set_top_via_transport, stamp_top_via, top_via};
+use super::{
+    ConnectionId, Incoming, Listener, Origin, Protocol, SendOptions, Sent, Target, Transport,
+};
+use crate::message::{Host, Message, ParseError, Request, Response};
+use bytes::Bytes;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, watch};
+use tracing::{Instrument, debug, warn};
+
+/// The largest UDP payload over IPv4 (65535 − 8 − 20).
+const MAX_UDP_PAYLOAD_V4: usize = 65_507;
+/// The largest UDP payload over IPv6 without jumbograms (65535 − 8).
+const MAX_UDP_PAYLOAD_V6: usize = 65_527;
+/// How many times a port-0 listener group is re-bound when the port the OS
+/// chose for the first protocol is taken for another.
+const SHARED_PORT_ATTEMPTS: usize = 16;
+
+/// A bound UDP socket.
+pub(crate) struct UdpEndpoint {
+    pub(crate) local: SocketAddr,
+    pub(crate) socket: Arc<UdpSocket>,
+}
+
+/// State shared by the handles and every task.
+pub(crate) struct Shared {
+    pub(crate) config: TransportConfig,
+    pub(crate) incoming: mpsc::Sender<Incoming>,
+    pub(crate) listeners: Vec<Listener>,
+    pub(crate) udp: Vec<UdpEndpoint>,
+    pub(crate) conns: Mutex<ConnTable>,
+    pub(crate) conn_count: watch::Sender<usize>,
+    pub(crate) next_id: AtomicU64,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+/// Signals shutdown when the last [`TransportLayer`] handle is dropped.
+struct ShutdownGuard(watch::Sender<bool>);
+
+impl Drop for ShutdownGuard {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
+    }
+}
+
+/// The transport layer: all listeners and connections, and the send paths.
+///
+/// Cheap to clone; the listeners and connections stop when the last clone
+/// is dropped or [`TransportLayer::shutdown`] is called.
+#[derive(Clone)]
+pub struct TransportLayer {
+    shared: Arc<Shared>,
+    guard: Arc<ShutdownGuard>,
+}
+
+impl std::fmt::Debug for TransportLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransportLayer")
+            .field("listeners", &self.shared.listeners)
+            .field("connections", &self.connection_count())
+            .finish()
+    }
+}
+
+/// Information about an open connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// Its identifier.
+    pub id: ConnectionId,
+    /// Its protocol.
+    pub protocol: Protocol,
+    /// The peer's address.
+    pub remote: SocketAddr,
+    /// Our address.
+    pub local: SocketAddr,
+}
+
+enum Bound {
+    Udp(UdpSocket),
+    Tcp(TcpListener),
+}
+
+impl Bound {
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            Bound::Udp(s) => s.local_addr(),
+            Bound::Tcp(l) => l.local_addr(),
+        }
+    }
+}
+
+async fn bind_one(protocol: Protocol, addr: SocketAddr) -> Result<Bound, TransportError> {
+    match protocol {
+        Protocol::Udp => Ok(Bound::Udp(UdpSocket::bind(addr).await?)),
+        Protocol::Tcp => Ok(Bound::Tcp(TcpListener::bind(addr).await?)),
+        other => Err(TransportError::Unsupported(other)),
+    }
+}
+
+/// Binds every protocol of one listener entry on one port.
+async fn bind_group(
+    addr: SocketAddr,
+    protocols: &[Protocol],
+) -> Result<Vec<(Protocol, Bound)>, TransportError> {
+    let attempts = if addr.port() == 0 && protocols.len() > 1 {
+        SHARED_PORT_ATTEMPTS
+    } else {
+        1
+    };
+    let mut last_err = None;
+    'attempt: for _ in 0..attempts {
+        let mut bound = Vec::with_capacity(protocols.len());
+        let mut at = addr;
+        for &p in protocols {
+            match bind_one(p, at).await {
+                Ok(b) => {
+                    at.set_port(b.local_addr()?.port());
+                    bound.push((p, b));
+                }
+                Err(TransportError::Io(e))
+                    if e.kind() == io::ErrorKind::AddrInUse && !bound.is_empty() =>
+                {
+                    last_err = Some(TransportError::Io(e));
+                    continue 'attempt;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        return Ok(bound);
+    }
+    Err(last_err.unwrap_or(TransportError::Io(io::ErrorKind::AddrInUse.into())))
+}
+
+impl TransportLayer {
+    /// Binds every configured listener and starts receiving. Received
+    /// messages arrive on the returned channel.
+    ///
+    /// Must be called inside a tokio runtime.
+    pub async fn bind(
+        config: TransportConfig,
+    ) -> Result<(TransportLayer, mpsc::Receiver<Incoming>), TransportError> {
+        let mut bound = Vec::new();
+        for l in &config.listeners {
+            bound.extend(bind_group(l.addr, &l.protocols).await?);
+        }
+        let (in_tx, in_rx) = mpsc::channel(config.incoming_queue.max(1));
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let mut listeners = Vec::with_capacity(bound.len());
+        let mut udp = Vec::new();
+        let mut tcp = Vec::new();
+        for (protocol, b) in bound {
+            let local_addr = b.local_addr()?;
+            listeners.push(Listener {
+                protocol,
+                local_addr,
+            });
+            match b {
+                Bound::Udp(s) => udp.push(UdpEndpoint {
+                    local: local_addr,
+                    socket: Arc::new(s),
+                }),
+                Bound::Tcp(l) => tcp.push((local_addr, l)),
+            }
+        }
+        let shared = Arc::new(Shared {
+            config,
+            incoming: in_tx,
+            listeners,
+            udp,
+            conns: Mutex::new(ConnTable::default()),
+            conn_count: watch::Sender::new(0),
+            next_id: AtomicU64::new(1),
+            shutdown: shutdown_rx,
+        });
+        for ep in &shared.udp {
+            let span = tracing::debug_span!("sip_udp", local = %ep.local);
+            tokio::spawn(udp::run(shared.clone(), ep.socket.clone(), ep.local).instrument(span));
+        }
+        for (local, listener) in tcp {
+            let span = tracing::debug_span!("sip_tcp_listener", %local);
+            tokio::spawn(tcp::run_listener(shared.clone(), listener, local).instrument(span));
+        }
+        debug!(listeners = ?shared.listeners, "transport started");
+        Ok((
+            TransportLayer {
+                shared,
+                guard: Arc::new(ShutdownGuard(shutdown_tx)),
+            },
+            in_rx,
+        ))
+    }
+
+    /// The bound listeners, in configuration order.
+    pub fn listeners(&self) -> &[Listener] {
+        &self.shared.listeners
+    }
+
+    /// The address of the first listener of `protocol`.
+    pub fn local_addr(&self, protocol: Protocol) -> Option<SocketAddr> {
+        self.shared
+            .listeners
+            .iter()
+            .find(|l| l.protocol == protocol)
+            .map(|l| l.local_addr)
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &TransportConfig {
+        &self.shared.config
+    }
+
+    /// Sends a request (RFC 3261 §18.1.1); see [`Transport::send_request`].
+    pub async fn send_request(
+        &self,
+        request: &mut Request,
+        target: Target,
+        options: SendOptions,
+    ) -> Result<Sent, TransportError> {
+        self.shared.send_request(request, target, options).await
+    }
+
+    /// Sends a response (RFC 3261 §18.2.2, RFC 3581 §4); see
+    /// [`Transport::send_response`].
+    pub async fn send_response(
+        &self,
+        response: &Response,
+        origin: Option<&Origin>,
+    ) -> Result<Sent, TransportError> {
+        self.shared.send_response(response, origin).await
+    }
+
+    /// Sends already serialized bytes to `target` as they are (e.g. a
+    /// retransmission), reusing an open connection for stream protocols.
+    /// `local` picks the UDP listener to send from.
+    pub async fn send_raw(
+        &self,
+        data: Bytes,
+        target: Target,
+        local: Option<SocketAddr>,
+    ) -> Result<Sent, TransportError> {
+        self.shared.send_to(data, target, local).await
+    }
+
+    /// Sends bytes on an open connection.
+    pub async fn send_on(
+        &self,
+        connection: ConnectionId,
+        data: Bytes,
+    ) -> Result<Sent, TransportError> {
+        let h = self
+            .shared
+            .connection(connection)
+            .ok_or(TransportError::ConnectionClosed)?;
+        h.send(data, self.shared.config.write_timeout).await?;
+        Ok(h.sent())
+    }
+
+    /// Sends a CRLFCRLF keep-alive ping on a connection (RFC 5626 §4.4.1);
+    /// the peer's CRLF pong is consumed silently.
+    pub async fn send_keepalive(&self, connection: ConnectionId) -> Result<Sent, TransportError> {
+        self.send_on(connection, Bytes::from_static(b"\r\n\r\n"))
+            .await
+    }
+
+    /// Closes a connection. Returns whether it was open.
+    pub fn close_connection(&self, connection: ConnectionId) -> bool {
+        match self.shared.connection(connection) {
+            Some(h) => {
+                h.close();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The open connections.
+    pub fn connections(&self) -> Vec<ConnectionInfo> {
+        self.shared.connection_infos()
+    }
+
+    /// The open connection to `remote` over `protocol`, if any (the one an
+    /// outgoing message would reuse).
+    pub fn connection_to(&self, protocol: Protocol, remote: SocketAddr) -> Option<ConnectionId> {
+        self.shared
+            .connection_to(protocol, canonical(remote))
+            .map(|h| h.id)
+    }
+
+    /// Number of open connections.
+    pub fn connection_count(&self) -> usize {
+        *self.shared.conn_count.borrow()
+    }
+
+    /// Watches the number of open connections (updated as connections open
+    /// and close).
+    pub fn watch_connections(&self) -> watch::Receiver<usize> {
+        self.shared.conn_count.subscribe()
+    }
+
+    /// Stops every listener and closes every connection (also done when
+    /// the last handle is dropped).
+    pub fn shutdown(&self) {
+        self.guard.0.send_replace(true);
+    }
+}
+
+impl Transport for TransportLayer {
+    fn send_request(
+        &self,
+        request: &mut Request,
+        target: Target,
+        options: SendOptions,
+    ) -> impl Future<Output = Result<Sent, TransportError>> + Send {
+        TransportLayer::send_request(self, request, target, options)
+    }
+
+    fn send_response(
+        &self,
+        response: &Response,
+        origin: Option<&Origin>,
+    ) -> impl Future<Output = Result<Sent, TransportError>> + Send {
+        TransportLayer::send_response(self, response, origin)
+    }
+}
+
+/// Resolves when shutdown is signalled (or the signal's sender is gone).
+pub(crate) async fn shutdown_signal(rx: &mut watch::Receiver<bool>) {
+    // The guard returned by `wait_for` is not `Send`: drop it here.
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// IPv4-mapped IPv6 addresses (from dual-stack sockets) as plain IPv4.
+pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+/// Resolves a host (IP literal, bracketed IPv6 reference or domain name;
+/// A/AAAA lookup through `tokio::net::lookup_host`, no SRV) and port.
+pub async fn resolve(host: &str, port: u16) -> Result<SocketAddr, TransportError> {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    if bare.is_empty() || bare.contains([':', '[', ']', ' ']) {
+        return Err(TransportError::Resolve(host.to_owned()));
+    }
+    let mut addrs = tokio::net::lookup_host((bare, port))
+        .await
+        .map_err(|_| TransportError::Resolve(host.to_owned()))?;
+    addrs
+        .next()
+        .map(canonical)
+        .ok_or_else(|| TransportError::Resolve(host.to_owned()))
+}
+
+async fn resolve_host(host: &Host, port: u16) -> Result<SocketAddr, TransportError> {
+    match host {
+        Host::Domain(d) => resolve(d, port).await,
+        ip => match ip.ip() {
+            Some(ip) => Ok(SocketAddr::new(ip, port)),
+            None => Err(TransportError::Resolve(ip.to_string())),
+        },
+    }
+}
+
+/// What the receive path does with a parsed message.
+pub(crate) enum Inbound {
+    /// Deliver it upward.
+    Deliver(Box<Incoming>),
+    /// Answer it with this error response and drop it.
+    Reply(Box<Response>),
+    /// Drop it.
+    Drop,
+}
+
+/// Applies RFC 3261 §18.2.1 to a received message.
+pub(crate) fn classify(message: Message, origin: Origin) -> Inbound {
+    let message = match message {
+        Message::Request(mut req) => match stamp_top_via(&mut req.headers, origin.source) {
+            Ok(_) => Message::Request(req),
+            Err(error) => {
+                warn!(peer = %origin.source, %error, "request with an unusable top Via");
+                return match error_response(&req.to_bytes(), &error) {
+                    Some(r) => Inbound::Reply(Box::new(r)),
+                    None => Inbound::Drop,
+                };
+            }
+        },
+        m @ Message::Response(_) => m,
+    };
+    Inbound::Deliver(Box::new(Incoming {
+        message,
+        source: origin.source,
+        local: origin.local,
+        protocol: origin.protocol,
+        connection: origin.connection,
+    }))
+}
+
+/// Handles a message that failed to parse: the error response for a
+/// request that can be answered, `None` (after logging) otherwise.
+pub(crate) fn malformed(raw: &[u8], error: &ParseError, origin: &Origin) -> Option<Response> {
+    let start = raw
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(raw.len());
+    if raw.len() - start >= 4 && raw[start..start + 4].eq_ignore_ascii_case(b"SIP/") {
+        warn!(peer = %origin.source, protocol = %origin.protocol, %error, "dropping malformed response");
+        return None;
+    }
+    match error_response(raw, error) {
+        Some(mut r) => {
+            // The top Via gets received/rport like any request's (§18.2.1),
+            // which also routes the answer (§18.2.2).
+            let _ = stamp_top_via(&mut r.headers, origin.source);
+            debug!(peer = %origin.source, %error, status = r.status.as_u16(), "answering malformed request");
+            Some(r)
+        }
+        None => {
+            warn!(peer = %origin.source, protocol = %origin.protocol, %error, "dropping malformed request that cannot be answered");
+            None
+        }
+    }
+}
+
+impl Shared {
+    pub(crate) fn is_shutdown(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// The UDP endpoint to send to `dest` from: the one bound to `local` if
+    /// given, else one of the same address family whose address can reach
+    /// `dest`, else a wildcard IPv6 socket (dual-stack) for an IPv4 `dest`.
+    fn udp_endpoint(&self, dest: SocketAddr, local: Option<SocketAddr>) -> Option<&UdpEndpoint> {
+        if let Some(l) = local
+            && let Some(ep) = self.udp.iter().find(|ep| ep.local == l)
+        {
+            return Some(ep);
+        }
+        let same_family = |ep: &&UdpEndpoint| ep.local.is_ipv4() == dest.is_ipv4();
+        let reachable = |ep: &&UdpEndpoint| {
+            ep.local.ip().is_unspecified() || ep.local.ip().is_loopback() == dest.ip().is_loopback()
+        };
+        let local_ip = local.map(|l| l.ip());
+        self.udp
+            .iter()
+            .filter(same_family)
+            .find(|ep| Some(ep.local.ip()) == local_ip)
+            .or_else(|| self.udp.iter().filter(same_family).find(reachable))
+            .or_else(|| self.udp.iter().find(same_family))
+            .or_else(|| {
+                self.udp
+                    .iter()
+                    .find(|ep| dest.is_ipv4() && ep.local.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED))
+            })
+    }
+
+    async fn send_udp(
+        &self,
+        data: &[u8],
+        dest: SocketAddr,
+        local: Option<SocketAddr>,
+        ttl: Option<u8>,
+    ) -> Result<Sent, TransportError> {
+        let dest = canonical(dest);
+        let ep = self
+            .udp_endpoint(dest, local)
+            .ok_or(TransportError::Unsupported(Protocol::Udp))?;
+        let max = if ep.local.is_ipv4() {
+            MAX_UDP_PAYLOAD_V4
+        } else {
+            MAX_UDP_PAYLOAD_V6
+        };
+        if data.len() > max {
+            return Err(TransportError::TooLarge {
+                size: data.len(),
+                max,
+            });
+        }
+        let to = match (ep.local, dest.ip()) {
+            (SocketAddr::V6(_), IpAddr::V4(v4)) => {
+                SocketAddr::new(IpAddr::V6(v4.to_ipv6_mapped()), dest.port())
+            }
+            _ => dest,
+        };
+        if let (Some(ttl), IpAddr::V4(_)) = (ttl, to.ip()) {
+            // §18.2.2: multicast responses use the Via ttl (default 1).
+            let _ = ep.socket.set_multicast_ttl_v4(u32::from(ttl));
+        }
+        ep.socket.send_to(data, to).await?;
+        tracing::trace!(peer = %dest, local = %ep.local, size = data.len(), "sent UDP datagram");
+        Ok(Sent {
+            protocol: Protocol::Udp,
+            local: ep.local,
+            remote: dest,
+            connection: None,
+        })
+    }
+
+    /// Sends over a stream protocol, reusing an open connection to `dest`
+    /// (inbound or outbound) or opening one.
+    async fn send_stream(
+        self: &Arc<Self>,
+        data: Bytes,
+        protocol: Protocol,
+        dest: SocketAddr,
+    ) -> Result<Sent, TransportError> {
+        if protocol != Protocol::Tcp {
+            return Err(TransportError::Unsupported(protocol));
+        }
+        let dest = canonical(dest);
+        for _ in 0..2 {
+            let (h, reused) = match self.connection_to(protocol, dest) {
+                Some(h) => (h, true),
+                None => (tcp::connect(self, dest).await?, false),
+            };
+            match h.send(data.clone(), self.config.write_timeout).await {
+                Ok(()) => return Ok(h.sent()),
+                // A reused connection closed under us: forget it and open
+                // a fresh one.
+                Err(TransportError::ConnectionClosed) if reused => {
+                    debug!(peer = %dest, conn = %h.id, "reused connection was closed; reconnecting");
+                    self.unregister(h.id);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(TransportError::ConnectionClosed)
+    }
+
+    pub(crate) async fn send_to(
+        self: &Arc<Self>,
+        data: Bytes,
+        target: Target,
+        local: Option<SocketAddr>,
+    ) -> Result<Sent, TransportError> {
+        if self.is_shutdown() {
+            return Err(TransportError::Shutdown);
+        }
+        match target.protocol {
+            Protocol::Udp => self.send_udp(&data, target.addr, local, None).await,
+            p => self.send_stream(data, p, target.addr).await,
+        }
+    }
+
+    pub(crate) async fn send_request(
+        self: &Arc<Self>,
+        request: &mut Request,
+        target: Target,
+        options: SendOptions,
+    ) -> Result<Sent, TransportError> {
+        let data = request.to_bytes();
+        if target.protocol == Protocol::Udp
+            && data.len() > self.config.udp_size_threshold
+            && options.allow_tcp_fallback
+        {
+            // RFC 3261 §18.1.1: too large for UDP, so TCP, with the top Via
+            // saying so.
+            let original = request.headers.clone();
+            let tcp_data = match set_top_via_transport(&mut request.headers, Protocol::Tcp) {
+                Ok(true) => request.to_bytes(),
+                Ok(false) => data.clone(),
+                Err(error) => {
+                    debug!(%error, "cannot rewrite the top Via of a request switched to TCP");
+                    data.clone()
+                }
+            };
+            debug!(peer = %target.addr, size = data.len(), "request too large for UDP; sending over TCP (RFC 3261 §18.1.1)");
+            match self.send_stream(tcp_data, Protocol::Tcp, target.addr).await {
+                Ok(sent) => return Ok(sent),
+                // §18.1.1: a refused or reset connection means retrying
+                // over UDP.
+                Err(e) if e.is_refused() => {
+                    debug!(peer = %target.addr, error = %e, "TCP refused; retrying over UDP");
+                    request.headers = original;
+                }
+                Err(e) => {
+                    request.headers = original;
+                    return Err(e);
+                }
+            }
+        }
+        self.send_to(data, target, options.local).await
+    }
+
+    pub(crate) async fn send_response(
+        self: &Arc<Self>,
+        response: &Response,
+        origin: Option<&Origin>,
+    ) -> Result<Sent, TransportError> {
+        if self.is_shutdown() {
+            return Err(TransportError::Shutdown);
+        }
+        let data = response.to_bytes();
+        let via = top_via(&response.headers);
+        let protocol = match (origin, &via) {
+            (Some(o), _) => o.protocol,
+            (None, Ok(v)) => Protocol::from_via(&v.transport).ok_or_else(|| {
+                TransportError::NoRoute(format!("unsupported transport {}", v.transport))
+            })?,
+            (None, Err(e)) => return Err(TransportError::NoRoute(e.to_string())),
+        };
+        if protocol.is_connection_oriented() {
+            // §18.2.2: over the connection the request came on, if open.
+            if let Some(h) = origin
+                .and_then(|o| o.connection)
+                .and_then(|id| self.connection(id))
+            {
+                match h.send(data.clone(), self.config.write_timeout).await {
+                    Ok(()) => return Ok(h.sent()),
+                    Err(error) => {
+                        debug!(conn = %h.id, %error, "original connection failed; reconnecting");
+                    }
+                }
+            }
+            // Otherwise a connection to received (or sent-by) at the
+            // sent-by port.
+            let via = via.map_err(|e| TransportError::NoRoute(e.to_string()))?;
+            let d = response_destination(&via);
+            let addr = resolve_host(&d.host, d.port).await?;
+            return self.send_stream(data, protocol, addr).await;
+        }
+        let (addr, ttl) = match &via {
+            Ok(v) => {
+                let d = response_destination(v);
+                (resolve_host(&d.host, d.port).await?, d.ttl)
+            }
+            Err(error) => match origin {
+                // Only the error responses to unparseable requests get
+                // here: answer the packet source.
+                Some(o) => {
+                    debug!(%error, peer = %o.source, "no usable Via; answering the packet source");
+                    (o.source, None)
+                }
+                None => return Err(TransportError::NoRoute(error.to_string())),
+            },
+        };
+        // RFC 3581 §4: sent from the address and port the request arrived on.
+        self.send_udp(&data, addr, origin.map(|o| o.local), ttl)
+            .await
+    }
+}
