@@ -6,6 +6,7 @@
 //! for datagrams and streams, and a serializer.
 #![warn(missing_docs)]
 
+pub mod endpoint;
 pub mod message;
 pub mod random;
 pub mod transaction;

@@ -9,6 +9,7 @@ use super::response::Response;
 use super::status::StatusCode;
 use super::text::Text;
 use super::typed::{CSeq, From, To, Via};
+use std::borrow::Cow;
 
 impl Headers {
     /// The Call-ID value.
@@ -18,42 +19,44 @@ impl Headers {
 
     /// The decoded CSeq, if present and well-formed.
     pub fn cseq(&self) -> Option<CSeq> {
-        self.typed::<CSeq>()?.ok()
+        match self.core() {
+            Some(c) => Some(c.cseq.clone()),
+            None => self.typed::<CSeq>()?.ok(),
+        }
     }
 
     /// The decoded top (first) Via, if present and well-formed.
-    pub fn top_via(&self) -> Option<Via> {
-        self.typed::<Via>()?.ok()
+    pub fn top_via(&self) -> Option<Cow<'_, Via>> {
+        match self.core() {
+            Some(c) => Some(Cow::Borrowed(&c.via)),
+            None => self.typed::<Via>()?.ok().map(Cow::Owned),
+        }
     }
 
     /// The decoded From header.
-    pub fn from_header(&self) -> Option<From> {
-        self.typed::<From>()?.ok()
+    pub fn from_header(&self) -> Option<Cow<'_, From>> {
+        match self.core() {
+            Some(c) => Some(Cow::Borrowed(&c.from)),
+            None => self.typed::<From>()?.ok().map(Cow::Owned),
+        }
     }
 
     /// The decoded To header.
-    pub fn to_header(&self) -> Option<To> {
-        self.typed::<To>()?.ok()
+    pub fn to_header(&self) -> Option<Cow<'_, To>> {
+        match self.core() {
+            Some(c) => Some(Cow::Borrowed(&c.to)),
+            None => self.typed::<To>()?.ok().map(Cow::Owned),
+        }
     }
 
     /// The From tag.
     pub fn from_tag(&self) -> Option<Text> {
-        let from = self.from_header()?;
-        let tag = from.tag()?;
-        Some(
-            self.get(HeaderName::From)
-                .map_or_else(|| Text::from(tag.to_owned()), |v| v.slice_ref(tag)),
-        )
+        self.from_header()?.params.raw("tag").cloned()
     }
 
     /// The To tag (absent on an out-of-dialog request).
     pub fn to_tag(&self) -> Option<Text> {
-        let to = self.to_header()?;
-        let tag = to.tag()?;
-        Some(
-            self.get(HeaderName::To)
-                .map_or_else(|| Text::from(tag.to_owned()), |v| v.slice_ref(tag)),
-        )
+        self.to_header()?.params.raw("tag").cloned()
     }
 }
 

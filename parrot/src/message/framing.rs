@@ -145,7 +145,8 @@ impl StreamDecoder {
 fn content_length(head: &[u8]) -> Result<usize, ParseError> {
     let bad = || ParseError::new(ParseErrorKind::ContentLength, "Bad Content-Length header");
     let mut found: Option<usize> = None;
-    for line in head.split(|&b| b == b'\n').skip(1) {
+    let mut lines = head.split(|&b| b == b'\n').skip(1).peekable();
+    while let Some(line) = lines.next() {
         let Some(colon) = memchr::memchr(b':', line) else {
             continue;
         };
@@ -155,7 +156,12 @@ fn content_length(head: &[u8]) -> Result<usize, ParseError> {
         {
             continue;
         }
-        let value = std::str::from_utf8(&line[colon + 1..]).map_err(|_| bad())?;
+        // The value may continue on folded lines (§7.3.1).
+        let mut value = String::from_utf8_lossy(&line[colon + 1..]).into_owned();
+        while let Some(next) = lines.next_if(|l| matches!(l.first(), Some(b' ' | b'\t'))) {
+            value.push(' ');
+            value.push_str(&String::from_utf8_lossy(next));
+        }
         let n = grammar::parse_u64(value.trim_matches([' ', '\t', '\r']))
             .and_then(|n| usize::try_from(n).ok())
             .ok_or_else(bad)?;

@@ -6,12 +6,25 @@ use std::borrow::Cow;
 /// `token` characters (RFC 3261 §25.1): alphanum / "-" / "." / "!" / "%" /
 /// "*" / "_" / "+" / "`" / "'" / "~".
 pub fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN[usize::from(b)]
 }
+
+/// Lookup table for [`is_token_byte`]: this runs for every byte of every
+/// header name and most header values.
+static TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
 
 /// Whether `s` is a non-empty `token`.
 pub fn is_token(s: &str) -> bool {
@@ -51,12 +64,14 @@ pub fn is_ws(b: u8) -> bool {
 
 /// Trims spaces and tabs at both ends.
 pub fn trim_ws(s: &str) -> &str {
-    s.trim_matches([' ', '\t'])
+    skip_ws(s).trim_end_matches([' ', '\t'])
 }
 
 /// Skips leading spaces and tabs.
 pub fn skip_ws(s: &str) -> &str {
-    s.trim_start_matches([' ', '\t'])
+    let n = s.bytes().take_while(|&b| is_ws(b)).count();
+    // The skipped bytes are ASCII, so `n` is a char boundary.
+    &s[n..]
 }
 
 /// Splits a leading `quoted-string` off `s` (which must start with `"`).

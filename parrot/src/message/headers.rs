@@ -5,7 +5,7 @@ use super::error::ParseError;
 use super::grammar::split_list;
 use super::header_name::HeaderName;
 use super::text::Text;
-use super::typed::TypedHeader;
+use super::typed::{CSeq, From, To, TypedHeader, Via};
 
 /// One header field: the name as written and its (unfolded, trimmed) value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,21 +94,56 @@ impl HeaderKey for &str {
 }
 
 /// The header fields of a message, in order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// A parsed message also carries the decoded forms of the headers every
+/// layer reads (top Via, From, To, CSeq): the parser decodes them to
+/// validate the message anyway, so keeping them makes the accessors in
+/// `accessors.rs` free. Any change to one of those headers drops them.
+#[derive(Debug, Clone, Default)]
 pub struct Headers {
     list: Vec<Header>,
+    core: Option<Box<CoreHeaders>>,
+}
+
+/// Decoded core headers, kept by the parser (see [`Headers`]).
+#[derive(Debug, Clone)]
+pub(crate) struct CoreHeaders {
+    pub(crate) via: Via,
+    pub(crate) from: From,
+    pub(crate) to: To,
+    pub(crate) cseq: CSeq,
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.list == other.list
+    }
+}
+
+impl Eq for Headers {}
+
+/// Whether a change to header `known` invalidates the decoded core headers.
+fn is_core(known: Option<HeaderName>) -> bool {
+    matches!(
+        known,
+        Some(HeaderName::Via | HeaderName::From | HeaderName::To | HeaderName::CSeq)
+    )
 }
 
 impl Headers {
     /// No headers.
     pub const fn new() -> Self {
-        Headers { list: Vec::new() }
+        Headers {
+            list: Vec::new(),
+            core: None,
+        }
     }
 
     /// No headers, with room for `n`.
     pub fn with_capacity(n: usize) -> Self {
         Headers {
             list: Vec::with_capacity(n),
+            core: None,
         }
     }
 
@@ -154,19 +189,38 @@ impl Headers {
         self.values(key).count()
     }
 
+    /// The decoded core headers, if the parser left them and nothing has
+    /// changed them since.
+    pub(crate) fn core(&self) -> Option<&CoreHeaders> {
+        self.core.as_deref()
+    }
+
+    pub(crate) fn set_core(&mut self, core: CoreHeaders) {
+        self.core = Some(Box::new(core));
+    }
+
+    fn touch(&mut self, known: Option<HeaderName>) {
+        if is_core(known) {
+            self.core = None;
+        }
+    }
+
     /// Appends a header field.
     pub fn push(&mut self, header: Header) {
+        self.touch(header.known);
         self.list.push(header);
     }
 
     /// Appends a known header with its canonical name.
     pub fn append(&mut self, name: HeaderName, value: impl Into<Text>) {
+        self.touch(Some(name));
         self.list.push(Header::known(name, value));
     }
 
     /// Inserts a header field before every other field of the same name, or
     /// at the end if there is none (e.g. a new top Via, RFC 3261 §16.6).
     pub fn push_front(&mut self, header: Header) {
+        self.touch(header.known);
         let pos = match header.known {
             Some(n) => self.list.iter().position(|h| h.known == Some(n)),
             None => self
@@ -183,6 +237,7 @@ impl Headers {
     /// Replaces every field named `name` by one with `value`, kept at the
     /// position of the first one (or appended).
     pub fn set(&mut self, name: HeaderName, value: impl Into<Text>) {
+        self.touch(Some(name));
         let header = Header::known(name, value);
         match self.list.iter().position(|h| h.known == Some(name)) {
             Some(i) => {
@@ -199,6 +254,9 @@ impl Headers {
 
     /// Removes every field named `key`; returns how many were removed.
     pub fn remove(&mut self, key: impl HeaderKey) -> usize {
+        if self.list.iter().any(|h| key.matches(h) && is_core(h.known)) {
+            self.core = None;
+        }
         let before = self.list.len();
         self.list.retain(|h| !key.matches(h));
         before - self.list.len()
@@ -208,6 +266,7 @@ impl Headers {
     /// field holds several, else the whole field (e.g. popping the top Via).
     pub fn remove_first_value(&mut self, key: impl HeaderKey) -> Option<Text> {
         let i = self.list.iter().position(|h| key.matches(h))?;
+        self.touch(self.list[i].known);
         let h = &self.list[i];
         let (first, rest) = {
             let mut elems = h.elements();
@@ -274,6 +333,7 @@ impl FromIterator<Header> for Headers {
     fn from_iter<I: IntoIterator<Item = Header>>(iter: I) -> Self {
         Headers {
             list: iter.into_iter().collect(),
+            core: None,
         }
     }
 }

@@ -35,15 +35,21 @@ impl Host {
         }
         // hostname = *( domainlabel "." ) toplabel [ "." ]; labels are
         // alphanum with inner '-'. Underscores are accepted as many deployed
-        // names carry them.
-        let labels_ok = s.trim_end_matches('.').split('.').all(|l| {
-            !l.is_empty()
-                && l.bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        });
-        if !labels_ok {
+        // names carry them. One pass over the bytes.
+        let name = b.strip_suffix(b".").unwrap_or(b);
+        let mut prev = b'.';
+        for &c in name {
+            let ok = match c {
+                b'.' => prev != b'.' && prev != b'-',
+                b'-' => prev != b'.',
+                _ => c.is_ascii_alphanumeric() || c == b'_',
+            };
+            if !ok {
+                return Err(bad());
+            }
+            prev = c;
+        }
+        if name.is_empty() || prev == b'-' || prev == b'.' {
             return Err(bad());
         }
         Ok(Host::Domain(src.slice_ref(s)))

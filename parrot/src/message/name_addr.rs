@@ -134,7 +134,11 @@ impl NameAddr {
         let Some(close) = inner.find('>') else {
             return Err("missing '>'".into());
         };
-        let uri = Uri::parse_detail(src, &inner[..close]).map_err(bad_uri)?;
+        // `< sip:a@b >` breaks the grammar (no LWS inside the brackets), but
+        // the spaces are unambiguous: be liberal, as RFC 4475 §3.1.2.13
+        // (badaspec) allows.
+        let uri =
+            Uri::parse_detail(src, super::grammar::trim_ws(&inner[..close])).map_err(bad_uri)?;
         Ok((
             NameAddr {
                 display: display.map(|d| src.slice_ref(d)),
@@ -409,7 +413,9 @@ mod tests {
         assert!(err("Alice <sip:a@b").contains("'>'"));
         assert!(err(r#""Alice" sip:a@b"#).contains("'<'"));
         // RFC 4475 §3.1.2.13: spaces within addr-spec.
-        assert!(err("\"Watson, Thomas\" < sip:t.watson@example.org >").contains("bad URI"));
+        // RFC 4475 §3.1.2.13: spaces inside the brackets are tolerated.
+        let (a, _) = ok("\"Watson, Thomas\" < sip:t.watson@example.org >");
+        assert_eq!(a.uri().to_string(), "sip:t.watson@example.org");
         // RFC 4475 §3.1.2.14: non-token characters in an unquoted display name.
         assert!(parse("Bell, Alexander <sip:a.g.bell@example.com>").is_err());
         assert!(err("").contains("missing"));
@@ -483,7 +489,10 @@ mod tests {
 
     #[test]
     fn zero_copy() {
-        let t = Text::from(String::from("\"Alice\" <sip:alice@x>"));
+        // Long enough not to be copied inline.
+        let t = Text::from(String::from(
+            "\"Alice Longdisplayname Example\" <sip:alice@x>",
+        ));
         let (a, _) = NameAddr::parse(&t, &t).unwrap();
         assert_eq!(a.display_raw().unwrap().as_ptr(), t.as_ptr());
     }

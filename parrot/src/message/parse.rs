@@ -7,7 +7,7 @@
 
 use super::error::{ParseError, ParseErrorKind};
 use super::header_name::HeaderName;
-use super::headers::{Header, Headers};
+use super::headers::{CoreHeaders, Header, Headers};
 use super::method::Method;
 use super::request::Request;
 use super::response::Response;
@@ -18,6 +18,8 @@ use super::uri::Uri;
 use super::version::Version;
 use super::{Message, grammar};
 use bytes::Bytes;
+use memchr::memmem;
+use std::sync::LazyLock;
 
 /// Size limits applied while parsing and framing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,18 +87,27 @@ pub(crate) fn parse_message(
         .position(|&b| b != b'\r' && b != b'\n')
         .ok_or_else(|| err(ParseErrorKind::StartLine, "Empty message", 0))?;
 
-    // Find the blank line ending the header block. Bare LF line ends are
-    // accepted (robustness); CRLF is what we write.
-    let mut pos = start;
-    let head_end; // index of the first byte of the blank line
-    let body_start;
-    loop {
-        let Some(nl) = memchr::memchr(b'\n', &bytes[pos..]) else {
-            if bytes.len() - start > limits.max_head {
+    // Find the blank line ending the header block: the first "\n\r\n"
+    // (CRLF blank line) or "\n\n" (bare LF line ends, accepted for
+    // robustness; CRLF is what we write). Two SIMD scans instead of a
+    // line-by-line walk.
+    static BLANK_CRLF: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b"\n\r\n"));
+    static BLANK_LF: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b"\n\n"));
+    let region = &bytes[start..];
+    let crlf = BLANK_CRLF.find(region);
+    let lf_scope = crlf.map_or(region.len(), |i| i + 2);
+    let lf = BLANK_LF.find(&region[..lf_scope]);
+    let (head_end, body_start) = match (lf, crlf) {
+        (Some(i), _) => (start + i + 1, start + i + 2),
+        (None, Some(i)) => (start + i + 1, start + i + 3),
+        (None, None) => {
+            if region.len() > limits.max_head {
                 return Err(err(
                     ParseErrorKind::TooLarge,
                     "Message header too large",
-                    pos,
+                    start,
                 ));
             }
             return Err(err(
@@ -104,26 +115,14 @@ pub(crate) fn parse_message(
                 "Header block not terminated by an empty line",
                 bytes.len(),
             ));
-        };
-        let line_end = pos + nl;
-        let content_end = if line_end > pos && bytes[line_end - 1] == b'\r' {
-            line_end - 1
-        } else {
-            line_end
-        };
-        if content_end == pos && pos > start {
-            head_end = pos;
-            body_start = line_end + 1;
-            break;
         }
-        pos = line_end + 1;
-        if pos - start > limits.max_head {
-            return Err(err(
-                ParseErrorKind::TooLarge,
-                "Message header too large",
-                pos,
-            ));
-        }
+    };
+    if head_end - start > limits.max_head {
+        return Err(err(
+            ParseErrorKind::TooLarge,
+            "Message header too large",
+            start,
+        ));
     }
 
     let head = Text::from_utf8(buf.slice(start..head_end)).map_err(|b| {
@@ -186,11 +185,12 @@ pub(crate) fn parse_message(
             };
             // These headers take exactly one value (RFC 3261 §7.3.1, §20).
             if flag & !SEEN_VIA != 0 && seen & flag != 0 {
-                return Err(ParseError::new(
-                    ParseErrorKind::Header,
-                    format!("Multiple {known} headers"),
-                )
-                .at(offset));
+                let kind = if flag == SEEN_CONTENT_LENGTH {
+                    ParseErrorKind::ContentLength
+                } else {
+                    ParseErrorKind::Header
+                };
+                return Err(ParseError::new(kind, format!("Multiple {known} headers")).at(offset));
             }
             seen |= flag;
             if known == HeaderName::ContentLength {
@@ -266,7 +266,7 @@ pub(crate) fn parse_message(
     };
     let body = buf.slice(body_start.min(buf.len())..body_start.min(buf.len()) + body_len);
 
-    validate_headers(&headers, &start_line_kind)?;
+    validate_headers(&mut headers, &start_line_kind)?;
 
     Ok(match start_line_kind {
         StartLine::Request { method, uri } => Message::Request(Request {
@@ -302,10 +302,10 @@ fn parse_start_line(head: &Text, line: &str) -> Result<StartLine, ParseError> {
                 "Unsupported SIP version",
             ));
         }
-        let (code, reason) = match rest.split_once(' ') {
-            Some((c, r)) => (c, r),
-            None => (rest, ""),
-        };
+        let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+        if reason.contains('\r') {
+            return Err(bad("Bad reason phrase: bare CR"));
+        }
         if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad("Bad status code"));
         }
@@ -320,7 +320,9 @@ fn parse_start_line(head: &Text, line: &str) -> Result<StartLine, ParseError> {
         });
     }
     // Request-Line = Method SP Request-URI SP SIP-Version (RFC 3261 §7.1):
-    // single spaces, and no whitespace inside the Request-URI.
+    // single spaces, and no whitespace inside the Request-URI. Trailing
+    // whitespace carries no meaning; accept it (RFC 4475 trws).
+    let line = line.trim_end_matches([' ', '\t']);
     let (method, rest) = line
         .split_once(' ')
         .ok_or_else(|| bad("Bad request line"))?;
@@ -333,6 +335,9 @@ fn parse_start_line(head: &Text, line: &str) -> Result<StartLine, ParseError> {
             ParseErrorKind::Version,
             "Unsupported SIP version",
         ));
+    }
+    if uri.starts_with([' ', '\t']) || uri.ends_with([' ', '\t']) {
+        return Err(bad("Bad request line: extra whitespace between elements"));
     }
     if uri.starts_with('<') {
         return Err(ParseError::new(
@@ -347,6 +352,14 @@ fn parse_start_line(head: &Text, line: &str) -> Result<StartLine, ParseError> {
         ));
     }
     let uri = Uri::parse(head, uri)?;
+    // §19.1.1 (table of URI components): headers are not allowed in a
+    // Request-URI; a proxy must not act on smuggled ones.
+    if uri.as_sip().is_some_and(|u| !u.headers().is_empty()) {
+        return Err(ParseError::new(
+            ParseErrorKind::Uri,
+            "Bad Request-URI: headers are not allowed",
+        ));
+    }
     Ok(StartLine::Request { method, uri })
 }
 
@@ -359,20 +372,30 @@ fn parse_header_line(head: &Text, line: &str, folded: bool) -> Result<Header, Pa
         return Err(ParseError::new(ParseErrorKind::Header, "Bad header name"));
     }
     let raw_value = &line[colon + 1..];
+    // A CR is only valid as part of a line end (§7.3.1, §25.1).
+    let bare_cr = |v: &str| {
+        memchr::memchr(b'\r', v.as_bytes()).is_some()
+            && v.split('\n')
+                .any(|l| l.strip_suffix('\r').unwrap_or(l).contains('\r'))
+    };
+    if bare_cr(raw_value) {
+        return Err(ParseError::new(
+            ParseErrorKind::Header,
+            "Bad header value: bare CR",
+        ));
+    }
     let value = if folded {
         Text::from(unfold(raw_value))
     } else {
-        let v = grammar::trim_ws(raw_value);
-        if v.contains('\r') {
-            return Err(ParseError::new(
-                ParseErrorKind::Header,
-                "Bad header value: bare CR",
-            ));
-        }
-        head.slice_ref(v)
+        head.slice_ref(grammar::trim_ws(raw_value))
     };
     let known = HeaderName::lookup(name);
-    Ok(Header::from_parts(head.slice_ref(name), known, value))
+    // Names spelled canonically (the common case) point at static text.
+    let name = match known {
+        Some(k) if k.as_str() == name => Text::from_static(k.as_str()),
+        _ => head.slice_ref(name),
+    };
+    Ok(Header::from_parts(name, known, value))
 }
 
 /// Replaces each line break and the whitespace around it by one space
@@ -398,7 +421,7 @@ fn unfold(raw: &str) -> String {
 
 /// Checks the headers the transaction and dialog layers read, so that a
 /// parsed message can always be matched and answered.
-fn validate_headers(headers: &Headers, start: &StartLine) -> Result<(), ParseError> {
+fn validate_headers(headers: &mut Headers, start: &StartLine) -> Result<(), ParseError> {
     fn first<T: TypedHeader>(h: &Headers) -> Result<T, ParseError> {
         h.typed::<T>().unwrap_or_else(|| {
             Err(ParseError::new(
@@ -420,9 +443,16 @@ fn validate_headers(headers: &Headers, start: &StartLine) -> Result<(), ParseErr
     }
     // Only the top Via is read by this hop (§17.2.3 matching, §18.2.2
     // response routing); the others are opaque until they become the top.
-    first::<Via>(headers)?;
-    first::<From>(headers)?;
-    first::<To>(headers)?;
+    let via: Via = first(headers)?;
+    let from: From = first(headers)?;
+    let to: To = first(headers)?;
     first::<CallId>(headers)?;
+    // Keep what was decoded: every layer above reads these.
+    headers.set_core(CoreHeaders {
+        via,
+        from,
+        to,
+        cseq,
+    });
     Ok(())
 }

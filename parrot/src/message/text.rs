@@ -4,66 +4,149 @@
 //! buffer, so reading a header never copies it.
 
 use bytes::Bytes;
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 
+/// Longest text kept inline: copying this many bytes is cheaper than the
+/// atomic reference count a shared slice costs to take and to drop, and
+/// most SIP tokens (tags, branches, hosts, parameter names) are this short.
+const INLINE: usize = 22;
+
 /// An immutable UTF-8 string that shares its storage with the buffer it was
-/// parsed from. Cloning and slicing are O(1).
-#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Text(Bytes);
+/// parsed from (or, when short, holds its bytes inline). Cloning and
+/// slicing are O(1).
+#[derive(Clone)]
+pub struct Text(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Shared(Bytes),
+    Inline { len: u8, buf: [u8; INLINE] },
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Text::new()
+    }
+}
 
 impl Text {
     /// An empty text.
     pub const fn new() -> Self {
-        Text(Bytes::new())
+        Text(Repr::Inline {
+            len: 0,
+            buf: [0; INLINE],
+        })
     }
 
     /// A text over a `'static` string, without allocating.
     pub const fn from_static(s: &'static str) -> Self {
-        Text(Bytes::from_static(s.as_bytes()))
+        Text(Repr::Shared(Bytes::from_static(s.as_bytes())))
     }
 
     /// Wraps bytes that are valid UTF-8, or returns them back.
     pub fn from_utf8(bytes: Bytes) -> Result<Self, Bytes> {
         match std::str::from_utf8(&bytes) {
-            Ok(_) => Ok(Text(bytes)),
+            Ok(_) => Ok(Text(Repr::Shared(bytes))),
             Err(_) => Err(bytes),
         }
     }
 
-    /// The text as a string slice.
-    pub fn as_str(&self) -> &str {
-        // SAFETY: every constructor checks (or is given) valid UTF-8 and the
-        // bytes are immutable; slicing goes through `slice_ref`, which only
-        // accepts sub-slices of an existing `&str`.
-        unsafe { std::str::from_utf8_unchecked(&self.0) }
+    fn inline(s: &str) -> Text {
+        let mut buf = [0; INLINE];
+        buf[..s.len()].copy_from_slice(s.as_bytes());
+        Text(Repr::Inline {
+            len: s.len() as u8,
+            buf,
+        })
     }
 
-    /// The underlying bytes.
-    pub fn as_bytes(&self) -> &Bytes {
-        &self.0
+    /// The text as a string slice.
+    pub fn as_str(&self) -> &str {
+        let bytes: &[u8] = match &self.0 {
+            Repr::Shared(b) => b,
+            Repr::Inline { len, buf } => &buf[..usize::from(*len)],
+        };
+        // SAFETY: every constructor checks (or is given) valid UTF-8 and the
+        // bytes are immutable; inline texts are copies of whole `&str`s and
+        // shared slices are taken with `slice_ref` on sub-slices of a `&str`.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
     /// Returns a `Text` for `sub`, which must be a sub-slice of `self.as_str()`
-    /// (as returned by `str` methods such as `trim` or `split`). Shares storage.
+    /// (as returned by `str` methods such as `trim` or `split`). Shares storage
+    /// (or copies a short text inline).
     ///
     /// If `sub` does not point inside `self`, it is copied instead.
     pub fn slice_ref(&self, sub: &str) -> Text {
-        if sub.is_empty() {
-            return Text::new();
-        }
-        let base = self.0.as_ptr() as usize;
+        let Repr::Shared(b) = &self.0 else {
+            return Text::from(sub.to_owned());
+        };
+        let base = b.as_ptr() as usize;
         let p = sub.as_ptr() as usize;
-        if p >= base && p + sub.len() <= base + self.0.len() {
-            Text(self.0.slice_ref(sub.as_bytes()))
-        } else {
-            Text::from(sub.to_owned())
+        if p < base || p + sub.len() > base + b.len() {
+            return Text::from(sub.to_owned());
+        }
+        let offset = p - base;
+        if sub.len() <= INLINE {
+            // Copy a fixed-size window when the buffer has room for it: a
+            // constant-size copy compiles to a few moves, not a call. Bytes
+            // past `len` are never read.
+            if let Some(window) = b.get(offset..offset + INLINE) {
+                let mut buf = [0; INLINE];
+                buf.copy_from_slice(window);
+                return Text(Repr::Inline {
+                    len: sub.len() as u8,
+                    buf,
+                });
+            }
+            return Text::inline(sub);
+        }
+        Text(Repr::Shared(b.slice(offset..offset + sub.len())))
+    }
+
+    /// The text as [`Bytes`] (shares storage where it can).
+    pub fn to_bytes(&self) -> Bytes {
+        match &self.0 {
+            Repr::Shared(b) => b.clone(),
+            Repr::Inline { .. } => Bytes::copy_from_slice(self.as_str().as_bytes()),
         }
     }
 
-    /// Converts into the underlying bytes.
+    /// Converts into [`Bytes`].
     pub fn into_bytes(self) -> Bytes {
-        self.0
+        match self.0 {
+            Repr::Shared(b) => b,
+            Repr::Inline { .. } => Bytes::copy_from_slice(self.as_str().as_bytes()),
+        }
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Text {}
+
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Text) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Text) -> Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl Hash for Text {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
     }
 }
 
@@ -82,7 +165,7 @@ impl AsRef<str> for Text {
 
 impl AsRef<[u8]> for Text {
     fn as_ref(&self) -> &[u8] {
-        &self.0
+        self.as_str().as_bytes()
     }
 }
 
@@ -94,13 +177,21 @@ impl From<&'static str> for Text {
 
 impl From<String> for Text {
     fn from(s: String) -> Self {
-        Text(Bytes::from(s))
+        if s.len() <= INLINE {
+            Text::inline(&s)
+        } else {
+            Text(Repr::Shared(Bytes::from(s)))
+        }
     }
 }
 
 impl From<&String> for Text {
     fn from(s: &String) -> Self {
-        Text(Bytes::copy_from_slice(s.as_bytes()))
+        if s.len() <= INLINE {
+            Text::inline(s)
+        } else {
+            Text(Repr::Shared(Bytes::copy_from_slice(s.as_bytes())))
+        }
     }
 }
 
@@ -134,10 +225,17 @@ mod tests {
 
     #[test]
     fn slice_ref_shares_storage() {
-        let t = Text::from(String::from("hello world"));
+        let t = Text::from(String::from(
+            "hello world, a text longer than the inline size",
+        ));
         let w = t.slice_ref(&t[6..]);
-        assert_eq!(w, "world");
-        assert_eq!(w.as_bytes().as_ptr(), t.as_bytes()[6..].as_ptr());
+        assert_eq!(w, "world, a text longer than the inline size");
+        assert_eq!(w.as_ptr(), t[6..].as_ptr());
+        // Short slices are copied inline.
+        let short = t.slice_ref(&t[..5]);
+        assert_eq!(short, "hello");
+        assert_ne!(short.as_ptr(), t.as_ptr());
+        assert_eq!(short, Text::from("hello"));
     }
 
     #[test]

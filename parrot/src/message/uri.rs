@@ -536,13 +536,17 @@ impl<'a> IntoIterator for &'a UriHeaders {
 pub struct SipUri {
     secure: bool,
     user: Option<Text>,
-    password: Option<Text>,
+    // Rare parts are boxed to keep `SipUri` (and every message) small.
+    password: Option<Box<Text>>,
     host: Host,
     port: Option<u16>,
     params: UriParams,
-    headers: UriHeaders,
+    headers: Option<Box<UriHeaders>>,
     raw: Option<Text>,
 }
+
+/// Headers of a URI without any, for [`SipUri::headers`].
+static NO_HEADERS: UriHeaders = UriHeaders::new();
 
 impl PartialEq for SipUri {
     fn eq(&self, o: &Self) -> bool {
@@ -552,7 +556,7 @@ impl PartialEq for SipUri {
             && self.host == o.host
             && self.port == o.port
             && self.params == o.params
-            && self.headers == o.headers
+            && self.headers() == o.headers()
     }
 }
 
@@ -568,7 +572,7 @@ impl SipUri {
             host: host.into(),
             port: None,
             params: UriParams::new(),
-            headers: UriHeaders::new(),
+            headers: None,
             raw: None,
         }
     }
@@ -602,7 +606,7 @@ impl SipUri {
             check_chars(u, is_user_byte, "user part")?;
             if let Some(p) = p {
                 check_chars(p, is_password_byte, "password")?;
-                password = Some(src.slice_ref(p));
+                password = Some(Box::new(src.slice_ref(p)));
             }
             user = Some(src.slice_ref(u));
         }
@@ -615,9 +619,9 @@ impl SipUri {
             params = UriParams::parse(src, &r[..end])?;
             rest = &r[end..];
         }
-        let mut headers = UriHeaders::new();
+        let mut headers = None;
         if let Some(r) = rest.strip_prefix('?') {
-            headers = UriHeaders::parse(src, r)?;
+            headers = Some(Box::new(UriHeaders::parse(src, r)?));
         }
         Ok(SipUri {
             secure,
@@ -653,12 +657,12 @@ impl SipUri {
 
     /// The password with escapes resolved.
     pub fn password(&self) -> Option<Cow<'_, str>> {
-        self.password.as_deref().map(percent_decode)
+        self.password.as_deref().map(|p| percent_decode(p))
     }
 
     /// The password as written.
     pub fn password_raw(&self) -> Option<&Text> {
-        self.password.as_ref()
+        self.password.as_deref()
     }
 
     /// The host.
@@ -713,13 +717,13 @@ impl SipUri {
 
     /// The header components (`?a=b&c=d`).
     pub fn headers(&self) -> &UriHeaders {
-        &self.headers
+        self.headers.as_deref().unwrap_or(&NO_HEADERS)
     }
 
     /// The header components, mutably.
     pub fn headers_mut(&mut self) -> &mut UriHeaders {
         self.raw = None;
-        &mut self.headers
+        self.headers.get_or_insert_with(Default::default)
     }
 
     /// The decoded `transport` parameter (`udp`, `tcp`, `tls`, `sctp`, ...).
@@ -764,7 +768,7 @@ impl SipUri {
     /// is only written when there is a user part.
     pub fn set_password(&mut self, password: Option<&str>) {
         self.raw = None;
-        self.password = password.map(|p| Text::from(percent_encode(p, is_password_byte)));
+        self.password = password.map(|p| Box::new(Text::from(percent_encode(p, is_password_byte))));
     }
 
     /// Sets the host.
@@ -835,7 +839,7 @@ impl SipUri {
     /// header components, which are not allowed there (RFC 3261 §19.1.1,
     /// table 1; §12.2.1.1).
     pub fn to_request_uri(&self) -> SipUri {
-        if !self.params.contains("method") && self.headers.is_empty() {
+        if !self.params.contains("method") && self.headers().is_empty() {
             return self.clone();
         }
         let mut u = self.clone();
@@ -852,12 +856,14 @@ impl SipUri {
         }
         // Userinfo is case-sensitive; escapes of unreserved characters are
         // equivalent to the characters.
-        let userinfo_eq = |a: &Option<Text>, b: &Option<Text>| match (a, b) {
+        let userinfo_eq = |a: Option<&Text>, b: Option<&Text>| match (a, b) {
             (None, None) => true,
             (Some(a), Some(b)) => canonical(a) == canonical(b),
             _ => false,
         };
-        if !userinfo_eq(&self.user, &other.user) || !userinfo_eq(&self.password, &other.password) {
+        if !userinfo_eq(self.user.as_ref(), other.user.as_ref())
+            || !userinfo_eq(self.password.as_deref(), other.password.as_deref())
+        {
             return false;
         }
         // Hosts compare case-insensitively; a name never equals an address.
@@ -866,7 +872,7 @@ impl SipUri {
             return false;
         }
         params_equivalent(&self.params, &other.params)
-            && self.headers.canonical() == other.headers.canonical()
+            && self.headers().canonical() == other.headers().canonical()
     }
 }
 
@@ -939,7 +945,7 @@ impl fmt::Display for SipUri {
         if let Some(p) = self.port {
             write!(f, ":{p}")?;
         }
-        write!(f, "{}{}", self.params, self.headers)
+        write!(f, "{}{}", self.params, self.headers())
     }
 }
 
@@ -1911,7 +1917,10 @@ mod tests {
 
     #[test]
     fn zero_copy() {
-        let t = Text::from(String::from("sip:alice@example.com;transport=tcp"));
+        // A user part long enough not to be copied inline.
+        let t = Text::from(String::from(
+            "sip:alice-with-a-long-user-name@example.com;transport=tcp",
+        ));
         let Uri::Sip(u) = Uri::parse(&t, &t).unwrap() else {
             panic!()
         };

@@ -22,7 +22,15 @@
 //!   CSeq and top Via; their ACK carries the To tag of the response, so the
 //!   runtime also registers [`ServerKey::ack_alias`] once the transaction
 //!   has answered.
+//!
+//! For storage, a key is also written as a canonical byte string
+//! (`encode`): the case-insensitive parts lower-cased, every field
+//! length-prefixed, so two keys are equal exactly when their encodings are.
+//! [`TransactionLayer`](super::TransactionLayer) keeps those few owned
+//! bytes per transaction instead of the key, whose texts would keep the
+//! request's receive buffer alive.
 
+use super::compact::{put_bytes, put_len};
 use crate::message::typed::{CSeq, CallId, From, To, TypedHeader, Via};
 use crate::message::{HeaderName, Headers, Host, Method, Request, Response, Text};
 use std::fmt;
@@ -69,6 +77,38 @@ fn hash_lowercase<H: Hasher>(bytes: &[u8], state: &mut H) {
     state.write_usize(bytes.len());
 }
 
+/// Appends `bytes` lower-cased, preceded by their length.
+fn put_lowercase(buf: &mut Vec<u8>, bytes: &[u8]) {
+    put_len(buf, bytes.len());
+    buf.extend(bytes.iter().map(u8::to_ascii_lowercase));
+}
+
+/// Appends a method: the index of a known one, or 0xff and its name (an
+/// extension method is never equal to a known one, as with `Method`'s `Eq`).
+fn put_method(buf: &mut Vec<u8>, method: &Method) {
+    match Method::KNOWN.iter().position(|m| m == method) {
+        Some(i) => buf.push(i as u8),
+        None => {
+            buf.push(0xff);
+            put_bytes(buf, method.as_str().as_bytes());
+        }
+    }
+}
+
+/// A copy of `text` that owns its storage.
+fn owned(text: &Text) -> Text {
+    if text.is_empty() {
+        Text::new()
+    } else {
+        Text::from(text.as_str().to_owned())
+    }
+}
+
+/// Tags that start each encoding, so no two kinds of key coincide.
+const CLIENT: u8 = b'c';
+const RFC3261: u8 = b's';
+const RFC2543: u8 = b'l';
+
 /// A text that compares and hashes ignoring ASCII case.
 #[derive(Clone, Debug, Default)]
 struct NoCase(Text);
@@ -102,6 +142,32 @@ impl PartialEq for SentBy {
 }
 
 impl Eq for SentBy {}
+
+impl SentBy {
+    fn encode(&self, buf: &mut Vec<u8>) {
+        match &self.host {
+            Host::Domain(d) => {
+                buf.push(0);
+                put_lowercase(buf, d.as_bytes());
+            }
+            Host::Ipv4(a) => {
+                buf.push(1);
+                buf.extend_from_slice(&a.octets());
+            }
+            Host::Ipv6(a) => {
+                buf.push(2);
+                buf.extend_from_slice(&a.octets());
+            }
+        }
+        match self.port {
+            None => buf.push(0),
+            Some(p) => {
+                buf.push(1);
+                buf.extend_from_slice(&p.to_le_bytes());
+            }
+        }
+    }
+}
 
 impl Hash for SentBy {
     fn hash<H: Hasher>(&self, state: &mut H) {
@@ -209,6 +275,14 @@ impl ClientKey {
     /// The method of the request that created the transaction.
     pub fn method(&self) -> &Method {
         &self.method
+    }
+
+    /// Appends the canonical encoding: equal keys, and only they, give
+    /// equal bytes.
+    pub(crate) fn encode(&self, buf: &mut Vec<u8>) {
+        buf.push(CLIENT);
+        put_lowercase(buf, self.branch.0.as_bytes());
+        put_method(buf, &self.method);
     }
 }
 
@@ -362,6 +436,78 @@ impl ServerKey {
             Inner::Rfc3261 { method, .. } => method,
             Inner::Rfc2543(k) => &k.method,
         }
+    }
+
+    /// Appends the canonical encoding: equal keys, and only they, give
+    /// equal bytes. Never equal to the encoding of a [`ClientKey`].
+    pub(crate) fn encode(&self, buf: &mut Vec<u8>) {
+        match &self.0 {
+            Inner::Rfc3261 {
+                branch,
+                sent_by,
+                method,
+            } => {
+                buf.push(RFC3261);
+                put_lowercase(buf, branch.0.as_bytes());
+                sent_by.encode(buf);
+                put_method(buf, method);
+            }
+            Inner::Rfc2543(k) => {
+                buf.push(RFC2543);
+                put_bytes(buf, k.uri.as_bytes());
+                for tag in [&k.to_tag, &k.from_tag] {
+                    match tag {
+                        None => buf.push(0),
+                        Some(t) => {
+                            buf.push(1);
+                            put_lowercase(buf, t.0.as_bytes());
+                        }
+                    }
+                }
+                put_bytes(buf, k.call_id.as_bytes());
+                buf.extend_from_slice(&k.cseq.to_le_bytes());
+                put_method(buf, &k.method);
+                put_lowercase(buf, k.via.0.as_bytes());
+            }
+        }
+    }
+
+    /// An equal key whose texts own their storage instead of sharing the
+    /// request's receive buffer, for keeping.
+    pub(crate) fn detached(&self) -> ServerKey {
+        ServerKey(match &self.0 {
+            Inner::Rfc3261 {
+                branch,
+                sent_by,
+                method,
+            } => Inner::Rfc3261 {
+                branch: NoCase(owned(&branch.0)),
+                sent_by: SentBy {
+                    host: match &sent_by.host {
+                        Host::Domain(d) => Host::Domain(owned(d)),
+                        ip => ip.clone(),
+                    },
+                    port: sent_by.port,
+                },
+                method: detached_method(method),
+            },
+            Inner::Rfc2543(k) => Inner::Rfc2543(Box::new(Rfc2543Key {
+                uri: owned(&k.uri),
+                to_tag: k.to_tag.as_ref().map(|t| NoCase(owned(&t.0))),
+                from_tag: k.from_tag.as_ref().map(|t| NoCase(owned(&t.0))),
+                call_id: owned(&k.call_id),
+                cseq: k.cseq,
+                method: detached_method(&k.method),
+                via: NoCase(owned(&k.via.0)),
+            })),
+        })
+    }
+}
+
+fn detached_method(method: &Method) -> Method {
+    match method {
+        Method::Extension(name) => Method::Extension(owned(name)),
+        known => known.clone(),
     }
 }
 
@@ -619,6 +765,102 @@ mod tests {
         assert_eq!(
             ServerKey::from_request(&r),
             Err(KeyError::Missing(HeaderName::CallId))
+        );
+    }
+
+    fn encoded(key: &ServerKey) -> Vec<u8> {
+        let mut buf = Vec::new();
+        key.encode(&mut buf);
+        buf
+    }
+
+    /// Equal keys, and only equal keys, have equal encodings; a detached
+    /// copy is equal and shares nothing with the request.
+    #[test]
+    fn encoding_is_canonical() {
+        let mut requests = Vec::new();
+        for method in [Method::Invite, Method::Ack, Method::Cancel, Method::Bye] {
+            for via in [
+                "SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKabc",
+                "SIP/2.0/UDP PC33.Atlanta.COM;branch=z9hG4bKABC",
+                "SIP/2.0/UDP pc33.atlanta.com:5060;branch=z9hG4bKabc",
+                "SIP/2.0/UDP pc33.atlanta.com:5061;branch=z9hG4bKabc",
+                "SIP/2.0/TCP 192.0.2.1;branch=z9hG4bKabc",
+                "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKabc",
+                "SIP/2.0/UDP [2001:db8::1];branch=z9hG4bKabc",
+                "SIP/2.0/UDP [2001:db8::2];branch=z9hG4bKabc",
+                "SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKabd",
+                "SIP/2.0/UDP pc33.atlanta.com;branch=1234",
+                "SIP/2.0/UDP PC33.atlanta.com;branch=1234",
+                "SIP/2.0/UDP pc33.atlanta.com",
+            ] {
+                requests.push(with_via(request(method.clone(), "x"), via));
+            }
+        }
+        let base = with_via(request(Method::Invite, "x"), "SIP/2.0/UDP pc33.atlanta.com");
+        let mut r = base.clone();
+        r.headers
+            .set(HeaderName::To, "Bob <sip:bob@biloxi.com>;tag=T1");
+        requests.push(r.clone());
+        r.headers
+            .set(HeaderName::To, "Bob <sip:bob@biloxi.com>;tag=t1");
+        requests.push(r);
+        let mut r = base.clone();
+        r.headers
+            .set(HeaderName::CallId, "A84B4C76E66710@pc33.atlanta.com");
+        requests.push(r);
+        let mut r = base.clone();
+        r.headers.set(HeaderName::CSeq, "314160 INVITE");
+        requests.push(r);
+        let mut r = base.clone();
+        r.method = "invite".parse().unwrap();
+        r.headers.set(HeaderName::CSeq, "314159 invite");
+        requests.push(r);
+        let mut r = base.clone();
+        r.uri = "sip:BOB@biloxi.com".parse().unwrap();
+        requests.push(r);
+
+        let keys: Vec<ServerKey> = requests
+            .iter()
+            .map(|r| ServerKey::from_request(r).unwrap())
+            .collect();
+        let mut equal_pairs = 0;
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(a == b, encoded(a) == encoded(b), "{a:?} vs {b:?}");
+                equal_pairs += usize::from(a == b);
+            }
+            let detached = a.detached();
+            assert_eq!(&detached, a);
+            assert_eq!(encoded(&detached), encoded(a));
+        }
+        assert!(
+            equal_pairs > keys.len(),
+            "some distinct requests share a key"
+        );
+
+        // Client keys: branch ignoring case, method exactly; never equal to
+        // a server key's encoding.
+        let client = |branch: &'static str, method: Method| {
+            let mut buf = Vec::new();
+            ClientKey::new(Text::from(branch), method).encode(&mut buf);
+            buf
+        };
+        assert_eq!(
+            client("z9hG4bKa", Method::Invite),
+            client("Z9HG4BKA", Method::Invite)
+        );
+        assert_ne!(
+            client("z9hG4bKa", Method::Invite),
+            client("z9hG4bKa", Method::Cancel)
+        );
+        assert_ne!(
+            client("z9hG4bKa", Method::Invite),
+            client("z9hG4bKa", "INVITE2".parse().unwrap())
+        );
+        assert!(
+            keys.iter()
+                .all(|k| encoded(k)[0] != client("x", Method::Invite)[0])
         );
     }
 }

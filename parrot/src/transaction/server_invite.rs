@@ -37,7 +37,8 @@
 
 use super::config::{TRYING_DELAY, Timing, after, next_retransmit};
 use super::{
-    Output, OutputQueue, SendError, Timer, TimerConfig, TuEvent, top_branch, trying_response,
+    Output, OutputQueue, SendError, StoredResponse, Timer, TimerConfig, TuEvent, owned_top_branch,
+    trying_response,
 };
 use crate::message::{Message, Method, Request, Response, StatusCode, Text};
 use std::time::Instant;
@@ -62,9 +63,13 @@ pub enum ServerInviteState {
 #[derive(Debug)]
 pub struct ServerInviteTransaction {
     /// In Proceeding before anything was sent: the transaction's own
-    /// `100 Trying`, built up front. Afterwards: the last provisional or
-    /// the non-2xx final response sent. `None` once a 2xx was sent.
-    response: Option<Response>,
+    /// `100 Trying`, built up front (its headers are the request's Via,
+    /// From, To, Call-ID, CSeq and Timestamp, from which the 487 for a
+    /// CANCEL is built too). Afterwards: the last provisional or the
+    /// non-2xx final response sent. `None` once a 2xx was sent. Kept in
+    /// compact form, independent of the request's receive buffer.
+    response: Option<StoredResponse>,
+    /// An owned copy of the top Via's branch.
     branch: Text,
     out: OutputQueue,
     /// The 200 ms `100 Trying` timer in Proceeding, Timer G in Completed.
@@ -86,12 +91,12 @@ impl ServerInviteTransaction {
     /// (§17.2.1).
     pub fn new(request: Request, timers: &TimerConfig, reliable: bool, now: Instant) -> Self {
         let timing = Timing::new(timers, reliable);
-        let branch = top_branch(&request.headers);
+        let branch = owned_top_branch(&request.headers);
         tracing::debug!(branch = %branch, reliable, state = ?ServerInviteState::Proceeding, "INVITE server transaction created");
         // §8.2.6: the 100 is built from the request (Via, From, To,
         // Call-ID, CSeq, Timestamp); built now so the request itself can
         // go to the TU without a copy.
-        let trying = trying_response(&request);
+        let trying = StoredResponse::new(&trying_response(&request));
         let mut out = OutputQueue::default();
         out.push(Output::ToTu(TuEvent::Request(request)));
         ServerInviteTransaction {
@@ -123,9 +128,22 @@ impl ServerInviteTransaction {
     }
 
     /// The last response transmitted (a provisional or a non-2xx final),
-    /// if any. A 2xx is not kept: the TU retransmits it (§13.3.1.4).
-    pub fn last_response(&self) -> Option<&Response> {
-        self.response.as_ref().filter(|_| self.response_sent)
+    /// if any, rebuilt from the compact copy the transaction keeps. A 2xx
+    /// is not kept: the TU retransmits it (§13.3.1.4).
+    pub fn last_response(&self) -> Option<Response> {
+        self.response
+            .as_ref()
+            .filter(|_| self.response_sent)
+            .map(StoredResponse::to_response)
+    }
+
+    /// The status of [`last_response`](Self::last_response), without
+    /// rebuilding it.
+    pub fn last_status(&self) -> Option<StatusCode> {
+        self.response
+            .as_ref()
+            .filter(|_| self.response_sent)
+            .map(StoredResponse::status)
     }
 
     /// A response to the INVITE with `status` (§8.2.6), built from the last
@@ -133,7 +151,9 @@ impl ServerInviteTransaction {
     /// From, To, Call-ID and CSeq — so the transaction need not keep the
     /// request itself. Used for the 487 that answers a CANCEL (§9.2).
     pub fn response_with(&self, status: StatusCode) -> Option<Response> {
-        self.response.as_ref().map(|r| r.sibling(status))
+        self.response
+            .as_ref()
+            .map(|r| r.to_response().sibling(status))
     }
 
     /// Whether the transport is reliable (no Timer G, Timer I = 0).
@@ -182,9 +202,9 @@ impl ServerInviteTransaction {
                 // nothing to repeat (the 100 timer will answer).
                 let sent = self.response_sent;
                 if let Some(resp) = self.response.as_ref().filter(|_| sent) {
-                    tracing::trace!(branch = %self.branch, status = %resp.status, "INVITE retransmission: re-sending response");
+                    tracing::trace!(branch = %self.branch, status = %resp.status(), "INVITE retransmission: re-sending response");
                     self.out
-                        .push(Output::Transmit(Message::Response(resp.clone())));
+                        .push(Output::Transmit(Message::Response(resp.to_response())));
                 }
             }
             (Completed, Method::Ack) => {
@@ -234,9 +254,8 @@ impl ServerInviteTransaction {
         self.timer_g = None;
         if status.is_provisional() {
             // §17.2.1: 101-199 from TU → send, stay in Proceeding.
-            self.out
-                .push(Output::Transmit(Message::Response(response.clone())));
-            self.response = Some(response);
+            self.response = Some(StoredResponse::new(&response));
+            self.out.push(Output::Transmit(Message::Response(response)));
             self.response_sent = true;
         } else if status.is_success() {
             // §17.2.1 / RFC 6026 §8.5: 2xx → send, Accepted, Timer L.
@@ -248,9 +267,8 @@ impl ServerInviteTransaction {
         } else {
             // §17.2.1: 300-699 → send, Completed; Timer G (unreliable
             // transports only) at T1, Timer H at 64*T1.
-            self.out
-                .push(Output::Transmit(Message::Response(response.clone())));
-            self.response = Some(response);
+            self.response = Some(StoredResponse::new(&response));
+            self.out.push(Output::Transmit(Message::Response(response)));
             self.response_sent = true;
             self.set_state(Completed);
             self.interval = self.timing.t1();
@@ -291,7 +309,7 @@ impl ServerInviteTransaction {
                 if let Some(trying) = self.response.as_ref().filter(|_| !sent) {
                     tracing::trace!(branch = %self.branch, "TU silent for 200 ms: sending 100 Trying");
                     self.out
-                        .push(Output::Transmit(Message::Response(trying.clone())));
+                        .push(Output::Transmit(Message::Response(trying.to_response())));
                     self.response_sent = true;
                 }
             }
@@ -299,9 +317,9 @@ impl ServerInviteTransaction {
                 // §17.2.1: Timer G → re-send the final response and reset G
                 // to MIN(2*previous, T2).
                 if let Some(resp) = &self.response {
-                    tracing::trace!(branch = %self.branch, status = %resp.status, "Timer G: retransmitting response");
+                    tracing::trace!(branch = %self.branch, status = %resp.status(), "Timer G: retransmitting response");
                     self.out
-                        .push(Output::Transmit(Message::Response(resp.clone())));
+                        .push(Output::Transmit(Message::Response(resp.to_response())));
                 }
                 self.interval = self.interval.saturating_mul(2).min(self.timing.t2());
                 self.timer_g = next_retransmit(fired, now, self.interval);
@@ -416,7 +434,8 @@ mod tests {
         // Now a retransmission gets the 100 again and the TU never sees it.
         tx.handle_request(req, at(t0, 500));
         assert_eq!(drain(|| tx.poll_output()), out);
-        assert_eq!(tx.last_response(), Some(trying));
+        assert_eq!(tx.last_response().as_ref(), Some(trying));
+        assert_eq!(tx.last_status(), Some(StatusCode::TRYING));
     }
 
     #[test]

@@ -21,8 +21,10 @@
 //! ```
 
 use super::config::{Timing, after};
-use super::{Output, OutputQueue, SendError, TimerConfig, TuEvent, top_branch};
-use crate::message::{Message, Request, Response, Text};
+use super::{
+    Output, OutputQueue, SendError, StoredResponse, TimerConfig, TuEvent, owned_top_branch,
+};
+use crate::message::{Message, Request, Response, StatusCode, Text};
 use std::time::Instant;
 
 /// The states of Figure 8.
@@ -44,8 +46,10 @@ pub enum ServerNonInviteState {
 /// absorbs them for Timer J after the final one.
 #[derive(Debug)]
 pub struct ServerNonInviteTransaction {
-    /// The last response the TU sent.
-    response: Option<Response>,
+    /// The last response the TU sent, in compact form (independent of the
+    /// request's receive buffer).
+    response: Option<StoredResponse>,
+    /// An owned copy of the top Via's branch.
     branch: Text,
     out: OutputQueue,
     timer_j: Option<Instant>,
@@ -58,7 +62,7 @@ impl ServerNonInviteTransaction {
     /// and queues it for the TU.
     pub fn new(request: Request, timers: &TimerConfig, reliable: bool, now: Instant) -> Self {
         let _ = now;
-        let branch = top_branch(&request.headers);
+        let branch = owned_top_branch(&request.headers);
         tracing::debug!(branch = %branch, method = %request.method, reliable, state = ?ServerNonInviteState::Trying, "non-INVITE server transaction created");
         let mut out = OutputQueue::default();
         out.push(Output::ToTu(TuEvent::Request(request)));
@@ -87,9 +91,16 @@ impl ServerNonInviteTransaction {
         &self.branch
     }
 
-    /// The last response the TU sent, if any.
-    pub fn last_response(&self) -> Option<&Response> {
-        self.response.as_ref()
+    /// The last response the TU sent, if any, rebuilt from the compact
+    /// copy the transaction keeps.
+    pub fn last_response(&self) -> Option<Response> {
+        self.response.as_ref().map(StoredResponse::to_response)
+    }
+
+    /// The status of [`last_response`](Self::last_response), without
+    /// rebuilding it.
+    pub fn last_status(&self) -> Option<StatusCode> {
+        self.response.as_ref().map(StoredResponse::status)
     }
 
     /// Whether the transport is reliable (Timer J = 0).
@@ -129,9 +140,9 @@ impl ServerNonInviteTransaction {
             // Completed the final response, is sent again.
             ServerNonInviteState::Proceeding | ServerNonInviteState::Completed => {
                 if let Some(resp) = &self.response {
-                    tracing::trace!(branch = %self.branch, status = %resp.status, "request retransmission: re-sending response");
+                    tracing::trace!(branch = %self.branch, status = %resp.status(), "request retransmission: re-sending response");
                     self.out
-                        .push(Output::Transmit(Message::Response(resp.clone())));
+                        .push(Output::Transmit(Message::Response(resp.to_response())));
                 }
             }
         }
@@ -149,9 +160,8 @@ impl ServerNonInviteTransaction {
             Trying | Proceeding => {}
         }
         let provisional = response.status.is_provisional();
-        self.out
-            .push(Output::Transmit(Message::Response(response.clone())));
-        self.response = Some(response);
+        self.response = Some(StoredResponse::new(&response));
+        self.out.push(Output::Transmit(Message::Response(response)));
         if provisional {
             if self.state == Trying {
                 self.set_state(Proceeding);
@@ -255,6 +265,7 @@ mod tests {
         );
         assert_eq!(tx.poll_output(), None);
         assert_eq!(tx.last_response().unwrap().status.as_u16(), 200);
+        assert_eq!(tx.last_status(), Some(StatusCode::OK));
         tx.handle_timeout(at(t0, 32_599));
         assert_eq!(tx.poll_output(), None);
         tx.handle_timeout(at(t0, 32_600));

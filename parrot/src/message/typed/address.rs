@@ -466,8 +466,8 @@ mod tests {
         assert!(reason::<From>("").contains("missing address"));
         // RFC 4475 §3.1.2.14
         assert!(From::parse_str("Bell, Alexander <sip:a.g.bell@example.com>;tag=43").is_err());
-        // RFC 4475 §3.1.2.13
-        assert!(To::parse_str("\"Watson, Thomas\" < sip:t.watson@example.org >").is_err());
+        // RFC 4475 §3.1.2.13: tolerated (the spaces are unambiguous).
+        assert!(To::parse_str("\"Watson, Thomas\" < sip:t.watson@example.org >").is_ok());
     }
 
     #[test]

@@ -602,7 +602,8 @@ mod tests {
 
     #[test]
     fn shares_storage() {
-        let src = Text::from("SIP/2.0/XYZ example.com;branch=z9hG4bK1");
+        // A transport name long enough not to be copied inline.
+        let src = Text::from("SIP/2.0/XYZ-LONG-TRANSPORT-NAME example.com;branch=z9hG4bK1");
         let v = Via::decode(&src, &src).unwrap();
         let Transport::Other(t) = &v.transport else {
             panic!()

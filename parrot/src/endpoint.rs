@@ -1,0 +1,532 @@
+//! The endpoint: transports and the transaction layer running together on
+//! tokio.
+//!
+//! One task owns the sans-IO [`TransactionLayer`]; it takes messages from
+//! the transports, commands from [`Endpoint`] handles and its own deadlines,
+//! and hands the transaction user (TU) a stream of [`ServerEvent`]s. Client
+//! transactions report to their own [`ClientTransaction`] handle.
+//!
+//! ```no_run
+//! use parrot::endpoint::{Endpoint, EndpointConfig, ServerEvent};
+//! use parrot::message::StatusCode;
+//!
+//! # async fn run() -> Result<(), parrot::transport::TransportError> {
+//! let (endpoint, mut events) = Endpoint::bind(EndpointConfig::default()).await?;
+//! while let Some(event) = events.recv().await {
+//!     if let ServerEvent::Request { id, request, .. } = event {
+//!         endpoint.respond(id, request.response(StatusCode::OK));
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+use crate::message::typed::Via;
+use crate::message::{Message, Request, Response, StatusCode};
+use crate::transaction::{
+    KeyError, LayerEvent, LayerOutput, SendError, Timer, TimerConfig, TransactionId,
+    TransactionLayer,
+};
+use crate::transport::{
+    Incoming, Origin, Protocol, SendOptions, Target, TransportConfig, TransportError,
+    TransportLayer,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{Instrument, debug, warn};
+
+/// Settings of an [`Endpoint`].
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// Listeners and transport limits.
+    pub transport: TransportConfig,
+    /// T1, T2, T4.
+    pub timers: TimerConfig,
+    /// Most live transactions; new requests beyond it get 503.
+    pub max_transactions: usize,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        EndpointConfig {
+            transport: TransportConfig::default(),
+            timers: TimerConfig::default(),
+            max_transactions: 100_000,
+        }
+    }
+}
+
+/// What the endpoint tells the server-side transaction user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerEvent {
+    /// A new request; answer it with [`Endpoint::respond`]. Retransmissions
+    /// never appear here.
+    Request {
+        /// Its server transaction.
+        id: TransactionId,
+        /// The request.
+        request: Request,
+        /// Where it came from.
+        origin: Origin,
+    },
+    /// An ACK for a 2xx (it belongs to the dialog, not to a transaction).
+    Ack {
+        /// The ACK.
+        request: Request,
+        /// Where it came from.
+        origin: Origin,
+    },
+    /// The INVITE transaction `id` was cancelled: the endpoint answered the
+    /// CANCEL with 200 and the INVITE with 487 (§9.2).
+    Cancelled {
+        /// The INVITE server transaction.
+        id: TransactionId,
+    },
+    /// A server transaction gave up (Timer H: no ACK for a final response).
+    Timeout {
+        /// The transaction.
+        id: TransactionId,
+        /// The timer.
+        timer: Timer,
+    },
+    /// A response could not be delivered (§17.2.4).
+    TransportError {
+        /// The transaction.
+        id: TransactionId,
+    },
+    /// A response that matched no client transaction (e.g. a 2xx
+    /// retransmission the UAC core must re-ACK, §13.2.2.4).
+    StrayResponse {
+        /// The response.
+        response: Response,
+    },
+}
+
+/// What a client transaction reports to its [`ClientTransaction`] handle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// A response (provisional or final).
+    Response(Response),
+    /// Timer B or F fired: no final response in time.
+    Timeout(Timer),
+    /// The request could not be sent.
+    TransportError,
+}
+
+/// A running client transaction.
+#[derive(Debug)]
+pub struct ClientTransaction {
+    id: TransactionId,
+    events: mpsc::UnboundedReceiver<ClientEvent>,
+}
+
+impl ClientTransaction {
+    /// The transaction's id.
+    pub fn id(&self) -> TransactionId {
+        self.id
+    }
+
+    /// The next event; `None` once the transaction has ended.
+    pub async fn next(&mut self) -> Option<ClientEvent> {
+        self.events.recv().await
+    }
+
+    /// Waits for the final response. A timeout becomes `408 Request
+    /// Timeout` and a transport failure `503 Service Unavailable`, as the
+    /// TU is told to treat them (§8.1.3.1); `request` supplies the headers
+    /// of the synthesized response.
+    pub async fn final_response(mut self, request: &Request) -> Response {
+        while let Some(ev) = self.events.recv().await {
+            match ev {
+                ClientEvent::Response(r) if r.status.is_final() => return r,
+                ClientEvent::Response(_) => {}
+                ClientEvent::Timeout(_) => return request.response(StatusCode::REQUEST_TIMEOUT),
+                ClientEvent::TransportError => {
+                    return request.response(StatusCode::SERVICE_UNAVAILABLE);
+                }
+            }
+        }
+        request.response(StatusCode::REQUEST_TIMEOUT)
+    }
+}
+
+/// Where a transaction's messages go.
+#[derive(Debug, Clone, Copy)]
+enum Peer {
+    /// A server transaction answers the request's origin.
+    Server(Origin),
+    /// A client transaction sends to its next hop.
+    Client(Target),
+}
+
+enum Command {
+    Respond {
+        id: TransactionId,
+        response: Response,
+        result: Option<oneshot::Sender<Result<(), SendError>>>,
+    },
+    Request {
+        request: Box<Request>,
+        target: Target,
+        events: mpsc::UnboundedSender<ClientEvent>,
+        reply: oneshot::Sender<Result<TransactionId, KeyError>>,
+    },
+    TransportError {
+        id: TransactionId,
+    },
+}
+
+/// A handle to a running endpoint. Cheap to clone; the endpoint stops when
+/// the last handle is dropped or [`Endpoint::shutdown`] is called.
+#[derive(Clone)]
+pub struct Endpoint {
+    commands: mpsc::UnboundedSender<Command>,
+    transport: TransportLayer,
+    live: Arc<AtomicUsize>,
+}
+
+impl Endpoint {
+    /// Binds the transports and starts the transaction layer. Server-side
+    /// events arrive on the returned receiver.
+    pub async fn bind(
+        config: EndpointConfig,
+    ) -> Result<(Endpoint, mpsc::UnboundedReceiver<ServerEvent>), TransportError> {
+        let (transport, incoming) = TransportLayer::bind(config.transport.clone()).await?;
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (events, event_rx) = mpsc::unbounded_channel();
+        let live = Arc::new(AtomicUsize::new(0));
+        let mut layer = TransactionLayer::new(config.timers);
+        layer.set_max_transactions(config.max_transactions);
+        let driver = Driver {
+            layer,
+            transport: transport.clone(),
+            incoming,
+            commands: command_rx,
+            command_tx: commands.downgrade(),
+            events,
+            clients: HashMap::new(),
+            live: live.clone(),
+        };
+        tokio::spawn(
+            driver
+                .run()
+                .instrument(tracing::debug_span!("sip_endpoint")),
+        );
+        Ok((
+            Endpoint {
+                commands,
+                transport,
+                live,
+            },
+            event_rx,
+        ))
+    }
+
+    /// The transports.
+    pub fn transport(&self) -> &TransportLayer {
+        &self.transport
+    }
+
+    /// Number of live transactions.
+    pub fn live_transactions(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// Sends `response` on server transaction `id`. Errors (a response after
+    /// the final one, a finished transaction) are logged.
+    pub fn respond(&self, id: TransactionId, response: Response) {
+        let _ = self.commands.send(Command::Respond {
+            id,
+            response,
+            result: None,
+        });
+    }
+
+    /// Sends `response` on server transaction `id` and reports whether the
+    /// transaction accepted it.
+    pub async fn try_respond(
+        &self,
+        id: TransactionId,
+        response: Response,
+    ) -> Result<(), SendError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Respond {
+                id,
+                response,
+                result: Some(tx),
+            })
+            .map_err(|_| SendError::Terminated)?;
+        rx.await.unwrap_or(Err(SendError::Terminated))
+    }
+
+    /// A Via for a request sent over `protocol`: this endpoint's listening
+    /// address as sent-by, a fresh branch (§8.1.1.7) and `rport` (RFC 3581).
+    pub fn via(&self, protocol: Protocol) -> Option<Via> {
+        let local = self.transport.local_addr(protocol)?;
+        let mut via = Via::new(
+            protocol.via_transport(),
+            crate::message::Host::from(local.ip()),
+            Some(local.port()),
+            crate::random::branch(),
+        );
+        via.request_rport();
+        Some(via)
+    }
+
+    /// Starts a client transaction sending `request` to `target`. The
+    /// request must carry a top Via with a unique branch (see
+    /// [`Endpoint::via`]). A UDP request too large for UDP goes over TCP
+    /// (§18.1.1).
+    pub async fn request(
+        &self,
+        mut request: Request,
+        mut target: Target,
+    ) -> Result<ClientTransaction, KeyError> {
+        if target.protocol == Protocol::Udp
+            && request.to_bytes().len() > self.transport.config().udp_size_threshold
+            && self.transport.local_addr(Protocol::Tcp).is_some()
+        {
+            // §18.1.1: switch before the transaction starts, so it runs
+            // with reliable-transport timers from the first transmission.
+            target.protocol = Protocol::Tcp;
+            let _ = crate::transport::set_top_via_transport(&mut request.headers, Protocol::Tcp);
+        }
+        let (events, rx) = mpsc::unbounded_channel();
+        let (reply, reply_rx) = oneshot::channel();
+        self.commands
+            .send(Command::Request {
+                request: Box::new(request),
+                target,
+                events,
+                reply,
+            })
+            .map_err(|_| KeyError::MissingBranch)?;
+        let id = reply_rx.await.map_err(|_| KeyError::MissingBranch)??;
+        Ok(ClientTransaction { id, events: rx })
+    }
+
+    /// Stops the transports; the transaction task ends with them.
+    pub fn shutdown(&self) {
+        self.transport.shutdown();
+    }
+}
+
+struct Driver {
+    layer: TransactionLayer<Peer>,
+    transport: TransportLayer,
+    incoming: mpsc::Receiver<Incoming>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    /// For send tasks to report failures back without keeping the
+    /// endpoint alive.
+    command_tx: mpsc::WeakUnboundedSender<Command>,
+    events: mpsc::UnboundedSender<ServerEvent>,
+    clients: HashMap<TransactionId, mpsc::UnboundedSender<ClientEvent>>,
+    live: Arc<AtomicUsize>,
+}
+
+fn now() -> std::time::Instant {
+    // The tokio clock, so that tests with a paused clock drive the timers.
+    Instant::now().into_std()
+}
+
+impl Driver {
+    async fn run(mut self) {
+        loop {
+            let deadline = self.layer.poll_timeout().map(Instant::from_std);
+            tokio::select! {
+                biased;
+                cmd = self.commands.recv() => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    None => break,
+                },
+                msg = self.incoming.recv() => match msg {
+                    Some(msg) => self.incoming(msg),
+                    None => break,
+                },
+                () = sleep_until(deadline) => self.layer.handle_timeout(now()),
+            }
+            self.flush().await;
+            self.live.store(self.layer.len(), Ordering::Relaxed);
+        }
+        debug!(live = self.layer.len(), "endpoint stopped");
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Respond {
+                id,
+                response,
+                result,
+            } => {
+                let r = self.layer.respond(now(), id, response);
+                if let Err(e) = &r {
+                    debug!(%id, error = %e, "response refused by its transaction");
+                }
+                if let Some(tx) = result {
+                    let _ = tx.send(r);
+                }
+            }
+            Command::Request {
+                request,
+                target,
+                events,
+                reply,
+            } => {
+                let reliable = target.protocol != Protocol::Udp;
+                let r = self
+                    .layer
+                    .send_request(now(), *request, Peer::Client(target), reliable);
+                if let Ok(id) = r {
+                    self.clients.insert(id, events);
+                }
+                let _ = reply.send(r);
+            }
+            Command::TransportError { id } => self.layer.transport_error(id),
+        }
+    }
+
+    fn incoming(&mut self, msg: Incoming) {
+        let origin = msg.origin();
+        match msg.message {
+            Message::Request(req) => {
+                let reliable = origin.protocol != Protocol::Udp;
+                self.layer
+                    .handle_request(now(), req, Peer::Server(origin), reliable);
+            }
+            Message::Response(resp) => self.layer.handle_response(now(), resp),
+        }
+    }
+
+    async fn flush(&mut self) {
+        while let Some(out) = self.layer.poll_output() {
+            match out {
+                LayerOutput::Transmit { id, message, peer } => {
+                    self.transmit(Some(id), message, peer).await;
+                }
+                LayerOutput::Reply { message, peer } => self.transmit(None, message, peer).await,
+                LayerOutput::Event(ev) => self.event(ev),
+            }
+        }
+    }
+
+    /// Sends inline when it cannot block for long (UDP, or an open
+    /// connection); otherwise (a connection must be opened) in a task, so
+    /// one slow peer never stalls the other transactions.
+    async fn transmit(&mut self, id: Option<TransactionId>, message: Message, peer: Peer) {
+        let transport = self.transport.clone();
+        let (protocol, addr) = match &peer {
+            Peer::Server(o) => (o.protocol, o.source),
+            Peer::Client(t) => (t.protocol, t.addr),
+        };
+        let inline = protocol == Protocol::Udp || transport.connection_to(protocol, addr).is_some();
+        let send = send(transport.clone(), message, peer);
+        if inline {
+            if let Err(e) = send.await {
+                self.send_failed(id, e);
+            }
+        } else {
+            let commands = self.command_tx.clone();
+            tokio::spawn(async move {
+                if let Err(e) = send.await {
+                    warn!(error = %e, "send failed");
+                    if let (Some(id), Some(c)) = (id, commands.upgrade()) {
+                        let _ = c.send(Command::TransportError { id });
+                    }
+                }
+            });
+        }
+    }
+
+    fn send_failed(&mut self, id: Option<TransactionId>, e: TransportError) {
+        warn!(error = %e, "send failed");
+        if let Some(id) = id {
+            self.layer.transport_error(id);
+        }
+    }
+
+    fn event(&mut self, ev: LayerEvent<Peer>) {
+        let server = |ev| {
+            let _ = self.events.send(ev);
+        };
+        match ev {
+            LayerEvent::Request { id, request, peer } => {
+                if let Peer::Server(origin) = peer {
+                    server(ServerEvent::Request {
+                        id,
+                        request,
+                        origin,
+                    });
+                }
+            }
+            LayerEvent::Ack { request, peer } => {
+                if let Peer::Server(origin) = peer {
+                    server(ServerEvent::Ack { request, origin });
+                }
+            }
+            LayerEvent::Cancelled { id } => server(ServerEvent::Cancelled { id }),
+            LayerEvent::StrayResponse { response } => {
+                server(ServerEvent::StrayResponse { response });
+            }
+            LayerEvent::Response { id, response } => {
+                if let Some(c) = self.clients.get(&id) {
+                    let _ = c.send(ClientEvent::Response(response));
+                }
+            }
+            LayerEvent::Timeout { id, timer } => match self.clients.get(&id) {
+                Some(c) => {
+                    let _ = c.send(ClientEvent::Timeout(timer));
+                }
+                None => server(ServerEvent::Timeout { id, timer }),
+            },
+            LayerEvent::TransportError { id } => match self.clients.get(&id) {
+                Some(c) => {
+                    let _ = c.send(ClientEvent::TransportError);
+                }
+                None => server(ServerEvent::TransportError { id }),
+            },
+            LayerEvent::Terminated { id } => {
+                self.clients.remove(&id);
+            }
+        }
+    }
+}
+
+async fn send(
+    transport: TransportLayer,
+    message: Message,
+    peer: Peer,
+) -> Result<(), TransportError> {
+    match (message, peer) {
+        (Message::Response(resp), Peer::Server(origin)) => {
+            transport.send_response(&resp, Some(&origin)).await?;
+        }
+        (Message::Request(mut req), Peer::Client(target)) => {
+            let options = SendOptions {
+                // The switch to TCP was decided before the transaction
+                // started (see `Endpoint::request`).
+                allow_tcp_fallback: false,
+                local: None,
+            };
+            transport.send_request(&mut req, target, options).await?;
+        }
+        (message, _) => {
+            // A client transaction's own responses cannot happen; a server
+            // transaction never sends requests.
+            warn!(
+                ?message,
+                "message of the wrong kind for its transaction; dropped"
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,331 @@
+//! Transports and transactions together over loopback: requests answered
+//! over UDP and TCP, retransmissions absorbed, CANCEL → 200 + 487, client
+//! retransmission until Timer F / B, and transactions completing across a
+//! lossy link. Every socket binds port 0 so tests run in parallel; timers
+//! run on tokio's paused clock.
+
+use bytes::Bytes;
+use parrot::endpoint::{ClientEvent, Endpoint, EndpointConfig, ServerEvent};
+use parrot::message::{Message, Method, Request, Response, StatusCode, parse_datagram};
+use parrot::transaction::Timer;
+use parrot::transport::{ListenerConfig, Protocol, Target, TransportConfig};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::timeout;
+
+const WAIT: Duration = Duration::from_secs(120);
+
+fn config() -> EndpointConfig {
+    EndpointConfig {
+        transport: TransportConfig {
+            listeners: vec![ListenerConfig::udp_tcp("127.0.0.1:0".parse().unwrap())],
+            ..TransportConfig::default()
+        },
+        ..EndpointConfig::default()
+    }
+}
+
+async fn endpoint() -> (Endpoint, UnboundedReceiver<ServerEvent>, SocketAddr) {
+    let (ep, events) = Endpoint::bind(config()).await.expect("bind");
+    let addr = ep.transport().local_addr(Protocol::Udp).unwrap();
+    (ep, events, addr)
+}
+
+fn request_text(method: &str, via: &str, branch: &str, cseq_method: &str) -> String {
+    format!(
+        "{method} sip:bob@127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/{via};branch={branch}\r\n\
+         Max-Forwards: 70\r\n\
+         To: <sip:bob@127.0.0.1>\r\n\
+         From: <sip:alice@127.0.0.1>;tag=1928301774\r\n\
+         Call-ID: {branch}@test\r\n\
+         CSeq: 1 {cseq_method}\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+fn parse_response(b: &[u8]) -> Response {
+    match parse_datagram(Bytes::copy_from_slice(b)) {
+        Ok(Message::Response(r)) => r,
+        other => panic!("not a response: {other:?}"),
+    }
+}
+
+async fn recv_response(sock: &UdpSocket) -> Response {
+    let mut buf = vec![0u8; 65535];
+    let (n, _) = timeout(WAIT, sock.recv_from(&mut buf))
+        .await
+        .expect("a response")
+        .unwrap();
+    parse_response(&buf[..n])
+}
+
+async fn next_request(
+    events: &mut UnboundedReceiver<ServerEvent>,
+) -> (parrot::transaction::TransactionId, Request) {
+    loop {
+        match timeout(WAIT, events.recv())
+            .await
+            .expect("an event")
+            .expect("open")
+        {
+            ServerEvent::Request { id, request, .. } => return (id, request),
+            _ => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn udp_request_is_answered() {
+    let (ep, mut events, addr) = endpoint().await;
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let via = format!("UDP {}", sock.local_addr().unwrap());
+    sock.send_to(
+        request_text("OPTIONS", &via, "z9hG4bKudp1", "OPTIONS").as_bytes(),
+        addr,
+    )
+    .await
+    .unwrap();
+    let (id, req) = next_request(&mut events).await;
+    assert_eq!(req.method, Method::Options);
+    ep.respond(id, req.response(StatusCode::OK));
+    let resp = recv_response(&sock).await;
+    assert_eq!(resp.status, StatusCode::OK);
+    assert_eq!(
+        resp.headers.top_via().unwrap().branch(),
+        Some("z9hG4bKudp1")
+    );
+}
+
+#[tokio::test]
+async fn tcp_request_is_answered_on_its_connection() {
+    let (ep, mut events, _) = endpoint().await;
+    let addr = ep.transport().local_addr(Protocol::Tcp).unwrap();
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let via = format!("TCP {}", stream.local_addr().unwrap());
+    stream
+        .write_all(request_text("REGISTER", &via, "z9hG4bKtcp1", "REGISTER").as_bytes())
+        .await
+        .unwrap();
+    let (id, req) = next_request(&mut events).await;
+    ep.respond(id, req.response(StatusCode::OK));
+    let mut buf = vec![0u8; 4096];
+    let mut got = Vec::new();
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = timeout(WAIT, stream.read(&mut buf)).await.unwrap().unwrap();
+        assert!(n > 0, "connection closed");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(parse_response(&got).status, StatusCode::OK);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retransmitted_request_is_answered_by_the_transaction_not_the_tu() {
+    let (ep, mut events, addr) = endpoint().await;
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let via = format!("UDP {}", sock.local_addr().unwrap());
+    let invite = request_text("INVITE", &via, "z9hG4bKretx", "INVITE");
+    sock.send_to(invite.as_bytes(), addr).await.unwrap();
+    let (id, req) = next_request(&mut events).await;
+    ep.respond(id, req.response(StatusCode::BUSY_HERE));
+    assert_eq!(recv_response(&sock).await.status, StatusCode::BUSY_HERE);
+    // The retransmitted INVITE gets the 486 again, from the transaction.
+    sock.send_to(invite.as_bytes(), addr).await.unwrap();
+    assert_eq!(recv_response(&sock).await.status, StatusCode::BUSY_HERE);
+    // ACK it so the transaction can finish; nothing more reaches the TU.
+    let ack = request_text("ACK", &via, "z9hG4bKretx", "ACK");
+    sock.send_to(ack.as_bytes(), addr).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    while let Ok(ev) = events.try_recv() {
+        assert!(
+            !matches!(ev, ServerEvent::Request { .. }),
+            "the TU saw a retransmission: {ev:?}"
+        );
+    }
+    assert_eq!(ep.live_transactions(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_gets_200_and_the_invite_487() {
+    let (_ep, mut events, addr) = endpoint().await;
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let via = format!("UDP {}", sock.local_addr().unwrap());
+    sock.send_to(
+        request_text("INVITE", &via, "z9hG4bKcan", "INVITE").as_bytes(),
+        addr,
+    )
+    .await
+    .unwrap();
+    let (id, _req) = next_request(&mut events).await;
+    // The TU stays silent: the transaction sends 100 Trying at 200 ms.
+    assert_eq!(recv_response(&sock).await.status, StatusCode::TRYING);
+    sock.send_to(
+        request_text("CANCEL", &via, "z9hG4bKcan", "CANCEL").as_bytes(),
+        addr,
+    )
+    .await
+    .unwrap();
+    let mut got = [recv_response(&sock).await, recv_response(&sock).await];
+    got.sort_by_key(|r| r.status);
+    assert_eq!(got[0].status, StatusCode::OK);
+    assert_eq!(got[0].headers.cseq().unwrap().method, Method::Cancel);
+    assert_eq!(got[1].status, StatusCode::REQUEST_TERMINATED);
+    assert_eq!(got[1].headers.cseq().unwrap().method, Method::Invite);
+    loop {
+        match timeout(WAIT, events.recv()).await.unwrap().unwrap() {
+            ServerEvent::Cancelled { id: c } => {
+                assert_eq!(c, id);
+                break;
+            }
+            ServerEvent::Request { request, .. } => panic!("TU saw {request:?}"),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn unanswered_non_invite_is_retransmitted_until_timer_f() {
+    let (ep, _events, _) = endpoint().await;
+    let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let req = client_request(&ep, Method::Options, Protocol::Udp);
+    let tx = ep
+        .request(req.clone(), Target::udp(silent.local_addr().unwrap()))
+        .await
+        .unwrap();
+    let resp = timeout(WAIT, tx.final_response(&req)).await.unwrap();
+    assert_eq!(resp.status, StatusCode::REQUEST_TIMEOUT);
+    // 1 + 10 retransmissions (0.5, 1, 2, 4, 4, ... s until 32 s).
+    assert_eq!(count_datagrams(&silent), 11);
+}
+
+#[tokio::test(start_paused = true)]
+async fn unanswered_invite_is_retransmitted_until_timer_b() {
+    let (ep, _events, _) = endpoint().await;
+    let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let req = client_request(&ep, Method::Invite, Protocol::Udp);
+    let mut tx = ep
+        .request(req, Target::udp(silent.local_addr().unwrap()))
+        .await
+        .unwrap();
+    let ev = timeout(WAIT, tx.next()).await.unwrap();
+    assert_eq!(ev, Some(ClientEvent::Timeout(Timer::B)));
+    // 1 + 6 retransmissions (0.5, 1, 2, 4, 8, 16 s gaps) before 32 s.
+    assert_eq!(count_datagrams(&silent), 7);
+}
+
+fn count_datagrams(sock: &UdpSocket) -> usize {
+    let mut buf = vec![0u8; 65535];
+    let mut n = 0;
+    while sock.try_recv_from(&mut buf).is_ok() {
+        n += 1;
+    }
+    n
+}
+
+fn client_request(ep: &Endpoint, method: Method, protocol: Protocol) -> Request {
+    let via = ep.via(protocol).unwrap();
+    let branch = via.branch().unwrap().to_owned();
+    let cseq = if method == Method::Invite {
+        "INVITE"
+    } else {
+        method.as_str()
+    };
+    let text = format!(
+        "{method} sip:bob@127.0.0.1 SIP/2.0\r\n\
+         Via: {via}\r\n\
+         Max-Forwards: 70\r\n\
+         To: <sip:bob@127.0.0.1>\r\n\
+         From: <sip:alice@127.0.0.1>;tag=1928301774\r\n\
+         Call-ID: {branch}@test\r\n\
+         CSeq: 1 {cseq}\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    match parse_datagram(Bytes::from(text)) {
+        Ok(Message::Request(r)) => r,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A UDP relay between a client and a server endpoint that drops a seeded
+/// random fraction of the datagrams in both directions.
+async fn lossy_relay(
+    client: SocketAddr,
+    server: SocketAddr,
+    loss_percent: u64,
+    seed: u64,
+) -> SocketAddr {
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut state = seed;
+        let mut buf = vec![0u8; 65535];
+        while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+            // xorshift64: deterministic for a given seed.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            if state % 100 < loss_percent {
+                continue;
+            }
+            let to = if from == client { server } else { client };
+            let _ = sock.send_to(&buf[..n], to).await;
+        }
+    });
+    addr
+}
+
+#[tokio::test(start_paused = true)]
+async fn transactions_complete_across_a_lossy_link() {
+    let (server, mut server_events, server_addr) = endpoint().await;
+    let (client, _client_events, client_addr) = endpoint().await;
+    let relay = lossy_relay(client_addr, server_addr, 25, 0x5eed_1234_abcd_0001).await;
+
+    // The server TU: 200 to every non-INVITE, 486 to every INVITE (a
+    // non-2xx final is retransmitted by the transaction itself, Timer G).
+    let server_tu = server.clone();
+    tokio::spawn(async move {
+        while let Some(ev) = server_events.recv().await {
+            if let ServerEvent::Request { id, request, .. } = ev {
+                let status = if request.method == Method::Invite {
+                    StatusCode::BUSY_HERE
+                } else {
+                    StatusCode::OK
+                };
+                server_tu.respond(id, request.response(status));
+            }
+        }
+    });
+
+    let mut calls = Vec::new();
+    for i in 0..60 {
+        let method = if i % 2 == 0 {
+            Method::Invite
+        } else {
+            Method::Message
+        };
+        let req = client_request(&client, method, Protocol::Udp);
+        let tx = client
+            .request(req.clone(), Target::udp(relay))
+            .await
+            .unwrap();
+        calls.push(tokio::spawn(async move {
+            (req.method.clone(), tx.final_response(&req).await.status)
+        }));
+    }
+    for call in calls {
+        let (method, status) = call.await.unwrap();
+        let expected = if method == Method::Invite {
+            StatusCode::BUSY_HERE
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(status, expected, "{method} did not complete");
+    }
+    // Every transaction ends on both sides: nothing leaks.
+    tokio::time::sleep(Duration::from_secs(70)).await;
+    assert_eq!(client.live_transactions(), 0);
+    assert_eq!(server.live_transactions(), 0);
+}
