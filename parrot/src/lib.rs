@@ -1,16 +1,60 @@
 //! Parrot: a SIP (RFC 3261) application framework.
 //!
-//! The crate is layered so that data flows one way:
-//! socket → transport → parse → transaction → dialog → handler, and back.
-//! This release provides the [`message`] layer: the SIP data model, a parser
-//! for datagrams and streams, and a serializer.
+//! Write one `impl` block of async methods named after SIP methods, put
+//! [`uas_handler`] on it, and hand a factory to [`Server::builder`]: the
+//! runtime owns transports, transactions, retransmissions and timers,
+//! dialogs and CANCEL.
+//!
+//! ```no_run
+//! use parrot::prelude::*;
+//!
+//! #[derive(Default)]
+//! struct Answer {
+//!     calls: u32,
+//! }
+//!
+//! #[uas_handler]
+//! impl Answer {
+//!     async fn invite(&mut self, req: &Request) -> Response {
+//!         self.calls += 1;
+//!         req.reply(StatusCode::OK)
+//!     }
+//!     async fn bye(&mut self, req: &Request) -> Response {
+//!         req.reply(StatusCode::OK)
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> parrot::Result<()> {
+//!     parrot::Server::builder()
+//!         .listen("0.0.0.0:5060")
+//!         .handler(Answer::default)
+//!         .serve()
+//!         .await
+//! }
+//! ```
+//!
+//! The layers, each a module with one job, pass data one way:
+//! socket → [`transport`] → parse ([`message`]) → [`transaction`] →
+//! [`dialog`] → handler ([`handler`], [`server`]), and back.
 #![warn(missing_docs)]
 
+pub mod dialog;
 pub mod endpoint;
+pub mod handler;
 pub mod message;
+pub mod prelude;
 pub mod random;
+pub mod server;
 pub mod transaction;
 pub mod transport;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use parrot_macros::uas_handler;
+pub use server::{Error, Result, Server};
 
 pub use message::{
     Header, HeaderName, Headers, Message, Method, ParseError, Request, Response, StatusCode, Text,

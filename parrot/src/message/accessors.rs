@@ -67,6 +67,13 @@ impl Request {
     pub fn response(&self, status: StatusCode) -> Response {
         response_from(&self.headers, status)
     }
+
+    /// The response a handler returns: same as [`Request::response`], to be
+    /// refined with [`Response::with_header`], [`Response::sdp`] and
+    /// friends. The runtime adds the To tag and Contact a dialog needs.
+    pub fn reply(&self, status: StatusCode) -> Response {
+        self.response(status)
+    }
 }
 
 impl Response {

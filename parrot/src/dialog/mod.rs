@@ -1,0 +1,76 @@
+//! The dialog layer for a UAS (RFC 3261 §12, §13.3, §15) as sans-IO state.
+//!
+//! Nothing here touches a socket or a clock: a runtime feeds in the
+//! requests it receives and the responses it is about to send, and asks
+//! for the requests it wants to send; time is passed in as [`Instant`]s.
+//!
+//! * [`DialogId`]: Call-ID, local tag, remote tag (§12), with
+//!   [`DialogId::from_incoming_request`] to find the dialog of an
+//!   in-dialog request.
+//! * [`prepare_response`]: the §12.1.1 duties of a response that creates a
+//!   dialog (To tag, Record-Route copied from the request, Contact), usable
+//!   before any [`Dialog`] exists.
+//! * [`Dialog`]: the UAS dialog state of §12.1.1 (route set, remote target,
+//!   sequence numbers, URIs, secure flag; Early → Confirmed → Terminated),
+//!   checking in-dialog requests (§12.2.2), building our own (§12.2.1.1)
+//!   and ending with BYE (§15).
+//! * [`Retransmit2xx`]: the UAS core's retransmission of a 2xx to INVITE
+//!   until the ACK arrives, and the 64·T1 give-up (§13.3.1.4).
+//!
+//! ```
+//! use parrot::dialog::{Dialog, DialogId, DialogState};
+//! use parrot::message::{Message, StatusCode, Uri, parse_datagram};
+//!
+//! let invite = "INVITE sip:bob@192.0.2.4 SIP/2.0\r\n\
+//!     Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKnashds8\r\n\
+//!     Record-Route: <sip:p1.example.com;lr>\r\n\
+//!     Max-Forwards: 70\r\n\
+//!     To: Bob <sip:bob@biloxi.com>\r\n\
+//!     From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n\
+//!     Call-ID: a84b4c76e66710@pc33.atlanta.com\r\n\
+//!     CSeq: 314159 INVITE\r\n\
+//!     Contact: <sip:alice@pc33.atlanta.com>\r\n\
+//!     Content-Length: 0\r\n\r\n";
+//! let Message::Request(invite) = parse_datagram(invite.into()).unwrap() else { panic!() };
+//! let contact: Uri = "sip:bob@192.0.2.4".parse().unwrap();
+//!
+//! // Answer 200 OK: the dialog picks our To tag and completes the response.
+//! let mut ok = invite.response(StatusCode::OK);
+//! let mut dialog = Dialog::new_uas(&invite, &ok).unwrap();
+//! dialog.prepare_response(&mut ok, &contact);
+//! assert_eq!(dialog.state(), DialogState::Confirmed);
+//! assert_eq!(ok.headers.to_tag().as_deref(), Some(dialog.id().local_tag.as_str()));
+//! assert_eq!(ok.headers.get("record-route").unwrap(), "<sip:p1.example.com;lr>");
+//!
+//! // Hang up: the BYE follows the route set to the remote target.
+//! let bye = dialog.create_request(parrot::message::Method::Bye, None, None).unwrap();
+//! assert_eq!(bye.request.uri.to_string(), "sip:alice@pc33.atlanta.com");
+//! assert_eq!(bye.next_hop.to_string(), "sip:p1.example.com;lr");
+//! assert_eq!(dialog.state(), DialogState::Terminated);
+//! # let _ = DialogId::from_incoming_request(&invite);
+//! ```
+//!
+//! [`Instant`]: std::time::Instant
+
+mod id;
+mod request;
+mod response;
+mod retransmit;
+mod uas;
+
+#[cfg(test)]
+mod tests;
+
+pub use id::DialogId;
+pub use request::DialogRequest;
+pub use response::{creates_dialog, is_target_refresh, prepare_response};
+pub use retransmit::{Retransmit2xx, Retransmit2xxOutput};
+pub use uas::{Dialog, DialogError, DialogState, RequestError};
+
+use crate::message::Text;
+
+/// A copy of `t` that owns its bytes, so that a long-lived dialog does not
+/// keep the whole receive buffer of the request it was built from alive.
+fn detach(t: &Text) -> Text {
+    Text::from(t.as_str().to_owned())
+}

@@ -1,0 +1,121 @@
+//! What a UAS adds to the responses it sends in a dialog (RFC 3261
+//! §12.1.1): the To tag, the Record-Route of the request, a Contact.
+
+use crate::message::grammar::is_token;
+use crate::message::typed::Contact;
+use crate::message::{
+    Header, HeaderName, Method, NameAddr, Request, Response, StatusCode, Text, Uri,
+};
+
+/// Whether a response with `status` to a request with `method` sent
+/// outside any dialog creates a dialog.
+///
+/// * INVITE: 101–199 and 2xx (§12.1: "only 2xx and 101-199 responses with
+///   a To tag, where the request was INVITE, will establish a dialog"; a
+///   1xx makes it an early dialog).
+/// * SUBSCRIBE: 2xx (RFC 6665, which extends §12 to subscriptions).
+pub fn creates_dialog(method: &Method, status: StatusCode) -> bool {
+    let code = status.as_u16();
+    match method {
+        Method::Invite => (101..=299).contains(&code),
+        Method::Subscribe => (200..=299).contains(&code),
+        _ => false,
+    }
+}
+
+/// Whether requests with `method` are target refresh requests, whose
+/// Contact replaces the dialog's remote target (§12.2.2): re-INVITE (RFC
+/// 3261 §12.2), UPDATE (RFC 3311), SUBSCRIBE and NOTIFY (RFC 6665).
+pub fn is_target_refresh(method: &Method) -> bool {
+    matches!(
+        method,
+        Method::Invite | Method::Update | Method::Subscribe | Method::Notify
+    )
+}
+
+/// Completes a response the UAS is about to send to `request`, before a
+/// [`Dialog`](super::Dialog) exists (typically the first `180 Ringing` or
+/// the `200 OK`); [`Dialog::prepare_response`](super::Dialog::prepare_response)
+/// does the same for a dialog's later responses.
+///
+/// * Unless the response is `100 Trying` (which §8.2.6.2 exempts and which
+///   never creates a dialog), a To tag `local_tag` is added when the To
+///   header has none (§8.2.6.2, §12.1.1). Use one fresh tag
+///   ([`crate::random::tag`]) for every response to the request, and give
+///   the response to [`Dialog::new_uas`](super::Dialog::new_uas), which
+///   adopts it. A `local_tag` that is not a `token` (§25.1) is not added.
+/// * If the response creates a dialog ([`creates_dialog`], for a request
+///   without a To tag): every Record-Route value of the request is copied,
+///   in order and verbatim, unless the response already has Record-Route
+///   (§12.1.1: "The UAS MUST copy all Record-Route header field values
+///   from the request into the response ... and MUST maintain the order"),
+///   and `Contact: <contact>` is added when the response has no Contact
+///   (§12.1.1: the response "MUST contain a Contact header field").
+/// * A 2xx to an in-dialog target refresh request ([`is_target_refresh`])
+///   gets the Contact too, since the peer takes its new remote target from
+///   it (§12.2.1.2).
+///
+/// If the request's Request-URI, its top Record-Route (or its Contact
+/// when it has no Record-Route) is a SIPS URI, `contact` must be a SIPS
+/// URI (§12.1.1); choosing it is up to the caller.
+pub fn prepare_response(request: &Request, resp: &mut Response, local_tag: &str, contact: &Uri) {
+    let in_dialog = request.headers.to_tag().is_some();
+    let creating = !in_dialog && creates_dialog(&request.method, resp.status);
+    let refresh = in_dialog && resp.status.is_success() && is_target_refresh(&request.method);
+    let record_route = request
+        .headers
+        .get_all(HeaderName::RecordRoute)
+        .filter(|_| creating);
+    apply(
+        resp,
+        local_tag,
+        record_route,
+        (creating || refresh).then_some(contact),
+    );
+}
+
+/// The duties shared by [`prepare_response`] and
+/// [`Dialog::prepare_response`](super::Dialog::prepare_response): the To
+/// tag, the given Record-Route fields (unless the response has some) and
+/// the Contact (if given and the response has none). `100 Trying` is left
+/// alone.
+pub(super) fn apply<'a>(
+    resp: &mut Response,
+    local_tag: &str,
+    record_route: impl IntoIterator<Item = &'a Header>,
+    contact: Option<&Uri>,
+) {
+    if resp.status == StatusCode::TRYING {
+        return;
+    }
+    add_to_tag(resp, local_tag);
+    if !resp.headers.contains(HeaderName::RecordRoute) {
+        for h in record_route {
+            resp.headers.push(h.clone());
+        }
+    }
+    if let Some(c) = contact
+        && !resp.headers.contains(HeaderName::Contact)
+    {
+        resp.headers
+            .push_typed(&Contact::new(NameAddr::new(c.clone())));
+    }
+}
+
+/// Adds `tag` to the response's To header unless it has one (§8.2.6.2).
+fn add_to_tag(resp: &mut Response, tag: &str) {
+    // tag-param = "tag" EQUAL token (§25.1): anything else would make the
+    // To header unparsable.
+    if !is_token(tag) {
+        return;
+    }
+    let Some(to) = resp.headers.to_header() else {
+        return;
+    };
+    if to.tag().is_some() {
+        return;
+    }
+    let mut to = to.into_owned();
+    to.set_tag(Text::from(tag.to_owned()));
+    resp.headers.set_typed(&to);
+}

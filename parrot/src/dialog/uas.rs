@@ -1,0 +1,672 @@
+//! The UAS dialog (RFC 3261 §12.1.1, §12.2.2, §12.3, §14.2, §15).
+
+use super::detach;
+use super::id::DialogId;
+use super::response::{self, creates_dialog, is_target_refresh};
+use crate::message::typed::{CSeq, Contact, RecordRoute, RetryAfter};
+use crate::message::{
+    Header, HeaderName, Method, NameAddr, Request, Response, StatusCode, Text, Uri,
+};
+use std::fmt;
+
+/// The states of a dialog (§12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DialogState {
+    /// Created by a provisional (101–199) response with a To tag (§12.1):
+    /// the INVITE has no final response yet.
+    Early,
+    /// A 2xx was sent for the request that created the dialog.
+    Confirmed,
+    /// Ended: BYE sent or received (§15), the early dialog's INVITE was
+    /// refused (§12.3), or [`Dialog::terminate`]. In-dialog requests are
+    /// answered 481.
+    Terminated,
+}
+
+/// Why a dialog could not be created or a request could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DialogError {
+    /// The request cannot create a dialog with this response (§12.1): it
+    /// is not an INVITE or SUBSCRIBE, it already has a To tag (it is inside
+    /// a dialog), or the response status does not create a dialog (see
+    /// [`creates_dialog`]).
+    NotDialogCreating,
+    /// The response does not answer the request: its Call-ID or CSeq
+    /// differs.
+    ResponseMismatch,
+    /// A header the dialog needs is missing or malformed: Call-ID, CSeq,
+    /// From, To, Contact (which must be one address, not `*`, §12.1.1) or
+    /// Record-Route. Answer the request with 400.
+    BadHeader(&'static str),
+    /// The dialog is terminated: no request can be sent in it.
+    Terminated,
+    /// The callee "MUST NOT send a BYE on early dialogs" (§15); end the
+    /// dialog by answering the INVITE with a final response instead.
+    ByeOnEarlyDialog,
+    /// An INVITE transaction is in progress in the dialog, in either
+    /// direction: "a UAC MUST NOT initiate a new INVITE transaction within
+    /// a dialog while another INVITE transaction is in progress in either
+    /// direction" (§14.1).
+    InviteInProgress,
+    /// The method cannot be sent by [`Dialog::create_request`]: CANCEL is
+    /// built from the request it cancels (§9.1).
+    UnsupportedMethod,
+    /// The local sequence number reached 2**31 - 1, the largest a CSeq may
+    /// carry (§8.1.1.5).
+    SequenceExhausted,
+}
+
+impl fmt::Display for DialogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DialogError::NotDialogCreating => f.write_str("the response does not create a dialog"),
+            DialogError::ResponseMismatch => f.write_str("the response does not match the request"),
+            DialogError::BadHeader(h) => write!(f, "missing or malformed {h} header"),
+            DialogError::Terminated => f.write_str("the dialog is terminated"),
+            DialogError::ByeOnEarlyDialog => {
+                f.write_str("a UAS must not send BYE on an early dialog")
+            }
+            DialogError::InviteInProgress => {
+                f.write_str("an INVITE transaction is in progress in the dialog")
+            }
+            DialogError::UnsupportedMethod => {
+                f.write_str("this method cannot be sent as a new in-dialog request")
+            }
+            DialogError::SequenceExhausted => f.write_str("the local CSeq number is exhausted"),
+        }
+    }
+}
+
+impl std::error::Error for DialogError {}
+
+/// Why an in-dialog request was refused by [`Dialog::check_request`]. The
+/// dialog is left unchanged; [`RequestError::response`] builds the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestError {
+    /// The request's Call-ID or tags are not this dialog's: 481 (§12.2.2).
+    WrongDialog,
+    /// The dialog is terminated: 481 (§12.2.2, the request matches no
+    /// existing dialog).
+    Terminated,
+    /// The CSeq is missing, malformed, or names another method than the
+    /// request's (§8.2, §20.16): 400.
+    BadCSeq,
+    /// The Contact of a target refresh request is malformed or `*`: 400.
+    BadContact,
+    /// The CSeq number is lower than the remote sequence number (or, for a
+    /// new request, equal to it): the request is out of order and answered
+    /// 500 (§12.2.2).
+    OutOfOrder {
+        /// The request's CSeq number.
+        cseq: u32,
+        /// The remote sequence number of the dialog.
+        remote_seq: u32,
+    },
+    /// An INVITE arrived while an earlier INVITE of the dialog has no final
+    /// response yet: 500 with a Retry-After of 0 to 10 seconds (§14.2).
+    InvitePending {
+        /// The Retry-After value, in seconds, chosen at random.
+        retry_after: u32,
+    },
+    /// An INVITE arrived while our own INVITE in the dialog is in
+    /// progress: 491 Request Pending (§14.2).
+    RequestPending,
+    /// An ACK or CANCEL whose CSeq number is above every request received
+    /// in the dialog, so it matches no INVITE: an ACK is dropped, a CANCEL
+    /// answered 481 (§9.2).
+    NoMatchingInvite,
+}
+
+impl RequestError {
+    /// The status to answer the request with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            RequestError::WrongDialog
+            | RequestError::Terminated
+            | RequestError::NoMatchingInvite => StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+            RequestError::BadCSeq | RequestError::BadContact => StatusCode::BAD_REQUEST,
+            RequestError::OutOfOrder { .. } | RequestError::InvitePending { .. } => {
+                StatusCode::SERVER_INTERNAL_ERROR
+            }
+            RequestError::RequestPending => StatusCode::REQUEST_PENDING,
+        }
+    }
+
+    /// The response to send for `req` (§8.2.6), with the Retry-After that
+    /// §14.2 asks for where it applies; `None` for an ACK, which is never
+    /// answered (§17.1.1.3).
+    pub fn response(&self, req: &Request) -> Option<Response> {
+        if req.method == Method::Ack {
+            return None;
+        }
+        let mut resp = req.response(self.status());
+        if let RequestError::InvitePending { retry_after } = self {
+            resp.headers.push_typed(&RetryAfter::new(*retry_after));
+        }
+        Some(resp)
+    }
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestError::WrongDialog => f.write_str("the request belongs to another dialog"),
+            RequestError::Terminated => f.write_str("the dialog is terminated"),
+            RequestError::BadCSeq => f.write_str("missing or malformed CSeq"),
+            RequestError::BadContact => f.write_str("malformed Contact in a target refresh"),
+            RequestError::OutOfOrder { cseq, remote_seq } => write!(
+                f,
+                "CSeq {cseq} is out of order (remote sequence number {remote_seq})"
+            ),
+            RequestError::InvitePending { .. } => {
+                f.write_str("an earlier INVITE has no final response yet")
+            }
+            RequestError::RequestPending => f.write_str("our own INVITE is in progress"),
+            RequestError::NoMatchingInvite => f.write_str("the request matches no INVITE"),
+        }
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+/// A dialog on the UAS side (RFC 3261 §12.1.1), as sans-IO state.
+///
+/// Created with [`Dialog::new_uas`] from the request (INVITE or SUBSCRIBE)
+/// and the dialog-creating response we send. Then:
+///
+/// * pass every response sent in the dialog through
+///   [`prepare_response`](Dialog::prepare_response) (To tag, Record-Route,
+///   Contact; it also moves Early to Confirmed or Terminated, and tracks
+///   the INVITE transactions for §14);
+/// * pass every request received in the dialog (those for which
+///   [`DialogId::from_incoming_request`] gives [`Dialog::id`]) through
+///   [`check_request`](Dialog::check_request) before handling it (§12.2.2);
+/// * build our own requests with [`create_request`](Dialog::create_request)
+///   (§12.2.1.1) and pass their responses to
+///   [`handle_response`](Dialog::handle_response) (§12.2.1.2).
+///
+/// Every value is copied out of the messages, so a dialog does not keep
+/// any receive buffer alive.
+#[derive(Debug, Clone)]
+pub struct Dialog {
+    id: DialogId,
+    state: DialogState,
+    /// Our last CSeq number: the next request uses one more (§12.2.1.1).
+    local_seq: u32,
+    /// The highest CSeq number received (§12.2.2).
+    remote_seq: Option<u32>,
+    /// The To of the creating request, without its tag (§12.1.1: local URI).
+    local: NameAddr,
+    /// The From of the creating request, without its tag (remote URI).
+    remote: NameAddr,
+    remote_target: Uri,
+    route_set: Vec<Uri>,
+    secure: bool,
+    /// The CSeq of the request that created the dialog.
+    initial: CSeq,
+    /// The Record-Route fields of that request, verbatim (§12.1.1).
+    record_route: Vec<Header>,
+    /// The CSeq number of an INVITE received without a final response yet.
+    remote_invite: Option<u32>,
+    /// The CSeq number of an INVITE we sent without a final response yet.
+    local_invite: Option<u32>,
+}
+
+/// A copy of `uri` that owns its text.
+fn detach_uri(uri: &Uri) -> Uri {
+    let t = Text::from(uri.to_string());
+    Uri::parse(&t, &t).unwrap_or_else(|_| uri.clone())
+}
+
+/// A copy of `addr` that owns its text.
+fn detach_addr(addr: &NameAddr) -> NameAddr {
+    let t = Text::from(addr.to_string());
+    match NameAddr::parse(&t, &t) {
+        Ok((a, "")) => a,
+        _ => addr.clone(),
+    }
+}
+
+/// The URI of the first Contact, which must be an address (§12.1.1,
+/// §12.2.2). `Ok(None)` if there is no Contact.
+fn contact_uri(req_headers: &crate::message::Headers) -> Result<Option<Uri>, ()> {
+    match req_headers.typed::<Contact>() {
+        None => Ok(None),
+        Some(Ok(c)) => c.addr().map(|a| Some(detach_uri(a.uri()))).ok_or(()),
+        Some(Err(_)) => Err(()),
+    }
+}
+
+/// An initial local sequence number (§12.2.1.1, chosen per §8.1.1.5: below
+/// 2**31). Kept below 2**30 so that at least 2**30 requests can follow.
+fn initial_local_seq() -> u32 {
+    (crate::random::u64() & 0x3fff_ffff) as u32
+}
+
+impl Dialog {
+    /// The dialog created by `response`, which we are about to send (or
+    /// have sent) to `request` (§12.1.1):
+    ///
+    /// * the local tag is the response's To tag, or a fresh one
+    ///   ([`crate::random::tag`]) if it has none yet — then pass the
+    ///   response through [`prepare_response`](Dialog::prepare_response),
+    ///   which adds it;
+    /// * route set = the Record-Route URIs of the request, in order with
+    ///   their parameters; remote target = the request's Contact URI;
+    /// * remote sequence number = the request's CSeq number; local sequence
+    ///   number = a random value below 2**30 (§12.2.1.1, §8.1.1.5);
+    /// * local URI = the To address, remote URI = the From address;
+    /// * secure if the Request-URI is a SIPS URI and the request arrived
+    ///   over TLS (taken from the transport of its top Via, the transport
+    ///   of the hop it arrived on);
+    /// * Early for a 1xx, Confirmed for a 2xx.
+    ///
+    /// The request must be outside any dialog (no To tag) and the response
+    /// must create a dialog ([`creates_dialog`]). A missing Contact is an
+    /// error (§8.1.1.8: it "MUST be present" in a request that can create a
+    /// dialog), as are a malformed Call-ID, CSeq, From, To or
+    /// Record-Route: answer those requests 400.
+    pub fn new_uas(request: &Request, response: &Response) -> Result<Dialog, DialogError> {
+        let h = &request.headers;
+        // §12.1: dialogs are created by requests outside a dialog.
+        if h.to_tag().is_some() || !creates_dialog(&request.method, response.status) {
+            return Err(DialogError::NotDialogCreating);
+        }
+        let call_id = h
+            .call_id()
+            .filter(|c| !c.is_empty())
+            .ok_or(DialogError::BadHeader("Call-ID"))?;
+        let cseq = h
+            .cseq()
+            .filter(|c| c.method == request.method)
+            .ok_or(DialogError::BadHeader("CSeq"))?;
+        if response.headers.call_id() != Some(call_id)
+            || response.headers.cseq().as_ref() != Some(&cseq)
+        {
+            return Err(DialogError::ResponseMismatch);
+        }
+        let from = h.from_header().ok_or(DialogError::BadHeader("From"))?;
+        let to = h.to_header().ok_or(DialogError::BadHeader("To"))?;
+        // §12.1.1: "The remote target MUST be set to the URI from the
+        // Contact header field of the request."
+        let remote_target = contact_uri(h)
+            .ok()
+            .flatten()
+            .ok_or(DialogError::BadHeader("Contact"))?;
+        // §12.1.1: "The route set MUST be set to the list of URIs in the
+        // Record-Route header field from the request, taken in order and
+        // preserving all URI parameters."
+        let route_set = h
+            .typed_all::<RecordRoute>()
+            .map(|r| r.map(|r| detach_uri(r.addr.uri())))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| DialogError::BadHeader("Record-Route"))?;
+        let record_route = h
+            .get_all(HeaderName::RecordRoute)
+            .map(|f| Header::new(f.name().to_string(), f.value().to_string()))
+            .collect();
+        // §12.1.1: "If the request arrived over TLS, and the Request-URI
+        // contained a SIPS URI, the secure flag is set to TRUE."
+        let secure = request.uri.as_sip().is_some_and(|u| u.is_secure())
+            && h.top_via().is_some_and(|v| v.transport.is_secure());
+        let local_tag = match response.headers.to_tag() {
+            Some(t) => detach(&t),
+            None => crate::random::tag(),
+        };
+        let id = DialogId {
+            call_id: detach(call_id),
+            local_tag,
+            remote_tag: h.from_tag().map(|t| detach(&t)).unwrap_or_default(),
+        };
+        // §12.1: a 1xx creates an early dialog, a 2xx a confirmed one.
+        let state = if response.status.is_success() {
+            DialogState::Confirmed
+        } else {
+            DialogState::Early
+        };
+        let remote_invite =
+            (request.method == Method::Invite && !response.status.is_final()).then_some(cseq.seq);
+        tracing::debug!(
+            call_id = %id.call_id,
+            local_tag = %id.local_tag,
+            remote_tag = %id.remote_tag,
+            state = ?state,
+            routes = route_set.len(),
+            secure,
+            "UAS dialog created"
+        );
+        Ok(Dialog {
+            id,
+            state,
+            local_seq: initial_local_seq(),
+            // §12.1.1: "The remote sequence number MUST be set to the value
+            // of the sequence number in the CSeq header field of the
+            // request."
+            remote_seq: Some(cseq.seq),
+            local: detach_addr(&to.addr),
+            remote: detach_addr(&from.addr),
+            remote_target,
+            route_set,
+            secure,
+            initial: CSeq::new(cseq.seq, cseq.method.clone()),
+            record_route,
+            remote_invite,
+            local_invite: None,
+        })
+    }
+
+    /// The dialog identifier (§12).
+    pub fn id(&self) -> &DialogId {
+        &self.id
+    }
+
+    /// The Call-ID.
+    pub fn call_id(&self) -> &Text {
+        &self.id.call_id
+    }
+
+    /// The current state.
+    pub fn state(&self) -> DialogState {
+        self.state
+    }
+
+    /// Whether the dialog is terminated.
+    pub fn is_terminated(&self) -> bool {
+        self.state == DialogState::Terminated
+    }
+
+    /// The local sequence number: the CSeq number of our last request (the
+    /// next one uses one more, §12.2.1.1).
+    pub fn local_seq(&self) -> u32 {
+        self.local_seq
+    }
+
+    /// The remote sequence number: the highest CSeq number received.
+    pub fn remote_seq(&self) -> Option<u32> {
+        self.remote_seq
+    }
+
+    /// The local URI: the To URI of the creating request (§12.1.1).
+    pub fn local_uri(&self) -> &Uri {
+        self.local.uri()
+    }
+
+    /// The remote URI: the From URI of the creating request (§12.1.1).
+    pub fn remote_uri(&self) -> &Uri {
+        self.remote.uri()
+    }
+
+    /// The local address (To of the creating request, display name
+    /// included, tag excluded), the From of our requests.
+    pub fn local_address(&self) -> &NameAddr {
+        &self.local
+    }
+
+    /// The remote address (From of the creating request, display name
+    /// included, tag excluded), the To of our requests.
+    pub fn remote_address(&self) -> &NameAddr {
+        &self.remote
+    }
+
+    /// The remote target: where our requests go (§12.1.1, updated by
+    /// target refresh requests, §12.2.2).
+    pub fn remote_target(&self) -> &Uri {
+        &self.remote_target
+    }
+
+    /// The route set: the Record-Route URIs of the creating request, in
+    /// order (§12.1.1).
+    pub fn route_set(&self) -> &[Uri] {
+        &self.route_set
+    }
+
+    /// Whether the dialog is secure (§12.1.1).
+    pub fn is_secure(&self) -> bool {
+        self.secure
+    }
+
+    /// The CSeq of the request that created the dialog.
+    pub fn initial_cseq(&self) -> &CSeq {
+        &self.initial
+    }
+
+    /// Whether an INVITE transaction is in progress in the dialog, in
+    /// either direction (§14.1).
+    pub fn invite_in_progress(&self) -> bool {
+        self.remote_invite.is_some() || self.local_invite.is_some()
+    }
+
+    fn set_state(&mut self, state: DialogState, why: &'static str) {
+        if self.state == state {
+            return;
+        }
+        tracing::debug!(
+            call_id = %self.id.call_id,
+            from = ?self.state,
+            to = ?state,
+            why,
+            "dialog state change"
+        );
+        self.state = state;
+    }
+
+    /// Ends the dialog (for instance when the runtime gives up waiting for
+    /// the ACK, §13.3.1.4, after sending the BYE; or when a request of ours
+    /// timed out, §12.2.1.2).
+    pub fn terminate(&mut self) {
+        self.set_state(DialogState::Terminated, "terminated by the application");
+    }
+
+    /// Completes a response we are about to send in this dialog (see
+    /// [`response::prepare_response`](super::prepare_response) for the
+    /// rules): our To tag (the same for every response of the dialog),
+    /// and for a dialog-creating response to the creating request (1xx
+    /// except 100, or 2xx) the request's Record-Route and
+    /// `Contact: <contact>`; a 2xx to an in-dialog target refresh gets the
+    /// Contact too.
+    ///
+    /// It also tracks the dialog: a 2xx to the creating request confirms an
+    /// early dialog (§12.1, §13.3.1.4); a 300–699 to it ends the early
+    /// dialog (§12.3: "if a request outside of a dialog generates a non-2xx
+    /// final response, any early dialogs created through provisional
+    /// responses to that request are terminated"); a final response to an
+    /// INVITE ends that INVITE transaction (§14.2).
+    pub fn prepare_response(&mut self, resp: &mut Response, contact: &Uri) {
+        let cseq = resp.headers.cseq();
+        let initial = cseq.as_ref() == Some(&self.initial);
+        let creating = initial && creates_dialog(&self.initial.method, resp.status);
+        let refresh = !initial
+            && resp.status.is_success()
+            && cseq.as_ref().is_some_and(|c| is_target_refresh(&c.method));
+        let record_route = self.record_route.iter().filter(|_| creating);
+        response::apply(
+            resp,
+            &self.id.local_tag,
+            record_route,
+            (creating || refresh).then_some(contact),
+        );
+        let Some(cseq) = cseq else {
+            return;
+        };
+        if resp.status.is_final()
+            && cseq.method == Method::Invite
+            && self.remote_invite == Some(cseq.seq)
+        {
+            self.remote_invite = None;
+        }
+        if initial && self.state == DialogState::Early {
+            if resp.status.is_success() {
+                self.set_state(DialogState::Confirmed, "2xx sent");
+            } else if resp.status.is_final() {
+                // §12.3
+                self.set_state(DialogState::Terminated, "non-2xx final response sent");
+            }
+        }
+    }
+
+    /// Checks a request received in this dialog and updates the dialog
+    /// with it (§12.2.2). On error nothing changes and the request must be
+    /// answered with [`RequestError::response`] instead of being handled.
+    ///
+    /// * The request must carry this dialog's Call-ID and tags (else 481)
+    ///   and the dialog must not be terminated (481).
+    /// * ACK and CANCEL are not ordered: they carry the number of the
+    ///   INVITE they belong to and leave the remote sequence number alone;
+    ///   one numbered above every request received matches no INVITE.
+    /// * Any other request must have a CSeq number above the remote
+    ///   sequence number — "If the remote sequence number was not empty,
+    ///   but the sequence number of the request is lower than the remote
+    ///   sequence number, the request is out of order and MUST be rejected
+    ///   with a 500"; an equal number is not a new request either — and
+    ///   then becomes the remote sequence number.
+    /// * A target refresh request (re-INVITE, UPDATE, SUBSCRIBE, NOTIFY)
+    ///   with a Contact replaces the remote target with its URI (§12.2.2).
+    /// * An INVITE while an INVITE transaction is in progress is refused
+    ///   (§14.2: 500 with Retry-After if it is the peer's, 491 if ours).
+    /// * A BYE terminates the dialog (§15.1.2); the runtime answers it 200
+    ///   (and a pending INVITE 487).
+    pub fn check_request(&mut self, req: &Request) -> Result<(), RequestError> {
+        if self.state == DialogState::Terminated {
+            return Err(RequestError::Terminated);
+        }
+        if DialogId::from_incoming_request(req).as_ref() != Some(&self.id) {
+            return Err(RequestError::WrongDialog);
+        }
+        // §20.16: the CSeq method "MUST match that of the request".
+        let cseq = req
+            .headers
+            .cseq()
+            .filter(|c| c.method == req.method)
+            .ok_or(RequestError::BadCSeq)?;
+        if matches!(req.method, Method::Ack | Method::Cancel) {
+            // §13.2.2.4: the ACK carries the INVITE's number; §9.1: so does
+            // the CANCEL. Neither is a new request in the CSeq space.
+            if self.remote_seq.is_some_and(|r| cseq.seq > r) {
+                return Err(RequestError::NoMatchingInvite);
+            }
+            tracing::trace!(call_id = %self.id.call_id, method = %req.method, cseq = cseq.seq, "in-dialog request accepted");
+            return Ok(());
+        }
+        // §12.2.2: out of order.
+        if let Some(remote_seq) = self.remote_seq
+            && cseq.seq <= remote_seq
+        {
+            tracing::debug!(call_id = %self.id.call_id, cseq = cseq.seq, remote_seq, "out-of-order request");
+            return Err(RequestError::OutOfOrder {
+                cseq: cseq.seq,
+                remote_seq,
+            });
+        }
+        if req.method == Method::Invite {
+            // §14.2: "A UAS that receives a second INVITE before it sends the
+            // final response to a first INVITE with a lower CSeq sequence
+            // number on the same dialog MUST return a 500 ... and MUST
+            // include a Retry-After header field with a randomly chosen
+            // value of between 0 and 10 seconds."
+            if self.remote_invite.is_some() {
+                return Err(RequestError::InvitePending {
+                    retry_after: (crate::random::u64() % 11) as u32,
+                });
+            }
+            // §14.2: "A UAS that receives an INVITE on a dialog while an
+            // INVITE it had sent on that dialog is in progress MUST return
+            // a 491 (Request Pending)".
+            if self.local_invite.is_some() {
+                return Err(RequestError::RequestPending);
+            }
+        }
+        let new_target = if is_target_refresh(&req.method) {
+            contact_uri(&req.headers).map_err(|()| RequestError::BadContact)?
+        } else {
+            None
+        };
+        // Every check passed: update the dialog.
+        self.remote_seq = Some(cseq.seq);
+        if let Some(target) = new_target {
+            // §12.2.2: "When a UAS receives a target refresh request, it
+            // MUST replace the dialog's remote target URI with the URI from
+            // the Contact header field in that request, if present."
+            if target != self.remote_target {
+                tracing::debug!(call_id = %self.id.call_id, target = %target, "remote target refreshed");
+            }
+            self.remote_target = target;
+        }
+        match req.method {
+            Method::Invite => self.remote_invite = Some(cseq.seq),
+            // §15.1.2: the UAS core "SHOULD terminate the session".
+            Method::Bye => self.set_state(DialogState::Terminated, "BYE received"),
+            _ => {}
+        }
+        tracing::trace!(call_id = %self.id.call_id, method = %req.method, cseq = cseq.seq, "in-dialog request accepted");
+        Ok(())
+    }
+
+    /// Processes a response received to one of our in-dialog requests
+    /// (§12.2.1.2). Responses for another dialog are ignored.
+    ///
+    /// * A 2xx to a target refresh request replaces the remote target with
+    ///   its Contact URI, if present.
+    /// * A 481 or 408 ends the dialog ("the UAC SHOULD terminate the
+    ///   dialog"); so should a timeout of the client transaction, which the
+    ///   runtime reports with [`terminate`](Dialog::terminate).
+    /// * A final response to our INVITE ends that INVITE transaction
+    ///   (§14.1).
+    pub fn handle_response(&mut self, resp: &Response) {
+        // Our requests carry our tag in From and the peer's in To.
+        if DialogId::from_incoming_response(resp).as_ref() != Some(&self.id) {
+            return;
+        }
+        let Some(cseq) = resp.headers.cseq() else {
+            return;
+        };
+        if resp.status.is_final()
+            && cseq.method == Method::Invite
+            && self.local_invite == Some(cseq.seq)
+        {
+            self.local_invite = None;
+        }
+        let code = resp.status.as_u16();
+        if code == 481 || code == 408 {
+            self.set_state(
+                DialogState::Terminated,
+                "481 or 408 to an in-dialog request",
+            );
+        } else if resp.status.is_success()
+            && is_target_refresh(&cseq.method)
+            && let Ok(Some(target)) = contact_uri(&resp.headers)
+        {
+            // §12.2.1.2: "When a UAC receives a 2xx response to a target
+            // refresh request, it MUST replace the dialog's remote target
+            // URI with the URI from the Contact header field in that
+            // response, if present."
+            self.remote_target = target;
+        }
+    }
+
+    /// Records our own INVITE with CSeq number `seq` as in progress.
+    pub(super) fn start_local_invite(&mut self, seq: u32) {
+        self.local_invite = Some(seq);
+    }
+
+    /// Takes the next local CSeq number for a new request (§12.2.1.1:
+    /// "the local sequence number MUST be incremented by one").
+    pub(super) fn next_local_seq(&mut self) -> Result<u32, DialogError> {
+        let next = self
+            .local_seq
+            .checked_add(1)
+            .filter(|&n| n <= CSeq::MAX)
+            .ok_or(DialogError::SequenceExhausted)?;
+        self.local_seq = next;
+        Ok(next)
+    }
+
+    /// Moves to `state` (used by the request builder for BYE).
+    pub(super) fn set_state_internal(&mut self, state: DialogState, why: &'static str) {
+        self.set_state(state, why);
+    }
+
+    #[cfg(test)]
+    pub(super) fn set_local_seq(&mut self, seq: u32) {
+        self.local_seq = seq;
+    }
+}

@@ -1,0 +1,247 @@
+//! The core: routes every server event to the task that owns it.
+//!
+//! A request with a To tag belongs to a dialog (RFC 3261 §12.2.2) and goes
+//! to that dialog's task, in arrival order; an unknown dialog gets `481`. A
+//! new INVITE or SUBSCRIBE starts a dialog task with a fresh handler value;
+//! any other out-of-dialog request gets a one-shot task with its own value.
+
+use super::session::{self, Inbox, SessionConfig};
+use super::{Factory, catch};
+use crate::dialog::DialogId;
+use crate::endpoint::{Endpoint, ServerEvent};
+use crate::handler::UasHandler;
+use crate::message::{HeaderName, Method, Request, StatusCode, Text};
+use crate::transaction::{TimerConfig, TransactionId};
+use crate::transport::Origin;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tracing::{Instrument, debug, info, warn};
+
+/// Bounds of the core.
+pub(crate) struct Limits {
+    pub(crate) max_dialogs: usize,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+pub(crate) struct Core<H: UasHandler> {
+    endpoint: Endpoint,
+    events: mpsc::UnboundedReceiver<ServerEvent>,
+    factory: Factory<H>,
+    limits: Limits,
+    config: Arc<SessionConfig>,
+    /// Live dialog tasks by dialog id (local tag = our To tag).
+    dialogs: HashMap<DialogId, mpsc::UnboundedSender<Inbox>>,
+    /// Pending INVITE transactions, to deliver their CANCEL notification.
+    invites: HashMap<TransactionId, DialogId>,
+    /// Tasks report here when they end.
+    done_tx: mpsc::UnboundedSender<Option<DialogId>>,
+    done_rx: mpsc::UnboundedReceiver<Option<DialogId>>,
+    /// Live tasks (dialogs and one-shot requests).
+    live: usize,
+    draining: bool,
+}
+
+impl<H: UasHandler> Core<H> {
+    pub(crate) fn new(
+        endpoint: Endpoint,
+        events: mpsc::UnboundedReceiver<ServerEvent>,
+        factory: Factory<H>,
+        limits: Limits,
+        timers: TimerConfig,
+    ) -> Self {
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        Core {
+            config: Arc::new(SessionConfig { timers }),
+            endpoint,
+            events,
+            factory,
+            limits,
+            dialogs: HashMap::new(),
+            invites: HashMap::new(),
+            done_tx,
+            done_rx,
+            live: 0,
+            draining: false,
+        }
+    }
+
+    pub(crate) fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    pub(crate) async fn run(mut self, signal: impl Future<Output = ()> + Send) {
+        let mut signal = std::pin::pin!(signal);
+        loop {
+            tokio::select! {
+                ev = self.events.recv() => match ev {
+                    Some(ev) => self.event(ev),
+                    None => break,
+                },
+                Some(done) = self.done_rx.recv() => self.finished(done),
+                () = &mut signal, if !self.draining => {
+                    info!(live = self.live, "shutting down: refusing new requests");
+                    self.draining = true;
+                    break;
+                }
+            }
+        }
+        // Graceful shutdown: let live dialogs and transactions finish,
+        // bounded by the timeout; requests meanwhile get 503.
+        let deadline = tokio::time::sleep(self.limits.shutdown_timeout);
+        tokio::pin!(deadline);
+        while self.live > 0 || self.endpoint.live_transactions() > 0 {
+            tokio::select! {
+                ev = self.events.recv() => match ev {
+                    Some(ev) => self.event(ev),
+                    None => break,
+                },
+                Some(done) = self.done_rx.recv() => self.finished(done),
+                () = &mut deadline => {
+                    warn!(live = self.live, "shutdown timeout: stopping with work in progress");
+                    break;
+                }
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        }
+        self.endpoint.shutdown();
+        info!("server stopped");
+    }
+
+    fn finished(&mut self, done: Option<DialogId>) {
+        self.live = self.live.saturating_sub(1);
+        if let Some(id) = done {
+            self.dialogs.remove(&id);
+            self.invites.retain(|_, d| *d != id);
+        }
+    }
+
+    fn event(&mut self, ev: ServerEvent) {
+        match ev {
+            ServerEvent::Request {
+                id,
+                request,
+                origin,
+            } => self.request(id, request, origin),
+            ServerEvent::Ack { request, .. } => {
+                // §13.2.2.4 / §17.1.1.3: the ACK for a 2xx belongs to the
+                // dialog; one for no dialog is dropped (never answered).
+                match DialogId::from_incoming_request(&request).and_then(|d| self.dialogs.get(&d)) {
+                    Some(inbox) => {
+                        let _ = inbox.send(Inbox::Ack { request });
+                    }
+                    None => debug!("ACK for no dialog dropped"),
+                }
+            }
+            ServerEvent::Cancelled { id } => {
+                if let Some(inbox) = self.invites.remove(&id).and_then(|d| self.dialogs.get(&d)) {
+                    let _ = inbox.send(Inbox::Cancelled);
+                }
+            }
+            ServerEvent::Timeout { id, timer } => {
+                debug!(%id, ?timer, "server transaction timed out");
+            }
+            ServerEvent::TransportError { id } => {
+                warn!(%id, "response could not be delivered");
+            }
+            ServerEvent::StrayResponse { response } => {
+                debug!(status = %response.status, "response matching no transaction dropped");
+            }
+        }
+    }
+
+    fn request(&mut self, id: TransactionId, request: Request, origin: Origin) {
+        let span = tracing::info_span!(
+            "sip",
+            call_id = %request.headers.call_id().map_or("", |c| c.as_str()),
+            method = %request.method
+        );
+        let _g = span.enter();
+        if request.headers.to_tag().is_some() {
+            // §12.2.2: a request inside a dialog.
+            match DialogId::from_incoming_request(&request).and_then(|d| self.dialogs.get(&d)) {
+                Some(inbox) => {
+                    let _ = inbox.send(Inbox::Request {
+                        id,
+                        request,
+                        origin,
+                    });
+                }
+                None => {
+                    debug!("request for an unknown dialog: 481");
+                    self.endpoint.respond(
+                        id,
+                        request.response(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
+                    );
+                }
+            }
+            return;
+        }
+        if self.draining || self.live >= self.limits.max_dialogs {
+            // Overload or shutdown: refuse instead of growing without bound
+            // (§21.5.4: 503 with Retry-After).
+            warn!(
+                live = self.live,
+                draining = self.draining,
+                "refusing request with 503"
+            );
+            let mut resp = request.response(StatusCode::SERVICE_UNAVAILABLE);
+            resp.headers.append(HeaderName::RetryAfter, "5");
+            self.endpoint.respond(id, resp);
+            return;
+        }
+        self.live += 1;
+        let handler = match catch::catch_call(|| (self.factory)()) {
+            Ok(h) => h,
+            Err(msg) => {
+                warn!(panic = %msg, "handler factory panicked: 500");
+                self.live -= 1;
+                self.endpoint
+                    .respond(id, request.response(StatusCode::SERVER_INTERNAL_ERROR));
+                return;
+            }
+        };
+        let creates_dialog = matches!(request.method, Method::Invite | Method::Subscribe);
+        let local_tag: Text = crate::random::tag();
+        let dialog_id = if creates_dialog {
+            let call_id = request.headers.call_id().cloned();
+            let from_tag = request.headers.from_tag();
+            call_id
+                .zip(from_tag)
+                .map(|(c, f)| DialogId::new(&c, &local_tag, &f))
+        } else {
+            None
+        };
+        let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
+        if let Some(d) = &dialog_id {
+            self.dialogs.insert(d.clone(), inbox_tx.clone());
+            if request.method == Method::Invite {
+                self.invites.insert(id, d.clone());
+            }
+        }
+        let _ = inbox_tx.send(Inbox::Request {
+            id,
+            request,
+            origin,
+        });
+        let task = session::run::<H>(
+            handler,
+            self.endpoint.clone(),
+            self.config.clone(),
+            local_tag,
+            dialog_id.clone(),
+            inbox_rx,
+            inbox_tx,
+        );
+        let done = self.done_tx.clone();
+        tokio::spawn(
+            async move {
+                task.await;
+                let _ = done.send(dialog_id);
+            }
+            .instrument(span.clone()),
+        );
+    }
+}

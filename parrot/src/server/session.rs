@@ -1,0 +1,576 @@
+//! One handler task: a dialog (INVITE/SUBSCRIBE) or a single out-of-dialog
+//! request. The task owns the handler value, receives its requests in
+//! arrival order, turns the handler's [`Action`]s into responses, and runs
+//! the dialog's duties: To tag, Contact and Record-Route on responses
+//! (§12.1.1), CSeq ordering (§12.2.2), 2xx retransmission until the ACK and
+//! BYE when it never comes (§13.3.1.4), BYE ending the dialog (§15).
+
+use super::catch::CatchUnwind;
+use crate::dialog::{Dialog, DialogId, DialogState, Retransmit2xx, Retransmit2xxOutput};
+use crate::endpoint::Endpoint;
+use crate::handler::{Action, Context, RequestError, UasHandler, dispatch};
+use crate::message::{
+    Header, HeaderName, Host, Method, Request, Response, SipUri, StatusCode, Text, Uri,
+};
+use crate::transaction::{TimerConfig, TransactionId};
+use crate::transport::{Origin, Protocol, Target};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+/// Settings shared by every session.
+pub(crate) struct SessionConfig {
+    pub(crate) timers: TimerConfig,
+}
+
+/// What the core delivers to a session.
+pub(crate) enum Inbox {
+    /// A request (the first one, or one inside the dialog).
+    Request {
+        id: TransactionId,
+        request: Request,
+        origin: Origin,
+    },
+    /// The ACK for our 2xx.
+    Ack { request: Request },
+    /// The pending INVITE was cancelled (the runtime already sent 487).
+    Cancelled,
+}
+
+/// The request being answered.
+struct Pending {
+    id: TransactionId,
+    origin: Origin,
+    answered: bool,
+}
+
+/// A session's state, which a handler reaches through its [`Context`].
+pub struct Session<E> {
+    endpoint: Endpoint,
+    config: Arc<SessionConfig>,
+    local_tag: Text,
+    call_id: Text,
+    pending: Option<Pending>,
+    dialog: Option<Dialog>,
+    /// The INVITE that created the dialog (for the CANCEL notification).
+    invite: Option<Request>,
+    retransmit: Option<(Retransmit2xx, Response, TransactionId)>,
+    contact: Option<Uri>,
+    events: mpsc::UnboundedSender<E>,
+    in_dialog: bool,
+}
+
+impl<E: Send + 'static> Session<E> {
+    pub(crate) fn in_dialog(&self) -> bool {
+        self.in_dialog
+    }
+
+    pub(crate) fn call_id(&self) -> &str {
+        &self.call_id
+    }
+
+    pub(crate) fn event_sender(&self) -> mpsc::UnboundedSender<E> {
+        self.events.clone()
+    }
+
+    pub(crate) fn dialog_state(&self) -> Option<DialogState> {
+        self.dialog.as_ref().map(Dialog::state)
+    }
+
+    /// Sends a provisional response to the pending request now.
+    pub(crate) fn send_provisional(&mut self, req: Option<&Request>, response: Response) {
+        let Some(req) = req else {
+            warn!("provisional response without a request to answer; dropped");
+            return;
+        };
+        if !response.status.is_provisional() {
+            warn!(status = %response.status, "send_provisional given a final status; dropped");
+            return;
+        }
+        if let Some((id, resp)) = self.prepare(req, response) {
+            self.adopt(req, &resp);
+            self.endpoint.respond(id, resp);
+        }
+    }
+
+    /// Sends a final response (or a provisional one from an [`Action`]) and
+    /// waits until its transaction accepted it, so that a response that
+    /// lost the race with a CANCEL (§9.2) creates no dialog.
+    async fn respond(&mut self, req: &Request, response: Response) {
+        let Some((id, resp)) = self.prepare(req, response) else {
+            return;
+        };
+        if !resp.status.is_final() {
+            self.adopt(req, &resp);
+            self.endpoint.respond(id, resp);
+            return;
+        }
+        if let Some(p) = &mut self.pending {
+            p.answered = true;
+        }
+        let accepted = self.endpoint.try_respond(id, resp.clone()).await;
+        if let Err(e) = accepted {
+            debug!(status = %resp.status, error = %e, "final response refused by its transaction");
+            return;
+        }
+        self.adopt(req, &resp);
+        if req.method == Method::Invite
+            && resp.status.is_success()
+            && let Some(d) = &self.dialog
+        {
+            // §13.3.1.4: the 2xx is retransmitted by the UAS core until the
+            // ACK arrives; without an ACK within 64*T1 the call is ended.
+            let seq = req.headers.cseq().map_or(0, |c| c.seq);
+            let reliable = self
+                .pending
+                .as_ref()
+                .is_some_and(|p| p.origin.protocol != Protocol::Udp);
+            let r = Retransmit2xx::new(
+                d.id().clone(),
+                seq,
+                &self.config.timers,
+                reliable,
+                Instant::now().into_std(),
+            );
+            self.retransmit = Some((r, resp, id));
+        }
+    }
+
+    /// Completes `resp` for `req` (§8.2.6 headers, To tag, Contact,
+    /// Record-Route) and returns it with its transaction.
+    fn prepare(&mut self, req: &Request, resp: Response) -> Option<(TransactionId, Response)> {
+        let Some(pending) = &self.pending else {
+            warn!("response without a pending request; dropped");
+            return None;
+        };
+        if pending.answered {
+            warn!(status = %resp.status, "request already answered; response dropped");
+            return None;
+        }
+        let id = pending.id;
+        let origin = pending.origin;
+        let mut resp = complete(req, resp);
+        let contact = self.contact(&origin, req).clone();
+        match &mut self.dialog {
+            Some(d) => d.prepare_response(&mut resp, &contact),
+            None => crate::dialog::prepare_response(req, &mut resp, &self.local_tag, &contact),
+        }
+        Some((id, resp))
+    }
+
+    /// Lets the dialog see a response that was sent: it creates the
+    /// dialog (§12.1.1) or updates its state.
+    fn adopt(&mut self, req: &Request, resp: &Response) {
+        if self.dialog.is_none()
+            && req.headers.to_tag().is_none()
+            && crate::dialog::creates_dialog(&req.method, resp.status)
+        {
+            match Dialog::new_uas(req, resp) {
+                Ok(d) => {
+                    debug!(call_id = %self.call_id, "dialog created");
+                    self.dialog = Some(d);
+                }
+                Err(e) => warn!(error = ?e, "could not create the dialog"),
+            }
+        } else if let Some(d) = &mut self.dialog {
+            d.handle_response(resp);
+        }
+    }
+
+    /// Our Contact for responses: the address the request reached us on.
+    fn contact(&mut self, origin: &Origin, req: &Request) -> &Uri {
+        self.contact.get_or_insert_with(|| {
+            let ip = if origin.local.ip().is_unspecified() {
+                routable_ip(origin.source).unwrap_or(origin.local.ip())
+            } else {
+                origin.local.ip()
+            };
+            let mut uri = SipUri::new(Host::from(ip)).with_port(origin.local.port());
+            if origin.protocol == Protocol::Tcp {
+                uri = uri.with_transport("tcp");
+            }
+            if let Some(user) = req.uri.as_sip().and_then(|u| u.user()) {
+                uri = uri.with_user(&user);
+            }
+            Uri::Sip(uri)
+        })
+    }
+
+    /// Sends BYE in the dialog (§15.1.1) and waits for its final response.
+    pub(crate) async fn bye(&mut self) -> Result<Response, RequestError> {
+        let dialog = self.dialog.as_mut().ok_or(RequestError::NoDialog)?;
+        if dialog.state() != DialogState::Confirmed {
+            return Err(RequestError::NoDialog);
+        }
+        let request = dialog
+            .create_request(Method::Bye, None, None)
+            .map_err(|_| RequestError::NoDialog)?;
+        dialog.terminate();
+        if let Some((r, _, _)) = &mut self.retransmit {
+            r.stop();
+        }
+        let target = resolve(&request.next_hop)
+            .await
+            .map_err(RequestError::Unreachable)?;
+        let mut req = request.request;
+        let via = self.endpoint.via(target.protocol).ok_or_else(|| {
+            RequestError::Unreachable(format!("no {:?} listener", target.protocol))
+        })?;
+        req.headers
+            .push_front(Header::known(HeaderName::Via, via.to_string()));
+        info!(call_id = %self.call_id, "sending BYE");
+        let tx = self
+            .endpoint
+            .request(req.clone(), target)
+            .await
+            .map_err(|e| RequestError::Unreachable(e.to_string()))?;
+        let resp = tx.final_response(&req).await;
+        if resp.status == StatusCode::REQUEST_TIMEOUT && resp.headers.to_tag().is_none() {
+            return Err(RequestError::Timeout);
+        }
+        Ok(resp)
+    }
+}
+
+/// Fills in what a handler's response leaves out: a response built from a
+/// bare status code gets the §8.2.6 headers copied from the request.
+fn complete(req: &Request, resp: Response) -> Response {
+    if resp.headers.contains(HeaderName::Via) {
+        return resp;
+    }
+    let mut full = req.response(resp.status);
+    full.reason = resp.reason;
+    for h in &resp.headers {
+        full.headers.push(h.clone());
+    }
+    full.body = resp.body;
+    full
+}
+
+/// The local address the system would use to reach `peer` (for a Contact
+/// when listening on a wildcard address).
+fn routable_ip(peer: SocketAddr) -> Option<IpAddr> {
+    let bind: SocketAddr = if peer.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let s = UdpSocket::bind(bind).ok()?;
+    s.connect(peer).ok()?;
+    s.local_addr().ok().map(|a| a.ip())
+}
+
+/// Resolves a next-hop URI to a transport target (RFC 3263 without SRV:
+/// the host's address, the URI's port or the default, `transport=`).
+async fn resolve(uri: &Uri) -> Result<Target, String> {
+    let sip = uri
+        .as_sip()
+        .ok_or_else(|| format!("not a SIP URI: {uri}"))?;
+    let protocol = match sip
+        .transport()
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("tcp") => Protocol::Tcp,
+        _ => Protocol::Udp,
+    };
+    let host = match sip.host() {
+        Host::Domain(d) => d.to_string(),
+        Host::Ipv4(a) => a.to_string(),
+        Host::Ipv6(a) => a.to_string(),
+    };
+    Target::resolve(protocol, &host, sip.port())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Runs one session until its dialog ends (or, without a dialog, until its
+/// single request is answered).
+pub(crate) async fn run<H: UasHandler>(
+    mut handler: H,
+    endpoint: Endpoint,
+    config: Arc<SessionConfig>,
+    local_tag: Text,
+    dialog_id: Option<DialogId>,
+    mut inbox: mpsc::UnboundedReceiver<Inbox>,
+    // Kept so the inbox stays open while the core may still route to it.
+    _inbox_tx: mpsc::UnboundedSender<Inbox>,
+) {
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let mut s = Session {
+        endpoint,
+        config,
+        local_tag,
+        call_id: dialog_id.map(|d| d.call_id).unwrap_or_default(),
+        pending: None,
+        dialog: None,
+        invite: None,
+        retransmit: None,
+        contact: None,
+        events: events_tx,
+        in_dialog: false,
+    };
+    let mut initialized = false;
+    loop {
+        let deadline = s
+            .retransmit
+            .as_ref()
+            .and_then(|(r, _, _)| r.poll_timeout())
+            .map(Instant::from_std);
+        tokio::select! {
+            msg = inbox.recv() => {
+                let Some(msg) = msg else { break };
+                let go_on = match msg {
+                    Inbox::Request { id, request, origin } => {
+                        handle_request(&mut handler, &mut s, &mut initialized, id, request, origin).await
+                    }
+                    Inbox::Ack { request } => handle_ack(&mut handler, &mut s, request).await,
+                    Inbox::Cancelled => {
+                        if let Some(invite) = s.invite.clone() {
+                            let mut cx = Context { session: &mut s, request: Some(&invite) };
+                            let fut = Box::pin(handler.cancel(&invite, &mut cx));
+                            if let Err(panic) = CatchUnwind::new(fut).await {
+                                warn!(%panic, "handler panicked in cancel");
+                            }
+                        }
+                        if let Some((r, _, _)) = &mut s.retransmit {
+                            r.stop();
+                        }
+                        if let Some(d) = &mut s.dialog {
+                            d.terminate();
+                        }
+                        false
+                    }
+                };
+                if !go_on {
+                    break;
+                }
+            }
+            Some(ev) = events.recv() => {
+                let mut cx = Context { session: &mut s, request: None };
+                let fut = Box::pin(handler.event(ev, &mut cx));
+                match CatchUnwind::new(fut).await {
+                    Ok(Action::Stop(reason)) => {
+                        info!(%reason, "handler stopped the dialog");
+                        hang_up(&mut s).await;
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(panic) => {
+                        warn!(%panic, "handler panicked handling an event; ending the dialog");
+                        hang_up(&mut s).await;
+                        break;
+                    }
+                }
+                if s.dialog.as_ref().is_some_and(Dialog::is_terminated) {
+                    break;
+                }
+            }
+            () = sleep_until(deadline) => {
+                if !retransmit_due(&mut s) {
+                    // §13.3.1.4: no ACK within 64*T1: end the session.
+                    warn!(call_id = %s.call_id, "no ACK for the 2xx: sending BYE");
+                    hang_up(&mut s).await;
+                    break;
+                }
+            }
+        }
+    }
+    debug!(call_id = %s.call_id, "session ended");
+}
+
+/// Runs the 2xx retransmission timer; `false` when it gave up.
+fn retransmit_due(s: &mut Session<impl Send + 'static>) -> bool {
+    let Some((r, resp, id)) = &mut s.retransmit else {
+        return true;
+    };
+    r.handle_timeout(Instant::now().into_std());
+    let mut alive = true;
+    while let Some(out) = r.poll_output() {
+        match out {
+            Retransmit2xxOutput::Retransmit => s.endpoint.respond(*id, resp.clone()),
+            Retransmit2xxOutput::GiveUp => alive = false,
+        }
+    }
+    if r.is_done() {
+        s.retransmit = None;
+    }
+    alive
+}
+
+/// Ends the session's dialog: BYE if it is confirmed.
+async fn hang_up<E: Send + 'static>(s: &mut Session<E>) {
+    if s.dialog_state() == Some(DialogState::Confirmed)
+        && let Err(e) = s.bye().await
+    {
+        warn!(error = %e, "BYE failed");
+    }
+}
+
+/// Calls the handler for `req` with panics caught.
+async fn call<H: UasHandler>(
+    handler: &mut H,
+    s: &mut Session<H::Event>,
+    req: &Request,
+) -> Result<Action, String> {
+    let mut cx = Context {
+        session: s,
+        request: Some(req),
+    };
+    let fut = Box::pin(dispatch(handler, req, &mut cx));
+    CatchUnwind::new(fut).await
+}
+
+/// Handles one request; `false` ends the session.
+async fn handle_request<H: UasHandler>(
+    handler: &mut H,
+    s: &mut Session<H::Event>,
+    initialized: &mut bool,
+    id: TransactionId,
+    req: Request,
+    origin: Origin,
+) -> bool {
+    if s.call_id.is_empty()
+        && let Some(c) = req.headers.call_id()
+    {
+        s.call_id = c.clone();
+    }
+    s.pending = Some(Pending {
+        id,
+        origin,
+        answered: false,
+    });
+    s.in_dialog = req.headers.to_tag().is_some();
+    if let Some(d) = &mut s.dialog
+        && s.in_dialog
+        && let Err(e) = d.check_request(&req)
+    {
+        // §12.2.2: out-of-order CSeq and the like.
+        debug!(error = ?e, "in-dialog request refused");
+        let resp = e
+            .response(&req)
+            .unwrap_or_else(|| req.response(StatusCode::SERVER_INTERNAL_ERROR));
+        s.respond(&req, resp).await;
+        return true;
+    }
+    if req.method == Method::Invite && !s.in_dialog {
+        s.invite = Some(req.clone());
+    }
+    if !*initialized {
+        *initialized = true;
+        let mut cx = Context {
+            session: s,
+            request: Some(&req),
+        };
+        let fut = Box::pin(handler.init(&req, &mut cx));
+        let refusal = match CatchUnwind::new(fut).await {
+            Ok(Ok(())) => None,
+            Ok(Err(action)) => Some(action),
+            Err(panic) => {
+                warn!(%panic, "handler init panicked: 500");
+                Some(Action::Respond(
+                    req.reply(StatusCode::SERVER_INTERNAL_ERROR),
+                ))
+            }
+        };
+        if let Some(action) = refusal {
+            info!(method = %req.method, "handler init refused the request");
+            let resp = match action {
+                Action::Respond(r) if r.status.is_final() => r,
+                _ => req.reply(StatusCode::SERVICE_UNAVAILABLE),
+            };
+            s.respond(&req, resp).await;
+            return false;
+        }
+    }
+    let action = match call(handler, s, &req).await {
+        Ok(a) => a,
+        Err(panic) => {
+            // A panicking handler answers 500, ends its dialog, and the
+            // server goes on.
+            warn!(%panic, method = %req.method, "handler panicked: 500");
+            s.respond(&req, req.reply(StatusCode::SERVER_INTERNAL_ERROR))
+                .await;
+            hang_up(s).await;
+            return false;
+        }
+    };
+    let answered = s.pending.as_ref().is_some_and(|p| p.answered);
+    match action {
+        Action::Respond(resp) => s.respond(&req, resp).await,
+        Action::NoReply if req.method == Method::Ack => {}
+        Action::NoReply => {
+            if !answered {
+                warn!(method = %req.method, "handler sent no response: 500");
+                s.respond(&req, req.reply(StatusCode::SERVER_INTERNAL_ERROR))
+                    .await;
+            }
+        }
+        Action::Stop(reason) => {
+            info!(%reason, "handler stopped");
+            if !s.pending.as_ref().is_some_and(|p| p.answered) {
+                s.respond(&req, req.reply(StatusCode::SERVER_INTERNAL_ERROR))
+                    .await;
+            }
+            hang_up(s).await;
+            return false;
+        }
+    }
+    session_goes_on(s, &req)
+}
+
+/// Whether the session lives on after answering `req`.
+fn session_goes_on<E>(s: &mut Session<E>, req: &Request) -> bool {
+    if req.method == Method::Bye {
+        // §15.1.2: BYE ends the dialog once answered.
+        if let Some(d) = &mut s.dialog {
+            d.terminate();
+        }
+        return false;
+    }
+    match &s.dialog {
+        // No dialog: a one-shot request, or a dialog-creating request that
+        // was refused.
+        None => false,
+        Some(d) => !d.is_terminated(),
+    }
+}
+
+async fn handle_ack<H: UasHandler>(
+    handler: &mut H,
+    s: &mut Session<H::Event>,
+    ack: Request,
+) -> bool {
+    if let Some((r, _, _)) = &mut s.retransmit
+        && r.handle_ack(&ack)
+    {
+        s.retransmit = None;
+    }
+    if let Some(d) = &mut s.dialog {
+        let _ = d.check_request(&ack);
+    }
+    s.pending = None;
+    match call(handler, s, &ack).await {
+        Ok(Action::Stop(reason)) => {
+            info!(%reason, "handler stopped the dialog on ACK");
+            hang_up(s).await;
+            false
+        }
+        Ok(_) => true,
+        Err(panic) => {
+            warn!(%panic, "handler panicked on ACK; ending the dialog");
+            hang_up(s).await;
+            false
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,388 @@
+//! The server over loopback UDP, with a handler implemented by hand (the
+//! macro's own tests live in ui-tests): defaults (405/501 with Allow,
+//! OPTIONS), a call with To tag / Contact / BYE, 481, CSeq ordering, a
+//! panicking handler, init refusal, overload, CANCEL, app events, and BYE
+//! when the ACK never comes. Timers run on tokio's paused clock.
+
+use bytes::Bytes;
+use parrot::handler::{Action, Context, DialogHandle, MethodSet, UasHandler};
+use parrot::message::{Message, Request, Response, StatusCode, parse_datagram};
+use parrot::server::Server;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::time::timeout;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// What the test handler should do, shared with the test.
+#[derive(Default)]
+struct Shared {
+    handle: Option<DialogHandle<Hangup>>,
+    cancelled: bool,
+}
+
+struct Hangup;
+
+struct Phone {
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl UasHandler for Phone {
+    type Event = Hangup;
+    const METHODS: MethodSet = MethodSet::EMPTY.with("INVITE").with("BYE");
+
+    fn init(
+        &mut self,
+        req: &Request,
+        _cx: &mut Context<'_, Hangup>,
+    ) -> impl Future<Output = Result<(), Action>> + Send {
+        let refuse = req.uri.to_string().contains("refuse");
+        async move {
+            if refuse {
+                Err(Action::Respond(Response::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                )))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    fn invite(
+        &mut self,
+        req: &Request,
+        cx: &mut Context<'_, Hangup>,
+    ) -> impl Future<Output = Action> + Send {
+        let uri = req.uri.to_string();
+        let shared = self.shared.clone();
+        async move {
+            if uri.contains("panic") {
+                panic!("handler bug");
+            }
+            cx.ring();
+            if uri.contains("slow") {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            shared.lock().unwrap().handle = Some(cx.handle());
+            let req = cx.request().unwrap();
+            Action::Respond(req.reply(StatusCode::OK).sdp("v=0\r\n"))
+        }
+    }
+
+    fn bye(
+        &mut self,
+        req: &Request,
+        _cx: &mut Context<'_, Hangup>,
+    ) -> impl Future<Output = Action> + Send {
+        let resp = req.reply(StatusCode::OK);
+        async move { Action::Respond(resp) }
+    }
+
+    fn cancel(
+        &mut self,
+        _req: &Request,
+        _cx: &mut Context<'_, Hangup>,
+    ) -> impl Future<Output = Action> + Send {
+        self.shared.lock().unwrap().cancelled = true;
+        async { Action::NoReply }
+    }
+
+    async fn event(&mut self, _ev: Hangup, _cx: &mut Context<'_, Hangup>) -> Action {
+        Action::Stop("app asked".into())
+    }
+}
+
+struct Peer {
+    sock: UdpSocket,
+    server: SocketAddr,
+    shared: Arc<Mutex<Shared>>,
+}
+
+async fn start(max_dialogs: usize) -> Peer {
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    let s2 = shared.clone();
+    let running = Server::builder()
+        .listen("127.0.0.1:0")
+        .max_dialogs(max_dialogs)
+        .handler(move || Phone { shared: s2.clone() })
+        .bind()
+        .await
+        .expect("bind");
+    let server = running
+        .local_addr(parrot::transport::Protocol::Udp)
+        .unwrap();
+    tokio::spawn(running.serve(std::future::pending()));
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    Peer {
+        sock,
+        server,
+        shared,
+    }
+}
+
+impl Peer {
+    fn via(&self, branch: &str) -> String {
+        format!(
+            "SIP/2.0/UDP {};branch=z9hG4bK{branch};rport",
+            self.sock.local_addr().unwrap()
+        )
+    }
+
+    async fn send(&self, text: &str) {
+        self.sock
+            .send_to(text.as_bytes(), self.server)
+            .await
+            .unwrap();
+    }
+
+    async fn recv(&self) -> Message {
+        let mut buf = vec![0u8; 65535];
+        let (n, _) = timeout(WAIT, self.sock.recv_from(&mut buf))
+            .await
+            .expect("a message")
+            .unwrap();
+        parse_datagram(Bytes::copy_from_slice(&buf[..n])).expect("parses")
+    }
+
+    async fn response(&self) -> Response {
+        loop {
+            if let Message::Response(r) = self.recv().await {
+                return r;
+            }
+        }
+    }
+
+    /// The next final response (provisionals skipped).
+    async fn final_response(&self) -> Response {
+        loop {
+            let r = self.response().await;
+            if r.status.is_final() {
+                return r;
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn request(
+        &self,
+        method: &str,
+        uri: &str,
+        branch: &str,
+        call: &str,
+        cseq: u32,
+        to_tag: Option<&str>,
+    ) -> String {
+        let to_tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+        let cseq_method = method;
+        format!(
+            "{method} {uri} SIP/2.0\r\n\
+             Via: {}\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:alice@127.0.0.1>;tag=caller\r\n\
+             To: <sip:bob@127.0.0.1>{to_tag}\r\n\
+             Call-ID: {call}\r\n\
+             CSeq: {cseq} {cseq_method}\r\n\
+             Contact: <sip:alice@{}>\r\n\
+             Content-Length: 0\r\n\r\n",
+            self.via(branch),
+            self.sock.local_addr().unwrap(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn defaults_options_405_501() {
+    let p = start(100).await;
+    p.send(&p.request("OPTIONS", "sip:bob@127.0.0.1", "o1", "c-opt", 1, None))
+        .await;
+    let r = p.final_response().await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.headers.get("Allow").unwrap(),
+        "INVITE, ACK, BYE, CANCEL, OPTIONS"
+    );
+    assert_eq!(r.headers.get("Accept").unwrap(), "application/sdp");
+    assert!(
+        r.headers.to_tag().is_some(),
+        "§8.2.6.2: a To tag on every non-100 response"
+    );
+
+    p.send(&p.request("MESSAGE", "sip:bob@127.0.0.1", "m1", "c-msg", 1, None))
+        .await;
+    let r = p.final_response().await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        r.headers.get("Allow").unwrap(),
+        "INVITE, ACK, BYE, CANCEL, OPTIONS"
+    );
+
+    p.send(&p.request("FOO", "sip:bob@127.0.0.1", "f1", "c-foo", 1, None))
+        .await;
+    let r = p.final_response().await;
+    assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED);
+    assert!(r.headers.contains("Allow"));
+}
+
+#[tokio::test]
+async fn a_call_with_tags_contact_and_bye() {
+    let p = start(100).await;
+    p.send(&p.request("INVITE", "sip:bob@127.0.0.1", "i1", "c-call", 1, None))
+        .await;
+    let ringing = p.response().await;
+    assert_eq!(ringing.status, StatusCode::RINGING);
+    let tag = ringing
+        .headers
+        .to_tag()
+        .expect("180 carries the To tag")
+        .to_string();
+    assert!(
+        ringing.headers.contains("Contact"),
+        "§12.1.1: dialog-creating 1xx has Contact"
+    );
+    let ok = p.final_response().await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert_eq!(
+        ok.headers.to_tag().unwrap(),
+        tag.as_str(),
+        "one To tag per dialog"
+    );
+    assert!(ok.headers.contains("Contact"));
+    assert_eq!(&ok.body[..], b"v=0\r\n");
+    p.send(&p.request("ACK", "sip:bob@127.0.0.1", "a1", "c-call", 1, Some(&tag)))
+        .await;
+
+    // An out-of-order CSeq inside the dialog gets 500 (§12.2.2).
+    p.send(&p.request("BYE", "sip:bob@127.0.0.1", "b0", "c-call", 1, Some(&tag)))
+        .await;
+    assert_eq!(
+        p.final_response().await.status,
+        StatusCode::SERVER_INTERNAL_ERROR
+    );
+
+    p.send(&p.request("BYE", "sip:bob@127.0.0.1", "b1", "c-call", 2, Some(&tag)))
+        .await;
+    assert_eq!(p.final_response().await.status, StatusCode::OK);
+    // The dialog is gone: another BYE gets 481.
+    p.send(&p.request("BYE", "sip:bob@127.0.0.1", "b2", "c-call", 3, Some(&tag)))
+        .await;
+    assert_eq!(
+        p.final_response().await.status,
+        StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_500_and_the_server_goes_on() {
+    let p = start(100).await;
+    p.send(&p.request("INVITE", "sip:panic@127.0.0.1", "p1", "c-panic", 1, None))
+        .await;
+    assert_eq!(
+        p.final_response().await.status,
+        StatusCode::SERVER_INTERNAL_ERROR
+    );
+    p.send(&p.request("OPTIONS", "sip:bob@127.0.0.1", "p2", "c-after", 1, None))
+        .await;
+    assert_eq!(p.final_response().await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn init_refusal_answers_503() {
+    let p = start(100).await;
+    p.send(&p.request("INVITE", "sip:refuse@127.0.0.1", "r1", "c-refuse", 1, None))
+        .await;
+    assert_eq!(
+        p.final_response().await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn overload_gets_503_with_retry_after() {
+    let p = start(1).await;
+    p.send(&p.request("INVITE", "sip:slow@127.0.0.1", "s1", "c-slow1", 1, None))
+        .await;
+    assert_eq!(p.response().await.status, StatusCode::RINGING);
+    p.send(&p.request("INVITE", "sip:slow@127.0.0.1", "s2", "c-slow2", 1, None))
+        .await;
+    let r = p.final_response().await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers.contains("Retry-After"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_of_a_ringing_invite() {
+    let p = start(100).await;
+    p.send(&p.request("INVITE", "sip:slow@127.0.0.1", "c1", "c-cancel", 1, None))
+        .await;
+    assert_eq!(p.response().await.status, StatusCode::RINGING);
+    p.send(&p.request("CANCEL", "sip:slow@127.0.0.1", "c1", "c-cancel", 1, None))
+        .await;
+    let mut got = [p.final_response().await, p.final_response().await];
+    got.sort_by_key(|r| r.status);
+    assert_eq!(got[0].status, StatusCode::OK);
+    assert_eq!(got[1].status, StatusCode::REQUEST_TERMINATED);
+    // The handler's late 200 never goes out; the handler is notified.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(p.shared.lock().unwrap().cancelled, "cancel() was called");
+}
+
+#[tokio::test(start_paused = true)]
+async fn missing_ack_retransmits_the_2xx_then_sends_bye() {
+    let p = start(100).await;
+    p.send(&p.request("INVITE", "sip:bob@127.0.0.1", "n1", "c-noack", 1, None))
+        .await;
+    let mut oks = 0;
+    let bye = loop {
+        match p.recv().await {
+            Message::Response(r) if r.status == StatusCode::OK => oks += 1,
+            Message::Response(_) => {}
+            Message::Request(r) => break r,
+        }
+    };
+    assert_eq!(bye.method.as_str(), "BYE");
+    // The first 200 plus retransmissions at 0.5, 1.5, 3.5, 7.5, 11.5, ...
+    // 31.5 s (T1 doubling, capped at T2), until 64*T1.
+    assert!(oks >= 9, "only {oks} copies of the 200");
+    // Answer the BYE so the server's transaction completes.
+    let mut ok = bye.response(StatusCode::OK);
+    ok.headers
+        .push(parrot::Header::new("Contact", "<sip:alice@127.0.0.1>"));
+    p.sock.send_to(&ok.to_bytes(), p.server).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_app_event_stops_the_dialog_with_bye() {
+    let p = start(100).await;
+    p.send(&p.request("INVITE", "sip:bob@127.0.0.1", "e1", "c-event", 1, None))
+        .await;
+    let ok = p.final_response().await;
+    let tag = ok.headers.to_tag().unwrap().to_string();
+    p.send(&p.request("ACK", "sip:bob@127.0.0.1", "e2", "c-event", 1, Some(&tag)))
+        .await;
+    let handle = p
+        .shared
+        .lock()
+        .unwrap()
+        .handle
+        .clone()
+        .expect("handle stored");
+    assert!(handle.send(Hangup).is_ok());
+    let bye = loop {
+        if let Message::Request(r) = p.recv().await {
+            break r;
+        }
+    };
+    assert_eq!(bye.method.as_str(), "BYE");
+    assert_eq!(
+        bye.headers.from_tag().unwrap(),
+        tag.as_str(),
+        "our tag is the From tag now"
+    );
+    assert_eq!(
+        bye.uri.to_string(),
+        format!("sip:alice@{}", p.sock.local_addr().unwrap())
+    );
+}
