@@ -1,4 +1,149 @@
-//! Procedural macros for the `parrot` SIP framework.
+//! Procedural macros for the [`parrot`](https://docs.rs/parrot) SIP
+//! framework: the [`#[uas_handler]`](macro@uas_handler) attribute.
 //!
-//! The `#[uas_handler]` attribute arrives with the handler layer; this crate is
-//! part of the workspace from the start so the layout is stable.
+//! Use them through `parrot` (`parrot::uas_handler`, or
+//! `parrot::prelude::*`), not from this crate directly: the generated code
+//! names `parrot`'s items.
+//!
+//! The crate is organised as a pipeline, one job per module:
+//! `parse` (tokens into syntax: the arguments and the item), `validate`
+//! (which methods are handler methods and whether their signatures are
+//! callable; every problem spanned on the user's token) and `expand` (the
+//! block as written plus the generated `UasHandler` impl).
+
+mod diag;
+mod expand;
+mod parse;
+mod validate;
+
+use proc_macro::TokenStream;
+
+/// Makes a SIP handler out of an inherent `impl` block of `async fn`s named
+/// after SIP methods.
+///
+/// ```
+/// use parrot::prelude::*;
+///
+/// struct Echo;
+///
+/// #[uas_handler]
+/// impl Echo {
+///     async fn invite(&mut self, req: &Request) -> Response {
+///         req.reply(StatusCode::OK)
+///     }
+///
+///     async fn bye(&mut self, _req: &Request) -> StatusCode {
+///         StatusCode::OK
+///     }
+/// }
+///
+/// assert_eq!(<Echo as UasHandler>::METHODS.allow(), "INVITE, ACK, BYE, CANCEL, OPTIONS");
+/// ```
+///
+/// The block is kept as written: helper methods, associated constants and
+/// any other items may sit beside the handler methods. The macro adds an
+/// `impl UasHandler for Echo` whose methods call the ones written (static
+/// dispatch, nothing boxed); every method not written keeps the trait's
+/// RFC 3261-correct default (`405 Method Not Allowed` with `Allow`, `200`
+/// to OPTIONS, nothing to ACK).
+///
+/// # Handler methods
+///
+/// A method is a handler method when its name is one of the trait's:
+/// `invite`, `ack`, `bye`, `cancel`, `options`, `register`, `message`,
+/// `info`, `subscribe`, `notify`, `publish`, `update`, `prack`, `refer`,
+/// `other` (extension methods), `init` and `event`. It must be an `async fn`
+/// taking `&mut self`, then:
+///
+/// - the request, `req: &Request`, for the SIP methods, `other` and `init`;
+///   the event, `ev: MyEvent`, for `event`;
+/// - optionally the context, `cx: &mut Context` — also written
+///   `Context<'_>`, `Context<MyEvent>`, `Context<'_, MyEvent>` or with a
+///   path. Where the handler takes events, a `Context` written without its
+///   event type gets it filled in: this is the one change made to the block.
+///
+/// A SIP method's (and `other`'s and `event`'s) return type is anything
+/// that converts into an action (`IntoAction`): `Response`, `StatusCode`,
+/// `Action`, `()` or a `Result` of those, such as
+/// `Result<Response, StatusCode>`. `init` returns `()` or
+/// `Result<(), E>` with `E` converting into an action; an `Err` refuses the
+/// request. The futures must be `Send`.
+///
+/// `UasHandler::METHODS` (the `Allow` header) lists the SIP methods written.
+/// The handler's `Event` type is the type of `event`'s event parameter, `()`
+/// when there is no `event` method.
+///
+/// ```
+/// use parrot::prelude::*;
+///
+/// enum Hangup {
+///     Now,
+/// }
+///
+/// #[derive(Default)]
+/// struct Call {
+///     answered: bool,
+/// }
+///
+/// #[uas_handler]
+/// impl Call {
+///     async fn init(&mut self, req: &Request) -> Result<(), StatusCode> {
+///         match req.uri.to_string().contains("busy") {
+///             true => Err(StatusCode::BUSY_HERE),
+///             false => Ok(()),
+///         }
+///     }
+///
+///     async fn invite(&mut self, req: &Request, cx: &mut Context) -> Response {
+///         cx.ring();
+///         self.answered = true;
+///         req.reply(StatusCode::OK)
+///     }
+///
+///     async fn event(&mut self, ev: Hangup, cx: &mut Context<Hangup>) -> Action {
+///         match ev {
+///             Hangup::Now => {
+///                 let _ = cx.bye().await;
+///                 Action::NoReply
+///             }
+///         }
+///     }
+/// }
+/// ```
+///
+/// # Arguments
+///
+/// `#[uas_handler(crate = "path")]` names the `parrot` crate when it is not
+/// reachable as `::parrot`, e.g. a renamed dependency
+/// (`my_parrot = { package = "parrot", ... }` and
+/// `#[uas_handler(crate = "my_parrot")]`) or a re-export
+/// (`crate = "my_framework::parrot"`).
+///
+/// # Errors
+///
+/// Every mistake is reported on the user's own token, all of them in one
+/// compile, and the block is still emitted (with a stand-in `UasHandler`
+/// impl) so that nothing else reports a follow-on error:
+///
+/// - the attribute on anything but an inherent `impl` block (a trait impl,
+///   a struct, a function);
+/// - a handler method that is not `async`, that does not take `&mut self`,
+///   whose parameters are not `req: &Request [, cx: &mut Context]`;
+/// - a method that looks like a misspelled handler method
+///   (`async fn invte(&mut self, req: &Request)`: "did you mean `invite`?");
+/// - an unknown argument, or a `crate` that is not a string path.
+///
+/// A return type that does not convert and a future that is not `Send` are
+/// reported by rustc on the method's return type and `async` keyword.
+#[proc_macro_attribute]
+pub fn uas_handler(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    let mut errors = diag::Errors::default();
+    let args = parse::args(args.into(), &mut errors);
+    let target = parse::item(item.clone(), &mut errors);
+    let handler = match &target {
+        parse::Target::Inherent(imp) => Some(validate::handler(imp, &mut errors)),
+        parse::Target::Other => None,
+    };
+    expand::output(&args, target, item, handler, errors).into()
+}
