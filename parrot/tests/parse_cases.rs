@@ -1154,3 +1154,20 @@ fn typed_utf8_display_name(req: &Request) {
     );
     assert_eq!(f.tag(), Some("12"));
 }
+
+/// Found by fuzzing: a header line ending in CR CR LF has a bare CR at the
+/// end of its value, which must be refused like any other bare CR.
+#[test]
+fn bare_cr_before_the_line_end_is_refused() {
+    let raw = "OPTIONS sip:a@b SIP/2.0\r\n\
+        Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+        Max-Forwards: 70\r\n\
+        From: <sip:a@b>;tag=1\r\n\
+        To: <sip:a@b>\r\n\
+        Call-ID: x\r\n\
+        CSeq: 1 OPTIONS\r\n\
+        Subject: trailing\r\r\n\
+        Content-Length: 0\r\n\r\n";
+    let err = parrot::message::parse_datagram(raw.into()).unwrap_err();
+    assert!(err.reason().contains("bare CR"), "{err}");
+}

@@ -373,10 +373,22 @@ fn parse_header_line(head: &Text, line: &str, folded: bool) -> Result<Header, Pa
     }
     let raw_value = &line[colon + 1..];
     // A CR is only valid as part of a line end (§7.3.1, §25.1).
+    // `v` has its own line end removed already; only the CRs that end the
+    // inner (folded) lines are line ends.
     let bare_cr = |v: &str| {
-        memchr::memchr(b'\r', v.as_bytes()).is_some()
-            && v.split('\n')
-                .any(|l| l.strip_suffix('\r').unwrap_or(l).contains('\r'))
+        memchr::memchr(b'\r', v.as_bytes()).is_some() && {
+            let mut lines = v.split('\n').peekable();
+            let mut bad = false;
+            while let Some(l) = lines.next() {
+                let l = if lines.peek().is_some() {
+                    l.strip_suffix('\r').unwrap_or(l)
+                } else {
+                    l
+                };
+                bad |= l.contains('\r');
+            }
+            bad
+        }
     };
     if bare_cr(raw_value) {
         return Err(ParseError::new(

@@ -160,8 +160,8 @@ impl<E: Send + 'static> Session<E> {
         Some((id, resp))
     }
 
-    /// Lets the dialog see a response that was sent: it creates the
-    /// dialog (§12.1.1) or updates its state.
+    /// Creates the dialog when a sent response establishes one (§12.1.1);
+    /// later responses update it in `prepare`.
     fn adopt(&mut self, req: &Request, resp: &Response) {
         if self.dialog.is_none()
             && req.headers.to_tag().is_none()
@@ -174,8 +174,6 @@ impl<E: Send + 'static> Session<E> {
                 }
                 Err(e) => warn!(error = ?e, "could not create the dialog"),
             }
-        } else if let Some(d) = &mut self.dialog {
-            d.handle_response(resp);
         }
     }
 
