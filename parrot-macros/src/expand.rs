@@ -9,9 +9,9 @@
 
 use crate::diag::Errors;
 use crate::parse::{Args, Target};
-use crate::validate::{self, Handler, Kind, Method};
-use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use crate::validate::{self, Handler, Kind, Method, Spans};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
+use quote::{quote, quote_spanned};
 use syn::{GenericArgument, ItemImpl, PathArguments, Type};
 
 /// The whole output: the item, the errors, and the trait impl.
@@ -23,16 +23,22 @@ pub(crate) fn output(
     errors: Errors,
 ) -> TokenStream {
     let private = private_path(args);
-    let Target::Inherent(mut item) = target else {
-        // Not an inherent impl: the item as written, and the error.
-        let errors = errors.into_compile_errors();
-        return quote!(#original #errors);
+    let mut item = match target {
+        Target::Inherent(item) => item,
+        Target::Type(ident) => {
+            // A handler type with the attribute in the wrong place.
+            let item: ItemImpl = syn::parse_quote!(impl #ident {});
+            let stand_in = stand_in_impl(&private, &item, &Handler::default());
+            let errors = errors.into_compile_errors();
+            return quote!(#original #errors #stand_in);
+        }
+        Target::Other => {
+            let errors = errors.into_compile_errors();
+            return quote!(#original #errors);
+        }
     };
-    let handler = handler.unwrap_or(Handler {
-        methods: Vec::new(),
-        event: None,
-    });
-    complete_context(&mut item, handler.event.as_ref());
+    let handler = handler.unwrap_or_default();
+    prepare_block(&mut item, &handler);
     let trait_impl = if errors.is_empty() {
         trait_impl(&private, &item, &handler)
     } else {
@@ -57,14 +63,26 @@ fn private_path(args: &Args) -> TokenStream {
 /// The `UasHandler` impl forwarding to the methods written.
 fn trait_impl(private: &TokenStream, item: &ItemImpl, handler: &Handler) -> TokenStream {
     let event = event_type(handler);
-    let methods = handler.sip_methods();
-    let forwarders = handler.methods.iter().map(|m| forwarder(private, m));
+    let methods = handler.sip_methods().map(|(name, cfgs)| {
+        quote! {
+            #(#cfgs)*
+            let set = set.with(#name);
+        }
+    });
+    let forwarders = handler
+        .methods
+        .iter()
+        .map(|m| forwarder(private, m, &event));
     impl_block(
         private,
         item,
         quote! {
             type Event = #event;
-            const METHODS: #private::MethodSet = #private::MethodSet::EMPTY #(.with(#methods))*;
+            const METHODS: #private::MethodSet = {
+                let set = #private::MethodSet::EMPTY;
+                #(#methods)*
+                set
+            };
             #(#forwarders)*
         },
     )
@@ -88,9 +106,12 @@ fn stand_in_impl(private: &TokenStream, item: &ItemImpl, handler: &Handler) -> T
 fn impl_block(private: &TokenStream, item: &ItemImpl, body: TokenStream) -> TokenStream {
     let (impl_generics, _, where_clause) = item.generics.split_for_impl();
     let self_ty = &item.self_ty;
+    // Spanned on the type, like the type itself: a type that cannot be a
+    // handler (not `Send`, not `'static`) is reported once, there.
+    let trait_path = respan(quote!(#private::UasHandler), Spans::of(self_ty).first);
     quote! {
         #[automatically_derived]
-        impl #impl_generics #private::UasHandler for #self_ty #where_clause {
+        impl #impl_generics #trait_path for #self_ty #where_clause {
             #body
         }
     }
@@ -105,63 +126,125 @@ fn event_type(handler: &Handler) -> TokenStream {
 
 /// One trait method, calling the inherent method of the same name.
 ///
-/// The spans: the argument passed for each parameter carries that
-/// parameter's type span (a type mismatch points at the user's parameter);
-/// the conversion of the result carries the return type's span (a type that
-/// does not convert is reported on the user's return type); and the `Send`
-/// bound of the returned future carries the `async` keyword's span (a
-/// future that is not `Send` is reported on the user's `async fn`).
-fn forwarder(private: &TokenStream, m: &Method) -> TokenStream {
+/// The spans: the argument passed for each parameter spans that parameter's
+/// type (a type mismatch is reported on the user's parameter); the
+/// conversion of the result spans the return type (a type that does not
+/// convert is reported there); and the `async` block spans the `async`
+/// keyword (a future that is not `Send` is reported on the user's
+/// `async fn`). The call itself spans the method's name, so that rustc keeps
+/// its arguments' spans rather than falling back to the attribute's.
+fn forwarder(private: &TokenStream, m: &Method, event: &TokenStream) -> TokenStream {
     let ident = &m.ident;
-    let arg_name = match m.kind {
-        Kind::Event => format_ident!("event"),
-        _ => format_ident!("req"),
+    let (param, param_ty, arg) = match m.kind {
+        Kind::Event => (
+            quote!(event),
+            event.clone(),
+            quote_spanned!(m.arg.first=> event),
+        ),
+        // `&*req` spans the user's whole `&Request`.
+        _ => {
+            let reborrow = quote_spanned!(m.arg.first=> &*);
+            let req = quote_spanned!(m.arg.last=> req);
+            (
+                quote!(req),
+                quote!(&#private::Request),
+                quote!(#reborrow #req),
+            )
+        }
     };
-    let arg = quote_spanned!(m.arg_span=> #arg_name);
-    let cx = m.cx_span.map(|span| quote_spanned!(span=> , cx));
-    let arg_ty = match m.kind {
-        Kind::Event => quote!(Self::Event),
-        _ => quote!(&#private::Request),
+    let (cx_param, cx_arg) = match m.cx {
+        Some(spans) => {
+            let reborrow = quote_spanned!(spans.first=> &mut *);
+            let cx = quote_spanned!(spans.last=> cx);
+            (quote!(cx), Some(quote!(, #reborrow #cx)))
+        }
+        None => (quote!(_), None),
     };
-    let cx_param = match m.cx_span {
-        Some(_) => quote!(cx),
-        None => quote!(_),
-    };
-    let send = quote_spanned!(m.async_span=> #private::Send);
+    let span = ident.span();
+    let call = quote_spanned!(span=> Self::#ident);
+    let call_args = group(Delimiter::Parenthesis, quote!(self, #arg #cx_arg), span);
     let (output, convert) = match m.kind {
         Kind::Init => (
             quote!(::core::result::Result<(), #private::Action>),
-            quote_spanned!(m.ret_span=> #private::into_init(future.await)),
+            quote!(#private::IntoInit::into_init),
         ),
         _ => (
             quote!(#private::Action),
-            quote_spanned!(m.ret_span=> #private::into_action(future.await)),
+            quote!(#private::IntoAction::into_action),
         ),
     };
+    // `future.await` spans the whole return type.
+    let convert = respan(convert, m.ret.first);
+    let future = quote_spanned!(m.ret.first=> future);
+    let await_ = quote_spanned!(m.ret.last=> await);
+    let converted = group(Delimiter::Parenthesis, quote!(#future.#await_), m.ret.last);
+    let async_move = quote_spanned!(m.async_span=> async move);
+    let body = group(Delimiter::Brace, quote!(#convert #converted), m.async_span);
+    let cfgs = &m.cfgs;
+    let returned = respan(
+        quote!(impl #private::Future<Output = #output> + #private::Send),
+        m.async_span,
+    );
     quote! {
+        #(#cfgs)*
         fn #ident(
             &mut self,
-            #arg_name: #arg_ty,
-            #cx_param: &mut #private::Context<'_, Self::Event>,
-        ) -> impl #private::Future<Output = #output> + #send {
-            let future = Self::#ident(self, #arg #cx);
-            async move { #convert }
+            #param: #param_ty,
+            #cx_param: &mut #private::Context<'_, #event>,
+        ) -> #returned {
+            let future = #call #call_args;
+            #async_move #body
         }
     }
 }
 
-/// Completes every `Context` written in a handler method's parameters:
-/// the lifetime (`'_`) when it is left out, which an `async fn` does not
-/// allow, and the handler's event type when the handler takes events. So
-/// `cx: &mut Context` works in every handler method. This is the one change
-/// made to the block as written.
-fn complete_context(item: &mut ItemImpl, event: Option<&Type>) {
+/// A delimited group spanning `span`.
+fn group(delimiter: Delimiter, tokens: TokenStream, span: Span) -> TokenTree {
+    let mut group = Group::new(delimiter, tokens);
+    group.set_span(span);
+    TokenTree::Group(group)
+}
+
+/// `tokens` with every span set to `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let TokenTree::Group(g) = &tt {
+                tt = group(g.delimiter(), respan(g.stream(), span), span);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
+}
+
+/// The two changes made to the block as written, both to handler methods
+/// only (and to misspelled ones, so that their error comes alone):
+///
+/// - every `Context` in their parameters is completed: the lifetime (`'_`)
+///   when it is left out, which an `async fn` does not allow, and the
+///   handler's event type when the handler takes events; so `cx: &mut
+///   Context` works in every handler method;
+/// - the valid ones get `#[allow(clippy::unused_async,
+///   clippy::needless_pass_by_ref_mut)]`: their signature is the trait's
+///   contract, not a choice that lint could improve.
+fn prepare_block(item: &mut ItemImpl, handler: &Handler) {
+    let event = handler.event.as_ref();
     for impl_item in &mut item.items {
         let syn::ImplItem::Fn(f) = impl_item else {
             continue;
         };
         let name = f.sig.ident.to_string();
-        if !validate::HANDLERS.iter().any(|(n, _)| *n == name) {
+        if handler.methods.iter().any(|m| m.ident == f.sig.ident) {
+            f.attrs.push(syn::parse_quote! {
+                #[allow(clippy::unused_async, clippy::needless_pass_by_ref_mut)]
+            });
+        }
+        if !validate::HANDLERS.iter().any(|(n, _)| *n == name)
+            && !handler.misspelled.contains(&f.sig.ident)
+        {
             continue;
         }
         for input in &mut f.sig.inputs {
@@ -187,6 +270,7 @@ fn complete_context(item: &mut ItemImpl, event: Option<&Type>) {
     }
 }
 
+/// Completes one `Context` path segment (see [`prepare_block`]).
 fn complete_segment(segment: &mut syn::PathSegment, event: Option<&Type>) {
     let span = segment.ident.span();
     if let PathArguments::None = segment.arguments {

@@ -11,6 +11,8 @@
 //! callable; every problem spanned on the user's token) and `expand` (the
 //! block as written plus the generated `UasHandler` impl).
 
+#![warn(missing_docs)]
+
 mod diag;
 mod expand;
 mod parse;
@@ -59,8 +61,9 @@ use proc_macro::TokenStream;
 ///   the event, `ev: MyEvent`, for `event`;
 /// - optionally the context, `cx: &mut Context` — also written
 ///   `Context<'_>`, `Context<MyEvent>`, `Context<'_, MyEvent>` or with a
-///   path. Where the handler takes events, a `Context` written without its
-///   event type gets it filled in: this is the one change made to the block.
+///   path. The macro completes a `Context` written without its lifetime or
+///   event type (`Context` becomes `Context<'_, MyEvent>`), so the short
+///   form works everywhere.
 ///
 /// A SIP method's (and `other`'s and `event`'s) return type is anything
 /// that converts into an action (`IntoAction`): `Response`, `StatusCode`,
@@ -68,6 +71,11 @@ use proc_macro::TokenStream;
 /// `Result<Response, StatusCode>`. `init` returns `()` or
 /// `Result<(), E>` with `E` converting into an action; an `Err` refuses the
 /// request. The futures must be `Send`.
+///
+/// Besides completing `Context`, the only change made to the block is an
+/// `#[allow(clippy::unused_async, clippy::needless_pass_by_ref_mut)]` on
+/// each handler method: its signature is the trait's contract. A handler
+/// method under `#[cfg(...)]` is forwarded only where it exists.
 ///
 /// `UasHandler::METHODS` (the `Allow` header) lists the SIP methods written.
 /// The handler's `Event` type is the type of `event`'s event parameter, `()`
@@ -80,7 +88,6 @@ use proc_macro::TokenStream;
 ///     Now,
 /// }
 ///
-/// #[derive(Default)]
 /// struct Call {
 ///     answered: bool,
 /// }
@@ -88,10 +95,10 @@ use proc_macro::TokenStream;
 /// #[uas_handler]
 /// impl Call {
 ///     async fn init(&mut self, req: &Request) -> Result<(), StatusCode> {
-///         match req.uri.to_string().contains("busy") {
-///             true => Err(StatusCode::BUSY_HERE),
-///             false => Ok(()),
+///         if req.uri.to_string().contains("busy") {
+///             return Err(StatusCode::BUSY_HERE);
 ///         }
+///         Ok(())
 ///     }
 ///
 ///     async fn invite(&mut self, req: &Request, cx: &mut Context) -> Response {
@@ -127,9 +134,13 @@ use proc_macro::TokenStream;
 ///
 /// - the attribute on anything but an inherent `impl` block (a trait impl,
 ///   a struct, a function);
-/// - a handler method that is not `async`, that does not take `&mut self`,
-///   whose parameters are not `req: &Request [, cx: &mut Context]`;
-/// - a method that looks like a misspelled handler method
+/// - a handler method that is not `async`, that is generic, that does not
+///   take `&mut self`, or whose parameters are not
+///   `req: &Request [, cx: &mut Context]`;
+/// - a method that looks like a misspelled handler method: an `async fn`
+///   taking `&mut self` and `&Request` whose name is a handler method's in
+///   another case or within two edits of it (one for names of up to four
+///   letters), unless that handler method is also written
 ///   (`async fn invte(&mut self, req: &Request)`: "did you mean `invite`?");
 /// - an unknown argument, or a `crate` that is not a string path.
 ///
@@ -137,13 +148,23 @@ use proc_macro::TokenStream;
 /// reported by rustc on the method's return type and `async` keyword.
 #[proc_macro_attribute]
 pub fn uas_handler(args: TokenStream, item: TokenStream) -> TokenStream {
-    let item = proc_macro2::TokenStream::from(item);
+    uas_handler2(args.into(), item.into()).into()
+}
+
+/// The pipeline, on `proc_macro2` tokens (so that unit tests can run it).
+fn uas_handler2(
+    args: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
     let mut errors = diag::Errors::default();
-    let args = parse::args(args.into(), &mut errors);
+    let args = parse::args(args, &mut errors);
     let target = parse::item(item.clone(), &mut errors);
     let handler = match &target {
         parse::Target::Inherent(imp) => Some(validate::handler(imp, &mut errors)),
-        parse::Target::Other => None,
+        parse::Target::Type(_) | parse::Target::Other => None,
     };
-    expand::output(&args, target, item, handler, errors).into()
+    expand::output(&args, target, item, handler, errors)
 }
+
+#[cfg(test)]
+mod tests;

@@ -86,6 +86,10 @@ pub(crate) fn args(tokens: TokenStream, errors: &mut Errors) -> Args {
 pub(crate) enum Target {
     /// An inherent `impl` block: the one thing it belongs on.
     Inherent(Box<ItemImpl>),
+    /// A struct or enum without generics (the error is already recorded):
+    /// it gets a stand-in `UasHandler` impl, so that its uses as a handler
+    /// report nothing further.
+    Type(syn::Ident),
     /// Anything else; the error is already recorded.
     Other,
 }
@@ -100,46 +104,42 @@ pub(crate) fn item(tokens: TokenStream, errors: &mut Errors) -> Target {
             return Target::Other;
         }
     };
-    const SUFFIX: &str = "`#[uas_handler]` goes on an inherent `impl` block of the handler type";
     let (spanned, message): (&dyn ToTokens, String) = match &item {
         Item::Impl(imp) => match &imp.trait_ {
             None => return Target::Inherent(Box::new(item_impl(item))),
             Some((_, path, _)) => (
                 path,
                 format!(
-                    "{SUFFIX}, not on a trait impl: write `impl {} {{ async fn invite(&mut self, req: &Request) ... }}` and the macro implements `UasHandler`",
+                    "`#[uas_handler]` goes on an inherent `impl {} {{ ... }}` block: it writes the `{}` impl itself",
                     type_text(&imp.self_ty),
+                    path_text(path),
                 ),
             ),
         },
-        Item::Struct(s) => (
-            &s.ident,
-            format!(
-                "{SUFFIX}, not on a struct: write `#[uas_handler] impl {} {{ ... }}`",
-                s.ident
-            ),
-        ),
-        Item::Enum(e) => (
-            &e.ident,
-            format!(
-                "{SUFFIX}, not on an enum: write `#[uas_handler] impl {} {{ ... }}`",
-                e.ident
-            ),
-        ),
+        Item::Struct(s) => (&s.ident, on_type("struct", &s.ident)),
+        Item::Enum(e) => (&e.ident, on_type("enum", &e.ident)),
         Item::Fn(f) => (
             &f.sig.ident,
             format!(
-                "{SUFFIX}, not on a function: write `#[uas_handler] impl MyHandler {{ async fn {}(&mut self, req: &Request) ... }}`",
+                "`#[uas_handler]` goes on an `impl` block of the handler type, with `async fn {}(&mut self, req: &Request)` inside it",
                 f.sig.ident,
             ),
         ),
         other => (
             other,
-            format!("{SUFFIX}: `#[uas_handler] impl MyHandler {{ ... }}`"),
+            "`#[uas_handler]` goes on an `impl` block of the handler type".to_string(),
         ),
     };
     errors.push(syn::Error::new_spanned(leading_tokens(spanned), message));
-    Target::Other
+    match &item {
+        Item::Struct(s) if s.generics.params.is_empty() => Target::Type(s.ident.clone()),
+        Item::Enum(e) if e.generics.params.is_empty() => Target::Type(e.ident.clone()),
+        _ => Target::Other,
+    }
+}
+
+fn on_type(what: &str, ident: &syn::Ident) -> String {
+    format!("`#[uas_handler]` goes on an `impl {ident} {{ ... }}` block, not on the {what}")
 }
 
 fn item_impl(item: Item) -> ItemImpl {

@@ -9,7 +9,7 @@ use crate::diag::Errors;
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::spanned::Spanned;
-use syn::{FnArg, GenericParam, ImplItem, ImplItemFn, ItemImpl, PatType, ReturnType, Type};
+use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl, PatType, ReturnType, Type};
 
 /// What a handler method is for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -53,28 +53,55 @@ pub(crate) struct Method {
     pub(crate) ident: syn::Ident,
     /// The `async` keyword (where a non-`Send` future is reported).
     pub(crate) async_span: Span,
-    /// The return type's first token, or the name when there is none (where
-    /// a return type that does not convert is reported).
-    pub(crate) ret_span: Span,
+    /// The return type, or the name when there is none (where a return type
+    /// that does not convert is reported).
+    pub(crate) ret: Spans,
     /// The second parameter's type (request or event).
-    pub(crate) arg_span: Span,
+    pub(crate) arg: Spans,
     /// The context parameter's type, when the method takes one.
-    pub(crate) cx_span: Option<Span>,
+    pub(crate) cx: Option<Spans>,
+    /// The method's `#[cfg(...)]` attributes, which its forwarding (and its
+    /// place in `METHODS`) must share.
+    pub(crate) cfgs: Vec<syn::Attribute>,
+}
+
+/// The first and last tokens of a piece of the user's code: rustc shows an
+/// expression spanning from one to the other as covering it all (a single
+/// `Span` covers one token on stable Rust).
+#[derive(Clone, Copy)]
+pub(crate) struct Spans {
+    pub(crate) first: Span,
+    pub(crate) last: Span,
+}
+
+impl Spans {
+    /// The first and last tokens of `tokens`.
+    pub(crate) fn of(tokens: &dyn ToTokens) -> Spans {
+        let stream = tokens.to_token_stream();
+        let fallback = stream.span();
+        let mut iter = stream.into_iter();
+        let first = iter.next().map_or(fallback, |t| t.span());
+        let last = iter.last().map_or(first, |t| t.span());
+        Spans { first, last }
+    }
 }
 
 /// The validated handler.
+#[derive(Default)]
 pub(crate) struct Handler {
     /// The handler methods written, in order.
     pub(crate) methods: Vec<Method>,
     /// The type of the `event` method's event parameter.
     pub(crate) event: Option<Type>,
+    /// The methods reported as misspelled handler methods.
+    pub(crate) misspelled: Vec<syn::Ident>,
 }
 
 impl Handler {
-    /// The SIP methods written, for `METHODS`.
-    pub(crate) fn sip_methods(&self) -> impl Iterator<Item = &'static str> + '_ {
+    /// The SIP methods written, for `METHODS`, each with its `cfg`s.
+    pub(crate) fn sip_methods(&self) -> impl Iterator<Item = (&'static str, &[syn::Attribute])> {
         self.methods.iter().filter_map(|m| match m.kind {
-            Kind::Sip(name) => Some(name),
+            Kind::Sip(name) => Some((name, m.cfgs.as_slice())),
             _ => None,
         })
     }
@@ -82,10 +109,7 @@ impl Handler {
 
 /// Validates every method of `item`, recording each problem.
 pub(crate) fn handler(item: &ItemImpl, errors: &mut Errors) -> Handler {
-    let mut handler = Handler {
-        methods: Vec::new(),
-        event: None,
-    };
+    let mut handler = Handler::default();
     let defined: Vec<String> = fns(item).map(|f| f.sig.ident.to_string()).collect();
     for f in fns(item) {
         let name = f.sig.ident.to_string();
@@ -98,7 +122,11 @@ pub(crate) fn handler(item: &ItemImpl, errors: &mut Errors) -> Handler {
                     handler.methods.push(method);
                 }
             }
-            None => near_miss(f, &defined, errors),
+            None => {
+                if near_miss(f, &defined, errors) {
+                    handler.misspelled.push(f.sig.ident.clone());
+                }
+            }
         }
     }
     handler
@@ -138,7 +166,7 @@ fn method(f: &ImplItemFn, kind: Kind, errors: &mut Errors) -> Option<Method> {
     let Some(asyncness) = sig.asyncness else {
         errors.push(syn::Error::new_spanned(
             sig.fn_token,
-            format!("handler method `{name}` must be `async`: write `async fn {name}`"),
+            format!("handler method `{name}` must be an `async fn`"),
         ));
         return None;
     };
@@ -148,15 +176,10 @@ fn method(f: &ImplItemFn, kind: Kind, errors: &mut Errors) -> Option<Method> {
             format!("handler method `{name}` cannot be `unsafe`"),
         ));
     }
-    if let Some(param) = sig
-        .generics
-        .params
-        .iter()
-        .find(|p| !matches!(p, GenericParam::Lifetime(_)))
-    {
+    if !sig.generics.params.is_empty() {
         errors.push(syn::Error::new_spanned(
-            param,
-            format!("handler method `{name}` cannot have type or const parameters"),
+            &sig.generics.params,
+            format!("handler method `{name}` cannot have generic parameters"),
         ));
     }
 
@@ -170,10 +193,17 @@ fn method(f: &ImplItemFn, kind: Kind, errors: &mut Errors) -> Option<Method> {
             t,
             format!("handler method `{name}` must take `&mut self` first"),
         )),
-        None => errors.push(syn::Error::new(
-            sig.paren_token.span.join(),
-            format!("handler method `{name}` must take `&mut self`"),
-        )),
+        None => {
+            let what = match kind {
+                Kind::Event => "ev: MyEvent",
+                _ => "req: &Request",
+            };
+            errors.push(syn::Error::new(
+                sig.paren_token.span.join(),
+                format!("handler method `{name}` takes `&mut self` and `{what}`: `async fn {name}(&mut self, {what})`"),
+            ));
+            return None;
+        }
     }
 
     let params = params(f);
@@ -227,12 +257,18 @@ fn method(f: &ImplItemFn, kind: Kind, errors: &mut Errors) -> Option<Method> {
         kind,
         ident: name.clone(),
         async_span: asyncness.span,
-        ret_span: match &sig.output {
-            ReturnType::Type(_, ty) => first_token_span(ty),
-            ReturnType::Default => name.span(),
+        ret: match &sig.output {
+            ReturnType::Type(_, ty) => Spans::of(ty),
+            ReturnType::Default => Spans::of(name),
         },
-        arg_span: first_token_span(&params[0].ty),
-        cx_span: params.get(1).map(|p| first_token_span(&p.ty)),
+        arg: Spans::of(&params[0].ty),
+        cx: params.get(1).map(|p| Spans::of(&p.ty)),
+        cfgs: f
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("cfg"))
+            .cloned()
+            .collect(),
     })
 }
 
@@ -247,25 +283,17 @@ fn is_mut_self(r: &syn::Receiver) -> bool {
     }
 }
 
-/// The span of a type's first token: where rustc's errors about the type
-/// are reported (a `Span` covers one token on stable Rust).
-fn first_token_span(ty: &Type) -> Span {
-    ty.to_token_stream()
-        .into_iter()
-        .next()
-        .map_or_else(|| ty.span(), |t| t.span())
-}
-
 /// Reports a method that looks like a misspelled handler method: an
 /// `async fn` taking `&mut self` and a request whose name is a handler's name
 /// in another case or within a small edit distance of one. Helpers with
-/// other names, or whose intended name is already defined, pass.
-fn near_miss(f: &ImplItemFn, defined: &[String], errors: &mut Errors) {
+/// other names, or whose intended name is already defined, pass. Returns
+/// whether it reported the method.
+fn near_miss(f: &ImplItemFn, defined: &[String], errors: &mut Errors) -> bool {
     let sig = &f.sig;
     let takes_mut_self = matches!(sig.inputs.first(), Some(FnArg::Receiver(r)) if is_mut_self(r));
     let takes_request = params(f).first().is_some_and(|p| is_request(&p.ty));
     if sig.asyncness.is_none() || !takes_mut_self || !takes_request {
-        return;
+        return false;
     }
     let name = sig.ident.to_string();
     let lower = name.to_lowercase();
@@ -283,12 +311,14 @@ fn near_miss(f: &ImplItemFn, defined: &[String], errors: &mut Errors) {
             (distance <= allowed).then_some((distance, h))
         })
         .min();
-    if let Some((_, suggestion)) = best {
-        errors.push(syn::Error::new_spanned(
-            &sig.ident,
-            format!("unknown SIP handler method `{name}`; did you mean `{suggestion}`?"),
-        ));
-    }
+    let Some((_, suggestion)) = best else {
+        return false;
+    };
+    errors.push(syn::Error::new_spanned(
+        &sig.ident,
+        format!("unknown SIP handler method `{name}`; did you mean `{suggestion}`?"),
+    ));
+    true
 }
 
 /// Whether a type reads as a request: `&Request` or `&path::Request`.

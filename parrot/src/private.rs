@@ -8,17 +8,3 @@ pub use crate::handler::{Action, Context, IntoAction, IntoInit, MethodSet, UasHa
 pub use crate::message::Request;
 pub use core::future::Future;
 pub use core::marker::Send;
-
-/// Converts a handler method's result. A function rather than a method
-/// call so that a type that does not convert is reported on the span the
-/// macro gives the call: the user's return type.
-#[inline(always)]
-pub fn into_action<T: IntoAction>(value: T) -> Action {
-    value.into_action()
-}
-
-/// Converts an `init` method's result (see [`into_action`]).
-#[inline(always)]
-pub fn into_init<T: IntoInit>(value: T) -> Result<(), Action> {
-    value.into_init()
-}
