@@ -1,1 +1,24 @@
-//! Shared helpers for the example binaries.
+//! Parrot's example services, as a library so that tests (and the
+//! end-to-end suite) can run them in-process, and as binaries
+//! (`cargo run -p examples --bin NAME -- --help`).
+//!
+//! | module | what it does |
+//! |--------|--------------|
+//! | [`answer`] | answers calls: 180, then 200 with an SDP answer (PCMU/PCMA); BYE, re-INVITE |
+//! | [`registrar`] | a registrar with an in-memory location service (RFC 3261 §10.3) |
+//! | [`im`] | receives `text/plain` instant messages (RFC 3428) |
+//! | [`busy`] | refuses calls: 486 Busy Here, 603 Decline, or answer-and-hang-up |
+//!
+//! Each module has `serve(listen, shutdown)`, which listens for UDP and TCP
+//! on `listen` until `shutdown` completes, and `bind(listen, ..)`, which
+//! returns the bound server (for tests that listen on port 0 and need the
+//! port). The handlers are written with `#[uas_handler]`, the way an
+//! application would write them. [`cli`] holds what the binaries share:
+//! argument parsing, logging, Ctrl-C.
+#![warn(missing_docs)]
+
+pub mod answer;
+pub mod busy;
+pub mod cli;
+pub mod im;
+pub mod registrar;

@@ -45,6 +45,7 @@ pub mod handler;
 pub mod message;
 pub mod prelude;
 pub mod random;
+pub mod sdp;
 pub mod server;
 pub mod transaction;
 pub mod transport;

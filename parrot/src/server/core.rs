@@ -163,11 +163,20 @@ impl<H: UasHandler> Core<H> {
             // §12.2.2: a request inside a dialog.
             match DialogId::from_incoming_request(&request).and_then(|d| self.dialogs.get(&d)) {
                 Some(inbox) => {
-                    let _ = inbox.send(Inbox::Request {
+                    let msg = Inbox::Request {
                         id,
                         request,
                         origin,
-                    });
+                    };
+                    // The dialog's task may have just ended.
+                    if let Err(mpsc::error::SendError(Inbox::Request { id, request, .. })) =
+                        inbox.send(msg)
+                    {
+                        self.endpoint.respond(
+                            id,
+                            request.response(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
+                        );
+                    }
                 }
                 None => {
                     debug!("request for an unknown dialog: 481");

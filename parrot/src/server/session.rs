@@ -377,6 +377,19 @@ pub(crate) async fn run<H: UasHandler>(
             }
         }
     }
+    // Requests that reached the inbox while the session was ending are
+    // for a dialog that no longer exists (§12.2.2: 481); the core answers
+    // those it cannot deliver any more.
+    drop(_inbox_tx);
+    inbox.close();
+    while let Ok(msg) = inbox.try_recv() {
+        if let Inbox::Request { id, request, .. } = msg {
+            s.endpoint.respond(
+                id,
+                request.response(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
+            );
+        }
+    }
     debug!(call_id = %s.call_id, "session ended");
 }
 

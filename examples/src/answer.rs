@@ -1,0 +1,254 @@
+//! `answer`: a user agent that answers every call.
+//!
+//! - INVITE: `180 Ringing`, then (after [`AnswerOptions::ring_delay`])
+//!   `200 OK` with an SDP answer to the offer: G.711 (PCMU or PCMA) in
+//!   the caller's order of preference, every other stream refused
+//!   (RFC 3264 §6). An offer in another format gets `415` with
+//!   `Accept: application/sdp`, a malformed one `400`, one with no PCMU or
+//!   PCMA audio `488 Not Acceptable Here` with a `Warning`. An INVITE
+//!   without an offer gets an offer in the `200`; the answer must then
+//!   come in the ACK, and without a usable one the call is ended
+//!   (`Action::Stop`, which sends BYE).
+//! - ACK: noted. BYE: `200`, with the call's duration logged. CANCEL: the
+//!   runtime answers it; the handler logs it.
+//! - A re-INVITE inside the call is answered with the same SDP logic, the
+//!   `o=` line kept and its version bumped (RFC 3264 §8).
+//!
+//! The example negotiates media but sends none: the SDP names
+//! [`AnswerOptions::media_ip`] and [`AnswerOptions::media_port`].
+
+use parrot::message::typed::ContentType;
+use parrot::prelude::*;
+use parrot::sdp::{self, SessionDescription};
+use parrot::server::RunningServer;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+/// How the `answer` example behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerOptions {
+    /// How long to ring (after `180`) before answering (default 0).
+    pub ring_delay: Duration,
+    /// The address put in the SDP. Default: the listen address when it is
+    /// a specific one, else the host of the Request-URI when it is an IP
+    /// address, else 127.0.0.1.
+    pub media_ip: Option<IpAddr>,
+    /// The RTP port put in the SDP (default 40000).
+    pub media_port: u16,
+}
+
+impl Default for AnswerOptions {
+    fn default() -> Self {
+        AnswerOptions {
+            ring_delay: Duration::ZERO,
+            media_ip: None,
+            media_port: 40000,
+        }
+    }
+}
+
+/// The handler: one value per call.
+#[derive(Debug)]
+pub struct Answer {
+    options: AnswerOptions,
+    /// The last SDP we sent in this call (for §8's `o=` versioning).
+    local: Option<SessionDescription>,
+    /// We sent an offer; the answer is due in the ACK.
+    awaiting_answer: bool,
+    answered_at: Option<Instant>,
+}
+
+impl Answer {
+    /// A handler value for a new call.
+    pub fn new(options: AnswerOptions) -> Self {
+        Answer {
+            options,
+            local: None,
+            awaiting_answer: false,
+            answered_at: None,
+        }
+    }
+}
+
+#[uas_handler]
+impl Answer {
+    async fn invite(&mut self, req: &Request, cx: &mut Context) -> Result<Response, Response> {
+        if !cx.in_dialog() {
+            info!(call_id = cx.call_id(), from = %caller(req), to = %req.uri, "incoming call");
+            cx.ring();
+            tokio::time::sleep(self.options.ring_delay).await;
+        }
+        let sdp = self.local_sdp(req)?;
+        self.answered_at.get_or_insert_with(Instant::now);
+        Ok(req.reply(StatusCode::OK).sdp(sdp.to_string()))
+    }
+
+    async fn ack(&mut self, req: &Request, cx: &mut Context) -> Action {
+        info!(call_id = cx.call_id(), "call established (ACK)");
+        match std::mem::take(&mut self.awaiting_answer) {
+            true if !has_usable_answer(req) => {
+                Action::Stop("no usable SDP answer in the ACK".into())
+            }
+            _ => Action::NoReply,
+        }
+    }
+
+    async fn bye(&mut self, _req: &Request, cx: &mut Context) -> StatusCode {
+        let seconds = self.answered_at.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        info!(
+            call_id = cx.call_id(),
+            duration_s = seconds,
+            "call ended by the caller"
+        );
+        StatusCode::OK
+    }
+
+    async fn cancel(&mut self, _req: &Request, cx: &mut Context) {
+        info!(
+            call_id = cx.call_id(),
+            "caller gave up before the answer (CANCEL)"
+        );
+    }
+}
+
+impl Answer {
+    /// The SDP for our 200: an answer to the request's offer or, without
+    /// one, an offer; continuing the call's earlier SDP if any.
+    fn local_sdp(&mut self, req: &Request) -> Result<SessionDescription, Response> {
+        let ip = media_ip(req, self.options.media_ip);
+        let (mut sdp, is_offer) = match negotiate(req, ip, self.options.media_port)? {
+            Negotiated::Answer(sdp) => (sdp, false),
+            Negotiated::Offer(sdp) => (sdp, true),
+        };
+        if let Some(previous) = &self.local {
+            sdp.continue_from(previous);
+        }
+        self.awaiting_answer = is_offer;
+        self.local = Some(sdp.clone());
+        Ok(sdp)
+    }
+}
+
+/// The outcome of [`negotiate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Negotiated {
+    /// The request had an acceptable offer: this is the answer.
+    Answer(SessionDescription),
+    /// The request had no offer: this is ours (the answer comes in the
+    /// ACK, RFC 3261 §13.2.1).
+    Offer(SessionDescription),
+}
+
+impl Negotiated {
+    /// The description to send, whichever it is.
+    pub fn into_sdp(self) -> SessionDescription {
+        match self {
+            Negotiated::Answer(sdp) | Negotiated::Offer(sdp) => sdp,
+        }
+    }
+}
+
+/// The SDP to send in a `200` to `req` (an INVITE), with media at
+/// `ip:port`, or the error response when the offer is unusable: `415` for
+/// a body that is not `application/sdp`, `400` for malformed SDP, `488`
+/// when no PCMU/PCMA audio stream is offered.
+pub fn negotiate(req: &Request, ip: IpAddr, port: u16) -> Result<Negotiated, Response> {
+    if req.body.is_empty() {
+        return Ok(Negotiated::Offer(sdp::offer_audio(ip, port)));
+    }
+    let is_sdp = matches!(req.headers.typed::<ContentType>(), Some(Ok(ct)) if ct.is_sdp());
+    if !is_sdp {
+        return Err(req
+            .reply(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            .with_header("Accept", "application/sdp"));
+    }
+    let offer = SessionDescription::from_bytes(&req.body).map_err(|e| {
+        warn!(error = %e, "malformed SDP offer");
+        req.reply(StatusCode::BAD_REQUEST)
+            .with_reason("Malformed SDP")
+            .with_header("Warning", format!("399 parrot \"{e}\""))
+    })?;
+    match sdp::answer_audio(&offer, ip, port) {
+        Some(answer) => Ok(Negotiated::Answer(answer)),
+        None => {
+            info!("offer without PCMU/PCMA audio: 488");
+            Err(req
+                .reply(StatusCode::NOT_ACCEPTABLE_HERE)
+                .with_header("Warning", "305 parrot \"Incompatible media format\""))
+        }
+    }
+}
+
+/// The address to put in our SDP: `configured`, else the Request-URI's
+/// host when it is a (specified) IP address, else 127.0.0.1.
+pub fn media_ip(req: &Request, configured: Option<IpAddr>) -> IpAddr {
+    configured
+        .or_else(|| {
+            let ip = req.uri.as_sip()?.host().ip()?;
+            (!ip.is_unspecified()).then_some(ip)
+        })
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// Whether an ACK carries an SDP answer with a PCMU or PCMA audio stream.
+fn has_usable_answer(ack: &Request) -> bool {
+    let Ok(answer) = SessionDescription::from_bytes(&ack.body) else {
+        return false;
+    };
+    answer.media.iter().any(|m| {
+        !m.is_rejected()
+            && m.media == "audio"
+            && m.formats
+                .iter()
+                .filter_map(|f| m.codec(f.parse().ok()?))
+                .any(|c| c.is("PCMU", 8000) || c.is("PCMA", 8000))
+    })
+}
+
+/// The caller's address, for the logs.
+fn caller(req: &Request) -> String {
+    req.headers
+        .from_header()
+        .map(|f| f.addr.uri().to_string())
+        .unwrap_or_default()
+}
+
+/// Binds the `answer` example on `listen` (UDP and TCP); port 0 picks one
+/// (see `RunningServer::local_addr`).
+pub async fn bind(
+    listen: SocketAddr,
+    options: AnswerOptions,
+) -> parrot::Result<RunningServer<Answer>> {
+    let options = AnswerOptions {
+        media_ip: options
+            .media_ip
+            .or_else(|| (!listen.ip().is_unspecified()).then_some(listen.ip())),
+        ..options
+    };
+    Server::builder()
+        .listen_addr(listen)
+        .handler(move || Answer::new(options))
+        .bind()
+        .await
+}
+
+/// Serves the `answer` example with the default options until `shutdown`
+/// completes.
+pub async fn serve(
+    listen: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> parrot::Result<()> {
+    serve_with(listen, shutdown, AnswerOptions::default()).await
+}
+
+/// Serves the `answer` example with `options` until `shutdown` completes.
+pub async fn serve_with(
+    listen: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    options: AnswerOptions,
+) -> parrot::Result<()> {
+    bind(listen, options).await?.serve(shutdown).await
+}

@@ -1,0 +1,457 @@
+//! `registrar`: a SIP registrar (RFC 3261 §10.3) with an in-memory
+//! location service.
+//!
+//! - The address-of-record is the To URI in canonical form
+//!   ([`canonical_aor`]): `sip:user@host`, host in lower case, escapes
+//!   resolved, parameters dropped. A To URI that is not `sip:`/`sips:` gets
+//!   `404`.
+//! - Each Contact's lifetime is its `expires` parameter, else the
+//!   `Expires` header, else [`RegistrarOptions::default_expires`] (3600 s),
+//!   capped at [`RegistrarOptions::max_expires`]. A non-zero lifetime below
+//!   [`RegistrarOptions::min_expires`] (60 s) refuses the whole request
+//!   with `423 Interval Too Brief` and `Min-Expires` (§10.3 step 7).
+//! - A known Contact (URI equivalence, §19.1.4) is refreshed, a new one
+//!   added, one with lifetime 0 removed. `Contact: *` removes every
+//!   binding, and is only valid alone with `Expires: 0` (else `400`,
+//!   §10.3 step 6). A request from the same Call-ID with a CSeq not above
+//!   a binding's is out of order and changes nothing (`500`).
+//! - No Contact: a query. Every `200` lists all current bindings with
+//!   their remaining lifetime as `expires` (§10.3 step 8), and `Date`.
+//! - Expired bindings are dropped when their address-of-record is next
+//!   used, and by a sweep every [`RegistrarOptions::sweep_interval`].
+//! - OPTIONS: the runtime's default answer.
+//! - Not done, as befits an example: authentication (§10.3 step 3) and
+//!   checking that the Request-URI names a domain served here (step 1).
+//!
+//! The location service is one [`Location`] (an
+//! `Arc<Mutex<HashMap<aor, Vec<Binding>>>>`) cloned into every handler
+//! value by the server's factory closure.
+
+use parrot::message::typed::{Contact, Expires, MinExpires};
+use parrot::message::{HeaderName, Uri};
+use parrot::prelude::*;
+use parrot::server::RunningServer;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
+use tracing::{debug, info};
+
+/// The registrar's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistrarOptions {
+    /// The shortest lifetime accepted, in seconds (default 60; RFC 3261
+    /// §10.2.1.1 recommends at least an hour for most uses but lets a
+    /// registrar pick its minimum).
+    pub min_expires: u32,
+    /// The lifetime when the request gives none (default 3600, §10.2.1.1).
+    pub default_expires: u32,
+    /// The longest lifetime granted; longer requests are shortened
+    /// (default 86400, §10.3 step 7).
+    pub max_expires: u32,
+    /// How often stale bindings are swept (default 60 s).
+    pub sweep_interval: Duration,
+}
+
+impl Default for RegistrarOptions {
+    fn default() -> Self {
+        RegistrarOptions {
+            min_expires: 60,
+            default_expires: 3600,
+            max_expires: 86400,
+            sweep_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One registered contact of an address-of-record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Binding {
+    /// The Contact as registered, without its `expires` parameter.
+    pub contact: Contact,
+    /// The Call-ID of the REGISTER that last set it.
+    pub call_id: String,
+    /// The CSeq number of that REGISTER.
+    pub cseq: u32,
+    /// When it lapses.
+    pub expires_at: Instant,
+}
+
+impl Binding {
+    /// The contact URI.
+    pub fn uri(&self) -> Option<&Uri> {
+        self.contact.addr().map(|a| a.uri())
+    }
+
+    /// Seconds left at `now`, rounded up (0 once lapsed).
+    pub fn remaining(&self, now: Instant) -> u32 {
+        let left = self.expires_at.saturating_duration_since(now);
+        let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+        u32::try_from(secs).unwrap_or(u32::MAX)
+    }
+}
+
+/// The location service: bindings by address-of-record, shared by every
+/// handler value (clones share the same table).
+#[derive(Debug, Clone, Default)]
+pub struct Location {
+    table: Arc<Mutex<HashMap<String, Vec<Binding>>>>,
+}
+
+/// Why a REGISTER changes nothing: the response to send.
+type Refusal = Response;
+
+impl Location {
+    /// An empty location service.
+    pub fn new() -> Self {
+        Location::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Vec<Binding>>> {
+        // A panic while holding the lock cannot leave the table half
+        // updated (every update is one assignment), so poisoning is moot.
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The live bindings of `aor` (in canonical form) at `now`; lapsed
+    /// ones are dropped on the way.
+    pub fn bindings(&self, aor: &str, now: Instant) -> Vec<Binding> {
+        let mut table = self.lock();
+        live(&mut table, aor, now).to_vec()
+    }
+
+    /// Drops every lapsed binding; returns how many went.
+    pub fn sweep(&self, now: Instant) -> usize {
+        let mut table = self.lock();
+        let before: usize = table.values().map(Vec::len).sum();
+        table.retain(|_, list| {
+            list.retain(|b| b.expires_at > now);
+            !list.is_empty()
+        });
+        before - table.values().map(Vec::len).sum::<usize>()
+    }
+
+    /// How many bindings are stored, lapsed ones not yet dropped included.
+    pub fn stored(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+
+    /// Starts a task that runs [`Location::sweep`] every `every`. It ends
+    /// by itself once every clone of this location is gone.
+    pub fn spawn_sweeper(&self, every: Duration) {
+        let table: Weak<_> = Arc::downgrade(&self.table);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every.max(Duration::from_millis(1)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(table) = table.upgrade() else { break };
+                let gone = Location { table }.sweep(Instant::now());
+                if gone > 0 {
+                    debug!(gone, "swept lapsed bindings");
+                }
+            }
+        });
+    }
+
+    /// Processes a REGISTER (RFC 3261 §10.3 steps 5 to 8) at `now` and
+    /// returns the response. The bindings change all together or not at
+    /// all.
+    pub fn register(&self, req: &Request, options: &RegistrarOptions, now: Instant) -> Response {
+        match self.try_register(req, options, now) {
+            Ok(resp) | Err(resp) => resp,
+        }
+    }
+
+    fn try_register(
+        &self,
+        req: &Request,
+        options: &RegistrarOptions,
+        now: Instant,
+    ) -> Result<Response, Refusal> {
+        let bad = |why: &str| {
+            req.reply(StatusCode::BAD_REQUEST)
+                .with_reason(why.to_owned())
+        };
+        // Step 5: the address-of-record.
+        let to = req
+            .headers
+            .to_header()
+            .ok_or_else(|| bad("Missing To header"))?;
+        let aor = canonical_aor(to.addr.uri()).ok_or_else(|| {
+            req.reply(StatusCode::NOT_FOUND)
+                .with_reason("Not a SIP address-of-record")
+        })?;
+        let call_id = req
+            .headers
+            .call_id()
+            .map(|c| c.to_string())
+            .unwrap_or_default();
+        let cseq = req.headers.cseq().map_or(0, |c| c.seq);
+        let contacts = req
+            .headers
+            .typed_all::<Contact>()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(e.reason()))?;
+        let header_expires = match req.headers.typed::<Expires>() {
+            Some(Ok(e)) => Some(e.0),
+            Some(Err(e)) => return Err(bad(e.reason())),
+            None => None,
+        };
+
+        let mut table = self.lock();
+        let mut list = live(&mut table, &aor, now).to_vec();
+        let out_of_order = || {
+            req.reply(StatusCode::SERVER_INTERNAL_ERROR)
+                .with_reason("Out of order CSeq")
+        };
+
+        if contacts.iter().any(Contact::is_star) {
+            // Step 6: `*` only alone and with Expires: 0.
+            if contacts.len() != 1 || header_expires != Some(0) {
+                return Err(bad(
+                    "Wildcard Contact needs Expires: 0 and no other Contact",
+                ));
+            }
+            // Remove each binding unless this request is older than it.
+            if list.iter().any(|b| b.call_id == call_id && cseq <= b.cseq) {
+                return Err(out_of_order());
+            }
+            list.clear();
+        } else {
+            // Step 7: check every contact first, then apply them all.
+            let mut updates = Vec::with_capacity(contacts.len());
+            for contact in contacts {
+                let asked = contact
+                    .expires()
+                    .or(header_expires)
+                    .unwrap_or(options.default_expires);
+                if asked != 0 && asked < options.min_expires {
+                    return Err(req
+                        .reply(StatusCode::INTERVAL_TOO_BRIEF)
+                        .with_typed(&MinExpires(options.min_expires)));
+                }
+                updates.push((contact, asked.min(options.max_expires)));
+            }
+            for (contact, expires) in updates {
+                let uri = contact.addr().map(|a| a.uri().clone());
+                let found = list.iter().position(|b| {
+                    b.uri()
+                        .zip(uri.as_ref())
+                        .is_some_and(|(a, b)| a.equivalent(b))
+                });
+                if let Some(i) = found
+                    && list[i].call_id == call_id
+                    && cseq <= list[i].cseq
+                {
+                    return Err(out_of_order());
+                }
+                let binding = Binding {
+                    contact: stored_form(contact),
+                    call_id: call_id.clone(),
+                    cseq,
+                    expires_at: now + Duration::from_secs(expires.into()),
+                };
+                match (found, expires) {
+                    (Some(i), 0) => {
+                        list.remove(i);
+                    }
+                    (Some(i), _) => list[i] = binding,
+                    (None, 0) => {}
+                    (None, _) => list.push(binding),
+                }
+            }
+        }
+
+        // Step 8: the current bindings, each with its remaining lifetime.
+        let mut resp = req.reply(StatusCode::OK);
+        for b in &list {
+            resp.headers
+                .push_typed(&b.contact.clone().with_expires(b.remaining(now)));
+        }
+        resp.headers
+            .append(HeaderName::Date, http_date(SystemTime::now()));
+        info!(%aor, bindings = list.len(), "registered");
+        if list.is_empty() {
+            table.remove(&aor);
+        } else {
+            table.insert(aor, list);
+        }
+        Ok(resp)
+    }
+}
+
+/// The live bindings of `aor`, lapsed ones dropped.
+fn live<'t>(
+    table: &'t mut HashMap<String, Vec<Binding>>,
+    aor: &str,
+    now: Instant,
+) -> &'t [Binding] {
+    let Some(list) = table.get_mut(aor) else {
+        return &[];
+    };
+    list.retain(|b| b.expires_at > now);
+    if list.is_empty() {
+        table.remove(aor);
+        return &[];
+    }
+    &table[aor]
+}
+
+/// A Contact as stored: no `expires` (the response writes the remaining
+/// lifetime), the URI in angle brackets so parameters stay header
+/// parameters.
+fn stored_form(contact: Contact) -> Contact {
+    match contact {
+        Contact::Address {
+            mut addr,
+            mut params,
+        } => {
+            params.remove("expires");
+            addr.set_angle_brackets(true);
+            Contact::Address { addr, params }
+        }
+        star => star,
+    }
+}
+
+/// The canonical address-of-record for a To URI (RFC 3261 §10.3 step 5):
+/// `sip:user@host[:port]` with escapes resolved, the host in lower case and
+/// every parameter and header dropped; `sips:` is folded into `sip:`.
+/// `None` for a non-SIP URI.
+pub fn canonical_aor(uri: &Uri) -> Option<String> {
+    let sip = uri.as_sip()?;
+    let host = sip.host_port().to_ascii_lowercase();
+    Some(match sip.user() {
+        Some(user) => format!("sip:{user}@{host}"),
+        None => format!("sip:{host}"),
+    })
+}
+
+/// An HTTP-date (RFC 7231 §7.1.1.1, as RFC 3261 §20.17 wants it):
+/// `Sat, 13 Nov 2010 23:29:00 GMT`.
+pub fn http_date(t: SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let days = secs / 86_400;
+    let (h, m, s) = (secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{}, {day:02} {} {year} {h:02}:{m:02}:{s:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+    )
+}
+
+/// The handler: a view of the shared location service.
+#[derive(Debug, Clone)]
+pub struct Registrar {
+    location: Location,
+    options: RegistrarOptions,
+}
+
+impl Registrar {
+    /// A handler value working on `location`.
+    pub fn new(location: Location, options: RegistrarOptions) -> Self {
+        Registrar { location, options }
+    }
+}
+
+#[uas_handler]
+impl Registrar {
+    async fn register(&mut self, req: &Request) -> Response {
+        let resp = self.location.register(req, &self.options, Instant::now());
+        debug!(status = %resp.status, "REGISTER answered");
+        resp
+    }
+}
+
+/// Binds the `registrar` example on `listen` (UDP and TCP; port 0 picks
+/// one) over `location`, and starts its sweeper.
+pub async fn bind(
+    listen: SocketAddr,
+    options: RegistrarOptions,
+    location: Location,
+) -> parrot::Result<RunningServer<Registrar>> {
+    let server = Server::builder()
+        .listen_addr(listen)
+        .handler({
+            let location = location.clone();
+            move || Registrar::new(location.clone(), options)
+        })
+        .bind()
+        .await?;
+    location.spawn_sweeper(options.sweep_interval);
+    Ok(server)
+}
+
+/// Serves the `registrar` example with the default options and an empty
+/// location service until `shutdown` completes.
+pub async fn serve(
+    listen: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> parrot::Result<()> {
+    serve_with(
+        listen,
+        shutdown,
+        RegistrarOptions::default(),
+        Location::new(),
+    )
+    .await
+}
+
+/// Serves the `registrar` example with `options` over `location` until
+/// `shutdown` completes.
+pub async fn serve_with(
+    listen: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    options: RegistrarOptions,
+    location: Location,
+) -> parrot::Result<()> {
+    bind(listen, options, location).await?.serve(shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
+        let t = UNIX_EPOCH + Duration::from_secs(1_289_690_940);
+        assert_eq!(http_date(t), "Sat, 13 Nov 2010 23:29:00 GMT");
+        let t = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(http_date(t), "Tue, 29 Feb 2000 00:00:00 GMT");
+    }
+
+    #[test]
+    fn canonical_aors() {
+        for (uri, aor) in [
+            ("sip:Alice@Example.COM", "sip:Alice@example.com"),
+            ("sips:bob@example.com;transport=tcp", "sip:bob@example.com"),
+            (
+                "sip:%61lice@example.com:5070?subject=x",
+                "sip:alice@example.com:5070",
+            ),
+            ("sip:example.com", "sip:example.com"),
+        ] {
+            assert_eq!(canonical_aor(&uri.parse().unwrap()).as_deref(), Some(aor));
+        }
+        assert_eq!(canonical_aor(&"tel:+15551234".parse().unwrap()), None);
+    }
+}
