@@ -92,7 +92,9 @@ impl<H: UasHandler> Core<H> {
         // bounded by the timeout; requests meanwhile get 503.
         let deadline = tokio::time::sleep(self.limits.shutdown_timeout);
         tokio::pin!(deadline);
-        while self.live > 0 || self.endpoint.live_transactions() > 0 {
+        // Sessions own every transaction with work outstanding (including
+        // the BYEs they send); the rest only absorb retransmissions.
+        while self.live > 0 {
             tokio::select! {
                 ev = self.events.recv() => match ev {
                     Some(ev) => self.event(ev),

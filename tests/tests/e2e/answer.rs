@@ -1,0 +1,133 @@
+//! The `answer` example: calls, OPTIONS, 405/501/481, CANCEL, INVITE
+//! retransmissions and the missing ACK.
+
+use std::time::Duration;
+
+use tests::{Sipp, Transport};
+
+use crate::{run_scenario, servers};
+
+/// How long the ringing server waits between 180 and 200: long enough for
+/// a CANCEL or an INVITE retransmission to arrive while it rings.
+const RING_DELAY: Duration = Duration::from_secs(2);
+
+/// SIPp's built-in `uac` scenario (INVITE, 100/180, 200, ACK, BYE, 200):
+/// 300 calls at 100 calls per second, all successful.
+fn builtin_uac(transport: Transport) {
+    let server = servers::answer();
+    Sipp::builtin("uac", server.addr())
+        .label("builtin uac x300")
+        .transport(transport)
+        .calls(300)
+        .rate(100)
+        .timeout(Duration::from_secs(60))
+        .run()
+        .assert_all_successful();
+    server.stop();
+}
+
+#[test]
+fn builtin_uac_300_calls_over_udp() {
+    builtin_uac(Transport::Udp);
+}
+
+#[test]
+fn builtin_uac_300_calls_over_tcp() {
+    builtin_uac(Transport::Tcp);
+}
+
+#[test]
+fn options_gets_200_with_allow_over_udp() {
+    let server = servers::answer();
+    run_scenario(&server, "options.xml", Transport::Udp, 10);
+    server.stop();
+}
+
+#[test]
+fn options_gets_200_with_allow_over_tcp() {
+    let server = servers::answer();
+    run_scenario(&server, "options.xml", Transport::Tcp, 10);
+    server.stop();
+}
+
+#[test]
+fn unknown_method_gets_501_with_allow() {
+    let server = servers::answer();
+    run_scenario(&server, "unknown_method.xml", Transport::Udp, 5);
+    run_scenario(&server, "unknown_method.xml", Transport::Tcp, 5);
+    server.stop();
+}
+
+#[test]
+fn message_and_register_get_405_with_allow() {
+    let server = servers::answer();
+    run_scenario(&server, "not_allowed.xml", Transport::Udp, 5);
+    run_scenario(&server, "not_allowed.xml", Transport::Tcp, 5);
+    server.stop();
+}
+
+#[test]
+fn bye_for_an_unknown_dialog_gets_481() {
+    let server = servers::answer();
+    run_scenario(&server, "bye_unknown_dialog.xml", Transport::Udp, 5);
+    run_scenario(&server, "bye_unknown_dialog.xml", Transport::Tcp, 5);
+    server.stop();
+}
+
+#[test]
+fn invite_gets_an_sdp_answer_for_the_offered_codec() {
+    let server = servers::answer();
+    run_scenario(&server, "invite_sdp.xml", Transport::Udp, 5);
+    run_scenario(&server, "invite_sdp.xml", Transport::Tcp, 5);
+    server.stop();
+}
+
+#[test]
+fn cancel_of_a_ringing_invite_gets_200_and_487() {
+    let server = servers::answer_ringing(RING_DELAY);
+    run_scenario(&server, "invite_cancel.xml", Transport::Udp, 5);
+    run_scenario(&server, "invite_cancel.xml", Transport::Tcp, 5);
+    server.stop();
+}
+
+/// `-nr`: SIPp neither retransmits nor hides identical responses, so the
+/// scenario sees every message the server sends.
+#[test]
+fn retransmitted_invite_after_200_is_absorbed() {
+    let server = servers::answer();
+    Sipp::scenario("invite_retransmission.xml", server.addr())
+        .transport(Transport::Udp)
+        .no_retransmissions()
+        .calls(3)
+        .rate(10)
+        .run()
+        .assert_all_successful();
+    server.stop();
+}
+
+#[test]
+fn retransmitted_invite_while_ringing_gets_the_180_again() {
+    let server = servers::answer_ringing(RING_DELAY);
+    Sipp::scenario("invite_retransmission_ringing.xml", server.addr())
+        .transport(Transport::Udp)
+        .no_retransmissions()
+        .calls(3)
+        .rate(10)
+        .run()
+        .assert_all_successful();
+    server.stop();
+}
+
+/// SLOW: about 33 s of real time. The 200 is never ACKed; the server must
+/// end the dialog with a BYE after 64*T1 = 32 s.
+#[test]
+fn missing_ack_makes_the_server_send_bye_after_32_s() {
+    let server = servers::answer();
+    Sipp::scenario("missing_ack.xml", server.addr())
+        .transport(Transport::Udp)
+        .calls(1)
+        .timeout(Duration::from_secs(60))
+        .run()
+        .assert_all_successful();
+    server.stop();
+}
