@@ -29,6 +29,7 @@
 //! machine implements RFC 6026.
 
 use super::config::{Timing, after, next_retransmit};
+use super::deadlines::{Due, due, earliest};
 use super::{Output, OutputQueue, Timer, TimerConfig, TuEvent, top_branch};
 use crate::message::typed::{CSeq, TypedHeader};
 use crate::message::{HeaderName, Message, Method, Request, Response, Text};
@@ -140,23 +141,15 @@ impl ClientInviteTransaction {
 
     /// The earliest running timer's deadline, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.timer_a, self.timer_bdm) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(self.timer_a, self.timer_bdm)
     }
 
     /// Fires every timer due at `now`, in deadline order.
     pub fn handle_timeout(&mut self, now: Instant) {
-        loop {
-            let a = self.timer_a.filter(|&t| t <= now);
-            let b = self.timer_bdm.filter(|&t| t <= now);
-            match (a, b) {
-                // On a tie the timeout wins: no point retransmitting first.
-                (Some(a), Some(b)) if a < b => self.fire_a(a, now),
-                (_, Some(_)) => self.fire_bdm(),
-                (Some(a), None) => self.fire_a(a, now),
-                (None, None) => break,
+        while let Some(due) = due(self.timer_a, self.timer_bdm, now) {
+            match due {
+                Due::Retransmit(at) => self.fire_a(at, now),
+                Due::End => self.fire_bdm(),
             }
         }
     }

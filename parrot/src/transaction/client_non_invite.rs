@@ -22,6 +22,7 @@
 //! ```
 
 use super::config::{Timing, after, next_retransmit};
+use super::deadlines::{Due, due, earliest};
 use super::{Output, OutputQueue, Timer, TimerConfig, TuEvent, top_branch};
 use crate::message::{Message, Request, Response, Text};
 use std::time::Instant;
@@ -121,23 +122,15 @@ impl ClientNonInviteTransaction {
 
     /// The earliest running timer's deadline, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.timer_e, self.timer_fk) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(self.timer_e, self.timer_fk)
     }
 
     /// Fires every timer due at `now`, in deadline order.
     pub fn handle_timeout(&mut self, now: Instant) {
-        loop {
-            let e = self.timer_e.filter(|&t| t <= now);
-            let fk = self.timer_fk.filter(|&t| t <= now);
-            match (e, fk) {
-                // On a tie the timeout wins: no point retransmitting first.
-                (Some(e), Some(f)) if e < f => self.fire_e(e, now),
-                (_, Some(_)) => self.fire_fk(),
-                (Some(e), None) => self.fire_e(e, now),
-                (None, None) => break,
+        while let Some(due) = due(self.timer_e, self.timer_fk, now) {
+            match due {
+                Due::Retransmit(at) => self.fire_e(at, now),
+                Due::End => self.fire_fk(),
             }
         }
     }

@@ -59,6 +59,7 @@ mod client_invite;
 mod client_non_invite;
 mod compact;
 mod config;
+mod deadlines;
 mod key;
 mod layer;
 mod server_invite;

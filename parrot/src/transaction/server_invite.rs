@@ -36,6 +36,7 @@
 //! TU, and Timer L (64·T1) ends it. This machine implements RFC 6026.
 
 use super::config::{TRYING_DELAY, Timing, after, next_retransmit};
+use super::deadlines::{Due, due, earliest};
 use super::{
     Output, OutputQueue, SendError, StoredResponse, Timer, TimerConfig, TuEvent, owned_top_branch,
     trying_response,
@@ -168,23 +169,15 @@ impl ServerInviteTransaction {
 
     /// The earliest running timer's deadline, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.timer_g, self.timer_hil) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(self.timer_g, self.timer_hil)
     }
 
     /// Fires every timer due at `now`, in deadline order.
     pub fn handle_timeout(&mut self, now: Instant) {
-        loop {
-            let g = self.timer_g.filter(|&t| t <= now);
-            let h = self.timer_hil.filter(|&t| t <= now);
-            match (g, h) {
-                // On a tie the timeout wins: no point retransmitting first.
-                (Some(g), Some(h)) if g < h => self.fire_g(g, now),
-                (_, Some(_)) => self.fire_hil(),
-                (Some(g), None) => self.fire_g(g, now),
-                (None, None) => break,
+        while let Some(due) = due(self.timer_g, self.timer_hil, now) {
+            match due {
+                Due::Retransmit(at) => self.fire_g(at, now),
+                Due::End => self.fire_hil(),
             }
         }
     }
