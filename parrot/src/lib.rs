@@ -39,11 +39,13 @@
 //! [`dialog`] → handler ([`handler`], [`server`]), and back.
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod dialog;
 pub mod endpoint;
 pub mod handler;
 pub mod message;
 pub mod prelude;
+pub mod proxy;
 pub mod random;
 pub mod sdp;
 pub mod server;

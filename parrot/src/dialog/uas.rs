@@ -9,6 +9,10 @@ use crate::message::{
 };
 use std::fmt;
 
+// §12.1.2 (`Dialog::new_uac`): a child module, to fill in the same state.
+#[path = "uac.rs"]
+mod uac;
+
 /// The states of a dialog (§12).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DialogState {

@@ -7,7 +7,8 @@
 //! the methods written and leaving every other method to the RFC-correct
 //! default here.
 
-use crate::message::{HeaderName, Method, Request, Response, StatusCode};
+use crate::message::{HeaderName, Method, Request, Response, StatusCode, Uri};
+pub use crate::proxy::Proxy;
 use std::future::Future;
 
 mod context;
@@ -27,6 +28,23 @@ pub enum Action {
     /// End this handler's dialog (sending BYE if it is established) and
     /// free its task. For a request not yet answered, `500` is sent.
     Stop(String),
+    /// Proxy the request statefully (RFC 3261 §16) to one target or fork
+    /// it to several; the runtime relays the responses and routes the
+    /// dialog's later requests. See [`Proxy`].
+    Proxy(Proxy),
+}
+
+impl Action {
+    /// Proxies the request to `target`, record-routing (§16).
+    pub fn proxy(target: Uri) -> Action {
+        Action::Proxy(Proxy::to(target))
+    }
+}
+
+impl IntoAction for Proxy {
+    fn into_action(self) -> Action {
+        Action::Proxy(self)
+    }
 }
 
 /// Conversion of a handler method's return value into an [`Action`].

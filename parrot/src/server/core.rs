@@ -5,6 +5,7 @@
 //! new INVITE or SUBSCRIBE starts a dialog task with a fresh handler value;
 //! any other out-of-dialog request gets a one-shot task with its own value.
 
+use super::relay::{self, ProxiedDialog};
 use super::session::{self, Inbox, SessionConfig};
 use super::{Factory, catch};
 use crate::dialog::DialogId;
@@ -41,6 +42,9 @@ pub(crate) struct Core<H: UasHandler> {
     done_rx: mpsc::UnboundedReceiver<Option<DialogId>>,
     /// Live tasks (dialogs and one-shot requests).
     live: usize,
+    /// Dialogs we proxied, by (Call-ID, tags in order).
+    proxied: HashMap<(Text, Text, Text), ProxiedDialog>,
+    proxied_rx: mpsc::UnboundedReceiver<ProxiedDialog>,
     draining: bool,
 }
 
@@ -53,8 +57,14 @@ impl<H: UasHandler> Core<H> {
         timers: TimerConfig,
     ) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let (proxied_tx, proxied_rx) = mpsc::unbounded_channel();
         Core {
-            config: Arc::new(SessionConfig { timers }),
+            config: Arc::new(SessionConfig {
+                timers,
+                proxied: proxied_tx,
+            }),
+            proxied: HashMap::new(),
+            proxied_rx,
             endpoint,
             events,
             factory,
@@ -81,6 +91,7 @@ impl<H: UasHandler> Core<H> {
                     None => break,
                 },
                 Some(done) = self.done_rx.recv() => self.finished(done),
+                Some(d) = self.proxied_rx.recv() => self.add_proxied(d),
                 () = &mut signal, if !self.draining => {
                     info!(live = self.live, "shutting down: refusing new requests");
                     self.draining = true;
@@ -127,14 +138,18 @@ impl<H: UasHandler> Core<H> {
                 request,
                 origin,
             } => self.request(id, request, origin),
-            ServerEvent::Ack { request, .. } => {
+            ServerEvent::Ack { request, origin } => {
                 // §13.2.2.4 / §17.1.1.3: the ACK for a 2xx belongs to the
                 // dialog; one for no dialog is dropped (never answered).
                 match DialogId::from_incoming_request(&request).and_then(|d| self.dialogs.get(&d)) {
                     Some(inbox) => {
                         let _ = inbox.send(Inbox::Ack { request });
                     }
-                    None => debug!("ACK for no dialog dropped"),
+                    None => {
+                        if self.proxy_in_dialog(None, request, origin).is_some() {
+                            debug!("ACK for no dialog dropped");
+                        }
+                    }
                 }
             }
             ServerEvent::Cancelled { id } => {
@@ -152,6 +167,74 @@ impl<H: UasHandler> Core<H> {
                 debug!(status = %response.status, "response matching no transaction dropped");
             }
         }
+    }
+
+    /// Remembers a dialog we proxied. Entries go when a BYE passes; ones
+    /// whose BYE took another path are swept after a day, once the table
+    /// is large.
+    fn add_proxied(&mut self, d: ProxiedDialog) {
+        if self.proxied.len() >= self.limits.max_dialogs {
+            let day = Duration::from_secs(24 * 3600);
+            self.proxied.retain(|_, d| d.since.elapsed() < day);
+        }
+        let key = ProxiedDialog::key(&d.call_id, &d.caller_tag, &d.callee_tag);
+        self.proxied.insert(key, d);
+    }
+
+    /// Forwards a request inside a dialog that is not ours: one routed to
+    /// us by a Route header (§16.4), or one of a dialog we proxied. Gives
+    /// the request back (`Some`) when neither applies.
+    fn proxy_in_dialog(
+        &mut self,
+        id: Option<TransactionId>,
+        request: Request,
+        origin: Origin,
+    ) -> Option<Request> {
+        let me = relay::local(&self.endpoint, origin.protocol);
+        let routed_to_us = request
+            .headers
+            .typed::<crate::message::typed::Route>()
+            .and_then(Result::ok)
+            .zip(me.as_ref())
+            .is_some_and(|(r, me)| me.is(r.addr.uri()));
+        let (retarget, hop) = if routed_to_us {
+            if request.method == Method::Bye
+                && let (Some(c), Some(f), Some(t)) = (
+                    request.headers.call_id(),
+                    request.headers.from_tag(),
+                    request.headers.to_tag(),
+                )
+            {
+                self.proxied.remove(&ProxiedDialog::key(c, &f, &t));
+            }
+            (None, None)
+        } else {
+            let (Some(call_id), Some(from), Some(to)) = (
+                request.headers.call_id(),
+                request.headers.from_tag(),
+                request.headers.to_tag(),
+            ) else {
+                return Some(request);
+            };
+            let key = ProxiedDialog::key(call_id, &from, &to);
+            let Some(d) = self.proxied.get(&key) else {
+                return Some(request);
+            };
+            let from_caller = from == d.caller_tag;
+            let hop = if from_caller { d.callee } else { d.caller };
+            // A request addressed to us goes to the callee's target.
+            let to_us = me.as_ref().is_some_and(|me| me.is(&request.uri));
+            let retarget = (from_caller && to_us).then(|| d.callee_uri.clone());
+            if request.method == Method::Bye {
+                self.proxied.remove(&key);
+            }
+            (retarget, Some(hop))
+        };
+        let endpoint = self.endpoint.clone();
+        tokio::spawn(relay::forward_in_dialog(
+            endpoint, id, origin, request, retarget, hop,
+        ));
+        None
     }
 
     fn request(&mut self, id: TransactionId, request: Request, origin: Origin) {
@@ -181,11 +264,13 @@ impl<H: UasHandler> Core<H> {
                     }
                 }
                 None => {
-                    debug!("request for an unknown dialog: 481");
-                    self.endpoint.respond(
-                        id,
-                        request.response(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
-                    );
+                    if let Some(request) = self.proxy_in_dialog(Some(id), request, origin) {
+                        debug!("request for an unknown dialog: 481");
+                        self.endpoint.respond(
+                            id,
+                            request.response(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
+                        );
+                    }
                 }
             }
             return;

@@ -29,6 +29,7 @@
 
 mod catch;
 mod core;
+mod relay;
 pub(crate) mod session;
 
 use crate::endpoint::{Endpoint, EndpointConfig};

@@ -13,7 +13,8 @@ use crate::message::{
     Header, HeaderName, Host, Method, Request, Response, SipUri, StatusCode, Text, Uri,
 };
 use crate::transaction::{TimerConfig, TransactionId};
-use crate::transport::{Origin, Protocol, Target};
+use crate::transport::{Origin, Protocol};
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -23,6 +24,8 @@ use tracing::{debug, info, warn};
 /// Settings shared by every session.
 pub(crate) struct SessionConfig {
     pub(crate) timers: TimerConfig,
+    /// Dialogs established through our proxying, for the core's routing.
+    pub(crate) proxied: mpsc::UnboundedSender<super::relay::ProxiedDialog>,
 }
 
 /// What the core delivers to a session.
@@ -209,7 +212,7 @@ impl<E: Send + 'static> Session<E> {
         if let Some((r, _, _)) = &mut self.retransmit {
             r.stop();
         }
-        let target = resolve(&request.next_hop)
+        let target = super::relay::resolve(&request.next_hop)
             .await
             .map_err(RequestError::Unreachable)?;
         let mut req = request.request;
@@ -260,31 +263,6 @@ fn routable_ip(peer: SocketAddr) -> Option<IpAddr> {
     s.local_addr().ok().map(|a| a.ip())
 }
 
-/// Resolves a next-hop URI to a transport target (RFC 3263 without SRV:
-/// the host's address, the URI's port or the default, `transport=`).
-async fn resolve(uri: &Uri) -> Result<Target, String> {
-    let sip = uri
-        .as_sip()
-        .ok_or_else(|| format!("not a SIP URI: {uri}"))?;
-    let protocol = match sip
-        .transport()
-        .as_deref()
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("tcp") => Protocol::Tcp,
-        _ => Protocol::Udp,
-    };
-    let host = match sip.host() {
-        Host::Domain(d) => d.to_string(),
-        Host::Ipv4(a) => a.to_string(),
-        Host::Ipv6(a) => a.to_string(),
-    };
-    Target::resolve(protocol, &host, sip.port())
-        .await
-        .map_err(|e| e.to_string())
-}
-
 /// Runs one session until its dialog ends (or, without a dialog, until its
 /// single request is answered).
 pub(crate) async fn run<H: UasHandler>(
@@ -312,69 +290,99 @@ pub(crate) async fn run<H: UasHandler>(
         in_dialog: false,
     };
     let mut initialized = false;
+    // Messages that arrived while a proxied request was in progress.
+    let mut deferred: VecDeque<Inbox> = VecDeque::new();
     loop {
         let deadline = s
             .retransmit
             .as_ref()
             .and_then(|(r, _, _)| r.poll_timeout())
             .map(Instant::from_std);
-        tokio::select! {
-            msg = inbox.recv() => {
-                let Some(msg) = msg else { break };
-                let go_on = match msg {
-                    Inbox::Request { id, request, origin } => {
-                        handle_request(&mut handler, &mut s, &mut initialized, id, request, origin).await
-                    }
-                    Inbox::Ack { request } => handle_ack(&mut handler, &mut s, request).await,
-                    Inbox::Cancelled => {
-                        if let Some(invite) = s.invite.clone() {
-                            let mut cx = Context { session: &mut s, request: Some(&invite) };
-                            let fut = Box::pin(handler.cancel(&invite, &mut cx));
-                            if let Err(panic) = CatchUnwind::new(fut).await {
-                                warn!(%panic, "handler panicked in cancel");
-                            }
-                        }
-                        if let Some((r, _, _)) = &mut s.retransmit {
-                            r.stop();
-                        }
-                        if let Some(d) = &mut s.dialog {
-                            d.terminate();
-                        }
-                        false
-                    }
+        let step = match deferred.pop_front() {
+            Some(msg) => Step::Inbox(msg),
+            None => tokio::select! {
+                msg = inbox.recv() => match msg {
+                    Some(msg) => Step::Inbox(msg),
+                    None => break,
+                },
+                Some(ev) = events.recv() => Step::Event(ev),
+                () = sleep_until(deadline) => Step::Timer,
+            },
+        };
+        let go_on = match step {
+            Step::Inbox(Inbox::Request {
+                id,
+                request,
+                origin,
+            }) => {
+                let mut mailbox = Mailbox {
+                    inbox: &mut inbox,
+                    deferred: &mut deferred,
                 };
-                if !go_on {
-                    break;
-                }
+                handle_request(
+                    &mut handler,
+                    &mut s,
+                    &mut initialized,
+                    id,
+                    request,
+                    origin,
+                    &mut mailbox,
+                )
+                .await
             }
-            Some(ev) = events.recv() => {
-                let mut cx = Context { session: &mut s, request: None };
+            Step::Inbox(Inbox::Ack { request }) => handle_ack(&mut handler, &mut s, request).await,
+            Step::Inbox(Inbox::Cancelled) => {
+                if let Some(invite) = s.invite.clone() {
+                    let mut cx = Context {
+                        session: &mut s,
+                        request: Some(&invite),
+                    };
+                    let fut = Box::pin(handler.cancel(&invite, &mut cx));
+                    if let Err(panic) = CatchUnwind::new(fut).await {
+                        warn!(%panic, "handler panicked in cancel");
+                    }
+                }
+                if let Some((r, _, _)) = &mut s.retransmit {
+                    r.stop();
+                }
+                if let Some(d) = &mut s.dialog {
+                    d.terminate();
+                }
+                false
+            }
+            Step::Event(ev) => {
+                let mut cx = Context {
+                    session: &mut s,
+                    request: None,
+                };
                 let fut = Box::pin(handler.event(ev, &mut cx));
                 match CatchUnwind::new(fut).await {
                     Ok(Action::Stop(reason)) => {
                         info!(%reason, "handler stopped the dialog");
                         hang_up(&mut s).await;
-                        break;
+                        false
                     }
-                    Ok(_) => {}
+                    Ok(_) => !s.dialog.as_ref().is_some_and(Dialog::is_terminated),
                     Err(panic) => {
                         warn!(%panic, "handler panicked handling an event; ending the dialog");
                         hang_up(&mut s).await;
-                        break;
+                        false
                     }
                 }
-                if s.dialog.as_ref().is_some_and(Dialog::is_terminated) {
-                    break;
-                }
             }
-            () = sleep_until(deadline) => {
-                if !retransmit_due(&mut s) {
+            Step::Timer => {
+                if retransmit_due(&mut s) {
+                    true
+                } else {
                     // §13.3.1.4: no ACK within 64*T1: end the session.
                     warn!(call_id = %s.call_id, "no ACK for the 2xx: sending BYE");
                     hang_up(&mut s).await;
-                    break;
+                    false
                 }
             }
+        };
+        if !go_on {
+            break;
         }
     }
     // Requests that reached the inbox while the session was ending are
@@ -391,6 +399,22 @@ pub(crate) async fn run<H: UasHandler>(
         }
     }
     debug!(call_id = %s.call_id, "session ended");
+}
+
+/// One thing for the session to do. Short-lived, so the size of a
+/// request inside it costs nothing worth boxing.
+#[allow(clippy::large_enum_variant)]
+enum Step<E> {
+    Inbox(Inbox),
+    Event(E),
+    Timer,
+}
+
+/// The session's inbox, lent to a proxied request so that a CANCEL reaches
+/// it while it waits for its branches.
+pub(crate) struct Mailbox<'a> {
+    pub(crate) inbox: &'a mut mpsc::UnboundedReceiver<Inbox>,
+    pub(crate) deferred: &'a mut VecDeque<Inbox>,
 }
 
 /// Runs the 2xx retransmission timer; `false` when it gave up.
@@ -443,6 +467,7 @@ async fn handle_request<H: UasHandler>(
     id: TransactionId,
     req: Request,
     origin: Origin,
+    mailbox: &mut Mailbox<'_>,
 ) -> bool {
     if s.call_id.is_empty()
         && let Some(c) = req.headers.call_id()
@@ -527,6 +552,23 @@ async fn handle_request<H: UasHandler>(
                     .await;
             }
             hang_up(s).await;
+            return false;
+        }
+        Action::Proxy(proxy) => {
+            if let Some(p) = &mut s.pending {
+                p.answered = true;
+            }
+            super::relay::run(
+                &s.endpoint,
+                id,
+                &origin,
+                &req,
+                proxy,
+                mailbox,
+                &s.config.proxied,
+            )
+            .await;
+            // The proxied dialog is the peers'; this task is done.
             return false;
         }
     }

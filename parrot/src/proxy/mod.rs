@@ -1,0 +1,299 @@
+//! Stateful proxying (RFC 3261 §16), the protocol part: checking a request
+//! before it is forwarded (§16.3), building each forwarded copy (§16.6),
+//! routing (§16.4, §16.12), choosing the response to send back (§16.7) and
+//! building the CANCEL of a pending branch (§9.1, §16.10). The runtime that
+//! sends and relays lives in the server.
+
+use crate::message::typed::{MaxForwards, Route, Via};
+use crate::message::{
+    Header, HeaderName, Host, Method, Request, Response, SipUri, StatusCode, Text, Uri,
+};
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+/// Where a handler sends a request instead of answering it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proxy {
+    /// The targets; several fork the request in parallel (§16.6).
+    pub targets: Vec<Uri>,
+    /// Whether to add a Record-Route so that requests inside the dialog
+    /// come back through this proxy (§16.6 step 4).
+    pub record_route: bool,
+}
+
+impl Proxy {
+    /// Proxies to one target, record-routing.
+    pub fn to(target: Uri) -> Proxy {
+        Proxy {
+            targets: vec![target],
+            record_route: true,
+        }
+    }
+
+    /// Forks to several targets in parallel: the first 2xx wins and the
+    /// other branches are cancelled; a 6xx ends the fork (§16.7).
+    pub fn fork(targets: impl IntoIterator<Item = Uri>) -> Proxy {
+        Proxy {
+            targets: targets.into_iter().collect(),
+            record_route: true,
+        }
+    }
+
+    /// Without Record-Route: later requests of the dialog may bypass us.
+    pub fn without_record_route(mut self) -> Proxy {
+        self.record_route = false;
+        self
+    }
+}
+
+/// This proxy's own address, as it appears in Via, Route and Record-Route.
+#[derive(Debug, Clone)]
+pub struct Local {
+    /// Our host (an IP address).
+    pub host: Host,
+    /// Our port.
+    pub port: u16,
+    /// Whether the hop uses TCP (for `transport=tcp` in Record-Route).
+    pub tcp: bool,
+}
+
+impl Local {
+    /// Whether `uri` names this proxy (§16.4: "indicates this proxy").
+    pub fn is(&self, uri: &Uri) -> bool {
+        uri.as_sip().is_some_and(|u| {
+            u.host().eq_ignore_case(&self.host) && u.port().unwrap_or(5060) == self.port
+        })
+    }
+
+    /// Our Record-Route / Route URI, `<sip:host:port;lr>`.
+    pub fn route_uri(&self) -> Uri {
+        let mut u = SipUri::new(self.host.clone())
+            .with_port(self.port)
+            .with_lr();
+        if self.tcp {
+            u = u.with_transport("tcp");
+        }
+        Uri::Sip(u)
+    }
+
+    fn is_via(&self, via: &Via) -> bool {
+        via.host.eq_ignore_case(&self.host) && via.port.unwrap_or(5060) == self.port
+    }
+}
+
+/// A copy of a request ready to go to one branch.
+#[derive(Debug, Clone)]
+pub struct Forwarded {
+    /// The request, with our Via on top.
+    pub request: Request,
+    /// Where to send it: the top Route, or the Request-URI (§16.12).
+    pub next_hop: Uri,
+}
+
+/// The loop-detection part of our branch parameters (§16.6 step 8): a
+/// hash of the fields that stay the same when a request loops back to us
+/// unchanged, and change on a spiral.
+fn loop_key(req: &Request) -> String {
+    let mut h = DefaultHasher::new();
+    req.uri.to_string().hash(&mut h);
+    req.headers.from_tag().hash(&mut h);
+    req.headers.to_tag().hash(&mut h);
+    req.headers.call_id().hash(&mut h);
+    req.headers.cseq().map(|c| c.seq).hash(&mut h);
+    for v in req.headers.values(HeaderName::ProxyRequire) {
+        v.hash(&mut h);
+    }
+    format!("{:016x}", h.finish())
+}
+
+/// §16.3 and §16.4 on a received request: refuses it with 483 when
+/// Max-Forwards is 0, 482 when it looped back to us unchanged; removes our
+/// own entry from the top of Route, and undoes a strict router's rewrite.
+pub fn check_and_preprocess(req: &mut Request, me: &Local) -> Result<(), StatusCode> {
+    // §16.3 step 3.
+    if let Some(Ok(MaxForwards(0))) = req.headers.typed::<MaxForwards>() {
+        return Err(StatusCode::TOO_MANY_HOPS);
+    }
+    // §16.4: a strict router put our Record-Route URI in the Request-URI;
+    // the real one is the last Route value.
+    if me.is(&req.uri) && req.headers.contains(HeaderName::Route) {
+        let routes: Vec<Route> = req
+            .headers
+            .typed_all::<Route>()
+            .filter_map(Result::ok)
+            .collect();
+        if let Some(last) = routes.last() {
+            req.uri = last.addr.uri().clone();
+            rewrite_routes(req, &routes[..routes.len() - 1]);
+        }
+    }
+    // §16.4: "If the first value in the Route header field indicates this
+    // proxy, the proxy MUST remove that value from the request."
+    if let Some(Ok(top)) = req.headers.typed::<Route>()
+        && me.is(top.addr.uri())
+    {
+        req.headers.remove_first_value(HeaderName::Route);
+    }
+    // §16.3 step 4: a Via of ours whose loop key matches this request's
+    // means the request came back unchanged.
+    let key = loop_key(req);
+    let looped = req
+        .headers
+        .typed_all::<Via>()
+        .filter_map(Result::ok)
+        .any(|v| {
+            me.is_via(&v)
+                && v.branch()
+                    .and_then(|b| b.rsplit_once('.'))
+                    .is_some_and(|(_, k)| k == key)
+        });
+    if looped {
+        return Err(StatusCode::LOOP_DETECTED);
+    }
+    Ok(())
+}
+
+fn rewrite_routes(req: &mut Request, routes: &[Route]) {
+    req.headers.remove(HeaderName::Route);
+    for r in routes {
+        req.headers
+            .push(Header::known(HeaderName::Route, r.to_string()));
+    }
+}
+
+/// §16.6: the copy of `req` for one branch. `target` replaces the
+/// Request-URI (`None` keeps it: in-dialog requests routed by Route);
+/// `via` is our Via for the hop (its branch gets the loop key appended).
+pub fn forward(
+    req: &Request,
+    target: Option<&Uri>,
+    mut via: Via,
+    record_route: Option<&Local>,
+) -> Forwarded {
+    let key = loop_key(req);
+    let mut fwd = req.clone();
+    // Step 2: the Request-URI.
+    if let Some(t) = target {
+        fwd.uri = match t {
+            Uri::Sip(u) => Uri::Sip(u.to_request_uri()),
+            other => other.clone(),
+        };
+    }
+    // Step 3: Max-Forwards.
+    let mf = match fwd.headers.typed::<MaxForwards>() {
+        Some(Ok(MaxForwards(n))) => n.saturating_sub(1),
+        _ => 70,
+    };
+    fwd.headers.set(HeaderName::MaxForwards, mf.to_string());
+    // Step 4: Record-Route.
+    if let Some(me) = record_route
+        && fwd.method != Method::Ack
+        && fwd.method != Method::Cancel
+    {
+        let rr = format!("<{}>", me.route_uri());
+        fwd.headers
+            .push_front(Header::known(HeaderName::RecordRoute, rr));
+    }
+    // Step 6: a strict next hop gets the Request-URI as its last route.
+    let routes: Vec<Route> = fwd
+        .headers
+        .typed_all::<Route>()
+        .filter_map(Result::ok)
+        .collect();
+    if let Some(first) = routes.first()
+        && !first.addr.uri().as_sip().is_some_and(SipUri::lr)
+    {
+        let mut rest: Vec<Route> = routes[1..].to_vec();
+        rest.push(Route::new(fwd.uri.clone()));
+        fwd.uri = first.addr.uri().clone();
+        rewrite_routes(&mut fwd, &rest);
+    }
+    // Step 7/8: our Via, its branch carrying the loop key.
+    let branch = format!("{}.{key}", via.branch().unwrap_or("z9hG4bK"));
+    via.set_branch(Text::from(branch));
+    fwd.headers
+        .push_front(Header::known(HeaderName::Via, via.to_string()));
+    // §16.12: the next hop is the top Route, else the Request-URI.
+    let next_hop = fwd
+        .headers
+        .typed::<Route>()
+        .and_then(Result::ok)
+        .map(|r| r.addr.uri().clone())
+        .unwrap_or_else(|| fwd.uri.clone());
+    Forwarded {
+        request: fwd,
+        next_hop,
+    }
+}
+
+/// §16.7 step 3: a response from a branch loses our Via before it goes
+/// upstream. `None` if the top Via is not ours (§16.7 step 1: such a
+/// response is not for us and is dropped).
+pub fn strip_our_via(mut resp: Response, me: &Local) -> Option<Response> {
+    let top = resp.headers.top_via()?;
+    if !me.is_via(&top) {
+        return None;
+    }
+    resp.headers.remove_first_value(HeaderName::Via)?;
+    if !resp.headers.contains(HeaderName::Via) {
+        return None;
+    }
+    Some(resp)
+}
+
+/// §16.7 step 6: the best of the final responses received on all branches:
+/// a 6xx if any, else one of the lowest class; a lone 503 becomes 500; the
+/// challenges of every 401/407 are gathered (§16.7 step 7). `None` if no
+/// branch answered.
+pub fn best_response(responses: &[Response]) -> Option<Response> {
+    let chosen = responses
+        .iter()
+        .find(|r| r.status.as_u16() >= 600)
+        .or_else(|| responses.iter().min_by_key(|r| r.status.as_u16() / 100))?;
+    let mut best = chosen.clone();
+    if best.status == StatusCode::SERVICE_UNAVAILABLE {
+        best.status = StatusCode::SERVER_INTERNAL_ERROR;
+        best.reason = Text::from_static(StatusCode::SERVER_INTERNAL_ERROR.reason());
+    }
+    if matches!(best.status.as_u16(), 401 | 407) {
+        for other in responses.iter().filter(|r| !std::ptr::eq(*r, chosen)) {
+            for name in [HeaderName::WwwAuthenticate, HeaderName::ProxyAuthenticate] {
+                for h in other.headers.get_all(name) {
+                    best.headers.push(h.clone());
+                }
+            }
+        }
+    }
+    Some(best)
+}
+
+/// §9.1: the CANCEL of a branch's pending INVITE: same Request-URI,
+/// Call-ID, To, From, CSeq number and Route, and only its top Via.
+pub fn cancel_for(invite: &Request) -> Request {
+    let mut cancel = Request::new(Method::Cancel, invite.uri.clone());
+    if let Some(v) = invite.headers.values(HeaderName::Via).next() {
+        cancel.headers.append(
+            HeaderName::Via,
+            invite
+                .headers
+                .get(HeaderName::Via)
+                .map_or_else(|| Text::from(v.to_owned()), |t| t.slice_ref(v)),
+        );
+    }
+    for name in [HeaderName::From, HeaderName::To, HeaderName::CallId] {
+        if let Some(v) = invite.headers.get(name) {
+            cancel.headers.append(name, v.clone());
+        }
+    }
+    let seq = invite.headers.cseq().map_or(1, |c| c.seq);
+    cancel
+        .headers
+        .append(HeaderName::CSeq, format!("{seq} CANCEL"));
+    cancel.headers.append(HeaderName::MaxForwards, "70");
+    for h in invite.headers.get_all(HeaderName::Route) {
+        cancel.headers.push(h.clone());
+    }
+    cancel
+}
+
+#[cfg(test)]
+mod tests;

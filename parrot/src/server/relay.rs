@@ -1,0 +1,449 @@
+//! The proxy runtime (RFC 3261 §16): forwards a request to its branches
+//! through client transactions, relays provisional and 2xx responses at
+//! once, sends the best final response when every branch is done (§16.7),
+//! cancels the other branches when one succeeds or a CANCEL arrives
+//! (§16.10), runs Timer C (§16.8), and forwards the requests of proxied
+//! dialogs (the 2xx ACK end to end, §16.11).
+
+use super::session::{Inbox, Mailbox};
+use crate::endpoint::{ClientEvent, Endpoint};
+use crate::message::{Method, Request, Response, StatusCode, Text, Uri};
+use crate::proxy::{
+    Local, Proxy, best_response, cancel_for, check_and_preprocess, forward, strip_our_via,
+};
+use crate::transaction::TransactionId;
+use crate::transport::{Origin, Protocol, SendOptions, Target};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+/// Timer C (§16.6 step 11): an INVITE branch with no final response for
+/// this long after its last provisional is cancelled.
+const TIMER_C: Duration = Duration::from_secs(180);
+
+/// A dialog established through this proxy, so that its later requests
+/// reach the other side even without Record-Route.
+#[derive(Debug, Clone)]
+pub(crate) struct ProxiedDialog {
+    pub(crate) call_id: Text,
+    pub(crate) caller_tag: Text,
+    pub(crate) callee_tag: Text,
+    /// Where the caller's requests came from.
+    pub(crate) caller: Target,
+    /// The callee's remote target and where it is.
+    pub(crate) callee_uri: Uri,
+    pub(crate) callee: Target,
+    /// When it was established (stale entries are swept).
+    pub(crate) since: Instant,
+}
+
+impl ProxiedDialog {
+    /// The key both directions share.
+    pub(crate) fn key(call_id: &str, a: &str, b: &str) -> (Text, Text, Text) {
+        let (x, y) = if a <= b { (a, b) } else { (b, a) };
+        (
+            Text::from(call_id.to_owned()),
+            Text::from(x.to_owned()),
+            Text::from(y.to_owned()),
+        )
+    }
+}
+
+/// Our address on `protocol`, as used in Via and Record-Route.
+pub(crate) fn local(endpoint: &Endpoint, protocol: Protocol) -> Option<Local> {
+    let via = endpoint.via(protocol)?;
+    Some(Local {
+        host: via.host.clone(),
+        port: via.port.unwrap_or(5060),
+        tcp: protocol == Protocol::Tcp,
+    })
+}
+
+/// Resolves a next-hop URI to a transport target (RFC 3263 without SRV).
+pub(crate) async fn resolve(uri: &Uri) -> Result<Target, String> {
+    let sip = uri
+        .as_sip()
+        .ok_or_else(|| format!("not a SIP URI: {uri}"))?;
+    let protocol = match sip
+        .transport()
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("tcp") => Protocol::Tcp,
+        _ => Protocol::Udp,
+    };
+    let host = match sip.host() {
+        crate::message::Host::Domain(d) => d.to_string(),
+        crate::message::Host::Ipv4(a) => a.to_string(),
+        crate::message::Host::Ipv6(a) => a.to_string(),
+    };
+    Target::resolve(protocol, &host, sip.port())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+struct Branch {
+    request: Request,
+    target: Target,
+    /// Final response received (or synthesized).
+    done: bool,
+    provisional: bool,
+    /// A CANCEL waits for the first provisional (§9.1).
+    cancel_wanted: bool,
+    cancel_sent: bool,
+    timer_c: Option<Instant>,
+}
+
+/// Proxies `req` (received on server transaction `upstream` from
+/// `origin`) as `proxy` says. Returns the dialog it established, if any.
+/// CANCEL notifications for `upstream` are taken from the session's
+/// mailbox; anything else arriving meanwhile is kept for later.
+pub(crate) async fn run(
+    endpoint: &Endpoint,
+    upstream: TransactionId,
+    origin: &Origin,
+    req: &Request,
+    proxy: Proxy,
+    mailbox: &mut Mailbox<'_>,
+    proxied: &mpsc::UnboundedSender<ProxiedDialog>,
+) {
+    let Some(me_in) = local(endpoint, origin.protocol) else {
+        endpoint.respond(upstream, req.response(StatusCode::SERVER_INTERNAL_ERROR));
+        return;
+    };
+    let mut req = req.clone();
+    if let Err(status) = check_and_preprocess(&mut req, &me_in) {
+        info!(%status, "proxy refuses the request");
+        endpoint.respond(upstream, req.response(status));
+        return;
+    }
+    let invite = req.method == Method::Invite;
+    let (events_tx, mut events) = mpsc::unbounded_channel::<(usize, Option<ClientEvent>)>();
+    let mut branches: Vec<Branch> = Vec::new();
+    let mut finals: Vec<Response> = Vec::new();
+    for target_uri in &proxy.targets {
+        match start_branch(
+            endpoint,
+            &req,
+            Some(target_uri),
+            proxy.record_route,
+            branches.len(),
+            &events_tx,
+        )
+        .await
+        {
+            Ok(b) => branches.push(b),
+            Err(why) => {
+                warn!(target = %target_uri, %why, "proxy target unreachable");
+                finals.push(req.response(StatusCode::SERVICE_UNAVAILABLE));
+            }
+        }
+    }
+    drop(events_tx);
+    let mut answered = false;
+    let mut dialog_known = false;
+    let mut cancelled = false;
+    while branches.iter().any(|b| !b.done) {
+        let timer_c = branches
+            .iter()
+            .filter(|b| !b.done)
+            .filter_map(|b| b.timer_c)
+            .min();
+        tokio::select! {
+            ev = events.recv() => {
+                let Some((i, ev)) = ev else { break };
+                let b = &mut branches[i];
+                match ev {
+                    Some(ClientEvent::Response(resp)) => {
+                        let Some(me) = local(endpoint, b.target.protocol) else { continue };
+                        let Some(up) = strip_our_via(resp, &me) else { continue };
+                        if up.status.is_provisional() {
+                            b.provisional = true;
+                            if invite {
+                                b.timer_c = Some(Instant::now() + TIMER_C);
+                            }
+                            if b.cancel_wanted && !b.cancel_sent {
+                                b.cancel_sent = true;
+                                send_cancel(endpoint, &b.request, b.target);
+                            }
+                            // §16.7 step 5: provisionals other than 100 go up.
+                            if up.status != StatusCode::TRYING && !answered {
+                                endpoint.respond(upstream, up);
+                            }
+                        } else if up.status.is_success() {
+                            b.done = true;
+                            if invite && !dialog_known {
+                                // Known to the core before the ACK can arrive.
+                                if let Some(d) = proxied_dialog(&req, origin, &up, b.target).await {
+                                    dialog_known = true;
+                                    let _ = proxied.send(d);
+                                }
+                            }
+                            // §16.7 step 5: every 2xx is forwarded at once.
+                            endpoint.respond(upstream, up);
+                            answered = true;
+                            if invite {
+                                // §16.7 step 10: the other branches are cancelled.
+                                cancel_pending(endpoint, &mut branches);
+                            }
+                        } else {
+                            b.done = true;
+                            if up.status.as_u16() >= 600 {
+                                // A 6xx ends the fork (§16.7 step 10).
+                                cancel_pending(endpoint, &mut branches);
+                            }
+                            finals.push(up);
+                        }
+                    }
+                    Some(ClientEvent::Timeout(_)) => {
+                        b.done = true;
+                        finals.push(req.response(StatusCode::REQUEST_TIMEOUT));
+                    }
+                    Some(ClientEvent::TransportError) => {
+                        b.done = true;
+                        finals.push(req.response(StatusCode::SERVICE_UNAVAILABLE));
+                    }
+                    None => {
+                        if !b.done {
+                            b.done = true;
+                            finals.push(req.response(StatusCode::REQUEST_TIMEOUT));
+                        }
+                    }
+                }
+            }
+            msg = mailbox.inbox.recv(), if !cancelled => match msg {
+                Some(Inbox::Cancelled) => {
+                    // §16.10: the layer answered the CANCEL (200) and the
+                    // INVITE (487); the pending branches are cancelled.
+                    cancelled = true;
+                    answered = true;
+                    cancel_pending(endpoint, &mut branches);
+                }
+                Some(other) => mailbox.deferred.push_back(other),
+                None => cancelled = true,
+            },
+            () = sleep_until(timer_c) => {
+                let now = Instant::now();
+                for b in branches.iter_mut().filter(|b| !b.done && b.timer_c.is_some_and(|t| t <= now)) {
+                    // §16.8: Timer C fired: cancel the branch; its 487
+                    // (or a 408) ends it.
+                    b.timer_c = None;
+                    b.cancel_wanted = true;
+                    if b.provisional && !b.cancel_sent {
+                        b.cancel_sent = true;
+                        send_cancel(endpoint, &b.request, b.target);
+                    }
+                }
+            }
+        }
+    }
+    if !answered {
+        // §16.7 step 6: the best final response.
+        let best =
+            best_response(&finals).unwrap_or_else(|| req.response(StatusCode::REQUEST_TIMEOUT));
+        debug!(status = %best.status, branches = branches.len(), "proxy sends its best response");
+        endpoint.respond(upstream, best);
+    }
+}
+
+async fn start_branch(
+    endpoint: &Endpoint,
+    req: &Request,
+    target: Option<&Uri>,
+    record_route: bool,
+    index: usize,
+    events: &mpsc::UnboundedSender<(usize, Option<ClientEvent>)>,
+) -> Result<Branch, String> {
+    // The hop decides the protocol, which decides our Via and Record-Route.
+    let probe = forward(req, target, placeholder_via(), None);
+    let hop = resolve(&probe.next_hop).await?;
+    let via = endpoint
+        .via(hop.protocol)
+        .ok_or_else(|| format!("no {:?} listener", hop.protocol))?;
+    let me = local(endpoint, hop.protocol);
+    let fwd = forward(req, target, via, me.as_ref().filter(|_| record_route));
+    let mut tx = endpoint
+        .request(fwd.request.clone(), hop)
+        .await
+        .map_err(|e| e.to_string())?;
+    let events = events.clone();
+    tokio::spawn(async move {
+        while let Some(ev) = tx.next().await {
+            if events.send((index, Some(ev))).is_err() {
+                return;
+            }
+        }
+        let _ = events.send((index, None));
+    });
+    Ok(Branch {
+        request: fwd.request,
+        target: hop,
+        done: false,
+        provisional: false,
+        cancel_wanted: false,
+        cancel_sent: false,
+        timer_c: None,
+    })
+}
+
+fn placeholder_via() -> crate::message::typed::Via {
+    crate::message::typed::Via::new(
+        crate::message::typed::Transport::Udp,
+        crate::message::Host::Ipv4([0, 0, 0, 0].into()),
+        None,
+        crate::random::branch(),
+    )
+}
+
+/// Cancels every pending INVITE branch: now if it had a provisional,
+/// else on its first one (§9.1).
+fn cancel_pending(endpoint: &Endpoint, branches: &mut [Branch]) {
+    for b in branches
+        .iter_mut()
+        .filter(|b| !b.done && b.request.method == Method::Invite)
+    {
+        b.cancel_wanted = true;
+        if b.provisional && !b.cancel_sent {
+            b.cancel_sent = true;
+            send_cancel(endpoint, &b.request, b.target);
+        }
+    }
+}
+
+fn send_cancel(endpoint: &Endpoint, invite: &Request, target: Target) {
+    let cancel = cancel_for(invite);
+    let endpoint = endpoint.clone();
+    tokio::spawn(async move {
+        match endpoint.request(cancel.clone(), target).await {
+            Ok(tx) => {
+                let r = tx.final_response(&cancel).await;
+                debug!(status = %r.status, "CANCEL answered");
+            }
+            Err(e) => warn!(error = %e, "CANCEL not sent"),
+        }
+    });
+}
+
+async fn proxied_dialog(
+    req: &Request,
+    origin: &Origin,
+    ok: &Response,
+    branch: Target,
+) -> Option<ProxiedDialog> {
+    let callee_uri = ok
+        .headers
+        .typed::<crate::message::typed::Contact>()
+        .and_then(Result::ok)
+        .and_then(|c| c.addr().map(|a| a.uri().clone()))?;
+    let callee = resolve(&callee_uri).await.unwrap_or(branch);
+    Some(ProxiedDialog {
+        call_id: req.headers.call_id()?.clone(),
+        caller_tag: req.headers.from_tag()?,
+        callee_tag: ok.headers.to_tag()?,
+        caller: Target::new(origin.protocol, origin.source),
+        callee_uri,
+        callee,
+        since: Instant::now(),
+    })
+}
+
+/// Forwards a request of a proxied dialog (or one routed to us by Route)
+/// to `hop`. An ACK goes statelessly (§16.11: the 2xx ACK is end to end);
+/// anything else through a client transaction whose responses are relayed
+/// on `upstream`.
+pub(crate) async fn forward_in_dialog(
+    endpoint: Endpoint,
+    upstream: Option<TransactionId>,
+    origin: Origin,
+    mut req: Request,
+    retarget: Option<Uri>,
+    hop: Option<Target>,
+) {
+    let Some(me_in) = local(&endpoint, origin.protocol) else {
+        return;
+    };
+    if let Err(status) = check_and_preprocess(&mut req, &me_in) {
+        if let Some(id) = upstream {
+            endpoint.respond(id, req.response(status));
+        }
+        return;
+    }
+    let probe = forward(&req, retarget.as_ref(), placeholder_via(), None);
+    let hop = match hop {
+        Some(h) if !req.headers.contains(crate::message::HeaderName::Route) => h,
+        _ => match resolve(&probe.next_hop).await {
+            Ok(h) => h,
+            Err(why) => {
+                warn!(%why, "next hop unreachable");
+                if let Some(id) = upstream {
+                    endpoint.respond(id, req.response(StatusCode::SERVICE_UNAVAILABLE));
+                }
+                return;
+            }
+        },
+    };
+    let Some(via) = endpoint.via(hop.protocol) else {
+        return;
+    };
+    let mut fwd = forward(&req, retarget.as_ref(), via, None).request;
+    match upstream {
+        None => {
+            let options = SendOptions {
+                allow_tcp_fallback: false,
+                local: None,
+            };
+            if let Err(e) = endpoint
+                .transport()
+                .send_request(&mut fwd, hop, options)
+                .await
+            {
+                warn!(error = %e, "ACK not forwarded");
+            }
+        }
+        Some(id) => {
+            let Some(me) = local(&endpoint, hop.protocol) else {
+                return;
+            };
+            let mut tx = match endpoint.request(fwd.clone(), hop).await {
+                Ok(tx) => tx,
+                Err(e) => {
+                    warn!(error = %e, "request not forwarded");
+                    endpoint.respond(id, req.response(StatusCode::SERVER_INTERNAL_ERROR));
+                    return;
+                }
+            };
+            while let Some(ev) = tx.next().await {
+                match ev {
+                    ClientEvent::Response(resp) => {
+                        let fin = resp.status.is_final();
+                        if let Some(up) = strip_our_via(resp, &me)
+                            && up.status != StatusCode::TRYING
+                        {
+                            endpoint.respond(id, up);
+                        }
+                        if fin {
+                            return;
+                        }
+                    }
+                    ClientEvent::Timeout(_) => {
+                        endpoint.respond(id, req.response(StatusCode::REQUEST_TIMEOUT));
+                        return;
+                    }
+                    ClientEvent::TransportError => {
+                        endpoint.respond(id, req.response(StatusCode::SERVICE_UNAVAILABLE));
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
