@@ -164,7 +164,25 @@ impl<H: UasHandler> Core<H> {
                 warn!(%id, "response could not be delivered");
             }
             ServerEvent::StrayResponse { response } => {
-                debug!(status = %response.status, "response matching no transaction dropped");
+                // §16.7 step 3 / §16.11: a response with our Via on top and
+                // no transaction left (e.g. a retransmitted 2xx) is relayed
+                // statelessly to the next Via; anything else is dropped.
+                let protocol = response
+                    .headers
+                    .top_via()
+                    .and_then(|v| crate::transport::Protocol::from_via(&v.transport));
+                let me = protocol.and_then(|p| relay::local(&self.endpoint, p));
+                match me.and_then(|me| crate::proxy::strip_our_via(response, &me)) {
+                    Some(up) => {
+                        let endpoint = self.endpoint.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = endpoint.transport().send_response(&up, None).await {
+                                debug!(error = %e, "stray response not relayed");
+                            }
+                        });
+                    }
+                    None => debug!("response matching no transaction dropped"),
+                }
             }
         }
     }
