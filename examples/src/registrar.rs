@@ -19,14 +19,23 @@
 //!   their remaining lifetime as `expires` (§10.3 step 8), and `Date`.
 //! - Expired bindings are dropped when their address-of-record is next
 //!   used, and by a sweep every [`RegistrarOptions::sweep_interval`].
+//! - Authentication (§10.3 steps 3 and 4), when
+//!   [`RegistrarOptions::auth`] is set: every REGISTER must carry Digest
+//!   credentials ([`parrot::auth`], RFC 3261 §22). Without them, or with a
+//!   wrong password, an unknown user, an expired nonce (`stale=true`) or a
+//!   replayed nonce-count, the answer is `401` with a new challenge;
+//!   malformed credentials get `400`. The authenticated user may change
+//!   only the bindings of its own address-of-record, the one whose user
+//!   part is its username: any other gets `403` (step 4).
 //! - OPTIONS: the runtime's default answer.
-//! - Not done, as befits an example: authentication (§10.3 step 3) and
-//!   checking that the Request-URI names a domain served here (step 1).
+//! - Not done, as befits an example: checking that the Request-URI names a
+//!   domain served here (step 1).
 //!
 //! The location service is one [`Location`] (an
 //! `Arc<Mutex<HashMap<aor, Vec<Binding>>>>`) cloned into every handler
 //! value by the server's factory closure.
 
+use parrot::auth::{AuthenticatedUser, DigestAuthenticator};
 use parrot::message::typed::{Contact, Expires, MinExpires};
 use parrot::message::{HeaderName, Uri};
 use parrot::prelude::*;
@@ -39,8 +48,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 use tracing::{debug, info};
 
-/// The registrar's limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The registrar's limits, and whether it authenticates.
+#[derive(Debug, Clone)]
 pub struct RegistrarOptions {
     /// The shortest lifetime accepted, in seconds (default 60; RFC 3261
     /// §10.2.1.1 recommends at least an hour for most uses but lets a
@@ -53,6 +62,17 @@ pub struct RegistrarOptions {
     pub max_expires: u32,
     /// How often stale bindings are swept (default 60 s).
     pub sweep_interval: Duration,
+    /// Digest authentication of every REGISTER (§10.3 step 3), shared by
+    /// every handler value; `None` (the default) accepts anyone.
+    pub auth: Option<Arc<DigestAuthenticator>>,
+}
+
+impl RegistrarOptions {
+    /// These options, requiring authentication by `auth`.
+    pub fn with_auth(mut self, auth: DigestAuthenticator) -> Self {
+        self.auth = Some(Arc::new(auth));
+        self
+    }
 }
 
 impl Default for RegistrarOptions {
@@ -62,6 +82,7 @@ impl Default for RegistrarOptions {
             default_expires: 3600,
             max_expires: 86400,
             sweep_interval: Duration::from_secs(60),
+            auth: None,
         }
     }
 }
@@ -318,6 +339,41 @@ fn stored_form(contact: Contact) -> Contact {
     }
 }
 
+/// RFC 3261 §10.3 steps 3 and 4 at `now`: with [`RegistrarOptions::auth`]
+/// set, the REGISTER must carry valid Digest credentials (else the `401`
+/// challenge or `400` to send back), and their user may change only the
+/// bindings of the address-of-record whose user part is its username (else
+/// `403`). `Ok(None)` when no authentication is configured.
+pub fn authorize(
+    req: &Request,
+    options: &RegistrarOptions,
+    now: Instant,
+) -> Result<Option<AuthenticatedUser>, Response> {
+    let Some(auth) = &options.auth else {
+        return Ok(None);
+    };
+    // Step 3: authenticate (RFC 3261 §22). A registrar is a UAS: 401 and
+    // WWW-Authenticate, not 407.
+    let user = auth.verify_at(req, false, now.into_std()).map_err(|e| {
+        debug!(error = %e, "REGISTER not authenticated");
+        auth.reject_at(req, &e, false, now.into_std())
+    })?;
+    // Step 4: authorized for this address-of-record? A request without a
+    // usable To is left to the registration steps, which refuse it.
+    let Some(to) = req.headers.to_header() else {
+        return Ok(Some(user));
+    };
+    if let Some(sip) = to.addr.uri().as_sip()
+        && sip.user().as_deref() != Some(user.username.as_str())
+    {
+        info!(user = %user.username, to = %to.addr.uri(), "REGISTER for another user's AOR");
+        return Err(req
+            .reply(StatusCode::FORBIDDEN)
+            .with_reason("Not allowed to register this address-of-record"));
+    }
+    Ok(Some(user))
+}
+
 /// The canonical address-of-record for a To URI (RFC 3261 §10.3 step 5):
 /// `sip:user@host[:port]` with escapes resolved, the host in lower case and
 /// every parameter and header dropped; `sips:` is folded into `sip:`.
@@ -375,7 +431,12 @@ impl Registrar {
 #[uas_handler]
 impl Registrar {
     async fn register(&mut self, req: &Request) -> Response {
-        let resp = self.location.register(req, &self.options, Instant::now());
+        let now = Instant::now();
+        if let Err(refusal) = authorize(req, &self.options, now) {
+            debug!(status = %refusal.status, "REGISTER refused");
+            return refusal;
+        }
+        let resp = self.location.register(req, &self.options, now);
         debug!(status = %resp.status, "REGISTER answered");
         resp
     }
@@ -392,7 +453,8 @@ pub async fn bind(
         .listen_addr(listen)
         .handler({
             let location = location.clone();
-            move || Registrar::new(location.clone(), options)
+            let options = options.clone();
+            move || Registrar::new(location.clone(), options.clone())
         })
         .bind()
         .await?;

@@ -1,14 +1,18 @@
 //! The `registrar` example over loopback UDP (RFC 3261 §10.3): add,
 //! refresh, per-contact expires, remove, `*`, 423, out-of-order CSeq,
 //! canonical AORs, default and maximum lifetimes, expiry (paused clock)
-//! both lazily and by the sweep.
+//! both lazily and by the sweep; with `RegistrarOptions::auth`, Digest
+//! authentication: challenge, success with SHA-256 and MD5, wrong password
+//! and unknown user alike, another user's AOR (403), replay, stale nonces,
+//! malformed credentials.
 
 mod common;
 
 use common::{Peer, Req, any_port, run, udp_addr, values};
 use examples::registrar::{self, Location, RegistrarOptions};
+use parrot::auth::{DigestAuthenticator, DigestClient, Users};
 use parrot::message::StatusCode;
-use parrot::message::typed::{Contact, TypedHeader};
+use parrot::message::typed::{Authorization, Challenge, Contact, TypedHeader, WwwAuthenticate};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -274,4 +278,233 @@ async fn serve_returns_on_shutdown() {
         .expect("serve returns")
         .unwrap();
     assert!(result.is_ok());
+}
+
+// --- Digest authentication (RFC 3261 §10.3 steps 3 and 4, §22) -----------
+
+const REALM: &str = "example.com";
+/// The Request-URI `Req` uses, which the digest `uri` must name.
+const REQUEST_URI: &str = "sip:service@127.0.0.1";
+
+fn with_auth(auth: DigestAuthenticator) -> RegistrarOptions {
+    RegistrarOptions::default().with_auth(auth)
+}
+
+fn authenticator() -> DigestAuthenticator {
+    DigestAuthenticator::new(
+        REALM,
+        Users::new()
+            .with("alice", "wonderland")
+            .with("bob", "builder"),
+    )
+}
+
+/// The challenges of a 401.
+fn challenges(resp: &parrot::Response) -> Vec<Challenge> {
+    resp.headers
+        .values("WWW-Authenticate")
+        .map(|v| WwwAuthenticate::parse_str(v).expect("challenge parses").0)
+        .collect()
+}
+
+/// The Authorization value answering `c` as `user`/`password`.
+fn authorization(c: &Challenge, user: &str, password: &str) -> String {
+    Authorization(
+        DigestClient::new(user, password)
+            .answer(c, "REGISTER", REQUEST_URI, b"")
+            .unwrap(),
+    )
+    .to_string()
+}
+
+#[tokio::test]
+async fn auth_challenge_then_200() {
+    let (p, location) = start(with_auth(authenticator())).await;
+    let r = p.ask(&reg("c1", 1, &["<sip:a@192.0.2.1>"])).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let cs = challenges(&r);
+    assert_eq!(cs.len(), 2, "one challenge per algorithm");
+    assert_eq!(
+        cs[0].algorithm(),
+        Some("SHA-256"),
+        "SHA-256 first (RFC 8760)"
+    );
+    assert_eq!(cs[1].algorithm(), Some("MD5"));
+    assert!(cs.iter().all(|c| c.realm() == Some(REALM) && !c.stale()));
+    assert_eq!(location.stored(), 0, "nothing registered unauthenticated");
+
+    // SHA-256 ...
+    let r = p
+        .ask(&reg("c1", 2, &["<sip:a@192.0.2.1>"]).header(
+            "Authorization",
+            &authorization(&cs[0], "alice", "wonderland"),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(bindings(&r), [(A.to_owned(), 3600)]);
+    // ... or MD5, after a new challenge (the first nonce's nc=1 is spent).
+    let r = p.ask(&reg("c1", 3, &[])).await;
+    let md5 = &challenges(&r)[1];
+    let r = p
+        .ask(
+            &reg("c1", 4, &["<sip:b@192.0.2.2>"])
+                .header("Authorization", &authorization(md5, "alice", "wonderland")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(bindings(&r).len(), 2);
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_get_the_same_new_challenge() {
+    let (p, location) = start(with_auth(authenticator())).await;
+    let c = &challenges(&p.ask(&reg("c1", 1, &[])).await)[0];
+    let mut seen = Vec::new();
+    for (user, password) in [("alice", "Wonderland"), ("mallory", "wonderland")] {
+        let req = reg("c1", 2, &["<sip:a@192.0.2.1>"])
+            .header("Authorization", &authorization(c, user, password));
+        let r = p.ask(&req.to(&format!("sip:{user}@example.com"))).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{user}");
+        let fresh = challenges(&r);
+        assert_ne!(fresh[0].nonce(), c.nonce(), "a new nonce");
+        assert!(fresh.iter().all(|c| !c.stale()));
+        let shape: Vec<String> = fresh
+            .into_iter()
+            .map(|mut c| {
+                c.set_param("nonce", "N");
+                c.to_string()
+            })
+            .collect();
+        seen.push((r.reason.clone(), shape));
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "nothing tells an unknown user from a wrong password"
+    );
+    assert_eq!(location.stored(), 0);
+}
+
+#[tokio::test]
+async fn another_users_aor_is_forbidden() {
+    let (p, location) = start(with_auth(authenticator())).await;
+    let c = &challenges(&p.ask(&reg("c1", 1, &[])).await)[0];
+    // bob's password is right, but the To is alice's.
+    let r = p
+        .ask(
+            &reg("c1", 2, &["<sip:b@192.0.2.2>"])
+                .header("Authorization", &authorization(c, "bob", "builder")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(location.stored(), 0);
+}
+
+#[tokio::test]
+async fn a_replayed_authorization_is_refused_but_a_retransmission_is_not() {
+    let (p, location) = start(with_auth(authenticator())).await;
+    let c = &challenges(&p.ask(&reg("c1", 1, &[])).await)[0];
+    let auth = authorization(c, "alice", "wonderland");
+    let first = reg("c1", 2, &["<sip:a@192.0.2.1>"])
+        .header("Authorization", &auth)
+        .branch("z9hG4bK-first-auth");
+    assert_eq!(p.ask(&first).await.status, StatusCode::OK);
+    // The same datagram again is a retransmission: the transaction layer
+    // answers with the same 200, the authenticator never sees it.
+    assert_eq!(p.ask(&first).await.status, StatusCode::OK);
+    // The same Authorization in a new request (new branch, new CSeq): the
+    // nonce-count did not increase, so it is a replay (RFC 7616 §3.4).
+    let replay = reg("c1", 3, &["<sip:a@192.0.2.1>"])
+        .header("Authorization", &auth)
+        .header("Expires", "0");
+    let r = p.ask(&replay).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(challenges(&r).iter().all(|c| !c.stale()));
+    assert_eq!(location.stored(), 1, "the replayed removal changed nothing");
+    // The next count with the same nonce is fine.
+    let next = DigestClient::new("alice", "wonderland")
+        .answer_with(c, "REGISTER", REQUEST_URI, b"", 2, "0a4f113b")
+        .unwrap();
+    let r = p
+        .ask(
+            &reg("c1", 4, &["<sip:a@192.0.2.1>"])
+                .header("Authorization", &Authorization(next).to_string())
+                .header("Expires", "0"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(location.stored(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_expired_nonce_gets_stale_true() {
+    let auth = authenticator().with_nonce_lifetime(Duration::from_secs(60));
+    let (p, _) = start(with_auth(auth)).await;
+    let c = &challenges(&p.ask(&reg("c1", 1, &[])).await)[0];
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    let r = p
+        .ask(
+            &reg("c1", 2, &["<sip:a@192.0.2.1>"])
+                .header("Authorization", &authorization(c, "alice", "wonderland")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let fresh = challenges(&r);
+    assert!(fresh.iter().all(Challenge::stale), "stale=true");
+    let r = p
+        .ask(&reg("c1", 3, &["<sip:a@192.0.2.1>"]).header(
+            "Authorization",
+            &authorization(&fresh[0], "alice", "wonderland"),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn malformed_credentials_and_a_foreign_uri_get_400() {
+    let (p, _) = start(with_auth(authenticator())).await;
+    let c = &challenges(&p.ask(&reg("c1", 1, &[])).await)[0];
+    let r = p
+        .ask(&reg("c1", 2, &[]).header(
+            "Authorization",
+            r#"Digest username="alice", realm="example.com", nonce="#,
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = p
+        .ask(&reg("c1", 3, &[]).header("Authorization", r#"Digest username="alice", realm="example.com", uri="sip:service@127.0.0.1", response="00""#))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "no nonce");
+    let elsewhere = Authorization(
+        DigestClient::new("alice", "wonderland")
+            .answer(c, "REGISTER", "sip:elsewhere.example.com", b"")
+            .unwrap(),
+    );
+    let r = p
+        .ask(&reg("c1", 4, &[]).header("Authorization", &elsewhere.to_string()))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.reason.as_str(), "Digest URI Mismatch");
+    // Credentials for another realm only: a challenge for ours.
+    let r = p
+        .ask(&reg("c1", 5, &[]).header("Authorization", r#"Digest username="alice", realm="other.org", nonce="n", uri="sip:service@127.0.0.1", response="00""#))
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn without_auth_credentials_are_ignored() {
+    let (p, _) = start(RegistrarOptions::default()).await;
+    let r = p
+        .ask(&reg("c1", 1, &["<sip:a@192.0.2.1>"]).header("Authorization", "Digest garbage"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        registrar::authorize(
+            &parrot::Request::new(parrot::Method::Register, REQUEST_URI.parse().unwrap()),
+            &RegistrarOptions::default(),
+            Instant::now()
+        )
+        .unwrap()
+        .is_none()
+    );
 }

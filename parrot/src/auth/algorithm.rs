@@ -59,23 +59,18 @@ impl Hash {
         }
     }
 
-    /// Length of the hash in bytes.
-    pub const fn len(self) -> usize {
+    /// Length of the hash output in bytes (its hex form is twice that).
+    pub const fn output_len(self) -> usize {
         match self {
             Hash::Md5 => 16,
             Hash::Sha256 | Hash::Sha512_256 => 32,
         }
     }
-
-    /// Always false: every hash has a length (for clippy's `len` rule).
-    pub const fn is_empty(self) -> bool {
-        false
-    }
 }
 
 impl Algorithm {
-    /// Every algorithm, in the order of RFC 8760 §2.4's preference:
-    /// strongest first.
+    /// Every algorithm, the stronger hashes first, the `-sess` variants
+    /// last.
     pub const ALL: [Algorithm; 6] = [
         Algorithm::Sha512_256,
         Algorithm::Sha256,
@@ -285,11 +280,11 @@ pub(crate) fn from_hex(s: &str) -> Option<Vec<u8>> {
             _ => None,
         }
     }
-    if s.len() % 2 != 0 {
+    let pairs = s.as_bytes().chunks_exact(2);
+    if !pairs.remainder().is_empty() {
         return None;
     }
-    s.as_bytes()
-        .chunks_exact(2)
+    pairs
         .map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?))
         .collect()
 }

@@ -90,11 +90,7 @@ impl DigestClient {
         uri: &str,
         body: &[u8],
     ) -> Result<Credentials, AnswerError> {
-        let cnonce = format!(
-            "{:016x}{:016x}",
-            crate::random::u64(),
-            crate::random::u64()
-        );
+        let cnonce = format!("{:016x}{:016x}", crate::random::u64(), crate::random::u64());
         self.answer_with(challenge, method, uri, body, 1, &cnonce)
     }
 
@@ -150,13 +146,17 @@ impl DigestClient {
     /// `response` (a `401` gives `Authorization`, a `407`
     /// `Proxy-Authorization`; RFC 3261 §22.2, §22.3), one per realm
     /// challenged, each for the first challenge of that realm that can be
-    /// answered (RFC 8760 §2.4: servers list the preferred first).
+    /// answered (RFC 8760 §2.4: the topmost one the client supports;
+    /// servers list the preferred first, §2.3).
     /// Credentials already in `request` for those realms are replaced.
     /// Returns the header name used.
     ///
     /// The caller sends the result as a new request: a new Via branch and
-    /// the CSeq incremented (RFC 3261 §22.2), and answers a challenge at
-    /// most once, so that wrong credentials do not loop (§22.4).
+    /// the CSeq incremented (RFC 3261 §22.2, §8.1.3.5), and answers a
+    /// challenge at most once, so that refused credentials do not loop (a
+    /// second `401` for the retried request means they were refused, RFC
+    /// 7235 §3.1; only `stale=true` invites an automatic retry, RFC 7616
+    /// §3.3).
     pub fn authorize(
         &self,
         request: &mut Request,
@@ -292,7 +292,9 @@ fn plan(c: &Challenge) -> Result<Plan<'_>, AnswerError> {
     } else if offered.contains(&Qop::AuthInt) {
         Some(Qop::AuthInt)
     } else {
-        return Err(AnswerError::UnsupportedQop(c.get("qop").unwrap_or("").into()));
+        return Err(AnswerError::UnsupportedQop(
+            c.get("qop").unwrap_or("").into(),
+        ));
     };
     if algorithm.is_session() && qop.is_none() {
         return Err(AnswerError::UnsupportedQop(String::new()));

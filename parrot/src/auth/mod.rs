@@ -38,7 +38,7 @@
 //!
 //! | rule | reference |
 //! |------|-----------|
-//! | no credentials for our realm → `401` (`407` for a proxy) with one challenge per algorithm, preferred first | RFC 3261 §22.1, §22.3; RFC 8760 §2.4 |
+//! | no credentials for our realm → `401` (`407` for a proxy) with one challenge per algorithm, preferred first | RFC 3261 §22.1, §22.3; RFC 8760 §2.3 |
 //! | the `uri` parameter must name the Request-URI, else `400` | RFC 7616 §3.4.6; RFC 2617 §3.2.2.5 |
 //! | mandatory parameters missing (`username`, `nonce`, `uri`, `response`; `nc` and `cnonce` with `qop`) → `400` | RFC 3261 §22.4; RFC 7616 §3.4 |
 //! | response digests compared in constant time | RFC 7616 §5 |
@@ -46,11 +46,15 @@
 //! | nonce expired, or not ours, with a right digest → `401` with `stale=true` | RFC 7616 §3.3 |
 //! | nonce-count not above the last one for the nonce, or a `qop`-less nonce reused → `401` | RFC 7616 §3.4, §5.5 |
 //!
-//! A wrong password gets a new challenge rather than `403`: RFC 3261 §22.3
-//! has a server that does not accept credentials challenge again, and a
-//! client that already answered a challenge does not retry blindly
-//! (§22.4), so nothing loops. An application wanting `403` maps
-//! [`AuthError::InvalidCredentials`] itself.
+//! A wrong password gets a new `401` challenge rather than `403`: a `401`
+//! to a request with credentials says that those were refused (RFC 7235
+//! §3.1) while other credentials may still succeed, whereas `403` means
+//! "authorization will not help" (RFC 3261 §21.4.4) — the registrar
+//! example keeps `403` for a user authenticated but not allowed (§10.3
+//! step 4). Nothing loops: a client does not send refused credentials
+//! again ([`DigestClient::authorize`] answers one challenge once). An
+//! application wanting `403` maps [`AuthError::InvalidCredentials`]
+//! itself.
 //!
 //! **Client.** [`DigestClient::authorize`] adds `Authorization` (after a
 //! `401`) or `Proxy-Authorization` (after a `407`) to the request to send

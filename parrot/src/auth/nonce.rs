@@ -268,7 +268,13 @@ mod tests {
         altered[3] = if altered[3] == b'0' { b'1' } else { b'0' };
         let altered = String::from_utf8(altered).unwrap();
         assert_eq!(a.check(&altered, t0), NonceState::Unknown);
-        for bad in ["", "xyz", &nonce[..62], &format!("{nonce}00"), &"g".repeat(64)] {
+        for bad in [
+            "",
+            "xyz",
+            &nonce[..62],
+            &format!("{nonce}00"),
+            &"g".repeat(64),
+        ] {
             assert_eq!(a.check(bad, t0), NonceState::Unknown, "{bad:?}");
         }
         // Upper-case hex is the same nonce.

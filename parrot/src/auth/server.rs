@@ -2,7 +2,7 @@
 //! (RFC 3261 §22.1–§22.4, RFC 7616 §3.3–§3.5, RFC 8760).
 
 use super::algorithm::{
-    Algorithm, DigestInput, Hash, Ha1Source, Qop, constant_time_eq, from_hex, to_hex,
+    Algorithm, DigestInput, Ha1Source, Hash, Qop, constant_time_eq, from_hex, to_hex,
 };
 use super::nonce::{NonceState, Nonces, UseRefused};
 use crate::message::typed::{
@@ -41,11 +41,7 @@ impl Secret {
     /// The `HA1` of `username` in `realm` with `password` for `hash`, the
     /// form to store instead of passwords.
     pub fn ha1(hash: Hash, username: &str, realm: &str, password: &str) -> Secret {
-        Secret::Ha1(hash.hex(&[
-            username.as_bytes(),
-            realm.as_bytes(),
-            password.as_bytes(),
-        ]))
+        Secret::Ha1(hash.hex(&[username.as_bytes(), realm.as_bytes(), password.as_bytes()]))
     }
 }
 
@@ -161,10 +157,9 @@ pub enum AuthError {
     /// A `qop` we did not offer: challenge again.
     UnsupportedQop,
     /// A wrong password, or an unknown user: challenge again with a new
-    /// nonce, `stale=false` (RFC 3261 §22.3: a server that does not accept
-    /// the credentials challenges again; a UAC answers a challenge for
-    /// credentials it already sent by giving up, §22.4, so this cannot
-    /// loop).
+    /// nonce, `stale=false` (RFC 7235 §3.1: a `401` to a request with
+    /// credentials means they were refused; `403` would say that no
+    /// credentials can help, RFC 3261 §21.4.4).
     InvalidCredentials,
     /// The digest is right but the nonce expired or is not ours (any more):
     /// challenge again with `stale=true` (RFC 7616 §3.3), and the client
@@ -232,7 +227,7 @@ pub const DEFAULT_MAX_TRACKED_NONCES: usize = 65_536;
 /// ```
 ///
 /// - Challenges offer each configured algorithm in its own header, in the
-///   configured order (default SHA-256 then MD5: RFC 8760 §2.4 wants the
+///   configured order (default SHA-256 then MD5: RFC 8760 §2.3 wants the
 ///   preferred first, and MD5 last for older clients), all with
 ///   `qop="auth"` and one nonce.
 /// - Nonces carry their issue time and a MAC under a random secret
@@ -364,7 +359,8 @@ impl DigestAuthenticator {
     }
 
     /// The challenges for a new nonce, one per algorithm offered, in order
-    /// (RFC 8760 §2.4); `stale=true` on each when `stale`.
+    /// (RFC 8760 §2.3: each header a different algorithm, the preferred
+    /// first); `stale=true` on each when `stale`.
     pub fn challenges(&self, stale: bool) -> Vec<Challenge> {
         self.challenges_at(stale, Instant::now())
     }
@@ -376,8 +372,7 @@ impl DigestAuthenticator {
         self.algorithms
             .iter()
             .map(|a| {
-                let mut c = Challenge::digest(&self.realm, &nonce)
-                    .with_algorithm(a.name());
+                let mut c = Challenge::digest(&self.realm, &nonce).with_algorithm(a.name());
                 if !qop.is_empty() {
                     c = c.with_qop(&qop);
                 }
@@ -443,13 +438,11 @@ impl DigestAuthenticator {
     /// [`DigestAuthenticator::reject`] at `now`.
     pub fn reject_at(&self, req: &Request, err: &AuthError, proxy: bool, now: Instant) -> Response {
         match err {
-            AuthError::Malformed(_) => req
-                .reply(StatusCode::BAD_REQUEST)
-                .with_reason(if proxy {
-                    "Malformed Proxy-Authorization"
-                } else {
-                    "Malformed Authorization"
-                }),
+            AuthError::Malformed(_) => req.reply(StatusCode::BAD_REQUEST).with_reason(if proxy {
+                "Malformed Proxy-Authorization"
+            } else {
+                "Malformed Authorization"
+            }),
             AuthError::UriMismatch => req
                 .reply(StatusCode::BAD_REQUEST)
                 .with_reason("Digest URI Mismatch"),
@@ -515,13 +508,28 @@ impl DigestAuthenticator {
 
         // The digest, for a known user or a stand-in: the same work and
         // the same answer either way, so the user's existence never shows.
+        // HA1 from a password is computed in every case (with the stand-in
+        // password when the store has none), then replaced by a stored HA1.
         let found = self.store.lookup(a.username, &self.realm, algorithm.hash());
         let stand_in = self.stand_in_password(a.username);
-        let input = |secret| DigestInput {
+        let password = match &found {
+            Some(Secret::Password(p)) => p.as_str(),
+            _ => stand_in.as_str(),
+        };
+        let from_password = algorithm.hash().hex(&[
+            a.username.as_bytes(),
+            self.realm.as_bytes(),
+            password.as_bytes(),
+        ]);
+        let ha1 = match &found {
+            Some(Secret::Ha1(h)) => h.as_str(),
+            _ => from_password.as_str(),
+        };
+        let expected = DigestInput {
             algorithm,
             username: a.username,
             realm: &self.realm,
-            secret,
+            secret: Ha1Source::Precomputed(ha1),
             nonce: a.nonce,
             cnonce: a.cnonce,
             nc: a.nc.map_or("", |(raw, _)| raw),
@@ -529,16 +537,8 @@ impl DigestAuthenticator {
             method: req.method.as_str(),
             uri: a.uri,
             body: &req.body,
-        };
-        let expected = match &found {
-            Some(Secret::Password(p)) => input(Ha1Source::Password(p)).response(),
-            Some(Secret::Ha1(h)) => {
-                // Also the hash a password would have cost.
-                std::hint::black_box(input(Ha1Source::Password(&stand_in)).response());
-                input(Ha1Source::Precomputed(h)).response()
-            }
-            None => input(Ha1Source::Password(&stand_in)).response(),
-        };
+        }
+        .response();
         let given = from_hex(a.response).unwrap_or_default();
         let expected = from_hex(&expected).unwrap_or_default();
         let matches = constant_time_eq(&given, &expected);

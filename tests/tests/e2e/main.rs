@@ -10,6 +10,7 @@ mod answer;
 mod busy;
 mod im;
 mod registrar;
+mod registrar_auth;
 mod servers;
 
 use tests::{Server, Sipp, SippRun, Transport};
