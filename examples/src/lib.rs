@@ -21,4 +21,5 @@ pub mod answer;
 pub mod busy;
 pub mod cli;
 pub mod im;
+pub mod proxy;
 pub mod registrar;

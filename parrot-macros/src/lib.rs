@@ -1,5 +1,6 @@
 //! Procedural macros for the [`parrot`](https://docs.rs/parrot) SIP
-//! framework: the [`#[uas_handler]`](macro@uas_handler) attribute.
+//! framework: the [`#[uas_handler]`](macro@uas_handler) and
+//! [`#[uac_handler]`](macro@uac_handler) attributes.
 //!
 //! Use them through `parrot` (`parrot::uas_handler`, or
 //! `parrot::prelude::*`), not from this crate directly: the generated code
@@ -9,13 +10,15 @@
 //! `parse` (tokens into syntax: the arguments and the item), `validate`
 //! (which methods are handler methods and whether their signatures are
 //! callable; every problem spanned on the user's token) and `expand` (the
-//! block as written plus the generated `UasHandler` impl).
+//! block as written plus the generated `UasHandler` impl). `uac` holds the
+//! same three steps for `#[uac_handler]`.
 
 #![warn(missing_docs)]
 
 mod diag;
 mod expand;
 mod parse;
+mod uac;
 mod validate;
 
 use proc_macro::TokenStream;
@@ -164,6 +167,85 @@ fn uas_handler2(
         parse::Target::Type(_) | parse::Target::Other => None,
     };
     expand::output(&args, target, item, handler, errors)
+}
+
+/// Makes a client-side call handler (`parrot::client::UacHandler`) out of
+/// an inherent `impl` block of `async fn`s named after the trait's
+/// methods; run it with `Client::invite_with`.
+///
+/// ```
+/// use parrot::client::{Call, CallEnd, UacAction, UacHandler, uac_handler};
+/// use parrot::message::Response;
+///
+/// #[derive(Default)]
+/// struct Dialer {
+///     ringing: bool,
+/// }
+///
+/// #[uac_handler]
+/// impl Dialer {
+///     async fn provisional(&mut self, resp: &Response) {
+///         self.ringing |= resp.status.as_u16() == 180;
+///     }
+///
+///     async fn client_error(&mut self, resp: &Response) {
+///         eprintln!("refused: {}", resp.status);
+///     }
+///
+///     async fn call_established(&mut self, _call: &mut Call) -> UacAction {
+///         UacAction::Hangup
+///     }
+///
+///     async fn call_ended(&mut self, end: &CallEnd) {
+///         println!("{end}");
+///     }
+/// }
+///
+/// fn runs<H: UacHandler>(_: &H) {}
+/// runs(&Dialer::default());
+/// ```
+///
+/// # Handler methods
+///
+/// An `async fn` taking `&mut self` and one parameter, by name:
+///
+/// | method | parameter | called |
+/// |--------|-----------|--------|
+/// | `provisional` | `resp: &Response` | for each 1xx |
+/// | `success` | `resp: &Response` | for the 2xx (already acknowledged) |
+/// | `redirect` | `resp: &Response` | for a 3xx final response |
+/// | `client_error` | `resp: &Response` | for a 4xx (also a timeout's `408`) |
+/// | `server_error` | `resp: &Response` | for a 5xx (also a transport failure's `503`) |
+/// | `global_failure` | `resp: &Response` | for a 6xx |
+/// | `call_established` | `call: &mut Call` | once the call is up |
+/// | `call_ended` | `end: &CallEnd` | once it is over |
+///
+/// Each returns `()`, a `UacAction` (`Continue`, `Cancel` from
+/// `provisional`, `Hangup` from `success` or `call_established`) or a
+/// `Result` of those. Methods not written keep the trait's default
+/// (`Continue`). The block is kept as written, helpers included; handler
+/// methods get `#[allow(clippy::unused_async,
+/// clippy::needless_pass_by_ref_mut)]`, and `#[cfg]` on one is honoured.
+///
+/// `#[uac_handler(crate = "path")]` names the `parrot` crate when it is not
+/// reachable as `::parrot`.
+///
+/// # Errors
+///
+/// Reported on the user's token, all in one compile, with the block still
+/// emitted (and a stand-in impl, so that uses of the type report nothing
+/// further): the attribute on anything but an inherent `impl` block; a
+/// handler method that is not `async`, is generic or `unsafe`, does not
+/// take `&mut self`, or does not take exactly its one parameter by the
+/// right kind of reference; a method that looks like a misspelled handler
+/// method (an `async fn(&mut self, x: &Response)` named `sucess`,
+/// `handle_success` or `Success`: "did you mean `success`?"); an unknown
+/// argument. A return type that does not convert and a future that is not
+/// `Send` are reported by rustc on the method's return type and `async`
+/// keyword.
+#[proc_macro_attribute]
+pub fn uac_handler(args: TokenStream, item: TokenStream) -> TokenStream {
+    uac::uac_handler2(args.into(), item.into()).into()
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod client;
 pub mod dialog;
 pub mod endpoint;
 pub mod handler;

@@ -11,6 +11,9 @@ fn ui() {
     let cases = trybuild::TestCases::new();
     cases.pass("tests/ui/pass/*.rs");
     cases.compile_fail("tests/ui/fail/*.rs");
+    // `#[uac_handler]` (parrot::client).
+    cases.pass("tests/ui/uac_pass/*.rs");
+    cases.compile_fail("tests/ui/uac_fail/*.rs");
 }
 
 /// The `crate = "..."` argument in a crate that has `parrot` only under

@@ -110,13 +110,16 @@ pub(crate) async fn run(
     proxied: &mpsc::UnboundedSender<ProxiedDialog>,
 ) {
     let Some(me_in) = local(endpoint, origin.protocol) else {
-        endpoint.respond(upstream, req.response(StatusCode::SERVER_INTERNAL_ERROR));
+        endpoint.respond(
+            upstream,
+            own_response(req, StatusCode::SERVER_INTERNAL_ERROR),
+        );
         return;
     };
     let mut req = req.clone();
     if let Err(status) = check_and_preprocess(&mut req, &me_in) {
         info!(%status, "proxy refuses the request");
-        endpoint.respond(upstream, req.response(status));
+        endpoint.respond(upstream, own_response(&req, status));
         return;
     }
     let invite = req.method == Method::Invite;
@@ -137,7 +140,7 @@ pub(crate) async fn run(
             Ok(b) => branches.push(b),
             Err(why) => {
                 warn!(target = %target_uri, %why, "proxy target unreachable");
-                finals.push(req.response(StatusCode::SERVICE_UNAVAILABLE));
+                finals.push(own_response(&req, StatusCode::SERVICE_UNAVAILABLE));
             }
         }
     }
@@ -199,16 +202,16 @@ pub(crate) async fn run(
                     }
                     Some(ClientEvent::Timeout(_)) => {
                         b.done = true;
-                        finals.push(req.response(StatusCode::REQUEST_TIMEOUT));
+                        finals.push(own_response(&req, StatusCode::REQUEST_TIMEOUT));
                     }
                     Some(ClientEvent::TransportError) => {
                         b.done = true;
-                        finals.push(req.response(StatusCode::SERVICE_UNAVAILABLE));
+                        finals.push(own_response(&req, StatusCode::SERVICE_UNAVAILABLE));
                     }
                     None => {
                         if !b.done {
                             b.done = true;
-                            finals.push(req.response(StatusCode::REQUEST_TIMEOUT));
+                            finals.push(own_response(&req, StatusCode::REQUEST_TIMEOUT));
                         }
                     }
                 }
@@ -239,10 +242,27 @@ pub(crate) async fn run(
             }
         }
     }
+    if invite && dialog_known {
+        // §16.7 step 5: the callee retransmits its 2xx until the ACK comes
+        // (§13.3.1.4); each copy its branch passes up goes upstream too.
+        let endpoint = endpoint.clone();
+        let targets: Vec<Protocol> = branches.iter().map(|b| b.target.protocol).collect();
+        tokio::spawn(async move {
+            while let Some((i, ev)) = events.recv().await {
+                if let Some(ClientEvent::Response(resp)) = ev
+                    && resp.status.is_success()
+                    && let Some(me) = targets.get(i).and_then(|p| local(&endpoint, *p))
+                    && let Some(up) = strip_our_via(resp, &me)
+                {
+                    endpoint.respond(upstream, up);
+                }
+            }
+        });
+    }
     if !answered {
         // §16.7 step 6: the best final response.
-        let best =
-            best_response(&finals).unwrap_or_else(|| req.response(StatusCode::REQUEST_TIMEOUT));
+        let best = best_response(&finals)
+            .unwrap_or_else(|| own_response(&req, StatusCode::REQUEST_TIMEOUT));
         debug!(status = %best.status, branches = branches.len(), "proxy sends its best response");
         endpoint.respond(upstream, best);
     }
@@ -366,7 +386,7 @@ pub(crate) async fn forward_in_dialog(
     };
     if let Err(status) = check_and_preprocess(&mut req, &me_in) {
         if let Some(id) = upstream {
-            endpoint.respond(id, req.response(status));
+            endpoint.respond(id, own_response(&req, status));
         }
         return;
     }
@@ -378,7 +398,7 @@ pub(crate) async fn forward_in_dialog(
             Err(why) => {
                 warn!(%why, "next hop unreachable");
                 if let Some(id) = upstream {
-                    endpoint.respond(id, req.response(StatusCode::SERVICE_UNAVAILABLE));
+                    endpoint.respond(id, own_response(&req, StatusCode::SERVICE_UNAVAILABLE));
                 }
                 return;
             }
@@ -410,7 +430,7 @@ pub(crate) async fn forward_in_dialog(
                 Ok(tx) => tx,
                 Err(e) => {
                     warn!(error = %e, "request not forwarded");
-                    endpoint.respond(id, req.response(StatusCode::SERVER_INTERNAL_ERROR));
+                    endpoint.respond(id, own_response(&req, StatusCode::SERVER_INTERNAL_ERROR));
                     return;
                 }
             };
@@ -428,17 +448,29 @@ pub(crate) async fn forward_in_dialog(
                         }
                     }
                     ClientEvent::Timeout(_) => {
-                        endpoint.respond(id, req.response(StatusCode::REQUEST_TIMEOUT));
+                        endpoint.respond(id, own_response(&req, StatusCode::REQUEST_TIMEOUT));
                         return;
                     }
                     ClientEvent::TransportError => {
-                        endpoint.respond(id, req.response(StatusCode::SERVICE_UNAVAILABLE));
+                        endpoint.respond(id, own_response(&req, StatusCode::SERVICE_UNAVAILABLE));
                         return;
                     }
                 }
             }
         }
     }
+}
+
+/// A response the proxy itself sends (483, 482, 408, 503 …): it answers
+/// as a UAS here, so the To header gets a tag (§8.2.6.2).
+fn own_response(req: &Request, status: StatusCode) -> Response {
+    let mut resp = req.response(status);
+    if let Some(to) = resp.headers.to_header().map(std::borrow::Cow::into_owned)
+        && to.tag().is_none()
+    {
+        resp.headers.set_typed(&to.with_tag(crate::random::tag()));
+    }
+    resp
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -8,7 +8,9 @@
 
 mod answer;
 mod busy;
+mod client;
 mod im;
+mod proxy;
 mod registrar;
 mod registrar_auth;
 mod servers;

@@ -1,0 +1,828 @@
+//! The client side (UAC): send requests and run calls from Rust code.
+//!
+//! A [`Client`] owns an [`Endpoint`] with its own listening address (UDP
+//! and TCP on one port). It builds every request the way RFC 3261 §8.1.1
+//! asks (a Via with `rport` and a fresh branch, `Max-Forwards: 70`, a From
+//! with a fresh tag, To, a unique Call-ID, CSeq, and a Contact where a
+//! dialog or a binding may follow), sends it to the next hop of its
+//! Request-URI or of the configured outbound proxy (§8.1.2), answers one
+//! `401`/`407` digest challenge per request when it has credentials
+//! (§22.2, §22.3), and hands back the final response; a timeout becomes
+//! `408` and a transport failure `503`, as §8.1.3.1 tells a UAC to treat
+//! them.
+//!
+//! * [`Client::options`], [`Client::message`], [`Client::register`] and
+//!   [`Client::request`]: one request, its final response.
+//! * [`Client::register_and_refresh`]: a [`Registration`] that refreshes
+//!   itself before it expires and is removed with
+//!   [`Registration::unregister`].
+//! * [`Client::invite`]: a [`PendingCall`] that yields the provisional
+//!   responses, then an established [`Call`] (the ACK for the 2xx is sent,
+//!   and sent again for every retransmitted 2xx, §13.2.2.4) or a
+//!   [`CallError`]; [`PendingCall::cancel`] sends CANCEL (§9.1). A [`Call`]
+//!   hangs up with [`Call::bye`] and notices the peer's BYE
+//!   ([`Call::ended`]).
+//! * [`Client::invite_with`]: the same call driven by a callback handler,
+//!   an `impl` block marked [`#[uac_handler]`](macro@uac_handler).
+//!
+//! ```no_run
+//! use parrot::client::{Client, Progress};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::builder()
+//!     .listen("0.0.0.0:0".parse()?)
+//!     .from("sip:alice@example.com")
+//!     .credentials("alice", "secret")
+//!     .bind()
+//!     .await?;
+//!
+//! let pong = client.options("sip:bob@192.0.2.4").await?;
+//! println!("OPTIONS: {} {}", pong.status, pong.reason);
+//!
+//! let mut pending = client.invite("sip:bob@192.0.2.4", "v=0\r\n...").await?;
+//! let mut call = loop {
+//!     match pending.next().await {
+//!         Some(Progress::Provisional(r)) => println!("{} {}", r.status, r.reason),
+//!         Some(Progress::Answered(call)) => break call,
+//!         Some(Progress::Failed(e)) => return Err(e.into()),
+//!         None => return Ok(()),
+//!     }
+//! };
+//! tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+//! let bye = call.bye().await?;
+//! println!("BYE: {}", bye.status);
+//! # Ok(()) }
+//! ```
+//!
+//! Requests the peer sends inside a call reach the call (§12.2.2): BYE is
+//! answered `200` and ends it, OPTIONS `200`, a re-INVITE or UPDATE `488`
+//! (the session stays as it is, §14.2), anything else `405`; a request for
+//! a dialog the client does not know is answered `481`, and requests
+//! outside any dialog `405` (the client accepts no calls).
+//!
+//! Not implemented: TLS (`sips:`), SRV/NAPTR lookups (RFC 3263: the host
+//! of the URI is looked up with A/AAAA records), answering an offer that
+//! arrives in a 2xx (an INVITE should carry the offer), re-INVITEs of our
+//! own.
+
+mod call;
+mod handler;
+mod register;
+mod request;
+mod router;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+#[cfg(test)]
+mod tests;
+
+pub use call::{Call, CallEnd, CallError, CallHandle, PendingCall, Progress};
+pub use handler::{CallOutcome, IntoUacAction, UacAction, UacHandler};
+pub use parrot_macros::uac_handler;
+pub use register::Registration;
+pub use request::NextHop;
+
+use crate::auth::DigestClient;
+use crate::dialog::DialogId;
+use crate::endpoint::{ClientEvent, Endpoint, EndpointConfig};
+use crate::message::typed::{Contact, Via};
+use crate::message::{
+    HeaderName, Host, Method, NameAddr, Request, Response, SipUri, StatusCode, Text, Uri,
+};
+use crate::transaction::TimerConfig;
+use crate::transport::{ListenerConfig, Protocol, Target, TransportConfig, TransportError};
+use router::DialogInput;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+
+/// Why a request could not be sent at all, or a client not started. (A
+/// request that was sent always ends in a response: a timeout or a
+/// transport failure is reported as a synthesized `408` or `503`,
+/// §8.1.3.1.)
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// A URI could not be parsed.
+    InvalidUri(String),
+    /// The URI or its transport needs something not implemented (TLS,
+    /// SCTP, a gateway for `tel:`), or the method must be sent another way.
+    Unsupported(String),
+    /// The next hop's host name did not resolve.
+    Unresolvable(String),
+    /// The client has no listener for the protocol the next hop needs.
+    NoListener(Protocol),
+    /// The configuration is invalid.
+    Config(String),
+    /// The listeners could not be bound.
+    Bind(TransportError),
+    /// The request was answered with a final response that refuses it
+    /// (e.g. the first REGISTER of [`Client::register_and_refresh`]).
+    Rejected(Box<Response>),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::InvalidUri(why) => write!(f, "invalid URI: {why}"),
+            ClientError::Unsupported(why) => write!(f, "unsupported: {why}"),
+            ClientError::Unresolvable(host) => write!(f, "cannot resolve {host}"),
+            ClientError::NoListener(p) => write!(f, "no {p} listener to send from"),
+            ClientError::Config(why) => write!(f, "configuration: {why}"),
+            ClientError::Bind(e) => write!(f, "cannot listen: {e}"),
+            ClientError::Rejected(r) => write!(f, "refused: {} {}", r.status, r.reason),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// Something a URI can be taken from: a [`Uri`], a [`SipUri`], or text
+/// such as `"sip:bob@example.com"`.
+pub trait IntoUri {
+    /// The URI, or why the text is not one.
+    fn into_uri(self) -> Result<Uri, ClientError>;
+}
+
+impl IntoUri for Uri {
+    fn into_uri(self) -> Result<Uri, ClientError> {
+        Ok(self)
+    }
+}
+
+impl IntoUri for &Uri {
+    fn into_uri(self) -> Result<Uri, ClientError> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoUri for SipUri {
+    fn into_uri(self) -> Result<Uri, ClientError> {
+        Ok(Uri::Sip(self))
+    }
+}
+
+impl IntoUri for &str {
+    fn into_uri(self) -> Result<Uri, ClientError> {
+        let s = self.trim();
+        // Accept `<sip:...>` as written in a header.
+        let s = s
+            .strip_prefix('<')
+            .and_then(|s| s.strip_suffix('>'))
+            .unwrap_or(s);
+        s.parse()
+            .map_err(|e| ClientError::InvalidUri(format!("{self:?}: {e}")))
+    }
+}
+
+impl IntoUri for String {
+    fn into_uri(self) -> Result<Uri, ClientError> {
+        self.as_str().into_uri()
+    }
+}
+
+impl IntoUri for &String {
+    fn into_uri(self) -> Result<Uri, ClientError> {
+        self.as_str().into_uri()
+    }
+}
+
+/// Configures and starts a [`Client`]; see [`Client::builder`].
+#[derive(Debug)]
+pub struct ClientBuilder {
+    listen: SocketAddr,
+    protocols: Vec<Protocol>,
+    identity: Option<String>,
+    display_name: Option<String>,
+    credentials: Option<DigestClient>,
+    outbound_proxy: Option<String>,
+    user_agent: Option<String>,
+    timers: TimerConfig,
+    transport: TransportConfig,
+}
+
+impl ClientBuilder {
+    /// Where to listen, UDP and TCP on one port (default `0.0.0.0:0`:
+    /// every interface, a port chosen by the system). Responses and the
+    /// peer's in-dialog requests arrive here.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Listens for UDP only (no TCP listener: `transport=tcp` URIs and
+    /// requests too large for UDP, §18.1.1, then fail).
+    pub fn udp_only(mut self) -> Self {
+        self.protocols = vec![Protocol::Udp];
+        self
+    }
+
+    /// Our identity, the From URI of every request outside a dialog
+    /// (§8.1.1.3), e.g. `"sip:alice@example.com"`. Default
+    /// `sip:parrot@<our address>`. Checked by [`ClientBuilder::bind`].
+    pub fn from(mut self, uri: impl Into<String>) -> Self {
+        self.identity = Some(uri.into());
+        self
+    }
+
+    /// The display name of our From header.
+    pub fn display_name(mut self, name: impl Into<String>) -> Self {
+        self.display_name = Some(name.into());
+        self
+    }
+
+    /// Credentials for digest authentication: a `401`/`407` is answered
+    /// once per request, with a new CSeq (§22.2, §22.3).
+    pub fn credentials(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
+        self.credentials = Some(DigestClient::new(username, password));
+        self
+    }
+
+    /// An outbound proxy (§8.1.2): every request outside a dialog is sent
+    /// to it, with a pre-loaded `Route` naming it. Give it the `lr`
+    /// parameter (`"sip:proxy.example.com;lr"`): RFC 3261 proxies are
+    /// loose routers. Checked by [`ClientBuilder::bind`].
+    pub fn outbound_proxy(mut self, uri: impl Into<String>) -> Self {
+        self.outbound_proxy = Some(uri.into());
+        self
+    }
+
+    /// The `User-Agent` header value (default `parrot/<version>`; empty
+    /// for none).
+    pub fn user_agent(mut self, value: impl Into<String>) -> Self {
+        self.user_agent = Some(value.into());
+        self
+    }
+
+    /// The transaction timers T1, T2, T4 (RFC 3261 §17; defaults 500 ms,
+    /// 4 s, 5 s).
+    pub fn timers(mut self, timers: TimerConfig) -> Self {
+        self.timers = timers;
+        self
+    }
+
+    /// Transport limits and timeouts (the listeners come from
+    /// [`ClientBuilder::listen`]).
+    pub fn transport_config(mut self, config: TransportConfig) -> Self {
+        self.transport = config;
+        self
+    }
+
+    /// Binds the listeners and starts the client. Must be called inside a
+    /// tokio runtime (the client runs tasks on it).
+    pub async fn bind(self) -> Result<Client, ClientError> {
+        let identity = match &self.identity {
+            Some(s) => {
+                let uri = s.as_str().into_uri()?;
+                if uri.as_sip().is_none() {
+                    return Err(ClientError::Config(format!(
+                        "the From identity must be a sip: URI, not {uri}"
+                    )));
+                }
+                Some(uri)
+            }
+            None => None,
+        };
+        let outbound_proxy = match &self.outbound_proxy {
+            Some(s) => {
+                let uri = s.as_str().into_uri()?;
+                NextHop::from_uri(&uri)?;
+                Some(uri)
+            }
+            None => None,
+        };
+        let user_agent = match self.user_agent {
+            Some(ua) if ua.trim().is_empty() => None,
+            Some(ua) => Some(Text::from(ua.replace(['\r', '\n'], " "))),
+            None => Some(Text::from(format!("parrot/{}", env!("CARGO_PKG_VERSION")))),
+        };
+        let config = EndpointConfig {
+            transport: TransportConfig {
+                listeners: vec![ListenerConfig {
+                    addr: self.listen,
+                    protocols: self.protocols,
+                }],
+                ..self.transport
+            },
+            timers: self.timers,
+            ..EndpointConfig::default()
+        };
+        let (endpoint, events) = Endpoint::bind(config).await.map_err(ClientError::Bind)?;
+        let calls: CallTable = Arc::default();
+        let router = tokio::spawn(router::run(endpoint.clone(), events, calls.clone()));
+        let host = endpoint
+            .transport()
+            .listeners()
+            .first()
+            .map(|l| l.local_addr.ip())
+            .filter(|ip| !ip.is_unspecified())
+            .map_or_else(|| "parrot.invalid".to_owned(), |ip| ip.to_string());
+        for l in endpoint.transport().listeners() {
+            tracing::debug!(protocol = %l.protocol, addr = %l.local_addr, "client listening");
+        }
+        Ok(Client {
+            inner: Arc::new(Inner {
+                endpoint,
+                identity,
+                display_name: self.display_name,
+                credentials: self.credentials,
+                outbound_proxy,
+                user_agent,
+                timers: self.timers,
+                calls,
+                register_call_id: new_call_id(&host),
+                register_cseq: AtomicU32::new(initial_cseq()),
+                router,
+            }),
+        })
+    }
+}
+
+/// The live calls by dialog, for routing the peer's in-dialog requests
+/// and retransmitted 2xx responses (§12.2.2, §13.2.2.4).
+pub(crate) type CallTable = Arc<Mutex<HashMap<DialogId, mpsc::UnboundedSender<DialogInput>>>>;
+
+/// A SIP client (UAC): sends requests and runs calls. Cheap to clone; the
+/// listeners close when the last clone (and the last call) is dropped or
+/// [`Client::shutdown`] is called.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    endpoint: Endpoint,
+    identity: Option<Uri>,
+    display_name: Option<String>,
+    credentials: Option<DigestClient>,
+    outbound_proxy: Option<Uri>,
+    user_agent: Option<Text>,
+    timers: TimerConfig,
+    calls: CallTable,
+    /// §10.2: "All registrations from a UAC SHOULD use the same Call-ID
+    /// header field value for registrations sent to a particular
+    /// registrar", with the CSeq incremented for each.
+    register_call_id: Text,
+    register_cseq: AtomicU32,
+    router: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.router.abort();
+        self.endpoint.shutdown();
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("listeners", &self.inner.endpoint.transport().listeners())
+            .field(
+                "identity",
+                &self.inner.identity.as_ref().map(|u| u.to_string()),
+            )
+            .field(
+                "outbound_proxy",
+                &self.inner.outbound_proxy.as_ref().map(|u| u.to_string()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request ready to go and where it goes.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    pub(crate) request: Request,
+    pub(crate) target: Target,
+}
+
+impl Client {
+    /// Starts configuring a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder {
+            listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+            protocols: vec![Protocol::Udp, Protocol::Tcp],
+            identity: None,
+            display_name: None,
+            credentials: None,
+            outbound_proxy: None,
+            user_agent: None,
+            timers: TimerConfig::default(),
+            transport: TransportConfig::default(),
+        }
+    }
+
+    /// The bound address of the listener of `protocol`.
+    pub fn local_addr(&self, protocol: Protocol) -> Option<SocketAddr> {
+        self.inner.endpoint.transport().local_addr(protocol)
+    }
+
+    /// The endpoint underneath (transports and transactions).
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.inner.endpoint
+    }
+
+    /// Closes the listeners: requests in progress fail with `503`.
+    pub fn shutdown(&self) {
+        self.inner.endpoint.shutdown();
+    }
+
+    /// Sends OPTIONS to `uri` (§11) and returns the final response.
+    pub async fn options(&self, uri: impl IntoUri) -> Result<Response, ClientError> {
+        self.request(Method::Options, uri, None).await
+    }
+
+    /// Sends a MESSAGE (RFC 3428) with `body` of type `content_type` (e.g.
+    /// `"text/plain"`) to `uri` and returns the final response.
+    pub async fn message(
+        &self,
+        uri: impl IntoUri,
+        content_type: &str,
+        body: impl Into<bytes::Bytes>,
+    ) -> Result<Response, ClientError> {
+        self.request(Method::Message, uri, Some((content_type, body.into())))
+            .await
+    }
+
+    /// Sends a request of `method` outside any dialog to `uri`, with an
+    /// optional body `(content type, bytes)`, and returns the final
+    /// response. INVITE goes through [`Client::invite`], REGISTER through
+    /// [`Client::register`]; ACK and CANCEL are never sent on their own.
+    pub async fn request(
+        &self,
+        method: Method,
+        uri: impl IntoUri,
+        body: Option<(&str, bytes::Bytes)>,
+    ) -> Result<Response, ClientError> {
+        if matches!(
+            method,
+            Method::Invite | Method::Ack | Method::Cancel | Method::Register
+        ) {
+            return Err(ClientError::Unsupported(format!(
+                "{method} is not sent with Client::request"
+            )));
+        }
+        let uri = uri.into_uri()?;
+        let to = NameAddr::new(uri.clone());
+        let mut p = self
+            .prepare(method, uri, to, None, initial_cseq(), false)
+            .await?;
+        if let Some((content_type, body)) = body {
+            p.request = request::with_body(p.request, content_type, body);
+            p = self.fit_transport(p)?;
+        }
+        Ok(self.transact(p).await.1)
+    }
+
+    /// Sends REGISTER (§10.2) to `registrar` (e.g. `"sip:example.com"`)
+    /// binding `contact` (default: this client's own address) to the
+    /// address-of-record `aor` for `expires` seconds (0 removes the
+    /// binding), and returns the final response. A `423 Interval Too
+    /// Brief` is retried once with the registrar's Min-Expires (§10.2.8).
+    pub async fn register(
+        &self,
+        registrar: impl IntoUri,
+        aor: impl IntoUri,
+        contact: Option<Uri>,
+        expires: u32,
+    ) -> Result<Response, ClientError> {
+        let binding = register::Binding::new(self, registrar.into_uri()?, aor.into_uri()?, contact);
+        Ok(binding.send(expires).await?.response)
+    }
+
+    /// Registers like [`Client::register`] and keeps the binding alive:
+    /// the returned [`Registration`] re-registers at half the granted
+    /// expiry (the `expires` parameter of our Contact in the 200, else its
+    /// Expires header), until [`Registration::unregister`] removes the
+    /// binding or the handle is dropped (which only stops refreshing).
+    /// A first REGISTER that is not answered 2xx is an error
+    /// ([`ClientError::Rejected`]).
+    pub async fn register_and_refresh(
+        &self,
+        registrar: impl IntoUri,
+        aor: impl IntoUri,
+        contact: Option<Uri>,
+        expires: u32,
+    ) -> Result<Registration, ClientError> {
+        let binding = register::Binding::new(self, registrar.into_uri()?, aor.into_uri()?, contact);
+        Registration::start(binding, expires).await
+    }
+
+    /// Starts a call: sends INVITE to `uri` with the SDP offer `sdp_offer`
+    /// (`application/sdp`; empty for an INVITE without an offer) and
+    /// returns the [`PendingCall`], which yields the provisional
+    /// responses and then the outcome.
+    pub async fn invite(
+        &self,
+        uri: impl IntoUri,
+        sdp_offer: impl Into<bytes::Bytes>,
+    ) -> Result<PendingCall, ClientError> {
+        let uri = uri.into_uri()?;
+        let to = NameAddr::new(uri.clone());
+        let p = self
+            .prepare(Method::Invite, uri, to, None, initial_cseq(), true)
+            .await?;
+        let mut request = p.request;
+        request.headers.append(HeaderName::Allow, call::ALLOW);
+        let request = request::with_body(request, "application/sdp", sdp_offer.into());
+        let p = self.fit_transport(Prepared {
+            request,
+            target: p.target,
+        })?;
+        call::start(self.clone(), p).await
+    }
+
+    /// Runs a call with a callback handler (an `impl` block marked
+    /// [`#[uac_handler]`](macro@uac_handler)): its methods are called with
+    /// each response, when the call is established and when it ends; see
+    /// [`UacHandler`].
+    pub async fn invite_with<H: UacHandler>(
+        &self,
+        uri: impl IntoUri,
+        sdp_offer: impl Into<bytes::Bytes>,
+        handler: &mut H,
+    ) -> Result<CallOutcome, ClientError> {
+        let pending = self.invite(uri, sdp_offer).await?;
+        Ok(handler::drive(pending, handler).await)
+    }
+
+    // -- internals ---------------------------------------------------------
+
+    pub(crate) fn calls(&self) -> &CallTable {
+        &self.inner.calls
+    }
+
+    pub(crate) fn timers(&self) -> &TimerConfig {
+        &self.inner.timers
+    }
+
+    pub(crate) fn register_call_id(&self) -> &Text {
+        &self.inner.register_call_id
+    }
+
+    /// The next CSeq number of our REGISTERs (§10.2: incremented by one
+    /// for each REGISTER with the same Call-ID), at least `floor`.
+    pub(crate) fn next_register_cseq(&self, floor: u32) -> u32 {
+        let mut cur = self.inner.register_cseq.load(Ordering::Relaxed);
+        loop {
+            let next = cur
+                .max(floor)
+                .saturating_add(1)
+                .min(crate::message::typed::CSeq::MAX);
+            match self.inner.register_cseq.compare_exchange(
+                cur,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Resolves the next hop whose URI is `first_hop` (RFC 3263 without
+    /// NAPTR/SRV: A/AAAA of the host).
+    pub(crate) async fn resolve(&self, first_hop: &Uri) -> Result<Target, ClientError> {
+        let hop = NextHop::from_uri(first_hop)?;
+        Target::resolve(hop.protocol, &hop.host, hop.port)
+            .await
+            .map_err(|_| ClientError::Unresolvable(hop.host))
+    }
+
+    /// The local address requests to `target` are sent from: the
+    /// listener's, with the address the system routes to the target when
+    /// the listener is bound to a wildcard.
+    pub(crate) fn local_for(&self, target: &Target) -> Result<SocketAddr, ClientError> {
+        let local = self
+            .local_addr(target.protocol)
+            .ok_or(ClientError::NoListener(target.protocol))?;
+        if !local.ip().is_unspecified() {
+            return Ok(local);
+        }
+        let ip = routable_ip(target.addr).unwrap_or(if target.addr.is_ipv4() {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        });
+        Ok(SocketAddr::new(ip, local.port()))
+    }
+
+    /// Our Via for a request to `target`: sent-by = our address, a fresh
+    /// branch (§8.1.1.7) and `rport` (RFC 3581).
+    pub(crate) fn via_for(&self, target: &Target) -> Result<Via, ClientError> {
+        let local = self.local_for(target)?;
+        let mut via = self
+            .inner
+            .endpoint
+            .via(target.protocol)
+            .ok_or(ClientError::NoListener(target.protocol))?;
+        via.host = Host::from(local.ip());
+        via.port = Some(local.port());
+        Ok(via)
+    }
+
+    /// Our Contact URI for requests to `target` (§8.1.1.8): our address,
+    /// `transport=tcp` over TCP, the user part of our identity.
+    pub(crate) fn contact_for(&self, target: &Target) -> Result<Uri, ClientError> {
+        let local = self.local_for(target)?;
+        let user = self
+            .inner
+            .identity
+            .as_ref()
+            .and_then(|u| u.as_sip())
+            .and_then(|u| u.user().map(|u| u.into_owned()))
+            .unwrap_or_else(|| "parrot".to_owned());
+        let mut uri = SipUri::new(Host::from(local.ip()))
+            .with_port(local.port())
+            .with_user(&user);
+        if target.protocol == Protocol::Tcp {
+            uri = uri.with_transport("tcp");
+        }
+        Ok(Uri::Sip(uri))
+    }
+
+    /// Our From address (§8.1.1.3), without tag.
+    pub(crate) fn our_address(&self, local: SocketAddr) -> NameAddr {
+        let uri =
+            self.inner.identity.clone().unwrap_or_else(|| {
+                Uri::Sip(SipUri::new(Host::from(local.ip())).with_user("parrot"))
+            });
+        let mut addr = NameAddr::new(uri);
+        if let Some(name) = &self.inner.display_name {
+            addr.set_display(Some(name));
+        }
+        addr
+    }
+
+    /// Builds a request outside any dialog (§8.1.1) for `request_uri`, and
+    /// resolves where it goes: the outbound proxy (with a pre-loaded
+    /// Route) or the Request-URI (§8.1.2). `call_id`: a fresh one if
+    /// `None`. `contact`: whether to add our Contact.
+    pub(crate) async fn prepare(
+        &self,
+        method: Method,
+        request_uri: Uri,
+        to: NameAddr,
+        call_id: Option<Text>,
+        cseq: u32,
+        contact: bool,
+    ) -> Result<Prepared, ClientError> {
+        // The first hop must be routable (checked by `resolve`); the
+        // Request-URI need not be when an outbound proxy takes it.
+        let first_hop = self.inner.outbound_proxy.as_ref().unwrap_or(&request_uri);
+        let target = self.resolve(first_hop).await?;
+        let local = self.local_for(&target)?;
+        let contact = if contact {
+            Some(Contact::new(NameAddr::new(self.contact_for(&target)?)))
+        } else {
+            None
+        };
+        let request = request::OutOfDialog {
+            method,
+            request_uri,
+            to,
+            from: self.our_address(local),
+            from_tag: crate::random::tag(),
+            call_id: call_id.unwrap_or_else(|| new_call_id(&local.ip().to_string())),
+            cseq,
+            via: self.via_for(&target)?,
+            contact,
+            route: self.inner.outbound_proxy.clone(),
+            user_agent: self.inner.user_agent.clone(),
+        }
+        .build();
+        Ok(Prepared { request, target })
+    }
+
+    /// §18.1.1: a request over UDP within 200 bytes of the path MTU (by
+    /// default larger than 1300 bytes) goes over TCP when we listen for
+    /// TCP. Done here, before the transaction starts, so that our copy of
+    /// the request (whose top Via a CANCEL copies, §9.1) says TCP too.
+    pub(crate) fn fit_transport(&self, mut p: Prepared) -> Result<Prepared, ClientError> {
+        let threshold = self.inner.endpoint.transport().config().udp_size_threshold;
+        if p.target.protocol == Protocol::Udp
+            && p.request.to_bytes().len() > threshold
+            && self.local_addr(Protocol::Tcp).is_some()
+        {
+            let tcp = Target::tcp(p.target.addr);
+            let via = self.via_for(&tcp)?;
+            p.request.headers.set_typed(&via);
+            if p.request.headers.contains(HeaderName::Contact)
+                && let Ok(uri) = self.contact_for(&tcp)
+            {
+                p.request
+                    .headers
+                    .set_typed(&Contact::new(NameAddr::new(uri)));
+            }
+            p.target = tcp;
+        }
+        Ok(p)
+    }
+
+    /// Runs a non-INVITE request to its final response, answering one
+    /// digest challenge (§22.2, §22.3). Returns the request last sent and
+    /// the response.
+    pub(crate) async fn transact(&self, p: Prepared) -> (Request, Response) {
+        let Prepared {
+            mut request,
+            target,
+        } = p;
+        let mut answered = false;
+        loop {
+            let resp = self.one_transaction(&request, target).await;
+            if !answered && is_challenge(&resp) {
+                answered = true;
+                if let Some(next) = self.authorize(&request, &resp) {
+                    tracing::debug!(method = %request.method, status = %resp.status, "answering the digest challenge");
+                    request = next;
+                    continue;
+                }
+            }
+            return (request, resp);
+        }
+    }
+
+    /// One client transaction: the final response, or the `408`/`503` a
+    /// timeout or transport failure stands for (§8.1.3.1).
+    pub(crate) async fn one_transaction(&self, request: &Request, target: Target) -> Response {
+        let mut tx = match self.inner.endpoint.request(request.clone(), target).await {
+            Ok(tx) => tx,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start a client transaction");
+                return request.response(StatusCode::SERVICE_UNAVAILABLE);
+            }
+        };
+        while let Some(ev) = tx.next().await {
+            match ev {
+                ClientEvent::Response(r) if !request::acceptable(&r) => {
+                    tracing::debug!(status = %r.status, "response with several Via values discarded (§8.1.3.3)");
+                }
+                ClientEvent::Response(r) if r.status.is_final() => return r,
+                ClientEvent::Response(_) => {}
+                ClientEvent::Timeout(_) => return request.response(StatusCode::REQUEST_TIMEOUT),
+                ClientEvent::TransportError => {
+                    return request.response(StatusCode::SERVICE_UNAVAILABLE);
+                }
+            }
+        }
+        request.response(StatusCode::REQUEST_TIMEOUT)
+    }
+
+    /// `request` resubmitted with credentials for the challenges of
+    /// `challenge` (a 401 or 407), if we have credentials and can answer
+    /// at least one of them.
+    pub(crate) fn authorize(&self, request: &Request, challenge: &Response) -> Option<Request> {
+        let me = self.inner.credentials.as_ref()?;
+        let mut next = request.clone();
+        if let Err(e) = me.authorize(&mut next, challenge) {
+            tracing::debug!(status = %challenge.status, error = %e, "cannot answer the challenge");
+            return None;
+        }
+        request::resubmit(&next)
+    }
+}
+
+/// Whether `resp` is a challenge: 401 or 407 (§22.2, §22.3).
+pub(crate) fn is_challenge(resp: &Response) -> bool {
+    matches!(
+        resp.status,
+        StatusCode::UNAUTHORIZED | StatusCode::PROXY_AUTHENTICATION_REQUIRED
+    )
+}
+
+/// A fresh Call-ID (§8.1.1.4: "MUST be selected by the UAC as a globally
+/// unique identifier over space and time"): 96 random bits `@` our host.
+pub(crate) fn new_call_id(host: &str) -> Text {
+    Text::from(format!(
+        "{:016x}{:08x}@{}",
+        crate::random::u64(),
+        crate::random::u64() as u32,
+        host.trim_start_matches('[').trim_end_matches(']')
+    ))
+}
+
+/// A first CSeq number: random below 2**16, far below the 2**31 limit
+/// (§8.1.1.5), never 0.
+pub(crate) fn initial_cseq() -> u32 {
+    (crate::random::u64() % 0xffff) as u32 + 1
+}
+
+/// The local address the system would use to reach `peer` (for a Via or
+/// Contact when listening on a wildcard address). No packet is sent.
+fn routable_ip(peer: SocketAddr) -> Option<IpAddr> {
+    let bind: SocketAddr = if peer.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let s = std::net::UdpSocket::bind(bind).ok()?;
+    s.connect(peer).ok()?;
+    s.local_addr().ok().map(|a| a.ip())
+}

@@ -1,0 +1,124 @@
+//! The client's server side: what the peer sends us outside our client
+//! transactions. Requests inside a call's dialog go to the call's task
+//! (§12.2.2); 2xx responses to an INVITE whose transaction is over go to
+//! the call, which acknowledges them again (§13.2.2.4); everything else is
+//! answered here.
+
+use super::CallTable;
+use crate::dialog::DialogId;
+use crate::endpoint::{Endpoint, ServerEvent};
+use crate::message::{HeaderName, Method, Request, Response, StatusCode};
+use crate::transaction::TransactionId;
+use tokio::sync::mpsc;
+use tracing::debug;
+
+/// What the router hands a call's task.
+#[derive(Debug)]
+pub(crate) enum DialogInput {
+    /// A request from the peer in the call's dialog, to answer on server
+    /// transaction `id`.
+    Request {
+        /// The server transaction.
+        id: TransactionId,
+        /// The request.
+        request: Request,
+    },
+    /// A 2xx to our INVITE that matched no transaction (a retransmission
+    /// after the INVITE transaction ended): ACK it again (§13.2.2.4).
+    Retransmitted2xx(Response),
+}
+
+/// The `Allow` of the answers given outside any call.
+const ALLOW_OUTSIDE: &str = "ACK, BYE, CANCEL, OPTIONS";
+
+/// Runs until the endpoint stops.
+pub(crate) async fn run(
+    endpoint: Endpoint,
+    mut events: mpsc::UnboundedReceiver<ServerEvent>,
+    calls: CallTable,
+) {
+    while let Some(ev) = events.recv().await {
+        match ev {
+            ServerEvent::Request { id, request, .. } => {
+                request_event(&endpoint, &calls, id, request)
+            }
+            ServerEvent::StrayResponse { response } => {
+                let invite_2xx = response.status.is_success()
+                    && response
+                        .headers
+                        .cseq()
+                        .is_some_and(|c| c.method == Method::Invite);
+                let call = invite_2xx
+                    .then(|| DialogId::from_incoming_response(&response))
+                    .flatten()
+                    .and_then(|d| lookup(&calls, &d));
+                match call {
+                    Some(tx) => {
+                        let _ = tx.send(DialogInput::Retransmitted2xx(response));
+                    }
+                    None => {
+                        debug!(status = %response.status, "response matching no transaction or call dropped")
+                    }
+                }
+            }
+            // We never send a 2xx to an INVITE, so no ACK is ours.
+            ServerEvent::Ack { .. } => debug!("ACK for no call dropped"),
+            ServerEvent::Cancelled { id } => debug!(%id, "request cancelled by the peer"),
+            ServerEvent::Timeout { id, timer } => {
+                debug!(%id, ?timer, "server transaction timed out")
+            }
+            ServerEvent::TransportError { id } => debug!(%id, "response could not be delivered"),
+        }
+    }
+}
+
+fn lookup(calls: &CallTable, id: &DialogId) -> Option<mpsc::UnboundedSender<DialogInput>> {
+    calls
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(id)
+        .cloned()
+}
+
+fn request_event(endpoint: &Endpoint, calls: &CallTable, id: TransactionId, request: Request) {
+    if request.headers.to_tag().is_some() {
+        // §12.2.2: inside a dialog; 481 if it is not one of our calls.
+        let call = DialogId::from_incoming_request(&request).and_then(|d| lookup(calls, &d));
+        let refused = match call {
+            Some(tx) => match tx.send(DialogInput::Request { id, request }) {
+                Ok(()) => None,
+                Err(mpsc::error::SendError(DialogInput::Request { request, .. })) => Some(request),
+                Err(_) => None,
+            },
+            None => Some(request),
+        };
+        if let Some(request) = refused {
+            debug!(method = %request.method, "request for an unknown dialog: 481");
+            endpoint.respond(
+                id,
+                request.response(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
+            );
+        }
+        return;
+    }
+    // Outside any dialog: the client accepts no calls or messages.
+    let mut resp = match request.method {
+        Method::Options => request.response(StatusCode::OK),
+        _ => request.response(StatusCode::METHOD_NOT_ALLOWED),
+    };
+    resp.headers.append(HeaderName::Allow, ALLOW_OUTSIDE);
+    if request.headers.to_tag().is_none() && resp.status != StatusCode::TRYING {
+        // §8.2.6.2: a To tag on every response but 100.
+        add_to_tag(&mut resp);
+    }
+    endpoint.respond(id, resp);
+}
+
+fn add_to_tag(resp: &mut Response) {
+    if let Some(to) = resp.headers.to_header()
+        && to.tag().is_none()
+    {
+        let to = to.into_owned().with_tag(crate::random::tag());
+        resp.headers.set_typed(&to);
+    }
+}
