@@ -79,7 +79,11 @@ impl Answer {
         if !cx.in_dialog() {
             info!(call_id = cx.call_id(), from = %caller(req), to = %req.uri, "incoming call");
             cx.ring();
-            tokio::time::sleep(self.options.ring_delay).await;
+            // A zero-length sleep still waits for the timer's next
+            // millisecond tick: skip it when there is no delay.
+            if !self.options.ring_delay.is_zero() {
+                tokio::time::sleep(self.options.ring_delay).await;
+            }
         }
         let sdp = self.local_sdp(req)?;
         self.answered_at.get_or_insert_with(Instant::now);

@@ -143,7 +143,9 @@ impl<H: UasHandler> Core<H> {
                 // dialog; one for no dialog is dropped (never answered).
                 match DialogId::from_incoming_request(&request).and_then(|d| self.dialogs.get(&d)) {
                     Some(inbox) => {
-                        let _ = inbox.send(Inbox::Ack { request });
+                        let _ = inbox.send(Inbox::Ack {
+                            request: Box::new(request),
+                        });
                     }
                     None => {
                         if self.proxy_in_dialog(None, request, origin).is_some() {
@@ -268,7 +270,7 @@ impl<H: UasHandler> Core<H> {
                 Some(inbox) => {
                     let msg = Inbox::Request {
                         id,
-                        request,
+                        request: Box::new(request),
                         origin,
                     };
                     // The dialog's task may have just ended.
@@ -337,7 +339,7 @@ impl<H: UasHandler> Core<H> {
         }
         let _ = inbox_tx.send(Inbox::Request {
             id,
-            request,
+            request: Box::new(request),
             origin,
         });
         let task = session::run::<H>(

@@ -28,16 +28,18 @@ pub(crate) struct SessionConfig {
     pub(crate) proxied: mpsc::UnboundedSender<super::relay::ProxiedDialog>,
 }
 
-/// What the core delivers to a session.
+/// What the core delivers to a session. Requests are boxed: a channel
+/// allocates its slots in blocks, and every live dialog owns one, so a small
+/// slot keeps a held call's memory small.
 pub(crate) enum Inbox {
     /// A request (the first one, or one inside the dialog).
     Request {
         id: TransactionId,
-        request: Request,
+        request: Box<Request>,
         origin: Origin,
     },
     /// The ACK for our 2xx.
-    Ack { request: Request },
+    Ack { request: Box<Request> },
     /// The pending INVITE was cancelled (the runtime already sent 487).
     Cancelled,
 }
@@ -324,13 +326,13 @@ pub(crate) async fn run<H: UasHandler>(
                     &mut s,
                     &mut initialized,
                     id,
-                    request,
+                    *request,
                     origin,
                     &mut mailbox,
                 )
                 .await
             }
-            Step::Inbox(Inbox::Ack { request }) => handle_ack(&mut handler, &mut s, request).await,
+            Step::Inbox(Inbox::Ack { request }) => handle_ack(&mut handler, &mut s, *request).await,
             Step::Inbox(Inbox::Cancelled) => {
                 if let Some(invite) = s.invite.clone() {
                     let mut cx = Context {
