@@ -9,6 +9,7 @@ use super::request::{self, push_via};
 use super::router::DialogInput;
 use super::{Client, ClientError, Prepared, is_challenge};
 use crate::dialog::{Dialog, DialogId};
+use crate::endpoint::sleep_until;
 use crate::endpoint::{ClientEvent, ClientTransaction};
 use crate::message::{HeaderName, Method, Request, Response, StatusCode};
 use crate::transport::{SendOptions, Target};
@@ -904,11 +905,4 @@ fn timeout(invite: &Request) -> CallError {
 
 fn unreachable(invite: &Request) -> CallError {
     CallError::Unreachable(Box::new(invite.response(StatusCode::SERVICE_UNAVAILABLE)))
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
 }

@@ -6,6 +6,7 @@
 //! dialogs (the 2xx ACK end to end, §16.11).
 
 use super::session::{Inbox, Mailbox};
+use crate::endpoint::sleep_until;
 use crate::endpoint::{ClientEvent, Endpoint};
 use crate::message::{Method, Request, Response, StatusCode, Text, Uri};
 use crate::proxy::{
@@ -471,11 +472,4 @@ fn own_response(req: &Request, status: StatusCode) -> Response {
         resp.headers.set_typed(&to.with_tag(crate::random::tag()));
     }
     resp
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
 }

@@ -8,6 +8,7 @@
 use super::catch::CatchUnwind;
 use crate::dialog::{Dialog, DialogId, DialogState, Retransmit2xx, Retransmit2xxOutput};
 use crate::endpoint::Endpoint;
+use crate::endpoint::sleep_until;
 use crate::handler::{Action, Context, RequestError, UasHandler, dispatch};
 use crate::message::{
     Header, HeaderName, Host, Method, Request, Response, SipUri, StatusCode, Text, Uri,
@@ -620,12 +621,5 @@ async fn handle_ack<H: UasHandler>(
             hang_up(s).await;
             false
         }
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }
