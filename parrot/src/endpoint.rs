@@ -137,9 +137,20 @@ impl ClientTransaction {
     /// Timeout` and a transport failure `503 Service Unavailable`, as the
     /// TU is told to treat them (§8.1.3.1); `request` supplies the headers
     /// of the synthesized response.
-    pub async fn final_response(mut self, request: &Request) -> Response {
+    pub async fn final_response(self, request: &Request) -> Response {
+        self.final_response_where(request, |_| true).await
+    }
+
+    /// [`final_response`](Self::final_response), ignoring the responses
+    /// `accept` refuses.
+    pub(crate) async fn final_response_where(
+        mut self,
+        request: &Request,
+        mut accept: impl FnMut(&Response) -> bool,
+    ) -> Response {
         while let Some(ev) = self.events.recv().await {
             match ev {
+                ClientEvent::Response(r) if !accept(&r) => {}
                 ClientEvent::Response(r) if r.status.is_final() => return r,
                 ClientEvent::Response(_) => {}
                 ClientEvent::Timeout(_) => return request.response(StatusCode::REQUEST_TIMEOUT),

@@ -86,7 +86,7 @@ pub use request::NextHop;
 
 use crate::auth::DigestClient;
 use crate::dialog::DialogId;
-use crate::endpoint::{ClientEvent, Endpoint, EndpointConfig};
+use crate::endpoint::{Endpoint, EndpointConfig};
 use crate::message::typed::{Contact, Via};
 use crate::message::{
     HeaderName, Host, Method, NameAddr, Request, Response, SipUri, StatusCode, Text, Uri,
@@ -752,27 +752,21 @@ impl Client {
     /// One client transaction: the final response, or the `408`/`503` a
     /// timeout or transport failure stands for (§8.1.3.1).
     pub(crate) async fn one_transaction(&self, request: &Request, target: Target) -> Response {
-        let mut tx = match self.inner.endpoint.request(request.clone(), target).await {
+        let tx = match self.inner.endpoint.request(request.clone(), target).await {
             Ok(tx) => tx,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot start a client transaction");
                 return request.response(StatusCode::SERVICE_UNAVAILABLE);
             }
         };
-        while let Some(ev) = tx.next().await {
-            match ev {
-                ClientEvent::Response(r) if !request::acceptable(&r) => {
-                    tracing::debug!(status = %r.status, "response with several Via values discarded (§8.1.3.3)");
-                }
-                ClientEvent::Response(r) if r.status.is_final() => return r,
-                ClientEvent::Response(_) => {}
-                ClientEvent::Timeout(_) => return request.response(StatusCode::REQUEST_TIMEOUT),
-                ClientEvent::TransportError => {
-                    return request.response(StatusCode::SERVICE_UNAVAILABLE);
-                }
+        tx.final_response_where(request, |r| {
+            let ok = request::acceptable(r);
+            if !ok {
+                tracing::debug!(status = %r.status, "response with several Via values discarded (§8.1.3.3)");
             }
-        }
-        request.response(StatusCode::REQUEST_TIMEOUT)
+            ok
+        })
+        .await
     }
 
     /// `request` resubmitted with credentials for the challenges of

@@ -241,6 +241,15 @@ fn contact_uri(req_headers: &crate::message::Headers) -> Result<Option<Uri>, ()>
     }
 }
 
+/// Which end of a dialog we are (§12.1.1 or §12.1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// We answered the request that created the dialog.
+    Uas,
+    /// We sent the request that created the dialog.
+    Uac,
+}
+
 /// An initial local sequence number (§12.2.1.1, chosen per §8.1.1.5: below
 /// 2**31). Kept below 2**30 so that at least 2**30 requests can follow.
 fn initial_local_seq() -> u32 {
@@ -271,6 +280,21 @@ impl Dialog {
     /// dialog), as are a malformed Call-ID, CSeq, From, To or
     /// Record-Route: answer those requests 400.
     pub fn new_uas(request: &Request, response: &Response) -> Result<Dialog, DialogError> {
+        Dialog::create(Side::Uas, request, response)
+    }
+
+    /// The dialog `response` creates for `request` (§12.1), seen from
+    /// `side`. The two sides differ only in where the fields come from:
+    ///
+    /// | field          | UAS (§12.1.1)            | UAC (§12.1.2)                 |
+    /// |----------------|--------------------------|-------------------------------|
+    /// | To, Contact, Record-Route | the request   | the response                  |
+    /// | route set      | Record-Route in order    | Record-Route reversed         |
+    /// | remote target  | request Contact (needed) | response Contact (a 1xx may lack it) |
+    /// | local/remote   | To / From                | From / To                     |
+    /// | local tag      | response To tag or fresh | request From tag (needed)     |
+    /// | sequence       | remote = CSeq, local random | local = CSeq, remote empty |
+    fn create(side: Side, request: &Request, response: &Response) -> Result<Dialog, DialogError> {
         let h = &request.headers;
         // §12.1: dialogs are created by requests outside a dialog.
         if h.to_tag().is_some() || !creates_dialog(&request.method, response.status) {
@@ -290,37 +314,71 @@ impl Dialog {
             return Err(DialogError::ResponseMismatch);
         }
         let from = h.from_header().ok_or(DialogError::BadHeader("From"))?;
-        let to = h.to_header().ok_or(DialogError::BadHeader("To"))?;
-        // §12.1.1: "The remote target MUST be set to the URI from the
-        // Contact header field of the request."
-        let remote_target = contact_uri(h)
-            .ok()
-            .flatten()
-            .ok_or(DialogError::BadHeader("Contact"))?;
-        // §12.1.1: "The route set MUST be set to the list of URIs in the
-        // Record-Route header field from the request, taken in order and
-        // preserving all URI parameters."
-        let route_set = h
+        // §12.1.2: the local tag is the From tag of the request we sent.
+        let uac_tag = match side {
+            Side::Uas => None,
+            Side::Uac => Some(
+                from.tag()
+                    .filter(|t| !t.is_empty())
+                    .ok_or(DialogError::BadHeader("From"))?,
+            ),
+        };
+        // The message of the peer's side: To, Contact and Record-Route
+        // are taken from the request (§12.1.1) or the response (§12.1.2).
+        let peer = match side {
+            Side::Uas => h,
+            Side::Uac => &response.headers,
+        };
+        let to = peer.to_header().ok_or(DialogError::BadHeader("To"))?;
+        // "The remote target MUST be set to the URI from the Contact header
+        // field" of the request (§12.1.1) or the response (§12.1.2). A 1xx
+        // without Contact keeps the Request-URI until the 2xx brings one.
+        let remote_target = match (side, contact_uri(peer)) {
+            (_, Ok(Some(uri))) => uri,
+            (Side::Uac, Ok(None)) if !response.status.is_success() => detach_uri(&request.uri),
+            _ => return Err(DialogError::BadHeader("Contact")),
+        };
+        // "The route set MUST be set to the list of URIs in the
+        // Record-Route header field", "taken in order" (§12.1.1) or "taken
+        // in reverse order" (§12.1.2), "and preserving all URI parameters."
+        let mut route_set = peer
             .typed_all::<RecordRoute>()
             .map(|r| r.map(|r| detach_uri(r.addr.uri())))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| DialogError::BadHeader("Record-Route"))?;
-        let record_route = h
-            .get_all(HeaderName::RecordRoute)
-            .map(|f| Header::new(f.name().to_string(), f.value().to_string()))
-            .collect();
-        // §12.1.1: "If the request arrived over TLS, and the Request-URI
+        let record_route = match side {
+            Side::Uas => h
+                .get_all(HeaderName::RecordRoute)
+                .map(|f| Header::new(f.name().to_string(), f.value().to_string()))
+                .collect(),
+            Side::Uac => {
+                route_set.reverse();
+                // Record-Route is copied into responses by a UAS only.
+                Vec::new()
+            }
+        };
+        // "If the request arrived [was sent] over TLS, and the Request-URI
         // contained a SIPS URI, the secure flag is set to TRUE."
         let secure = request.uri.as_sip().is_some_and(|u| u.is_secure())
             && h.top_via().is_some_and(|v| v.transport.is_secure());
-        let local_tag = match response.headers.to_tag() {
-            Some(t) => detach(&t),
-            None => crate::random::tag(),
-        };
-        let id = DialogId {
-            call_id: detach(call_id),
-            local_tag,
-            remote_tag: h.from_tag().map(|t| detach(&t)).unwrap_or_default(),
+        let id = match uac_tag {
+            None => DialogId {
+                call_id: detach(call_id),
+                local_tag: match response.headers.to_tag() {
+                    Some(t) => detach(&t),
+                    None => crate::random::tag(),
+                },
+                remote_tag: h.from_tag().map(|t| detach(&t)).unwrap_or_default(),
+            },
+            Some(local_tag) => DialogId {
+                call_id: detach(call_id),
+                local_tag: Text::from(local_tag.to_owned()),
+                // §12.1.2: "the remote tag MUST be set to null" if absent.
+                remote_tag: to
+                    .tag()
+                    .map(|t| Text::from(t.to_owned()))
+                    .unwrap_or_default(),
+            },
         };
         // §12.1: a 1xx creates an early dialog, a 2xx a confirmed one.
         let state = if response.status.is_success() {
@@ -328,7 +386,8 @@ impl Dialog {
         } else {
             DialogState::Early
         };
-        let remote_invite =
+        // Until its final response, the INVITE is in progress (§14.1).
+        let invite =
             (request.method == Method::Invite && !response.status.is_final()).then_some(cseq.seq);
         tracing::debug!(
             call_id = %id.call_id,
@@ -337,25 +396,43 @@ impl Dialog {
             state = ?state,
             routes = route_set.len(),
             secure,
-            "UAS dialog created"
+            "{} dialog created",
+            match side {
+                Side::Uas => "UAS",
+                Side::Uac => "UAC",
+            }
         );
+        let (local_seq, remote_seq, local, remote, remote_invite, local_invite) = match side {
+            // §12.1.1: "The remote sequence number MUST be set to the value
+            // of the sequence number in the CSeq header field of the
+            // request"; the local one is ours to choose.
+            Side::Uas => (
+                initial_local_seq(),
+                Some(cseq.seq),
+                &to.addr,
+                &from.addr,
+                invite,
+                None,
+            ),
+            // §12.1.2: "The local sequence number MUST be set to the value
+            // of the sequence number in the CSeq header field of the
+            // request. The remote sequence number MUST be empty."
+            Side::Uac => (cseq.seq, None, &from.addr, &to.addr, None, invite),
+        };
         Ok(Dialog {
             id,
             state,
-            local_seq: initial_local_seq(),
-            // §12.1.1: "The remote sequence number MUST be set to the value
-            // of the sequence number in the CSeq header field of the
-            // request."
-            remote_seq: Some(cseq.seq),
-            local: detach_addr(&to.addr),
-            remote: detach_addr(&from.addr),
+            local_seq,
+            remote_seq,
+            local: detach_addr(local),
+            remote: detach_addr(remote),
             remote_target,
             route_set,
             secure,
             initial: CSeq::new(cseq.seq, cseq.method.clone()),
             record_route,
             remote_invite,
-            local_invite: None,
+            local_invite,
         })
     }
 
