@@ -7,56 +7,30 @@
 //! can fail to type-check carry the user's spans, so that rustc reports
 //! those failures on the user's signature rather than on generated code.
 
-use crate::diag::Errors;
-use crate::parse::{Args, Target};
-use crate::validate::{self, Handler, Kind, Method, Spans};
-use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
+use crate::common::{self, Attribute, Forward};
+use crate::validate::{self, Handler, Kind, Method};
+use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::{GenericArgument, ItemImpl, PathArguments, Type};
 
-/// The whole output: the item, the errors, and the trait impl.
-pub(crate) fn output(
-    args: &Args,
-    target: Target,
-    original: TokenStream,
-    handler: Option<Handler>,
-    errors: Errors,
-) -> TokenStream {
-    let private = private_path(args);
-    let mut item = match target {
-        Target::Inherent(item) => item,
-        Target::Type(ident) => {
-            // A handler type with the attribute in the wrong place.
-            let item: ItemImpl = syn::parse_quote!(impl #ident {});
-            let stand_in = stand_in_impl(&private, &item, &Handler::default());
-            let errors = errors.into_compile_errors();
-            return quote!(#original #errors #stand_in);
-        }
-        Target::Other => {
-            let errors = errors.into_compile_errors();
-            return quote!(#original #errors);
-        }
-    };
-    let handler = handler.unwrap_or_default();
-    prepare_block(&mut item, &handler);
-    let trait_impl = if errors.is_empty() {
-        trait_impl(&private, &item, &handler)
-    } else {
-        stand_in_impl(&private, &item, &handler)
-    };
-    let errors = errors.into_compile_errors();
-    quote! {
-        #item
-        #errors
-        #trait_impl
-    }
-}
+/// `#[uas_handler]` on the shared pipeline.
+pub(crate) const UAS: Attribute<Handler> = Attribute {
+    name: "uas_handler",
+    example: "req: &Request",
+    module: None,
+    validate: validate::handler,
+    stand_in: |private, item| stand_in_impl(private, item, &Handler::default()),
+    expand: block,
+};
 
-/// `::parrot::__private`, or `<crate = "...">::__private`.
-fn private_path(args: &Args) -> TokenStream {
-    match &args.krate {
-        Some(path) => quote!(#path::__private),
-        None => quote!(::parrot::__private),
+/// Prepares the block and returns the `UasHandler` impl (a stand-in one
+/// unless `ok`).
+fn block(private: &TokenStream, item: &mut ItemImpl, handler: Handler, ok: bool) -> TokenStream {
+    prepare_block(item, &handler);
+    if ok {
+        trait_impl(private, item, &handler)
+    } else {
+        stand_in_impl(private, item, &handler)
     }
 }
 
@@ -104,17 +78,7 @@ fn stand_in_impl(private: &TokenStream, item: &ItemImpl, handler: &Handler) -> T
 }
 
 fn impl_block(private: &TokenStream, item: &ItemImpl, body: TokenStream) -> TokenStream {
-    let (impl_generics, _, where_clause) = item.generics.split_for_impl();
-    let self_ty = &item.self_ty;
-    // Spanned on the type, like the type itself: a type that cannot be a
-    // handler (not `Send`, not `'static`) is reported once, there.
-    let trait_path = respan(quote!(#private::UasHandler), Spans::of(self_ty).first);
-    quote! {
-        #[automatically_derived]
-        impl #impl_generics #trait_path for #self_ty #where_clause {
-            #body
-        }
-    }
+    common::impl_block(quote!(#private::UasHandler), item, body)
 }
 
 fn event_type(handler: &Handler) -> TokenStream {
@@ -134,17 +98,17 @@ fn event_type(handler: &Handler) -> TokenStream {
 /// `async fn`). The call itself spans the method's name, so that rustc keeps
 /// its arguments' spans rather than falling back to the attribute's.
 fn forwarder(private: &TokenStream, m: &Method, event: &TokenStream) -> TokenStream {
-    let ident = &m.ident;
+    let ident = &m.callee.ident;
     let (param, param_ty, arg) = match m.kind {
         Kind::Event => (
             quote!(event),
             event.clone(),
-            quote_spanned!(m.arg.first=> event),
+            quote_spanned!(m.callee.arg.first=> event),
         ),
         // `&*req` spans the user's whole `&Request`.
         _ => {
-            let reborrow = quote_spanned!(m.arg.first=> &*);
-            let req = quote_spanned!(m.arg.last=> req);
+            let reborrow = quote_spanned!(m.callee.arg.first=> &*);
+            let req = quote_spanned!(m.callee.arg.last=> req);
             (
                 quote!(req),
                 quote!(&#private::Request),
@@ -160,9 +124,6 @@ fn forwarder(private: &TokenStream, m: &Method, event: &TokenStream) -> TokenStr
         }
         None => (quote!(_), None),
     };
-    let span = ident.span();
-    let call = quote_spanned!(span=> Self::#ident);
-    let call_args = group(Delimiter::Parenthesis, quote!(self, #arg #cx_arg), span);
     let (output, convert) = match m.kind {
         Kind::Init => (
             quote!(::core::result::Result<(), #private::Action>),
@@ -173,18 +134,15 @@ fn forwarder(private: &TokenStream, m: &Method, event: &TokenStream) -> TokenStr
             quote!(#private::IntoAction::into_action),
         ),
     };
-    // `future.await` spans the whole return type.
-    let convert = respan(convert, m.ret.first);
-    let future = quote_spanned!(m.ret.first=> future);
-    let await_ = quote_spanned!(m.ret.last=> await);
-    let converted = group(Delimiter::Parenthesis, quote!(#future.#await_), m.ret.last);
-    let async_move = quote_spanned!(m.async_span=> async move);
-    let body = group(Delimiter::Brace, quote!(#convert #converted), m.async_span);
-    let cfgs = &m.cfgs;
-    let returned = respan(
-        quote!(impl #private::Future<Output = #output> + #private::Send),
-        m.async_span,
-    );
+    let (returned, body) = Forward {
+        private,
+        callee: &m.callee,
+        call_args: quote!(self, #arg #cx_arg),
+        convert,
+        output,
+    }
+    .tokens();
+    let cfgs = &m.callee.cfgs;
     quote! {
         #(#cfgs)*
         fn #ident(
@@ -192,32 +150,9 @@ fn forwarder(private: &TokenStream, m: &Method, event: &TokenStream) -> TokenStr
             #param: #param_ty,
             #cx_param: &mut #private::Context<'_, #event>,
         ) -> #returned {
-            let future = #call #call_args;
-            #async_move #body
+            #body
         }
     }
-}
-
-/// A delimited group spanning `span`.
-fn group(delimiter: Delimiter, tokens: TokenStream, span: Span) -> TokenTree {
-    let mut group = Group::new(delimiter, tokens);
-    group.set_span(span);
-    TokenTree::Group(group)
-}
-
-/// `tokens` with every span set to `span`.
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|mut tt| {
-            if let TokenTree::Group(g) = &tt {
-                tt = group(g.delimiter(), respan(g.stream(), span), span);
-            } else {
-                tt.set_span(span);
-            }
-            tt
-        })
-        .collect()
 }
 
 /// The two changes made to the block as written, both to handler methods
@@ -232,16 +167,14 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
 ///   contract, not a choice that lint could improve.
 fn prepare_block(item: &mut ItemImpl, handler: &Handler) {
     let event = handler.event.as_ref();
+    common::allow_contract_lints(item, |ident| {
+        handler.methods.iter().any(|m| m.callee.ident == *ident)
+    });
     for impl_item in &mut item.items {
         let syn::ImplItem::Fn(f) = impl_item else {
             continue;
         };
         let name = f.sig.ident.to_string();
-        if handler.methods.iter().any(|m| m.ident == f.sig.ident) {
-            f.attrs.push(syn::parse_quote! {
-                #[allow(clippy::unused_async, clippy::needless_pass_by_ref_mut)]
-            });
-        }
         if !validate::HANDLERS.iter().any(|(n, _)| *n == name)
             && !handler.misspelled.contains(&f.sig.ident)
         {

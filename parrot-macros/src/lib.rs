@@ -6,18 +6,19 @@
 //! `parrot::prelude::*`), not from this crate directly: the generated code
 //! names `parrot`'s items.
 //!
-//! The crate is organised as a pipeline, one job per module:
-//! `parse` (tokens into syntax: the arguments and the item), `validate`
-//! (which methods are handler methods and whether their signatures are
-//! callable; every problem spanned on the user's token) and `expand` (the
-//! block as written plus the generated `UasHandler` impl). `uac` holds the
-//! same three steps for `#[uac_handler]`.
+//! The crate is organised as a pipeline shared by both attributes
+//! (`common`: parsing the arguments and the item, the signature checks,
+//! near-miss suggestions and the forwarding skeleton) and, per attribute,
+//! one module a job: `validate` (which methods are handler methods and
+//! whether their signatures are callable; every problem spanned on the
+//! user's token) and `expand` (the block as written plus the generated
+//! `UasHandler` impl). `uac` holds the same two for `#[uac_handler]`.
 
 #![warn(missing_docs)]
 
+mod common;
 mod diag;
 mod expand;
-mod parse;
 mod uac;
 mod validate;
 
@@ -159,14 +160,7 @@ fn uas_handler2(
     args: proc_macro2::TokenStream,
     item: proc_macro2::TokenStream,
 ) -> proc_macro2::TokenStream {
-    let mut errors = diag::Errors::default();
-    let args = parse::args(args, &mut errors);
-    let target = parse::item(item.clone(), &mut errors);
-    let handler = match &target {
-        parse::Target::Inherent(imp) => Some(validate::handler(imp, &mut errors)),
-        parse::Target::Type(_) | parse::Target::Other => None,
-    };
-    expand::output(&args, target, item, handler, errors)
+    common::run(&expand::UAS, args, item)
 }
 
 /// Makes a client-side call handler (`parrot::client::UacHandler`) out of

@@ -2,11 +2,9 @@
 //! `UacHandler` methods, whether each has a signature the driver can call,
 //! and which other methods look like misspelled handler methods.
 
+use crate::common::{self, Callee, Wording, edit_distance, params};
 use crate::diag::Errors;
-use crate::validate::{Spans, edit_distance, fns, params};
-use proc_macro2::{Span, TokenStream};
-use quote::ToTokens;
-use syn::{FnArg, ImplItemFn, ItemImpl, ReturnType, Type};
+use syn::{ImplItemFn, ItemImpl, Type};
 
 /// What a handler method's one parameter is.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -60,16 +58,8 @@ pub(crate) const HANDLERS: &[(&str, Param)] = &[
 /// checks the expansion emits.
 pub(crate) struct Method {
     pub(crate) param: Param,
-    /// The method's name, with the user's span.
-    pub(crate) ident: syn::Ident,
-    /// The `async` keyword (where a non-`Send` future is reported).
-    pub(crate) async_span: Span,
-    /// The return type, or the name when there is none.
-    pub(crate) ret: Spans,
-    /// The parameter's type.
-    pub(crate) arg: Spans,
-    /// The method's `#[cfg(...)]` attributes.
-    pub(crate) cfgs: Vec<syn::Attribute>,
+    /// The method itself, for forwarding.
+    pub(crate) callee: Callee,
 }
 
 /// The validated handler.
@@ -82,11 +72,10 @@ pub(crate) struct Handler {
 /// Validates every method of `item`, recording each problem.
 pub(crate) fn handler(item: &ItemImpl, errors: &mut Errors) -> Handler {
     let mut handler = Handler::default();
-    let defined: Vec<String> = fns(item).map(|f| f.sig.ident.to_string()).collect();
-    for f in fns(item) {
-        let name = f.sig.ident.to_string();
-        match HANDLERS.iter().find(|(n, _)| *n == name) {
-            Some(&(_, param)) => {
+    let (defined, fns) = common::classify(item, HANDLERS);
+    for (f, param) in fns {
+        match param {
+            Some(param) => {
                 if let Some(m) = method(f, param, errors) {
                     handler.methods.push(m);
                 }
@@ -104,46 +93,16 @@ fn method(f: &ImplItemFn, param: Param, errors: &mut Errors) -> Option<Method> {
     let shape = format!("`async fn {name}(&mut self, {})`", param.written());
     let before = errors.len();
 
-    let Some(asyncness) = sig.asyncness else {
-        errors.push(syn::Error::new_spanned(
-            sig.fn_token,
-            format!("UAC handler method `{name}` must be an `async fn`: {shape}"),
-        ));
-        return None;
+    let hint = format!(": {shape}");
+    let words = Wording {
+        label: "UAC handler method",
+        hint: &hint,
+        no_inputs: format!(
+            "UAC handler method `{name}` takes `&mut self` and `{}`: {shape}",
+            param.written()
+        ),
     };
-    if let Some(unsafety) = sig.unsafety {
-        errors.push(syn::Error::new_spanned(
-            unsafety,
-            format!("UAC handler method `{name}` cannot be `unsafe`"),
-        ));
-    }
-    if !sig.generics.params.is_empty() {
-        errors.push(syn::Error::new_spanned(
-            &sig.generics.params,
-            format!("UAC handler method `{name}` cannot have generic parameters"),
-        ));
-    }
-    match sig.inputs.first() {
-        Some(FnArg::Receiver(r)) if is_mut_self(r) => {}
-        Some(FnArg::Receiver(r)) => errors.push(syn::Error::new_spanned(
-            r,
-            format!("UAC handler method `{name}` must take `&mut self`: {shape}"),
-        )),
-        Some(FnArg::Typed(t)) => errors.push(syn::Error::new_spanned(
-            t,
-            format!("UAC handler method `{name}` must take `&mut self` first: {shape}"),
-        )),
-        None => {
-            errors.push(syn::Error::new(
-                sig.paren_token.span.join(),
-                format!(
-                    "UAC handler method `{name}` takes `&mut self` and `{}`: {shape}",
-                    param.written()
-                ),
-            ));
-            return None;
-        }
-    }
+    let async_span = common::check_header(sig, &words, errors)?;
     let params = params(f);
     match params.len() {
         0 => errors.push(syn::Error::new(
@@ -155,9 +114,8 @@ fn method(f: &ImplItemFn, param: Param, errors: &mut Errors) -> Option<Method> {
         )),
         1 => {}
         _ => {
-            let extra: TokenStream = params[1..].iter().map(|p| p.to_token_stream()).collect();
             errors.push(syn::Error::new_spanned(
-                extra,
+                common::extra_params(&params, 1),
                 format!(
                     "too many parameters: UAC handler method `{name}` takes only `{}`",
                     param.written()
@@ -188,31 +146,8 @@ fn method(f: &ImplItemFn, param: Param, errors: &mut Errors) -> Option<Method> {
     }
     Some(Method {
         param,
-        ident: name.clone(),
-        async_span: asyncness.span,
-        ret: match &sig.output {
-            ReturnType::Type(_, ty) => Spans::of(ty),
-            ReturnType::Default => Spans::of(name),
-        },
-        arg: Spans::of(&params[0].ty),
-        cfgs: f
-            .attrs
-            .iter()
-            .filter(|a| a.path().is_ident("cfg"))
-            .cloned()
-            .collect(),
+        callee: Callee::new(f, async_span, params[0]),
     })
-}
-
-/// Whether a receiver is `&mut self` (or `self: &mut Self`).
-fn is_mut_self(r: &syn::Receiver) -> bool {
-    match &*r.ty {
-        Type::Reference(t) => {
-            t.mutability.is_some()
-                && matches!(&*t.elem, Type::Path(p) if p.qself.is_none() && p.path.is_ident("Self"))
-        }
-        _ => false,
-    }
 }
 
 /// The last path segment of the type a reference parameter refers to.
@@ -234,12 +169,11 @@ fn referent(ty: &Type) -> Option<String> {
 /// not written themselves, and whose parameter fits, are suggested.
 fn near_miss(f: &ImplItemFn, defined: &[String], errors: &mut Errors) {
     let sig = &f.sig;
-    let takes_mut_self = matches!(sig.inputs.first(), Some(FnArg::Receiver(r)) if is_mut_self(r));
     let params = params(f);
     let Some(arg) = params.first().and_then(|p| referent(&p.ty)) else {
         return;
     };
-    if sig.asyncness.is_none() || !takes_mut_self || params.len() != 1 {
+    if !common::is_async_mut_self(sig) || params.len() != 1 {
         return;
     }
     let name = sig.ident.to_string();
@@ -248,16 +182,16 @@ fn near_miss(f: &ImplItemFn, defined: &[String], errors: &mut Errors) {
         .strip_prefix("handle_")
         .or_else(|| lower.strip_prefix("on_"))
         .unwrap_or(&lower);
-    let best = HANDLERS
+    let candidates = HANDLERS
         .iter()
-        .filter(|(h, p)| p.type_name() == arg && !defined.iter().any(|d| d == h))
-        .filter_map(|(h, _)| {
-            let distance = edit_distance(bare, h)
-                .min(edit_distance(&bare.replace('_', ""), &h.replace('_', "")));
-            (distance <= 2).then_some((distance, *h))
-        })
-        .min();
-    if let Some((_, suggestion)) = best {
+        .filter(|(_, p)| p.type_name() == arg)
+        .map(|(h, _)| *h);
+    let best = common::nearest(candidates, defined, |h| {
+        let distance =
+            edit_distance(bare, h).min(edit_distance(&bare.replace('_', ""), &h.replace('_', "")));
+        (distance <= 2).then_some(distance)
+    });
+    if let Some(suggestion) = best {
         errors.push(syn::Error::new_spanned(
             &sig.ident,
             format!("unknown UAC handler method `{name}`; did you mean `{suggestion}`?"),
