@@ -1,0 +1,865 @@
+#!/usr/bin/env bash
+# Load benchmark: the same SIPp load against three UAS on loopback, in one go.
+#
+#   1. parrot     - the `answer` example (release build)          127.0.0.1:5070
+#   2. rsipstack  - bench/rsipstack-uas (release build)           127.0.0.1:5080
+#   3. kamailio   - stateful UAS, bench/kamailio/uas.cfg (tm)     127.0.0.1:5090
+#
+# Installs sip-tester and kamailio with apt-get when missing (sudo when not
+# root), builds both Rust servers in release, then measures. Every
+# measurement starts a fresh server pinned to CPU 1 (`taskset -c 1`), SIPp
+# pinned to CPU 0, the three servers taking turns; each table has one row
+# per server and the ratio to parrot:
+#   - CPU time per call: SIPp's built-in `uac` scenario at fixed rates for a
+#     fixed call count; the server's utime+stime (/proc/<pid>/stat, summed
+#     over every process of the server) over the run / successful calls;
+#     median of CPU_REPEAT runs.
+#   - Call-setup latency at 1000 calls/s: INVITE -> 200 p50/p99, from SIPp's
+#     response-time trace (-trace_rtt, the `rtd` mark on the 200 of the
+#     built-in uac; millisecond resolution) and from SIPp's message log
+#     (-trace_msg timestamps; microsecond resolution).
+#   - Highest sustained rate on one core: rate stepped up (36 s steps, past
+#     the 32 s transaction lifetimes) until failed calls or retransmissions
+#     exceed 0.1% of the calls.
+#   - Memory per established dialog: RSS (and PSS) with N calls held open
+#     (`uac` with a long pause), minus the idle RSS of the fresh server, / N.
+#   - Parser: the criterion comparison (cargo bench -p bench --features
+#     compare --bench parse), summarized.
+# Then the targets, and, when parrot misses one (or with --profile), a perf
+# profile of the parrot server at 1000 calls/s.
+#
+# usage: bench/load.sh [--quick] [--no-parser] [--no-install] [--profile]
+#                      [--no-profile] [--out DIR] [--servers "parrot kamailio rsipstack"]
+#   --quick       short runs (a smoke test of the harness; rough numbers)
+#   --out DIR     where logs and results go (default: target/load-bench/<UTC time>)
+# The tables go to stdout and to DIR/PERFORMANCE.md; a standard run (all
+# three servers, no --quick, no knob set) also copies it to bench/PERFORMANCE.md.
+# Knobs (environment): CPU_RATES, CPU_SECONDS, CPU_REPEAT, LAT_RATE,
+# LAT_SECONDS, STEP_RATES, STEP_SECONDS, HOLD_COUNTS, HOLD_RATE, HOLD_LATE,
+# KAM_CHILDREN, KAM_SHM_MB, KAM_PKG_MB, BENCH_NICE (default -10; 0: off),
+# QUIET_MAX, QUIET_WAIT, MAX_SECONDS (overall budget, default 1500);
+# PARROT_BIN=path runs that build of the parrot server (same CLI as
+# `answer`) instead of building the workspace's, e.g. to compare a fix.
+#
+# Everything is bounded: each SIPp run has a call count (-m) and a time limit
+# (-timeout, and a kill by pid after it); every process this script starts is
+# killed by pid on exit. Traffic goes to 127.0.0.1 only.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+
+QUICK=0
+PARSER=1
+INSTALL=1
+PROFILE=auto
+OUT=""
+SERVERS=${SERVERS:-"parrot kamailio rsipstack"}
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) QUICK=1 ;;
+        --no-parser) PARSER=0 ;;
+        --no-install) INSTALL=0 ;;
+        --profile) PROFILE=1 ;;
+        --no-profile) PROFILE=0 ;;
+        --out) OUT=$2; shift ;;
+        --servers) SERVERS=$2; shift ;;
+        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+# Any measurement knob set: not the standard run (bench/PERFORMANCE.md is
+# only rewritten by a standard one).
+CUSTOM=0
+[ -z "${CPU_RATES:-}${CPU_SECONDS:-}${CPU_REPEAT:-}${LAT_RATE:-}${LAT_SECONDS:-}${STEP_RATES:-}${STEP_SECONDS:-}${HOLD_COUNTS:-}${HOLD_RATE:-}${HOLD_LATE:-}" ] || CUSTOM=1
+if [ "$QUICK" = 1 ]; then
+    CPU_RATES=${CPU_RATES:-"1000"}
+    CPU_SECONDS=${CPU_SECONDS:-3}
+    CPU_REPEAT=${CPU_REPEAT:-1}
+    LAT_SECONDS=${LAT_SECONDS:-3}
+    STEP_RATES=${STEP_RATES:-"2000 4000"}
+    STEP_SECONDS=${STEP_SECONDS:-3}
+    HOLD_COUNTS=${HOLD_COUNTS:-"2000"}
+    HOLD_LATE=${HOLD_LATE:-0}
+fi
+CPU_RATES=${CPU_RATES:-"500 1000 2000"}
+CPU_SECONDS=${CPU_SECONDS:-6}
+# Runs per rate and server (the median is reported: on a VM the same run
+# varies by 10-20% from one try to the next).
+CPU_REPEAT=${CPU_REPEAT:-3}
+LAT_RATE=${LAT_RATE:-1000}
+LAT_SECONDS=${LAT_SECONDS:-10}
+# Each step lasts longer than the longest transaction lifetime (64*T1 =
+# 32 s: INVITE server transactions in Accepted, non-INVITE in Completed),
+# so that a step measures the steady state, not a burst.
+STEP_RATES=${STEP_RATES:-"1000 2000 4000 6000 8000"}
+STEP_SECONDS=${STEP_SECONDS:-36}
+HOLD_COUNTS=${HOLD_COUNTS:-"10000 50000"}
+HOLD_RATE=${HOLD_RATE:-2500}
+# Seconds after the last call is set up: a first sample (INVITE server
+# transactions still in their 2xx-retransmission/Accepted state, RFC 6026:
+# up to 64*T1 = 32 s) and a second one once those have ended (0: skip).
+HOLD_SETTLE=${HOLD_SETTLE:-3}
+HOLD_LATE=${HOLD_LATE:-35}
+HOLD_LATE_MAX=${HOLD_LATE_MAX:-10000} # the second sample only for counts up to this
+KAM_CHILDREN=${KAM_CHILDREN:-2}
+# Kamailio's shared memory holds every transaction until its wait timer
+# (5 s) ends: 256 MB runs out at about 4000 calls/s, so 1 GB.
+KAM_SHM_MB=${KAM_SHM_MB:-1024}
+KAM_PKG_MB=${KAM_PKG_MB:-16}
+MAX_SECONDS=${MAX_SECONDS:-1500}
+SERVER_CPU=1
+SIPP_CPU=0
+HOST=127.0.0.1
+declare -A PORT=([parrot]=5070 [rsipstack]=5080 [kamailio]=5090)
+NEXT_SIPP_PORT=6100
+THRESHOLD_PERMILLE=1 # 0.1%
+
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT=${OUT:-"$ROOT/target/load-bench/$STAMP"}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+REPORT="$OUT/PERFORMANCE.md"
+: >"$REPORT"
+
+log() { printf '[load] %s\n' "$*" >&2; }
+# A line of the report: to stdout and to the report file.
+out() { printf '%s\n' "$*" | tee -a "$REPORT"; }
+
+# ---------------------------------------------------------------------------
+# Processes: every pid started is recorded and killed on exit.
+PIDS=()
+# Running, not a zombie waiting to be reaped.
+alive() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [ "${stat:0:1}" != Z ]
+}
+kill_pid_tree() {
+    local pid=$1 kids p i
+    alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
+    kids=$(pgrep -P "$pid" 2>/dev/null || true)
+    # shellcheck disable=SC2086
+    kill -TERM "$pid" $kids 2>/dev/null || true
+    for i in $(seq 1 30); do
+        alive "$pid" || break
+        sleep 0.1
+    done
+    for p in $pid $kids; do
+        if alive "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
+    done
+    wait "$pid" 2>/dev/null || true
+}
+forget_pid() {
+    local keep=() p
+    for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+    PIDS=("${keep[@]+"${keep[@]}"}")
+}
+cleanup() {
+    local p
+    for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill_pid_tree "$p"; done
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+over_budget() { [ "$SECONDS" -ge "$MAX_SECONDS" ]; }
+
+# ---------------------------------------------------------------------------
+# Install and build.
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+if [ "$INSTALL" = 1 ]; then
+    need=()
+    command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
+    command -v kamailio >/dev/null 2>&1 || need+=(kamailio)
+    command -v taskset >/dev/null 2>&1 || need+=(util-linux)
+    command -v pgrep >/dev/null 2>&1 || need+=(procps)
+    if [ ${#need[@]} -gt 0 ]; then
+        log "installing ${need[*]}"
+        $SUDO apt-get update
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
+    fi
+    if ! command -v perf >/dev/null 2>&1; then
+        log "perf is missing: trying to install linux-perf (profiling only)"
+        ($SUDO apt-get update && $SUDO env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y linux-perf) >"$OUT/perf-install.log" 2>&1 ||
+            log "linux-perf not installed; profiling will be skipped"
+    fi
+fi
+for tool in sipp kamailio taskset pgrep cargo; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "missing: $tool" >&2; exit 1; }
+done
+# Servers and SIPp run at a raised priority (nice -10) when allowed, so that
+# other work on the host disturbs the measurements less.
+NICE=()
+if [ "${BENCH_NICE:--10}" != 0 ] && nice -n "${BENCH_NICE:--10}" true 2>/dev/null &&
+    [ "$(nice -n "${BENCH_NICE:--10}" nice)" -lt 0 ]; then
+    NICE=(nice -n "${BENCH_NICE:--10}")
+fi
+if [ "$(nproc)" -lt 2 ]; then
+    log "only one CPU: server and SIPp share CPU 0"
+    SERVER_CPU=0
+fi
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+if [ -n "${PARROT_BIN:-}" ]; then
+    log "parrot: using PARROT_BIN=$PARROT_BIN (not building the workspace)"
+else
+    log "building parrot's answer example (release)"
+    (cd "$ROOT" && cargo build --release -p examples --bin answer) >"$OUT/build-parrot.log" 2>&1 ||
+        { tail -30 "$OUT/build-parrot.log" >&2; exit 1; }
+fi
+log "building bench/rsipstack-uas (release)"
+(cd "$HERE/rsipstack-uas" && cargo build --release) >"$OUT/build-rsipstack.log" 2>&1 ||
+    { tail -30 "$OUT/build-rsipstack.log" >&2; exit 1; }
+# PARROT_BIN: benchmark another build of the answer server (same CLI:
+# --listen ADDR), e.g. to compare a fix against the example.
+ANSWER_BIN=${PARROT_BIN:-"$ROOT/target/release/answer"}
+[ -x "$ANSWER_BIN" ] || { echo "no executable $ANSWER_BIN" >&2; exit 1; }
+RSUAS_BIN="$HERE/rsipstack-uas/target/release/rsipstack-uas"
+KAM_CFG="$HERE/kamailio/uas.cfg"
+
+# ---------------------------------------------------------------------------
+# Servers.
+SERVER_PID=""
+SERVER_NAME=""
+start_server() {
+    local name=$1 tag=$2 log_file
+    log_file="$OUT/$name/server-$tag.log"
+    mkdir -p "$OUT/$name"
+    # Something else on the port would share or steal the traffic (Kamailio
+    # binds with SO_REUSEADDR and would not even fail).
+    if command -v ss >/dev/null 2>&1 &&
+        [ -n "$(ss -Hlun "sport = :${PORT[$name]}" 2>/dev/null)" ]; then
+        echo "UDP port ${PORT[$name]} is already in use:" >&2
+        ss -Hlunp "sport = :${PORT[$name]}" >&2 || true
+        exit 1
+    fi
+    case "$name" in
+        parrot)
+            RUST_LOG=warn "${NICE[@]}" taskset -c "$SERVER_CPU" "$ANSWER_BIN" \
+                --listen "$HOST:${PORT[parrot]}" >"$log_file" 2>&1 &
+            ;;
+        rsipstack)
+            RUST_LOG=warn "${NICE[@]}" taskset -c "$SERVER_CPU" "$RSUAS_BIN" \
+                --listen "$HOST:${PORT[rsipstack]}" >"$log_file" 2>&1 &
+            ;;
+        kamailio)
+            mkdir -p "$OUT/kamailio/run"
+            "${NICE[@]}" taskset -c "$SERVER_CPU" kamailio -DD -E -f "$KAM_CFG" \
+                -l "udp:$HOST:${PORT[kamailio]}" -n "$KAM_CHILDREN" \
+                -m "$KAM_SHM_MB" -M "$KAM_PKG_MB" -Y "$OUT/kamailio/run" \
+                -w "$OUT/kamailio/run" >"$log_file" 2>&1 &
+            ;;
+        *) echo "unknown server $name" >&2; exit 2 ;;
+    esac
+    SERVER_PID=$!
+    SERVER_NAME=$name
+    PIDS+=("$SERVER_PID")
+    local i
+    for i in $(seq 1 20); do
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            tail -20 "$log_file" >&2
+            echo "$name exited during start-up" >&2
+            exit 1
+        fi
+        if probe_call "$name"; then
+            sleep 0.5
+            return 0
+        fi
+        sleep 0.5
+    done
+    tail -20 "$log_file" >&2
+    echo "$name does not answer a call on $HOST:${PORT[$name]}" >&2
+    exit 1
+}
+stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    kill_pid_tree "$SERVER_PID"
+    forget_pid "$SERVER_PID"
+    SERVER_PID=""
+}
+# One call (uac), bounded to 3 s: the server is up and answers.
+probe_call() {
+    local port=$NEXT_SIPP_PORT
+    NEXT_SIPP_PORT=$((NEXT_SIPP_PORT + 1))
+    timeout -k 1 6 sipp "$HOST:${PORT[$1]}" -sn uac -t u1 -i "$HOST" -p "$port" \
+        -m 1 -r 1 -timeout 3s -timeout_error -recv_timeout 2000 -nostdin \
+        >/dev/null 2>&1
+}
+# Every process of the running server: the main one and its children
+# (Kamailio's forked workers).
+server_pids() {
+    echo "$SERVER_PID"
+    pgrep -P "$SERVER_PID" 2>/dev/null || true
+}
+# utime+stime, in clock ticks, summed over the server's processes (each
+# process's /proc/<pid>/stat counts all its threads).
+server_ticks() {
+    local total=0 p line rest
+    for p in $(server_pids); do
+        line=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+        rest=${line##*) }
+        # shellcheck disable=SC2086
+        set -- $rest
+        total=$((total + ${12} + ${13}))
+    done
+    echo "$total"
+}
+pid_ticks() {
+    local line rest
+    line=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+    rest=${line##*) }
+    # shellcheck disable=SC2086
+    set -- $rest
+    echo $((${12} + ${13}))
+}
+# VmRSS / Pss in kB, summed over the server's processes.
+server_rss_kb() {
+    local total=0 p v
+    for p in $(server_pids); do
+        v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+        total=$((total + ${v:-0}))
+    done
+    echo "$total"
+}
+server_pss_kb() {
+    local total=0 p v
+    for p in $(server_pids); do
+        v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || true)
+        total=$((total + ${v:-0}))
+    done
+    echo "$total"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+# ---------------------------------------------------------------------------
+# SIPp runs.
+# The last value of column NAME in a SIPp statistics CSV.
+stat_col() {
+    awk -F';' -v name="$2" '
+        NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i; next }
+        NF > 1 { last = $col }
+        END { print (col && last != "") ? last + 0 : 0 }' "$1" 2>/dev/null || echo 0
+}
+
+# run_sipp LABEL RATE CALLS LIMIT [extra sipp args...]
+# Runs the built-in uac against the current server, SIPp on SIPP_CPU,
+# bounded by -m CALLS and -timeout (CALLS/RATE + 30 s), killed 10 s after
+# that. Sets RUN_DIR, RUN_OK, RUN_FAILED, RUN_UNFINISHED, RUN_RETRANS,
+# RUN_TICKS (server CPU), RUN_SIPP_PCT, RUN_ELAPSED.
+run_sipp() {
+    local label=$1 rate=$2 calls=$3 limit=$4
+    shift 4
+    RUN_DIR="$OUT/$SERVER_NAME/$label"
+    rm -rf "$RUN_DIR"
+    mkdir -p "$RUN_DIR"
+    local port=$NEXT_SIPP_PORT
+    NEXT_SIPP_PORT=$((NEXT_SIPP_PORT + 1))
+    local bound=$((calls / rate + 30))
+    local t0 t1 start pid sipp_ticks=0 s deadline m0 m1
+    t0=$(server_ticks)
+    m0=$(machine_busy_ticks)
+    start=$(date +%s.%N)
+    (cd "$RUN_DIR" && exec "${NICE[@]}" taskset -c "$SIPP_CPU" sipp "$HOST:${PORT[$SERVER_NAME]}" \
+        -sn uac -t u1 -i "$HOST" -p "$port" -m "$calls" -r "$rate" -rp 1000 \
+        -l "$limit" -timeout "${bound}s" -timeout_error -recv_timeout 10000 \
+        -max_socket 1000 -nostdin -trace_stat -stf stat.csv -fd 1 \
+        -trace_err -error_file errors.log "$@" >stdout.log 2>stderr.log) &
+    pid=$!
+    PIDS+=("$pid")
+    deadline=$((SECONDS + bound + 10))
+    while kill -0 "$pid" 2>/dev/null; do
+        s=$(pid_ticks "$pid")
+        [ "$s" -gt 0 ] && sipp_ticks=$s
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            log "$SERVER_NAME $label: SIPp still running after ${bound}s + 10s, killed"
+            kill_pid_tree "$pid"
+            break
+        fi
+        sleep 0.2
+    done
+    wait "$pid" 2>/dev/null || true
+    forget_pid "$pid"
+    t1=$(server_ticks)
+    m1=$(machine_busy_ticks)
+    RUN_ELAPSED=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+    RUN_TICKS=$((t1 - t0))
+    RUN_OK=$(stat_col "$RUN_DIR/stat.csv" 'SuccessfulCall(C)')
+    RUN_FAILED=$(stat_col "$RUN_DIR/stat.csv" 'FailedCall(C)')
+    RUN_RETRANS=$(stat_col "$RUN_DIR/stat.csv" 'Retransmissions(C)')
+    RUN_UNFINISHED=$((calls - RUN_OK - RUN_FAILED))
+    [ "$RUN_UNFINISHED" -ge 0 ] || RUN_UNFINISHED=0
+    RUN_SIPP_PCT=$(awk -v t="$sipp_ticks" -v hz="$CLK_TCK" -v e="$RUN_ELAPSED" \
+        'BEGIN { printf "%.0f", (e > 0) ? 100 * t / hz / e : 0 }')
+    # Everything else the machine did meanwhile, in % of one CPU (includes
+    # the kernel's softirq work for the loopback traffic).
+    RUN_OTHER_PCT=$(awk -v m="$((m1 - m0))" -v t="$RUN_TICKS" -v p="$sipp_ticks" -v hz="$CLK_TCK" -v e="$RUN_ELAPSED" \
+        'BEGIN { o = (m - t - p) / hz / e * 100; printf "%.0f", (o > 0 && e > 0) ? o : 0 }')
+    log "$(printf '%-9s %-14s %6s/s %7s calls: ok %s failed %s unfinished %s retrans %s, server CPU %s ticks, SIPp CPU %s%%, other %s%%, %ss' \
+        "$SERVER_NAME" "$label" "$rate" "$calls" "$RUN_OK" "$RUN_FAILED" "$RUN_UNFINISHED" \
+        "$RUN_RETRANS" "$RUN_TICKS" "$RUN_SIPP_PCT" "$RUN_OTHER_PCT" "$RUN_ELAPSED")"
+}
+
+# Percentiles (p50 p99 max) of a column of numbers on stdin.
+percentiles() {
+    sort -n | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "- - - 0"; exit }
+        i50 = int(0.50 * NR + 0.999999); i99 = int(0.99 * NR + 0.999999)
+        print v[i50], v[i99], v[NR], NR }'
+}
+# INVITE sent -> first 200 to that INVITE received, in microseconds, per
+# call, from a SIPp -trace_msg log.
+msg_latencies_us() {
+    awk '
+        function flush() {
+            if (kind == "inv" && cid != "" && !(cid in sent)) sent[cid] = t
+            if (kind == "ok" && cid != "" && cseq ~ /INVITE/ && !(cid in got)) got[cid] = t
+            kind = ""; cid = ""; cseq = ""
+        }
+        /^-----------+ [0-9-]+ [0-9:.]+$/ {
+            flush(); split($NF, a, ":"); t = a[1] * 3600 + a[2] * 60 + a[3]; st = 1; next }
+        st == 1 && /^UDP message sent/ { dir = "S"; st = 2; next }
+        st == 1 && /^UDP message received/ { dir = "R"; st = 2; next }
+        st == 2 && NF == 0 { next }
+        st == 2 {
+            if (dir == "S" && $1 == "INVITE") kind = "inv"
+            else if (dir == "R" && $1 == "SIP/2.0" && $2 == "200") kind = "ok"
+            st = 3; next }
+        st == 3 && tolower($1) ~ /^(call-id|i):$/ { cid = $2; next }
+        st == 3 && tolower($1) == "cseq:" { cseq = $3; next }
+        END {
+            flush()
+            for (c in got) if (c in sent) {
+                d = got[c] - sent[c]; if (d < 0) d += 86400
+                printf "%.0f\n", d * 1e6 }
+        }' "$1"
+}
+
+# Machine-wide busy CPU, in clock ticks summed over all CPUs (/proc/stat).
+machine_busy_ticks() {
+    awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
+# Before a measurement: wait (up to QUIET_WAIT s) until the rest of the
+# machine uses less than QUIET_MAX % of one CPU, so that other work on the
+# host (builds, tests) does not land in the numbers. Reported per run as
+# "other load" either way.
+QUIET_MAX=${QUIET_MAX:-20}
+QUIET_WAIT=${QUIET_WAIT:-10}
+wait_quiet() {
+    local until=$((SECONDS + QUIET_WAIT)) b0 b1 s0 s1 pct
+    while :; do
+        b0=$(machine_busy_ticks)
+        s0=$(server_ticks)
+        sleep 1
+        b1=$(machine_busy_ticks)
+        s1=$(server_ticks)
+        pct=$(((b1 - b0 - (s1 - s0)) * 100 / CLK_TCK))
+        [ "$pct" -le "$QUIET_MAX" ] && return 0
+        if [ "$SECONDS" -ge "$until" ]; then
+            log "machine still busy (${pct}% of a CPU in other processes) after ${QUIET_WAIT}s; measuring anyway"
+            return 0
+        fi
+        sleep 2
+    done
+}
+
+# measure SERVER LABEL RATE CALLS LIMIT [extra sipp args]: a fresh server,
+# one bounded SIPp run, the server stopped again.
+measure() {
+    local name=$1 label=$2
+    shift 2
+    start_server "$name" "$label"
+    wait_quiet
+    run_sipp "$label" "$@"
+    stop_server
+}
+
+# ---------------------------------------------------------------------------
+# Results.
+declare -A CPU_US CPU_OK CPU_FAIL CPU_RETRANS CPU_SIPP CPU_OTHER CPU_RUNS CPU_RANGE
+declare -A LAT_RTD LAT_US LAT_N
+declare -A STEP_PASS STEP_FAIL STEP_WHY STEP_LOG STEP_DONE
+declare -A MEM_IDLE MEM_RSS1 MEM_RSS2 MEM_PSS1 MEM_IDLE_PSS MEM_HELD MEM_BAD MEM_N
+
+ratio() { # value / parrot's value, or "-"
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        if (a == "" || b == "" || a == "-" || b == "-" || b + 0 == 0) print "-"
+        else printf "%.2f×", a / b }'
+}
+
+# CPU time per call, one fresh server per run, servers interleaved per rate
+# so that any drift of the machine's background load hits all three alike.
+phase_cpu() {
+    local rate s calls rep us
+    for rate in $CPU_RATES; do
+        for s in $SERVERS; do
+            CPU_OK[$s:$rate]=0
+            CPU_FAIL[$s:$rate]=0
+            CPU_RETRANS[$s:$rate]=0
+            CPU_OTHER[$s:$rate]=0
+            CPU_RUNS[$s:$rate]=""
+        done
+        for rep in $(seq 1 "$CPU_REPEAT"); do
+            for s in $SERVERS; do
+                calls=$((rate * CPU_SECONDS))
+                measure "$s" "cpu-$rate-$rep" "$rate" "$calls" 30000
+                CPU_OK[$s:$rate]=$((CPU_OK[$s:$rate] + RUN_OK))
+                CPU_FAIL[$s:$rate]=$((CPU_FAIL[$s:$rate] + RUN_FAILED + RUN_UNFINISHED))
+                CPU_RETRANS[$s:$rate]=$((CPU_RETRANS[$s:$rate] + RUN_RETRANS))
+                CPU_SIPP[$s:$rate]=$RUN_SIPP_PCT
+                [ "$RUN_OTHER_PCT" -le "${CPU_OTHER[$s:$rate]}" ] || CPU_OTHER[$s:$rate]=$RUN_OTHER_PCT
+                us=$(awk -v t="$RUN_TICKS" -v hz="$CLK_TCK" -v n="$RUN_OK" \
+                    'BEGIN { if (n > 0) printf "%.1f", 1e6 * t / hz / n }')
+                CPU_RUNS[$s:$rate]+="${us:+$us }"
+            done
+        done
+        for s in $SERVERS; do
+            read -r "CPU_US[$s:$rate]" "CPU_RANGE[$s:$rate]" < <(printf '%s\n' ${CPU_RUNS[$s:$rate]} | sort -n |
+                awk '{ v[NR] = $1 } END { if (NR == 0) print "- -"; else printf "%.1f %.0f–%.0f\n", v[int((NR + 1) / 2)], v[1], v[NR] }')
+        done
+    done
+}
+
+# Call-setup latency at LAT_RATE.
+phase_latency() {
+    local s p calls=$((LAT_RATE * LAT_SECONDS))
+    for s in $SERVERS; do
+        measure "$s" "latency-$LAT_RATE" "$LAT_RATE" "$calls" 30000 \
+            -trace_rtt -rtt_freq 1000 -trace_msg -message_file messages.log
+        p=$(tail -q -n +2 "$RUN_DIR"/*_rtt.csv 2>/dev/null | awk -F';' '$3 == 1 { print $2 }' | percentiles)
+        LAT_RTD[$s]=$p
+        p=$(msg_latencies_us "$RUN_DIR/messages.log" | percentiles)
+        LAT_US[$s]=$p
+        LAT_N[$s]="$RUN_OK/$calls ok, $((RUN_FAILED + RUN_UNFINISHED)) failed, $RUN_RETRANS retrans, other load ${RUN_OTHER_PCT}%"
+        rm -f "$RUN_DIR/messages.log"
+    done
+}
+
+# Highest sustained rate on one core: each rate against each server still
+# passing, until failures or retransmissions exceed 0.1% of the calls.
+phase_steps() {
+    local rate s calls bad limit
+    for s in $SERVERS; do
+        STEP_PASS[$s]=0
+        STEP_FAIL[$s]="-"
+        STEP_WHY[$s]="all steps passed"
+        STEP_LOG[$s]=""
+    done
+    for rate in $STEP_RATES; do
+        for s in $SERVERS; do
+            [ -z "${STEP_DONE[$s]:-}" ] || continue
+            if over_budget; then
+                STEP_WHY[$s]="time budget reached before $rate/s"
+                STEP_DONE[$s]=1
+                continue
+            fi
+            calls=$((rate * STEP_SECONDS))
+            measure "$s" "step-$rate" "$rate" "$calls" 60000
+            bad=$((RUN_FAILED + RUN_UNFINISHED))
+            limit=$((calls * THRESHOLD_PERMILLE / 1000))
+            STEP_LOG[$s]+="$rate:$RUN_OK:$bad:$RUN_RETRANS:$RUN_SIPP_PCT:$RUN_OTHER_PCT "
+            if [ "$bad" -gt "$limit" ] || [ "$RUN_RETRANS" -gt "$limit" ]; then
+                STEP_FAIL[$s]=$rate
+                STEP_WHY[$s]=$(awk -v rate="$rate" -v b="$bad" -v r="$RUN_RETRANS" -v n="$calls" -v p="$RUN_SIPP_PCT" \
+                    'BEGIN { printf "%d/s: %.2f%% failed, %.2f%% retransmitted (SIPp CPU %d%%)", rate, 100*b/n, 100*r/n, p }')
+                STEP_DONE[$s]=1
+            else
+                STEP_PASS[$s]=$rate
+            fi
+        done
+    done
+}
+
+# Memory per established dialog: a fresh server per count.
+phase_memory() {
+    local n s hold ramp waited created port spid
+    for n in $HOLD_COUNTS; do
+        for s in $SERVERS; do
+            if over_budget; then
+                MEM_BAD[$s:$n]="skipped: time budget"
+                continue
+            fi
+            start_server "$s" "hold-$n"
+            wait_quiet
+            MEM_IDLE[$s:$n]=$(server_rss_kb)
+            MEM_IDLE_PSS[$s:$n]=$(server_pss_kb)
+            ramp=$(((n + HOLD_RATE - 1) / HOLD_RATE))
+            hold=$(((ramp + HOLD_SETTLE + HOLD_LATE + 15) * 1000))
+            RUN_DIR="$OUT/$s/hold-$n"
+            rm -rf "$RUN_DIR"
+            mkdir -p "$RUN_DIR"
+            port=$NEXT_SIPP_PORT
+            NEXT_SIPP_PORT=$((NEXT_SIPP_PORT + 1))
+            (cd "$RUN_DIR" && exec "${NICE[@]}" taskset -c "$SIPP_CPU" sipp "$HOST:${PORT[$s]}" \
+                -sn uac -t u1 -i "$HOST" -p "$port" -m "$n" -r "$HOLD_RATE" -rp 1000 \
+                -l $((n + 1000)) -d "$hold" -timeout "$((hold / 1000 + 30))s" -timeout_error \
+                -recv_timeout 10000 -max_socket 1000 -nostdin -trace_stat -stf stat.csv -fd 1 \
+                -trace_err -error_file errors.log >stdout.log 2>stderr.log) &
+            spid=$!
+            PIDS+=("$spid")
+            # Wait until SIPp has created every call, then let them settle.
+            waited=0
+            while :; do
+                created=$(stat_col "$RUN_DIR/stat.csv" TotalCallCreated)
+                [ "$created" -ge "$n" ] && break
+                if [ "$waited" -ge $((ramp * 3 + 20)) ] || ! kill -0 "$spid" 2>/dev/null; then
+                    MEM_BAD[$s:$n]="only $created of $n calls created"
+                    break
+                fi
+                sleep 1
+                waited=$((waited + 1))
+            done
+            sleep "$HOLD_SETTLE"
+            MEM_RSS1[$s:$n]=$(server_rss_kb)
+            MEM_PSS1[$s:$n]=$(server_pss_kb)
+            sleep 1.2 # one more statistics line
+            MEM_HELD[$s:$n]="$(stat_col "$RUN_DIR/stat.csv" CurrentCall) held, $(stat_col "$RUN_DIR/stat.csv" 'FailedCall(C)') failed, $(stat_col "$RUN_DIR/stat.csv" 'Retransmissions(C)') retrans"
+            MEM_N[$s:$n]=$(stat_col "$RUN_DIR/stat.csv" CurrentCall)
+            [ "${MEM_N[$s:$n]}" -gt 0 ] && [ "${MEM_N[$s:$n]}" -le "$n" ] || MEM_N[$s:$n]=$n
+            if [ "$HOLD_LATE" -gt 0 ] && [ "$n" -le "$HOLD_LATE_MAX" ]; then
+                sleep "$HOLD_LATE"
+                MEM_RSS2[$s:$n]=$(server_rss_kb)
+            else
+                MEM_RSS2[$s:$n]="-"
+            fi
+            log "$(printf '%-9s hold %6s: idle %s kB, held %s kB (+%ss: %s kB); %s' "$s" "$n" \
+                "${MEM_IDLE[$s:$n]}" "${MEM_RSS1[$s:$n]}" "$HOLD_LATE" "${MEM_RSS2[$s:$n]}" \
+                "${MEM_HELD[$s:$n]}")"
+            kill_pid_tree "$spid"
+            forget_pid "$spid"
+            stop_server
+        done
+    done
+}
+
+# ---------------------------------------------------------------------------
+# Run.
+log "results in $OUT"
+phase_cpu
+phase_latency
+phase_steps
+phase_memory
+
+# Profile of parrot's answer at 1000 calls/s (perf, self time by symbol).
+PROFILE_TXT="$OUT/parrot/profile.txt"
+run_profile() {
+    command -v perf >/dev/null 2>&1 || { log "no perf: profile skipped"; return 0; }
+    log "profiling parrot at $LAT_RATE calls/s"
+    start_server parrot profile
+    local secs=$((LAT_SECONDS > 5 ? LAT_SECONDS : 5)) ppid
+    perf record -F 1999 -g -p "$SERVER_PID" -o "$OUT/parrot/perf.data" -- sleep $((secs + 1)) \
+        >"$OUT/parrot/perf-record.log" 2>&1 &
+    ppid=$!
+    PIDS+=("$ppid")
+    run_sipp "profile-$LAT_RATE" "$LAT_RATE" $((LAT_RATE * secs)) 30000
+    wait "$ppid" 2>/dev/null || true
+    forget_pid "$ppid"
+    stop_server
+    perf report -i "$OUT/parrot/perf.data" --stdio --no-children --sort dso,symbol \
+        --percent-limit 0.8 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40 |
+        sed -E 's/[[:space:]]+(-[[:space:]]+)*$//' >"$PROFILE_TXT" || true
+    perf report -i "$OUT/parrot/perf.data" --stdio --children --sort symbol \
+        --percent-limit 4 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60 |
+        sed -E 's/[[:space:]]+(-[[:space:]]+)*$//' >"$OUT/parrot/profile-children.txt" || true
+}
+
+# ---------------------------------------------------------------------------
+# Parser comparison.
+PARSER_TXT="$OUT/parser.txt"
+if [ "$PARSER" = 1 ] && ! over_budget; then
+    log "parser comparison (criterion)"
+    crit_args=(--warm-up-time 1 --measurement-time 3)
+    [ "$QUICK" = 1 ] && crit_args=(--warm-up-time 0.5 --measurement-time 1)
+    (cd "$ROOT" && cargo bench -p bench --features compare --bench parse -- "${crit_args[@]}") \
+        >"$OUT/parser-raw.log" 2>&1 || log "parser bench failed (see $OUT/parser-raw.log)"
+    # "group/lib  time: [lo mid hi]" -> group lib mid_ns
+    awk '
+        function ns(v, u) { return u == "ns" ? v : u == "µs" || u == "us" ? v * 1e3 : u == "ms" ? v * 1e6 : u == "s" ? v * 1e9 : v }
+        /^[A-Za-z_]+\/[A-Za-z_]+/ { id = $1 }
+        /time:/ && id != "" {
+            for (i = 1; i <= NF; i++) if ($i ~ /^\[/) { split(id, g, "/"); print g[1], g[2], ns($(i + 2), $(i + 3)); id = ""; break } }
+    ' "$OUT/parser-raw.log" >"$PARSER_TXT" || true
+fi
+
+# ---------------------------------------------------------------------------
+# Report.
+fmt_rate_row() { printf '| %s | %s | %s | %s | %s | %s | %s | %s |' "$@"; }
+NAMES=()
+for s in parrot kamailio rsipstack; do
+    case " $SERVERS " in *" $s "*) NAMES+=("$s") ;; esac
+done
+has_parrot=0
+case " $SERVERS " in *" parrot "*) has_parrot=1 ;; esac
+
+{
+    echo "# Load benchmark results"
+    echo
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), \`bench/load.sh$([ "$QUICK" = 1 ] && echo ' --quick')\`."
+    echo "Machine: $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r)."
+    echo "Servers pinned to CPU $SERVER_CPU, SIPp to CPU $SIPP_CPU${NICE[*]:+, both at ${NICE[*]}}, UDP on 127.0.0.1, SIPp's built-in \`uac\` (INVITE, 200, ACK, BYE, 200)."
+    echo "Versions: parrot ${PARROT_LABEL:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+changes')}${PARROT_BIN:+ ($PARROT_BIN)} (\`answer\` example, RUST_LOG=warn);" \
+        "$(kamailio -v 2>/dev/null | awk '/^version:/ { print $2, $3; exit }') (tm stateful UAS, $KAM_CHILDREN UDP children, -m $KAM_SHM_MB -M $KAM_PKG_MB);" \
+        "rsipstack $(awk '/^name = "rsipstack"/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$HERE/rsipstack-uas/Cargo.lock" 2>/dev/null);" \
+        "$(sipp -v 2>/dev/null | awk '/SIPp v/ { print $1, $2; exit }')."
+    echo "Messages per call: Kamailio 5 (INVITE, 200, ACK, BYE, 200); rsipstack 6 (+100 Trying); parrot 6 (+180 Ringing: the answer example rings before it answers)."
+    echo "Each measurement runs against a freshly started server, the three servers taking turns; \"other load\" is what the rest of the machine used meanwhile (% of one CPU; includes the kernel's softirq work for the loopback traffic)."
+} | tee -a "$REPORT"
+
+out ""
+out "## CPU time per call"
+out ""
+out "Server user+system CPU (utime+stime from /proc, all threads and processes) over a run / its successful calls; $CPU_REPEAT runs of $CPU_SECONDS s of calls per rate and server, taking turns: median and range. Counts are summed over the runs; other load is the highest of the runs."
+out ""
+out "| rate (calls/s) | server | successful | failed | retransmissions | CPU/call (µs), median | range (µs) | vs parrot | SIPp CPU | other load |"
+out "|---|---|---|---|---|---|---|---|---|---|"
+for rate in $CPU_RATES; do
+    for s in "${NAMES[@]}"; do
+        out "$(fmt_rate_row "$rate" "$s" "${CPU_OK[$s:$rate]:--}" "${CPU_FAIL[$s:$rate]:--}" \
+            "${CPU_RETRANS[$s:$rate]:--}" "${CPU_US[$s:$rate]:--}" "${CPU_RANGE[$s:$rate]:--}" \
+            "$(ratio "${CPU_US[$s:$rate]:-}" "${CPU_US[parrot:$rate]:-}")") ${CPU_SIPP[$s:$rate]:--}% | ${CPU_OTHER[$s:$rate]:--}% |"
+    done
+done
+
+out ""
+out "## Call-setup latency at $LAT_RATE calls/s"
+out ""
+out "INVITE sent → 200 received, $((LAT_RATE * LAT_SECONDS)) calls. \`rtd\`: SIPp's response-time trace (-trace_rtt; whole milliseconds, a 0.2 ms answer that straddles a millisecond tick reads 1). \`µs\`: from SIPp's message-log timestamps (-trace_msg)."
+out ""
+out "| server | p50 rtd (ms) | p99 rtd (ms) | max rtd (ms) | p50 (µs) | p99 (µs) | max (µs) | p99 vs parrot | calls |"
+out "|---|---|---|---|---|---|---|---|---|"
+for s in "${NAMES[@]}"; do
+    read -r r50 r99 rmax _ <<<"${LAT_RTD[$s]:-- - - 0}"
+    read -r u50 u99 umax _ <<<"${LAT_US[$s]:-- - - 0}"
+    read -r _ pu99 _ _ <<<"${LAT_US[parrot]:-- - - 0}"
+    out "| $s | $r50 | $r99 | $rmax | $u50 | $u99 | $umax | $(ratio "$u99" "$pu99") | ${LAT_N[$s]:--} |"
+done
+
+out ""
+out "## Highest sustained rate on one core"
+out ""
+out "Server on CPU $SERVER_CPU alone; rates $STEP_RATES calls/s, $STEP_SECONDS s each, until failed (or unfinished) calls or retransmissions exceed 0.1% of the calls. Steps: rate:successful:failed:retransmissions:SIPp CPU %:other load %."
+out ""
+out "| server | highest passing rate (calls/s) | vs parrot | first failing step | steps |"
+out "|---|---|---|---|---|"
+for s in "${NAMES[@]}"; do
+    out "| $s | ${STEP_PASS[$s]:--} | $(ratio "${STEP_PASS[$s]:-}" "${STEP_PASS[parrot]:-}") | ${STEP_WHY[$s]:--} | ${STEP_LOG[$s]:-} |"
+done
+
+out ""
+out "## Memory per established dialog"
+out ""
+out "Fresh server; N calls set up at $HOLD_RATE calls/s and held (uac with a long pause before BYE). RSS: VmRSS summed over the server's processes; PSS: proportional set size (shares Kamailio's shared memory once). Per dialog: (held − idle) / the calls actually held (SIPp's CurrentCall: parrot refuses calls beyond its default limit of 10,000 live dialogs with 503). First sample ${HOLD_SETTLE} s after the last call was set up (INVITE server transactions still alive), second $HOLD_LATE s later (counts up to $HOLD_LATE_MAX)."
+out ""
+out "| server | dialogs | idle RSS (kB) | RSS held (kB) | RSS/dialog (B) | PSS/dialog (B) | RSS +${HOLD_LATE}s (kB) | RSS/dialog +${HOLD_LATE}s (B) | vs parrot | SIPp |"
+out "|---|---|---|---|---|---|---|---|---|---|"
+per_dialog() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { if (a == "-" || a == "" || b == "" || n == 0) print "-"; else printf "%.0f", (a - b) * 1024 / n }'; }
+for n in $HOLD_COUNTS; do
+    for s in "${NAMES[@]}"; do
+        if [ -n "${MEM_BAD[$s:$n]:-}" ] && [ -z "${MEM_RSS1[$s:$n]:-}" ]; then
+            out "| $s | $n | - | - | - | - | - | - | - | ${MEM_BAD[$s:$n]} |"
+            continue
+        fi
+        d1=$(per_dialog "${MEM_RSS1[$s:$n]:-}" "${MEM_IDLE[$s:$n]:-}" "${MEM_N[$s:$n]:-$n}")
+        dp=$(per_dialog "${MEM_PSS1[$s:$n]:-}" "${MEM_IDLE_PSS[$s:$n]:-}" "${MEM_N[$s:$n]:-$n}")
+        d2=$(per_dialog "${MEM_RSS2[$s:$n]:--}" "${MEM_IDLE[$s:$n]:-}" "${MEM_N[$s:$n]:-$n}")
+        pd1=$(per_dialog "${MEM_RSS1[parrot:$n]:-}" "${MEM_IDLE[parrot:$n]:-}" "${MEM_N[parrot:$n]:-$n}")
+        out "| $s | $n | ${MEM_IDLE[$s:$n]:--} | ${MEM_RSS1[$s:$n]:--} | $d1 | $dp | ${MEM_RSS2[$s:$n]:--} | $d2 | $(ratio "$d1" "$pd1") | ${MEM_HELD[$s:$n]:-}${MEM_BAD[$s:$n]:+; ${MEM_BAD[$s:$n]}} |"
+    done
+done
+
+if [ -s "$PARSER_TXT" ]; then
+    out ""
+    out "## Parser (criterion, parse + transaction fields)"
+    out ""
+    out "Median time per message; \`cargo bench -p bench --features compare --bench parse\` (short settings). Raw output: \`$(basename "$OUT")/parser-raw.log\`."
+    out ""
+    out "| message | parrot | rsip | ezk-sip-types | rsip vs parrot | ezk vs parrot |"
+    out "|---|---|---|---|---|---|"
+    for g in $(awk '{ print $1 }' "$PARSER_TXT" | awk '!seen[$0]++'); do
+        pv=$(awk -v g="$g" '$1 == g && $2 == "parrot" { print $3 }' "$PARSER_TXT")
+        rv=$(awk -v g="$g" '$1 == g && $2 == "rsip" { print $3 }' "$PARSER_TXT")
+        ev=$(awk -v g="$g" '$1 == g && $2 == "ezk" { print $3 }' "$PARSER_TXT")
+        fmt_ns() { awk -v v="$1" 'BEGIN { if (v == "") print "-"; else if (v >= 1e6) printf "%.2f ms", v / 1e6; else if (v >= 1e3) printf "%.2f µs", v / 1e3; else printf "%.0f ns", v }'; }
+        out "| $g | $(fmt_ns "$pv") | $(fmt_ns "$rv") | $(fmt_ns "$ev") | $(ratio "$rv" "$pv") | $(ratio "$ev" "$pv") |"
+    done
+fi
+
+# Targets.
+target_row() { out "| $1 | $2 | $3 | $4 |"; }
+verdict() { awk "BEGIN { print ($1) ? \"met\" : \"MISSED\" }"; }
+MISSED=0
+if [ "$has_parrot" = 1 ]; then
+    out ""
+    out "## Targets"
+    out ""
+    out "| target | parrot | reference | verdict |"
+    out "|---|---|---|---|"
+    tr=1000
+    pc=${CPU_US[parrot:$tr]:-}
+    if [ -n "$pc" ] && [ "$pc" != "-" ]; then
+        for ref in kamailio:0.5 rsipstack:0.3; do
+            rs=${ref%%:*} f=${ref##*:}
+            rc=${CPU_US[$rs:$tr]:-}
+            if [ -n "$rc" ] && [ "$rc" != "-" ]; then
+                v=$(verdict "$pc <= $f * $rc")
+                [ "$v" = met ] || MISSED=1
+                target_row "CPU/call at $tr/s ≤ ${f}× $rs" "$pc µs" "$rs $rc µs (${f}× = $(awk -v a="$rc" -v f="$f" 'BEGIN { printf "%.1f", a * f }') µs; parrot is $(ratio "$pc" "$rc") of it)" "$v"
+            fi
+        done
+    fi
+    if [ -n "${STEP_PASS[kamailio]:-}" ] && [ -n "${STEP_PASS[parrot]:-}" ]; then
+        v=$(verdict "${STEP_PASS[parrot]} >= ${STEP_PASS[kamailio]}")
+        [ "$v" = met ] || MISSED=1
+        target_row "one-core sustained rate ≥ Kamailio's" "${STEP_PASS[parrot]}/s" "kamailio ${STEP_PASS[kamailio]}/s" "$v"
+    fi
+    read -r _ pu99 _ _ <<<"${LAT_US[parrot]:-- - - 0}"
+    read -r _ pr99 _ _ <<<"${LAT_RTD[parrot]:-- - - 0}"
+    if [ "$pu99" != "-" ]; then
+        v=$(verdict "$pu99 <= 1000")
+        [ "$v" = met ] || MISSED=1
+        target_row "p99 call setup ≤ 1 ms at $LAT_RATE/s" "$pu99 µs (rtd p99 $pr99 ms)" "-" "$v"
+    fi
+    for n in $HOLD_COUNTS; do
+        d1=$(per_dialog "${MEM_RSS1[parrot:$n]:-}" "${MEM_IDLE[parrot:$n]:-}" "${MEM_N[parrot:$n]:-$n}")
+        d2=$(per_dialog "${MEM_RSS2[parrot:$n]:--}" "${MEM_IDLE[parrot:$n]:-}" "${MEM_N[parrot:$n]:-$n}")
+        if [ "$d1" != "-" ]; then
+            v=$(verdict "$d1 <= 2048")
+            [ "$v" = met ] || MISSED=1
+            target_row "≤ 2 KB RSS per established dialog ($n)" "$d1 B (+${HOLD_LATE}s: $d2 B)" "-" "$v"
+        fi
+    done
+fi
+
+if [ "$has_parrot" = 1 ] && { [ "$PROFILE" = 1 ] || { [ "$PROFILE" = auto ] && [ "$MISSED" = 1 ]; }; }; then
+    run_profile
+    if [ -s "$PROFILE_TXT" ]; then
+        out ""
+        out "## Profile: parrot \`answer\` at $LAT_RATE calls/s"
+        out ""
+        out "\`perf record -F 1999 -g\` on the server, self time by symbol (≥ 0.8%); with children: \`$(basename "$OUT")/parrot/profile-children.txt\`."
+        out ""
+        out '```'
+        while IFS= read -r line; do out "$line"; done <"$PROFILE_TXT"
+        out '```'
+    fi
+fi
+
+log "report: $REPORT"
+if [ "$QUICK" = 0 ] && [ "$CUSTOM" = 0 ] && [ "$SERVERS" = "parrot kamailio rsipstack" ]; then
+    # Hand-written notes below the marker line in the old file are kept.
+    marker='<!-- notes below this line are kept by bench/load.sh -->'
+    {
+        cat "$REPORT"
+        if grep -qF -- "$marker" "$HERE/PERFORMANCE.md" 2>/dev/null; then
+            echo
+            awk -v m="$marker" 'f || $0 == m { f = 1; print }' "$HERE/PERFORMANCE.md"
+        fi
+    } >"$OUT/PERFORMANCE.bench.md"
+    mv "$OUT/PERFORMANCE.bench.md" "$HERE/PERFORMANCE.md"
+    log "copied to bench/PERFORMANCE.md"
+fi
+log "done in ${SECONDS}s"
