@@ -322,7 +322,9 @@ pub(crate) async fn run<H: UasHandler>(
                     inbox: &mut inbox,
                     deferred: &mut deferred,
                 };
-                handle_request(
+                // Boxed: the task of every held call keeps its future, which
+                // would otherwise be sized for the largest request path.
+                Box::pin(handle_request(
                     &mut handler,
                     &mut s,
                     &mut initialized,
@@ -330,10 +332,12 @@ pub(crate) async fn run<H: UasHandler>(
                     *request,
                     origin,
                     &mut mailbox,
-                )
+                ))
                 .await
             }
-            Step::Inbox(Inbox::Ack { request }) => handle_ack(&mut handler, &mut s, *request).await,
+            Step::Inbox(Inbox::Ack { request }) => {
+                Box::pin(handle_ack(&mut handler, &mut s, *request)).await
+            }
             Step::Inbox(Inbox::Cancelled) => {
                 if let Some(invite) = s.invite.clone() {
                     let mut cx = Context {
@@ -442,7 +446,7 @@ fn retransmit_due(s: &mut Session<impl Send + 'static>) -> bool {
 /// Ends the session's dialog: BYE if it is confirmed.
 async fn hang_up<E: Send + 'static>(s: &mut Session<E>) {
     if s.dialog_state() == Some(DialogState::Confirmed)
-        && let Err(e) = s.bye().await
+        && let Err(e) = Box::pin(s.bye()).await
     {
         warn!(error = %e, "BYE failed");
     }
@@ -561,7 +565,7 @@ async fn handle_request<H: UasHandler>(
             if let Some(p) = &mut s.pending {
                 p.answered = true;
             }
-            super::relay::run(
+            Box::pin(super::relay::run(
                 &s.endpoint,
                 id,
                 &origin,
@@ -569,7 +573,7 @@ async fn handle_request<H: UasHandler>(
                 proxy,
                 mailbox,
                 &s.config.proxied,
-            )
+            ))
             .await;
             // The proxied dialog is the peers'; this task is done.
             return false;
