@@ -205,6 +205,8 @@ if [ "$(nproc)" -lt 2 ]; then
 fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
+PARROT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
+git -C "$ROOT" diff --quiet HEAD -- parrot parrot-macros examples 2>/dev/null || PARROT_REV+="+changes"
 if [ -n "${PARROT_BIN:-}" ]; then
     log "parrot: using PARROT_BIN=$PARROT_BIN (not building the workspace)"
 else
@@ -701,7 +703,7 @@ case " $SERVERS " in *" parrot "*) has_parrot=1 ;; esac
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), \`bench/load.sh$([ "$QUICK" = 1 ] && echo ' --quick')\`."
     echo "Machine: $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r)."
     echo "Servers pinned to CPU $SERVER_CPU, SIPp to CPU $SIPP_CPU${NICE[*]:+, both at ${NICE[*]}}, UDP on 127.0.0.1, SIPp's built-in \`uac\` (INVITE, 200, ACK, BYE, 200)."
-    echo "Versions: parrot ${PARROT_LABEL:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+changes')}${PARROT_BIN:+ ($PARROT_BIN)} (\`answer\` example, RUST_LOG=warn);" \
+    echo "Versions: parrot ${PARROT_LABEL:-$PARROT_REV}${PARROT_BIN:+ ($PARROT_BIN)} (\`answer\` example, RUST_LOG=warn);" \
         "$(kamailio -v 2>/dev/null | awk '/^version:/ { print $2, $3; exit }') (tm stateful UAS, $KAM_CHILDREN UDP children, -m $KAM_SHM_MB -M $KAM_PKG_MB);" \
         "rsipstack $(awk '/^name = "rsipstack"/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$HERE/rsipstack-uas/Cargo.lock" 2>/dev/null);" \
         "$(sipp -v 2>/dev/null | awk '/SIPp v/ { print $1, $2; exit }')."
