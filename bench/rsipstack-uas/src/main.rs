@@ -16,7 +16,9 @@
 //! usage: `rsipstack-uas [--listen IP:PORT]` (default 127.0.0.1:5080).
 //! Logs: `RUST_LOG` (default `warn`).
 
-use rsipstack::dialog::DialogId;
+// rsipstack's `Error` is large; its own binaries allow this too.
+#![allow(clippy::result_large_err)]
+
 use rsipstack::dialog::dialog::{Dialog, DialogState, DialogStateReceiver, DialogStateSender};
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::sip::prelude::HeadersExt;
@@ -41,7 +43,8 @@ async fn main() -> Result<()> {
     let listen: SocketAddr = parse_listen()?;
     let token = CancellationToken::new();
     let transport_layer = TransportLayer::new(token.clone());
-    let connection = UdpConnection::create_connection(listen, None, Some(token.child_token())).await?;
+    let connection =
+        UdpConnection::create_connection(listen, None, Some(token.child_token())).await?;
     transport_layer.add_transport(connection.into());
 
     let endpoint = EndpointBuilder::new()
@@ -157,18 +160,16 @@ async fn process_dialogs(
             DialogState::Calling(id) => {
                 if let Some(Dialog::Invite(dialog)) = dialog_layer.get_dialog(&id) {
                     let headers = vec![Header::ContentType("application/sdp".into())];
-                    dialog.accept(Some(headers), Some(sdp.as_ref().clone())).ok();
+                    dialog
+                        .accept(Some(headers), Some(sdp.as_ref().clone()))
+                        .ok();
                 }
             }
-            DialogState::Terminated(id, _) => remove(&dialog_layer, &id),
+            DialogState::Terminated(id, _) => dialog_layer.remove_dialog(&id),
             _ => {}
         }
     }
     Ok(())
-}
-
-fn remove(dialog_layer: &DialogLayer, id: &DialogId) {
-    dialog_layer.remove_dialog(id);
 }
 
 /// A fixed PCMU answer, as a UAS without media would send.
