@@ -198,7 +198,7 @@ async fn cancel_during_the_ring_delay() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn serve_returns_on_shutdown() {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(answer::serve(any_port(), async {

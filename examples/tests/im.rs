@@ -89,7 +89,7 @@ async fn invite_is_not_allowed() {
     assert_eq!(r.headers.get("Allow").unwrap(), "OPTIONS, MESSAGE");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn serve_returns_on_shutdown() {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(im::serve(any_port(), async {

@@ -265,7 +265,7 @@ async fn options_lists_register() {
     assert_eq!(r.headers.get("Allow").unwrap(), "OPTIONS, REGISTER");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn serve_returns_on_shutdown() {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(registrar::serve(any_port(), async {

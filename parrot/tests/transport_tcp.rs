@@ -49,25 +49,6 @@ fn parse_request(s: &str) -> Request {
     }
 }
 
-fn response_to(req: &Request, status: StatusCode) -> Response {
-    let mut b = Response::builder(status);
-    for h in req.headers.iter() {
-        if matches!(
-            h.known_name(),
-            Some(
-                HeaderName::Via
-                    | HeaderName::From
-                    | HeaderName::To
-                    | HeaderName::CallId
-                    | HeaderName::CSeq
-            )
-        ) {
-            b = b.append(h.known_name().unwrap(), h.value().clone());
-        }
-    }
-    b.build()
-}
-
 fn config(addr: &str) -> TransportConfig {
     TransportConfig {
         listeners: vec![ListenerConfig::tcp(addr.parse().unwrap())],
@@ -259,7 +240,7 @@ async fn garbage_peer_is_closed_others_unaffected() {
     let Message::Request(req) = &inc.message else {
         panic!()
     };
-    t.send_response(&response_to(req, StatusCode::OK), Some(&inc.origin()))
+    t.send_response(&req.response(StatusCode::OK), Some(&inc.origin()))
         .await
         .unwrap();
     assert_eq!(read_response(&mut good).await.status, StatusCode::OK);
@@ -375,7 +356,7 @@ async fn response_goes_back_over_the_same_connection() {
         panic!()
     };
     let sent = t
-        .send_response(&response_to(req, StatusCode::RINGING), Some(&inc.origin()))
+        .send_response(&req.response(StatusCode::RINGING), Some(&inc.origin()))
         .await
         .unwrap();
     assert_eq!(sent.connection, inc.connection);
@@ -479,7 +460,7 @@ async fn response_reconnects_when_connection_is_gone() {
         panic!()
     };
     let sent = a
-        .send_response(&response_to(req, StatusCode::OK), Some(&inc.origin()))
+        .send_response(&req.response(StatusCode::OK), Some(&inc.origin()))
         .await
         .unwrap();
     assert_eq!(sent.remote, b_addr);
@@ -608,7 +589,7 @@ async fn ipv6_tcp() {
     let Message::Request(req) = &inc.message else {
         panic!()
     };
-    t.send_response(&response_to(req, StatusCode::OK), Some(&inc.origin()))
+    t.send_response(&req.response(StatusCode::OK), Some(&inc.origin()))
         .await
         .unwrap();
     assert_eq!(read_response(&mut c).await.status, StatusCode::OK);

@@ -3,7 +3,7 @@
 //! TCP. Every socket binds port 0, so tests run in parallel.
 
 use bytes::Bytes;
-use parrot::message::{Limits, Message, Request, Response, parse_datagram};
+use parrot::message::{Limits, Message, Request, parse_datagram};
 use parrot::transport::{
     Incoming, ListenerConfig, Protocol, SendOptions, Target, TransportConfig, TransportLayer,
 };
@@ -35,26 +35,6 @@ fn parse_request(s: &str) -> Request {
         Ok(Message::Request(r)) => r,
         other => panic!("not a request: {other:?}"),
     }
-}
-
-/// A response to `req` copying Via, From, To, Call-ID and CSeq (§8.2.6.2).
-fn response_to(req: &Request, status: StatusCode) -> Response {
-    let mut b = Response::builder(status);
-    for h in req.headers.iter() {
-        if matches!(
-            h.known_name(),
-            Some(
-                HeaderName::Via
-                    | HeaderName::From
-                    | HeaderName::To
-                    | HeaderName::CallId
-                    | HeaderName::CSeq
-            )
-        ) {
-            b = b.append(h.known_name().unwrap(), h.value().clone());
-        }
-    }
-    b.build()
 }
 
 async fn bind(listener: ListenerConfig) -> (TransportLayer, Receiver<Incoming>) {
@@ -124,7 +104,7 @@ async fn request_is_stamped_and_response_goes_to_received_rport() {
         panic!()
     };
     let sent = t
-        .send_response(&response_to(req, StatusCode::OK), Some(&inc.origin()))
+        .send_response(&req.response(StatusCode::OK), Some(&inc.origin()))
         .await
         .unwrap();
     assert_eq!(sent.protocol, Protocol::Udp);
@@ -154,7 +134,7 @@ async fn sent_by_matching_source_is_left_alone() {
     let Message::Request(req) = &inc.message else {
         panic!()
     };
-    t.send_response(&response_to(req, StatusCode::ACCEPTED), None)
+    t.send_response(&req.response(StatusCode::ACCEPTED), None)
         .await
         .unwrap();
     let (text, _) = recv_text(&client).await;
@@ -341,7 +321,7 @@ async fn large_request_switches_to_tcp_when_allowed() {
         panic!()
     };
     let rsent = a
-        .send_response(&response_to(got, StatusCode::OK), Some(&inc.origin()))
+        .send_response(&got.response(StatusCode::OK), Some(&inc.origin()))
         .await
         .unwrap();
     assert_eq!(rsent.connection, inc.connection);
@@ -423,7 +403,7 @@ async fn ipv6_udp() {
     let Message::Request(req) = &inc.message else {
         panic!()
     };
-    t.send_response(&response_to(req, StatusCode::OK), Some(&inc.origin()))
+    t.send_response(&req.response(StatusCode::OK), Some(&inc.origin()))
         .await
         .unwrap();
     let (text, from) = recv_text(&client).await;

@@ -68,7 +68,7 @@
 mod call;
 mod handler;
 mod register;
-mod request;
+pub(crate) mod request;
 mod router;
 
 #[doc(hidden)]

@@ -1,8 +1,7 @@
 //! Stateful proxying (RFC 3261 §16), the protocol part: checking a request
 //! before it is forwarded (§16.3), building each forwarded copy (§16.6),
-//! routing (§16.4, §16.12), choosing the response to send back (§16.7) and
-//! building the CANCEL of a pending branch (§9.1, §16.10). The runtime that
-//! sends and relays lives in the server.
+//! routing (§16.4, §16.12) and choosing the response to send back (§16.7).
+//! The runtime that sends, relays and cancels lives in the server.
 
 use crate::message::typed::{MaxForwards, Route, Via};
 use crate::message::{
@@ -264,35 +263,6 @@ pub fn best_response(responses: &[Response]) -> Option<Response> {
         }
     }
     Some(best)
-}
-
-/// §9.1: the CANCEL of a branch's pending INVITE: same Request-URI,
-/// Call-ID, To, From, CSeq number and Route, and only its top Via.
-pub fn cancel_for(invite: &Request) -> Request {
-    let mut cancel = Request::new(Method::Cancel, invite.uri.clone());
-    if let Some(v) = invite.headers.values(HeaderName::Via).next() {
-        cancel.headers.append(
-            HeaderName::Via,
-            invite
-                .headers
-                .get(HeaderName::Via)
-                .map_or_else(|| Text::from(v.to_owned()), |t| t.slice_ref(v)),
-        );
-    }
-    for name in [HeaderName::From, HeaderName::To, HeaderName::CallId] {
-        if let Some(v) = invite.headers.get(name) {
-            cancel.headers.append(name, v.clone());
-        }
-    }
-    let seq = invite.headers.cseq().map_or(1, |c| c.seq);
-    cancel
-        .headers
-        .append(HeaderName::CSeq, format!("{seq} CANCEL"));
-    cancel.headers.append(HeaderName::MaxForwards, "70");
-    for h in invite.headers.get_all(HeaderName::Route) {
-        cancel.headers.push(h.clone());
-    }
-    cancel
 }
 
 #[cfg(test)]

@@ -9,9 +9,7 @@ use super::session::{Inbox, Mailbox};
 use crate::endpoint::sleep_until;
 use crate::endpoint::{ClientEvent, Endpoint};
 use crate::message::{Method, Request, Response, StatusCode, Text, Uri};
-use crate::proxy::{
-    Local, Proxy, best_response, cancel_for, check_and_preprocess, forward, strip_our_via,
-};
+use crate::proxy::{Local, Proxy, best_response, check_and_preprocess, forward, strip_our_via};
 use crate::transaction::TransactionId;
 use crate::transport::{Origin, Protocol, SendOptions, Target};
 use std::time::Duration;
@@ -334,7 +332,11 @@ fn cancel_pending(endpoint: &Endpoint, branches: &mut [Branch]) {
 }
 
 fn send_cancel(endpoint: &Endpoint, invite: &Request, target: Target) {
-    let cancel = cancel_for(invite);
+    // §9.1, built the same way as the client's own CANCELs.
+    let Some(cancel) = crate::client::request::cancel(invite) else {
+        warn!("INVITE without Via or CSeq: CANCEL not built");
+        return;
+    };
     let endpoint = endpoint.clone();
     tokio::spawn(async move {
         match endpoint.request(cancel.clone(), target).await {
