@@ -1,7 +1,8 @@
 //! `answer`: a user agent that answers every call.
 //!
-//! - INVITE: `180 Ringing`, then (after [`AnswerOptions::ring_delay`])
-//!   `200 OK` with an SDP answer to the offer: G.711 (PCMU or PCMA) in
+//! - INVITE: with a [`AnswerOptions::ring_delay`], `180 Ringing` and,
+//!   after the delay, `200 OK`; without one, `200 OK` at once. The `200`
+//!   carries an SDP answer to the offer: G.711 (PCMU or PCMA) in
 //!   the caller's order of preference, every other stream refused
 //!   (RFC 3264 §6). An offer in another format gets `415` with
 //!   `Accept: application/sdp`, a malformed one `400`, one with no PCMU or
@@ -30,7 +31,8 @@ use tracing::{info, warn};
 /// How the `answer` example behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnswerOptions {
-    /// How long to ring (after `180`) before answering (default 0).
+    /// How long to ring (after `180`) before answering (default 0: answer
+    /// at once, without a `180`).
     pub ring_delay: Duration,
     /// The address put in the SDP. Default: the listen address when it is
     /// a specific one, else the host of the Request-URI when it is an IP
@@ -54,8 +56,10 @@ impl Default for AnswerOptions {
 #[derive(Debug)]
 pub struct Answer {
     options: AnswerOptions,
-    /// The last SDP we sent in this call (for §8's `o=` versioning).
-    local: Option<SessionDescription>,
+    /// The last SDP we sent in this call (for §8's `o=` versioning), as
+    /// text: a held call keeps a few hundred bytes instead of the parsed
+    /// form's many small allocations.
+    local: Option<Box<str>>,
     /// We sent an offer; the answer is due in the ACK.
     awaiting_answer: bool,
     answered_at: Option<Instant>,
@@ -78,16 +82,17 @@ impl Answer {
     async fn invite(&mut self, req: &Request, cx: &mut Context) -> Result<Response, Response> {
         if !cx.in_dialog() {
             info!(call_id = cx.call_id(), from = %caller(req), to = %req.uri, "incoming call");
-            cx.ring();
-            // A zero-length sleep still waits for the timer's next
-            // millisecond tick: skip it when there is no delay.
+            // Ring only when there is a delay to ring for: a UA answering
+            // at once goes straight to 200 (RFC 3261 §13.3.1.1 makes the
+            // provisional optional).
             if !self.options.ring_delay.is_zero() {
+                cx.ring();
                 tokio::time::sleep(self.options.ring_delay).await;
             }
         }
         let sdp = self.local_sdp(req)?;
         self.answered_at.get_or_insert_with(Instant::now);
-        Ok(req.reply(StatusCode::OK).sdp(sdp.to_string()))
+        Ok(req.reply(StatusCode::OK).sdp(sdp))
     }
 
     async fn ack(&mut self, req: &Request, cx: &mut Context) -> Action {
@@ -121,18 +126,24 @@ impl Answer {
 impl Answer {
     /// The SDP for our 200: an answer to the request's offer or, without
     /// one, an offer; continuing the call's earlier SDP if any.
-    fn local_sdp(&mut self, req: &Request) -> Result<SessionDescription, Response> {
+    fn local_sdp(&mut self, req: &Request) -> Result<String, Response> {
         let ip = media_ip(req, self.options.media_ip);
         let (mut sdp, is_offer) = match negotiate(req, ip, self.options.media_port)? {
             Negotiated::Answer(sdp) => (sdp, false),
             Negotiated::Offer(sdp) => (sdp, true),
         };
-        if let Some(previous) = &self.local {
+        // We wrote the previous one, so it parses.
+        let previous = self
+            .local
+            .as_deref()
+            .and_then(|t| SessionDescription::from_bytes(t.as_bytes()).ok());
+        if let Some(previous) = &previous {
             sdp.continue_from(previous);
         }
         self.awaiting_answer = is_offer;
-        self.local = Some(sdp.clone());
-        Ok(sdp)
+        let text = sdp.to_string();
+        self.local = Some(text.as_str().into());
+        Ok(text)
     }
 }
 

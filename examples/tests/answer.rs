@@ -29,14 +29,11 @@ fn invite(call: &str, sdp: &str) -> Req {
     Req::new("INVITE", call).body("application/sdp", sdp)
 }
 
-/// INVITE → 180 → 200; returns the 200. ACKs it.
+/// INVITE → 200 (no ring delay: no 180); returns the 200. ACKs it.
 async fn call(p: &Peer, req: &Req) -> parrot::Response {
     p.send(req).await;
-    let ringing = p.response().await;
-    assert_eq!(ringing.status, StatusCode::RINGING);
-    let ok = p.final_response().await;
+    let ok = p.response().await;
     assert_eq!(ok.status, StatusCode::OK, "{ok:?}");
-    assert_eq!(to_tag(&ok), to_tag(&ringing), "one dialog");
     let ack = req.clone().method("ACK").no_body().tagged(&to_tag(&ok));
     p.send(&ack).await;
     ok
@@ -170,6 +167,31 @@ async fn a_reinvite_is_answered_with_the_same_logic() {
     let bad = invite("a-re", &offer("18", "", "")).cseq(3).tagged(&tag);
     assert_eq!(p.ask(&bad).await.status, StatusCode::NOT_ACCEPTABLE_HERE);
     let bye = Req::new("BYE", "a-re").cseq(4).tagged(&tag);
+    assert_eq!(p.ask(&bye).await.status, StatusCode::OK);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_ring_delay_sends_180_then_200_in_one_dialog() {
+    let p = start(AnswerOptions {
+        ring_delay: Duration::from_secs(3),
+        ..AnswerOptions::default()
+    })
+    .await;
+    let req = invite("a-ring", &offer("0", "", ""));
+    p.send(&req).await;
+    let ringing = p.response().await;
+    assert_eq!(ringing.status, StatusCode::RINGING);
+    let rang_at = tokio::time::Instant::now();
+    let ok = p.final_response().await;
+    assert_eq!(ok.status, StatusCode::OK, "{ok:?}");
+    assert!(
+        rang_at.elapsed() >= Duration::from_secs(2),
+        "answered after the delay"
+    );
+    assert_eq!(to_tag(&ok), to_tag(&ringing), "one dialog");
+    let ack = req.clone().method("ACK").no_body().tagged(&to_tag(&ok));
+    p.send(&ack).await;
+    let bye = Req::new("BYE", "a-ring").cseq(2).tagged(&to_tag(&ok));
     assert_eq!(p.ask(&bye).await.status, StatusCode::OK);
 }
 

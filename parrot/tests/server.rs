@@ -386,3 +386,83 @@ async fn an_app_event_stops_the_dialog_with_bye() {
         format!("sip:alice@{}", p.sock.local_addr().unwrap())
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn held_calls_park_without_a_task_and_wake_for_their_requests() {
+    const CALLS: usize = 20;
+    let p = start(100).await;
+    let tasks = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    let mut tags = Vec::new();
+    for n in 0..=CALLS {
+        let call = format!("c-held-{n}");
+        p.send(&p.request(
+            "INVITE",
+            "sip:bob@127.0.0.1",
+            &format!("hi{n}"),
+            &call,
+            1,
+            None,
+        ))
+        .await;
+        let ok = p.final_response().await;
+        assert_eq!(ok.status, StatusCode::OK);
+        let tag = ok.headers.to_tag().unwrap().to_string();
+        p.send(&p.request(
+            "ACK",
+            "sip:bob@127.0.0.1",
+            &format!("ha{n}"),
+            &call,
+            1,
+            Some(&tag),
+        ))
+        .await;
+        tags.push(tag);
+    }
+    // Once each ACK is in, its dialog is parked: one held call or twenty
+    // more run the same tasks.
+    // Many turns of the runtime (the clock is paused), so that every
+    // datagram sent has been handled.
+    let settled = || async {
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tasks()
+    };
+    let with_calls = settled().await;
+    // Every parked dialog wakes for its BYE and answers it.
+    for (n, tag) in tags.iter().enumerate().skip(1) {
+        let call = format!("c-held-{n}");
+        p.send(&p.request(
+            "BYE",
+            "sip:bob@127.0.0.1",
+            &format!("hb{n}"),
+            &call,
+            2,
+            Some(tag),
+        ))
+        .await;
+        assert_eq!(p.final_response().await.status, StatusCode::OK, "call {n}");
+    }
+    let after_byes = settled().await;
+    assert_eq!(
+        with_calls,
+        after_byes,
+        "{CALLS} held calls ran {} tasks of their own",
+        with_calls.saturating_sub(after_byes)
+    );
+    // The remaining call is still there and ends normally.
+    p.send(&p.request(
+        "BYE",
+        "sip:bob@127.0.0.1",
+        "hb0",
+        "c-held-0",
+        2,
+        Some(&tags[0]),
+    ))
+    .await;
+    assert_eq!(p.final_response().await.status, StatusCode::OK);
+}

@@ -403,7 +403,7 @@ fn dialog_from_a_1xx_is_early() {
     let d = Dialog::new_uac(&inv, &ringing).unwrap();
     assert_eq!(d.state(), DialogState::Early);
     // No Contact in a 1xx: the Request-URI until the 2xx brings one.
-    assert_eq!(d.remote_target(), &inv.uri);
+    assert_eq!(d.remote_target(), inv.uri);
     assert!(d.invite_in_progress());
 }
 

@@ -96,7 +96,7 @@ impl Dialog {
             self.next_local_seq()?
         };
 
-        let target = self.remote_target().clone();
+        let target = self.remote_target();
         let (uri, routes, next_hop): (Uri, Vec<Uri>, Uri) = match self.route_set().split_first() {
             // §12.2.1.1: "If the route set is empty, the UAC MUST place the
             // remote target URI into the Request-URI. The UAC MUST NOT add
@@ -148,8 +148,8 @@ impl Dialog {
         // the dialog state. The tag in the From header field of the request
         // MUST be set to the local tag of the dialog ID."
         let id = self.id();
-        h.push_typed(&From::new(self.local_address().clone()).with_tag(id.local_tag.clone()));
-        let mut to = To::new(self.remote_address().clone());
+        h.push_typed(&From::new(self.local_address()).with_tag(id.local_tag.clone()));
+        let mut to = To::new(self.remote_address());
         if !id.remote_tag.is_empty() {
             to.set_tag(id.remote_tag.clone());
         }

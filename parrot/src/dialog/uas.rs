@@ -199,11 +199,13 @@ pub struct Dialog {
     local_seq: u32,
     /// The highest CSeq number received (§12.2.2).
     remote_seq: Option<u32>,
-    /// The To of the creating request, without its tag (§12.1.1: local URI).
-    local: NameAddr,
+    /// The To of the creating request, without its tag (§12.1.1: local
+    /// URI). The addresses are kept as their text, parsed when used: a
+    /// held dialog is read rarely, and text is a fraction of the size.
+    local: Text,
     /// The From of the creating request, without its tag (remote URI).
-    remote: NameAddr,
-    remote_target: Uri,
+    remote: Text,
+    remote_target: Text,
     route_set: Vec<Uri>,
     secure: bool,
     /// The CSeq of the request that created the dialog.
@@ -222,21 +224,56 @@ fn detach_uri(uri: &Uri) -> Uri {
     Uri::parse(&t, &t).unwrap_or_else(|_| uri.clone())
 }
 
-/// A copy of `addr` that owns its text.
-fn detach_addr(addr: &NameAddr) -> NameAddr {
+/// `uri` as the text a dialog keeps, if it reads back as itself.
+fn uri_text(uri: &Uri) -> Option<Text> {
+    let t = Text::from(uri.to_string());
+    Uri::parse(&t, &t).ok().filter(|u| u == uri).map(|_| t)
+}
+
+/// `addr` as the text a dialog keeps, if it reads back as itself.
+fn addr_text(addr: &NameAddr) -> Option<Text> {
     let t = Text::from(addr.to_string());
     match NameAddr::parse(&t, &t) {
-        Ok((a, "")) => a,
-        _ => addr.clone(),
+        Ok((a, "")) if a == *addr => Some(t),
+        _ => None,
     }
 }
 
+/// A URI a dialog kept as text. The text was checked to parse when it was
+/// stored; the fallback only keeps this total.
+fn stored_uri(t: &Text) -> Uri {
+    Uri::parse(t, t).unwrap_or_else(|_| {
+        tracing::error!(uri = %t, "stored dialog URI does not parse");
+        unroutable()
+    })
+}
+
+/// An address a dialog kept as text (see [`stored_uri`]).
+fn stored_addr(t: &Text) -> NameAddr {
+    match NameAddr::parse(t, t) {
+        Ok((a, "")) => a,
+        _ => {
+            tracing::error!(addr = %t, "stored dialog address does not parse");
+            NameAddr::new(unroutable())
+        }
+    }
+}
+
+/// `sip:0.0.0.0`: where nothing goes.
+fn unroutable() -> Uri {
+    let nowhere = std::net::IpAddr::from([0, 0, 0, 0]);
+    Uri::Sip(crate::message::SipUri::new(crate::message::Host::from(
+        nowhere,
+    )))
+}
+
 /// The URI of the first Contact, which must be an address (§12.1.1,
-/// §12.2.2). `Ok(None)` if there is no Contact.
-fn contact_uri(req_headers: &crate::message::Headers) -> Result<Option<Uri>, ()> {
+/// §12.2.2), as the text a dialog keeps. `Ok(None)` if there is no
+/// Contact.
+fn contact_uri(req_headers: &crate::message::Headers) -> Result<Option<Text>, ()> {
     match req_headers.typed::<Contact>() {
         None => Ok(None),
-        Some(Ok(c)) => c.addr().map(|a| Some(detach_uri(a.uri()))).ok_or(()),
+        Some(Ok(c)) => c.addr().and_then(|a| uri_text(a.uri())).map(Some).ok_or(()),
         Some(Err(_)) => Err(()),
     }
 }
@@ -335,7 +372,9 @@ impl Dialog {
         // without Contact keeps the Request-URI until the 2xx brings one.
         let remote_target = match (side, contact_uri(peer)) {
             (_, Ok(Some(uri))) => uri,
-            (Side::Uac, Ok(None)) if !response.status.is_success() => detach_uri(&request.uri),
+            (Side::Uac, Ok(None)) if !response.status.is_success() => {
+                uri_text(&request.uri).ok_or(DialogError::BadHeader("Request-URI"))?
+            }
             _ => return Err(DialogError::BadHeader("Contact")),
         };
         // "The route set MUST be set to the list of URIs in the
@@ -424,8 +463,14 @@ impl Dialog {
             state,
             local_seq,
             remote_seq,
-            local: detach_addr(local),
-            remote: detach_addr(remote),
+            local: addr_text(local).ok_or(DialogError::BadHeader(match side {
+                Side::Uas => "To",
+                Side::Uac => "From",
+            }))?,
+            remote: addr_text(remote).ok_or(DialogError::BadHeader(match side {
+                Side::Uas => "From",
+                Side::Uac => "To",
+            }))?,
             remote_target,
             route_set,
             secure,
@@ -468,31 +513,31 @@ impl Dialog {
     }
 
     /// The local URI: the To URI of the creating request (§12.1.1).
-    pub fn local_uri(&self) -> &Uri {
-        self.local.uri()
+    pub fn local_uri(&self) -> Uri {
+        self.local_address().uri().clone()
     }
 
     /// The remote URI: the From URI of the creating request (§12.1.1).
-    pub fn remote_uri(&self) -> &Uri {
-        self.remote.uri()
+    pub fn remote_uri(&self) -> Uri {
+        self.remote_address().uri().clone()
     }
 
     /// The local address (To of the creating request, display name
     /// included, tag excluded), the From of our requests.
-    pub fn local_address(&self) -> &NameAddr {
-        &self.local
+    pub fn local_address(&self) -> NameAddr {
+        stored_addr(&self.local)
     }
 
     /// The remote address (From of the creating request, display name
     /// included, tag excluded), the To of our requests.
-    pub fn remote_address(&self) -> &NameAddr {
-        &self.remote
+    pub fn remote_address(&self) -> NameAddr {
+        stored_addr(&self.remote)
     }
 
     /// The remote target: where our requests go (§12.1.1, updated by
     /// target refresh requests, §12.2.2).
-    pub fn remote_target(&self) -> &Uri {
-        &self.remote_target
+    pub fn remote_target(&self) -> Uri {
+        stored_uri(&self.remote_target)
     }
 
     /// The route set: the Record-Route URIs of the creating request, in

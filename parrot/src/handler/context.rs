@@ -1,8 +1,11 @@
 //! [`Context`]: what a handler method may do besides returning its answer.
 
+use crate::dialog::DialogId;
 use crate::message::{Request, Response};
 use crate::server::session::Session;
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::mpsc;
 
 /// Access to the dialog and the runtime from inside a handler method: the
@@ -52,10 +55,9 @@ impl<E: Send + 'static> Context<'_, E> {
 
     /// A handle for sending application events to this dialog's handler
     /// (delivered to its `event` method, in order with its requests).
-    pub fn handle(&self) -> DialogHandle<E> {
-        DialogHandle {
-            tx: self.session.event_sender(),
-        }
+    /// Outside a dialog the handle is closed from the start.
+    pub fn handle(&mut self) -> DialogHandle<E> {
+        self.session.handle()
     }
 
     /// The request being handled, if any (none while handling an event).
@@ -65,28 +67,40 @@ impl<E: Send + 'static> Context<'_, E> {
 }
 
 /// Sends application events to a live dialog's handler. Cheap to clone.
+///
+/// Events go through the server's core, which wakes the dialog if it is
+/// idle; holding a handle costs the dialog nothing.
 pub struct DialogHandle<E> {
-    pub(crate) tx: mpsc::UnboundedSender<E>,
+    pub(crate) id: DialogId,
+    pub(crate) tx: mpsc::UnboundedSender<(DialogId, E)>,
+    /// Cleared when the dialog ends.
+    pub(crate) alive: Arc<AtomicBool>,
 }
 
 impl<E> Clone for DialogHandle<E> {
     fn clone(&self) -> Self {
         DialogHandle {
+            id: self.id.clone(),
             tx: self.tx.clone(),
+            alive: self.alive.clone(),
         }
     }
 }
 
 impl<E: Send + 'static> DialogHandle<E> {
     /// Delivers `event` to the handler's `event` method. Gives the event
-    /// back if the dialog has ended.
+    /// back if the dialog has ended (an event racing the dialog's end is
+    /// dropped).
     pub fn send(&self, event: E) -> Result<(), E> {
-        self.tx.send(event).map_err(|e| e.0)
+        if self.is_closed() {
+            return Err(event);
+        }
+        self.tx.send((self.id.clone(), event)).map_err(|e| e.0.1)
     }
 
     /// Whether the dialog has ended.
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        !self.alive.load(Ordering::Acquire) || self.tx.is_closed()
     }
 }
 

@@ -1,12 +1,14 @@
-//! The core: routes every server event to the task that owns it.
+//! The core: routes every server event to the session that owns it.
 //!
 //! A request with a To tag belongs to a dialog (RFC 3261 §12.2.2) and goes
-//! to that dialog's task, in arrival order; an unknown dialog gets `481`. A
-//! new INVITE or SUBSCRIBE starts a dialog task with a fresh handler value;
-//! any other out-of-dialog request gets a one-shot task with its own value.
+//! to that dialog's session, in arrival order; an unknown dialog gets
+//! `481`. A new INVITE or SUBSCRIBE starts a dialog session with a fresh
+//! handler value; any other out-of-dialog request gets a one-shot session
+//! with its own value. A session runs as a task while it has work; an idle
+//! dialog is kept here as data and woken by its next request or event.
 
 use super::relay::{self, ProxiedDialog};
-use super::session::{self, Inbox, SessionConfig};
+use super::session::{self, Exit, Inbox, Parked, Shared};
 use super::{Factory, catch};
 use crate::dialog::DialogId;
 use crate::endpoint::{Endpoint, ServerEvent};
@@ -27,20 +29,38 @@ pub(crate) struct Limits {
     pub(crate) shutdown_timeout: Duration,
 }
 
+/// A dialog as the core holds it.
+enum Slot<H: UasHandler> {
+    /// Its session task is running; its inbox.
+    Running {
+        inbox: mpsc::UnboundedSender<Inbox<H::Event>>,
+        /// The INVITE transaction that created it, while it may still be
+        /// cancelled (a key of `Core::invites`).
+        invite: Option<TransactionId>,
+    },
+    /// Idle: its whole state.
+    Parked(Box<Parked<H>>),
+}
+
+/// A session task's report: the dialog it ran (if any) and how it ended.
+type Done<H> = (Option<DialogId>, Exit<H>);
+
 pub(crate) struct Core<H: UasHandler> {
     endpoint: Endpoint,
     events: mpsc::UnboundedReceiver<ServerEvent>,
     factory: Factory<H>,
     limits: Limits,
-    config: Arc<SessionConfig>,
-    /// Live dialog tasks by dialog id (local tag = our To tag).
-    dialogs: HashMap<DialogId, mpsc::UnboundedSender<Inbox>>,
+    shared: Arc<Shared<H::Event>>,
+    /// Dialogs by dialog id (local tag = our To tag).
+    dialogs: HashMap<DialogId, Slot<H>>,
     /// Pending INVITE transactions, to deliver their CANCEL notification.
     invites: HashMap<TransactionId, DialogId>,
-    /// Tasks report here when they end.
-    done_tx: mpsc::UnboundedSender<Option<DialogId>>,
-    done_rx: mpsc::UnboundedReceiver<Option<DialogId>>,
-    /// Live tasks (dialogs and one-shot requests).
+    /// Application events sent through dialog handles.
+    app_events: mpsc::UnboundedReceiver<(DialogId, H::Event)>,
+    /// Tasks report here when they end or park.
+    done_tx: mpsc::UnboundedSender<Done<H>>,
+    done_rx: mpsc::UnboundedReceiver<Done<H>>,
+    /// Live sessions (dialogs, parked or not, and one-shot requests).
     live: usize,
     /// Dialogs we proxied, by (Call-ID, tags in order).
     proxied: HashMap<(Text, Text, Text), ProxiedDialog>,
@@ -58,11 +78,16 @@ impl<H: UasHandler> Core<H> {
     ) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let (proxied_tx, proxied_rx) = mpsc::unbounded_channel();
+        let (events_tx, app_events) = mpsc::unbounded_channel();
         Core {
-            config: Arc::new(SessionConfig {
+            shared: Arc::new(Shared {
+                endpoint: endpoint.clone(),
                 timers,
                 proxied: proxied_tx,
+                events: events_tx,
+                routable: Default::default(),
             }),
+            app_events,
             proxied: HashMap::new(),
             proxied_rx,
             endpoint,
@@ -91,6 +116,7 @@ impl<H: UasHandler> Core<H> {
                     None => break,
                 },
                 Some(done) = self.done_rx.recv() => self.finished(done),
+                Some((id, ev)) = self.app_events.recv() => self.event_for(&id, ev),
                 Some(d) = self.proxied_rx.recv() => self.add_proxied(d),
                 () = &mut signal, if !self.draining => {
                     info!(live = self.live, "shutting down: refusing new requests");
@@ -123,12 +149,89 @@ impl<H: UasHandler> Core<H> {
         info!("server stopped");
     }
 
-    fn finished(&mut self, done: Option<DialogId>) {
-        self.live = self.live.saturating_sub(1);
-        if let Some(id) = done {
-            self.dialogs.remove(&id);
-            self.invites.retain(|_, d| *d != id);
+    fn finished(&mut self, (id, exit): Done<H>) {
+        let Some(id) = id else {
+            self.live = self.live.saturating_sub(1);
+            return;
+        };
+        let Some(Slot::Running { inbox, invite }) = self.dialogs.remove(&id) else {
+            self.live = self.live.saturating_sub(1);
+            return;
+        };
+        if let Some(invite) = invite {
+            self.invites.remove(&invite);
         }
+        match exit {
+            Exit::Ended => self.live = self.live.saturating_sub(1),
+            Exit::Parked(state, mut rx) => match rx.try_recv() {
+                // Something arrived while the task was parking: go on.
+                Ok(first) => {
+                    self.dialogs.insert(
+                        id.clone(),
+                        Slot::Running {
+                            inbox: inbox.clone(),
+                            invite: None,
+                        },
+                    );
+                    self.spawn(Some(id), state, first, rx, inbox);
+                }
+                Err(_) => {
+                    self.dialogs.insert(id, Slot::Parked(state));
+                }
+            },
+        }
+    }
+
+    /// Delivers an application event; one for an ended dialog is dropped.
+    fn event_for(&mut self, id: &DialogId, ev: H::Event) {
+        if self.deliver(id, Inbox::Event(ev)).is_some() {
+            debug!("event for an ended dialog dropped");
+        }
+    }
+
+    /// Hands `msg` to dialog `id`, waking it if it is parked. Gives the
+    /// message back when there is no such dialog (or its task just ended).
+    fn deliver(&mut self, id: &DialogId, msg: Inbox<H::Event>) -> Option<Inbox<H::Event>> {
+        let slot = self.dialogs.get_mut(id)?;
+        match slot {
+            Slot::Running { inbox, .. } => inbox.send(msg).err().map(|e| e.0),
+            Slot::Parked(_) => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let Slot::Parked(state) = std::mem::replace(
+                    slot,
+                    Slot::Running {
+                        inbox: tx.clone(),
+                        invite: None,
+                    },
+                ) else {
+                    unreachable!("matched as parked above")
+                };
+                self.spawn(Some(id.clone()), state, msg, rx, tx);
+                None
+            }
+        }
+    }
+
+    /// Runs a session as a task that reports to `done_rx` when it ends or
+    /// parks.
+    fn spawn(
+        &self,
+        id: Option<DialogId>,
+        state: Box<Parked<H>>,
+        first: Inbox<H::Event>,
+        rx: mpsc::UnboundedReceiver<Inbox<H::Event>>,
+        tx: mpsc::UnboundedSender<Inbox<H::Event>>,
+    ) {
+        let done = self.done_tx.clone();
+        // The session future is built inside the task, so the task stores
+        // it once.
+        tokio::spawn(
+            async move {
+                let exit = session::run(state, first, rx, tx).await;
+                let _ = done.send((id, exit));
+            }
+            .instrument(tracing::Span::current()),
+        );
     }
 
     fn event(&mut self, ev: ServerEvent) {
@@ -141,11 +244,16 @@ impl<H: UasHandler> Core<H> {
             ServerEvent::Ack { request, origin } => {
                 // §13.2.2.4 / §17.1.1.3: the ACK for a 2xx belongs to the
                 // dialog; one for no dialog is dropped (never answered).
-                match DialogId::from_incoming_request(&request).and_then(|d| self.dialogs.get(&d)) {
-                    Some(inbox) => {
-                        let _ = inbox.send(Inbox::Ack {
+                let dialog = DialogId::from_incoming_request(&request)
+                    .filter(|d| self.dialogs.contains_key(d));
+                match dialog {
+                    Some(d) => {
+                        let ack = Inbox::Ack {
                             request: Box::new(request),
-                        });
+                        };
+                        if self.deliver(&d, ack).is_some() {
+                            debug!("ACK for an ending dialog dropped");
+                        }
                     }
                     None => {
                         if self.proxy_in_dialog(None, request, origin).is_some() {
@@ -155,8 +263,8 @@ impl<H: UasHandler> Core<H> {
                 }
             }
             ServerEvent::Cancelled { id } => {
-                if let Some(inbox) = self.invites.remove(&id).and_then(|d| self.dialogs.get(&d)) {
-                    let _ = inbox.send(Inbox::Cancelled);
+                if let Some(d) = self.invites.remove(&id) {
+                    self.deliver(&d, Inbox::Cancelled);
                 }
             }
             ServerEvent::Timeout { id, timer } => {
@@ -266,17 +374,17 @@ impl<H: UasHandler> Core<H> {
         let _g = span.enter();
         if request.headers.to_tag().is_some() {
             // §12.2.2: a request inside a dialog.
-            match DialogId::from_incoming_request(&request).and_then(|d| self.dialogs.get(&d)) {
-                Some(inbox) => {
+            let dialog =
+                DialogId::from_incoming_request(&request).filter(|d| self.dialogs.contains_key(d));
+            match dialog {
+                Some(d) => {
                     let msg = Inbox::Request {
                         id,
                         request: Box::new(request),
                         origin,
                     };
                     // The dialog's task may have just ended.
-                    if let Err(mpsc::error::SendError(Inbox::Request { id, request, .. })) =
-                        inbox.send(msg)
-                    {
+                    if let Some(Inbox::Request { id, request, .. }) = self.deliver(&d, msg) {
                         self.endpoint.respond(
                             id,
                             request.response(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
@@ -321,43 +429,37 @@ impl<H: UasHandler> Core<H> {
         };
         let creates_dialog = matches!(request.method, Method::Invite | Method::Subscribe);
         let local_tag: Text = crate::random::tag();
-        let dialog_id = if creates_dialog {
-            let call_id = request.headers.call_id().cloned();
-            let from_tag = request.headers.from_tag();
-            call_id
-                .zip(from_tag)
-                .map(|(c, f)| DialogId::new(&c, &local_tag, &f))
+        let call_id = request.headers.call_id().cloned();
+        let from_tag = request.headers.from_tag();
+        let is_dialog = creates_dialog && call_id.is_some() && from_tag.is_some();
+        let dialog_id = DialogId::new(
+            call_id.as_deref().unwrap_or(""),
+            &local_tag,
+            from_tag.as_deref().unwrap_or(""),
+        );
+        let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
+        let key = if is_dialog {
+            let invite = (request.method == Method::Invite).then_some(id);
+            if let Some(invite) = invite {
+                self.invites.insert(invite, dialog_id.clone());
+            }
+            self.dialogs.insert(
+                dialog_id.clone(),
+                Slot::Running {
+                    inbox: inbox_tx.clone(),
+                    invite,
+                },
+            );
+            Some(dialog_id.clone())
         } else {
             None
         };
-        let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
-        if let Some(d) = &dialog_id {
-            self.dialogs.insert(d.clone(), inbox_tx.clone());
-            if request.method == Method::Invite {
-                self.invites.insert(id, d.clone());
-            }
-        }
-        let _ = inbox_tx.send(Inbox::Request {
+        let state = Parked::new(handler, self.shared.clone(), dialog_id, is_dialog);
+        let first = Inbox::Request {
             id,
             request: Box::new(request),
             origin,
-        });
-        let task = session::run::<H>(
-            handler,
-            self.endpoint.clone(),
-            self.config.clone(),
-            local_tag,
-            dialog_id.clone(),
-            inbox_rx,
-            inbox_tx,
-        );
-        let done = self.done_tx.clone();
-        tokio::spawn(
-            async move {
-                task.await;
-                let _ = done.send(dialog_id);
-            }
-            .instrument(span.clone()),
-        );
+        };
+        self.spawn(key, state, first, inbox_rx, inbox_tx);
     }
 }

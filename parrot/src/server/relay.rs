@@ -99,13 +99,13 @@ struct Branch {
 /// `origin`) as `proxy` says. Returns the dialog it established, if any.
 /// CANCEL notifications for `upstream` are taken from the session's
 /// mailbox; anything else arriving meanwhile is kept for later.
-pub(crate) async fn run(
+pub(crate) async fn run<E>(
     endpoint: &Endpoint,
     upstream: TransactionId,
     origin: &Origin,
     req: &Request,
     proxy: Proxy,
-    mailbox: &mut Mailbox<'_>,
+    mailbox: &mut Mailbox<'_, E>,
     proxied: &mpsc::UnboundedSender<ProxiedDialog>,
 ) {
     let Some(me_in) = local(endpoint, origin.protocol) else {

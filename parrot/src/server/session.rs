@@ -1,38 +1,51 @@
-//! One handler task: a dialog (INVITE/SUBSCRIBE) or a single out-of-dialog
-//! request. The task owns the handler value, receives its requests in
-//! arrival order, turns the handler's [`Action`]s into responses, and runs
-//! the dialog's duties: To tag, Contact and Record-Route on responses
-//! (§12.1.1), CSeq ordering (§12.2.2), 2xx retransmission until the ACK and
-//! BYE when it never comes (§13.3.1.4), BYE ending the dialog (§15).
+//! One handler session: a dialog (INVITE/SUBSCRIBE) or a single
+//! out-of-dialog request. The session owns the handler value, receives its
+//! requests in arrival order, turns the handler's [`Action`]s into
+//! responses, and runs the dialog's duties: To tag, Contact and
+//! Record-Route on responses (§12.1.1), CSeq ordering (§12.2.2), 2xx
+//! retransmission until the ACK and BYE when it never comes (§13.3.1.4),
+//! BYE ending the dialog (§15).
+//!
+//! A session runs as a task only while it has work: once a confirmed
+//! dialog has nothing in flight it parks, handing its state back to the
+//! core as plain data ([`Parked`]), and the core starts a task again when
+//! the next request or event for it arrives. A held call therefore costs
+//! its state, not a task and a channel.
 
 use super::catch::CatchUnwind;
 use crate::dialog::{Dialog, DialogId, DialogState, Retransmit2xx, Retransmit2xxOutput};
 use crate::endpoint::Endpoint;
 use crate::endpoint::sleep_until;
-use crate::handler::{Action, Context, RequestError, UasHandler, dispatch};
+use crate::handler::{Action, Context, DialogHandle, RequestError, UasHandler, dispatch};
 use crate::message::{
-    Header, HeaderName, Host, Method, Request, Response, SipUri, StatusCode, Text, Uri,
+    Header, HeaderName, Host, Method, Request, Response, SipUri, StatusCode, Uri,
 };
 use crate::transaction::{TimerConfig, TransactionId};
 use crate::transport::{Origin, Protocol};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-/// Settings shared by every session.
-pub(crate) struct SessionConfig {
+/// What every session of a server shares.
+pub(crate) struct Shared<E> {
+    pub(crate) endpoint: Endpoint,
     pub(crate) timers: TimerConfig,
     /// Dialogs established through our proxying, for the core's routing.
     pub(crate) proxied: mpsc::UnboundedSender<super::relay::ProxiedDialog>,
+    /// Application events, routed by the core to their dialog.
+    pub(crate) events: mpsc::UnboundedSender<(DialogId, E)>,
+    /// Our address towards a peer, when listening on a wildcard address
+    /// (asking the system costs a socket; peers are few).
+    pub(crate) routable: Mutex<HashMap<IpAddr, IpAddr>>,
 }
 
-/// What the core delivers to a session. Requests are boxed: a channel
-/// allocates its slots in blocks, and every live dialog owns one, so a small
-/// slot keeps a held call's memory small.
-pub(crate) enum Inbox {
+/// What the core delivers to a running session. Requests are boxed so
+/// that the channel's slots stay small.
+pub(crate) enum Inbox<E> {
     /// A request (the first one, or one inside the dialog).
     Request {
         id: TransactionId,
@@ -43,6 +56,8 @@ pub(crate) enum Inbox {
     Ack { request: Box<Request> },
     /// The pending INVITE was cancelled (the runtime already sent 487).
     Cancelled,
+    /// An application event sent through a [`DialogHandle`].
+    Event(E),
 }
 
 /// The request being answered.
@@ -52,20 +67,75 @@ struct Pending {
     answered: bool,
 }
 
+/// The 2xx to an INVITE being retransmitted until its ACK (§13.3.1.4).
+struct Retransmission {
+    timer: Retransmit2xx,
+    response: Response,
+    transaction: TransactionId,
+}
+
 /// A session's state, which a handler reaches through its [`Context`].
+/// Everything only needed while a request is in flight is boxed, so that
+/// a parked dialog is small.
 pub struct Session<E> {
-    endpoint: Endpoint,
-    config: Arc<SessionConfig>,
-    local_tag: Text,
-    call_id: Text,
-    pending: Option<Pending>,
-    dialog: Option<Dialog>,
-    /// The INVITE that created the dialog (for the CANCEL notification).
-    invite: Option<Request>,
-    retransmit: Option<(Retransmit2xx, Response, TransactionId)>,
-    contact: Option<Uri>,
-    events: mpsc::UnboundedSender<E>,
+    shared: Arc<Shared<E>>,
+    /// Call-ID, our tag and the peer's (empty outside a dialog).
+    id: DialogId,
+    /// Whether this session is a dialog the core routes requests to.
+    is_dialog: bool,
     in_dialog: bool,
+    initialized: bool,
+    pending: Option<Box<Pending>>,
+    dialog: Option<Box<Dialog>>,
+    /// The INVITE that created the dialog, kept until it has its final
+    /// response (for the CANCEL notification).
+    invite: Option<Box<Request>>,
+    retransmit: Option<Box<Retransmission>>,
+    /// Cleared when the session ends; shared with its [`DialogHandle`]s.
+    alive: Option<Arc<AtomicBool>>,
+}
+
+/// A session with its handler value: what a parked dialog is.
+pub(crate) struct Parked<H: UasHandler> {
+    handler: H,
+    session: Session<H::Event>,
+}
+
+impl<H: UasHandler> Parked<H> {
+    /// A fresh session for a new request. `id` holds the request's Call-ID,
+    /// our new tag and the peer's; `is_dialog` says whether the core routes
+    /// requests of that dialog to it.
+    pub(crate) fn new(
+        handler: H,
+        shared: Arc<Shared<H::Event>>,
+        id: DialogId,
+        is_dialog: bool,
+    ) -> Box<Self> {
+        Box::new(Parked {
+            handler,
+            session: Session {
+                shared,
+                id,
+                is_dialog,
+                in_dialog: false,
+                initialized: false,
+                pending: None,
+                dialog: None,
+                invite: None,
+                retransmit: None,
+                alive: None,
+            },
+        })
+    }
+}
+
+/// How a session task ended.
+pub(crate) enum Exit<H: UasHandler> {
+    /// The session is over.
+    Ended,
+    /// The dialog is idle: its state, and the inbox (which may have
+    /// received something since).
+    Parked(Box<Parked<H>>, mpsc::UnboundedReceiver<Inbox<H::Event>>),
 }
 
 impl<E: Send + 'static> Session<E> {
@@ -74,15 +144,36 @@ impl<E: Send + 'static> Session<E> {
     }
 
     pub(crate) fn call_id(&self) -> &str {
-        &self.call_id
+        &self.id.call_id
     }
 
-    pub(crate) fn event_sender(&self) -> mpsc::UnboundedSender<E> {
-        self.events.clone()
+    fn endpoint(&self) -> &Endpoint {
+        &self.shared.endpoint
+    }
+
+    /// A handle for events to this dialog; closed at once outside one.
+    pub(crate) fn handle(&mut self) -> DialogHandle<E> {
+        let alive = match (&self.alive, self.is_dialog) {
+            (Some(a), _) => a.clone(),
+            (None, true) => self.alive.insert(Arc::new(AtomicBool::new(true))).clone(),
+            (None, false) => Arc::new(AtomicBool::new(false)),
+        };
+        DialogHandle {
+            id: self.id.clone(),
+            tx: self.shared.events.clone(),
+            alive,
+        }
+    }
+
+    /// Marks the session over for its handles.
+    fn end(&mut self) {
+        if let Some(a) = &self.alive {
+            a.store(false, Ordering::Release);
+        }
     }
 
     pub(crate) fn dialog_state(&self) -> Option<DialogState> {
-        self.dialog.as_ref().map(Dialog::state)
+        self.dialog.as_ref().map(|d| d.state())
     }
 
     /// Sends a provisional response to the pending request now.
@@ -97,7 +188,7 @@ impl<E: Send + 'static> Session<E> {
         }
         if let Some((id, resp)) = self.prepare(req, response) {
             self.adopt(req, &resp);
-            self.endpoint.respond(id, resp);
+            self.endpoint().respond(id, resp);
         }
     }
 
@@ -110,16 +201,21 @@ impl<E: Send + 'static> Session<E> {
         };
         if !resp.status.is_final() {
             self.adopt(req, &resp);
-            self.endpoint.respond(id, resp);
+            self.endpoint().respond(id, resp);
             return;
         }
         if let Some(p) = &mut self.pending {
             p.answered = true;
         }
-        let accepted = self.endpoint.try_respond(id, resp.clone()).await;
+        let accepted = self.endpoint().try_respond(id, resp.clone()).await;
         if let Err(e) = accepted {
             debug!(status = %resp.status, error = %e, "final response refused by its transaction");
             return;
+        }
+        // The INVITE has its final response: no CANCEL can reach it now
+        // (§9.2), so its copy is not needed any more.
+        if req.method == Method::Invite {
+            self.invite = None;
         }
         self.adopt(req, &resp);
         if req.method == Method::Invite
@@ -133,21 +229,25 @@ impl<E: Send + 'static> Session<E> {
                 .pending
                 .as_ref()
                 .is_some_and(|p| p.origin.protocol != Protocol::Udp);
-            let r = Retransmit2xx::new(
+            let timer = Retransmit2xx::new(
                 d.id().clone(),
                 seq,
-                &self.config.timers,
+                &self.shared.timers,
                 reliable,
                 Instant::now().into_std(),
             );
-            self.retransmit = Some((r, resp, id));
+            self.retransmit = Some(Box::new(Retransmission {
+                timer,
+                response: resp,
+                transaction: id,
+            }));
         }
     }
 
     /// Completes `resp` for `req` (§8.2.6 headers, To tag, Contact,
     /// Record-Route) and returns it with its transaction.
     fn prepare(&mut self, req: &Request, resp: Response) -> Option<(TransactionId, Response)> {
-        let Some(pending) = &self.pending else {
+        let Some(pending) = self.pending.as_deref() else {
             warn!("response without a pending request; dropped");
             return None;
         };
@@ -158,10 +258,10 @@ impl<E: Send + 'static> Session<E> {
         let id = pending.id;
         let origin = pending.origin;
         let mut resp = complete(req, resp);
-        let contact = self.contact(&origin, req).clone();
+        let contact = contact(&self.shared, &origin, req);
         match &mut self.dialog {
             Some(d) => d.prepare_response(&mut resp, &contact),
-            None => crate::dialog::prepare_response(req, &mut resp, &self.local_tag, &contact),
+            None => crate::dialog::prepare_response(req, &mut resp, &self.id.local_tag, &contact),
         }
         Some((id, resp))
     }
@@ -175,31 +275,12 @@ impl<E: Send + 'static> Session<E> {
         {
             match Dialog::new_uas(req, resp) {
                 Ok(d) => {
-                    debug!(call_id = %self.call_id, "dialog created");
-                    self.dialog = Some(d);
+                    debug!(call_id = %self.id.call_id, "dialog created");
+                    self.dialog = Some(Box::new(d));
                 }
                 Err(e) => warn!(error = ?e, "could not create the dialog"),
             }
         }
-    }
-
-    /// Our Contact for responses: the address the request reached us on.
-    fn contact(&mut self, origin: &Origin, req: &Request) -> &Uri {
-        self.contact.get_or_insert_with(|| {
-            let ip = if origin.local.ip().is_unspecified() {
-                routable_ip(origin.source).unwrap_or(origin.local.ip())
-            } else {
-                origin.local.ip()
-            };
-            let mut uri = SipUri::new(Host::from(ip)).with_port(origin.local.port());
-            if origin.protocol == Protocol::Tcp {
-                uri = uri.with_transport("tcp");
-            }
-            if let Some(user) = req.uri.as_sip().and_then(|u| u.user()) {
-                uri = uri.with_user(&user);
-            }
-            Uri::Sip(uri)
-        })
     }
 
     /// Sends BYE in the dialog (§15.1.1) and waits for its final response.
@@ -212,21 +293,21 @@ impl<E: Send + 'static> Session<E> {
             .create_request(Method::Bye, None, None)
             .map_err(|_| RequestError::NoDialog)?;
         dialog.terminate();
-        if let Some((r, _, _)) = &mut self.retransmit {
-            r.stop();
+        if let Some(r) = &mut self.retransmit {
+            r.timer.stop();
         }
         let target = super::relay::resolve(&request.next_hop)
             .await
             .map_err(RequestError::Unreachable)?;
         let mut req = request.request;
-        let via = self.endpoint.via(target.protocol).ok_or_else(|| {
+        let via = self.endpoint().via(target.protocol).ok_or_else(|| {
             RequestError::Unreachable(format!("no {:?} listener", target.protocol))
         })?;
         req.headers
             .push_front(Header::known(HeaderName::Via, via.to_string()));
-        info!(call_id = %self.call_id, "sending BYE");
+        info!(call_id = %self.id.call_id, "sending BYE");
         let tx = self
-            .endpoint
+            .endpoint()
             .request(req.clone(), target)
             .await
             .map_err(|e| RequestError::Unreachable(e.to_string()))?;
@@ -253,6 +334,35 @@ fn complete(req: &Request, resp: Response) -> Response {
     full
 }
 
+/// Our Contact for responses to `req`: the address it reached us on.
+fn contact<E>(shared: &Shared<E>, origin: &Origin, req: &Request) -> Uri {
+    let ip = if origin.local.ip().is_unspecified() {
+        let peer = origin.source.ip();
+        let mut known = shared.routable.lock().unwrap_or_else(|p| p.into_inner());
+        let found = known.get(&peer).copied();
+        found
+            .or_else(|| {
+                let ip = routable_ip(origin.source)?;
+                if known.len() >= 1024 {
+                    known.clear();
+                }
+                known.insert(peer, ip);
+                Some(ip)
+            })
+            .unwrap_or(origin.local.ip())
+    } else {
+        origin.local.ip()
+    };
+    let mut uri = SipUri::new(Host::from(ip)).with_port(origin.local.port());
+    if origin.protocol == Protocol::Tcp {
+        uri = uri.with_transport("tcp");
+    }
+    if let Some(user) = req.uri.as_sip().and_then(|u| u.user()) {
+        uri = uri.with_user(&user);
+    }
+    Uri::Sip(uri)
+}
+
 /// The local address the system would use to reach `peer` (for a Contact
 /// when listening on a wildcard address).
 fn routable_ip(peer: SocketAddr) -> Option<IpAddr> {
@@ -266,54 +376,55 @@ fn routable_ip(peer: SocketAddr) -> Option<IpAddr> {
     s.local_addr().ok().map(|a| a.ip())
 }
 
-/// Runs one session until its dialog ends (or, without a dialog, until its
-/// single request is answered).
+/// Runs a session until its dialog ends (or, without a dialog, until its
+/// single request is answered), or until its dialog is idle and parks.
+/// `first` is handled before anything in the inbox.
 pub(crate) async fn run<H: UasHandler>(
-    mut handler: H,
-    endpoint: Endpoint,
-    config: Arc<SessionConfig>,
-    local_tag: Text,
-    dialog_id: Option<DialogId>,
-    mut inbox: mpsc::UnboundedReceiver<Inbox>,
+    mut state: Box<Parked<H>>,
+    first: Inbox<H::Event>,
+    mut inbox: mpsc::UnboundedReceiver<Inbox<H::Event>>,
     // Kept so the inbox stays open while the core may still route to it.
-    _inbox_tx: mpsc::UnboundedSender<Inbox>,
-) {
-    let (events_tx, mut events) = mpsc::unbounded_channel();
-    let mut s = Session {
-        endpoint,
-        config,
-        local_tag,
-        call_id: dialog_id.map(|d| d.call_id).unwrap_or_default(),
-        pending: None,
-        dialog: None,
-        invite: None,
-        retransmit: None,
-        contact: None,
-        events: events_tx,
-        in_dialog: false,
-    };
-    let mut initialized = false;
+    inbox_tx: mpsc::UnboundedSender<Inbox<H::Event>>,
+) -> Exit<H> {
     // Messages that arrived while a proxied request was in progress.
-    let mut deferred: VecDeque<Inbox> = VecDeque::new();
+    let mut deferred: VecDeque<Inbox<H::Event>> = VecDeque::from([first]);
     loop {
-        let deadline = s
-            .retransmit
-            .as_ref()
-            .and_then(|(r, _, _)| r.poll_timeout())
-            .map(Instant::from_std);
-        let step = match deferred.pop_front() {
-            Some(msg) => Step::Inbox(msg),
-            None => tokio::select! {
-                msg = inbox.recv() => match msg {
-                    Some(msg) => Step::Inbox(msg),
-                    None => break,
-                },
-                Some(ev) = events.recv() => Step::Event(ev),
-                () = sleep_until(deadline) => Step::Timer,
+        let next = match deferred.pop_front() {
+            Some(msg) => Some(msg),
+            None if can_park(&state.session) => match inbox.try_recv() {
+                Ok(msg) => Some(msg),
+                Err(_) => {
+                    // Nothing in flight: hand the state back to the core.
+                    state.session.pending = None;
+                    return Exit::Parked(state, inbox);
+                }
             },
+            None => None,
         };
-        let go_on = match step {
-            Step::Inbox(Inbox::Request {
+        let msg = match next {
+            Some(msg) => Some(msg),
+            None => {
+                let deadline = state
+                    .session
+                    .retransmit
+                    .as_ref()
+                    .and_then(|r| r.timer.poll_timeout())
+                    .map(Instant::from_std);
+                tokio::select! {
+                    msg = inbox.recv() => match msg {
+                        Some(msg) => Some(msg),
+                        None => break,
+                    },
+                    () = sleep_until(deadline) => None,
+                }
+            }
+        };
+        let Parked {
+            handler,
+            session: s,
+        } = &mut *state;
+        let go_on = match msg {
+            Some(Inbox::Request {
                 id,
                 request,
                 origin,
@@ -322,12 +433,10 @@ pub(crate) async fn run<H: UasHandler>(
                     inbox: &mut inbox,
                     deferred: &mut deferred,
                 };
-                // Boxed: the task of every held call keeps its future, which
-                // would otherwise be sized for the largest request path.
+                // Boxed: the request path is far larger than the rest.
                 Box::pin(handle_request(
-                    &mut handler,
-                    &mut s,
-                    &mut initialized,
+                    handler,
+                    s,
                     id,
                     *request,
                     origin,
@@ -335,55 +444,16 @@ pub(crate) async fn run<H: UasHandler>(
                 ))
                 .await
             }
-            Step::Inbox(Inbox::Ack { request }) => {
-                Box::pin(handle_ack(&mut handler, &mut s, *request)).await
-            }
-            Step::Inbox(Inbox::Cancelled) => {
-                if let Some(invite) = s.invite.clone() {
-                    let mut cx = Context {
-                        session: &mut s,
-                        request: Some(&invite),
-                    };
-                    let fut = Box::pin(handler.cancel(&invite, &mut cx));
-                    if let Err(panic) = CatchUnwind::new(fut).await {
-                        warn!(%panic, "handler panicked in cancel");
-                    }
-                }
-                if let Some((r, _, _)) = &mut s.retransmit {
-                    r.stop();
-                }
-                if let Some(d) = &mut s.dialog {
-                    d.terminate();
-                }
-                false
-            }
-            Step::Event(ev) => {
-                let mut cx = Context {
-                    session: &mut s,
-                    request: None,
-                };
-                let fut = Box::pin(handler.event(ev, &mut cx));
-                match CatchUnwind::new(fut).await {
-                    Ok(Action::Stop(reason)) => {
-                        info!(%reason, "handler stopped the dialog");
-                        hang_up(&mut s).await;
-                        false
-                    }
-                    Ok(_) => !s.dialog.as_ref().is_some_and(Dialog::is_terminated),
-                    Err(panic) => {
-                        warn!(%panic, "handler panicked handling an event; ending the dialog");
-                        hang_up(&mut s).await;
-                        false
-                    }
-                }
-            }
-            Step::Timer => {
-                if retransmit_due(&mut s) {
+            Some(Inbox::Ack { request }) => Box::pin(handle_ack(handler, s, *request)).await,
+            Some(Inbox::Cancelled) => Box::pin(handle_cancel(handler, s)).await,
+            Some(Inbox::Event(ev)) => Box::pin(handle_event(handler, s, ev)).await,
+            None => {
+                if retransmit_due(s) {
                     true
                 } else {
                     // §13.3.1.4: no ACK within 64*T1: end the session.
-                    warn!(call_id = %s.call_id, "no ACK for the 2xx: sending BYE");
-                    hang_up(&mut s).await;
+                    warn!(call_id = %s.id.call_id, "no ACK for the 2xx: sending BYE");
+                    hang_up(s).await;
                     false
                 }
             }
@@ -392,55 +462,108 @@ pub(crate) async fn run<H: UasHandler>(
             break;
         }
     }
+    let s = &mut state.session;
+    s.end();
     // Requests that reached the inbox while the session was ending are
     // for a dialog that no longer exists (§12.2.2: 481); the core answers
     // those it cannot deliver any more.
-    drop(_inbox_tx);
+    drop(inbox_tx);
     inbox.close();
     while let Ok(msg) = inbox.try_recv() {
         if let Inbox::Request { id, request, .. } = msg {
-            s.endpoint.respond(
+            s.endpoint().respond(
                 id,
                 request.response(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
             );
         }
     }
-    debug!(call_id = %s.call_id, "session ended");
+    debug!(call_id = %s.id.call_id, "session ended");
+    Exit::Ended
 }
 
-/// One thing for the session to do. Short-lived, so the size of a
-/// request inside it costs nothing worth boxing.
-#[allow(clippy::large_enum_variant)]
-enum Step<E> {
-    Inbox(Inbox),
-    Event(E),
-    Timer,
+/// Whether the session may park: a confirmed dialog with no 2xx awaiting
+/// its ACK.
+fn can_park<E>(s: &Session<E>) -> bool {
+    s.is_dialog
+        && s.retransmit.is_none()
+        && s.dialog
+            .as_ref()
+            .is_some_and(|d| d.state() == DialogState::Confirmed)
 }
 
 /// The session's inbox, lent to a proxied request so that a CANCEL reaches
 /// it while it waits for its branches.
-pub(crate) struct Mailbox<'a> {
-    pub(crate) inbox: &'a mut mpsc::UnboundedReceiver<Inbox>,
-    pub(crate) deferred: &'a mut VecDeque<Inbox>,
+pub(crate) struct Mailbox<'a, E> {
+    pub(crate) inbox: &'a mut mpsc::UnboundedReceiver<Inbox<E>>,
+    pub(crate) deferred: &'a mut VecDeque<Inbox<E>>,
 }
 
 /// Runs the 2xx retransmission timer; `false` when it gave up.
 fn retransmit_due(s: &mut Session<impl Send + 'static>) -> bool {
-    let Some((r, resp, id)) = &mut s.retransmit else {
+    let Some(r) = &mut s.retransmit else {
         return true;
     };
-    r.handle_timeout(Instant::now().into_std());
+    r.timer.handle_timeout(Instant::now().into_std());
     let mut alive = true;
-    while let Some(out) = r.poll_output() {
+    while let Some(out) = r.timer.poll_output() {
         match out {
-            Retransmit2xxOutput::Retransmit => s.endpoint.respond(*id, resp.clone()),
+            Retransmit2xxOutput::Retransmit => {
+                s.shared.endpoint.respond(r.transaction, r.response.clone())
+            }
             Retransmit2xxOutput::GiveUp => alive = false,
         }
     }
-    if r.is_done() {
+    if r.timer.is_done() {
         s.retransmit = None;
     }
     alive
+}
+
+/// The pending INVITE was cancelled: tells the handler; the dialog ends.
+async fn handle_cancel<H: UasHandler>(handler: &mut H, s: &mut Session<H::Event>) -> bool {
+    if let Some(invite) = s.invite.take() {
+        let mut cx = Context {
+            session: s,
+            request: Some(&invite),
+        };
+        let fut = Box::pin(handler.cancel(&invite, &mut cx));
+        if let Err(panic) = CatchUnwind::new(fut).await {
+            warn!(%panic, "handler panicked in cancel");
+        }
+    }
+    if let Some(r) = &mut s.retransmit {
+        r.timer.stop();
+    }
+    if let Some(d) = &mut s.dialog {
+        d.terminate();
+    }
+    false
+}
+
+/// An application event for the handler; `false` ends the session.
+async fn handle_event<H: UasHandler>(
+    handler: &mut H,
+    s: &mut Session<H::Event>,
+    ev: H::Event,
+) -> bool {
+    let mut cx = Context {
+        session: s,
+        request: None,
+    };
+    let fut = Box::pin(handler.event(ev, &mut cx));
+    match CatchUnwind::new(fut).await {
+        Ok(Action::Stop(reason)) => {
+            info!(%reason, "handler stopped the dialog");
+            hang_up(s).await;
+            false
+        }
+        Ok(_) => !s.dialog.as_ref().is_some_and(|d| d.is_terminated()),
+        Err(panic) => {
+            warn!(%panic, "handler panicked handling an event; ending the dialog");
+            hang_up(s).await;
+            false
+        }
+    }
 }
 
 /// Ends the session's dialog: BYE if it is confirmed.
@@ -470,22 +593,16 @@ async fn call<H: UasHandler>(
 async fn handle_request<H: UasHandler>(
     handler: &mut H,
     s: &mut Session<H::Event>,
-    initialized: &mut bool,
     id: TransactionId,
     req: Request,
     origin: Origin,
-    mailbox: &mut Mailbox<'_>,
+    mailbox: &mut Mailbox<'_, H::Event>,
 ) -> bool {
-    if s.call_id.is_empty()
-        && let Some(c) = req.headers.call_id()
-    {
-        s.call_id = c.clone();
-    }
-    s.pending = Some(Pending {
+    s.pending = Some(Box::new(Pending {
         id,
         origin,
         answered: false,
-    });
+    }));
     s.in_dialog = req.headers.to_tag().is_some();
     if let Some(d) = &mut s.dialog
         && s.in_dialog
@@ -500,10 +617,10 @@ async fn handle_request<H: UasHandler>(
         return true;
     }
     if req.method == Method::Invite && !s.in_dialog {
-        s.invite = Some(req.clone());
+        s.invite = Some(Box::new(req.clone()));
     }
-    if !*initialized {
-        *initialized = true;
+    if !s.initialized {
+        s.initialized = true;
         let mut cx = Context {
             session: s,
             request: Some(&req),
@@ -566,13 +683,13 @@ async fn handle_request<H: UasHandler>(
                 p.answered = true;
             }
             Box::pin(super::relay::run(
-                &s.endpoint,
+                &s.shared.endpoint,
                 id,
                 &origin,
                 &req,
                 proxy,
                 mailbox,
-                &s.config.proxied,
+                &s.shared.proxied,
             ))
             .await;
             // The proxied dialog is the peers'; this task is done.
@@ -604,8 +721,8 @@ async fn handle_ack<H: UasHandler>(
     s: &mut Session<H::Event>,
     ack: Request,
 ) -> bool {
-    if let Some((r, _, _)) = &mut s.retransmit
-        && r.handle_ack(&ack)
+    if let Some(r) = &mut s.retransmit
+        && r.timer.handle_ack(&ack)
     {
         s.retransmit = None;
     }
