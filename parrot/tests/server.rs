@@ -62,8 +62,10 @@ impl UasHandler for Phone {
             if uri.contains("panic") {
                 panic!("handler bug");
             }
-            cx.ring();
-            if uri.contains("slow") {
+            if !uri.contains("quiet") {
+                cx.ring();
+            }
+            if uri.contains("slow") || uri.contains("quiet") {
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
             shared.lock().unwrap().handle = Some(cx.handle());
@@ -325,6 +327,26 @@ async fn cancel_of_a_ringing_invite() {
     assert_eq!(got[0].status, StatusCode::OK);
     assert_eq!(got[1].status, StatusCode::REQUEST_TERMINATED);
     // The handler's late 200 never goes out; the handler is notified.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(p.shared.lock().unwrap().cancelled, "cancel() was called");
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_before_any_provisional_still_notifies_the_handler() {
+    let p = start(100).await;
+    let invite = p.request("INVITE", "sip:quiet@127.0.0.1", "q1", "c-quiet", 1, None);
+    p.send(&invite).await;
+    // Before the handler answers (it takes 2 s, sending no 180).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    p.send(&p.request("CANCEL", "sip:quiet@127.0.0.1", "q1", "c-quiet", 1, None))
+        .await;
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let r = p.final_response().await;
+        got.push(r.status);
+    }
+    got.sort();
+    assert_eq!(got, [StatusCode::OK, StatusCode::REQUEST_TERMINATED]);
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(p.shared.lock().unwrap().cancelled, "cancel() was called");
 }

@@ -154,30 +154,32 @@ impl<H: UasHandler> Core<H> {
             self.live = self.live.saturating_sub(1);
             return;
         };
-        let Some(Slot::Running { inbox, invite }) = self.dialogs.remove(&id) else {
+        let Some(slot) = self.dialogs.get_mut(&id) else {
             self.live = self.live.saturating_sub(1);
             return;
         };
-        if let Some(invite) = invite {
-            self.invites.remove(&invite);
+        if let Slot::Running {
+            invite: Some(invite),
+            ..
+        } = slot
+        {
+            self.invites.remove(invite);
         }
         match exit {
-            Exit::Ended => self.live = self.live.saturating_sub(1),
+            Exit::Ended => {
+                self.dialogs.remove(&id);
+                self.live = self.live.saturating_sub(1);
+            }
             Exit::Parked(state, mut rx) => match rx.try_recv() {
                 // Something arrived while the task was parking: go on.
                 Ok(first) => {
-                    self.dialogs.insert(
-                        id.clone(),
-                        Slot::Running {
-                            inbox: inbox.clone(),
-                            invite: None,
-                        },
-                    );
-                    self.spawn(Some(id), state, first, rx, inbox);
+                    if let Slot::Running { inbox, invite } = slot {
+                        *invite = None;
+                        let inbox = inbox.clone();
+                        self.spawn(Some(id), state, first, rx, inbox);
+                    }
                 }
-                Err(_) => {
-                    self.dialogs.insert(id, Slot::Parked(state));
-                }
+                Err(_) => *slot = Slot::Parked(state),
             },
         }
     }
@@ -197,16 +199,13 @@ impl<H: UasHandler> Core<H> {
             Slot::Running { inbox, .. } => inbox.send(msg).err().map(|e| e.0),
             Slot::Parked(_) => {
                 let (tx, rx) = mpsc::unbounded_channel();
-                let Slot::Parked(state) = std::mem::replace(
-                    slot,
-                    Slot::Running {
-                        inbox: tx.clone(),
-                        invite: None,
-                    },
-                ) else {
-                    unreachable!("matched as parked above")
+                let running = Slot::Running {
+                    inbox: tx.clone(),
+                    invite: None,
                 };
-                self.spawn(Some(id.clone()), state, msg, rx, tx);
+                if let Slot::Parked(state) = std::mem::replace(slot, running) {
+                    self.spawn(Some(id.clone()), state, msg, rx, tx);
+                }
                 None
             }
         }

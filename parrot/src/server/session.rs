@@ -20,7 +20,7 @@ use crate::handler::{Action, Context, DialogHandle, RequestError, UasHandler, di
 use crate::message::{
     Header, HeaderName, Host, Method, Request, Response, SipUri, StatusCode, Uri,
 };
-use crate::transaction::{TimerConfig, TransactionId};
+use crate::transaction::{SendError, TimerConfig, TransactionId};
 use crate::transport::{Origin, Protocol};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -65,6 +65,11 @@ struct Pending {
     id: TransactionId,
     origin: Origin,
     answered: bool,
+    /// Its final response was accepted by the transaction.
+    accepted: bool,
+    /// Its final response was refused because the transaction already
+    /// sent one: an INVITE's 487 after a CANCEL (§9.2).
+    preempted: bool,
 }
 
 /// The 2xx to an INVITE being retransmitted until its ACK (§13.3.1.4).
@@ -87,7 +92,7 @@ pub struct Session<E> {
     initialized: bool,
     pending: Option<Box<Pending>>,
     dialog: Option<Box<Dialog>>,
-    /// The INVITE that created the dialog, kept until it has its final
+    /// The INVITE that created the dialog while it has no accepted final
     /// response (for the CANCEL notification).
     invite: Option<Box<Request>>,
     retransmit: Option<Box<Retransmission>>,
@@ -210,12 +215,13 @@ impl<E: Send + 'static> Session<E> {
         let accepted = self.endpoint().try_respond(id, resp.clone()).await;
         if let Err(e) = accepted {
             debug!(status = %resp.status, error = %e, "final response refused by its transaction");
+            if let (Some(p), SendError::FinalResponseSent) = (&mut self.pending, e) {
+                p.preempted = true;
+            }
             return;
         }
-        // The INVITE has its final response: no CANCEL can reach it now
-        // (§9.2), so its copy is not needed any more.
-        if req.method == Method::Invite {
-            self.invite = None;
+        if let Some(p) = &mut self.pending {
+            p.accepted = true;
         }
         self.adopt(req, &resp);
         if req.method == Method::Invite
@@ -602,6 +608,8 @@ async fn handle_request<H: UasHandler>(
         id,
         origin,
         answered: false,
+        accepted: false,
+        preempted: false,
     }));
     s.in_dialog = req.headers.to_tag().is_some();
     if let Some(d) = &mut s.dialog
@@ -615,9 +623,6 @@ async fn handle_request<H: UasHandler>(
             .unwrap_or_else(|| req.response(StatusCode::SERVER_INTERNAL_ERROR));
         s.respond(&req, resp).await;
         return true;
-    }
-    if req.method == Method::Invite && !s.in_dialog {
-        s.invite = Some(Box::new(req.clone()));
     }
     if !s.initialized {
         s.initialized = true;
@@ -696,7 +701,22 @@ async fn handle_request<H: UasHandler>(
             return false;
         }
     }
-    session_goes_on(s, &req)
+    let initial_invite = req.method == Method::Invite && !s.in_dialog;
+    if initial_invite && s.pending.as_ref().is_some_and(|p| p.preempted) {
+        // §9.2: our final response lost the race with a CANCEL, whose
+        // notification is on its way: keep the INVITE for the handler's
+        // `cancel`, with or without an early dialog.
+        s.invite = Some(Box::new(req));
+        return true;
+    }
+    let goes_on = session_goes_on(s, &req);
+    // An INVITE without an accepted final response may still be cancelled:
+    // keep it. Once answered, no CANCEL can reach it, and a held call does
+    // not carry its copy.
+    if goes_on && initial_invite && !s.pending.as_ref().is_some_and(|p| p.accepted) {
+        s.invite = Some(Box::new(req));
+    }
+    goes_on
 }
 
 /// Whether the session lives on after answering `req`.
