@@ -36,10 +36,13 @@
 # three servers, no --quick, no knob set) also copies it to bench/PERFORMANCE.md.
 # Knobs (environment): CPU_RATES, CPU_SECONDS, CPU_REPEAT, LAT_RATE,
 # LAT_SECONDS, STEP_RATES, STEP_SECONDS, HOLD_COUNTS, HOLD_RATE, HOLD_LATE,
-# KAM_CHILDREN, KAM_SHM_MB, KAM_PKG_MB, BENCH_NICE (default -10; 0: off),
+# KAM_CHILDREN, KAM_SHM_MB, KAM_PKG_MB, SIPP_BUFFER (SIPp socket buffers,
+# default 4 MiB), BENCH_NICE (default -10; 0: off),
 # QUIET_MAX, QUIET_WAIT, MAX_SECONDS (overall budget, default 1500);
 # PARROT_BIN=path runs that build of the parrot server (same CLI as
-# `answer`) instead of building the workspace's, e.g. to compare a fix.
+# `answer`) instead of building the workspace's, e.g. to compare a fix;
+# PHASES (default "cpu latency steps memory") picks the measurements, e.g.
+# PHASES=steps STEP_RATES="8000 10000" to try two one-core steps only.
 #
 # Everything is bounded: each SIPp run has a call count (-m) and a time limit
 # (-timeout, and a kill by pid after it); every process this script starts is
@@ -73,7 +76,15 @@ done
 # Any measurement knob set: not the standard run (bench/PERFORMANCE.md is
 # only rewritten by a standard one).
 CUSTOM=0
-[ -z "${CPU_RATES:-}${CPU_SECONDS:-}${CPU_REPEAT:-}${LAT_RATE:-}${LAT_SECONDS:-}${STEP_RATES:-}${STEP_SECONDS:-}${HOLD_COUNTS:-}${HOLD_RATE:-}${HOLD_LATE:-}" ] || CUSTOM=1
+[ -z "${CPU_RATES:-}${CPU_SECONDS:-}${CPU_REPEAT:-}${LAT_RATE:-}${LAT_SECONDS:-}${STEP_RATES:-}${STEP_SECONDS:-}${HOLD_COUNTS:-}${HOLD_RATE:-}${HOLD_LATE:-}${PHASES:-}" ] || CUSTOM=1
+PHASES=${PHASES:-"cpu latency steps memory"}
+for p in $PHASES; do
+    case "$p" in
+        cpu | latency | steps | memory) ;;
+        *) echo "unknown phase in PHASES: $p (cpu latency steps memory)" >&2; exit 2 ;;
+    esac
+done
+phase_on() { case " $PHASES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 if [ "$QUICK" = 1 ]; then
     CPU_RATES=${CPU_RATES:-"1000"}
     CPU_SECONDS=${CPU_SECONDS:-3}
@@ -116,6 +127,11 @@ SIPP_CPU=0
 HOST=127.0.0.1
 declare -A PORT=([parrot]=5070 [rsipstack]=5080 [kamailio]=5090)
 NEXT_SIPP_PORT=6100
+# SIPp's socket buffers (-buff_size; Linux caps it at net.core.rmem_max):
+# with the default (~200 KB) SIPp itself drops responses it cannot drain
+# at once from 8000 calls/s on, and its retransmissions would count
+# against whichever server it measures.
+SIPP_BUFFER=${SIPP_BUFFER:-4194304}
 THRESHOLD_PERMILLE=1 # 0.1%
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -370,7 +386,7 @@ run_sipp() {
     (cd "$RUN_DIR" && exec "${NICE[@]}" taskset -c "$SIPP_CPU" sipp "$HOST:${PORT[$SERVER_NAME]}" \
         -sn uac -t u1 -i "$HOST" -p "$port" -m "$calls" -r "$rate" -rp 1000 \
         -l "$limit" -timeout "${bound}s" -timeout_error -recv_timeout 10000 \
-        -max_socket 1000 -nostdin -trace_stat -stf stat.csv -fd 1 \
+        -max_socket 1000 -buff_size "$SIPP_BUFFER" -nostdin -trace_stat -stf stat.csv -fd 1 \
         -trace_err -error_file errors.log "$@" >stdout.log 2>stderr.log) &
     pid=$!
     PIDS+=("$pid")
@@ -607,7 +623,7 @@ phase_memory() {
             (cd "$RUN_DIR" && exec "${NICE[@]}" taskset -c "$SIPP_CPU" sipp "$HOST:${PORT[$s]}" \
                 -sn uac -t u1 -i "$HOST" -p "$port" -m "$n" -r "$HOLD_RATE" -rp 1000 \
                 -l $((n + 1000)) -d "$hold" -timeout "$((hold / 1000 + 30))s" -timeout_error \
-                -recv_timeout 10000 -max_socket 1000 -nostdin -trace_stat -stf stat.csv -fd 1 \
+                -recv_timeout 10000 -max_socket 1000 -buff_size "$SIPP_BUFFER" -nostdin -trace_stat -stf stat.csv -fd 1 \
                 -trace_err -error_file errors.log >stdout.log 2>stderr.log) &
             spid=$!
             PIDS+=("$spid")
@@ -649,10 +665,10 @@ phase_memory() {
 # ---------------------------------------------------------------------------
 # Run.
 log "results in $OUT"
-phase_cpu
-phase_latency
-phase_steps
-phase_memory
+phase_on cpu && phase_cpu
+phase_on latency && phase_latency
+phase_on steps && phase_steps
+phase_on memory && phase_memory
 
 # Profile of parrot's answer at 1000 calls/s (perf, self time by symbol).
 PROFILE_TXT="$OUT/parrot/profile.txt"
@@ -762,7 +778,7 @@ done
 out ""
 out "## Memory per established dialog"
 out ""
-out "Fresh server; N calls set up at $HOLD_RATE calls/s and held (uac with a long pause before BYE). RSS: VmRSS summed over the server's processes; PSS: proportional set size (shares Kamailio's shared memory once). Per dialog: (held − idle) / the calls actually held (SIPp's CurrentCall: parrot refuses calls beyond its default limit of 10,000 live dialogs with 503). First sample ${HOLD_SETTLE} s after the last call was set up (INVITE server transactions still alive), second $HOLD_LATE s later (counts up to $HOLD_LATE_MAX)."
+out "Fresh server; N calls set up at $HOLD_RATE calls/s and held (uac with a long pause before BYE). RSS: VmRSS summed over the server's processes; PSS: proportional set size (shares Kamailio's shared memory once). Per dialog: (held − idle) / the calls actually held (SIPp's CurrentCall, in case a server refused some). First sample ${HOLD_SETTLE} s after the last call was set up (INVITE server transactions still alive), second $HOLD_LATE s later (counts up to $HOLD_LATE_MAX)."
 out ""
 out "| server | dialogs | idle RSS (kB) | RSS held (kB) | RSS/dialog (B) | PSS/dialog (B) | RSS +${HOLD_LATE}s (kB) | RSS/dialog +${HOLD_LATE}s (B) | vs parrot | SIPp |"
 out "|---|---|---|---|---|---|---|---|---|---|"

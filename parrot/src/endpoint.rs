@@ -33,6 +33,7 @@ use crate::transport::{
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, warn};
@@ -44,8 +45,16 @@ pub struct EndpointConfig {
     pub transport: TransportConfig,
     /// T1, T2, T4.
     pub timers: TimerConfig,
-    /// Most live transactions; new requests beyond it get 503.
+    /// Most transactions in progress (not yet settled, see
+    /// [`Transaction::is_settled`](crate::transaction::Transaction::is_settled));
+    /// new requests beyond it get 503 (RFC 3261 §21.5.4). Default 100,000.
     pub max_transactions: usize,
+    /// Most settled transactions, the ones that only absorb
+    /// retransmissions (up to 32 s each over UDP: about 64 per call/s of
+    /// load); beyond it the oldest ends early. Bounds their memory (a few
+    /// hundred bytes to 1 KB each). Default 500,000: 7,800 calls/s before
+    /// any ends early.
+    pub max_settled_transactions: usize,
 }
 
 impl Default for EndpointConfig {
@@ -54,6 +63,7 @@ impl Default for EndpointConfig {
             transport: TransportConfig::default(),
             timers: TimerConfig::default(),
             max_transactions: 100_000,
+            max_settled_transactions: 500_000,
         }
     }
 }
@@ -210,6 +220,7 @@ impl Endpoint {
         let live = Arc::new(AtomicUsize::new(0));
         let mut layer = TransactionLayer::new(config.timers);
         layer.set_max_transactions(config.max_transactions);
+        layer.set_max_settled(config.max_settled_transactions);
         let driver = Driver {
             layer,
             transport: transport.clone(),
@@ -345,8 +356,24 @@ fn now() -> std::time::Instant {
 
 impl Driver {
     async fn run(mut self) {
+        // One timer for the whole layer, re-armed only when the layer's
+        // next deadline is earlier than the armed one. A later deadline
+        // (the usual case: a transaction's timer was stopped, e.g. the
+        // 200 ms `100 Trying` timer by the TU's 180) leaves it armed; it
+        // then fires early, finds nothing due and is re-armed. Re-arming
+        // on every change would cost a timer-wheel update per message and,
+        // whenever the new deadline is the runtime's earliest, a wake-up
+        // of its I/O driver (a syscall).
+        let sleep = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(sleep);
+        let mut armed: Option<Instant> = None;
         loop {
-            let deadline = self.layer.poll_timeout().map(Instant::from_std);
+            if let Some(next) = self.layer.poll_timeout().map(Instant::from_std)
+                && armed.is_none_or(|at| next < at)
+            {
+                sleep.as_mut().reset(next);
+                armed = Some(next);
+            }
             tokio::select! {
                 biased;
                 cmd = self.commands.recv() => match cmd {
@@ -357,7 +384,10 @@ impl Driver {
                     Some(msg) => self.incoming(msg),
                     None => break,
                 },
-                () = sleep_until(deadline) => self.layer.handle_timeout(now()),
+                () = &mut sleep, if armed.is_some() => {
+                    armed = None;
+                    self.layer.handle_timeout(now());
+                }
             }
             self.flush().await;
             self.live.store(self.layer.len(), Ordering::Relaxed);
@@ -427,21 +457,21 @@ impl Driver {
     /// connection); otherwise (a connection must be opened) in a task, so
     /// one slow peer never stalls the other transactions.
     async fn transmit(&mut self, id: Option<TransactionId>, message: Message, peer: Peer) {
-        let transport = self.transport.clone();
         let (protocol, addr) = match &peer {
             Peer::Server(o) => (o.protocol, o.source),
             Peer::Client(t) => (t.protocol, t.addr),
         };
-        let inline = protocol == Protocol::Udp || transport.connection_to(protocol, addr).is_some();
-        let send = send(transport.clone(), message, peer);
+        let inline =
+            protocol == Protocol::Udp || self.transport.connection_to(protocol, addr).is_some();
         if inline {
-            if let Err(e) = send.await {
+            if let Err(e) = send(&self.transport, message, peer).await {
                 self.send_failed(id, e);
             }
         } else {
             let commands = self.command_tx.clone();
+            let transport = self.transport.clone();
             tokio::spawn(async move {
-                if let Err(e) = send.await {
+                if let Err(e) = send(&transport, message, peer).await {
                     warn!(error = %e, "send failed");
                     if let (Some(id), Some(c)) = (id, commands.upgrade()) {
                         let _ = c.send(Command::TransportError { id });
@@ -506,7 +536,7 @@ impl Driver {
 }
 
 async fn send(
-    transport: TransportLayer,
+    transport: &TransportLayer,
     message: Message,
     peer: Peer,
 ) -> Result<(), TransportError> {

@@ -4,6 +4,9 @@ use examples::answer::{self, AnswerOptions};
 use examples::cli::{self, Spec};
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOCATOR: cli::Allocator = cli::ALLOCATOR;
+
 const SPEC: Spec = Spec {
     usage: "\
 usage: answer [--listen ADDR] [--ring-delay SECONDS] [--media-ip IP] [--media-port PORT]

@@ -4,6 +4,9 @@ use examples::busy::{self, Mode};
 use examples::cli::{self, Spec};
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOCATOR: cli::Allocator = cli::ALLOCATOR;
+
 const SPEC: Spec = Spec {
     usage: "\
 usage: busy [--listen ADDR] [--reject | --hangup]

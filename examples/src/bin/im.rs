@@ -4,6 +4,9 @@ use examples::cli::{self, Spec};
 use examples::im;
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOCATOR: cli::Allocator = cli::ALLOCATOR;
+
 const SPEC: Spec = Spec {
     usage: "\
 usage: im [--listen ADDR]

@@ -5,6 +5,9 @@ use examples::proxy::{self, ProxyOptions};
 use parrot::message::Uri;
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOCATOR: cli::Allocator = cli::ALLOCATOR;
+
 const SPEC: Spec = Spec {
     usage: "\
 usage: proxy [--listen ADDR] --to URI [--to URI ...] [--no-record-route]

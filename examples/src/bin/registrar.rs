@@ -6,6 +6,9 @@ use examples::registrar::{self, Location, RegistrarOptions};
 use parrot::auth::{Algorithm, DigestAuthenticator, Users};
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOCATOR: cli::Allocator = cli::ALLOCATOR;
+
 const SPEC: Spec = Spec {
     usage: "\
 usage: registrar [--listen ADDR] [--min-expires SECONDS] [--default-expires SECONDS]

@@ -87,8 +87,9 @@ impl Server {
             listeners: Vec::new(),
             errors: Vec::new(),
             timers: TimerConfig::default(),
-            max_dialogs: 10_000,
+            max_dialogs: 100_000,
             max_transactions: 100_000,
+            max_settled_transactions: 500_000,
             shutdown_timeout: Duration::from_secs(32),
             transport: TransportConfig::default(),
             factory: None,
@@ -103,6 +104,7 @@ pub struct ServerBuilder<H> {
     timers: TimerConfig,
     max_dialogs: usize,
     max_transactions: usize,
+    max_settled_transactions: usize,
     shutdown_timeout: Duration,
     transport: TransportConfig,
     factory: Option<Factory<H>>,
@@ -150,15 +152,26 @@ impl<H> ServerBuilder<H> {
     }
 
     /// Most live dialogs and handler tasks; beyond it new requests get
-    /// `503 Service Unavailable` with `Retry-After` (default 10,000).
+    /// `503 Service Unavailable` with `Retry-After` (default 100,000).
     pub fn max_dialogs(mut self, n: usize) -> Self {
         self.max_dialogs = n;
         self
     }
 
-    /// Most live transactions (default 100,000).
+    /// Most transactions in progress; beyond it new requests get `503`
+    /// (default 100,000). Settled ones, which only absorb retransmissions,
+    /// have their own cap: [`max_settled_transactions`](Self::max_settled_transactions).
     pub fn max_transactions(mut self, n: usize) -> Self {
         self.max_transactions = n;
+        self
+    }
+
+    /// Most settled transactions, which only absorb retransmissions for up
+    /// to 32 s after their final response (about 64 per call/s of load);
+    /// beyond it the oldest ends early, which bounds their memory (default
+    /// 500,000; see [`EndpointConfig::max_settled_transactions`]).
+    pub fn max_settled_transactions(mut self, n: usize) -> Self {
+        self.max_settled_transactions = n;
         self
     }
 
@@ -190,6 +203,7 @@ impl<H> ServerBuilder<H> {
             timers: self.timers,
             max_dialogs: self.max_dialogs,
             max_transactions: self.max_transactions,
+            max_settled_transactions: self.max_settled_transactions,
             shutdown_timeout: self.shutdown_timeout,
             transport: self.transport,
             factory: Some(Arc::new(factory)),
@@ -222,6 +236,7 @@ impl<H: UasHandler> ServerBuilder<H> {
             },
             timers: self.timers,
             max_transactions: self.max_transactions,
+            max_settled_transactions: self.max_settled_transactions,
         };
         let (endpoint, events) = Endpoint::bind(config).await?;
         for l in endpoint.transport().listeners() {
@@ -269,8 +284,43 @@ impl<H: UasHandler> RunningServer<H> {
     }
 
     /// Serves until `signal` completes, then shuts down gracefully.
+    ///
+    /// The core runs as a task of its own: awaited in place it would run
+    /// wherever the caller's future is polled, e.g. on the thread of
+    /// `Runtime::block_on`, which is no worker, so every request would
+    /// cross threads twice more. Dropping this future stops the core, as
+    /// dropping the core itself would.
     pub async fn serve(self, signal: impl Future<Output = ()> + Send) -> Result<()> {
-        self.core.run(signal).await;
+        // `signal` need not be `'static`: it stays here and tells the task.
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let mut core = AbortOnDrop(tokio::spawn(self.core.run(async move {
+            // Also a dropped sender: this future was dropped, and the
+            // guard aborts the task anyway.
+            let _ = stop_rx.await;
+        })));
+        let mut signal = std::pin::pin!(signal);
+        let done = tokio::select! {
+            done = &mut core.0 => done,
+            () = &mut signal => {
+                let _ = stop_tx.send(());
+                (&mut core.0).await
+            }
+        };
+        if let Err(e) = done
+            && e.is_panic()
+        {
+            std::panic::resume_unwind(e.into_panic());
+        }
         Ok(())
+    }
+}
+
+/// Aborts the core's task when [`RunningServer::serve`]'s future is
+/// dropped before it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

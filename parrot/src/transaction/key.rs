@@ -422,6 +422,16 @@ impl ServerKey {
         matches!(self.0, Inner::Rfc3261 { .. })
     }
 
+    /// The branch of the request's top Via as an owned copy, for the
+    /// transaction to keep: the key's for an RFC 3261 key; for an RFC
+    /// 2543 one (whose key does not hold it) decoded from `request`.
+    pub(crate) fn owned_branch(&self, request: &Request) -> Text {
+        match self.branch() {
+            Some(b) => owned(b),
+            None => super::owned_top_branch(&request.headers),
+        }
+    }
+
     /// The branch of an RFC 3261 key.
     pub fn branch(&self) -> Option<&Text> {
         match &self.0 {

@@ -26,6 +26,24 @@
 //! * The deadline heap holds one `(Instant, slot)` per armed deadline;
 //!   stale entries are skipped lazily and compacted when they outnumber
 //!   the live transactions.
+//!
+//! # Limits
+//!
+//! Most live transactions are *settled* ([`Transaction::is_settled`]): the
+//! final response is out and they only absorb retransmissions until their
+//! wait timer ends, up to 64·T1 = 32 s over UDP (Timers J and L). A server
+//! answering N calls/s holds about 64·N of them (the INVITE's and the
+//! BYE's), so they are capped apart from the transactions still in
+//! progress, which are the work the overload limit protects:
+//!
+//! * [`set_max_transactions`](TransactionLayer::set_max_transactions)
+//!   caps the transactions in progress; a new request beyond it gets a
+//!   stateless `503` (RFC 3261 §21.5.4).
+//! * [`set_max_settled`](TransactionLayer::set_max_settled) caps the
+//!   settled ones, which bounds their memory; beyond it the oldest settled
+//!   transaction ends early. It has absorbed retransmissions the longest,
+//!   and a UDP peer stops retransmitting after 64·T1 anyway (Timers B, F),
+//!   so at worst a very late retransmission is taken for a new request.
 
 use super::{
     ClientInviteTransaction, ClientKey, ClientNonInviteTransaction, KeyError, Output, SendError,
@@ -416,8 +434,20 @@ pub struct TransactionLayer<P> {
     /// operation O(log n).
     heap: BinaryHeap<Reverse<(Instant, u32)>>,
     out: VecDeque<LayerOutput<P>>,
-    /// Most live transactions; beyond it new requests are refused.
+    /// Most transactions in progress (live and not settled); beyond it new
+    /// requests are refused.
     max_transactions: usize,
+    /// Live transactions that are settled ([`Transaction::is_settled`]).
+    settled: usize,
+    /// Most settled transactions; beyond it the oldest ends early.
+    max_settled: usize,
+    /// Transactions in the order they settled (the oldest first), to find
+    /// the one to end at the cap. Entries of transactions that ended are
+    /// skipped, popped from the front, and compacted when they outnumber
+    /// the settled ones.
+    settled_order: VecDeque<TransactionId>,
+    /// Whether the settled cap was reached (warned about once).
+    settled_cap_hit: bool,
 }
 
 impl<P: Clone> TransactionLayer<P> {
@@ -434,14 +464,27 @@ impl<P: Clone> TransactionLayer<P> {
             heap: BinaryHeap::new(),
             out: VecDeque::new(),
             max_transactions: usize::MAX,
+            settled: 0,
+            max_settled: usize::MAX,
+            settled_order: VecDeque::new(),
+            settled_cap_hit: false,
         }
     }
 
-    /// Caps the number of live transactions. A new request beyond the cap
+    /// Caps the number of transactions in progress (live and not
+    /// [settled](Transaction::is_settled)). A new request beyond the cap
     /// is refused statelessly with `503 Service Unavailable` and a
     /// `Retry-After` (RFC 3261 §21.5.4) instead of growing without bound.
     pub fn set_max_transactions(&mut self, max: usize) {
         self.max_transactions = max;
+    }
+
+    /// Caps the number of [settled](Transaction::is_settled) transactions:
+    /// beyond it the one that settled first ends early (see the module
+    /// documentation). At least 1.
+    pub fn set_max_settled(&mut self, max: usize) {
+        self.max_settled = max.max(1);
+        self.enforce_settled_cap();
     }
 
     /// The timer settings.
@@ -457,6 +500,18 @@ impl<P: Clone> TransactionLayer<P> {
     /// Whether no transaction is live.
     pub fn is_empty(&self) -> bool {
         self.slab.len == 0
+    }
+
+    /// Number of live transactions that are
+    /// [settled](Transaction::is_settled); the others are in progress.
+    pub fn settled(&self) -> usize {
+        self.settled
+    }
+
+    /// Number of live transactions still in progress (the ones
+    /// [`set_max_transactions`](Self::set_max_transactions) caps).
+    pub fn in_progress(&self) -> usize {
+        self.slab.len - self.settled
     }
 
     /// Number of entries in the match tables and the timer heap, for leak
@@ -512,12 +567,13 @@ impl<P: Clone> TransactionLayer<P> {
                 continue;
             }
             entry.deadline = None;
+            let was = entry.tx.is_settled();
             entry.tx.handle_timeout(now);
             let id = TransactionId {
                 serial: entry.serial,
                 slot,
             };
-            self.pump(id);
+            self.pump(id, was);
         }
     }
 
@@ -538,6 +594,7 @@ impl<P: Clone> TransactionLayer<P> {
         if let Some(slot) = found {
             // §17.2.3: a retransmission, or the ACK of a non-2xx final.
             if let Some(entry) = self.slab.get_mut(slot) {
+                let was = entry.tx.is_settled();
                 match &mut entry.tx {
                     Transaction::ServerInvite(tx) => tx.handle_request(request, now),
                     Transaction::ServerNonInvite(tx) => tx.handle_request(request, now),
@@ -547,12 +604,18 @@ impl<P: Clone> TransactionLayer<P> {
                     serial: entry.serial,
                     slot,
                 };
-                self.pump(id);
+                self.pump(id, was);
             }
             return;
         }
-        if request.method != Method::Ack && self.slab.len >= self.max_transactions {
-            tracing::warn!(live = self.slab.len, method = %request.method, "overloaded: refusing request with 503");
+        // Settled transactions are not work in progress: they have their
+        // own cap (`set_max_settled`).
+        if request.method != Method::Ack && self.in_progress() >= self.max_transactions {
+            tracing::warn!(
+                in_progress = self.in_progress(),
+                method = %request.method,
+                "overloaded: refusing request with 503"
+            );
             let mut resp = request.response(StatusCode::SERVICE_UNAVAILABLE);
             resp.headers.append(HeaderName::RetryAfter, "5");
             self.out.push_back(LayerOutput::Reply {
@@ -576,16 +639,30 @@ impl<P: Clone> TransactionLayer<P> {
                         ack_alias: None,
                     })
                 });
-                let tx = ServerInviteTransaction::new(request, &self.timers, reliable, now);
+                let branch = key.owned_branch(&request);
+                let tx = ServerInviteTransaction::with_branch(
+                    request,
+                    branch,
+                    &self.timers,
+                    reliable,
+                    now,
+                );
                 let key = self.scratch_key();
                 let id = self.insert(Transaction::ServerInvite(tx), peer, key, hash, rfc2543);
-                self.pump(id);
+                self.pump(id, false);
             }
             _ => {
-                let tx = ServerNonInviteTransaction::new(request, &self.timers, reliable, now);
+                let branch = key.owned_branch(&request);
+                let tx = ServerNonInviteTransaction::with_branch(
+                    request,
+                    branch,
+                    &self.timers,
+                    reliable,
+                    now,
+                );
                 let key = self.scratch_key();
                 let id = self.insert(Transaction::ServerNonInvite(tx), peer, key, hash, None);
-                self.pump(id);
+                self.pump(id, false);
             }
         }
     }
@@ -670,9 +747,10 @@ impl<P: Clone> TransactionLayer<P> {
             while tx.poll_output().is_some() {}
             let _ = tx.send_response(response, now);
         }
-        self.pump(cancel_id);
+        self.pump(cancel_id, false);
         if let Some(id) = cancelled {
-            self.pump(id);
+            // It was in Proceeding until its 487 above.
+            self.pump(id, false);
             self.out
                 .push_back(LayerOutput::Event(LayerEvent::Cancelled { id }));
         }
@@ -691,6 +769,7 @@ impl<P: Clone> TransactionLayer<P> {
                 .push_back(LayerOutput::Event(LayerEvent::StrayResponse { response }));
             return;
         };
+        let was = entry.tx.is_settled();
         match &mut entry.tx {
             Transaction::ClientInvite(tx) => tx.handle_response(response, now),
             Transaction::ClientNonInvite(tx) => tx.handle_response(response, now),
@@ -700,7 +779,7 @@ impl<P: Clone> TransactionLayer<P> {
             serial: entry.serial,
             slot,
         };
-        self.pump(id);
+        self.pump(id, was);
     }
 
     /// Sends the TU's response on server transaction `id`.
@@ -731,12 +810,13 @@ impl<P: Clone> TransactionLayer<P> {
             }
         }
         let entry = self.slab.entry_mut(id).ok_or(SendError::Terminated)?;
+        let was = entry.tx.is_settled();
         let result = match &mut entry.tx {
             Transaction::ServerInvite(tx) => tx.send_response(response, now),
             Transaction::ServerNonInvite(tx) => tx.send_response(response, now),
             _ => Err(SendError::Terminated),
         };
-        self.pump(id);
+        self.pump(id, was);
         result
     }
 
@@ -767,15 +847,16 @@ impl<P: Clone> TransactionLayer<P> {
             ))
         };
         let id = self.insert(tx, peer, key, hash, None);
-        self.pump(id);
+        self.pump(id, false);
         Ok(id)
     }
 
     /// The transport could not deliver for transaction `id`.
     pub fn transport_error(&mut self, id: TransactionId) {
         if let Some(entry) = self.slab.entry_mut(id) {
+            let was = entry.tx.is_settled();
             entry.tx.on_transport_error();
-            self.pump(id);
+            self.pump(id, was);
         }
     }
 
@@ -814,8 +895,10 @@ impl<P: Clone> TransactionLayer<P> {
     }
 
     /// Moves a transaction's outputs to the layer's queue, re-arms its
-    /// deadline, and removes it once it has terminated.
-    fn pump(&mut self, id: TransactionId) {
+    /// deadline, keeps the settled count (`was`: whether it was settled
+    /// before the input just handled), and removes it once it has
+    /// terminated.
+    fn pump(&mut self, id: TransactionId, was: bool) {
         let Some(entry) = self.slab.entry_mut(id) else {
             return;
         };
@@ -850,24 +933,7 @@ impl<P: Clone> TransactionLayer<P> {
             }
         }
         if terminated || entry.tx.is_terminated() {
-            let entry = self.slab.remove(id.slot).expect("entry exists");
-            let index = if entry.is_server() {
-                &mut self.server_keys
-            } else {
-                &mut self.client_keys
-            };
-            for alias in [false, true] {
-                if let Some(key) = entry.key(alias) {
-                    let at = KeyRef {
-                        slot: id.slot,
-                        alias,
-                    };
-                    index.remove(self.hasher.hash(key), key, at);
-                }
-            }
-            self.out
-                .push_back(LayerOutput::Event(LayerEvent::Terminated { id }));
-            self.compact_heap();
+            self.remove(id, was);
             return;
         }
         let next = entry.tx.poll_timeout();
@@ -876,6 +942,85 @@ impl<P: Clone> TransactionLayer<P> {
             if let Some(at) = next {
                 self.heap.push(Reverse((at, id.slot)));
             }
+        }
+        if entry.tx.is_settled() && !was {
+            self.settled += 1;
+            self.settled_order.push_back(id);
+            self.enforce_settled_cap();
+        }
+    }
+
+    /// Removes transaction `id` (`settled`: counted as settled) from every
+    /// table and tells the TU.
+    fn remove(&mut self, id: TransactionId, settled: bool) {
+        let Some(entry) = self.slab.remove(id.slot) else {
+            return;
+        };
+        let index = if entry.is_server() {
+            &mut self.server_keys
+        } else {
+            &mut self.client_keys
+        };
+        for alias in [false, true] {
+            if let Some(key) = entry.key(alias) {
+                let at = KeyRef {
+                    slot: id.slot,
+                    alias,
+                };
+                index.remove(self.hasher.hash(key), key, at);
+            }
+        }
+        if settled {
+            self.settled -= 1;
+            self.tidy_settled_order();
+        }
+        self.out
+            .push_back(LayerOutput::Event(LayerEvent::Terminated { id }));
+        self.compact_heap();
+    }
+
+    /// Whether `id` is live and settled (its entry in `settled_order` is
+    /// current).
+    fn is_settled_id(&self, id: TransactionId) -> bool {
+        self.slab.entry(id).is_some_and(|e| e.tx.is_settled())
+    }
+
+    /// Drops the entries of ended transactions from `settled_order`: from
+    /// the front (the common case: they end in the order they settled),
+    /// and all of them once they outnumber the settled transactions, so
+    /// the queue stays proportional to them.
+    fn tidy_settled_order(&mut self) {
+        while let Some(&front) = self.settled_order.front()
+            && !self.is_settled_id(front)
+        {
+            self.settled_order.pop_front();
+        }
+        if self.settled_order.len() > 64 && self.settled_order.len() > 2 * self.settled {
+            let slab = &self.slab;
+            self.settled_order
+                .retain(|id| slab.entry(*id).is_some_and(|e| e.tx.is_settled()));
+        }
+    }
+
+    /// Ends the oldest settled transactions while there are more than the
+    /// cap.
+    fn enforce_settled_cap(&mut self) {
+        while self.settled > self.max_settled {
+            let Some(id) = self.settled_order.pop_front() else {
+                break;
+            };
+            if !self.is_settled_id(id) {
+                continue;
+            }
+            if !self.settled_cap_hit {
+                self.settled_cap_hit = true;
+                tracing::warn!(
+                    max = self.max_settled,
+                    "settled transactions at their cap: the oldest end early"
+                );
+            }
+            tracing::debug!(%id, "settled transaction ended early (cap)");
+            self.remove(id, true);
         }
     }
 
@@ -1177,6 +1322,106 @@ mod tests {
     }
 
     #[test]
+    fn settled_transactions_do_not_count_toward_the_cap() {
+        let t0 = Instant::now();
+        let mut layer = new_layer();
+        layer.set_max_transactions(1);
+        // A call's INVITE, answered 200 (Accepted, Timer L), and its BYE,
+        // answered 200 (Completed, Timer J): both only absorb
+        // retransmissions for 32 s and leave room for new work.
+        let invite = request(Method::Invite, "z9hG4bKset1");
+        layer.handle_request(t0, invite.clone(), "peer", false);
+        let id = request_id(&drain(&mut layer));
+        assert_eq!((layer.in_progress(), layer.settled()), (1, 0));
+        layer.respond(t0, id, response(&invite, 200)).unwrap();
+        drain(&mut layer);
+        assert_eq!((layer.in_progress(), layer.settled()), (0, 1));
+        let bye = request(Method::Bye, "z9hG4bKset2");
+        layer.handle_request(at(t0, 1), bye.clone(), "peer", false);
+        let id = request_id(&drain(&mut layer));
+        layer.respond(at(t0, 1), id, response(&bye, 200)).unwrap();
+        drain(&mut layer);
+        assert_eq!((layer.in_progress(), layer.settled()), (0, 2));
+        // One request in progress fills the cap; the next gets 503.
+        layer.handle_request(
+            at(t0, 2),
+            request(Method::Invite, "z9hG4bKset3"),
+            "peer",
+            false,
+        );
+        assert!(matches!(
+            events(&drain(&mut layer))[..],
+            [LayerEvent::Request { .. }]
+        ));
+        layer.handle_request(
+            at(t0, 3),
+            request(Method::Invite, "z9hG4bKset4"),
+            "peer",
+            false,
+        );
+        assert!(matches!(
+            &drain(&mut layer)[..],
+            [LayerOutput::Reply { message: Message::Response(r), .. }]
+                if r.status == StatusCode::SERVICE_UNAVAILABLE
+        ));
+        assert_eq!((layer.in_progress(), layer.settled()), (1, 2));
+        // The settled ones still absorb their retransmissions.
+        layer.handle_request(at(t0, 4), bye, "peer", false);
+        assert_eq!(sent_statuses(&drain(&mut layer)), [(200, "BYE".into())]);
+        assert_eq!(layer.len(), 3);
+    }
+
+    #[test]
+    fn settled_transactions_beyond_their_cap_end_oldest_first() {
+        let t0 = Instant::now();
+        let mut layer = new_layer();
+        layer.set_max_settled(2);
+        let mut reqs = Vec::new();
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            let req = request(Method::Register, &format!("z9hG4bKold{i}"));
+            layer.handle_request(at(t0, i), req.clone(), "peer", false);
+            let id = request_id(&drain(&mut layer));
+            layer.respond(at(t0, i), id, response(&req, 200)).unwrap();
+            let out = drain(&mut layer);
+            if i == 2 {
+                // The third to settle ends the first.
+                assert!(
+                    events(&out).contains(&&LayerEvent::Terminated { id: ids[0] }),
+                    "{out:?}"
+                );
+            }
+            reqs.push(req);
+            ids.push(id);
+        }
+        assert_eq!((layer.len(), layer.settled()), (2, 2));
+        assert!(layer.get(ids[0]).is_none());
+        // The second still absorbs its retransmission; the first's is new
+        // to the layer (the price of ending it early).
+        layer.handle_request(at(t0, 5), reqs[1].clone(), "peer", false);
+        assert_eq!(
+            sent_statuses(&drain(&mut layer)),
+            [(200, "REGISTER".into())]
+        );
+        layer.handle_request(at(t0, 6), reqs[0].clone(), "peer", false);
+        assert!(matches!(
+            events(&drain(&mut layer))[..],
+            [LayerEvent::Request { .. }]
+        ));
+        assert_eq!((layer.in_progress(), layer.settled()), (1, 2));
+        // Lowering the cap ends the oldest at once.
+        layer.set_max_settled(1);
+        assert!(layer.get(ids[1]).is_none());
+        assert!(layer.get(ids[2]).is_some());
+        assert_eq!((layer.len(), layer.settled()), (2, 1));
+        // Everything still ends and leaves nothing behind.
+        run_until(&mut layer, at(t0, 100) + Duration::from_secs(64));
+        assert_eq!(layer.len(), 1, "the unanswered REGISTER is still live");
+        assert_eq!(layer.settled(), 0);
+        assert!(layer.settled_order.is_empty());
+    }
+
+    #[test]
     fn a_burst_of_transactions_leaves_nothing_behind() {
         let t0 = Instant::now();
         let mut layer = new_layer();
@@ -1200,9 +1445,13 @@ mod tests {
         assert_eq!(layer.slab.chunks.len(), 2);
         assert!(layer.slab.chunks.iter().all(|c| c.capacity() <= CHUNK));
         assert_eq!(layer.table_sizes().0, 2000);
+        assert_eq!(layer.settled(), 2000);
+        assert_eq!(layer.in_progress(), 0);
         run_until(&mut layer, at(t0, 2000) + Duration::from_secs(64));
         assert_eq!(layer.len(), 0);
         assert_eq!(layer.table_sizes(), (0, 0, 0));
+        assert_eq!(layer.settled(), 0);
+        assert!(layer.settled_order.is_empty());
     }
 
     #[test]
@@ -1469,6 +1718,8 @@ mod tests {
         client_transaction_times_out_with_timer_f_and_is_removed();
         responses_reach_their_client_transaction_or_come_up_as_strays();
         requests_beyond_the_cap_get_503_with_retry_after();
+        settled_transactions_do_not_count_toward_the_cap();
+        settled_transactions_beyond_their_cap_end_oldest_first();
         a_burst_of_transactions_leaves_nothing_behind();
         rfc2543_invite_absorbs_the_ack_that_carries_its_to_tag();
         rfc2543_invite_can_be_cancelled();

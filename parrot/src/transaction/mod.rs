@@ -222,6 +222,29 @@ impl Transaction {
         dispatch!(self, tx => tx.is_terminated())
     }
 
+    /// Whether the final response is out (sent or received) and the
+    /// machine only waits for its wait timer, absorbing retransmissions:
+    /// INVITE server Completed (G/H: resending its non-2xx until the ACK),
+    /// Confirmed (I) or Accepted (L, RFC 6026); non-INVITE server Completed
+    /// (J); INVITE client Completed (D) or Accepted (M); non-INVITE client
+    /// Completed (K). No transaction user waits on it any more.
+    pub fn is_settled(&self) -> bool {
+        match self {
+            Transaction::ServerInvite(tx) => matches!(
+                tx.state(),
+                ServerInviteState::Completed
+                    | ServerInviteState::Confirmed
+                    | ServerInviteState::Accepted
+            ),
+            Transaction::ServerNonInvite(tx) => tx.state() == ServerNonInviteState::Completed,
+            Transaction::ClientInvite(tx) => matches!(
+                tx.state(),
+                ClientInviteState::Completed | ClientInviteState::Accepted
+            ),
+            Transaction::ClientNonInvite(tx) => tx.state() == ClientNonInviteState::Completed,
+        }
+    }
+
     /// The branch parameter of the top Via (empty if there is none).
     pub fn branch(&self) -> &Text {
         dispatch!(self, tx => tx.branch())

@@ -91,8 +91,20 @@ impl ServerInviteTransaction {
     /// transaction sends `100 Trying` itself unless the TU has responded
     /// (§17.2.1).
     pub fn new(request: Request, timers: &TimerConfig, reliable: bool, now: Instant) -> Self {
-        let timing = Timing::new(timers, reliable);
         let branch = owned_top_branch(&request.headers);
+        Self::with_branch(request, branch, timers, reliable, now)
+    }
+
+    /// [`new`](Self::new), given the top Via's branch as an owned copy
+    /// (the layer has it from the key: no second decoding of the Via).
+    pub(crate) fn with_branch(
+        request: Request,
+        branch: Text,
+        timers: &TimerConfig,
+        reliable: bool,
+        now: Instant,
+    ) -> Self {
+        let timing = Timing::new(timers, reliable);
         tracing::debug!(branch = %branch, reliable, state = ?ServerInviteState::Proceeding, "INVITE server transaction created");
         // §8.2.6: the 100 is built from the request (Via, From, To,
         // Call-ID, CSeq, Timestamp); built now so the request itself can

@@ -61,8 +61,20 @@ impl ServerNonInviteTransaction {
     /// Creates the transaction for a request that matched none (§17.2.3)
     /// and queues it for the TU.
     pub fn new(request: Request, timers: &TimerConfig, reliable: bool, now: Instant) -> Self {
-        let _ = now;
         let branch = owned_top_branch(&request.headers);
+        Self::with_branch(request, branch, timers, reliable, now)
+    }
+
+    /// [`new`](Self::new), given the top Via's branch as an owned copy
+    /// (the layer has it from the key: no second decoding of the Via).
+    pub(crate) fn with_branch(
+        request: Request,
+        branch: Text,
+        timers: &TimerConfig,
+        reliable: bool,
+        now: Instant,
+    ) -> Self {
+        let _ = now;
         tracing::debug!(branch = %branch, method = %request.method, reliable, state = ?ServerNonInviteState::Trying, "non-INVITE server transaction created");
         let mut out = OutputQueue::default();
         out.push(Output::ToTu(TuEvent::Request(request)));

@@ -55,6 +55,14 @@ pub struct TransportConfig {
     /// truncated and refused. At most 65535 (the largest UDP payload).
     /// Default 65535.
     pub udp_recv_buffer: usize,
+    /// The receive buffer asked of the OS for each UDP socket (`SO_RCVBUF`):
+    /// it holds the datagrams that arrive while the server is busy, and a
+    /// datagram that finds it full is lost (and retransmitted by the peer
+    /// after T1, 500 ms). The OS default (about 200 KB on Linux) is a few
+    /// milliseconds of traffic at thousands of calls per second. Linux caps
+    /// the request at `net.core.rmem_max`. 0 keeps the OS default. Default
+    /// 4 MiB.
+    pub udp_socket_buffer: usize,
     /// The largest UDP request sent as is: RFC 3261 §18.1.1 sends larger
     /// ones over TCP (when [`super::SendOptions::allow_tcp_fallback`]).
     /// Default 1300 (the RFC's value when the path MTU is unknown); with a
@@ -96,6 +104,7 @@ impl Default for TransportConfig {
             )))],
             limits,
             udp_recv_buffer: 65535,
+            udp_socket_buffer: 4 << 20,
             udp_size_threshold: 1300,
             idle_timeout: Duration::from_secs(180),
             max_connections: 1024,

@@ -102,9 +102,24 @@ impl Bound {
     }
 }
 
-async fn bind_one(protocol: Protocol, addr: SocketAddr) -> Result<Bound, TransportError> {
+async fn bind_one(
+    protocol: Protocol,
+    addr: SocketAddr,
+    config: &TransportConfig,
+) -> Result<Bound, TransportError> {
     match protocol {
-        Protocol::Udp => Ok(Bound::Udp(UdpSocket::bind(addr).await?)),
+        Protocol::Udp => {
+            let socket = UdpSocket::bind(addr).await?;
+            if config.udp_socket_buffer > 0 {
+                let sock = socket2::SockRef::from(&socket);
+                // Best effort: the OS may cap or refuse the size.
+                if let Err(error) = sock.set_recv_buffer_size(config.udp_socket_buffer) {
+                    warn!(%addr, %error, "cannot set the UDP receive buffer size");
+                }
+                debug!(%addr, size = ?sock.recv_buffer_size().ok(), "UDP receive buffer");
+            }
+            Ok(Bound::Udp(socket))
+        }
         Protocol::Tcp => Ok(Bound::Tcp(TcpListener::bind(addr).await?)),
         other => Err(TransportError::Unsupported(other)),
     }
@@ -114,6 +129,7 @@ async fn bind_one(protocol: Protocol, addr: SocketAddr) -> Result<Bound, Transpo
 async fn bind_group(
     addr: SocketAddr,
     protocols: &[Protocol],
+    config: &TransportConfig,
 ) -> Result<Vec<(Protocol, Bound)>, TransportError> {
     let attempts = if addr.port() == 0 && protocols.len() > 1 {
         SHARED_PORT_ATTEMPTS
@@ -125,7 +141,7 @@ async fn bind_group(
         let mut bound = Vec::with_capacity(protocols.len());
         let mut at = addr;
         for &p in protocols {
-            match bind_one(p, at).await {
+            match bind_one(p, at, config).await {
                 Ok(b) => {
                     at.set_port(b.local_addr()?.port());
                     bound.push((p, b));
@@ -154,7 +170,7 @@ impl TransportLayer {
     ) -> Result<(TransportLayer, mpsc::Receiver<Incoming>), TransportError> {
         let mut bound = Vec::new();
         for l in &config.listeners {
-            bound.extend(bind_group(l.addr, &l.protocols).await?);
+            bound.extend(bind_group(l.addr, &l.protocols, &config).await?);
         }
         let (in_tx, in_rx) = mpsc::channel(config.incoming_queue.max(1));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -380,9 +396,12 @@ async fn resolve_host(host: &Host, port: u16) -> Result<SocketAddr, TransportErr
 }
 
 /// What the receive path does with a parsed message.
+// Matched and moved out at once: boxing the common case would cost an
+// allocation per message.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Inbound {
     /// Deliver it upward.
-    Deliver(Box<Incoming>),
+    Deliver(Incoming),
     /// Answer it with this error response and drop it.
     Reply(Box<Response>),
     /// Drop it.
@@ -404,13 +423,13 @@ pub(crate) fn classify(message: Message, origin: Origin) -> Inbound {
         },
         m @ Message::Response(_) => m,
     };
-    Inbound::Deliver(Box::new(Incoming {
+    Inbound::Deliver(Incoming {
         message,
         source: origin.source,
         local: origin.local,
         protocol: origin.protocol,
         connection: origin.connection,
-    }))
+    })
 }
 
 /// Handles a message that failed to parse: the error response for a

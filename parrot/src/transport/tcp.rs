@@ -383,7 +383,7 @@ async fn process<W: AsyncWrite + Unpin>(
             }
             Ok(Some(Frame::Message(m))) => match classify(m, *origin) {
                 Inbound::Deliver(incoming) => {
-                    if shared.incoming.send(*incoming).await.is_err() {
+                    if shared.incoming.send(incoming).await.is_err() {
                         return Err("receiver closed");
                     }
                     continue;

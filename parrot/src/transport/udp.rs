@@ -53,7 +53,7 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: Arc<UdpSocket>, local: Sock
         let reply = match parse_datagram_with(Bytes::copy_from_slice(data), &shared.config.limits) {
             Ok(message) => match classify(message, origin) {
                 Inbound::Deliver(incoming) => {
-                    if shared.incoming.send(*incoming).await.is_err() {
+                    if shared.incoming.send(incoming).await.is_err() {
                         debug!("incoming channel closed; UDP receiver stopping");
                         break;
                     }
