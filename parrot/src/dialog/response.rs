@@ -3,9 +3,7 @@
 
 use crate::message::grammar::is_token;
 use crate::message::typed::Contact;
-use crate::message::{
-    Header, HeaderName, Method, NameAddr, Request, Response, StatusCode, Text, Uri,
-};
+use crate::message::{Header, HeaderName, Method, NameAddr, Request, Response, StatusCode, Uri};
 
 /// Whether a response with `status` to a request with `method` sent
 /// outside any dialog creates a dialog.
@@ -109,13 +107,28 @@ fn add_to_tag(resp: &mut Response, tag: &str) {
     if !is_token(tag) {
         return;
     }
-    let Some(to) = resp.headers.to_header() else {
+    let Some(raw) = resp.headers.get(HeaderName::To) else {
         return;
     };
-    if to.tag().is_some() {
-        return;
+    // A field without the letters "tag" has no tag parameter: decoding the
+    // To (the usual case, a response to a request outside a dialog) is
+    // only needed when it might have one.
+    let might_have_tag = raw
+        .as_bytes()
+        .windows(3)
+        .any(|w| w.eq_ignore_ascii_case(b"tag"));
+    if might_have_tag {
+        match resp.headers.to_header() {
+            Some(to) if to.tag().is_none() => {}
+            _ => return,
+        }
     }
-    let mut to = to.into_owned();
-    to.set_tag(Text::from(tag.to_owned()));
-    resp.headers.set_typed(&to);
+    // Append the parameter to the field as it stands rather than encode
+    // the whole To again: a tag is a header parameter whether or not the
+    // address is in angle brackets (§20, §25.1 `to-param`).
+    let Some(raw) = resp.headers.get(HeaderName::To) else {
+        return;
+    };
+    let tagged = format!("{};tag={tag}", raw.as_str().trim_end());
+    resp.headers.set(HeaderName::To, tagged);
 }

@@ -1310,3 +1310,31 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn the_to_tag_is_added_once_whatever_the_to_looks_like() {
+    // (To field, whether it already carries a header tag)
+    let cases = [
+        ("Bob <sip:bob@biloxi.example.com>", false),
+        ("sip:bob@biloxi.example.com", false),
+        (
+            "\"Tag Team\" <sip:tag@biloxi.example.com;tag=uri-param>",
+            false,
+        ),
+        ("<sip:bob@biloxi.example.com> ; TAG = theirs", true),
+        ("sip:bob@biloxi.example.com;tag=theirs", true),
+    ];
+    for (to, tagged) in cases {
+        let mut resp = invite().response(StatusCode::OK);
+        resp.headers.set(crate::message::HeaderName::To, to);
+        prepare_response(&invite(), &mut resp, "ours", &our_contact());
+        let got = resp.headers.to_header().expect("the To still parses");
+        let want = if tagged { "theirs" } else { "ours" };
+        assert_eq!(got.tag().as_deref(), Some(want), "{to}");
+        assert_eq!(
+            resp.headers.get("to").unwrap().matches(";tag=ours").count(),
+            usize::from(!tagged),
+            "{to}"
+        );
+    }
+}
