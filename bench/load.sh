@@ -731,7 +731,7 @@ case " $SERVERS " in *" parrot "*) has_parrot=1 ;; esac
         "$(kamailio -v 2>/dev/null | awk '/^version:/ { print $2, $3; exit }') (tm stateful UAS, $KAM_CHILDREN UDP children, -m $KAM_SHM_MB -M $KAM_PKG_MB);" \
         "rsipstack $(awk '/^name = "rsipstack"/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$HERE/rsipstack-uas/Cargo.lock" 2>/dev/null);" \
         "$(sipp -v 2>/dev/null | awk '/SIPp v/ { print $1, $2; exit }')."
-    echo "Messages per call: Kamailio 5 (INVITE, 200, ACK, BYE, 200); rsipstack 6 (+100 Trying); parrot 6 (+180 Ringing: the answer example rings before it answers)."
+    echo "Messages per call: Kamailio 5 (INVITE, 200, ACK, BYE, 200); rsipstack 6 (+100 Trying); parrot 5 (the answer example rings only with a ring delay; it has none here)."
     echo "Each measurement runs against a freshly started server, the three servers taking turns; \"other load\" is what the rest of the machine used meanwhile (% of one CPU; includes the kernel's softirq work for the loopback traffic)."
 } | tee -a "$REPORT"
 

@@ -3,7 +3,7 @@
 //! (RFC 3261 §8.2.6).
 
 use super::header_name::HeaderName;
-use super::headers::Headers;
+use super::headers::{Header, Headers};
 use super::request::Request;
 use super::response::Response;
 use super::status::StatusCode;
@@ -19,32 +19,32 @@ impl Headers {
 
     /// The decoded CSeq, if present and well-formed.
     pub fn cseq(&self) -> Option<CSeq> {
-        match self.core() {
-            Some(c) => Some(c.cseq.clone()),
+        match self.cached_cseq() {
+            Some(c) => Some(c.clone()),
             None => self.typed::<CSeq>()?.ok(),
         }
     }
 
     /// The decoded top (first) Via, if present and well-formed.
     pub fn top_via(&self) -> Option<Cow<'_, Via>> {
-        match self.core() {
-            Some(c) => Some(Cow::Borrowed(&c.via)),
+        match self.cached_via() {
+            Some(v) => Some(Cow::Borrowed(v)),
             None => self.typed::<Via>()?.ok().map(Cow::Owned),
         }
     }
 
     /// The decoded From header.
     pub fn from_header(&self) -> Option<Cow<'_, From>> {
-        match self.core() {
-            Some(c) => Some(Cow::Borrowed(&c.from)),
+        match self.cached_from() {
+            Some(f) => Some(Cow::Borrowed(f)),
             None => self.typed::<From>()?.ok().map(Cow::Owned),
         }
     }
 
     /// The decoded To header.
     pub fn to_header(&self) -> Option<Cow<'_, To>> {
-        match self.core() {
-            Some(c) => Some(Cow::Borrowed(&c.to)),
+        match self.cached_to() {
+            Some(t) => Some(Cow::Borrowed(t)),
             None => self.typed::<To>()?.ok().map(Cow::Owned),
         }
     }
@@ -85,24 +85,37 @@ impl Response {
     }
 }
 
+/// Whether a response copies `header` from its request: §8.2.6.2 names
+/// Via, From, To, Call-ID and CSeq; §8.2.6.1 adds Timestamp.
+pub(crate) fn copied_to_response(header: &Header) -> bool {
+    matches!(
+        header.known_name(),
+        Some(
+            HeaderName::Via
+                | HeaderName::From
+                | HeaderName::To
+                | HeaderName::CallId
+                | HeaderName::CSeq
+                | HeaderName::Timestamp
+        )
+    )
+}
+
+/// Room kept for the fields a response usually gets after the copied
+/// ones (Contact, Content-Type, Allow, ...), so adding them does not grow
+/// the list again.
+const SPARE_FIELDS: usize = 4;
+
 fn response_from(headers: &Headers, status: StatusCode) -> Response {
     let mut resp = Response::new(status);
-    for h in headers {
-        // §8.2.6.2: copy these; §8.2.6.1: Timestamp too.
-        if matches!(
-            h.known_name(),
-            Some(
-                HeaderName::Via
-                    | HeaderName::From
-                    | HeaderName::To
-                    | HeaderName::CallId
-                    | HeaderName::CSeq
-                    | HeaderName::Timestamp
-            )
-        ) {
-            resp.headers.push(h.clone());
-        }
+    let copied = headers.iter().filter(|h| copied_to_response(h));
+    resp.headers = Headers::with_capacity(copied.clone().count() + SPARE_FIELDS);
+    for h in copied {
+        resp.headers.push(h.clone());
     }
+    // Every Via, From, To and CSeq was copied in order: their decoded
+    // forms are the request's.
+    resp.headers.share_core(headers);
     resp
 }
 
@@ -138,5 +151,66 @@ mod tests {
         let names: Vec<_> = resp.headers.iter().map(|h| h.name().as_str()).collect();
         assert_eq!(names, ["v", "f", "t", "i", "CSeq", "Timestamp"]);
         assert_eq!(resp.headers.count("via"), 2);
+        // The response shares the request's decoded headers.
+        assert!(resp.headers.cached_to().is_some());
+        assert_eq!(resp.headers.from_tag().unwrap(), "abc");
+    }
+
+    /// The cached decoded headers always equal a fresh decode of the text.
+    fn assert_cache_consistent(h: &crate::message::Headers) {
+        use crate::message::typed::{From, To, Via};
+        if let Some(v) = h.cached_via() {
+            assert_eq!(
+                v.to_string(),
+                h.typed::<Via>().unwrap().unwrap().to_string()
+            );
+        }
+        if let Some(f) = h.cached_from() {
+            assert_eq!(*f, h.typed::<From>().unwrap().unwrap());
+        }
+        if let Some(t) = h.cached_to() {
+            assert_eq!(*t, h.typed::<To>().unwrap().unwrap());
+        }
+    }
+
+    #[test]
+    fn cache_follows_changes() {
+        use crate::message::HeaderName;
+        for to in [
+            "<sip:bob@example.com>",
+            "sip:bob@example.com",
+            "Bob <sip:bob@example.com;transport=tcp>;x=1",
+            "\"Bob\" <sip:bob@example.com>",
+            "sip:bob@example.com;x",
+        ] {
+            let raw = INVITE.replace("t: <sip:bob@example.com>", &format!("t: {to}"));
+            let Message::Request(req) = parse_datagram(raw.into()).unwrap() else {
+                panic!("not a request")
+            };
+            let mut resp = req.response(crate::message::StatusCode::OK);
+            // A tag appended (what a UAS does, §8.2.6.2) keeps the cache.
+            let tagged = format!("{to};tag=xyz");
+            resp.headers.set(HeaderName::To, tagged.clone());
+            assert!(resp.headers.cached_to().is_some(), "{to}");
+            assert_eq!(resp.headers.to_tag().unwrap(), "xyz");
+            assert_cache_consistent(&resp.headers);
+            // A second tag: decode keeps the first, so does the cache.
+            resp.headers.set(HeaderName::To, format!("{tagged};tag=2"));
+            assert_eq!(resp.headers.to_tag().unwrap(), "xyz");
+            assert_cache_consistent(&resp.headers);
+            // Anything else drops the cached To only.
+            resp.headers.set(HeaderName::To, "<sip:carol@example.com>");
+            assert!(resp.headers.cached_to().is_none());
+            assert!(resp.headers.cached_via().is_some());
+            assert_eq!(resp.headers.to_tag(), None);
+            // A bad tag is not cached.
+            resp.headers
+                .set(HeaderName::To, "<sip:carol@example.com>;tag=a b");
+            assert!(resp.headers.cached_to().is_none());
+            assert_cache_consistent(&resp.headers);
+            // The request is unaffected.
+            assert_eq!(req.headers.to_header().unwrap().tag(), None);
+            assert_cache_consistent(&req.headers);
+        }
     }
 }

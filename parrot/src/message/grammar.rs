@@ -180,17 +180,46 @@ impl<'a> Iterator for ListIter<'a> {
 
 /// Parses an unsigned decimal integer (leading zeros allowed) that fits `u64`.
 pub fn parse_u64(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() {
         return None;
     }
-    let digits = s.trim_start_matches('0');
-    if digits.len() > 19 {
-        return None;
+    // One pass. At most 19 significant digits, as before: they always fit.
+    let mut n: u64 = 0;
+    let mut significant = 0;
+    for b in s.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        if significant > 0 || b != b'0' {
+            significant += 1;
+            if significant > 19 {
+                return None;
+            }
+            n = n * 10 + u64::from(b - b'0');
+        }
     }
-    if digits.is_empty() {
-        return Some(0);
-    }
-    digits.parse().ok()
+    Some(n)
+}
+
+/// The position of the first `b` (ASCII) in `s`. A plain loop: the values
+/// searched are short, where `str::find` with a `char` costs more in set-up
+/// than the search itself.
+#[inline]
+pub(crate) fn find_byte(s: &str, b: u8) -> Option<usize> {
+    s.bytes().position(|c| c == b)
+}
+
+/// The position of the first byte of `s` in `set` (ASCII bytes).
+#[inline]
+pub(crate) fn find_any(s: &str, set: &[u8]) -> Option<usize> {
+    s.bytes().position(|c| set.contains(&c))
+}
+
+/// `s.split_once(b)` for an ASCII `b`, with [`find_byte`].
+#[inline]
+pub(crate) fn split_once_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    // `b` is ASCII, so both sides of it are char boundaries.
+    find_byte(s, b).map(|i| (&s[..i], &s[i + 1..]))
 }
 
 #[cfg(test)]

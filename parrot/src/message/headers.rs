@@ -6,6 +6,8 @@ use super::grammar::split_list;
 use super::header_name::HeaderName;
 use super::text::Text;
 use super::typed::{CSeq, From, To, TypedHeader, Via};
+use std::borrow::Cow;
+use std::sync::Arc;
 
 /// One header field: the name as written and its (unfolded, trimmed) value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,21 +100,40 @@ impl HeaderKey for &str {
 /// A parsed message also carries the decoded forms of the headers every
 /// layer reads (top Via, From, To, CSeq): the parser decodes them to
 /// validate the message anyway, so keeping them makes the accessors in
-/// `accessors.rs` free. Any change to one of those headers drops them.
+/// `accessors.rs` free. A change to one of those headers drops its decoded
+/// form (only that one). They are shared, not copied, with clones and with
+/// the responses built from a request (§8.2.6.2 copies these headers
+/// verbatim).
 #[derive(Debug, Clone, Default)]
 pub struct Headers {
     list: Vec<Header>,
-    core: Option<Box<CoreHeaders>>,
+    core: Option<Arc<CoreHeaders>>,
+    /// Which of `core`'s fields still match `list` (the `CORE_*` bits).
+    valid: u8,
 }
 
-/// Decoded core headers, kept by the parser (see [`Headers`]).
+/// Decoded core headers, kept by the parser (see [`Headers`]). Each is
+/// shared on its own so that replacing one (a stamped Via, a To with a tag)
+/// in headers that share them copies pointers, not headers.
 #[derive(Debug, Clone)]
 pub(crate) struct CoreHeaders {
-    pub(crate) via: Via,
-    pub(crate) from: From,
-    pub(crate) to: To,
+    pub(crate) via: Arc<Via>,
+    pub(crate) from: Arc<From>,
+    pub(crate) to: Arc<To>,
     pub(crate) cseq: CSeq,
 }
+
+/// A From or To decoded by [`Headers::extended_core`].
+enum Extended {
+    From(From),
+    To(To),
+}
+
+const CORE_VIA: u8 = 1;
+const CORE_FROM: u8 = 2;
+const CORE_TO: u8 = 4;
+const CORE_CSEQ: u8 = 8;
+const CORE_ALL: u8 = CORE_VIA | CORE_FROM | CORE_TO | CORE_CSEQ;
 
 impl PartialEq for Headers {
     fn eq(&self, other: &Self) -> bool {
@@ -122,12 +143,15 @@ impl PartialEq for Headers {
 
 impl Eq for Headers {}
 
-/// Whether a change to header `known` invalidates the decoded core headers.
-fn is_core(known: Option<HeaderName>) -> bool {
-    matches!(
-        known,
-        Some(HeaderName::Via | HeaderName::From | HeaderName::To | HeaderName::CSeq)
-    )
+/// The `CORE_*` bit of header `known`, 0 if its decoded form is not kept.
+fn core_bit(known: Option<HeaderName>) -> u8 {
+    match known {
+        Some(HeaderName::Via) => CORE_VIA,
+        Some(HeaderName::From) => CORE_FROM,
+        Some(HeaderName::To) => CORE_TO,
+        Some(HeaderName::CSeq) => CORE_CSEQ,
+        _ => 0,
+    }
 }
 
 impl Headers {
@@ -136,6 +160,7 @@ impl Headers {
         Headers {
             list: Vec::new(),
             core: None,
+            valid: 0,
         }
     }
 
@@ -144,6 +169,7 @@ impl Headers {
         Headers {
             list: Vec::with_capacity(n),
             core: None,
+            valid: 0,
         }
     }
 
@@ -189,20 +215,73 @@ impl Headers {
         self.values(key).count()
     }
 
-    /// The decoded core headers, if the parser left them and nothing has
-    /// changed them since.
-    pub(crate) fn core(&self) -> Option<&CoreHeaders> {
-        self.core.as_deref()
+    /// The decoded core header `bit`, if the parser left it and nothing
+    /// has changed it since.
+    fn cached(&self, bit: u8) -> Option<&CoreHeaders> {
+        self.core.as_deref().filter(|_| self.valid & bit != 0)
+    }
+
+    /// The cached decoded top Via (see [`Headers`]).
+    pub(crate) fn cached_via(&self) -> Option<&Via> {
+        self.cached(CORE_VIA).map(|c| &*c.via)
+    }
+
+    /// The cached decoded From.
+    pub(crate) fn cached_from(&self) -> Option<&From> {
+        self.cached(CORE_FROM).map(|c| &*c.from)
+    }
+
+    /// The cached decoded To.
+    pub(crate) fn cached_to(&self) -> Option<&To> {
+        self.cached(CORE_TO).map(|c| &*c.to)
+    }
+
+    /// The cached decoded CSeq.
+    pub(crate) fn cached_cseq(&self) -> Option<&CSeq> {
+        self.cached(CORE_CSEQ).map(|c| &c.cseq)
     }
 
     pub(crate) fn set_core(&mut self, core: CoreHeaders) {
-        self.core = Some(Box::new(core));
+        self.core = Some(Arc::new(core));
+        self.valid = CORE_ALL;
+    }
+
+    /// Shares `other`'s decoded core headers, for headers that hold copies
+    /// of all of `other`'s Via, From, To and CSeq fields in the same order
+    /// (so the first value of each decodes the same).
+    pub(crate) fn share_core(&mut self, other: &Headers) {
+        self.core = other.core.clone();
+        self.valid = other.valid;
+    }
+
+    /// The top Via, decoded: the cached one if there is one (no decoding),
+    /// else decoded now. `None` if there is no Via, `Some(Err)` if the top
+    /// one is malformed: the same answers as `typed::<Via>()`.
+    pub(crate) fn top_via_decoded(&self) -> Option<Result<Cow<'_, Via>, ParseError>> {
+        match self.cached_via() {
+            Some(v) => Some(Ok(Cow::Borrowed(v))),
+            None => Some(self.typed::<Via>()?.map(Cow::Owned)),
+        }
+    }
+
+    /// Replaces the top Via value by `via` (the first list element of the
+    /// first Via field, written as a field of its own in front of the other
+    /// Vias) and keeps `via` as the decoded top Via, so that readers after
+    /// a stamp (§18.2.1) do not decode it again.
+    pub(crate) fn replace_top_via(&mut self, via: Via) {
+        let valid = self.valid;
+        self.remove_first_value(HeaderName::Via);
+        self.push_front(Header::known(HeaderName::Via, via.to_string()));
+        if let Some(core) = &mut self.core {
+            // Normally not shared yet (stamping happens on receipt), so
+            // this does not copy.
+            Arc::make_mut(core).via = Arc::new(via);
+            self.valid = valid | CORE_VIA;
+        }
     }
 
     fn touch(&mut self, known: Option<HeaderName>) {
-        if is_core(known) {
-            self.core = None;
-        }
+        self.valid &= !core_bit(known);
     }
 
     /// Appends a header field.
@@ -237,7 +316,17 @@ impl Headers {
     /// Replaces every field named `name` by one with `value`, kept at the
     /// position of the first one (or appended).
     pub fn set(&mut self, name: HeaderName, value: impl Into<Text>) {
+        let value = value.into();
+        let extended = self.extended_core(name, &value);
         self.touch(Some(name));
+        if let (Some(core), Some(ext)) = (&mut self.core, extended) {
+            let core = Arc::make_mut(core);
+            match ext {
+                Extended::From(f) => core.from = Arc::new(f),
+                Extended::To(t) => core.to = Arc::new(t),
+            }
+            self.valid |= core_bit(Some(name));
+        }
         let header = Header::known(name, value);
         match self.list.iter().position(|h| h.known == Some(name)) {
             Some(i) => {
@@ -252,11 +341,32 @@ impl Headers {
         }
     }
 
+    /// When `value`, the new From or To, is the current one with header
+    /// parameters appended (as when a UAS adds its To tag, RFC 3261
+    /// §8.2.6.2), its decoded form, derived from the cached one without
+    /// parsing the address again.
+    fn extended_core(&self, name: HeaderName, value: &Text) -> Option<Extended> {
+        let suffix = || value.strip_prefix(self.get(name)?.as_str());
+        match name {
+            HeaderName::From => self
+                .cached_from()?
+                .with_params_appended(value, suffix()?)
+                .map(Extended::From),
+            HeaderName::To => self
+                .cached_to()?
+                .with_params_appended(value, suffix()?)
+                .map(Extended::To),
+            _ => None,
+        }
+    }
+
     /// Removes every field named `key`; returns how many were removed.
     pub fn remove(&mut self, key: impl HeaderKey) -> usize {
-        if self.list.iter().any(|h| key.matches(h) && is_core(h.known)) {
-            self.core = None;
+        let mut touched = 0;
+        for h in self.list.iter().filter(|h| key.matches(h)) {
+            touched |= core_bit(h.known);
         }
+        self.valid &= !touched;
         let before = self.list.len();
         self.list.retain(|h| !key.matches(h));
         before - self.list.len()
@@ -334,6 +444,7 @@ impl FromIterator<Header> for Headers {
         Headers {
             list: iter.into_iter().collect(),
             core: None,
+            valid: 0,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Hosts and host:port pairs (RFC 3261 §25.1 `hostport`).
 
 use super::error::{ParseError, ParseErrorKind};
+use super::grammar::find_byte;
 use super::text::Text;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -97,12 +98,12 @@ impl fmt::Display for Host {
 pub fn parse_hostport(src: &Text, s: &str) -> Result<(Host, Option<u16>), ParseError> {
     let bad_port = || ParseError::new(ParseErrorKind::Uri, format!("Bad port in {s:?}"));
     let (host, port) = if s.starts_with('[') {
-        match s.find(']') {
+        match find_byte(s, b']') {
             Some(i) => (&s[..=i], s[i + 1..].trim_start()),
             None => return Err(ParseError::new(ParseErrorKind::Uri, "Bad IPv6 reference")),
         }
     } else {
-        match s.find(':') {
+        match find_byte(s, b':') {
             Some(i) => (s[..i].trim_end(), &s[i..]),
             None => (s, ""),
         }

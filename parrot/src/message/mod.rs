@@ -36,6 +36,7 @@ pub mod typed;
 mod uri;
 mod version;
 
+pub(crate) use accessors::copied_to_response;
 pub use error::{ParseError, ParseErrorKind};
 pub use framing::{Frame, StreamDecoder};
 pub use header_name::HeaderName;

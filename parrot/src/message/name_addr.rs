@@ -13,7 +13,9 @@
 //! ```
 
 use super::error::{ParseError, ParseErrorKind};
-use super::grammar::{is_token, is_token_byte, is_ws, quote, skip_ws, unquote};
+use super::grammar::{
+    find_any, find_byte, is_token, is_token_byte, is_ws, quote, skip_ws, unquote,
+};
 use super::text::Text;
 use super::uri::{Detail, Uri};
 use std::borrow::Cow;
@@ -131,7 +133,7 @@ impl NameAddr {
             }
         };
         let inner = &after[1..];
-        let Some(close) = inner.find('>') else {
+        let Some(close) = find_byte(inner, b'>') else {
             return Err("missing '>'".into());
         };
         // `< sip:a@b >` breaks the grammar (no LWS inside the brackets), but
@@ -152,7 +154,7 @@ impl NameAddr {
     /// The bare `addr-spec` form: the URI runs up to the first `;` or
     /// whitespace and may not contain `,` or `?` (RFC 3261 §20).
     fn parse_addr_spec<'s>(src: &Text, s: &'s str) -> Result<(NameAddr, &'s str), Detail> {
-        let end = s.find([';', ' ', '\t']).unwrap_or(s.len());
+        let end = find_any(s, b"; \t").unwrap_or(s.len());
         let (u, rest) = s.split_at(end);
         if u.contains([',', '?']) {
             return Err("URI with ',' or '?' must be enclosed in '<>'".into());

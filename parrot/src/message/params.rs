@@ -113,6 +113,11 @@ impl Params {
         }
     }
 
+    /// Appends every parameter of `other`, in order.
+    pub(crate) fn extend(&mut self, other: Params) {
+        self.list.extend(other.list);
+    }
+
     /// Removes every parameter named `name`.
     pub fn remove(&mut self, name: &str) {
         self.list.retain(|p| !p.name.eq_ignore_ascii_case(name));

@@ -19,7 +19,7 @@ use super::version::Version;
 use super::{Message, grammar};
 use bytes::Bytes;
 use memchr::memmem;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 /// Size limits applied while parsing and framing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -461,9 +461,9 @@ fn validate_headers(headers: &mut Headers, start: &StartLine) -> Result<(), Pars
     first::<CallId>(headers)?;
     // Keep what was decoded: every layer above reads these.
     headers.set_core(CoreHeaders {
-        via,
-        from,
-        to,
+        via: Arc::new(via),
+        from: Arc::new(from),
+        to: Arc::new(to),
         cseq,
     });
     Ok(())

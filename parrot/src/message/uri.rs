@@ -19,7 +19,7 @@
 //! ```
 
 use super::error::{ParseError, ParseErrorKind};
-use super::grammar::parse_u64;
+use super::grammar::{find_any, find_byte, parse_u64, split_once_byte};
 use super::host::Host;
 use super::method::Method;
 use super::text::Text;
@@ -264,7 +264,7 @@ impl UriParams {
     fn parse(src: &Text, s: &str) -> Result<UriParams, Detail> {
         let mut list = Vec::new();
         for p in s.split(';') {
-            let (name, value) = match p.split_once('=') {
+            let (name, value) = match split_once_byte(p, b'=') {
                 Some((n, v)) => (n, Some(v)),
                 None => (p, None),
             };
@@ -590,13 +590,13 @@ impl SipUri {
         // userinfo = ( user / telephone-subscriber ) [ ":" password ] "@".
         // '@' cannot appear unescaped after the userinfo, so the first one
         // ends it.
-        let (userinfo, rest) = match rest.split_once('@') {
+        let (userinfo, rest) = match split_once_byte(rest, b'@') {
             Some((u, r)) => (Some(u), r),
             None => (None, rest),
         };
         let (mut user, mut password) = (None, None);
         if let Some(ui) = userinfo {
-            let (u, p) = match ui.split_once(':') {
+            let (u, p) = match split_once_byte(ui, b':') {
                 Some((u, p)) => (u, Some(p)),
                 None => (ui, None),
             };
@@ -610,12 +610,12 @@ impl SipUri {
             }
             user = Some(src.slice_ref(u));
         }
-        let hp_end = rest.find([';', '?']).unwrap_or(rest.len());
+        let hp_end = find_any(rest, b";?").unwrap_or(rest.len());
         let (hostport, mut rest) = rest.split_at(hp_end);
         let (host, port) = parse_host_port(src, hostport)?;
         let mut params = UriParams::new();
         if let Some(r) = rest.strip_prefix(';') {
-            let end = r.find('?').unwrap_or(r.len());
+            let end = find_byte(r, b'?').unwrap_or(r.len());
             params = UriParams::parse(src, &r[..end])?;
             rest = &r[end..];
         }
@@ -901,12 +901,12 @@ fn parse_host_port(src: &Text, s: &str) -> Result<(Host, Option<u16>), Detail> {
         return Err("missing host".into());
     }
     let (host, port) = if s.starts_with('[') {
-        match s.find(']') {
+        match find_byte(s, b']') {
             Some(i) => s.split_at(i + 1),
             None => return Err("bad IPv6 reference".into()),
         }
     } else {
-        match s.find(':') {
+        match find_byte(s, b':') {
             Some(i) => s.split_at(i),
             None => (s, ""),
         }
@@ -1230,16 +1230,20 @@ impl Uri {
         if s.is_empty() {
             return Err("empty URI".into());
         }
-        for b in s.bytes() {
-            if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
-                return Err("whitespace in URI".into());
-            } else if b.is_ascii_control() {
-                return Err("control character in URI".into());
-            } else if matches!(b, b'<' | b'>') {
-                return Err("angle bracket in URI".into());
+        // One test per byte in the common case; the error says which
+        // class the first offending byte is in.
+        if let Some(b) = s
+            .bytes()
+            .find(|&b| b <= b' ' || b == 0x7f || b == b'<' || b == b'>')
+        {
+            return Err(match b {
+                b' ' | b'\t' | b'\r' | b'\n' => "whitespace in URI",
+                b'<' | b'>' => "angle bracket in URI",
+                _ => "control character in URI",
             }
+            .into());
         }
-        let Some((scheme, rest)) = s.split_once(':') else {
+        let Some((scheme, rest)) = split_once_byte(s, b':') else {
             return Err("missing scheme".into());
         };
         if !is_scheme(scheme) {

@@ -8,7 +8,9 @@
 //! rebuilt when it is sent again. Transaction keys are kept in the same
 //! spirit as canonical byte strings (see `key.rs`).
 
-use crate::message::{Header, Headers, Response, StatusCode, Text, Version};
+use crate::message::{
+    Header, Headers, Request, Response, StatusCode, Text, Version, copied_to_response,
+};
 use bytes::Bytes;
 use std::fmt;
 
@@ -86,28 +88,53 @@ pub(crate) struct StoredResponse {
 impl StoredResponse {
     /// A compact copy of `response`.
     pub(crate) fn new(response: &Response) -> StoredResponse {
+        StoredResponse::from_parts(
+            response.status,
+            response.version,
+            &response.reason,
+            &response.body,
+            response.headers.iter(),
+        )
+    }
+
+    /// The stored form of `request.response(status)` (RFC 3261 §8.2.6),
+    /// written straight from the request's fields without building that
+    /// response first.
+    pub(crate) fn response_to(request: &Request, status: StatusCode) -> StoredResponse {
+        StoredResponse::from_parts(
+            status,
+            Version::V2,
+            status.reason(),
+            &[],
+            request.headers.iter().filter(|h| copied_to_response(h)),
+        )
+    }
+
+    fn from_parts<'a>(
+        status: StatusCode,
+        version: Version,
+        reason: &str,
+        body: &[u8],
+        headers: impl Iterator<Item = &'a Header> + Clone,
+    ) -> StoredResponse {
         let field = |n: usize| len_of_len(n) + n;
-        let size = field(response.reason.len())
-            + field(response.body.len())
-            + len_of_len(response.headers.len())
-            + response
-                .headers
-                .iter()
-                .map(|h| field(h.name().len()) + field(h.value().len()))
-                .sum::<usize>();
+        let (count, fields) = headers.clone().fold((0, 0), |(c, f), h| {
+            (c + 1, f + field(h.name().len()) + field(h.value().len()))
+        });
+        let size = field(reason.len()) + field(body.len()) + len_of_len(count) + fields;
         let mut buf = Vec::with_capacity(size);
-        put_bytes(&mut buf, response.reason.as_bytes());
-        put_bytes(&mut buf, &response.body);
-        put_len(&mut buf, response.headers.len());
-        for h in &response.headers {
+        put_bytes(&mut buf, reason.as_bytes());
+        put_bytes(&mut buf, body);
+        put_len(&mut buf, count);
+        for h in headers {
             put_bytes(&mut buf, h.name().as_bytes());
             put_bytes(&mut buf, h.value().as_bytes());
         }
         debug_assert_eq!(buf.len(), size);
         StoredResponse {
             buf: buf.into_boxed_slice(),
-            status: response.status,
-            version: response.version,
+            status,
+            version,
         }
     }
 

@@ -33,6 +33,7 @@
 use super::compact::{put_bytes, put_len};
 use crate::message::typed::{CSeq, CallId, From, To, TypedHeader, Via};
 use crate::message::{HeaderName, Headers, Host, Method, Request, Response, Text};
+use std::borrow::Cow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
@@ -189,8 +190,9 @@ impl Hash for SentBy {
     }
 }
 
-fn top_via(headers: &Headers) -> Result<Via, KeyError> {
-    match headers.typed::<Via>() {
+/// The top Via: the parser's decoded copy when there is one.
+fn top_via(headers: &Headers) -> Result<Cow<'_, Via>, KeyError> {
+    match headers.top_via_decoded() {
         None => Err(KeyError::Missing(HeaderName::Via)),
         Some(Err(_)) => Err(KeyError::Invalid(HeaderName::Via)),
         Some(Ok(v)) => Ok(v),
@@ -337,7 +339,7 @@ impl ServerKey {
             return Ok(ServerKey(Inner::Rfc3261 {
                 branch: NoCase(branch),
                 sent_by: SentBy {
-                    host: via.host,
+                    host: via.host.clone(),
                     port: via.port,
                 },
                 method,

@@ -75,8 +75,7 @@ pub use server_non_invite::{ServerNonInviteState, ServerNonInviteTransaction};
 
 use compact::StoredResponse;
 
-use crate::message::typed::Via;
-use crate::message::{Headers, Message, Request, Response, StatusCode, Text};
+use crate::message::{Headers, Message, Request, Response, Text};
 use std::collections::VecDeque;
 use std::fmt;
 
@@ -277,7 +276,7 @@ impl OutputQueue {
 /// The `branch` parameter of the top Via, or an empty text if there is no
 /// (parsable) Via or no branch.
 pub(crate) fn top_branch(headers: &Headers) -> Text {
-    match headers.typed::<Via>() {
+    match headers.top_via_decoded() {
         Some(Ok(via)) => via.params.raw("branch").cloned().unwrap_or_default(),
         _ => Text::new(),
     }
@@ -297,10 +296,12 @@ pub(crate) fn owned_top_branch(headers: &Headers) -> Text {
 /// A response to `request` with the headers RFC 3261 §8.2.6.2 copies from
 /// it: every Via (same order), From, To, Call-ID and CSeq, plus Timestamp
 /// (§8.2.6.1). No To tag is added, which only a `100 Trying` may omit
-/// (§8.2.6.2), so this is used for the transaction's own 100.
+/// (§8.2.6.2), so this is the transaction's own 100 (which it stores
+/// directly with `StoredResponse::response_to`; this is the reference).
+#[cfg(test)]
 pub(crate) fn trying_response(request: &Request) -> Response {
     // §8.2.6: the same headers any response copies from its request.
-    request.response(StatusCode::TRYING)
+    request.response(crate::message::StatusCode::TRYING)
 }
 
 /// Shared test fixtures.
@@ -379,7 +380,7 @@ pub(crate) mod testutil {
 mod tests {
     use super::testutil::*;
     use super::*;
-    use crate::message::{HeaderName, Method};
+    use crate::message::{HeaderName, Method, StatusCode};
     use std::time::Instant;
 
     #[test]
@@ -457,6 +458,10 @@ mod tests {
             "Bob <sip:bob@biloxi.com>"
         );
         assert!(resp.body.is_empty());
+        // The transaction stores it without building it first: same bytes.
+        assert!(
+            StoredResponse::response_to(&req, StatusCode::TRYING) == StoredResponse::new(&resp)
+        );
     }
 
     #[test]

@@ -39,7 +39,6 @@ use super::config::{TRYING_DELAY, Timing, after, next_retransmit};
 use super::deadlines::{Due, due, earliest};
 use super::{
     Output, OutputQueue, SendError, StoredResponse, Timer, TimerConfig, TuEvent, owned_top_branch,
-    trying_response,
 };
 use crate::message::{Message, Method, Request, Response, StatusCode, Text};
 use std::time::Instant;
@@ -109,7 +108,7 @@ impl ServerInviteTransaction {
         // §8.2.6: the 100 is built from the request (Via, From, To,
         // Call-ID, CSeq, Timestamp); built now so the request itself can
         // go to the TU without a copy.
-        let trying = StoredResponse::new(&trying_response(&request));
+        let trying = StoredResponse::response_to(&request, StatusCode::TRYING);
         let mut out = OutputQueue::default();
         out.push(Output::ToTu(TuEvent::Request(request)));
         ServerInviteTransaction {

@@ -5,8 +5,9 @@
 
 use super::Protocol;
 use crate::message::typed::Via;
-use crate::message::{Header, HeaderName, Headers, Host, ParseError, ParseErrorKind};
-use std::net::SocketAddr;
+use crate::message::{Headers, Host, ParseError, ParseErrorKind};
+use std::borrow::Cow;
+use std::net::{IpAddr, SocketAddr};
 
 /// Stamps a received request's Via with its packet source (RFC 3261
 /// §18.2.1, RFC 3581 §4). Returns whether the Via changed.
@@ -17,35 +18,58 @@ use std::net::SocketAddr;
 ///   present. A `received` the sender wrote itself is overwritten: it would
 ///   otherwise steer responses away from the real source.
 pub fn stamp_via(via: &mut Via, source: SocketAddr) -> bool {
-    let ip = source.ip().to_canonical();
-    let mut changed = false;
-    let rport = via.rport();
-    if rport == Some(None) {
-        // RFC 3581 §4: "the server MUST set the value of the parameter to
-        // the source port of the request".
-        via.set_rport(source.port());
-        changed = true;
+    let stamp = Stamp::of(via, source);
+    if let Some(port) = stamp.rport {
+        via.set_rport(port);
     }
-    let differs = via.host.ip().is_none_or(|h| h.to_canonical() != ip);
-    // RFC 3581 §4: with rport, received is added "even if it is identical
-    // to the value of the sent-by component".
-    let wanted = differs || rport.is_some() || via.params.contains("received");
-    if wanted && via.received() != Some(ip) {
+    if let Some(ip) = stamp.received {
         via.set_received(ip);
-        changed = true;
     }
-    changed
+    !stamp.is_empty()
 }
 
-/// Decodes the top Via of `headers`, applies [`stamp_via`] and writes it
-/// back if it changed (other Via values are left untouched).
-pub fn stamp_top_via(headers: &mut Headers, source: SocketAddr) -> Result<bool, ParseError> {
-    let mut via = top_via(headers)?;
-    let changed = stamp_via(&mut via, source);
-    if changed {
-        replace_top_via(headers, &via);
+/// What [`stamp_via`] changes, worked out without touching the Via, so that
+/// the common case (nothing to change) needs no copy of a borrowed one.
+struct Stamp {
+    rport: Option<u16>,
+    received: Option<IpAddr>,
+}
+
+impl Stamp {
+    fn of(via: &Via, source: SocketAddr) -> Stamp {
+        let ip = source.ip().to_canonical();
+        let rport = via.rport();
+        // RFC 3581 §4: "the server MUST set the value of the parameter to
+        // the source port of the request".
+        let fill = (rport == Some(None)).then_some(source.port());
+        let differs = via.host.ip().is_none_or(|h| h.to_canonical() != ip);
+        // RFC 3581 §4: with rport, received is added "even if it is
+        // identical to the value of the sent-by component".
+        let wanted = differs || rport.is_some() || via.params.contains("received");
+        Stamp {
+            rport: fill,
+            received: (wanted && via.received() != Some(ip)).then_some(ip),
+        }
     }
-    Ok(changed)
+
+    fn is_empty(&self) -> bool {
+        self.rport.is_none() && self.received.is_none()
+    }
+}
+
+/// Applies [`stamp_via`] to the top Via of `headers` and writes it back if
+/// it changed (other Via values are left untouched). The decoded Via the
+/// parser cached is read and, after a change, updated with it, so later
+/// readers of the top Via do not decode it again.
+pub fn stamp_top_via(headers: &mut Headers, source: SocketAddr) -> Result<bool, ParseError> {
+    let via = top_via(headers)?;
+    if Stamp::of(&via, source).is_empty() {
+        return Ok(false);
+    }
+    let mut via = via.into_owned();
+    stamp_via(&mut via, source);
+    headers.replace_top_via(via);
+    Ok(true)
 }
 
 /// Sets the transport of the top Via to `protocol`, as a request switched
@@ -54,29 +78,25 @@ pub fn set_top_via_transport(
     headers: &mut Headers,
     protocol: Protocol,
 ) -> Result<bool, ParseError> {
-    let mut via = top_via(headers)?;
+    let via = top_via(headers)?;
     let transport = protocol.via_transport();
     if via.transport == transport {
         return Ok(false);
     }
+    let mut via = via.into_owned();
     via.transport = transport;
-    replace_top_via(headers, &via);
+    headers.replace_top_via(via);
     Ok(true)
 }
 
-/// The top Via of `headers`, decoded.
-pub(crate) fn top_via(headers: &Headers) -> Result<Via, ParseError> {
-    headers.typed::<Via>().unwrap_or_else(|| {
+/// The top Via of `headers`, decoded (the parser's cached copy if any).
+pub(crate) fn top_via(headers: &Headers) -> Result<Cow<'_, Via>, ParseError> {
+    headers.top_via_decoded().unwrap_or_else(|| {
         Err(ParseError::new(
             ParseErrorKind::MissingHeader,
             "Missing Via header",
         ))
     })
-}
-
-fn replace_top_via(headers: &mut Headers, via: &Via) {
-    headers.remove_first_value(HeaderName::Via);
-    headers.push_front(Header::known(HeaderName::Via, via.to_string()));
 }
 
 /// Where a response goes when it is not (or cannot be) sent over the
@@ -145,7 +165,8 @@ pub fn response_destination(via: &Via) -> ResponseDestination {
 mod tests {
     use super::*;
     use crate::message::typed::TypedHeader;
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    use crate::message::{Header, HeaderName};
+    use std::net::{Ipv4Addr, Ipv6Addr};
 
     fn via(s: &str) -> Via {
         Via::parse_str(s).unwrap()
@@ -280,6 +301,29 @@ mod tests {
         let mut h = Headers::new();
         h.push(Header::new("Via", "garbage"));
         assert!(stamp_top_via(&mut h, "192.0.2.1:1".parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn stamp_keeps_decoded_via() {
+        use crate::message::{Message, parse_datagram};
+        let raw = "OPTIONS sip:b@example.com SIP/2.0\r\n\
+            v: SIP/2.0/UDP a.example;rport;branch=z9hG4bK1, SIP/2.0/UDP b.example\r\n\
+            Max-Forwards: 70\r\nTo: <sip:b@example.com>\r\n\
+            From: <sip:a@example.com>;tag=1\r\nCall-ID: c\r\n\
+            CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+        let Message::Request(mut req) = parse_datagram(raw.into()).unwrap() else {
+            panic!("not a request")
+        };
+        assert!(stamp_top_via(&mut req.headers, "192.0.2.1:1000".parse().unwrap()).unwrap());
+        let cached = req.headers.top_via().unwrap().into_owned();
+        let fresh = req.headers.typed::<Via>().unwrap().unwrap();
+        assert_eq!(cached.to_string(), fresh.to_string());
+        assert_eq!(cached.received(), Some("192.0.2.1".parse().unwrap()));
+        assert!(set_top_via_transport(&mut req.headers, Protocol::Tcp).unwrap());
+        let cached = req.headers.top_via().unwrap().into_owned();
+        let fresh = req.headers.typed::<Via>().unwrap().unwrap();
+        assert_eq!(cached.to_string(), fresh.to_string());
+        assert!(cached.transport.is_reliable());
     }
 
     #[test]

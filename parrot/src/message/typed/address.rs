@@ -81,6 +81,24 @@ macro_rules! from_to {
                 self.set_tag(tag);
                 self
             }
+
+            /// What `decode` gives for this header's value with `suffix`
+            /// (a sub-slice of `src`) appended, when `suffix` is header
+            /// parameters only (`;tag=...`): they follow the address, so
+            /// the address need not be parsed again. `None` if `suffix` is
+            /// anything else or the result would not decode.
+            pub(crate) fn with_params_appended(&self, src: &Text, suffix: &str) -> Option<Self> {
+                if !suffix.starts_with(';') {
+                    return None;
+                }
+                let mut params = self.params.clone();
+                params.extend(Params::parse_all(src, suffix).ok()?);
+                check_tag(HeaderName::$name.as_str(), &params).ok()?;
+                Some($ty {
+                    addr: self.addr.clone(),
+                    params,
+                })
+            }
         }
 
         impl TypedHeader for $ty {
