@@ -26,7 +26,7 @@ pub enum Action {
     /// runtime answers `500` so that no transaction is left hanging).
     NoReply,
     /// End this handler's dialog (sending BYE if it is established) and
-    /// free its task. For a request not yet answered, `500` is sent.
+    /// free its state. For a request not yet answered, `500` is sent.
     Stop(String),
     /// Proxy the request statefully (RFC 3261 §16) to one target or fork
     /// it to several; the runtime relays the responses and routes the

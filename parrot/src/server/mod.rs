@@ -1,6 +1,8 @@
 //! The server: a builder that ends in one awaited `serve`, the core that
-//! routes each request to its dialog's task (RFC 3261 §12.2.2) or to a new
-//! handler value, and the per-dialog tasks that run the handler.
+//! routes each request to its dialog's session (RFC 3261 §12.2.2) or to a
+//! new handler value, and the sessions that run the handler. A session is
+//! a task only while it has work: a held call is its dialog state and
+//! handler value in the core's table, woken by its next request or event.
 //!
 //! ```no_run
 //! use parrot::prelude::*;
@@ -151,8 +153,9 @@ impl<H> ServerBuilder<H> {
         self
     }
 
-    /// Most live dialogs and handler tasks; beyond it new requests get
-    /// `503 Service Unavailable` with `Retry-After` (default 100,000).
+    /// Most live dialogs (busy or held) and one-shot requests in progress;
+    /// beyond it new requests get `503 Service Unavailable` with
+    /// `Retry-After` (default 100,000).
     pub fn max_dialogs(mut self, n: usize) -> Self {
         self.max_dialogs = n;
         self
