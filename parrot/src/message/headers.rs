@@ -72,6 +72,13 @@ impl Header {
         let split = list.then(|| split_list(&self.value));
         whole.into_iter().chain(split.into_iter().flatten())
     }
+
+    /// The value from its second list element on (`None` for one element).
+    fn after_first_element(&self) -> Option<Text> {
+        let second = self.elements().nth(1)?;
+        let offset = second.as_ptr() as usize - self.value.as_ptr() as usize;
+        Some(self.value.slice_ref(&self.value[offset..]))
+    }
 }
 
 /// Something that identifies a header: a [`HeaderName`] or a name string.
@@ -270,8 +277,25 @@ impl Headers {
     /// a stamp (§18.2.1) do not decode it again.
     pub(crate) fn replace_top_via(&mut self, via: Via) {
         let valid = self.valid;
-        self.remove_first_value(HeaderName::Via);
-        self.push_front(Header::known(HeaderName::Via, via.to_string()));
+        let value = Text::from(via.to_string());
+        match self
+            .list
+            .iter()
+            .position(|h| h.known == Some(HeaderName::Via))
+        {
+            // Replaced where it stands, so the field keeps its place among
+            // the others; of a comma list (§7.3.1) only the first element.
+            Some(i) => {
+                let rest = self.list[i].after_first_element();
+                self.list[i].value = value;
+                if let Some(rest) = rest {
+                    self.list
+                        .insert(i + 1, Header::known(HeaderName::Via, rest));
+                }
+            }
+            None => self.list.insert(0, Header::known(HeaderName::Via, value)),
+        }
+        self.touch(Some(HeaderName::Via));
         if let Some(core) = &mut self.core {
             // Normally not shared yet (stamping happens on receipt), so
             // this does not copy.
@@ -378,15 +402,8 @@ impl Headers {
         let i = self.list.iter().position(|h| key.matches(h))?;
         self.touch(self.list[i].known);
         let h = &self.list[i];
-        let (first, rest) = {
-            let mut elems = h.elements();
-            let first = elems.next().map(|s| h.value.slice_ref(s));
-            let rest = elems.next().map(|s| {
-                h.value
-                    .slice_ref(&h.value[s.as_ptr() as usize - h.value.as_ptr() as usize..])
-            });
-            (first, rest)
-        };
+        let first = h.elements().next().map(|s| h.value.slice_ref(s));
+        let rest = h.after_first_element();
         match rest {
             Some(v) => self.list[i].value = v,
             None => {

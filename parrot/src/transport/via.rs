@@ -304,6 +304,30 @@ mod tests {
     }
 
     #[test]
+    fn a_stamped_via_keeps_its_place() {
+        let mut h = Headers::new();
+        h.push(Header::new(
+            "Via",
+            "SIP/2.0/UDP a.example;rport;branch=z9hG4bK1",
+        ));
+        h.push(Header::new("From", "<sip:a@a.example>;tag=1"));
+        h.push(Header::new("Via", "SIP/2.0/UDP b.example;branch=z9hG4bK2"));
+        assert!(stamp_top_via(&mut h, "192.0.2.1:1000".parse().unwrap()).unwrap());
+        let fields: Vec<_> = h
+            .iter()
+            .map(|f| format!("{}: {}", f.name(), f.value()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "Via: SIP/2.0/UDP a.example;rport=1000;branch=z9hG4bK1;received=192.0.2.1",
+                "From: <sip:a@a.example>;tag=1",
+                "Via: SIP/2.0/UDP b.example;branch=z9hG4bK2",
+            ]
+        );
+    }
+
+    #[test]
     fn stamp_keeps_decoded_via() {
         use crate::message::{Message, parse_datagram};
         let raw = "OPTIONS sip:b@example.com SIP/2.0\r\n\
