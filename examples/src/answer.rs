@@ -18,6 +18,7 @@
 //! The example negotiates media but sends none: the SDP names
 //! [`AnswerOptions::media_ip`] and [`AnswerOptions::media_port`].
 
+use crate::caller;
 use parrot::message::typed::ContentType;
 use parrot::prelude::*;
 use parrot::sdp::{self, SessionDescription};
@@ -221,14 +222,6 @@ fn has_usable_answer(ack: &Request) -> bool {
                 .filter_map(|f| m.codec(f.parse().ok()?))
                 .any(|c| c.is("PCMU", 8000) || c.is("PCMA", 8000))
     })
-}
-
-/// The caller's address, for the logs.
-fn caller(req: &Request) -> String {
-    req.headers
-        .from_header()
-        .map(|f| f.addr.uri().to_string())
-        .unwrap_or_default()
 }
 
 /// Binds the `answer` example on `listen` (UDP and TCP); port 0 picks one

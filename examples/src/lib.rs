@@ -4,7 +4,7 @@
 //!
 //! | module | what it does |
 //! |--------|--------------|
-//! | [`answer`] | answers calls: 180, then 200 with an SDP answer (PCMU/PCMA); BYE, re-INVITE |
+//! | [`answer`] | answers calls: 200 with an SDP answer (PCMU/PCMA), 180 first when it has a ring delay; BYE, re-INVITE |
 //! | [`registrar`] | a registrar with an in-memory location service (RFC 3261 §10.3) |
 //! | [`im`] | receives `text/plain` instant messages (RFC 3428) |
 //! | [`busy`] | refuses calls: 486 Busy Here, 603 Decline, or answer-and-hang-up |
@@ -23,3 +23,11 @@ pub mod cli;
 pub mod im;
 pub mod proxy;
 pub mod registrar;
+
+/// The caller's address (the From URI), for the logs.
+fn caller(req: &parrot::Request) -> String {
+    req.headers
+        .from_header()
+        .map(|f| f.addr.uri().to_string())
+        .unwrap_or_default()
+}

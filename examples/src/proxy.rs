@@ -22,6 +22,7 @@
 //! - OPTIONS is answered here (`200` with `Allow`); REGISTER gets `405`:
 //!   a proxy is not a registrar.
 
+use crate::caller;
 use parrot::handler::{IntoAction, MethodSet, Proxy};
 use parrot::message::{SipUri, Uri};
 use parrot::prelude::*;
@@ -186,14 +187,6 @@ impl fmt::Display for Targets<'_> {
         }
         Ok(())
     }
-}
-
-/// The caller's address, for the logs.
-fn caller(req: &Request) -> String {
-    req.headers
-        .from_header()
-        .map(|f| f.addr.uri().to_string())
-        .unwrap_or_default()
 }
 
 /// Binds the `proxy` example on `listen` (UDP and TCP; port 0 picks one,

@@ -57,6 +57,9 @@ pub mod transport;
 #[path = "private.rs"]
 pub mod __private;
 
+#[cfg(test)]
+mod test_support;
+
 pub use parrot_macros::uas_handler;
 pub use server::{Error, Result, Server};
 

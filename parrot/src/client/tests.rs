@@ -7,22 +7,9 @@ use super::*;
 use crate::dialog::{Dialog, DialogError, DialogState};
 use crate::message::typed::{Authorization, CSeq, TypedHeader, WwwAuthenticate};
 use crate::message::{Header, Message, parse_datagram};
+use crate::test_support::{parse_req, parse_resp};
 use std::time::Duration;
 use tokio::net::UdpSocket;
-
-fn parse_req(s: &str) -> Request {
-    match parse_datagram(bytes::Bytes::from(s.to_owned())) {
-        Ok(Message::Request(r)) => r,
-        other => panic!("not a request: {other:?}\n{s}"),
-    }
-}
-
-fn parse_resp(s: &str) -> Response {
-    match parse_datagram(bytes::Bytes::from(s.to_owned())) {
-        Ok(Message::Response(r)) => r,
-        other => panic!("not a response: {other:?}\n{s}"),
-    }
-}
 
 fn uri(s: &str) -> Uri {
     s.parse().unwrap()

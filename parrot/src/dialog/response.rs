@@ -126,9 +126,6 @@ fn add_to_tag(resp: &mut Response, tag: &str) {
     // Append the parameter to the field as it stands rather than encode
     // the whole To again: a tag is a header parameter whether or not the
     // address is in angle brackets (§20, §25.1 `to-param`).
-    let Some(raw) = resp.headers.get(HeaderName::To) else {
-        return;
-    };
     let tagged = format!("{};tag={tag}", raw.as_str().trim_end());
     resp.headers.set(HeaderName::To, tagged);
 }

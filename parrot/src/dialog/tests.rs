@@ -2,27 +2,14 @@
 
 use super::*;
 use crate::message::typed::{CSeq, Transport, Via};
-use crate::message::{Message, Method, Request, Response, StatusCode, Uri, parse_datagram};
+use crate::message::{Method, Request, Response, StatusCode, Uri};
+use crate::test_support::{parse_req, parse_resp};
 use crate::transaction::TimerConfig;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 const CALL_ID: &str = "a84b4c76e66710@pc33.atlanta.example.com";
 const ALICE_TAG: &str = "1928301774";
-
-fn parse_req(s: &str) -> Request {
-    match parse_datagram(bytes::Bytes::from(s.to_owned())) {
-        Ok(Message::Request(r)) => r,
-        other => panic!("not a request: {other:?}\n{s}"),
-    }
-}
-
-fn parse_resp(s: &str) -> Response {
-    match parse_datagram(bytes::Bytes::from(s.to_owned())) {
-        Ok(Message::Response(r)) => r,
-        other => panic!("not a response: {other:?}\n{s}"),
-    }
-}
 
 /// An INVITE with the given Request-URI, Via transport and extra header
 /// lines (each ending in CRLF).

@@ -64,12 +64,27 @@ pub(crate) enum Inbox<E> {
 struct Pending {
     id: TransactionId,
     origin: Origin,
-    answered: bool,
-    /// Its final response was accepted by the transaction.
-    accepted: bool,
-    /// Its final response was refused because the transaction already
-    /// sent one: an INVITE's 487 after a CANCEL (§9.2).
-    preempted: bool,
+    answer: Answer,
+}
+
+/// What became of the pending request's final response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// None yet.
+    Unanswered,
+    /// Sent (or left to the proxy), and neither of the two below.
+    Sent,
+    /// Accepted by the transaction.
+    Accepted,
+    /// Refused because the transaction already sent a final response: an
+    /// INVITE's 487 after a CANCEL (§9.2).
+    Preempted,
+}
+
+impl Pending {
+    fn answered(&self) -> bool {
+        self.answer != Answer::Unanswered
+    }
 }
 
 /// The 2xx to an INVITE being retransmitted until its ACK (§13.3.1.4).
@@ -209,19 +224,17 @@ impl<E: Send + 'static> Session<E> {
             self.endpoint().respond(id, resp);
             return;
         }
-        if let Some(p) = &mut self.pending {
-            p.answered = true;
-        }
         let accepted = self.endpoint().try_respond(id, resp.clone()).await;
+        if let Some(p) = &mut self.pending {
+            p.answer = match &accepted {
+                Ok(()) => Answer::Accepted,
+                Err(SendError::FinalResponseSent) => Answer::Preempted,
+                Err(_) => Answer::Sent,
+            };
+        }
         if let Err(e) = accepted {
             debug!(status = %resp.status, error = %e, "final response refused by its transaction");
-            if let (Some(p), SendError::FinalResponseSent) = (&mut self.pending, e) {
-                p.preempted = true;
-            }
             return;
-        }
-        if let Some(p) = &mut self.pending {
-            p.accepted = true;
         }
         self.adopt(req, &resp);
         if req.method == Method::Invite
@@ -257,7 +270,7 @@ impl<E: Send + 'static> Session<E> {
             warn!("response without a pending request; dropped");
             return None;
         };
-        if pending.answered {
+        if pending.answered() {
             warn!(status = %resp.status, "request already answered; response dropped");
             return None;
         }
@@ -395,34 +408,31 @@ pub(crate) async fn run<H: UasHandler>(
     // Messages that arrived while a proxied request was in progress.
     let mut deferred: VecDeque<Inbox<H::Event>> = VecDeque::from([first]);
     loop {
-        let next = match deferred.pop_front() {
-            Some(msg) => Some(msg),
-            None if can_park(&state.session) => match inbox.try_recv() {
+        // The next message; `None` when the 2xx retransmission timer fires.
+        let msg = if let Some(msg) = deferred.pop_front() {
+            Some(msg)
+        } else if can_park(&state.session) {
+            match inbox.try_recv() {
                 Ok(msg) => Some(msg),
                 Err(_) => {
                     // Nothing in flight: hand the state back to the core.
                     state.session.pending = None;
                     return Exit::Parked(state, inbox);
                 }
-            },
-            None => None,
-        };
-        let msg = match next {
-            Some(msg) => Some(msg),
-            None => {
-                let deadline = state
-                    .session
-                    .retransmit
-                    .as_ref()
-                    .and_then(|r| r.timer.poll_timeout())
-                    .map(Instant::from_std);
-                tokio::select! {
-                    msg = inbox.recv() => match msg {
-                        Some(msg) => Some(msg),
-                        None => break,
-                    },
-                    () = sleep_until(deadline) => None,
-                }
+            }
+        } else {
+            let deadline = state
+                .session
+                .retransmit
+                .as_ref()
+                .and_then(|r| r.timer.poll_timeout())
+                .map(Instant::from_std);
+            tokio::select! {
+                msg = inbox.recv() => match msg {
+                    Some(msg) => Some(msg),
+                    None => break,
+                },
+                () = sleep_until(deadline) => None,
             }
         };
         let Parked {
@@ -607,9 +617,7 @@ async fn handle_request<H: UasHandler>(
     s.pending = Some(Box::new(Pending {
         id,
         origin,
-        answered: false,
-        accepted: false,
-        preempted: false,
+        answer: Answer::Unanswered,
     }));
     s.in_dialog = req.headers.to_tag().is_some();
     if let Some(d) = &mut s.dialog
@@ -663,7 +671,7 @@ async fn handle_request<H: UasHandler>(
             return false;
         }
     };
-    let answered = s.pending.as_ref().is_some_and(|p| p.answered);
+    let answered = s.pending.as_ref().is_some_and(|p| p.answered());
     match action {
         Action::Respond(resp) => s.respond(&req, resp).await,
         Action::NoReply if req.method == Method::Ack => {}
@@ -676,7 +684,7 @@ async fn handle_request<H: UasHandler>(
         }
         Action::Stop(reason) => {
             info!(%reason, "handler stopped");
-            if !s.pending.as_ref().is_some_and(|p| p.answered) {
+            if !s.pending.as_ref().is_some_and(|p| p.answered()) {
                 s.respond(&req, req.reply(StatusCode::SERVER_INTERNAL_ERROR))
                     .await;
             }
@@ -685,7 +693,7 @@ async fn handle_request<H: UasHandler>(
         }
         Action::Proxy(proxy) => {
             if let Some(p) = &mut s.pending {
-                p.answered = true;
+                p.answer = Answer::Sent;
             }
             Box::pin(super::relay::run(
                 &s.shared.endpoint,
@@ -702,18 +710,15 @@ async fn handle_request<H: UasHandler>(
         }
     }
     let initial_invite = req.method == Method::Invite && !s.in_dialog;
-    if initial_invite && s.pending.as_ref().is_some_and(|p| p.preempted) {
-        // §9.2: our final response lost the race with a CANCEL, whose
-        // notification is on its way: keep the INVITE for the handler's
-        // `cancel`, with or without an early dialog.
-        s.invite = Some(Box::new(req));
-        return true;
-    }
-    let goes_on = session_goes_on(s, &req);
+    let answer = s.pending.as_ref().map(|p| p.answer);
+    // §9.2: a final response that lost the race with a CANCEL leaves the
+    // session waiting for the CANCEL's notification, with or without an
+    // early dialog.
+    let goes_on = (initial_invite && answer == Some(Answer::Preempted)) || session_goes_on(s, &req);
     // An INVITE without an accepted final response may still be cancelled:
-    // keep it. Once answered, no CANCEL can reach it, and a held call does
-    // not carry its copy.
-    if goes_on && initial_invite && !s.pending.as_ref().is_some_and(|p| p.accepted) {
+    // keep it for the handler's `cancel`. Once answered, no CANCEL can
+    // reach it, and a held call does not carry its copy.
+    if goes_on && initial_invite && answer != Some(Answer::Accepted) {
         s.invite = Some(Box::new(req));
     }
     goes_on
