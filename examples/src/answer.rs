@@ -22,7 +22,7 @@ use crate::caller;
 use parrot::message::typed::ContentType;
 use parrot::prelude::*;
 use parrot::sdp::{self, SessionDescription};
-use parrot::server::RunningServer;
+use parrot::server::BoundServer;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -87,7 +87,9 @@ impl Answer {
             // at once goes straight to 200 (RFC 3261 §13.3.1.1 makes the
             // provisional optional).
             if !self.options.ring_delay.is_zero() {
-                cx.ring();
+                if let Err(e) = cx.ring() {
+                    warn!(call_id = cx.call_id(), error = %e, "180 Ringing not sent");
+                }
                 tokio::time::sleep(self.options.ring_delay).await;
             }
         }
@@ -225,11 +227,11 @@ fn has_usable_answer(ack: &Request) -> bool {
 }
 
 /// Binds the `answer` example on `listen` (UDP and TCP); port 0 picks one
-/// (see `RunningServer::local_addr`).
+/// (see `BoundServer::local_addr`).
 pub async fn bind(
     listen: SocketAddr,
     options: AnswerOptions,
-) -> parrot::Result<RunningServer<Answer>> {
+) -> parrot::Result<BoundServer<Answer>> {
     let options = AnswerOptions {
         media_ip: options
             .media_ip
@@ -237,7 +239,7 @@ pub async fn bind(
         ..options
     };
     Server::builder()
-        .listen_addr(listen)
+        .listen(listen)
         .handler(move || Answer::new(options))
         .bind()
         .await
@@ -258,5 +260,9 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
     options: AnswerOptions,
 ) -> parrot::Result<()> {
-    bind(listen, options).await?.serve(shutdown).await
+    bind(listen, options)
+        .await?
+        .serve()
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -16,7 +16,7 @@
 
 use crate::answer;
 use parrot::prelude::*;
-use parrot::server::RunningServer;
+use parrot::server::BoundServer;
 use std::future::Future;
 use std::net::SocketAddr;
 use tracing::info;
@@ -78,9 +78,9 @@ pub enum Mode {
 
 /// Binds the `busy` example (486) on `listen` (UDP and TCP; port 0 picks
 /// one). The other modes bind with `Server::builder()` and their handler.
-pub async fn bind(listen: SocketAddr) -> parrot::Result<RunningServer<Busy>> {
+pub async fn bind(listen: SocketAddr) -> parrot::Result<BoundServer<Busy>> {
     Server::builder()
-        .listen_addr(listen)
+        .listen(listen)
         .handler(|| Busy)
         .bind()
         .await
@@ -101,19 +101,27 @@ pub async fn serve_mode(
     shutdown: impl Future<Output = ()> + Send + 'static,
     mode: Mode,
 ) -> parrot::Result<()> {
-    let server = Server::builder().listen_addr(listen);
+    let server = Server::builder().listen(listen);
     match mode {
-        Mode::Busy => server.handler(|| Busy).serve_with_shutdown(shutdown).await,
+        Mode::Busy => {
+            server
+                .handler(|| Busy)
+                .serve()
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
         Mode::Reject => {
             server
                 .handler(|| Decline)
-                .serve_with_shutdown(shutdown)
+                .serve()
+                .with_graceful_shutdown(shutdown)
                 .await
         }
         Mode::HangUp => {
             server
                 .handler(|| HangUp)
-                .serve_with_shutdown(shutdown)
+                .serve()
+                .with_graceful_shutdown(shutdown)
                 .await
         }
     }

@@ -8,7 +8,7 @@
 
 use parrot::message::typed::ContentType;
 use parrot::prelude::*;
-use parrot::server::RunningServer;
+use parrot::server::BoundServer;
 use std::future::Future;
 use std::net::SocketAddr;
 use tracing::info;
@@ -33,12 +33,8 @@ impl Im {
 }
 
 /// Binds the `im` example on `listen` (UDP and TCP; port 0 picks one).
-pub async fn bind(listen: SocketAddr) -> parrot::Result<RunningServer<Im>> {
-    Server::builder()
-        .listen_addr(listen)
-        .handler(|| Im)
-        .bind()
-        .await
+pub async fn bind(listen: SocketAddr) -> parrot::Result<BoundServer<Im>> {
+    Server::builder().listen(listen).handler(|| Im).bind().await
 }
 
 /// Serves the `im` example until `shutdown` completes.
@@ -46,5 +42,9 @@ pub async fn serve(
     listen: SocketAddr,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> parrot::Result<()> {
-    bind(listen).await?.serve(shutdown).await
+    bind(listen)
+        .await?
+        .serve()
+        .with_graceful_shutdown(shutdown)
+        .await
 }

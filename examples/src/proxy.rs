@@ -23,10 +23,11 @@
 //!   a proxy is not a registrar.
 
 use crate::caller;
-use parrot::handler::{IntoAction, MethodSet, Proxy};
 use parrot::message::{SipUri, Uri};
 use parrot::prelude::*;
-use parrot::server::RunningServer;
+use parrot::proxy::Proxy;
+use parrot::server::BoundServer;
+use parrot::server::{IntoAction, MethodSet};
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -140,7 +141,7 @@ impl Forwarder {
 
     async fn options(&mut self, req: &Request) -> Action {
         info!(from = %caller(req), "answering OPTIONS locally");
-        parrot::handler::options_reply(req, ALLOW)
+        parrot::server::options_reply(req, ALLOW)
     }
 }
 
@@ -190,20 +191,23 @@ impl fmt::Display for Targets<'_> {
 }
 
 /// Binds the `proxy` example on `listen` (UDP and TCP; port 0 picks one,
-/// see `RunningServer::local_addr`). Refuses an empty target list.
+/// see `BoundServer::local_addr`). Refuses an empty target list.
 pub async fn bind(
     listen: SocketAddr,
     options: ProxyOptions,
-) -> parrot::Result<RunningServer<Forwarder>> {
+) -> parrot::Result<BoundServer<Forwarder>> {
     if options.targets.is_empty() {
-        return Err(parrot::Error::Config("the proxy needs a target".into()));
+        return Err(parrot::Error::new(
+            parrot::ErrorKind::Config,
+            "the proxy needs a target",
+        ));
     }
     for t in &options.targets {
         info!(target = %t, record_route = options.record_route, "proxy target");
     }
     let options = Arc::new(options);
     Server::builder()
-        .listen_addr(listen)
+        .listen(listen)
         .handler(move || Forwarder::new(options.clone()))
         .bind()
         .await
@@ -215,7 +219,11 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
     options: ProxyOptions,
 ) -> parrot::Result<()> {
-    bind(listen, options).await?.serve(shutdown).await
+    bind(listen, options)
+        .await?
+        .serve()
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ use parrot::auth::{AuthenticatedUser, DigestAuthenticator};
 use parrot::message::typed::{Contact, Expires, MinExpires};
 use parrot::message::{HeaderName, Uri};
 use parrot::prelude::*;
-use parrot::server::RunningServer;
+use parrot::server::BoundServer;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -448,9 +448,9 @@ pub async fn bind(
     listen: SocketAddr,
     options: RegistrarOptions,
     location: Location,
-) -> parrot::Result<RunningServer<Registrar>> {
+) -> parrot::Result<BoundServer<Registrar>> {
     let server = Server::builder()
-        .listen_addr(listen)
+        .listen(listen)
         .handler({
             let location = location.clone();
             let options = options.clone();
@@ -485,7 +485,11 @@ pub async fn serve_with(
     options: RegistrarOptions,
     location: Location,
 ) -> parrot::Result<()> {
-    bind(listen, options, location).await?.serve(shutdown).await
+    bind(listen, options, location)
+        .await?
+        .serve()
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 #[cfg(test)]

@@ -6,13 +6,13 @@ mod common;
 use common::{Peer, Req, any_port, offer, run, to_tag, udp_addr};
 use examples::busy::{self, Decline, HangUp, Mode};
 use parrot::Server;
-use parrot::handler::UasHandler;
 use parrot::message::StatusCode;
+use parrot::server::UasHandler;
 use std::time::Duration;
 
 async fn start<H: UasHandler>(factory: impl Fn() -> H + Send + Sync + 'static) -> Peer {
     let server = Server::builder()
-        .listen_addr(any_port())
+        .listen(any_port())
         .handler(factory)
         .bind()
         .await

@@ -35,7 +35,7 @@ async fn start(options: ProxyOptions) -> SocketAddr {
         .await
         .expect("bind");
     let addr = server.local_addr(Protocol::Udp).expect("a UDP listener");
-    tokio::spawn(server.serve(std::future::pending()));
+    tokio::spawn(server.serve().into_future());
     addr
 }
 
@@ -706,7 +706,7 @@ async fn a_request_that_loops_back_gets_482() {
     let server = proxy::bind(addr, ProxyOptions::to(target))
         .await
         .expect("bind the port just probed");
-    tokio::spawn(server.serve(std::future::pending()));
+    tokio::spawn(server.serve().into_future());
     let uac = Peer::new(addr).await;
     let r = uac.ask(&invite("p-loop", addr)).await;
     assert_eq!(r.status, StatusCode::LOOP_DETECTED);

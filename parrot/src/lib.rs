@@ -36,20 +36,21 @@
 //!
 //! The layers, each a module with one job, pass data one way:
 //! socket → [`transport`] → parse ([`message`]) → [`transaction`] →
-//! [`dialog`] → handler ([`handler`], [`server`]), and back.
+//! [`dialog`] → handler ([`server`]), and back.
 #![warn(missing_docs)]
 
 pub mod auth;
 pub mod client;
 pub mod dialog;
 pub mod endpoint;
-pub mod handler;
+mod error;
 pub mod message;
 pub mod prelude;
 pub mod proxy;
 pub mod random;
 pub mod sdp;
 pub mod server;
+pub(crate) mod time;
 pub mod transaction;
 pub mod transport;
 
@@ -60,8 +61,9 @@ pub mod __private;
 #[cfg(test)]
 mod test_support;
 
+pub use error::{Error, ErrorKind, Result};
 pub use parrot_macros::uas_handler;
-pub use server::{Error, Result, Server};
+pub use server::Server;
 
 pub use message::{
     Header, HeaderName, Headers, Message, Method, ParseError, Request, Response, StatusCode, Text,

@@ -13,7 +13,7 @@
 //! }
 //! ```
 
-pub use crate::handler::{Action, Context, DialogHandle, IntoAction, UasHandler};
 pub use crate::message::{HeaderName, Method, Request, Response, StatusCode, Uri};
 pub use crate::server::Server;
+pub use crate::server::{Action, Context, DialogHandle, IntoAction, UasHandler};
 pub use parrot_macros::uas_handler;

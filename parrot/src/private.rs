@@ -4,7 +4,7 @@
 //!
 //! Not part of the public API: anything here may change in any release.
 
-pub use crate::handler::{Action, Context, IntoAction, IntoInit, MethodSet, UasHandler};
 pub use crate::message::Request;
+pub use crate::server::{Action, Context, IntoAction, IntoInit, MethodSet, UasHandler};
 pub use core::future::Future;
 pub use core::marker::Send;

@@ -5,9 +5,9 @@
 //! when the ACK never comes. Timers run on tokio's paused clock.
 
 use bytes::Bytes;
-use parrot::handler::{Action, Context, DialogHandle, MethodSet, UasHandler};
 use parrot::message::{Message, Request, Response, StatusCode, parse_datagram};
 use parrot::server::Server;
+use parrot::server::{Action, Context, DialogHandle, MethodSet, UasHandler};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -63,7 +63,7 @@ impl UasHandler for Phone {
                 panic!("handler bug");
             }
             if !uri.contains("quiet") {
-                cx.ring();
+                cx.ring().expect("a request awaits its answer");
             }
             if uri.contains("slow") || uri.contains("quiet") {
                 tokio::time::sleep(Duration::from_secs(2)).await;
@@ -116,7 +116,7 @@ async fn start(max_dialogs: usize) -> Peer {
     let server = running
         .local_addr(parrot::transport::Protocol::Udp)
         .unwrap();
-    tokio::spawn(running.serve(std::future::pending()));
+    tokio::spawn(running.serve().into_future());
     let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     Peer {
         sock,

@@ -19,8 +19,8 @@ pub fn any_port() -> SocketAddr {
 }
 
 /// The UDP address of a bound example server.
-pub fn udp_addr<H: parrot::handler::UasHandler>(
-    server: &parrot::server::RunningServer<H>,
+pub fn udp_addr<H: parrot::server::UasHandler>(
+    server: &parrot::server::BoundServer<H>,
 ) -> SocketAddr {
     server
         .local_addr(parrot::transport::Protocol::Udp)
@@ -28,8 +28,8 @@ pub fn udp_addr<H: parrot::handler::UasHandler>(
 }
 
 /// Runs a bound server in the background for the rest of the test.
-pub fn run<H: parrot::handler::UasHandler>(server: parrot::server::RunningServer<H>) {
-    tokio::spawn(server.serve(std::future::pending()));
+pub fn run<H: parrot::server::UasHandler>(server: parrot::server::BoundServer<H>) {
+    tokio::spawn(server.serve().into_future());
 }
 
 static BRANCH: AtomicU64 = AtomicU64::new(0);

@@ -9,9 +9,9 @@ use super::request::{self, push_via};
 use super::router::DialogInput;
 use super::{Client, ClientError, Prepared, is_challenge};
 use crate::dialog::{Dialog, DialogId};
-use crate::endpoint::sleep_until;
 use crate::endpoint::{ClientEvent, ClientTransaction};
 use crate::message::{HeaderName, Method, Request, Response, StatusCode};
+use crate::time::sleep_until;
 use crate::transport::{SendOptions, Target};
 use std::fmt;
 use std::future::Future;
@@ -595,7 +595,7 @@ impl Task {
     /// to the INVITE's destination (§9.1).
     fn send_cancel(&self) -> Cancel {
         let deadline = Instant::now() + self.client.timers().timer_b();
-        let Some(cancel) = request::cancel(&self.invite) else {
+        let Some(cancel) = crate::transaction::cancel_request(&self.invite) else {
             return Cancel::Sent(deadline);
         };
         info!("sending CANCEL");

@@ -172,7 +172,7 @@ fn uris_from_text() {
 #[test]
 fn cancel_copies_what_9_1_requires() {
     let inv = invite();
-    let cancel = request::cancel(&inv).unwrap();
+    let cancel = crate::transaction::cancel_request(&inv).unwrap();
     assert_eq!(cancel.method, Method::Cancel);
     assert_eq!(cancel.uri, inv.uri);
     let h = &cancel.headers;
@@ -188,7 +188,7 @@ fn cancel_copies_what_9_1_requires() {
     // A request without CSeq cannot be cancelled.
     let mut broken = inv.clone();
     broken.headers.remove(HeaderName::CSeq);
-    assert!(request::cancel(&broken).is_none());
+    assert!(crate::transaction::cancel_request(&broken).is_none());
 }
 
 #[test]
@@ -1021,7 +1021,7 @@ async fn registrar() -> (SocketAddr, Arc<AtomicU32>, tokio::sync::oneshot::Sende
     ));
     let s = seen.clone();
     let server = crate::Server::builder()
-        .listen_addr("127.0.0.1:0".parse().unwrap())
+        .listen("127.0.0.1:0")
         .handler(move || Registrar {
             auth: auth.clone(),
             seen: s.clone(),
@@ -1031,9 +1031,14 @@ async fn registrar() -> (SocketAddr, Arc<AtomicU32>, tokio::sync::oneshot::Sende
         .unwrap();
     let addr = server.local_addr(Protocol::Udp).unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.serve(async move {
-        let _ = rx.await;
-    }));
+    tokio::spawn(
+        server
+            .serve()
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .into_future(),
+    );
     (addr, seen, tx)
 }
 

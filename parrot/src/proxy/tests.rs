@@ -154,7 +154,7 @@ fn responses_lose_our_via_and_foreign_ones_are_dropped() {
 fn cancel_copies_the_invite_fields() {
     let req = request("Route: <sip:p2.example.com;lr>\r\n");
     let f = forward(&req, None, our_via(), None);
-    let c = crate::client::request::cancel(&f.request).unwrap();
+    let c = crate::transaction::cancel_request(&f.request).unwrap();
     assert_eq!(c.method, Method::Cancel);
     assert_eq!(c.uri, f.request.uri);
     assert_eq!(c.headers.count("Via"), 1);

@@ -7,13 +7,15 @@
 //! with its own value. A session runs as a task while it has work; an idle
 //! dialog is kept here as data and woken by its next request or event.
 
-use super::relay::{self, ProxiedDialog};
-use super::session::{self, Exit, Inbox, Parked, Shared};
+use super::inbox::{Inbox, ProxiedDialog};
+use super::relay;
+use super::session::{self, Exit, Parked};
+use super::session_state::Shared;
 use super::{Factory, catch};
 use crate::dialog::DialogId;
 use crate::endpoint::{Endpoint, ServerEvent};
-use crate::handler::UasHandler;
 use crate::message::{HeaderName, Method, Request, StatusCode, Text};
+use crate::server::UasHandler;
 use crate::transaction::{TimerConfig, TransactionId};
 use crate::transport::Origin;
 use std::collections::HashMap;

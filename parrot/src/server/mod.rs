@@ -25,83 +25,79 @@
 //!     .listen("127.0.0.1:5060")
 //!     .handler(Answer::default)
 //!     .serve()
+//!     .with_graceful_shutdown(async { tokio::signal::ctrl_c().await.unwrap_or(()) })
 //!     .await
 //! # }
 //! ```
 
 mod catch;
 mod core;
+mod dialog_handle;
+mod error;
+mod handler;
+mod inbox;
 mod relay;
-pub(crate) mod session;
+mod session;
+mod session_state;
+
+pub use dialog_handle::DialogHandle;
+pub use error::{ProvisionalError, RequestError};
+pub(crate) use handler::dispatch;
+pub use handler::{
+    Action, Context, IntoAction, IntoInit, MethodSet, UasHandler, not_implemented, options_reply,
+};
 
 use crate::endpoint::{Endpoint, EndpointConfig};
-use crate::handler::UasHandler;
+use crate::error::{Error, ErrorKind, Result};
 use crate::transaction::TimerConfig;
 use crate::transport::{ListenerConfig, Protocol, TransportConfig, TransportError};
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Why the server could not start or stopped.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Error {
-    /// The configuration is incomplete or invalid.
-    Config(String),
-    /// A transport could not be bound.
-    Transport(TransportError),
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Config(why) => write!(f, "configuration: {why}"),
-            Error::Transport(e) => write!(f, "transport: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
-
-impl From<TransportError> for Error {
-    fn from(e: TransportError) -> Self {
-        Error::Transport(e)
-    }
-}
-
-/// The result of starting or running a server.
-pub type Result<T> = std::result::Result<T, Error>;
-
-/// A handler factory: one fresh handler value per dialog and per
-/// out-of-dialog request.
-pub(crate) type Factory<H> = Arc<dyn Fn() -> H + Send + Sync>;
+/// A handler factory as the server keeps it: one fresh handler value per
+/// dialog and per out-of-dialog request.
+pub type Factory<H> = Arc<dyn Fn() -> H + Send + Sync>;
 
 /// Entry point: [`Server::builder`].
 #[derive(Debug)]
 pub struct Server;
 
 impl Server {
-    /// Starts configuring a server.
-    pub fn builder() -> ServerBuilder<()> {
+    /// Starts configuring a server: give it at least one listener
+    /// ([`listen`](ServerBuilder::listen), [`udp`](ServerBuilder::udp),
+    /// [`tcp`](ServerBuilder::tcp)) and a [`handler`](ServerBuilder::handler),
+    /// then [`serve`](ServerBuilder::serve) it.
+    pub fn builder() -> ServerBuilder<NoHandler> {
         ServerBuilder {
-            listeners: Vec::new(),
-            errors: Vec::new(),
-            timers: TimerConfig::default(),
-            max_dialogs: 100_000,
-            max_transactions: 100_000,
-            max_settled_transactions: 500_000,
-            shutdown_timeout: Duration::from_secs(32),
-            transport: TransportConfig::default(),
-            factory: None,
+            settings: Settings {
+                listeners: Vec::new(),
+                errors: Vec::new(),
+                timers: TimerConfig::default(),
+                max_dialogs: 100_000,
+                max_transactions: 100_000,
+                max_settled_transactions: 500_000,
+                shutdown_timeout: Duration::from_secs(32),
+                transport: TransportConfig::default(),
+            },
+            state: (),
+            factory: NoHandler,
         }
     }
 }
 
-/// Configures and starts a server; see [`Server::builder`].
-pub struct ServerBuilder<H> {
+/// The builder's handler before [`ServerBuilder::handler`] is called: a
+/// server without one cannot be bound.
+#[derive(Debug, Clone, Copy)]
+pub struct NoHandler;
+
+/// Everything but the handler and the shared state.
+struct Settings {
     listeners: Vec<ListenerConfig>,
+    /// Bad addresses given to `listen`, reported by `bind`.
     errors: Vec<String>,
     timers: TimerConfig,
     max_dialogs: usize,
@@ -109,47 +105,69 @@ pub struct ServerBuilder<H> {
     max_settled_transactions: usize,
     shutdown_timeout: Duration,
     transport: TransportConfig,
-    factory: Option<Factory<H>>,
 }
 
-impl<H> ServerBuilder<H> {
-    fn listener(mut self, addr: &str, protocols: &[Protocol]) -> Self {
+/// Configures and starts a server; see [`Server::builder`].
+///
+/// `F` is the handler factory once [`handler`](Self::handler) was called
+/// and `S` the state shared by every handler value
+/// ([`state`](Self::state)).
+pub struct ServerBuilder<F, S = ()> {
+    settings: Settings,
+    state: S,
+    factory: F,
+}
+
+impl<F, S> fmt::Debug for ServerBuilder<F, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("listeners", &self.settings.listeners)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, S> ServerBuilder<F, S> {
+    fn listener(mut self, addr: impl ToSocketAddrs + fmt::Debug, protocols: &[Protocol]) -> Self {
         match addr.to_socket_addrs().map(|mut a| a.next()) {
-            Ok(Some(addr)) => {
-                let mut l = ListenerConfig::udp(addr);
-                l.protocols = protocols.to_vec();
-                self.listeners.push(l);
-            }
-            _ => self.errors.push(format!("bad listen address {addr:?}")),
+            Ok(Some(a)) => self.settings.listeners.push(ListenerConfig {
+                addr: a,
+                protocols: protocols.to_vec(),
+            }),
+            Ok(None) => self
+                .settings
+                .errors
+                .push(format!("listen address {addr:?} resolves to no address")),
+            Err(e) => self
+                .settings
+                .errors
+                .push(format!("bad listen address {addr:?}: {e}")),
         }
         self
     }
 
-    /// Listens for UDP at `addr` (e.g. `"0.0.0.0:5060"`).
-    pub fn udp(self, addr: &str) -> Self {
-        self.listener(addr, &[Protocol::Udp])
-    }
-
-    /// Listens for TCP at `addr`.
-    pub fn tcp(self, addr: &str) -> Self {
-        self.listener(addr, &[Protocol::Tcp])
-    }
-
-    /// Listens for UDP and TCP on the same address and port.
-    pub fn listen(self, addr: &str) -> Self {
+    /// Listens for UDP and TCP on the same address and port: anything
+    /// [`ToSocketAddrs`] takes (`"0.0.0.0:5060"`, `"[::1]:5060"`, a
+    /// [`SocketAddr`], `(ip, port)`); port 0 picks a free port for both. A
+    /// bad address is reported, with the address, by [`bind`](Self::bind)
+    /// or [`serve`](Self::serve). May be called more than once.
+    pub fn listen(self, addr: impl ToSocketAddrs + fmt::Debug) -> Self {
         self.listener(addr, &[Protocol::Udp, Protocol::Tcp])
     }
 
-    /// Listens for UDP and TCP on a socket address (port 0 picks one).
-    pub fn listen_addr(mut self, addr: SocketAddr) -> Self {
-        self.listeners.push(ListenerConfig::udp_tcp(addr));
-        self
+    /// Listens for UDP only at `addr`; see [`listen`](Self::listen).
+    pub fn udp(self, addr: impl ToSocketAddrs + fmt::Debug) -> Self {
+        self.listener(addr, &[Protocol::Udp])
+    }
+
+    /// Listens for TCP only at `addr`; see [`listen`](Self::listen).
+    pub fn tcp(self, addr: impl ToSocketAddrs + fmt::Debug) -> Self {
+        self.listener(addr, &[Protocol::Tcp])
     }
 
     /// The transaction timers T1, T2, T4 (RFC 3261 §17; defaults 500 ms,
     /// 4 s, 5 s).
     pub fn timers(mut self, timers: TimerConfig) -> Self {
-        self.timers = timers;
+        self.settings.timers = timers;
         self
     }
 
@@ -157,7 +175,7 @@ impl<H> ServerBuilder<H> {
     /// beyond it new requests get `503 Service Unavailable` with
     /// `Retry-After` (default 100,000).
     pub fn max_dialogs(mut self, n: usize) -> Self {
-        self.max_dialogs = n;
+        self.settings.max_dialogs = n;
         self
     }
 
@@ -165,7 +183,7 @@ impl<H> ServerBuilder<H> {
     /// (default 100,000). Settled ones, which only absorb retransmissions,
     /// have their own cap: [`max_settled_transactions`](Self::max_settled_transactions).
     pub fn max_transactions(mut self, n: usize) -> Self {
-        self.max_transactions = n;
+        self.settings.max_transactions = n;
         self
     }
 
@@ -174,152 +192,336 @@ impl<H> ServerBuilder<H> {
     /// beyond it the oldest ends early, which bounds their memory (default
     /// 500,000; see [`EndpointConfig::max_settled_transactions`]).
     pub fn max_settled_transactions(mut self, n: usize) -> Self {
-        self.max_settled_transactions = n;
+        self.settings.max_settled_transactions = n;
         self
     }
 
     /// How long a graceful shutdown waits for live dialogs and
     /// transactions to finish (default 32 s).
     pub fn shutdown_timeout(mut self, d: Duration) -> Self {
-        self.shutdown_timeout = d;
+        self.settings.shutdown_timeout = d;
         self
     }
 
     /// Transport limits and timeouts (listeners are set with the methods
     /// above).
     pub fn transport_config(mut self, config: TransportConfig) -> Self {
-        self.transport = config;
+        self.settings.transport = config;
         self
     }
+}
 
-    /// The handler factory: called for every new dialog and every
-    /// out-of-dialog request, so each gets its own value and `&mut self`
-    /// needs no locks.
-    pub fn handler<H2, F>(self, factory: F) -> ServerBuilder<H2>
-    where
-        H2: UasHandler,
-        F: Fn() -> H2 + Send + Sync + 'static,
-    {
+impl<S> ServerBuilder<NoHandler, S> {
+    /// State shared by every handler value — a database pool, a location
+    /// service, counters — given to a factory that takes `&S`:
+    ///
+    /// ```no_run
+    /// # use parrot::prelude::*;
+    /// # use std::sync::Arc;
+    /// #[derive(Clone, Default)]
+    /// struct Registry(Arc<std::sync::Mutex<Vec<String>>>);
+    ///
+    /// struct Registrar { registry: Registry }
+    ///
+    /// #[uas_handler]
+    /// impl Registrar {
+    ///     async fn register(&mut self, req: &Request) -> StatusCode {
+    ///         self.registry.0.lock().unwrap().push(req.uri.to_string());
+    ///         StatusCode::OK
+    ///     }
+    /// }
+    ///
+    /// # async fn run() -> parrot::Result<()> {
+    /// Server::builder()
+    ///     .listen("127.0.0.1:5060")
+    ///     .state(Registry::default())
+    ///     .handler(|registry: &Registry| Registrar { registry: registry.clone() })
+    ///     .serve()
+    ///     .await
+    /// # }
+    /// ```
+    ///
+    /// The state is shared, not copied per call: make it cheap to clone
+    /// (an `Arc`, a pool handle) and keep per-dialog data in the handler.
+    pub fn state<S2: Send + Sync + 'static>(self, state: S2) -> ServerBuilder<NoHandler, S2> {
         ServerBuilder {
-            listeners: self.listeners,
-            errors: self.errors,
-            timers: self.timers,
-            max_dialogs: self.max_dialogs,
-            max_transactions: self.max_transactions,
-            max_settled_transactions: self.max_settled_transactions,
-            shutdown_timeout: self.shutdown_timeout,
-            transport: self.transport,
-            factory: Some(Arc::new(factory)),
+            settings: self.settings,
+            state,
+            factory: NoHandler,
+        }
+    }
+
+    /// The handler factory, called for every new dialog and every
+    /// out-of-dialog request so that each gets its own value and `&mut
+    /// self` needs no locks: a `Fn() -> H` (e.g. `Answer::default`), or a
+    /// `Fn(&S) -> H` that builds the handler from the builder's
+    /// [`state`](Self::state).
+    pub fn handler<F, M>(self, factory: F) -> ServerBuilder<Factory<F::Handler>>
+    where
+        F: HandlerFactory<S, M>,
+        S: Send + Sync + 'static,
+    {
+        let state = self.state;
+        let factory: Factory<F::Handler> = Arc::new(move || factory.make(&state));
+        ServerBuilder {
+            settings: self.settings,
+            state: (),
+            factory,
         }
     }
 }
 
-impl<H: UasHandler> ServerBuilder<H> {
-    /// Binds the listeners and returns the running server, whose
-    /// [`RunningServer::local_addr`] tells the bound ports.
-    pub async fn bind(self) -> Result<RunningServer<H>> {
-        if let Some(e) = self.errors.into_iter().next() {
-            return Err(Error::Config(e));
+/// What [`ServerBuilder::handler`] accepts: a `Fn() -> H` or, with a
+/// shared [`state`](ServerBuilder::state) of type `S`, a `Fn(&S) -> H`.
+/// `M` only tells the two apart.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot make handler values",
+    label = "expected a `Fn() -> H` or a `Fn(&S) -> H` where `H` has `#[uas_handler]`",
+    note = "pass e.g. `MyHandler::default`, or `|state: &S| MyHandler::new(state)` after `.state(..)`"
+)]
+pub trait HandlerFactory<S, M>: Send + Sync + 'static {
+    /// The handler type made.
+    type Handler: UasHandler;
+    /// Makes one handler value.
+    fn make(&self, state: &S) -> Self::Handler;
+}
+
+/// Tells apart the factories that ignore the state.
+#[doc(hidden)]
+pub enum WithoutState {}
+
+/// Tells apart the factories that take the state.
+#[doc(hidden)]
+pub enum WithState {}
+
+impl<S, F, H> HandlerFactory<S, WithoutState> for F
+where
+    F: Fn() -> H + Send + Sync + 'static,
+    H: UasHandler,
+{
+    type Handler = H;
+    fn make(&self, _: &S) -> H {
+        self()
+    }
+}
+
+impl<S, F, H> HandlerFactory<S, WithState> for F
+where
+    F: Fn(&S) -> H + Send + Sync + 'static,
+    H: UasHandler,
+{
+    type Handler = H;
+    fn make(&self, state: &S) -> H {
+        self(state)
+    }
+}
+
+/// A listen address that could not be bound, with the transport's error.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot bind {addrs}: {source}")]
+struct BindError {
+    addrs: String,
+    source: TransportError,
+}
+
+impl<H: UasHandler> ServerBuilder<Factory<H>> {
+    /// Binds the listeners now, so that their addresses are known (e.g.
+    /// after asking for port 0) before [`BoundServer::serve`]. Fails with
+    /// [`ErrorKind::Config`] for a bad or missing listen address and
+    /// [`ErrorKind::Transport`] for one that cannot be bound, naming the
+    /// address either way.
+    pub async fn bind(self) -> Result<BoundServer<H>> {
+        let s = self.settings;
+        if let Some(e) = s.errors.into_iter().next() {
+            return Err(Error::new(ErrorKind::Config, e));
         }
-        let factory = self
-            .factory
-            .ok_or_else(|| Error::Config("no handler: call .handler(...)".into()))?;
-        let listeners = if self.listeners.is_empty() {
-            vec![ListenerConfig::udp_tcp(SocketAddr::from((
-                [0, 0, 0, 0],
-                5060,
-            )))]
-        } else {
-            self.listeners
-        };
+        if s.listeners.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "no listen address: call .listen(..), .udp(..) or .tcp(..)",
+            ));
+        }
+        let addrs = s
+            .listeners
+            .iter()
+            .map(|l| l.addr.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
         let config = EndpointConfig {
             transport: TransportConfig {
-                listeners,
-                ..self.transport
+                listeners: s.listeners,
+                ..s.transport
             },
-            timers: self.timers,
-            max_transactions: self.max_transactions,
-            max_settled_transactions: self.max_settled_transactions,
+            timers: s.timers,
+            max_transactions: s.max_transactions,
+            max_settled_transactions: s.max_settled_transactions,
         };
-        let (endpoint, events) = Endpoint::bind(config).await?;
+        let (endpoint, events) = Endpoint::bind(config).await.map_err(|source| {
+            Error::from_source(ErrorKind::Transport, BindError { addrs, source })
+        })?;
         for l in endpoint.transport().listeners() {
             tracing::info!(protocol = ?l.protocol, addr = %l.local_addr, "listening");
         }
-        Ok(RunningServer {
+        Ok(BoundServer {
             core: core::Core::new(
                 endpoint,
                 events,
-                factory,
+                self.factory,
                 core::Limits {
-                    max_dialogs: self.max_dialogs,
-                    shutdown_timeout: self.shutdown_timeout,
+                    max_dialogs: s.max_dialogs,
+                    shutdown_timeout: s.shutdown_timeout,
                 },
-                self.timers,
+                s.timers,
             ),
         })
     }
 
-    /// Binds and serves until Ctrl-C (SIGINT), then shuts down gracefully.
-    pub async fn serve(self) -> Result<()> {
-        self.serve_with_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-    }
-
-    /// Binds and serves until `signal` completes, then shuts down
-    /// gracefully: new requests are refused with `503`, live dialogs and
-    /// transactions get up to the shutdown timeout to finish.
-    pub async fn serve_with_shutdown(self, signal: impl Future<Output = ()> + Send) -> Result<()> {
-        self.bind().await?.serve(signal).await
+    /// Binds and serves: the returned [`Serve`] runs when awaited, until
+    /// the signal given to [`Serve::with_graceful_shutdown`] (without one,
+    /// until the task is dropped). The library installs no signal handler:
+    /// the program decides what ends it.
+    pub fn serve(self) -> Serve<H> {
+        Serve {
+            start: Start::Builder(Box::pin(self.bind())),
+        }
     }
 }
 
-/// A bound server, ready to serve.
-pub struct RunningServer<H: UasHandler> {
+/// A bound server, ready to [`serve`](Self::serve).
+pub struct BoundServer<H: UasHandler> {
     core: core::Core<H>,
 }
 
-impl<H: UasHandler> RunningServer<H> {
+impl<H: UasHandler> fmt::Debug for BoundServer<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BoundServer").finish_non_exhaustive()
+    }
+}
+
+impl<H: UasHandler> BoundServer<H> {
     /// The bound address of the first listener of `protocol`.
     pub fn local_addr(&self, protocol: Protocol) -> Option<SocketAddr> {
         self.core.endpoint().transport().local_addr(protocol)
     }
 
-    /// Serves until `signal` completes, then shuts down gracefully.
-    ///
-    /// The core runs as a task of its own: awaited in place it would run
-    /// wherever the caller's future is polled, e.g. on the thread of
-    /// `Runtime::block_on`, which is no worker, so every request would
-    /// cross threads twice more. Dropping this future stops the core, as
-    /// dropping the core itself would.
-    pub async fn serve(self, signal: impl Future<Output = ()> + Send) -> Result<()> {
-        // `signal` need not be `'static`: it stays here and tells the task.
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let mut core = AbortOnDrop(tokio::spawn(self.core.run(async move {
-            // Also a dropped sender: this future was dropped, and the
-            // guard aborts the task anyway.
-            let _ = stop_rx.await;
-        })));
-        let mut signal = std::pin::pin!(signal);
-        let done = tokio::select! {
-            done = &mut core.0 => done,
-            () = &mut signal => {
-                let _ = stop_tx.send(());
-                (&mut core.0).await
-            }
-        };
-        if let Err(e) = done
-            && e.is_panic()
-        {
-            std::panic::resume_unwind(e.into_panic());
+    /// Serves when awaited; see [`ServerBuilder::serve`].
+    pub fn serve(self) -> Serve<H> {
+        Serve {
+            start: Start::Bound(Box::new(self)),
         }
-        Ok(())
     }
 }
 
-/// Aborts the core's task when [`RunningServer::serve`]'s future is
-/// dropped before it ends.
+type BindFuture<H> = Pin<Box<dyn Future<Output = Result<BoundServer<H>>> + Send>>;
+
+enum Start<H: UasHandler> {
+    Builder(BindFuture<H>),
+    Bound(Box<BoundServer<H>>),
+}
+
+/// A server to run: await it (it is [`IntoFuture`]), optionally after
+/// [`with_graceful_shutdown`](Self::with_graceful_shutdown).
+#[must_use = "a server does nothing until awaited"]
+pub struct Serve<H: UasHandler> {
+    start: Start<H>,
+}
+
+impl<H: UasHandler> Serve<H> {
+    /// Serves until `signal` completes, then shuts down gracefully: new
+    /// requests are refused with `503`, live dialogs and transactions get
+    /// up to the [shutdown timeout](ServerBuilder::shutdown_timeout) to
+    /// finish. E.g. `tokio::signal::ctrl_c()` for Ctrl-C.
+    pub fn with_graceful_shutdown<G>(self, signal: G) -> WithGracefulShutdown<H>
+    where
+        G: Future + Send + 'static,
+    {
+        WithGracefulShutdown {
+            start: self.start,
+            signal: Box::pin(async move {
+                signal.await;
+            }),
+        }
+    }
+}
+
+impl<H: UasHandler> IntoFuture for Serve<H> {
+    type Output = Result<()>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(run(self.start, Box::pin(std::future::pending())))
+    }
+}
+
+/// A server that shuts down gracefully on a signal; await it. See
+/// [`Serve::with_graceful_shutdown`].
+#[must_use = "a server does nothing until awaited"]
+pub struct WithGracefulShutdown<H: UasHandler> {
+    start: Start<H>,
+    signal: Pin<Box<dyn Future<Output = ()> + Send>>,
+}
+
+impl<H: UasHandler> IntoFuture for WithGracefulShutdown<H> {
+    type Output = Result<()>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(run(self.start, self.signal))
+    }
+}
+
+impl<H: UasHandler> fmt::Debug for Serve<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Serve").finish_non_exhaustive()
+    }
+}
+
+impl<H: UasHandler> fmt::Debug for WithGracefulShutdown<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WithGracefulShutdown")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Binds if needed, then runs the core until `signal`.
+///
+/// The core runs as a task of its own: awaited in place it would run
+/// wherever the caller's future is polled, e.g. on the thread of
+/// `Runtime::block_on`, which is no worker, so every request would cross
+/// threads twice more. Dropping this future stops the core, as dropping
+/// the core itself would.
+async fn run<H: UasHandler>(
+    start: Start<H>,
+    signal: Pin<Box<dyn Future<Output = ()> + Send>>,
+) -> Result<()> {
+    let server = match start {
+        Start::Builder(bind) => bind.await?,
+        Start::Bound(server) => *server,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut core = AbortOnDrop(tokio::spawn(server.core.run(async move {
+        // Also a dropped sender: this future was dropped, and the guard
+        // aborts the task anyway.
+        let _ = stop_rx.await;
+    })));
+    let mut signal = signal;
+    let done = tokio::select! {
+        done = &mut core.0 => done,
+        () = &mut signal => {
+            let _ = stop_tx.send(());
+            (&mut core.0).await
+        }
+    };
+    if let Err(e) = done
+        && e.is_panic()
+    {
+        std::panic::resume_unwind(e.into_panic());
+    }
+    Ok(())
+}
+
+/// Aborts the core's task when the serving future is dropped before it
+/// ends.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {

@@ -5,11 +5,11 @@
 //! (§16.10), runs Timer C (§16.8), and forwards the requests of proxied
 //! dialogs (the 2xx ACK end to end, §16.11).
 
-use super::session::{Inbox, Mailbox};
-use crate::endpoint::sleep_until;
+use super::inbox::{Inbox, Mailbox, ProxiedDialog};
 use crate::endpoint::{ClientEvent, Endpoint};
-use crate::message::{Method, Request, Response, StatusCode, Text, Uri};
+use crate::message::{Method, Request, Response, StatusCode, Uri};
 use crate::proxy::{Local, Proxy, best_response, check_and_preprocess, forward, strip_our_via};
+use crate::time::sleep_until;
 use crate::transaction::TransactionId;
 use crate::transport::{Origin, Protocol, SendOptions, Target};
 use std::time::Duration;
@@ -20,34 +20,6 @@ use tracing::{debug, info, warn};
 /// Timer C (§16.6 step 11): an INVITE branch with no final response for
 /// this long after its last provisional is cancelled.
 const TIMER_C: Duration = Duration::from_secs(180);
-
-/// A dialog established through this proxy, so that its later requests
-/// reach the other side even without Record-Route.
-#[derive(Debug, Clone)]
-pub(crate) struct ProxiedDialog {
-    pub(crate) call_id: Text,
-    pub(crate) caller_tag: Text,
-    pub(crate) callee_tag: Text,
-    /// Where the caller's requests came from.
-    pub(crate) caller: Target,
-    /// The callee's remote target and where it is.
-    pub(crate) callee_uri: Uri,
-    pub(crate) callee: Target,
-    /// When it was established (stale entries are swept).
-    pub(crate) since: Instant,
-}
-
-impl ProxiedDialog {
-    /// The key both directions share.
-    pub(crate) fn key(call_id: &str, a: &str, b: &str) -> (Text, Text, Text) {
-        let (x, y) = if a <= b { (a, b) } else { (b, a) };
-        (
-            Text::from(call_id.to_owned()),
-            Text::from(x.to_owned()),
-            Text::from(y.to_owned()),
-        )
-    }
-}
 
 /// Our address on `protocol`, as used in Via and Record-Route.
 pub(crate) fn local(endpoint: &Endpoint, protocol: Protocol) -> Option<Local> {
@@ -333,7 +305,7 @@ fn cancel_pending(endpoint: &Endpoint, branches: &mut [Branch]) {
 
 fn send_cancel(endpoint: &Endpoint, invite: &Request, target: Target) {
     // §9.1, built the same way as the client's own CANCELs.
-    let Some(cancel) = crate::client::request::cancel(invite) else {
+    let Some(cancel) = crate::transaction::cancel_request(invite) else {
         warn!("INVITE without Via or CSeq: CANCEL not built");
         return;
     };

@@ -55,6 +55,7 @@
 //! and frees everything once drained, so an idle transaction owns no
 //! queue memory.
 
+mod cancel;
 mod client_invite;
 mod client_non_invite;
 mod compact;
@@ -65,6 +66,7 @@ mod layer;
 mod server_invite;
 mod server_non_invite;
 
+pub(crate) use cancel::cancel_request;
 pub use client_invite::{ClientInviteState, ClientInviteTransaction};
 pub use client_non_invite::{ClientNonInviteState, ClientNonInviteTransaction};
 pub use config::{TRYING_DELAY, TimerConfig};

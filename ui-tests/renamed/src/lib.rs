@@ -9,9 +9,13 @@ pub struct Renamed;
 
 #[uas_handler(crate = "my_parrot")]
 impl Renamed {
-    async fn invite(&mut self, req: &Request, cx: &mut Context) -> Response {
-        cx.ring();
-        req.reply(StatusCode::OK)
+    async fn invite(
+        &mut self,
+        req: &Request,
+        cx: &mut Context,
+    ) -> Result<Response, my_parrot::server::ProvisionalError> {
+        cx.ring()?;
+        Ok(req.reply(StatusCode::OK))
     }
 
     async fn bye(&mut self, _req: &Request) -> StatusCode {

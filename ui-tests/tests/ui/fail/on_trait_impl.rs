@@ -1,4 +1,4 @@
-use parrot::handler::{MethodSet, UasHandler};
+use parrot::server::{MethodSet, UasHandler};
 use parrot::prelude::uas_handler;
 
 struct Manual;

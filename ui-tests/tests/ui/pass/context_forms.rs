@@ -1,6 +1,6 @@
 // The context parameter in every form it may be written in, in a handler
 // without events and in one with events.
-use parrot::handler;
+use parrot::server as handler;
 use parrot::prelude::*;
 
 struct Plain;
@@ -28,7 +28,7 @@ impl Plain {
     async fn update(
         &mut self,
         _req: &Request,
-        _cx: &mut parrot::handler::Context<'_, ()>,
+        _cx: &mut parrot::server::Context<'_, ()>,
     ) -> StatusCode {
         StatusCode::OK
     }
@@ -61,7 +61,7 @@ impl WithEvents {
     async fn message(&mut self, _req: &Request, _cx: &mut Context<'_, Tick>) -> StatusCode {
         StatusCode::OK
     }
-    async fn notify(&mut self, _req: &Request, _cx: &mut parrot::handler::Context) -> StatusCode {
+    async fn notify(&mut self, _req: &Request, _cx: &mut parrot::server::Context) -> StatusCode {
         StatusCode::OK
     }
     async fn update(&mut self, _req: &Request, _cx: &mut handler::Context<'_, Tick>) -> StatusCode {

@@ -24,7 +24,7 @@ impl ViaAbsolutePath {
 }
 
 fn main() {
-    use parrot::handler::UasHandler;
+    use parrot::server::UasHandler;
     assert_eq!(
         <ViaReexport as UasHandler>::METHODS.allow(),
         "INVITE, ACK, CANCEL, OPTIONS"

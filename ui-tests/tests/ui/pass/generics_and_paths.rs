@@ -30,7 +30,7 @@ where
 }
 
 fn main() {
-    fn handler<H: parrot::handler::UasHandler>() {}
+    fn handler<H: parrot::server::UasHandler>() {}
     handler::<Counter<u32>>();
     handler::<Counter<u64>>();
 }

@@ -42,7 +42,7 @@ fn main() {
     let _ = Guarded { calls: 0 }.calls;
     assert_eq!(
         <Announced as UasHandler>::METHODS,
-        parrot::handler::MethodSet::EMPTY
+        parrot::server::MethodSet::EMPTY
     );
     assert_eq!(<Refusing as UasHandler>::METHODS.allow(), "OPTIONS");
 }

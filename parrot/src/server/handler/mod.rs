@@ -8,12 +8,12 @@
 //! default here.
 
 use crate::message::{HeaderName, Method, Request, Response, StatusCode, Uri};
-pub use crate::proxy::Proxy;
+use crate::proxy::Proxy;
 use std::future::Future;
 
 mod context;
 
-pub use context::{Context, DialogHandle, RequestError};
+pub use context::Context;
 
 /// What a handler method tells the runtime to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +75,24 @@ impl IntoAction for Response {
 impl IntoAction for StatusCode {
     fn into_action(self) -> Action {
         Action::Respond(Response::new(self))
+    }
+}
+
+/// A provisional response that could not be sent, propagated with `?`
+/// (`cx.ring()?`): the request is answered `500`.
+impl IntoAction for crate::server::ProvisionalError {
+    fn into_action(self) -> Action {
+        tracing::warn!(error = %self, "handler gave up: provisional response refused");
+        Action::Respond(Response::new(StatusCode::SERVER_INTERNAL_ERROR))
+    }
+}
+
+/// A request inside the dialog that failed, propagated with `?`
+/// (`cx.bye().await?`): a request being handled is answered `500`.
+impl IntoAction for crate::server::RequestError {
+    fn into_action(self) -> Action {
+        tracing::warn!(error = %self, "handler gave up: request in the dialog failed");
+        Action::Respond(Response::new(StatusCode::SERVER_INTERNAL_ERROR))
     }
 }
 

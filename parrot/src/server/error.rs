@@ -1,0 +1,48 @@
+//! The errors a handler meets through its [`Context`](super::Context).
+
+use crate::error::{Error, ErrorKind};
+use crate::message::StatusCode;
+
+/// Why a request sent from inside a dialog got no final response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// There is no established dialog to send it in.
+    #[error("no established dialog")]
+    NoDialog,
+    /// The next hop could not be resolved or reached.
+    #[error("next hop unreachable: {0}")]
+    Unreachable(String),
+    /// No final response arrived in time (Timer B/F).
+    #[error("no final response in time")]
+    Timeout,
+}
+
+impl From<RequestError> for Error {
+    fn from(e: RequestError) -> Error {
+        Error::from_source(ErrorKind::Dialog, e)
+    }
+}
+
+/// Why a provisional response was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProvisionalError {
+    /// The status is not `101`–`199` (a final answer is what the handler
+    /// method returns; `100 Trying` is the runtime's).
+    #[error("{0} is not a provisional status (1xx)")]
+    NotProvisional(StatusCode),
+    /// No request is being handled (e.g. in the `event` method), or it is
+    /// an ACK, which is never answered.
+    #[error("no request awaiting an answer")]
+    NoRequest,
+    /// The request has its final response already.
+    #[error("the request has been answered")]
+    Answered,
+}
+
+impl From<ProvisionalError> for Error {
+    fn from(e: ProvisionalError) -> Error {
+        Error::from_source(ErrorKind::Dialog, e)
+    }
+}

@@ -1,0 +1,64 @@
+//! What the server's core and its sessions pass each other: the messages
+//! a running session receives, the inbox a proxied request borrows while it
+//! waits for its branches, and the record of a dialog established through
+//! our proxying. Both the session and the relay use these, so they live in
+//! neither.
+
+use crate::message::{Request, Text, Uri};
+use crate::transaction::TransactionId;
+use crate::transport::{Origin, Target};
+use std::collections::VecDeque;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// What the core delivers to a running session. Requests are boxed so
+/// that the channel's slots stay small.
+pub(crate) enum Inbox<E> {
+    /// A request (the first one, or one inside the dialog).
+    Request {
+        id: TransactionId,
+        request: Box<Request>,
+        origin: Origin,
+    },
+    /// The ACK for our 2xx.
+    Ack { request: Box<Request> },
+    /// The pending INVITE was cancelled (the runtime already sent 487).
+    Cancelled,
+    /// An application event sent through a [`DialogHandle`].
+    Event(E),
+}
+
+/// The session's inbox, lent to a proxied request so that a CANCEL reaches
+/// it while it waits for its branches.
+pub(crate) struct Mailbox<'a, E> {
+    pub(crate) inbox: &'a mut mpsc::UnboundedReceiver<Inbox<E>>,
+    pub(crate) deferred: &'a mut VecDeque<Inbox<E>>,
+}
+
+/// A dialog established through this proxy, so that its later requests
+/// reach the other side even without Record-Route.
+#[derive(Debug, Clone)]
+pub(crate) struct ProxiedDialog {
+    pub(crate) call_id: Text,
+    pub(crate) caller_tag: Text,
+    pub(crate) callee_tag: Text,
+    /// Where the caller's requests came from.
+    pub(crate) caller: Target,
+    /// The callee's remote target and where it is.
+    pub(crate) callee_uri: Uri,
+    pub(crate) callee: Target,
+    /// When it was established (stale entries are swept).
+    pub(crate) since: Instant,
+}
+
+impl ProxiedDialog {
+    /// The key both directions share.
+    pub(crate) fn key(call_id: &str, a: &str, b: &str) -> (Text, Text, Text) {
+        let (x, y) = if a <= b { (a, b) } else { (b, a) };
+        (
+            Text::from(call_id.to_owned()),
+            Text::from(x.to_owned()),
+            Text::from(y.to_owned()),
+        )
+    }
+}

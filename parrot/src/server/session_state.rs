@@ -1,0 +1,355 @@
+//! A session's state and what a handler's [`Context`] does with it:
+//! answering the pending request (with the §12.1.1 duties of a response
+//! that creates a dialog), provisional responses, the dialog's own BYE, and
+//! handles for application events.
+//!
+//! [`Context`]: crate::server::Context
+
+use crate::dialog::{Dialog, DialogId, DialogState, Retransmit2xx};
+use crate::endpoint::Endpoint;
+use crate::message::{
+    Header, HeaderName, Host, Method, Request, Response, SipUri, StatusCode, Uri,
+};
+use crate::server::dialog_handle::DialogHandle;
+use crate::server::error::{ProvisionalError, RequestError};
+use crate::server::inbox::ProxiedDialog;
+use crate::transaction::{SendError, TimerConfig, TransactionId};
+use crate::transport::{Origin, Protocol};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+/// What every session of a server shares.
+pub(crate) struct Shared<E> {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) timers: TimerConfig,
+    /// Dialogs established through our proxying, for the core's routing.
+    pub(crate) proxied: mpsc::UnboundedSender<ProxiedDialog>,
+    /// Application events, routed by the core to their dialog.
+    pub(crate) events: mpsc::UnboundedSender<(DialogId, E)>,
+    /// Our address towards a peer, when listening on a wildcard address
+    /// (asking the system costs a socket; peers are few).
+    pub(crate) routable: Mutex<HashMap<IpAddr, IpAddr>>,
+}
+
+/// The request being answered.
+pub(crate) struct Pending {
+    pub(crate) id: TransactionId,
+    pub(crate) origin: Origin,
+    pub(crate) answer: Answer,
+}
+
+/// What became of the pending request's final response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// None yet.
+    Unanswered,
+    /// Sent (or left to the proxy), and neither of the two below.
+    Sent,
+    /// Accepted by the transaction.
+    Accepted,
+    /// Refused because the transaction already sent a final response: an
+    /// INVITE's 487 after a CANCEL (§9.2).
+    Preempted,
+}
+
+impl Pending {
+    pub(crate) fn answered(&self) -> bool {
+        self.answer != Answer::Unanswered
+    }
+}
+
+/// The 2xx to an INVITE being retransmitted until its ACK (§13.3.1.4).
+pub(crate) struct Retransmission {
+    pub(crate) timer: Retransmit2xx,
+    pub(crate) response: Response,
+    pub(crate) transaction: TransactionId,
+}
+
+/// A session's state, which a handler reaches through its [`Context`].
+/// Everything only needed while a request is in flight is boxed, so that
+/// a parked dialog is small.
+pub struct Session<E> {
+    pub(crate) shared: Arc<Shared<E>>,
+    /// Call-ID, our tag and the peer's (empty outside a dialog).
+    pub(crate) id: DialogId,
+    /// Whether this session is a dialog the core routes requests to.
+    pub(crate) is_dialog: bool,
+    pub(crate) in_dialog: bool,
+    pub(crate) initialized: bool,
+    pub(crate) pending: Option<Box<Pending>>,
+    pub(crate) dialog: Option<Box<Dialog>>,
+    /// The INVITE that created the dialog while it has no accepted final
+    /// response (for the CANCEL notification).
+    pub(crate) invite: Option<Box<Request>>,
+    pub(crate) retransmit: Option<Box<Retransmission>>,
+    /// Cleared when the session ends; shared with its [`DialogHandle`]s.
+    pub(crate) alive: Option<Arc<AtomicBool>>,
+}
+
+impl<E: Send + 'static> Session<E> {
+    /// A fresh session; see `Parked::new`.
+    pub(crate) fn new(shared: Arc<Shared<E>>, id: DialogId, is_dialog: bool) -> Self {
+        Session {
+            shared,
+            id,
+            is_dialog,
+            in_dialog: false,
+            initialized: false,
+            pending: None,
+            dialog: None,
+            invite: None,
+            retransmit: None,
+            alive: None,
+        }
+    }
+
+    pub(crate) fn in_dialog(&self) -> bool {
+        self.in_dialog
+    }
+
+    pub(crate) fn call_id(&self) -> &str {
+        &self.id.call_id
+    }
+
+    pub(crate) fn endpoint(&self) -> &Endpoint {
+        &self.shared.endpoint
+    }
+
+    /// A handle for events to this dialog; closed at once outside one.
+    pub(crate) fn handle(&mut self) -> DialogHandle<E> {
+        let alive = match (&self.alive, self.is_dialog) {
+            (Some(a), _) => a.clone(),
+            (None, true) => self.alive.insert(Arc::new(AtomicBool::new(true))).clone(),
+            (None, false) => Arc::new(AtomicBool::new(false)),
+        };
+        DialogHandle {
+            id: self.id.clone(),
+            tx: self.shared.events.clone(),
+            alive,
+        }
+    }
+
+    /// Marks the session over for its handles.
+    pub(crate) fn end(&mut self) {
+        if let Some(a) = &self.alive {
+            a.store(false, Ordering::Release);
+        }
+    }
+
+    pub(crate) fn dialog_state(&self) -> Option<DialogState> {
+        self.dialog.as_ref().map(|d| d.state())
+    }
+
+    /// Sends a provisional response to the pending request now.
+    pub(crate) fn send_provisional(
+        &mut self,
+        req: Option<&Request>,
+        response: Response,
+    ) -> Result<(), ProvisionalError> {
+        let req = req.ok_or(ProvisionalError::NoRequest)?;
+        if !response.status.is_provisional() {
+            return Err(ProvisionalError::NotProvisional(response.status));
+        }
+        match self.pending.as_deref() {
+            None => return Err(ProvisionalError::NoRequest),
+            Some(p) if p.answered() => return Err(ProvisionalError::Answered),
+            Some(_) => {}
+        }
+        if let Some((id, resp)) = self.prepare(req, response) {
+            self.adopt(req, &resp);
+            self.endpoint().respond(id, resp);
+        }
+        Ok(())
+    }
+
+    /// Sends a final response (or a provisional one from an [`Action`]) and
+    /// waits until its transaction accepted it, so that a response that
+    /// lost the race with a CANCEL (§9.2) creates no dialog.
+    pub(crate) async fn respond(&mut self, req: &Request, response: Response) {
+        let Some((id, resp)) = self.prepare(req, response) else {
+            return;
+        };
+        if !resp.status.is_final() {
+            self.adopt(req, &resp);
+            self.endpoint().respond(id, resp);
+            return;
+        }
+        let accepted = self.endpoint().try_respond(id, resp.clone()).await;
+        if let Some(p) = &mut self.pending {
+            p.answer = match &accepted {
+                Ok(()) => Answer::Accepted,
+                Err(SendError::FinalResponseSent) => Answer::Preempted,
+                Err(_) => Answer::Sent,
+            };
+        }
+        if let Err(e) = accepted {
+            debug!(status = %resp.status, error = %e, "final response refused by its transaction");
+            return;
+        }
+        self.adopt(req, &resp);
+        if req.method == Method::Invite
+            && resp.status.is_success()
+            && let Some(d) = &self.dialog
+        {
+            // §13.3.1.4: the 2xx is retransmitted by the UAS core until the
+            // ACK arrives; without an ACK within 64*T1 the call is ended.
+            let seq = req.headers.cseq().map_or(0, |c| c.seq);
+            let reliable = self
+                .pending
+                .as_ref()
+                .is_some_and(|p| p.origin.protocol != Protocol::Udp);
+            let timer = Retransmit2xx::new(
+                d.id().clone(),
+                seq,
+                &self.shared.timers,
+                reliable,
+                Instant::now().into_std(),
+            );
+            self.retransmit = Some(Box::new(Retransmission {
+                timer,
+                response: resp,
+                transaction: id,
+            }));
+        }
+    }
+
+    /// Completes `resp` for `req` (§8.2.6 headers, To tag, Contact,
+    /// Record-Route) and returns it with its transaction.
+    pub(crate) fn prepare(
+        &mut self,
+        req: &Request,
+        resp: Response,
+    ) -> Option<(TransactionId, Response)> {
+        let Some(pending) = self.pending.as_deref() else {
+            warn!("response without a pending request; dropped");
+            return None;
+        };
+        if pending.answered() {
+            warn!(status = %resp.status, "request already answered; response dropped");
+            return None;
+        }
+        let id = pending.id;
+        let origin = pending.origin;
+        let mut resp = complete(req, resp);
+        let contact = contact(&self.shared, &origin, req);
+        match &mut self.dialog {
+            Some(d) => d.prepare_response(&mut resp, &contact),
+            None => crate::dialog::prepare_response(req, &mut resp, &self.id.local_tag, &contact),
+        }
+        Some((id, resp))
+    }
+
+    /// Creates the dialog when a sent response establishes one (§12.1.1);
+    /// later responses update it in `prepare`.
+    pub(crate) fn adopt(&mut self, req: &Request, resp: &Response) {
+        if self.dialog.is_none()
+            && req.headers.to_tag().is_none()
+            && crate::dialog::creates_dialog(&req.method, resp.status)
+        {
+            match Dialog::new_uas(req, resp) {
+                Ok(d) => {
+                    debug!(call_id = %self.id.call_id, "dialog created");
+                    self.dialog = Some(Box::new(d));
+                }
+                Err(e) => warn!(error = ?e, "could not create the dialog"),
+            }
+        }
+    }
+
+    /// Sends BYE in the dialog (§15.1.1) and waits for its final response.
+    pub(crate) async fn bye(&mut self) -> Result<Response, RequestError> {
+        let dialog = self.dialog.as_mut().ok_or(RequestError::NoDialog)?;
+        if dialog.state() != DialogState::Confirmed {
+            return Err(RequestError::NoDialog);
+        }
+        let request = dialog
+            .create_request(Method::Bye, None, None)
+            .map_err(|_| RequestError::NoDialog)?;
+        dialog.terminate();
+        if let Some(r) = &mut self.retransmit {
+            r.timer.stop();
+        }
+        let target = crate::server::relay::resolve(&request.next_hop)
+            .await
+            .map_err(RequestError::Unreachable)?;
+        let mut req = request.request;
+        let via = self.endpoint().via(target.protocol).ok_or_else(|| {
+            RequestError::Unreachable(format!("no {:?} listener", target.protocol))
+        })?;
+        req.headers
+            .push_front(Header::known(HeaderName::Via, via.to_string()));
+        info!(call_id = %self.id.call_id, "sending BYE");
+        let tx = self
+            .endpoint()
+            .request(req.clone(), target)
+            .await
+            .map_err(|e| RequestError::Unreachable(e.to_string()))?;
+        let resp = tx.final_response(&req).await;
+        if resp.status == StatusCode::REQUEST_TIMEOUT && resp.headers.to_tag().is_none() {
+            return Err(RequestError::Timeout);
+        }
+        Ok(resp)
+    }
+}
+
+/// Fills in what a handler's response leaves out: a response built from a
+/// bare status code gets the §8.2.6 headers copied from the request.
+fn complete(req: &Request, resp: Response) -> Response {
+    if resp.headers.contains(HeaderName::Via) {
+        return resp;
+    }
+    let mut full = req.response(resp.status);
+    full.reason = resp.reason;
+    for h in &resp.headers {
+        full.headers.push(h.clone());
+    }
+    full.body = resp.body;
+    full
+}
+
+/// Our Contact for responses to `req`: the address it reached us on.
+fn contact<E>(shared: &Shared<E>, origin: &Origin, req: &Request) -> Uri {
+    let ip = if origin.local.ip().is_unspecified() {
+        let peer = origin.source.ip();
+        let mut known = shared.routable.lock().unwrap_or_else(|p| p.into_inner());
+        let found = known.get(&peer).copied();
+        found
+            .or_else(|| {
+                let ip = routable_ip(origin.source)?;
+                if known.len() >= 1024 {
+                    known.clear();
+                }
+                known.insert(peer, ip);
+                Some(ip)
+            })
+            .unwrap_or(origin.local.ip())
+    } else {
+        origin.local.ip()
+    };
+    let mut uri = SipUri::new(Host::from(ip)).with_port(origin.local.port());
+    if origin.protocol == Protocol::Tcp {
+        uri = uri.with_transport("tcp");
+    }
+    if let Some(user) = req.uri.as_sip().and_then(|u| u.user()) {
+        uri = uri.with_user(&user);
+    }
+    Uri::Sip(uri)
+}
+
+/// The local address the system would use to reach `peer` (for a Contact
+/// when listening on a wildcard address).
+fn routable_ip(peer: SocketAddr) -> Option<IpAddr> {
+    let bind: SocketAddr = if peer.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let s = UdpSocket::bind(bind).ok()?;
+    s.connect(peer).ok()?;
+    s.local_addr().ok().map(|a| a.ip())
+}
