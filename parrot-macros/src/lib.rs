@@ -11,14 +11,17 @@
 //! near-miss suggestions and the forwarding skeleton) and, per attribute,
 //! one module a job: `validate` (which methods are handler methods and
 //! whether their signatures are callable; every problem spanned on the
-//! user's token) and `expand` (the block as written plus the generated
-//! `UasHandler` impl). `uac` holds the same two for `#[uac_handler]`.
+//! user's token), `returns` (the rule that a method owing a final response
+//! does not return `()`) and `expand` (the block as written plus the
+//! generated `UasHandler` impl). `uac` holds the same for `#[uac_handler]`,
+//! whose methods all may return `()` (it means `Continue`).
 
 #![warn(missing_docs)]
 
 mod common;
 mod diag;
 mod expand;
+mod returns;
 mod uac;
 mod validate;
 
@@ -71,10 +74,19 @@ use proc_macro::TokenStream;
 ///
 /// A SIP method's (and `other`'s and `event`'s) return type is anything
 /// that converts into an action (`IntoAction`): `Response`, `StatusCode`,
-/// `Action`, `()` or a `Result` of those, such as
-/// `Result<Response, StatusCode>`. `init` returns `()` or
-/// `Result<(), E>` with `E` converting into an action; an `Err` refuses the
-/// request. The futures must be `Send`.
+/// `Action` or a `Result` of those, such as `Result<Response, StatusCode>`.
+/// `()` (or no return type) is for the methods that owe no answer: `ack`
+/// (an ACK is never answered), `cancel` (the runtime has already answered
+/// the CANCEL and the INVITE) and `event`. Every other SIP method, and
+/// `other`, owes its request a final response, which `()` is not: the
+/// runtime would answer `500`. So there the macro refuses `()`, a missing
+/// return type, and a `Result` with `()` on either side (`Ok(())` and
+/// `Err(())` would be answered `500` just the same). It reads the type as
+/// written, so an alias for `()` is not caught; an explicit
+/// `Action::NoReply` is allowed, and answered `500` too.
+///
+/// `init` returns `()` or `Result<(), E>` with `E` converting into an
+/// action; an `Err` refuses the request. The futures must be `Send`.
 ///
 /// Besides completing `Context`, the only change made to the block is an
 /// `#[allow(clippy::unused_async, clippy::needless_pass_by_ref_mut)]` on
@@ -146,6 +158,8 @@ use proc_macro::TokenStream;
 ///   another case or within two edits of it (one for names of up to four
 ///   letters), unless that handler method is also written
 ///   (`async fn invte(&mut self, req: &Request)`: "did you mean `invite`?");
+/// - a method owing a final response that returns `()` (see above), spanned
+///   on the `()` or, without a return type, on the signature;
 /// - an unknown argument, or a `crate` that is not a string path.
 ///
 /// A return type that does not convert and a future that is not `Send` are

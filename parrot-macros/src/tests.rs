@@ -66,7 +66,7 @@ fn event_type_comes_from_the_event_method() {
 fn crate_argument_changes_every_path() {
     let out = squash(&expand(
         quote!(crate = "my_parrot"),
-        quote!(impl H { async fn bye(&mut self, req: &Request) {} }),
+        quote!(impl H { async fn bye(&mut self, req: &Request) -> StatusCode { todo!() } }),
     ));
     assert!(
         out.contains("implmy_parrot::__private::UasHandlerforH"),
@@ -100,8 +100,8 @@ fn errors_are_all_reported() {
         quote!(krate = "x"),
         quote! {
             impl H {
-                fn invite(&mut self, req: &Request) {}
-                async fn bye(&self, req: &Request) {}
+                fn invite(&mut self, req: &Request) -> Response {}
+                async fn bye(&self, req: &Request) -> Response {}
                 async fn regster(&mut self, req: &Request) {}
             }
         },
@@ -145,7 +145,7 @@ fn helpers_near_no_handler_name_pass() {
         quote! {
             impl H {
                 async fn greet(&mut self, req: &Request) {}
-                async fn invite(&mut self, req: &Request) {}
+                async fn invite(&mut self, req: &Request) -> Response { todo!() }
                 async fn invite_(&mut self, req: &Request) {}
                 fn bye_(&mut self, req: &Request) {}
                 async fn ack_(&self, req: &Request) {}
@@ -154,4 +154,54 @@ fn helpers_near_no_handler_name_pass() {
         },
     );
     assert!(!out.contains("compile_error"), "{out}");
+}
+
+#[test]
+fn unit_is_refused_where_a_final_response_is_owed() {
+    for ret in [
+        quote!(),
+        quote!(-> ()),
+        quote!(-> (())),
+        quote!(-> Result<(), StatusCode>),
+        quote!(-> ::core::result::Result<Response, ()>),
+        quote!(-> Result<Result<(), StatusCode>, StatusCode>),
+        quote!(-> io::Result<()>),
+    ] {
+        for name in [quote!(invite), quote!(bye), quote!(refer), quote!(other)] {
+            let out = expand(
+                quote!(),
+                quote!(impl H { async fn #name(&mut self, req: &Request) #ret { todo!() } }),
+            );
+            assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+            assert!(out.contains("must answer the request"), "{out}");
+        }
+    }
+}
+
+#[test]
+fn unit_is_accepted_where_no_answer_is_owed() {
+    let out = expand(
+        quote!(),
+        quote! {
+            impl H {
+                async fn init(&mut self, req: &Request) -> Result<(), StatusCode> { todo!() }
+                async fn ack(&mut self, req: &Request) {}
+                async fn cancel(&mut self, req: &Request) -> () {}
+                async fn event(&mut self, ev: u8) -> Result<(), Action> { todo!() }
+                async fn invite(&mut self, req: &Request) -> Result<Response, StatusCode> { todo!() }
+                async fn bye(&mut self, req: &Request) -> Action { todo!() }
+            }
+        },
+    );
+    assert!(!out.contains("compile_error"), "{out}");
+}
+
+#[test]
+fn unit_is_reported_with_the_other_errors() {
+    // Not `async` and no return type: both are reported.
+    let out = expand(
+        quote!(),
+        quote!(impl H { fn invite(&mut self, req: &Request) {} }),
+    );
+    assert_eq!(out.matches("compile_error").count(), 2, "{out}");
 }

@@ -7,6 +7,7 @@
 
 use crate::common::{self, Callee, Spans, Wording, edit_distance, params};
 use crate::diag::Errors;
+use crate::returns;
 use syn::{ImplItemFn, ItemImpl, Type};
 
 /// What a handler method is for.
@@ -108,6 +109,8 @@ fn method(f: &ImplItemFn, kind: Kind, errors: &mut Errors) -> Option<Method> {
     let sig = &f.sig;
     let name = &sig.ident;
     let before = errors.len();
+    // Independent of the rest of the signature: reported alongside it.
+    returns::check(sig, kind, errors);
 
     let what = match kind {
         Kind::Event => "ev: MyEvent",

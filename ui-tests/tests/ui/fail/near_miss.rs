@@ -23,7 +23,9 @@ impl Answer {
     async fn greet(&mut self, _req: &Request) {}
     fn invit(&mut self, _req: &Request) {}
     async fn optons(&self, _req: &Request) {}
-    async fn info(&mut self, _req: &Request) {}
+    async fn info(&mut self, _req: &Request) -> StatusCode {
+        StatusCode::OK
+    }
     async fn infos(&mut self, _req: &Request) {}
 }
 
