@@ -51,7 +51,7 @@ impl IntoAction for Proxy {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be returned from a SIP handler method",
     label = "this type does not convert into a parrot `Action`",
-    note = "return a `Response` (e.g. `req.reply(StatusCode::OK)`), a `StatusCode`, an `Action`, `()`, or a `Result` of those"
+    note = "return a `Response` (e.g. `req.reply(StatusCode::OK)`), a `StatusCode`, an `Action`, or a `Result` of those (`()` only from `ack`, `cancel` and `event`)"
 )]
 pub trait IntoAction {
     /// Converts.
