@@ -39,31 +39,45 @@ pub enum Progress {
 }
 
 /// Why a call could not be set up, or a request in it not sent.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum CallError {
     /// A final response of 300–699 (redirection, client error, server
     /// error, global failure).
+    #[error("call refused: {} {}", .0.status, .0.reason)]
     Rejected(Box<Response>),
     /// The call was cancelled ([`PendingCall::cancel`]): the final response
     /// to the INVITE, normally `487 Request Terminated` (a 2xx that crossed
     /// the CANCEL is acknowledged and hung up at once).
+    #[error("call cancelled ({} {})", .0.status, .0.reason)]
     Cancelled(Box<Response>),
     /// No final response in time (Timer B, or 64·T1 after a CANCEL, §9.1):
     /// the `408` the client stands it for (§8.1.3.1).
+    #[error("no final response in time (408)")]
     Timeout(Box<Response>),
     /// The request could not be delivered: the `503` the client stands it
     /// for (§8.1.3.1).
+    #[error("the request could not be delivered (503)")]
     Unreachable(Box<Response>),
     /// The 2xx cannot establish a dialog (e.g. it has no Contact,
     /// §12.1.2); the call was acknowledged and hung up.
+    #[error("protocol error: {0}")]
     Protocol(String),
     /// The call is not established yet (BYE before the 2xx).
+    #[error("the call is not established")]
     NotEstablished,
     /// The call has already ended.
+    #[error("the call has ended: {0}")]
     Ended(Box<CallEnd>),
     /// The call's task is gone (the runtime is shutting down).
+    #[error("the call's task is gone")]
     Closed,
+}
+
+impl From<CallError> for crate::Error {
+    fn from(e: CallError) -> crate::Error {
+        crate::Error::from_source(crate::ErrorKind::Client, e)
+    }
 }
 
 impl CallError {
@@ -84,23 +98,6 @@ impl CallError {
         self.response().map(|r| r.status)
     }
 }
-
-impl fmt::Display for CallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CallError::Rejected(r) => write!(f, "call refused: {} {}", r.status, r.reason),
-            CallError::Cancelled(r) => write!(f, "call cancelled ({} {})", r.status, r.reason),
-            CallError::Timeout(_) => f.write_str("no final response in time (408)"),
-            CallError::Unreachable(_) => f.write_str("the request could not be delivered (503)"),
-            CallError::Protocol(why) => write!(f, "protocol error: {why}"),
-            CallError::NotEstablished => f.write_str("the call is not established"),
-            CallError::Ended(end) => write!(f, "the call has ended: {end}"),
-            CallError::Closed => f.write_str("the call's task is gone"),
-        }
-    }
-}
-
-impl std::error::Error for CallError {}
 
 /// How an established call ended.
 #[derive(Debug, Clone)]

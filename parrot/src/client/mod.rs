@@ -105,42 +105,39 @@ use tokio::sync::mpsc;
 /// request that was sent always ends in a response: a timeout or a
 /// transport failure is reported as a synthesized `408` or `503`,
 /// §8.1.3.1.)
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
     /// A URI could not be parsed.
+    #[error("invalid URI: {0}")]
     InvalidUri(String),
     /// The URI or its transport needs something not implemented (TLS,
     /// SCTP, a gateway for `tel:`), or the method must be sent another way.
+    #[error("unsupported: {0}")]
     Unsupported(String),
     /// The next hop's host name did not resolve.
+    #[error("cannot resolve {0}")]
     Unresolvable(String),
     /// The client has no listener for the protocol the next hop needs.
+    #[error("no {0} listener to send from")]
     NoListener(Protocol),
     /// The configuration is invalid.
+    #[error("configuration: {0}")]
     Config(String),
     /// The listeners could not be bound.
+    #[error("cannot listen: {0}")]
     Bind(TransportError),
     /// The request was answered with a final response that refuses it
     /// (e.g. the first REGISTER of [`Client::register_and_refresh`]).
+    #[error("refused: {} {}", .0.status, .0.reason)]
     Rejected(Box<Response>),
 }
 
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientError::InvalidUri(why) => write!(f, "invalid URI: {why}"),
-            ClientError::Unsupported(why) => write!(f, "unsupported: {why}"),
-            ClientError::Unresolvable(host) => write!(f, "cannot resolve {host}"),
-            ClientError::NoListener(p) => write!(f, "no {p} listener to send from"),
-            ClientError::Config(why) => write!(f, "configuration: {why}"),
-            ClientError::Bind(e) => write!(f, "cannot listen: {e}"),
-            ClientError::Rejected(r) => write!(f, "refused: {} {}", r.status, r.reason),
-        }
+impl From<ClientError> for crate::Error {
+    fn from(e: ClientError) -> crate::Error {
+        crate::Error::from_source(crate::ErrorKind::Client, e)
     }
 }
-
-impl std::error::Error for ClientError {}
 
 /// Something a URI can be taken from: a [`Uri`], a [`SipUri`], or text
 /// such as `"sip:bob@example.com"`.

@@ -56,7 +56,7 @@ mod id;
 mod request;
 mod response;
 mod retransmit;
-mod uas;
+mod state;
 
 #[cfg(test)]
 mod tests;
@@ -65,7 +65,7 @@ pub use id::DialogId;
 pub use request::DialogRequest;
 pub use response::{creates_dialog, is_target_refresh, prepare_response};
 pub use retransmit::{Retransmit2xx, Retransmit2xxOutput};
-pub use uas::{Dialog, DialogError, DialogState, RequestError};
+pub use state::{Dialog, DialogError, DialogState, Refusal};
 
 use crate::message::Text;
 

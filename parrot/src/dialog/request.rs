@@ -1,7 +1,7 @@
 //! Building our requests within a dialog (RFC 3261 §12.2.1.1) and their
 //! next hop (§8.1.2).
 
-use super::uas::{Dialog, DialogError, DialogState};
+use super::state::{Dialog, DialogError, DialogState};
 use crate::message::typed::{CSeq, Contact, From, MaxForwards, Route, To, Via};
 use crate::message::{HeaderName, Method, NameAddr, Request, Uri};
 

@@ -554,7 +554,7 @@ fn cseq_ordering() {
     let e = d.check_request(&old).unwrap_err();
     assert_eq!(
         e,
-        RequestError::OutOfOrder {
+        Refusal::OutOfOrder {
             cseq: 314158,
             remote_seq: 314159
         }
@@ -567,7 +567,7 @@ fn cseq_ordering() {
     let same = in_dialog(&d, "INFO", 314159, "");
     assert!(matches!(
         d.check_request(&same),
-        Err(RequestError::OutOfOrder { .. })
+        Err(Refusal::OutOfOrder { .. })
     ));
     // Higher (not necessarily by one): accepted, remembered.
     let next = in_dialog(&d, "INFO", 314170, "");
@@ -591,7 +591,7 @@ fn ack_and_cancel_are_not_ordered() {
     // An ACK above every request matches no INVITE; it is not answered.
     let stray = in_dialog(&d, "ACK", 314200, "");
     let e = d.check_request(&stray).unwrap_err();
-    assert_eq!(e, RequestError::NoMatchingInvite);
+    assert_eq!(e, Refusal::NoMatchingInvite);
     assert_eq!(e.response(&stray), None);
     let cancel = in_dialog(&d, "CANCEL", 314200, "");
     let e = d.check_request(&cancel).unwrap_err();
@@ -611,7 +611,7 @@ fn requests_of_other_dialogs_and_bad_cseq() {
         .headers
         .set("To".parse_header(), "<sip:bob@biloxi.example.com>;tag=nope");
     let e = d.check_request(&other).unwrap_err();
-    assert_eq!(e, RequestError::WrongDialog);
+    assert_eq!(e, Refusal::WrongDialog);
     assert_eq!(
         e.response(&other).unwrap().status,
         StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST
@@ -621,16 +621,16 @@ fn requests_of_other_dialogs_and_bad_cseq() {
         "From".parse_header(),
         "<sip:alice@atlanta.example.com>;tag=x",
     );
-    assert_eq!(d.check_request(&other), Err(RequestError::WrongDialog));
+    assert_eq!(d.check_request(&other), Err(Refusal::WrongDialog));
     // CSeq naming another method.
     let mut bad = in_dialog(&d, "INFO", 314160, "");
     bad.headers.set("CSeq".parse_header(), "314160 BYE");
     let e = d.check_request(&bad).unwrap_err();
-    assert_eq!(e, RequestError::BadCSeq);
+    assert_eq!(e, Refusal::BadCSeq);
     assert_eq!(e.response(&bad).unwrap().status, StatusCode::BAD_REQUEST);
     let mut bad = in_dialog(&d, "INFO", 314160, "");
     bad.headers.remove("CSeq");
-    assert_eq!(d.check_request(&bad), Err(RequestError::BadCSeq));
+    assert_eq!(d.check_request(&bad), Err(Refusal::BadCSeq));
     assert_eq!(d.remote_seq(), Some(314159));
 }
 
@@ -670,7 +670,7 @@ fn target_refresh_updates_the_remote_target() {
     // A malformed Contact: 400, and nothing changes.
     let bad = in_dialog(&d, "UPDATE", 314164, "Contact: *\r\n");
     let e = d.check_request(&bad).unwrap_err();
-    assert_eq!(e, RequestError::BadContact);
+    assert_eq!(e, Refusal::BadContact);
     assert_eq!(e.response(&bad).unwrap().status, StatusCode::BAD_REQUEST);
     assert_eq!(d.remote_seq(), Some(314163));
     // The next BYE goes to the refreshed target.
@@ -695,7 +695,7 @@ fn overlapping_invites_are_refused() {
     d.prepare_response(&mut ringing, &our_contact());
     let reinvite = in_dialog(&d, "INVITE", 314160, CONTACT);
     let e = d.check_request(&reinvite).unwrap_err();
-    let RequestError::InvitePending { retry_after } = e else {
+    let Refusal::InvitePending { retry_after } = e else {
         panic!("{e:?}")
     };
     assert!(retry_after <= 10);
@@ -712,7 +712,7 @@ fn overlapping_invites_are_refused() {
     let again = in_dialog(&d, "INVITE", 314161, CONTACT);
     assert!(matches!(
         d.check_request(&again),
-        Err(RequestError::InvitePending { .. })
+        Err(Refusal::InvitePending { .. })
     ));
     assert_eq!(
         d.create_request(Method::Invite, None, Some(&our_contact())),
@@ -735,7 +735,7 @@ fn bye_received_terminates() {
     // Anything later is for a dialog that no longer exists.
     let info = in_dialog(&d, "INFO", 314161, "");
     let e = d.check_request(&info).unwrap_err();
-    assert_eq!(e, RequestError::Terminated);
+    assert_eq!(e, Refusal::Terminated);
     assert_eq!(
         e.response(&info).unwrap().status,
         StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST
@@ -1000,7 +1000,7 @@ fn responses_to_our_requests() {
     // While our INVITE is pending, the peer's INVITE gets 491 (§14.2).
     let theirs = in_dialog(&d, "INVITE", 314160, CONTACT);
     let e = d.check_request(&theirs).unwrap_err();
-    assert_eq!(e, RequestError::RequestPending);
+    assert_eq!(e, Refusal::RequestPending);
     assert_eq!(
         e.response(&theirs).unwrap().status,
         StatusCode::REQUEST_PENDING

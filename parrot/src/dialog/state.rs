@@ -1,4 +1,6 @@
-//! The UAS dialog (RFC 3261 §12.1.1, §12.2.2, §12.3, §14.2, §15).
+//! The dialog state both sides share (RFC 3261 §12, §14.2, §15): built by
+//! a UAS from the request it answers (§12.1.1), by a UAC (`uac.rs`) from
+//! the response it received (§12.1.2).
 
 use super::detach;
 use super::id::DialogId;
@@ -7,7 +9,6 @@ use crate::message::typed::{CSeq, Contact, RecordRoute, RetryAfter};
 use crate::message::{
     Header, HeaderName, Method, NameAddr, Request, Response, StatusCode, Text, Uri,
 };
-use std::fmt;
 
 // §12.1.2 (`Dialog::new_uac`): a child module, to fill in the same state.
 #[path = "uac.rs"]
@@ -28,78 +29,74 @@ pub enum DialogState {
 }
 
 /// Why a dialog could not be created or a request could not be built.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DialogError {
     /// The request cannot create a dialog with this response (§12.1): it
     /// is not an INVITE or SUBSCRIBE, it already has a To tag (it is inside
     /// a dialog), or the response status does not create a dialog (see
     /// [`creates_dialog`]).
+    #[error("the response does not create a dialog")]
     NotDialogCreating,
     /// The response does not answer the request: its Call-ID or CSeq
     /// differs.
+    #[error("the response does not match the request")]
     ResponseMismatch,
     /// A header the dialog needs is missing or malformed: Call-ID, CSeq,
     /// From, To, Contact (which must be one address, not `*`, §12.1.1) or
     /// Record-Route. Answer the request with 400.
+    #[error("missing or malformed {0} header")]
     BadHeader(&'static str),
     /// The dialog is terminated: no request can be sent in it.
+    #[error("the dialog is terminated")]
     Terminated,
     /// The callee "MUST NOT send a BYE on early dialogs" (§15); end the
     /// dialog by answering the INVITE with a final response instead.
+    #[error("a UAS must not send BYE on an early dialog")]
     ByeOnEarlyDialog,
     /// An INVITE transaction is in progress in the dialog, in either
     /// direction: "a UAC MUST NOT initiate a new INVITE transaction within
     /// a dialog while another INVITE transaction is in progress in either
     /// direction" (§14.1).
+    #[error("an INVITE transaction is in progress in the dialog")]
     InviteInProgress,
     /// The method cannot be sent by [`Dialog::create_request`]: CANCEL is
     /// built from the request it cancels (§9.1).
+    #[error("this method cannot be sent as a new in-dialog request")]
     UnsupportedMethod,
     /// The local sequence number reached 2**31 - 1, the largest a CSeq may
     /// carry (§8.1.1.5).
+    #[error("the local CSeq number is exhausted")]
     SequenceExhausted,
 }
 
-impl fmt::Display for DialogError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DialogError::NotDialogCreating => f.write_str("the response does not create a dialog"),
-            DialogError::ResponseMismatch => f.write_str("the response does not match the request"),
-            DialogError::BadHeader(h) => write!(f, "missing or malformed {h} header"),
-            DialogError::Terminated => f.write_str("the dialog is terminated"),
-            DialogError::ByeOnEarlyDialog => {
-                f.write_str("a UAS must not send BYE on an early dialog")
-            }
-            DialogError::InviteInProgress => {
-                f.write_str("an INVITE transaction is in progress in the dialog")
-            }
-            DialogError::UnsupportedMethod => {
-                f.write_str("this method cannot be sent as a new in-dialog request")
-            }
-            DialogError::SequenceExhausted => f.write_str("the local CSeq number is exhausted"),
-        }
+impl From<DialogError> for crate::Error {
+    fn from(e: DialogError) -> crate::Error {
+        crate::Error::from_source(crate::ErrorKind::Dialog, e)
     }
 }
 
-impl std::error::Error for DialogError {}
-
 /// Why an in-dialog request was refused by [`Dialog::check_request`]. The
-/// dialog is left unchanged; [`RequestError::response`] builds the answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RequestError {
+/// dialog is left unchanged; [`Refusal::response`] builds the answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
     /// The request's Call-ID or tags are not this dialog's: 481 (§12.2.2).
+    #[error("the request belongs to another dialog")]
     WrongDialog,
     /// The dialog is terminated: 481 (§12.2.2, the request matches no
     /// existing dialog).
+    #[error("the dialog is terminated")]
     Terminated,
     /// The CSeq is missing, malformed, or names another method than the
     /// request's (§8.2, §20.16): 400.
+    #[error("missing or malformed CSeq")]
     BadCSeq,
     /// The Contact of a target refresh request is malformed or `*`: 400.
+    #[error("malformed Contact in a target refresh")]
     BadContact,
     /// The CSeq number is lower than the remote sequence number (or, for a
     /// new request, equal to it): the request is out of order and answered
     /// 500 (§12.2.2).
+    #[error("CSeq {cseq} is out of order (remote sequence number {remote_seq})")]
     OutOfOrder {
         /// The request's CSeq number.
         cseq: u32,
@@ -108,31 +105,34 @@ pub enum RequestError {
     },
     /// An INVITE arrived while an earlier INVITE of the dialog has no final
     /// response yet: 500 with a Retry-After of 0 to 10 seconds (§14.2).
+    #[error("an earlier INVITE has no final response yet")]
     InvitePending {
         /// The Retry-After value, in seconds, chosen at random.
         retry_after: u32,
     },
     /// An INVITE arrived while our own INVITE in the dialog is in
     /// progress: 491 Request Pending (§14.2).
+    #[error("our own INVITE is in progress")]
     RequestPending,
     /// An ACK or CANCEL whose CSeq number is above every request received
     /// in the dialog, so it matches no INVITE: an ACK is dropped, a CANCEL
     /// answered 481 (§9.2).
+    #[error("the request matches no INVITE")]
     NoMatchingInvite,
 }
 
-impl RequestError {
+impl Refusal {
     /// The status to answer the request with.
     pub fn status(&self) -> StatusCode {
         match self {
-            RequestError::WrongDialog
-            | RequestError::Terminated
-            | RequestError::NoMatchingInvite => StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
-            RequestError::BadCSeq | RequestError::BadContact => StatusCode::BAD_REQUEST,
-            RequestError::OutOfOrder { .. } | RequestError::InvitePending { .. } => {
+            Refusal::WrongDialog | Refusal::Terminated | Refusal::NoMatchingInvite => {
+                StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST
+            }
+            Refusal::BadCSeq | Refusal::BadContact => StatusCode::BAD_REQUEST,
+            Refusal::OutOfOrder { .. } | Refusal::InvitePending { .. } => {
                 StatusCode::SERVER_INTERNAL_ERROR
             }
-            RequestError::RequestPending => StatusCode::REQUEST_PENDING,
+            Refusal::RequestPending => StatusCode::REQUEST_PENDING,
         }
     }
 
@@ -144,34 +144,12 @@ impl RequestError {
             return None;
         }
         let mut resp = req.response(self.status());
-        if let RequestError::InvitePending { retry_after } = self {
+        if let Refusal::InvitePending { retry_after } = self {
             resp.headers.push_typed(&RetryAfter::new(*retry_after));
         }
         Some(resp)
     }
 }
-
-impl fmt::Display for RequestError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RequestError::WrongDialog => f.write_str("the request belongs to another dialog"),
-            RequestError::Terminated => f.write_str("the dialog is terminated"),
-            RequestError::BadCSeq => f.write_str("missing or malformed CSeq"),
-            RequestError::BadContact => f.write_str("malformed Contact in a target refresh"),
-            RequestError::OutOfOrder { cseq, remote_seq } => write!(
-                f,
-                "CSeq {cseq} is out of order (remote sequence number {remote_seq})"
-            ),
-            RequestError::InvitePending { .. } => {
-                f.write_str("an earlier INVITE has no final response yet")
-            }
-            RequestError::RequestPending => f.write_str("our own INVITE is in progress"),
-            RequestError::NoMatchingInvite => f.write_str("the request matches no INVITE"),
-        }
-    }
-}
-
-impl std::error::Error for RequestError {}
 
 /// A dialog on the UAS side (RFC 3261 §12.1.1), as sans-IO state.
 ///
@@ -621,7 +599,7 @@ impl Dialog {
 
     /// Checks a request received in this dialog and updates the dialog
     /// with it (§12.2.2). On error nothing changes and the request must be
-    /// answered with [`RequestError::response`] instead of being handled.
+    /// answered with [`Refusal::response`] instead of being handled.
     ///
     /// * The request must carry this dialog's Call-ID and tags (else 481)
     ///   and the dialog must not be terminated (481).
@@ -640,24 +618,24 @@ impl Dialog {
     ///   (§14.2: 500 with Retry-After if it is the peer's, 491 if ours).
     /// * A BYE terminates the dialog (§15.1.2); the runtime answers it 200
     ///   (and a pending INVITE 487).
-    pub fn check_request(&mut self, req: &Request) -> Result<(), RequestError> {
+    pub fn check_request(&mut self, req: &Request) -> Result<(), Refusal> {
         if self.state == DialogState::Terminated {
-            return Err(RequestError::Terminated);
+            return Err(Refusal::Terminated);
         }
         if DialogId::from_incoming_request(req).as_ref() != Some(&self.id) {
-            return Err(RequestError::WrongDialog);
+            return Err(Refusal::WrongDialog);
         }
         // §20.16: the CSeq method "MUST match that of the request".
         let cseq = req
             .headers
             .cseq()
             .filter(|c| c.method == req.method)
-            .ok_or(RequestError::BadCSeq)?;
+            .ok_or(Refusal::BadCSeq)?;
         if matches!(req.method, Method::Ack | Method::Cancel) {
             // §13.2.2.4: the ACK carries the INVITE's number; §9.1: so does
             // the CANCEL. Neither is a new request in the CSeq space.
             if self.remote_seq.is_some_and(|r| cseq.seq > r) {
-                return Err(RequestError::NoMatchingInvite);
+                return Err(Refusal::NoMatchingInvite);
             }
             tracing::trace!(call_id = %self.id.call_id, method = %req.method, cseq = cseq.seq, "in-dialog request accepted");
             return Ok(());
@@ -667,7 +645,7 @@ impl Dialog {
             && cseq.seq <= remote_seq
         {
             tracing::debug!(call_id = %self.id.call_id, cseq = cseq.seq, remote_seq, "out-of-order request");
-            return Err(RequestError::OutOfOrder {
+            return Err(Refusal::OutOfOrder {
                 cseq: cseq.seq,
                 remote_seq,
             });
@@ -679,7 +657,7 @@ impl Dialog {
             // include a Retry-After header field with a randomly chosen
             // value of between 0 and 10 seconds."
             if self.remote_invite.is_some() {
-                return Err(RequestError::InvitePending {
+                return Err(Refusal::InvitePending {
                     retry_after: (crate::random::u64() % 11) as u32,
                 });
             }
@@ -687,11 +665,11 @@ impl Dialog {
             // INVITE it had sent on that dialog is in progress MUST return
             // a 491 (Request Pending)".
             if self.local_invite.is_some() {
-                return Err(RequestError::RequestPending);
+                return Err(Refusal::RequestPending);
             }
         }
         let new_target = if is_target_refresh(&req.method) {
-            contact_uri(&req.headers).map_err(|()| RequestError::BadContact)?
+            contact_uri(&req.headers).map_err(|()| Refusal::BadContact)?
         } else {
             None
         };
