@@ -15,7 +15,7 @@ use super::{Factory, catch};
 use crate::dialog::DialogId;
 use crate::endpoint::{Endpoint, ServerEvent};
 use crate::message::{HeaderName, Method, Request, StatusCode, Text};
-use crate::server::UasHandler;
+use super::handler::UasHandler;
 use crate::transaction::{TimerConfig, TransactionId};
 use crate::transport::Origin;
 use std::collections::HashMap;

@@ -42,7 +42,6 @@ mod session_state;
 
 pub use dialog_handle::DialogHandle;
 pub use error::{ProvisionalError, RequestError};
-pub(crate) use handler::dispatch;
 pub use handler::{
     Action, Context, IntoAction, IntoInit, MethodSet, UasHandler, not_implemented, options_reply,
 };

@@ -17,7 +17,7 @@ use super::inbox::{Inbox, Mailbox};
 use super::session_state::{Answer, Pending, Session, Shared};
 use crate::dialog::{DialogId, DialogState, Retransmit2xxOutput};
 use crate::message::{Method, Request, StatusCode};
-use crate::server::{Action, Context, UasHandler, dispatch};
+use super::handler::{Action, Context, UasHandler, dispatch};
 use crate::time::sleep_until;
 use crate::transaction::TransactionId;
 use crate::transport::Origin;

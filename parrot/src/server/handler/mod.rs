@@ -80,7 +80,7 @@ impl IntoAction for StatusCode {
 
 /// A provisional response that could not be sent, propagated with `?`
 /// (`cx.ring()?`): the request is answered `500`.
-impl IntoAction for crate::server::ProvisionalError {
+impl IntoAction for crate::server::error::ProvisionalError {
     fn into_action(self) -> Action {
         tracing::warn!(error = %self, "handler gave up: provisional response refused");
         Action::Respond(Response::new(StatusCode::SERVER_INTERNAL_ERROR))
@@ -89,7 +89,7 @@ impl IntoAction for crate::server::ProvisionalError {
 
 /// A request inside the dialog that failed, propagated with `?`
 /// (`cx.bye().await?`): a request being handled is answered `500`.
-impl IntoAction for crate::server::RequestError {
+impl IntoAction for crate::server::error::RequestError {
     fn into_action(self) -> Action {
         tracing::warn!(error = %self, "handler gave up: request in the dialog failed");
         Action::Respond(Response::new(StatusCode::SERVER_INTERNAL_ERROR))
