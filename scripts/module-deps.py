@@ -4,8 +4,12 @@ cycles: between the top-level modules, and between the sibling modules of
 every directory. Test code (`tests.rs`, `#[cfg(test)]` modules,
 `test_support.rs`) is left out: tests may reach anywhere.
 
+It also checks that the sans-IO floors (message, transaction, dialog,
+proxy, auth, sdp) name no tokio item: they perform no I/O and read no
+clock, so tests drive them directly.
+
 Usage: scripts/module-deps.py [SRC_DIR]   (default parrot/src)
-Exit status 1 when a cycle is found.
+Exit status 1 when a cycle or a sans-IO module using tokio is found.
 """
 import os
 import re
@@ -14,6 +18,7 @@ import sys
 ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "parrot", "src")
 TEST_FILES = {"tests.rs", "test_support.rs"}
+SANS_IO = {"message", "transaction", "dialog", "proxy", "auth", "sdp"}
 
 
 def module_of(path):
@@ -151,10 +156,18 @@ def main():
                 print(f"  CYCLE {{{label}}} -> {', '.join(deps) or '-'}")
             else:
                 print(f"  {label} -> {', '.join(deps) or '-'}")
+    for path, mod in sorted(files.items()):
+        if mod and mod[0] in SANS_IO:
+            src = strip_comments(strip_tests(open(path, encoding="utf-8").read()))
+            if re.search(r"\btokio\b", src):
+                bad = True
+                print(f"sans-IO module {'::'.join(mod)} uses tokio ({path})")
+    print("sans-IO floors: " + ", ".join(sorted(SANS_IO)))
     if bad:
-        print("module dependency cycles found", file=sys.stderr)
+        print("module dependency cycles or sans-IO violations found", file=sys.stderr)
         return 1
-    print("no cycles: each module above uses only modules listed before it")
+    print("no cycles: each module above uses only modules listed before it; "
+          "the sans-IO floors use no tokio")
     return 0
 
 

@@ -30,6 +30,7 @@
 //!         .listen("0.0.0.0:5060")
 //!         .handler(Answer::default)
 //!         .serve()
+//!         .with_graceful_shutdown(async { tokio::signal::ctrl_c().await.unwrap_or(()) })
 //!         .await
 //! }
 //! ```
@@ -69,3 +70,9 @@ pub use message::{
     Header, HeaderName, Headers, Message, Method, ParseError, Request, Response, StatusCode, Text,
     Uri, Version,
 };
+
+/// The README's examples, compiled by `cargo test --doc` so that the
+/// "server in ten lines" cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
