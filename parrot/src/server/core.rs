@@ -7,6 +7,7 @@
 //! with its own value. A session runs as a task while it has work; an idle
 //! dialog is kept here as data and woken by its next request or event.
 
+use super::handler::UasHandler;
 use super::inbox::{Inbox, ProxiedDialog};
 use super::relay;
 use super::session::{self, Exit, Parked};
@@ -15,7 +16,6 @@ use super::{Factory, catch};
 use crate::dialog::DialogId;
 use crate::endpoint::{Endpoint, ServerEvent};
 use crate::message::{HeaderName, Method, Request, StatusCode, Text};
-use super::handler::UasHandler;
 use crate::transaction::{TimerConfig, TransactionId};
 use crate::transport::Origin;
 use std::collections::HashMap;

@@ -13,11 +13,11 @@
 //! its state, not a task and a channel.
 
 use super::catch::CatchUnwind;
+use super::handler::{Action, Context, UasHandler, dispatch};
 use super::inbox::{Inbox, Mailbox};
 use super::session_state::{Answer, Pending, Session, Shared};
 use crate::dialog::{DialogId, DialogState, Retransmit2xxOutput};
 use crate::message::{Method, Request, StatusCode};
-use super::handler::{Action, Context, UasHandler, dispatch};
 use crate::time::sleep_until;
 use crate::transaction::TransactionId;
 use crate::transport::Origin;

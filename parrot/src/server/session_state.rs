@@ -152,6 +152,10 @@ impl<E: Send + 'static> Session<E> {
         response: Response,
     ) -> Result<(), ProvisionalError> {
         let req = req.ok_or(ProvisionalError::NoRequest)?;
+        // §17.1.1.3: an ACK is never answered.
+        if req.method == Method::Ack {
+            return Err(ProvisionalError::NoRequest);
+        }
         if !response.status.is_provisional() {
             return Err(ProvisionalError::NotProvisional(response.status));
         }
