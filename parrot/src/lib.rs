@@ -47,7 +47,7 @@ pub mod handler;
 pub mod message;
 pub mod prelude;
 pub mod proxy;
-pub mod random;
+pub(crate) mod random;
 pub mod sdp;
 pub mod server;
 pub mod transaction;

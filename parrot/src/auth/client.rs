@@ -24,6 +24,9 @@ pub enum AnswerError {
     /// Only `qop` options not supported here (or a `-sess` algorithm with
     /// no `qop`, which has no cnonce to go with it).
     UnsupportedQop(String),
+    /// The operating system's random generator failed, so there is no
+    /// cnonce to send.
+    NoRandomness,
 }
 
 impl fmt::Display for AnswerError {
@@ -34,6 +37,9 @@ impl fmt::Display for AnswerError {
             AnswerError::MissingParameter(p) => write!(f, "challenge without {p}"),
             AnswerError::UnsupportedAlgorithm(a) => write!(f, "unsupported algorithm {a:?}"),
             AnswerError::UnsupportedQop(q) => write!(f, "unsupported qop {q:?}"),
+            AnswerError::NoRandomness => {
+                f.write_str("the operating system's random generator failed")
+            }
         }
     }
 }
@@ -90,7 +96,9 @@ impl DigestClient {
         uri: &str,
         body: &[u8],
     ) -> Result<Credentials, AnswerError> {
-        let cnonce = format!("{:016x}{:016x}", crate::random::u64(), crate::random::u64());
+        // RFC 7616 §3.4: the cnonce protects against chosen-plaintext
+        // attacks by the server, so it must not be predictable.
+        let cnonce = crate::random::cnonce().map_err(|_| AnswerError::NoRandomness)?;
         self.answer_with(challenge, method, uri, body, 1, &cnonce)
     }
 

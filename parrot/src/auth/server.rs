@@ -274,19 +274,37 @@ struct Answer<'a> {
 
 impl DigestAuthenticator {
     /// An authenticator for `realm` over `store`: SHA-256 and MD5,
-    /// `qop=auth`, nonces living [`DEFAULT_NONCE_LIFETIME`].
+    /// `qop=auth`, nonces living [`DEFAULT_NONCE_LIFETIME`], signed with
+    /// a fresh key from the operating system's random generator.
+    ///
+    /// # Panics
+    ///
+    /// When the operating system's random generator fails, which it does
+    /// not once the system has booted; an authenticator with a guessable
+    /// key would accept forged nonces.
     pub fn new(realm: impl Into<String>, store: impl CredentialStore + 'static) -> Self {
         DigestAuthenticator::with_store(realm, Arc::new(store))
     }
 
     /// [`DigestAuthenticator::new`] with a shared store.
+    ///
+    /// # Panics
+    ///
+    /// As [`DigestAuthenticator::new`].
     pub fn with_store(realm: impl Into<String>, store: Arc<dyn CredentialStore>) -> Self {
+        // No `Result` to report through: a constructor used at start-up.
+        let nonces = Nonces::new(DEFAULT_NONCE_LIFETIME, DEFAULT_MAX_TRACKED_NONCES)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "no key for Digest nonces: the operating system's random generator failed: {e}"
+                )
+            });
         DigestAuthenticator {
             realm: realm.into(),
             algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
             qop: vec![Qop::Auth],
             store,
-            nonces: Nonces::new(DEFAULT_NONCE_LIFETIME, DEFAULT_MAX_TRACKED_NONCES),
+            nonces,
         }
     }
 
