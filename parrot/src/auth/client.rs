@@ -10,41 +10,30 @@ use crate::message::{Header, HeaderName, Request, Response, StatusCode};
 use std::fmt;
 
 /// Why a challenge cannot be answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AnswerError {
     /// The response is not a `401`/`407`, or carries no challenge.
+    #[error("no challenge to answer")]
     NoChallenge,
     /// The challenge is not `Digest`.
+    #[error("not a Digest challenge")]
     NotDigest,
     /// The challenge lacks `realm` or `nonce`.
+    #[error("challenge without {0}")]
     MissingParameter(&'static str),
     /// An algorithm not supported here.
+    #[error("unsupported algorithm {0:?}")]
     UnsupportedAlgorithm(String),
     /// Only `qop` options not supported here (or a `-sess` algorithm with
     /// no `qop`, which has no cnonce to go with it).
+    #[error("unsupported qop {0:?}")]
     UnsupportedQop(String),
     /// The operating system's random generator failed, so there is no
     /// cnonce to send.
+    #[error("the operating system's random generator failed")]
     NoRandomness,
 }
-
-impl fmt::Display for AnswerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AnswerError::NoChallenge => f.write_str("no challenge to answer"),
-            AnswerError::NotDigest => f.write_str("not a Digest challenge"),
-            AnswerError::MissingParameter(p) => write!(f, "challenge without {p}"),
-            AnswerError::UnsupportedAlgorithm(a) => write!(f, "unsupported algorithm {a:?}"),
-            AnswerError::UnsupportedQop(q) => write!(f, "unsupported qop {q:?}"),
-            AnswerError::NoRandomness => {
-                f.write_str("the operating system's random generator failed")
-            }
-        }
-    }
-}
-
-impl std::error::Error for AnswerError {}
 
 /// A user's credentials, answering Digest challenges.
 ///
