@@ -1,20 +1,26 @@
-//! What the example binaries share: hand-rolled argument parsing (no
-//! dependency for a handful of options), log output through
+//! What the example binaries share: the value parsers of their `clap`
+//! command lines (each binary declares its options on one
+//! `#[derive(clap::Parser)]` struct), log output through
 //! `tracing-subscriber`, and a clean exit on Ctrl-C.
 //!
 //! ```no_run
-//! use examples::cli::{self, Spec};
+//! use clap::Parser;
+//! use examples::cli;
+//! use std::net::SocketAddr;
 //!
-//! const SPEC: Spec = Spec {
-//!     usage: "usage: demo [--listen ADDR]",
-//!     values: &[],
-//!     switches: &[],
-//! };
+//! /// Refuses every call with 486 Busy Here.
+//! #[derive(Parser)]
+//! #[command(name = "demo", after_help = cli::AFTER_HELP)]
+//! struct Args {
+//!     /// Where to listen, UDP and TCP (a bare port means every interface)
+//!     #[arg(long, value_name = "ADDR", default_value = cli::DEFAULT_LISTEN_TEXT,
+//!           value_parser = cli::parse_listen)]
+//!     listen: SocketAddr,
+//! }
 //!
 //! fn main() -> std::process::ExitCode {
-//!     cli::main(&SPEC, |opts| async move {
-//!         let listen = opts.listen()?;
-//!         examples::busy::serve(listen, cli::ctrl_c()).await?;
+//!     cli::main(|args: Args| async move {
+//!         examples::busy::serve(args.listen, cli::ctrl_c()).await?;
 //!         Ok(())
 //!     })
 //! }
@@ -24,7 +30,6 @@ use std::fmt;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
-use std::str::FromStr;
 use std::time::Duration;
 
 /// The allocator every example binary installs (`#[global_allocator]` in
@@ -44,21 +49,17 @@ pub const ALLOCATOR: Allocator = mimalloc::MiMalloc;
 /// standard SIP port (RFC 3261 §18).
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 5060);
 
-/// The options a binary accepts besides `--listen` and `--help`.
-#[derive(Debug, Clone, Copy)]
-pub struct Spec {
-    /// The `--help` text.
-    pub usage: &'static str,
-    /// Options taking a value (`--name VALUE` or `--name=VALUE`).
-    pub values: &'static [&'static str],
-    /// Options taking no value.
-    pub switches: &'static [&'static str],
-}
+/// [`DEFAULT_LISTEN`] as written on a command line (a `default_value`).
+pub const DEFAULT_LISTEN_TEXT: &str = "0.0.0.0:5060";
 
-/// Why a binary stops with an error.
+/// The end of every server binary's `--help`.
+pub const AFTER_HELP: &str =
+    "Logs go to stderr; RUST_LOG sets the level (default info). Ctrl-C stops.";
+
+/// Why a binary stops with an error after its command line parsed.
 #[derive(Debug)]
 pub enum Error {
-    /// The command line is wrong (exit status 2).
+    /// The options parse but do not fit together (exit status 2).
     Usage(String),
     /// The server could not start (exit status 1).
     Server(parrot::Error),
@@ -81,114 +82,29 @@ impl From<parrot::Error> for Error {
     }
 }
 
-/// A parsed command line.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    values: Vec<(&'static str, String)>,
-    switches: Vec<&'static str>,
+/// Parses a `--listen` value: an `IP:PORT`, or a bare port on every
+/// interface.
+pub fn parse_listen(v: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = v.parse::<u16>() {
+        return Ok(SocketAddr::new(DEFAULT_LISTEN.ip(), port));
+    }
+    v.parse()
+        .map_err(|_| format!("{v:?} is not an address such as 0.0.0.0:5060 or [::]:5060"))
 }
 
-impl Options {
-    /// `--listen ADDR` (an `IP:PORT`, or a bare port on every interface);
-    /// [`DEFAULT_LISTEN`] when absent.
-    pub fn listen(&self) -> Result<SocketAddr, Error> {
-        let Some(v) = self.raw("--listen") else {
-            return Ok(DEFAULT_LISTEN);
-        };
-        if let Ok(port) = v.parse::<u16>() {
-            return Ok(SocketAddr::new(DEFAULT_LISTEN.ip(), port));
-        }
-        v.parse().map_err(|_| {
-            Error::Usage(format!(
-                "--listen: {v:?} is not an address such as 0.0.0.0:5060 or [::]:5060"
-            ))
-        })
-    }
-
-    /// The value of option `name` parsed as `T`, if given.
-    pub fn value<T>(&self, name: &str) -> Result<Option<T>, Error>
-    where
-        T: FromStr,
-        T::Err: fmt::Display,
-    {
-        self.raw(name)
-            .map(|v| {
-                v.parse()
-                    .map_err(|e| Error::Usage(format!("{name}: {v:?}: {e}")))
-            })
-            .transpose()
-    }
-
-    /// The value of option `name` as a duration in (possibly fractional)
-    /// seconds, if given.
-    pub fn seconds(&self, name: &str) -> Result<Option<Duration>, Error> {
-        match self.value::<f64>(name)? {
-            None => Ok(None),
-            Some(s) => Duration::try_from_secs_f64(s)
-                .map(Some)
-                .map_err(|_| Error::Usage(format!("{name}: {s} is not a number of seconds"))),
-        }
-    }
-
-    /// Whether switch `name` was given.
-    pub fn switch(&self, name: &str) -> bool {
-        self.switches.contains(&name)
-    }
-
-    fn raw(&self, name: &str) -> Option<&str> {
-        // The last occurrence wins, as with most command-line tools.
-        self.values
-            .iter()
-            .rev()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-    }
+/// Parses a duration in (possibly fractional) seconds.
+pub fn parse_seconds(v: &str) -> Result<Duration, String> {
+    v.parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("{v:?} is not a number of seconds"))
 }
 
-/// What the command line asks for.
-#[derive(Debug)]
-pub enum Parsed {
-    /// Run with these options.
-    Run(Options),
-    /// Print the usage text and exit.
-    Help,
-}
-
-/// Parses `args` (without the program name) against `spec`.
-pub fn parse(spec: &Spec, args: impl IntoIterator<Item = String>) -> Result<Parsed, Error> {
-    let mut opts = Options::default();
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        if arg == "-h" || arg == "--help" {
-            return Ok(Parsed::Help);
-        }
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
-            None => (arg.clone(), None),
-        };
-        if let Some(&known) = spec
-            .values
-            .iter()
-            .chain(&["--listen"])
-            .find(|v| **v == name)
-        {
-            let value = match inline {
-                Some(v) => v,
-                None => args
-                    .next()
-                    .ok_or_else(|| Error::Usage(format!("{known} needs a value")))?,
-            };
-            opts.values.push((known, value));
-        } else if let Some(&known) = spec.switches.iter().find(|s| **s == name) {
-            if inline.is_some() {
-                return Err(Error::Usage(format!("{known} takes no value")));
-            }
-            opts.switches.push(known);
-        } else {
-            return Err(Error::Usage(format!("unknown argument {arg:?}")));
-        }
-    }
-    Ok(Parsed::Run(opts))
+/// Parses `argv`, without the program name, as the command line of a
+/// binary whose options are `A` (for the binaries' tests).
+pub fn try_parse<A: clap::Parser>(argv: &[&str]) -> Result<A, clap::Error> {
+    let name = <A as clap::CommandFactory>::command().get_name().to_owned();
+    A::try_parse_from(std::iter::once(name.as_str()).chain(argv.iter().copied()))
 }
 
 /// Installs the log output: human-readable lines on stderr, filtered by
@@ -217,34 +133,19 @@ pub async fn ctrl_c() {
     }
 }
 
-/// A binary's `main`: parses the command line (printing the usage for
-/// `--help`), installs logging, and runs `run` on a tokio runtime. Exit
-/// status: 0 after a clean shutdown, 1 when the server fails, 2 for a bad
-/// command line.
-pub fn main<F, Fut>(spec: &Spec, run: F) -> ExitCode
+/// A server binary's `main`: parses the command line into `A` (clap
+/// prints `--help` and command-line errors itself, exiting 0 and 2),
+/// installs logging, and runs `run` on a tokio runtime. Exit status: 0
+/// after a clean shutdown, 1 when the server fails, 2 for options that do
+/// not fit together ([`Error::Usage`]).
+pub fn main<A, F, Fut>(run: F) -> ExitCode
 where
-    F: FnOnce(Options) -> Fut,
+    A: clap::Parser,
+    F: FnOnce(A) -> Fut,
     Fut: Future<Output = Result<(), Error>>,
 {
-    let program = std::env::args()
-        .next()
-        .and_then(|p| {
-            std::path::Path::new(&p)
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| "example".into());
-    let opts = match parse(spec, std::env::args().skip(1)) {
-        Ok(Parsed::Help) => {
-            println!("{}", spec.usage);
-            return ExitCode::SUCCESS;
-        }
-        Ok(Parsed::Run(opts)) => opts,
-        Err(e) => {
-            eprintln!("{program}: {e}\n(try {program} --help)");
-            return ExitCode::from(2);
-        }
-    };
+    let args = A::parse();
+    let program = <A as clap::CommandFactory>::command().get_name().to_owned();
     init_logging();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -253,7 +154,7 @@ where
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(opts)) {
+    match runtime.block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e @ Error::Usage(_)) => {
             eprintln!("{program}: {e}\n(try {program} --help)");
@@ -270,64 +171,27 @@ where
 mod tests {
     use super::*;
 
-    const SPEC: Spec = Spec {
-        usage: "usage",
-        values: &["--ring-delay"],
-        switches: &["--reject"],
-    };
-
-    fn run(args: &[&str]) -> Result<Options, Error> {
-        match parse(&SPEC, args.iter().map(|s| s.to_string()))? {
-            Parsed::Run(o) => Ok(o),
-            Parsed::Help => Err(Error::Usage("help".into())),
-        }
-    }
-
     #[test]
-    fn listen_and_values() {
-        let o = run(&[]).unwrap();
-        assert_eq!(o.listen().unwrap(), DEFAULT_LISTEN);
-        assert!(!o.switch("--reject"));
-        let o = run(&["--listen", "127.0.0.1:5070", "--reject", "--ring-delay=1.5"]).unwrap();
-        assert_eq!(o.listen().unwrap(), "127.0.0.1:5070".parse().unwrap());
-        assert!(o.switch("--reject"));
+    fn listen_values() {
+        assert_eq!(parse_listen(DEFAULT_LISTEN_TEXT), Ok(DEFAULT_LISTEN));
         assert_eq!(
-            o.seconds("--ring-delay").unwrap(),
-            Some(Duration::from_millis(1500))
+            parse_listen("127.0.0.1:5070"),
+            Ok("127.0.0.1:5070".parse().unwrap())
         );
-        let o = run(&["--listen", "5080"]).unwrap();
-        assert_eq!(o.listen().unwrap().port(), 5080);
-        let o = run(&["--listen", "[::1]:5060"]).unwrap();
-        assert!(o.listen().unwrap().is_ipv6());
+        assert_eq!(
+            parse_listen("5080").unwrap(),
+            "0.0.0.0:5080".parse().unwrap()
+        );
+        assert!(parse_listen("[::1]:5060").unwrap().is_ipv6());
+        assert!(parse_listen("nowhere").is_err());
     }
 
     #[test]
-    fn help_and_errors() {
-        assert!(matches!(parse(&SPEC, ["-h".to_string()]), Ok(Parsed::Help)));
-        assert!(matches!(
-            parse(&SPEC, ["--listen".into(), "x".into(), "--help".into()]),
-            Ok(Parsed::Help)
-        ));
-        for bad in [
-            &["--bogus"][..],
-            &["--listen"],
-            &["--reject=yes"],
-            &["positional"],
-        ] {
-            assert!(matches!(run(bad), Err(Error::Usage(_))), "{bad:?}");
+    fn seconds_values() {
+        assert_eq!(parse_seconds("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_seconds("0"), Ok(Duration::ZERO));
+        for bad in ["-1", "soon", "", "inf", "NaN"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
         }
-        assert!(run(&["--listen", "nowhere"]).unwrap().listen().is_err());
-        assert!(
-            run(&["--ring-delay", "-1"])
-                .unwrap()
-                .seconds("--ring-delay")
-                .is_err()
-        );
-        assert!(
-            run(&["--ring-delay", "soon"])
-                .unwrap()
-                .seconds("--ring-delay")
-                .is_err()
-        );
     }
 }

@@ -14,7 +14,7 @@
 //! returns the bound server (for tests that listen on port 0 and need the
 //! port). The handlers are written with `#[uas_handler]`, the way an
 //! application would write them. [`cli`] holds what the binaries share:
-//! argument parsing, logging, Ctrl-C.
+//! the value parsers of their `clap` command lines, logging, Ctrl-C.
 #![warn(missing_docs)]
 
 pub mod answer;

@@ -48,7 +48,7 @@ mod error;
 pub mod message;
 pub mod prelude;
 pub mod proxy;
-pub mod random;
+pub(crate) mod random;
 pub mod sdp;
 pub mod server;
 pub(crate) mod time;

@@ -1,50 +1,70 @@
 //! `call`: dials a SIP URI with `parrot::client`, waits, hangs up, and
 //! prints what happened.
 
-use examples::cli::{self, Spec};
+use clap::Parser;
+use examples::cli;
 use parrot::client::{CallEnd, CallError, Client, Progress};
 use parrot::message::Uri;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-const SPEC: Spec = Spec {
-    usage: "\
-usage: call [--listen ADDR] [--duration SECONDS] [--from URI] [--user NAME --password PASSWORD] URI
+/// Calls URI, waits, hangs up, and prints what happened.
+///
+/// Calls URI (e.g. sip:bob@192.0.2.4:5060, or sip:bob@host;transport=tcp):
+/// sends an INVITE with an SDP offer (PCMU/PCMA, no media is actually
+/// sent), prints every provisional and final response, keeps the call up
+/// for the duration, then hangs up with BYE and prints how the call ended.
+/// The ACK for the 200 is sent (and sent again if the 200 is repeated); a
+/// BYE from the other side ends the call early; a 401/407 challenge is
+/// answered once when --user and --password are given. Ctrl-C cancels a
+/// ringing call or hangs up an established one.
+#[derive(Debug, Parser)]
+#[command(
+    name = "call",
+    after_help = "Exit status: 0 when the call was answered and ended with a BYE, 1 when \
+                  it failed (refused, cancelled, timed out, unreachable), 2 for a bad \
+                  command line. What happened goes to stdout, logs to stderr (RUST_LOG \
+                  sets their level, default info)."
+)]
+struct Args {
+    /// The SIP URI to call (angle brackets allowed)
+    #[arg(value_name = "URI", value_parser = parse_uri)]
+    target: Uri,
+    /// Where to listen for responses, UDP and TCP (0.0.0.0:0: any
+    /// interface, any port; a bare port means every interface)
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:0",
+          value_parser = cli::parse_listen)]
+    listen: SocketAddr,
+    /// How long to stay in the call
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = cli::parse_seconds)]
+    duration: Duration,
+    // An attribute rather than a doc comment: rustdoc would read the
+    // brackets as a link and the angle brackets as HTML.
+    #[arg(
+        long,
+        value_name = "URI",
+        help = "Our identity, the From header [default: sip:parrot@<our address>]"
+    )]
+    from: Option<String>,
+    /// Username for digest authentication
+    #[arg(long, value_name = "NAME", requires = "password")]
+    user: Option<String>,
+    /// Password for digest authentication
+    #[arg(long, value_name = "PASSWORD", requires = "user")]
+    password: Option<String>,
+    /// The RTP port put in the SDP offer
+    #[arg(long, value_name = "PORT", default_value_t = 40000)]
+    media_port: u16,
+}
 
-Calls URI (e.g. sip:bob@192.0.2.4:5060, or sip:bob@host;transport=tcp):
-sends an INVITE with an SDP offer (PCMU/PCMA, no media is actually
-sent), prints every provisional and final response, keeps the call up
-for the duration, then hangs up with BYE and prints how the call ended.
-The ACK for the 200 is sent (and sent again if the 200 is repeated); a
-BYE from the other side ends the call early; a 401/407 challenge is
-answered once when --user and --password are given. Ctrl-C cancels a
-ringing call or hangs up an established one.
-
-options:
-  --listen ADDR         where to listen for responses, UDP and TCP
-                        (default 0.0.0.0:0: any interface, any port)
-  --duration SECONDS    how long to stay in the call (default 5)
-  --from URI            our identity, the From header (default
-                        sip:parrot@<our address>)
-  --user NAME           username for digest authentication
-  --password PASSWORD   password for digest authentication
-  --media-port PORT     the RTP port put in the SDP offer (default 40000)
-  -h, --help            this text
-
-Exit status: 0 when the call was answered and ended with a BYE, 1 when
-it failed (refused, cancelled, timed out, unreachable), 2 for a bad
-command line. What happened goes to stdout, logs to stderr (RUST_LOG
-sets their level, default info).",
-    values: &[
-        "--duration",
-        "--from",
-        "--user",
-        "--password",
-        "--media-port",
-    ],
-    switches: &[],
-};
+/// Parses the URI to call, with or without angle brackets.
+fn parse_uri(s: &str) -> Result<Uri, String> {
+    s.trim_start_matches('<')
+        .trim_end_matches('>')
+        .parse()
+        .map_err(|e| format!("{s:?} is not a SIP URI: {e}"))
+}
 
 /// Why the program stops with an error.
 enum Failure {
@@ -55,21 +75,7 @@ enum Failure {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (uri, rest) = split_positional(&args);
-    let opts = match cli::parse(&SPEC, rest) {
-        Ok(cli::Parsed::Help) => {
-            println!("{}", SPEC.usage);
-            return ExitCode::SUCCESS;
-        }
-        Ok(cli::Parsed::Run(opts)) => opts,
-        Err(e) => return usage(&e.to_string()),
-    };
-    let uri = match uri.as_slice() {
-        [one] => one.clone(),
-        [] => return usage("missing the URI to call"),
-        more => return usage(&format!("one URI expected, got {}", more.len())),
-    };
+    let args = Args::parse();
     cli::init_logging();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -78,9 +84,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(opts, &uri)) {
+    match runtime.block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(why)) => usage(&why),
+        Err(Failure::Usage(why)) => {
+            eprintln!("call: {why}\n(try call --help)");
+            ExitCode::from(2)
+        }
         Err(Failure::Call(why)) => {
             println!("call failed: {why}");
             ExitCode::FAILURE
@@ -88,61 +97,23 @@ fn main() -> ExitCode {
     }
 }
 
-fn usage(why: &str) -> ExitCode {
-    eprintln!("call: {why}\n(try call --help)");
-    ExitCode::from(2)
-}
-
-/// Separates the positional arguments (the URI) from the options, so that
-/// the options can go through the shared parser.
-fn split_positional(args: &[String]) -> (Vec<String>, Vec<String>) {
-    let mut positional = Vec::new();
-    let mut rest = Vec::new();
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        let takes_value = SPEC.values.contains(&arg.as_str()) || arg == "--listen";
-        if takes_value {
-            rest.push(arg.clone());
-            if let Some(v) = iter.next() {
-                rest.push(v.clone());
-            }
-        } else if arg.starts_with('-') {
-            rest.push(arg.clone());
-        } else {
-            positional.push(arg.clone());
-        }
-    }
-    (positional, rest)
-}
-
-async fn run(opts: cli::Options, uri: &str) -> Result<(), Failure> {
-    let usage = |e: cli::Error| Failure::Usage(e.to_string());
-    let listen = match opts.value::<String>("--listen").map_err(usage)? {
-        Some(_) => opts.listen().map_err(usage)?,
-        None => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-    };
-    let duration = opts
-        .seconds("--duration")
-        .map_err(usage)?
-        .unwrap_or(Duration::from_secs(5));
-    let media_port: u16 = opts.value("--media-port").map_err(usage)?.unwrap_or(40000);
-    let target: Uri = uri
-        .trim_start_matches('<')
-        .trim_end_matches('>')
-        .parse()
-        .map_err(|e| Failure::Usage(format!("{uri:?} is not a SIP URI: {e}")))?;
-
+async fn run(args: Args) -> Result<(), Failure> {
+    let Args {
+        target,
+        listen,
+        duration,
+        from,
+        user,
+        password,
+        media_port,
+    } = args;
     let mut builder = Client::builder().listen(listen);
-    if let Some(from) = opts.value::<String>("--from").map_err(usage)? {
+    if let Some(from) = from {
         builder = builder.from(from);
     }
-    match (
-        opts.value::<String>("--user").map_err(usage)?,
-        opts.value::<String>("--password").map_err(usage)?,
-    ) {
-        (Some(user), Some(password)) => builder = builder.credentials(user, password),
-        (None, None) => {}
-        _ => return Err(Failure::Usage("--user and --password go together".into())),
+    // clap makes --user and --password go together.
+    if let (Some(user), Some(password)) = (user, password) {
+        builder = builder.credentials(user, password);
     }
     let client = builder.bind().await.map_err(|e| match e {
         parrot::client::ClientError::Config(_) | parrot::client::ClientError::InvalidUri(_) => {
@@ -281,4 +252,53 @@ fn media_ip(client: &Client, target: &Uri) -> IpAddr {
         s.local_addr().ok().map(|a| a.ip())
     })
     .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use clap::error::ErrorKind;
+
+    fn parse(argv: &[&str]) -> Result<Args, clap::Error> {
+        cli::try_parse(argv)
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn the_uri_and_the_defaults() {
+        let args = parse(&["<sip:bob@192.0.2.4:5060>"]).unwrap();
+        assert_eq!(args.target.to_string(), "sip:bob@192.0.2.4:5060");
+        assert_eq!(args.listen, SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
+        assert_eq!(args.duration, Duration::from_secs(5));
+        assert_eq!(args.media_port, 40000);
+        // Options may come before or after the URI.
+        let args = parse(&["--duration", "0.5", "sip:bob@host", "--listen", "5070"]).unwrap();
+        assert_eq!(args.duration, Duration::from_millis(500));
+        assert_eq!(args.listen.port(), 5070);
+        assert_eq!(
+            parse(&[]).unwrap_err().kind(),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert!(parse(&["sip:a@h", "sip:b@h"]).is_err(), "one URI");
+        assert!(parse(&["not a uri"]).is_err());
+    }
+
+    #[test]
+    fn user_and_password_go_together() {
+        assert!(parse(&["sip:bob@h", "--user", "alice", "--password", "pw"]).is_ok());
+        for half in [&["--user", "alice"][..], &["--password", "pw"]] {
+            let mut argv = vec!["sip:bob@h"];
+            argv.extend_from_slice(half);
+            assert_eq!(
+                parse(&argv).unwrap_err().kind(),
+                ErrorKind::MissingRequiredArgument,
+                "{half:?}"
+            );
+        }
+    }
 }

@@ -1,33 +1,44 @@
 //! `im`: receives text/plain instant messages (see `examples::im`).
 
-use examples::cli::{self, Spec};
+use clap::Parser;
+use examples::cli;
 use examples::im;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 #[global_allocator]
 static ALLOCATOR: cli::Allocator = cli::ALLOCATOR;
 
-const SPEC: Spec = Spec {
-    usage: "\
-usage: im [--listen ADDR]
-
-Receives SIP instant messages (MESSAGE, RFC 3428). A text/plain message
-gets 200 OK and its text is logged with the sender; any other content type
-gets 415 Unsupported Media Type with Accept: text/plain.
-
-options:
-  --listen ADDR   where to listen, UDP and TCP (default 0.0.0.0:5060;
-                  a bare port means every interface)
-  -h, --help      this text
-
-Logs go to stderr; RUST_LOG sets the level (default info). Ctrl-C stops.",
-    values: &[],
-    switches: &[],
-};
+/// Receives SIP instant messages (MESSAGE, RFC 3428).
+///
+/// A text/plain message gets 200 OK and its text is logged with the
+/// sender; any other content type, or none, gets 415 Unsupported Media
+/// Type with Accept: text/plain.
+#[derive(Debug, Parser)]
+#[command(name = "im", after_help = cli::AFTER_HELP)]
+struct Args {
+    /// Where to listen, UDP and TCP (a bare port means every interface)
+    #[arg(long, value_name = "ADDR", default_value = cli::DEFAULT_LISTEN_TEXT,
+          value_parser = cli::parse_listen)]
+    listen: SocketAddr,
+}
 
 fn main() -> ExitCode {
-    cli::main(&SPEC, |opts| async move {
-        im::serve(opts.listen()?, cli::ctrl_c()).await?;
+    cli::main(|args: Args| async move {
+        im::serve(args.listen, cli::ctrl_c()).await?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Args::command().debug_assert();
+        let args = Args::try_parse_from(["im"]).unwrap();
+        assert_eq!(args.listen, cli::DEFAULT_LISTEN);
+    }
 }

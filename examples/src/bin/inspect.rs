@@ -5,14 +5,39 @@
 //! ```
 //!
 //! Each FILE (or standard input when none is given) holds one message. For
-//! each, the start line, every header with its typed decoding where Parrot
-//! has one, and the body size are printed, followed by the re-serialized
-//! message; a refused message prints the reason a server would put in its
-//! `400` response. With no input at all, a built-in INVITE is shown.
+//! each, the start line, every header as parsed, and the body size are
+//! printed, followed by the re-serialized message; a refused message prints
+//! the reason a server would put in its `400` response. With no input at
+//! all, a built-in INVITE is shown.
 
+use clap::Parser;
 use parrot::message::{Message, parse_datagram};
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// Parses SIP messages and shows what the parser sees.
+///
+/// Parses each FILE (or standard input) as one SIP message and prints the
+/// parsed start line, the headers, the body size and the re-serialized
+/// message; for a message Parrot refuses, the reason its 400 response
+/// would give, and where parsing stopped. Empty standard input shows a
+/// built-in INVITE.
+#[derive(Debug, Parser)]
+#[command(
+    name = "inspect",
+    after_help = "Exit status: 0 when every message parses, 1 when one is refused or a \
+                  file cannot be read, 2 for a bad command line."
+)]
+struct Args {
+    // An attribute rather than a doc comment: rustdoc would read the
+    // brackets as a link.
+    #[arg(
+        value_name = "FILE",
+        help = "Files holding one message each [default: standard input]"
+    )]
+    files: Vec<PathBuf>,
+}
 
 const SAMPLE: &str = "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
 Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds;rport\r\n\
@@ -26,17 +51,8 @@ Content-Type: application/sdp\r\n\
 Content-Length: 0\r\n\r\n";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        eprintln!(
-            "usage: inspect [FILE...]\n\n\
-             Parses each FILE (or standard input) as one SIP message and prints\n\
-             the parsed start line, headers, body size and the re-serialized\n\
-             message. Prints the 400 reason for a message Parrot refuses."
-        );
-        return ExitCode::SUCCESS;
-    }
-    let inputs: Vec<(String, Vec<u8>)> = if args.is_empty() {
+    let args = Args::parse();
+    let inputs: Vec<(String, Vec<u8>)> = if args.files.is_empty() {
         let mut buf = Vec::new();
         if std::io::stdin().read_to_end(&mut buf).is_err() || buf.is_empty() {
             buf = SAMPLE.as_bytes().to_vec();
@@ -44,11 +60,12 @@ fn main() -> ExitCode {
         vec![("<stdin>".into(), buf)]
     } else {
         let mut v = Vec::new();
-        for a in &args {
-            match std::fs::read(a) {
-                Ok(b) => v.push((a.clone(), b)),
+        for path in &args.files {
+            let name = path.display().to_string();
+            match std::fs::read(path) {
+                Ok(b) => v.push((name, b)),
                 Err(e) => {
-                    eprintln!("{a}: {e}");
+                    eprintln!("{name}: {e}");
                     return ExitCode::FAILURE;
                 }
             }
@@ -87,4 +104,18 @@ fn show(msg: &Message) {
     println!("body: {} bytes", msg.body().len());
     println!("-- serialized --");
     print!("{}", String::from_utf8_lossy(&msg.to_bytes()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Args::command().debug_assert();
+        let args = Args::try_parse_from(["inspect", "a.sip", "b.sip"]).unwrap();
+        assert_eq!(args.files, [PathBuf::from("a.sip"), PathBuf::from("b.sip")]);
+        assert!(Args::try_parse_from(["inspect", "--bogus"]).is_err());
+    }
 }

@@ -6,6 +6,7 @@ use md5::Md5;
 use sha2::{Digest, Sha256, Sha512_256};
 use std::fmt;
 use std::str::FromStr;
+use subtle::ConstantTimeEq;
 
 /// A Digest `algorithm` (RFC 7616 §3.3; RFC 8760 registers the same names
 /// for SIP). The hash is one of MD5, SHA-256 and SHA-512/256; the `-sess`
@@ -134,20 +135,9 @@ impl fmt::Display for Algorithm {
 }
 
 /// A name that is not one of the supported [`Algorithm`]s.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown Digest algorithm {0:?} (expected MD5, SHA-256 or SHA-512-256, optionally -sess)")]
 pub struct UnknownAlgorithm(pub String);
-
-impl fmt::Display for UnknownAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown Digest algorithm {:?} (expected MD5, SHA-256 or SHA-512-256, optionally -sess)",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for UnknownAlgorithm {}
 
 impl FromStr for Algorithm {
     type Err = UnknownAlgorithm;
@@ -261,12 +251,8 @@ impl DigestInput<'_> {
 
 /// Lower-case hex of `bytes`.
 pub(crate) fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
+    crate::random::push_hex(&mut s, bytes);
     s
 }
 
@@ -291,15 +277,9 @@ pub(crate) fn from_hex(s: &str) -> Option<Vec<u8>> {
 
 /// Compares `a` and `b` in time that depends only on their lengths, not on
 /// where they differ, so that a response digest cannot be guessed byte by
-/// byte from timing (RFC 7616 §5, security considerations). Lengths are public:
-/// every digest of one algorithm has the same.
+/// byte from timing (RFC 7616 §5, security considerations). Lengths are
+/// public: every digest of one algorithm has the same. The comparison is
+/// `subtle`'s, written to resist the optimizer.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a
-        .iter()
-        .zip(b)
-        .fold(0u8, |acc, (x, y)| acc | std::hint::black_box(x ^ y));
-    std::hint::black_box(diff) == 0
+    a.ct_eq(b).into()
 }

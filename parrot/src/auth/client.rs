@@ -10,35 +10,30 @@ use crate::message::{Header, HeaderName, Request, Response, StatusCode};
 use std::fmt;
 
 /// Why a challenge cannot be answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AnswerError {
     /// The response is not a `401`/`407`, or carries no challenge.
+    #[error("no challenge to answer")]
     NoChallenge,
     /// The challenge is not `Digest`.
+    #[error("not a Digest challenge")]
     NotDigest,
     /// The challenge lacks `realm` or `nonce`.
+    #[error("challenge without {0}")]
     MissingParameter(&'static str),
     /// An algorithm not supported here.
+    #[error("unsupported algorithm {0:?}")]
     UnsupportedAlgorithm(String),
     /// Only `qop` options not supported here (or a `-sess` algorithm with
     /// no `qop`, which has no cnonce to go with it).
+    #[error("unsupported qop {0:?}")]
     UnsupportedQop(String),
+    /// The operating system's random generator failed, so there is no
+    /// cnonce to send.
+    #[error("the operating system's random generator failed")]
+    NoRandomness,
 }
-
-impl fmt::Display for AnswerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AnswerError::NoChallenge => f.write_str("no challenge to answer"),
-            AnswerError::NotDigest => f.write_str("not a Digest challenge"),
-            AnswerError::MissingParameter(p) => write!(f, "challenge without {p}"),
-            AnswerError::UnsupportedAlgorithm(a) => write!(f, "unsupported algorithm {a:?}"),
-            AnswerError::UnsupportedQop(q) => write!(f, "unsupported qop {q:?}"),
-        }
-    }
-}
-
-impl std::error::Error for AnswerError {}
 
 /// A user's credentials, answering Digest challenges.
 ///
@@ -90,7 +85,9 @@ impl DigestClient {
         uri: &str,
         body: &[u8],
     ) -> Result<Credentials, AnswerError> {
-        let cnonce = format!("{:016x}{:016x}", crate::random::u64(), crate::random::u64());
+        // RFC 7616 §3.4: the cnonce protects against chosen-plaintext
+        // attacks by the server, so it must not be predictable.
+        let cnonce = crate::random::cnonce().map_err(|_| AnswerError::NoRandomness)?;
         self.answer_with(challenge, method, uri, body, 1, &cnonce)
     }
 

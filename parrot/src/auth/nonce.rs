@@ -75,16 +75,14 @@ pub(crate) struct Nonces {
 }
 
 impl Nonces {
-    /// A fresh random secret; nonces live `lifetime`.
-    pub fn new(lifetime: Duration, max_tracked: usize) -> Self {
-        // Four outputs of `random::u64` (SipHash keyed from the operating
-        // system's generator) make the 256-bit HMAC key.
-        let mut secret = [0u8; 32];
-        for chunk in secret.chunks_exact_mut(8) {
-            chunk.copy_from_slice(&crate::random::u64().to_be_bytes());
-        }
+    /// A fresh random secret; nonces live `lifetime`. Fails only when the
+    /// operating system's generator does.
+    pub fn new(lifetime: Duration, max_tracked: usize) -> Result<Self, getrandom::Error> {
+        // The 256-bit HMAC key straight from the operating system's
+        // generator: whoever knew it could mint nonces.
+        let secret = crate::random::secret()?;
         let now = Instant::now();
-        Nonces {
+        Ok(Nonces {
             secret,
             // A little in the past, so that an `Instant` taken just before
             // the authenticator was made still counts from the epoch.
@@ -92,7 +90,7 @@ impl Nonces {
             lifetime,
             max_tracked: max_tracked.max(1),
             table: Mutex::new(Table::default()),
-        }
+        })
     }
 
     pub fn lifetime(&self) -> Duration {
@@ -134,6 +132,7 @@ impl Nonces {
     pub fn issue(&self, now: Instant) -> String {
         let mut raw = [0u8; RAW_LEN];
         raw[..TS_LEN].copy_from_slice(&self.ms(now).to_be_bytes());
+        // The salt keeps two nonces issued in the same millisecond apart.
         raw[TS_LEN..TS_LEN + SALT_LEN].copy_from_slice(&crate::random::u64().to_be_bytes());
         let mut key = [0u8; TS_LEN + SALT_LEN];
         key.copy_from_slice(&raw[..TS_LEN + SALT_LEN]);
@@ -241,7 +240,7 @@ mod tests {
 
     #[test]
     fn issued_nonces_check_and_expire() {
-        let n = Nonces::new(Duration::from_secs(30), 100);
+        let n = Nonces::new(Duration::from_secs(30), 100).unwrap();
         let t0 = Instant::now();
         let nonce = n.issue(t0);
         assert_eq!(nonce.len(), 64);
@@ -259,8 +258,8 @@ mod tests {
 
     #[test]
     fn foreign_or_altered_nonces_are_unknown() {
-        let a = Nonces::new(Duration::from_secs(30), 100);
-        let b = Nonces::new(Duration::from_secs(30), 100);
+        let a = Nonces::new(Duration::from_secs(30), 100).unwrap();
+        let b = Nonces::new(Duration::from_secs(30), 100).unwrap();
         let t0 = Instant::now();
         let nonce = a.issue(t0);
         assert_eq!(b.check(&nonce, t0), NonceState::Unknown, "other secret");
@@ -286,7 +285,7 @@ mod tests {
 
     #[test]
     fn counts_must_increase() {
-        let n = Nonces::new(Duration::from_secs(30), 100);
+        let n = Nonces::new(Duration::from_secs(30), 100).unwrap();
         let t0 = Instant::now();
         let NonceState::Fresh(k) = n.check(&n.issue(t0), t0) else {
             panic!()
@@ -307,7 +306,7 @@ mod tests {
 
     #[test]
     fn a_full_table_drops_the_oldest_and_makes_them_stale() {
-        let n = Nonces::new(Duration::from_secs(300), 16);
+        let n = Nonces::new(Duration::from_secs(300), 16).unwrap();
         let t0 = Instant::now();
         let nonces: Vec<String> = (0..16)
             .map(|i| n.issue(t0 + Duration::from_secs(i)))
@@ -339,7 +338,7 @@ mod tests {
 
     #[test]
     fn expired_entries_go_first() {
-        let n = Nonces::new(Duration::from_secs(10), 4);
+        let n = Nonces::new(Duration::from_secs(10), 4).unwrap();
         let t0 = Instant::now();
         for i in 0..4 {
             let nonce = n.issue(t0 + Duration::from_millis(i));

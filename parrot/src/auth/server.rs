@@ -141,33 +141,41 @@ pub struct AuthenticatedUser {
 /// A wrong password and an unknown user are one variant,
 /// [`AuthError::InvalidCredentials`], reached through the same computation:
 /// nothing tells them apart.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
     /// No Digest credentials for our realm: challenge (401/407).
+    #[error("no credentials for this realm")]
     Missing,
     /// Credentials for our realm lacking a mandatory parameter (RFC 3261
     /// §22.4, RFC 7616 §3.4), or not parsing: `400 Bad Request`.
+    #[error("malformed credentials: {0}")]
     Malformed(String),
     /// The `uri` parameter does not name the Request-URI (RFC 7616
     /// §3.4.6; RFC 2617 §3.2.2.5 answers `400 Bad Request`).
+    #[error("digest uri does not match the Request-URI")]
     UriMismatch,
     /// An algorithm we did not offer: challenge again.
+    #[error("algorithm not offered")]
     UnsupportedAlgorithm,
     /// A `qop` we did not offer: challenge again.
+    #[error("qop not offered")]
     UnsupportedQop,
     /// A wrong password, or an unknown user: challenge again with a new
     /// nonce, `stale=false` (RFC 7235 §3.1: a `401` to a request with
     /// credentials means they were refused; `403` would say that no
     /// credentials can help, RFC 3261 §21.4.4).
+    #[error("wrong username or password")]
     InvalidCredentials,
     /// The digest is right but the nonce expired or is not ours (any more):
     /// challenge again with `stale=true` (RFC 7616 §3.3), and the client
     /// retries with the new nonce without asking the user.
+    #[error("stale nonce")]
     Stale,
     /// The nonce-count did not increase, or a nonce used without `qop` came
     /// again: a replay (RFC 7616 §3.4, §5.5). Challenge again,
     /// `stale=false`.
+    #[error("replayed nonce-count")]
     Replay,
 }
 
@@ -187,23 +195,6 @@ impl AuthError {
         matches!(self, AuthError::Stale)
     }
 }
-
-impl fmt::Display for AuthError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AuthError::Missing => f.write_str("no credentials for this realm"),
-            AuthError::Malformed(why) => write!(f, "malformed credentials: {why}"),
-            AuthError::UriMismatch => f.write_str("digest uri does not match the Request-URI"),
-            AuthError::UnsupportedAlgorithm => f.write_str("algorithm not offered"),
-            AuthError::UnsupportedQop => f.write_str("qop not offered"),
-            AuthError::InvalidCredentials => f.write_str("wrong username or password"),
-            AuthError::Stale => f.write_str("stale nonce"),
-            AuthError::Replay => f.write_str("replayed nonce-count"),
-        }
-    }
-}
-
-impl std::error::Error for AuthError {}
 
 /// The default nonce lifetime: five minutes.
 pub const DEFAULT_NONCE_LIFETIME: Duration = Duration::from_secs(300);
@@ -274,19 +265,37 @@ struct Answer<'a> {
 
 impl DigestAuthenticator {
     /// An authenticator for `realm` over `store`: SHA-256 and MD5,
-    /// `qop=auth`, nonces living [`DEFAULT_NONCE_LIFETIME`].
+    /// `qop=auth`, nonces living [`DEFAULT_NONCE_LIFETIME`], signed with
+    /// a fresh key from the operating system's random generator.
+    ///
+    /// # Panics
+    ///
+    /// When the operating system's random generator fails, which it does
+    /// not once the system has booted; an authenticator with a guessable
+    /// key would accept forged nonces.
     pub fn new(realm: impl Into<String>, store: impl CredentialStore + 'static) -> Self {
         DigestAuthenticator::with_store(realm, Arc::new(store))
     }
 
     /// [`DigestAuthenticator::new`] with a shared store.
+    ///
+    /// # Panics
+    ///
+    /// As [`DigestAuthenticator::new`].
     pub fn with_store(realm: impl Into<String>, store: Arc<dyn CredentialStore>) -> Self {
+        // No `Result` to report through: a constructor used at start-up.
+        let nonces = Nonces::new(DEFAULT_NONCE_LIFETIME, DEFAULT_MAX_TRACKED_NONCES)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "no key for Digest nonces: the operating system's random generator failed: {e}"
+                )
+            });
         DigestAuthenticator {
             realm: realm.into(),
             algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
             qop: vec![Qop::Auth],
             store,
-            nonces: Nonces::new(DEFAULT_NONCE_LIFETIME, DEFAULT_MAX_TRACKED_NONCES),
+            nonces,
         }
     }
 

@@ -208,6 +208,60 @@ fn constant_time_compare() {
     }
 }
 
+#[test]
+fn error_texts() {
+    // Logs and applications show these; they are part of the interface.
+    let texts: Vec<(String, &str)> = vec![
+        (
+            UnknownAlgorithm("SHA-1".into()).to_string(),
+            "unknown Digest algorithm \"SHA-1\" (expected MD5, SHA-256 or SHA-512-256, optionally -sess)",
+        ),
+        (
+            AnswerError::NoChallenge.to_string(),
+            "no challenge to answer",
+        ),
+        (AnswerError::NotDigest.to_string(), "not a Digest challenge"),
+        (
+            AnswerError::MissingParameter("nonce").to_string(),
+            "challenge without nonce",
+        ),
+        (
+            AnswerError::UnsupportedAlgorithm("SHA-3".into()).to_string(),
+            "unsupported algorithm \"SHA-3\"",
+        ),
+        (
+            AnswerError::UnsupportedQop("conf".into()).to_string(),
+            "unsupported qop \"conf\"",
+        ),
+        (
+            AuthError::Missing.to_string(),
+            "no credentials for this realm",
+        ),
+        (
+            AuthError::Malformed("missing nonce".into()).to_string(),
+            "malformed credentials: missing nonce",
+        ),
+        (
+            AuthError::UriMismatch.to_string(),
+            "digest uri does not match the Request-URI",
+        ),
+        (
+            AuthError::UnsupportedAlgorithm.to_string(),
+            "algorithm not offered",
+        ),
+        (AuthError::UnsupportedQop.to_string(), "qop not offered"),
+        (
+            AuthError::InvalidCredentials.to_string(),
+            "wrong username or password",
+        ),
+        (AuthError::Stale.to_string(), "stale nonce"),
+        (AuthError::Replay.to_string(), "replayed nonce-count"),
+    ];
+    for (got, want) in texts {
+        assert_eq!(got, want);
+    }
+}
+
 // --- the server side ------------------------------------------------------
 
 #[test]

@@ -16,6 +16,8 @@
 //!   and ending with BYE (§15).
 //! * [`Retransmit2xx`]: the UAS core's retransmission of a 2xx to INVITE
 //!   until the ACK arrives, and the 64·T1 give-up (§13.3.1.4).
+//! * [`new_tag`] and [`new_branch`]: fresh random To tags and Via
+//!   branches for the responses and requests built here.
 //!
 //! ```
 //! use parrot::dialog::{Dialog, DialogId, DialogState};
@@ -66,6 +68,9 @@ pub use request::DialogRequest;
 pub use response::{creates_dialog, is_target_refresh, prepare_response};
 pub use retransmit::{Retransmit2xx, Retransmit2xxOutput};
 pub use state::{Dialog, DialogError, DialogState, Refusal};
+// The identifiers a user of this layer makes itself: a To tag for
+// `prepare_response`, a branch for the Via of a `DialogRequest`.
+pub use crate::random::{branch as new_branch, tag as new_tag};
 
 use crate::message::Text;
 

@@ -9,7 +9,7 @@ use crate::message::{HeaderName, Method, NameAddr, Request, Uri};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DialogRequest {
     /// The request, without a Via unless one was given: the caller adds
-    /// its own (with a fresh branch, [`crate::random::branch`]) before
+    /// its own (with a fresh branch, [`new_branch`](super::new_branch)) before
     /// handing it to a client transaction.
     pub request: Request,
     /// Where to send it (§8.1.2): the first Route URI if the route set

@@ -39,7 +39,7 @@ pub fn is_target_refresh(method: &Method) -> bool {
 /// * Unless the response is `100 Trying` (which §8.2.6.2 exempts and which
 ///   never creates a dialog), a To tag `local_tag` is added when the To
 ///   header has none (§8.2.6.2, §12.1.1). Use one fresh tag
-///   ([`crate::random::tag`]) for every response to the request, and give
+///   ([`new_tag`](super::new_tag)) for every response to the request, and give
 ///   the response to [`Dialog::new_uas`](super::Dialog::new_uas), which
 ///   adopts it. A `local_tag` that is not a `token` (§25.1) is not added.
 /// * If the response creates a dialog ([`creates_dialog`], for a request

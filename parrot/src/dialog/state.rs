@@ -273,7 +273,7 @@ impl Dialog {
     /// have sent) to `request` (§12.1.1):
     ///
     /// * the local tag is the response's To tag, or a fresh one
-    ///   ([`crate::random::tag`]) if it has none yet — then pass the
+    ///   ([`new_tag`](super::new_tag)) if it has none yet — then pass the
     ///   response through [`prepare_response`](Dialog::prepare_response),
     ///   which adds it;
     /// * route set = the Record-Route URIs of the request, in order with

@@ -7,8 +7,6 @@
 //! the raw bytes without trusting anything else in the message.
 
 use crate::message::{HeaderName, ParseError, ParseErrorKind, Response, StatusCode};
-use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The longest reason phrase copied from a parse error.
 const MAX_REASON: usize = 160;
@@ -213,11 +211,9 @@ fn has_tag(to: &str) -> bool {
     })
 }
 
-/// A fresh random-looking tag (§19.3: at least 32 bits of randomness).
+/// A fresh random tag (§19.3: at least 32 bits of randomness).
 fn new_tag() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{:016x}", RandomState::new().hash_one(n))
+    crate::random::tag().to_string()
 }
 
 #[cfg(test)]
