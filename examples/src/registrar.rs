@@ -31,9 +31,10 @@
 //! - Not done, as befits an example: checking that the Request-URI names a
 //!   domain served here (step 1).
 //!
-//! The location service is one [`Location`] (an
-//! `Arc<Mutex<HashMap<aor, Vec<Binding>>>>`) cloned into every handler
-//! value by the server's factory closure.
+//! The location service and the options are the server's shared state
+//! ([`Registry`], given to `ServerBuilder::state`): the factory builds
+//! each handler value from it, so no handler code sees a lock but the
+//! location service's own (an `Arc<Mutex<HashMap<aor, Vec<Binding>>>>`).
 
 use parrot::auth::{AuthenticatedUser, DigestAuthenticator};
 use parrot::message::typed::{Contact, Expires, MinExpires};
@@ -414,17 +415,28 @@ pub fn http_date(t: SystemTime) -> String {
     )
 }
 
-/// The handler: a view of the shared location service.
+/// What every handler value shares: the location service and the options.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    /// The bindings by address-of-record.
+    pub location: Location,
+    /// Limits and authentication.
+    pub options: Arc<RegistrarOptions>,
+}
+
+/// The handler: a view of the shared [`Registry`].
 #[derive(Debug, Clone)]
 pub struct Registrar {
-    location: Location,
-    options: RegistrarOptions,
+    registry: Registry,
 }
 
 impl Registrar {
-    /// A handler value working on `location`.
-    pub fn new(location: Location, options: RegistrarOptions) -> Self {
-        Registrar { location, options }
+    /// A handler value working on the shared `registry` (the server's
+    /// factory: `.state(registry).handler(Registrar::new)`).
+    pub fn new(registry: &Registry) -> Self {
+        Registrar {
+            registry: registry.clone(),
+        }
     }
 }
 
@@ -432,11 +444,12 @@ impl Registrar {
 impl Registrar {
     async fn register(&mut self, req: &Request) -> Response {
         let now = Instant::now();
-        if let Err(refusal) = authorize(req, &self.options, now) {
+        let Registry { location, options } = &self.registry;
+        if let Err(refusal) = authorize(req, options, now) {
             debug!(status = %refusal.status, "REGISTER refused");
             return refusal;
         }
-        let resp = self.location.register(req, &self.options, now);
+        let resp = location.register(req, options, now);
         debug!(status = %resp.status, "REGISTER answered");
         resp
     }
@@ -449,16 +462,17 @@ pub async fn bind(
     options: RegistrarOptions,
     location: Location,
 ) -> parrot::Result<BoundServer<Registrar>> {
+    let sweep = options.sweep_interval;
     let server = Server::builder()
         .listen(listen)
-        .handler({
-            let location = location.clone();
-            let options = options.clone();
-            move || Registrar::new(location.clone(), options.clone())
+        .state(Registry {
+            location: location.clone(),
+            options: Arc::new(options),
         })
+        .handler(Registrar::new)
         .bind()
         .await?;
-    location.spawn_sweeper(options.sweep_interval);
+    location.spawn_sweeper(sweep);
     Ok(server)
 }
 
