@@ -29,7 +29,7 @@ mod tests;
 
 pub use absolute::AbsoluteUri;
 pub use headers::{UriHeader, UriHeaders};
-pub use params::{UriParam, UriParams};
+pub use params::{UriParam, UriParams, UriSyntax};
 pub use sip::SipUri;
 pub use tel::TelUri;
 

@@ -3,7 +3,7 @@
 use super::escape::{
     canonical, check_chars, is_password_byte, is_user_byte, percent_decode, percent_encode,
 };
-use super::{Detail, Uri, UriHeaders, UriParams, uri_error};
+use super::{Detail, Uri, UriHeaders, UriParams, params, uri_error};
 use crate::message::error::ParseError;
 use crate::message::grammar::{find_any, find_byte, parse_u64, split_once_byte};
 use crate::message::host::Host;
@@ -109,7 +109,7 @@ impl SipUri {
         let mut params = UriParams::new();
         if let Some(r) = rest.strip_prefix(';') {
             let end = find_byte(r, b'?').unwrap_or(r.len());
-            params = UriParams::parse(src, &r[..end])?;
+            params = params::parse(src, &r[..end])?;
             rest = &r[end..];
         }
         let mut headers = None;
@@ -375,7 +375,7 @@ impl SipUri {
 /// present in only one are ignored.
 fn params_equivalent(a: &UriParams, b: &UriParams) -> bool {
     const SIGNIFICANT: [&[u8]; 5] = [b"transport", b"user", b"ttl", b"method", b"maddr"];
-    let (ca, cb) = (a.canonical(), b.canonical());
+    let (ca, cb) = (params::canonical(a), params::canonical(b));
     for (n, v) in &ca {
         match cb.iter().find(|(m, _)| m == n) {
             Some((_, w)) if v != w => return false,

@@ -1,7 +1,7 @@
 //! `tel:` URIs (RFC 3966).
 
 use super::escape::is_visual_separator;
-use super::{Detail, Uri, UriParams, uri_error};
+use super::{Detail, Uri, UriParams, params, uri_error};
 use crate::message::error::ParseError;
 use crate::message::text::Text;
 use std::borrow::Cow;
@@ -89,7 +89,7 @@ impl TelUri {
         }
         check_tel_number(number)?;
         let params = match params {
-            Some(p) => UriParams::parse(src, p)?,
+            Some(p) => params::parse(src, p)?,
             None => UriParams::new(),
         };
         // local-number = local-number-digits *par context *par
@@ -153,7 +153,7 @@ impl TelUri {
             return false;
         }
         let canon = |p: &UriParams| {
-            let mut v = p.canonical();
+            let mut v = params::canonical(p);
             for (n, val) in &mut v {
                 if n.as_slice() == b"phone-context"
                     && let Some(val) = val
