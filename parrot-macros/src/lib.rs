@@ -19,6 +19,7 @@
 mod common;
 mod diag;
 mod expand;
+mod methods;
 mod uac;
 mod validate;
 
