@@ -53,7 +53,9 @@ impl Response {
         self
     }
 
-    /// This response with an SDP body (`Content-Type: application/sdp`).
+    /// This response with an SDP body (`Content-Type: application/sdp`):
+    /// text, bytes, or a `parrot::sdp::SessionDescription` (which converts
+    /// into [`Bytes`]).
     pub fn sdp(self, body: impl Into<Bytes>) -> Self {
         self.with_body("application/sdp", body)
     }

@@ -79,9 +79,10 @@ fn rejected(m: &MediaDescription) -> MediaDescription {
 ///   previous answer to keep the `o=` line and bump its version.
 pub fn answer_audio(
     offer: &SessionDescription,
-    local_ip: IpAddr,
+    local_ip: impl Into<IpAddr>,
     local_port: u16,
 ) -> Option<SessionDescription> {
+    let local_ip = local_ip.into();
     let mut accepted = false;
     let media = offer
         .media
@@ -116,7 +117,8 @@ pub fn answer_audio(
 /// PCMU and PCMA (in that order) and `a=ptime:20`; for an INVITE that came
 /// without an offer, whose answer then arrives in the ACK (RFC 3261
 /// §13.2.1).
-pub fn offer_audio(local_ip: IpAddr, local_port: u16) -> SessionDescription {
+pub fn offer_audio(local_ip: impl Into<IpAddr>, local_port: u16) -> SessionDescription {
+    let local_ip = local_ip.into();
     let mut audio = MediaDescription::new(
         "audio",
         local_port,

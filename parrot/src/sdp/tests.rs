@@ -433,8 +433,31 @@ mod props {
             if let Ok(sd) = text.parse::<SessionDescription>() {
                 let again: SessionDescription = sd.to_string().parse().unwrap();
                 prop_assert_eq!(&again, &sd);
-                let _ = answer_audio(&sd, "192.0.2.1".parse().unwrap(), 1);
+                let _ = answer_audio(&sd, "192.0.2.1".parse::<std::net::IpAddr>().unwrap(), 1);
             }
         }
     }
+}
+
+#[test]
+fn a_description_is_a_response_body() {
+    use crate::message::{HeaderName, Response, StatusCode};
+    let offer = offer_audio(Ipv4Addr::LOCALHOST, 40000);
+    let text = offer.to_string();
+    let resp = Response::new(StatusCode::OK).sdp(&offer);
+    assert_eq!(resp.body, text.as_bytes());
+    assert_eq!(
+        resp.headers
+            .get(HeaderName::ContentType)
+            .map(|v| v.as_str()),
+        Some("application/sdp")
+    );
+    let resp = Response::new(StatusCode::OK).sdp(offer);
+    assert_eq!(resp.body, text.as_bytes());
+    assert!(text.contains("c=IN IP4 127.0.0.1\r\n"));
+    // Text still works, and an IPv6 address converts as well.
+    let resp = Response::new(StatusCode::OK).sdp(text.clone());
+    assert_eq!(resp.body, text.as_bytes());
+    let v6 = offer_audio(std::net::Ipv6Addr::LOCALHOST, 40000);
+    assert!(v6.to_string().contains("c=IN IP6 ::1\r\n"));
 }

@@ -3,6 +3,7 @@
 use super::model::{
     Attribute, Bandwidth, Connection, MediaDescription, Origin, SessionDescription,
 };
+use bytes::Bytes;
 use std::fmt;
 
 impl fmt::Display for Origin {
@@ -121,5 +122,23 @@ impl fmt::Display for SessionDescription {
             fmt::Display::fmt(m, f)?;
         }
         Ok(())
+    }
+}
+
+/// The description as a message body, so that
+/// [`Response::sdp`](crate::message::Response::sdp) takes it directly.
+/// (The message layer sits below `sdp` and cannot name the type; this
+/// conversion is how it accepts one.)
+impl From<&SessionDescription> for Bytes {
+    fn from(sd: &SessionDescription) -> Bytes {
+        Bytes::from(sd.to_string())
+    }
+}
+
+/// The description as a message body; see the `&SessionDescription`
+/// conversion.
+impl From<SessionDescription> for Bytes {
+    fn from(sd: SessionDescription) -> Bytes {
+        Bytes::from(&sd)
     }
 }
