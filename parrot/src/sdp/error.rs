@@ -3,38 +3,51 @@
 use std::fmt;
 
 /// Why a session description was refused: what is wrong, and on which line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Displays as `SDP line N: <kind>`, or `SDP: <kind>` for the description
+/// as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{kind}", LinePrefix(*.line))]
 pub struct SdpError {
     line: usize,
     kind: SdpErrorKind,
 }
 
-/// The kinds of [`SdpError`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The kinds of [`SdpError`]; each displays as what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SdpErrorKind {
     /// The description is empty.
+    #[error("empty description")]
     Empty,
     /// The description is not UTF-8.
+    #[error("not UTF-8")]
     NotUtf8,
     /// A line is not `<letter>=<value>`, is empty, or holds a NUL or CR.
+    #[error("not a <type>=<value> line")]
     BadLine,
     /// A type letter RFC 4566 does not define (§5: such a description
     /// must be ignored as a whole).
+    #[error("unknown type {0:?}")]
     UnknownType(char),
     /// A line of this type where it may not stand (RFC 4566 §5 order).
+    #[error("{0}= out of order")]
     OutOfOrder(char),
     /// A second line of a type allowed once per level.
+    #[error("{0}= repeated")]
     Repeated(char),
     /// A mandatory line (`v`, `o`, `s`, `t`) is missing.
+    #[error("missing {0}= line")]
     Missing(char),
     /// The value of a line of this type does not follow its syntax.
+    #[error("malformed {0}= line")]
     BadValue(char),
     /// A known attribute (`rtpmap`, `ptime`, a direction) is malformed or,
     /// for a direction, repeated; holds the attribute name.
+    #[error("malformed a={0} attribute")]
     BadAttribute(String),
     /// A media description has no connection address and the session has
     /// none either (RFC 4566 §5.7).
+    #[error("media description without a connection address (c=)")]
     MissingConnection,
 }
 
@@ -55,28 +68,14 @@ impl SdpError {
     }
 }
 
-impl fmt::Display for SdpError {
+/// Writes `SDP line N: `, or `SDP: ` for line 0 (the whole description).
+struct LinePrefix(usize);
+
+impl fmt::Display for LinePrefix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line > 0 {
-            write!(f, "SDP line {}: ", self.line)?;
-        } else {
-            f.write_str("SDP: ")?;
-        }
-        match &self.kind {
-            SdpErrorKind::Empty => f.write_str("empty description"),
-            SdpErrorKind::NotUtf8 => f.write_str("not UTF-8"),
-            SdpErrorKind::BadLine => f.write_str("not a <type>=<value> line"),
-            SdpErrorKind::UnknownType(c) => write!(f, "unknown type {c:?}"),
-            SdpErrorKind::OutOfOrder(c) => write!(f, "{c}= out of order"),
-            SdpErrorKind::Repeated(c) => write!(f, "{c}= repeated"),
-            SdpErrorKind::Missing(c) => write!(f, "missing {c}= line"),
-            SdpErrorKind::BadValue(c) => write!(f, "malformed {c}= line"),
-            SdpErrorKind::BadAttribute(a) => write!(f, "malformed a={a} attribute"),
-            SdpErrorKind::MissingConnection => {
-                f.write_str("media description without a connection address (c=)")
-            }
+        match self.0 {
+            0 => f.write_str("SDP: "),
+            n => write!(f, "SDP line {n}: "),
         }
     }
 }
-
-impl std::error::Error for SdpError {}

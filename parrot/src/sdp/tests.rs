@@ -461,3 +461,31 @@ fn a_description_is_a_response_body() {
     let v6 = offer_audio(std::net::Ipv6Addr::LOCALHOST, 40000);
     assert!(v6.to_string().contains("c=IN IP6 ::1\r\n"));
 }
+
+#[test]
+fn error_texts() {
+    use SdpErrorKind as K;
+    let cases = [
+        (0, K::Empty, "SDP: empty description"),
+        (0, K::NotUtf8, "SDP: not UTF-8"),
+        (3, K::BadLine, "SDP line 3: not a <type>=<value> line"),
+        (2, K::UnknownType('y'), "SDP line 2: unknown type 'y'"),
+        (4, K::OutOfOrder('c'), "SDP line 4: c= out of order"),
+        (5, K::Repeated('i'), "SDP line 5: i= repeated"),
+        (0, K::Missing('t'), "SDP: missing t= line"),
+        (6, K::BadValue('m'), "SDP line 6: malformed m= line"),
+        (
+            7,
+            K::BadAttribute("rtpmap".into()),
+            "SDP line 7: malformed a=rtpmap attribute",
+        ),
+        (
+            8,
+            K::MissingConnection,
+            "SDP line 8: media description without a connection address (c=)",
+        ),
+    ];
+    for (line, kind, text) in cases {
+        assert_eq!(SdpError::new(line, kind).to_string(), text);
+    }
+}
