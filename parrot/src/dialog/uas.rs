@@ -143,7 +143,7 @@ impl RequestError {
         if req.method == Method::Ack {
             return None;
         }
-        let mut resp = req.response(self.status());
+        let mut resp = req.reply(self.status());
         if let RequestError::InvitePending { retry_after } = self {
             resp.headers.push_typed(&RetryAfter::new(*retry_after));
         }

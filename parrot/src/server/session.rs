@@ -344,7 +344,7 @@ fn complete(req: &Request, resp: Response) -> Response {
     if resp.headers.contains(HeaderName::Via) {
         return resp;
     }
-    let mut full = req.response(resp.status);
+    let mut full = req.reply(resp.status);
     full.reason = resp.reason;
     for h in &resp.headers {
         full.headers.push(h.clone());
@@ -489,7 +489,7 @@ pub(crate) async fn run<H: UasHandler>(
         if let Inbox::Request { id, request, .. } = msg {
             s.endpoint().respond(
                 id,
-                request.response(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
+                request.reply(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
             );
         }
     }
@@ -628,7 +628,7 @@ async fn handle_request<H: UasHandler>(
         debug!(error = ?e, "in-dialog request refused");
         let resp = e
             .response(&req)
-            .unwrap_or_else(|| req.response(StatusCode::SERVER_INTERNAL_ERROR));
+            .unwrap_or_else(|| req.reply(StatusCode::SERVER_INTERNAL_ERROR));
         s.respond(&req, resp).await;
         return true;
     }
