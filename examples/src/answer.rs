@@ -181,13 +181,13 @@ pub fn negotiate(req: &Request, ip: IpAddr, port: u16) -> Result<Negotiated, Res
     if !is_sdp {
         return Err(req
             .reply(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-            .with_header("Accept", "application/sdp"));
+            .header("Accept", "application/sdp"));
     }
     let offer = SessionDescription::from_bytes(&req.body).map_err(|e| {
         warn!(error = %e, "malformed SDP offer");
         req.reply(StatusCode::BAD_REQUEST)
-            .with_reason("Malformed SDP")
-            .with_header("Warning", format!("399 parrot \"{e}\""))
+            .reason("Malformed SDP")
+            .header("Warning", format!("399 parrot \"{e}\""))
     })?;
     match sdp::answer_audio(&offer, ip, port) {
         Some(answer) => Ok(Negotiated::Answer(answer)),
@@ -195,7 +195,7 @@ pub fn negotiate(req: &Request, ip: IpAddr, port: u16) -> Result<Negotiated, Res
             info!("offer without PCMU/PCMA audio: 488");
             Err(req
                 .reply(StatusCode::NOT_ACCEPTABLE_HERE)
-                .with_header("Warning", "305 parrot \"Incompatible media format\""))
+                .header("Warning", "305 parrot \"Incompatible media format\""))
         }
     }
 }

@@ -23,7 +23,7 @@ impl Im {
         if !matches!(req.headers.typed::<ContentType>(), Some(Ok(ct)) if ct.is("text", "plain")) {
             return req
                 .reply(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-                .with_header("Accept", "text/plain");
+                .header("Accept", "text/plain");
         }
         let from = req.headers.from_header().map(|f| f.addr.uri().to_string());
         let text = String::from_utf8_lossy(&req.body);

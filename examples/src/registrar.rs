@@ -194,10 +194,7 @@ impl Location {
         options: &RegistrarOptions,
         now: Instant,
     ) -> Result<Response, Refusal> {
-        let bad = |why: &str| {
-            req.reply(StatusCode::BAD_REQUEST)
-                .with_reason(why.to_owned())
-        };
+        let bad = |why: &str| req.reply(StatusCode::BAD_REQUEST).reason(why.to_owned());
         // Step 5: the address-of-record.
         let to = req
             .headers
@@ -205,7 +202,7 @@ impl Location {
             .ok_or_else(|| bad("Missing To header"))?;
         let aor = canonical_aor(to.addr.uri()).ok_or_else(|| {
             req.reply(StatusCode::NOT_FOUND)
-                .with_reason("Not a SIP address-of-record")
+                .reason("Not a SIP address-of-record")
         })?;
         let call_id = req
             .headers
@@ -228,7 +225,7 @@ impl Location {
         let mut list = live(&mut table, &aor, now).to_vec();
         let out_of_order = || {
             req.reply(StatusCode::SERVER_INTERNAL_ERROR)
-                .with_reason("Out of order CSeq")
+                .reason("Out of order CSeq")
         };
 
         if contacts.iter().any(Contact::is_star) {
@@ -254,7 +251,7 @@ impl Location {
                 if asked != 0 && asked < options.min_expires {
                     return Err(req
                         .reply(StatusCode::INTERVAL_TOO_BRIEF)
-                        .with_typed(&MinExpires(options.min_expires)));
+                        .typed(&MinExpires(options.min_expires)));
                 }
                 updates.push((contact, asked.min(options.max_expires)));
             }
@@ -370,7 +367,7 @@ pub fn authorize(
         info!(user = %user.username, to = %to.addr.uri(), "REGISTER for another user's AOR");
         return Err(req
             .reply(StatusCode::FORBIDDEN)
-            .with_reason("Not allowed to register this address-of-record"));
+            .reason("Not allowed to register this address-of-record"));
     }
     Ok(Some(user))
 }

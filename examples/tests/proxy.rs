@@ -110,7 +110,7 @@ impl Uas {
     /// Answers `req` (from `to`) with `status`: our To tag, and for a
     /// 1xx/2xx to an INVITE our Contact and its Record-Route (§12.1.1).
     async fn respond(&self, req: &Request, to: SocketAddr, status: StatusCode) -> Response {
-        let mut resp = req.response(status);
+        let mut resp = req.reply(status);
         if req.headers.to_tag().is_none() && status != StatusCode::TRYING {
             let to_value = req.headers.get(HeaderName::To).expect("a To").to_string();
             resp.headers

@@ -21,6 +21,7 @@
 mod common;
 mod diag;
 mod expand;
+mod methods;
 mod returns;
 mod uac;
 mod validate;

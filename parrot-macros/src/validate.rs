@@ -7,6 +7,7 @@
 
 use crate::common::{self, Callee, Spans, Wording, edit_distance, params};
 use crate::diag::Errors;
+use crate::methods::SIP_METHODS;
 use crate::returns;
 use syn::{ImplItemFn, ItemImpl, Type};
 
@@ -23,26 +24,24 @@ pub(crate) enum Kind {
     Event,
 }
 
-/// The names the macro recognizes, as the trait spells them.
-pub(crate) const HANDLERS: &[(&str, Kind)] = &[
-    ("invite", Kind::Sip("INVITE")),
-    ("ack", Kind::Sip("ACK")),
-    ("bye", Kind::Sip("BYE")),
-    ("cancel", Kind::Sip("CANCEL")),
-    ("options", Kind::Sip("OPTIONS")),
-    ("register", Kind::Sip("REGISTER")),
-    ("message", Kind::Sip("MESSAGE")),
-    ("info", Kind::Sip("INFO")),
-    ("subscribe", Kind::Sip("SUBSCRIBE")),
-    ("notify", Kind::Sip("NOTIFY")),
-    ("publish", Kind::Sip("PUBLISH")),
-    ("update", Kind::Sip("UPDATE")),
-    ("prack", Kind::Sip("PRACK")),
-    ("refer", Kind::Sip("REFER")),
-    ("other", Kind::Other),
-    ("init", Kind::Init),
-    ("event", Kind::Event),
-];
+/// The names the macro recognizes, as the trait spells them: one per
+/// SIP method, then `other`, `init` and `event`.
+pub(crate) const HANDLERS: &[(&str, Kind)] = &handlers();
+
+/// Builds [`HANDLERS`] from the shared method list.
+const fn handlers() -> [(&'static str, Kind); SIP_METHODS.len() + 3] {
+    let mut out = [("", Kind::Other); SIP_METHODS.len() + 3];
+    let mut i = 0;
+    while i < SIP_METHODS.len() {
+        let (handler, name) = SIP_METHODS[i];
+        out[i] = (handler, Kind::Sip(name));
+        i += 1;
+    }
+    out[i] = ("other", Kind::Other);
+    out[i + 1] = ("init", Kind::Init);
+    out[i + 2] = ("event", Kind::Event);
+    out
+}
 
 /// A handler method that passed validation: what the expansion needs to
 /// forward to it, with the user's spans for the checks it emits.

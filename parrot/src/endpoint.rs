@@ -14,7 +14,7 @@
 //! let (endpoint, mut events) = Endpoint::bind(EndpointConfig::default()).await?;
 //! while let Some(event) = events.recv().await {
 //!     if let ServerEvent::Request { id, request, .. } = event {
-//!         endpoint.respond(id, request.response(StatusCode::OK));
+//!         endpoint.respond(id, request.reply(StatusCode::OK));
 //!     }
 //! }
 //! # Ok(()) }
@@ -163,13 +163,13 @@ impl ClientTransaction {
                 ClientEvent::Response(r) if !accept(&r) => {}
                 ClientEvent::Response(r) if r.status.is_final() => return r,
                 ClientEvent::Response(_) => {}
-                ClientEvent::Timeout(_) => return request.response(StatusCode::REQUEST_TIMEOUT),
+                ClientEvent::Timeout(_) => return request.reply(StatusCode::REQUEST_TIMEOUT),
                 ClientEvent::TransportError => {
-                    return request.response(StatusCode::SERVICE_UNAVAILABLE);
+                    return request.reply(StatusCode::SERVICE_UNAVAILABLE);
                 }
             }
         }
-        request.response(StatusCode::REQUEST_TIMEOUT)
+        request.reply(StatusCode::REQUEST_TIMEOUT)
     }
 }
 

@@ -91,7 +91,7 @@ async fn udp_request_is_answered() {
     .unwrap();
     let (id, req) = next_request(&mut events).await;
     assert_eq!(req.method, Method::Options);
-    ep.respond(id, req.response(StatusCode::OK));
+    ep.respond(id, req.reply(StatusCode::OK));
     let resp = recv_response(&sock).await;
     assert_eq!(resp.status, StatusCode::OK);
     assert_eq!(
@@ -111,7 +111,7 @@ async fn tcp_request_is_answered_on_its_connection() {
         .await
         .unwrap();
     let (id, req) = next_request(&mut events).await;
-    ep.respond(id, req.response(StatusCode::OK));
+    ep.respond(id, req.reply(StatusCode::OK));
     let mut buf = vec![0u8; 4096];
     let mut got = Vec::new();
     while !got.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -130,7 +130,7 @@ async fn retransmitted_request_is_answered_by_the_transaction_not_the_tu() {
     let invite = request_text("INVITE", &via, "z9hG4bKretx", "INVITE");
     sock.send_to(invite.as_bytes(), addr).await.unwrap();
     let (id, req) = next_request(&mut events).await;
-    ep.respond(id, req.response(StatusCode::BUSY_HERE));
+    ep.respond(id, req.reply(StatusCode::BUSY_HERE));
     assert_eq!(recv_response(&sock).await.status, StatusCode::BUSY_HERE);
     // The retransmitted INVITE gets the 486 again, from the transaction.
     sock.send_to(invite.as_bytes(), addr).await.unwrap();
@@ -294,7 +294,7 @@ async fn transactions_complete_across_a_lossy_link() {
                 } else {
                     StatusCode::OK
                 };
-                server_tu.respond(id, request.response(status));
+                server_tu.respond(id, request.reply(status));
             }
         }
     });

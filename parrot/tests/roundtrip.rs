@@ -17,7 +17,9 @@ use parrot::HeaderName;
 use parrot::message::typed::{
     CSeq, CallId, Contact, From, MaxForwards, RecordRoute, Route, To, TypedHeader, Via,
 };
-use parrot::message::{Frame, Limits, Message, StreamDecoder, parse_datagram, parse_datagram_with};
+use parrot::message::{
+    Frame, Limits, Message, Method, StreamDecoder, parse_datagram, parse_datagram_with,
+};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
@@ -344,29 +346,12 @@ proptest! {
 // Generator of valid messages
 // ---------------------------------------------------------------------------
 
-const METHODS: [&str; 14] = [
-    "INVITE",
-    "ACK",
-    "BYE",
-    "CANCEL",
-    "OPTIONS",
-    "REGISTER",
-    "MESSAGE",
-    "INFO",
-    "SUBSCRIBE",
-    "NOTIFY",
-    "PUBLISH",
-    "UPDATE",
-    "PRACK",
-    "REFER",
-];
-
 /// `token` (RFC 3261 §25.1).
 const TOKEN: &str = "[A-Za-z0-9\\-.!%*_+`'~]{1,10}";
 
 fn method() -> BoxedStrategy<String> {
     prop_oneof![
-        3 => select(&METHODS[..]).prop_map(str::to_owned),
+        3 => select(&Method::NAMES[..]).prop_map(str::to_owned),
         1 => "[A-Za-z][A-Za-z0-9\\-.!%*_+`'~]{0,10}",
     ]
     .boxed()
@@ -450,7 +435,7 @@ fn sip_param() -> BoxedStrategy<String> {
         // are not paramchars (RFC 3986 would read `%` as an escape); keep
         // to methods that are both.
         prop_oneof![
-            select(&METHODS[..]).prop_map(str::to_owned),
+            select(&Method::NAMES[..]).prop_map(str::to_owned),
             "[A-Za-z][A-Za-z0-9\\-.!*_+~]{0,8}"
         ]
         .prop_map(|m| format!(";method={m}")),

@@ -369,7 +369,7 @@ async fn missing_ack_retransmits_the_2xx_then_sends_bye() {
     // 31.5 s (T1 doubling, capped at T2), until 64*T1.
     assert!(oks >= 9, "only {oks} copies of the 200");
     // Answer the BYE so the server's transaction completes.
-    let mut ok = bye.response(StatusCode::OK);
+    let mut ok = bye.reply(StatusCode::OK);
     ok.headers
         .push(parrot::Header::new("Contact", "<sip:alice@127.0.0.1>"));
     p.sock.send_to(&ok.to_bytes(), p.server).await.unwrap();

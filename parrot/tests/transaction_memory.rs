@@ -68,7 +68,7 @@ fn tu_response(req: &Request, answer: Answer) -> Option<Response> {
         Answer::Ringing => StatusCode::RINGING,
         Answer::Ok => StatusCode::OK,
     };
-    let mut resp = req.response(status);
+    let mut resp = req.reply(status);
     let to = resp.headers.get(HeaderName::To).unwrap().clone();
     resp.headers
         .set(HeaderName::To, format!("{to};tag=a6c85cf"));
@@ -107,7 +107,7 @@ fn measure(method: &str, answer: Answer) -> (isize, isize) {
             Some(r) => text_len(r),
             // An INVITE server transaction keeps the §8.2.6 headers for its
             // own 100 Trying and the 487 that answers a CANCEL.
-            None if method == "INVITE" => text_len(&req.response(StatusCode::TRYING)),
+            None if method == "INVITE" => text_len(&req.reply(StatusCode::TRYING)),
             None => 0,
         };
         layer.handle_request(t0, req, (), false);

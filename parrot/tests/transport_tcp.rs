@@ -240,7 +240,7 @@ async fn garbage_peer_is_closed_others_unaffected() {
     let Message::Request(req) = &inc.message else {
         panic!()
     };
-    t.send_response(&req.response(StatusCode::OK), Some(&inc.origin()))
+    t.send_response(&req.reply(StatusCode::OK), Some(&inc.origin()))
         .await
         .unwrap();
     assert_eq!(read_response(&mut good).await.status, StatusCode::OK);
@@ -356,7 +356,7 @@ async fn response_goes_back_over_the_same_connection() {
         panic!()
     };
     let sent = t
-        .send_response(&req.response(StatusCode::RINGING), Some(&inc.origin()))
+        .send_response(&req.reply(StatusCode::RINGING), Some(&inc.origin()))
         .await
         .unwrap();
     assert_eq!(sent.connection, inc.connection);
@@ -460,7 +460,7 @@ async fn response_reconnects_when_connection_is_gone() {
         panic!()
     };
     let sent = a
-        .send_response(&req.response(StatusCode::OK), Some(&inc.origin()))
+        .send_response(&req.reply(StatusCode::OK), Some(&inc.origin()))
         .await
         .unwrap();
     assert_eq!(sent.remote, b_addr);
@@ -589,7 +589,7 @@ async fn ipv6_tcp() {
     let Message::Request(req) = &inc.message else {
         panic!()
     };
-    t.send_response(&req.response(StatusCode::OK), Some(&inc.origin()))
+    t.send_response(&req.reply(StatusCode::OK), Some(&inc.origin()))
         .await
         .unwrap();
     assert_eq!(read_response(&mut c).await.status, StatusCode::OK);

@@ -104,7 +104,7 @@ async fn request_is_stamped_and_response_goes_to_received_rport() {
         panic!()
     };
     let sent = t
-        .send_response(&req.response(StatusCode::OK), Some(&inc.origin()))
+        .send_response(&req.reply(StatusCode::OK), Some(&inc.origin()))
         .await
         .unwrap();
     assert_eq!(sent.protocol, Protocol::Udp);
@@ -134,7 +134,7 @@ async fn sent_by_matching_source_is_left_alone() {
     let Message::Request(req) = &inc.message else {
         panic!()
     };
-    t.send_response(&req.response(StatusCode::ACCEPTED), None)
+    t.send_response(&req.reply(StatusCode::ACCEPTED), None)
         .await
         .unwrap();
     let (text, _) = recv_text(&client).await;
@@ -321,7 +321,7 @@ async fn large_request_switches_to_tcp_when_allowed() {
         panic!()
     };
     let rsent = a
-        .send_response(&got.response(StatusCode::OK), Some(&inc.origin()))
+        .send_response(&got.reply(StatusCode::OK), Some(&inc.origin()))
         .await
         .unwrap();
     assert_eq!(rsent.connection, inc.connection);
@@ -403,7 +403,7 @@ async fn ipv6_udp() {
     let Message::Request(req) = &inc.message else {
         panic!()
     };
-    t.send_response(&req.response(StatusCode::OK), Some(&inc.origin()))
+    t.send_response(&req.reply(StatusCode::OK), Some(&inc.origin()))
         .await
         .unwrap();
     let (text, from) = recv_text(&client).await;

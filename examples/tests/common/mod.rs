@@ -238,7 +238,7 @@ impl Peer {
 
     /// Answers a request from the server with `200 OK`.
     pub async fn ok(&self, req: &Request) {
-        let resp = req.response(StatusCode::OK);
+        let resp = req.reply(StatusCode::OK);
         self.sock
             .send_to(&resp.to_bytes(), self.server)
             .await

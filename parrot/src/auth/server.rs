@@ -447,14 +447,14 @@ impl DigestAuthenticator {
     /// [`DigestAuthenticator::reject`] at `now`.
     pub fn reject_at(&self, req: &Request, err: &AuthError, proxy: bool, now: Instant) -> Response {
         match err {
-            AuthError::Malformed(_) => req.reply(StatusCode::BAD_REQUEST).with_reason(if proxy {
+            AuthError::Malformed(_) => req.reply(StatusCode::BAD_REQUEST).reason(if proxy {
                 "Malformed Proxy-Authorization"
             } else {
                 "Malformed Authorization"
             }),
             AuthError::UriMismatch => req
                 .reply(StatusCode::BAD_REQUEST)
-                .with_reason("Digest URI Mismatch"),
+                .reason("Digest URI Mismatch"),
             _ => self.challenge_response_at(req, proxy, err.is_stale(), now),
         }
     }

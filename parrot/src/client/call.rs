@@ -580,7 +580,7 @@ impl Task {
                     // consider the original transaction cancelled".
                     info!("no final response 64*T1 after CANCEL; giving up");
                     self.fail(CallError::Cancelled(Box::new(
-                        self.invite.response(StatusCode::REQUEST_TIMEOUT),
+                        self.invite.reply(StatusCode::REQUEST_TIMEOUT),
                     )));
                     return None;
                 }
@@ -713,7 +713,7 @@ impl Task {
             if let DialogInput::Request { id: sid, request } = input {
                 self.client.endpoint().respond(
                     sid,
-                    request.response(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
+                    request.reply(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
                 );
             }
         }
@@ -793,7 +793,7 @@ impl Task {
             Method::Invite | Method::Update => (StatusCode::NOT_ACCEPTABLE_HERE, None),
             _ => (StatusCode::METHOD_NOT_ALLOWED, None),
         };
-        let mut resp = request.response(status);
+        let mut resp = request.reply(status);
         if matches!(status, StatusCode::METHOD_NOT_ALLOWED) || request.method == Method::Options {
             resp.headers.append(HeaderName::Allow, ALLOW);
         }
@@ -875,14 +875,14 @@ fn start_bye(client: &Client, dialog: &mut Dialog) -> ByeFuture {
             Ok(t) => t,
             Err(e) => {
                 warn!(error = %e, next_hop = %dr.next_hop, "cannot route the BYE");
-                return req.response(StatusCode::SERVICE_UNAVAILABLE);
+                return req.reply(StatusCode::SERVICE_UNAVAILABLE);
             }
         };
         match client.via_for(&target) {
             Ok(via) => push_via(&mut req, &via),
             Err(e) => {
                 warn!(error = %e, "cannot send the BYE");
-                return req.response(StatusCode::SERVICE_UNAVAILABLE);
+                return req.reply(StatusCode::SERVICE_UNAVAILABLE);
             }
         }
         info!(to = %target.addr, "sending BYE");
@@ -897,9 +897,9 @@ fn start_bye(client: &Client, dialog: &mut Dialog) -> ByeFuture {
 }
 
 fn timeout(invite: &Request) -> CallError {
-    CallError::Timeout(Box::new(invite.response(StatusCode::REQUEST_TIMEOUT)))
+    CallError::Timeout(Box::new(invite.reply(StatusCode::REQUEST_TIMEOUT)))
 }
 
 fn unreachable(invite: &Request) -> CallError {
-    CallError::Unreachable(Box::new(invite.response(StatusCode::SERVICE_UNAVAILABLE)))
+    CallError::Unreachable(Box::new(invite.reply(StatusCode::SERVICE_UNAVAILABLE)))
 }

@@ -753,7 +753,7 @@ impl Client {
             Ok(tx) => tx,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot start a client transaction");
-                return request.response(StatusCode::SERVICE_UNAVAILABLE);
+                return request.reply(StatusCode::SERVICE_UNAVAILABLE);
             }
         };
         tx.final_response_where(request, |r| {

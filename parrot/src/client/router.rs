@@ -96,15 +96,15 @@ fn request_event(endpoint: &Endpoint, calls: &CallTable, id: TransactionId, requ
             debug!(method = %request.method, "request for an unknown dialog: 481");
             endpoint.respond(
                 id,
-                request.response(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
+                request.reply(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
             );
         }
         return;
     }
     // Outside any dialog: the client accepts no calls or messages.
     let mut resp = match request.method {
-        Method::Options => request.response(StatusCode::OK),
-        _ => request.response(StatusCode::METHOD_NOT_ALLOWED),
+        Method::Options => request.reply(StatusCode::OK),
+        _ => request.reply(StatusCode::METHOD_NOT_ALLOWED),
     };
     resp.headers.append(HeaderName::Allow, ALLOW_OUTSIDE);
     if request.headers.to_tag().is_none() && resp.status != StatusCode::TRYING {

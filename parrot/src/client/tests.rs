@@ -544,7 +544,7 @@ impl Peer {
 
     /// A response to `req` with our To tag and Contact.
     fn answer(&self, req: &Request, status: StatusCode) -> Response {
-        let mut resp = req.response(status);
+        let mut resp = req.reply(status);
         if let Some(to) = resp.headers.to_header().map(|t| t.into_owned()) {
             resp.headers.set_typed(&to.with_tag("peer-tag"));
         }
@@ -585,7 +585,7 @@ async fn call_set_up_ack_retransmitted_2xx_and_remote_bye() {
     assert_eq!(r.status, StatusCode::RINGING);
     let ok = peer
         .answer(&inv, StatusCode::OK)
-        .with_body("application/sdp", "v=0\r\no=peer\r\n");
+        .body("application/sdp", "v=0\r\no=peer\r\n");
     peer.send(ok.clone(), from).await;
     let Some(Progress::Answered(mut call)) = pending.next().await else {
         panic!("no call")
@@ -669,7 +669,7 @@ async fn our_bye_ends_the_call() {
     );
     assert_eq!(bye.headers.to_tag().unwrap(), "peer-tag");
     assert_eq!(bye.headers.from_tag(), inv.headers.from_tag());
-    peer.send(bye.response(StatusCode::OK), from).await;
+    peer.send(bye.reply(StatusCode::OK), from).await;
     let (resp, mut call) = bye_task.await.unwrap();
     assert_eq!(resp.unwrap().status, StatusCode::OK);
     assert!(matches!(call.ended().await, CallEnd::LocalBye(r) if r.status == StatusCode::OK));
@@ -703,7 +703,7 @@ async fn cancel_waits_for_a_provisional_and_ends_with_487() {
     for name in ["from", "to", "call-id"] {
         assert_eq!(cancel.headers.get(name), inv.headers.get(name), "{name}");
     }
-    peer.send(cancel.response(StatusCode::OK), from).await;
+    peer.send(cancel.reply(StatusCode::OK), from).await;
     peer.send(peer.answer(&inv, StatusCode::REQUEST_TERMINATED), from)
         .await;
     let Some(Progress::Failed(e)) = pending.next().await else {
@@ -829,14 +829,14 @@ async fn a_2xx_from_another_fork_is_acknowledged_and_hung_up() {
     let (bye, from) = peer.request().await;
     assert_eq!(bye.method, Method::Bye);
     assert_eq!(bye.headers.to_tag().unwrap(), "fork-tag");
-    peer.send(bye.response(StatusCode::OK), from).await;
+    peer.send(bye.reply(StatusCode::OK), from).await;
     assert!(call.is_active(), "our call goes on");
     // A CallHandle hangs up from elsewhere.
     let mut handle = call.handle();
     handle.hangup();
     let (bye, from) = peer.request().await;
     assert_eq!(bye.headers.to_tag().unwrap(), "peer-tag");
-    peer.send(bye.response(StatusCode::OK), from).await;
+    peer.send(bye.reply(StatusCode::OK), from).await;
     assert!(matches!(handle.ended().await, CallEnd::LocalBye(_)));
 }
 
@@ -998,7 +998,7 @@ impl Registrar {
                 let granted = if expires == "0" { "0" } else { "2" };
                 let contact = req.headers.get("contact").map_or("", |c| c.as_str());
                 req.reply(StatusCode::OK)
-                    .with_header("Contact", format!("{contact};expires={granted}"))
+                    .header("Contact", format!("{contact};expires={granted}"))
             }
             Err(challenge) => challenge,
         }
@@ -1181,7 +1181,7 @@ async fn a_uac_handler_sees_every_step() {
         assert_eq!(ack.method, Method::Ack);
         let (bye, from) = peer.request().await;
         assert_eq!(bye.method, Method::Bye);
-        peer.send(bye.response(StatusCode::OK), from).await;
+        peer.send(bye.reply(StatusCode::OK), from).await;
         // A refused call next.
         let (inv, from) = peer.request().await;
         peer.send(peer.answer(&inv, StatusCode::NOT_FOUND), from)

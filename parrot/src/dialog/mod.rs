@@ -37,7 +37,7 @@
 //! let contact: Uri = "sip:bob@192.0.2.4".parse().unwrap();
 //!
 //! // Answer 200 OK: the dialog picks our To tag and completes the response.
-//! let mut ok = invite.response(StatusCode::OK);
+//! let mut ok = invite.reply(StatusCode::OK);
 //! let mut dialog = Dialog::new_uas(&invite, &ok).unwrap();
 //! dialog.prepare_response(&mut ok, &contact);
 //! assert_eq!(dialog.state(), DialogState::Confirmed);

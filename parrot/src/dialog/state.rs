@@ -143,7 +143,7 @@ impl Refusal {
         if req.method == Method::Ack {
             return None;
         }
-        let mut resp = req.response(self.status());
+        let mut resp = req.reply(self.status());
         if let Refusal::InvitePending { retry_after } = self {
             resp.headers.push_typed(&RetryAfter::new(*retry_after));
         }

@@ -46,7 +46,7 @@ fn our_contact() -> Uri {
 
 /// A confirmed dialog for `req` and the 200 OK sent to create it.
 fn confirmed(req: &Request) -> (Dialog, Response) {
-    let mut ok = req.response(StatusCode::OK);
+    let mut ok = req.reply(StatusCode::OK);
     let mut d = Dialog::new_uas(req, &ok).unwrap();
     d.prepare_response(&mut ok, &our_contact());
     (d, ok)
@@ -193,20 +193,20 @@ fn uas_dialog_state_from_invite_and_2xx() {
 fn early_dialog_then_confirmed_with_a_stable_to_tag() {
     let req = invite();
     let contact = our_contact();
-    let mut ringing = req.response(StatusCode::RINGING);
+    let mut ringing = req.reply(StatusCode::RINGING);
     let mut d = Dialog::new_uas(&req, &ringing).unwrap();
     assert_eq!(d.state(), DialogState::Early);
     assert!(d.invite_in_progress());
 
     // 100 Trying is left alone (§8.2.6.2).
-    let mut trying = req.response(StatusCode::TRYING);
+    let mut trying = req.reply(StatusCode::TRYING);
     d.prepare_response(&mut trying, &contact);
-    assert_eq!(trying, req.response(StatusCode::TRYING));
+    assert_eq!(trying, req.reply(StatusCode::TRYING));
 
     d.prepare_response(&mut ringing, &contact);
-    let mut progress = req.response(StatusCode::SESSION_PROGRESS);
+    let mut progress = req.reply(StatusCode::SESSION_PROGRESS);
     d.prepare_response(&mut progress, &contact);
-    let mut ok = req.response(StatusCode::OK);
+    let mut ok = req.reply(StatusCode::OK);
     d.prepare_response(&mut ok, &contact);
     let tag = d.id().local_tag.clone();
     for r in [&ringing, &progress, &ok] {
@@ -233,10 +233,10 @@ fn early_dialog_then_confirmed_with_a_stable_to_tag() {
 #[test]
 fn early_dialog_ends_with_a_non_2xx_final_response() {
     let req = invite();
-    let mut ringing = req.response(StatusCode::RINGING);
+    let mut ringing = req.reply(StatusCode::RINGING);
     let mut d = Dialog::new_uas(&req, &ringing).unwrap();
     d.prepare_response(&mut ringing, &our_contact());
-    let mut busy = req.response(StatusCode::BUSY_HERE);
+    let mut busy = req.reply(StatusCode::BUSY_HERE);
     d.prepare_response(&mut busy, &our_contact());
     // §12.3
     assert_eq!(d.state(), DialogState::Terminated);
@@ -250,11 +250,11 @@ fn early_dialog_ends_with_a_non_2xx_final_response() {
 #[test]
 fn dialog_adopts_the_tag_of_a_response_prepared_before_it() {
     let req = invite();
-    let mut ringing = req.response(StatusCode::RINGING);
+    let mut ringing = req.reply(StatusCode::RINGING);
     prepare_response(&req, &mut ringing, "mytag1", &our_contact());
     let mut d = Dialog::new_uas(&req, &ringing).unwrap();
     assert_eq!(d.id().local_tag, "mytag1");
-    let mut ok = req.response(StatusCode::OK);
+    let mut ok = req.reply(StatusCode::OK);
     d.prepare_response(&mut ok, &our_contact());
     assert_eq!(ok.headers.to_tag().unwrap(), "mytag1");
 }
@@ -273,7 +273,7 @@ fn subscribe_creates_a_dialog_with_its_2xx() {
          {CONTACT}\
          Content-Length: 0\r\n\r\n"
     ));
-    let mut accepted = sub.response(StatusCode::ACCEPTED);
+    let mut accepted = sub.reply(StatusCode::ACCEPTED);
     let mut d = Dialog::new_uas(&sub, &accepted).unwrap();
     d.prepare_response(&mut accepted, &our_contact());
     assert_eq!(d.state(), DialogState::Confirmed);
@@ -285,7 +285,7 @@ fn subscribe_creates_a_dialog_with_its_2xx() {
     assert!(!accepted.headers.contains("Record-Route"));
     // A 1xx to SUBSCRIBE creates none.
     assert_eq!(
-        Dialog::new_uas(&sub, &sub.response(StatusCode::RINGING)).unwrap_err(),
+        Dialog::new_uas(&sub, &sub.reply(StatusCode::RINGING)).unwrap_err(),
         DialogError::NotDialogCreating
     );
 }
@@ -300,35 +300,35 @@ fn creation_errors() {
         StatusCode::BUSY_HERE,
         StatusCode::MOVED_TEMPORARILY,
     ] {
-        assert_eq!(err(&req, &req.response(s)), DialogError::NotDialogCreating);
+        assert_eq!(err(&req, &req.reply(s)), DialogError::NotDialogCreating);
     }
     // Methods that create none.
     let mut options = req.clone();
     options.method = Method::Options;
     options.headers.set("CSeq".parse_header(), "314159 OPTIONS");
     assert_eq!(
-        err(&options, &options.response(StatusCode::OK)),
+        err(&options, &options.reply(StatusCode::OK)),
         DialogError::NotDialogCreating
     );
     // A request inside a dialog.
     let (d, _) = confirmed(&req);
     let reinvite = in_dialog(&d, "INVITE", 314160, CONTACT);
     assert_eq!(
-        err(&reinvite, &reinvite.response(StatusCode::OK)),
+        err(&reinvite, &reinvite.reply(StatusCode::OK)),
         DialogError::NotDialogCreating
     );
     // A response to another request.
-    let mut other = req.response(StatusCode::OK);
+    let mut other = req.reply(StatusCode::OK);
     other.headers.set("CSeq".parse_header(), "1 INVITE");
     assert_eq!(err(&req, &other), DialogError::ResponseMismatch);
-    let mut other = req.response(StatusCode::OK);
+    let mut other = req.reply(StatusCode::OK);
     other.headers.set("Call-ID".parse_header(), "other@x");
     assert_eq!(err(&req, &other), DialogError::ResponseMismatch);
     // Missing or unusable Contact (§8.1.1.8, §12.1.1).
     for extra in ["", "Contact: *\r\n", "Contact: <sip:a@b\r\n"] {
         let r = invite_with("sip:bob@biloxi.example.com", "UDP", extra);
         assert_eq!(
-            err(&r, &r.response(StatusCode::OK)),
+            err(&r, &r.reply(StatusCode::OK)),
             DialogError::BadHeader("Contact"),
             "{extra:?}"
         );
@@ -340,7 +340,7 @@ fn creation_errors() {
         &format!("Record-Route: sip:p1.example.com;lr\r\n{CONTACT}"),
     );
     assert_eq!(
-        err(&r, &r.response(StatusCode::OK)),
+        err(&r, &r.reply(StatusCode::OK)),
         DialogError::BadHeader("Record-Route")
     );
     // Missing core headers (requests built by hand are not validated).
@@ -401,7 +401,7 @@ fn secure_flag_needs_sips_and_tls() {
 fn free_prepare_response_for_the_first_response() {
     let req = invite();
     let contact = our_contact();
-    let mut ok = req.response(StatusCode::OK);
+    let mut ok = req.reply(StatusCode::OK);
     prepare_response(&req, &mut ok, "t1", &contact);
     assert_eq!(ok.headers.to_tag().unwrap(), "t1");
     assert_eq!(
@@ -417,7 +417,7 @@ fn free_prepare_response_for_the_first_response() {
     assert_eq!(again.headers.to_tag().unwrap(), "t1");
 
     // What the caller already put there is kept.
-    let mut custom = req.response(StatusCode::OK);
+    let mut custom = req.reply(StatusCode::OK);
     custom.headers.append(
         crate::message::HeaderName::Contact,
         "<sip:bob@198.51.100.1;transport=tcp>",
@@ -435,18 +435,18 @@ fn free_prepare_response_for_the_first_response() {
     assert_eq!(record_routes(&custom), ["<sip:p9.example.com;lr>"]);
 
     // An existing tag is kept; a non-token tag is not added.
-    let mut tagged = req.response(StatusCode::OK);
+    let mut tagged = req.reply(StatusCode::OK);
     prepare_response(&req, &mut tagged, "first", &contact);
     prepare_response(&req, &mut tagged, "second", &contact);
     assert_eq!(tagged.headers.to_tag().unwrap(), "first");
-    let mut bad = req.response(StatusCode::RINGING);
+    let mut bad = req.reply(StatusCode::RINGING);
     prepare_response(&req, &mut bad, "no good", &contact);
     assert_eq!(bad.headers.to_tag(), None);
     prepare_response(&req, &mut bad, "", &contact);
     assert_eq!(bad.headers.to_tag(), None);
 
     // A failure response: tag only.
-    let mut busy = req.response(StatusCode::BUSY_HERE);
+    let mut busy = req.reply(StatusCode::BUSY_HERE);
     prepare_response(&req, &mut busy, "t1", &contact);
     assert_eq!(busy.headers.to_tag().unwrap(), "t1");
     assert!(!busy.headers.contains("Contact"));
@@ -470,14 +470,14 @@ fn free_prepare_response_in_dialog() {
         314160,
         &format!("Record-Route: <sip:p3.example.com;lr>\r\n{CONTACT}"),
     );
-    let mut ok = reinvite.response(StatusCode::OK);
+    let mut ok = reinvite.reply(StatusCode::OK);
     prepare_response(&reinvite, &mut ok, &d.id().local_tag, &contact);
     assert_eq!(ok.headers.get("Contact").unwrap(), "<sip:bob@192.0.2.4>");
     assert!(!ok.headers.contains("Record-Route"));
     assert_eq!(ok.headers.to_tag().unwrap(), d.id().local_tag);
     // A 200 to BYE needs no Contact.
     let bye = in_dialog(&d, "BYE", 314161, "");
-    let mut ok = bye.response(StatusCode::OK);
+    let mut ok = bye.reply(StatusCode::OK);
     prepare_response(&bye, &mut ok, &d.id().local_tag, &contact);
     assert!(!ok.headers.contains("Contact"));
 }
@@ -522,7 +522,7 @@ fn dialog_prepare_response_for_in_dialog_requests() {
     let contact = our_contact();
     let reinvite = in_dialog(&d, "INVITE", 314160, CONTACT);
     d.check_request(&reinvite).unwrap();
-    let mut ok = reinvite.response(StatusCode::OK);
+    let mut ok = reinvite.reply(StatusCode::OK);
     d.prepare_response(&mut ok, &contact);
     assert_eq!(ok.headers.get("Contact").unwrap(), "<sip:bob@192.0.2.4>");
     assert!(!ok.headers.contains("Record-Route"));
@@ -530,13 +530,13 @@ fn dialog_prepare_response_for_in_dialog_requests() {
     // A 200 to INFO: no Contact, no Record-Route.
     let info = in_dialog(&d, "INFO", 314161, "");
     d.check_request(&info).unwrap();
-    let mut ok = info.response(StatusCode::OK);
+    let mut ok = info.reply(StatusCode::OK);
     d.prepare_response(&mut ok, &contact);
     assert!(!ok.headers.contains("Contact"));
     // A failed re-INVITE does not end a confirmed dialog.
     let reinvite = in_dialog(&d, "INVITE", 314162, CONTACT);
     d.check_request(&reinvite).unwrap();
-    let mut refused = reinvite.response(StatusCode::NOT_ACCEPTABLE_HERE);
+    let mut refused = reinvite.reply(StatusCode::NOT_ACCEPTABLE_HERE);
     d.prepare_response(&mut refused, &contact);
     assert_eq!(d.state(), DialogState::Confirmed);
     assert!(!d.invite_in_progress());
@@ -652,7 +652,7 @@ fn target_refresh_updates_the_remote_target() {
         d.remote_target().to_string(),
         "sip:alice@198.51.100.7:5070;transport=tcp"
     );
-    let mut ok = reinvite.response(StatusCode::OK);
+    let mut ok = reinvite.reply(StatusCode::OK);
     d.prepare_response(&mut ok, &our_contact());
     // So is UPDATE; without Contact the target stays.
     d.check_request(&in_dialog(&d, "UPDATE", 314162, ""))
@@ -677,7 +677,7 @@ fn target_refresh_updates_the_remote_target() {
     let (mut d, _) = confirmed(&invite_with("sip:bob@biloxi.example.com", "UDP", CONTACT));
     d.check_request(&in_dialog(&d, "INVITE", 314160, moved))
         .unwrap();
-    let mut ok = in_dialog(&d, "INVITE", 314160, moved).response(StatusCode::OK);
+    let mut ok = in_dialog(&d, "INVITE", 314160, moved).reply(StatusCode::OK);
     d.prepare_response(&mut ok, &our_contact());
     let bye = d.create_request(Method::Bye, None, None).unwrap();
     assert_eq!(
@@ -690,7 +690,7 @@ fn target_refresh_updates_the_remote_target() {
 fn overlapping_invites_are_refused() {
     // The initial INVITE is still pending in an early dialog (§14.2).
     let req = invite();
-    let mut ringing = req.response(StatusCode::RINGING);
+    let mut ringing = req.reply(StatusCode::RINGING);
     let mut d = Dialog::new_uas(&req, &ringing).unwrap();
     d.prepare_response(&mut ringing, &our_contact());
     let reinvite = in_dialog(&d, "INVITE", 314160, CONTACT);
@@ -705,7 +705,7 @@ fn overlapping_invites_are_refused() {
     assert_eq!(ra.seconds, retry_after);
     assert_eq!(d.remote_seq(), Some(314159));
     // Once the INVITE is answered, a re-INVITE is fine.
-    let mut ok = req.response(StatusCode::OK);
+    let mut ok = req.reply(StatusCode::OK);
     d.prepare_response(&mut ok, &our_contact());
     d.check_request(&reinvite).unwrap();
     // ... and blocks the next one until answered.
@@ -718,7 +718,7 @@ fn overlapping_invites_are_refused() {
         d.create_request(Method::Invite, None, Some(&our_contact())),
         Err(DialogError::InviteInProgress)
     );
-    let mut ok = reinvite.response(StatusCode::OK);
+    let mut ok = reinvite.reply(StatusCode::OK);
     d.prepare_response(&mut ok, &our_contact());
     d.check_request(&again).unwrap();
 }
@@ -729,7 +729,7 @@ fn bye_received_terminates() {
     let bye = in_dialog(&d, "BYE", 314160, "");
     d.check_request(&bye).unwrap();
     assert_eq!(d.state(), DialogState::Terminated);
-    let mut ok = bye.response(StatusCode::OK);
+    let mut ok = bye.reply(StatusCode::OK);
     d.prepare_response(&mut ok, &our_contact());
     assert_eq!(ok.headers.to_tag().unwrap(), d.id().local_tag);
     // Anything later is for a dialog that no longer exists.
@@ -746,7 +746,7 @@ fn bye_received_terminates() {
     );
     // The caller may also BYE an early dialog (§15).
     let req = invite();
-    let mut ringing = req.response(StatusCode::RINGING);
+    let mut ringing = req.reply(StatusCode::RINGING);
     let mut d = Dialog::new_uas(&req, &ringing).unwrap();
     d.prepare_response(&mut ringing, &our_contact());
     d.check_request(&in_dialog(&d, "BYE", 314160, "")).unwrap();
@@ -935,7 +935,7 @@ fn request_sequence_numbers_and_methods() {
 #[test]
 fn no_bye_on_an_early_dialog() {
     let req = invite();
-    let mut ringing = req.response(StatusCode::RINGING);
+    let mut ringing = req.reply(StatusCode::RINGING);
     let mut d = Dialog::new_uas(&req, &ringing).unwrap();
     d.prepare_response(&mut ringing, &our_contact());
     let seq = d.local_seq();
@@ -979,7 +979,7 @@ fn peer_without_from_tag() {
 
 /// A response from Alice to our request `req`.
 fn answer(req: &Request, status: StatusCode, extra: &str) -> Response {
-    let mut resp = req.response(status);
+    let mut resp = req.reply(status);
     for line in extra.lines().filter(|l| !l.is_empty()) {
         let (name, value) = line.split_once(':').unwrap();
         resp.headers.push(crate::message::Header::new(
@@ -1221,10 +1221,10 @@ fn uas_call_flow_end_to_end() {
     let req = invite();
     let contact = our_contact();
     let t0 = Instant::now();
-    let mut ringing = req.response(StatusCode::RINGING);
+    let mut ringing = req.reply(StatusCode::RINGING);
     let mut d = Dialog::new_uas(&req, &ringing).unwrap();
     d.prepare_response(&mut ringing, &contact);
-    let mut ok = req.response(StatusCode::OK);
+    let mut ok = req.reply(StatusCode::OK);
     d.prepare_response(&mut ok, &contact);
     let mut rt = Retransmit2xx::new(
         d.id().clone(),
@@ -1286,7 +1286,7 @@ proptest::proptest! {
             .header("Contact", contact.clone())
             .header("Record-Route", rr.clone())
             .build_unchecked();
-        let mut resp = req.response(StatusCode::OK);
+        let mut resp = req.reply(StatusCode::OK);
         prepare_response(&req, &mut resp, "t", &our_contact());
         let _ = DialogId::from_incoming_request(&req);
         if let Ok(mut d) = Dialog::new_uas(&req, &resp) {
@@ -1312,7 +1312,7 @@ fn the_to_tag_is_added_once_whatever_the_to_looks_like() {
         ("sip:bob@biloxi.example.com;tag=theirs", true),
     ];
     for (to, tagged) in cases {
-        let mut resp = invite().response(StatusCode::OK);
+        let mut resp = invite().reply(StatusCode::OK);
         resp.headers.set(crate::message::HeaderName::To, to);
         prepare_response(&invite(), &mut resp, "ours", &our_contact());
         let got = resp.headers.to_header().expect("the To still parses");

@@ -63,16 +63,12 @@ impl Headers {
 impl Request {
     /// A response to this request per RFC 3261 §8.2.6: the Via headers (in
     /// order), From, To, Call-ID, CSeq and Timestamp are copied; the reason
-    /// phrase is the canonical one. The caller adds a To tag where needed.
-    pub fn response(&self, status: StatusCode) -> Response {
-        response_from(&self.headers, status)
-    }
-
-    /// The response a handler returns: same as [`Request::response`], to be
-    /// refined with [`Response::with_header`], [`Response::sdp`] and
-    /// friends. The runtime adds the To tag and Contact a dialog needs.
+    /// phrase is the canonical one. Refine it with [`Response::header`],
+    /// [`Response::sdp`] and friends. A handler's reply gets the To tag and
+    /// Contact a dialog needs from the runtime; elsewhere the caller adds a
+    /// To tag where needed.
     pub fn reply(&self, status: StatusCode) -> Response {
-        self.response(status)
+        response_from(&self.headers, status)
     }
 }
 
@@ -146,7 +142,7 @@ mod tests {
         assert_eq!(h.from_tag().unwrap(), "abc");
         assert_eq!(h.to_tag(), None);
 
-        let resp = req.response(crate::message::StatusCode::RINGING);
+        let resp = req.reply(crate::message::StatusCode::RINGING);
         assert_eq!(resp.reason, "Ringing");
         let names: Vec<_> = resp.headers.iter().map(|h| h.name().as_str()).collect();
         assert_eq!(names, ["v", "f", "t", "i", "CSeq", "Timestamp"]);
@@ -187,7 +183,7 @@ mod tests {
             let Message::Request(req) = parse_datagram(raw.into()).unwrap() else {
                 panic!("not a request")
             };
-            let mut resp = req.response(crate::message::StatusCode::OK);
+            let mut resp = req.reply(crate::message::StatusCode::OK);
             // A tag appended (what a UAS does, §8.2.6.2) keeps the cache.
             let tagged = format!("{to};tag=xyz");
             resp.headers.set(HeaderName::To, tagged.clone());

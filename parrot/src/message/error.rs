@@ -33,8 +33,10 @@ pub enum ParseErrorKind {
 /// A message or header that could not be parsed.
 ///
 /// [`ParseError::reason`] is short, free of CR/LF and suitable as the reason
-/// phrase of a `400 Bad Request`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// phrase of a `400 Bad Request`. It displays as the reason, followed by
+/// ` (at byte N)` when the offset is known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}{}", AtByte(*.offset))]
 pub struct ParseError {
     kind: ParseErrorKind,
     reason: Cow<'static, str>,
@@ -82,14 +84,30 @@ impl ParseError {
     }
 }
 
-impl fmt::Display for ParseError {
+/// Writes ` (at byte N)` for a known offset, nothing otherwise.
+struct AtByte(Option<usize>);
+
+impl fmt::Display for AtByte {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.reason)?;
-        if let Some(o) = self.offset {
-            write!(f, " (at byte {o})")?;
+        match self.0 {
+            Some(o) => write!(f, " (at byte {o})"),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
-impl std::error::Error for ParseError {}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_the_reason_and_the_offset() {
+        let e = ParseError::new(ParseErrorKind::Header, "Bad To header:\r\nx");
+        assert_eq!(e.to_string(), "Bad To header:  x");
+        assert_eq!(
+            e.clone().at(17).to_string(),
+            "Bad To header:  x (at byte 17)"
+        );
+        let _: &dyn std::error::Error = &e;
+    }
+}

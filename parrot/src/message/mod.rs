@@ -44,13 +44,15 @@ pub use headers::{Header, HeaderKey, Headers};
 pub use host::{Host, parse_hostport};
 pub use method::Method;
 pub use name_addr::*;
-pub use params::{Param, Params};
+pub use params::{HeaderSyntax, Param, ParamSyntax, Params};
 pub use parse::{Limits, parse_datagram, parse_datagram_with};
 pub use request::{Request, RequestBuilder};
 pub use response::{Response, ResponseBuilder};
 pub use status::{StatusClass, StatusCode};
 pub use text::Text;
-pub use uri::{AbsoluteUri, SipUri, TelUri, Uri, UriHeader, UriHeaders, UriParam, UriParams};
+pub use uri::{
+    AbsoluteUri, SipUri, TelUri, Uri, UriHeader, UriHeaders, UriParam, UriParams, UriSyntax,
+};
 pub use version::Version;
 
 /// A SIP message: a request or a response.

@@ -1,33 +1,202 @@
-//! Header parameters: `*( SEMI generic-param )` (RFC 3261 §25.1).
+//! Parameter lists: the `*( SEMI generic-param )` of headers (RFC 3261
+//! §25.1) and the `uri-parameters` of SIP and tel URIs (RFC 3261 §19.1.1,
+//! RFC 3966 §3).
+//!
+//! Both are one type, [`Params`], because they are the same ordered list
+//! with case-insensitive names; only the spelling of names and values
+//! differs (quoted strings in headers, `%HH` escapes in URIs). That
+//! difference is the [`ParamSyntax`] parameter, applied when a value is
+//! decoded ([`Params::get`]) or written ([`Params::set`]); values are kept
+//! as written so that output reproduces input.
 
 use super::error::ParseError;
-use super::grammar::{is_token_byte, skip_ws, split_quoted, trim_ws, unquote};
+use super::grammar::{is_token, is_token_byte, quote, skip_ws, split_quoted, trim_ws, unquote};
 use super::text::Text;
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
-/// One `name[=value]` parameter. The value is kept as written (a quoted
-/// value keeps its quotes) so that output reproduces input.
+/// How the names and values of a parameter list are written: header
+/// parameters ([`HeaderSyntax`]) or URI parameters
+/// ([`UriSyntax`](super::UriSyntax)). Sealed: the two grammars are all
+/// SIP has.
+pub trait ParamSyntax:
+    sealed::Sealed + fmt::Debug + Clone + Copy + PartialEq + Eq + Default
+{
+    /// Whether the written name `raw` is `name`, ignoring case.
+    fn name_is(raw: &str, name: &str) -> bool;
+    /// A written name or value with its quoting or escaping resolved.
+    fn decode(raw: &str) -> Cow<'_, str>;
+    /// `name` written in this syntax.
+    fn encode_name(name: &str) -> Text;
+    /// `value` written in this syntax.
+    fn encode_value(value: &str) -> Text;
+}
+
+pub(crate) mod sealed {
+    /// Keeps [`ParamSyntax`](super::ParamSyntax) to this crate's syntaxes.
+    pub trait Sealed {}
+}
+
+/// Header parameters (`generic-param`, RFC 3261 §25.1): token names, and
+/// values that are tokens, hosts or quoted strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HeaderSyntax;
+
+impl sealed::Sealed for HeaderSyntax {}
+
+impl ParamSyntax for HeaderSyntax {
+    fn name_is(raw: &str, name: &str) -> bool {
+        raw.eq_ignore_ascii_case(name)
+    }
+
+    fn decode(raw: &str) -> Cow<'_, str> {
+        unquote(raw)
+    }
+
+    /// Names are tokens and have no escapes: written as given.
+    fn encode_name(name: &str) -> Text {
+        Text::from(name.to_owned())
+    }
+
+    /// A token as it is, anything else as a quoted string (`gen-value`).
+    fn encode_value(value: &str) -> Text {
+        if is_token(value) {
+            Text::from(value.to_owned())
+        } else {
+            Text::from(quote(value))
+        }
+    }
+}
+
+/// One `name[=value]` parameter. Name and value are kept as written (a
+/// quoted header value keeps its quotes, a URI value its escapes) so that
+/// output reproduces input.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Param {
+pub struct Param<S = HeaderSyntax> {
     /// The parameter name as written.
     pub name: Text,
     /// The value as written, if any (quoted strings include their quotes).
     pub value: Option<Text>,
+    syntax: PhantomData<S>,
 }
 
-/// An ordered list of header parameters with case-insensitive lookup.
+impl<S: ParamSyntax> Param<S> {
+    /// A parameter from its name and value as written.
+    pub fn new(name: impl Into<Text>, value: Option<Text>) -> Self {
+        Param {
+            name: name.into(),
+            value,
+            syntax: PhantomData,
+        }
+    }
+
+    /// The name with escapes resolved.
+    pub fn name(&self) -> Cow<'_, str> {
+        S::decode(&self.name)
+    }
+
+    /// The value with quotes or escapes resolved, or `None` for a parameter
+    /// without a value (such as `lr`).
+    pub fn value(&self) -> Option<Cow<'_, str>> {
+        self.value.as_deref().map(S::decode)
+    }
+}
+
+/// An ordered list of parameters with case-insensitive lookup: header
+/// parameters by default, URI parameters as
+/// [`UriParams`](super::UriParams).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Params {
-    list: Vec<Param>,
+pub struct Params<S = HeaderSyntax> {
+    list: Vec<Param<S>>,
 }
 
-impl Params {
+impl<S: ParamSyntax> Params<S> {
     /// An empty list.
     pub const fn new() -> Self {
         Params { list: Vec::new() }
     }
 
+    /// The parameter `name` (case-insensitive), if present.
+    pub fn find(&self, name: &str) -> Option<&Param<S>> {
+        self.list.iter().find(|p| S::name_is(&p.name, name))
+    }
+
+    /// Whether the parameter `name` is present (with or without a value).
+    pub fn contains(&self, name: &str) -> bool {
+        self.find(name).is_some()
+    }
+
+    /// The value of `name` as written (quoted values keep their quotes,
+    /// escaped ones their escapes). `None` if absent or without a value.
+    pub fn raw(&self, name: &str) -> Option<&Text> {
+        self.find(name).and_then(|p| p.value.as_ref())
+    }
+
+    /// The value of `name` with quotes or escapes resolved. `None` if
+    /// absent or without a value.
+    pub fn get(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.find(name).and_then(Param::value)
+    }
+
+    /// Sets `name` to `value` (`None` for a bare flag such as `lr`),
+    /// replacing the first parameter of that name in place or appending.
+    /// Both are given plain; the value is quoted or escaped as the syntax
+    /// needs.
+    pub fn set(&mut self, name: &str, value: Option<&str>) {
+        let value = value.map(S::encode_value);
+        if let Some(p) = self.list.iter_mut().find(|p| S::name_is(&p.name, name)) {
+            p.value = value;
+        } else {
+            self.list.push(Param::new(S::encode_name(name), value));
+        }
+    }
+
+    /// [`Params::set`] with `name` and `value` given as written (no
+    /// quoting or escaping added), so a [`Text`] is stored without a copy.
+    pub fn set_raw(&mut self, name: impl Into<Text>, value: Option<Text>) {
+        let name = name.into();
+        if let Some(p) = self.list.iter_mut().find(|p| S::name_is(&p.name, &name)) {
+            p.value = value;
+        } else {
+            self.list.push(Param::new(name, value));
+        }
+    }
+
+    /// Appends every parameter of `other`, in order.
+    pub(crate) fn extend(&mut self, other: Params<S>) {
+        self.list.extend(other.list);
+    }
+
+    /// Appends a parameter as written, without looking for an existing one.
+    pub(crate) fn push(&mut self, param: Param<S>) {
+        self.list.push(param);
+    }
+
+    /// Removes every parameter named `name`; returns whether any was.
+    pub fn remove(&mut self, name: &str) -> bool {
+        let before = self.list.len();
+        self.list.retain(|p| !S::name_is(&p.name, name));
+        before != self.list.len()
+    }
+
+    /// The parameters in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Param<S>> {
+        self.list.iter()
+    }
+
+    /// Number of parameters.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether there are no parameters.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+impl Params<HeaderSyntax> {
     /// Parses parameters from `s`, a sub-slice of `src`, which must be empty
     /// or start with `;` (after optional whitespace). Stops at the first
     /// character that cannot continue a parameter list (e.g. `,` or `?`) and
@@ -62,7 +231,7 @@ impl Params {
                 value = Some(src.slice_ref(val));
                 r = after;
             }
-            list.push(Param { name, value });
+            list.push(Param::new(name, value));
             rest = skip_ws(r);
         }
         Ok((Params { list }, rest))
@@ -76,71 +245,10 @@ impl Params {
         }
         Ok(p)
     }
-
-    /// The parameter `name` (case-insensitive), if present.
-    pub fn find(&self, name: &str) -> Option<&Param> {
-        self.list.iter().find(|p| p.name.eq_ignore_ascii_case(name))
-    }
-
-    /// Whether the parameter `name` is present (with or without a value).
-    pub fn contains(&self, name: &str) -> bool {
-        self.find(name).is_some()
-    }
-
-    /// The value of `name` as written (quoted values keep their quotes).
-    /// `None` if absent or if it has no value.
-    pub fn raw(&self, name: &str) -> Option<&Text> {
-        self.find(name).and_then(|p| p.value.as_ref())
-    }
-
-    /// The value of `name` with quotes and escapes removed.
-    pub fn get(&self, name: &str) -> Option<Cow<'_, str>> {
-        self.raw(name).map(|v| unquote(v))
-    }
-
-    /// Sets `name` to `value` (or a bare flag for `None`), replacing an
-    /// existing parameter of that name in place or appending a new one.
-    pub fn set(&mut self, name: impl Into<Text>, value: Option<Text>) {
-        let name = name.into();
-        if let Some(p) = self
-            .list
-            .iter_mut()
-            .find(|p| p.name.eq_ignore_ascii_case(&name))
-        {
-            p.value = value;
-        } else {
-            self.list.push(Param { name, value });
-        }
-    }
-
-    /// Appends every parameter of `other`, in order.
-    pub(crate) fn extend(&mut self, other: Params) {
-        self.list.extend(other.list);
-    }
-
-    /// Removes every parameter named `name`.
-    pub fn remove(&mut self, name: &str) {
-        self.list.retain(|p| !p.name.eq_ignore_ascii_case(name));
-    }
-
-    /// The parameters in order.
-    pub fn iter(&self) -> std::slice::Iter<'_, Param> {
-        self.list.iter()
-    }
-
-    /// Number of parameters.
-    pub fn len(&self) -> usize {
-        self.list.len()
-    }
-
-    /// Whether there are no parameters.
-    pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
-    }
 }
 
-impl fmt::Display for Params {
-    /// Writes `;name=value` for each parameter.
+impl<S> fmt::Display for Params<S> {
+    /// Writes `;name=value` for each parameter, as written.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for p in &self.list {
             f.write_str(";")?;
@@ -154,9 +262,9 @@ impl fmt::Display for Params {
     }
 }
 
-impl<'a> IntoIterator for &'a Params {
-    type Item = &'a Param;
-    type IntoIter = std::slice::Iter<'a, Param>;
+impl<'a, S> IntoIterator for &'a Params<S> {
+    type Item = &'a Param<S>;
+    type IntoIter = std::slice::Iter<'a, Param<S>>;
     fn into_iter(self) -> Self::IntoIter {
         self.list.iter()
     }
@@ -191,12 +299,17 @@ mod tests {
 
     #[test]
     fn set_and_remove() {
-        let mut p = Params::new();
-        p.set("tag", Some(Text::from("1")));
-        p.set("TAG", Some(Text::from("2")));
+        let mut p: Params = Params::new();
+        p.set_raw("tag", Some(Text::from("1")));
+        p.set_raw("TAG", Some(Text::from("2")));
         p.set("lr", None);
         assert_eq!(p.to_string(), ";tag=2;lr");
-        p.remove("tag");
+        assert!(p.remove("tag"));
+        assert!(!p.remove("tag"));
         assert_eq!(p.to_string(), ";lr");
+        p.set("reason", Some("no answer"));
+        p.set("id", Some("a1"));
+        assert_eq!(p.to_string(), ";lr;reason=\"no answer\";id=a1");
+        assert_eq!(p.get("reason").as_deref(), Some("no answer"));
     }
 }

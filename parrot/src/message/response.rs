@@ -35,31 +35,33 @@ impl Response {
     }
 
     /// This response with a header field appended.
-    pub fn with_header(mut self, name: impl Into<Text>, value: impl Into<Text>) -> Self {
+    pub fn header(mut self, name: impl Into<Text>, value: impl Into<Text>) -> Self {
         self.headers.push(Header::new(name, value));
         self
     }
 
     /// This response with a typed header field appended.
-    pub fn with_typed<T: super::typed::TypedHeader>(mut self, value: &T) -> Self {
+    pub fn typed<T: super::typed::TypedHeader>(mut self, value: &T) -> Self {
         self.headers.push_typed(value);
         self
     }
 
     /// This response with a body of the given Content-Type.
-    pub fn with_body(mut self, content_type: impl Into<Text>, body: impl Into<Bytes>) -> Self {
+    pub fn body(mut self, content_type: impl Into<Text>, body: impl Into<Bytes>) -> Self {
         self.headers.set(HeaderName::ContentType, content_type);
         self.body = body.into();
         self
     }
 
-    /// This response with an SDP body (`Content-Type: application/sdp`).
+    /// This response with an SDP body (`Content-Type: application/sdp`):
+    /// text, bytes, or a `parrot::sdp::SessionDescription` (which converts
+    /// into [`Bytes`]).
     pub fn sdp(self, body: impl Into<Bytes>) -> Self {
-        self.with_body("application/sdp", body)
+        self.body("application/sdp", body)
     }
 
     /// This response with another reason phrase.
-    pub fn with_reason(mut self, reason: impl Into<Text>) -> Self {
+    pub fn reason(mut self, reason: impl Into<Text>) -> Self {
         self.reason = reason.into();
         self
     }

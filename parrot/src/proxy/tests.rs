@@ -104,7 +104,7 @@ fn strict_routers_are_handled_both_ways() {
 #[test]
 fn best_response_rules() {
     let req = request("");
-    let r = |code| req.response(StatusCode::from_u16(code).unwrap());
+    let r = |code| req.reply(StatusCode::from_u16(code).unwrap());
     assert_eq!(
         best_response(&[r(486), r(404)]).unwrap().status.as_u16(),
         486
@@ -143,10 +143,10 @@ fn best_response_rules() {
 fn responses_lose_our_via_and_foreign_ones_are_dropped() {
     let req = request("");
     let f = forward(&req, None, our_via(), None);
-    let resp = f.request.response(StatusCode::OK);
+    let resp = f.request.reply(StatusCode::OK);
     let up = strip_our_via(resp, &me()).unwrap();
     assert_eq!(up.headers.top_via().unwrap().branch(), Some("z9hG4bKup"));
-    let foreign = req.response(StatusCode::OK);
+    let foreign = req.reply(StatusCode::OK);
     assert!(strip_our_via(foreign, &me()).is_none());
 }
 

@@ -388,7 +388,7 @@ impl<H: UasHandler> Core<H> {
                     if let Some(Inbox::Request { id, request, .. }) = self.deliver(&d, msg) {
                         self.endpoint.respond(
                             id,
-                            request.response(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
+                            request.reply(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
                         );
                     }
                 }
@@ -397,7 +397,7 @@ impl<H: UasHandler> Core<H> {
                         debug!("request for an unknown dialog: 481");
                         self.endpoint.respond(
                             id,
-                            request.response(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
+                            request.reply(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
                         );
                     }
                 }
@@ -412,7 +412,7 @@ impl<H: UasHandler> Core<H> {
                 draining = self.draining,
                 "refusing request with 503"
             );
-            let mut resp = request.response(StatusCode::SERVICE_UNAVAILABLE);
+            let mut resp = request.reply(StatusCode::SERVICE_UNAVAILABLE);
             resp.headers.append(HeaderName::RetryAfter, "5");
             self.endpoint.respond(id, resp);
             return;
@@ -424,7 +424,7 @@ impl<H: UasHandler> Core<H> {
                 warn!(panic = %msg, "handler factory panicked: 500");
                 self.live -= 1;
                 self.endpoint
-                    .respond(id, request.response(StatusCode::SERVER_INTERNAL_ERROR));
+                    .respond(id, request.reply(StatusCode::SERVER_INTERNAL_ERROR));
                 return;
             }
         };

@@ -439,7 +439,7 @@ pub(crate) async fn forward_in_dialog(
 /// A response the proxy itself sends (483, 482, 408, 503 …): it answers
 /// as a UAS here, so the To header gets a tag (§8.2.6.2).
 fn own_response(req: &Request, status: StatusCode) -> Response {
-    let mut resp = req.response(status);
+    let mut resp = req.reply(status);
     if let Some(to) = resp.headers.to_header().map(std::borrow::Cow::into_owned)
         && to.tag().is_none()
     {

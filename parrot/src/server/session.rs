@@ -153,7 +153,7 @@ pub(crate) async fn run<H: UasHandler>(
         if let Inbox::Request { id, request, .. } = msg {
             s.endpoint().respond(
                 id,
-                request.response(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
+                request.reply(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
             );
         }
     }
@@ -285,7 +285,7 @@ async fn handle_request<H: UasHandler>(
         debug!(error = ?e, "in-dialog request refused");
         let resp = e
             .response(&req)
-            .unwrap_or_else(|| req.response(StatusCode::SERVER_INTERNAL_ERROR));
+            .unwrap_or_else(|| req.reply(StatusCode::SERVER_INTERNAL_ERROR));
         s.respond(&req, resp).await;
         return true;
     }

@@ -307,7 +307,7 @@ fn complete(req: &Request, resp: Response) -> Response {
     if resp.headers.contains(HeaderName::Via) {
         return resp;
     }
-    let mut full = req.response(resp.status);
+    let mut full = req.reply(resp.status);
     full.reason = resp.reason;
     for h in &resp.headers {
         full.headers.push(h.clone());

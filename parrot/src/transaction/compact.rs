@@ -97,7 +97,7 @@ impl StoredResponse {
         )
     }
 
-    /// The stored form of `request.response(status)` (RFC 3261 §8.2.6),
+    /// The stored form of `request.reply(status)` (RFC 3261 §8.2.6),
     /// written straight from the request's fields without building that
     /// response first.
     pub(crate) fn response_to(request: &Request, status: StatusCode) -> StoredResponse {

@@ -616,7 +616,7 @@ impl<P: Clone> TransactionLayer<P> {
                 method = %request.method,
                 "overloaded: refusing request with 503"
             );
-            let mut resp = request.response(StatusCode::SERVICE_UNAVAILABLE);
+            let mut resp = request.reply(StatusCode::SERVICE_UNAVAILABLE);
             resp.headers.append(HeaderName::RetryAfter, "5");
             self.out.push_back(LayerOutput::Reply {
                 message: Message::Response(resp),
@@ -704,7 +704,7 @@ impl<P: Clone> TransactionLayer<P> {
         // The CANCEL's own key, encoded before the scratch buffer is reused.
         let cancel_key = self.scratch_key();
         let target = key.cancel_target().and_then(|k| self.find_server(&k).1);
-        let mut response = cancel.response(StatusCode::OK);
+        let mut response = cancel.reply(StatusCode::OK);
         let mut cancelled = None;
         match target.and_then(|slot| self.slab.get_mut(slot).map(|e| (slot, e))) {
             Some((slot, entry)) => {
@@ -730,7 +730,7 @@ impl<P: Clone> TransactionLayer<P> {
                     }
                 }
             }
-            None => response = cancel.response(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
+            None => response = cancel.reply(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
         }
         let tx = ServerNonInviteTransaction::new(cancel, &self.timers, reliable, now);
         let cancel_id = self.insert(

@@ -303,7 +303,7 @@ pub(crate) fn owned_top_branch(headers: &Headers) -> Text {
 #[cfg(test)]
 pub(crate) fn trying_response(request: &Request) -> Response {
     // §8.2.6: the same headers any response copies from its request.
-    request.response(crate::message::StatusCode::TRYING)
+    request.reply(crate::message::StatusCode::TRYING)
 }
 
 /// Shared test fixtures.

@@ -152,7 +152,7 @@ fn builtin_uas(transport: Transport, calls: u32) {
 }
 
 fn offer() -> String {
-    parrot::sdp::offer_audio(LOOPBACK.into(), 40000).to_string()
+    parrot::sdp::offer_audio(LOOPBACK, 40000).to_string()
 }
 
 #[test]

@@ -73,7 +73,7 @@ macro_rules! from_to {
 
             /// Sets the `tag` parameter, which must be a `token`.
             pub fn set_tag(&mut self, tag: impl Into<Text>) {
-                self.params.set("tag", Some(tag.into()));
+                self.params.set_raw("tag", Some(tag.into()));
             }
 
             /// Builder: with the `tag` parameter.
@@ -256,14 +256,14 @@ impl Contact {
     /// on `*`.
     pub fn set_q(&mut self, q: f32) {
         if let Some(p) = self.params_mut() {
-            p.set("q", Some(Text::from(format_qvalue(q))));
+            p.set_raw("q", Some(Text::from(format_qvalue(q))));
         }
     }
 
     /// Sets `expires`. No effect on `*`.
     pub fn set_expires(&mut self, seconds: u32) {
         if let Some(p) = self.params_mut() {
-            p.set("expires", Some(Text::from(seconds.to_string())));
+            p.set_raw("expires", Some(Text::from(seconds.to_string())));
         }
     }
 
@@ -282,7 +282,7 @@ impl Contact {
     /// Builder: with a parameter. No effect on `*`.
     pub fn with_param(mut self, name: impl Into<Text>, value: Option<Text>) -> Self {
         if let Some(p) = self.params_mut() {
-            p.set(name, value);
+            p.set_raw(name, value);
         }
         self
     }

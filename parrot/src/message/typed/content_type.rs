@@ -89,7 +89,7 @@ macro_rules! media_common {
             /// Adds (or replaces) the parameter `name`, quoting `value` if
             /// it is not a token.
             pub fn with_param(mut self, name: impl Into<Text>, value: &str) -> Self {
-                self.params.set(name, Some(param_value(value)));
+                self.params.set_raw(name, Some(param_value(value)));
                 self
             }
         }

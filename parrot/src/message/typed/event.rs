@@ -60,7 +60,7 @@ impl Event {
 
     /// Sets the `id` parameter.
     pub fn with_id(mut self, id: impl Into<Text>) -> Self {
-        self.params.set("id", Some(id.into()));
+        self.params.set_raw("id", Some(id.into()));
         self
     }
 
@@ -190,7 +190,7 @@ impl SubscriptionState {
     /// `rejected`; RFC 6665 §4.1.3).
     pub fn terminated(reason: impl Into<Text>) -> Self {
         let mut s = SubscriptionState::new(SubState::Terminated);
-        s.params.set("reason", Some(reason.into()));
+        s.params.set_raw("reason", Some(reason.into()));
         s
     }
 
@@ -205,14 +205,14 @@ impl SubscriptionState {
     /// Sets the `expires` parameter.
     pub fn with_expires(mut self, seconds: u32) -> Self {
         self.params
-            .set("expires", Some(Text::from(seconds.to_string())));
+            .set_raw("expires", Some(Text::from(seconds.to_string())));
         self
     }
 
     /// Sets the `retry-after` parameter.
     pub fn with_retry_after(mut self, seconds: u32) -> Self {
         self.params
-            .set("retry-after", Some(Text::from(seconds.to_string())));
+            .set_raw("retry-after", Some(Text::from(seconds.to_string())));
         self
     }
 

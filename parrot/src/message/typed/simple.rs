@@ -302,7 +302,7 @@ impl RetryAfter {
     /// Sets the `duration` parameter.
     pub fn set_duration(&mut self, seconds: u32) {
         self.params
-            .set("duration", Some(Text::from(seconds.to_string())));
+            .set_raw("duration", Some(Text::from(seconds.to_string())));
     }
 }
 

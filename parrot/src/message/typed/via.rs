@@ -146,7 +146,7 @@ impl Via {
         branch: impl Into<Text>,
     ) -> Via {
         let mut params = Params::new();
-        params.set("branch", Some(branch.into()));
+        params.set_raw("branch", Some(branch.into()));
         Via {
             protocol: Text::from_static("SIP"),
             version: Text::from_static("2.0"),
@@ -174,7 +174,7 @@ impl Via {
 
     /// Sets the `branch` parameter.
     pub fn set_branch(&mut self, branch: impl Into<Text>) {
-        self.params.set("branch", Some(branch.into()));
+        self.params.set_raw("branch", Some(branch.into()));
     }
 
     /// Whether the branch starts with the magic cookie `z9hG4bK`, i.e. the
@@ -195,7 +195,7 @@ impl Via {
     /// grammar (`IPv4address / IPv6address`) requires.
     pub fn set_received(&mut self, ip: IpAddr) {
         self.params
-            .set("received", Some(Text::from(ip.to_string())));
+            .set_raw("received", Some(Text::from(ip.to_string())));
     }
 
     /// The `rport` parameter (RFC 3581 §3, §4): `None` if absent,
@@ -217,7 +217,8 @@ impl Via {
 
     /// Sets `rport` to the source port of the request (RFC 3581 §4).
     pub fn set_rport(&mut self, port: u16) {
-        self.params.set("rport", Some(Text::from(port.to_string())));
+        self.params
+            .set_raw("rport", Some(Text::from(port.to_string())));
     }
 
     /// The `maddr` parameter (§18.2.2).

@@ -175,39 +175,15 @@ impl MethodSet {
     }
 }
 
+// A `MethodSet` has a bit for every known method.
+const _: () = assert!(Method::NAMES.len() <= u16::BITS as usize);
+
+/// `method`'s bit in a [`MethodSet`]: its place in [`Method::NAMES`].
 const fn known_index(method: &str) -> Option<u32> {
-    const NAMES: [&str; 14] = [
-        "INVITE",
-        "ACK",
-        "BYE",
-        "CANCEL",
-        "OPTIONS",
-        "REGISTER",
-        "MESSAGE",
-        "INFO",
-        "SUBSCRIBE",
-        "NOTIFY",
-        "PUBLISH",
-        "UPDATE",
-        "PRACK",
-        "REFER",
-    ];
-    let m = method.as_bytes();
-    let mut i = 0;
-    while i < NAMES.len() {
-        let n = NAMES[i].as_bytes();
-        if n.len() == m.len() {
-            let mut j = 0;
-            while j < n.len() && n[j] == m[j] {
-                j += 1;
-            }
-            if j == n.len() {
-                return Some(i as u32);
-            }
-        }
-        i += 1;
+    match Method::index_of(method) {
+        Some(i) => Some(i as u32),
+        None => None,
     }
-    None
 }
 
 /// The answer to a request for a method the handler does not implement:

@@ -1,0 +1,140 @@
+//! The offer/answer model (RFC 3264) for G.711 audio.
+
+use super::model::{Attribute, MediaDescription, RtpMap, SessionDescription, Timing};
+use super::parse::parse_payload_type;
+use super::{PCMA, PCMU};
+use std::net::IpAddr;
+
+/// Whether `map` is one of the codecs [`answer_audio`] accepts.
+fn is_g711(map: &RtpMap) -> bool {
+    map.is("PCMU", 8000) || map.is("PCMA", 8000)
+}
+
+/// The answer to one offered stream, if it is an RTP/AVP audio stream
+/// offering PCMU or PCMA.
+fn answer_stream(
+    offer: &SessionDescription,
+    m: &MediaDescription,
+    local_port: u16,
+) -> Option<MediaDescription> {
+    if m.is_rejected()
+        || !m.media.eq_ignore_ascii_case("audio")
+        || !m.proto.eq_ignore_ascii_case("RTP/AVP")
+    {
+        return None;
+    }
+    let chosen: Vec<RtpMap> = m
+        .formats
+        .iter()
+        .filter_map(|f| parse_payload_type(f))
+        .filter_map(|pt| m.codec(pt))
+        .filter(is_g711)
+        .collect();
+    if chosen.is_empty() {
+        return None;
+    }
+    let mut answer = MediaDescription::new(
+        "audio",
+        local_port,
+        &m.proto,
+        chosen.iter().map(|c| c.payload_type.to_string()).collect(),
+    );
+    for c in &chosen {
+        answer
+            .attributes
+            .push(Attribute::value("rtpmap", c.to_string()));
+    }
+    if let Some(ptime) = offer.ptime_of(m) {
+        answer
+            .attributes
+            .push(Attribute::value("ptime", ptime.to_string()));
+    }
+    let direction = offer.direction_of(m).answer();
+    answer.attributes.push(Attribute::flag(direction.as_str()));
+    Some(answer)
+}
+
+/// A stream refused in an answer (RFC 3264 §6): port 0, the offer's media
+/// type, protocol and formats, nothing else.
+fn rejected(m: &MediaDescription) -> MediaDescription {
+    MediaDescription::new(&m.media, 0, &m.proto, m.formats.clone())
+}
+
+/// Answers `offer` (RFC 3264 §6) with one audio stream at
+/// `local_ip:local_port`, or `None` when nothing in it is acceptable (the
+/// caller then answers `488 Not Acceptable Here`).
+///
+/// - The first `RTP/AVP` audio stream with a non-zero port that offers
+///   PCMU or PCMA (static payload types 0 and 8, or a dynamic payload type
+///   mapped to `PCMU/8000` or `PCMA/8000`) is accepted with those formats,
+///   in the offerer's preference order, under the offer's payload type
+///   numbers, each with its `a=rtpmap`.
+/// - Every other stream is rejected with port 0, so that the answer has as
+///   many `m=` lines as the offer, in the same order.
+/// - The accepted stream's direction mirrors the offer's (sendonly ↔
+///   recvonly), and it keeps the offer's `a=ptime`.
+/// - The answer has a fresh `o=` line and one session-level `c=` line for
+///   `local_ip`, `s=-`, and the offer's `t=` lines (§6: they must match).
+///   For a re-INVITE, call [`SessionDescription::continue_from`] with the
+///   previous answer to keep the `o=` line and bump its version.
+pub fn answer_audio(
+    offer: &SessionDescription,
+    local_ip: impl Into<IpAddr>,
+    local_port: u16,
+) -> Option<SessionDescription> {
+    let local_ip = local_ip.into();
+    let mut accepted = false;
+    let media = offer
+        .media
+        .iter()
+        .map(|m| {
+            if !accepted && let Some(a) = answer_stream(offer, m, local_port) {
+                accepted = true;
+                return a;
+            }
+            rejected(m)
+        })
+        .collect();
+    if !accepted {
+        return None;
+    }
+    Some(SessionDescription {
+        media,
+        timing: offer
+            .timing
+            .iter()
+            .map(|t| Timing {
+                start: t.start,
+                stop: t.stop,
+                repeats: Vec::new(),
+            })
+            .collect(),
+        ..SessionDescription::new(local_ip)
+    })
+}
+
+/// An offer of one sendrecv audio stream at `local_ip:local_port` with
+/// PCMU and PCMA (in that order) and `a=ptime:20`; for an INVITE that came
+/// without an offer, whose answer then arrives in the ACK (RFC 3261
+/// §13.2.1).
+pub fn offer_audio(local_ip: impl Into<IpAddr>, local_port: u16) -> SessionDescription {
+    let local_ip = local_ip.into();
+    let mut audio = MediaDescription::new(
+        "audio",
+        local_port,
+        "RTP/AVP",
+        vec![PCMU.to_string(), PCMA.to_string()],
+    );
+    for pt in [PCMU, PCMA] {
+        if let Some(map) = RtpMap::static_audio(pt) {
+            audio
+                .attributes
+                .push(Attribute::value("rtpmap", map.to_string()));
+        }
+    }
+    audio.attributes.push(Attribute::value("ptime", "20"));
+    audio.attributes.push(Attribute::flag("sendrecv"));
+    let mut sd = SessionDescription::new(local_ip);
+    sd.media.push(audio);
+    sd
+}

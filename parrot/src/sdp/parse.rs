@@ -1,0 +1,479 @@
+//! Parsing a session description (RFC 4566 §5, §9).
+
+use super::error::{SdpError, SdpErrorKind};
+use super::model::{
+    Attribute, Bandwidth, Connection, Direction, MediaDescription, Origin, RtpMap,
+    SessionDescription, Timing,
+};
+use std::net::IpAddr;
+use std::str::FromStr;
+
+/// `token` (RFC 4566 §9): the characters of attribute names and encoding
+/// names.
+pub(super) fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'{'
+                        | b'|'
+                        | b'}'
+                        | b'~'
+                )
+        })
+}
+
+/// `1*DIGIT` that fits a `u64`.
+pub(super) fn parse_digits(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+pub(super) fn parse_payload_type(s: &str) -> Option<u8> {
+    parse_digits(s)
+        .filter(|&n| n <= 127)
+        .and_then(|n| u8::try_from(n).ok())
+}
+
+pub(super) fn is_rtp_proto(proto: &str) -> bool {
+    proto
+        .split('/')
+        .any(|part| part.eq_ignore_ascii_case("RTP"))
+}
+
+/// The fields of a line, split on spaces.
+pub(super) fn fields(value: &str) -> Vec<&str> {
+    value.split(' ').filter(|f| !f.is_empty()).collect()
+}
+
+pub(super) fn parse_origin(value: &str) -> Option<Origin> {
+    let f = fields(value);
+    let [username, id, version, nettype, addrtype, address] = f[..] else {
+        return None;
+    };
+    if !is_token(nettype) || !is_token(addrtype) {
+        return None;
+    }
+    Some(Origin {
+        username: username.to_owned(),
+        session_id: parse_digits(id)?,
+        session_version: parse_digits(version)?,
+        nettype: nettype.to_owned(),
+        addrtype: addrtype.to_owned(),
+        address: address.to_owned(),
+    })
+}
+
+pub(super) fn parse_connection(value: &str) -> Option<Connection> {
+    let f = fields(value);
+    let [nettype, addrtype, address] = f[..] else {
+        return None;
+    };
+    if !is_token(nettype) || !is_token(addrtype) {
+        return None;
+    }
+    // For the Internet, the address must fit its type (RFC 4566 §5.7):
+    // an IP literal of the right family (with an optional multicast
+    // suffix) or a host name.
+    if nettype == "IN" {
+        let host = address.split('/').next().unwrap_or("");
+        let ok = match (addrtype, host.parse::<IpAddr>()) {
+            ("IP4", Ok(ip)) => ip.is_ipv4(),
+            ("IP6", Ok(ip)) => ip.is_ipv6(),
+            (_, Ok(_)) => false,
+            (_, Err(_)) => is_hostname(host),
+        };
+        let suffix_ok = address
+            .split('/')
+            .skip(1)
+            .all(|p| parse_digits(p).is_some());
+        if !ok || !suffix_ok || address.split('/').count() > 3 {
+            return None;
+        }
+    }
+    Some(Connection {
+        nettype: nettype.to_owned(),
+        addrtype: addrtype.to_owned(),
+        address: address.to_owned(),
+    })
+}
+
+pub(super) fn is_hostname(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|label| {
+            !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        // A name of digits and dots only is a mistyped IPv4 address.
+        && !s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+}
+
+pub(super) fn parse_bandwidth(value: &str) -> Option<Bandwidth> {
+    let (bwtype, bw) = value.split_once(':')?;
+    if !is_token(bwtype) {
+        return None;
+    }
+    Some(Bandwidth {
+        bwtype: bwtype.to_owned(),
+        bandwidth: parse_digits(bw)?,
+    })
+}
+
+pub(super) fn parse_timing(value: &str) -> Option<Timing> {
+    let f = fields(value);
+    let [start, stop] = f[..] else {
+        return None;
+    };
+    Some(Timing {
+        start: parse_digits(start)?,
+        stop: parse_digits(stop)?,
+        repeats: Vec::new(),
+    })
+}
+
+pub(super) fn parse_media(value: &str) -> Option<MediaDescription> {
+    let f = fields(value);
+    let [media, port, proto, formats @ ..] = &f[..] else {
+        return None;
+    };
+    if !is_token(media) || formats.is_empty() {
+        return None;
+    }
+    let (port, port_count) = match port.split_once('/') {
+        Some((p, n)) => (
+            p,
+            Some(parse_digits(n).and_then(|n| u16::try_from(n).ok())?),
+        ),
+        None => (*port, None),
+    };
+    let port = u16::try_from(parse_digits(port)?).ok()?;
+    if !proto.split('/').all(is_token) {
+        return None;
+    }
+    if is_rtp_proto(proto) && !formats.iter().all(|f| parse_payload_type(f).is_some()) {
+        return None;
+    }
+    if !formats.iter().all(|f| is_token(f)) {
+        return None;
+    }
+    let mut m = MediaDescription::new(
+        media,
+        port,
+        proto,
+        formats.iter().map(|s| (*s).to_owned()).collect(),
+    );
+    m.port_count = port_count;
+    Some(m)
+}
+
+/// Parses `name[:value]` and checks the attributes that matter to
+/// offer/answer.
+pub(super) fn parse_attribute(value: &str) -> Result<Attribute, SdpErrorKind> {
+    let (name, val) = match value.split_once(':') {
+        Some((n, v)) => (n, Some(v)),
+        None => (value, None),
+    };
+    if !is_token(name) {
+        return Err(SdpErrorKind::BadValue('a'));
+    }
+    let bad = || SdpErrorKind::BadAttribute(name.to_owned());
+    match name {
+        "rtpmap" => {
+            val.ok_or_else(bad)?.parse::<RtpMap>().map_err(|_| bad())?;
+        }
+        "ptime" | "maxptime" => {
+            val.and_then(parse_digits).ok_or_else(bad)?;
+        }
+        _ if Direction::from_name(name).is_some() && val.is_some() => return Err(bad()),
+        _ => {}
+    }
+    Ok(Attribute {
+        name: name.to_owned(),
+        value: val.map(str::to_owned),
+    })
+}
+
+/// The position of each type letter in RFC 4566 §5's order, per level.
+pub(super) fn session_rank(c: char) -> Option<u8> {
+    Some(match c {
+        'v' => 0,
+        'o' => 1,
+        's' => 2,
+        'i' => 3,
+        'u' => 4,
+        'e' => 5,
+        'p' => 6,
+        'c' => 7,
+        'b' => 8,
+        't' | 'r' => 9,
+        'z' => 10,
+        'k' => 11,
+        'a' => 12,
+        _ => return None,
+    })
+}
+
+pub(super) fn media_rank(c: char) -> Option<u8> {
+    Some(match c {
+        'i' => 1,
+        'c' => 2,
+        'b' => 3,
+        'k' => 4,
+        'a' => 5,
+        _ => return None,
+    })
+}
+
+pub(super) fn set_once(
+    slot: &mut Option<String>,
+    value: &str,
+    n: usize,
+    c: char,
+) -> Result<(), SdpError> {
+    if slot.is_some() {
+        return Err(SdpError::new(n, SdpErrorKind::Repeated(c)));
+    }
+    *slot = Some(value.to_owned());
+    Ok(())
+}
+
+impl FromStr for SessionDescription {
+    type Err = SdpError;
+
+    fn from_str(text: &str) -> Result<Self, SdpError> {
+        let body = text
+            .strip_suffix('\n')
+            .map(|b| b.strip_suffix('\r').unwrap_or(b))
+            .unwrap_or(text);
+        if body.is_empty() {
+            return Err(SdpError::new(0, SdpErrorKind::Empty));
+        }
+        let mut lines = Vec::new();
+        for (i, raw) in body.split('\n').enumerate() {
+            let n = i + 1;
+            let line = raw.strip_suffix('\r').unwrap_or(raw);
+            let bad = || SdpError::new(n, SdpErrorKind::BadLine);
+            let mut chars = line.chars();
+            let (Some(c), Some('=')) = (chars.next(), chars.next()) else {
+                return Err(bad());
+            };
+            if !c.is_ascii_lowercase() {
+                return Err(bad());
+            }
+            let value = &line[2..];
+            if value.contains(['\0', '\r']) {
+                return Err(bad());
+            }
+            lines.push((n, c, value));
+        }
+
+        let mut it = lines.into_iter().peekable();
+        // v=, o=, s= come first, in this order.
+        let mut expect = |want: char| -> Result<(usize, &str), SdpError> {
+            match it.next() {
+                Some((n, c, v)) if c == want => Ok((n, v)),
+                Some((n, c, _)) if session_rank(c).is_some() || c == 'm' => {
+                    Err(SdpError::new(n, SdpErrorKind::Missing(want)))
+                }
+                Some((n, c, _)) => Err(SdpError::new(n, SdpErrorKind::UnknownType(c))),
+                None => Err(SdpError::new(0, SdpErrorKind::Missing(want))),
+            }
+        };
+        let (n, v) = expect('v')?;
+        if v != "0" {
+            return Err(SdpError::new(n, SdpErrorKind::BadValue('v')));
+        }
+        let (n, o) = expect('o')?;
+        let origin = parse_origin(o).ok_or(SdpError::new(n, SdpErrorKind::BadValue('o')))?;
+        let (_, s) = expect('s')?;
+
+        let mut sd = SessionDescription {
+            origin,
+            // "s= " is how an empty name is written (§5.3).
+            session_name: if s == " " {
+                String::new()
+            } else {
+                s.to_owned()
+            },
+            information: None,
+            uri: None,
+            emails: Vec::new(),
+            phones: Vec::new(),
+            connection: None,
+            bandwidths: Vec::new(),
+            timing: Vec::new(),
+            time_zones: None,
+            key: None,
+            attributes: Vec::new(),
+            media: Vec::new(),
+        };
+
+        // Session level.
+        let mut rank = 2;
+        while let Some(&(n, c, value)) = it.peek() {
+            if c == 'm' {
+                break;
+            }
+            it.next();
+            let r = match session_rank(c) {
+                Some(r) => r,
+                None if media_rank(c).is_some() || matches!(c, 'v' | 'o' | 's') => {
+                    return Err(SdpError::new(n, SdpErrorKind::OutOfOrder(c)));
+                }
+                None => return Err(SdpError::new(n, SdpErrorKind::UnknownType(c))),
+            };
+            if r < rank || matches!(c, 'v' | 'o' | 's') {
+                return Err(SdpError::new(n, SdpErrorKind::OutOfOrder(c)));
+            }
+            rank = r;
+            let bad = SdpError::new(n, SdpErrorKind::BadValue(c));
+            match c {
+                'i' => set_once(&mut sd.information, value, n, c)?,
+                'u' => set_once(&mut sd.uri, value, n, c)?,
+                'e' => sd.emails.push(value.to_owned()),
+                'p' => sd.phones.push(value.to_owned()),
+                'c' => {
+                    if sd.connection.is_some() {
+                        return Err(SdpError::new(n, SdpErrorKind::Repeated(c)));
+                    }
+                    sd.connection = Some(parse_connection(value).ok_or(bad)?);
+                }
+                'b' => sd.bandwidths.push(parse_bandwidth(value).ok_or(bad)?),
+                't' => sd.timing.push(parse_timing(value).ok_or(bad)?),
+                'r' => match sd.timing.last_mut() {
+                    Some(t) if !value.is_empty() => t.repeats.push(value.to_owned()),
+                    Some(_) => return Err(bad),
+                    None => return Err(SdpError::new(n, SdpErrorKind::OutOfOrder(c))),
+                },
+                'z' => set_once(&mut sd.time_zones, value, n, c)?,
+                'k' => set_once(&mut sd.key, value, n, c)?,
+                'a' => sd
+                    .attributes
+                    .push(parse_attribute(value).map_err(|k| SdpError::new(n, k))?),
+                _ => unreachable!("every session-level letter is handled"),
+            }
+        }
+        if sd.timing.is_empty() {
+            let n = it.peek().map_or(0, |l| l.0);
+            return Err(SdpError::new(n, SdpErrorKind::Missing('t')));
+        }
+        check_direction(&sd.attributes, 0)?;
+
+        // Media level.
+        let mut media_rank_now = 0;
+        let mut media_line = 0;
+        for (n, c, value) in it {
+            if c == 'm' {
+                if let Some(m) = sd.media.last() {
+                    check_media(&sd, m, media_line)?;
+                }
+                let m = parse_media(value).ok_or(SdpError::new(n, SdpErrorKind::BadValue(c)))?;
+                sd.media.push(m);
+                media_rank_now = 0;
+                media_line = n;
+                continue;
+            }
+            let r = match media_rank(c) {
+                Some(r) => r,
+                None if session_rank(c).is_some() => {
+                    return Err(SdpError::new(n, SdpErrorKind::OutOfOrder(c)));
+                }
+                None => return Err(SdpError::new(n, SdpErrorKind::UnknownType(c))),
+            };
+            if r < media_rank_now {
+                return Err(SdpError::new(n, SdpErrorKind::OutOfOrder(c)));
+            }
+            media_rank_now = r;
+            let bad = SdpError::new(n, SdpErrorKind::BadValue(c));
+            let m = sd.media.last_mut().expect("a media line came first");
+            match c {
+                'i' => set_once(&mut m.information, value, n, c)?,
+                'c' => m.connections.push(parse_connection(value).ok_or(bad)?),
+                'b' => m.bandwidths.push(parse_bandwidth(value).ok_or(bad)?),
+                'k' => set_once(&mut m.key, value, n, c)?,
+                'a' => m
+                    .attributes
+                    .push(parse_attribute(value).map_err(|k| SdpError::new(n, k))?),
+                _ => unreachable!("every media-level letter is handled"),
+            }
+        }
+        if let Some(m) = sd.media.last() {
+            check_media(&sd, m, media_line)?;
+        }
+        Ok(sd)
+    }
+}
+
+/// At most one direction attribute per level.
+pub(super) fn check_direction(attrs: &[Attribute], line: usize) -> Result<(), SdpError> {
+    let mut seen = attrs
+        .iter()
+        .filter(|a| Direction::from_name(&a.name).is_some());
+    if let (Some(_), Some(second)) = (seen.next(), seen.next()) {
+        return Err(SdpError::new(
+            line,
+            SdpErrorKind::BadAttribute(second.name.clone()),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn check_media(
+    sd: &SessionDescription,
+    m: &MediaDescription,
+    line: usize,
+) -> Result<(), SdpError> {
+    if sd.connection.is_none() && m.connections.is_empty() {
+        return Err(SdpError::new(line, SdpErrorKind::MissingConnection));
+    }
+    check_direction(&m.attributes, line)
+}
+
+impl FromStr for RtpMap {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let (pt, rest) = s.split_once(' ').ok_or(())?;
+        let payload_type = parse_payload_type(pt).ok_or(())?;
+        let rest = rest.trim_start_matches(' ');
+        let mut parts = rest.splitn(3, '/');
+        let encoding = parts.next().filter(|e| is_token(e)).ok_or(())?;
+        let clock_rate = parts.next().and_then(parse_digits).ok_or(())?;
+        let clock_rate = u32::try_from(clock_rate).map_err(|_| ())?;
+        let params = match parts.next() {
+            Some(p) if is_token(p) => Some(p.to_owned()),
+            Some(_) => return Err(()),
+            None => None,
+        };
+        Ok(RtpMap {
+            payload_type,
+            encoding: encoding.to_owned(),
+            clock_rate,
+            params,
+        })
+    }
+}
+
+impl SessionDescription {
+    /// Parses a description from bytes (UTF-8; see [`str::parse`] for
+    /// text).
+    pub fn from_bytes(bytes: &[u8]) -> Result<SessionDescription, SdpError> {
+        let text =
+            std::str::from_utf8(bytes).map_err(|_| SdpError::new(0, SdpErrorKind::NotUtf8))?;
+        text.parse()
+    }
+}
