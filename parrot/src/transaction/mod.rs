@@ -77,7 +77,6 @@ use compact::StoredResponse;
 
 use crate::message::{Headers, Message, Request, Response, Text};
 use std::collections::VecDeque;
-use std::fmt;
 
 /// Something a transaction asks its caller to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,27 +147,18 @@ pub enum Timer {
 
 /// Why a server transaction refused a response from the TU. The response
 /// was not sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
     /// A final response was already sent: a later one is discarded
     /// (§17.2.1; §17.2.2 "Any other final responses passed by the TU to the
     /// server transaction MUST be discarded while in the Completed state").
     /// In the RFC 6026 Accepted state only further 2xx are accepted.
+    #[error("a final response was already sent")]
     FinalResponseSent,
     /// The transaction is terminated.
+    #[error("the transaction is terminated")]
     Terminated,
 }
-
-impl fmt::Display for SendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SendError::FinalResponseSent => "a final response was already sent",
-            SendError::Terminated => "the transaction is terminated",
-        })
-    }
-}
-
-impl std::error::Error for SendError {}
 
 /// Any of the four transaction machines, so a runtime can keep them in one
 /// table and drive them uniformly.
