@@ -64,14 +64,17 @@ mod key;
 mod layer;
 mod server_invite;
 mod server_non_invite;
+mod slab;
+mod table;
 
 pub use client_invite::{ClientInviteState, ClientInviteTransaction};
 pub use client_non_invite::{ClientNonInviteState, ClientNonInviteTransaction};
 pub use config::{TRYING_DELAY, TimerConfig};
 pub use key::{ClientKey, KeyError, ServerKey};
-pub use layer::{LayerEvent, LayerOutput, TransactionId, TransactionLayer};
+pub use layer::{LayerEvent, LayerOutput, TransactionLayer};
 pub use server_invite::{ServerInviteState, ServerInviteTransaction};
 pub use server_non_invite::{ServerNonInviteState, ServerNonInviteTransaction};
+pub use table::TransactionId;
 
 use compact::StoredResponse;
 
