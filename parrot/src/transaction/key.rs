@@ -515,8 +515,8 @@ fn detached_method(method: &Method) -> Method {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{request, response};
     use super::*;
+    use crate::test_support::{request, response};
     use std::collections::HashMap;
 
     fn with_via(mut req: Request, via: &str) -> Request {

@@ -2,9 +2,9 @@
 
 use super::super::slab::CHUNK;
 use super::super::table::Entry;
-use super::super::testutil::{at, request, response};
 use super::*;
 use crate::message::Method;
+use crate::test_support::{at, request, response};
 use std::time::Duration;
 
 type Layer = TransactionLayer<&'static str>;
