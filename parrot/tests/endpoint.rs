@@ -4,9 +4,8 @@
 //! lossy link. Every socket binds port 0 so tests run in parallel; timers
 //! run on tokio's paused clock.
 
-use bytes::Bytes;
 use parrot::endpoint::{ClientEvent, Endpoint, EndpointConfig, ServerEvent};
-use parrot::message::{Message, Method, Request, Response, StatusCode, parse_datagram};
+use parrot::message::{Method, Request, Response, StatusCode};
 use parrot::transaction::Timer;
 use parrot::transport::{ListenerConfig, Protocol, Target, TransportConfig};
 use std::net::SocketAddr;
@@ -15,6 +14,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::timeout;
+
+mod support;
+
+use support::{parse_request, parse_response, recv_datagram};
 
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -47,20 +50,8 @@ fn request_text(method: &str, via: &str, branch: &str, cseq_method: &str) -> Str
     )
 }
 
-fn parse_response(b: &[u8]) -> Response {
-    match parse_datagram(Bytes::copy_from_slice(b)) {
-        Ok(Message::Response(r)) => r,
-        other => panic!("not a response: {other:?}"),
-    }
-}
-
 async fn recv_response(sock: &UdpSocket) -> Response {
-    let mut buf = vec![0u8; 65535];
-    let (n, _) = timeout(WAIT, sock.recv_from(&mut buf))
-        .await
-        .expect("a response")
-        .unwrap();
-    parse_response(&buf[..n])
+    parse_response(&recv_datagram(sock, WAIT).await.0)
 }
 
 async fn next_request(
@@ -243,10 +234,7 @@ fn client_request(ep: &Endpoint, method: Method, protocol: Protocol) -> Request 
          CSeq: 1 {cseq}\r\n\
          Content-Length: 0\r\n\r\n"
     );
-    match parse_datagram(Bytes::from(text)) {
-        Ok(Message::Request(r)) => r,
-        other => panic!("{other:?}"),
-    }
+    parse_request(&text)
 }
 
 /// A UDP relay between a client and a server endpoint that drops a seeded

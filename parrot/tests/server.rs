@@ -4,8 +4,7 @@
 //! panicking handler, init refusal, overload, CANCEL, app events, and BYE
 //! when the ACK never comes. Timers run on tokio's paused clock.
 
-use bytes::Bytes;
-use parrot::message::{Message, Request, Response, StatusCode, parse_datagram};
+use parrot::message::{Message, Request, Response, StatusCode};
 use parrot::server::Server;
 use parrot::server::{Action, Context, DialogHandle, MethodSet, UasHandler};
 use std::future::Future;
@@ -13,7 +12,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::UdpSocket;
-use tokio::time::timeout;
+
+mod support;
+
+use support::{parse_message, recv_datagram};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -141,12 +143,7 @@ impl Peer {
     }
 
     async fn recv(&self) -> Message {
-        let mut buf = vec![0u8; 65535];
-        let (n, _) = timeout(WAIT, self.sock.recv_from(&mut buf))
-            .await
-            .expect("a message")
-            .unwrap();
-        parse_datagram(Bytes::copy_from_slice(&buf[..n])).expect("parses")
+        parse_message(&recv_datagram(&self.sock, WAIT).await.0)
     }
 
     async fn response(&self) -> Response {

@@ -4,7 +4,7 @@
 //! parallel; waits are bounded and event-driven.
 
 use bytes::Bytes;
-use parrot::message::{Frame, Limits, Message, Request, Response, StreamDecoder, parse_datagram};
+use parrot::message::{Frame, Limits, Message, Response, StreamDecoder};
 use parrot::transport::{
     Incoming, ListenerConfig, Protocol, SendOptions, Target, TransportConfig, TransportError,
     TransportLayer,
@@ -17,21 +17,9 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc::Receiver;
 use tokio::time::timeout;
 
-const WAIT: Duration = Duration::from_secs(5);
+mod support;
 
-fn request(method: &str, via: &str, call_id: &str, body: &str) -> String {
-    format!(
-        "{method} sip:bob@example.com SIP/2.0\r\n\
-         Via: {via}\r\n\
-         Max-Forwards: 70\r\n\
-         To: <sip:bob@example.com>\r\n\
-         From: <sip:alice@example.com>;tag=1928301774\r\n\
-         Call-ID: {call_id}\r\n\
-         CSeq: 1 {method}\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-}
+use support::{WAIT, next, parse_request, request, top_via};
 
 fn tcp_request(call_id: &str) -> String {
     request(
@@ -40,13 +28,6 @@ fn tcp_request(call_id: &str) -> String {
         call_id,
         "",
     )
-}
-
-fn parse_request(s: &str) -> Request {
-    match parse_datagram(Bytes::from(s.to_owned())) {
-        Ok(Message::Request(r)) => r,
-        other => panic!("not a request: {other:?}"),
-    }
 }
 
 fn config(addr: &str) -> TransportConfig {
@@ -60,13 +41,6 @@ async fn bind(config: TransportConfig) -> (TransportLayer, Receiver<Incoming>, S
     let (t, rx) = TransportLayer::bind(config).await.unwrap();
     let addr = t.local_addr(Protocol::Tcp).unwrap();
     (t, rx, addr)
-}
-
-async fn next(rx: &mut Receiver<Incoming>) -> Incoming {
-    timeout(WAIT, rx.recv())
-        .await
-        .expect("no message")
-        .expect("channel closed")
 }
 
 fn call_id(inc: &Incoming) -> String {
@@ -148,13 +122,7 @@ async fn two_messages_in_one_write() {
     assert!(a.connection.is_some());
     assert_eq!(a.connection, b.connection);
     // received is stamped on streams too (§18.2.1).
-    let via = a
-        .message
-        .headers()
-        .values(HeaderName::Via)
-        .next()
-        .unwrap()
-        .to_owned();
+    let via = top_via(&a.message);
     assert!(via.ends_with(";received=127.0.0.1"), "{via}");
     assert_eq!(t.connection_count(), 1);
 }
@@ -572,13 +540,7 @@ async fn ipv6_tcp() {
     let inc = next(&mut rx).await;
     let me = c.local_addr().unwrap();
     assert_eq!(inc.source, me);
-    let via = inc
-        .message
-        .headers()
-        .values(HeaderName::Via)
-        .next()
-        .unwrap()
-        .to_owned();
+    let via = top_via(&inc.message);
     assert_eq!(
         via,
         format!(

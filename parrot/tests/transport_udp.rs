@@ -3,39 +3,18 @@
 //! TCP. Every socket binds port 0, so tests run in parallel.
 
 use bytes::Bytes;
-use parrot::message::{Limits, Message, Request, parse_datagram};
+use parrot::message::{Limits, Message, parse_datagram};
 use parrot::transport::{
     Incoming, ListenerConfig, Protocol, SendOptions, Target, TransportConfig, TransportLayer,
 };
 use parrot::{HeaderName, StatusCode};
 use std::net::SocketAddr;
-use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc::Receiver;
-use tokio::time::timeout;
 
-const WAIT: Duration = Duration::from_secs(5);
+mod support;
 
-fn request(method: &str, via: &str, call_id: &str, body: &str) -> String {
-    format!(
-        "{method} sip:bob@example.com SIP/2.0\r\n\
-         Via: {via}\r\n\
-         Max-Forwards: 70\r\n\
-         To: <sip:bob@example.com>\r\n\
-         From: <sip:alice@example.com>;tag=1928301774\r\n\
-         Call-ID: {call_id}\r\n\
-         CSeq: 1 {method}\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-}
-
-fn parse_request(s: &str) -> Request {
-    match parse_datagram(Bytes::from(s.to_owned())) {
-        Ok(Message::Request(r)) => r,
-        other => panic!("not a request: {other:?}"),
-    }
-}
+use support::{WAIT, next, parse_request, recv_datagram, request, top_via};
 
 async fn bind(listener: ListenerConfig) -> (TransportLayer, Receiver<Incoming>) {
     TransportLayer::bind(TransportConfig {
@@ -46,28 +25,9 @@ async fn bind(listener: ListenerConfig) -> (TransportLayer, Receiver<Incoming>) 
     .unwrap()
 }
 
-async fn next(rx: &mut Receiver<Incoming>) -> Incoming {
-    timeout(WAIT, rx.recv())
-        .await
-        .expect("no message")
-        .expect("channel closed")
-}
-
 async fn recv_text(sock: &UdpSocket) -> (String, SocketAddr) {
-    let mut buf = vec![0u8; 65535];
-    let (n, from) = timeout(WAIT, sock.recv_from(&mut buf))
-        .await
-        .expect("no datagram")
-        .unwrap();
-    (String::from_utf8_lossy(&buf[..n]).into_owned(), from)
-}
-
-fn top_via(m: &Message) -> String {
-    m.headers()
-        .values(HeaderName::Via)
-        .next()
-        .unwrap()
-        .to_owned()
+    let (data, from) = recv_datagram(sock, WAIT).await;
+    (String::from_utf8_lossy(&data).into_owned(), from)
 }
 
 #[tokio::test]

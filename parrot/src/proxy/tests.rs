@@ -1,6 +1,6 @@
 use super::*;
 use crate::message::typed::TypedHeader;
-use crate::message::{Message, parse_datagram};
+use crate::test_support::parse_req;
 
 fn me() -> Local {
     Local {
@@ -21,10 +21,7 @@ fn request(extra: &str) -> Request {
          CSeq: 1 INVITE\r\n\
          {extra}Content-Length: 0\r\n\r\n"
     );
-    match parse_datagram(text.into()) {
-        Ok(Message::Request(r)) => r,
-        other => panic!("{other:?}"),
-    }
+    parse_req(&text)
 }
 
 fn our_via() -> Via {

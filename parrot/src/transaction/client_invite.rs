@@ -351,8 +351,8 @@ fn ack_cseq(value: &Text) -> Text {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
     use super::*;
+    use crate::test_support::*;
 
     fn start(reliable: bool) -> (ClientInviteTransaction, Instant) {
         let t0 = Instant::now();

@@ -228,9 +228,9 @@ impl ClientNonInviteTransaction {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
     use super::*;
     use crate::message::Method;
+    use crate::test_support::*;
 
     fn start(reliable: bool) -> (ClientNonInviteTransaction, Instant) {
         let t0 = Instant::now();

@@ -34,35 +34,25 @@ use super::compact::{put_bytes, put_len};
 use crate::message::typed::{CSeq, CallId, From, To, TypedHeader, Via};
 use crate::message::{HeaderName, Headers, Host, Method, Request, Response, Text};
 use std::borrow::Cow;
-use std::fmt;
 use std::hash::{Hash, Hasher};
 
 /// Why a message yields no transaction key. Such a message cannot be
 /// matched; a server answers a request like this with 400 (§8.2.2 and
 /// §16.3 make these headers mandatory), a client drops the response
 /// (§18.1.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// A header the key needs is absent.
+    #[error("Missing {0} header")]
     Missing(HeaderName),
     /// A header the key needs does not parse.
+    #[error("Bad {0} header")]
     Invalid(HeaderName),
     /// The top Via of a response has no branch parameter, so it cannot
     /// belong to any client transaction of ours (§17.1.3).
+    #[error("Missing branch parameter in top Via")]
     MissingBranch,
 }
-
-impl fmt::Display for KeyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KeyError::Missing(h) => write!(f, "Missing {h} header"),
-            KeyError::Invalid(h) => write!(f, "Bad {h} header"),
-            KeyError::MissingBranch => f.write_str("Missing branch parameter in top Via"),
-        }
-    }
-}
-
-impl std::error::Error for KeyError {}
 
 /// Hashes `bytes` as if lower-cased, without allocating.
 fn hash_lowercase<H: Hasher>(bytes: &[u8], state: &mut H) {
@@ -525,8 +515,8 @@ fn detached_method(method: &Method) -> Method {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{request, response};
     use super::*;
+    use crate::test_support::{request, response};
     use std::collections::HashMap;
 
     fn with_via(mut req: Request, via: &str) -> Request {

@@ -65,21 +65,23 @@ mod key;
 mod layer;
 mod server_invite;
 mod server_non_invite;
+mod slab;
+mod table;
 
 pub(crate) use cancel::cancel_request;
 pub use client_invite::{ClientInviteState, ClientInviteTransaction};
 pub use client_non_invite::{ClientNonInviteState, ClientNonInviteTransaction};
 pub use config::{TRYING_DELAY, TimerConfig};
 pub use key::{ClientKey, KeyError, ServerKey};
-pub use layer::{LayerEvent, LayerOutput, TransactionId, TransactionLayer};
+pub use layer::{LayerEvent, LayerOutput, TransactionLayer};
 pub use server_invite::{ServerInviteState, ServerInviteTransaction};
 pub use server_non_invite::{ServerNonInviteState, ServerNonInviteTransaction};
+pub use table::TransactionId;
 
 use compact::StoredResponse;
 
 use crate::message::{Headers, Message, Request, Response, Text};
 use std::collections::VecDeque;
-use std::fmt;
 
 /// Something a transaction asks its caller to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,27 +152,18 @@ pub enum Timer {
 
 /// Why a server transaction refused a response from the TU. The response
 /// was not sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
     /// A final response was already sent: a later one is discarded
     /// (§17.2.1; §17.2.2 "Any other final responses passed by the TU to the
     /// server transaction MUST be discarded while in the Completed state").
     /// In the RFC 6026 Accepted state only further 2xx are accepted.
+    #[error("a final response was already sent")]
     FinalResponseSent,
     /// The transaction is terminated.
+    #[error("the transaction is terminated")]
     Terminated,
 }
-
-impl fmt::Display for SendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SendError::FinalResponseSent => "a final response was already sent",
-            SendError::Terminated => "the transaction is terminated",
-        })
-    }
-}
-
-impl std::error::Error for SendError {}
 
 /// Any of the four transaction machines, so a runtime can keep them in one
 /// table and drive them uniformly.
@@ -306,83 +299,11 @@ pub(crate) fn trying_response(request: &Request) -> Response {
     request.reply(crate::message::StatusCode::TRYING)
 }
 
-/// Shared test fixtures.
-#[cfg(test)]
-pub(crate) mod testutil {
-    use crate::message::{Message, Method, Request, Response, StatusCode};
-    use std::time::{Duration, Instant};
-
-    use super::Output;
-
-    /// `t0 + ms`.
-    pub fn at(t0: Instant, ms: u64) -> Instant {
-        t0 + Duration::from_millis(ms)
-    }
-
-    /// A request with the mandatory headers and the given branch.
-    pub fn request(method: Method, branch: &str) -> Request {
-        let cseq = match method {
-            Method::Ack => "314159 ACK".to_owned(),
-            ref m => format!("314159 {m}"),
-        };
-        Request::builder(method, "sip:bob@biloxi.com".parse().unwrap())
-            .header(
-                "Via",
-                format!("SIP/2.0/UDP pc33.atlanta.com;branch={branch}"),
-            )
-            .header("Via", "SIP/2.0/UDP proxy.atlanta.com;branch=z9hG4bKp1")
-            .header("Route", "<sip:p1.example.com;lr>")
-            .header("Route", "<sip:p2.example.com;lr>")
-            .header("Max-Forwards", "70")
-            .header("To", "Bob <sip:bob@biloxi.com>")
-            .header("From", "Alice <sip:alice@atlanta.com>;tag=1928301774")
-            .header("Call-ID", "a84b4c76e66710@pc33.atlanta.com")
-            .header("CSeq", cseq)
-            .header("Contact", "<sip:alice@pc33.atlanta.com>")
-            .header("Timestamp", "54")
-            .build_unchecked()
-    }
-
-    /// A response to `req` with `code`; finals carry a To tag.
-    pub fn response(req: &Request, code: u16) -> Response {
-        let status = StatusCode::from_u16(code).unwrap();
-        let mut resp = Response::new(status);
-        for h in req.headers.iter() {
-            use crate::message::HeaderName as H;
-            match h.known_name() {
-                Some(H::Via | H::From | H::CallId | H::CSeq) => resp.headers.push(h.clone()),
-                Some(H::To) if code > 100 => {
-                    resp.headers
-                        .append(H::To, format!("{};tag=8321234356", h.value()));
-                }
-                Some(H::To) => resp.headers.push(h.clone()),
-                _ => {}
-            }
-        }
-        resp
-    }
-
-    /// Drains every queued output.
-    pub fn drain(mut poll: impl FnMut() -> Option<Output>) -> Vec<Output> {
-        std::iter::from_fn(&mut poll).collect()
-    }
-
-    /// Whether `out` transmits a request with `method`.
-    pub fn is_tx_request(out: &Output, method: &Method) -> bool {
-        matches!(out, Output::Transmit(Message::Request(r)) if &r.method == method)
-    }
-
-    /// Whether `out` transmits a response with `code`.
-    pub fn is_tx_response(out: &Output, code: u16) -> bool {
-        matches!(out, Output::Transmit(Message::Response(r)) if r.status.as_u16() == code)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::testutil::*;
     use super::*;
     use crate::message::{HeaderName, Method, StatusCode};
+    use crate::test_support::*;
     use std::time::Instant;
 
     #[test]

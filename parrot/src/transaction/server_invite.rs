@@ -363,9 +363,9 @@ impl ServerInviteTransaction {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
     use super::*;
     use crate::message::HeaderName;
+    use crate::test_support::*;
 
     fn start(reliable: bool) -> (ServerInviteTransaction, Request, Instant) {
         let t0 = Instant::now();

@@ -216,9 +216,9 @@ impl ServerNonInviteTransaction {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
     use super::*;
     use crate::message::Method;
+    use crate::test_support::*;
 
     fn start(reliable: bool) -> (ServerNonInviteTransaction, Request, Instant) {
         let t0 = Instant::now();

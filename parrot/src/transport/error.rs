@@ -1,21 +1,24 @@
 //! Transport errors.
 
 use super::Protocol;
-use std::fmt;
 use std::io;
 
 /// Why a transport operation failed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransportError {
     /// A socket operation failed.
-    Io(io::Error),
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
     /// The protocol is not implemented, or no listener can send to that
     /// address family over it.
+    #[error("transport {0} not available")]
     Unsupported(Protocol),
     /// A host name did not resolve to any address.
+    #[error("cannot resolve {0:?}")]
     Resolve(String),
     /// The message is too large to send over the chosen protocol.
+    #[error("message of {size} bytes exceeds {max} bytes")]
     TooLarge {
         /// The message size in bytes.
         size: usize,
@@ -24,15 +27,20 @@ pub enum TransportError {
     },
     /// The response cannot be routed: its top Via is missing or malformed,
     /// or names a transport this layer does not implement.
+    #[error("cannot route response: {0}")]
     NoRoute(String),
     /// The connection limit ([`super::TransportConfig::max_connections`])
     /// is reached.
+    #[error("connection limit reached")]
     ConnectionLimit,
     /// The connection closed before the message was written.
+    #[error("connection closed")]
     ConnectionClosed,
     /// Connecting, or queueing and writing, took too long.
+    #[error("timed out")]
     Timeout,
     /// The transport layer has been shut down.
+    #[error("transport shut down")]
     Shutdown,
 }
 
@@ -47,38 +55,5 @@ impl TransportError {
                 io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
             )
         )
-    }
-}
-
-impl fmt::Display for TransportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TransportError::Io(e) => write!(f, "I/O error: {e}"),
-            TransportError::Unsupported(p) => write!(f, "transport {p} not available"),
-            TransportError::Resolve(h) => write!(f, "cannot resolve {h:?}"),
-            TransportError::TooLarge { size, max } => {
-                write!(f, "message of {size} bytes exceeds {max} bytes")
-            }
-            TransportError::NoRoute(why) => write!(f, "cannot route response: {why}"),
-            TransportError::ConnectionLimit => f.write_str("connection limit reached"),
-            TransportError::ConnectionClosed => f.write_str("connection closed"),
-            TransportError::Timeout => f.write_str("timed out"),
-            TransportError::Shutdown => f.write_str("transport shut down"),
-        }
-    }
-}
-
-impl std::error::Error for TransportError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            TransportError::Io(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<io::Error> for TransportError {
-    fn from(e: io::Error) -> Self {
-        TransportError::Io(e)
     }
 }

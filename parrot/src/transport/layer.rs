@@ -1,51 +1,31 @@
 //! [`TransportLayer`]: the object that owns every listener and connection,
 //! and the sending rules of RFC 3261 §18.1.1 and §18.2.2.
 
-use super::bad_request::error_response;
+use super::addr::{canonical, resolve_host};
 use super::config::TransportConfig;
+use super::connections::{ConnTable, ConnectionInfo};
 use super::error::TransportError;
-use super::tcp::{self, ConnTable};
+use super::shared::{Shared, UdpEndpoint};
+use super::tcp;
 use super::udp;
-use super::via::{response_destination, set_top_via_transport, stamp_top_via, top_via};
+use super::via::{response_destination, set_top_via_transport, top_via};
 use super::{
     ConnectionId, Incoming, Listener, Origin, Protocol, SendOptions, Sent, Target, Transport,
 };
-use crate::message::{Host, Message, ParseError, Request, Response};
+use crate::message::{Request, Response};
 use bytes::Bytes;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tracing::{Instrument, debug, warn};
 
-/// The largest UDP payload over IPv4 (65535 − 8 − 20).
-const MAX_UDP_PAYLOAD_V4: usize = 65_507;
-/// The largest UDP payload over IPv6 without jumbograms (65535 − 8).
-const MAX_UDP_PAYLOAD_V6: usize = 65_527;
 /// How many times a port-0 listener group is re-bound when the port the OS
 /// chose for the first protocol is taken for another.
 const SHARED_PORT_ATTEMPTS: usize = 16;
-
-/// A bound UDP socket.
-pub(crate) struct UdpEndpoint {
-    pub(crate) local: SocketAddr,
-    pub(crate) socket: Arc<UdpSocket>,
-}
-
-/// State shared by the handles and every task.
-pub(crate) struct Shared {
-    pub(crate) config: TransportConfig,
-    pub(crate) incoming: mpsc::Sender<Incoming>,
-    pub(crate) listeners: Vec<Listener>,
-    pub(crate) udp: Vec<UdpEndpoint>,
-    pub(crate) conns: Mutex<ConnTable>,
-    pub(crate) conn_count: watch::Sender<usize>,
-    pub(crate) next_id: AtomicU64,
-    pub(crate) shutdown: watch::Receiver<bool>,
-}
 
 /// Signals shutdown when the last [`TransportLayer`] handle is dropped.
 struct ShutdownGuard(watch::Sender<bool>);
@@ -73,19 +53,6 @@ impl std::fmt::Debug for TransportLayer {
             .field("connections", &self.connection_count())
             .finish()
     }
-}
-
-/// Information about an open connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConnectionInfo {
-    /// Its identifier.
-    pub id: ConnectionId,
-    /// Its protocol.
-    pub protocol: Protocol,
-    /// The peer's address.
-    pub remote: SocketAddr,
-    /// Our address.
-    pub local: SocketAddr,
 }
 
 enum Bound {
@@ -352,186 +319,7 @@ impl Transport for TransportLayer {
     }
 }
 
-/// Resolves when shutdown is signalled (or the signal's sender is gone).
-pub(crate) async fn shutdown_signal(rx: &mut watch::Receiver<bool>) {
-    // The guard returned by `wait_for` is not `Send`: drop it here.
-    let _ = rx.wait_for(|s| *s).await;
-}
-
-/// IPv4-mapped IPv6 addresses (from dual-stack sockets) as plain IPv4.
-pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
-    SocketAddr::new(addr.ip().to_canonical(), addr.port())
-}
-
-/// Resolves a host (IP literal, bracketed IPv6 reference or domain name;
-/// A/AAAA lookup through `tokio::net::lookup_host`, no SRV) and port.
-pub async fn resolve(host: &str, port: u16) -> Result<SocketAddr, TransportError> {
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
-    }
-    if bare.is_empty() || bare.contains([':', '[', ']', ' ']) {
-        return Err(TransportError::Resolve(host.to_owned()));
-    }
-    let mut addrs = tokio::net::lookup_host((bare, port))
-        .await
-        .map_err(|_| TransportError::Resolve(host.to_owned()))?;
-    addrs
-        .next()
-        .map(canonical)
-        .ok_or_else(|| TransportError::Resolve(host.to_owned()))
-}
-
-async fn resolve_host(host: &Host, port: u16) -> Result<SocketAddr, TransportError> {
-    match host {
-        Host::Domain(d) => resolve(d, port).await,
-        ip => match ip.ip() {
-            Some(ip) => Ok(SocketAddr::new(ip, port)),
-            None => Err(TransportError::Resolve(ip.to_string())),
-        },
-    }
-}
-
-/// What the receive path does with a parsed message.
-// Matched and moved out at once: boxing the common case would cost an
-// allocation per message.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum Inbound {
-    /// Deliver it upward.
-    Deliver(Incoming),
-    /// Answer it with this error response and drop it.
-    Reply(Box<Response>),
-    /// Drop it.
-    Drop,
-}
-
-/// Applies RFC 3261 §18.2.1 to a received message.
-pub(crate) fn classify(message: Message, origin: Origin) -> Inbound {
-    let message = match message {
-        Message::Request(mut req) => match stamp_top_via(&mut req.headers, origin.source) {
-            Ok(_) => Message::Request(req),
-            Err(error) => {
-                warn!(peer = %origin.source, %error, "request with an unusable top Via");
-                return match error_response(&req.to_bytes(), &error) {
-                    Some(r) => Inbound::Reply(Box::new(r)),
-                    None => Inbound::Drop,
-                };
-            }
-        },
-        m @ Message::Response(_) => m,
-    };
-    Inbound::Deliver(Incoming {
-        message,
-        source: origin.source,
-        local: origin.local,
-        protocol: origin.protocol,
-        connection: origin.connection,
-    })
-}
-
-/// Handles a message that failed to parse: the error response for a
-/// request that can be answered, `None` (after logging) otherwise.
-pub(crate) fn malformed(raw: &[u8], error: &ParseError, origin: &Origin) -> Option<Response> {
-    let start = raw
-        .iter()
-        .position(|&b| b != b'\r' && b != b'\n')
-        .unwrap_or(raw.len());
-    if raw.len() - start >= 4 && raw[start..start + 4].eq_ignore_ascii_case(b"SIP/") {
-        warn!(peer = %origin.source, protocol = %origin.protocol, %error, "dropping malformed response");
-        return None;
-    }
-    match error_response(raw, error) {
-        Some(mut r) => {
-            // The top Via gets received/rport like any request's (§18.2.1),
-            // which also routes the answer (§18.2.2).
-            let _ = stamp_top_via(&mut r.headers, origin.source);
-            debug!(peer = %origin.source, %error, status = r.status.as_u16(), "answering malformed request");
-            Some(r)
-        }
-        None => {
-            warn!(peer = %origin.source, protocol = %origin.protocol, %error, "dropping malformed request that cannot be answered");
-            None
-        }
-    }
-}
-
 impl Shared {
-    pub(crate) fn is_shutdown(&self) -> bool {
-        *self.shutdown.borrow()
-    }
-
-    /// The UDP endpoint to send to `dest` from: the one bound to `local` if
-    /// given, else one of the same address family whose address can reach
-    /// `dest`, else a wildcard IPv6 socket (dual-stack) for an IPv4 `dest`.
-    fn udp_endpoint(&self, dest: SocketAddr, local: Option<SocketAddr>) -> Option<&UdpEndpoint> {
-        if let Some(l) = local
-            && let Some(ep) = self.udp.iter().find(|ep| ep.local == l)
-        {
-            return Some(ep);
-        }
-        let same_family = |ep: &&UdpEndpoint| ep.local.is_ipv4() == dest.is_ipv4();
-        let reachable = |ep: &&UdpEndpoint| {
-            ep.local.ip().is_unspecified() || ep.local.ip().is_loopback() == dest.ip().is_loopback()
-        };
-        let local_ip = local.map(|l| l.ip());
-        self.udp
-            .iter()
-            .filter(same_family)
-            .find(|ep| Some(ep.local.ip()) == local_ip)
-            .or_else(|| self.udp.iter().filter(same_family).find(reachable))
-            .or_else(|| self.udp.iter().find(same_family))
-            .or_else(|| {
-                self.udp
-                    .iter()
-                    .find(|ep| dest.is_ipv4() && ep.local.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED))
-            })
-    }
-
-    async fn send_udp(
-        &self,
-        data: &[u8],
-        dest: SocketAddr,
-        local: Option<SocketAddr>,
-        ttl: Option<u8>,
-    ) -> Result<Sent, TransportError> {
-        let dest = canonical(dest);
-        let ep = self
-            .udp_endpoint(dest, local)
-            .ok_or(TransportError::Unsupported(Protocol::Udp))?;
-        let max = if ep.local.is_ipv4() {
-            MAX_UDP_PAYLOAD_V4
-        } else {
-            MAX_UDP_PAYLOAD_V6
-        };
-        if data.len() > max {
-            return Err(TransportError::TooLarge {
-                size: data.len(),
-                max,
-            });
-        }
-        let to = match (ep.local, dest.ip()) {
-            (SocketAddr::V6(_), IpAddr::V4(v4)) => {
-                SocketAddr::new(IpAddr::V6(v4.to_ipv6_mapped()), dest.port())
-            }
-            _ => dest,
-        };
-        if let (Some(ttl), IpAddr::V4(_)) = (ttl, to.ip()) {
-            // §18.2.2: multicast responses use the Via ttl (default 1).
-            let _ = ep.socket.set_multicast_ttl_v4(u32::from(ttl));
-        }
-        ep.socket.send_to(data, to).await?;
-        tracing::trace!(peer = %dest, local = %ep.local, size = data.len(), "sent UDP datagram");
-        Ok(Sent {
-            protocol: Protocol::Udp,
-            local: ep.local,
-            remote: dest,
-            connection: None,
-        })
-    }
-
     /// Sends over a stream protocol, reusing an open connection to `dest`
     /// (inbound or outbound) or opening one.
     async fn send_stream(
@@ -573,7 +361,7 @@ impl Shared {
             return Err(TransportError::Shutdown);
         }
         match target.protocol {
-            Protocol::Udp => self.send_udp(&data, target.addr, local, None).await,
+            Protocol::Udp => udp::send(self, &data, target.addr, local, None).await,
             p => self.send_stream(data, p, target.addr).await,
         }
     }
@@ -655,23 +443,6 @@ impl Shared {
             let addr = resolve_host(&d.host, d.port).await?;
             return self.send_stream(data, protocol, addr).await;
         }
-        let (addr, ttl) = match &via {
-            Ok(v) => {
-                let d = response_destination(v);
-                (resolve_host(&d.host, d.port).await?, d.ttl)
-            }
-            Err(error) => match origin {
-                // Only the error responses to unparseable requests get
-                // here: answer the packet source.
-                Some(o) => {
-                    debug!(%error, peer = %o.source, "no usable Via; answering the packet source");
-                    (o.source, None)
-                }
-                None => return Err(TransportError::NoRoute(error.to_string())),
-            },
-        };
-        // RFC 3581 §4: sent from the address and port the request arrived on.
-        self.send_udp(&data, addr, origin.map(|o| o.local), ttl)
-            .await
+        udp::send_response(self, &data, via, origin).await
     }
 }

@@ -48,18 +48,24 @@
 //! # }
 //! ```
 
+mod addr;
 mod bad_request;
 mod config;
+mod connections;
 mod error;
+mod inbound;
 mod layer;
+mod shared;
 mod tcp;
 mod udp;
 mod via;
 
+pub use addr::resolve;
 pub use bad_request::{RawRequestHeaders, error_response};
 pub use config::{ListenerConfig, TransportConfig};
+pub use connections::ConnectionInfo;
 pub use error::TransportError;
-pub use layer::{ConnectionInfo, TransportLayer, resolve};
+pub use layer::TransportLayer;
 pub use via::{
     ResponseDestination, response_destination, set_top_via_transport, stamp_top_via, stamp_via,
 };

@@ -1,24 +1,25 @@
-//! Stream connections: the connection table, the per-connection task,
-//! accepting and connecting.
+//! Stream connections: the per-connection task, accepting and connecting
+//! (the table of open connections is in `connections`).
 //!
 //! The connection task is generic over the byte stream so that TLS can reuse
 //! it unchanged. Each connection is served by exactly one task, which ends
 //! when the connection closes for any reason; a guard removes the
 //! connection from the table when the task ends, so the table cannot leak.
 
-use super::layer::{Inbound, Shared, canonical, classify, malformed, shutdown_signal};
-use super::{ConnectionId, Origin, Protocol, Sent, TransportError};
+use super::addr::canonical;
+use super::connections::{ConnHandle, Outgoing};
+use super::inbound::{Inbound, classify, malformed};
+use super::shared::{ConnGuard, Shared, shutdown_signal};
+use super::{Origin, Protocol, TransportError};
 use crate::message::{Frame, StreamDecoder};
 use bytes::Bytes;
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
 use tracing::{Instrument, debug, trace, warn};
 
@@ -32,180 +33,6 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_IDLE: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
 /// How long a closing connection may take to flush and shut down.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
-
-/// One message queued for writing, with where to report the result.
-pub(crate) struct Outgoing {
-    data: Bytes,
-    done: oneshot::Sender<io::Result<()>>,
-}
-
-/// A handle on an open connection.
-#[derive(Clone)]
-pub(crate) struct ConnHandle {
-    pub(crate) id: ConnectionId,
-    pub(crate) protocol: Protocol,
-    pub(crate) remote: SocketAddr,
-    pub(crate) local: SocketAddr,
-    tx: mpsc::Sender<Outgoing>,
-    close: Arc<Notify>,
-}
-
-impl ConnHandle {
-    /// Queues `data` and waits until it is written, within `limit`.
-    pub(crate) async fn send(&self, data: Bytes, limit: Duration) -> Result<(), TransportError> {
-        let (done, result) = oneshot::channel();
-        let attempt = async {
-            self.tx
-                .send(Outgoing { data, done })
-                .await
-                .map_err(|_| TransportError::ConnectionClosed)?;
-            match result.await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(TransportError::Io(e)),
-                Err(_) => Err(TransportError::ConnectionClosed),
-            }
-        };
-        timeout(limit, attempt)
-            .await
-            .unwrap_or(Err(TransportError::Timeout))
-    }
-
-    /// Asks the connection task to close the connection.
-    pub(crate) fn close(&self) {
-        self.close.notify_one();
-    }
-
-    pub(crate) fn sent(&self) -> Sent {
-        Sent {
-            protocol: self.protocol,
-            local: self.local,
-            remote: self.remote,
-            connection: Some(self.id),
-        }
-    }
-}
-
-/// The open connections, by id and by remote address.
-#[derive(Default)]
-pub(crate) struct ConnTable {
-    by_id: HashMap<ConnectionId, ConnHandle>,
-    /// The connection a message to a remote address reuses (RFC 3261
-    /// §18.1.1, §18.2.2): the most recent one to that address.
-    by_remote: HashMap<(Protocol, SocketAddr), ConnectionId>,
-}
-
-/// Removes its connection from the table when dropped.
-pub(crate) struct ConnGuard {
-    shared: Arc<Shared>,
-    id: ConnectionId,
-}
-
-impl Drop for ConnGuard {
-    fn drop(&mut self) {
-        self.shared.unregister(self.id);
-    }
-}
-
-impl Shared {
-    fn table(&self) -> MutexGuard<'_, ConnTable> {
-        // A panic elsewhere while holding the lock cannot leave the table
-        // inconsistent (every update is a single insert/remove), so a
-        // poisoned lock is still usable.
-        self.conns.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Adds a connection, unless the connection cap is reached.
-    fn register(
-        self: &Arc<Self>,
-        protocol: Protocol,
-        remote: SocketAddr,
-        local: SocketAddr,
-    ) -> Result<(ConnHandle, mpsc::Receiver<Outgoing>, ConnGuard), TransportError> {
-        if self.is_shutdown() {
-            return Err(TransportError::Shutdown);
-        }
-        let (tx, rx) = mpsc::channel(self.config.connection_queue.max(1));
-        let handle = ConnHandle {
-            id: ConnectionId(self.next_id.fetch_add(1, Ordering::Relaxed)),
-            protocol,
-            remote,
-            local,
-            tx,
-            close: Arc::new(Notify::new()),
-        };
-        let count = {
-            let mut t = self.table();
-            if t.by_id.len() >= self.config.max_connections {
-                return Err(TransportError::ConnectionLimit);
-            }
-            t.by_id.insert(handle.id, handle.clone());
-            t.by_remote.insert((protocol, remote), handle.id);
-            t.by_id.len()
-        };
-        self.conn_count.send_replace(count);
-        let guard = ConnGuard {
-            shared: self.clone(),
-            id: handle.id,
-        };
-        Ok((handle, rx, guard))
-    }
-
-    /// Removes a connection (idempotent). If another connection to the
-    /// same remote is open, it becomes the one reused.
-    pub(crate) fn unregister(&self, id: ConnectionId) {
-        let count = {
-            let mut t = self.table();
-            let Some(h) = t.by_id.remove(&id) else {
-                return;
-            };
-            let key = (h.protocol, h.remote);
-            if t.by_remote.get(&key) == Some(&id) {
-                t.by_remote.remove(&key);
-                let other = t
-                    .by_id
-                    .values()
-                    .filter(|o| (o.protocol, o.remote) == key)
-                    .map(|o| o.id)
-                    .max();
-                if let Some(other) = other {
-                    t.by_remote.insert(key, other);
-                }
-            }
-            t.by_id.len()
-        };
-        self.conn_count.send_replace(count);
-    }
-
-    pub(crate) fn connection(&self, id: ConnectionId) -> Option<ConnHandle> {
-        self.table().by_id.get(&id).cloned()
-    }
-
-    pub(crate) fn connection_to(
-        &self,
-        protocol: Protocol,
-        remote: SocketAddr,
-    ) -> Option<ConnHandle> {
-        let t = self.table();
-        let id = t.by_remote.get(&(protocol, remote))?;
-        t.by_id.get(id).cloned()
-    }
-
-    pub(crate) fn connection_infos(&self) -> Vec<super::layer::ConnectionInfo> {
-        let mut v: Vec<_> = self
-            .table()
-            .by_id
-            .values()
-            .map(|h| super::layer::ConnectionInfo {
-                id: h.id,
-                protocol: h.protocol,
-                remote: h.remote,
-                local: h.local,
-            })
-            .collect();
-        v.sort_by_key(|i| i.id);
-        v
-    }
-}
 
 /// Registers a connection and starts its task.
 fn spawn_connection<S>(

@@ -1,0 +1,681 @@
+//! Tests of the transaction layer: matching, CANCEL, caps and memory.
+
+use super::super::slab::CHUNK;
+use super::super::table::Entry;
+use super::*;
+use crate::message::Method;
+use crate::test_support::{at, request, response};
+use std::time::Duration;
+
+type Layer = TransactionLayer<&'static str>;
+
+thread_local! {
+    /// Whether `new_layer` makes every key hash to the same value.
+    static COLLIDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A layer with the default timers (see [`COLLIDING`]).
+fn new_layer() -> Layer {
+    let mut layer = Layer::new(TimerConfig::default());
+    layer.table.set_colliding(COLLIDING.get());
+    layer
+}
+
+fn drain(layer: &mut Layer) -> Vec<LayerOutput<&'static str>> {
+    std::iter::from_fn(|| layer.poll_output()).collect()
+}
+
+fn events<'a>(out: &'a [LayerOutput<&'static str>]) -> Vec<&'a LayerEvent<&'static str>> {
+    out.iter()
+        .filter_map(|o| match o {
+            LayerOutput::Event(e) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+fn sent_statuses(out: &[LayerOutput<&'static str>]) -> Vec<(u16, String)> {
+    out.iter()
+        .filter_map(|o| match o {
+            LayerOutput::Transmit {
+                message: Message::Response(r),
+                ..
+            } => Some((
+                r.status.as_u16(),
+                r.headers.cseq().unwrap().method.to_string(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs every deadline up to `until`, returning all outputs.
+fn run_until(layer: &mut Layer, until: Instant) -> Vec<LayerOutput<&'static str>> {
+    let mut all = Vec::new();
+    while let Some(t) = layer.poll_timeout() {
+        if t > until {
+            break;
+        }
+        layer.handle_timeout(t);
+        all.extend(drain(layer));
+    }
+    all
+}
+
+fn request_id(out: &[LayerOutput<&'static str>]) -> TransactionId {
+    events(out)
+        .into_iter()
+        .find_map(|e| match e {
+            LayerEvent::Request { id, .. } => Some(*id),
+            _ => None,
+        })
+        .expect("a request event")
+}
+
+#[test]
+fn new_request_goes_up_once_and_retransmissions_are_absorbed() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    let req = request(Method::Options, "z9hG4bKopt");
+    layer.handle_request(t0, req.clone(), "peer", false);
+    let id = request_id(&drain(&mut layer));
+    layer.handle_request(at(t0, 100), req.clone(), "peer", false);
+    assert!(drain(&mut layer).is_empty(), "retransmission absorbed");
+    layer.respond(at(t0, 150), id, response(&req, 200)).unwrap();
+    let out = drain(&mut layer);
+    assert_eq!(sent_statuses(&out), [(200, "OPTIONS".into())]);
+    // A retransmission now re-sends the 200 (§17.2.2) without the TU.
+    layer.handle_request(at(t0, 300), req.clone(), "peer", false);
+    let out = drain(&mut layer);
+    assert_eq!(sent_statuses(&out), [(200, "OPTIONS".into())]);
+    assert!(events(&out).is_empty());
+    // Timer J ends it; every table empties.
+    let out = run_until(&mut layer, at(t0, 60_000));
+    assert!(matches!(events(&out)[..], [LayerEvent::Terminated { .. }]));
+    assert_eq!(layer.len(), 0);
+    assert_eq!(layer.table_sizes(), (0, 0, 0));
+}
+
+#[test]
+fn invite_gets_100_trying_after_200ms_when_the_tu_is_silent() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    layer.handle_request(t0, request(Method::Invite, "z9hG4bKinv"), "peer", false);
+    drain(&mut layer);
+    assert_eq!(layer.poll_timeout(), Some(at(t0, 200)));
+    let out = run_until(&mut layer, at(t0, 200));
+    assert_eq!(sent_statuses(&out), [(100, "INVITE".into())]);
+}
+
+#[test]
+fn cancel_answers_200_and_487_and_tells_the_tu() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    let invite = request(Method::Invite, "z9hG4bKc1");
+    layer.handle_request(t0, invite.clone(), "peer", false);
+    let id = request_id(&drain(&mut layer));
+    let mut ringing = response(&invite, 180);
+    ringing
+        .headers
+        .set(HeaderName::To, "Bob <sip:bob@biloxi.com>;tag=tu-tag");
+    layer.respond(at(t0, 10), id, ringing).unwrap();
+    drain(&mut layer);
+
+    let mut cancel = request(Method::Cancel, "z9hG4bKc1");
+    cancel.headers.set(HeaderName::CSeq, "314159 CANCEL");
+    layer.handle_request(at(t0, 20), cancel.clone(), "peer", false);
+    let out = drain(&mut layer);
+    let statuses = sent_statuses(&out);
+    assert_eq!(statuses, [(200, "CANCEL".into()), (487, "INVITE".into())]);
+    assert!(events(&out).contains(&&LayerEvent::Cancelled { id }));
+    // Both carry the To tag of the INVITE's provisional response (§9.2).
+    for o in &out {
+        if let LayerOutput::Transmit {
+            message: Message::Response(r),
+            ..
+        } = o
+        {
+            assert_eq!(r.headers.to_tag().unwrap(), "tu-tag");
+        }
+    }
+    // The TU's late 200 is refused: the INVITE is already answered.
+    assert!(
+        layer
+            .respond(at(t0, 30), id, response(&invite, 200))
+            .is_err()
+    );
+    // The ACK for the 487 is absorbed by the INVITE transaction.
+    let mut ack = request(Method::Ack, "z9hG4bKc1");
+    ack.headers
+        .set(HeaderName::To, "Bob <sip:bob@biloxi.com>;tag=tu-tag");
+    layer.handle_request(at(t0, 40), ack, "peer", false);
+    assert!(events(&drain(&mut layer)).is_empty());
+    run_until(&mut layer, at(t0, 120_000));
+    assert_eq!(layer.len(), 0);
+    assert_eq!(layer.table_sizes(), (0, 0, 0));
+}
+
+#[test]
+fn cancel_without_a_matching_invite_gets_481() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    let mut cancel = request(Method::Cancel, "z9hG4bKnone");
+    cancel.headers.set(HeaderName::CSeq, "314159 CANCEL");
+    layer.handle_request(t0, cancel, "peer", false);
+    let out = drain(&mut layer);
+    assert_eq!(sent_statuses(&out), [(481, "CANCEL".into())]);
+    assert!(events(&out).is_empty(), "the TU never sees the CANCEL");
+}
+
+#[test]
+fn cancel_after_the_final_response_gets_200_only() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    let invite = request(Method::Invite, "z9hG4bKlate");
+    layer.handle_request(t0, invite.clone(), "peer", false);
+    let id = request_id(&drain(&mut layer));
+    layer
+        .respond(at(t0, 10), id, response(&invite, 486))
+        .unwrap();
+    drain(&mut layer);
+    let mut cancel = request(Method::Cancel, "z9hG4bKlate");
+    cancel.headers.set(HeaderName::CSeq, "314159 CANCEL");
+    layer.handle_request(at(t0, 20), cancel, "peer", false);
+    let out = drain(&mut layer);
+    assert_eq!(sent_statuses(&out), [(200, "CANCEL".into())]);
+    assert!(events(&out).is_empty());
+}
+
+#[test]
+fn ack_for_a_2xx_goes_to_the_tu() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    layer.handle_request(t0, request(Method::Ack, "z9hG4bKack2xx"), "peer", false);
+    let out = drain(&mut layer);
+    assert!(matches!(events(&out)[..], [LayerEvent::Ack { .. }]));
+    assert_eq!(layer.len(), 0);
+}
+
+#[test]
+fn client_transaction_times_out_with_timer_f_and_is_removed() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    let id = layer
+        .send_request(
+            t0,
+            request(Method::Options, "z9hG4bKcli"),
+            "next-hop",
+            false,
+        )
+        .unwrap();
+    let first = drain(&mut layer);
+    assert_eq!(first.len(), 1, "the request is transmitted at once");
+    let out = run_until(&mut layer, at(t0, 40_000));
+    let resent: Vec<_> = out
+        .iter()
+        .filter(|o| matches!(o, LayerOutput::Transmit { .. }))
+        .collect();
+    // 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, ... 31.5 s: 10 retransmissions.
+    assert_eq!(resent.len(), 10);
+    let ev = events(&out);
+    assert!(ev.contains(&&LayerEvent::Timeout {
+        id,
+        timer: Timer::F
+    }));
+    assert!(ev.contains(&&LayerEvent::Terminated { id }));
+    assert_eq!(layer.table_sizes(), (0, 0, 0));
+}
+
+#[test]
+fn responses_reach_their_client_transaction_or_come_up_as_strays() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    let req = request(Method::Invite, "z9hG4bKuac");
+    let id = layer.send_request(t0, req.clone(), "hop", false).unwrap();
+    drain(&mut layer);
+    layer.handle_response(at(t0, 5), response(&req, 180));
+    let out = drain(&mut layer);
+    assert!(matches!(events(&out)[..], [LayerEvent::Response { id: i, .. }] if *i == id));
+    let other = request(Method::Invite, "z9hG4bKother");
+    layer.handle_response(at(t0, 6), response(&other, 200));
+    let out = drain(&mut layer);
+    assert!(matches!(
+        events(&out)[..],
+        [LayerEvent::StrayResponse { .. }]
+    ));
+}
+
+#[test]
+fn requests_beyond_the_cap_get_503_with_retry_after() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    layer.set_max_transactions(1);
+    layer.handle_request(t0, request(Method::Invite, "z9hG4bKcap1"), "peer", false);
+    drain(&mut layer);
+    layer.handle_request(t0, request(Method::Invite, "z9hG4bKcap2"), "peer", false);
+    let out = drain(&mut layer);
+    let [
+        LayerOutput::Reply {
+            message: Message::Response(r),
+            ..
+        },
+    ] = &out[..]
+    else {
+        panic!("expected a stateless reply, got {out:?}");
+    };
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers.get("Retry-After").unwrap(), "5");
+    assert_eq!(layer.len(), 1);
+    // ACKs are never refused (they are never answered).
+    layer.handle_request(t0, request(Method::Ack, "z9hG4bKcap3"), "peer", false);
+    assert!(matches!(
+        events(&drain(&mut layer))[..],
+        [LayerEvent::Ack { .. }]
+    ));
+}
+
+#[test]
+fn settled_transactions_do_not_count_toward_the_cap() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    layer.set_max_transactions(1);
+    // A call's INVITE, answered 200 (Accepted, Timer L), and its BYE,
+    // answered 200 (Completed, Timer J): both only absorb
+    // retransmissions for 32 s and leave room for new work.
+    let invite = request(Method::Invite, "z9hG4bKset1");
+    layer.handle_request(t0, invite.clone(), "peer", false);
+    let id = request_id(&drain(&mut layer));
+    assert_eq!((layer.in_progress(), layer.settled()), (1, 0));
+    layer.respond(t0, id, response(&invite, 200)).unwrap();
+    drain(&mut layer);
+    assert_eq!((layer.in_progress(), layer.settled()), (0, 1));
+    let bye = request(Method::Bye, "z9hG4bKset2");
+    layer.handle_request(at(t0, 1), bye.clone(), "peer", false);
+    let id = request_id(&drain(&mut layer));
+    layer.respond(at(t0, 1), id, response(&bye, 200)).unwrap();
+    drain(&mut layer);
+    assert_eq!((layer.in_progress(), layer.settled()), (0, 2));
+    // One request in progress fills the cap; the next gets 503.
+    layer.handle_request(
+        at(t0, 2),
+        request(Method::Invite, "z9hG4bKset3"),
+        "peer",
+        false,
+    );
+    assert!(matches!(
+        events(&drain(&mut layer))[..],
+        [LayerEvent::Request { .. }]
+    ));
+    layer.handle_request(
+        at(t0, 3),
+        request(Method::Invite, "z9hG4bKset4"),
+        "peer",
+        false,
+    );
+    assert!(matches!(
+        &drain(&mut layer)[..],
+        [LayerOutput::Reply { message: Message::Response(r), .. }]
+            if r.status == StatusCode::SERVICE_UNAVAILABLE
+    ));
+    assert_eq!((layer.in_progress(), layer.settled()), (1, 2));
+    // The settled ones still absorb their retransmissions.
+    layer.handle_request(at(t0, 4), bye, "peer", false);
+    assert_eq!(sent_statuses(&drain(&mut layer)), [(200, "BYE".into())]);
+    assert_eq!(layer.len(), 3);
+}
+
+#[test]
+fn settled_transactions_beyond_their_cap_end_oldest_first() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    layer.set_max_settled(2);
+    let mut reqs = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let req = request(Method::Register, &format!("z9hG4bKold{i}"));
+        layer.handle_request(at(t0, i), req.clone(), "peer", false);
+        let id = request_id(&drain(&mut layer));
+        layer.respond(at(t0, i), id, response(&req, 200)).unwrap();
+        let out = drain(&mut layer);
+        if i == 2 {
+            // The third to settle ends the first.
+            assert!(
+                events(&out).contains(&&LayerEvent::Terminated { id: ids[0] }),
+                "{out:?}"
+            );
+        }
+        reqs.push(req);
+        ids.push(id);
+    }
+    assert_eq!((layer.len(), layer.settled()), (2, 2));
+    assert!(layer.get(ids[0]).is_none());
+    // The second still absorbs its retransmission; the first's is new
+    // to the layer (the price of ending it early).
+    layer.handle_request(at(t0, 5), reqs[1].clone(), "peer", false);
+    assert_eq!(
+        sent_statuses(&drain(&mut layer)),
+        [(200, "REGISTER".into())]
+    );
+    layer.handle_request(at(t0, 6), reqs[0].clone(), "peer", false);
+    assert!(matches!(
+        events(&drain(&mut layer))[..],
+        [LayerEvent::Request { .. }]
+    ));
+    assert_eq!((layer.in_progress(), layer.settled()), (1, 2));
+    // Lowering the cap ends the oldest at once.
+    layer.set_max_settled(1);
+    assert!(layer.get(ids[1]).is_none());
+    assert!(layer.get(ids[2]).is_some());
+    assert_eq!((layer.len(), layer.settled()), (2, 1));
+    // Everything still ends and leaves nothing behind.
+    run_until(&mut layer, at(t0, 100) + Duration::from_secs(64));
+    assert_eq!(layer.len(), 1, "the unanswered REGISTER is still live");
+    assert_eq!(layer.settled(), 0);
+    assert!(layer.settled_order.is_empty());
+}
+
+#[test]
+fn a_burst_of_transactions_leaves_nothing_behind() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    for i in 0..2000 {
+        let method = if i % 2 == 0 {
+            Method::Invite
+        } else {
+            Method::Register
+        };
+        let req = request(method, &format!("z9hG4bKburst{i}"));
+        layer.handle_request(at(t0, i), req.clone(), "peer", false);
+        let id = request_id(&drain(&mut layer));
+        let code = if i % 3 == 0 { 200 } else { 404 };
+        layer
+            .respond(at(t0, i + 1), id, response(&req, code))
+            .unwrap();
+        drain(&mut layer);
+    }
+    assert_eq!(layer.len(), 2000);
+    // Two chunks of slots, neither allocated beyond its size.
+    assert_eq!(layer.table.chunks().len(), 2);
+    assert!(layer.table.chunks().iter().all(|c| c.capacity() <= CHUNK));
+    assert_eq!(layer.table_sizes().0, 2000);
+    assert_eq!(layer.settled(), 2000);
+    assert_eq!(layer.in_progress(), 0);
+    run_until(&mut layer, at(t0, 2000) + Duration::from_secs(64));
+    assert_eq!(layer.len(), 0);
+    assert_eq!(layer.table_sizes(), (0, 0, 0));
+    assert_eq!(layer.settled(), 0);
+    assert!(layer.settled_order.is_empty());
+}
+
+#[test]
+fn entries_are_small() {
+    use std::mem::size_of;
+    println!("slot: {}", size_of::<Option<Entry<()>>>());
+    // The machine, plus the key (a boxed byte string), the boxed RFC
+    // 2543 extra, the deadline and the serial; no tag for the slot.
+    assert!(size_of::<Option<Entry<()>>>() <= size_of::<Transaction>() + 48);
+    // A heap entry: deadline and slot.
+    assert_eq!(size_of::<Reverse<(Instant, u32)>>(), 24);
+}
+
+fn rfc2543(method: Method) -> Request {
+    let cancel = method == Method::Cancel;
+    let mut req = request(method, "unused");
+    req.headers
+        .set(HeaderName::Via, "SIP/2.0/UDP pc33.atlanta.com;branch=1234");
+    if cancel {
+        req.headers.set(HeaderName::CSeq, "314159 CANCEL");
+    }
+    req
+}
+
+#[test]
+fn rfc2543_invite_absorbs_the_ack_that_carries_its_to_tag() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    let invite = rfc2543(Method::Invite);
+    layer.handle_request(t0, invite.clone(), "peer", false);
+    let id = request_id(&drain(&mut layer));
+    // A retransmission matches on the RFC 2543 key.
+    layer.handle_request(at(t0, 50), invite.clone(), "peer", false);
+    assert!(drain(&mut layer).is_empty());
+    let busy = response(&invite, 486);
+    layer.respond(at(t0, 100), id, busy.clone()).unwrap();
+    drain(&mut layer);
+    // The key plus the alias for the ACK, which carries the To tag.
+    assert_eq!(layer.table_sizes().0, 2);
+    let mut ack = rfc2543(Method::Ack);
+    ack.headers.set(HeaderName::CSeq, "314159 ACK");
+    let mut stray = ack.clone();
+    ack.headers.set(
+        HeaderName::To,
+        busy.headers.get(HeaderName::To).unwrap().clone(),
+    );
+    layer.handle_request(at(t0, 200), ack, "peer", false);
+    assert!(drain(&mut layer).is_empty(), "absorbed by the transaction");
+    assert_eq!(
+        layer.get(id).map(|tx| match tx {
+            Transaction::ServerInvite(tx) => tx.state(),
+            _ => unreachable!(),
+        }),
+        Some(ServerInviteState::Confirmed)
+    );
+    // An ACK with another To tag is not this transaction's.
+    stray
+        .headers
+        .set(HeaderName::To, "Bob <sip:bob@biloxi.com>;tag=other");
+    layer.handle_request(at(t0, 300), stray, "peer", false);
+    assert!(matches!(
+        events(&drain(&mut layer))[..],
+        [LayerEvent::Ack { .. }]
+    ));
+    run_until(&mut layer, at(t0, 60_000));
+    assert_eq!(layer.len(), 0);
+    assert_eq!(layer.table_sizes(), (0, 0, 0));
+}
+
+#[test]
+fn rfc2543_invite_can_be_cancelled() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    layer.handle_request(t0, rfc2543(Method::Invite), "peer", false);
+    let id = request_id(&drain(&mut layer));
+    layer.handle_request(at(t0, 10), rfc2543(Method::Cancel), "peer", false);
+    let out = drain(&mut layer);
+    assert_eq!(
+        sent_statuses(&out),
+        [(200, "CANCEL".into()), (487, "INVITE".into())]
+    );
+    assert!(events(&out).contains(&&LayerEvent::Cancelled { id }));
+    // The 487 and the 200 carry the same To tag (§9.2).
+    let tags: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            LayerOutput::Transmit {
+                message: Message::Response(r),
+                ..
+            } => r.headers.to_tag(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tags.len(), 2);
+    assert_eq!(tags[0], tags[1]);
+    run_until(&mut layer, at(t0, 60_000));
+    assert_eq!(layer.table_sizes(), (0, 0, 0));
+}
+
+#[test]
+fn ids_are_never_reused_and_stale_ids_find_nothing() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    let invite = request(Method::Invite, "z9hG4bKold");
+    layer.handle_request(t0, invite.clone(), "peer", false);
+    let old = request_id(&drain(&mut layer));
+    // Its 100 Trying deadline stays in the heap after it ends.
+    layer.transport_error(old);
+    assert!(events(&drain(&mut layer)).contains(&&LayerEvent::Terminated { id: old }));
+    assert!(layer.get(old).is_none());
+    assert_eq!(layer.table_sizes(), (0, 0, 1));
+
+    // The next transaction takes the freed slot, under a new id.
+    let req = request(Method::Invite, "z9hG4bKnew");
+    layer.handle_request(at(t0, 100), req.clone(), "peer", false);
+    let new = request_id(&drain(&mut layer));
+    assert_eq!(new.slot, old.slot);
+    assert_ne!(new, old);
+    assert!(old < new);
+    assert_eq!(
+        (old.to_string(), new.to_string()),
+        ("tx1".into(), "tx2".into())
+    );
+    assert!(layer.get(old).is_none() && layer.peer(old).is_none());
+    assert_eq!(
+        layer.respond(at(t0, 150), old, response(&invite, 486)),
+        Err(SendError::Terminated)
+    );
+    layer.transport_error(old);
+    assert!(drain(&mut layer).is_empty());
+    assert!(layer.get(new).is_some());
+    // The stale deadline (200 ms) is skipped: the new transaction's is
+    // 300 ms.
+    assert_eq!(layer.poll_timeout(), Some(at(t0, 300)));
+    let out = run_until(&mut layer, at(t0, 300));
+    assert_eq!(sent_statuses(&out), [(100, "INVITE".into())]);
+}
+
+#[test]
+fn client_keys_match_responses_exactly() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    let invite = request(Method::Invite, "z9hG4bKsame");
+    let cancel = request(Method::Cancel, "z9hG4bKsame");
+    let i = layer
+        .send_request(t0, invite.clone(), "hop", false)
+        .unwrap();
+    let c = layer
+        .send_request(t0, cancel.clone(), "hop", false)
+        .unwrap();
+    drain(&mut layer);
+    assert_eq!(layer.table_sizes().1, 2);
+    // Same branch, told apart by the CSeq method (§17.1.3); the branch
+    // compares ignoring case.
+    let mut ok = response(&cancel, 200);
+    ok.headers.set(
+        HeaderName::Via,
+        "SIP/2.0/UDP pc33.atlanta.com;branch=Z9HG4BKSAME",
+    );
+    layer.handle_response(at(t0, 5), ok);
+    layer.handle_response(at(t0, 6), response(&invite, 487));
+    let out = drain(&mut layer);
+    let ids: Vec<_> = events(&out)
+        .into_iter()
+        .filter_map(|e| match e {
+            LayerEvent::Response { id, response } => Some((*id, response.status.as_u16())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, [(c, 200), (i, 487)]);
+}
+
+/// A live transaction keeps owned copies of what it needs, never a
+/// slice of the buffer its request (or the TU's response, built from
+/// the request) was parsed from.
+#[test]
+fn live_transactions_keep_nothing_of_their_receive_buffers() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    let parse = |buffer: &bytes::Bytes| match crate::message::parse_datagram(buffer.clone()) {
+        Ok(Message::Request(r)) => r,
+        other => panic!("{other:?}"),
+    };
+    let text = |method: &str, branch: &str, cseq: &str| {
+        bytes::Bytes::from(format!(
+            "{method} sip:bob@biloxi.com SIP/2.0\r\n\
+             Via: SIP/2.0/UDP pc33.atlanta.com;branch={branch}\r\n\
+             Max-Forwards: 70\r\n\
+             To: Bob <sip:bob@biloxi.com>\r\n\
+             From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n\
+             Call-ID: a84b4c76e66710@pc33.atlanta.com\r\n\
+             CSeq: {cseq} {method}\r\n\
+             Timestamp: 54\r\n\
+             Content-Length: 0\r\n\r\n"
+        ))
+    };
+    let buffers = [
+        text("INVITE", "z9hG4bKown1", "1"),
+        text("REGISTER", "z9hG4bKown2", "2"),
+        text("INVITE", "2543own", "3"),
+        text("OPTIONS", "z9hG4bKown4", "4"),
+        text("INVITE", "z9hG4bKown5", "5"),
+        text("CANCEL", "z9hG4bKown5", "5"),
+        text("INVITE", "z9hG4bKown7", "7"),
+    ];
+    for (i, buffer) in buffers.iter().enumerate() {
+        layer.handle_request(t0, parse(buffer), "peer", false);
+        let out = drain(&mut layer);
+        let Some(id) = events(&out).into_iter().find_map(|e| match e {
+            LayerEvent::Request { id, .. } => Some(*id),
+            _ => None,
+        }) else {
+            continue;
+        };
+        drop(out);
+        let req = parse(buffer);
+        let answer = match i {
+            0 => Some(180),
+            1 | 2 => Some(486),
+            _ => None,
+        };
+        if let Some(code) = answer {
+            layer.respond(t0, id, response(&req, code)).unwrap();
+            drain(&mut layer);
+        }
+    }
+    assert_eq!(layer.len(), 7);
+    for (i, buffer) in buffers.iter().enumerate() {
+        assert!(
+            buffer.is_unique(),
+            "transaction {i} keeps its receive buffer"
+        );
+    }
+    // They still answer from what they kept: the 180 to a
+    // retransmission, the 100 Trying after 200 ms.
+    layer.handle_request(at(t0, 100), parse(&buffers[0]), "peer", false);
+    let out = drain(&mut layer);
+    assert_eq!(sent_statuses(&out), [(180, "INVITE".into())]);
+    let LayerOutput::Transmit {
+        message: Message::Response(ringing),
+        ..
+    } = &out[0]
+    else {
+        unreachable!()
+    };
+    assert_eq!(ringing, &response(&parse(&buffers[0]), 180));
+    let out = run_until(&mut layer, at(t0, 200));
+    assert_eq!(sent_statuses(&out), [(100, "INVITE".into())]);
+}
+
+/// Every test above, with every key hashing to the same value: matching
+/// must stay exact (every hit is confirmed against the stored key).
+#[test]
+fn matching_is_exact_when_every_hash_collides() {
+    COLLIDING.set(true);
+    new_request_goes_up_once_and_retransmissions_are_absorbed();
+    invite_gets_100_trying_after_200ms_when_the_tu_is_silent();
+    cancel_answers_200_and_487_and_tells_the_tu();
+    cancel_without_a_matching_invite_gets_481();
+    cancel_after_the_final_response_gets_200_only();
+    ack_for_a_2xx_goes_to_the_tu();
+    client_transaction_times_out_with_timer_f_and_is_removed();
+    responses_reach_their_client_transaction_or_come_up_as_strays();
+    requests_beyond_the_cap_get_503_with_retry_after();
+    settled_transactions_do_not_count_toward_the_cap();
+    settled_transactions_beyond_their_cap_end_oldest_first();
+    a_burst_of_transactions_leaves_nothing_behind();
+    rfc2543_invite_absorbs_the_ack_that_carries_its_to_tag();
+    rfc2543_invite_can_be_cancelled();
+    ids_are_never_reused_and_stale_ids_find_nothing();
+    client_keys_match_responses_exactly();
+    live_transactions_keep_nothing_of_their_receive_buffers();
+    COLLIDING.set(false);
+}
