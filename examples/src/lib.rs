@@ -25,7 +25,7 @@ pub mod proxy;
 pub mod registrar;
 
 /// The caller's address (the From URI), for the logs.
-fn caller(req: &parrot::Request) -> String {
+fn caller(req: &parrot::message::Request) -> String {
     req.headers
         .from_header()
         .map(|f| f.addr.uri().to_string())

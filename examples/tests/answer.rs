@@ -17,7 +17,7 @@ async fn start(options: AnswerOptions) -> Peer {
     Peer::new(addr).await
 }
 
-fn sdp_of(resp: &parrot::Response) -> SessionDescription {
+fn sdp_of(resp: &parrot::message::Response) -> SessionDescription {
     assert_eq!(
         resp.headers.get("Content-Type").map(|t| t.as_str()),
         Some("application/sdp")
@@ -30,7 +30,7 @@ fn invite(call: &str, sdp: &str) -> Req {
 }
 
 /// INVITE → 200 (no ring delay: no 180); returns the 200. ACKs it.
-async fn call(p: &Peer, req: &Req) -> parrot::Response {
+async fn call(p: &Peer, req: &Req) -> parrot::message::Response {
     p.send(req).await;
     let ok = p.response().await;
     assert_eq!(ok.status, StatusCode::OK, "{ok:?}");

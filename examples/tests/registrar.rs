@@ -41,7 +41,7 @@ fn reg(call: &str, cseq: u32, contacts: &[&str]) -> Req {
 }
 
 /// The Contact URIs of a 200 with their `expires`.
-fn bindings(resp: &parrot::Response) -> Vec<(String, u32)> {
+fn bindings(resp: &parrot::message::Response) -> Vec<(String, u32)> {
     let mut v: Vec<(String, u32)> = resp
         .headers
         .values("Contact")
@@ -300,7 +300,7 @@ fn authenticator() -> DigestAuthenticator {
 }
 
 /// The challenges of a 401.
-fn challenges(resp: &parrot::Response) -> Vec<Challenge> {
+fn challenges(resp: &parrot::message::Response) -> Vec<Challenge> {
     resp.headers
         .values("WWW-Authenticate")
         .map(|v| WwwAuthenticate::parse_str(v).expect("challenge parses").0)
@@ -500,7 +500,10 @@ async fn without_auth_credentials_are_ignored() {
     assert_eq!(r.status, StatusCode::OK);
     assert!(
         registrar::authorize(
-            &parrot::Request::new(parrot::Method::Register, REQUEST_URI.parse().unwrap()),
+            &parrot::message::Request::new(
+                parrot::message::Method::Register,
+                REQUEST_URI.parse().unwrap()
+            ),
             &RegistrarOptions::default(),
             Instant::now()
         )

@@ -66,11 +66,6 @@ pub use error::{Error, ErrorKind, Result};
 pub use parrot_macros::uas_handler;
 pub use server::Server;
 
-pub use message::{
-    Header, HeaderName, Headers, Message, Method, ParseError, Request, Response, StatusCode, Text,
-    Uri, Version,
-};
-
 /// The README's examples, compiled by `cargo test --doc` so that the
 /// "server in ten lines" cannot rot.
 #[cfg(doctest)]

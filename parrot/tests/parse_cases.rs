@@ -7,7 +7,7 @@ use parrot::message::{
     Frame, Limits, Message, ParseError, ParseErrorKind, Request, Response, StreamDecoder,
     parse_datagram, parse_datagram_with,
 };
-use parrot::{HeaderName, Method};
+use parrot::message::{HeaderName, Method};
 
 // ---------------------------------------------------------------------------
 // Helpers

@@ -25,7 +25,7 @@ use parrot::message::{
     Frame, Limits, Message, ParseError, ParseErrorKind, Request, Response, StreamDecoder,
     parse_datagram,
 };
-use parrot::{HeaderName, Method};
+use parrot::message::{HeaderName, Method};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -162,20 +162,20 @@ fn reject(raw: &Bytes, words: &[&str]) -> ParseError {
     e
 }
 
-fn cseq(h: &parrot::Headers) -> CSeq {
+fn cseq(h: &parrot::message::Headers) -> CSeq {
     h.typed::<CSeq>()
         .expect("CSeq present")
         .expect("CSeq valid")
 }
 
-fn max_forwards(h: &parrot::Headers) -> u8 {
+fn max_forwards(h: &parrot::message::Headers) -> u8 {
     h.typed::<MaxForwards>()
         .expect("Max-Forwards present")
         .expect("Max-Forwards valid")
         .0
 }
 
-fn call_id(h: &parrot::Headers) -> String {
+fn call_id(h: &parrot::message::Headers) -> String {
     h.typed::<CallId>()
         .expect("Call-ID present")
         .expect("Call-ID valid")
@@ -1545,29 +1545,29 @@ fn bcast() {
 // Typed views: From/To/Contact and Via.
 // ---------------------------------------------------------------------------
 
-fn from(h: &parrot::Headers) -> t::From {
+fn from(h: &parrot::message::Headers) -> t::From {
     h.typed::<t::From>()
         .expect("From present")
         .expect("From valid")
 }
 
-fn to(h: &parrot::Headers) -> t::To {
+fn to(h: &parrot::message::Headers) -> t::To {
     h.typed::<t::To>().expect("To present").expect("To valid")
 }
 
-fn vias(h: &parrot::Headers) -> Vec<t::Via> {
+fn vias(h: &parrot::message::Headers) -> Vec<t::Via> {
     h.typed_all::<t::Via>()
         .map(|v| v.expect("Via valid"))
         .collect()
 }
 
-fn contacts(h: &parrot::Headers) -> Vec<t::Contact> {
+fn contacts(h: &parrot::message::Headers) -> Vec<t::Contact> {
     h.typed_all::<t::Contact>()
         .map(|c| c.expect("Contact valid"))
         .collect()
 }
 
-fn user(uri: &parrot::Uri) -> Option<String> {
+fn user(uri: &parrot::message::Uri) -> Option<String> {
     uri.as_sip()
         .expect("a SIP URI")
         .user()

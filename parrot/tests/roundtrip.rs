@@ -13,7 +13,7 @@
 //!   `m2.to_bytes()` must equal `m1.to_bytes()`.
 
 use bytes::Bytes;
-use parrot::HeaderName;
+use parrot::message::HeaderName;
 use parrot::message::typed::{
     CSeq, CallId, Contact, From, MaxForwards, RecordRoute, Route, To, TypedHeader, Via,
 };

@@ -367,8 +367,10 @@ async fn missing_ack_retransmits_the_2xx_then_sends_bye() {
     assert!(oks >= 9, "only {oks} copies of the 200");
     // Answer the BYE so the server's transaction completes.
     let mut ok = bye.reply(StatusCode::OK);
-    ok.headers
-        .push(parrot::Header::new("Contact", "<sip:alice@127.0.0.1>"));
+    ok.headers.push(parrot::message::Header::new(
+        "Contact",
+        "<sip:alice@127.0.0.1>",
+    ));
     p.sock.send_to(&ok.to_bytes(), p.server).await.unwrap();
 }
 

@@ -5,11 +5,11 @@
 
 use bytes::Bytes;
 use parrot::message::{Frame, Limits, Message, Response, StreamDecoder};
+use parrot::message::{HeaderName, StatusCode};
 use parrot::transport::{
     Incoming, ListenerConfig, Protocol, SendOptions, Target, TransportConfig, TransportError,
     TransportLayer,
 };
-use parrot::{HeaderName, StatusCode};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

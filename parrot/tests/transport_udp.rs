@@ -3,11 +3,11 @@
 //! TCP. Every socket binds port 0, so tests run in parallel.
 
 use bytes::Bytes;
+use parrot::message::{HeaderName, StatusCode};
 use parrot::message::{Limits, Message, parse_datagram};
 use parrot::transport::{
     Incoming, ListenerConfig, Protocol, SendOptions, Target, TransportConfig, TransportLayer,
 };
-use parrot::{HeaderName, StatusCode};
 use std::net::SocketAddr;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc::Receiver;

@@ -1,6 +1,5 @@
 //! The session description model (RFC 4566 §5) and its accessors.
 
-use super::parse::{is_rtp_proto, parse_digits};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -456,4 +455,19 @@ impl SessionDescription {
             media: Vec::new(),
         }
     }
+}
+
+/// `1*DIGIT` that fits a `u64`.
+pub(super) fn parse_digits(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Whether a media line's protocol is RTP-based (`RTP/AVP`, `UDP/TLS/RTP/SAVPF`, …).
+pub(super) fn is_rtp_proto(proto: &str) -> bool {
+    proto
+        .split('/')
+        .any(|part| part.eq_ignore_ascii_case("RTP"))
 }

@@ -3,7 +3,7 @@
 use super::error::{SdpError, SdpErrorKind};
 use super::model::{
     Attribute, Bandwidth, Connection, Direction, MediaDescription, Origin, RtpMap,
-    SessionDescription, Timing,
+    SessionDescription, Timing, is_rtp_proto, parse_digits,
 };
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -36,24 +36,10 @@ pub(super) fn is_token(s: &str) -> bool {
         })
 }
 
-/// `1*DIGIT` that fits a `u64`.
-pub(super) fn parse_digits(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
 pub(super) fn parse_payload_type(s: &str) -> Option<u8> {
     parse_digits(s)
         .filter(|&n| n <= 127)
         .and_then(|n| u8::try_from(n).ok())
-}
-
-pub(super) fn is_rtp_proto(proto: &str) -> bool {
-    proto
-        .split('/')
-        .any(|part| part.eq_ignore_ascii_case("RTP"))
 }
 
 /// The fields of a line, split on spaces.

@@ -226,7 +226,7 @@ macro_rules! handler_methods {
         )]
         pub trait UasHandler: Send + Sized + 'static {
             /// Application events a running dialog's handler accepts (see
-            /// [`DialogHandle`]); `()` when the handler takes none.
+            /// [`DialogHandle`](crate::server::DialogHandle)); `()` when the handler takes none.
             type Event: Send + 'static;
 
             /// The methods this handler implements (for `Allow`).
@@ -271,7 +271,7 @@ macro_rules! handler_methods {
             }
 
             /// An application event sent to this dialog through a
-            /// [`DialogHandle`]. Only `NoReply` and `Stop` are meaningful.
+            /// [`DialogHandle`](crate::server::DialogHandle). Only `NoReply` and `Stop` are meaningful.
             fn event(
                 &mut self,
                 event: Self::Event,

@@ -16,7 +16,7 @@ impl Answer {
         StatusCode::OK
     }
 
-    async fn ack_(&mut self, _req: &parrot::Request) {}
+    async fn ack_(&mut self, _req: &parrot::message::Request) {}
 
     // Not flagged: helpers with unrelated names, non-async or `&self`
     // methods, and a near name whose handler is already written.

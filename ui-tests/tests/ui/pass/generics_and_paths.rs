@@ -16,15 +16,15 @@ impl<T> Counter<T>
 where
     T: core::ops::AddAssign + From<u8> + core::marker::Send + 'static,
 {
-    async fn invite(&mut self, req: &parrot::Request) -> parrot::Response {
+    async fn invite(&mut self, req: &parrot::message::Request) -> parrot::message::Response {
         self.hits += T::from(1);
-        req.reply(parrot::StatusCode::OK)
+        req.reply(parrot::message::StatusCode::OK)
     }
 
     async fn init(
         &mut self,
-        _req: &parrot::Request,
-    ) -> core::result::Result<(), parrot::StatusCode> {
+        _req: &parrot::message::Request,
+    ) -> core::result::Result<(), parrot::message::StatusCode> {
         Ok(())
     }
 }

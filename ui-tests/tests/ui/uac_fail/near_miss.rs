@@ -9,7 +9,7 @@ impl Dialer {
 
     async fn handle_success(&mut self, _resp: &Response) {}
 
-    async fn ClientError(&mut self, _resp: &parrot::Response) {}
+    async fn ClientError(&mut self, _resp: &parrot::message::Response) {}
 
     async fn call_establish(&mut self, _call: &mut Call) {}
 

@@ -20,7 +20,7 @@ impl Dialer {
         self.note(resp);
     }
 
-    async fn redirect(&mut self, resp: &parrot::Response) -> Result<(), UacAction> {
+    async fn redirect(&mut self, resp: &parrot::message::Response) -> Result<(), UacAction> {
         self.note(resp);
         Err(UacAction::Cancel)
     }
