@@ -100,6 +100,16 @@ pub(crate) fn check_chars(
     Ok(())
 }
 
+/// The byte a well-formed `%HH` escape at `b[i]` stands for.
+fn escaped_byte(b: &[u8], i: usize) -> Option<u8> {
+    if b[i] != b'%' {
+        return None;
+    }
+    let h = b.get(i + 1).copied().and_then(hex_val)?;
+    let l = b.get(i + 2).copied().and_then(hex_val)?;
+    Some(h * 16 + l)
+}
+
 /// Resolves `%HH` escapes. Invalid escapes are kept literally and byte
 /// sequences that are not UTF-8 are replaced by U+FFFD.
 pub(crate) fn percent_decode(s: &str) -> Cow<'_, str> {
@@ -110,14 +120,10 @@ pub(crate) fn percent_decode(s: &str) -> Cow<'_, str> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' {
-            let h = b.get(i + 1).copied().and_then(hex_val);
-            let l = b.get(i + 2).copied().and_then(hex_val);
-            if let (Some(h), Some(l)) = (h, l) {
-                out.push(h * 16 + l);
-                i += 3;
-                continue;
-            }
+        if let Some(v) = escaped_byte(b, i) {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -157,19 +163,14 @@ pub(crate) fn canonical(s: &str) -> Cow<'_, [u8]> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' {
-            let h = b.get(i + 1).copied().and_then(hex_val);
-            let l = b.get(i + 2).copied().and_then(hex_val);
-            if let (Some(h), Some(l)) = (h, l) {
-                let v = h * 16 + l;
-                if is_reserved(v) {
-                    out.extend_from_slice(&[b'%', HEX[usize::from(h)], HEX[usize::from(l)]]);
-                } else {
-                    out.push(v);
-                }
-                i += 3;
-                continue;
+        if let Some(v) = escaped_byte(b, i) {
+            if is_reserved(v) {
+                out.extend_from_slice(&[b'%', HEX[usize::from(v >> 4)], HEX[usize::from(v & 0xf)]]);
+            } else {
+                out.push(v);
             }
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
