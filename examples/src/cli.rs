@@ -26,7 +26,6 @@
 //! }
 //! ```
 
-use std::fmt;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -57,29 +56,14 @@ pub const AFTER_HELP: &str =
     "Logs go to stderr; RUST_LOG sets the level (default info). Ctrl-C stops.";
 
 /// Why a binary stops with an error after its command line parsed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The options parse but do not fit together (exit status 2).
+    #[error("{0}")]
     Usage(String),
     /// The server could not start (exit status 1).
-    Server(parrot::Error),
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Usage(why) => f.write_str(why),
-            Error::Server(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
-
-impl From<parrot::Error> for Error {
-    fn from(e: parrot::Error) -> Self {
-        Error::Server(e)
-    }
+    #[error(transparent)]
+    Server(#[from] parrot::Error),
 }
 
 /// Parses a `--listen` value: an `IP:PORT`, or a bare port on every
