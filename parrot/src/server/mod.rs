@@ -286,11 +286,9 @@ pub trait HandlerFactory<S, M>: Send + Sync + 'static {
 }
 
 /// Tells apart the factories that ignore the state.
-#[doc(hidden)]
 pub enum WithoutState {}
 
 /// Tells apart the factories that take the state.
-#[doc(hidden)]
 pub enum WithState {}
 
 impl<S, F, H> HandlerFactory<S, WithoutState> for F
