@@ -65,7 +65,9 @@ mod tests;
 
 pub use id::DialogId;
 pub use request::DialogRequest;
-pub use response::{creates_dialog, is_target_refresh, prepare_response};
+pub use response::{
+    can_create_dialog, contact_fault, creates_dialog, is_target_refresh, prepare_response,
+};
 pub use retransmit::{Retransmit2xx, Retransmit2xxOutput};
 pub use state::{Dialog, DialogError, DialogState, Refusal};
 // The identifiers a user of this layer makes itself: a To tag for

@@ -21,6 +21,47 @@ pub fn creates_dialog(method: &Method, status: StatusCode) -> bool {
     }
 }
 
+/// Whether a request with `method` sent outside a dialog can create one
+/// and so must carry a usable Contact (RFC 3261 §8.1.1.8): INVITE,
+/// SUBSCRIBE (RFC 6665) and REFER, whose implicit subscription is a dialog
+/// (RFC 3515 §2.4.4).
+pub fn can_create_dialog(method: &Method) -> bool {
+    matches!(method, Method::Invite | Method::Subscribe | Method::Refer)
+}
+
+/// What is wrong with the Contact of a request that can create a dialog,
+/// as the reason phrase of the `400` that refuses it; `None` when it is
+/// usable or the request creates none. §8.1.1.8: "The Contact header field
+/// MUST be present and contain exactly one SIP or SIPS URI in any request
+/// that can result in the establishment of a dialog", and a SIPS
+/// Request-URI asks for a SIPS Contact; §12.1.1 makes that URI the remote
+/// target, so a dialog without it could never be reached.
+pub fn contact_fault(req: &Request) -> Option<&'static str> {
+    if req.headers.to_tag().is_some() || !can_create_dialog(&req.method) {
+        return None;
+    }
+    let mut contacts = req.headers.typed_all::<Contact>();
+    let contact = match contacts.next() {
+        None => return Some("Missing Contact header"),
+        Some(Err(_)) => return Some("Malformed Contact header"),
+        Some(Ok(c)) => c,
+    };
+    if contacts.next().is_some() {
+        return Some("Contact must hold exactly one URI");
+    }
+    let Some(addr) = contact.addr() else {
+        return Some("Contact * cannot create a dialog");
+    };
+    match addr.uri() {
+        Uri::Sip(u) if u.is_secure() => None,
+        Uri::Sip(_) if req.uri.as_sip().is_some_and(|r| r.is_secure()) => {
+            Some("Contact must be a SIPS URI for a SIPS Request-URI")
+        }
+        Uri::Sip(_) => None,
+        _ => Some("Contact must be a SIP or SIPS URI"),
+    }
+}
+
 /// Whether requests with `method` are target refresh requests, whose
 /// Contact replaces the dialog's remote target (§12.2.2): re-INVITE (RFC
 /// 3261 §12.2), UPDATE (RFC 3311), SUBSCRIBE and NOTIFY (RFC 6665).

@@ -291,6 +291,15 @@ async fn handle_request<H: UasHandler>(
     }
     if !s.initialized {
         s.initialized = true;
+        // §8.1.1.8, §12.1.1: a request that would create a dialog without a
+        // usable Contact is refused before the handler sees it; answered
+        // 200, its dialog could never be created nor reached.
+        if let Some(fault) = crate::dialog::contact_fault(&req) {
+            info!(method = %req.method, fault, "request refused: 400");
+            let resp = req.reply(StatusCode::BAD_REQUEST).reason(fault);
+            s.respond(&req, resp).await;
+            return false;
+        }
         let mut cx = Context {
             session: s,
             request: Some(&req),
