@@ -19,7 +19,7 @@ use tokio::time::timeout;
 
 mod support;
 
-use support::{WAIT, next, parse_request, request, top_via};
+use support::{WAIT, expect_closed, next, parse_request, request, top_via, wait_connections};
 
 fn tcp_request(call_id: &str) -> String {
     request(
@@ -72,34 +72,6 @@ async fn read_response(s: &mut TcpStream) -> Response {
         Frame::Message(Message::Response(r)) => r,
         other => panic!("expected a response, got {other:?}"),
     }
-}
-
-/// Waits until the server closes `s` (EOF or reset), discarding any data.
-async fn expect_closed(s: &mut TcpStream) {
-    timeout(WAIT, async {
-        let mut buf = [0u8; 4096];
-        loop {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await
-    .expect("connection not closed");
-}
-
-async fn wait_connections(t: &TransportLayer, n: usize) {
-    let mut w = t.watch_connections();
-    timeout(WAIT, w.wait_for(|c| *c == n))
-        .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "connection count stuck at {}, want {n}",
-                t.connection_count()
-            )
-        })
-        .unwrap();
 }
 
 #[tokio::test]

@@ -74,14 +74,64 @@ pub struct TransportConfig {
     /// longer than the 32 s (64·T1) of any non-INVITE transaction.
     /// `Duration::MAX` effectively disables it.
     pub idle_timeout: Duration,
-    /// Most stream connections open at once (inbound and outbound). A new
-    /// inbound connection beyond it is closed at once; an outbound one is
-    /// refused with [`super::TransportError::ConnectionLimit`]. Default 1024.
+    /// Most stream connections open at once (inbound and outbound). At the
+    /// cap a new connection takes the place of an idle inbound one (see
+    /// [`TransportConfig::evict_idle_after`]); with none to evict, a new
+    /// inbound connection is closed at once and an outbound one is refused
+    /// with [`super::TransportError::ConnectionLimit`]. Default 1024.
     pub max_connections: usize,
+    /// Most inbound stream connections open at once from one source IP
+    /// address; one beyond it is closed at once, so one host cannot take
+    /// every slot of [`TransportConfig::max_connections`]. Default 64:
+    /// phones behind one NAT share an address but hold one or two
+    /// connections each (RFC 5626 flows), and a peer proxy or SBC reuses a
+    /// handful (RFC 3261 §18); raise it for large sites behind a single
+    /// NAT. `usize::MAX` disables it.
+    pub max_connections_per_source: usize,
+    /// At the connection cap, an inbound connection with nothing buffered,
+    /// nothing queued to write and no traffic for at least this long may be
+    /// closed to let a new connection in. Connections that have carried a
+    /// SIP message (e.g. a registered RFC 5626 flow) go after those that
+    /// never did, each group least recently active first; outbound
+    /// connections (ours to a next hop) are never evicted. Default 10 s,
+    /// as long as a new connection has to send a header block: a client
+    /// that just connected keeps its slot while it starts talking.
+    /// `Duration::MAX` disables eviction.
+    pub evict_idle_after: Duration,
+    /// Time a stream peer has to complete a header block once its first
+    /// byte has arrived; a connection missing it is closed. Default 10 s: a
+    /// header block (at most 32 KiB by default) fits in a few TCP segments
+    /// sent at once, and 10 s covers three TCP retransmissions (1 + 2 + 4 s
+    /// of initial retransmission timeout, RFC 6298).
+    pub header_timeout: Duration,
+    /// Time a stream peer has to complete a message body once its header
+    /// block is complete; a connection missing it is closed. Default 30 s:
+    /// the largest default body (1 MiB) at about 300 kbit/s.
+    pub body_timeout: Duration,
+    /// With [`TransportConfig::min_receive_bytes`], the minimum receive
+    /// rate (slowloris defence): while a message is incomplete, each window
+    /// of this length must bring at least that many bytes, or the
+    /// connection is closed. Default 5 s.
+    pub min_receive_window: Duration,
+    /// Bytes each [`TransportConfig::min_receive_window`] must bring while a
+    /// message is incomplete. Default 1024 (about 1.6 kbit/s, far below any
+    /// working link; an honest peer writes a whole message at once, so an
+    /// incomplete one rarely lasts a window at all). 0 disables the rule.
+    pub min_receive_bytes: usize,
     /// Most received bytes buffered per connection while a message is
     /// incomplete; a peer exceeding it is disconnected. Default
     /// `max_head + max_body` of the default limits plus 64 KiB.
     pub max_connection_buffer: usize,
+    /// Most bytes of receive buffer held by all stream connections
+    /// together (counting each buffer's allocated capacity, which includes
+    /// the room reserved for a body announced by Content-Length). When a
+    /// buffer grows past it, the connections holding the largest buffers
+    /// are closed until the total fits again: a peer with one large partial
+    /// message loses its connection before the many with small ones, so
+    /// honest traffic (a few KiB per message) keeps working. Default
+    /// 64 MiB: about 60 messages of the default largest size in flight at
+    /// once, or 1024 connections with 64 KiB each.
+    pub max_buffered_bytes: usize,
     /// How long to wait for an outbound TCP connection. Default 10 s.
     pub connect_timeout: Duration,
     /// How long a send may wait for queueing and writing on a connection
@@ -108,7 +158,14 @@ impl Default for TransportConfig {
             udp_size_threshold: 1300,
             idle_timeout: Duration::from_secs(180),
             max_connections: 1024,
+            max_connections_per_source: 64,
+            evict_idle_after: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            min_receive_window: Duration::from_secs(5),
+            min_receive_bytes: 1024,
             max_connection_buffer: limits.max_head + limits.max_body + 64 * 1024,
+            max_buffered_bytes: 64 << 20,
             connect_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
             incoming_queue: 1024,

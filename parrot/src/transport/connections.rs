@@ -5,8 +5,9 @@ use super::{ConnectionId, Protocol, Sent, TransportError};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::timeout;
@@ -30,6 +31,24 @@ pub(crate) struct Outgoing {
     pub(crate) done: oneshot::Sender<io::Result<()>>,
 }
 
+/// What the connection task tells the table about its connection, for
+/// choosing one to evict or to close over the byte budget.
+#[derive(Default)]
+pub(crate) struct Activity {
+    /// When traffic last passed, in milliseconds since the transport
+    /// started.
+    pub(crate) last_ms: AtomicU64,
+    /// Whether received bytes are buffered (a message is incomplete) or a
+    /// write is under way.
+    pub(crate) busy: AtomicBool,
+    /// Whether a SIP message has been received on it.
+    pub(crate) delivered: AtomicBool,
+    /// Bytes of receive buffer it holds (its share of the byte budget).
+    pub(crate) held: AtomicUsize,
+    /// Whether it has been asked to close: its task takes no more budget.
+    pub(crate) closing: AtomicBool,
+}
+
 /// A handle on an open connection.
 #[derive(Clone)]
 pub(crate) struct ConnHandle {
@@ -37,8 +56,11 @@ pub(crate) struct ConnHandle {
     pub(crate) protocol: Protocol,
     pub(crate) remote: SocketAddr,
     pub(crate) local: SocketAddr,
+    /// Whether the peer opened it.
+    pub(crate) inbound: bool,
     tx: mpsc::Sender<Outgoing>,
     pub(crate) close: Arc<Notify>,
+    pub(crate) activity: Arc<Activity>,
 }
 
 impl ConnHandle {
@@ -48,16 +70,34 @@ impl ConnHandle {
         protocol: Protocol,
         remote: SocketAddr,
         local: SocketAddr,
+        inbound: bool,
         tx: mpsc::Sender<Outgoing>,
+        now_ms: u64,
     ) -> Self {
+        let activity = Activity {
+            last_ms: AtomicU64::new(now_ms),
+            ..Activity::default()
+        };
         ConnHandle {
             id,
             protocol,
             remote,
             local,
+            inbound,
             tx,
             close: Arc::new(Notify::new()),
+            activity: Arc::new(activity),
         }
+    }
+
+    /// Whether it may be evicted, having been quiet since `quiet_since_ms`
+    /// or earlier: inbound, with nothing buffered, queued or being written.
+    fn evictable(&self, quiet_since_ms: u64) -> bool {
+        let a = &self.activity;
+        self.inbound
+            && !a.busy.load(Ordering::Relaxed)
+            && self.tx.capacity() == self.tx.max_capacity()
+            && a.last_ms.load(Ordering::Relaxed) <= quiet_since_ms
     }
 
     /// Queues `data` and waits until it is written, within `limit`.
@@ -81,6 +121,7 @@ impl ConnHandle {
 
     /// Asks the connection task to close the connection.
     pub(crate) fn close(&self) {
+        self.activity.closing.store(true, Ordering::Relaxed);
         self.close.notify_one();
     }
 
@@ -95,6 +136,36 @@ impl ConnHandle {
     }
 }
 
+/// The limits a new connection is admitted under.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Admission {
+    /// Most connections open at once.
+    pub(crate) max: usize,
+    /// Most inbound connections from one IP address.
+    pub(crate) per_source: usize,
+    /// Connections quiet since this time (ms since the transport started)
+    /// or earlier may be evicted at the cap; `None`: none may.
+    pub(crate) evict_quiet_since: Option<u64>,
+}
+
+/// Why a connection was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The cap is reached and nothing can be evicted.
+    Cap,
+    /// Its source address has too many inbound connections open.
+    PerSource,
+}
+
+/// A connection admitted to the table.
+pub(crate) struct Admitted {
+    /// How many are open now.
+    pub(crate) count: usize,
+    /// The connection evicted to make room, already out of the table; the
+    /// caller closes it.
+    pub(crate) evicted: Option<ConnHandle>,
+}
+
 /// The open connections, by id and by remote address.
 #[derive(Default)]
 pub(crate) struct ConnTable {
@@ -102,30 +173,103 @@ pub(crate) struct ConnTable {
     /// The connection a message to a remote address reuses (RFC 3261
     /// §18.1.1, §18.2.2): the most recent one to that address.
     by_remote: HashMap<(Protocol, SocketAddr), ConnectionId>,
+    /// Open inbound connections per source IP address.
+    per_source: HashMap<IpAddr, usize>,
 }
 
 impl ConnTable {
-    /// Adds a connection unless `max` are open already; returns how many
-    /// are open.
+    /// Adds a connection if `limits` allow, evicting an idle one at the
+    /// cap if need be.
     pub(crate) fn insert(
         &mut self,
         handle: ConnHandle,
-        max: usize,
-    ) -> Result<usize, TransportError> {
-        if self.by_id.len() >= max {
-            return Err(TransportError::ConnectionLimit);
+        limits: Admission,
+    ) -> Result<Admitted, Refusal> {
+        let ip = handle.remote.ip();
+        if handle.inbound && self.per_source.get(&ip).copied().unwrap_or(0) >= limits.per_source {
+            return Err(Refusal::PerSource);
+        }
+        let mut evicted = None;
+        if self.by_id.len() >= limits.max {
+            let victim = limits
+                .evict_quiet_since
+                .and_then(|since| self.eviction_candidate(since))
+                .ok_or(Refusal::Cap)?;
+            evicted = self.remove_handle(victim);
+        }
+        if handle.inbound {
+            *self.per_source.entry(ip).or_default() += 1;
         }
         self.by_remote
             .insert((handle.protocol, handle.remote), handle.id);
         self.by_id.insert(handle.id, handle);
-        Ok(self.by_id.len())
+        Ok(Admitted {
+            count: self.by_id.len(),
+            evicted,
+        })
+    }
+
+    /// Whether a connection could be admitted now (ignoring the
+    /// per-source limit, which outbound connections are not under).
+    pub(crate) fn has_room(&self, limits: Admission) -> bool {
+        self.by_id.len() < limits.max
+            || limits
+                .evict_quiet_since
+                .is_some_and(|since| self.eviction_candidate(since).is_some())
+    }
+
+    /// The connection to evict: an idle inbound one quiet since `since`,
+    /// preferring those that never carried a message, then the least
+    /// recently active.
+    fn eviction_candidate(&self, since: u64) -> Option<ConnectionId> {
+        self.by_id
+            .values()
+            .filter(|h| h.evictable(since))
+            .min_by_key(|h| {
+                let a = &h.activity;
+                (
+                    a.delivered.load(Ordering::Relaxed),
+                    a.last_ms.load(Ordering::Relaxed),
+                    h.id,
+                )
+            })
+            .map(|h| h.id)
+    }
+
+    /// The connection holding the most receive buffer, if any holds some.
+    pub(crate) fn largest_holder(&self) -> Option<ConnHandle> {
+        self.by_id
+            .values()
+            .filter(|h| h.activity.held.load(Ordering::Relaxed) > 0)
+            .max_by_key(|h| (h.activity.held.load(Ordering::Relaxed), h.id))
+            .cloned()
+    }
+
+    /// How many connections are open.
+    pub(crate) fn len(&self) -> usize {
+        self.by_id.len()
     }
 
     /// Removes a connection; returns how many are left open, or `None` if
     /// it was not open. If another connection to the same remote is open,
     /// it becomes the one reused.
     pub(crate) fn remove(&mut self, id: ConnectionId) -> Option<usize> {
+        self.remove_handle(id)?;
+        Some(self.by_id.len())
+    }
+
+    /// Removes a connection and returns its handle.
+    fn remove_handle(&mut self, id: ConnectionId) -> Option<ConnHandle> {
         let h = self.by_id.remove(&id)?;
+        if h.inbound {
+            let ip = h.remote.ip();
+            if let Some(n) = self.per_source.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_source.remove(&ip);
+                }
+            }
+        }
         let key = (h.protocol, h.remote);
         if self.by_remote.get(&key) == Some(&id) {
             self.by_remote.remove(&key);
@@ -139,7 +283,7 @@ impl ConnTable {
                 self.by_remote.insert(key, other);
             }
         }
-        Some(self.by_id.len())
+        Some(h)
     }
 
     /// The connection `id`, if open.

@@ -6,6 +6,7 @@ use super::config::TransportConfig;
 use super::connections::{ConnTable, ConnectionInfo};
 use super::error::TransportError;
 use super::shared::{Shared, UdpEndpoint};
+use super::stats::{Counters, TransportStats};
 use super::tcp;
 use super::udp;
 use super::via::{response_destination, set_top_via_transport, top_via};
@@ -167,6 +168,8 @@ impl TransportLayer {
             conn_count: watch::Sender::new(0),
             next_id: AtomicU64::new(1),
             shutdown: shutdown_rx,
+            epoch: tokio::time::Instant::now(),
+            counters: Counters::default(),
         });
         for ep in &shared.udp {
             let span = tracing::debug_span!("sip_udp", local = %ep.local);
@@ -285,6 +288,12 @@ impl TransportLayer {
     /// Number of open connections.
     pub fn connection_count(&self) -> usize {
         *self.shared.conn_count.borrow()
+    }
+
+    /// The stream-connection counters: open connections, bytes buffered,
+    /// and how many connections each defence has closed or refused.
+    pub fn stats(&self) -> TransportStats {
+        self.shared.stats()
     }
 
     /// Watches the number of open connections (updated as connections open

@@ -22,7 +22,13 @@
 //!   with [`StreamDecoder`](crate::message::StreamDecoder), answer CRLFCRLF
 //!   keep-alive pings with a CRLF pong (RFC 5626 §3.5.1), close after an idle
 //!   timeout, and are capped in number and in buffered bytes. A misbehaving
-//!   peer is disconnected without affecting any other connection.
+//!   peer is disconnected without affecting any other connection: one that
+//!   is slow to finish a header block or body, or trickles bytes, is closed
+//!   by deadline; one source address may hold only so many connections; at
+//!   the connection cap an idle inbound connection makes room for a new
+//!   one; and the bytes buffered across all connections are bounded, the
+//!   largest buffers closed first ([`TransportLayer::stats`] counts it
+//!   all).
 //!
 //! Left to the layers above: discarding responses whose top Via sent-by is
 //! not one this element inserts (§18.1.2), SRV/NAPTR lookups (RFC 3263) and
@@ -55,7 +61,10 @@ mod connections;
 mod error;
 mod inbound;
 mod layer;
+mod progress;
 mod shared;
+mod stats;
+mod stream;
 mod tcp;
 mod udp;
 mod via;
@@ -66,6 +75,7 @@ pub use config::{ListenerConfig, TransportConfig};
 pub use connections::ConnectionInfo;
 pub use error::TransportError;
 pub use layer::TransportLayer;
+pub use stats::TransportStats;
 pub use via::{
     ResponseDestination, response_destination, set_top_via_transport, stamp_top_via, stamp_via,
 };

@@ -3,13 +3,16 @@
 //! upward and the shutdown signal.
 
 use super::config::TransportConfig;
-use super::connections::{ConnHandle, ConnTable, ConnectionInfo, Outgoing};
+use super::connections::{Admission, ConnHandle, ConnTable, ConnectionInfo, Outgoing, Refusal};
+use super::stats::{Counters, TransportStats, bump};
 use super::{ConnectionId, Incoming, Listener, Protocol, TransportError};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tracing::debug;
 
 /// A bound UDP socket.
 pub(crate) struct UdpEndpoint {
@@ -27,6 +30,9 @@ pub(crate) struct Shared {
     pub(crate) conn_count: watch::Sender<usize>,
     pub(crate) next_id: AtomicU64,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// When the transport started: connection activity is timed from it.
+    pub(crate) epoch: Instant,
+    pub(crate) counters: Counters,
 }
 
 /// Resolves when shutdown is signalled (or the signal's sender is gone).
@@ -35,15 +41,17 @@ pub(crate) async fn shutdown_signal(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-/// Removes its connection from the table when dropped.
+/// Removes its connection from the table, and its buffer from the byte
+/// budget, when dropped.
 pub(crate) struct ConnGuard {
     shared: Arc<Shared>,
-    id: ConnectionId,
+    handle: ConnHandle,
 }
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
-        self.shared.unregister(self.id);
+        self.shared.unregister(self.handle.id);
+        self.shared.set_held(&self.handle, 0);
     }
 }
 
@@ -59,28 +67,101 @@ impl Shared {
         self.conns.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds a connection, unless the connection cap is reached.
+    /// Milliseconds since the transport started.
+    pub(crate) fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The limits a new connection is admitted under now.
+    fn admission(&self) -> Admission {
+        let quiet = u64::try_from(self.config.evict_idle_after.as_millis()).unwrap_or(u64::MAX);
+        Admission {
+            max: self.config.max_connections,
+            per_source: self.config.max_connections_per_source,
+            evict_quiet_since: self.now_ms().checked_sub(quiet),
+        }
+    }
+
+    /// Whether a new outbound connection could be registered now.
+    pub(crate) fn has_room(&self) -> bool {
+        self.table().has_room(self.admission())
+    }
+
+    /// Adds a connection, unless a connection limit forbids it; at the cap
+    /// an idle inbound connection may be evicted to make room.
     pub(crate) fn register(
         self: &Arc<Self>,
         protocol: Protocol,
         remote: SocketAddr,
         local: SocketAddr,
+        inbound: bool,
     ) -> Result<(ConnHandle, mpsc::Receiver<Outgoing>, ConnGuard), TransportError> {
         if self.is_shutdown() {
             return Err(TransportError::Shutdown);
         }
         let (tx, rx) = mpsc::channel(self.config.connection_queue.max(1));
         let id = ConnectionId(self.next_id.fetch_add(1, Ordering::Relaxed));
-        let handle = ConnHandle::new(id, protocol, remote, local, tx);
-        let count = self
-            .table()
-            .insert(handle.clone(), self.config.max_connections)?;
-        self.conn_count.send_replace(count);
+        let handle = ConnHandle::new(id, protocol, remote, local, inbound, tx, self.now_ms());
+        let admission = self.admission();
+        let admitted = self.table().insert(handle.clone(), admission);
+        let admitted = match admitted {
+            Ok(a) => a,
+            Err(refusal) => {
+                bump(match refusal {
+                    Refusal::Cap => &self.counters.refused_at_cap,
+                    Refusal::PerSource => &self.counters.refused_per_source,
+                });
+                return Err(TransportError::ConnectionLimit);
+            }
+        };
+        self.conn_count.send_replace(admitted.count);
+        if let Some(victim) = admitted.evicted {
+            debug!(conn = %victim.id, peer = %victim.remote, "evicting an idle connection at the cap");
+            bump(&self.counters.evicted);
+            victim.close();
+        }
         let guard = ConnGuard {
             shared: self.clone(),
-            id,
+            handle: handle.clone(),
         };
         Ok((handle, rx, guard))
+    }
+
+    /// Records that `handle`'s receive buffer now holds `bytes`.
+    pub(crate) fn set_held(&self, handle: &ConnHandle, bytes: usize) {
+        let old = handle.activity.held.swap(bytes, Ordering::Relaxed);
+        if old != bytes {
+            self.counters.rebalance(old, bytes);
+        }
+    }
+
+    /// Keeps the bytes buffered by all connections within
+    /// [`TransportConfig::max_buffered_bytes`] by closing the connections
+    /// holding the most, largest first. Returns whether `me` is one of
+    /// them. A closed connection leaves the table and the budget at once,
+    /// so it is never chosen twice.
+    pub(crate) fn enforce_budget(&self, me: ConnectionId) -> bool {
+        let budget = self.config.max_buffered_bytes;
+        let mut closed_me = false;
+        while self.counters.buffered.load(Ordering::Relaxed) > budget {
+            let Some(victim) = self.table().largest_holder() else {
+                break;
+            };
+            self.unregister(victim.id);
+            let held = victim.activity.held.load(Ordering::Relaxed);
+            debug!(conn = %victim.id, peer = %victim.remote, held, budget, "closing the largest receive buffer: over the byte budget");
+            bump(&self.counters.over_budget);
+            self.set_held(&victim, 0);
+            victim.close();
+            closed_me |= victim.id == me;
+        }
+        closed_me
+    }
+
+    /// A snapshot of the connection counters.
+    pub(crate) fn stats(&self) -> TransportStats {
+        let open = self.table().len();
+        self.counters.snapshot(open)
     }
 
     /// Removes a connection (idempotent). If another connection to the

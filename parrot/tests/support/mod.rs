@@ -11,10 +11,11 @@
 
 use bytes::Bytes;
 use parrot::message::{HeaderName, Message, Request, Response, parse_datagram};
-use parrot::transport::Incoming;
+use parrot::transport::{Incoming, TransportLayer};
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::net::UdpSocket;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc::Receiver;
 use tokio::time::timeout;
 
@@ -85,4 +86,33 @@ pub async fn next(rx: &mut Receiver<Incoming>) -> Incoming {
         .await
         .expect("no message")
         .expect("channel closed")
+}
+
+/// Waits until the server closes `s` (EOF or reset), discarding any data.
+pub async fn expect_closed(s: &mut TcpStream) {
+    timeout(WAIT, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .expect("connection not closed");
+}
+
+/// Waits until `t` has `n` connections open, within [`WAIT`].
+pub async fn wait_connections(t: &TransportLayer, n: usize) {
+    let mut w = t.watch_connections();
+    timeout(WAIT, w.wait_for(|c| *c == n))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "connection count stuck at {}, want {n}",
+                t.connection_count()
+            )
+        })
+        .unwrap();
 }
