@@ -64,8 +64,9 @@ impl ServerStats {
 /// calls in progress complete and peers still see the server alive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OverloadConfig {
-    /// Shedding starts when the smoothed queueing delay of received
-    /// messages reaches this (default 200 ms: well under the 500 ms T1
+    /// Shedding starts when the queueing delay of received messages,
+    /// smoothed over about a second (so a short stall does not count),
+    /// reaches this (default 200 ms: well under the 500 ms T1
     /// after which UDP peers retransmit and add to the load).
     pub delay_high: Duration,
     /// Shedding may stop once the smoothed delay is below this (default
@@ -108,19 +109,24 @@ pub(crate) struct Admission {
     config: OverloadConfig,
     /// Smoothed queueing delay, in µs.
     delay_us: f64,
+    /// When the last measure was taken.
+    last: Option<Instant>,
     /// Since when new requests are shed, if they are.
     shedding_since: Option<Instant>,
 }
 
-/// Weight of a new delay sample in the smoothed delay: about the last
-/// eight samples count.
-const ALPHA: f64 = 1.0 / 8.0;
+/// Time constant of the smoothed delay: a sample's weight grows with the
+/// time since the last one, so the smoothing spans about a second however
+/// many requests arrive, and a short stall (a burst, a descheduled
+/// process) does not read as overload; a delay that lasts does.
+const TAU: Duration = Duration::from_secs(1);
 
 impl Admission {
     pub(crate) fn new(config: OverloadConfig) -> Self {
         Admission {
             config,
             delay_us: 0.0,
+            last: None,
             shedding_since: None,
         }
     }
@@ -133,7 +139,12 @@ impl Admission {
     /// and the requests pending. Returns whether new requests are shed.
     pub(crate) fn observe(&mut self, now: Instant, delay: Duration, pending: usize) -> bool {
         let sample = delay.as_micros() as f64;
-        self.delay_us += ALPHA * (sample - self.delay_us);
+        let dt = self
+            .last
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        self.last = Some(now);
+        let weight = 1.0 - (-dt.as_secs_f64() / TAU.as_secs_f64()).exp();
+        self.delay_us += weight * (sample - self.delay_us);
         let delay = Duration::from_micros(self.delay_us as u64);
         let c = &self.config;
         match self.shedding_since {
@@ -226,11 +237,17 @@ mod tests {
         }
     }
 
-    /// Feeds `n` samples one ms apart from `*t`; returns the last verdict.
-    fn feed(a: &mut Admission, t: &mut Instant, n: usize, delay: Duration, pending: usize) -> bool {
+    /// Feeds `n` samples `step` apart from `*t`; returns the last verdict.
+    fn feed(
+        a: &mut Admission,
+        t: &mut Instant,
+        (n, step): (usize, Duration),
+        delay: Duration,
+        pending: usize,
+    ) -> bool {
         let mut shed = false;
         for _ in 0..n {
-            *t += MS;
+            *t += step;
             shed = a.observe(*t, delay, pending);
         }
         shed
@@ -240,17 +257,20 @@ mod tests {
     fn low_load_admits() {
         let mut a = Admission::new(config());
         let mut t = Instant::now();
-        assert!(!feed(&mut a, &mut t, 1000, 5 * MS, 10));
+        assert!(!feed(&mut a, &mut t, (1000, 10 * MS), 5 * MS, 10));
     }
 
     #[test]
     fn queueing_delay_starts_shedding() {
         let mut a = Admission::new(config());
         let mut t = Instant::now();
-        // A single slow sample is smoothed away...
-        assert!(!a.observe(t, 300 * MS, 0));
-        // ...a lasting delay is not.
-        assert!(feed(&mut a, &mut t, 20, 300 * MS, 0));
+        // A short stall is smoothed away, however many requests it
+        // delayed...
+        assert!(!a.observe(t, Duration::ZERO, 0));
+        assert!(!feed(&mut a, &mut t, (1000, MS / 10), 300 * MS, 0));
+        assert!(!feed(&mut a, &mut t, (100, 10 * MS), Duration::ZERO, 0));
+        // ...a lasting delay is not (300 ms for half a second).
+        assert!(feed(&mut a, &mut t, (50, 10 * MS), 300 * MS, 0));
     }
 
     #[test]
@@ -265,13 +285,14 @@ mod tests {
     fn recovery_has_hysteresis() {
         let mut a = Admission::new(config());
         let mut t = Instant::now();
-        assert!(feed(&mut a, &mut t, 50, 300 * MS, 0));
+        let step = 10 * MS;
+        assert!(feed(&mut a, &mut t, (50, step), 300 * MS, 0));
         // Below the high mark but above the low one: still shedding.
-        assert!(feed(&mut a, &mut t, 2000, 50 * MS, 0));
+        assert!(feed(&mut a, &mut t, (2000, step), 50 * MS, 0));
         // Pending between the marks: still shedding.
-        assert!(feed(&mut a, &mut t, 2000, Duration::ZERO, 70));
+        assert!(feed(&mut a, &mut t, (2000, step), Duration::ZERO, 70));
         // Both low: admitting again.
-        assert!(!feed(&mut a, &mut t, 100, Duration::ZERO, 10));
+        assert!(!feed(&mut a, &mut t, (100, step), Duration::ZERO, 10));
     }
 
     #[test]
@@ -280,8 +301,8 @@ mod tests {
         let mut t = Instant::now();
         assert!(a.observe(t, Duration::ZERO, 500));
         // The load is gone at once, but the minimum time is not over.
-        assert!(feed(&mut a, &mut t, 999, Duration::ZERO, 0));
-        assert!(!feed(&mut a, &mut t, 1, Duration::ZERO, 0));
+        assert!(feed(&mut a, &mut t, (999, MS), Duration::ZERO, 0));
+        assert!(!feed(&mut a, &mut t, (1, MS), Duration::ZERO, 0));
     }
 
     #[test]
