@@ -32,7 +32,7 @@ use crate::transport::{
 };
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -205,7 +205,86 @@ enum Command {
 pub struct Endpoint {
     commands: mpsc::UnboundedSender<Command>,
     transport: TransportLayer,
-    live: Arc<AtomicUsize>,
+    gauges: Arc<Gauges>,
+}
+
+/// What the transaction task publishes about its load, and the shedding
+/// switch the transaction user sets; plain atomics, read without waiting
+/// for the task.
+#[derive(Default)]
+struct Gauges {
+    /// Live transactions.
+    live: AtomicUsize,
+    /// Transactions in progress (not settled).
+    in_progress: AtomicUsize,
+    /// How long received messages wait for the transaction task, in µs
+    /// (a lower bound, see [`QueueProbe`]).
+    queue_delay_us: AtomicU64,
+    /// New requests refused statelessly with 503.
+    refused: AtomicU64,
+    /// Whether new out-of-dialog requests are to be refused.
+    shedding: AtomicBool,
+}
+
+/// Measures how long items wait in a FIFO queue, at O(1) cost per item and
+/// with no timestamp on the items: when an item is taken and no probe is
+/// out, the probe marks the item now last in the queue and the time; when
+/// that item is taken, it waited at least the time since. While a probe
+/// is out, its age is a lower bound of the wait of the marked item too.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct QueueProbe {
+    /// Items taken so far.
+    taken: u64,
+    /// The marked item (by `taken` count) and when it was marked.
+    probe: Option<(u64, Instant)>,
+    /// The last complete measure.
+    last: Duration,
+}
+
+impl QueueProbe {
+    /// An item was taken at `now`, leaving `queued` behind it.
+    pub(crate) fn taken(&mut self, now: Instant, queued: usize) {
+        self.taken += 1;
+        match self.probe {
+            Some((mark, since)) if self.taken >= mark => {
+                self.last = now.saturating_duration_since(since);
+                self.probe = None;
+            }
+            Some(_) => return,
+            None => {}
+        }
+        if queued == 0 {
+            // Nothing waits: the queue is keeping up.
+            self.last = Duration::ZERO;
+        } else {
+            self.probe = Some((self.taken + queued as u64, now));
+        }
+    }
+
+    /// The queueing delay at `now` with `queued` items waiting: none when
+    /// nothing waits; else the last measure, or the age of the probe out
+    /// if that is larger (the marked item has waited that long already).
+    pub(crate) fn delay(&self, now: Instant, queued: usize) -> Duration {
+        if queued == 0 {
+            return Duration::ZERO;
+        }
+        let out = self.probe.map_or(Duration::ZERO, |(_, since)| {
+            now.saturating_duration_since(since)
+        });
+        self.last.max(out)
+    }
+}
+
+/// The endpoint's load, as [`Endpoint::load`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointLoad {
+    /// Transactions in progress (not yet settled).
+    pub in_progress: usize,
+    /// How long received messages wait for the transaction task (a lower
+    /// bound, updated as messages are taken).
+    pub queue_delay: Duration,
+    /// New requests refused statelessly with `503` so far.
+    pub refused: u64,
 }
 
 impl Endpoint {
@@ -217,7 +296,7 @@ impl Endpoint {
         let (transport, incoming) = TransportLayer::bind(config.transport.clone()).await?;
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events, event_rx) = mpsc::unbounded_channel();
-        let live = Arc::new(AtomicUsize::new(0));
+        let gauges = Arc::new(Gauges::default());
         let mut layer = TransactionLayer::new(config.timers);
         layer.set_max_transactions(config.max_transactions);
         layer.set_max_settled(config.max_settled_transactions);
@@ -229,7 +308,8 @@ impl Endpoint {
             command_tx: commands.downgrade(),
             events,
             clients: HashMap::new(),
-            live: live.clone(),
+            gauges: gauges.clone(),
+            probe: QueueProbe::default(),
         };
         tokio::spawn(
             driver
@@ -240,7 +320,7 @@ impl Endpoint {
             Endpoint {
                 commands,
                 transport,
-                live,
+                gauges,
             },
             event_rx,
         ))
@@ -253,7 +333,25 @@ impl Endpoint {
 
     /// Number of live transactions.
     pub fn live_transactions(&self) -> usize {
-        self.live.load(Ordering::Relaxed)
+        self.gauges.live.load(Ordering::Relaxed)
+    }
+
+    /// The transaction layer's load, as last published by its task.
+    pub fn load(&self) -> EndpointLoad {
+        let g = &self.gauges;
+        EndpointLoad {
+            in_progress: g.in_progress.load(Ordering::Relaxed),
+            queue_delay: Duration::from_micros(g.queue_delay_us.load(Ordering::Relaxed)),
+            refused: g.refused.load(Ordering::Relaxed),
+        }
+    }
+
+    /// While `on`, new out-of-dialog requests other than ACK, CANCEL and
+    /// OPTIONS are refused with a stateless `503` before a transaction is
+    /// made (see [`TransactionLayer::set_shedding`]): the cheapest answer
+    /// an overloaded server can give (RFC 3261 §21.5.4, RFC 6357 §3).
+    pub fn set_shedding(&self, on: bool) {
+        self.gauges.shedding.store(on, Ordering::Relaxed);
     }
 
     /// Sends `response` on server transaction `id`. Errors (a response after
@@ -346,8 +444,13 @@ struct Driver {
     command_tx: mpsc::WeakUnboundedSender<Command>,
     events: mpsc::UnboundedSender<ServerEvent>,
     clients: HashMap<TransactionId, mpsc::UnboundedSender<ClientEvent>>,
-    live: Arc<AtomicUsize>,
+    gauges: Arc<Gauges>,
+    /// The wait of received messages in `incoming`.
+    probe: QueueProbe,
 }
+
+/// How often the transaction task gives memory back after a peak.
+const SWEEP: Duration = Duration::from_secs(10);
 
 fn now() -> std::time::Instant {
     // The tokio clock, so that tests with a paused clock drive the timers.
@@ -367,6 +470,8 @@ impl Driver {
         let sleep = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(sleep);
         let mut armed: Option<Instant> = None;
+        let mut sweep = tokio::time::interval_at(Instant::now() + SWEEP, SWEEP);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if let Some(next) = self.layer.poll_timeout().map(Instant::from_std)
                 && armed.is_none_or(|at| next < at)
@@ -388,11 +493,36 @@ impl Driver {
                     armed = None;
                     self.layer.handle_timeout(now());
                 }
+                _ = sweep.tick() => self.sweep(),
             }
             self.flush().await;
-            self.live.store(self.layer.len(), Ordering::Relaxed);
+            self.publish();
         }
         debug!(live = self.layer.len(), "endpoint stopped");
+    }
+
+    /// Publishes the load gauges.
+    fn publish(&self) {
+        let g = &self.gauges;
+        let queued = self.incoming.len();
+        let delay = match queued {
+            0 => 0,
+            _ => self.probe.delay(Instant::now(), queued).as_micros(),
+        };
+        g.queue_delay_us
+            .store(u64::try_from(delay).unwrap_or(u64::MAX), Ordering::Relaxed);
+        g.live.store(self.layer.len(), Ordering::Relaxed);
+        g.in_progress
+            .store(self.layer.in_progress(), Ordering::Relaxed);
+        g.refused.store(self.layer.refused(), Ordering::Relaxed);
+    }
+
+    /// Gives memory back after a peak (see [`TransactionLayer::shrink`]).
+    fn sweep(&mut self) {
+        self.layer.shrink();
+        if self.clients.capacity() > 64 && self.clients.len() < self.clients.capacity() / 4 {
+            self.clients.shrink_to(self.clients.len() * 2);
+        }
     }
 
     fn command(&mut self, cmd: Command) {
@@ -430,14 +560,18 @@ impl Driver {
     }
 
     fn incoming(&mut self, msg: Incoming) {
+        let at = Instant::now();
+        self.probe.taken(at, self.incoming.len());
         let origin = msg.origin();
         match msg.message {
             Message::Request(req) => {
                 let reliable = origin.protocol != Protocol::Udp;
                 self.layer
-                    .handle_request(now(), req, Peer::Server(origin), reliable);
+                    .set_shedding(self.gauges.shedding.load(Ordering::Relaxed));
+                self.layer
+                    .handle_request(at.into_std(), req, Peer::Server(origin), reliable);
             }
-            Message::Response(resp) => self.layer.handle_response(now(), resp),
+            Message::Response(resp) => self.layer.handle_response(at.into_std(), resp),
         }
     }
 
@@ -563,4 +697,34 @@ async fn send(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::QueueProbe;
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn probe_measures_the_wait_of_a_backlog() {
+        let t0 = Instant::now();
+        let mut p = QueueProbe::default();
+        // Keeping up: nothing waits.
+        p.taken(t0, 0);
+        assert_eq!(p.delay(t0, 0), Duration::ZERO);
+        // 10 items behind the one taken: the tenth is marked...
+        p.taken(t0, 10);
+        // ...and while it waits, its age is the delay.
+        for i in 1..10 {
+            p.taken(t0 + i * 5 * MS, 10);
+            assert_eq!(p.delay(t0 + i * 5 * MS, 10), i * 5 * MS);
+        }
+        // Taken 50 ms after it was marked: it waited at least that.
+        p.taken(t0 + 50 * MS, 3);
+        assert_eq!(p.delay(t0 + 50 * MS, 3), 50 * MS);
+        // An empty queue means no wait, whatever was measured before.
+        assert_eq!(p.delay(t0 + 60 * MS, 0), Duration::ZERO);
+    }
 }

@@ -7,6 +7,7 @@
 //! with its own value. A session runs as a task while it has work; an idle
 //! dialog is kept here as data and woken by its next request or event.
 
+use super::admission::{Admission, OverloadConfig, ServerStats, ShedLog};
 use super::handler::UasHandler;
 use super::inbox::{Inbox, ProxiedDialog};
 use super::relay;
@@ -14,7 +15,7 @@ use super::session::{self, Exit, Parked};
 use super::session_state::Shared;
 use super::{Factory, catch};
 use crate::dialog::DialogId;
-use crate::endpoint::{Endpoint, ServerEvent};
+use crate::endpoint::{Endpoint, QueueProbe, ServerEvent};
 use crate::message::{HeaderName, Method, Request, StatusCode, Text};
 use crate::transaction::{TimerConfig, TransactionId};
 use crate::transport::Origin;
@@ -23,13 +24,22 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tracing::{Instrument, debug, info, warn};
 
 /// Bounds of the core.
 pub(crate) struct Limits {
     pub(crate) max_dialogs: usize,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) overload: OverloadConfig,
 }
+
+/// How often the core gives memory back after a peak and logs its shed
+/// summary.
+const SWEEP: Duration = Duration::from_secs(10);
+
+/// How often the load is looked at while shedding.
+const RECHECK: Duration = Duration::from_millis(100);
 
 /// A dialog as the core holds it.
 enum Slot<H: UasHandler> {
@@ -68,6 +78,12 @@ pub(crate) struct Core<H: UasHandler> {
     proxied: HashMap<(Text, Text, Text), ProxiedDialog>,
     proxied_rx: mpsc::UnboundedReceiver<ProxiedDialog>,
     draining: bool,
+    /// Whether to take new requests, from the load.
+    admission: Admission,
+    /// The wait of events in `events`.
+    probe: QueueProbe,
+    shed_log: ShedLog,
+    stats: ServerStats,
 }
 
 impl<H: UasHandler> Core<H> {
@@ -95,14 +111,23 @@ impl<H: UasHandler> Core<H> {
             endpoint,
             events,
             factory,
-            limits,
             dialogs: HashMap::new(),
             invites: HashMap::new(),
             done_tx,
             done_rx,
             live: 0,
             draining: false,
+            shed_log: ShedLog::new(limits.overload.log_interval),
+            admission: Admission::new(limits.overload),
+            limits,
+            probe: QueueProbe::default(),
+            stats: ServerStats::default(),
         }
+    }
+
+    /// The server's overload counters.
+    pub(crate) fn stats(&self) -> ServerStats {
+        self.stats.clone()
     }
 
     pub(crate) fn endpoint(&self) -> &Endpoint {
@@ -111,12 +136,21 @@ impl<H: UasHandler> Core<H> {
 
     pub(crate) async fn run(mut self, signal: impl Future<Output = ()> + Send) {
         let mut signal = std::pin::pin!(signal);
+        let mut sweep = tokio::time::interval_at(Instant::now() + SWEEP, SWEEP);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut recheck = tokio::time::interval(RECHECK);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 ev = self.events.recv() => match ev {
                     Some(ev) => self.event(ev),
                     None => break,
                 },
+                _ = sweep.tick() => self.sweep(),
+                // While shedding, the requests refused by the endpoint
+                // never reach here: look at the load on a timer, so that
+                // shedding ends when the load has gone.
+                _ = recheck.tick(), if self.admission.shedding() => self.measure(Instant::now()),
                 Some(done) = self.done_rx.recv() => self.finished(done),
                 Some((id, ev)) = self.app_events.recv() => self.event_for(&id, ev),
                 Some(d) = self.proxied_rx.recv() => self.add_proxied(d),
@@ -149,6 +183,65 @@ impl<H: UasHandler> Core<H> {
         }
         self.endpoint.shutdown();
         info!("server stopped");
+    }
+
+    /// Gives memory back after a peak: a table far below its capacity
+    /// shrinks to twice its length (checked here, every few seconds, not
+    /// on every removal). Also logs the shed summary if one is due.
+    fn sweep(&mut self) {
+        fn shrink<K: Eq + std::hash::Hash, V>(m: &mut HashMap<K, V>) {
+            if m.capacity() > 64 && m.len() < m.capacity() / 4 {
+                m.shrink_to(m.len() * 2);
+            }
+        }
+        shrink(&mut self.dialogs);
+        shrink(&mut self.invites);
+        shrink(&mut self.proxied);
+        self.shed_log.flush(Instant::now().into_std());
+    }
+
+    /// Takes a measure of the load as an event is picked up: how long
+    /// events wait here and in the transaction task, and the transactions
+    /// in progress. Tells the endpoint when shedding starts or stops, so
+    /// that it refuses new requests before making transactions for them.
+    fn measure(&mut self, now: Instant) {
+        let load = self.endpoint.load();
+        let delay = self
+            .probe
+            .delay(now, self.events.len())
+            .max(load.queue_delay);
+        let was = self.admission.shedding();
+        let shedding = self
+            .admission
+            .observe(now.into_std(), delay, load.in_progress);
+        if shedding != was {
+            info!(
+                ?delay,
+                in_progress = load.in_progress,
+                "{}",
+                if shedding {
+                    "overloaded: shedding new requests with 503"
+                } else {
+                    "load back to normal: taking new requests"
+                }
+            );
+            self.endpoint.set_shedding(shedding);
+        }
+        // The endpoint's stateless refusals go into the same summary.
+        let refused = load.refused.saturating_sub(self.stats.refused());
+        self.shed_log.shed(now.into_std(), refused);
+        self.stats.set(load.refused, shedding);
+    }
+
+    /// Refuses a new request with `503` and a `Retry-After` (RFC 3261
+    /// §21.5.4), counted and summed up in the log, not logged one by one.
+    fn refuse(&mut self, id: TransactionId, request: &Request) {
+        let mut resp = request.reply(StatusCode::SERVICE_UNAVAILABLE);
+        let retry = self.admission.config().retry_after.to_string();
+        resp.headers.append(HeaderName::RetryAfter, retry);
+        self.endpoint.respond(id, resp);
+        self.stats.add_shed();
+        self.shed_log.shed(Instant::now().into_std(), 1);
     }
 
     fn finished(&mut self, (id, exit): Done<H>) {
@@ -236,6 +329,9 @@ impl<H: UasHandler> Core<H> {
     }
 
     fn event(&mut self, ev: ServerEvent) {
+        let now = Instant::now();
+        self.probe.taken(now, self.events.len());
+        self.measure(now);
         match ev {
             ServerEvent::Request {
                 id,
@@ -404,17 +500,13 @@ impl<H: UasHandler> Core<H> {
             }
             return;
         }
-        if self.draining || self.live >= self.limits.max_dialogs {
-            // Overload or shutdown: refuse instead of growing without bound
-            // (§21.5.4: 503 with Retry-After).
-            warn!(
-                live = self.live,
-                draining = self.draining,
-                "refusing request with 503"
-            );
-            let mut resp = request.reply(StatusCode::SERVICE_UNAVAILABLE);
-            resp.headers.append(HeaderName::RetryAfter, "5");
-            self.endpoint.respond(id, resp);
+        // Overload or shutdown: refuse before making a handler value or
+        // dialog state, instead of growing without bound. OPTIONS stays
+        // answered while shedding (peers ping it to tell a live server).
+        let shed = self.admission.shedding() && request.method != Method::Options;
+        if shed || self.draining || self.live >= self.limits.max_dialogs {
+            debug!(live = self.live, draining = self.draining, "503");
+            self.refuse(id, &request);
             return;
         }
         self.live += 1;

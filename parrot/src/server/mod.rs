@@ -30,6 +30,7 @@
 //! # }
 //! ```
 
+mod admission;
 mod catch;
 mod core;
 mod dialog_handle;
@@ -40,6 +41,7 @@ mod relay;
 mod session;
 mod session_state;
 
+pub use admission::{OverloadConfig, ServerStats};
 pub use dialog_handle::DialogHandle;
 pub use error::{ProvisionalError, RequestError};
 pub use handler::{
@@ -76,10 +78,11 @@ impl Server {
                 listeners: Vec::new(),
                 errors: Vec::new(),
                 timers: TimerConfig::default(),
-                max_dialogs: 100_000,
-                max_transactions: 100_000,
-                max_settled_transactions: 500_000,
+                max_dialogs: DEFAULT_MAX_DIALOGS,
+                max_transactions: DEFAULT_MAX_TRANSACTIONS,
+                max_settled_transactions: DEFAULT_MAX_SETTLED,
                 shutdown_timeout: Duration::from_secs(32),
+                overload: OverloadConfig::default(),
                 transport: TransportConfig::default(),
             },
             state: (),
@@ -87,6 +90,24 @@ impl Server {
         }
     }
 }
+
+// Default caps, chosen so that a server under three times the load it
+// can take stays within about 256 MB (peak RSS), its caps all full:
+//
+//   dialogs       40,000 × ~2 KB (1.6-1.7 kB RSS per held dialog,
+//                 bench/PERFORMANCE.md; more while a session task runs)  ≈  80 MB
+//   transactions  20,000 in progress × ~1 KB (0.2-0.6 kB per transaction,
+//                 tests/transaction_memory.rs, plus allocator slack and
+//                 the request text)                                      ≈  20 MB
+//   settled      100,000 × ~1 KB                                         ≈ 100 MB
+//                                                                   sum  ≈ 200 MB
+//
+// plus the runtime, buffers and queues. Admission control
+// (`OverloadConfig`) sheds new requests well before these caps are
+// reached; they are the backstop.
+const DEFAULT_MAX_DIALOGS: usize = 40_000;
+const DEFAULT_MAX_TRANSACTIONS: usize = 20_000;
+const DEFAULT_MAX_SETTLED: usize = 100_000;
 
 /// The builder's handler before [`ServerBuilder::handler`] is called: a
 /// server without one cannot be bound.
@@ -103,6 +124,7 @@ struct Settings {
     max_transactions: usize,
     max_settled_transactions: usize,
     shutdown_timeout: Duration,
+    overload: OverloadConfig,
     transport: TransportConfig,
 }
 
@@ -172,14 +194,14 @@ impl<F, S> ServerBuilder<F, S> {
 
     /// Most live dialogs (busy or held) and one-shot requests in progress;
     /// beyond it new requests get `503 Service Unavailable` with
-    /// `Retry-After` (default 100,000).
+    /// `Retry-After` (default 40,000: about 80 MB of dialogs).
     pub fn max_dialogs(mut self, n: usize) -> Self {
         self.settings.max_dialogs = n;
         self
     }
 
     /// Most transactions in progress; beyond it new requests get `503`
-    /// (default 100,000). Settled ones, which only absorb retransmissions,
+    /// (default 20,000). Settled ones, which only absorb retransmissions,
     /// have their own cap: [`max_settled_transactions`](Self::max_settled_transactions).
     pub fn max_transactions(mut self, n: usize) -> Self {
         self.settings.max_transactions = n;
@@ -189,9 +211,18 @@ impl<F, S> ServerBuilder<F, S> {
     /// Most settled transactions, which only absorb retransmissions for up
     /// to 32 s after their final response (about 64 per call/s of load);
     /// beyond it the oldest ends early, which bounds their memory (default
-    /// 500,000; see [`EndpointConfig::max_settled_transactions`]).
+    /// 100,000, about 100 MB: 1,500 calls/s before any ends early; see
+    /// [`EndpointConfig::max_settled_transactions`]).
     pub fn max_settled_transactions(mut self, n: usize) -> Self {
         self.settings.max_settled_transactions = n;
+        self
+    }
+
+    /// When to shed new requests under overload, from the queueing delay
+    /// and the transactions in progress, with `503` and `Retry-After`
+    /// (see [`OverloadConfig`] for what is shed and the defaults).
+    pub fn overload(mut self, config: OverloadConfig) -> Self {
+        self.settings.overload = config;
         self
     }
 
@@ -367,6 +398,7 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
                 core::Limits {
                     max_dialogs: s.max_dialogs,
                     shutdown_timeout: s.shutdown_timeout,
+                    overload: s.overload,
                 },
                 s.timers,
             ),
@@ -399,6 +431,12 @@ impl<H: UasHandler> BoundServer<H> {
     /// The bound address of the first listener of `protocol`.
     pub fn local_addr(&self, protocol: Protocol) -> Option<SocketAddr> {
         self.core.endpoint().transport().local_addr(protocol)
+    }
+
+    /// The server's overload counters (shed and refused requests), to
+    /// read while it serves.
+    pub fn stats(&self) -> ServerStats {
+        self.core.stats()
     }
 
     /// Serves when awaited; see [`ServerBuilder::serve`].

@@ -44,7 +44,7 @@
 //!   and a UDP peer stops retransmitting after 64·T1 anyway (Timers B, F),
 //!   so at worst a very late retransmission is taken for a new request.
 
-use super::table::{KeyHash, Rfc2543Invite, StoredKey, Table};
+use super::table::{KeyHash, Rfc2543Invite, StoredKey, Table, far_below};
 use super::{
     ClientInviteTransaction, ClientKey, ClientNonInviteTransaction, KeyError, Output, SendError,
     ServerInviteState, ServerInviteTransaction, ServerKey, ServerNonInviteTransaction, Timer,
@@ -171,6 +171,11 @@ pub struct TransactionLayer<P> {
     settled_order: VecDeque<TransactionId>,
     /// Whether the settled cap was reached (warned about once).
     settled_cap_hit: bool,
+    /// Whether new out-of-dialog requests are refused (see
+    /// [`set_shedding`](TransactionLayer::set_shedding)).
+    shedding: bool,
+    /// New requests refused statelessly with 503 so far.
+    refused: u64,
 }
 
 impl<P: Clone> TransactionLayer<P> {
@@ -187,7 +192,53 @@ impl<P: Clone> TransactionLayer<P> {
             max_settled: usize::MAX,
             settled_order: VecDeque::new(),
             settled_cap_hit: false,
+            shedding: false,
+            refused: 0,
         }
+    }
+
+    /// While `on`, new out-of-dialog requests (no To tag, RFC 3261
+    /// §12.2.2) other than ACK, CANCEL and OPTIONS are refused statelessly
+    /// with `503` and a `Retry-After` before any transaction is made, as
+    /// are requests beyond [`set_max_transactions`](Self::set_max_transactions).
+    /// Retransmissions, requests inside dialogs, CANCELs and OPTIONS
+    /// pings keep being served: shedding only the work that would start
+    /// new calls keeps the calls in progress completing (RFC 6357 §3).
+    pub fn set_shedding(&mut self, on: bool) {
+        self.shedding = on;
+    }
+
+    /// Number of new requests refused statelessly with `503` so far
+    /// (overload or shedding); they are logged at debug level only, so
+    /// that an overload does not also flood the log.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+
+    /// Gives memory back after a peak: every table far below its capacity
+    /// (less than a quarter used) shrinks to twice its length. Cheap when
+    /// there is nothing to do; meant for a periodic sweep, not for every
+    /// operation (a shrink right before growing again would only churn).
+    pub fn shrink(&mut self) {
+        self.table.shrink();
+        shrink_vec_deque(&mut self.out);
+        shrink_vec_deque(&mut self.settled_order);
+        if far_below(self.heap.len(), self.heap.capacity()) {
+            self.heap.shrink_to(self.heap.len() * 2);
+        }
+        if self.scratch.capacity() > 4096 {
+            self.scratch = Vec::new();
+        }
+    }
+
+    /// Room the tables have, in entries summed over all of them (slab
+    /// slots, match-table buckets, heap and queue entries): for checks
+    /// that [`shrink`](Self::shrink) gives memory back.
+    pub fn capacity(&self) -> usize {
+        self.table.capacity()
+            + self.heap.capacity()
+            + self.settled_order.capacity()
+            + self.out.capacity()
     }
 
     /// Caps the number of transactions in progress (live and not
@@ -326,8 +377,11 @@ impl<P: Clone> TransactionLayer<P> {
         }
         // Settled transactions are not work in progress: they have their
         // own cap (`set_max_settled`).
-        if request.method != Method::Ack && self.in_progress() >= self.max_transactions {
-            tracing::warn!(
+        let shed = self.shedding && sheddable(&request);
+        if request.method != Method::Ack && (shed || self.in_progress() >= self.max_transactions) {
+            // Counted, not logged at warn: the TU reports a summary.
+            self.refused += 1;
+            tracing::debug!(
                 in_progress = self.in_progress(),
                 method = %request.method,
                 "overloaded: refusing request with 503"
@@ -689,6 +743,24 @@ impl<P: Clone> TransactionLayer<P> {
                 table.get(*slot).is_some_and(|e| e.deadline == Some(*at))
             });
         }
+    }
+}
+
+/// Whether shedding refuses `request`: a new request outside any dialog
+/// (no To tag, §12.2.2) that starts work, i.e. not an ACK, a CANCEL (both
+/// end work already admitted) or an OPTIONS ping (§11: how peers tell a
+/// live server from a dead one, so it stays answered under load).
+fn sheddable(request: &Request) -> bool {
+    !matches!(
+        request.method,
+        Method::Ack | Method::Cancel | Method::Options
+    ) && request.headers.to_tag().is_none()
+}
+
+/// Shrinks `q` to twice its length when it is far below its capacity.
+fn shrink_vec_deque<T>(q: &mut VecDeque<T>) {
+    if far_below(q.len(), q.capacity()) {
+        q.shrink_to(q.len() * 2);
     }
 }
 

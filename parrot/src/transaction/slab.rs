@@ -68,6 +68,36 @@ impl<T> Slab<T> {
         u32::try_from(slot).expect("fewer than 2^32 slots")
     }
 
+    /// Slots allocated (live or vacant).
+    pub(super) fn capacity(&self) -> usize {
+        self.chunks.iter().map(Vec::capacity).sum()
+    }
+
+    /// Gives memory back after a peak. Entries never move, so a chunk can
+    /// go only once it is empty: trailing empty chunks are freed, and the
+    /// free list is sorted so that the lowest slots are reused first,
+    /// which empties the high chunks as their short-lived entries end.
+    /// O(slots) when the slab is under a quarter full, O(1) otherwise.
+    pub(super) fn shrink(&mut self) {
+        let slots = self.chunks.len() * CHUNK;
+        if self.chunks.len() <= 1 || self.len >= slots / 4 {
+            return;
+        }
+        while let Some(last) = self.chunks.last()
+            && last.iter().all(Option::is_none)
+        {
+            self.chunks.pop();
+        }
+        let end = (self.chunks.len() * CHUNK) as u32;
+        self.free.retain(|&s| s < end);
+        // Popped from the back: the lowest slot first.
+        self.free.sort_unstable_by(|a, b| b.cmp(a));
+        self.chunks.shrink_to_fit();
+        if self.free.len() < self.free.capacity() / 4 {
+            self.free.shrink_to(self.free.len() * 2);
+        }
+    }
+
     pub(super) fn remove(&mut self, slot: u32) -> Option<T> {
         let s = slot as usize;
         let value = self.chunks.get_mut(s / CHUNK)?.get_mut(s % CHUNK)?.take()?;

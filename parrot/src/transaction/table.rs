@@ -18,6 +18,12 @@ use std::fmt;
 use std::hash::BuildHasher;
 use std::time::Instant;
 
+/// Whether a table of `len` entries and room for `capacity` is worth
+/// shrinking: under a quarter used, and not small anyway.
+pub(super) fn far_below(len: usize, capacity: usize) -> bool {
+    capacity > 64 && len < capacity / 4
+}
+
 /// Identifies a live transaction within one
 /// [`TransactionLayer`](super::TransactionLayer). Ids are never reused:
 /// once the transaction ends, its id matches nothing.
@@ -368,6 +374,23 @@ impl<P> Table<P> {
             }
         }
         Some(entry)
+    }
+
+    /// Room the slab and the match tables have, in entries.
+    pub(super) fn capacity(&self) -> usize {
+        self.slab.capacity() + self.server_keys.0.capacity() + self.client_keys.0.capacity()
+    }
+
+    /// Shrinks the slab and the match tables when far below their
+    /// capacity (see [`TransactionLayer::shrink`](super::TransactionLayer::shrink)).
+    pub(super) fn shrink(&mut self) {
+        self.slab.shrink();
+        for index in [&mut self.server_keys, &mut self.client_keys] {
+            let t = &mut index.0;
+            if far_below(t.len(), t.capacity()) {
+                t.shrink_to(t.len() * 2, |e| e.hash.wide());
+            }
+        }
     }
 
     /// Tests: make every key hash to the same value.

@@ -679,3 +679,101 @@ fn matching_is_exact_when_every_hash_collides() {
     live_transactions_keep_nothing_of_their_receive_buffers();
     COLLIDING.set(false);
 }
+
+/// Whether handling `req` now gave a stateless 503.
+fn shed(layer: &mut Layer, t: Instant, req: Request) -> bool {
+    layer.handle_request(t, req, "peer", false);
+    matches!(
+        &drain(layer)[..],
+        [LayerOutput::Reply { message: Message::Response(r), .. }]
+            if r.status == StatusCode::SERVICE_UNAVAILABLE && r.headers.contains("Retry-After")
+    )
+}
+
+#[test]
+fn shedding_refuses_only_new_out_of_dialog_work() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    let invite = request(Method::Invite, "z9hG4bKshed1");
+    layer.handle_request(t0, invite.clone(), "peer", false);
+    drain(&mut layer);
+    layer.set_shedding(true);
+    // New INVITE and REGISTER: refused, no transaction made.
+    assert!(shed(
+        &mut layer,
+        t0,
+        request(Method::Invite, "z9hG4bKshed2")
+    ));
+    assert!(shed(
+        &mut layer,
+        t0,
+        request(Method::Register, "z9hG4bKshed3")
+    ));
+    assert_eq!((layer.len(), layer.refused()), (1, 2));
+    // A retransmission of the INVITE admitted before is absorbed as ever.
+    assert!(!shed(&mut layer, t0, invite));
+    // OPTIONS, CANCEL and requests inside a dialog are served.
+    assert!(!shed(
+        &mut layer,
+        t0,
+        request(Method::Options, "z9hG4bKshed4")
+    ));
+    assert!(!shed(
+        &mut layer,
+        t0,
+        request(Method::Cancel, "z9hG4bKshed1")
+    ));
+    let mut bye = request(Method::Bye, "z9hG4bKshed5");
+    bye.headers
+        .set(HeaderName::To, "Bob <sip:bob@biloxi.com>;tag=b1");
+    assert!(!shed(&mut layer, t0, bye));
+    assert_eq!(layer.refused(), 2);
+    // Shedding off: new work is taken again.
+    layer.set_shedding(false);
+    assert!(!shed(
+        &mut layer,
+        t0,
+        request(Method::Invite, "z9hG4bKshed6")
+    ));
+}
+
+#[test]
+fn tables_give_memory_back_after_a_peak() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    let peak = 5000;
+    for i in 0..peak {
+        let req = request(Method::Register, &format!("z9hG4bKpeak{i}"));
+        layer.handle_request(at(t0, i), req.clone(), "peer", false);
+        let id = request_id(&drain(&mut layer));
+        layer.respond(at(t0, i), id, response(&req, 200)).unwrap();
+        drain(&mut layer);
+    }
+    let at_peak = layer.capacity();
+    // Nothing to give back at the peak.
+    layer.shrink();
+    assert_eq!(layer.capacity(), at_peak);
+    // The peak ends, a trickle goes on: live entries move to the low
+    // slots as the high ones empty, and the tables shrink.
+    let mut t = at(t0, peak) + Duration::from_secs(64);
+    run_until(&mut layer, t);
+    assert_eq!(layer.len(), 0);
+    for i in 0..50 {
+        layer.shrink();
+        let req = request(Method::Register, &format!("z9hG4bKtrickle{i}"));
+        layer.handle_request(t, req.clone(), "peer", false);
+        let id = request_id(&drain(&mut layer));
+        layer.respond(t, id, response(&req, 200)).unwrap();
+        drain(&mut layer);
+        t += Duration::from_secs(1);
+        drain(&mut layer);
+        run_until(&mut layer, t);
+    }
+    layer.shrink();
+    let after = layer.capacity();
+    assert!(
+        after * 10 < at_peak,
+        "capacity {at_peak} at the peak, {after} after"
+    );
+    assert!(layer.table.chunks().len() <= 1);
+}

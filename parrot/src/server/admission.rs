@@ -1,0 +1,330 @@
+//! Admission control: whether the server takes on new work, decided from
+//! the load it actually feels rather than from the dialog count alone.
+//!
+//! Sans-IO: fed queueing delays and the work pending, with the time, it
+//! says whether new out-of-dialog requests are to be shed. Shedding starts
+//! when the smoothed queueing delay or the pending work passes its high
+//! mark and stops only once both are below their low marks and shedding
+//! has lasted a minimum time, so it does not flap (RFC 6357 §3: an
+//! overloaded server should refuse new work early and cheaply, with `503`
+//! and `Retry-After`, RFC 3261 §21.5.4, and keep finishing what it took).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// A running server's overload counters, readable from any thread; see
+/// [`BoundServer::stats`](super::BoundServer::stats). Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct ServerStats(Arc<Counters>);
+
+#[derive(Debug, Default)]
+struct Counters {
+    shed: AtomicU64,
+    refused: AtomicU64,
+    shedding: AtomicBool,
+}
+
+impl ServerStats {
+    /// New requests the server core answered with `503` (shed under
+    /// overload, beyond [`max_dialogs`](super::ServerBuilder::max_dialogs),
+    /// or during shutdown).
+    pub fn shed(&self) -> u64 {
+        self.0.shed.load(Ordering::Relaxed)
+    }
+
+    /// New requests refused with a stateless `503` before a transaction
+    /// was made (shed early, or beyond
+    /// [`max_transactions`](super::ServerBuilder::max_transactions)).
+    pub fn refused(&self) -> u64 {
+        self.0.refused.load(Ordering::Relaxed)
+    }
+
+    /// Whether new requests are being shed now.
+    pub fn shedding(&self) -> bool {
+        self.0.shedding.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn add_shed(&self) {
+        self.0.shed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set(&self, refused: u64, shedding: bool) {
+        self.0.refused.store(refused, Ordering::Relaxed);
+        self.0.shedding.store(shedding, Ordering::Relaxed);
+    }
+}
+
+/// When a server sheds new requests; see
+/// [`ServerBuilder::overload`](super::ServerBuilder::overload).
+///
+/// Only new out-of-dialog requests other than OPTIONS are shed (INVITE,
+/// REGISTER, SUBSCRIBE, MESSAGE...): ACK, CANCEL, BYE and every request
+/// inside a dialog, responses and OPTIONS pings keep being served, so the
+/// calls in progress complete and peers still see the server alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverloadConfig {
+    /// Shedding starts when the queueing delay of received messages,
+    /// smoothed over about a second (so a short stall does not count),
+    /// reaches this (default 200 ms: well under the 500 ms T1
+    /// after which UDP peers retransmit and add to the load).
+    pub delay_high: Duration,
+    /// Shedding may stop once the smoothed delay is below this (default
+    /// 20 ms).
+    pub delay_low: Duration,
+    /// Shedding starts when this many transactions are in progress (a
+    /// request received, its final response not yet sent; default
+    /// 10,000: below [`max_transactions`](super::ServerBuilder::max_transactions),
+    /// so shedding starts before that hard cap refuses everything).
+    pub pending_high: usize,
+    /// Shedding may stop once fewer than this are in progress (default
+    /// 5,000).
+    pub pending_low: usize,
+    /// Shedding lasts at least this long once started (default 2 s).
+    pub min_shed: Duration,
+    /// The `Retry-After` of a shed request's `503`, in seconds (default 5).
+    pub retry_after: u32,
+    /// How often a summary of shed requests is logged (default 10 s);
+    /// single shed requests are never logged above debug level.
+    pub log_interval: Duration,
+}
+
+impl Default for OverloadConfig {
+    fn default() -> Self {
+        OverloadConfig {
+            delay_high: Duration::from_millis(200),
+            delay_low: Duration::from_millis(20),
+            pending_high: 10_000,
+            pending_low: 5_000,
+            min_shed: Duration::from_secs(2),
+            retry_after: 5,
+            log_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The admission decision, fed with measures of the load.
+#[derive(Debug, Clone)]
+pub(crate) struct Admission {
+    config: OverloadConfig,
+    /// Smoothed queueing delay, in µs.
+    delay_us: f64,
+    /// When the last measure was taken.
+    last: Option<Instant>,
+    /// Since when new requests are shed, if they are.
+    shedding_since: Option<Instant>,
+}
+
+/// Time constant of the smoothed delay: a sample's weight grows with the
+/// time since the last one, so the smoothing spans about a second however
+/// many requests arrive, and a short stall (a burst, a descheduled
+/// process) does not read as overload; a delay that lasts does.
+const TAU: Duration = Duration::from_secs(1);
+
+impl Admission {
+    pub(crate) fn new(config: OverloadConfig) -> Self {
+        Admission {
+            config,
+            delay_us: 0.0,
+            last: None,
+            shedding_since: None,
+        }
+    }
+
+    pub(crate) fn config(&self) -> &OverloadConfig {
+        &self.config
+    }
+
+    /// Takes a measure at `now`: the queueing delay of received messages
+    /// and the requests pending. Returns whether new requests are shed.
+    pub(crate) fn observe(&mut self, now: Instant, delay: Duration, pending: usize) -> bool {
+        let sample = delay.as_micros() as f64;
+        let dt = self
+            .last
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        self.last = Some(now);
+        let weight = 1.0 - (-dt.as_secs_f64() / TAU.as_secs_f64()).exp();
+        self.delay_us += weight * (sample - self.delay_us);
+        let delay = Duration::from_micros(self.delay_us as u64);
+        let c = &self.config;
+        match self.shedding_since {
+            None if delay >= c.delay_high || pending >= c.pending_high => {
+                self.shedding_since = Some(now);
+            }
+            Some(since)
+                if delay < c.delay_low
+                    && pending < c.pending_low
+                    && now.saturating_duration_since(since) >= c.min_shed =>
+            {
+                self.shedding_since = None;
+            }
+            _ => {}
+        }
+        self.shedding()
+    }
+
+    /// Whether new requests are shed.
+    pub(crate) fn shedding(&self) -> bool {
+        self.shedding_since.is_some()
+    }
+}
+
+/// Counts shed requests and logs one summary line per interval instead of
+/// one line per request.
+#[derive(Debug, Clone)]
+pub(crate) struct ShedLog {
+    interval: Duration,
+    /// Shed since the last summary.
+    count: u64,
+    /// When the current interval started.
+    since: Option<Instant>,
+}
+
+impl ShedLog {
+    pub(crate) fn new(interval: Duration) -> Self {
+        ShedLog {
+            interval,
+            count: 0,
+            since: None,
+        }
+    }
+
+    /// `n` requests were shed by `now`.
+    pub(crate) fn shed(&mut self, now: Instant, n: u64) {
+        if n == 0 {
+            return;
+        }
+        self.count += n;
+        self.since.get_or_insert(now);
+        self.flush(now);
+    }
+
+    /// The summary due at `now`, if an interval with shed requests ended:
+    /// the count and the interval's length; it is logged as well.
+    pub(crate) fn flush(&mut self, now: Instant) -> Option<(u64, Duration)> {
+        let since = self.since?;
+        let span = now.saturating_duration_since(since);
+        if span < self.interval {
+            return None;
+        }
+        let n = std::mem::take(&mut self.count);
+        self.since = None;
+        if n == 0 {
+            return None;
+        }
+        tracing::warn!(
+            "overloaded: shed {n} new requests with 503 in the last {} s",
+            span.as_secs()
+        );
+        Some((n, span))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn config() -> OverloadConfig {
+        OverloadConfig {
+            delay_high: 100 * MS,
+            delay_low: 10 * MS,
+            pending_high: 100,
+            pending_low: 50,
+            min_shed: 1000 * MS,
+            ..OverloadConfig::default()
+        }
+    }
+
+    /// Feeds `n` samples `step` apart from `*t`; returns the last verdict.
+    fn feed(
+        a: &mut Admission,
+        t: &mut Instant,
+        (n, step): (usize, Duration),
+        delay: Duration,
+        pending: usize,
+    ) -> bool {
+        let mut shed = false;
+        for _ in 0..n {
+            *t += step;
+            shed = a.observe(*t, delay, pending);
+        }
+        shed
+    }
+
+    #[test]
+    fn low_load_admits() {
+        let mut a = Admission::new(config());
+        let mut t = Instant::now();
+        assert!(!feed(&mut a, &mut t, (1000, 10 * MS), 5 * MS, 10));
+    }
+
+    #[test]
+    fn queueing_delay_starts_shedding() {
+        let mut a = Admission::new(config());
+        let mut t = Instant::now();
+        // A short stall is smoothed away, however many requests it
+        // delayed...
+        assert!(!a.observe(t, Duration::ZERO, 0));
+        assert!(!feed(&mut a, &mut t, (1000, MS / 10), 300 * MS, 0));
+        assert!(!feed(&mut a, &mut t, (100, 10 * MS), Duration::ZERO, 0));
+        // ...a lasting delay is not (300 ms for half a second).
+        assert!(feed(&mut a, &mut t, (50, 10 * MS), 300 * MS, 0));
+    }
+
+    #[test]
+    fn pending_work_starts_shedding_at_once() {
+        let mut a = Admission::new(config());
+        let t = Instant::now();
+        assert!(!a.observe(t, Duration::ZERO, 99));
+        assert!(a.observe(t, Duration::ZERO, 100));
+    }
+
+    #[test]
+    fn recovery_has_hysteresis() {
+        let mut a = Admission::new(config());
+        let mut t = Instant::now();
+        let step = 10 * MS;
+        assert!(feed(&mut a, &mut t, (50, step), 300 * MS, 0));
+        // Below the high mark but above the low one: still shedding.
+        assert!(feed(&mut a, &mut t, (2000, step), 50 * MS, 0));
+        // Pending between the marks: still shedding.
+        assert!(feed(&mut a, &mut t, (2000, step), Duration::ZERO, 70));
+        // Both low: admitting again.
+        assert!(!feed(&mut a, &mut t, (100, step), Duration::ZERO, 10));
+    }
+
+    #[test]
+    fn shedding_lasts_its_minimum_time() {
+        let mut a = Admission::new(config());
+        let mut t = Instant::now();
+        assert!(a.observe(t, Duration::ZERO, 500));
+        // The load is gone at once, but the minimum time is not over.
+        assert!(feed(&mut a, &mut t, (999, MS), Duration::ZERO, 0));
+        assert!(!feed(&mut a, &mut t, (1, MS), Duration::ZERO, 0));
+    }
+
+    #[test]
+    fn shed_log_sums_up_per_interval() {
+        let mut log = ShedLog::new(Duration::from_secs(10));
+        let t = Instant::now();
+        for i in 0..1000 {
+            log.shed(t + i * MS, 1);
+        }
+        // Nothing logged before the interval is over.
+        assert_eq!(log.flush(t + Duration::from_secs(5)), None);
+        assert_eq!(
+            log.flush(t + Duration::from_secs(10)),
+            Some((1000, Duration::from_secs(10)))
+        );
+        // Once logged, quiet until requests are shed again.
+        assert_eq!(log.flush(t + Duration::from_secs(30)), None);
+        log.shed(t + Duration::from_secs(31), 1);
+        assert_eq!(log.flush(t + Duration::from_secs(35)), None);
+        assert_eq!(
+            log.flush(t + Duration::from_secs(41)),
+            Some((1, Duration::from_secs(10)))
+        );
+    }
+}

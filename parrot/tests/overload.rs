@@ -1,0 +1,234 @@
+//! Overload: a flood of new INVITEs at a server whose handler is slow is
+//! shed early with `503` and `Retry-After` (long before `max_dialogs`),
+//! while OPTIONS and the BYE of an established call are still answered,
+//! and new calls succeed again once the flood is over. Over loopback UDP,
+//! on tokio's paused clock (the handler's slowness is a paused sleep).
+
+use parrot::message::{Message, Request, Response, StatusCode};
+use parrot::server::{Action, Context, MethodSet, OverloadConfig, Server, ServerStats, UasHandler};
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+
+mod support;
+
+use support::{parse_message, recv_datagram};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// New INVITEs in the flood (bounded).
+const FLOOD: usize = 200;
+
+/// Answers an INVITE at once, or after 2 s (paused) for a `slow` URI.
+struct Phone;
+
+impl UasHandler for Phone {
+    type Event = ();
+    const METHODS: MethodSet = MethodSet::EMPTY.with("INVITE").with("BYE");
+
+    fn invite(
+        &mut self,
+        req: &Request,
+        cx: &mut Context<'_, ()>,
+    ) -> impl Future<Output = Action> + Send {
+        let slow = req.uri.to_string().contains("slow");
+        async move {
+            if slow {
+                cx.ring().expect("a request awaits its answer");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            let req = cx.request().expect("the INVITE");
+            Action::Respond(req.reply(StatusCode::OK).sdp("v=0\r\n"))
+        }
+    }
+
+    fn bye(
+        &mut self,
+        req: &Request,
+        _cx: &mut Context<'_, ()>,
+    ) -> impl Future<Output = Action> + Send {
+        let resp = req.reply(StatusCode::OK);
+        async move { Action::Respond(resp) }
+    }
+}
+
+/// A UDP peer of the server.
+struct Peer {
+    sock: UdpSocket,
+    server: SocketAddr,
+}
+
+impl Peer {
+    async fn new(server: SocketAddr) -> Peer {
+        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        Peer { sock, server }
+    }
+
+    async fn send(&self, text: &str) {
+        self.sock
+            .send_to(text.as_bytes(), self.server)
+            .await
+            .unwrap();
+    }
+
+    async fn response(&self) -> Response {
+        loop {
+            if let Message::Response(r) = parse_message(&recv_datagram(&self.sock, WAIT).await.0) {
+                return r;
+            }
+        }
+    }
+
+    /// Records the final INVITE responses already received.
+    fn try_finals(&self, finals: &mut HashMap<String, Response>) {
+        let mut buf = vec![0u8; 65535];
+        while let Ok((n, _)) = self.sock.try_recv_from(&mut buf) {
+            if let Message::Response(r) = parse_message(&buf[..n])
+                && r.status.is_final()
+            {
+                record(finals, r);
+            }
+        }
+    }
+
+    /// The next final response for `method` (provisionals and others
+    /// skipped).
+    async fn final_for(&self, method: &str) -> Response {
+        loop {
+            let r = self.response().await;
+            let cseq = r.headers.cseq().expect("CSeq");
+            if r.status.is_final() && cseq.method.to_string() == method {
+                return r;
+            }
+        }
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        user: &str,
+        call: &str,
+        cseq: u32,
+        to_tag: Option<&str>,
+    ) -> String {
+        let me = self.sock.local_addr().unwrap();
+        let to_tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+        format!(
+            "{method} sip:{user}@127.0.0.1 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {me};branch=z9hG4bK-{call}-{method}-{cseq};rport\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:alice@127.0.0.1>;tag=caller\r\n\
+             To: <sip:{user}@127.0.0.1>{to_tag}\r\n\
+             Call-ID: {call}\r\n\
+             CSeq: {cseq} {method}\r\n\
+             Contact: <sip:alice@{me}>\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+    }
+
+    /// Sets up a call that is answered at once; returns its To tag.
+    async fn call(&self, call: &str) -> String {
+        self.send(&self.request("INVITE", "fast", call, 1, None))
+            .await;
+        let ok = self.final_for("INVITE").await;
+        assert_eq!(ok.status, StatusCode::OK, "{ok:?}");
+        let tag = ok.headers.to_tag().expect("To tag").to_string();
+        self.send(&self.request("ACK", "fast", call, 1, Some(&tag)))
+            .await;
+        tag
+    }
+}
+
+/// Keeps the first final response of each call.
+fn record(finals: &mut HashMap<String, Response>, r: Response) {
+    let call = r.headers.call_id().expect("Call-ID").to_string();
+    finals.entry(call).or_insert(r);
+}
+
+async fn start() -> (SocketAddr, ServerStats) {
+    let server = Server::builder()
+        .udp("127.0.0.1:0")
+        .overload(OverloadConfig {
+            // On the paused clock, time jumps while the runtime waits for
+            // loopback I/O, which would read as queueing delay: pending
+            // work is what starts shedding here.
+            delay_high: Duration::from_secs(3600),
+            delay_low: Duration::from_secs(3600),
+            pending_high: 20,
+            pending_low: 5,
+            min_shed: Duration::from_secs(1),
+            ..OverloadConfig::default()
+        })
+        .handler(|| Phone)
+        .bind()
+        .await
+        .expect("bind");
+    let addr = server.local_addr(parrot::transport::Protocol::Udp).unwrap();
+    let stats = server.stats();
+    tokio::spawn(server.serve().into_future());
+    (addr, stats)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_flood_of_new_calls_is_shed_early_and_calls_in_progress_go_on() {
+    let (server, stats) = start().await;
+    let alice = Peer::new(server).await;
+    let flood = Peer::new(server).await;
+    let tag = alice.call("established").await;
+
+    let mut finals: HashMap<String, Response> = HashMap::new();
+    for i in 0..FLOOD {
+        flood
+            .send(&flood.request("INVITE", "slow", &format!("flood-{i}"), 1, None))
+            .await;
+        // Let the server answer, and read what it sent, so that the
+        // test's own receive buffer does not overflow.
+        tokio::task::yield_now().await;
+        flood.try_finals(&mut finals);
+    }
+    // Every flooded INVITE gets a final response: 503 with Retry-After
+    // for the shed ones, 200 after the handler's sleep for the others.
+    let mut answered_while_flooded = false;
+    while finals.len() < FLOOD {
+        let r = flood.final_for("INVITE").await;
+        record(&mut finals, r);
+        if !answered_while_flooded && stats.shedding() {
+            answered_while_flooded = true;
+            // OPTIONS and the established call's BYE are still served.
+            alice
+                .send(&alice.request("OPTIONS", "fast", "ping", 1, None))
+                .await;
+            assert_eq!(alice.final_for("OPTIONS").await.status, StatusCode::OK);
+            alice
+                .send(&alice.request("BYE", "fast", "established", 2, Some(&tag)))
+                .await;
+            assert_eq!(alice.final_for("BYE").await.status, StatusCode::OK);
+        }
+    }
+    assert!(answered_while_flooded, "shedding never started");
+    let shed: Vec<_> = finals
+        .values()
+        .filter(|r| r.status == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    let ok = finals
+        .values()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    assert_eq!(shed.len() + ok, FLOOD, "only 200 or 503");
+    // Shed early: about the first `pending_high` calls were taken, far
+    // below max_dialogs.
+    assert!((1..=40).contains(&ok), "{ok} calls taken");
+    assert!(shed.iter().all(|r| {
+        r.headers
+            .get("Retry-After")
+            .is_some_and(|v| v.as_str() == "5")
+    }));
+    assert_eq!(stats.shed() + stats.refused(), shed.len() as u64);
+
+    // The flood is over: shedding ends and new calls are taken again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!stats.shedding());
+    alice.call("after").await;
+}
