@@ -134,71 +134,19 @@ NEXT_SIPP_PORT=6100
 SIPP_BUFFER=${SIPP_BUFFER:-4194304}
 THRESHOLD_PERMILLE=1 # 0.1%
 
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-OUT=${OUT:-"$ROOT/target/load-bench/$STAMP"}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-REPORT="$OUT/PERFORMANCE.md"
-: >"$REPORT"
-
-log() { printf '[load] %s\n' "$*" >&2; }
-# A line of the report: to stdout and to the report file.
-out() { printf '%s\n' "$*" | tee -a "$REPORT"; }
-
-# ---------------------------------------------------------------------------
-# Processes: every pid started is recorded and killed on exit.
-PIDS=()
-# Running, not a zombie waiting to be reaped.
-alive() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [ "${stat:0:1}" != Z ]
-}
-kill_pid_tree() {
-    local pid=$1 kids p i
-    alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-    kids=$(pgrep -P "$pid" 2>/dev/null || true)
-    # shellcheck disable=SC2086
-    kill -TERM "$pid" $kids 2>/dev/null || true
-    for i in $(seq 1 30); do
-        alive "$pid" || break
-        sleep 0.1
-    done
-    for p in $pid $kids; do
-        if alive "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
-    done
-    wait "$pid" 2>/dev/null || true
-}
-forget_pid() {
-    local keep=() p
-    for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-    PIDS=("${keep[@]+"${keep[@]}"}")
-}
-cleanup() {
-    local p
-    for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill_pid_tree "$p"; done
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
+# Output directory, log and report; processes (every pid started is
+# recorded in PIDS and killed on exit), installs, the server's start, stop,
+# CPU time and memory: shared by bench/load.sh and bench/overload.sh.
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
+open_output load load-bench PERFORMANCE.md
 
 over_budget() { [ "$SECONDS" -ge "$MAX_SECONDS" ]; }
 
 # ---------------------------------------------------------------------------
 # Install and build.
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 if [ "$INSTALL" = 1 ]; then
-    need=()
-    command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
-    command -v kamailio >/dev/null 2>&1 || need+=(kamailio)
-    command -v taskset >/dev/null 2>&1 || need+=(util-linux)
-    command -v pgrep >/dev/null 2>&1 || need+=(procps)
-    if [ ${#need[@]} -gt 0 ]; then
-        log "installing ${need[*]}"
-        $SUDO apt-get update
-        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
-    fi
+    install_missing sipp:sip-tester kamailio:kamailio taskset:util-linux pgrep:procps
     if ! command -v perf >/dev/null 2>&1; then
         log "perf is missing: trying to install linux-perf (profiling only)"
         ($SUDO apt-get update && $SUDO env DEBIAN_FRONTEND=noninteractive \
@@ -206,16 +154,8 @@ if [ "$INSTALL" = 1 ]; then
             log "linux-perf not installed; profiling will be skipped"
     fi
 fi
-for tool in sipp kamailio taskset pgrep cargo; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "missing: $tool" >&2; exit 1; }
-done
-# Servers and SIPp run at a raised priority (nice -10) when allowed, so that
-# other work on the host disturbs the measurements less.
-NICE=()
-if [ "${BENCH_NICE:--10}" != 0 ] && nice -n "${BENCH_NICE:--10}" true 2>/dev/null &&
-    [ "$(nice -n "${BENCH_NICE:--10}" nice)" -lt 0 ]; then
-    NICE=(nice -n "${BENCH_NICE:--10}")
-fi
+require_tools sipp kamailio taskset pgrep cargo
+set_nice
 if [ "$(nproc)" -lt 2 ]; then
     log "only one CPU: server and SIPp share CPU 0"
     SERVER_CPU=0
@@ -243,63 +183,8 @@ KAM_CFG="$HERE/kamailio/uas.cfg"
 
 # ---------------------------------------------------------------------------
 # Servers.
-SERVER_PID=""
-SERVER_NAME=""
 start_server() {
-    local name=$1 tag=$2 log_file
-    log_file="$OUT/$name/server-$tag.log"
-    mkdir -p "$OUT/$name"
-    # Something else on the port would share or steal the traffic (Kamailio
-    # binds with SO_REUSEADDR and would not even fail).
-    if command -v ss >/dev/null 2>&1 &&
-        [ -n "$(ss -Hlun "sport = :${PORT[$name]}" 2>/dev/null)" ]; then
-        echo "UDP port ${PORT[$name]} is already in use:" >&2
-        ss -Hlunp "sport = :${PORT[$name]}" >&2 || true
-        exit 1
-    fi
-    case "$name" in
-        parrot)
-            RUST_LOG=warn "${NICE[@]}" taskset -c "$SERVER_CPU" "$ANSWER_BIN" \
-                --listen "$HOST:${PORT[parrot]}" >"$log_file" 2>&1 &
-            ;;
-        rsipstack)
-            RUST_LOG=warn "${NICE[@]}" taskset -c "$SERVER_CPU" "$RSUAS_BIN" \
-                --listen "$HOST:${PORT[rsipstack]}" >"$log_file" 2>&1 &
-            ;;
-        kamailio)
-            mkdir -p "$OUT/kamailio/run"
-            "${NICE[@]}" taskset -c "$SERVER_CPU" kamailio -DD -E -f "$KAM_CFG" \
-                -l "udp:$HOST:${PORT[kamailio]}" -n "$KAM_CHILDREN" \
-                -m "$KAM_SHM_MB" -M "$KAM_PKG_MB" -Y "$OUT/kamailio/run" \
-                -w "$OUT/kamailio/run" >"$log_file" 2>&1 &
-            ;;
-        *) echo "unknown server $name" >&2; exit 2 ;;
-    esac
-    SERVER_PID=$!
-    SERVER_NAME=$name
-    PIDS+=("$SERVER_PID")
-    local i
-    for i in $(seq 1 20); do
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            tail -20 "$log_file" >&2
-            echo "$name exited during start-up" >&2
-            exit 1
-        fi
-        if probe_call "$name"; then
-            sleep 0.5
-            return 0
-        fi
-        sleep 0.5
-    done
-    tail -20 "$log_file" >&2
-    echo "$name does not answer a call on $HOST:${PORT[$name]}" >&2
-    exit 1
-}
-stop_server() {
-    [ -n "$SERVER_PID" ] || return 0
-    kill_pid_tree "$SERVER_PID"
-    forget_pid "$SERVER_PID"
-    SERVER_PID=""
+    start_server_as "$1" "$OUT/$1/server-$2.log"
 }
 # One call (uac), bounded to 3 s: the server is up and answers.
 probe_call() {
@@ -309,51 +194,6 @@ probe_call() {
         -m 1 -r 1 -timeout 3s -timeout_error -recv_timeout 2000 -nostdin \
         >/dev/null 2>&1
 }
-# Every process of the running server: the main one and its children
-# (Kamailio's forked workers).
-server_pids() {
-    echo "$SERVER_PID"
-    pgrep -P "$SERVER_PID" 2>/dev/null || true
-}
-# utime+stime, in clock ticks, summed over the server's processes (each
-# process's /proc/<pid>/stat counts all its threads).
-server_ticks() {
-    local total=0 p line rest
-    for p in $(server_pids); do
-        line=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-        rest=${line##*) }
-        # shellcheck disable=SC2086
-        set -- $rest
-        total=$((total + ${12} + ${13}))
-    done
-    echo "$total"
-}
-pid_ticks() {
-    local line rest
-    line=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-    rest=${line##*) }
-    # shellcheck disable=SC2086
-    set -- $rest
-    echo $((${12} + ${13}))
-}
-# VmRSS / Pss in kB, summed over the server's processes.
-server_rss_kb() {
-    local total=0 p v
-    for p in $(server_pids); do
-        v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
-        total=$((total + ${v:-0}))
-    done
-    echo "$total"
-}
-server_pss_kb() {
-    local total=0 p v
-    for p in $(server_pids); do
-        v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || true)
-        total=$((total + ${v:-0}))
-    done
-    echo "$total"
-}
-CLK_TCK=$(getconf CLK_TCK)
 
 # ---------------------------------------------------------------------------
 # SIPp runs.

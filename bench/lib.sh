@@ -1,0 +1,205 @@
+# Shell helpers shared by bench/load.sh and bench/overload.sh (sourced):
+# output directory and log, processes started by a script (killed on exit),
+# installs, and the start, stop, CPU time and memory of the server under
+# test.
+
+# shellcheck shell=bash
+
+# open_output TAG DIR FILE: sets OUT (target/DIR/<UTC time> unless OUT is
+# set) and REPORT (OUT/FILE, emptied), kills the recorded processes on exit.
+open_output() {
+    LOG_TAG=$1
+    OUT=${OUT:-"$ROOT/target/$2/$(date -u +%Y%m%dT%H%M%SZ)"}
+    mkdir -p "$OUT"
+    OUT=$(cd "$OUT" && pwd)
+    REPORT="$OUT/$3"
+    : >"$REPORT"
+    trap cleanup EXIT
+    trap 'log "interrupted"; exit 130' INT TERM
+}
+log() { printf '[%s] %s\n' "$LOG_TAG" "$*" >&2; }
+# A line of the report: to stdout and to the report file.
+out() { printf '%s\n' "$*" | tee -a "$REPORT"; }
+
+# Processes: every pid started is recorded and killed on exit.
+PIDS=()
+# Running, not a zombie waiting to be reaped.
+alive() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [ "${stat:0:1}" != Z ]
+}
+kill_pid_tree() {
+    local pid=$1 kids p i
+    alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
+    kids=$(pgrep -P "$pid" 2>/dev/null || true)
+    # shellcheck disable=SC2086
+    kill -TERM "$pid" $kids 2>/dev/null || true
+    for i in $(seq 1 30); do
+        alive "$pid" || break
+        sleep 0.1
+    done
+    for p in $pid $kids; do
+        if alive "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
+    done
+    wait "$pid" 2>/dev/null || true
+}
+forget_pid() {
+    local keep=() p
+    for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+    PIDS=("${keep[@]+"${keep[@]}"}")
+}
+cleanup() {
+    local p
+    for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill_pid_tree "$p"; done
+}
+
+# Every process of the running server: the main one and its children
+# (Kamailio's forked workers).
+server_pids() {
+    echo "$SERVER_PID"
+    pgrep -P "$SERVER_PID" 2>/dev/null || true
+}
+# utime+stime, in clock ticks, summed over the server's processes (each
+# process's /proc/<pid>/stat counts all its threads).
+server_ticks() {
+    local total=0 p line rest
+    for p in $(server_pids); do
+        line=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+        rest=${line##*) }
+        # shellcheck disable=SC2086
+        set -- $rest
+        total=$((total + ${12} + ${13}))
+    done
+    echo "$total"
+}
+pid_ticks() {
+    local line rest
+    line=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+    rest=${line##*) }
+    # shellcheck disable=SC2086
+    set -- $rest
+    echo $((${12} + ${13}))
+}
+# VmRSS / Pss in kB, summed over the server's processes.
+server_rss_kb() {
+    local total=0 p v
+    for p in $(server_pids); do
+        v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+        total=$((total + ${v:-0}))
+    done
+    echo "$total"
+}
+server_pss_kb() {
+    local total=0 p v
+    for p in $(server_pids); do
+        v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || true)
+        total=$((total + ${v:-0}))
+    done
+    echo "$total"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+# ---------------------------------------------------------------------------
+# Set-up.
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+# install_missing COMMAND:PACKAGE...: apt-get installs the packages of the
+# commands not found.
+install_missing() {
+    local need=() pair
+    for pair in "$@"; do
+        command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+    done
+    [ ${#need[@]} -gt 0 ] || return 0
+    log "installing ${need[*]}"
+    $SUDO apt-get update
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
+}
+# require_tools COMMAND...: exits unless every command is there.
+require_tools() {
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null 2>&1 || { echo "missing: $tool" >&2; exit 1; }
+    done
+}
+# Servers and load generators run at a raised priority (nice -10) when
+# allowed, so that other work on the host disturbs the measurements less:
+# sets NICE (a command prefix, maybe empty).
+set_nice() {
+    NICE=()
+    if [ "${BENCH_NICE:--10}" != 0 ] && nice -n "${BENCH_NICE:--10}" true 2>/dev/null &&
+        [ "$(nice -n "${BENCH_NICE:--10}" nice)" -lt 0 ]; then
+        NICE=(nice -n "${BENCH_NICE:--10}")
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# The server under test: SERVER_PID, SERVER_NAME, started by the script.
+SERVER_PID=""
+SERVER_NAME=""
+# require_free_port PORT: exits when something listens on the UDP port; it
+# would share or steal the traffic (Kamailio binds with SO_REUSEADDR and
+# would not even fail).
+require_free_port() {
+    if command -v ss >/dev/null 2>&1 && [ -n "$(ss -Hlun "sport = :$1" 2>/dev/null)" ]; then
+        echo "UDP port $1 is already in use:" >&2
+        ss -Hlunp "sport = :$1" >&2 || true
+        exit 1
+    fi
+}
+# start_server_as NAME LOG_FILE [KAMAILIO_ARGS...]: starts the server NAME
+# (parrot, rsipstack or kamailio) on HOST:PORT[NAME], pinned to SERVER_CPU,
+# from ANSWER_BIN, RSUAS_BIN or KAM_CFG (with KAM_CHILDREN, KAM_SHM_MB,
+# KAM_PKG_MB and the extra arguments); then waits (up to 20 tries) until the
+# script's `probe_call NAME` succeeds, and exits when the server dies or
+# never answers.
+start_server_as() {
+    local name=$1 log_file=$2 i
+    shift 2
+    mkdir -p "$(dirname "$log_file")"
+    require_free_port "${PORT[$name]}"
+    case "$name" in
+        parrot)
+            RUST_LOG=warn "${NICE[@]}" taskset -c "$SERVER_CPU" "$ANSWER_BIN" \
+                --listen "$HOST:${PORT[parrot]}" >"$log_file" 2>&1 &
+            ;;
+        rsipstack)
+            RUST_LOG=warn "${NICE[@]}" taskset -c "$SERVER_CPU" "$RSUAS_BIN" \
+                --listen "$HOST:${PORT[rsipstack]}" >"$log_file" 2>&1 &
+            ;;
+        kamailio)
+            mkdir -p "$OUT/kamailio/run"
+            "${NICE[@]}" taskset -c "$SERVER_CPU" kamailio -DD -E -f "$KAM_CFG" "$@" \
+                -l "udp:$HOST:${PORT[kamailio]}" -n "$KAM_CHILDREN" \
+                -m "$KAM_SHM_MB" -M "$KAM_PKG_MB" -Y "$OUT/kamailio/run" \
+                -w "$OUT/kamailio/run" >"$log_file" 2>&1 &
+            ;;
+        *) echo "unknown server $name" >&2; exit 2 ;;
+    esac
+    SERVER_PID=$!
+    SERVER_NAME=$name
+    PIDS+=("$SERVER_PID")
+    for i in $(seq 1 20); do
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            tail -20 "$log_file" >&2
+            echo "$name exited during start-up" >&2
+            exit 1
+        fi
+        if probe_call "$name"; then
+            sleep 0.5
+            return 0
+        fi
+        sleep 0.5
+    done
+    tail -20 "$log_file" >&2
+    echo "$name does not answer a call on $HOST:${PORT[$name]}" >&2
+    exit 1
+}
+stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    kill_pid_tree "$SERVER_PID"
+    forget_pid "$SERVER_PID"
+    SERVER_PID=""
+}
