@@ -162,11 +162,11 @@ start_server_as() {
     require_free_port "${PORT[$name]}"
     case "$name" in
         parrot)
-            RUST_LOG=warn "${NICE[@]}" taskset -c "$SERVER_CPU" "$ANSWER_BIN" \
+            RUST_LOG=${SERVER_LOG:-warn} "${NICE[@]}" taskset -c "$SERVER_CPU" "$ANSWER_BIN" \
                 --listen "$HOST:${PORT[parrot]}" >"$log_file" 2>&1 &
             ;;
         rsipstack)
-            RUST_LOG=warn "${NICE[@]}" taskset -c "$SERVER_CPU" "$RSUAS_BIN" \
+            RUST_LOG=${SERVER_LOG:-warn} "${NICE[@]}" taskset -c "$SERVER_CPU" "$RSUAS_BIN" \
                 --listen "$HOST:${PORT[rsipstack]}" >"$log_file" 2>&1 &
             ;;
         kamailio)

@@ -217,6 +217,8 @@ struct Gauges {
     live: AtomicUsize,
     /// Transactions in progress (not settled).
     in_progress: AtomicUsize,
+    /// Server transactions the TU has not answered yet.
+    awaiting_tu: AtomicUsize,
     /// How long received messages wait for the transaction task, in µs
     /// (a lower bound, see [`QueueProbe`]).
     queue_delay_us: AtomicU64,
@@ -280,11 +282,20 @@ impl QueueProbe {
 pub struct EndpointLoad {
     /// Transactions in progress (not yet settled).
     pub in_progress: usize,
+    /// Server transactions whose request the transaction user has not
+    /// answered yet: the backlog of received work (see
+    /// [`TransactionLayer::awaiting_tu`]).
+    pub awaiting_tu: usize,
     /// How long received messages wait for the transaction task (a lower
     /// bound, updated as messages are taken).
     pub queue_delay: Duration,
-    /// New requests refused statelessly with `503` so far.
+    /// New requests refused statelessly with `503` so far, by the
+    /// transaction layer or as they were received.
     pub refused: u64,
+    /// New requests dropped unanswered as they were received (shed beyond
+    /// the refusal budget,
+    /// [`TransportConfig::refusals_per_second`](crate::transport::TransportConfig::refusals_per_second)).
+    pub dropped: u64,
 }
 
 impl Endpoint {
@@ -300,6 +311,7 @@ impl Endpoint {
         let mut layer = TransactionLayer::new(config.timers);
         layer.set_max_transactions(config.max_transactions);
         layer.set_max_settled(config.max_settled_transactions);
+        layer.set_retry_after(config.transport.retry_after);
         let driver = Driver {
             layer,
             transport: transport.clone(),
@@ -341,8 +353,10 @@ impl Endpoint {
         let g = &self.gauges;
         EndpointLoad {
             in_progress: g.in_progress.load(Ordering::Relaxed),
+            awaiting_tu: g.awaiting_tu.load(Ordering::Relaxed),
             queue_delay: Duration::from_micros(g.queue_delay_us.load(Ordering::Relaxed)),
-            refused: g.refused.load(Ordering::Relaxed),
+            refused: g.refused.load(Ordering::Relaxed) + self.transport.shed_at_receive(),
+            dropped: self.transport.dropped_at_receive(),
         }
     }
 
@@ -352,6 +366,7 @@ impl Endpoint {
     /// an overloaded server can give (RFC 3261 §21.5.4, RFC 6357 §3).
     pub fn set_shedding(&self, on: bool) {
         self.gauges.shedding.store(on, Ordering::Relaxed);
+        self.transport.set_shedding(on);
     }
 
     /// Sends `response` on server transaction `id`. Errors (a response after
@@ -514,6 +529,8 @@ impl Driver {
         g.live.store(self.layer.len(), Ordering::Relaxed);
         g.in_progress
             .store(self.layer.in_progress(), Ordering::Relaxed);
+        g.awaiting_tu
+            .store(self.layer.awaiting_tu(), Ordering::Relaxed);
         g.refused.store(self.layer.refused(), Ordering::Relaxed);
     }
 

@@ -45,6 +45,7 @@ pub mod client;
 pub mod dialog;
 pub mod endpoint;
 mod error;
+pub(crate) mod memory;
 pub mod message;
 pub mod prelude;
 pub mod proxy;

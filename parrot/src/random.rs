@@ -114,6 +114,15 @@ pub fn branch() -> Text {
     Text::from(hex_id::<12>("z9hG4bK"))
 }
 
+/// The To tag of every stateless refusal this process sends (RFC 3261
+/// §8.2.7: a stateless UAS must give a retransmitted request the same
+/// tag), drawn once. The ACK of such a refusal carries it back, which lets
+/// the receive path drop that ACK without further work.
+pub(crate) fn stateless_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<Text> = std::sync::OnceLock::new();
+    TAG.get_or_init(tag)
+}
+
 /// A fresh cnonce for Digest credentials (RFC 7616 §3.4): 128 random bits
 /// in 32 hex digits.
 pub(crate) fn cnonce() -> Result<String, getrandom::Error> {

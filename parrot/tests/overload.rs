@@ -1,5 +1,6 @@
-//! Overload: a flood of new INVITEs at a server whose handler is slow is
-//! shed early with `503` and `Retry-After` (long before `max_dialogs`),
+//! Overload: a flood of new INVITEs at a server whose handler is slow to
+//! give its first answer is shed early with `503` and `Retry-After` (long
+//! before `max_dialogs`),
 //! while OPTIONS and the BYE of an established call are still answered,
 //! and new calls succeed again once the flood is over. Over loopback UDP,
 //! on tokio's paused clock (the handler's slowness is a paused sleep).
@@ -36,7 +37,8 @@ impl UasHandler for Phone {
         let slow = req.uri.to_string().contains("slow");
         async move {
             if slow {
-                cx.ring().expect("a request awaits its answer");
+                // Slow work before the first answer: the request stays in
+                // the backlog (a ringing call would not).
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
             let req = cx.request().expect("the INVITE");
@@ -148,19 +150,24 @@ fn record(finals: &mut HashMap<String, Response>, r: Response) {
 }
 
 async fn start() -> (SocketAddr, ServerStats) {
+    start_with(OverloadConfig {
+        // On the paused clock, time jumps while the runtime waits for
+        // loopback I/O, which would read as queueing delay: pending
+        // work is what starts shedding here.
+        delay_high: Duration::from_secs(3600),
+        delay_low: Duration::from_secs(3600),
+        pending_high: 20,
+        pending_low: 5,
+        min_shed: Duration::from_secs(1),
+        ..OverloadConfig::default()
+    })
+    .await
+}
+
+async fn start_with(overload: OverloadConfig) -> (SocketAddr, ServerStats) {
     let server = Server::builder()
         .udp("127.0.0.1:0")
-        .overload(OverloadConfig {
-            // On the paused clock, time jumps while the runtime waits for
-            // loopback I/O, which would read as queueing delay: pending
-            // work is what starts shedding here.
-            delay_high: Duration::from_secs(3600),
-            delay_low: Duration::from_secs(3600),
-            pending_high: 20,
-            pending_low: 5,
-            min_shed: Duration::from_secs(1),
-            ..OverloadConfig::default()
-        })
+        .overload(overload)
         .handler(|| Phone)
         .bind()
         .await
@@ -231,4 +238,90 @@ async fn a_flood_of_new_calls_is_shed_early_and_calls_in_progress_go_on() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(!stats.shedding());
     alice.call("after").await;
+}
+
+/// A server that sheds from its first measure on (no backlog allowed),
+/// answering at most `refusals` shed requests a second with `503`.
+async fn start_shedding(refusals: u32) -> (SocketAddr, ServerStats) {
+    start_with(OverloadConfig {
+        delay_high: Duration::from_secs(3600),
+        delay_low: Duration::from_secs(3600),
+        pending_high: 0,
+        pending_low: 0,
+        refusals_per_second: refusals,
+        ..OverloadConfig::default()
+    })
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn beyond_the_refusal_budget_new_requests_are_dropped_and_pings_still_answered() {
+    let (server, stats) = start_shedding(10).await;
+    let alice = Peer::new(server).await;
+    let flood = Peer::new(server).await;
+    // The first measure turns shedding on.
+    alice
+        .send(&alice.request("OPTIONS", "fast", "ping-0", 1, None))
+        .await;
+    assert_eq!(alice.final_for("OPTIONS").await.status, StatusCode::OK);
+    assert!(stats.shedding());
+
+    let mut finals: HashMap<String, Response> = HashMap::new();
+    for i in 0..FLOOD {
+        flood
+            .send(&flood.request("INVITE", "fast", &format!("drop-{i}"), 1, None))
+            .await;
+        tokio::task::yield_now().await;
+        flood.try_finals(&mut finals);
+    }
+    // OPTIONS is never shed, and it comes back after every INVITE sent
+    // before it: whatever the server answers, it has answered by then.
+    alice
+        .send(&alice.request("OPTIONS", "fast", "ping-1", 1, None))
+        .await;
+    assert_eq!(alice.final_for("OPTIONS").await.status, StatusCode::OK);
+    tokio::task::yield_now().await;
+    flood.try_finals(&mut finals);
+
+    // A burst of the budget was answered with 503 (the flood took far
+    // less than a second), the rest dropped unanswered, none taken.
+    assert!(
+        finals
+            .values()
+            .all(|r| r.status == StatusCode::SERVICE_UNAVAILABLE),
+        "only 503"
+    );
+    assert!(
+        (10..=12).contains(&finals.len()),
+        "{} answered",
+        finals.len()
+    );
+    assert_eq!(stats.dropped() as usize, FLOOD - finals.len());
+    // Each refusal carries Retry-After and the same stateless To tag
+    // (RFC 3261 §8.2.7), and its ACK is absorbed without an answer.
+    let tags: std::collections::HashSet<_> = finals
+        .values()
+        .map(|r| r.headers.to_tag().expect("To tag").to_string())
+        .collect();
+    assert_eq!(tags.len(), 1);
+    let tag = tags.into_iter().next().unwrap();
+    let (call, _) = finals.iter().next().unwrap();
+    flood
+        .send(&flood.request("ACK", "fast", call, 1, Some(&tag)))
+        .await;
+    assert!(
+        finals
+            .values()
+            .all(|r| r.headers.get("Retry-After").is_some())
+    );
+    let before = stats.dropped();
+    // Shedding stays on: the next flood is shed too, the ACK did not count.
+    flood
+        .send(&flood.request("INVITE", "fast", "late", 1, None))
+        .await;
+    alice
+        .send(&alice.request("OPTIONS", "fast", "ping-2", 1, None))
+        .await;
+    assert_eq!(alice.final_for("OPTIONS").await.status, StatusCode::OK);
+    assert!(stats.dropped() + stats.refused() > before);
 }

@@ -4,6 +4,7 @@
 
 use super::header_name::HeaderName;
 use super::headers::{Header, Headers};
+use super::method::Method;
 use super::request::Request;
 use super::response::Response;
 use super::status::StatusCode;
@@ -69,6 +70,34 @@ impl Request {
     /// To tag where needed.
     pub fn reply(&self, status: StatusCode) -> Response {
         response_from(&self.headers, status)
+    }
+
+    /// Whether overload control may refuse this request: a new request
+    /// outside any dialog (no To tag, §12.2.2) that starts work, i.e. not an
+    /// ACK, a CANCEL (both end work already admitted) or an OPTIONS ping
+    /// (§11: how peers tell a live server from a dead one, so it stays
+    /// answered under load). Shedding only these keeps the calls in
+    /// progress completing (RFC 6357 §3).
+    pub fn starts_new_work(&self) -> bool {
+        !matches!(self.method, Method::Ack | Method::Cancel | Method::Options)
+            && self.headers.to_tag().is_none()
+    }
+
+    /// The `503 Service Unavailable` that refuses this request under
+    /// overload, with a `Retry-After` of `retry_after` seconds telling the
+    /// peer when to try again (§21.5.4, §20.33), and `to_tag` as the To
+    /// tag if the request has none (§8.2.6.2).
+    pub fn service_unavailable(&self, retry_after: u32, to_tag: &str) -> Response {
+        let mut resp = self.reply(StatusCode::SERVICE_UNAVAILABLE);
+        if self.headers.to_tag().is_none()
+            && let Some(to) = resp.headers.to_header()
+        {
+            let value = format!("{to};tag={to_tag}");
+            resp.headers.set(HeaderName::To, value);
+        }
+        resp.headers
+            .append(HeaderName::RetryAfter, retry_after.to_string());
+        resp
     }
 }
 

@@ -22,6 +22,7 @@ pub struct ServerStats(Arc<Counters>);
 struct Counters {
     shed: AtomicU64,
     refused: AtomicU64,
+    dropped: AtomicU64,
     shedding: AtomicBool,
 }
 
@@ -40,6 +41,12 @@ impl ServerStats {
         self.0.refused.load(Ordering::Relaxed)
     }
 
+    /// New requests dropped unanswered as they were received: shed beyond
+    /// [`OverloadConfig::refusals_per_second`].
+    pub fn dropped(&self) -> u64 {
+        self.0.dropped.load(Ordering::Relaxed)
+    }
+
     /// Whether new requests are being shed now.
     pub fn shedding(&self) -> bool {
         self.0.shedding.load(Ordering::Relaxed)
@@ -49,8 +56,9 @@ impl ServerStats {
         self.0.shed.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn set(&self, refused: u64, shedding: bool) {
+    pub(crate) fn set(&self, refused: u64, dropped: u64, shedding: bool) {
         self.0.refused.store(refused, Ordering::Relaxed);
+        self.0.dropped.store(dropped, Ordering::Relaxed);
         self.0.shedding.store(shedding, Ordering::Relaxed);
     }
 }
@@ -65,25 +73,38 @@ impl ServerStats {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OverloadConfig {
     /// Shedding starts when the queueing delay of received messages,
-    /// smoothed over about a second (so a short stall does not count),
+    /// smoothed over about a quarter of a second (so a short stall does not count),
     /// reaches this (default 200 ms: well under the 500 ms T1
     /// after which UDP peers retransmit and add to the load).
     pub delay_high: Duration,
     /// Shedding may stop once the smoothed delay is below this (default
     /// 20 ms).
     pub delay_low: Duration,
-    /// Shedding starts when this many transactions are in progress (a
-    /// request received, its final response not yet sent; default
-    /// 10,000: below [`max_transactions`](super::ServerBuilder::max_transactions),
-    /// so shedding starts before that hard cap refuses everything).
+    /// Shedding starts when this many received requests await the
+    /// handler's answer (the backlog: requests it has not got to yet; a
+    /// call it is ringing does not count, see
+    /// [`EndpointLoad::awaiting_tu`](crate::endpoint::EndpointLoad::awaiting_tu)).
+    /// Default 1,000: about a tenth of a second of work at ten thousand
+    /// calls a second, so shedding starts before the messages of calls in
+    /// progress (ACK, BYE) wait behind it for long. Raise it when handlers
+    /// await slow I/O before their first answer: the backlog then grows
+    /// with the call rate times that latency, without overload.
     pub pending_high: usize,
-    /// Shedding may stop once fewer than this are in progress (default
-    /// 5,000).
+    /// Shedding may stop once the backlog is below this (default 500).
     pub pending_low: usize,
-    /// Shedding lasts at least this long once started (default 2 s).
+    /// Shedding lasts at least this long once started (default 0: the
+    /// marks' hysteresis is enough, and holding shedding on after the
+    /// backlog has cleared would idle the server).
     pub min_shed: Duration,
     /// The `Retry-After` of a shed request's `503`, in seconds (default 5).
     pub retry_after: u32,
+    /// Most `503` refusals per second each UDP socket sends as requests
+    /// are received while shedding (default 2000); beyond it shed requests
+    /// are dropped unanswered and counted (see
+    /// [`TransportStats`](crate::transport::TransportStats)): under a flood
+    /// of several times the capacity, answering every excess request
+    /// would itself use the capacity up.
+    pub refusals_per_second: u32,
     /// How often a summary of shed requests is logged (default 10 s);
     /// single shed requests are never logged above debug level.
     pub log_interval: Duration,
@@ -94,10 +115,11 @@ impl Default for OverloadConfig {
         OverloadConfig {
             delay_high: Duration::from_millis(200),
             delay_low: Duration::from_millis(20),
-            pending_high: 10_000,
-            pending_low: 5_000,
-            min_shed: Duration::from_secs(2),
+            pending_high: 1_000,
+            pending_low: 500,
+            min_shed: Duration::ZERO,
             retry_after: 5,
+            refusals_per_second: 2000,
             log_interval: Duration::from_secs(10),
         }
     }
@@ -116,10 +138,11 @@ pub(crate) struct Admission {
 }
 
 /// Time constant of the smoothed delay: a sample's weight grows with the
-/// time since the last one, so the smoothing spans about a second however
-/// many requests arrive, and a short stall (a burst, a descheduled
-/// process) does not read as overload; a delay that lasts does.
-const TAU: Duration = Duration::from_secs(1);
+/// time since the last one, so the smoothing spans about a quarter of a
+/// second however many requests arrive, and a short stall (a burst, a
+/// descheduled process) does not read as overload; a delay that lasts
+/// does, and its end is seen soon enough not to idle the server.
+const TAU: Duration = Duration::from_millis(250);
 
 impl Admission {
     pub(crate) fn new(config: OverloadConfig) -> Self {
@@ -213,7 +236,7 @@ impl ShedLog {
             return None;
         }
         tracing::warn!(
-            "overloaded: shed {n} new requests with 503 in the last {} s",
+            "overloaded: shed {n} new requests (503, or dropped beyond the refusal budget) in the last {} s",
             span.as_secs()
         );
         Some((n, span))

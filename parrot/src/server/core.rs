@@ -16,7 +16,8 @@ use super::session_state::Shared;
 use super::{Factory, catch};
 use crate::dialog::DialogId;
 use crate::endpoint::{Endpoint, QueueProbe, ServerEvent};
-use crate::message::{HeaderName, Method, Request, StatusCode, Text};
+use crate::memory::Trim;
+use crate::message::{Method, Request, StatusCode, Text};
 use crate::transaction::{TimerConfig, TransactionId};
 use crate::transport::Origin;
 use std::collections::HashMap;
@@ -84,6 +85,8 @@ pub(crate) struct Core<H: UasHandler> {
     probe: QueueProbe,
     shed_log: ShedLog,
     stats: ServerStats,
+    /// When to give memory back after a peak.
+    trim: Trim,
 }
 
 impl<H: UasHandler> Core<H> {
@@ -122,6 +125,7 @@ impl<H: UasHandler> Core<H> {
             limits,
             probe: QueueProbe::default(),
             stats: ServerStats::default(),
+            trim: Trim::default(),
         }
     }
 
@@ -198,6 +202,15 @@ impl<H: UasHandler> Core<H> {
         shrink(&mut self.invites);
         shrink(&mut self.proxied);
         self.shed_log.flush(Instant::now().into_std());
+        // The transaction task shrinks its tables on its own sweep; once
+        // the work has fallen well below its peak, the allocator's free
+        // pages go back to the system too.
+        if self
+            .trim
+            .passed_peak(self.live + self.endpoint.live_transactions())
+        {
+            crate::memory::give_back();
+        }
     }
 
     /// Takes a measure of the load as an event is picked up: how long
@@ -213,11 +226,13 @@ impl<H: UasHandler> Core<H> {
         let was = self.admission.shedding();
         let shedding = self
             .admission
-            .observe(now.into_std(), delay, load.in_progress);
+            .observe(now.into_std(), delay, load.awaiting_tu);
         if shedding != was {
-            info!(
+            // Debug only: under a steady overload it toggles many times a
+            // second; the shed summary is what the log shows.
+            debug!(
                 ?delay,
-                in_progress = load.in_progress,
+                backlog = load.awaiting_tu,
                 "{}",
                 if shedding {
                     "overloaded: shedding new requests with 503"
@@ -228,17 +243,17 @@ impl<H: UasHandler> Core<H> {
             self.endpoint.set_shedding(shedding);
         }
         // The endpoint's stateless refusals go into the same summary.
-        let refused = load.refused.saturating_sub(self.stats.refused());
-        self.shed_log.shed(now.into_std(), refused);
-        self.stats.set(load.refused, shedding);
+        let shed = (load.refused + load.dropped)
+            .saturating_sub(self.stats.refused() + self.stats.dropped());
+        self.shed_log.shed(now.into_std(), shed);
+        self.stats.set(load.refused, load.dropped, shedding);
     }
 
     /// Refuses a new request with `503` and a `Retry-After` (RFC 3261
     /// §21.5.4), counted and summed up in the log, not logged one by one.
     fn refuse(&mut self, id: TransactionId, request: &Request) {
-        let mut resp = request.reply(StatusCode::SERVICE_UNAVAILABLE);
-        let retry = self.admission.config().retry_after.to_string();
-        resp.headers.append(HeaderName::RetryAfter, retry);
+        let resp =
+            request.service_unavailable(self.admission.config().retry_after, &crate::random::tag());
         self.endpoint.respond(id, resp);
         self.stats.add_shed();
         self.shed_log.shed(Instant::now().into_std(), 1);

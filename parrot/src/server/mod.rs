@@ -378,6 +378,8 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
         let config = EndpointConfig {
             transport: TransportConfig {
                 listeners: s.listeners,
+                retry_after: s.overload.retry_after,
+                refusals_per_second: s.overload.refusals_per_second,
                 ..s.transport
             },
             timers: s.timers,

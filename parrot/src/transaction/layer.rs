@@ -174,8 +174,12 @@ pub struct TransactionLayer<P> {
     /// Whether new out-of-dialog requests are refused (see
     /// [`set_shedding`](TransactionLayer::set_shedding)).
     shedding: bool,
+    /// The `Retry-After` of a refusal, in seconds.
+    retry_after: u32,
     /// New requests refused statelessly with 503 so far.
     refused: u64,
+    /// Server transactions whose request the TU has not answered yet.
+    awaiting_tu: usize,
 }
 
 impl<P: Clone> TransactionLayer<P> {
@@ -193,7 +197,9 @@ impl<P: Clone> TransactionLayer<P> {
             settled_order: VecDeque::new(),
             settled_cap_hit: false,
             shedding: false,
+            retry_after: 5,
             refused: 0,
+            awaiting_tu: 0,
         }
     }
 
@@ -206,6 +212,12 @@ impl<P: Clone> TransactionLayer<P> {
     /// new calls keeps the calls in progress completing (RFC 6357 §3).
     pub fn set_shedding(&mut self, on: bool) {
         self.shedding = on;
+    }
+
+    /// Sets the `Retry-After` (seconds) of the `503` a refused request gets
+    /// (default 5).
+    pub fn set_retry_after(&mut self, seconds: u32) {
+        self.retry_after = seconds;
     }
 
     /// Number of new requests refused statelessly with `503` so far
@@ -276,6 +288,14 @@ impl<P: Clone> TransactionLayer<P> {
     /// [settled](Transaction::is_settled); the others are in progress.
     pub fn settled(&self) -> usize {
         self.settled
+    }
+
+    /// Server transactions whose request the transaction user has not
+    /// answered yet (the layer's own `100 Trying` aside): received work
+    /// nobody has got to yet, the backlog overload control watches. A call
+    /// the TU is ringing is not in it.
+    pub fn awaiting_tu(&self) -> usize {
+        self.awaiting_tu
     }
 
     /// Number of live transactions still in progress (the ones
@@ -377,7 +397,7 @@ impl<P: Clone> TransactionLayer<P> {
         }
         // Settled transactions are not work in progress: they have their
         // own cap (`set_max_settled`).
-        let shed = self.shedding && sheddable(&request);
+        let shed = self.shedding && request.starts_new_work();
         if request.method != Method::Ack && (shed || self.in_progress() >= self.max_transactions) {
             // Counted, not logged at warn: the TU reports a summary.
             self.refused += 1;
@@ -386,8 +406,8 @@ impl<P: Clone> TransactionLayer<P> {
                 method = %request.method,
                 "overloaded: refusing request with 503"
             );
-            let mut resp = request.reply(StatusCode::SERVICE_UNAVAILABLE);
-            resp.headers.append(HeaderName::RetryAfter, "5");
+            let resp =
+                request.service_unavailable(self.retry_after, crate::random::stateless_tag());
             self.out.push_back(LayerOutput::Reply {
                 message: Message::Response(resp),
                 peer,
@@ -417,6 +437,7 @@ impl<P: Clone> TransactionLayer<P> {
                 let id = self
                     .table
                     .insert(Transaction::ServerInvite(tx), peer, key, rfc2543);
+                self.awaiting(id);
                 self.pump(id, false);
             }
             _ => {
@@ -432,6 +453,7 @@ impl<P: Clone> TransactionLayer<P> {
                 let id = self
                     .table
                     .insert(Transaction::ServerNonInvite(tx), peer, key, None);
+                self.awaiting(id);
                 self.pump(id, false);
             }
         }
@@ -568,6 +590,10 @@ impl<P: Clone> TransactionLayer<P> {
             self.table.add_ack_alias(id, &bytes);
         }
         let entry = self.table.entry_mut(id).ok_or(SendError::Terminated)?;
+        if entry.awaiting_tu && response.status != StatusCode::TRYING {
+            entry.awaiting_tu = false;
+            self.awaiting_tu -= 1;
+        }
         let was = entry.tx.is_settled();
         let result = match &mut entry.tx {
             Transaction::ServerInvite(tx) => tx.send_response(response, now),
@@ -674,11 +700,22 @@ impl<P: Clone> TransactionLayer<P> {
         }
     }
 
+    /// Counts new server transaction `id` as awaiting the TU's answer.
+    fn awaiting(&mut self, id: TransactionId) {
+        if let Some(entry) = self.table.entry_mut(id) {
+            entry.awaiting_tu = true;
+            self.awaiting_tu += 1;
+        }
+    }
+
     /// Removes transaction `id` (`settled`: counted as settled) from every
     /// table and tells the TU.
     fn remove(&mut self, id: TransactionId, settled: bool) {
-        if self.table.remove(id.slot).is_none() {
+        let Some(entry) = self.table.remove(id.slot) else {
             return;
+        };
+        if entry.awaiting_tu {
+            self.awaiting_tu -= 1;
         }
         if settled {
             self.settled -= 1;
@@ -744,17 +781,6 @@ impl<P: Clone> TransactionLayer<P> {
             });
         }
     }
-}
-
-/// Whether shedding refuses `request`: a new request outside any dialog
-/// (no To tag, §12.2.2) that starts work, i.e. not an ACK, a CANCEL (both
-/// end work already admitted) or an OPTIONS ping (§11: how peers tell a
-/// live server from a dead one, so it stays answered under load).
-fn sheddable(request: &Request) -> bool {
-    !matches!(
-        request.method,
-        Method::Ack | Method::Cancel | Method::Options
-    ) && request.headers.to_tag().is_none()
 }
 
 /// Shrinks `q` to twice its length when it is far below its capacity.

@@ -137,9 +137,23 @@ pub struct TransportConfig {
     /// How long a send may wait for queueing and writing on a connection
     /// before failing. Default 10 s.
     pub write_timeout: Duration,
-    /// Capacity of the channel of [`super::Incoming`] messages; when it is
-    /// full, receiving pauses (back-pressure). Default 1024.
+    /// Capacity of the channel of [`super::Incoming`] messages. Over UDP,
+    /// once it is half full, new requests that would start work
+    /// ([`Request::starts_new_work`](crate::message::Request::starts_new_work))
+    /// are refused with `503` at once, keeping the other half for the
+    /// messages of work already taken on (ACK, BYE, CANCEL, responses):
+    /// the socket is drained either way, so the kernel is not the one
+    /// dropping them. Streams pause reading while it is full
+    /// (back-pressure). Default 4096.
     pub incoming_queue: usize,
+    /// The `Retry-After` (seconds) of the `503` refusing a new request
+    /// under overload (RFC 3261 §21.5.4). Default 5.
+    pub retry_after: u32,
+    /// Most `503` refusals each UDP socket sends per second while shedding;
+    /// beyond it, shed requests are dropped unanswered (and counted), so
+    /// that answering a flood does not use up the capacity shedding
+    /// protects. Default 2000.
+    pub refusals_per_second: u32,
     /// Messages queued for writing per connection. Default 64.
     pub connection_queue: usize,
 }
@@ -168,7 +182,9 @@ impl Default for TransportConfig {
             max_buffered_bytes: 64 << 20,
             connect_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
-            incoming_queue: 1024,
+            incoming_queue: 4096,
+            retry_after: 5,
+            refusals_per_second: 2000,
             connection_queue: 64,
         }
     }

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
@@ -170,6 +170,7 @@ impl TransportLayer {
             shutdown: shutdown_rx,
             epoch: tokio::time::Instant::now(),
             counters: Counters::default(),
+            shedding: AtomicBool::new(false),
         });
         for ep in &shared.udp {
             let span = tracing::debug_span!("sip_udp", local = %ep.local);
@@ -290,10 +291,41 @@ impl TransportLayer {
         *self.shared.conn_count.borrow()
     }
 
-    /// The stream-connection counters: open connections, bytes buffered,
-    /// and how many connections each defence has closed or refused.
+    /// The transport's counters: open connections, bytes buffered, how
+    /// many connections each defence has closed or refused, and the new
+    /// requests refused as they were received.
     pub fn stats(&self) -> TransportStats {
         self.shared.stats()
+    }
+
+    /// While `on`, new requests that would start work are refused with
+    /// `503` as they are received over UDP, before they are queued or any
+    /// state is made for them (up to
+    /// [`TransportConfig::refusals_per_second`], dropped beyond). Set by
+    /// the transaction user's overload control.
+    pub fn set_shedding(&self, on: bool) {
+        self.shared
+            .shedding
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// New requests dropped unanswered as they were received, beyond the
+    /// refusal budget (cheap to read often, like
+    /// [`shed_at_receive`](Self::shed_at_receive)).
+    pub fn dropped_at_receive(&self) -> u64 {
+        self.shared
+            .counters
+            .dropped_at_receive
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// New requests refused with `503` as they were received (one of the
+    /// counters of [`stats`](Self::stats) cheap to read often).
+    pub fn shed_at_receive(&self) -> u64 {
+        self.shared
+            .counters
+            .shed_at_receive
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Watches the number of open connections (updated as connections open

@@ -63,6 +63,7 @@ mod inbound;
 mod layer;
 mod progress;
 mod shared;
+mod shed;
 mod stats;
 mod stream;
 mod tcp;

@@ -7,7 +7,7 @@ use super::connections::{Admission, ConnHandle, ConnTable, ConnectionInfo, Outgo
 use super::stats::{Counters, TransportStats, bump};
 use super::{ConnectionId, Incoming, Listener, Protocol, TransportError};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
@@ -33,6 +33,9 @@ pub(crate) struct Shared {
     /// When the transport started: connection activity is timed from it.
     pub(crate) epoch: Instant,
     pub(crate) counters: Counters,
+    /// Whether new work is shed as it is received
+    /// ([`super::TransportLayer::set_shedding`]).
+    pub(crate) shedding: AtomicBool,
 }
 
 /// Resolves when shutdown is signalled (or the signal's sender is gone).

@@ -1,9 +1,10 @@
-//! Counters of the stream-connection defences, and the snapshot of them
+//! Counters of the stream-connection defences and of overload refusals
+//! at receipt, and the snapshot of them
 //! [`super::TransportLayer::stats`] reports.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-/// A snapshot of the transport's stream-connection counters.
+/// A snapshot of the transport's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TransportStats {
@@ -27,6 +28,14 @@ pub struct TransportStats {
     pub evicted: u64,
     /// Connections closed to keep the buffered bytes within their budget.
     pub over_budget: u64,
+    /// New requests refused with `503` as they were received: while the
+    /// server sheds ([`super::TransportLayer::set_shedding`]) or the queue
+    /// of received messages is at least half full (see
+    /// [`super::TransportConfig::incoming_queue`]).
+    pub shed_at_receive: u64,
+    /// New requests dropped unanswered as they were received: shed beyond
+    /// the refusal budget ([`super::TransportConfig::refusals_per_second`]).
+    pub dropped_at_receive: u64,
 }
 
 /// The live counters behind [`TransportStats`].
@@ -40,6 +49,8 @@ pub(crate) struct Counters {
     pub(crate) refused_at_cap: AtomicU64,
     pub(crate) evicted: AtomicU64,
     pub(crate) over_budget: AtomicU64,
+    pub(crate) shed_at_receive: AtomicU64,
+    pub(crate) dropped_at_receive: AtomicU64,
 }
 
 /// Adds one to a counter.
@@ -61,6 +72,8 @@ impl Counters {
             refused_at_cap: get(&self.refused_at_cap),
             evicted: get(&self.evicted),
             over_budget: get(&self.over_budget),
+            shed_at_receive: get(&self.shed_at_receive),
+            dropped_at_receive: get(&self.dropped_at_receive),
         }
     }
 

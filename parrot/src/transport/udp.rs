@@ -4,15 +4,20 @@
 use super::addr::{canonical, resolve_host};
 use super::inbound::{Inbound, classify, malformed};
 use super::shared::{Shared, UdpEndpoint, shutdown_signal};
-use super::via::{response_destination, top_via};
-use super::{Origin, Protocol, Sent, TransportError};
+use super::shed::{self, Shedder, Verdict};
+use super::stats::bump;
+use super::via::{response_destination, stamp_top_via, top_via};
+use super::{Incoming, Origin, Protocol, Sent, TransportError};
 use crate::message::typed::Via;
-use crate::message::{ParseError, Response, parse_datagram_with};
+use crate::message::{Message, Method, ParseError, Response, parse_datagram_with};
 use bytes::Bytes;
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use tracing::{debug, trace, warn};
 
 /// The largest UDP payload over IPv4 (65535 − 8 − 20).
@@ -22,63 +27,147 @@ const MAX_UDP_PAYLOAD_V6: usize = 65_527;
 /// The largest UDP payload there can be.
 const MAX_DATAGRAM: usize = 65_535;
 
+/// Datagrams read in one go before the receiver lets other tasks run.
+/// Reading until the socket is empty keeps the kernel from dropping what
+/// arrives faster than it is processed (ACKs and BYEs among it); the
+/// bound keeps one busy socket from starving the tasks that do the work.
+const RECV_BATCH: usize = 512;
+
 /// Receives datagrams on one socket until shutdown or until nobody listens
 /// for incoming messages any more.
 pub(crate) async fn run(shared: Arc<Shared>, socket: Arc<UdpSocket>, local: SocketAddr) {
     let size = shared.config.udp_recv_buffer.clamp(1, MAX_DATAGRAM);
     let mut buf = vec![0u8; size];
     let mut shutdown = shared.shutdown.clone();
+    let mut shedder = Shedder::new(shared.config.refusals_per_second, shared.config.retry_after);
     loop {
-        let received = tokio::select! {
+        let ready = tokio::select! {
             () = shutdown_signal(&mut shutdown) => break,
-            r = socket.recv_from(&mut buf) => r,
+            r = socket.readable() => r,
         };
-        let (n, source) = match received {
-            Ok(r) => r,
-            Err(error) => {
-                // E.g. an ICMP error reported on some platforms; the socket
-                // stays usable.
-                debug!(%error, "UDP receive error");
-                continue;
-            }
-        };
-        let source = canonical(source);
-        if n >= buf.len() && size < MAX_DATAGRAM {
-            // A full buffer may mean a truncated datagram.
-            warn!(peer = %source, size = n, "datagram fills the receive buffer; refused");
-            continue;
+        if let Err(error) = ready {
+            warn!(%error, %local, "UDP socket failed; receiver stopping");
+            break;
         }
-        let data = &buf[..n];
-        if data.iter().all(|&b| b == b'\r' || b == b'\n') {
-            // CRLF keep-alives (and empty datagrams) are ignored (§7.5).
-            trace!(peer = %source, "keep-alive datagram");
-            continue;
-        }
-        let origin = Origin {
-            protocol: Protocol::Udp,
-            source,
-            local,
-            connection: None,
-        };
-        let reply = match parse_datagram_with(Bytes::copy_from_slice(data), &shared.config.limits) {
-            Ok(message) => match classify(message, origin) {
-                Inbound::Deliver(incoming) => {
-                    if shared.incoming.send(incoming).await.is_err() {
-                        debug!("incoming channel closed; UDP receiver stopping");
-                        break;
-                    }
-                    None
+        let mut batch = 0;
+        while batch < RECV_BATCH {
+            let (n, source) = match socket.try_recv_from(&mut buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(error) => {
+                    // E.g. an ICMP error reported on some platforms; the
+                    // socket stays usable.
+                    debug!(%error, "UDP receive error");
+                    batch += 1;
+                    continue;
                 }
-                Inbound::Reply(r) => Some(*r),
-                Inbound::Drop => None,
-            },
-            Err(error) => malformed(data, &error, &origin),
-        };
-        if let Some(r) = reply {
-            send_reply(&shared, &r, &origin).await;
+            };
+            batch += 1;
+            if !datagram(
+                &shared,
+                &mut shedder,
+                &buf[..n],
+                size,
+                canonical(source),
+                local,
+            )
+            .await
+            {
+                debug!("incoming channel closed; UDP receiver stopping");
+                return;
+            }
+        }
+        if batch == RECV_BATCH {
+            tokio::task::yield_now().await;
         }
     }
     debug!("UDP receiver stopped");
+}
+
+/// Handles one received datagram; false once nobody takes incoming
+/// messages any more.
+async fn datagram(
+    shared: &Shared,
+    shedder: &mut Shedder,
+    data: &[u8],
+    size: usize,
+    source: SocketAddr,
+    local: SocketAddr,
+) -> bool {
+    if data.len() >= size && size < MAX_DATAGRAM {
+        // A full buffer may mean a truncated datagram.
+        warn!(peer = %source, size = data.len(), "datagram fills the receive buffer; refused");
+        return true;
+    }
+    if data.iter().all(|&b| b == b'\r' || b == b'\n') {
+        // CRLF keep-alives (and empty datagrams) are ignored (§7.5).
+        trace!(peer = %source, "keep-alive datagram");
+        return true;
+    }
+    let now = tokio::time::Instant::now().into_std();
+    let queue = &shared.incoming;
+    let shedding =
+        shared.shedding.load(Ordering::Relaxed) || queue.capacity() <= queue.max_capacity() / 2;
+    if shedding && !shedder.can_refuse(now) && shed::is_plainly_new_work(data) {
+        // Dropped unparsed: under a flood this is most of what arrives.
+        bump(&shared.counters.dropped_at_receive);
+        return true;
+    }
+    let origin = Origin {
+        protocol: Protocol::Udp,
+        source,
+        local,
+        connection: None,
+    };
+    let message = match parse_datagram_with(Bytes::copy_from_slice(data), &shared.config.limits) {
+        Ok(message) => message,
+        Err(error) => {
+            if let Some(r) = malformed(data, &error, &origin) {
+                send_reply(shared, &r, &origin).await;
+            }
+            return true;
+        }
+    };
+    if let Message::Request(req) = &message {
+        match shedder.verdict(req, shedding, now) {
+            Verdict::Pass => {}
+            Verdict::Refuse(mut r) => {
+                bump(&shared.counters.shed_at_receive);
+                // Routed like any response to this request (§18.2.2, RFC
+                // 3581 §4); only the refusal's copy of the Via is stamped.
+                let _ = stamp_top_via(&mut r.headers, source);
+                send_reply(shared, &r, &origin).await;
+                return true;
+            }
+            Verdict::Drop => {
+                if req.method != Method::Ack {
+                    bump(&shared.counters.dropped_at_receive);
+                }
+                return true;
+            }
+        }
+    }
+    let reply = match classify(message, origin) {
+        Inbound::Deliver(incoming) => {
+            return deliver(queue, incoming).await;
+        }
+        Inbound::Reply(r) => *r,
+        Inbound::Drop => return true,
+    };
+    send_reply(shared, &reply, &origin).await;
+    true
+}
+
+/// Passes a message up. Only the messages of work already taken on get
+/// here while the queue is half full (new work was shed above), and they
+/// wait for room: the half kept free is theirs. False once nobody takes
+/// incoming messages any more.
+async fn deliver(queue: &mpsc::Sender<Incoming>, incoming: Incoming) -> bool {
+    match queue.try_send(incoming) {
+        Ok(()) => true,
+        Err(TrySendError::Closed(_)) => false,
+        Err(TrySendError::Full(incoming)) => queue.send(incoming).await.is_ok(),
+    }
 }
 
 /// Sends an error response generated by the transport itself (§18.2.2).

@@ -1,0 +1,83 @@
+//! Giving memory back to the operating system after a peak.
+//!
+//! The tables shrink on their own (see the periodic sweeps of the
+//! transaction task and the server core), but glibc's allocator keeps the
+//! freed memory in its arenas, scattered between live blocks, so the
+//! process would stay at its peak size. [`Trim`] watches the live work and,
+//! once it has fallen well below the peak it last saw, asks the allocator
+//! to return its free pages (`malloc_trim`). Other allocators (or other
+//! platforms) return memory on their own terms; there it does nothing.
+
+/// Decides when a peak of live work has passed.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Trim {
+    /// The most live work seen since memory was last given back.
+    peak: usize,
+    /// Whether to give back once more at the next sweep: the tables
+    /// shrink on sweeps of their own, which may come just after this one.
+    again: bool,
+}
+
+/// Peaks smaller than this are not worth a trim.
+const MIN_PEAK: usize = 1024;
+
+impl Trim {
+    /// Records `live` work (dialogs, transactions) at a sweep; true when
+    /// it has fallen below a quarter of a peak worth trimming after (the
+    /// peak is then forgotten), and at the sweep after that.
+    pub(crate) fn passed_peak(&mut self, live: usize) -> bool {
+        if std::mem::take(&mut self.again) {
+            return true;
+        }
+        self.peak = self.peak.max(live);
+        if self.peak >= MIN_PEAK && live < self.peak / 4 {
+            self.peak = 0;
+            self.again = true;
+            return true;
+        }
+        false
+    }
+}
+
+/// Returns the allocator's free memory to the system, where the allocator
+/// keeps it (glibc). Costs a walk over the heap: for a periodic sweep
+/// after a peak, not for every operation.
+pub(crate) fn give_back() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: malloc_trim only touches the allocator's own state, under
+        // its locks, and is safe to call from any thread at any time.
+        let released = unsafe { libc::malloc_trim(0) };
+        tracing::debug!(
+            released = released != 0,
+            "free memory given back after a peak"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Trim;
+
+    #[test]
+    fn trims_once_per_passed_peak() {
+        let mut t = Trim::default();
+        // Small peaks are not worth it.
+        assert!(!t.passed_peak(500));
+        assert!(!t.passed_peak(0));
+        // A real peak, then the load falls: one trim when below a quarter.
+        assert!(!t.passed_peak(40_000));
+        assert!(!t.passed_peak(20_000));
+        assert!(!t.passed_peak(10_000));
+        assert!(t.passed_peak(9_999));
+        // Once more at the next sweep, then forgotten.
+        assert!(t.passed_peak(100));
+        assert!(!t.passed_peak(100));
+        assert!(!t.passed_peak(0));
+        // The next peak gets its own.
+        assert!(!t.passed_peak(5_000));
+        assert!(t.passed_peak(1_000));
+        assert!(t.passed_peak(1_000));
+        assert!(!t.passed_peak(1_000));
+    }
+}
