@@ -55,6 +55,10 @@ pub struct EndpointConfig {
     /// hundred bytes to 1 KB each). Default 500,000: 7,800 calls/s before
     /// any ends early.
     pub max_settled_transactions: usize,
+    /// New out-of-dialog work is refused while this many received requests
+    /// await the transaction user's first answer (see
+    /// [`TransactionLayer::set_max_backlog`]). Default: no limit.
+    pub max_backlog: usize,
 }
 
 impl Default for EndpointConfig {
@@ -64,6 +68,7 @@ impl Default for EndpointConfig {
             timers: TimerConfig::default(),
             max_transactions: 100_000,
             max_settled_transactions: 500_000,
+            max_backlog: usize::MAX,
         }
     }
 }
@@ -224,6 +229,8 @@ struct Gauges {
     queue_delay_us: AtomicU64,
     /// New requests refused statelessly with 503.
     refused: AtomicU64,
+    /// New requests shed beyond the refusal budget and dropped.
+    dropped: AtomicU64,
     /// Whether new out-of-dialog requests are to be refused.
     shedding: AtomicBool,
 }
@@ -312,6 +319,8 @@ impl Endpoint {
         layer.set_max_transactions(config.max_transactions);
         layer.set_max_settled(config.max_settled_transactions);
         layer.set_retry_after(config.transport.retry_after);
+        layer.set_refusals_per_second(config.transport.refusals_per_second);
+        layer.set_max_backlog(config.max_backlog);
         let driver = Driver {
             layer,
             transport: transport.clone(),
@@ -356,7 +365,7 @@ impl Endpoint {
             awaiting_tu: g.awaiting_tu.load(Ordering::Relaxed),
             queue_delay: Duration::from_micros(g.queue_delay_us.load(Ordering::Relaxed)),
             refused: g.refused.load(Ordering::Relaxed) + self.transport.shed_at_receive(),
-            dropped: self.transport.dropped_at_receive(),
+            dropped: g.dropped.load(Ordering::Relaxed) + self.transport.dropped_at_receive(),
         }
     }
 
@@ -532,6 +541,7 @@ impl Driver {
         g.awaiting_tu
             .store(self.layer.awaiting_tu(), Ordering::Relaxed);
         g.refused.store(self.layer.refused(), Ordering::Relaxed);
+        g.dropped.store(self.layer.dropped(), Ordering::Relaxed);
     }
 
     /// Gives memory back after a peak (see [`TransactionLayer::shrink`]).

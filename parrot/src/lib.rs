@@ -50,6 +50,7 @@ pub mod message;
 pub mod prelude;
 pub mod proxy;
 pub(crate) mod random;
+pub(crate) mod rate;
 pub mod sdp;
 pub mod server;
 pub(crate) mod time;

@@ -27,9 +27,10 @@ struct Counters {
 }
 
 impl ServerStats {
-    /// New requests the server core answered with `503` (shed under
-    /// overload, beyond [`max_dialogs`](super::ServerBuilder::max_dialogs),
-    /// or during shutdown).
+    /// New requests the server core answered with `503`: beyond
+    /// [`max_dialogs`](super::ServerBuilder::max_dialogs), or during
+    /// shutdown (overload is shed before requests reach it, see
+    /// [`refused`](Self::refused) and [`dropped`](Self::dropped)).
     pub fn shed(&self) -> u64 {
         self.0.shed.load(Ordering::Relaxed)
     }
@@ -84,13 +85,13 @@ pub struct OverloadConfig {
     /// handler's answer (the backlog: requests it has not got to yet; a
     /// call it is ringing does not count, see
     /// [`EndpointLoad::awaiting_tu`](crate::endpoint::EndpointLoad::awaiting_tu)).
-    /// Default 1,000: about a tenth of a second of work at ten thousand
-    /// calls a second, so shedding starts before the messages of calls in
-    /// progress (ACK, BYE) wait behind it for long. Raise it when handlers
+    /// Default 500: about a twentieth of a second of work at ten thousand
+    /// calls a second, so the messages of calls in progress (ACK, BYE)
+    /// never wait behind much of it. Raise it when handlers
     /// await slow I/O before their first answer: the backlog then grows
     /// with the call rate times that latency, without overload.
     pub pending_high: usize,
-    /// Shedding may stop once the backlog is below this (default 500).
+    /// Shedding may stop once the backlog is below this (default 250).
     pub pending_low: usize,
     /// Shedding lasts at least this long once started (default 0: the
     /// marks' hysteresis is enough, and holding shedding on after the
@@ -115,8 +116,8 @@ impl Default for OverloadConfig {
         OverloadConfig {
             delay_high: Duration::from_millis(200),
             delay_low: Duration::from_millis(20),
-            pending_high: 1_000,
-            pending_low: 500,
+            pending_high: 500,
+            pending_low: 250,
             min_shed: Duration::ZERO,
             retry_after: 5,
             refusals_per_second: 2000,

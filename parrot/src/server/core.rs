@@ -515,11 +515,12 @@ impl<H: UasHandler> Core<H> {
             }
             return;
         }
-        // Overload or shutdown: refuse before making a handler value or
-        // dialog state, instead of growing without bound. OPTIONS stays
-        // answered while shedding (peers ping it to tell a live server).
-        let shed = self.admission.shedding() && request.method != Method::Options;
-        if shed || self.draining || self.live >= self.limits.max_dialogs {
+        // Shutdown or the dialog cap: refuse before making a handler value
+        // or dialog state, instead of growing without bound. Overload is
+        // shed below (at receipt and in the transaction layer): a request
+        // that got this far is in the backlog already, and refusing it now
+        // would cost nearly what serving it does.
+        if self.draining || self.live >= self.limits.max_dialogs {
             debug!(live = self.live, draining = self.draining, "503");
             self.refuse(id, &request);
             return;

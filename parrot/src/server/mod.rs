@@ -385,6 +385,7 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
             timers: s.timers,
             max_transactions: s.max_transactions,
             max_settled_transactions: s.max_settled_transactions,
+            max_backlog: s.overload.pending_high,
         };
         let (endpoint, events) = Endpoint::bind(config).await.map_err(|source| {
             Error::from_source(ErrorKind::Transport, BindError { addrs, source })

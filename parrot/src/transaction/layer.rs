@@ -47,10 +47,11 @@
 use super::table::{KeyHash, Rfc2543Invite, StoredKey, Table, far_below};
 use super::{
     ClientInviteTransaction, ClientKey, ClientNonInviteTransaction, KeyError, Output, SendError,
-    ServerInviteState, ServerInviteTransaction, ServerKey, ServerNonInviteTransaction, Timer,
-    TimerConfig, Transaction, TransactionId, TuEvent,
+    ServerInviteState, ServerInviteTransaction, ServerKey, ServerNonInviteState,
+    ServerNonInviteTransaction, Timer, TimerConfig, Transaction, TransactionId, TuEvent,
 };
 use crate::message::{HeaderName, Message, Method, Request, Response, StatusCode};
+use crate::rate::TokenBucket;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::Instant;
@@ -180,6 +181,13 @@ pub struct TransactionLayer<P> {
     refused: u64,
     /// Server transactions whose request the TU has not answered yet.
     awaiting_tu: usize,
+    /// The budget of stateless refusals of unreliable requests while
+    /// shedding.
+    refusals: TokenBucket,
+    /// Unreliable requests shed beyond that budget, dropped unanswered.
+    dropped: u64,
+    /// New work is shed while this many requests await the TU.
+    max_backlog: usize,
 }
 
 impl<P: Clone> TransactionLayer<P> {
@@ -200,6 +208,9 @@ impl<P: Clone> TransactionLayer<P> {
             retry_after: 5,
             refused: 0,
             awaiting_tu: 0,
+            refusals: TokenBucket::new(2000),
+            dropped: 0,
+            max_backlog: usize::MAX,
         }
     }
 
@@ -212,6 +223,27 @@ impl<P: Clone> TransactionLayer<P> {
     /// new calls keeps the calls in progress completing (RFC 6357 §3).
     pub fn set_shedding(&mut self, on: bool) {
         self.shedding = on;
+    }
+
+    /// Sets how many new requests over an unreliable transport shedding
+    /// refuses with `503` per second (default 2000); beyond, they are
+    /// dropped unanswered and counted ([`dropped`](Self::dropped)).
+    pub fn set_refusals_per_second(&mut self, n: u32) {
+        self.refusals = TokenBucket::new(n);
+    }
+
+    /// Sheds new work (as [`set_shedding`](Self::set_shedding) does) while
+    /// at least `n` requests await the TU's first answer
+    /// ([`awaiting_tu`](Self::awaiting_tu)); checked at every request, so
+    /// the backlog stays bounded however late the TU looks at its load.
+    /// Default: no limit.
+    pub fn set_max_backlog(&mut self, n: usize) {
+        self.max_backlog = n;
+    }
+
+    /// New requests shed beyond the refusal budget and dropped unanswered.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// Sets the `Retry-After` (seconds) of the `503` a refused request gets
@@ -397,8 +429,18 @@ impl<P: Clone> TransactionLayer<P> {
         }
         // Settled transactions are not work in progress: they have their
         // own cap (`set_max_settled`).
-        let shed = self.shedding && request.starts_new_work();
+        let shed =
+            (self.shedding || self.awaiting_tu >= self.max_backlog) && request.starts_new_work();
         if request.method != Method::Ack && (shed || self.in_progress() >= self.max_transactions) {
+            if shed && !reliable && !self.refusals.take(now) {
+                // Beyond the refusal budget an unreliable request is
+                // dropped: the peer's retransmission meets the budget
+                // again, and answering a flood would use up the capacity
+                // shedding protects (RFC 6357 §3). A stream peer gets its
+                // 503 whatever the budget: it would not retransmit.
+                self.dropped += 1;
+                return;
+            }
             // Counted, not logged at warn: the TU reports a summary.
             self.refused += 1;
             tracing::debug!(
@@ -590,16 +632,16 @@ impl<P: Clone> TransactionLayer<P> {
             self.table.add_ack_alias(id, &bytes);
         }
         let entry = self.table.entry_mut(id).ok_or(SendError::Terminated)?;
-        if entry.awaiting_tu && response.status != StatusCode::TRYING {
-            entry.awaiting_tu = false;
-            self.awaiting_tu -= 1;
-        }
+        let awaited = awaits_tu(&entry.tx);
         let was = entry.tx.is_settled();
         let result = match &mut entry.tx {
             Transaction::ServerInvite(tx) => tx.send_response(response, now),
             Transaction::ServerNonInvite(tx) => tx.send_response(response, now),
             _ => Err(SendError::Terminated),
         };
+        if awaited && self.table.entry(id).is_none_or(|e| !awaits_tu(&e.tx)) {
+            self.awaiting_tu -= 1;
+        }
         self.pump(id, was);
         result
     }
@@ -702,8 +744,7 @@ impl<P: Clone> TransactionLayer<P> {
 
     /// Counts new server transaction `id` as awaiting the TU's answer.
     fn awaiting(&mut self, id: TransactionId) {
-        if let Some(entry) = self.table.entry_mut(id) {
-            entry.awaiting_tu = true;
+        if self.table.entry(id).is_some_and(|e| awaits_tu(&e.tx)) {
             self.awaiting_tu += 1;
         }
     }
@@ -714,7 +755,7 @@ impl<P: Clone> TransactionLayer<P> {
         let Some(entry) = self.table.remove(id.slot) else {
             return;
         };
-        if entry.awaiting_tu {
+        if awaits_tu(&entry.tx) {
             self.awaiting_tu -= 1;
         }
         if settled {
@@ -780,6 +821,20 @@ impl<P: Clone> TransactionLayer<P> {
                 table.get(*slot).is_some_and(|e| e.deadline == Some(*at))
             });
         }
+    }
+}
+
+/// Whether a server transaction's request still awaits the TU's first
+/// answer: nothing sent yet, or only a `100 Trying` (the layer's own,
+/// §17.2.1). Read from the state, so entries need no flag of their own.
+fn awaits_tu(tx: &Transaction) -> bool {
+    match tx {
+        Transaction::ServerInvite(tx) => {
+            tx.state() == ServerInviteState::Proceeding
+                && tx.last_status().is_none_or(|s| s == StatusCode::TRYING)
+        }
+        Transaction::ServerNonInvite(tx) => tx.state() == ServerNonInviteState::Trying,
+        _ => false,
     }
 }
 

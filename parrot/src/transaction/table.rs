@@ -80,9 +80,6 @@ pub(super) struct Entry<P> {
     /// The deadline currently in the heap for this transaction.
     pub(super) deadline: Option<Instant>,
     pub(super) serial: u64,
-    /// A server transaction whose request the TU has not answered yet
-    /// (the layer's own `100 Trying` aside).
-    pub(super) awaiting_tu: bool,
 }
 
 /// What an RFC 2543 INVITE server transaction needs for its ACK, whose
@@ -325,7 +322,6 @@ impl<P> Table<P> {
             rfc2543,
             deadline: None,
             serial,
-            awaiting_tu: false,
         };
         let server = entry.is_server();
         let slot = self.slab.insert(entry);

@@ -12,6 +12,7 @@
 //! them meet the budget again.
 
 use crate::message::{Method, Request, Response};
+use crate::rate::TokenBucket;
 use std::time::Instant;
 
 /// What to do with a received request.
@@ -28,11 +29,7 @@ pub(crate) enum Verdict {
 /// The shedding decision of one receive path, with its refusal budget.
 #[derive(Debug, Clone)]
 pub(crate) struct Shedder {
-    /// Refusals allowed per second (and in one burst).
-    per_second: f64,
-    /// Refusals allowed now.
-    tokens: f64,
-    last: Option<Instant>,
+    budget: TokenBucket,
     retry_after: u32,
     stateless_tag: &'static str,
 }
@@ -42,12 +39,15 @@ impl Shedder {
     /// `Retry-After: retry_after`.
     pub(crate) fn new(per_second: u32, retry_after: u32) -> Self {
         Shedder {
-            per_second: f64::from(per_second),
-            tokens: f64::from(per_second),
-            last: None,
+            budget: TokenBucket::new(per_second),
             retry_after,
             stateless_tag: crate::random::stateless_tag(),
         }
+    }
+
+    /// Whether a refusal could be sent at `now` (the budget is not spent).
+    pub(crate) fn can_refuse(&mut self, now: Instant) -> bool {
+        self.budget.available(now)
     }
 
     /// The fate of `request`, received at `now` while new work is shed
@@ -65,37 +65,12 @@ impl Shedder {
         if !shedding || !request.starts_new_work() {
             return Verdict::Pass;
         }
-        if self.take(now) {
+        if self.budget.take(now) {
             Verdict::Refuse(Box::new(
                 request.service_unavailable(self.retry_after, self.stateless_tag),
             ))
         } else {
             Verdict::Drop
-        }
-    }
-
-    /// Whether a refusal could be sent at `now` (the budget is not spent).
-    pub(crate) fn can_refuse(&mut self, now: Instant) -> bool {
-        self.refill(now);
-        self.tokens >= 1.0
-    }
-
-    fn refill(&mut self, now: Instant) {
-        if let Some(last) = self.last {
-            let refill = now.saturating_duration_since(last).as_secs_f64() * self.per_second;
-            self.tokens = (self.tokens + refill).min(self.per_second);
-        }
-        self.last = Some(now);
-    }
-
-    /// Takes one refusal from the budget, if there is one left.
-    fn take(&mut self, now: Instant) -> bool {
-        self.refill(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
         }
     }
 }

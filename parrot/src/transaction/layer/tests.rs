@@ -777,3 +777,67 @@ fn tables_give_memory_back_after_a_peak() {
     );
     assert!(layer.table.chunks().len() <= 1);
 }
+
+#[test]
+fn shedding_drops_unreliable_requests_beyond_the_refusal_budget() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    layer.set_refusals_per_second(3);
+    layer.set_shedding(true);
+    let answered = (0..10)
+        .filter(|i| {
+            shed(
+                &mut layer,
+                t0,
+                request(Method::Invite, &format!("z9hG4bKbudget{i}")),
+            )
+        })
+        .count();
+    assert_eq!((answered, layer.refused(), layer.dropped()), (3, 3, 7));
+    assert_eq!(layer.len(), 0);
+    // A stream peer gets its 503 whatever the budget.
+    layer.handle_request(
+        t0,
+        request(Method::Invite, "z9hG4bKbudget-tcp"),
+        "peer",
+        true,
+    );
+    assert!(matches!(
+        &drain(&mut layer)[..],
+        [LayerOutput::Reply { message: Message::Response(r), .. }]
+            if r.status == StatusCode::SERVICE_UNAVAILABLE
+    ));
+    // The budget refills with time.
+    let later = t0 + Duration::from_secs(1);
+    assert!(shed(
+        &mut layer,
+        later,
+        request(Method::Invite, "z9hG4bKbudget-later")
+    ));
+}
+
+#[test]
+fn the_backlog_counts_requests_the_tu_has_not_answered() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    layer.handle_request(t0, request(Method::Invite, "z9hG4bKback1"), "peer", false);
+    let invite = request_id(&drain(&mut layer));
+    layer.handle_request(t0, request(Method::Register, "z9hG4bKback2"), "peer", false);
+    let register = request_id(&drain(&mut layer));
+    assert_eq!(layer.awaiting_tu(), 2);
+    // The layer's own 100 Trying (after 200 ms) is not an answer.
+    layer.handle_timeout(t0 + Duration::from_millis(250));
+    drain(&mut layer);
+    assert_eq!(layer.awaiting_tu(), 2);
+    // A 180 is: the TU is ringing, not behind.
+    let ringing = response(&request(Method::Invite, "z9hG4bKback1"), 180);
+    layer.respond(t0, invite, ringing).unwrap();
+    assert_eq!(layer.awaiting_tu(), 1);
+    let ok = response(&request(Method::Register, "z9hG4bKback2"), 200);
+    layer.respond(t0, register, ok).unwrap();
+    assert_eq!(layer.awaiting_tu(), 0);
+    // A new one counts until answered.
+    layer.handle_request(t0, request(Method::Message, "z9hG4bKback3"), "peer", true);
+    drain(&mut layer);
+    assert_eq!(layer.awaiting_tu(), 1);
+}
