@@ -20,7 +20,8 @@
 #   idle     probes only, until RECOVERY_SECONDS after the load
 #   check    NORMAL_RATE calls/s for NORMAL_SECONDS
 # RSS (VmRSS, and PSS; summed over Kamailio's processes) is sampled every
-# second from /proc: baseline (idle, before the load), peak, and at
+# second from /proc: baseline (idle, before the load, after 50 warm-up
+# calls), peak, and at
 # RECOVERY_SECONDS after the load. The criteria, per server:
 #   - goodput during the load (2xx/s) >= 80% of the one-core capacity;
 #   - OPTIONS and BYE answered within 100 ms at p99 in every phase (a lost
@@ -183,6 +184,10 @@ worst_p99() {
 run_server() {
     local name=$1 dir="$OUT/$1" settle_idle pid bound ticks gen_ticks=0 t0 col
     start_server "$name"
+    # A few calls first, so that the baseline is a server that has served
+    # calls (its code paged in), as any server at rest in production is.
+    timeout -k 1 8 "$GEN_BIN" --target "$HOST:${PORT[$name]}" --phase warmup:50:1 \
+        --options-rate 0 --sockets 1 --quiet --kv "$dir/warmup.kv" >/dev/null 2>&1 || true
     sleep "$BASELINE_SECONDS"
     col=$(mem_col "$name")
     if [ "$col" = 3 ]; then R_BASE[$name]=$(server_pss_kb); else R_BASE[$name]=$(server_rss_kb); fi

@@ -240,6 +240,7 @@ pub async fn bind(
     };
     Server::builder()
         .listen(listen)
+        .release_memory_with(crate::cli::release_memory)
         .handler(move || Answer::new(options))
         .bind()
         .await

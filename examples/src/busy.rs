@@ -81,6 +81,7 @@ pub enum Mode {
 pub async fn bind(listen: SocketAddr) -> parrot::Result<BoundServer<Busy>> {
     Server::builder()
         .listen(listen)
+        .release_memory_with(crate::cli::release_memory)
         .handler(|| Busy)
         .bind()
         .await
@@ -101,7 +102,9 @@ pub async fn serve_mode(
     shutdown: impl Future<Output = ()> + Send + 'static,
     mode: Mode,
 ) -> parrot::Result<()> {
-    let server = Server::builder().listen(listen);
+    let server = Server::builder()
+        .listen(listen)
+        .release_memory_with(crate::cli::release_memory);
     match mode {
         Mode::Busy => {
             server

@@ -26,9 +26,11 @@
 //! }
 //! ```
 
+use std::cell::Cell;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The allocator every example binary installs (`#[global_allocator]` in
@@ -43,6 +45,39 @@ pub type Allocator = mimalloc::MiMalloc;
 
 /// The value to install: `static A: Allocator = ALLOCATOR;`.
 pub const ALLOCATOR: Allocator = mimalloc::MiMalloc;
+
+/// Hands the memory a load peak freed back to the system, for
+/// [`ServerBuilder::release_memory_with`](parrot::server::ServerBuilder::release_memory_with):
+/// mimalloc keeps freed pages for reuse until told. Its collection works
+/// on the calling thread's heap, so this one collects here and asks every
+/// runtime worker to do the same when it next goes idle ([`on_park`]).
+pub fn release_memory() {
+    RELEASES.fetch_add(1, Ordering::Relaxed);
+    collect();
+}
+
+/// Runs on a runtime worker each time it goes idle: collects its heap if a
+/// release was asked for since its last one (an atomic load otherwise).
+fn on_park() {
+    let asked = RELEASES.load(Ordering::Relaxed);
+    if SEEN.replace(asked) != asked {
+        collect();
+    }
+}
+
+/// Releases asked for so far.
+static RELEASES: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// The releases this thread has carried out.
+    static SEEN: Cell<u64> = const { Cell::new(0) };
+}
+
+fn collect() {
+    // SAFETY: mi_collect only works on mimalloc's own state and may be
+    // called from any thread at any time.
+    unsafe { libmimalloc_sys::mi_collect(true) }
+}
 
 /// Where the examples listen unless told otherwise: every interface, the
 /// standard SIP port (RFC 3261 §18).
@@ -131,7 +166,11 @@ where
     let args = A::parse();
     let program = <A as clap::CommandFactory>::command().get_name().to_owned();
     init_logging();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_park(on_park)
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("{program}: cannot start the runtime: {e}");

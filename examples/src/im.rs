@@ -34,7 +34,12 @@ impl Im {
 
 /// Binds the `im` example on `listen` (UDP and TCP; port 0 picks one).
 pub async fn bind(listen: SocketAddr) -> parrot::Result<BoundServer<Im>> {
-    Server::builder().listen(listen).handler(|| Im).bind().await
+    Server::builder()
+        .listen(listen)
+        .release_memory_with(crate::cli::release_memory)
+        .handler(|| Im)
+        .bind()
+        .await
 }
 
 /// Serves the `im` example until `shutdown` completes.

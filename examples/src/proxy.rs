@@ -208,6 +208,7 @@ pub async fn bind(
     let options = Arc::new(options);
     Server::builder()
         .listen(listen)
+        .release_memory_with(crate::cli::release_memory)
         .handler(move || Forwarder::new(options.clone()))
         .bind()
         .await

@@ -462,6 +462,7 @@ pub async fn bind(
     let sweep = options.sweep_interval;
     let server = Server::builder()
         .listen(listen)
+        .release_memory_with(crate::cli::release_memory)
         .state(Registry {
             location: location.clone(),
             options: Arc::new(options),

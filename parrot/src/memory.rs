@@ -5,8 +5,8 @@
 //! freed memory in its arenas, scattered between live blocks, so the
 //! process would stay at its peak size. [`Trim`] watches the live work and,
 //! once it has fallen well below the peak it last saw, asks the allocator
-//! to return its free pages (`malloc_trim`). Other allocators (or other
-//! platforms) return memory on their own terms; there it does nothing.
+//! to return its free pages (`malloc_trim` by default; a program with
+//! another global allocator gives its own call).
 
 /// Decides when a peak of live work has passed.
 #[derive(Debug, Default, Clone)]
@@ -23,15 +23,17 @@ const MIN_PEAK: usize = 1024;
 
 impl Trim {
     /// Records `live` work (dialogs, transactions) at a sweep; true when
-    /// it has fallen below a quarter of a peak worth trimming after (the
-    /// peak is then forgotten), and at the sweep after that.
+    /// it has fallen below a quarter of a peak worth trimming after, and
+    /// at the sweep after that. The work still live then becomes the peak
+    /// to fall from: what it pins (scattered over the peak's pages) is
+    /// handed back as it ends, a few trims for the largest peak.
     pub(crate) fn passed_peak(&mut self, live: usize) -> bool {
         if std::mem::take(&mut self.again) {
             return true;
         }
         self.peak = self.peak.max(live);
         if self.peak >= MIN_PEAK && live < self.peak / 4 {
-            self.peak = 0;
+            self.peak = live;
             self.again = true;
             return true;
         }
@@ -41,7 +43,8 @@ impl Trim {
 
 /// Returns the allocator's free memory to the system, where the allocator
 /// keeps it (glibc). Costs a walk over the heap: for a periodic sweep
-/// after a peak, not for every operation.
+/// after a peak, not for every operation. The server's default; see
+/// [`ServerBuilder::release_memory_with`](crate::server::ServerBuilder::release_memory_with).
 pub(crate) fn give_back() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
@@ -60,19 +63,26 @@ mod tests {
     use super::Trim;
 
     #[test]
-    fn trims_once_per_passed_peak() {
+    fn trims_as_the_work_falls_from_a_peak() {
         let mut t = Trim::default();
         // Small peaks are not worth it.
         assert!(!t.passed_peak(500));
         assert!(!t.passed_peak(0));
-        // A real peak, then the load falls: one trim when below a quarter.
+        // A real peak, then the load falls: a trim below a quarter of it,
+        // and once more at the next sweep.
         assert!(!t.passed_peak(40_000));
         assert!(!t.passed_peak(20_000));
         assert!(!t.passed_peak(10_000));
-        assert!(t.passed_peak(9_999));
-        // Once more at the next sweep, then forgotten.
-        assert!(t.passed_peak(100));
-        assert!(!t.passed_peak(100));
+        assert!(t.passed_peak(8_000));
+        assert!(t.passed_peak(8_000));
+        // What was still live is the next peak to fall from.
+        assert!(!t.passed_peak(3_000));
+        assert!(t.passed_peak(1_500));
+        assert!(t.passed_peak(1_500));
+        assert!(t.passed_peak(300));
+        assert!(t.passed_peak(300));
+        // Below the smallest peak worth it: quiet, however low it goes.
+        assert!(!t.passed_peak(0));
         assert!(!t.passed_peak(0));
         // The next peak gets its own.
         assert!(!t.passed_peak(5_000));

@@ -325,3 +325,45 @@ async fn beyond_the_refusal_budget_new_requests_are_dropped_and_pings_still_answ
     assert_eq!(alice.final_for("OPTIONS").await.status, StatusCode::OK);
     assert!(stats.dropped() + stats.refused() > before);
 }
+
+static RELEASED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn count_release() {
+    RELEASED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn memory_is_released_once_a_peak_has_passed() {
+    let server = Server::builder()
+        .udp("127.0.0.1:0")
+        .release_memory_with(count_release)
+        .handler(|| Phone)
+        .bind()
+        .await
+        .expect("bind");
+    let addr = server.local_addr(parrot::transport::Protocol::Udp).unwrap();
+    tokio::spawn(server.serve().into_future());
+    let peer = Peer::new(addr).await;
+    // A peak of 1500 transactions (each OPTIONS stays 32 s absorbing
+    // retransmissions, RFC 3261 §17.2.2 Timer J).
+    let mut buf = vec![0u8; 65535];
+    let mut answered = 0;
+    for i in 0..1500 {
+        peer.send(&peer.request("OPTIONS", "fast", &format!("peak-{i}"), 1, None))
+            .await;
+        tokio::task::yield_now().await;
+        while peer.sock.try_recv_from(&mut buf).is_ok() {
+            answered += 1;
+        }
+    }
+    while answered < 1500 {
+        peer.response().await;
+        answered += 1;
+    }
+    // Still at the peak: nothing released yet.
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    assert_eq!(RELEASED.load(std::sync::atomic::Ordering::Relaxed), 0);
+    // The transactions end after 32 s; the next sweeps release.
+    tokio::time::sleep(Duration::from_secs(45)).await;
+    assert!(RELEASED.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+}

@@ -33,6 +33,8 @@ pub(crate) struct Limits {
     pub(crate) max_dialogs: usize,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) overload: OverloadConfig,
+    /// Hands freed memory back after a peak.
+    pub(crate) release_memory: fn(),
 }
 
 /// How often the core gives memory back after a peak and logs its shed
@@ -205,11 +207,10 @@ impl<H: UasHandler> Core<H> {
         // The transaction task shrinks its tables on its own sweep; once
         // the work has fallen well below its peak, the allocator's free
         // pages go back to the system too.
-        if self
-            .trim
-            .passed_peak(self.live + self.endpoint.live_transactions())
-        {
-            crate::memory::give_back();
+        let live = self.live + self.endpoint.live_transactions();
+        if self.trim.passed_peak(live) {
+            info!(live, "past a load peak: handing freed memory back");
+            (self.limits.release_memory)();
         }
     }
 

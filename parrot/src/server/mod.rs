@@ -83,6 +83,7 @@ impl Server {
                 max_settled_transactions: DEFAULT_MAX_SETTLED,
                 shutdown_timeout: Duration::from_secs(32),
                 overload: OverloadConfig::default(),
+                release_memory: crate::memory::give_back,
                 transport: TransportConfig::default(),
             },
             state: (),
@@ -126,6 +127,7 @@ struct Settings {
     shutdown_timeout: Duration,
     overload: OverloadConfig,
     transport: TransportConfig,
+    release_memory: fn(),
 }
 
 /// Configures and starts a server; see [`Server::builder`].
@@ -223,6 +225,18 @@ impl<F, S> ServerBuilder<F, S> {
     /// (see [`OverloadConfig`] for what is shed and the defaults).
     pub fn overload(mut self, config: OverloadConfig) -> Self {
         self.settings.overload = config;
+        self
+    }
+
+    /// How the process hands memory freed by a load peak back to the
+    /// system, called from the server's task once live work has fallen
+    /// below a quarter of its peak and the tables have shrunk. The default
+    /// suits glibc's allocator (`malloc_trim`; nothing elsewhere). A
+    /// program that installs another global allocator passes that
+    /// allocator's call, e.g. mimalloc's `mi_collect(true)`, as the
+    /// examples do.
+    pub fn release_memory_with(mut self, release: fn()) -> Self {
+        self.settings.release_memory = release;
         self
     }
 
@@ -402,6 +416,7 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
                     max_dialogs: s.max_dialogs,
                     shutdown_timeout: s.shutdown_timeout,
                     overload: s.overload,
+                    release_memory: s.release_memory,
                 },
                 s.timers,
             ),

@@ -241,6 +241,12 @@ impl<P: Clone> TransactionLayer<P> {
         self.max_backlog = n;
     }
 
+    /// Whether the backlog is at its limit
+    /// ([`set_max_backlog`](Self::set_max_backlog)): new work is shed.
+    pub fn backlog_full(&self) -> bool {
+        self.awaiting_tu >= self.max_backlog
+    }
+
     /// New requests shed beyond the refusal budget and dropped unanswered.
     pub fn dropped(&self) -> u64 {
         self.dropped
@@ -429,8 +435,7 @@ impl<P: Clone> TransactionLayer<P> {
         }
         // Settled transactions are not work in progress: they have their
         // own cap (`set_max_settled`).
-        let shed =
-            (self.shedding || self.awaiting_tu >= self.max_backlog) && request.starts_new_work();
+        let shed = (self.shedding || self.backlog_full()) && request.starts_new_work();
         if request.method != Method::Ack && (shed || self.in_progress() >= self.max_transactions) {
             if shed && !reliable && !self.refusals.take(now) {
                 // Beyond the refusal budget an unreliable request is
