@@ -50,7 +50,8 @@ pub const ALLOCATOR: Allocator = mimalloc::MiMalloc;
 /// [`ServerBuilder::release_memory_with`](parrot::server::ServerBuilder::release_memory_with):
 /// mimalloc keeps freed pages for reuse until told. Its collection works
 /// on the calling thread's heap, so this one collects here and asks every
-/// runtime worker to do the same when it next goes idle ([`on_park`]).
+/// runtime worker to do the same when it next goes idle (the runtime of
+/// [`main`] runs a check each time a worker parks).
 pub fn release_memory() {
     RELEASES.fetch_add(1, Ordering::Relaxed);
     collect();
