@@ -39,7 +39,8 @@
 # (200), NORMAL_SECONDS (5), HOLD_MS (0), OPTIONS_RATE (20), SOCKETS (16),
 # KAM_CAPACITY (Kamailio's ratelimit, default CAPACITY), KAM_CHILDREN (2),
 # KAM_SHM_MB (2048), KAM_PKG_MB (16), BENCH_NICE (-10; 0: off);
-# PARROT_BIN=path runs that build of the parrot server (same CLI as `answer`).
+# PARROT_BIN=path runs that build of the parrot server (same CLI as `answer`);
+# SERVER_LOG sets the parrot server's RUST_LOG (default warn).
 #
 # Everything is bounded: the generator stops on its own after its schedule
 # and a grace period, and is killed by pid 15 s after that; every process
