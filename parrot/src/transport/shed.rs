@@ -120,8 +120,17 @@ pub(crate) fn is_plainly_new_work(data: &[u8]) -> bool {
         Some(gt) => &value[gt..],
         None => value,
     };
-    !params.windows(4).any(|w| w.eq_ignore_ascii_case(b"tag="))
-        && !params.windows(5).any(|w| w.eq_ignore_ascii_case(b"tag ="))
+    !mentions_tag(params)
+}
+
+/// Whether any `;`-separated parameter in `params` is named `tag`, with
+/// whatever whitespace around the name (§25.1 SEMI and EQUAL allow it).
+/// Errs towards yes: then the request takes the full parse.
+fn mentions_tag(params: &[u8]) -> bool {
+    params.split(|&b| b == b';').skip(1).any(|param| {
+        let name = param.split(|&b| b == b'=').next().unwrap_or(param);
+        name.trim_ascii().eq_ignore_ascii_case(b"tag")
+    })
 }
 
 #[cfg(test)]
@@ -179,6 +188,7 @@ mod tests {
             ("OPTIONS", "To: <sip:b@example.com>"),
             ("CANCEL", "To: <sip:b@example.com>"),
             ("MESSAGE", "To: sip:b@example.com;tag=z"),
+            ("BYE", "To: <sip:b@example.com> ;\tTag  = y"),
         ];
         for (method, to) in cases {
             let data = raw(method, to);
@@ -203,6 +213,19 @@ mod tests {
         )));
         assert!(!is_plainly_new_work(&raw("INVITE", "To: <sip:b@x>;tag=1")));
         assert!(!is_plainly_new_work(&raw("ACK", "To: <sip:b@x>")));
+        assert!(!is_plainly_new_work(&raw(
+            "BYE",
+            "To: <sip:b@x> ;\tTag  = y"
+        )));
+        assert!(is_plainly_new_work(&raw(
+            "INVITE",
+            "To: <sip:b@x>;tagged=1"
+        )));
+        // A bare `tag` (which the parser refuses) is not called new work.
+        assert!(!is_plainly_new_work(&raw(
+            "INVITE",
+            "To: <sip:b@x>;x=1;tag"
+        )));
     }
 
     #[test]
