@@ -367,3 +367,61 @@ async fn memory_is_released_once_a_peak_has_passed() {
     tokio::time::sleep(Duration::from_secs(45)).await;
     assert!(RELEASED.load(std::sync::atomic::Ordering::Relaxed) >= 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn peers_that_ask_get_loss_based_feedback_in_the_via() {
+    let (server, _stats) = start_shedding(1000).await;
+    let alice = Peer::new(server).await;
+    let flood = Peer::new(server).await;
+    let with_oc = |req: String| req.replace(";rport", ";rport;oc;oc-algo=\"loss\"");
+    alice
+        .send(&alice.request("OPTIONS", "fast", "oc-ping-0", 1, None))
+        .await;
+    alice.final_for("OPTIONS").await;
+    // A second of new calls, all shed, then another second for the
+    // feedback to be worked out.
+    let mut finals: HashMap<String, Response> = HashMap::new();
+    for i in 0..FLOOD {
+        let req = flood.request("INVITE", "fast", &format!("oc-{i}"), 1, None);
+        flood.send(&with_oc(req)).await;
+        tokio::task::yield_now().await;
+        flood.try_finals(&mut finals);
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    alice
+        .send(&alice.request("OPTIONS", "fast", "oc-ping-1", 1, None))
+        .await;
+    alice.final_for("OPTIONS").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    alice
+        .send(&alice.request("OPTIONS", "fast", "oc-ping-2", 1, None))
+        .await;
+    alice.final_for("OPTIONS").await;
+
+    // A peer that asks is told to hold back (RFC 7339 §5.2, loss-based).
+    let req = flood.request("INVITE", "fast", "oc-late", 1, None);
+    flood.send(&with_oc(req)).await;
+    let r = flood.final_for("INVITE").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    let via = r.headers.top_via().expect("Via").into_owned();
+    let oc: u8 = via
+        .params
+        .get("oc")
+        .expect("oc")
+        .parse()
+        .expect("a percentage");
+    assert!((1..=95).contains(&oc), "oc={oc}");
+    assert_eq!(
+        via.params.raw("oc-algo").map(|t| t.as_str()),
+        Some("\"loss\"")
+    );
+    assert!(via.params.get("oc-validity").is_some());
+    assert!(via.params.get("oc-seq").is_some());
+    // One that does not ask gets none.
+    flood
+        .send(&flood.request("INVITE", "fast", "no-oc", 1, None))
+        .await;
+    let r = flood.final_for("INVITE").await;
+    let via = r.headers.top_via().expect("Via").into_owned();
+    assert!(!via.params.contains("oc") && !via.params.contains("oc-seq"));
+}

@@ -8,6 +8,9 @@
 //! has lasted a minimum time, so it does not flap (RFC 6357 §3: an
 //! overloaded server should refuse new work early and cheaply, with `503`
 //! and `Retry-After`, RFC 3261 §21.5.4, and keep finishing what it took).
+//! Peers that support RFC 7339 are also told, in the Via of every
+//! response, what share of their new requests to hold back
+//! ([`LossFeedback`]), so that they shed it before sending.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -193,6 +196,53 @@ impl Admission {
     }
 }
 
+/// The loss-based overload feedback (RFC 7339 §7) peers that support it
+/// get: the share of their new requests to hold back, worked out once a
+/// second from what this server admitted and shed in that second. Peers
+/// that honour it send less, so the shed share seen here is of what is
+/// left: the reductions compound (`1 - (1 - r)(1 - shed)`). A second with
+/// nothing shed eases the reduction by a fifth, so that peers probe back
+/// up to what the server can take.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LossFeedback {
+    /// The reduction asked for, 0 to 1.
+    reduction: f64,
+    /// When the current interval started, and the totals then.
+    interval: Option<(Instant, u64, u64)>,
+}
+
+/// How often the feedback is worked out again.
+const FEEDBACK_INTERVAL: Duration = Duration::from_secs(1);
+
+impl LossFeedback {
+    /// Takes the totals so far of new requests admitted and shed at `now`;
+    /// returns the reduction in percent when a new one is due.
+    pub(crate) fn update(&mut self, now: Instant, admitted: u64, shed: u64) -> Option<u8> {
+        let Some((since, admitted0, shed0)) = self.interval else {
+            self.interval = Some((now, admitted, shed));
+            return None;
+        };
+        if now.saturating_duration_since(since) < FEEDBACK_INTERVAL {
+            return None;
+        }
+        self.interval = Some((now, admitted, shed));
+        let shed = shed.saturating_sub(shed0) as f64;
+        let admitted = admitted.saturating_sub(admitted0) as f64;
+        if shed == 0.0 {
+            self.reduction *= 0.8;
+        } else {
+            let share = shed / (shed + admitted);
+            self.reduction = 1.0 - (1.0 - self.reduction) * (1.0 - share);
+        }
+        if self.reduction < 0.01 {
+            self.reduction = 0.0;
+        }
+        // At most 95: a peer keeps sending a little, so that the answers
+        // keep telling it how things are.
+        Some((self.reduction * 100.0).round().min(95.0) as u8)
+    }
+}
+
 /// Counts shed requests and logs one summary line per interval instead of
 /// one line per request.
 #[derive(Debug, Clone)]
@@ -327,6 +377,33 @@ mod tests {
         // The load is gone at once, but the minimum time is not over.
         assert!(feed(&mut a, &mut t, (999, MS), Duration::ZERO, 0));
         assert!(!feed(&mut a, &mut t, (1, MS), Duration::ZERO, 0));
+    }
+
+    #[test]
+    fn loss_feedback_compounds_and_eases() {
+        let mut f = LossFeedback::default();
+        let t = Instant::now();
+        let s = Duration::from_secs(1);
+        assert_eq!(f.update(t, 0, 0), None);
+        // Not yet a second.
+        assert_eq!(f.update(t + s / 2, 100, 200), None);
+        // Three times what is taken: two thirds shed.
+        assert_eq!(f.update(t + s, 1000, 2000), Some(67));
+        // Peers hold back two thirds; half of what is left is still shed.
+        assert_eq!(f.update(t + 2 * s, 1500, 2500), Some(83));
+        // Nothing shed: the reduction eases a fifth a second, down to 0.
+        let mut last = 83;
+        for i in 3..40 {
+            let r = f.update(t + i * s, 1500 + i as u64, 2500).unwrap();
+            assert!(r <= last);
+            last = r;
+        }
+        assert_eq!(last, 0);
+        // Everything shed: held back at most 95%.
+        for i in 40..50 {
+            f.update(t + i * s, 1500, 2500 + 1000 * i as u64);
+        }
+        assert_eq!(f.update(t + 50 * s, 1500, 60_000), Some(95));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! with its own value. A session runs as a task while it has work; an idle
 //! dialog is kept here as data and woken by its next request or event.
 
-use super::admission::{Admission, OverloadConfig, ServerStats, ShedLog};
+use super::admission::{Admission, LossFeedback, OverloadConfig, ServerStats, ShedLog};
 use super::handler::UasHandler;
 use super::inbox::{Inbox, ProxiedDialog};
 use super::relay;
@@ -89,6 +89,10 @@ pub(crate) struct Core<H: UasHandler> {
     stats: ServerStats,
     /// When to give memory back after a peak.
     trim: Trim,
+    /// The overload feedback for peers that ask (RFC 7339).
+    feedback: LossFeedback,
+    /// New requests that start work taken on so far.
+    admitted: u64,
 }
 
 impl<H: UasHandler> Core<H> {
@@ -128,6 +132,8 @@ impl<H: UasHandler> Core<H> {
             probe: QueueProbe::default(),
             stats: ServerStats::default(),
             trim: Trim::default(),
+            feedback: LossFeedback::default(),
+            admitted: 0,
         }
     }
 
@@ -248,6 +254,12 @@ impl<H: UasHandler> Core<H> {
             .saturating_sub(self.stats.refused() + self.stats.dropped());
         self.shed_log.shed(now.into_std(), shed);
         self.stats.set(load.refused, load.dropped, shedding);
+        if let Some(percent) =
+            self.feedback
+                .update(now.into_std(), self.admitted, load.refused + load.dropped)
+        {
+            self.endpoint.transport().set_overload_reduction(percent);
+        }
     }
 
     /// Refuses a new request with `503` and a `Retry-After` (RFC 3261
@@ -527,6 +539,9 @@ impl<H: UasHandler> Core<H> {
             return;
         }
         self.live += 1;
+        if request.starts_new_work() {
+            self.admitted += 1;
+        }
         let handler = match catch::catch_call(|| (self.factory)()) {
             Ok(h) => h,
             Err(msg) => {

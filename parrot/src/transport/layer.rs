@@ -171,6 +171,7 @@ impl TransportLayer {
             epoch: tokio::time::Instant::now(),
             counters: Counters::default(),
             shedding: AtomicBool::new(false),
+            feedback: Default::default(),
         });
         for ep in &shared.udp {
             let span = tracing::debug_span!("sip_udp", local = %ep.local);
@@ -307,6 +308,18 @@ impl TransportLayer {
         self.shared
             .shedding
             .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Sets the overload feedback peers that ask for it get in responses
+    /// (RFC 7339, loss-based): the share of their new requests, in
+    /// percent, they should hold back. Set by the TU's overload control.
+    pub fn set_overload_reduction(&self, percent: u8) {
+        self.shared.feedback.set(percent);
+    }
+
+    /// The share of new requests peers are told to hold back, in percent.
+    pub fn overload_reduction(&self) -> u8 {
+        self.shared.feedback.reduction()
     }
 
     /// New requests dropped unanswered as they were received, beyond the
@@ -455,6 +468,9 @@ impl Shared {
         if self.is_shutdown() {
             return Err(TransportError::Shutdown);
         }
+        // RFC 7339 §5.2: a peer that asked gets the overload feedback.
+        let stamped = self.feedback.stamped(response);
+        let response = stamped.as_ref().unwrap_or(response);
         let data = response.to_bytes();
         let via = top_via(&response.headers);
         let protocol = match (origin, &via) {

@@ -59,6 +59,7 @@ mod bad_request;
 mod config;
 mod connections;
 mod error;
+mod feedback;
 mod inbound;
 mod layer;
 mod progress;

@@ -4,6 +4,7 @@
 
 use super::config::TransportConfig;
 use super::connections::{Admission, ConnHandle, ConnTable, ConnectionInfo, Outgoing, Refusal};
+use super::feedback::Feedback;
 use super::stats::{Counters, TransportStats, bump};
 use super::{ConnectionId, Incoming, Listener, Protocol, TransportError};
 use std::net::SocketAddr;
@@ -36,6 +37,8 @@ pub(crate) struct Shared {
     /// Whether new work is shed as it is received
     /// ([`super::TransportLayer::set_shedding`]).
     pub(crate) shedding: AtomicBool,
+    /// Overload feedback stamped into responses (RFC 7339).
+    pub(crate) feedback: Feedback,
 }
 
 /// Resolves when shutdown is signalled (or the signal's sender is gone).

@@ -134,6 +134,7 @@ async fn datagram(
                 // Routed like any response to this request (§18.2.2, RFC
                 // 3581 §4); only the refusal's copy of the Via is stamped.
                 let _ = stamp_top_via(&mut r.headers, source);
+                shared.feedback.stamp(&mut r.headers);
                 send_reply(shared, &r, &origin).await;
                 return true;
             }
