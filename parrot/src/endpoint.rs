@@ -547,9 +547,7 @@ impl Driver {
     /// Gives memory back after a peak (see [`TransactionLayer::shrink`]).
     fn sweep(&mut self) {
         self.layer.shrink();
-        if self.clients.capacity() > 64 && self.clients.len() < self.clients.capacity() / 4 {
-            self.clients.shrink_to(self.clients.len() * 2);
-        }
+        crate::memory::shrink_map(&mut self.clients);
     }
 
     fn command(&mut self, cmd: Command) {

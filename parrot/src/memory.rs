@@ -8,6 +8,23 @@
 //! to return its free pages (`malloc_trim` by default; a program with
 //! another global allocator gives its own call).
 
+use std::collections::HashMap;
+use std::hash::Hash;
+
+/// Whether a table of `len` entries and room for `capacity` is worth
+/// shrinking: under a quarter used, and not small anyway.
+pub(crate) fn far_below(len: usize, capacity: usize) -> bool {
+    capacity > 64 && len < capacity / 4
+}
+
+/// Shrinks `map` to twice its length when it is [`far_below`] its
+/// capacity: for periodic sweeps after a peak, not every removal.
+pub(crate) fn shrink_map<K: Eq + Hash, V>(map: &mut HashMap<K, V>) {
+    if far_below(map.len(), map.capacity()) {
+        map.shrink_to(map.len() * 2);
+    }
+}
+
 /// Decides when a peak of live work has passed.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Trim {

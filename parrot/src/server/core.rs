@@ -16,7 +16,7 @@ use super::session_state::Shared;
 use super::{Factory, catch};
 use crate::dialog::DialogId;
 use crate::endpoint::{Endpoint, QueueProbe, ServerEvent};
-use crate::memory::Trim;
+use crate::memory::{Trim, shrink_map};
 use crate::message::{Method, Request, StatusCode, Text};
 use crate::transaction::{TimerConfig, TransactionId};
 use crate::transport::Origin;
@@ -201,14 +201,9 @@ impl<H: UasHandler> Core<H> {
     /// shrinks to twice its length (checked here, every few seconds, not
     /// on every removal). Also logs the shed summary if one is due.
     fn sweep(&mut self) {
-        fn shrink<K: Eq + std::hash::Hash, V>(m: &mut HashMap<K, V>) {
-            if m.capacity() > 64 && m.len() < m.capacity() / 4 {
-                m.shrink_to(m.len() * 2);
-            }
-        }
-        shrink(&mut self.dialogs);
-        shrink(&mut self.invites);
-        shrink(&mut self.proxied);
+        shrink_map(&mut self.dialogs);
+        shrink_map(&mut self.invites);
+        shrink_map(&mut self.proxied);
         self.shed_log.flush(Instant::now().into_std());
         // The transaction task shrinks its tables on its own sweep; once
         // the work has fallen well below its peak, the allocator's free

@@ -44,12 +44,13 @@
 //!   and a UDP peer stops retransmitting after 64·T1 anyway (Timers B, F),
 //!   so at worst a very late retransmission is taken for a new request.
 
-use super::table::{KeyHash, Rfc2543Invite, StoredKey, Table, far_below};
+use super::table::{KeyHash, Rfc2543Invite, StoredKey, Table};
 use super::{
     ClientInviteTransaction, ClientKey, ClientNonInviteTransaction, KeyError, Output, SendError,
     ServerInviteState, ServerInviteTransaction, ServerKey, ServerNonInviteState,
     ServerNonInviteTransaction, Timer, TimerConfig, Transaction, TransactionId, TuEvent,
 };
+use crate::memory::far_below;
 use crate::message::{HeaderName, Message, Method, Request, Response, StatusCode};
 use crate::rate::TokenBucket;
 use std::cmp::Reverse;

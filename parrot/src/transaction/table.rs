@@ -11,18 +11,13 @@
 
 use super::slab::Slab;
 use super::{ServerKey, Transaction};
+use crate::memory::far_below;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry as Slot;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::BuildHasher;
 use std::time::Instant;
-
-/// Whether a table of `len` entries and room for `capacity` is worth
-/// shrinking: under a quarter used, and not small anyway.
-pub(super) fn far_below(len: usize, capacity: usize) -> bool {
-    capacity > 64 && len < capacity / 4
-}
 
 /// Identifies a live transaction within one
 /// [`TransactionLayer`](super::TransactionLayer). Ids are never reused:

@@ -53,10 +53,11 @@ impl Feedback {
 
     /// Writes the feedback into the top Via of `headers`, if it asks for it.
     pub(crate) fn stamp(&self, headers: &mut Headers) {
-        if !asks(headers) {
-            return;
-        }
-        let Some(mut via) = headers.top_via().map(|v| v.into_owned()) else {
+        let Some(mut via) = headers
+            .top_via()
+            .filter(|v| v.params.contains("oc"))
+            .map(|v| v.into_owned())
+        else {
             return;
         };
         let since = self.since_ms.load(Ordering::Relaxed);

@@ -62,11 +62,6 @@ impl Drop for ConnGuard {
 }
 
 impl Shared {
-    /// Whether new work is shed as it is received.
-    pub(crate) fn sheds(&self) -> bool {
-        self.shedding.load(Ordering::Relaxed)
-    }
-
     pub(crate) fn is_shutdown(&self) -> bool {
         *self.shutdown.borrow()
     }

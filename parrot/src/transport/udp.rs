@@ -14,6 +14,7 @@ use bytes::Bytes;
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
@@ -105,7 +106,8 @@ async fn datagram(
     }
     let now = tokio::time::Instant::now().into_std();
     let queue = &shared.incoming;
-    let shedding = shared.sheds() || queue.capacity() <= queue.max_capacity() / 2;
+    let shedding =
+        shared.shedding.load(Ordering::Relaxed) || queue.capacity() <= queue.max_capacity() / 2;
     if shedding && !shedder.can_refuse(now) && shed::is_plainly_new_work(data) {
         // Dropped unparsed: under a flood this is most of what arrives.
         bump(&shared.counters.dropped_at_receive);
