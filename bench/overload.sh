@@ -20,9 +20,9 @@
 #   idle     probes only, until RECOVERY_SECONDS after the load
 #   check    NORMAL_RATE calls/s for NORMAL_SECONDS
 # RSS (VmRSS, and PSS; summed over Kamailio's processes) is sampled every
-# second from /proc: baseline (idle, before the load, after 50 warm-up
-# calls), peak, and at
-# RECOVERY_SECONDS after the load. The criteria, per server:
+# second from /proc: baseline (before the load, after 50 warm-up calls and
+# BASELINE_PROBE_SECONDS of the OPTIONS probes alone: the same background
+# work as at the end), peak, and at RECOVERY_SECONDS after the load. The criteria, per server:
 #   - goodput during the load (2xx/s) >= 80% of the one-core capacity;
 #   - OPTIONS and BYE answered within 100 ms at p99 in every phase (a lost
 #     request counts as slower than any answered one);
@@ -36,7 +36,8 @@
 #   --out DIR where logs and results go (default: target/overload-bench/<UTC time>)
 # Knobs (environment): CAPACITY (one-core calls/s, default 12000), FACTOR
 # (3), LOAD_SECONDS (60), RECOVERY_SECONDS (60, at least 11), NORMAL_RATE
-# (200), NORMAL_SECONDS (5), HOLD_MS (0), OPTIONS_RATE (20), SOCKETS (16),
+# (200), NORMAL_SECONDS (5), HOLD_MS (0), OPTIONS_RATE (20),
+# BASELINE_PROBE_SECONDS (35), SOCKETS (16),
 # KAM_CAPACITY (Kamailio's ratelimit, default CAPACITY), KAM_CHILDREN (2),
 # KAM_SHM_MB (2048), KAM_PKG_MB (16), BENCH_NICE (-10; 0: off);
 # PARROT_BIN=path runs that build of the parrot server (same CLI as `answer`);
@@ -86,6 +87,7 @@ NORMAL_RATE=${NORMAL_RATE:-200}
 NORMAL_SECONDS=${NORMAL_SECONDS:-5}
 HOLD_MS=${HOLD_MS:-0}
 OPTIONS_RATE=${OPTIONS_RATE:-20}
+BASELINE_PROBE_SECONDS=${BASELINE_PROBE_SECONDS:-35}
 SOCKETS=${SOCKETS:-16}
 KAM_CAPACITY=${KAM_CAPACITY:-$CAPACITY}
 KAM_CHILDREN=${KAM_CHILDREN:-2}
@@ -93,7 +95,6 @@ KAM_SHM_MB=${KAM_SHM_MB:-2048}
 KAM_PKG_MB=${KAM_PKG_MB:-16}
 [ "$RECOVERY_SECONDS" -ge 11 ] || { echo "RECOVERY_SECONDS must be at least 11" >&2; exit 2; }
 OFFERED=$((CAPACITY * FACTOR))
-BASELINE_SECONDS=3
 SERVER_CPU=1
 GEN_CPU=0
 HOST=127.0.0.1
@@ -186,10 +187,14 @@ run_server() {
     local name=$1 dir="$OUT/$1" settle_idle pid bound ticks gen_ticks=0 t0 col
     start_server "$name"
     # A few calls first, so that the baseline is a server that has served
-    # calls (its code paged in), as any server at rest in production is.
-    timeout -k 1 8 "$GEN_BIN" --target "$HOST:${PORT[$name]}" --phase warmup:50:1 \
-        --options-rate 0 --sockets 1 --quiet --kv "$dir/warmup.kv" >/dev/null 2>&1 || true
-    sleep "$BASELINE_SECONDS"
+    # calls (its code paged in), as any server at rest in production is;
+    # then the probes alone, past the 32 s a transaction lives, so that
+    # the baseline carries the same background work as the figure taken
+    # after the load.
+    timeout -k 1 $((BASELINE_PROBE_SECONDS + 15)) "$GEN_BIN" --target "$HOST:${PORT[$name]}" \
+        --phase warmup:50:1 --phase probes:0:"$BASELINE_PROBE_SECONDS" \
+        --options-rate "$OPTIONS_RATE" --sockets 1 --quiet --kv "$dir/warmup.kv" \
+        >/dev/null 2>&1 || true
     col=$(mem_col "$name")
     if [ "$col" = 3 ]; then R_BASE[$name]=$(server_pss_kb); else R_BASE[$name]=$(server_rss_kb); fi
     settle_idle=$((RECOVERY_SECONDS - 10))

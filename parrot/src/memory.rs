@@ -28,30 +28,38 @@ pub(crate) fn shrink_map<K: Eq + Hash, V>(map: &mut HashMap<K, V>) {
 /// Decides when a peak of live work has passed.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Trim {
-    /// The most live work seen since memory was last given back.
+    /// The most live work seen since the last peak passed.
     peak: usize,
-    /// Whether to give back once more at the next sweep: the tables
-    /// shrink on sweeps of their own, which may come just after this one.
-    again: bool,
+    /// Sweeps left during which memory is given back at every sweep.
+    recovering: u8,
 }
 
 /// Peaks smaller than this are not worth a trim.
 const MIN_PEAK: usize = 1024;
 
+/// Sweeps after a peak during which memory is given back at each one: the
+/// peak's work ends over a minute or so (transactions absorb
+/// retransmissions for 32 s after their final response, an INVITE's for
+/// up to 64 s), and what it frees in that time is handed back as it goes,
+/// whatever the work still going on.
+const RECOVERY_SWEEPS: u8 = 8;
+
 impl Trim {
     /// Records `live` work (dialogs, transactions) at a sweep; true when
-    /// it has fallen below a quarter of a peak worth trimming after, and
-    /// at the sweep after that. The work still live then becomes the peak
-    /// to fall from: what it pins (scattered over the peak's pages) is
-    /// handed back as it ends, a few trims for the largest peak.
+    /// memory is to be given back: once the work has fallen below a
+    /// quarter of a peak worth trimming after, and at each of the
+    /// [`RECOVERY_SWEEPS`] sweeps that follow. The work live at the end
+    /// of that is the peak the next fall is measured from.
     pub(crate) fn passed_peak(&mut self, live: usize) -> bool {
-        if std::mem::take(&mut self.again) {
+        if self.recovering > 0 {
+            self.recovering -= 1;
+            self.peak = live;
             return true;
         }
         self.peak = self.peak.max(live);
         if self.peak >= MIN_PEAK && live < self.peak / 4 {
             self.peak = live;
-            self.again = true;
+            self.recovering = RECOVERY_SWEEPS;
             return true;
         }
         false
@@ -86,25 +94,33 @@ mod tests {
         assert!(!t.passed_peak(500));
         assert!(!t.passed_peak(0));
         // A real peak, then the load falls: a trim below a quarter of it,
-        // and once more at the next sweep.
+        // and at every sweep of the recovery that follows, whatever the
+        // work still going on.
         assert!(!t.passed_peak(40_000));
         assert!(!t.passed_peak(20_000));
         assert!(!t.passed_peak(10_000));
         assert!(t.passed_peak(8_000));
-        assert!(t.passed_peak(8_000));
-        // What was still live is the next peak to fall from.
-        assert!(!t.passed_peak(3_000));
-        assert!(t.passed_peak(1_500));
-        assert!(t.passed_peak(1_500));
-        assert!(t.passed_peak(300));
-        assert!(t.passed_peak(300));
-        // Below the smallest peak worth it: quiet, however low it goes.
-        assert!(!t.passed_peak(0));
-        assert!(!t.passed_peak(0));
-        // The next peak gets its own.
-        assert!(!t.passed_peak(5_000));
+        for live in [3_000, 700, 700, 700, 700, 700, 700, 700] {
+            assert!(t.passed_peak(live));
+        }
+        // Recovered: quiet while the work stays where it is.
+        assert!(!t.passed_peak(700));
+        assert!(!t.passed_peak(650));
+        // What was live at its end is the next peak to fall from.
+        assert!(!t.passed_peak(2_000));
+        assert!(t.passed_peak(400));
+        // A new peak during a recovery: trimmed after all the same.
+        let mut t = Trim::default();
+        assert!(!t.passed_peak(10_000));
         assert!(t.passed_peak(1_000));
-        assert!(t.passed_peak(1_000));
+        for live in [50_000, 4_000, 1_000, 1_000, 1_000, 1_000, 1_000, 1_000] {
+            assert!(t.passed_peak(live));
+        }
         assert!(!t.passed_peak(1_000));
+        // Below the smallest peak worth it: quiet, however low it goes.
+        let mut t = Trim::default();
+        assert!(!t.passed_peak(1_000));
+        assert!(!t.passed_peak(0));
+        assert!(!t.passed_peak(0));
     }
 }

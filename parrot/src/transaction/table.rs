@@ -399,6 +399,12 @@ impl<P> Table<P> {
     pub(super) fn chunks(&self) -> &[Vec<Option<Entry<P>>>] {
         &self.slab.chunks
     }
+
+    /// Tests: slots per chunk of the slab.
+    #[cfg(test)]
+    pub(super) fn chunk_slots(&self) -> usize {
+        Slab::<Entry<P>>::CHUNK
+    }
 }
 
 #[cfg(test)]
