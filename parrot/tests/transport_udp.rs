@@ -432,7 +432,7 @@ async fn reserved_protocols_are_unsupported() {
     let err = TransportLayer::bind(TransportConfig {
         listeners: vec![ListenerConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
-            protocols: vec![Protocol::Tls],
+            protocols: vec![Protocol::Ws],
         }],
         ..TransportConfig::default()
     })
@@ -440,7 +440,7 @@ async fn reserved_protocols_are_unsupported() {
     .unwrap_err();
     assert!(matches!(
         err,
-        parrot::transport::TransportError::Unsupported(Protocol::Tls)
+        parrot::transport::TransportError::Unsupported(Protocol::Ws)
     ));
     let (t, _rx) = bind(ListenerConfig::udp("127.0.0.1:0".parse().unwrap())).await;
     let err = t

@@ -51,7 +51,7 @@ pub use handler::{
 use crate::endpoint::{Endpoint, EndpointConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::transaction::TimerConfig;
-use crate::transport::{ListenerConfig, Protocol, TransportConfig, TransportError};
+use crate::transport::{ListenerConfig, Protocol, TlsConfig, TransportConfig, TransportError};
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -187,6 +187,36 @@ impl<F, S> ServerBuilder<F, S> {
         self.listener(addr, &[Protocol::Tcp])
     }
 
+    /// Listens for SIP over TLS at `addr` (RFC 3261 §26.2; port 5061 is
+    /// the standard one), presenting the certificate of `tls`; outgoing
+    /// TLS connections verify servers as `tls` says. Keep a clone of `tls`
+    /// to [`reload`](TlsConfig::reload) the certificate while the server
+    /// runs. See [`listen`](Self::listen) for the address.
+    ///
+    /// ```no_run
+    /// # use parrot::prelude::*;
+    /// # use parrot::transport::{Identity, TlsConfig};
+    /// # struct Echo;
+    /// # #[uas_handler]
+    /// # impl Echo {
+    /// #     async fn options(&mut self, _req: &Request) -> StatusCode { StatusCode::OK }
+    /// # }
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let tls = TlsConfig::server(Identity::from_pem_files("cert.pem", "key.pem")?)?;
+    /// Server::builder()
+    ///     .listen("0.0.0.0:5060")
+    ///     .tls("0.0.0.0:5061", tls)
+    ///     .handler(|| Echo)
+    ///     .serve()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn tls(mut self, addr: impl ToSocketAddrs + fmt::Debug, tls: TlsConfig) -> Self {
+        self.settings.transport.tls = Some(tls);
+        self.listener(addr, &[Protocol::Tls])
+    }
+
     /// The transaction timers T1, T2, T4 (RFC 3261 §17; defaults 500 ms,
     /// 4 s, 5 s).
     pub fn timers(mut self, timers: TimerConfig) -> Self {
@@ -248,9 +278,14 @@ impl<F, S> ServerBuilder<F, S> {
     }
 
     /// Transport limits and timeouts (listeners are set with the methods
-    /// above).
+    /// above; a TLS configuration given to [`tls`](Self::tls) is kept
+    /// unless `config` has its own).
     pub fn transport_config(mut self, config: TransportConfig) -> Self {
-        self.settings.transport = config;
+        let tls = self.settings.transport.tls.take();
+        self.settings.transport = TransportConfig {
+            tls: config.tls.clone().or(tls),
+            ..config
+        };
         self
     }
 }
@@ -380,7 +415,7 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
         if s.listeners.is_empty() {
             return Err(Error::new(
                 ErrorKind::Config,
-                "no listen address: call .listen(..), .udp(..) or .tcp(..)",
+                "no listen address: call .listen(..), .udp(..), .tcp(..) or .tls(..)",
             ));
         }
         let addrs = s

@@ -336,8 +336,15 @@ fn contact<E>(shared: &Shared<E>, origin: &Origin, req: &Request) -> Uri {
         origin.local.ip()
     };
     let mut uri = SipUri::new(Host::from(ip)).with_port(origin.local.port());
-    if origin.protocol == Protocol::Tcp {
-        uri = uri.with_transport("tcp");
+    let sips = req.uri.as_sip().is_some_and(|u| u.is_secure());
+    match origin.protocol {
+        Protocol::Tcp => uri = uri.with_transport("tcp"),
+        // §12.1.1: a dialog a SIPS Request-URI starts gets a SIPS Contact
+        // (which means TLS, RFC 5630 §3.1.1); otherwise a sip: URI says
+        // TLS with the transport parameter (RFC 3261 §19.1.1).
+        Protocol::Tls if sips => uri = uri.secure(),
+        Protocol::Tls => uri = uri.with_transport("tls"),
+        _ => {}
     }
     if let Some(user) = req.uri.as_sip().and_then(|u| u.user()) {
         uri = uri.with_user(&user);

@@ -1,6 +1,7 @@
 //! Transport configuration.
 
 use super::Protocol;
+use super::tls::TlsConfig;
 use crate::message::Limits;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -30,6 +31,14 @@ impl ListenerConfig {
         ListenerConfig {
             addr,
             protocols: vec![Protocol::Tcp],
+        }
+    }
+
+    /// A TLS listener (it needs [`TransportConfig::tls`]).
+    pub fn tls(addr: SocketAddr) -> Self {
+        ListenerConfig {
+            addr,
+            protocols: vec![Protocol::Tls],
         }
     }
 
@@ -156,6 +165,10 @@ pub struct TransportConfig {
     pub refusals_per_second: u32,
     /// Messages queued for writing per connection. Default 64.
     pub connection_queue: usize,
+    /// TLS: the certificate TLS listeners present and how outgoing TLS
+    /// connections verify servers. Needed for a [`Protocol::Tls`] listener
+    /// and for sending over TLS. Default `None`.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for TransportConfig {
@@ -186,6 +199,7 @@ impl Default for TransportConfig {
             retry_after: 5,
             refusals_per_second: 2000,
             connection_queue: 64,
+            tls: None,
         }
     }
 }

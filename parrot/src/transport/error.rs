@@ -39,6 +39,11 @@ pub enum TransportError {
     /// Connecting, or queueing and writing, took too long.
     #[error("timed out")]
     Timeout,
+    /// A TLS handshake failed: the server's certificate did not verify
+    /// for the name or address asked for, no common protocol version, and
+    /// the like (the reason is in the text and in the log).
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The transport layer has been shut down.
     #[error("transport shut down")]
     Shutdown,

@@ -8,6 +8,7 @@ use super::error::TransportError;
 use super::shared::{Shared, UdpEndpoint};
 use super::stats::{Counters, TransportStats};
 use super::tcp;
+use super::tls::{self, TlsConfig};
 use super::udp;
 use super::via::{response_destination, set_top_via_transport, top_via};
 use super::{
@@ -59,13 +60,14 @@ impl std::fmt::Debug for TransportLayer {
 enum Bound {
     Udp(UdpSocket),
     Tcp(TcpListener),
+    Tls(TcpListener, TlsConfig),
 }
 
 impl Bound {
     fn local_addr(&self) -> io::Result<SocketAddr> {
         match self {
             Bound::Udp(s) => s.local_addr(),
-            Bound::Tcp(l) => l.local_addr(),
+            Bound::Tcp(l) | Bound::Tls(l, _) => l.local_addr(),
         }
     }
 }
@@ -89,6 +91,14 @@ async fn bind_one(
             Ok(Bound::Udp(socket))
         }
         Protocol::Tcp => Ok(Bound::Tcp(TcpListener::bind(addr).await?)),
+        Protocol::Tls => {
+            let tls = config.tls.clone().ok_or_else(|| {
+                TransportError::Tls(format!(
+                    "the TLS listener at {addr} needs a certificate (TransportConfig::tls)"
+                ))
+            })?;
+            Ok(Bound::Tls(TcpListener::bind(addr).await?, tls))
+        }
         other => Err(TransportError::Unsupported(other)),
     }
 }
@@ -145,6 +155,7 @@ impl TransportLayer {
         let mut listeners = Vec::with_capacity(bound.len());
         let mut udp = Vec::new();
         let mut tcp = Vec::new();
+        let mut tls = Vec::new();
         for (protocol, b) in bound {
             let local_addr = b.local_addr()?;
             listeners.push(Listener {
@@ -157,6 +168,7 @@ impl TransportLayer {
                     socket: Arc::new(s),
                 }),
                 Bound::Tcp(l) => tcp.push((local_addr, l)),
+                Bound::Tls(l, config) => tls.push((local_addr, l, config)),
             }
         }
         let shared = Arc::new(Shared {
@@ -180,6 +192,11 @@ impl TransportLayer {
         for (local, listener) in tcp {
             let span = tracing::debug_span!("sip_tcp_listener", %local);
             tokio::spawn(tcp::run_listener(shared.clone(), listener, local).instrument(span));
+        }
+        for (local, listener, config) in tls {
+            let span = tracing::debug_span!("sip_tls_listener", %local);
+            let run = tls::run_listener(shared.clone(), listener, local, config);
+            tokio::spawn(run.instrument(span));
         }
         debug!(listeners = ?shared.listeners, "transport started");
         Ok((
@@ -239,7 +256,7 @@ impl TransportLayer {
         target: Target,
         local: Option<SocketAddr>,
     ) -> Result<Sent, TransportError> {
-        self.shared.send_to(data, target, local).await
+        self.shared.send_to(data, target, local, None).await
     }
 
     /// Sends bytes on an open connection.
@@ -376,19 +393,23 @@ impl Transport for TransportLayer {
 impl Shared {
     /// Sends over a stream protocol, reusing an open connection to `dest`
     /// (inbound or outbound) or opening one.
+    /// `name` is the name a TLS server must prove (see
+    /// [`tls::server_name`]); `None` checks the address.
     async fn send_stream(
         self: &Arc<Self>,
         data: Bytes,
         protocol: Protocol,
         dest: SocketAddr,
+        name: Option<&str>,
     ) -> Result<Sent, TransportError> {
-        if protocol != Protocol::Tcp {
+        if !matches!(protocol, Protocol::Tcp | Protocol::Tls) {
             return Err(TransportError::Unsupported(protocol));
         }
         let dest = canonical(dest);
         for _ in 0..2 {
             let (h, reused) = match self.connection_to(protocol, dest) {
                 Some(h) => (h, true),
+                None if protocol == Protocol::Tls => (tls::connect(self, dest, name).await?, false),
                 None => (tcp::connect(self, dest).await?, false),
             };
             match h.send(data.clone(), self.config.write_timeout).await {
@@ -410,13 +431,14 @@ impl Shared {
         data: Bytes,
         target: Target,
         local: Option<SocketAddr>,
+        name: Option<&str>,
     ) -> Result<Sent, TransportError> {
         if self.is_shutdown() {
             return Err(TransportError::Shutdown);
         }
         match target.protocol {
             Protocol::Udp => udp::send(self, &data, target.addr, local, None).await,
-            p => self.send_stream(data, p, target.addr).await,
+            p => self.send_stream(data, p, target.addr, name).await,
         }
     }
 
@@ -443,7 +465,10 @@ impl Shared {
                 }
             };
             debug!(peer = %target.addr, size = data.len(), "request too large for UDP; sending over TCP (RFC 3261 §18.1.1)");
-            match self.send_stream(tcp_data, Protocol::Tcp, target.addr).await {
+            match self
+                .send_stream(tcp_data, Protocol::Tcp, target.addr, None)
+                .await
+            {
                 Ok(sent) => return Ok(sent),
                 // §18.1.1: a refused or reset connection means retrying
                 // over UDP.
@@ -457,7 +482,11 @@ impl Shared {
                 }
             }
         }
-        self.send_to(data, target, options.local).await
+        let name = (target.protocol == Protocol::Tls)
+            .then(|| tls::server_name(request))
+            .flatten();
+        self.send_to(data, target, options.local, name.as_deref())
+            .await
     }
 
     pub(crate) async fn send_response(
@@ -498,7 +527,7 @@ impl Shared {
             let via = via.map_err(|e| TransportError::NoRoute(e.to_string()))?;
             let d = response_destination(&via);
             let addr = resolve_host(&d.host, d.port).await?;
-            return self.send_stream(data, protocol, addr).await;
+            return self.send_stream(data, protocol, addr, None).await;
         }
         udp::send_response(self, &data, via, origin).await
     }

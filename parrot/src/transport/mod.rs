@@ -17,8 +17,8 @@
 //!   UDP request larger than 1300 bytes (or within 200 bytes of a configured
 //!   path MTU) is sent over TCP instead when [`SendOptions`] allows it, with
 //!   the top Via rewritten to say TCP.
-//! * **Streams** (TCP today; TLS and WebSocket later behind the same
-//!   [`Protocol`] switch): connections are reused in both directions, framed
+//! * **Streams** (TCP, and TLS with a [`TlsConfig`]; WebSocket later behind
+//!   the same [`Protocol`] switch): connections are reused in both directions, framed
 //!   with [`StreamDecoder`](crate::message::StreamDecoder), answer CRLFCRLF
 //!   keep-alive pings with a CRLF pong (RFC 5626 §3.5.1), close after an idle
 //!   timeout, and are capped in number and in buffered bytes. A misbehaving
@@ -68,6 +68,7 @@ mod shed;
 mod stats;
 mod stream;
 mod tcp;
+mod tls;
 mod udp;
 mod via;
 
@@ -78,6 +79,7 @@ pub use connections::ConnectionInfo;
 pub use error::TransportError;
 pub use layer::TransportLayer;
 pub use stats::TransportStats;
+pub use tls::{Identity, TlsConfig, TlsError};
 pub use via::{
     ResponseDestination, response_destination, set_top_via_transport, stamp_top_via, stamp_via,
 };

@@ -28,6 +28,13 @@ pub struct TransportStats {
     pub evicted: u64,
     /// Connections closed to keep the buffered bytes within their budget.
     pub over_budget: u64,
+    /// Inbound connections closed because their handshake (TLS) failed:
+    /// plain text on a TLS port, no common protocol version or cipher, a
+    /// malformed hello.
+    pub handshake_failures: u64,
+    /// Inbound connections closed because their handshake did not finish
+    /// within the header deadline.
+    pub handshake_timeouts: u64,
     /// New requests refused with `503` as they were received: while the
     /// server sheds ([`super::TransportLayer::set_shedding`]) or the queue
     /// of received messages is at least half full (see
@@ -49,6 +56,8 @@ pub(crate) struct Counters {
     pub(crate) refused_at_cap: AtomicU64,
     pub(crate) evicted: AtomicU64,
     pub(crate) over_budget: AtomicU64,
+    pub(crate) handshake_failures: AtomicU64,
+    pub(crate) handshake_timeouts: AtomicU64,
     pub(crate) shed_at_receive: AtomicU64,
     pub(crate) dropped_at_receive: AtomicU64,
 }
@@ -72,6 +81,8 @@ impl Counters {
             refused_at_cap: get(&self.refused_at_cap),
             evicted: get(&self.evicted),
             over_budget: get(&self.over_budget),
+            handshake_failures: get(&self.handshake_failures),
+            handshake_timeouts: get(&self.handshake_timeouts),
             shed_at_receive: get(&self.shed_at_receive),
             dropped_at_receive: get(&self.dropped_at_receive),
         }

@@ -17,6 +17,7 @@ use super::stats::bump;
 use super::{Origin, Protocol, TransportError};
 use crate::message::{Frame, StreamDecoder};
 use bytes::Bytes;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -51,6 +52,59 @@ where
     tokio::spawn(
         run_connection(shared.clone(), stream, handle.clone(), rx, guard).instrument(span),
     );
+    Ok(handle)
+}
+
+/// Registers an inbound connection that must first complete a handshake
+/// (TLS, a WebSocket upgrade) and starts its task: the handshake runs in
+/// the task, under the connection caps from its first byte, and must end
+/// within the header deadline ([`TransportConfig::header_timeout`]
+/// (super::TransportConfig::header_timeout)); a connection evicted or shut
+/// down meanwhile is dropped. A failed or late handshake closes only this
+/// connection, logged and counted.
+pub(crate) fn spawn_handshaking<S, F>(
+    shared: &Arc<Shared>,
+    handshake: F,
+    protocol: Protocol,
+    remote: SocketAddr,
+    local: SocketAddr,
+) -> Result<ConnHandle, TransportError>
+where
+    F: Future<Output = io::Result<S>> + Send + 'static,
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (handle, rx, guard) = shared.register(protocol, remote, local, true)?;
+    let span =
+        tracing::debug_span!("sip_conn", conn = %handle.id, %protocol, peer = %remote, %local);
+    let shared = shared.clone();
+    let h = handle.clone();
+    let task = async move {
+        let limit = shared.config.header_timeout;
+        let mut shutdown = shared.shutdown.clone();
+        let done = tokio::select! {
+            r = timeout(limit, handshake) => r,
+            () = h.close.notified() => {
+                debug!("closed during the handshake");
+                return;
+            }
+            () = shutdown_signal(&mut shutdown) => return,
+        };
+        match done {
+            Ok(Ok(stream)) => {
+                trace!("handshake done");
+                run_connection(shared, stream, h, rx, guard).await;
+            }
+            Ok(Err(error)) => {
+                bump(&shared.counters.handshake_failures);
+                warn!(%error, "handshake failed; connection closed");
+            }
+            Err(_) => {
+                bump(&shared.counters.handshake_timeouts);
+                warn!(?limit, "handshake not completed in time; connection closed");
+            }
+        }
+    };
+    tokio::spawn(task.instrument(span));
     Ok(handle)
 }
 

@@ -1,0 +1,500 @@
+//! SIP over TLS on loopback (IPv4 and IPv6), with a certificate authority
+//! and certificates made at test time: messages both ways on a TLS
+//! listener, responses on the connection the request came on, outgoing
+//! connections that verify the server, certificate reload while running,
+//! and the refusals: plain text on the TLS port, a handshake that never
+//! comes, a client that does not trust the server.
+
+use parrot::message::{HeaderName, Request, StatusCode};
+use parrot::transport::{
+    Identity, Incoming, ListenerConfig, Protocol, SendOptions, Target, TlsConfig, TransportConfig,
+    TransportError, TransportLayer,
+};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::Receiver;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
+
+mod support;
+
+use support::{WAIT, expect_closed, next, parse_response, request, wait_connections};
+
+/// A certificate authority made for one test.
+struct Ca {
+    issuer: Issuer<'static, KeyPair>,
+    pem: String,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        let pem = params.self_signed(&key).unwrap().pem();
+        Ca {
+            issuer: Issuer::new(params, key),
+            pem,
+        }
+    }
+
+    /// A server certificate for `localhost`, 127.0.0.1 and ::1.
+    fn server_identity(&self) -> Identity {
+        let key = KeyPair::generate().unwrap();
+        let names = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+        let cert = CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &self.issuer)
+            .unwrap();
+        Identity::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes()).unwrap()
+    }
+
+    /// A rustls client trusting only this authority.
+    fn connector(&self) -> TlsConnector {
+        let mut roots = RootCertStore::empty();
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(self.pem.as_bytes()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        TlsConnector::from(Arc::new(config))
+    }
+}
+
+/// A transport with one TLS listener at `addr` presenting `identity`.
+async fn tls_server(
+    addr: &str,
+    tls: TlsConfig,
+) -> (TransportLayer, Receiver<Incoming>, SocketAddr) {
+    let config = TransportConfig {
+        listeners: vec![ListenerConfig::tls(addr.parse().unwrap())],
+        tls: Some(tls),
+        min_receive_bytes: 0,
+        ..TransportConfig::default()
+    };
+    let (t, rx) = TransportLayer::bind(config).await.unwrap();
+    let local = t.local_addr(Protocol::Tls).unwrap();
+    (t, rx, local)
+}
+
+fn tls_request(call_id: &str) -> String {
+    request(
+        "OPTIONS",
+        "SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKtls",
+        call_id,
+        "",
+    )
+}
+
+/// Reads one response off a stream (no body).
+async fn read_response<S: AsyncRead + Unpin>(s: &mut S) -> parrot::message::Response {
+    let mut buf = Vec::new();
+    tokio::time::timeout(WAIT, async {
+        let mut chunk = [0u8; 4096];
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed before a response");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await
+    .expect("no response");
+    parse_response(&buf)
+}
+
+async fn connect_tls(
+    ca: &Ca,
+    addr: SocketAddr,
+    name: &str,
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let tcp = TcpStream::connect(addr).await?;
+    let name = ServerName::try_from(name.to_owned()).unwrap();
+    ca.connector().connect(name, tcp).await
+}
+
+/// A request over TLS reaches the transaction user marked as TLS, and the
+/// response goes back on the same connection (RFC 3261 §18.2.2).
+async fn round_trip(listen: &str, name: &str) {
+    let ca = Ca::new("Parrot test CA");
+    let tls = TlsConfig::server(ca.server_identity()).unwrap();
+    let (t, mut rx, addr) = tls_server(listen, tls).await;
+    let mut client = connect_tls(&ca, addr, name).await.unwrap();
+    client
+        .write_all(tls_request("tls-1").as_bytes())
+        .await
+        .unwrap();
+    let inc = next(&mut rx).await;
+    assert_eq!(inc.protocol, Protocol::Tls);
+    assert!(inc.connection.is_some());
+    let parrot::message::Message::Request(req) = &inc.message else {
+        panic!("not a request");
+    };
+    let via = req.headers.get(HeaderName::Via).unwrap().to_string();
+    assert!(via.starts_with("SIP/2.0/TLS"), "{via}");
+    assert!(via.contains("received="), "{via}");
+    let resp = req.reply(StatusCode::OK);
+    let sent = t.send_response(&resp, Some(&inc.origin())).await.unwrap();
+    assert_eq!(sent.protocol, Protocol::Tls);
+    assert_eq!(sent.connection, inc.connection);
+    let got = read_response(&mut client).await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(t.connection_count(), 1);
+}
+
+#[tokio::test]
+async fn request_and_response_over_tls_ipv4() {
+    round_trip("127.0.0.1:0", "localhost").await;
+}
+
+#[tokio::test]
+async fn request_and_response_over_tls_ipv6() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here; skipped");
+        return;
+    }
+    round_trip("[::1]:0", "::1").await;
+}
+
+#[tokio::test]
+async fn a_tls_listener_without_a_certificate_is_refused_at_bind() {
+    let config = TransportConfig {
+        listeners: vec![ListenerConfig::tls("127.0.0.1:0".parse().unwrap())],
+        ..TransportConfig::default()
+    };
+    let err = TransportLayer::bind(config).await.unwrap_err();
+    assert!(matches!(err, TransportError::Tls(_)), "{err}");
+    assert!(err.to_string().contains("certificate"), "{err}");
+}
+
+#[tokio::test]
+async fn plain_text_on_the_tls_port_is_closed_and_others_go_on() {
+    let ca = Ca::new("Parrot test CA");
+    let (t, mut rx, addr) = tls_server(
+        "127.0.0.1:0",
+        TlsConfig::server(ca.server_identity()).unwrap(),
+    )
+    .await;
+    let mut good = connect_tls(&ca, addr, "localhost").await.unwrap();
+    let mut plain = TcpStream::connect(addr).await.unwrap();
+    plain
+        .write_all(tls_request("plain").as_bytes())
+        .await
+        .unwrap();
+    expect_closed(&mut plain).await;
+    assert_eq!(t.stats().handshake_failures, 1);
+    // The TLS client was not affected.
+    send_and_expect(&mut good, &mut rx, "still-fine").await;
+    wait_connections(&t, 1).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_handshake_that_never_comes_is_closed_at_the_header_deadline() {
+    let ca = Ca::new("Parrot test CA");
+    let config = TransportConfig {
+        listeners: vec![ListenerConfig::tls("127.0.0.1:0".parse().unwrap())],
+        tls: Some(TlsConfig::server(ca.server_identity()).unwrap()),
+        header_timeout: Duration::from_secs(10),
+        ..TransportConfig::default()
+    };
+    let (t, _rx) = TransportLayer::bind(config).await.unwrap();
+    let addr = t.local_addr(Protocol::Tls).unwrap();
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    wait_connections(&t, 1).await;
+    let since = tokio::time::Instant::now();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(60), silent.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0) | Err(_))), "{read:?}");
+    let after = since.elapsed();
+    assert!(
+        after >= Duration::from_secs(9) && after <= Duration::from_secs(11),
+        "closed after {after:?}"
+    );
+    assert_eq!(t.stats().handshake_timeouts, 1);
+    wait_connections(&t, 0).await;
+}
+
+#[tokio::test]
+async fn handshaking_connections_count_against_the_per_source_limit() {
+    let ca = Ca::new("Parrot test CA");
+    let config = TransportConfig {
+        listeners: vec![ListenerConfig::tls("127.0.0.1:0".parse().unwrap())],
+        tls: Some(TlsConfig::server(ca.server_identity()).unwrap()),
+        max_connections_per_source: 2,
+        ..TransportConfig::default()
+    };
+    let (t, _rx) = TransportLayer::bind(config).await.unwrap();
+    let addr = t.local_addr(Protocol::Tls).unwrap();
+    let _a = TcpStream::connect(addr).await.unwrap();
+    let _b = TcpStream::connect(addr).await.unwrap();
+    wait_connections(&t, 2).await;
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    expect_closed(&mut c).await;
+    assert_eq!(t.stats().refused_per_source, 1);
+}
+
+#[tokio::test]
+async fn reloading_the_certificate_serves_new_connections_and_keeps_open_ones() {
+    let old_ca = Ca::new("Old CA");
+    let new_ca = Ca::new("New CA");
+    let tls = TlsConfig::server(old_ca.server_identity()).unwrap();
+    let (t, mut rx, addr) = tls_server("127.0.0.1:0", tls.clone()).await;
+    let mut before = connect_tls(&old_ca, addr, "localhost").await.unwrap();
+    tls.reload(new_ca.server_identity()).unwrap();
+    // New connections get the new certificate...
+    let mut after = connect_tls(&new_ca, addr, "localhost").await.unwrap();
+    assert!(
+        connect_tls(&old_ca, addr, "localhost").await.is_err(),
+        "the old certificate is still served"
+    );
+    // ...and the connection opened before goes on with its own.
+    send_and_expect(&mut before, &mut rx, "before").await;
+    send_and_expect(&mut after, &mut rx, "after").await;
+    assert_eq!(t.connection_count(), 2);
+}
+
+/// Sends an OPTIONS with Call-ID `id` on `s`; it must be delivered.
+async fn send_and_expect<S: AsyncWrite + Unpin>(s: &mut S, rx: &mut Receiver<Incoming>, id: &str) {
+    s.write_all(tls_request(id).as_bytes()).await.unwrap();
+    let inc = next(rx).await;
+    assert_eq!(
+        inc.message
+            .headers()
+            .get(HeaderName::CallId)
+            .unwrap()
+            .as_str(),
+        id
+    );
+}
+
+/// A transport that sends over TLS, trusting `ca` only (and the channel
+/// of what it receives, which must be kept for its connections to live).
+async fn tls_client(ca: &Ca) -> (TransportLayer, Receiver<Incoming>) {
+    let tls = TlsConfig::client()
+        .unwrap()
+        .with_roots_pem(ca.pem.as_bytes(), None)
+        .unwrap();
+    let config = TransportConfig {
+        listeners: vec![ListenerConfig::udp("127.0.0.1:0".parse().unwrap())],
+        tls: Some(tls),
+        ..TransportConfig::default()
+    };
+    TransportLayer::bind(config).await.unwrap()
+}
+
+/// An OPTIONS to `uri`, whose host is the name the TLS server must prove
+/// (RFC 5922 §7.2).
+fn options(uri: &str) -> Request {
+    let text = tls_request("out-1").replacen("sip:bob@example.com", uri, 1);
+    support::parse_request(&text)
+}
+
+#[tokio::test]
+async fn outgoing_requests_verify_the_server_and_reuse_the_connection() {
+    let ca = Ca::new("Parrot test CA");
+    let (server, mut rx, addr) = tls_server(
+        "127.0.0.1:0",
+        TlsConfig::server(ca.server_identity()).unwrap(),
+    )
+    .await;
+    let (client, mut client_rx) = tls_client(&ca).await;
+    let mut req = options("sip:bob@localhost");
+    let sent = client
+        .send_request(
+            &mut req,
+            Target::new(Protocol::Tls, addr),
+            SendOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.protocol, Protocol::Tls);
+    let inc = next(&mut rx).await;
+    assert_eq!(inc.protocol, Protocol::Tls);
+    // The server answers on that connection; the client gets it.
+    let parrot::message::Message::Request(r) = &inc.message else {
+        panic!("not a request");
+    };
+    server
+        .send_response(&r.reply(StatusCode::OK), Some(&inc.origin()))
+        .await
+        .unwrap();
+    let answer = next(&mut client_rx).await;
+    assert_eq!(answer.protocol, Protocol::Tls);
+    assert_eq!(answer.connection, sent.connection);
+    // A second request reuses the connection.
+    let mut again = options("sip:bob@localhost");
+    let sent2 = client
+        .send_request(
+            &mut again,
+            Target::new(Protocol::Tls, addr),
+            SendOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent2.connection, sent.connection);
+    wait_connections(&client, 1).await;
+    let _ = next(&mut rx).await;
+}
+
+#[tokio::test]
+async fn a_server_the_client_does_not_trust_is_a_tls_error() {
+    let server_ca = Ca::new("Server CA");
+    let other_ca = Ca::new("Some other CA");
+    let (_server, _rx, addr) = tls_server(
+        "127.0.0.1:0",
+        TlsConfig::server(server_ca.server_identity()).unwrap(),
+    )
+    .await;
+    let (client, _client_rx) = tls_client(&other_ca).await;
+    let mut req = options("sip:bob@127.0.0.1");
+    let err = client
+        .send_request(
+            &mut req,
+            Target::new(Protocol::Tls, addr),
+            SendOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransportError::Tls(_)), "{err}");
+    assert_eq!(client.connection_count(), 0);
+}
+
+#[tokio::test]
+async fn the_server_must_prove_the_name_of_the_uri_routed_on() {
+    let ca = Ca::new("Parrot test CA");
+    let (_server, mut rx, addr) = tls_server(
+        "127.0.0.1:0",
+        TlsConfig::server(ca.server_identity()).unwrap(),
+    )
+    .await;
+    let (client, _client_rx) = tls_client(&ca).await;
+    let target = Target::new(Protocol::Tls, addr);
+    // The certificate names localhost and 127.0.0.1, not this domain.
+    let mut req = options("sip:bob@carrier.example");
+    let err = client
+        .send_request(&mut req, target, SendOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransportError::Tls(_)), "{err}");
+    // The first Route, not the Request-URI, is what the next hop came from.
+    let mut routed = options("sip:bob@carrier.example");
+    routed.headers.set(HeaderName::Route, "<sip:localhost;lr>");
+    client
+        .send_request(&mut routed, target, SendOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(next(&mut rx).await.protocol, Protocol::Tls);
+    // An IP literal is checked against the certificate's addresses.
+    let (other, _other_rx) = tls_client(&ca).await;
+    let mut by_ip = options("sip:bob@127.0.0.1");
+    other
+        .send_request(&mut by_ip, target, SendOptions::default())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn sending_over_tls_without_tls_settings_is_unsupported() {
+    let config = TransportConfig {
+        listeners: vec![ListenerConfig::udp("127.0.0.1:0".parse().unwrap())],
+        ..TransportConfig::default()
+    };
+    let (client, _rx) = TransportLayer::bind(config).await.unwrap();
+    let mut req = options("sip:bob@127.0.0.1");
+    let err = client
+        .send_request(
+            &mut req,
+            Target::new(Protocol::Tls, "127.0.0.1:5061".parse().unwrap()),
+            SendOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TransportError::Unsupported(Protocol::Tls)),
+        "{err}"
+    );
+}
+
+mod server {
+    //! A `Server` with a TLS listener: the Contact of a dialog it answers
+    //! says TLS (RFC 3261 §12.1.1, §19.1.1).
+
+    use super::{Ca, connect_tls, read_response};
+    use parrot::message::HeaderName;
+    use parrot::prelude::*;
+    use parrot::transport::{Protocol, TlsConfig};
+    use tokio::io::AsyncWriteExt;
+
+    struct Answer;
+
+    #[uas_handler]
+    impl Answer {
+        async fn invite(&mut self, _req: &Request) -> StatusCode {
+            StatusCode::OK
+        }
+    }
+
+    fn invite(uri: &str, call_id: &str) -> String {
+        format!(
+            "INVITE {uri} SIP/2.0\r\n\
+             Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bK{call_id}\r\n\
+             Max-Forwards: 70\r\n\
+             To: <{uri}>\r\n\
+             From: <sips:alice@example.com>;tag=88\r\n\
+             Call-ID: {call_id}\r\n\
+             CSeq: 1 INVITE\r\n\
+             Contact: <sips:alice@192.0.2.1:5061>\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+    }
+
+    /// The Contact of the 200 the server gives an INVITE to `uri` over TLS.
+    async fn contact_for(uri: &str) -> String {
+        let ca = Ca::new("Parrot test CA");
+        let tls = TlsConfig::server(ca.server_identity()).unwrap();
+        let server = Server::builder()
+            .tls("127.0.0.1:0", tls)
+            .handler(|| Answer)
+            .bind()
+            .await
+            .unwrap();
+        let addr = server.local_addr(Protocol::Tls).unwrap();
+        let running = tokio::spawn(server.serve().into_future());
+        let mut client = connect_tls(&ca, addr, "localhost").await.unwrap();
+        client
+            .write_all(invite(uri, "c1").as_bytes())
+            .await
+            .unwrap();
+        let resp = read_response(&mut client).await;
+        running.abort();
+        assert_eq!(resp.status, StatusCode::OK);
+        resp.headers
+            .get(HeaderName::Contact)
+            .expect("a Contact")
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn a_sip_dialog_over_tls_gets_a_contact_with_transport_tls() {
+        let contact = contact_for("sip:bob@example.com").await;
+        assert!(contact.starts_with("<sip:"), "{contact}");
+        assert!(contact.contains(";transport=tls"), "{contact}");
+    }
+
+    #[tokio::test]
+    async fn a_sips_dialog_gets_a_sips_contact() {
+        let contact = contact_for("sips:bob@example.com").await;
+        assert!(contact.starts_with("<sips:"), "{contact}");
+        assert!(!contact.contains("transport="), "{contact}");
+    }
+}
