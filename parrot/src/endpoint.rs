@@ -409,7 +409,7 @@ impl Endpoint {
     /// A Via for a request sent over `protocol`: this endpoint's listening
     /// address as sent-by, a fresh branch (§8.1.1.7) and `rport` (RFC 3581).
     pub fn via(&self, protocol: Protocol) -> Option<Via> {
-        let local = self.transport.local_addr(protocol)?;
+        let local = self.sending_addr(protocol)?;
         let mut via = Via::new(
             protocol.via_transport(),
             crate::message::Host::from(local.ip()),
@@ -418,6 +418,23 @@ impl Endpoint {
         );
         via.request_rport();
         Some(via)
+    }
+
+    /// The address requests over `protocol` are sent from, for their Via
+    /// and Contact: the listener of that protocol; for TLS without a TLS
+    /// listener (a client that only connects out), the TCP or else the UDP
+    /// listener's, as responses come back on the TLS connection anyway
+    /// (RFC 3261 §18.2.2). `None` when there is no such listener.
+    pub fn sending_addr(&self, protocol: Protocol) -> Option<std::net::SocketAddr> {
+        let t = &self.transport;
+        t.local_addr(protocol).or_else(|| {
+            if protocol == Protocol::Tls && t.config().tls.is_some() {
+                t.local_addr(Protocol::Tcp)
+                    .or_else(|| t.local_addr(Protocol::Udp))
+            } else {
+                None
+            }
+        })
     }
 
     /// Starts a client transaction sending `request` to `target`. The

@@ -498,3 +498,82 @@ mod server {
         assert!(!contact.contains("transport="), "{contact}");
     }
 }
+
+mod client {
+    //! The `Client` reaches a `sips:` URI over TLS, verifying the server,
+    //! with no TLS listener of its own.
+
+    use super::Ca;
+    use parrot::client::Client;
+    use parrot::message::{HeaderName, StatusCode};
+    use parrot::prelude::*;
+    use parrot::transport::{Protocol, TlsConfig};
+
+    struct Pong;
+
+    #[uas_handler]
+    impl Pong {
+        async fn options(&mut self, req: &Request) -> Response {
+            // The Via the server saw, echoed back for the test to check.
+            let via = req.headers.get(HeaderName::Via).unwrap().to_string();
+            let mut resp = req.reply(StatusCode::OK);
+            resp.headers
+                .push(parrot::message::Header::new("X-Via", via));
+            resp
+        }
+    }
+
+    #[tokio::test]
+    async fn options_to_a_sips_uri_goes_over_tls() {
+        let ca = Ca::new("Parrot test CA");
+        let server = Server::builder()
+            .tls(
+                "127.0.0.1:0",
+                TlsConfig::server(ca.server_identity()).unwrap(),
+            )
+            .handler(|| Pong)
+            .bind()
+            .await
+            .unwrap();
+        let port = server.local_addr(Protocol::Tls).unwrap().port();
+        let running = tokio::spawn(server.serve().into_future());
+        let tls = TlsConfig::client()
+            .unwrap()
+            .with_roots_pem(ca.pem.as_bytes(), None)
+            .unwrap();
+        let client = Client::builder()
+            .listen("127.0.0.1:0".parse().unwrap())
+            .tls(tls)
+            .bind()
+            .await
+            .unwrap();
+        let resp = client
+            .options(format!("sips:bob@localhost:{port}").as_str())
+            .await
+            .unwrap();
+        assert_eq!(resp.status, StatusCode::OK);
+        let via = resp.headers.get("X-Via").unwrap().to_string();
+        assert!(via.starts_with("SIP/2.0/TLS "), "{via}");
+        // A client that does not trust the server's CA gets no answer
+        // from it: the transport error becomes a 503 (§8.1.3.1).
+        let stranger = Client::builder()
+            .listen("127.0.0.1:0".parse().unwrap())
+            .tls(
+                TlsConfig::client()
+                    .unwrap()
+                    .with_roots_pem(Ca::new("Other CA").pem.as_bytes(), None)
+                    .unwrap(),
+            )
+            .bind()
+            .await
+            .unwrap();
+        let refused = stranger
+            .options(format!("sips:bob@localhost:{port}").as_str())
+            .await;
+        match refused {
+            Ok(r) => assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE),
+            Err(e) => panic!("{e}"),
+        }
+        running.abort();
+    }
+}

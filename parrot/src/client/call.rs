@@ -797,7 +797,8 @@ impl Task {
         if matches!(status, StatusCode::METHOD_NOT_ALLOWED) || request.method == Method::Options {
             resp.headers.append(HeaderName::Allow, ALLOW);
         }
-        if let Ok(contact) = self.client.contact_for(&self.target) {
+        let sips = super::is_sips(&request.uri);
+        if let Ok(contact) = self.client.contact_for(&self.target, sips) {
             dialog.prepare_response(&mut resp, &contact);
         }
         info!(method = %request.method, status = %status, "answering the peer");

@@ -92,7 +92,9 @@ use crate::message::{
     HeaderName, Host, Method, NameAddr, Request, Response, SipUri, StatusCode, Text, Uri,
 };
 use crate::transaction::TimerConfig;
-use crate::transport::{ListenerConfig, Protocol, Target, TransportConfig, TransportError};
+use crate::transport::{
+    ListenerConfig, Protocol, Target, TlsConfig, TransportConfig, TransportError,
+};
 use router::DialogInput;
 use std::collections::HashMap;
 use std::fmt;
@@ -264,9 +266,24 @@ impl ClientBuilder {
     }
 
     /// Transport limits and timeouts (the listeners come from
-    /// [`ClientBuilder::listen`]).
+    /// [`ClientBuilder::listen`]; a TLS configuration given to
+    /// [`tls`](Self::tls) is kept unless `config` has its own).
     pub fn transport_config(mut self, config: TransportConfig) -> Self {
-        self.transport = config;
+        let tls = self.transport.tls.take();
+        self.transport = TransportConfig {
+            tls: config.tls.clone().or(tls),
+            ..config
+        };
+        self
+    }
+
+    /// Sends over TLS where a URI asks for it (`sips:`, `transport=tls`),
+    /// verifying servers as `tls` says ([`TlsConfig::client`] trusts
+    /// Mozilla's roots; [`TlsConfig::with_roots_pem`] a private CA and a
+    /// client certificate). The client needs no TLS listener: responses
+    /// come back on the connection.
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.transport.tls = Some(tls);
         self
     }
 
@@ -598,7 +615,9 @@ impl Client {
     /// the listener is bound to a wildcard.
     pub(crate) fn local_for(&self, target: &Target) -> Result<SocketAddr, ClientError> {
         let local = self
-            .local_addr(target.protocol)
+            .inner
+            .endpoint
+            .sending_addr(target.protocol)
             .ok_or(ClientError::NoListener(target.protocol))?;
         if !local.ip().is_unspecified() {
             return Ok(local);
@@ -626,8 +645,10 @@ impl Client {
     }
 
     /// Our Contact URI for requests to `target` (§8.1.1.8): our address,
-    /// `transport=tcp` over TCP, the user part of our identity.
-    pub(crate) fn contact_for(&self, target: &Target) -> Result<Uri, ClientError> {
+    /// `transport=tcp` over TCP, `transport=tls` over TLS, or a `sips:`
+    /// URI when `sips` (the request goes to a SIPS Request-URI or Route,
+    /// §8.1.1.8), the user part of our identity.
+    pub(crate) fn contact_for(&self, target: &Target, sips: bool) -> Result<Uri, ClientError> {
         let local = self.local_for(target)?;
         let user = self
             .inner
@@ -639,8 +660,11 @@ impl Client {
         let mut uri = SipUri::new(Host::from(local.ip()))
             .with_port(local.port())
             .with_user(&user);
-        if target.protocol == Protocol::Tcp {
-            uri = uri.with_transport("tcp");
+        match target.protocol {
+            Protocol::Tcp => uri = uri.with_transport("tcp"),
+            Protocol::Tls if sips => uri = uri.secure(),
+            Protocol::Tls => uri = uri.with_transport("tls"),
+            _ => {}
         }
         Ok(Uri::Sip(uri))
     }
@@ -676,8 +700,11 @@ impl Client {
         let first_hop = self.inner.outbound_proxy.as_ref().unwrap_or(&request_uri);
         let target = self.resolve(first_hop).await?;
         let local = self.local_for(&target)?;
+        let sips = is_sips(first_hop) || is_sips(&request_uri);
         let contact = if contact {
-            Some(Contact::new(NameAddr::new(self.contact_for(&target)?)))
+            Some(Contact::new(NameAddr::new(
+                self.contact_for(&target, sips)?,
+            )))
         } else {
             None
         };
@@ -712,7 +739,7 @@ impl Client {
             let via = self.via_for(&tcp)?;
             p.request.headers.set_typed(&via);
             if p.request.headers.contains(HeaderName::Contact)
-                && let Ok(uri) = self.contact_for(&tcp)
+                && let Ok(uri) = self.contact_for(&tcp, false)
             {
                 p.request
                     .headers
@@ -816,4 +843,9 @@ fn routable_ip(peer: SocketAddr) -> Option<IpAddr> {
     let s = std::net::UdpSocket::bind(bind).ok()?;
     s.connect(peer).ok()?;
     s.local_addr().ok().map(|a| a.ip())
+}
+
+/// Whether `uri` is a SIPS URI (RFC 3261 §19.1).
+pub(crate) fn is_sips(uri: &Uri) -> bool {
+    uri.as_sip().is_some_and(|u| u.is_secure())
 }

@@ -90,7 +90,7 @@ impl Binding {
             .await?;
         let contact = match &self.contact {
             Some(c) => c.clone(),
-            None => client.contact_for(&target)?,
+            None => client.contact_for(&target, super::is_sips(&request.uri))?,
         };
         let h = &mut request.headers;
         if let Some(from) = h.from_header().map(|f| f.into_owned()) {

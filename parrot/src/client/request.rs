@@ -199,27 +199,32 @@ impl NextHop {
     /// The next hop of a request whose first hop is `uri`: the outbound
     /// proxy, the first loose router of a route set, or the Request-URI.
     ///
-    /// Refused: URIs that are not `sip:` (a `sips:` URI needs TLS, which
-    /// the transport layer does not implement yet; `tel:` and others need
-    /// a gateway), and `transport` values other than `udp` and `tcp`.
+    /// A `sips:` URI goes over TLS (RFC 3261 §26.2.2: only ever TLS), as
+    /// does `transport=tls`; `transport=tcp` over TCP, otherwise UDP.
+    ///
+    /// Refused: URIs that are not `sip:` or `sips:` (`tel:` and others need
+    /// a gateway), `transport` values other than `udp`, `tcp` and `tls`,
+    /// and a `sips:` URI with `transport=udp` (which cannot be secured).
     pub fn from_uri(uri: &Uri) -> Result<NextHop, ClientError> {
         let Some(sip) = uri.as_sip() else {
             return Err(ClientError::Unsupported(format!(
-                "cannot route to a {}: URI ({uri}); give a sip: URI",
+                "cannot route to a {}: URI ({uri}); give a sip: or sips: URI",
                 uri.scheme()
             )));
         };
-        if sip.is_secure() {
-            return Err(ClientError::Unsupported(format!(
-                "{uri}: sips: needs TLS, which is not implemented"
-            )));
-        }
-        let protocol = match sip.transport().map(|t| t.to_ascii_lowercase()).as_deref() {
-            None | Some("udp") => Protocol::Udp,
-            Some("tcp") => Protocol::Tcp,
-            Some(other) => {
+        let transport = sip.transport().map(|t| t.to_ascii_lowercase());
+        let protocol = match (sip.is_secure(), transport.as_deref()) {
+            (true, None | Some("tls" | "tcp")) | (false, Some("tls")) => Protocol::Tls,
+            (false, None | Some("udp")) => Protocol::Udp,
+            (false, Some("tcp")) => Protocol::Tcp,
+            (true, Some(other)) => {
                 return Err(ClientError::Unsupported(format!(
-                    "{uri}: transport={other} is not implemented (udp and tcp are)"
+                    "{uri}: a sips: URI needs TLS, not transport={other}"
+                )));
+            }
+            (false, Some(other)) => {
+                return Err(ClientError::Unsupported(format!(
+                    "{uri}: transport={other} is not implemented (udp, tcp and tls are)"
                 )));
             }
         };

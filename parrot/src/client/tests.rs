@@ -327,8 +327,12 @@ fn next_hops_from_uris() {
     assert_eq!(h.host, "192.0.2.9", "maddr overrides the host");
     let h = hop("sip:[2001:db8::1]:5080").unwrap();
     assert_eq!((h.host.as_str(), h.port), ("2001:db8::1", Some(5080)));
+    let h = hop("sips:bob@example.com").unwrap();
+    assert_eq!((h.protocol, h.port), (Protocol::Tls, None), "sips: is TLS");
+    let h = hop("sip:bob@example.com:5061;transport=TLS").unwrap();
+    assert_eq!((h.protocol, h.port), (Protocol::Tls, Some(5061)));
     for bad in [
-        "sips:bob@example.com",
+        "sips:bob@example.com;transport=udp",
         "tel:+15551234567",
         "sip:bob@example.com;transport=sctp",
     ] {

@@ -7,6 +7,7 @@ use crate::message::typed::{MaxForwards, Route, Via};
 use crate::message::{
     Header, HeaderName, Host, Method, Request, Response, SipUri, StatusCode, Text, Uri,
 };
+use crate::transport::Protocol;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 /// Where a handler sends a request instead of answering it.
@@ -51,8 +52,9 @@ pub struct Local {
     pub host: Host,
     /// Our port.
     pub port: u16,
-    /// Whether the hop uses TCP (for `transport=tcp` in Record-Route).
-    pub tcp: bool,
+    /// The protocol of the hop (for `transport=tcp` or `transport=tls`
+    /// in Record-Route).
+    pub protocol: Protocol,
 }
 
 impl Local {
@@ -63,13 +65,22 @@ impl Local {
         })
     }
 
-    /// Our Record-Route / Route URI, `<sip:host:port;lr>`.
+    /// Our Record-Route / Route URI, `<sip:host:port;lr>`, with the
+    /// transport of the hop when it is not UDP.
     pub fn route_uri(&self) -> Uri {
+        self.route_uri_for(false)
+    }
+
+    /// [`route_uri`](Self::route_uri), or a SIPS URI when `sips` (§16.6
+    /// step 4: a request to a SIPS URI is record-routed with one).
+    pub fn route_uri_for(&self, sips: bool) -> Uri {
         let mut u = SipUri::new(self.host.clone())
             .with_port(self.port)
             .with_lr();
-        if self.tcp {
-            u = u.with_transport("tcp");
+        match self.protocol {
+            Protocol::Tls if sips => u = u.secure(),
+            Protocol::Udp => {}
+            p => u = u.with_transport(&p.as_str().to_ascii_lowercase()),
         }
         Uri::Sip(u)
     }
@@ -188,7 +199,8 @@ pub fn forward(
         && fwd.method != Method::Ack
         && fwd.method != Method::Cancel
     {
-        let rr = format!("<{}>", me.route_uri());
+        let sips = fwd.uri.as_sip().is_some_and(|u| u.is_secure());
+        let rr = format!("<{}>", me.route_uri_for(sips));
         fwd.headers
             .push_front(Header::known(HeaderName::RecordRoute, rr));
     }

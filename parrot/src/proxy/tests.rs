@@ -6,7 +6,7 @@ fn me() -> Local {
     Local {
         host: Host::Ipv4([10, 0, 0, 1].into()),
         port: 5060,
-        tcp: false,
+        protocol: Protocol::Udp,
     }
 }
 
@@ -43,6 +43,37 @@ fn forwarding_rewrites_uri_decrements_max_forwards_and_record_routes() {
     assert!(top.branch().unwrap().starts_with("z9hG4bKours."));
     assert_eq!(f.request.headers.count("Via"), 2);
     assert_eq!(f.next_hop, target);
+}
+
+#[test]
+fn record_route_over_tls_says_tls_and_is_sips_for_a_sips_request() {
+    let tls = Local {
+        protocol: Protocol::Tls,
+        ..me()
+    };
+    let req = request("");
+    let target: Uri = "sip:bob@192.0.2.7:5061;transport=tls".parse().unwrap();
+    let f = forward(&req, Some(&target), our_via(), Some(&tls));
+    assert_eq!(
+        f.request.headers.get("Record-Route").unwrap(),
+        "<sip:10.0.0.1:5060;lr;transport=tls>"
+    );
+    // §16.6 step 4: a SIPS Request-URI gets a SIPS Record-Route.
+    let target: Uri = "sips:bob@192.0.2.7".parse().unwrap();
+    let f = forward(&req, Some(&target), our_via(), Some(&tls));
+    assert_eq!(
+        f.request.headers.get("Record-Route").unwrap(),
+        "<sips:10.0.0.1:5060;lr>"
+    );
+    let tcp = Local {
+        protocol: Protocol::Tcp,
+        ..me()
+    };
+    let f = forward(&req, None, our_via(), Some(&tcp));
+    assert_eq!(
+        f.request.headers.get("Record-Route").unwrap(),
+        "<sip:10.0.0.1:5060;lr;transport=tcp>"
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! dialogs (the 2xx ACK end to end, §16.11).
 
 use super::inbox::{Inbox, Mailbox, ProxiedDialog};
+use crate::client::NextHop;
 use crate::endpoint::{ClientEvent, Endpoint};
 use crate::message::{Method, Request, Response, StatusCode, Uri};
 use crate::proxy::{Local, Proxy, best_response, check_and_preprocess, forward, strip_our_via};
@@ -27,30 +28,15 @@ pub(crate) fn local(endpoint: &Endpoint, protocol: Protocol) -> Option<Local> {
     Some(Local {
         host: via.host.clone(),
         port: via.port.unwrap_or(5060),
-        tcp: protocol == Protocol::Tcp,
+        protocol,
     })
 }
 
-/// Resolves a next-hop URI to a transport target (RFC 3263 without SRV).
+/// Resolves a next-hop URI to a transport target (RFC 3263 without SRV):
+/// the same rules as the client's (`sips:` and `transport=tls` over TLS).
 pub(crate) async fn resolve(uri: &Uri) -> Result<Target, String> {
-    let sip = uri
-        .as_sip()
-        .ok_or_else(|| format!("not a SIP URI: {uri}"))?;
-    let protocol = match sip
-        .transport()
-        .as_deref()
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("tcp") => Protocol::Tcp,
-        _ => Protocol::Udp,
-    };
-    let host = match sip.host() {
-        crate::message::Host::Domain(d) => d.to_string(),
-        crate::message::Host::Ipv4(a) => a.to_string(),
-        crate::message::Host::Ipv6(a) => a.to_string(),
-    };
-    Target::resolve(protocol, &host, sip.port())
+    let hop = NextHop::from_uri(uri).map_err(|e| e.to_string())?;
+    Target::resolve(hop.protocol, &hop.host, hop.port)
         .await
         .map_err(|e| e.to_string())
 }

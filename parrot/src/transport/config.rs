@@ -1,7 +1,7 @@
 //! Transport configuration.
 
 use super::Protocol;
-use super::tls::TlsConfig;
+use super::tls_config::TlsConfig;
 use crate::message::Limits;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;

@@ -8,7 +8,8 @@ use super::error::TransportError;
 use super::shared::{Shared, UdpEndpoint};
 use super::stats::{Counters, TransportStats};
 use super::tcp;
-use super::tls::{self, TlsConfig};
+use super::tls;
+use super::tls_config::TlsConfig;
 use super::udp;
 use super::via::{response_destination, set_top_via_transport, top_via};
 use super::{

@@ -69,6 +69,7 @@ mod stats;
 mod stream;
 mod tcp;
 mod tls;
+mod tls_config;
 mod udp;
 mod via;
 
@@ -79,7 +80,7 @@ pub use connections::ConnectionInfo;
 pub use error::TransportError;
 pub use layer::TransportLayer;
 pub use stats::TransportStats;
-pub use tls::{Identity, TlsConfig, TlsError};
+pub use tls_config::{Identity, TlsConfig, TlsError};
 pub use via::{
     ResponseDestination, response_destination, set_top_via_transport, stamp_top_via, stamp_via,
 };

@@ -1,0 +1,275 @@
+//! TLS settings (RFC 3261 §26.2, RFC 5630): the certificate a TLS listener
+//! presents, reloadable while the server runs, and how outgoing
+//! connections verify the servers they reach. The listener and the
+//! connecting are in `tls`.
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+use tracing::info;
+
+/// Why TLS settings could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A PEM text holds no certificate.
+    #[error("no certificate in {0}")]
+    NoCertificate(String),
+    /// A PEM text holds no private key (or one that cannot be read).
+    #[error("no usable private key in {0}: {1}")]
+    NoKey(String, String),
+    /// A PEM text is malformed.
+    #[error("malformed PEM in {0}: {1}")]
+    Pem(String, String),
+    /// rustls refused the certificate, key or roots.
+    #[error("TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// A certificate chain and its private key, as PEM text or files.
+#[derive(Clone)]
+pub struct Identity {
+    chain: Vec<CertificateDer<'static>>,
+    key: Arc<PrivateKeyDer<'static>>,
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("certificates", &self.chain.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Identity {
+    /// Reads a certificate chain (the end-entity certificate first) and
+    /// its private key (PKCS#8, PKCS#1 or SEC1) from PEM files.
+    pub fn from_pem_files(
+        chain: impl AsRef<Path>,
+        key: impl AsRef<Path>,
+    ) -> Result<Identity, TlsError> {
+        let (chain, key) = (chain.as_ref(), key.as_ref());
+        Identity::parse(&read(chain)?, &read(key)?, chain, key)
+    }
+
+    /// A certificate chain and private key given as PEM text.
+    pub fn from_pem(chain: &[u8], key: &[u8]) -> Result<Identity, TlsError> {
+        Identity::parse(
+            chain,
+            key,
+            Path::new("the certificate PEM"),
+            Path::new("the key PEM"),
+        )
+    }
+
+    fn parse(
+        chain_pem: &[u8],
+        key_pem: &[u8],
+        chain_name: &Path,
+        key_name: &Path,
+    ) -> Result<Identity, TlsError> {
+        let chain = certificates(chain_pem, chain_name)?;
+        let key = PrivateKeyDer::from_pem_slice(key_pem)
+            .map_err(|e| TlsError::NoKey(key_name.display().to_string(), e.to_string()))?;
+        Ok(Identity {
+            chain,
+            key: Arc::new(key),
+        })
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Every certificate in a PEM text; at least one.
+fn certificates(pem: &[u8], name: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let chain = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TlsError::Pem(name.display().to_string(), e.to_string()))?;
+    if chain.is_empty() {
+        return Err(TlsError::NoCertificate(name.display().to_string()));
+    }
+    Ok(chain)
+}
+
+/// The cryptography every configuration uses: rustls with ring.
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn server_config(identity: &Identity) -> Result<Arc<ServerConfig>, TlsError> {
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(identity.chain.clone(), identity.key.clone_key())?;
+    Ok(Arc::new(config))
+}
+
+/// The TLS settings of a transport: the certificate TLS listeners present
+/// and how outgoing TLS connections verify the server they reach.
+///
+/// Cheap to clone; clones share the listener's certificate, so
+/// [`reload`](Self::reload) on any clone changes what new connections get
+/// (connections already open keep theirs).
+///
+/// ```no_run
+/// use parrot::transport::{Identity, TlsConfig};
+///
+/// # fn run() -> Result<(), parrot::transport::TlsError> {
+/// let tls = TlsConfig::server(Identity::from_pem_files("cert.pem", "key.pem")?)?;
+/// // Later, on SIGHUP say: new connections get the renewed certificate.
+/// tls.reload(Identity::from_pem_files("cert.pem", "key.pem")?)?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct TlsConfig {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// What a TLS listener presents; `None` for a client-only setup.
+    server: RwLock<Option<Arc<ServerConfig>>>,
+    client: Arc<ClientConfig>,
+}
+
+impl fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsConfig")
+            .field("server", &self.acceptor().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for TlsConfig {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for TlsConfig {}
+
+impl TlsConfig {
+    /// Settings for a server presenting `identity` on its TLS listeners;
+    /// its outgoing connections trust Mozilla's root certificates.
+    pub fn server(identity: Identity) -> Result<TlsConfig, TlsError> {
+        let server = server_config(&identity)?;
+        Ok(TlsConfig {
+            inner: Arc::new(Inner {
+                server: RwLock::new(Some(server)),
+                client: client_config(mozilla_roots(), None)?,
+            }),
+        })
+    }
+
+    /// Settings for outgoing connections only (no TLS listener), trusting
+    /// Mozilla's root certificates.
+    pub fn client() -> Result<TlsConfig, TlsError> {
+        Ok(TlsConfig {
+            inner: Arc::new(Inner {
+                server: RwLock::new(None),
+                client: client_config(mozilla_roots(), None)?,
+            }),
+        })
+    }
+
+    /// Outgoing connections trust only the certificate authorities in
+    /// `pem` (e.g. a private CA), and present `identity` when the server
+    /// asks for a client certificate (mutual TLS).
+    pub fn with_roots_pem(
+        self,
+        pem: &[u8],
+        identity: Option<Identity>,
+    ) -> Result<TlsConfig, TlsError> {
+        let mut roots = RootCertStore::empty();
+        for cert in certificates(pem, Path::new("the CA PEM"))? {
+            roots.add(cert)?;
+        }
+        let client = client_config(roots, identity.as_ref())?;
+        let server = self.inner.server.read().map(|s| s.clone()).unwrap_or(None);
+        Ok(TlsConfig {
+            inner: Arc::new(Inner {
+                server: RwLock::new(server),
+                client,
+            }),
+        })
+    }
+
+    /// [`with_roots_pem`](Self::with_roots_pem) from a file.
+    pub fn with_roots_pem_file(
+        self,
+        path: impl AsRef<Path>,
+        identity: Option<Identity>,
+    ) -> Result<TlsConfig, TlsError> {
+        let pem = read(path.as_ref())?;
+        self.with_roots_pem(&pem, identity)
+    }
+
+    /// Replaces the certificate TLS listeners present: connections
+    /// accepted from now on get `identity`, those open keep theirs. An
+    /// error leaves the current certificate in place.
+    pub fn reload(&self, identity: Identity) -> Result<(), TlsError> {
+        let config = server_config(&identity)?;
+        let mut server = self
+            .inner
+            .server
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *server = Some(config);
+        info!(
+            certificates = identity.chain.len(),
+            "TLS certificate reloaded"
+        );
+        Ok(())
+    }
+
+    /// What accepts a TLS connection now, if there is a certificate.
+    pub(crate) fn acceptor(&self) -> Option<TlsAcceptor> {
+        let server = self
+            .inner
+            .server
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        server.clone().map(TlsAcceptor::from)
+    }
+
+    pub(crate) fn connector(&self) -> TlsConnector {
+        TlsConnector::from(self.inner.client.clone())
+    }
+}
+
+fn mozilla_roots() -> RootCertStore {
+    RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    }
+}
+
+fn client_config(
+    roots: RootCertStore,
+    identity: Option<&Identity>,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots);
+    let config = match identity {
+        Some(id) => builder.with_client_auth_cert(id.chain.clone(), id.key.clone_key())?,
+        None => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}
