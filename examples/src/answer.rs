@@ -19,12 +19,13 @@
 //! [`AnswerOptions::media_ip`] and [`AnswerOptions::media_port`].
 
 use crate::caller;
+use crate::listen::Listen;
 use parrot::message::typed::ContentType;
 use parrot::prelude::*;
 use parrot::sdp::{self, SessionDescription};
 use parrot::server::BoundServer;
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -229,17 +230,19 @@ fn has_usable_answer(ack: &Request) -> bool {
 /// Binds the `answer` example on `listen` (UDP and TCP); port 0 picks one
 /// (see `BoundServer::local_addr`).
 pub async fn bind(
-    listen: SocketAddr,
+    listen: impl Into<Listen>,
     options: AnswerOptions,
 ) -> parrot::Result<BoundServer<Answer>> {
+    let listen: Listen = listen.into();
+    let ip = listen.addr.ip();
     let options = AnswerOptions {
         media_ip: options
             .media_ip
-            .or_else(|| (!listen.ip().is_unspecified()).then_some(listen.ip())),
+            .or_else(|| (!ip.is_unspecified()).then_some(ip)),
         ..options
     };
-    Server::builder()
-        .listen(listen)
+    listen
+        .apply(Server::builder())
         .release_memory_with(crate::cli::release_memory)
         .handler(move || Answer::new(options))
         .bind()
@@ -249,7 +252,7 @@ pub async fn bind(
 /// Serves the `answer` example with the default options until `shutdown`
 /// completes.
 pub async fn serve(
-    listen: SocketAddr,
+    listen: impl Into<Listen>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> parrot::Result<()> {
     serve_with(listen, shutdown, AnswerOptions::default()).await
@@ -257,7 +260,7 @@ pub async fn serve(
 
 /// Serves the `answer` example with `options` until `shutdown` completes.
 pub async fn serve_with(
-    listen: SocketAddr,
+    listen: impl Into<Listen>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     options: AnswerOptions,
 ) -> parrot::Result<()> {

@@ -15,10 +15,10 @@
 //! runtime.
 
 use crate::answer;
+use crate::listen::Listen;
 use parrot::prelude::*;
 use parrot::server::BoundServer;
 use std::future::Future;
-use std::net::SocketAddr;
 use tracing::info;
 
 /// Refuses every call with `486 Busy Here`.
@@ -78,9 +78,10 @@ pub enum Mode {
 
 /// Binds the `busy` example (486) on `listen` (UDP and TCP; port 0 picks
 /// one). The other modes bind with `Server::builder()` and their handler.
-pub async fn bind(listen: SocketAddr) -> parrot::Result<BoundServer<Busy>> {
-    Server::builder()
-        .listen(listen)
+pub async fn bind(listen: impl Into<Listen>) -> parrot::Result<BoundServer<Busy>> {
+    listen
+        .into()
+        .apply(Server::builder())
         .release_memory_with(crate::cli::release_memory)
         .handler(|| Busy)
         .bind()
@@ -90,7 +91,7 @@ pub async fn bind(listen: SocketAddr) -> parrot::Result<BoundServer<Busy>> {
 /// Serves the `busy` example (486 to every INVITE) until `shutdown`
 /// completes.
 pub async fn serve(
-    listen: SocketAddr,
+    listen: impl Into<Listen>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> parrot::Result<()> {
     serve_mode(listen, shutdown, Mode::Busy).await
@@ -98,12 +99,13 @@ pub async fn serve(
 
 /// Serves the `busy` example in `mode` until `shutdown` completes.
 pub async fn serve_mode(
-    listen: SocketAddr,
+    listen: impl Into<Listen>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     mode: Mode,
 ) -> parrot::Result<()> {
-    let server = Server::builder()
-        .listen(listen)
+    let server = listen
+        .into()
+        .apply(Server::builder())
         .release_memory_with(crate::cli::release_memory);
     match mode {
         Mode::Busy => {

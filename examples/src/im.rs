@@ -6,11 +6,11 @@
 //!   with `Accept: text/plain` (RFC 3261 §21.4.13).
 //! - OPTIONS: the runtime's default answer.
 
+use crate::listen::Listen;
 use parrot::message::typed::ContentType;
 use parrot::prelude::*;
 use parrot::server::BoundServer;
 use std::future::Future;
-use std::net::SocketAddr;
 use tracing::info;
 
 /// The handler: it keeps no state.
@@ -33,9 +33,10 @@ impl Im {
 }
 
 /// Binds the `im` example on `listen` (UDP and TCP; port 0 picks one).
-pub async fn bind(listen: SocketAddr) -> parrot::Result<BoundServer<Im>> {
-    Server::builder()
-        .listen(listen)
+pub async fn bind(listen: impl Into<Listen>) -> parrot::Result<BoundServer<Im>> {
+    listen
+        .into()
+        .apply(Server::builder())
         .release_memory_with(crate::cli::release_memory)
         .handler(|| Im)
         .bind()
@@ -44,7 +45,7 @@ pub async fn bind(listen: SocketAddr) -> parrot::Result<BoundServer<Im>> {
 
 /// Serves the `im` example until `shutdown` completes.
 pub async fn serve(
-    listen: SocketAddr,
+    listen: impl Into<Listen>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> parrot::Result<()> {
     bind(listen)

@@ -10,7 +10,8 @@
 //! | [`busy`] | refuses calls: 486 Busy Here, 603 Decline, or answer-and-hang-up |
 //!
 //! Each module has `serve(listen, shutdown)`, which listens for UDP and TCP
-//! on `listen` until `shutdown` completes, and `bind(listen, ..)`, which
+//! on `listen` (a `SocketAddr`, or a [`listen::Listen`] that adds a TLS
+//! listener) until `shutdown` completes, and `bind(listen, ..)`, which
 //! returns the bound server (for tests that listen on port 0 and need the
 //! port). The handlers are written with `#[uas_handler]`, the way an
 //! application would write them. [`cli`] holds what the binaries share:
@@ -21,6 +22,7 @@ pub mod answer;
 pub mod busy;
 pub mod cli;
 pub mod im;
+pub mod listen;
 pub mod proxy;
 pub mod registrar;
 

@@ -23,6 +23,7 @@
 //!   a proxy is not a registrar.
 
 use crate::caller;
+use crate::listen::Listen;
 use parrot::message::{SipUri, Uri};
 use parrot::prelude::*;
 use parrot::proxy::Proxy;
@@ -30,7 +31,6 @@ use parrot::server::BoundServer;
 use parrot::server::{IntoAction, MethodSet};
 use std::fmt;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tracing::info;
 
@@ -193,7 +193,7 @@ impl fmt::Display for Targets<'_> {
 /// Binds the `proxy` example on `listen` (UDP and TCP; port 0 picks one,
 /// see `BoundServer::local_addr`). Refuses an empty target list.
 pub async fn bind(
-    listen: SocketAddr,
+    listen: impl Into<Listen>,
     options: ProxyOptions,
 ) -> parrot::Result<BoundServer<Forwarder>> {
     if options.targets.is_empty() {
@@ -206,8 +206,9 @@ pub async fn bind(
         info!(target = %t, record_route = options.record_route, "proxy target");
     }
     let options = Arc::new(options);
-    Server::builder()
-        .listen(listen)
+    listen
+        .into()
+        .apply(Server::builder())
         .release_memory_with(crate::cli::release_memory)
         .handler(move || Forwarder::new(options.clone()))
         .bind()
@@ -216,7 +217,7 @@ pub async fn bind(
 
 /// Serves the `proxy` example with `options` until `shutdown` completes.
 pub async fn serve_with(
-    listen: SocketAddr,
+    listen: impl Into<Listen>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     options: ProxyOptions,
 ) -> parrot::Result<()> {

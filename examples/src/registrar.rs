@@ -36,6 +36,7 @@
 //! each handler value from it, so no handler code sees a lock but the
 //! location service's own (an `Arc<Mutex<HashMap<aor, Vec<Binding>>>>`).
 
+use crate::listen::Listen;
 use parrot::auth::{AuthenticatedUser, DigestAuthenticator};
 use parrot::message::typed::{Contact, Expires, MinExpires};
 use parrot::message::{HeaderName, Uri};
@@ -43,7 +44,6 @@ use parrot::prelude::*;
 use parrot::server::BoundServer;
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
@@ -455,13 +455,14 @@ impl Registrar {
 /// Binds the `registrar` example on `listen` (UDP and TCP; port 0 picks
 /// one) over `location`, and starts its sweeper.
 pub async fn bind(
-    listen: SocketAddr,
+    listen: impl Into<Listen>,
     options: RegistrarOptions,
     location: Location,
 ) -> parrot::Result<BoundServer<Registrar>> {
     let sweep = options.sweep_interval;
-    let server = Server::builder()
-        .listen(listen)
+    let server = listen
+        .into()
+        .apply(Server::builder())
         .release_memory_with(crate::cli::release_memory)
         .state(Registry {
             location: location.clone(),
@@ -477,7 +478,7 @@ pub async fn bind(
 /// Serves the `registrar` example with the default options and an empty
 /// location service until `shutdown` completes.
 pub async fn serve(
-    listen: SocketAddr,
+    listen: impl Into<Listen>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> parrot::Result<()> {
     serve_with(
@@ -492,7 +493,7 @@ pub async fn serve(
 /// Serves the `registrar` example with `options` over `location` until
 /// `shutdown` completes.
 pub async fn serve_with(
-    listen: SocketAddr,
+    listen: impl Into<Listen>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     options: RegistrarOptions,
     location: Location,

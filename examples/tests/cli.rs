@@ -13,6 +13,8 @@ const BINARIES: &[(&str, &str, &[&str])] = &[
             "--ring-delay",
             "180 Ringing comes first",
             "[default: 40000]",
+            "--tls <ADDR>",
+            "--cert <FILE>",
         ],
     ),
     (

@@ -31,7 +31,7 @@ const QUIET: Duration = Duration::from_secs(2);
 /// Starts the proxy on a loopback port picked by the OS; returns its UDP
 /// address.
 async fn start(options: ProxyOptions) -> SocketAddr {
-    let server = proxy::bind("127.0.0.1:0".parse().unwrap(), options)
+    let server = proxy::bind("127.0.0.1:0".parse::<SocketAddr>().unwrap(), options)
         .await
         .expect("bind");
     let addr = server.local_addr(Protocol::Udp).expect("a UDP listener");
@@ -715,7 +715,7 @@ async fn a_request_that_loops_back_gets_482() {
 #[tokio::test]
 async fn bind_refuses_an_empty_target_list() {
     let err = proxy::bind(
-        "127.0.0.1:0".parse().unwrap(),
+        "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
         ProxyOptions {
             targets: Vec::new(),
             record_route: true,
@@ -730,7 +730,7 @@ async fn serve_with_returns_on_shutdown() {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let options = ProxyOptions::to("sip:127.0.0.1:9".parse().unwrap());
     let server = tokio::spawn(proxy::serve_with(
-        "127.0.0.1:0".parse().unwrap(),
+        "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
         async {
             let _ = rx.await;
         },

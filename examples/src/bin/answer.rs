@@ -3,6 +3,7 @@
 use clap::Parser;
 use examples::answer::{self, AnswerOptions};
 use examples::cli;
+use examples::listen::TlsArgs;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -28,6 +29,8 @@ struct Args {
     #[arg(long, value_name = "ADDR", default_value = cli::DEFAULT_LISTEN_TEXT,
           value_parser = cli::parse_listen)]
     listen: SocketAddr,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// How long to ring (180 Ringing) before answering; 0 answers at once,
     /// without a 180
     #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = cli::parse_seconds)]
@@ -58,7 +61,7 @@ impl Args {
 
 fn main() -> ExitCode {
     cli::main(|args: Args| async move {
-        answer::serve_with(args.listen, cli::ctrl_c(), args.options()).await?;
+        answer::serve_with(args.tls.listen(args.listen)?, cli::ctrl_c(), args.options()).await?;
         Ok(())
     })
 }

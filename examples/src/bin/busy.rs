@@ -3,6 +3,7 @@
 use clap::Parser;
 use examples::busy::{self, Mode};
 use examples::cli;
+use examples::listen::TlsArgs;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -19,6 +20,8 @@ struct Args {
     #[arg(long, value_name = "ADDR", default_value = cli::DEFAULT_LISTEN_TEXT,
           value_parser = cli::parse_listen)]
     listen: SocketAddr,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Answer 603 Decline instead (the callee declines, and wants no other
     /// attempt elsewhere)
     #[arg(long, conflicts_with = "hangup")]
@@ -45,7 +48,7 @@ impl Args {
 
 fn main() -> ExitCode {
     cli::main(|args: Args| async move {
-        busy::serve_mode(args.listen, cli::ctrl_c(), args.mode()).await?;
+        busy::serve_mode(args.tls.listen(args.listen)?, cli::ctrl_c(), args.mode()).await?;
         Ok(())
     })
 }

@@ -3,6 +3,7 @@
 use clap::Parser;
 use examples::cli;
 use examples::im;
+use examples::listen::TlsArgs;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -21,11 +22,13 @@ struct Args {
     #[arg(long, value_name = "ADDR", default_value = cli::DEFAULT_LISTEN_TEXT,
           value_parser = cli::parse_listen)]
     listen: SocketAddr,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 fn main() -> ExitCode {
     cli::main(|args: Args| async move {
-        im::serve(args.listen, cli::ctrl_c()).await?;
+        im::serve(args.tls.listen(args.listen)?, cli::ctrl_c()).await?;
         Ok(())
     })
 }

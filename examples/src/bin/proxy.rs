@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use examples::cli;
+use examples::listen::TlsArgs;
 use examples::proxy::{self, ProxyOptions};
 use parrot::message::Uri;
 use std::net::SocketAddr;
@@ -38,6 +39,8 @@ struct Args {
     #[arg(long, value_name = "ADDR", default_value = cli::DEFAULT_LISTEN_TEXT,
           value_parser = cli::parse_listen)]
     listen: SocketAddr,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Where to send requests, e.g. sip:10.0.0.2:5060 or
     /// sip:10.0.0.2:5080;transport=tcp (repeat it to fork)
     #[arg(long = "to", value_name = "URI", required = true, value_parser = proxy::parse_target)]
@@ -59,7 +62,7 @@ impl Args {
 
 fn main() -> ExitCode {
     cli::main(|args: Args| async move {
-        let listen = args.listen;
+        let listen = args.tls.listen(args.listen)?;
         proxy::serve_with(listen, cli::ctrl_c(), args.options()).await?;
         Ok(())
     })

@@ -3,6 +3,7 @@
 
 use clap::Parser;
 use examples::cli;
+use examples::listen::TlsArgs;
 use examples::registrar::{self, Location, RegistrarOptions};
 use parrot::auth::{Algorithm, DigestAuthenticator, Users};
 use std::net::SocketAddr;
@@ -33,6 +34,8 @@ struct Args {
     #[arg(long, value_name = "ADDR", default_value = cli::DEFAULT_LISTEN_TEXT,
           value_parser = cli::parse_listen)]
     listen: SocketAddr,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Shortest lifetime accepted
     #[arg(long, value_name = "SECONDS", default_value_t = RegistrarOptions::default().min_expires)]
     min_expires: u32,
@@ -122,7 +125,13 @@ impl Args {
 fn main() -> ExitCode {
     cli::main(|args: Args| async move {
         let options = args.options()?;
-        registrar::serve_with(args.listen, cli::ctrl_c(), options, Location::new()).await?;
+        registrar::serve_with(
+            args.tls.listen(args.listen)?,
+            cli::ctrl_c(),
+            options,
+            Location::new(),
+        )
+        .await?;
         Ok(())
     })
 }
