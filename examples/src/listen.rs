@@ -1,6 +1,7 @@
-//! Where an example server listens: UDP and TCP on one address, and SIP
-//! over TLS on another when asked (`--tls ADDR --cert FILE --key FILE`),
-//! its certificate reloaded on SIGHUP.
+//! Where an example server listens: UDP and TCP on one address, and when
+//! asked SIP over TLS (`--tls ADDR`), over WebSocket (`--ws ADDR`) and
+//! over secure WebSocket (`--wss ADDR`), the TLS ones presenting
+//! `--cert FILE --key FILE`, reloaded on SIGHUP.
 
 use crate::cli::{Error, parse_listen};
 use parrot::server::ServerBuilder;
@@ -15,6 +16,11 @@ pub struct Listen {
     pub addr: SocketAddr,
     /// SIP over TLS, if asked for.
     pub tls: Option<TlsListen>,
+    /// SIP over WebSocket (RFC 7118), if asked for.
+    pub ws: Option<SocketAddr>,
+    /// SIP over secure WebSocket, if asked for (with the certificate of
+    /// `wss_config`).
+    pub wss: Option<TlsListen>,
 }
 
 /// A TLS listener: where, and the certificate it presents.
@@ -29,54 +35,83 @@ pub struct TlsListen {
 
 impl From<SocketAddr> for Listen {
     fn from(addr: SocketAddr) -> Self {
-        Listen { addr, tls: None }
+        Listen {
+            addr,
+            tls: None,
+            ws: None,
+            wss: None,
+        }
     }
 }
 
 impl Listen {
     /// The listeners added to a server being built.
     pub fn apply<F, S>(&self, builder: ServerBuilder<F, S>) -> ServerBuilder<F, S> {
-        let builder = builder.listen(self.addr);
-        match &self.tls {
-            Some(t) => builder.tls(t.addr, t.config.clone()),
-            None => builder,
+        let mut builder = builder.listen(self.addr);
+        if let Some(t) = &self.tls {
+            builder = builder.tls(t.addr, t.config.clone());
         }
+        if let Some(addr) = self.ws {
+            builder = builder.ws(addr);
+        }
+        if let Some(t) = &self.wss {
+            builder = builder.wss(t.addr, t.config.clone());
+        }
+        builder
     }
 }
 
-/// The TLS options every server binary takes.
+/// The TLS and WebSocket options every server binary takes.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct TlsArgs {
     /// Also listen for SIP over TLS here (a bare port means every
     /// interface; 5061 is the standard port); needs --cert and --key
     #[arg(long, value_name = "ADDR", value_parser = parse_listen, requires_all = ["cert", "key"])]
     pub tls: Option<SocketAddr>,
-    /// The certificate chain the TLS listener presents (PEM, the server's
-    /// certificate first); reloaded with --key on SIGHUP
-    #[arg(long, value_name = "FILE", requires = "tls")]
+    /// Also listen for SIP over WebSocket here (RFC 7118, browsers)
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
+    pub ws: Option<SocketAddr>,
+    /// Also listen for SIP over secure WebSocket here; needs --cert and
+    /// --key
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen, requires_all = ["cert", "key"])]
+    pub wss: Option<SocketAddr>,
+    /// The certificate chain the TLS and WSS listeners present (PEM, the
+    /// server's certificate first); reloaded with --key on SIGHUP
+    #[arg(long, value_name = "FILE")]
     pub cert: Option<PathBuf>,
     /// The private key of --cert (PEM: PKCS#8, PKCS#1 or SEC1)
-    #[arg(long, value_name = "FILE", requires = "tls")]
+    #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
 }
 
 impl TlsArgs {
-    /// The listeners: UDP and TCP on `addr`, and TLS if asked for, its
-    /// certificate loaded now and reloaded on each SIGHUP (a bad file
-    /// then is logged, and the current certificate kept). Must run inside
-    /// the tokio runtime.
+    /// The listeners: UDP and TCP on `addr`, and TLS, WS and WSS as asked
+    /// for, the certificate loaded now and reloaded on each SIGHUP (a bad
+    /// file then is logged, and the current certificate kept). Must run
+    /// inside the tokio runtime.
     pub fn listen(&self, addr: SocketAddr) -> Result<Listen, Error> {
-        let (Some(at), Some(cert), Some(key)) = (self.tls, &self.cert, &self.key) else {
-            return Ok(Listen { addr, tls: None });
+        let mut listen = Listen::from(addr);
+        listen.ws = self.ws;
+        let (Some(cert), Some(key)) = (&self.cert, &self.key) else {
+            if self.cert.is_some() || self.key.is_some() {
+                return Err(Error::Usage("--cert and --key go together".into()));
+            }
+            return Ok(listen);
         };
+        if self.tls.is_none() && self.wss.is_none() {
+            return Err(Error::Usage("--cert and --key need --tls or --wss".into()));
+        }
         let config = Identity::from_pem_files(cert, key)
             .and_then(TlsConfig::server)
             .map_err(|e| Error::Usage(format!("--cert/--key: {e}")))?;
         reload_on_hangup(config.clone(), cert.clone(), key.clone());
-        Ok(Listen {
+        let with = |addr| TlsListen {
             addr,
-            tls: Some(TlsListen { addr: at, config }),
-        })
+            config: config.clone(),
+        };
+        listen.tls = self.tls.map(with);
+        listen.wss = self.wss.map(with);
+        Ok(listen)
     }
 }
 

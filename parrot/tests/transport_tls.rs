@@ -7,70 +7,20 @@
 
 use parrot::message::{HeaderName, Request, StatusCode};
 use parrot::transport::{
-    Identity, Incoming, ListenerConfig, Protocol, SendOptions, Target, TlsConfig, TransportConfig,
+    Incoming, ListenerConfig, Protocol, SendOptions, Target, TlsConfig, TransportConfig,
     TransportError, TransportLayer,
 };
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::Receiver;
-use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::ServerName;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
 mod support;
 
+use support::pki::Ca;
 use support::{WAIT, expect_closed, next, parse_response, request, wait_connections};
-
-/// A certificate authority made for one test.
-struct Ca {
-    issuer: Issuer<'static, KeyPair>,
-    pem: String,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        let pem = params.self_signed(&key).unwrap().pem();
-        Ca {
-            issuer: Issuer::new(params, key),
-            pem,
-        }
-    }
-
-    /// A server certificate for `localhost`, 127.0.0.1 and ::1.
-    fn server_identity(&self) -> Identity {
-        let key = KeyPair::generate().unwrap();
-        let names = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
-        let cert = CertificateParams::new(names)
-            .unwrap()
-            .signed_by(&key, &self.issuer)
-            .unwrap();
-        Identity::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes()).unwrap()
-    }
-
-    /// A rustls client trusting only this authority.
-    fn connector(&self) -> TlsConnector {
-        let mut roots = RootCertStore::empty();
-        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(self.pem.as_bytes()) {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        TlsConnector::from(Arc::new(config))
-    }
-}
 
 /// A transport with one TLS listener at `addr` presenting `identity`.
 async fn tls_server(

@@ -428,21 +428,9 @@ async fn several_listeners_and_resolution() {
 }
 
 #[tokio::test]
-async fn reserved_protocols_are_unsupported() {
-    let err = TransportLayer::bind(TransportConfig {
-        listeners: vec![ListenerConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            protocols: vec![Protocol::Ws],
-        }],
-        ..TransportConfig::default()
-    })
-    .await
-    .unwrap_err();
-    assert!(matches!(
-        err,
-        parrot::transport::TransportError::Unsupported(Protocol::Ws)
-    ));
+async fn protocols_without_a_way_there_are_refused() {
     let (t, _rx) = bind(ListenerConfig::udp("127.0.0.1:0".parse().unwrap())).await;
+    // A WebSocket peer is reached only down a connection it opened.
     let err = t
         .send_raw(
             Bytes::from_static(b"x"),
@@ -451,9 +439,19 @@ async fn reserved_protocols_are_unsupported() {
         )
         .await
         .unwrap_err();
+    assert!(matches!(err, parrot::transport::TransportError::NoRoute(_)));
+    // TLS needs TLS settings.
+    let err = t
+        .send_raw(
+            Bytes::from_static(b"x"),
+            Target::new(Protocol::Tls, "127.0.0.1:1".parse().unwrap()),
+            None,
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(
         err,
-        parrot::transport::TransportError::Unsupported(Protocol::Ws)
+        parrot::transport::TransportError::Unsupported(Protocol::Tls)
     ));
     // No IPv6 UDP listener: cannot send to an IPv6 address.
     let err = t

@@ -200,7 +200,8 @@ impl NextHop {
     /// proxy, the first loose router of a route set, or the Request-URI.
     ///
     /// A `sips:` URI goes over TLS (RFC 3261 §26.2.2: only ever TLS), as
-    /// does `transport=tls`; `transport=tcp` over TCP, otherwise UDP.
+    /// does `transport=tls`; `transport=tcp` over TCP; `transport=ws` over
+    /// a WebSocket (WSS for a `sips:` URI, RFC 7118 §7); otherwise UDP.
     ///
     /// Refused: URIs that are not `sip:` or `sips:` (`tel:` and others need
     /// a gateway), `transport` values other than `udp`, `tcp` and `tls`,
@@ -215,6 +216,9 @@ impl NextHop {
         let transport = sip.transport().map(|t| t.to_ascii_lowercase());
         let protocol = match (sip.is_secure(), transport.as_deref()) {
             (true, None | Some("tls" | "tcp")) | (false, Some("tls")) => Protocol::Tls,
+            // RFC 7118 §7: reachable only down a connection the peer opened.
+            (false, Some("ws")) => Protocol::Ws,
+            (true, Some("ws")) => Protocol::Wss,
             (false, None | Some("udp")) => Protocol::Udp,
             (false, Some("tcp")) => Protocol::Tcp,
             (true, Some(other)) => {
@@ -224,7 +228,7 @@ impl NextHop {
             }
             (false, Some(other)) => {
                 return Err(ClientError::Unsupported(format!(
-                    "{uri}: transport={other} is not implemented (udp, tcp and tls are)"
+                    "{uri}: transport={other} is not implemented (udp, tcp, tls and ws are)"
                 )));
             }
         };

@@ -78,9 +78,13 @@ impl Local {
             .with_port(self.port)
             .with_lr();
         match self.protocol {
-            Protocol::Tls if sips => u = u.secure(),
             Protocol::Udp => {}
-            p => u = u.with_transport(&p.as_str().to_ascii_lowercase()),
+            Protocol::Tcp => u = u.with_transport("tcp"),
+            Protocol::Tls if sips => u = u.secure(),
+            Protocol::Tls => u = u.with_transport("tls"),
+            // RFC 7118 §7: `transport=ws`, on a SIPS URI for WSS.
+            Protocol::Ws => u = u.with_transport("ws"),
+            Protocol::Wss => u = u.secure().with_transport("ws"),
         }
         Uri::Sip(u)
     }

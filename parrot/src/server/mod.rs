@@ -217,6 +217,21 @@ impl<F, S> ServerBuilder<F, S> {
         self.listener(addr, &[Protocol::Tls])
     }
 
+    /// Listens for SIP over WebSocket at `addr` (RFC 7118: browsers;
+    /// the upgrade must offer the `sip` subprotocol). See
+    /// [`listen`](Self::listen) for the address.
+    pub fn ws(self, addr: impl ToSocketAddrs + fmt::Debug) -> Self {
+        self.listener(addr, &[Protocol::Ws])
+    }
+
+    /// Listens for SIP over secure WebSocket at `addr` (RFC 7118, WSS),
+    /// presenting the certificate of `tls` (the same settings as
+    /// [`tls`](Self::tls), which a server with both shares).
+    pub fn wss(mut self, addr: impl ToSocketAddrs + fmt::Debug, tls: TlsConfig) -> Self {
+        self.settings.transport.tls = Some(tls);
+        self.listener(addr, &[Protocol::Wss])
+    }
+
     /// The transaction timers T1, T2, T4 (RFC 3261 §17; defaults 500 ms,
     /// 4 s, 5 s).
     pub fn timers(mut self, timers: TimerConfig) -> Self {
@@ -415,7 +430,7 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
         if s.listeners.is_empty() {
             return Err(Error::new(
                 ErrorKind::Config,
-                "no listen address: call .listen(..), .udp(..), .tcp(..) or .tls(..)",
+                "no listen address: call .listen(..), .udp(..), .tcp(..), .tls(..), .ws(..) or .wss(..)",
             ));
         }
         let addrs = s

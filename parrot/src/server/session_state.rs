@@ -344,7 +344,10 @@ fn contact<E>(shared: &Shared<E>, origin: &Origin, req: &Request) -> Uri {
         // TLS with the transport parameter (RFC 3261 §19.1.1).
         Protocol::Tls if sips => uri = uri.secure(),
         Protocol::Tls => uri = uri.with_transport("tls"),
-        _ => {}
+        // RFC 7118 §7: `transport=ws`, on a SIPS URI for WSS.
+        Protocol::Ws => uri = uri.with_transport("ws"),
+        Protocol::Wss => uri = uri.secure().with_transport("ws"),
+        Protocol::Udp => {}
     }
     if let Some(user) = req.uri.as_sip().and_then(|u| u.user()) {
         uri = uri.with_user(&user);

@@ -2,6 +2,7 @@
 
 use super::Protocol;
 use super::tls_config::TlsConfig;
+use super::ws_origin::OriginCheck;
 use crate::message::Limits;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -39,6 +40,22 @@ impl ListenerConfig {
         ListenerConfig {
             addr,
             protocols: vec![Protocol::Tls],
+        }
+    }
+
+    /// A WebSocket listener (RFC 7118).
+    pub fn ws(addr: SocketAddr) -> Self {
+        ListenerConfig {
+            addr,
+            protocols: vec![Protocol::Ws],
+        }
+    }
+
+    /// A secure WebSocket listener (it needs [`TransportConfig::tls`]).
+    pub fn wss(addr: SocketAddr) -> Self {
+        ListenerConfig {
+            addr,
+            protocols: vec![Protocol::Wss],
         }
     }
 
@@ -169,6 +186,10 @@ pub struct TransportConfig {
     /// connections verify servers. Needed for a [`Protocol::Tls`] listener
     /// and for sending over TLS. Default `None`.
     pub tls: Option<TlsConfig>,
+    /// Which browser pages may open a WebSocket to a WS or WSS listener,
+    /// by their `Origin` (RFC 6455 §10.2); upgrades without one are not
+    /// asked about. Default `None`: every origin.
+    pub ws_origin: Option<OriginCheck>,
 }
 
 impl Default for TransportConfig {
@@ -200,6 +221,7 @@ impl Default for TransportConfig {
             refusals_per_second: 2000,
             connection_queue: 64,
             tls: None,
+            ws_origin: None,
         }
     }
 }

@@ -12,6 +12,7 @@ use super::tls;
 use super::tls_config::TlsConfig;
 use super::udp;
 use super::via::{response_destination, set_top_via_transport, top_via};
+use super::ws;
 use super::{
     ConnectionId, Incoming, Listener, Origin, Protocol, SendOptions, Sent, Target, Transport,
 };
@@ -62,13 +63,14 @@ enum Bound {
     Udp(UdpSocket),
     Tcp(TcpListener),
     Tls(TcpListener, TlsConfig),
+    Ws(TcpListener, Option<TlsConfig>),
 }
 
 impl Bound {
     fn local_addr(&self) -> io::Result<SocketAddr> {
         match self {
             Bound::Udp(s) => s.local_addr(),
-            Bound::Tcp(l) | Bound::Tls(l, _) => l.local_addr(),
+            Bound::Tcp(l) | Bound::Tls(l, _) | Bound::Ws(l, _) => l.local_addr(),
         }
     }
 }
@@ -92,15 +94,20 @@ async fn bind_one(
             Ok(Bound::Udp(socket))
         }
         Protocol::Tcp => Ok(Bound::Tcp(TcpListener::bind(addr).await?)),
-        Protocol::Tls => {
+        Protocol::Tls | Protocol::Wss => {
             let tls = config.tls.clone().ok_or_else(|| {
                 TransportError::Tls(format!(
-                    "the TLS listener at {addr} needs a certificate (TransportConfig::tls)"
+                    "the {protocol} listener at {addr} needs a certificate (TransportConfig::tls)"
                 ))
             })?;
-            Ok(Bound::Tls(TcpListener::bind(addr).await?, tls))
+            let listener = TcpListener::bind(addr).await?;
+            Ok(if protocol == Protocol::Tls {
+                Bound::Tls(listener, tls)
+            } else {
+                Bound::Ws(listener, Some(tls))
+            })
         }
-        other => Err(TransportError::Unsupported(other)),
+        Protocol::Ws => Ok(Bound::Ws(TcpListener::bind(addr).await?, None)),
     }
 }
 
@@ -157,6 +164,7 @@ impl TransportLayer {
         let mut udp = Vec::new();
         let mut tcp = Vec::new();
         let mut tls = Vec::new();
+        let mut ws = Vec::new();
         for (protocol, b) in bound {
             let local_addr = b.local_addr()?;
             listeners.push(Listener {
@@ -170,6 +178,7 @@ impl TransportLayer {
                 }),
                 Bound::Tcp(l) => tcp.push((local_addr, l)),
                 Bound::Tls(l, config) => tls.push((local_addr, l, config)),
+                Bound::Ws(l, config) => ws.push((local_addr, l, config)),
             }
         }
         let shared = Arc::new(Shared {
@@ -197,6 +206,11 @@ impl TransportLayer {
         for (local, listener, config) in tls {
             let span = tracing::debug_span!("sip_tls_listener", %local);
             let run = tls::run_listener(shared.clone(), listener, local, config);
+            tokio::spawn(run.instrument(span));
+        }
+        for (local, listener, config) in ws {
+            let span = tracing::debug_span!("sip_ws_listener", %local);
+            let run = ws::run_listener(shared.clone(), listener, local, config);
             tokio::spawn(run.instrument(span));
         }
         debug!(listeners = ?shared.listeners, "transport started");
@@ -403,10 +417,17 @@ impl Shared {
         dest: SocketAddr,
         name: Option<&str>,
     ) -> Result<Sent, TransportError> {
-        if !matches!(protocol, Protocol::Tcp | Protocol::Tls) {
-            return Err(TransportError::Unsupported(protocol));
-        }
         let dest = canonical(dest);
+        if matches!(protocol, Protocol::Ws | Protocol::Wss) {
+            // RFC 7118 §5: only the peer opens a WebSocket (a browser
+            // cannot be dialled); its requests' answers and the requests
+            // to it go down the connection it opened.
+            let h = self.connection_to(protocol, dest).ok_or_else(|| {
+                TransportError::NoRoute(format!("no {protocol} connection from {dest}"))
+            })?;
+            h.send(data, self.config.write_timeout).await?;
+            return Ok(h.sent());
+        }
         for _ in 0..2 {
             let (h, reused) = match self.connection_to(protocol, dest) {
                 Some(h) => (h, true),

@@ -72,6 +72,8 @@ mod tls;
 mod tls_config;
 mod udp;
 mod via;
+mod ws;
+mod ws_origin;
 
 pub use addr::resolve;
 pub use bad_request::{RawRequestHeaders, error_response};
@@ -84,6 +86,7 @@ pub use tls_config::{Identity, TlsConfig, TlsError};
 pub use via::{
     ResponseDestination, response_destination, set_top_via_transport, stamp_top_via, stamp_via,
 };
+pub use ws_origin::OriginCheck;
 
 use crate::message::typed::Transport as ViaTransport;
 use crate::message::{Message, Request, Response};

@@ -56,12 +56,8 @@ where
 }
 
 /// Registers an inbound connection that must first complete a handshake
-/// (TLS, a WebSocket upgrade) and starts its task: the handshake runs in
-/// the task, under the connection caps from its first byte, and must end
-/// within the header deadline ([`TransportConfig::header_timeout`]
-/// (super::TransportConfig::header_timeout)); a connection evicted or shut
-/// down meanwhile is dropped. A failed or late handshake closes only this
-/// connection, logged and counted.
+/// (TLS) and starts its task, which then serves the byte stream like any
+/// other; see [`spawn_after_handshake`].
 pub(crate) fn spawn_handshaking<S, F>(
     shared: &Arc<Shared>,
     handshake: F,
@@ -72,6 +68,32 @@ pub(crate) fn spawn_handshaking<S, F>(
 where
     F: Future<Output = io::Result<S>> + Send + 'static,
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    spawn_after_handshake(shared, handshake, protocol, remote, local, run_connection)
+}
+
+/// Registers an inbound connection that must first complete a handshake
+/// (TLS, a WebSocket upgrade) and starts its task: the handshake runs in
+/// the task, under the connection caps from its first byte, and must end
+/// within the header deadline ([`TransportConfig::header_timeout`]
+/// (super::TransportConfig::header_timeout)); a connection evicted or shut
+/// down meanwhile is dropped. A failed or late handshake closes only this
+/// connection, logged and counted. Then `serve` serves the connection.
+pub(crate) fn spawn_after_handshake<S, F, R, RF>(
+    shared: &Arc<Shared>,
+    handshake: F,
+    protocol: Protocol,
+    remote: SocketAddr,
+    local: SocketAddr,
+    serve: R,
+) -> Result<ConnHandle, TransportError>
+where
+    F: Future<Output = io::Result<S>> + Send + 'static,
+    S: Send + 'static,
+    R: FnOnce(Arc<Shared>, S, ConnHandle, mpsc::Receiver<Outgoing>, ConnGuard) -> RF
+        + Send
+        + 'static,
+    RF: Future<Output = ()> + Send,
 {
     let (handle, rx, guard) = shared.register(protocol, remote, local, true)?;
     let span =
@@ -92,7 +114,7 @@ where
         match done {
             Ok(Ok(stream)) => {
                 trace!("handshake done");
-                run_connection(shared, stream, h, rx, guard).await;
+                serve(shared, stream, h, rx, guard).await;
             }
             Ok(Err(error)) => {
                 bump(&shared.counters.handshake_failures);

@@ -18,24 +18,26 @@ use tracing::{debug, warn};
 /// listener does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-/// Accepts TCP connections until shutdown.
-pub(crate) async fn run_listener(shared: Arc<Shared>, listener: TcpListener, local: SocketAddr) {
+/// Accepts TCP connections until shutdown, handing each to `accepted`
+/// with its peer (canonical) and local address, Nagle's algorithm off:
+/// the accept loop of every stream listener (TCP, TLS, WebSocket).
+pub(crate) async fn accept_loop(
+    shared: &Shared,
+    listener: TcpListener,
+    local: SocketAddr,
+    mut accepted: impl FnMut(TcpStream, SocketAddr, SocketAddr),
+) {
     let mut shutdown = shared.shutdown.clone();
     loop {
-        let accepted = tokio::select! {
+        let r = tokio::select! {
             () = shutdown_signal(&mut shutdown) => break,
             r = listener.accept() => r,
         };
-        match accepted {
+        match r {
             Ok((stream, peer)) => {
-                let peer = canonical(peer);
                 let _ = stream.set_nodelay(true);
                 let conn_local = stream.local_addr().unwrap_or(local);
-                match spawn_connection(&shared, stream, Protocol::Tcp, peer, conn_local, true) {
-                    Ok(h) => debug!(conn = %h.id, %peer, "accepted connection"),
-                    // Dropping the stream closes it.
-                    Err(error) => warn!(%peer, %error, "refused connection"),
-                }
+                accepted(stream, canonical(peer), conn_local);
             }
             Err(error) => {
                 warn!(%error, "accept failed");
@@ -44,6 +46,18 @@ pub(crate) async fn run_listener(shared: Arc<Shared>, listener: TcpListener, loc
         }
     }
     debug!("listener stopped");
+}
+
+/// Accepts TCP connections until shutdown.
+pub(crate) async fn run_listener(shared: Arc<Shared>, listener: TcpListener, local: SocketAddr) {
+    accept_loop(&shared, listener, local, |stream, peer, conn_local| {
+        match spawn_connection(&shared, stream, Protocol::Tcp, peer, conn_local, true) {
+            Ok(h) => debug!(conn = %h.id, %peer, "accepted connection"),
+            // Dropping the stream closes it.
+            Err(error) => warn!(%peer, %error, "refused connection"),
+        }
+    })
+    .await;
 }
 
 /// Opens a TCP connection to `remote` (a canonical address).

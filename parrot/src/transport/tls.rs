@@ -5,24 +5,19 @@
 //! is done, the connection is served by the task every stream protocol
 //! shares (`stream`), under the same limits, deadlines and table.
 
-use super::addr::canonical;
 use super::connections::ConnHandle;
-use super::shared::{Shared, shutdown_signal};
+use super::shared::Shared;
 use super::stream::{spawn_connection, spawn_handshaking};
+use super::tcp::accept_loop;
 use super::tls_config::TlsConfig;
 use super::{Protocol, TransportError};
 use crate::message::{HeaderName, Host, NameAddr, Request};
 use rustls_pki_types::ServerName;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 use tracing::{debug, warn};
-
-/// Pause after a failed `accept` (e.g. out of file descriptors) so the
-/// listener does not spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Accepts TLS connections until shutdown. Each handshake runs in the
 /// connection's own task, already counted in the connection table (so the
@@ -33,34 +28,18 @@ pub(crate) async fn run_listener(
     local: SocketAddr,
     tls: TlsConfig,
 ) {
-    let mut shutdown = shared.shutdown.clone();
-    loop {
-        let accepted = tokio::select! {
-            () = shutdown_signal(&mut shutdown) => break,
-            r = listener.accept() => r,
-        };
-        let (stream, peer) = match accepted {
-            Ok(a) => a,
-            Err(error) => {
-                warn!(%error, "accept failed");
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-                continue;
-            }
-        };
-        let peer = canonical(peer);
+    accept_loop(&shared, listener, local, |stream, peer, conn_local| {
         let Some(acceptor) = tls.acceptor() else {
             warn!(%peer, "TLS connection refused: no certificate configured");
-            continue;
+            return;
         };
-        let _ = stream.set_nodelay(true);
-        let conn_local = stream.local_addr().unwrap_or(local);
         let handshake = async move { acceptor.accept(stream).await };
         match spawn_handshaking(&shared, handshake, Protocol::Tls, peer, conn_local) {
             Ok(h) => debug!(conn = %h.id, %peer, "accepted TLS connection"),
             Err(error) => warn!(%peer, %error, "refused connection"),
         }
-    }
-    debug!("listener stopped");
+    })
+    .await;
 }
 
 /// The name the server must prove for `request` (RFC 5922 §7.2): the host

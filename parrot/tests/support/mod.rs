@@ -9,6 +9,8 @@
 // Each test binary uses its own subset of these.
 #![allow(dead_code)]
 
+pub mod pki;
+
 use bytes::Bytes;
 use parrot::message::{HeaderName, Message, Request, Response, parse_datagram};
 use parrot::transport::{Incoming, TransportLayer};
