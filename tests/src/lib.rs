@@ -1,17 +1,27 @@
 //! Support code for the end-to-end tests: real [SIPp](https://sipp.sourceforge.net/)
-//! against Parrot's example servers on loopback.
+//! and [Kamailio](https://www.kamailio.org/) against Parrot's example
+//! servers on loopback.
 //!
 //! - [`free_port`] hands out loopback ports that are free for both UDP and
 //!   TCP, never twice in one process, so tests run in parallel.
 //! - [`Server`] runs an example server (`examples::answer::serve`, …) on its
 //!   own thread and tokio runtime, waits until it answers an `OPTIONS`, and
-//!   shuts it down through the `shutdown` future it was given.
+//!   shuts it down through the `shutdown` future it was given;
+//!   [`Server::start_tls`] does the same for a server listening for SIP
+//!   over TLS, probing it over TLS.
 //! - [`Sipp`] runs the `sipp` binary as a child process, bounded in calls and
 //!   time, with its statistics, screen, error and message logs in a
 //!   temporary directory, and returns the parsed final [`Stats`].
+//! - [`TestCa`] makes a certificate authority and certificates at test time
+//!   (rcgen) and the TLS settings that present or trust them;
+//!   [`tls_client_transport`] is Parrot's transport set up to send over
+//!   TLS.
+//! - [`Kamailio`] runs a real Kamailio with a generated configuration,
+//!   listening for UDP and TLS (see [`kamailio`]).
 //!
-//! A missing `sipp` binary is a test failure, not a skip: install the
-//! `sip-tester` package (`./scripts/test.sh` does it).
+//! A missing `sipp` or `kamailio` binary (or Kamailio's `tls` module) is a
+//! test failure, not a skip: install the `sip-tester`, `kamailio` and
+//! `kamailio-tls-modules` packages (`./scripts/test.sh` does it).
 #![warn(missing_docs)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,7 +39,17 @@ use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use parrot::message::{Message, Request, parse_datagram};
+use parrot::transport::{
+    Identity, Incoming, ListenerConfig, Protocol, SendOptions, Target, TlsConfig, TransportConfig,
+    TransportError, TransportLayer,
+};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use tokio::sync::oneshot;
+
+pub mod kamailio;
+
+pub use kamailio::Kamailio;
 
 /// The only interface the tests use.
 pub const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
@@ -117,6 +137,43 @@ impl Server {
         Fut: Future<Output = Result<(), E>>,
         E: fmt::Debug,
     {
+        Server::start_with(name, "UDP+TCP", serve, |server, timeout| {
+            server.wait_until_answering(timeout)
+        })
+    }
+
+    /// Starts `serve(listen, shutdown)`, a server listening for SIP over
+    /// TLS only at `listen`, on a free loopback port, and waits until it
+    /// answers an `OPTIONS` sent over TLS to `sip:ping@127.0.0.1:<port>`
+    /// by Parrot's own transport configured with `client` (which must trust
+    /// the server's certificate for 127.0.0.1, e.g.
+    /// [`TestCa::client_tls`]).
+    ///
+    /// Retries and panics as [`start`](Self::start) does.
+    pub fn start_tls<F, Fut, E>(name: &str, client: TlsConfig, serve: F) -> Server
+    where
+        F: Fn(SocketAddr, Shutdown) -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = Result<(), E>>,
+        E: fmt::Debug,
+    {
+        Server::start_with(name, "TLS", serve, move |server, timeout| {
+            server.wait_until_answering_tls(&client, timeout)
+        })
+    }
+
+    /// Runs `serve` on a free port on its own thread until `ready` says it
+    /// answers; five attempts.
+    fn start_with<F, Fut, E>(
+        name: &str,
+        transports: &str,
+        serve: F,
+        ready: impl Fn(&mut Server, Duration) -> Result<(), String>,
+    ) -> Server
+    where
+        F: Fn(SocketAddr, Shutdown) -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = Result<(), E>>,
+        E: fmt::Debug,
+    {
         let mut failures = Vec::new();
         for attempt in 1..=5 {
             let addr = SocketAddr::from((LOOPBACK, free_port()));
@@ -142,9 +199,9 @@ impl Server {
                 shutdown: Some(tx),
                 thread: Some(thread),
             };
-            match server.wait_until_answering(READY_TIMEOUT) {
+            match ready(&mut server, READY_TIMEOUT) {
                 Ok(()) => {
-                    eprintln!("[e2e] {name} listening on {addr} (UDP+TCP), attempt {attempt}");
+                    eprintln!("[e2e] {name} listening on {addr} ({transports}), attempt {attempt}");
                     return server;
                 }
                 Err(reason) => {
@@ -159,7 +216,8 @@ impl Server {
         );
     }
 
-    /// The address the server listens on (UDP and TCP).
+    /// The address the server listens on (UDP and TCP; TLS for a server
+    /// started with [`start_tls`](Self::start_tls)).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -239,7 +297,7 @@ impl Server {
                 ));
             }
             probe += 1;
-            let options = readiness_options(self.addr, local, probe);
+            let options = readiness_options("UDP", self.addr, local, probe);
             if let Err(e) = socket.send_to(options.as_bytes(), self.addr) {
                 last_error = format!("send: {e}");
                 std::thread::sleep(Duration::from_millis(50));
@@ -265,6 +323,187 @@ impl Server {
             }
         }
     }
+
+    /// Sends `OPTIONS` over TLS, with Parrot's transport configured with
+    /// `client`, until a SIP response comes back over TLS.
+    fn wait_until_answering_tls(
+        &mut self,
+        client: &TlsConfig,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot build a tokio runtime: {e}"))?;
+        runtime.block_on(async {
+            let (transport, mut incoming) = tls_client_transport(client.clone())
+                .await
+                .map_err(|e| format!("cannot bind the probing transport: {e}"))?;
+            let local = transport
+                .local_addr(Protocol::Udp)
+                .ok_or("the probing transport has no UDP listener")?;
+            let target = Target::new(Protocol::Tls, self.addr);
+            let mut probe = 0u32;
+            let mut last_error = String::from("no response");
+            let outcome = loop {
+                if let Some(reason) = self.finished_early() {
+                    break Err(reason);
+                }
+                if Instant::now() >= deadline {
+                    break Err(format!(
+                        "no SIP response to OPTIONS over TLS within {timeout:?} ({last_error})"
+                    ));
+                }
+                probe += 1;
+                let mut options = parse_request(&readiness_options("TLS", self.addr, local, probe));
+                if let Err(e) = transport
+                    .send_request(&mut options, target, SendOptions::default())
+                    .await
+                {
+                    last_error = format!("send over TLS: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+                match tokio::time::timeout(Duration::from_millis(500), incoming.recv()).await {
+                    Ok(Some(inc))
+                        if inc.protocol == Protocol::Tls
+                            && matches!(inc.message, Message::Response(_)) =>
+                    {
+                        break Ok(());
+                    }
+                    Ok(Some(inc)) => {
+                        last_error =
+                            format!("a {} message that is not a SIP response", inc.protocol)
+                    }
+                    Ok(None) => break Err("the probing transport stopped".to_owned()),
+                    Err(_) => last_error = "no response within 500 ms".to_owned(),
+                }
+            };
+            transport.shutdown();
+            outcome
+        })
+    }
+}
+
+/// A transport for sending over TLS as configured by `tls` (e.g.
+/// [`TestCa::client_tls`]), with one UDP listener on an OS-chosen loopback
+/// port (a transport needs a listener; its port makes a unique Via
+/// sent-by), and the channel of what it receives, which must be kept for
+/// its connections to live.
+pub async fn tls_client_transport(
+    tls: TlsConfig,
+) -> Result<(TransportLayer, tokio::sync::mpsc::Receiver<Incoming>), TransportError> {
+    let config = TransportConfig {
+        listeners: vec![ListenerConfig::udp(SocketAddr::from((LOOPBACK, 0)))],
+        tls: Some(tls),
+        ..TransportConfig::default()
+    };
+    TransportLayer::bind(config).await
+}
+
+/// Parses the text of a SIP request; panics if it is not one.
+pub fn parse_request(text: &str) -> Request {
+    match parse_datagram(text.to_owned().into()) {
+        Ok(Message::Request(request)) => request,
+        other => panic!("not a SIP request ({other:?}):\n{text}"),
+    }
+}
+
+/// A certificate authority made at test time with rcgen, which issues the
+/// certificates of the servers under test (Parrot's TLS listener,
+/// Kamailio's) and makes the TLS settings of clients that trust it.
+pub struct TestCa {
+    name: String,
+    issuer: Issuer<'static, KeyPair>,
+    pem: String,
+}
+
+impl fmt::Debug for TestCa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestCa")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A certificate issued by a [`TestCa`] and its private key, as PEM text.
+#[derive(Clone, Debug)]
+pub struct IssuedCert {
+    /// The certificate (`-----BEGIN CERTIFICATE-----`).
+    pub cert_pem: String,
+    /// Its private key, PKCS#8 ECDSA P-256 (`-----BEGIN PRIVATE KEY-----`).
+    pub key_pem: String,
+}
+
+impl IssuedCert {
+    /// The certificate and key as a Parrot [`Identity`].
+    pub fn identity(&self) -> Identity {
+        Identity::from_pem(self.cert_pem.as_bytes(), self.key_pem.as_bytes())
+            .expect("rcgen's certificate and key are valid PEM")
+    }
+}
+
+impl TestCa {
+    /// A new self-signed certificate authority with common name `name`.
+    pub fn new(name: &str) -> TestCa {
+        let key = KeyPair::generate().expect("generate the CA's key");
+        let mut params =
+            CertificateParams::new(Vec::<String>::new()).expect("certificate parameters");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        let pem = params
+            .self_signed(&key)
+            .expect("self-sign the CA certificate")
+            .pem();
+        TestCa {
+            name: name.to_owned(),
+            issuer: Issuer::new(params, key),
+            pem,
+        }
+    }
+
+    /// The authority's certificate as PEM text (a CA list for a client).
+    pub fn pem(&self) -> &str {
+        &self.pem
+    }
+
+    /// A server certificate for `names`: each is a DNS name, or an IP
+    /// address (`"127.0.0.1"`) that becomes an IP address entry.
+    pub fn issue(&self, names: &[&str]) -> IssuedCert {
+        let key = KeyPair::generate().expect("generate a key");
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut params = CertificateParams::new(names.clone()).expect("certificate parameters");
+        if let Some(first) = names.first() {
+            params
+                .distinguished_name
+                .push(DnType::CommonName, first.as_str());
+        }
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("sign a certificate");
+        IssuedCert {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+
+    /// TLS settings for outgoing connections that trust this authority
+    /// only.
+    pub fn client_tls(&self) -> TlsConfig {
+        TlsConfig::client()
+            .and_then(|tls| tls.with_roots_pem(self.pem.as_bytes(), None))
+            .expect("TLS client settings")
+    }
+
+    /// TLS settings for a server presenting a certificate from this
+    /// authority for `names`, whose own outgoing TLS connections trust
+    /// this authority only.
+    pub fn server_tls(&self, names: &[&str]) -> TlsConfig {
+        TlsConfig::server(self.issue(names).identity())
+            .and_then(|tls| tls.with_roots_pem(self.pem.as_bytes(), None))
+            .expect("TLS server settings")
+    }
 }
 
 impl Drop for Server {
@@ -276,10 +515,13 @@ impl Drop for Server {
     }
 }
 
-fn readiness_options(server: SocketAddr, local: SocketAddr, probe: u32) -> String {
+/// An `OPTIONS` to `sip:ping@<server>` whose top Via says `transport`
+/// (`UDP`, `TLS`) with `local` as its sent-by: what the harness sends to
+/// see whether a server (Parrot or Kamailio) answers yet.
+fn readiness_options(transport: &str, server: SocketAddr, local: SocketAddr, probe: u32) -> String {
     format!(
         "OPTIONS sip:ping@{server} SIP/2.0\r\n\
-         Via: SIP/2.0/UDP {local};branch=z9hG4bK-e2e-ready-{port}-{probe};rport\r\n\
+         Via: SIP/2.0/{transport} {local};branch=z9hG4bK-e2e-ready-{port}-{probe};rport\r\n\
          Max-Forwards: 70\r\n\
          From: <sip:harness@{local}>;tag=ready{probe}\r\n\
          To: <sip:ping@{server}>\r\n\

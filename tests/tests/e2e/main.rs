@@ -10,6 +10,7 @@ mod answer;
 mod busy;
 mod client;
 mod im;
+mod kamailio_tls;
 mod proxy;
 mod registrar;
 mod registrar_auth;
