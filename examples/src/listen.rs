@@ -5,7 +5,7 @@
 
 use crate::cli::{Error, parse_listen};
 use parrot::server::ServerBuilder;
-use parrot::transport::{Identity, TlsConfig};
+use parrot::transport::{Identity, TlsConfig, TransportConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -18,9 +18,11 @@ pub struct Listen {
     pub tls: Option<TlsListen>,
     /// SIP over WebSocket (RFC 7118), if asked for.
     pub ws: Option<SocketAddr>,
-    /// SIP over secure WebSocket, if asked for (with the certificate of
-    /// `wss_config`).
+    /// SIP over secure WebSocket, if asked for.
     pub wss: Option<TlsListen>,
+    /// Most stream connections open at once, and from one source address
+    /// (the transport's defaults when `None`).
+    pub max_connections: Option<(usize, usize)>,
 }
 
 /// A TLS listener: where, and the certificate it presents.
@@ -40,6 +42,7 @@ impl From<SocketAddr> for Listen {
             tls: None,
             ws: None,
             wss: None,
+            max_connections: None,
         }
     }
 }
@@ -48,6 +51,13 @@ impl Listen {
     /// The listeners added to a server being built.
     pub fn apply<F, S>(&self, builder: ServerBuilder<F, S>) -> ServerBuilder<F, S> {
         let mut builder = builder.listen(self.addr);
+        if let Some((all, per_source)) = self.max_connections {
+            builder = builder.transport_config(TransportConfig {
+                max_connections: all,
+                max_connections_per_source: per_source,
+                ..TransportConfig::default()
+            });
+        }
         if let Some(t) = &self.tls {
             builder = builder.tls(t.addr, t.config.clone());
         }
@@ -61,8 +71,8 @@ impl Listen {
     }
 }
 
-/// The TLS and WebSocket options every server binary takes.
-#[derive(Debug, Clone, Default, clap::Args)]
+/// The TLS, WebSocket and connection options every server binary takes.
+#[derive(Debug, Clone, clap::Args)]
 pub struct TlsArgs {
     /// Also listen for SIP over TLS here (a bare port means every
     /// interface; 5061 is the standard port); needs --cert and --key
@@ -82,6 +92,13 @@ pub struct TlsArgs {
     /// The private key of --cert (PEM: PKCS#8, PKCS#1 or SEC1)
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
+    /// Most TCP, TLS and WebSocket connections open at once
+    #[arg(long, value_name = "N", default_value_t = TransportConfig::default().max_connections)]
+    pub max_connections: usize,
+    /// Most of them from one IP address
+    #[arg(long, value_name = "N",
+          default_value_t = TransportConfig::default().max_connections_per_source)]
+    pub max_connections_per_source: usize,
 }
 
 impl TlsArgs {
@@ -92,6 +109,7 @@ impl TlsArgs {
     pub fn listen(&self, addr: SocketAddr) -> Result<Listen, Error> {
         let mut listen = Listen::from(addr);
         listen.ws = self.ws;
+        listen.max_connections = Some((self.max_connections, self.max_connections_per_source));
         let (Some(cert), Some(key)) = (&self.cert, &self.key) else {
             if self.cert.is_some() || self.key.is_some() {
                 return Err(Error::Usage("--cert and --key go together".into()));

@@ -46,10 +46,12 @@ pub struct StreamDecoder {
 }
 
 impl StreamDecoder {
-    /// A decoder with the given limits.
+    /// A decoder with the given limits. Its buffer is allocated as bytes
+    /// arrive (a connection that holds one keeps its room small while it
+    /// waits; see [`buffer_mut`](Self::buffer_mut)).
     pub fn new(limits: Limits) -> Self {
         StreamDecoder {
-            buf: BytesMut::with_capacity(4096),
+            buf: BytesMut::new(),
             limits,
             scanned: 0,
         }

@@ -16,7 +16,7 @@ use super::shared::{ConnGuard, Shared, shutdown_signal};
 use super::stats::bump;
 use super::{Origin, Protocol, TransportError};
 use crate::message::{Frame, StreamDecoder};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -29,8 +29,12 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep, timeout};
 use tracing::{Instrument, debug, trace, warn};
 
-/// Spare room kept in a connection's receive buffer before each read.
+/// Spare room kept in a connection's receive buffer before each read
+/// while a message is incomplete.
 const READ_CHUNK: usize = 16 * 1024;
+/// Room kept while nothing is buffered; a larger buffer left by a burst is
+/// let go once it empties.
+const IDLE_ROOM: usize = 2048;
 /// How long a closing connection may take to flush and shut down.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
@@ -197,9 +201,18 @@ async fn run_connection<S>(
         connection: Some(handle.id),
     };
     let reason = loop {
+        // An idle connection (nothing buffered) waits with room for one
+        // typical message, not a whole read chunk: thousands of idle
+        // connections (registered phones, browsers) would otherwise hold
+        // 16 KiB each.
         let buf = decoder.buffer_mut();
-        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-            buf.reserve(READ_CHUNK);
+        let want = if buf.is_empty() {
+            IDLE_ROOM
+        } else {
+            READ_CHUNK
+        };
+        if buf.capacity() - buf.len() < want / 4 {
+            buf.reserve(want);
         }
         let read = tokio::select! {
             () = shutdown_signal(&mut shutdown) => break "shutdown",
@@ -253,6 +266,10 @@ async fn run_connection<S>(
                 activity
                     .busy
                     .store(decoder.buffered() > 0, Ordering::Relaxed);
+                if decoder.buffered() == 0 && decoder.buffer_mut().capacity() > 2 * IDLE_ROOM {
+                    // The messages split off keep what they use.
+                    *decoder.buffer_mut() = BytesMut::new();
+                }
                 // Timed after processing, which may have waited on the
                 // layer above (back-pressure): what is left starts now.
                 progress.update(decoder.buffer_mut(), n, cut, Instant::now());
