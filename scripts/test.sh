@@ -24,6 +24,12 @@ if ! { command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ]; } ||
     ! kamailio_tls_module; then
     packages+=(kamailio kamailio-tls-modules)
 fi
+# The browser test (tests/tests/e2e/browser.rs) drives headless Chromium
+# (Debian package chromium, /usr/bin/chromium) with puppeteer-core and JsSIP
+# from tests/browser/node_modules; node and npm must be on the machine.
+if [ ! -x /usr/bin/chromium ]; then
+    packages+=(chromium)
+fi
 if [ ${#packages[@]} -gt 0 ]; then
     sudo=""
     if [ "$(id -u)" -ne 0 ]; then
@@ -31,6 +37,13 @@ if [ ${#packages[@]} -gt 0 ]; then
     fi
     $sudo apt-get update
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y "${packages[@]}"
+fi
+
+# The browser test's npm packages, exactly as locked; puppeteer-core never
+# downloads a browser (it uses /usr/bin/chromium), and these make sure of it.
+if [ ! -d tests/browser/node_modules ]; then
+    (cd tests/browser &&
+        PUPPETEER_SKIP_DOWNLOAD=1 PUPPETEER_SKIP_CHROMIUM_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
 
 cargo test --workspace --all-targets

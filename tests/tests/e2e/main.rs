@@ -1,5 +1,6 @@
 //! End-to-end tests: real SIPp (`sipp`, Debian package `sip-tester`) against
-//! Parrot's example servers, in-process on loopback.
+//! Parrot's example servers, in-process on loopback; Kamailio over TLS
+//! (`kamailio_tls`); and JsSIP in headless Chromium over WSS (`browser`).
 //!
 //! Every test starts its own server on its own ports, so they run in
 //! parallel. Each SIPp run prints its counts (`cargo test -p tests --test
@@ -7,6 +8,7 @@
 //! about 33 s of real time (the server waits 64*T1 before its BYE).
 
 mod answer;
+mod browser;
 mod busy;
 mod client;
 mod im;
