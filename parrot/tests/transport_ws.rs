@@ -151,28 +151,38 @@ async fn a_request_and_its_answer_over_ws_on_ipv6() {
     round_trip(&t, &mut rx, &mut ws, Protocol::Ws).await;
 }
 
-#[tokio::test]
-async fn a_request_and_its_answer_over_wss() {
+/// WSS on `listen`, the client naming the server `name`.
+async fn wss_round_trip(listen: &str, name: &str) {
     let ca = Ca::new("Parrot test CA");
     let (t, mut rx) = server(TransportConfig {
-        listeners: vec![ListenerConfig::wss("127.0.0.1:0".parse().unwrap())],
+        listeners: vec![ListenerConfig::wss(listen.parse().unwrap())],
         tls: Some(TlsConfig::server(ca.server_identity()).unwrap()),
         ..TransportConfig::default()
     })
     .await;
     let addr = t.local_addr(Protocol::Wss).unwrap();
     let tcp = TcpStream::connect(addr).await.unwrap();
-    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let tls = ca.connector().connect(name, tcp).await.unwrap();
-    let mut ws = upgrade(
-        tls,
-        &format!("wss://localhost:{}/", addr.port()),
-        Some("sip"),
-        None,
-    )
-    .await
-    .unwrap();
+    let server_name =
+        tokio_rustls::rustls::pki_types::ServerName::try_from(name.to_owned()).unwrap();
+    let tls = ca.connector().connect(server_name, tcp).await.unwrap();
+    let mut ws = upgrade(tls, &format!("wss://{addr}/"), Some("sip"), None)
+        .await
+        .unwrap();
     round_trip(&t, &mut rx, &mut ws, Protocol::Wss).await;
+}
+
+#[tokio::test]
+async fn a_request_and_its_answer_over_wss() {
+    wss_round_trip("127.0.0.1:0", "localhost").await;
+}
+
+#[tokio::test]
+async fn a_request_and_its_answer_over_wss_on_ipv6() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here; skipped");
+        return;
+    }
+    wss_round_trip("[::1]:0", "::1").await;
 }
 
 #[tokio::test]
