@@ -40,14 +40,14 @@
 use std::fmt;
 use std::fs::{self, File};
 use std::io;
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::{KEEP_ENV, LOOPBACK, TestCa, free_port, read_lossy, readiness_options, sanitize, tail};
+use crate::{KEEP_ENV, LOOPBACK, TestCa, await_udp_answer, free_port, read_lossy, sanitize, tail};
 
 /// Environment variable naming the Kamailio binary (default: `kamailio` on
 /// `PATH`, else `/usr/sbin/kamailio`).
@@ -290,43 +290,10 @@ impl Kamailio {
     /// its TLS port accepts a connection.
     fn wait_until_answering(&mut self, timeout: Duration) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
-        let socket = UdpSocket::bind((LOOPBACK, 0)).map_err(|e| format!("bind: {e}"))?;
-        socket
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .map_err(|e| e.to_string())?;
-        let local = socket.local_addr().map_err(|e| e.to_string())?;
-        let mut buf = vec![0u8; 65_536];
-        let mut probe = 0u32;
-        let mut last_error = String::from("no response");
-        loop {
-            if let Some(status) = self.exited() {
-                return Err(format!("kamailio exited: {status}"));
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "no SIP response to OPTIONS over UDP within {timeout:?} ({last_error})"
-                ));
-            }
-            probe += 1;
-            let options = readiness_options("UDP", self.udp, local, probe);
-            if let Err(e) = socket.send_to(options.as_bytes(), self.udp) {
-                last_error = format!("send: {e}");
-                std::thread::sleep(Duration::from_millis(50));
-                continue;
-            }
-            match socket.recv_from(&mut buf) {
-                Ok((n, from)) if from == self.udp && buf[..n].starts_with(b"SIP/2.0 200 ") => {
-                    break;
-                }
-                Ok((n, _)) => {
-                    last_error = format!(
-                        "unexpected answer: {:?}",
-                        String::from_utf8_lossy(&buf[..n.min(200)])
-                    );
-                }
-                Err(e) => last_error = format!("recv: {e}"),
-            }
-        }
+        await_udp_answer(self.udp, deadline, timeout, b"SIP/2.0 200 ", || {
+            self.exited()
+                .map(|status| format!("kamailio exited: {status}"))
+        })?;
         loop {
             match TcpStream::connect_timeout(&self.tls, Duration::from_millis(500)) {
                 Ok(_) => return Ok(()),

@@ -279,36 +279,9 @@ impl Server {
     /// checks that TCP connections are accepted.
     fn wait_until_answering(&mut self, timeout: Duration) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
-        let socket = UdpSocket::bind((LOOPBACK, 0)).map_err(|e| format!("bind: {e}"))?;
-        socket
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .map_err(|e| e.to_string())?;
-        let local = socket.local_addr().map_err(|e| e.to_string())?;
-        let mut buf = vec![0u8; 65_536];
-        let mut probe = 0u32;
-        let mut last_error = String::from("no response");
-        loop {
-            if let Some(reason) = self.finished_early() {
-                return Err(reason);
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "no SIP response to OPTIONS over UDP within {timeout:?} ({last_error})"
-                ));
-            }
-            probe += 1;
-            let options = readiness_options("UDP", self.addr, local, probe);
-            if let Err(e) = socket.send_to(options.as_bytes(), self.addr) {
-                last_error = format!("send: {e}");
-                std::thread::sleep(Duration::from_millis(50));
-                continue;
-            }
-            match socket.recv_from(&mut buf) {
-                Ok((n, from)) if from == self.addr && buf[..n].starts_with(b"SIP/2.0 ") => break,
-                Ok(_) => last_error = "a datagram that is not a SIP response".to_owned(),
-                Err(e) => last_error = format!("recv: {e}"),
-            }
-        }
+        await_udp_answer(self.addr, deadline, timeout, b"SIP/2.0 ", || {
+            self.finished_early()
+        })?;
         // UDP answers; TCP must accept too.
         loop {
             match TcpStream::connect_timeout(&self.addr, Duration::from_millis(500)) {
@@ -1111,6 +1084,53 @@ fn tail(text: &str, max: usize) -> &str {
         start += 1;
     }
     &text[start..]
+}
+
+/// Sends `OPTIONS` over UDP to `addr` until an answer starting with
+/// `accept` comes back; an error at `deadline` (`timeout` after the start,
+/// for the message) or as soon as `gone` says the server has stopped.
+pub(crate) fn await_udp_answer(
+    addr: SocketAddr,
+    deadline: Instant,
+    timeout: Duration,
+    accept: &[u8],
+    mut gone: impl FnMut() -> Option<String>,
+) -> Result<(), String> {
+    let socket = UdpSocket::bind((LOOPBACK, 0)).map_err(|e| format!("bind: {e}"))?;
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .map_err(|e| e.to_string())?;
+    let local = socket.local_addr().map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; 65_536];
+    let mut probe = 0u32;
+    let mut last_error = String::from("no response");
+    loop {
+        if let Some(reason) = gone() {
+            return Err(reason);
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "no SIP response to OPTIONS over UDP within {timeout:?} ({last_error})"
+            ));
+        }
+        probe += 1;
+        let options = readiness_options("UDP", addr, local, probe);
+        if let Err(e) = socket.send_to(options.as_bytes(), addr) {
+            last_error = format!("send: {e}");
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        match socket.recv_from(&mut buf) {
+            Ok((n, from)) if from == addr && buf[..n].starts_with(accept) => return Ok(()),
+            Ok((n, _)) => {
+                last_error = format!(
+                    "unexpected answer: {:?}",
+                    String::from_utf8_lossy(&buf[..n.min(200)])
+                );
+            }
+            Err(e) => last_error = format!("recv: {e}"),
+        }
+    }
 }
 
 #[cfg(test)]
