@@ -27,6 +27,20 @@
 //!   malformed credentials get `400`. The authenticated user may change
 //!   only the bindings of its own address-of-record, the one whose user
 //!   part is its username: any other gets `403` (step 4).
+//! - Flows (RFC 5626, RFC 7118 §5): a contact registered over a
+//!   WebSocket, or with outbound (`+sip.instance` and `reg-id` in the
+//!   Contact, `outbound` in Supported; the 200 then has `Require:
+//!   outbound`), is bound to the connection (or UDP source) the REGISTER
+//!   came over: requests for it go down that flow, and when its connection
+//!   closes the binding goes with it. A REGISTER with the same instance and
+//!   reg-id replaces the binding whatever its Contact URI.
+//! - Routing by location (§16.5): INVITE, MESSAGE, INFO, SUBSCRIBE,
+//!   NOTIFY, REFER and UPDATE outside a dialog are proxied (record-routed)
+//!   to every live binding of the Request-URI's address-of-record, forked
+//!   in parallel, each over its flow when it has one; `480 Temporarily
+//!   Unavailable` when there is none, `430 Flow Failed` from a branch
+//!   whose flow has just closed. So two phones registered here can call
+//!   each other, and a browser can be called.
 //! - OPTIONS: the runtime's default answer.
 //! - Not done, as befits an example: checking that the Request-URI names a
 //!   domain served here (step 1).
@@ -36,12 +50,15 @@
 //! each handler value from it, so no handler code sees a lock but the
 //! location service's own (an `Arc<Mutex<HashMap<aor, Vec<Binding>>>>`).
 
+use crate::caller;
 use crate::listen::Listen;
 use parrot::auth::{AuthenticatedUser, DigestAuthenticator};
-use parrot::message::typed::{Contact, Expires, MinExpires};
+use parrot::message::typed::{Contact, Expires, MinExpires, Supported};
 use parrot::message::{HeaderName, Uri};
 use parrot::prelude::*;
-use parrot::server::BoundServer;
+use parrot::proxy::{Proxy, ProxyTarget};
+use parrot::server::{BoundServer, IntoAction};
+use parrot::transport::{Closing, ConnectionClosings, ConnectionId, Origin, Target};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -99,6 +116,16 @@ pub struct Binding {
     pub cseq: u32,
     /// When it lapses.
     pub expires_at: Instant,
+    /// The flow requests to this contact must take (RFC 5626 §5.3): the
+    /// connection (or UDP source) its REGISTER came over, for a contact
+    /// registered over a WebSocket (a browser's `.invalid` host is reached
+    /// no other way, RFC 7118 §5) or with outbound (`reg-id`). A binding
+    /// whose connection closes is removed.
+    pub flow: Option<Target>,
+    /// Its `+sip.instance` and `reg-id` (RFC 5626 §6) when registered with
+    /// outbound: a later REGISTER with the same pair replaces it whatever
+    /// its Contact URI.
+    pub outbound: Option<(String, u32)>,
 }
 
 impl Binding {
@@ -160,6 +187,43 @@ impl Location {
         self.lock().values().map(Vec::len).sum()
     }
 
+    /// Removes every binding reached over `connection` (its flow has
+    /// closed, RFC 5626 §5.3); returns how many went.
+    pub fn drop_flow(&self, connection: ConnectionId) -> usize {
+        self.retain_flows(|id| id != connection)
+    }
+
+    /// Keeps only the bindings whose flow, if any, passes `keep`.
+    fn retain_flows(&self, keep: impl Fn(ConnectionId) -> bool) -> usize {
+        let mut table = self.lock();
+        let before: usize = table.values().map(Vec::len).sum();
+        table.retain(|_, list| {
+            list.retain(|b| b.flow.and_then(|f| f.flow).is_none_or(&keep));
+            !list.is_empty()
+        });
+        before - table.values().map(Vec::len).sum::<usize>()
+    }
+
+    /// Starts a task that removes the bindings of each connection as it
+    /// closes (`closings` from `BoundServer::transport`). It ends with the
+    /// transport, or once every clone of this location is gone.
+    pub fn spawn_flow_keeper(&self, mut closings: ConnectionClosings) {
+        let table: Weak<_> = Arc::downgrade(&self.table);
+        tokio::spawn(async move {
+            while let Some(closing) = closings.next().await {
+                let Some(table) = table.upgrade() else { break };
+                let location = Location { table };
+                let gone = match closing {
+                    Closing::Closed(id) => location.drop_flow(id),
+                    Closing::Missed => location.retain_flows(|id| closings.is_open(id)),
+                };
+                if gone > 0 {
+                    info!(gone, "bindings removed with their closed flow");
+                }
+            }
+        });
+    }
+
     /// Starts a task that runs [`Location::sweep`] every `every`. It ends
     /// by itself once every clone of this location is gone.
     pub fn spawn_sweeper(&self, every: Duration) {
@@ -183,7 +247,20 @@ impl Location {
     /// returns the response. The bindings change all together or not at
     /// all.
     pub fn register(&self, req: &Request, options: &RegistrarOptions, now: Instant) -> Response {
-        match self.try_register(req, options, now) {
+        self.register_from(req, None, options, now)
+    }
+
+    /// [`register`](Self::register) for a REGISTER that came from
+    /// `origin`: its contacts are bound to that flow when they must be
+    /// reached through it (see [`Binding::flow`]).
+    pub fn register_from(
+        &self,
+        req: &Request,
+        origin: Option<&Origin>,
+        options: &RegistrarOptions,
+        now: Instant,
+    ) -> Response {
+        match self.try_register(req, origin, options, now) {
             Ok(resp) | Err(resp) => resp,
         }
     }
@@ -191,6 +268,7 @@ impl Location {
     fn try_register(
         &self,
         req: &Request,
+        origin: Option<&Origin>,
         options: &RegistrarOptions,
         now: Instant,
     ) -> Result<Response, Refusal> {
@@ -223,6 +301,7 @@ impl Location {
 
         let mut table = self.lock();
         let mut list = live(&mut table, &aor, now).to_vec();
+        let mut uses_outbound = false;
         let out_of_order = || {
             req.reply(StatusCode::SERVER_INTERNAL_ERROR)
                 .reason("Out of order CSeq")
@@ -255,12 +334,26 @@ impl Location {
                 }
                 updates.push((contact, asked.min(options.max_expires)));
             }
+            let supports_outbound = req
+                .headers
+                .typed_all::<Supported>()
+                .filter_map(Result::ok)
+                .any(|s| s.contains("outbound"));
             for (contact, expires) in updates {
                 let uri = contact.addr().map(|a| a.uri().clone());
-                let found = list.iter().position(|b| {
-                    b.uri()
+                let outbound = supports_outbound.then(|| outbound_key(&contact)).flatten();
+                let flow = origin
+                    .filter(|o| outbound.is_some() || o.protocol.is_websocket())
+                    .map(Target::flow_of);
+                uses_outbound |= outbound.is_some();
+                // RFC 5626 §6: the same instance and reg-id is the same
+                // binding; otherwise the same URI (§10.3 step 7).
+                let found = list.iter().position(|b| match (&outbound, &b.outbound) {
+                    (Some(new), Some(old)) => new == old,
+                    _ => b
+                        .uri()
                         .zip(uri.as_ref())
-                        .is_some_and(|(a, b)| a.equivalent(b))
+                        .is_some_and(|(a, b)| a.equivalent(b)),
                 });
                 if let Some(i) = found
                     && list[i].call_id == call_id
@@ -273,6 +366,8 @@ impl Location {
                     call_id: call_id.clone(),
                     cseq,
                     expires_at: now + Duration::from_secs(expires.into()),
+                    flow,
+                    outbound,
                 };
                 match (found, expires) {
                     (Some(i), 0) => {
@@ -293,6 +388,10 @@ impl Location {
         }
         resp.headers
             .append(HeaderName::Date, http_date(SystemTime::now()));
+        if uses_outbound {
+            // RFC 5626 §6: the registrar says it applied outbound.
+            resp.headers.append(HeaderName::Require, "outbound");
+        }
         info!(%aor, bindings = list.len(), "registered");
         if list.is_empty() {
             table.remove(&aor);
@@ -318,6 +417,15 @@ fn live<'t>(
         return &[];
     }
     &table[aor]
+}
+
+/// A Contact's `+sip.instance` and `reg-id` (RFC 5626 §4.2), when it
+/// has both.
+fn outbound_key(contact: &Contact) -> Option<(String, u32)> {
+    let params = contact.params();
+    let instance = params.get("+sip.instance")?;
+    let reg_id = params.get("reg-id")?.parse().ok()?;
+    Some((instance.trim_matches('"').to_owned(), reg_id))
 }
 
 /// A Contact as stored: no `expires` (the response writes the remaining
@@ -437,18 +545,83 @@ impl Registrar {
     }
 }
 
+impl Registrar {
+    /// Where a request for a registered user goes (RFC 3261 §16.5): to
+    /// every live binding of the Request-URI's address-of-record, forked
+    /// in parallel, highest `q` first, each over its flow when it has one;
+    /// `480` when the user has none.
+    pub fn route(&self, req: &Request) -> Action {
+        let now = Instant::now();
+        let mut bindings = canonical_aor(&req.uri)
+            .map(|aor| self.registry.location.bindings(&aor, now))
+            .unwrap_or_default();
+        bindings.sort_by(|a, b| {
+            b.contact
+                .q()
+                .unwrap_or(1.0)
+                .total_cmp(&a.contact.q().unwrap_or(1.0))
+        });
+        let targets: Vec<ProxyTarget> = bindings
+            .iter()
+            .filter_map(|b| {
+                let uri = b.uri()?.clone();
+                Some(match b.flow {
+                    Some(flow) => ProxyTarget::over(uri, flow),
+                    None => uri.into(),
+                })
+            })
+            .collect();
+        if targets.is_empty() {
+            info!(from = %caller(req), uri = %req.uri, "no binding");
+            return req.reply(StatusCode::TEMPORARILY_UNAVAILABLE).into_action();
+        }
+        for t in &targets {
+            info!(from = %caller(req), uri = %req.uri, target = %t, "routing to a binding");
+        }
+        Proxy::fork(targets).into_action()
+    }
+}
+
 #[uas_handler]
 impl Registrar {
-    async fn register(&mut self, req: &Request) -> Response {
+    async fn register(&mut self, req: &Request, cx: &mut Context) -> Response {
         let now = Instant::now();
         let Registry { location, options } = &self.registry;
         if let Err(refusal) = authorize(req, options, now) {
             debug!(status = %refusal.status, "REGISTER refused");
             return refusal;
         }
-        let resp = location.register(req, options, now);
+        let resp = location.register_from(req, cx.origin().as_ref(), options, now);
         debug!(status = %resp.status, "REGISTER answered");
         resp
+    }
+
+    async fn invite(&mut self, req: &Request) -> Action {
+        self.route(req)
+    }
+
+    async fn message(&mut self, req: &Request) -> Action {
+        self.route(req)
+    }
+
+    async fn info(&mut self, req: &Request) -> Action {
+        self.route(req)
+    }
+
+    async fn subscribe(&mut self, req: &Request) -> Action {
+        self.route(req)
+    }
+
+    async fn notify(&mut self, req: &Request) -> Action {
+        self.route(req)
+    }
+
+    async fn refer(&mut self, req: &Request) -> Action {
+        self.route(req)
+    }
+
+    async fn update(&mut self, req: &Request) -> Action {
+        self.route(req)
     }
 }
 
@@ -472,6 +645,7 @@ pub async fn bind(
         .bind()
         .await?;
     location.spawn_sweeper(sweep);
+    location.spawn_flow_keeper(server.transport().closed_connections());
     Ok(server)
 }
 

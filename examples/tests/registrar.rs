@@ -258,11 +258,14 @@ async fn the_sweep_drops_lapsed_bindings() {
 }
 
 #[tokio::test]
-async fn options_lists_register() {
+async fn options_lists_register_and_what_it_routes() {
     let (p, _) = start(RegistrarOptions::default()).await;
     let r = p.ask(&Req::new("OPTIONS", "o1")).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.headers.get("Allow").unwrap(), "OPTIONS, REGISTER");
+    assert_eq!(
+        r.headers.get("Allow").unwrap(),
+        "INVITE, ACK, CANCEL, OPTIONS, REGISTER, MESSAGE, INFO, SUBSCRIBE, NOTIFY, UPDATE, REFER"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -510,4 +513,182 @@ async fn without_auth_credentials_are_ignored() {
         .unwrap()
         .is_none()
     );
+}
+
+// --- Routing by location and flows (RFC 3261 §16.5, RFC 5626) ------------
+
+const BOB_AOR: &str = "sip:bob@example.com";
+
+/// A REGISTER for bob with one Contact.
+fn reg_bob(call: &str, cseq: u32, contact: &str) -> Req {
+    Req::new("REGISTER", call)
+        .cseq(cseq)
+        .to(BOB_AOR)
+        .header("Contact", contact)
+}
+
+/// A request for bob's address-of-record.
+fn to_bob(method: &'static str, call: &str) -> Req {
+    let mut r = Req::new(method, call).to(BOB_AOR);
+    r.uri = BOB_AOR.to_owned();
+    r
+}
+
+#[tokio::test]
+async fn a_request_for_a_registered_user_goes_to_its_contact() {
+    let (alice, location) = start(RegistrarOptions::default()).await;
+    let bob = Peer::new(alice.server).await;
+    let contact = format!("<sip:bob@{}>", bob.local());
+    let r = bob.ask(&reg_bob("b1", 1, &contact)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.headers.get("Require").is_none(), "no outbound asked for");
+    assert!(
+        location.bindings("sip:bob@example.com", Instant::now())[0]
+            .flow
+            .is_none()
+    );
+
+    alice
+        .send(&to_bob("MESSAGE", "m1").body("text/plain", "hello"))
+        .await;
+    let m = bob.request().await;
+    assert_eq!(m.method.as_str(), "MESSAGE");
+    assert_eq!(m.uri.to_string(), format!("sip:bob@{}", bob.local()));
+    assert_eq!(
+        m.headers.values("Via").count(),
+        2,
+        "the registrar's Via on top"
+    );
+    bob.ok(&m).await;
+    assert_eq!(alice.final_response().await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_user_without_bindings_gets_480() {
+    let (alice, _) = start(RegistrarOptions::default()).await;
+    let r = alice
+        .ask(&to_bob("MESSAGE", "m2").body("text/plain", "anyone?"))
+        .await;
+    assert_eq!(r.status, StatusCode::TEMPORARILY_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn an_outbound_contact_is_reached_over_its_flow_and_replaced_by_reg_id() {
+    let (alice, location) = start(RegistrarOptions::default()).await;
+    let bob = Peer::new(alice.server).await;
+    // An address that routes nowhere: only the flow reaches bob.
+    let instance = "\"<urn:uuid:00000000-0000-1000-8000-000a95a0e128>\"";
+    let contact = |host: &str| format!("<sip:bob@{host}>;reg-id=1;+sip.instance={instance}");
+    let r = bob
+        .ask(&reg_bob("b2", 1, &contact("a.invalid")).header("Supported", "outbound, path"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers.get("Require").unwrap(), "outbound", "RFC 5626 §6");
+
+    // The same instance and reg-id from another Call-ID and URI replaces it.
+    let r = bob
+        .ask(&reg_bob("b3", 1, &contact("b.invalid")).header("Supported", "outbound"))
+        .await;
+    assert_eq!(bindings(&r).len(), 1, "{r:?}");
+    let now = Instant::now();
+    let stored = location.bindings("sip:bob@example.com", now);
+    assert_eq!(stored[0].uri().unwrap().to_string(), "sip:bob@b.invalid");
+    let flow = stored[0].flow.expect("a flow");
+    assert_eq!(flow.addr, bob.local());
+
+    alice
+        .send(&to_bob("MESSAGE", "m3").body("text/plain", "via the flow"))
+        .await;
+    let m = bob.request().await;
+    assert_eq!(m.uri.to_string(), "sip:bob@b.invalid");
+    bob.ok(&m).await;
+    assert_eq!(alice.final_response().await.status, StatusCode::OK);
+
+    // Without `Supported: outbound` the reg-id is not applied (§6).
+    let r = bob.ask(&reg_bob("b4", 1, &contact("c.invalid"))).await;
+    assert!(r.headers.get("Require").is_none());
+    assert_eq!(bindings(&r).len(), 2);
+}
+
+/// Reads one response from a stream connection.
+async fn read_response(conn: &mut tokio::net::TcpStream) -> parrot::message::Response {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(common::WAIT, conn.read(&mut chunk))
+            .await
+            .expect("a response in time")
+            .unwrap();
+        assert!(n > 0, "connection closed before a response");
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    let bytes = bytes::Bytes::from(buf);
+    match parrot::message::parse_datagram(bytes).expect("a response parses") {
+        parrot::message::Message::Response(r) => r,
+        other => panic!("not a response: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_flow_binding_goes_when_its_connection_closes() {
+    use tokio::io::AsyncWriteExt;
+    let location = Location::new();
+    let server = registrar::bind(any_port(), RegistrarOptions::default(), location.clone())
+        .await
+        .expect("bind");
+    let tcp = server
+        .local_addr(parrot::transport::Protocol::Tcp)
+        .expect("a TCP listener");
+    let mut closings = server.transport().closed_connections();
+    let udp = udp_addr(&server);
+    run(server);
+
+    let mut conn = tokio::net::TcpStream::connect(tcp).await.unwrap();
+    let local = conn.local_addr().unwrap();
+    let peer = Peer::new(udp).await;
+    let instance = "\"<urn:uuid:00000000-0000-1000-8000-00000000b0b0>\"";
+    let text = peer
+        .render(
+            &reg_bob(
+                "t1",
+                1,
+                &format!("<sip:bob@b.invalid;transport=tcp>;reg-id=1;+sip.instance={instance}"),
+            )
+            .header("Supported", "outbound"),
+        )
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP")
+        .replace(&peer.local().to_string(), &local.to_string());
+    conn.write_all(text.as_bytes()).await.unwrap();
+    let r = read_response(&mut conn).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(location.stored(), 1);
+    let flow = location.bindings("sip:bob@example.com", Instant::now())[0]
+        .flow
+        .expect("a flow");
+    assert_eq!(flow.addr, local);
+    assert!(flow.flow.is_some(), "bound to the connection");
+
+    drop(conn);
+    let closed = tokio::time::timeout(common::WAIT, closings.next())
+        .await
+        .expect("the connection closes in time");
+    assert_eq!(
+        closed,
+        Some(parrot::transport::Closing::Closed(flow.flow.unwrap()))
+    );
+    for _ in 0..1000 {
+        if location.stored() == 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(location.stored(), 0, "the binding went with its flow");
+    let r = peer
+        .ask(&to_bob("MESSAGE", "t2").body("text/plain", "gone?"))
+        .await;
+    assert_eq!(r.status, StatusCode::TEMPORARILY_UNAVAILABLE);
 }

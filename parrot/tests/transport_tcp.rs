@@ -334,6 +334,56 @@ async fn outgoing_request_reuses_inbound_connection() {
     assert_eq!(t.connection_count(), 1);
 }
 
+/// RFC 5626 §5.3: a request to a flow goes on its connection and no
+/// other; once that connection has closed the send fails with
+/// `FlowFailed` instead of dialling the peer's ephemeral port, and the
+/// closing is announced to `closed_connections`.
+#[tokio::test]
+async fn a_flow_is_its_connection_and_fails_when_it_closes() {
+    let (t, mut rx, addr) = bind(config("127.0.0.1:0")).await;
+    let mut closings = t.closed_connections();
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    c.write_all(tcp_request("flow").as_bytes()).await.unwrap();
+    let inc = next(&mut rx).await;
+    let flow = Target::flow_of(&inc.origin());
+    let id = inc.connection.expect("a stream connection");
+    assert_eq!(flow.flow, Some(id));
+    let notify = |call: &str| {
+        parse_request(&request(
+            "NOTIFY",
+            "SIP/2.0/TCP 127.0.0.1;branch=z9hG4bKf",
+            call,
+            "",
+        ))
+    };
+    let sent = t
+        .send_request(&mut notify("on-flow"), flow, SendOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(sent.connection, Some(id));
+    let mut dec = StreamDecoder::new(Limits::default());
+    assert!(matches!(
+        read_frame(&mut c, &mut dec).await,
+        Frame::Message(Message::Request(_))
+    ));
+
+    drop(c);
+    let closed = timeout(WAIT, closings.next())
+        .await
+        .expect("closing announced");
+    assert_eq!(closed, Some(parrot::transport::Closing::Closed(id)));
+    assert!(!closings.is_open(id));
+    let err = t
+        .send_request(&mut notify("after"), flow, SendOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TransportError::FlowFailed(f) if f == id),
+        "{err}"
+    );
+    assert_eq!(t.connection_count(), 0, "no new connection was dialled");
+}
+
 #[tokio::test]
 async fn transports_reuse_connections_both_ways() {
     let (a, mut a_rx, a_addr) = bind(config("127.0.0.1:0")).await;

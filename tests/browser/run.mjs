@@ -15,6 +15,17 @@
 //    the busy server: `failed` with the response's status, or whatever
 //    else happened.
 //
+// Then the registrar routes to a browser (RFC 7118 §5, RFC 5626 flows):
+//
+// 4. In a second page, `erin` registers with the registrar over WSS and
+//    stays registered, answering calls (with audio) and taking messages.
+// 5. `frank` (first page, its own WSS connection to the registrar) sends
+//    erin a MESSAGE and calls her; erin's page reports what reached it,
+//    frank hangs up after the call is confirmed.
+// 6. erin's page is closed without unregistering (its WebSocket just
+//    closes); frank's MESSAGEs to erin must then fail: 430 Flow Failed
+//    while the registrar has not yet seen the close, then 480.
+//
 // Prints exactly one line on stdout: a flat JSON object (strings, numbers,
 // booleans and nulls only) with `completed: true` when every step ran to an
 // outcome (the outcomes themselves are the caller's to check). Exits 0 only
@@ -204,6 +215,124 @@ async function sipSteps({ registrar, im, busy, stepTimeoutMs, debug }) {
   return out;
 }
 
+// Runs inside the second page: erin registers and waits for requests.
+// Resolves once registered; what arrives later is kept in `window.erin`.
+async function calleeSetup({ registrar, stepTimeoutMs, debug }) {
+  const JsSIP = window.JsSIP;
+  if (debug) JsSIP.debug.enable('JsSIP:*');
+  else JsSIP.debug.disable();
+  const seen = { messages: [], calls: [], call_events: [] };
+  window.erin = seen;
+  const ua = new JsSIP.UA({
+    sockets: [new JsSIP.WebSocketInterface(registrar)],
+    uri: 'sip:erin@127.0.0.1',
+    register: true,
+    register_expires: 300,
+    session_timers: false,
+    user_agent: 'parrot-e2e JsSIP callee',
+  });
+  ua.on('newMessage', (e) => {
+    if (e.originator === 'remote') seen.messages.push(e.request.body);
+  });
+  ua.on('newRTCSession', (e) => {
+    if (e.originator !== 'remote') return;
+    const session = e.session;
+    seen.calls.push({ uri: String(e.request.ruri), from: String(e.request.from.uri) });
+    session.on('confirmed', () => seen.call_events.push('confirmed'));
+    session.on('ended', (x) => seen.call_events.push(`ended:${x.originator}:${x.cause}`));
+    session.on('failed', (x) => seen.call_events.push(`failed:${x.originator}:${x.cause}`));
+    session.answer({ mediaConstraints: { audio: true, video: false }, pcConfig: { iceServers: [] } });
+  });
+  const registered = new Promise((resolve, reject) => {
+    ua.on('registered', (e) => resolve(e.response.status_code));
+    ua.on('registrationFailed', (e) => reject(new Error(`erin's REGISTER failed: ${e.cause}`)));
+  });
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error('erin: not registered in time')), stepTimeoutMs);
+  });
+  ua.start();
+  try {
+    return await Promise.race([registered, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// Runs inside the first page: frank's MESSAGE and call to erin (through
+// the registrar), or with `afterClose` only the MESSAGE, retried until it
+// is refused (erin's binding goes when her connection closes).
+async function callerSteps({ registrar, stepTimeoutMs, afterClose }) {
+  const JsSIP = window.JsSIP;
+  const out = {};
+  const within = (what, promise) => {
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no outcome within ${stepTimeoutMs} ms`)), stepTimeoutMs);
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  };
+  const ua = new JsSIP.UA({
+    sockets: [new JsSIP.WebSocketInterface(registrar)],
+    uri: 'sip:frank@127.0.0.1',
+    register: false,
+    session_timers: false,
+    user_agent: 'parrot-e2e JsSIP caller',
+  });
+  const connected = new Promise((resolve) => ua.on('connected', () => resolve()));
+  ua.start();
+  const message = (text) => new Promise((resolve) => {
+    ua.sendMessage('sip:erin@127.0.0.1', text, {
+      contentType: 'text/plain',
+      eventHandlers: {
+        succeeded: (e) => resolve(e.response.status_code),
+        failed: (e) => resolve(e.response ? e.response.status_code : `failed:${e.cause}`),
+      },
+    });
+  });
+  try {
+    await within('frank connecting', connected);
+    if (afterClose) {
+      // Until the registrar has seen the connection close, a request may
+      // still be routed to the dead flow (430 Flow Failed, RFC 5626 §5.3);
+      // then the binding is gone (480). A bounded number of tries, 200 ms
+      // apart.
+      const statuses = [];
+      for (let i = 0; i < 25; i++) {
+        const status = await within('MESSAGE after close', message('are you there?'));
+        statuses.push(status);
+        if (status !== 200 && status !== 430) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      out.after_close_status = statuses[statuses.length - 1];
+      out.after_close_statuses = statuses.join(',');
+      return out;
+    }
+    out.routed_message_status = await within('MESSAGE to erin', message('Hello erin'));
+    const call = new Promise((resolve) => {
+      const session = ua.call('sip:erin@127.0.0.1', {
+        mediaConstraints: { audio: true, video: false },
+        pcConfig: { iceServers: [] },
+        eventHandlers: {
+          confirmed: () => resolve({ event: 'confirmed', session }),
+          failed: (e) => resolve({ event: 'failed', status: e.message && e.message.status_code, cause: e.cause }),
+        },
+      });
+    });
+    const r = await within('INVITE to erin', call);
+    out.routed_call_event = r.event;
+    if (r.status) out.routed_call_status = r.status;
+    if (r.event === 'confirmed') {
+      const ended = new Promise((resolve) => r.session.on('ended', (e) => resolve(e.cause)));
+      r.session.terminate();
+      out.routed_call_end = await within('BYE to erin', ended);
+    }
+    return out;
+  } finally {
+    try { ua.stop(); } catch (_) { /* closing anyway */ }
+  }
+}
+
 let browser = null;
 let http = null;
 let finished = false;
@@ -316,11 +445,43 @@ async function main() {
     debug,
   });
 
+  // 4-6: erin in a page of her own, called through the registrar.
+  const callee = await browser.newPage();
+  callee.setDefaultTimeout(STEP_TIMEOUT_MS);
+  callee.on('console', (m) => {
+    if (debug || m.type() === 'error' || m.type() === 'warn') log(`erin console.${m.type()}: ${m.text()}`);
+  });
+  callee.on('pageerror', (e) => log(`erin page error: ${e.message}`));
+  await callee.goto(pageUrl, { waitUntil: 'load' });
+  const routed = {};
+  try {
+    routed.callee_register_status = await callee.evaluate(calleeSetup, {
+      registrar: opts.registrar, stepTimeoutMs: STEP_TIMEOUT_MS, debug,
+    });
+    Object.assign(routed, await page.evaluate(callerSteps, {
+      registrar: opts.registrar, stepTimeoutMs: STEP_TIMEOUT_MS, afterClose: false,
+    }));
+    // Let erin's page see the BYE's outcome.
+    await callee.waitForFunction(() => window.erin.call_events.some((e) => e.startsWith('ended')),
+      { timeout: STEP_TIMEOUT_MS }).catch(() => {});
+    const seen = await callee.evaluate(() => window.erin);
+    routed.callee_messages = seen.messages.join('|');
+    routed.callee_calls = seen.calls.length;
+    routed.callee_call_uri = seen.calls.length ? seen.calls[0].uri : null;
+    routed.callee_call_events = seen.call_events.join(',');
+    await callee.close();
+    Object.assign(routed, await page.evaluate(callerSteps, {
+      registrar: opts.registrar, stepTimeoutMs: STEP_TIMEOUT_MS, afterClose: true,
+    }));
+  } catch (e) {
+    routed.routed_error = String(e && e.message ? e.message : e);
+  }
+
   if (finished) return;
   finished = true;
   clearTimeout(overall);
   await closeBrowser();
-  const line = { completed: true, browser: userAgent, jssip: jssipVersion, ...results };
+  const line = { completed: true, browser: userAgent, jssip: jssipVersion, ...results, ...routed };
   process.stdout.write(`${JSON.stringify(line)}\n`);
   process.exit(0);
 }

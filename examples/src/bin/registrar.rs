@@ -23,6 +23,11 @@ static ALLOCATOR: cli::Allocator = cli::ALLOCATOR;
 /// lifetime; a REGISTER without Contact just asks for that list. Lapsed
 /// bindings are dropped when next looked at and by a periodic sweep.
 ///
+/// Requests to a registered address-of-record (INVITE, MESSAGE, ...) are
+/// proxied to its Contacts; 480 when it has none. A Contact registered over
+/// a WebSocket (a browser) or with outbound (reg-id) is reached through the
+/// connection it registered on, and is removed when that connection closes.
+///
 /// With --auth, every REGISTER needs Digest credentials (RFC 3261 section
 /// 22): it is answered 401 with a challenge until it carries the right
 /// password for a user given with --auth, and that user may register only

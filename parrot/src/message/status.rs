@@ -77,6 +77,7 @@ status_codes! {
     EXTENSION_REQUIRED = 421, "Extension Required";
     SESSION_INTERVAL_TOO_SMALL = 422, "Session Interval Too Small";
     INTERVAL_TOO_BRIEF = 423, "Interval Too Brief";
+    FLOW_FAILED = 430, "Flow Failed";
     TEMPORARILY_UNAVAILABLE = 480, "Temporarily Unavailable";
     CALL_OR_TRANSACTION_DOES_NOT_EXIST = 481, "Call/Transaction Does Not Exist";
     LOOP_DETECTED = 482, "Loop Detected";

@@ -7,33 +7,72 @@ use crate::message::typed::{MaxForwards, Route, Via};
 use crate::message::{
     Header, HeaderName, Host, Method, Request, Response, SipUri, StatusCode, Text, Uri,
 };
-use crate::transport::Protocol;
+use crate::transport::{Protocol, Target};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 /// Where a handler sends a request instead of answering it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proxy {
     /// The targets; several fork the request in parallel (§16.6).
-    pub targets: Vec<Uri>,
+    pub targets: Vec<ProxyTarget>,
     /// Whether to add a Record-Route so that requests inside the dialog
     /// come back through this proxy (§16.6 step 4).
     pub record_route: bool,
 }
 
+/// One target of a [`Proxy`]: the Request-URI of its branch, and the flow
+/// to send it over when the URI alone cannot reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyTarget {
+    /// The branch's Request-URI (§16.6 step 2).
+    pub uri: Uri,
+    /// The flow to send over instead of resolving the URI (RFC 5626 §5.3):
+    /// a registered Contact reached through the connection its REGISTER
+    /// came on, as a browser on a WebSocket (whose Contact host is
+    /// `.invalid`, RFC 7118 §5) or a client behind NAT must be. A branch
+    /// whose flow has closed gets `430 Flow Failed`.
+    pub flow: Option<Target>,
+}
+
+impl ProxyTarget {
+    /// A target reached over `flow` (see [`Target::flow_of`]).
+    pub fn over(uri: Uri, flow: Target) -> ProxyTarget {
+        ProxyTarget {
+            uri,
+            flow: Some(flow),
+        }
+    }
+}
+
+impl From<Uri> for ProxyTarget {
+    fn from(uri: Uri) -> ProxyTarget {
+        ProxyTarget { uri, flow: None }
+    }
+}
+
+impl std::fmt::Display for ProxyTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.flow {
+            Some(t) => write!(f, "{} over {} {}", self.uri, t.protocol, t.addr),
+            None => write!(f, "{}", self.uri),
+        }
+    }
+}
+
 impl Proxy {
     /// Proxies to one target, record-routing.
-    pub fn to(target: Uri) -> Proxy {
+    pub fn to(target: impl Into<ProxyTarget>) -> Proxy {
         Proxy {
-            targets: vec![target],
+            targets: vec![target.into()],
             record_route: true,
         }
     }
 
     /// Forks to several targets in parallel: the first 2xx wins and the
     /// other branches are cancelled; a 6xx ends the fork (§16.7).
-    pub fn fork(targets: impl IntoIterator<Item = Uri>) -> Proxy {
+    pub fn fork<T: Into<ProxyTarget>>(targets: impl IntoIterator<Item = T>) -> Proxy {
         Proxy {
-            targets: targets.into_iter().collect(),
+            targets: targets.into_iter().map(Into::into).collect(),
             record_route: true,
         }
     }
@@ -166,6 +205,36 @@ pub fn check_and_preprocess(req: &mut Request, me: &Local) -> Result<(), StatusC
     Ok(())
 }
 
+/// RFC 5658 §3: removes, after our own first entry, every further Route
+/// entry that names us on another of our listeners (a double
+/// Record-Route put there when a dialog's requests change transport in
+/// this proxy). `ours` lists our address on each listener.
+pub fn pop_own_routes(req: &mut Request, ours: &[Local]) {
+    while let Some(Ok(top)) = req.headers.typed::<Route>() {
+        if !ours.iter().any(|me| me.is(top.addr.uri())) {
+            break;
+        }
+        req.headers.remove_first_value(HeaderName::Route);
+    }
+}
+
+/// The Record-Route entries of a branch (§16.6 step 4), in the order
+/// [`forward`] pushes them: ours towards the callee alone, or, when the
+/// request leaves on another transport or address than it came in on,
+/// ours towards the caller and then towards the callee (RFC 5658 §4,
+/// double Record-Route), so each side's later requests reach us over its
+/// own transport.
+pub fn record_routes(inbound: &Local, outbound: &Local) -> Vec<Local> {
+    let same = inbound.protocol == outbound.protocol
+        && inbound.port == outbound.port
+        && inbound.host.eq_ignore_case(&outbound.host);
+    if same {
+        vec![outbound.clone()]
+    } else {
+        vec![inbound.clone(), outbound.clone()]
+    }
+}
+
 fn rewrite_routes(req: &mut Request, routes: &[Route]) {
     req.headers.remove(HeaderName::Route);
     for r in routes {
@@ -176,12 +245,14 @@ fn rewrite_routes(req: &mut Request, routes: &[Route]) {
 
 /// §16.6: the copy of `req` for one branch. `target` replaces the
 /// Request-URI (`None` keeps it: in-dialog requests routed by Route);
-/// `via` is our Via for the hop (its branch gets the loop key appended).
+/// `via` is our Via for the hop (its branch gets the loop key appended);
+/// `record_route` our Record-Route entries, pushed in order (empty: none;
+/// see [`record_routes`]).
 pub fn forward(
     req: &Request,
     target: Option<&Uri>,
     mut via: Via,
-    record_route: Option<&Local>,
+    record_route: &[Local],
 ) -> Forwarded {
     let key = loop_key(req);
     let mut fwd = req.clone();
@@ -199,14 +270,13 @@ pub fn forward(
     };
     fwd.headers.set(HeaderName::MaxForwards, mf.to_string());
     // Step 4: Record-Route.
-    if let Some(me) = record_route
-        && fwd.method != Method::Ack
-        && fwd.method != Method::Cancel
-    {
+    if fwd.method != Method::Ack && fwd.method != Method::Cancel {
         let sips = fwd.uri.as_sip().is_some_and(|u| u.is_secure());
-        let rr = format!("<{}>", me.route_uri_for(sips));
-        fwd.headers
-            .push_front(Header::known(HeaderName::RecordRoute, rr));
+        for me in record_route {
+            let rr = format!("<{}>", me.route_uri_for(sips));
+            fwd.headers
+                .push_front(Header::known(HeaderName::RecordRoute, rr));
+        }
     }
     // Step 6: a strict next hop gets the Request-URI as its last route.
     let routes: Vec<Route> = fwd

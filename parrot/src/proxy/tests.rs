@@ -32,7 +32,7 @@ fn our_via() -> Via {
 fn forwarding_rewrites_uri_decrements_max_forwards_and_record_routes() {
     let req = request("");
     let target: Uri = "sip:bob@192.0.2.7:5080".parse().unwrap();
-    let f = forward(&req, Some(&target), our_via(), Some(&me()));
+    let f = forward(&req, Some(&target), our_via(), &[me()]);
     assert_eq!(f.request.uri.to_string(), "sip:bob@192.0.2.7:5080");
     assert_eq!(f.request.headers.get("Max-Forwards").unwrap(), "4");
     assert_eq!(
@@ -53,14 +53,14 @@ fn record_route_over_tls_says_tls_and_is_sips_for_a_sips_request() {
     };
     let req = request("");
     let target: Uri = "sip:bob@192.0.2.7:5061;transport=tls".parse().unwrap();
-    let f = forward(&req, Some(&target), our_via(), Some(&tls));
+    let f = forward(&req, Some(&target), our_via(), std::slice::from_ref(&tls));
     assert_eq!(
         f.request.headers.get("Record-Route").unwrap(),
         "<sip:10.0.0.1:5060;lr;transport=tls>"
     );
     // §16.6 step 4: a SIPS Request-URI gets a SIPS Record-Route.
     let target: Uri = "sips:bob@192.0.2.7".parse().unwrap();
-    let f = forward(&req, Some(&target), our_via(), Some(&tls));
+    let f = forward(&req, Some(&target), our_via(), std::slice::from_ref(&tls));
     assert_eq!(
         f.request.headers.get("Record-Route").unwrap(),
         "<sips:10.0.0.1:5060;lr>"
@@ -69,7 +69,7 @@ fn record_route_over_tls_says_tls_and_is_sips_for_a_sips_request() {
         protocol: Protocol::Tcp,
         ..me()
     };
-    let f = forward(&req, None, our_via(), Some(&tcp));
+    let f = forward(&req, None, our_via(), std::slice::from_ref(&tcp));
     assert_eq!(
         f.request.headers.get("Record-Route").unwrap(),
         "<sip:10.0.0.1:5060;lr;transport=tcp>"
@@ -86,7 +86,7 @@ fn max_forwards_zero_is_483_and_a_loop_is_482() {
     );
     // The same request coming back with our Via on it loops.
     let req = request("");
-    let f = forward(&req, None, our_via(), None);
+    let f = forward(&req, None, our_via(), &[]);
     let mut back = f.request.clone();
     back.headers.push_front(Header::known(
         HeaderName::Via,
@@ -106,7 +106,7 @@ fn our_route_is_removed_and_the_next_route_is_the_next_hop() {
     let mut req = request("Route: <sip:10.0.0.1:5060;lr>, <sip:p2.example.com;lr>\r\n");
     check_and_preprocess(&mut req, &me()).unwrap();
     assert_eq!(req.headers.count("Route"), 1);
-    let f = forward(&req, None, our_via(), None);
+    let f = forward(&req, None, our_via(), &[]);
     assert_eq!(f.next_hop.to_string(), "sip:p2.example.com;lr");
     assert_eq!(f.request.uri.to_string(), "sip:bob@example.com");
 }
@@ -121,7 +121,7 @@ fn strict_routers_are_handled_both_ways() {
     assert!(!req.headers.contains("Route"));
     // §16.6 step 6: a strict next hop gets the Request-URI as last route.
     let req = request("Route: <sip:strict.example.com>\r\n");
-    let f = forward(&req, None, our_via(), None);
+    let f = forward(&req, None, our_via(), &[]);
     assert_eq!(f.request.uri.to_string(), "sip:strict.example.com");
     assert_eq!(
         f.request.headers.get("Route").unwrap(),
@@ -170,7 +170,7 @@ fn best_response_rules() {
 #[test]
 fn responses_lose_our_via_and_foreign_ones_are_dropped() {
     let req = request("");
-    let f = forward(&req, None, our_via(), None);
+    let f = forward(&req, None, our_via(), &[]);
     let resp = f.request.reply(StatusCode::OK);
     let up = strip_our_via(resp, &me()).unwrap();
     assert_eq!(up.headers.top_via().unwrap().branch(), Some("z9hG4bKup"));
@@ -181,7 +181,7 @@ fn responses_lose_our_via_and_foreign_ones_are_dropped() {
 #[test]
 fn cancel_copies_the_invite_fields() {
     let req = request("Route: <sip:p2.example.com;lr>\r\n");
-    let f = forward(&req, None, our_via(), None);
+    let f = forward(&req, None, our_via(), &[]);
     let c = crate::transaction::cancel_request(&f.request).unwrap();
     assert_eq!(c.method, Method::Cancel);
     assert_eq!(c.uri, f.request.uri);
@@ -194,4 +194,47 @@ fn cancel_copies_the_invite_fields() {
     assert_eq!(c.headers.cseq().unwrap().method, Method::Cancel);
     assert_eq!(c.headers.get("Route").unwrap(), "<sip:p2.example.com;lr>");
     assert_eq!(c.headers.get("Call-ID").unwrap(), "loop-1");
+}
+
+#[test]
+fn a_change_of_transport_is_record_routed_twice_and_both_entries_are_taken_off() {
+    let wss = Local {
+        port: 8443,
+        protocol: Protocol::Wss,
+        ..me()
+    };
+    // Same hop in and out: one entry.
+    assert_eq!(record_routes(&me(), &me()).len(), 1);
+    // RFC 5658 §4: UDP in, WSS out: ours towards the caller, then towards
+    // the callee on top.
+    let rr = record_routes(&me(), &wss);
+    let f = forward(&request(""), None, our_via(), &rr);
+    let entries: Vec<String> = f
+        .request
+        .headers
+        .values("Record-Route")
+        .map(|v| v.to_string())
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            "<sips:10.0.0.1:8443;lr;transport=ws>",
+            "<sip:10.0.0.1:5060;lr>"
+        ]
+    );
+    // The callee's request comes back with both as Route, then a foreign
+    // one: ours go, the foreign one stays.
+    let mut back = request(
+        "Route: <sips:10.0.0.1:8443;lr;transport=ws>\r\n\
+         Route: <sip:10.0.0.1:5060;lr>\r\n\
+         Route: <sip:192.0.2.50;lr>\r\n",
+    );
+    check_and_preprocess(&mut back, &wss).unwrap();
+    pop_own_routes(&mut back, &[me(), wss.clone()]);
+    let left: Vec<String> = back
+        .headers
+        .values("Route")
+        .map(|v| v.to_string())
+        .collect();
+    assert_eq!(left, ["<sip:192.0.2.50;lr>"]);
 }

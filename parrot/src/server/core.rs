@@ -446,16 +446,29 @@ impl<H: UasHandler> Core<H> {
             .zip(me.as_ref())
             .is_some_and(|(r, me)| me.is(r.addr.uri()));
         let (retarget, hop) = if routed_to_us {
-            if request.method == Method::Bye
-                && let (Some(c), Some(f), Some(t)) = (
-                    request.headers.call_id(),
-                    request.headers.from_tag(),
-                    request.headers.to_tag(),
-                )
-            {
-                self.proxied.remove(&ProxiedDialog::key(c, &f, &t));
+            let mut hop = None;
+            if let (Some(c), Some(f), Some(t)) = (
+                request.headers.call_id(),
+                request.headers.from_tag(),
+                request.headers.to_tag(),
+            ) {
+                let key = ProxiedDialog::key(c, &f, &t);
+                if let Some(d) = self.proxied.get(&key) {
+                    // The Route leads here, then by the Request-URI; but a
+                    // side reached over a flow (a browser's `.invalid`
+                    // Contact, RFC 7118 §5) is reached only through it.
+                    let side = if f == d.caller_tag {
+                        d.callee
+                    } else {
+                        d.caller
+                    };
+                    hop = side.flow.is_some().then_some(side);
+                }
+                if request.method == Method::Bye {
+                    self.proxied.remove(&key);
+                }
             }
-            (None, None)
+            (None, hop)
         } else {
             let (Some(call_id), Some(from), Some(to)) = (
                 request.headers.call_id(),

@@ -51,7 +51,9 @@ pub use handler::{
 use crate::endpoint::{Endpoint, EndpointConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::transaction::TimerConfig;
-use crate::transport::{ListenerConfig, Protocol, TlsConfig, TransportConfig, TransportError};
+use crate::transport::{
+    ListenerConfig, Protocol, TlsConfig, TransportConfig, TransportError, TransportLayer,
+};
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -499,6 +501,14 @@ impl<H: UasHandler> BoundServer<H> {
     /// The bound address of the first listener of `protocol`.
     pub fn local_addr(&self, protocol: Protocol) -> Option<SocketAddr> {
         self.core.endpoint().transport().local_addr(protocol)
+    }
+
+    /// The server's transport layer, for what outlives one request: its
+    /// connections, and the notice of each one closing
+    /// ([`TransportLayer::closed_connections`], which a registrar keeping
+    /// flows needs).
+    pub fn transport(&self) -> &TransportLayer {
+        self.core.endpoint().transport()
     }
 
     /// The server's overload counters (shed and refused requests), to

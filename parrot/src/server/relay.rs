@@ -9,7 +9,10 @@ use super::inbox::{Inbox, Mailbox, ProxiedDialog};
 use crate::client::NextHop;
 use crate::endpoint::{ClientEvent, Endpoint};
 use crate::message::{Method, Request, Response, StatusCode, Uri};
-use crate::proxy::{Local, Proxy, best_response, check_and_preprocess, forward, strip_our_via};
+use crate::proxy::{
+    Local, Proxy, ProxyTarget, best_response, check_and_preprocess, forward, pop_own_routes,
+    record_routes, strip_our_via,
+};
 use crate::time::sleep_until;
 use crate::transaction::TransactionId;
 use crate::transport::{Origin, Protocol, SendOptions, Target};
@@ -30,6 +33,15 @@ pub(crate) fn local(endpoint: &Endpoint, protocol: Protocol) -> Option<Local> {
         port: via.port.unwrap_or(5060),
         protocol,
     })
+}
+
+/// Our address on each protocol we listen on (for RFC 5658's second
+/// Route entry naming us).
+fn ours(endpoint: &Endpoint) -> Vec<Local> {
+    Protocol::ALL
+        .iter()
+        .filter_map(|p| local(endpoint, *p))
+        .collect()
 }
 
 /// Resolves a next-hop URI to a transport target (RFC 3263 without SRV):
@@ -79,25 +91,18 @@ pub(crate) async fn run<E>(
         endpoint.respond(upstream, own_response(&req, status));
         return;
     }
+    pop_own_routes(&mut req, &ours(endpoint));
     let invite = req.method == Method::Invite;
     let (events_tx, mut events) = mpsc::unbounded_channel::<(usize, Option<ClientEvent>)>();
     let mut branches: Vec<Branch> = Vec::new();
     let mut finals: Vec<Response> = Vec::new();
-    for target_uri in &proxy.targets {
-        match start_branch(
-            endpoint,
-            &req,
-            Some(target_uri),
-            proxy.record_route,
-            branches.len(),
-            &events_tx,
-        )
-        .await
-        {
+    for target in &proxy.targets {
+        let rr = proxy.record_route.then_some(&me_in);
+        match start_branch(endpoint, &req, target, rr, branches.len(), &events_tx).await {
             Ok(b) => branches.push(b),
             Err(why) => {
-                warn!(target = %target_uri, %why, "proxy target unreachable");
-                finals.push(own_response(&req, StatusCode::SERVICE_UNAVAILABLE));
+                warn!(%target, %why, "proxy target unreachable");
+                finals.push(own_response(&req, unreachable(target.flow.as_ref())));
             }
         }
     }
@@ -163,7 +168,8 @@ pub(crate) async fn run<E>(
                     }
                     Some(ClientEvent::TransportError) => {
                         b.done = true;
-                        finals.push(own_response(&req, StatusCode::SERVICE_UNAVAILABLE));
+                        let flow = b.target.flow.is_some().then_some(&b.target);
+                        finals.push(own_response(&req, unreachable(flow)));
                     }
                     None => {
                         if !b.done {
@@ -225,22 +231,39 @@ pub(crate) async fn run<E>(
     }
 }
 
+/// The status for a branch that could not be sent: `430 Flow Failed`
+/// when it had to take a flow (RFC 5626 §5.3), else `503`.
+fn unreachable(flow: Option<&Target>) -> StatusCode {
+    match flow {
+        Some(_) => StatusCode::FLOW_FAILED,
+        None => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// Starts one branch to `target`; `record_route` is our address towards
+/// the caller when the dialog is to be record-routed.
 async fn start_branch(
     endpoint: &Endpoint,
     req: &Request,
-    target: Option<&Uri>,
-    record_route: bool,
+    target: &ProxyTarget,
+    record_route: Option<&Local>,
     index: usize,
     events: &mpsc::UnboundedSender<(usize, Option<ClientEvent>)>,
 ) -> Result<Branch, String> {
     // The hop decides the protocol, which decides our Via and Record-Route.
-    let probe = forward(req, target, placeholder_via(), None);
-    let hop = resolve(&probe.next_hop).await?;
+    let uri = Some(&target.uri);
+    let hop = match target.flow {
+        Some(flow) => flow,
+        None => resolve(&forward(req, uri, placeholder_via(), &[]).next_hop).await?,
+    };
     let via = endpoint
         .via(hop.protocol)
         .ok_or_else(|| format!("no {:?} listener", hop.protocol))?;
-    let me = local(endpoint, hop.protocol);
-    let fwd = forward(req, target, via, me.as_ref().filter(|_| record_route));
+    let rr = match (record_route, local(endpoint, hop.protocol)) {
+        (Some(inbound), Some(outbound)) => record_routes(inbound, &outbound),
+        _ => Vec::new(),
+    };
+    let fwd = forward(req, uri, via, &rr);
     let mut tx = endpoint
         .request(fwd.request.clone(), hop)
         .await
@@ -318,12 +341,17 @@ async fn proxied_dialog(
         .typed::<crate::message::typed::Contact>()
         .and_then(Result::ok)
         .and_then(|c| c.addr().map(|a| a.uri().clone()))?;
-    let callee = resolve(&callee_uri).await.unwrap_or(branch);
+    // A flow stays the way to the callee (its Contact may not resolve:
+    // a browser's is `.invalid`, RFC 7118 §5).
+    let callee = match branch.flow {
+        Some(_) => branch,
+        None => resolve(&callee_uri).await.unwrap_or(branch),
+    };
     Some(ProxiedDialog {
         call_id: req.headers.call_id()?.clone(),
         caller_tag: req.headers.from_tag()?,
         callee_tag: ok.headers.to_tag()?,
-        caller: Target::new(origin.protocol, origin.source),
+        caller: Target::flow_of(origin),
         callee_uri,
         callee,
         since: Instant::now(),
@@ -351,7 +379,8 @@ pub(crate) async fn forward_in_dialog(
         }
         return;
     }
-    let probe = forward(&req, retarget.as_ref(), placeholder_via(), None);
+    pop_own_routes(&mut req, &ours(&endpoint));
+    let probe = forward(&req, retarget.as_ref(), placeholder_via(), &[]);
     let hop = match hop {
         Some(h) if !req.headers.contains(crate::message::HeaderName::Route) => h,
         _ => match resolve(&probe.next_hop).await {
@@ -368,7 +397,7 @@ pub(crate) async fn forward_in_dialog(
     let Some(via) = endpoint.via(hop.protocol) else {
         return;
     };
-    let mut fwd = forward(&req, retarget.as_ref(), via, None).request;
+    let mut fwd = forward(&req, retarget.as_ref(), via, &[]).request;
     match upstream {
         None => {
             let options = SendOptions {
@@ -413,7 +442,8 @@ pub(crate) async fn forward_in_dialog(
                         return;
                     }
                     ClientEvent::TransportError => {
-                        endpoint.respond(id, own_response(&req, StatusCode::SERVICE_UNAVAILABLE));
+                        let flow = hop.flow.is_some().then_some(&hop);
+                        endpoint.respond(id, own_response(&req, unreachable(flow)));
                         return;
                     }
                 }

@@ -36,6 +36,10 @@ pub enum TransportError {
     /// The connection closed before the message was written.
     #[error("connection closed")]
     ConnectionClosed,
+    /// The flow a request had to take (its connection, RFC 5626 §5.3) has
+    /// closed; a proxy answers `430 Flow Failed` upstream.
+    #[error("flow {0} has closed")]
+    FlowFailed(super::ConnectionId),
     /// Connecting, or queueing and writing, took too long.
     #[error("timed out")]
     Timeout,

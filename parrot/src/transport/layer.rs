@@ -2,10 +2,11 @@
 //! and the sending rules of RFC 3261 §18.1.1 and §18.2.2.
 
 use super::addr::{canonical, resolve_host};
+use super::closings::ConnectionClosings;
 use super::config::TransportConfig;
 use super::connections::{ConnTable, ConnectionInfo};
 use super::error::TransportError;
-use super::shared::{Shared, UdpEndpoint};
+use super::shared::{CLOSED_BACKLOG, Shared, UdpEndpoint};
 use super::stats::{Counters, TransportStats};
 use super::tcp;
 use super::tls;
@@ -24,7 +25,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tracing::{Instrument, debug, warn};
 
 /// How many times a port-0 listener group is re-bound when the port the OS
@@ -194,6 +195,7 @@ impl TransportLayer {
             counters: Counters::default(),
             shedding: AtomicBool::new(false),
             feedback: Default::default(),
+            closed: broadcast::Sender::new(CLOSED_BACKLOG),
         });
         for ep in &shared.udp {
             let span = tracing::debug_span!("sip_udp", local = %ep.local);
@@ -311,6 +313,15 @@ impl TransportLayer {
         self.shared.connection_infos()
     }
 
+    /// The connections as they close, from now on, for state tied to a
+    /// connection (a registrar's flows, RFC 5626 §5.3).
+    pub fn closed_connections(&self) -> ConnectionClosings {
+        ConnectionClosings {
+            rx: self.shared.closed.subscribe(),
+            shared: Arc::downgrade(&self.shared),
+        }
+    }
+
     /// The open connection to `remote` over `protocol`, if any (the one an
     /// outgoing message would reuse).
     pub fn connection_to(&self, protocol: Protocol, remote: SocketAddr) -> Option<ConnectionId> {
@@ -406,6 +417,16 @@ impl Transport for TransportLayer {
 }
 
 impl Shared {
+    /// Sends on the flow's connection only (RFC 5626 §5.3): a request to a
+    /// peer that opened the connection cannot open another.
+    async fn send_on_flow(&self, data: Bytes, id: ConnectionId) -> Result<Sent, TransportError> {
+        let h = self.connection(id).ok_or(TransportError::FlowFailed(id))?;
+        match h.send(data, self.config.write_timeout).await {
+            Err(TransportError::ConnectionClosed) => Err(TransportError::FlowFailed(id)),
+            r => r.map(|()| h.sent()),
+        }
+    }
+
     /// Sends over a stream protocol, reusing an open connection to `dest`
     /// (inbound or outbound) or opening one.
     /// `name` is the name a TLS server must prove (see
@@ -418,7 +439,7 @@ impl Shared {
         name: Option<&str>,
     ) -> Result<Sent, TransportError> {
         let dest = canonical(dest);
-        if matches!(protocol, Protocol::Ws | Protocol::Wss) {
+        if protocol.is_websocket() {
             // RFC 7118 §5: only the peer opens a WebSocket (a browser
             // cannot be dialled); its requests' answers and the requests
             // to it go down the connection it opened.
@@ -458,9 +479,10 @@ impl Shared {
         if self.is_shutdown() {
             return Err(TransportError::Shutdown);
         }
-        match target.protocol {
-            Protocol::Udp => udp::send(self, &data, target.addr, local, None).await,
-            p => self.send_stream(data, p, target.addr, name).await,
+        match (target.protocol, target.flow) {
+            (Protocol::Udp, _) => udp::send(self, &data, target.addr, local, None).await,
+            (_, Some(id)) => self.send_on_flow(data, id).await,
+            (p, None) => self.send_stream(data, p, target.addr, name).await,
         }
     }
 

@@ -56,6 +56,7 @@
 
 mod addr;
 mod bad_request;
+mod closings;
 mod config;
 mod connections;
 mod error;
@@ -77,6 +78,7 @@ mod ws_origin;
 
 pub use addr::resolve;
 pub use bad_request::{RawRequestHeaders, error_response};
+pub use closings::{Closing, ConnectionClosings};
 pub use config::{ListenerConfig, TransportConfig};
 pub use connections::ConnectionInfo;
 pub use error::TransportError;
@@ -95,10 +97,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 /// A transport protocol.
-///
-/// TLS and WebSocket are reserved: they name their Via transport tokens
-/// already, but binding or sending over them returns
-/// [`TransportError::Unsupported`] until they are implemented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Protocol {
@@ -106,15 +104,24 @@ pub enum Protocol {
     Udp,
     /// TCP (reliable stream).
     Tcp,
-    /// TLS over TCP (reserved).
+    /// TLS over TCP (RFC 3261 §26).
     Tls,
-    /// WebSocket, RFC 7118 (reserved).
+    /// WebSocket (RFC 7118).
     Ws,
-    /// Secure WebSocket, RFC 7118 (reserved).
+    /// WebSocket over TLS (RFC 7118).
     Wss,
 }
 
 impl Protocol {
+    /// Every protocol.
+    pub const ALL: [Protocol; 5] = [
+        Protocol::Udp,
+        Protocol::Tcp,
+        Protocol::Tls,
+        Protocol::Ws,
+        Protocol::Wss,
+    ];
+
     /// The Via transport token (`UDP`, `TCP`, `TLS`, `WS`, `WSS`).
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -135,6 +142,12 @@ impl Protocol {
     /// Whether messages travel over a connection (a stream or WebSocket).
     pub const fn is_connection_oriented(self) -> bool {
         !matches!(self, Protocol::Udp)
+    }
+
+    /// Whether the protocol is WebSocket (WS or WSS, RFC 7118), which only
+    /// the peer can open.
+    pub const fn is_websocket(self) -> bool {
+        matches!(self, Protocol::Ws | Protocol::Wss)
     }
 
     /// Whether the protocol is secured with TLS.
@@ -246,19 +259,41 @@ impl Incoming {
     }
 }
 
-/// A resolved next hop for a request: an address and a protocol.
+/// A resolved next hop for a request: an address and a protocol, and
+/// for a flow (RFC 5626) the one connection the request must take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Target {
     /// The protocol to send over.
     pub protocol: Protocol,
     /// The remote address.
     pub addr: SocketAddr,
+    /// The connection to send on, and no other: a flow a peer opened
+    /// (RFC 5626 §5.3). When it has closed the send fails with
+    /// [`TransportError::FlowFailed`] rather than opening a new
+    /// connection to the peer's ephemeral port. `None`: any open
+    /// connection to `addr`, or a new one.
+    pub flow: Option<ConnectionId>,
 }
 
 impl Target {
     /// A target over `protocol` at `addr`.
     pub const fn new(protocol: Protocol, addr: SocketAddr) -> Self {
-        Target { protocol, addr }
+        Target {
+            protocol,
+            addr,
+            flow: None,
+        }
+    }
+
+    /// The flow a message arrived over (RFC 5626 §3.3): back to its
+    /// source, on the same connection for stream protocols (the only way
+    /// to reach a browser or a client behind NAT).
+    pub const fn flow_of(origin: &Origin) -> Self {
+        Target {
+            protocol: origin.protocol,
+            addr: origin.source,
+            flow: origin.connection,
+        }
     }
 
     /// A UDP target.
@@ -280,7 +315,7 @@ impl Target {
         port: Option<u16>,
     ) -> Result<Target, TransportError> {
         let addr = resolve(host, port.unwrap_or(protocol.default_port())).await?;
-        Ok(Target { protocol, addr })
+        Ok(Target::new(protocol, addr))
     }
 }
 

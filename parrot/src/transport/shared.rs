@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::Instant;
 use tracing::debug;
 
@@ -39,7 +39,12 @@ pub(crate) struct Shared {
     pub(crate) shedding: AtomicBool,
     /// Overload feedback stamped into responses (RFC 7339).
     pub(crate) feedback: Feedback,
+    /// Told each connection's identifier as it leaves the table.
+    pub(crate) closed: broadcast::Sender<ConnectionId>,
 }
+
+/// How many closings a slow [`Shared::closed`] receiver may fall behind.
+pub(crate) const CLOSED_BACKLOG: usize = 256;
 
 /// Resolves when shutdown is signalled (or the signal's sender is gone).
 pub(crate) async fn shutdown_signal(rx: &mut watch::Receiver<bool>) {
@@ -125,6 +130,7 @@ impl Shared {
             debug!(conn = %victim.id, peer = %victim.remote, "evicting an idle connection at the cap");
             bump(&self.counters.evicted);
             victim.close();
+            let _ = self.closed.send(victim.id);
         }
         let guard = ConnGuard {
             shared: self.clone(),
@@ -178,6 +184,8 @@ impl Shared {
         let left = self.table().remove(id);
         if let Some(count) = left {
             self.conn_count.send_replace(count);
+            // No receiver is the usual case, and not an error.
+            let _ = self.closed.send(id);
         }
     }
 

@@ -11,6 +11,13 @@
 //! 3. An audio call (`ua.call`, getUserMedia on Chromium's fake devices)
 //!    to `busy`: `failed`, 486 from the remote end, with an SDP offer in
 //!    the INVITE.
+//! 4. A browser called through the `registrar` (RFC 7118 §5, RFC 5626):
+//!    `erin` registers from a second page and stays registered; `frank`
+//!    sends her a MESSAGE (200, and her page got it) and calls her (her
+//!    page answers with audio; confirmed on both sides, then frank's BYE
+//!    ends it on hers): each request reached her `.invalid` Contact down
+//!    her own WebSocket. Her page is closed without unregistering; the
+//!    next MESSAGE to her gets 480, her binding gone with the connection.
 //!
 //! `node`, the npm packages of `tests/browser` (`npm ci` there) and
 //! Chromium (`/usr/bin/chromium`, Debian package `chromium`) must be
@@ -142,6 +149,45 @@ fn jssip_in_chromium_registers_messages_and_gets_busy_over_wss() {
     check(
         results.get("call_cause") == Some(&Json::Str("Busy".into())),
         "INVITE: JsSIP's cause is not `Busy`",
+    );
+
+    // The registrar routing to a browser over its flow.
+    check(
+        results.get("callee_register_status") == Some(&Json::Num(200.0)),
+        "erin's REGISTER: not answered 200",
+    );
+    check(
+        results.get("routed_message_status") == Some(&Json::Num(200.0)),
+        "MESSAGE to erin through the registrar: not answered 200",
+    );
+    check(
+        results.get("callee_messages") == Some(&Json::Str("Hello erin".into())),
+        "erin's page did not receive frank's MESSAGE (once)",
+    );
+    check(
+        results.get("routed_call_event") == Some(&Json::Str("confirmed".into())),
+        "the call to erin through the registrar was not confirmed",
+    );
+    check(
+        results.get("callee_calls") == Some(&Json::Num(1.0)),
+        "erin's page did not get exactly one call",
+    );
+    check(
+        matches!(results.get("callee_call_uri"), Some(Json::Str(u)) if u.contains(".invalid")),
+        "the INVITE reaching erin is not addressed to her registered .invalid Contact",
+    );
+    check(
+        results.get("routed_call_end") == Some(&Json::Str("Terminated".into())),
+        "frank's hang-up did not end the call",
+    );
+    check(
+        matches!(results.get("callee_call_events"), Some(Json::Str(e))
+            if e.starts_with("confirmed,ended:remote")),
+        "erin's page did not see the call confirmed (ACK) and ended by frank (BYE)",
+    );
+    check(
+        results.get("after_close_status") == Some(&Json::Num(480.0)),
+        "after erin's page closed, a MESSAGE to her was not refused with 480",
     );
 
     registrar.stop();

@@ -4,6 +4,7 @@ use crate::message::{Request, Response, StatusCode};
 use crate::server::dialog_handle::DialogHandle;
 use crate::server::error::{ProvisionalError, RequestError};
 use crate::server::session_state::Session;
+use crate::transport::Origin;
 
 /// Access to the dialog and the runtime from inside a handler method: the
 /// dialog's state, provisional responses, requests inside the dialog, and a
@@ -61,5 +62,16 @@ impl<E: Send + 'static> Context<'_, E> {
     /// The request being handled, if any (none while handling an event).
     pub fn request(&self) -> Option<&Request> {
         self.request
+    }
+
+    /// Where the request being handled came from: its transport, source
+    /// and local addresses, and connection (none while handling an event,
+    /// or once the request is answered). [`Target::flow_of`] turns it into
+    /// a target that reaches the peer back over the same flow (RFC 5626),
+    /// as a registrar does for a browser on a WebSocket.
+    ///
+    /// [`Target::flow_of`]: crate::transport::Target::flow_of
+    pub fn origin(&self) -> Option<Origin> {
+        self.session.pending.as_ref().map(|p| p.origin)
     }
 }
