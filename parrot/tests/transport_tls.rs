@@ -527,3 +527,83 @@ mod client {
         running.abort();
     }
 }
+
+/// A dialog set up over TLS stays on TLS: the peer's 200 names a Contact
+/// without `transport=` (which by itself would mean UDP), yet the
+/// `Client`'s ACK and BYE go over TLS, on the connection already open.
+#[tokio::test]
+async fn a_tls_dialog_keeps_its_ack_and_bye_on_tls() {
+    let ca = Ca::new("parrot test CA");
+    let tls = TlsConfig::server(ca.server_identity()).unwrap();
+    let (peer, mut rx, addr) = tls_server("127.0.0.1:0", tls).await;
+    let client_tls = TlsConfig::client()
+        .unwrap()
+        .with_roots_pem(ca.pem.as_bytes(), None)
+        .unwrap();
+    let client = parrot::client::Client::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .tls(client_tls)
+        .bind()
+        .await
+        .unwrap();
+    let uri = format!("sip:bob@127.0.0.1:{};transport=tls", addr.port());
+    let pending = tokio::spawn({
+        let client = client.clone();
+        async move {
+            client
+                .invite(uri.as_str(), "v=0\r\n")
+                .await
+                .unwrap()
+                .wait()
+                .await
+        }
+    });
+
+    let inc = next(&mut rx).await;
+    assert_eq!(inc.protocol, Protocol::Tls);
+    let parrot::message::Message::Request(invite) = &inc.message else {
+        panic!("not a request")
+    };
+    let mut ok = invite.reply(StatusCode::OK);
+    ok.headers.set(
+        HeaderName::To,
+        format!("{};tag=peer", invite.headers.get(HeaderName::To).unwrap()),
+    );
+    // The peer's own TLS listener, named without a transport.
+    ok.headers.set(
+        HeaderName::Contact,
+        format!("<sip:bob@127.0.0.1:{}>", addr.port()),
+    );
+    peer.send_response(&ok, Some(&inc.origin())).await.unwrap();
+
+    let ack = next(&mut rx).await;
+    assert_eq!(ack.protocol, Protocol::Tls, "the ACK stays on TLS");
+    assert_eq!(ack.connection, inc.connection, "on the same connection");
+    let mut call = timeout_call(pending).await;
+    let bye = tokio::spawn(async move { call.bye().await });
+    let inc = next(&mut rx).await;
+    assert_eq!(inc.protocol, Protocol::Tls, "the BYE stays on TLS");
+    let parrot::message::Message::Request(req) = &inc.message else {
+        panic!("not a request")
+    };
+    assert_eq!(req.method, parrot::message::Method::Bye);
+    peer.send_response(&req.reply(StatusCode::OK), Some(&inc.origin()))
+        .await
+        .unwrap();
+    let r = tokio::time::timeout(WAIT, bye)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+async fn timeout_call(
+    pending: tokio::task::JoinHandle<Result<parrot::client::Call, parrot::client::CallError>>,
+) -> parrot::client::Call {
+    tokio::time::timeout(WAIT, pending)
+        .await
+        .expect("the call is set up in time")
+        .unwrap()
+        .expect("the call is set up")
+}

@@ -12,7 +12,7 @@ use crate::dialog::{Dialog, DialogId};
 use crate::endpoint::{ClientEvent, ClientTransaction};
 use crate::message::{HeaderName, Method, Request, Response, StatusCode};
 use crate::time::sleep_until;
-use crate::transport::{SendOptions, Target};
+use crate::transport::{Protocol, SendOptions, Target};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -634,7 +634,13 @@ impl Task {
             }
         };
         let id = dialog.id().clone();
-        let ack = send_ack(&self.client, &mut dialog, &self.invite).await;
+        let ack = send_ack(
+            &self.client,
+            &mut dialog,
+            &self.invite,
+            self.target.protocol,
+        )
+        .await;
         self.client
             .calls()
             .lock()
@@ -645,7 +651,10 @@ impl Task {
         if cancelled {
             // The 2xx crossed our CANCEL: the call is not wanted (§15).
             self.fail(CallError::Cancelled(Box::new(ok.clone())));
-            bye = Some((start_bye(&self.client, &mut dialog), None));
+            bye = Some((
+                start_bye(&self.client, &mut dialog, self.target.protocol),
+                None,
+            ));
         } else {
             let answered = Answered {
                 response: ok.clone(),
@@ -657,7 +666,10 @@ impl Task {
                 .send(Update::Answered(Box::new(answered)))
                 .is_err()
             {
-                bye = Some((start_bye(&self.client, &mut dialog), None));
+                bye = Some((
+                    start_bye(&self.client, &mut dialog, self.target.protocol),
+                    None,
+                ));
             }
         }
         let mut tx_open = true;
@@ -681,12 +693,12 @@ impl Task {
                 },
                 cmd = self.commands.recv(), if self.commands_open && bye.is_none() => match cmd {
                     Some(Command::Bye(reply)) => {
-                        bye = Some((start_bye(&self.client, &mut dialog), Some(reply)));
+                        bye = Some((start_bye(&self.client, &mut dialog, self.target.protocol), Some(reply)));
                     }
-                    Some(Command::Hangup) => bye = Some((start_bye(&self.client, &mut dialog), None)),
+                    Some(Command::Hangup) => bye = Some((start_bye(&self.client, &mut dialog, self.target.protocol), None)),
                     None => {
                         self.commands_open = false;
-                        bye = Some((start_bye(&self.client, &mut dialog), None));
+                        bye = Some((start_bye(&self.client, &mut dialog, self.target.protocol), None));
                     }
                     // §9.1: a CANCEL has no effect once the INVITE has its
                     // final response.
@@ -755,11 +767,12 @@ impl Task {
         info!("2xx from another fork: acknowledging and hanging it up");
         let client = self.client.clone();
         let invite = self.invite.clone();
+        let protocol = self.target.protocol;
         tokio::spawn(async move {
             match Dialog::new_uac(&invite, &r) {
                 Ok(mut dialog) => {
-                    let _ = send_ack(&client, &mut dialog, &invite).await;
-                    let resp = start_bye(&client, &mut dialog).await;
+                    let _ = send_ack(&client, &mut dialog, &invite, protocol).await;
+                    let resp = start_bye(&client, &mut dialog, protocol).await;
                     debug!(status = %resp.status, "forked call hung up");
                 }
                 Err(e) => warn!(error = %e, "unusable 2xx from another fork"),
@@ -823,6 +836,7 @@ async fn send_ack(
     client: &Client,
     dialog: &mut Dialog,
     invite: &Request,
+    protocol: Protocol,
 ) -> Option<(Request, Target)> {
     let dr = match request::ack_for_2xx(dialog, invite) {
         Ok(dr) => dr,
@@ -831,7 +845,7 @@ async fn send_ack(
             return None;
         }
     };
-    let target = match client.resolve(&dr.next_hop).await {
+    let target = match client.resolve_in_dialog(&dr.next_hop, protocol).await {
         Ok(t) => t,
         Err(e) => {
             warn!(error = %e, next_hop = %dr.next_hop, "cannot route the ACK");
@@ -860,7 +874,7 @@ async fn send_ack(
 
 /// Builds the BYE of `dialog` now (which ends the dialog, §15.1.1) and
 /// returns the future that sends it and yields its final response.
-fn start_bye(client: &Client, dialog: &mut Dialog) -> ByeFuture {
+fn start_bye(client: &Client, dialog: &mut Dialog, protocol: Protocol) -> ByeFuture {
     let built = dialog.create_request(Method::Bye, None, None);
     let client = client.clone();
     Box::pin(async move {
@@ -872,7 +886,7 @@ fn start_bye(client: &Client, dialog: &mut Dialog) -> ByeFuture {
             }
         };
         let mut req = dr.request;
-        let target = match client.resolve(&dr.next_hop).await {
+        let target = match client.resolve_in_dialog(&dr.next_hop, protocol).await {
             Ok(t) => t,
             Err(e) => {
                 warn!(error = %e, next_hop = %dr.next_hop, "cannot route the BYE");

@@ -75,6 +75,12 @@ mod router;
 #[path = "private.rs"]
 pub mod __private;
 
+async fn resolve_hop(hop: NextHop) -> Result<Target, ClientError> {
+    Target::resolve(hop.protocol, &hop.host, hop.port)
+        .await
+        .map_err(|_| ClientError::Unresolvable(hop.host))
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -604,10 +610,17 @@ impl Client {
     /// Resolves the next hop whose URI is `first_hop` (RFC 3263 without
     /// NAPTR/SRV: A/AAAA of the host).
     pub(crate) async fn resolve(&self, first_hop: &Uri) -> Result<Target, ClientError> {
-        let hop = NextHop::from_uri(first_hop)?;
-        Target::resolve(hop.protocol, &hop.host, hop.port)
-            .await
-            .map_err(|_| ClientError::Unresolvable(hop.host))
+        resolve_hop(NextHop::from_uri(first_hop)?).await
+    }
+
+    /// [`resolve`](Self::resolve) for a request inside a dialog whose
+    /// INVITE went over `dialog` (see [`NextHop::in_dialog`]).
+    pub(crate) async fn resolve_in_dialog(
+        &self,
+        first_hop: &Uri,
+        dialog: Protocol,
+    ) -> Result<Target, ClientError> {
+        resolve_hop(NextHop::in_dialog(first_hop, dialog)?).await
     }
 
     /// The local address requests to `target` are sent from: the

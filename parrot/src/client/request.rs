@@ -247,4 +247,21 @@ impl NextHop {
             protocol,
         })
     }
+
+    /// [`from_uri`](Self::from_uri) for a request inside a dialog whose
+    /// INVITE went over `dialog`: a dialog set up over TLS stays on TLS
+    /// when the next hop's URI names no transport (a `sip:` Contact
+    /// without `transport=`), so its ACK and BYE never fall back to
+    /// cleartext UDP; the port, when the URI gives none, is then 5061.
+    /// Everything else is as the URI says.
+    pub fn in_dialog(uri: &Uri, dialog: Protocol) -> Result<NextHop, ClientError> {
+        let mut hop = NextHop::from_uri(uri)?;
+        let named = uri
+            .as_sip()
+            .is_some_and(|u| u.is_secure() || u.transport().is_some());
+        if dialog == Protocol::Tls && !named {
+            hop.protocol = Protocol::Tls;
+        }
+        Ok(hop)
+    }
 }

@@ -1223,3 +1223,26 @@ async fn a_uac_handler_sees_every_step() {
         ]
     );
 }
+
+#[test]
+fn a_tls_dialog_keeps_tls_unless_the_uri_names_a_transport() {
+    let hop = |s: &str, p| NextHop::in_dialog(&uri(s), p).unwrap();
+    assert_eq!(
+        hop("sip:bob@192.0.2.4", Protocol::Tls).protocol,
+        Protocol::Tls
+    );
+    assert_eq!(
+        hop("sip:bob@192.0.2.4", Protocol::Udp).protocol,
+        Protocol::Udp
+    );
+    assert_eq!(
+        hop("sip:bob@192.0.2.4", Protocol::Tcp).protocol,
+        Protocol::Udp
+    );
+    let h = hop("sip:bob@192.0.2.4;transport=tcp", Protocol::Tls);
+    assert_eq!(h.protocol, Protocol::Tcp, "a named transport is obeyed");
+    assert_eq!(
+        hop("sips:bob@192.0.2.4", Protocol::Udp).protocol,
+        Protocol::Tls
+    );
+}

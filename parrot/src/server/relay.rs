@@ -47,7 +47,17 @@ fn ours(endpoint: &Endpoint) -> Vec<Local> {
 /// Resolves a next-hop URI to a transport target (RFC 3263 without SRV):
 /// the same rules as the client's (`sips:` and `transport=tls` over TLS).
 pub(crate) async fn resolve(uri: &Uri) -> Result<Target, String> {
-    let hop = NextHop::from_uri(uri).map_err(|e| e.to_string())?;
+    resolve_hop(NextHop::from_uri(uri)).await
+}
+
+/// [`resolve`] for our own request inside a dialog set up over `dialog`
+/// (a TLS dialog stays on TLS, `NextHop::in_dialog`).
+pub(crate) async fn resolve_in_dialog(uri: &Uri, dialog: Protocol) -> Result<Target, String> {
+    resolve_hop(NextHop::in_dialog(uri, dialog)).await
+}
+
+async fn resolve_hop(hop: Result<NextHop, crate::client::ClientError>) -> Result<Target, String> {
+    let hop = hop.map_err(|e| e.to_string())?;
     Target::resolve(hop.protocol, &hop.host, hop.port)
         .await
         .map_err(|e| e.to_string())

@@ -89,6 +89,9 @@ pub struct Session<E> {
     pub(crate) retransmit: Option<Box<Retransmission>>,
     /// Cleared when the session ends; shared with its [`DialogHandle`]s.
     pub(crate) alive: Option<Arc<AtomicBool>>,
+    /// The transport the dialog's INVITE came over: a dialog set up over
+    /// TLS keeps its requests on TLS (see `NextHop::in_dialog`).
+    pub(crate) transport: Protocol,
 }
 
 impl<E: Send + 'static> Session<E> {
@@ -105,6 +108,7 @@ impl<E: Send + 'static> Session<E> {
             invite: None,
             retransmit: None,
             alive: None,
+            transport: Protocol::Udp,
         }
     }
 
@@ -259,6 +263,9 @@ impl<E: Send + 'static> Session<E> {
                 Ok(d) => {
                     debug!(call_id = %self.id.call_id, "dialog created");
                     self.dialog = Some(Box::new(d));
+                    if let Some(p) = &self.pending {
+                        self.transport = p.origin.protocol;
+                    }
                 }
                 Err(e) => warn!(error = ?e, "could not create the dialog"),
             }
@@ -278,7 +285,7 @@ impl<E: Send + 'static> Session<E> {
         if let Some(r) = &mut self.retransmit {
             r.timer.stop();
         }
-        let target = crate::server::relay::resolve(&request.next_hop)
+        let target = crate::server::relay::resolve_in_dialog(&request.next_hop, self.transport)
             .await
             .map_err(RequestError::Unreachable)?;
         let mut req = request.request;
