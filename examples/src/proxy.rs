@@ -210,6 +210,8 @@ pub async fn bind(
         .into()
         .apply(Server::builder())
         .release_memory_with(crate::cli::release_memory)
+        // Require and bodies are the next hop's business (§16).
+        .proxies(ALLOW)
         .handler(move || Forwarder::new(options.clone()))
         .bind()
         .await

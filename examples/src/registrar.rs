@@ -57,7 +57,7 @@ use parrot::message::typed::{Contact, Expires, MinExpires, Supported};
 use parrot::message::{HeaderName, Uri};
 use parrot::prelude::*;
 use parrot::proxy::{Proxy, ProxyTarget};
-use parrot::server::{BoundServer, IntoAction};
+use parrot::server::{BoundServer, IntoAction, MethodSet};
 use parrot::transport::{Closing, ConnectionClosings, ConnectionId, Origin, Target};
 use std::collections::HashMap;
 use std::future::Future;
@@ -625,6 +625,16 @@ impl Registrar {
     }
 }
 
+/// The methods routed by location ([`Registrar::route`]).
+const ROUTED: MethodSet = MethodSet::EMPTY
+    .with("INVITE")
+    .with("MESSAGE")
+    .with("INFO")
+    .with("SUBSCRIBE")
+    .with("NOTIFY")
+    .with("REFER")
+    .with("UPDATE");
+
 /// Binds the `registrar` example on `listen` (UDP and TCP; port 0 picks
 /// one) over `location`, and starts its sweeper.
 pub async fn bind(
@@ -637,6 +647,8 @@ pub async fn bind(
         .into()
         .apply(Server::builder())
         .release_memory_with(crate::cli::release_memory)
+        // Require and bodies of what is routed are the callee's business.
+        .proxies(ROUTED)
         .state(Registry {
             location: location.clone(),
             options: Arc::new(options),

@@ -618,12 +618,40 @@ fn repeated_single_value_headers_refused() {
 
 #[test]
 fn missing_mandatory_request_headers_refused() {
-    for name in ["Via", "Max-Forwards", "To", "From", "Call-ID", "CSeq"] {
+    for name in ["Via", "To", "From", "Call-ID", "CSeq"] {
         let raw = invite_with(name, None, &[]);
         let e = err(&raw, name);
         assert_eq!(e.kind(), ParseErrorKind::MissingHeader, "{name}");
-        assert!(e.reason().contains("Missing"), "{}", e.reason());
+        assert_eq!(e.reason(), format!("Missing {name} header"));
     }
+    // RFC 4475 §3.3.1: every missing one is named.
+    let mut h: Vec<&str> = REQUEST_HEADERS
+        .iter()
+        .copied()
+        .filter(|l| {
+            !["From:", "To:", "Call-ID:"]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .collect();
+    h.push("Content-Length: 0");
+    let raw = build("INVITE sip:bob@biloxi.example.com SIP/2.0", &h, b"");
+    let e = err(&raw, "From, To, Call-ID");
+    assert_eq!(e.reason(), "Missing From, To, Call-ID headers");
+}
+
+#[test]
+fn a_request_without_max_forwards_parses() {
+    // RFC 3261 §8.2 / RFC 4475 §3.4.1: RFC 2543 clients send none; a UAS
+    // accepts it (a proxy adds one when forwarding).
+    let raw = invite_with("Max-Forwards", None, &[]);
+    let Message::Request(req) = parse_datagram(raw).expect("parses") else {
+        panic!("not a request")
+    };
+    assert!(!req.headers.contains(HeaderName::MaxForwards));
+    // One that is there must still be well formed.
+    let raw = invite_with("Max-Forwards", Some("seventy"), &[]);
+    assert!(parse_datagram(raw).is_err());
 }
 
 #[test]

@@ -140,10 +140,19 @@ async fn garbage_but_addressable_request_gets_400_with_reason() {
     // Nothing was delivered upward.
     assert!(rx.try_recv().is_err());
 
-    // An unaddressable one (no Call-ID) and an ACK get nothing; the socket
-    // keeps working.
-    let no_call_id = raw.replace("Call-ID: bad-1\r\n", "");
+    // One missing its Call-ID still gets a 400 naming it (RFC 4475
+    // §3.3.1), without a Call-ID of course.
+    let no_call_id = raw
+        .replace("Call-ID: bad-1\r\n", "")
+        .replace("Content-Length: nope", "Content-Length: 0");
     client.send_to(no_call_id.as_bytes(), server).await.unwrap();
+    let (text, _) = recv_text(&client).await;
+    assert!(
+        text.starts_with("SIP/2.0 400 Missing Call-ID header\r\n"),
+        "{text}"
+    );
+    assert!(!text.contains("\r\nCall-ID:"), "{text}");
+    // An ACK gets nothing; the socket keeps working.
     let ack = raw
         .replace("INVITE sip", "ACK sip")
         .replace("1 INVITE", "1 ACK");

@@ -212,22 +212,31 @@ pub(crate) fn parse_message(
         rest = &rest[consumed..];
     }
 
-    // §8.1.1 / §8.2.2: the mandatory headers.
-    let is_request = matches!(start_line_kind, StartLine::Request { .. });
-    for (flag, name) in [
+    // §8.1.1 / §8.2.2: the mandatory headers, every missing one named
+    // (RFC 4475 §3.3.1). Max-Forwards is not among them: a UAS accepts a
+    // request without it (RFC 2543 compatibility, RFC 4475 §3.4.1), and a
+    // proxy adds one (§16.6 step 3).
+    let missing: Vec<&str> = [
         (SEEN_VIA, HeaderName::Via),
         (SEEN_FROM, HeaderName::From),
         (SEEN_TO, HeaderName::To),
         (SEEN_CALL_ID, HeaderName::CallId),
         (SEEN_CSEQ, HeaderName::CSeq),
-        (SEEN_MAX_FORWARDS, HeaderName::MaxForwards),
-    ] {
-        if seen & flag == 0 && (is_request || flag != SEEN_MAX_FORWARDS) {
-            return Err(ParseError::new(
-                ParseErrorKind::MissingHeader,
-                format!("Missing {name} header"),
-            ));
-        }
+    ]
+    .into_iter()
+    .filter(|(flag, _)| seen & flag == 0)
+    .map(|(_, name)| name.as_str())
+    .collect();
+    if !missing.is_empty() {
+        let noun = if missing.len() == 1 {
+            "header"
+        } else {
+            "headers"
+        };
+        return Err(ParseError::new(
+            ParseErrorKind::MissingHeader,
+            format!("Missing {} {noun}", missing.join(", ")),
+        ));
     }
 
     // Body (§18.3).
@@ -451,7 +460,9 @@ fn validate_headers(headers: &mut Headers, start: &StartLine) -> Result<(), Pars
                 "Bad CSeq header: method does not match the request",
             ));
         }
-        first::<MaxForwards>(headers)?;
+        if let Some(mf) = headers.typed::<MaxForwards>() {
+            mf?;
+        }
     }
     // Only the top Via is read by this hop (§17.2.3 matching, §18.2.2
     // response routing); the others are opaque until they become the top.

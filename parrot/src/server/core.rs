@@ -10,6 +10,7 @@
 use super::admission::{Admission, LossFeedback, OverloadConfig, ServerStats, ShedLog};
 use super::handler::UasHandler;
 use super::inbox::{Inbox, ProxiedDialog};
+use super::refusals::UasPolicy;
 use super::relay;
 use super::session::{self, Exit, Parked};
 use super::session_state::Shared;
@@ -102,6 +103,7 @@ impl<H: UasHandler> Core<H> {
         factory: Factory<H>,
         limits: Limits,
         timers: TimerConfig,
+        policy: UasPolicy,
     ) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let (proxied_tx, proxied_rx) = mpsc::unbounded_channel();
@@ -113,6 +115,7 @@ impl<H: UasHandler> Core<H> {
                 proxied: proxied_tx,
                 events: events_tx,
                 routable: Default::default(),
+                policy,
             }),
             app_events,
             proxied: HashMap::new(),
@@ -498,6 +501,19 @@ impl<H: UasHandler> Core<H> {
         None
     }
 
+    /// Answers `request` with the refusal §8.2 prescribes before any
+    /// handler runs, if one applies (see [`UasPolicy::refusal`]).
+    fn refused(&self, id: TransactionId, request: &Request) -> bool {
+        match self.shared.policy.refusal(request) {
+            Some(resp) => {
+                info!(status = %resp.status, reason = %resp.reason, "refused before the handler");
+                self.endpoint.respond(id, resp);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn request(&mut self, id: TransactionId, request: Request, origin: Origin) {
         let span = tracing::info_span!(
             "sip",
@@ -511,6 +527,9 @@ impl<H: UasHandler> Core<H> {
                 DialogId::from_incoming_request(&request).filter(|d| self.dialogs.contains_key(d));
             match dialog {
                 Some(d) => {
+                    if self.refused(id, &request) {
+                        return;
+                    }
                     let msg = Inbox::Request {
                         id,
                         request: Box::new(request),
@@ -534,6 +553,9 @@ impl<H: UasHandler> Core<H> {
                     }
                 }
             }
+            return;
+        }
+        if self.refused(id, &request) {
             return;
         }
         // Shutdown or the dialog cap: refuse before making a handler value

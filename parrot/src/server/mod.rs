@@ -37,6 +37,7 @@ mod dialog_handle;
 mod error;
 mod handler;
 mod inbox;
+mod refusals;
 mod relay;
 mod session;
 mod session_state;
@@ -50,6 +51,8 @@ pub use handler::{
 
 use crate::endpoint::{Endpoint, EndpointConfig};
 use crate::error::{Error, ErrorKind, Result};
+use crate::message::Method;
+use crate::message::typed::{Accept, TypedHeader};
 use crate::transaction::TimerConfig;
 use crate::transport::{
     ListenerConfig, Protocol, TlsConfig, TransportConfig, TransportError, TransportLayer,
@@ -87,6 +90,7 @@ impl Server {
                 overload: OverloadConfig::default(),
                 release_memory: crate::memory::give_back,
                 transport: TransportConfig::default(),
+                policy: refusals::UasPolicy::default(),
             },
             state: (),
             factory: NoHandler,
@@ -130,6 +134,7 @@ struct Settings {
     overload: OverloadConfig,
     transport: TransportConfig,
     release_memory: fn(),
+    policy: refusals::UasPolicy,
 }
 
 /// Configures and starts a server; see [`Server::builder`].
@@ -284,6 +289,51 @@ impl<F, S> ServerBuilder<F, S> {
     /// examples do.
     pub fn release_memory_with(mut self, release: fn()) -> Self {
         self.settings.release_memory = release;
+        self
+    }
+
+    /// Supports the SIP extension `option_tag` (RFC 3261 §19.2): a
+    /// request that requires it is no longer refused with `420 Bad
+    /// Extension` (§8.2.2.3), and it is listed in `Supported` on OPTIONS
+    /// answers and 2xx answers to INVITE. Call once per tag.
+    pub fn supported(mut self, option_tag: &str) -> Self {
+        self.settings.policy.add_supported(option_tag);
+        self
+    }
+
+    /// The body types requests of `method` may carry: `types` is an
+    /// `Accept` value (`"text/plain, application/im-iscomposing+xml"`,
+    /// `"*/*"` for anything, `""` for no body). Other bodies are refused
+    /// with `415 Unsupported Media Type` and this `Accept` before the
+    /// handler runs (§8.2.3). The defaults: `application/sdp` for INVITE,
+    /// ACK, UPDATE and PRACK; no body for BYE, CANCEL, REGISTER and
+    /// OPTIONS; anything for the others. A malformed value makes `bind`
+    /// fail.
+    pub fn accept(mut self, method: Method, types: &str) -> Self {
+        match Accept::parse_str(types) {
+            Ok(accept) => self.settings.policy.set_accept(method, accept),
+            Err(e) => self
+                .settings
+                .errors
+                .push(format!("bad accept list {types:?} for {method}: {e}")),
+        }
+        self
+    }
+
+    /// Serves Request-URIs of `scheme` too (`sip` and `sips` always;
+    /// `tel` for a gateway, say): any other scheme is refused with `416
+    /// Unsupported URI Scheme` (§8.2.2.1).
+    pub fn uri_scheme(mut self, scheme: &str) -> Self {
+        self.settings.policy.add_scheme(scheme);
+        self
+    }
+
+    /// Methods the handler may proxy ([`Action::Proxy`]): their requests
+    /// skip the checks only a UAS makes (unsupported `Require` tags,
+    /// body types), which are the next hop's to make (§16: a proxy heeds
+    /// only `Proxy-Require`). `MethodSet::EMPTY` by default.
+    pub fn proxies(mut self, methods: MethodSet) -> Self {
+        self.settings.policy.set_proxied(methods);
         self
     }
 
@@ -471,6 +521,7 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
                     release_memory: s.release_memory,
                 },
                 s.timers,
+                s.policy,
             ),
         })
     }

@@ -13,6 +13,7 @@ use crate::message::{
 use crate::server::dialog_handle::DialogHandle;
 use crate::server::error::{ProvisionalError, RequestError};
 use crate::server::inbox::ProxiedDialog;
+use crate::server::refusals::UasPolicy;
 use crate::transaction::{SendError, TimerConfig, TransactionId};
 use crate::transport::{Origin, Protocol};
 use std::collections::HashMap;
@@ -34,6 +35,9 @@ pub(crate) struct Shared<E> {
     /// Our address towards a peer, when listening on a wildcard address
     /// (asking the system costs a socket; peers are few).
     pub(crate) routable: Mutex<HashMap<IpAddr, IpAddr>>,
+    /// What we serve and support as a UAS (§8.2 refusals, `Supported`,
+    /// `Accept`).
+    pub(crate) policy: UasPolicy,
 }
 
 /// The request being answered.
@@ -244,6 +248,7 @@ impl<E: Send + 'static> Session<E> {
         let id = pending.id;
         let origin = pending.origin;
         let mut resp = complete(req, resp);
+        advertise(&self.shared.policy, req, &mut resp);
         let contact = contact(&self.shared, &origin, req);
         match &mut self.dialog {
             Some(d) => d.prepare_response(&mut resp, &contact),
@@ -305,6 +310,26 @@ impl<E: Send + 'static> Session<E> {
             return Err(RequestError::Timeout);
         }
         Ok(resp)
+    }
+}
+
+/// RFC 3261 §11.2 and §20.37: an OPTIONS answer says what we accept and
+/// support, and a 2xx to INVITE what we support, unless the handler said
+/// it already.
+fn advertise(policy: &UasPolicy, req: &Request, resp: &mut Response) {
+    let options = req.method == Method::Options;
+    if !resp.status.is_success() || !(options || req.method == Method::Invite) {
+        return;
+    }
+    if options && !resp.headers.contains(HeaderName::Accept) {
+        match policy.accepts(&Method::Invite) {
+            Some(accept) => resp.headers.push_typed(accept),
+            None => resp.headers.append(HeaderName::Accept, "*/*"),
+        }
+    }
+    if (options || policy.has_supported()) && !resp.headers.contains(HeaderName::Supported) {
+        resp.headers
+            .append(HeaderName::Supported, policy.supported());
     }
 }
 

@@ -110,16 +110,14 @@ impl RawRequestHeaders {
         Some(out)
     }
 
-    /// Whether a response can be addressed: at least one Via and each of
-    /// From, To, Call-ID and CSeq present (and non-empty), so that the
-    /// sender can match it (§8.2.6.2, §17.1.3).
+    /// Whether a response can be sent back: at least one non-empty Via.
+    /// From, To, Call-ID and CSeq are copied when present; a request
+    /// missing some is still answered (RFC 4475 §3.3.1), even though its
+    /// sender may be unable to match the answer.
     pub fn is_addressable(&self) -> bool {
-        let present = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
+        // A Via is what routes the answer back (§18.2.2); the rest is
+        // copied when present.
         self.via.iter().any(|v| !v.is_empty())
-            && present(&self.from)
-            && present(&self.to)
-            && present(&self.call_id)
-            && present(&self.cseq)
     }
 
     fn slot_mut(&mut self, slot: Slot) -> Option<&mut String> {
@@ -164,10 +162,11 @@ pub fn error_response(raw: &[u8], error: &ParseError) -> Option<Response> {
     if h.method.as_deref() == Some("ACK") || !h.is_addressable() {
         return None;
     }
-    let status = if error.kind() == ParseErrorKind::TooLarge {
-        StatusCode::MESSAGE_TOO_LARGE
-    } else {
-        StatusCode::BAD_REQUEST
+    let status = match error.kind() {
+        ParseErrorKind::TooLarge => StatusCode::MESSAGE_TOO_LARGE,
+        // §8.2, §21.5.6 (RFC 4475 §3.1.2.16): another SIP version.
+        ParseErrorKind::Version => StatusCode::VERSION_NOT_SUPPORTED,
+        _ => StatusCode::BAD_REQUEST,
     };
     let mut reason = error.reason().trim();
     if reason.len() > MAX_REASON {
@@ -182,22 +181,30 @@ pub fn error_response(raw: &[u8], error: &ParseError) -> Option<Response> {
     } else {
         reason.to_owned()
     };
-    let mut to = h.to.unwrap_or_default();
-    if !has_tag(&to) {
-        to.push_str(";tag=");
-        to.push_str(&new_tag());
-    }
     let mut b = Response::builder(status).reason(reason);
     for via in h.via.into_iter().filter(|v| !v.is_empty()) {
         b = b.append(HeaderName::Via, via);
     }
-    Some(
-        b.append(HeaderName::From, h.from.unwrap_or_default())
-            .append(HeaderName::To, to)
-            .append(HeaderName::CallId, h.call_id.unwrap_or_default())
-            .append(HeaderName::CSeq, h.cseq.unwrap_or_default())
-            .build(),
-    )
+    // What the request lacks, the answer lacks too (RFC 4475 §3.3.1: a
+    // request missing Call-ID, From or To still gets its 400).
+    let present = |v: Option<String>| v.filter(|s| !s.is_empty());
+    if let Some(from) = present(h.from) {
+        b = b.append(HeaderName::From, from);
+    }
+    if let Some(mut to) = present(h.to) {
+        if !has_tag(&to) {
+            to.push_str(";tag=");
+            to.push_str(&new_tag());
+        }
+        b = b.append(HeaderName::To, to);
+    }
+    if let Some(call_id) = present(h.call_id) {
+        b = b.append(HeaderName::CallId, call_id);
+    }
+    if let Some(cseq) = present(h.cseq) {
+        b = b.append(HeaderName::CSeq, cseq);
+    }
+    Some(b.build())
 }
 
 /// Whether a To value carries a `tag` header parameter (after the `>` of a
@@ -264,7 +271,7 @@ mod tests {
         assert_eq!(h.via, vec!["SIP/2.0/UDP h ;branch=z9hG4bK1"]);
         assert_eq!(h.to.as_deref(), Some("<sip:\u{fffd}b@x>"));
         assert_eq!(h.call_id.as_deref(), Some("a b"));
-        assert!(!h.is_addressable());
+        assert!(h.is_addressable(), "a Via is enough to answer");
     }
 
     #[test]
@@ -331,12 +338,7 @@ mod tests {
         assert!(error_response(resp.as_bytes(), &e).is_none());
         let ack = format!("ACK sip:x SIP/2.0\r\n{GOOD_HEADERS}\r\n");
         assert!(error_response(ack.as_bytes(), &e).is_none());
-        // Missing pieces.
-        let no_cseq = format!(
-            "INVITE sip:x SIP/2.0\r\n{}\r\n",
-            GOOD_HEADERS.replace("CSeq: 7 OPTIONS\r\n", "")
-        );
-        assert!(error_response(no_cseq.as_bytes(), &e).is_none());
+        // Without a Via there is nowhere to send an answer.
         let no_via =
             "INVITE sip:x SIP/2.0\r\nFrom: a\r\nTo: b\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n";
         assert!(error_response(no_via.as_bytes(), &e).is_none());
@@ -352,6 +354,36 @@ mod tests {
         ] {
             assert!(error_response(g, &e).is_none());
         }
+    }
+
+    #[test]
+    fn a_request_missing_call_id_from_or_to_still_gets_its_400() {
+        // RFC 4475 §3.3.1: what is there is copied, what is not is left out.
+        let raw = format!(
+            "INVITE sip:x SIP/2.0\r\n{}\r\n",
+            GOOD_HEADERS
+                .replace("i: call-1@example\r\n", "")
+                .replace("f: <sip:alice@example.com>;tag=abc\r\n", "")
+        );
+        let e = ParseError::new(
+            ParseErrorKind::MissingHeader,
+            "Missing From, Call-ID headers",
+        );
+        let r = error_response(raw.as_bytes(), &e).unwrap();
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert_eq!(r.reason, "Missing From, Call-ID headers");
+        assert!(!r.headers.contains(HeaderName::CallId));
+        assert!(!r.headers.contains(HeaderName::From));
+        assert_eq!(r.headers.get(HeaderName::CSeq).unwrap(), "7 OPTIONS");
+        assert_eq!(r.headers.count(HeaderName::Via), 3);
+    }
+
+    #[test]
+    fn another_sip_version_is_505() {
+        let raw = format!("OPTIONS sip:x SIP/7.0\r\n{GOOD_HEADERS}\r\n");
+        let e = ParseError::new(ParseErrorKind::Version, "Unsupported SIP version");
+        let r = error_response(raw.as_bytes(), &e).unwrap();
+        assert_eq!(r.status, StatusCode::VERSION_NOT_SUPPORTED);
     }
 
     #[test]

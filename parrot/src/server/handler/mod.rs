@@ -201,13 +201,13 @@ pub fn not_implemented(req: &Request, methods: MethodSet) -> Action {
     Action::Respond(resp)
 }
 
-/// The default answer to OPTIONS (RFC 3261 §11.2): `200` with `Allow`,
-/// `Accept: application/sdp` and `Supported`.
+/// The default answer to OPTIONS (RFC 3261 §11.2): `200` with `Allow`;
+/// the runtime adds `Accept` and `Supported`.
 pub fn options_reply(req: &Request, methods: MethodSet) -> Action {
+    // The runtime adds Accept and Supported (RFC 3261 §11.2) from what
+    // the server was built to take.
     let mut resp = req.reply(StatusCode::OK);
     resp.headers.append(HeaderName::Allow, methods.allow());
-    resp.headers.append(HeaderName::Accept, "application/sdp");
-    resp.headers.append(HeaderName::Supported, "");
     Action::Respond(resp)
 }
 

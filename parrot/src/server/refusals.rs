@@ -1,0 +1,233 @@
+//! The refusals RFC 3261 §8.2 makes a UAS give before any application
+//! logic runs, whatever the handler would answer: `416` for a Request-URI
+//! scheme not served (§8.2.2.1), `420` with `Unsupported` for option tags
+//! in `Require` that are not supported (§8.2.2.3), `415` with `Accept` /
+//! `Accept-Encoding` for a body the handler cannot take (§8.2.3), and
+//! `406` when the request's `Accept` rules out the body the answer needs
+//! (§21.4.7). Sans-IO: [`UasPolicy::refusal`] is a pure function of the
+//! request.
+
+use crate::message::typed::{Accept, ContentType, MediaRange, Require, Supported, Unsupported};
+use crate::message::{HeaderName, Method, Request, Response, StatusCode, Text};
+use crate::server::MethodSet;
+use std::collections::HashMap;
+
+/// What the server, as a user agent server, serves and understands; the
+/// builder sets it ([`ServerBuilder::supported`](super::ServerBuilder::supported),
+/// [`accept`](super::ServerBuilder::accept),
+/// [`uri_schemes`](super::ServerBuilder::uri_schemes),
+/// [`proxies`](super::ServerBuilder::proxies)).
+#[derive(Debug, Clone)]
+pub(crate) struct UasPolicy {
+    /// Request-URI schemes served (lower case).
+    schemes: Vec<String>,
+    /// Option tags supported, in the order they are advertised.
+    supported: Vec<String>,
+    /// Body types accepted per method, where they differ from the default.
+    accept: HashMap<Method, Accept>,
+    /// Methods the handler may proxy: Require and the body are the next
+    /// hop's business there (§16: only Proxy-Require binds a proxy).
+    proxied: MethodSet,
+    /// `application/sdp` and nothing: the defaults, parsed once.
+    sdp: Accept,
+    nothing: Accept,
+}
+
+impl Default for UasPolicy {
+    fn default() -> Self {
+        UasPolicy {
+            schemes: vec!["sip".into(), "sips".into()],
+            supported: Vec::new(),
+            accept: HashMap::new(),
+            proxied: MethodSet::EMPTY,
+            sdp: [MediaRange::new(
+                Text::from_static("application"),
+                Text::from_static("sdp"),
+            )]
+            .into_iter()
+            .collect(),
+            nothing: Accept::new(),
+        }
+    }
+}
+
+impl UasPolicy {
+    /// Serves `scheme` too (`tel`, `urn`, …).
+    pub(crate) fn add_scheme(&mut self, scheme: &str) {
+        let scheme = scheme.to_ascii_lowercase();
+        if !self.schemes.contains(&scheme) {
+            self.schemes.push(scheme);
+        }
+    }
+
+    /// Supports option tag `tag`.
+    pub(crate) fn add_supported(&mut self, tag: &str) {
+        if !self.supports(tag) {
+            self.supported.push(tag.to_owned());
+        }
+    }
+
+    /// Accepts exactly `accept` as bodies of `method`.
+    pub(crate) fn set_accept(&mut self, method: Method, accept: Accept) {
+        self.accept.insert(method, accept);
+    }
+
+    /// Lets the handler proxy `methods` without the UAS checks.
+    pub(crate) fn set_proxied(&mut self, methods: MethodSet) {
+        self.proxied = methods;
+    }
+
+    /// Whether option tag `tag` is supported (option tags are tokens,
+    /// compared case-insensitively, §7.3.1).
+    pub(crate) fn supports(&self, tag: &str) -> bool {
+        self.supported.iter().any(|t| t.eq_ignore_ascii_case(tag))
+    }
+
+    /// Whether any option tag is supported.
+    pub(crate) fn has_supported(&self) -> bool {
+        !self.supported.is_empty()
+    }
+
+    /// The `Supported` value: every supported option tag.
+    pub(crate) fn supported(&self) -> String {
+        self.supported.join(", ")
+    }
+
+    /// The body types `method` accepts, `None` for any. Unless the
+    /// builder says otherwise: SDP for the offer/answer methods, no body
+    /// at all for BYE, CANCEL, REGISTER and OPTIONS, anything for the rest
+    /// (MESSAGE, INFO, NOTIFY, SUBSCRIBE, PUBLISH, REFER and extensions
+    /// carry the application's own types).
+    pub(crate) fn accepts(&self, method: &Method) -> Option<&Accept> {
+        if let Some(a) = self.accept.get(method) {
+            return Some(a);
+        }
+        match method {
+            Method::Invite | Method::Update | Method::Prack | Method::Ack => Some(&self.sdp),
+            Method::Bye | Method::Cancel | Method::Register | Method::Options => {
+                Some(&self.nothing)
+            }
+            _ => None,
+        }
+    }
+
+    /// The refusal `req` must get before the handler sees it, if any.
+    /// ACK and CANCEL are never refused here (an ACK cannot be answered,
+    /// and §8.2.2.3 exempts CANCEL from Require).
+    pub(crate) fn refusal(&self, req: &Request) -> Option<Response> {
+        // §8.2.2.1 (and §16.3 step 2 for a proxy).
+        let scheme = req.uri.scheme();
+        if !self.schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
+            return Some(
+                req.reply(StatusCode::UNSUPPORTED_URI_SCHEME)
+                    .reason(format!("Unsupported URI scheme: {scheme}")),
+            );
+        }
+        if matches!(req.method, Method::Ack | Method::Cancel) || self.proxied.contains(&req.method)
+        {
+            return None;
+        }
+        self.unsupported_extensions(req)
+            .or_else(|| self.unsupported_body(req))
+            .or_else(|| self.not_acceptable(req))
+    }
+
+    /// §8.2.2.3: `420` listing exactly the required tags not supported.
+    fn unsupported_extensions(&self, req: &Request) -> Option<Response> {
+        let mut missing = Unsupported::default();
+        for require in req.headers.typed_all::<Require>() {
+            let Ok(require) = require else {
+                return Some(bad_header(req, HeaderName::Require));
+            };
+            for tag in require.iter() {
+                if !self.supports(tag) && !missing.contains(tag) {
+                    missing.push(tag.clone());
+                }
+            }
+        }
+        if missing.is_empty() {
+            return None;
+        }
+        let mut resp = req.reply(StatusCode::BAD_EXTENSION);
+        resp.headers.push_typed(&missing);
+        let supported: Supported = self.supported.iter().cloned().map(Text::from).collect();
+        resp.headers.push_typed(&supported);
+        Some(resp)
+    }
+
+    /// §8.2.3: a body whose type or encoding the method does not take.
+    fn unsupported_body(&self, req: &Request) -> Option<Response> {
+        if req.body.is_empty() {
+            return None;
+        }
+        let Some(ct) = req.headers.typed::<ContentType>() else {
+            // §20.15: a body must say its type.
+            return Some(
+                req.reply(StatusCode::BAD_REQUEST)
+                    .reason("Missing Content-Type header"),
+            );
+        };
+        let Ok(ct) = ct else {
+            return Some(bad_header(req, HeaderName::ContentType));
+        };
+        let encoded = req
+            .headers
+            .values(HeaderName::ContentEncoding)
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .any(|e| !e.is_empty() && !e.eq_ignore_ascii_case("identity"));
+        if encoded {
+            let mut resp = req
+                .reply(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+                .reason("Unsupported Content-Encoding");
+            resp.headers.append(HeaderName::AcceptEncoding, "identity");
+            return Some(resp);
+        }
+        let accept = self.accepts(&req.method)?;
+        if accept.accepts(&ct) {
+            return None;
+        }
+        let mut resp = req
+            .reply(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            .reason(format!(
+                "Unsupported Content-Type: {}/{}",
+                ct.mtype, ct.subtype
+            ));
+        resp.headers.push_typed(accept);
+        Some(resp)
+    }
+
+    /// §21.4.7: the request's `Accept` excludes the body an answer to it
+    /// must carry (SDP, for INVITE and UPDATE).
+    fn not_acceptable(&self, req: &Request) -> Option<Response> {
+        if !matches!(req.method, Method::Invite | Method::Update) {
+            return None;
+        }
+        let mut given = req
+            .headers
+            .typed_all::<Accept>()
+            .filter_map(Result::ok)
+            .peekable();
+        given.peek()?;
+        let sdp = ContentType::sdp();
+        let mut any = false;
+        for a in given {
+            any |= a.accepts(&sdp);
+        }
+        if any {
+            return None;
+        }
+        Some(
+            req.reply(StatusCode::NOT_ACCEPTABLE)
+                .reason("Accept excludes application/sdp"),
+        )
+    }
+}
+
+fn bad_header(req: &Request, name: HeaderName) -> Response {
+    req.reply(StatusCode::BAD_REQUEST)
+        .reason(format!("Bad {name} header"))
+}
+
+#[cfg(test)]
+mod tests;
