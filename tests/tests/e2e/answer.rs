@@ -67,6 +67,14 @@ fn message_and_register_get_405_with_allow() {
 }
 
 #[test]
+fn unknown_extensions_schemes_and_bodies_are_refused_before_the_handler() {
+    let server = servers::answer();
+    run_scenario(&server, "refusals.xml", Transport::Udp, 5);
+    run_scenario(&server, "refusals.xml", Transport::Tcp, 5);
+    server.stop();
+}
+
+#[test]
 fn bye_for_an_unknown_dialog_gets_481() {
     let server = servers::answer();
     run_scenario(&server, "bye_unknown_dialog.xml", Transport::Udp, 5);
