@@ -11,7 +11,7 @@ use super::admission::{Admission, LossFeedback, OverloadConfig, ServerStats, She
 use super::handler::UasHandler;
 use super::inbox::{Inbox, ProxiedDialog};
 use super::refusals::UasPolicy;
-use super::relay;
+use super::relay::{self, Order};
 use super::session::{self, Exit, Parked};
 use super::session_state::Shared;
 use super::{Factory, catch};
@@ -448,6 +448,7 @@ impl<H: UasHandler> Core<H> {
             .and_then(Result::ok)
             .zip(me.as_ref())
             .is_some_and(|(r, me)| me.is(r.addr.uri()));
+        let mut order = Order::default();
         let (retarget, hop) = if routed_to_us {
             let mut hop = None;
             if let (Some(c), Some(f), Some(t)) = (
@@ -456,7 +457,8 @@ impl<H: UasHandler> Core<H> {
                 request.headers.to_tag(),
             ) {
                 let key = ProxiedDialog::key(c, &f, &t);
-                if let Some(d) = self.proxied.get(&key) {
+                if let Some(d) = self.proxied.get_mut(&key) {
+                    order = Order::next(d);
                     // The Route leads here, then by the Request-URI; but a
                     // side reached over a flow (a browser's `.invalid`
                     // Contact, RFC 7118 §5) is reached only through it.
@@ -481,9 +483,10 @@ impl<H: UasHandler> Core<H> {
                 return Some(request);
             };
             let key = ProxiedDialog::key(call_id, &from, &to);
-            let Some(d) = self.proxied.get(&key) else {
+            let Some(d) = self.proxied.get_mut(&key) else {
                 return Some(request);
             };
+            order = Order::next(d);
             let from_caller = from == d.caller_tag;
             let hop = if from_caller { d.callee } else { d.caller };
             // A request addressed to us goes to the callee's target.
@@ -496,7 +499,7 @@ impl<H: UasHandler> Core<H> {
         };
         let endpoint = self.endpoint.clone();
         tokio::spawn(relay::forward_in_dialog(
-            endpoint, id, origin, request, retarget, hop,
+            endpoint, id, origin, request, retarget, hop, order,
         ));
         None
     }

@@ -8,7 +8,7 @@ use crate::message::{Request, Text, Uri};
 use crate::transaction::TransactionId;
 use crate::transport::{Origin, Target};
 use std::collections::VecDeque;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 /// What the core delivers to a running session. Requests are boxed so
@@ -37,7 +37,7 @@ pub(crate) struct Mailbox<'a, E> {
 
 /// A dialog established through this proxy, so that its later requests
 /// reach the other side even without Record-Route.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct ProxiedDialog {
     pub(crate) call_id: Text,
     pub(crate) caller_tag: Text,
@@ -49,6 +49,11 @@ pub(crate) struct ProxiedDialog {
     pub(crate) callee: Target,
     /// When it was established (stale entries are swept).
     pub(crate) since: Instant,
+    /// Resolves once the last request forwarded in it has been sent:
+    /// each forward waits for the one before, so an ACK and the BYE right
+    /// behind it leave in the order they came (their tasks may run in
+    /// any order).
+    pub(crate) last_sent: Option<oneshot::Receiver<()>>,
 }
 
 impl ProxiedDialog {

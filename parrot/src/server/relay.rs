@@ -17,7 +17,7 @@ use crate::time::sleep_until;
 use crate::transaction::TransactionId;
 use crate::transport::{Origin, Protocol, SendOptions, Target};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
@@ -365,7 +365,41 @@ async fn proxied_dialog(
         callee_uri,
         callee,
         since: Instant::now(),
+        last_sent: None,
     })
+}
+
+/// Where a forwarded request of a proxied dialog stands in line: it waits
+/// for the one before to be sent, and says when it has been.
+#[derive(Default)]
+pub(crate) struct Order {
+    after: Option<oneshot::Receiver<()>>,
+    sent: Option<oneshot::Sender<()>>,
+}
+
+impl Order {
+    /// The next place in `dialog`'s line.
+    pub(crate) fn next(dialog: &mut ProxiedDialog) -> Order {
+        let (sent, next) = oneshot::channel();
+        Order {
+            after: dialog.last_sent.replace(next),
+            sent: Some(sent),
+        }
+    }
+
+    /// Waits for the request before (or for its task to have given up).
+    async fn wait(&mut self) {
+        if let Some(after) = self.after.take() {
+            let _ = after.await;
+        }
+    }
+
+    /// Lets the next one go.
+    fn done(&mut self) {
+        if let Some(sent) = self.sent.take() {
+            let _ = sent.send(());
+        }
+    }
 }
 
 /// Forwards a request of a proxied dialog (or one routed to us by Route)
@@ -379,6 +413,7 @@ pub(crate) async fn forward_in_dialog(
     mut req: Request,
     retarget: Option<Uri>,
     hop: Option<Target>,
+    mut order: Order,
 ) {
     let Some(me_in) = local(&endpoint, origin.protocol) else {
         return;
@@ -408,6 +443,7 @@ pub(crate) async fn forward_in_dialog(
         return;
     };
     let mut fwd = forward(&req, retarget.as_ref(), via, &[]).request;
+    order.wait().await;
     match upstream {
         None => {
             let options = SendOptions {
@@ -421,6 +457,7 @@ pub(crate) async fn forward_in_dialog(
             {
                 warn!(error = %e, "ACK not forwarded");
             }
+            order.done();
         }
         Some(id) => {
             let Some(me) = local(&endpoint, hop.protocol) else {
@@ -434,6 +471,8 @@ pub(crate) async fn forward_in_dialog(
                     return;
                 }
             };
+            // Handed to the transaction layer, which sends in order.
+            order.done();
             while let Some(ev) = tx.next().await {
                 match ev {
                     ClientEvent::Response(resp) => {
