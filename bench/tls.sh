@@ -62,8 +62,9 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 log "building the answer example and tlsconns (release)"
 (cd "$ROOT" && cargo build --release -q -p examples --bin answer -p bench --bin tlsconns)
-ANSWER_BIN="$ROOT/target/release/answer"
-CLIENT_BIN="$ROOT/target/release/tlsconns"
+TARGET_DIR=${CARGO_TARGET_DIR:-"$ROOT/target"}
+ANSWER_BIN="$TARGET_DIR/release/answer"
+CLIENT_BIN="$TARGET_DIR/release/tlsconns"
 
 PKI="$OUT/pki"
 mkdir -p "$PKI"
@@ -152,6 +153,9 @@ memory_kb() {
 # idle NAME PORT [--wss]: bytes per idle connection.
 idle() {
     local name=$1 port=$2 wss=${3:-} before after client
+    # Run in a subshell ($(...)), which does not inherit the EXIT trap: a
+    # failure here must not leave the server running.
+    trap cleanup EXIT
     start "$name"
     before=$(memory_kb "$name")
     # shellcheck disable=SC2086
@@ -178,6 +182,7 @@ idle() {
 # ("failed failed" when the client could not complete them).
 handshakes() {
     local name=$1 port=$2 t0 t1 file="$OUT/handshakes-$1.txt"
+    trap cleanup EXIT
     start "$name"
     t0=$(server_ticks)
     if ! "${NICE[@]}" taskset -c "$GEN_CPU" timeout 120 "$CLIENT_BIN" rate --target "$HOST:$port" \

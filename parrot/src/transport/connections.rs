@@ -26,9 +26,28 @@ pub struct ConnectionInfo {
 }
 
 /// One message queued for writing, with where to report the result.
-pub(crate) struct Outgoing {
-    pub(crate) data: Bytes,
-    pub(crate) done: oneshot::Sender<io::Result<()>>,
+///
+/// Boxed: a connection's queue allocates a block of 32 slots when it is
+/// made, so a slot of one pointer instead of the message and its sender
+/// saves an idle connection about 1 KiB (the box is allocated per message,
+/// only while it is queued).
+pub(crate) struct Outgoing(Box<Queued>);
+
+struct Queued {
+    data: Bytes,
+    done: oneshot::Sender<io::Result<()>>,
+}
+
+impl Outgoing {
+    fn new(data: Bytes, done: oneshot::Sender<io::Result<()>>) -> Self {
+        Outgoing(Box::new(Queued { data, done }))
+    }
+
+    /// The message, and where to report whether it was written.
+    pub(crate) fn into_parts(self) -> (Bytes, oneshot::Sender<io::Result<()>>) {
+        let Queued { data, done } = *self.0;
+        (data, done)
+    }
 }
 
 /// What the connection task tells the table about its connection, for
@@ -105,7 +124,7 @@ impl ConnHandle {
         let (done, result) = oneshot::channel();
         let attempt = async {
             self.tx
-                .send(Outgoing { data, done })
+                .send(Outgoing::new(data, done))
                 .await
                 .map_err(|_| TransportError::ConnectionClosed)?;
             match result.await {

@@ -17,24 +17,28 @@ use super::stats::bump;
 use super::{Origin, Protocol, TransportError};
 use crate::message::{Frame, StreamDecoder};
 use bytes::{Bytes, BytesMut};
-use std::future::Future;
+use futures_util::future::{Either, FutureExt};
+use std::future::{Future, poll_fn};
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Poll, ready};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::{Notify, mpsc};
 use tokio::time::{Instant, Sleep, timeout};
 use tracing::{Instrument, debug, trace, warn};
 
 /// Spare room kept in a connection's receive buffer before each read
 /// while a message is incomplete.
 const READ_CHUNK: usize = 16 * 1024;
-/// Room kept while nothing is buffered; a larger buffer left by a burst is
-/// let go once it empties.
-const IDLE_ROOM: usize = 2048;
+/// The most a read takes while nothing is buffered. That read goes to the
+/// stack and what arrived is then copied to a buffer of its size: an idle
+/// connection holds no receive buffer at all, and one emptied is let go.
+const IDLE_READ: usize = 4096;
 /// How long a closing connection may take to flush and shut down.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
@@ -97,41 +101,60 @@ where
     R: FnOnce(Arc<Shared>, S, ConnHandle, mpsc::Receiver<Outgoing>, ConnGuard) -> RF
         + Send
         + 'static,
-    RF: Future<Output = ()> + Send,
+    RF: Future<Output = ()> + Send + 'static,
 {
     let (handle, rx, guard) = shared.register(protocol, remote, local, true)?;
     let span =
         tracing::debug_span!("sip_conn", conn = %handle.id, %protocol, peer = %remote, %local);
+    // Boxed, the handshake's state (rustls's handshake machine, the HTTP
+    // upgrade) is freed when it ends; inline it would size the task for
+    // the connection's whole life.
+    let handshake: Pin<Box<dyn Future<Output = io::Result<S>> + Send>> = Box::pin(handshake);
+    // The handshake, then the service, as the two states of one enum: what
+    // the service takes over is not kept a second time beside it.
     let shared = shared.clone();
     let h = handle.clone();
-    let task = async move {
-        let limit = shared.config.header_timeout;
-        let mut shutdown = shared.shutdown.clone();
-        let done = tokio::select! {
-            r = timeout(limit, handshake) => r,
-            () = h.close.notified() => {
-                debug!("closed during the handshake");
-                return;
-            }
-            () = shutdown_signal(&mut shutdown) => return,
-        };
-        match done {
-            Ok(Ok(stream)) => {
-                trace!("handshake done");
-                serve(shared, stream, h, rx, guard).await;
-            }
-            Ok(Err(error)) => {
-                bump(&shared.counters.handshake_failures);
-                warn!(%error, "handshake failed; connection closed");
-            }
-            Err(_) => {
-                bump(&shared.counters.handshake_timeouts);
-                warn!(?limit, "handshake not completed in time; connection closed");
-            }
+    let task = complete(shared.clone(), h.close.clone(), handshake).then(move |done| match done {
+        Some(stream) => {
+            trace!("handshake done");
+            Either::Left(serve(shared, stream, h, rx, guard))
         }
-    };
+        None => Either::Right(std::future::ready(())),
+    });
     tokio::spawn(task.instrument(span));
     Ok(handle)
+}
+
+/// Runs a connection's handshake to its end: the stream, or `None` when
+/// it failed, took too long, or the connection was closed or the
+/// transport shut down meanwhile.
+async fn complete<S>(
+    shared: Arc<Shared>,
+    close: Arc<Notify>,
+    handshake: Pin<Box<dyn Future<Output = io::Result<S>> + Send>>,
+) -> Option<S> {
+    let limit = shared.config.header_timeout;
+    let mut shutdown = shared.shutdown.clone();
+    let done = tokio::select! {
+        r = timeout(limit, handshake) => r,
+        () = close.notified() => {
+            debug!("closed during the handshake");
+            return None;
+        }
+        () = shutdown_signal(&mut shutdown) => return None,
+    };
+    match done {
+        Ok(Ok(stream)) => return Some(stream),
+        Ok(Err(error)) => {
+            bump(&shared.counters.handshake_failures);
+            warn!(%error, "handshake failed; connection closed");
+        }
+        Err(_) => {
+            bump(&shared.counters.handshake_timeouts);
+            warn!(?limit, "handshake not completed in time; connection closed");
+        }
+    }
+    None
 }
 
 async fn write_all<W: AsyncWrite + Unpin>(
@@ -172,124 +195,149 @@ fn stalled(shared: &Shared, why: Stalled) -> &'static str {
 }
 
 /// Serves one connection until it closes.
-async fn run_connection<S>(
+///
+/// One task both reads and writes, never at once, so the stream is not
+/// split (a split would put it behind an `Arc` and a lock). The stream is
+/// kept where the caller's future captured it: the body only borrows it,
+/// so it is not moved into a second slot of the future.
+// Not an `async fn`, which would move its arguments (the stream among
+// them) into a second slot of its future.
+#[allow(clippy::manual_async_fn)]
+fn run_connection<S>(
     shared: Arc<Shared>,
-    stream: S,
+    mut stream: S,
     handle: ConnHandle,
     mut rx: mpsc::Receiver<Outgoing>,
     guard: ConnGuard,
-) where
+) -> impl Future<Output = ()> + Send
+where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let (mut rd, mut wr) = tokio::io::split(stream);
-    let mut decoder = StreamDecoder::new(shared.config.limits);
-    let idle = shared.config.idle_timeout;
-    let write_limit = shared.config.write_timeout;
-    let deadline = tokio::time::sleep_until(after(Instant::now(), idle));
-    tokio::pin!(deadline);
-    let mut progress = Progress::new(progress_limits(&shared));
-    // The progress check, armed only while a message is incomplete.
-    let mut armed: Option<Instant> = None;
-    let check = tokio::time::sleep_until(Instant::now());
-    tokio::pin!(check);
-    let activity = handle.activity.clone();
-    let mut shutdown = shared.shutdown.clone();
-    let origin = Origin {
-        protocol: handle.protocol,
-        source: handle.remote,
-        local: handle.local,
-        connection: Some(handle.id),
-    };
-    let reason = loop {
-        // An idle connection (nothing buffered) waits with room for one
-        // typical message, not a whole read chunk: thousands of idle
-        // connections (registered phones, browsers) would otherwise hold
-        // 16 KiB each.
-        let buf = decoder.buffer_mut();
-        let want = if buf.is_empty() {
-            IDLE_ROOM
-        } else {
-            READ_CHUNK
-        };
-        if buf.capacity() - buf.len() < want / 4 {
-            buf.reserve(want);
-        }
-        let read = tokio::select! {
-            () = shutdown_signal(&mut shutdown) => break "shutdown",
-            () = handle.close.notified() => break "closed locally",
-            () = &mut deadline => break "idle timeout",
-            () = &mut check, if armed.is_some() => {
-                let Err(why) = progress.check(Instant::now()) else {
+    async move {
+        let mut decoder = StreamDecoder::new(shared.config.limits);
+        let idle = shared.config.idle_timeout;
+        let write_limit = shared.config.write_timeout;
+        let deadline = tokio::time::sleep_until(after(Instant::now(), idle));
+        tokio::pin!(deadline);
+        let mut progress = Progress::new(progress_limits(&shared));
+        // The progress check, armed only while a message is incomplete.
+        let mut armed: Option<Instant> = None;
+        let check = tokio::time::sleep_until(Instant::now());
+        tokio::pin!(check);
+        let mut shutdown = shared.shutdown.clone();
+        let reason = loop {
+            // While a message is incomplete, read straight into its buffer
+            // with room for a large one.
+            let buf = decoder.buffer_mut();
+            if !buf.is_empty() && buf.capacity() - buf.len() < READ_CHUNK / 4 {
+                buf.reserve(READ_CHUNK);
+            }
+            let read = tokio::select! {
+                () = shutdown_signal(&mut shutdown) => break "shutdown",
+                () = handle.close.notified() => break "closed locally",
+                () = &mut deadline => break "idle timeout",
+                () = &mut check, if armed.is_some() => {
+                    let Err(why) = progress.check(Instant::now()) else {
+                        rearm(check.as_mut(), &mut armed, progress.next_check());
+                        continue;
+                    };
+                    // Bytes that arrived while this task was busy elsewhere
+                    // are not the peer's fault: read them before judging.
+                    match timeout(Duration::ZERO, stream.read_buf(decoder.buffer_mut())).await {
+                        Ok(r) => r,
+                        Err(_) => break stalled(&shared, why),
+                    }
+                }
+                out = rx.recv() => {
+                    // The task holds a sender itself, so the queue never ends.
+                    let Some(out) = out else { break "closed locally" };
+                    let (data, done) = out.into_parts();
+                    let started = Instant::now();
+                    handle.activity.busy.store(true, Ordering::Relaxed);
+                    let r = write_all(&mut stream, &data, write_limit).await;
+                    handle
+                        .activity
+                        .busy
+                        .store(decoder.buffered() > 0, Ordering::Relaxed);
+                    let failed = r.as_ref().err().map(|e| e.to_string());
+                    let _ = done.send(r);
+                    if let Some(error) = failed {
+                        debug!(%error, "write failed");
+                        break "write failed";
+                    }
+                    trace!(size = data.len(), "sent");
+                    handle.activity.last_ms.store(shared.now_ms(), Ordering::Relaxed);
+                    deadline.as_mut().reset(after(Instant::now(), idle));
+                    // No reading happens during a write: the peer's receive
+                    // deadlines wait too.
+                    progress.defer(started.elapsed());
                     rearm(check.as_mut(), &mut armed, progress.next_check());
                     continue;
-                };
-                // Bytes that arrived while this task was busy elsewhere are
-                // not the peer's fault: read them before judging.
-                match timeout(Duration::ZERO, rd.read_buf(decoder.buffer_mut())).await {
-                    Ok(r) => r,
-                    Err(_) => break stalled(&shared, why),
+                }
+                r = read(&mut stream, &mut decoder) => r,
+            };
+            match read {
+                Ok(0) => break "closed by peer",
+                Ok(n) => {
+                    deadline.as_mut().reset(after(Instant::now(), idle));
+                    handle
+                        .activity
+                        .last_ms
+                        .store(shared.now_ms(), Ordering::Relaxed);
+                    // Boxed: what handling a message holds across its awaits
+                    // (the message, the channel upward, a reply being
+                    // written) would otherwise size the task while idle.
+                    let handled = Box::pin(process(&shared, &handle, &mut decoder, &mut stream));
+                    let cut = match handled.await {
+                        Ok(cut) => cut,
+                        Err(reason) => break reason,
+                    };
+                    handle
+                        .activity
+                        .busy
+                        .store(decoder.buffered() > 0, Ordering::Relaxed);
+                    if decoder.buffered() == 0 && decoder.buffer_mut().capacity() > 0 {
+                        // The messages split off keep what they use.
+                        *decoder.buffer_mut() = BytesMut::new();
+                    }
+                    // Timed after processing, which may have waited on the
+                    // layer above (back-pressure): what is left starts now.
+                    progress.update(decoder.buffer_mut(), n, cut, Instant::now());
+                    rearm(check.as_mut(), &mut armed, progress.next_check());
+                    if let Err(reason) = account(&shared, &handle, &mut decoder) {
+                        break reason;
+                    }
+                }
+                Err(error) => {
+                    debug!(%error, "read failed");
+                    break "read failed";
                 }
             }
-            out = rx.recv() => {
-                // The task holds a sender itself, so the queue never ends.
-                let Some(Outgoing { data, done }) = out else { break "closed locally" };
-                let started = Instant::now();
-                activity.busy.store(true, Ordering::Relaxed);
-                let r = write_all(&mut wr, &data, write_limit).await;
-                activity.busy.store(decoder.buffered() > 0, Ordering::Relaxed);
-                let failed = r.as_ref().err().map(|e| e.to_string());
-                let _ = done.send(r);
-                if let Some(error) = failed {
-                    debug!(%error, "write failed");
-                    break "write failed";
-                }
-                trace!(size = data.len(), "sent");
-                activity.last_ms.store(shared.now_ms(), Ordering::Relaxed);
-                deadline.as_mut().reset(after(Instant::now(), idle));
-                // No reading happens during a write: the peer's receive
-                // deadlines wait too.
-                progress.defer(started.elapsed());
-                rearm(check.as_mut(), &mut armed, progress.next_check());
-                continue;
-            }
-            r = rd.read_buf(decoder.buffer_mut()) => r,
         };
-        match read {
-            Ok(0) => break "closed by peer",
-            Ok(n) => {
-                deadline.as_mut().reset(after(Instant::now(), idle));
-                activity.last_ms.store(shared.now_ms(), Ordering::Relaxed);
-                let cut = match process(&shared, &origin, &mut decoder, &mut wr, &handle).await {
-                    Ok(cut) => cut,
-                    Err(reason) => break reason,
-                };
-                activity
-                    .busy
-                    .store(decoder.buffered() > 0, Ordering::Relaxed);
-                if decoder.buffered() == 0 && decoder.buffer_mut().capacity() > 2 * IDLE_ROOM {
-                    // The messages split off keep what they use.
-                    *decoder.buffer_mut() = BytesMut::new();
-                }
-                // Timed after processing, which may have waited on the
-                // layer above (back-pressure): what is left starts now.
-                progress.update(decoder.buffer_mut(), n, cut, Instant::now());
-                rearm(check.as_mut(), &mut armed, progress.next_check());
-                if let Err(reason) = account(&shared, &handle, &mut decoder) {
-                    break reason;
-                }
-            }
-            Err(error) => {
-                debug!(%error, "read failed");
-                break "read failed";
-            }
-        }
-    };
-    // Leave the table first so nothing new is queued; queued senders then
-    // see the connection closed.
-    drop(guard);
-    drop(rx);
-    let _ = timeout(CLOSE_GRACE, wr.shutdown()).await;
-    debug!(reason, "connection closed");
+        // Leave the table first so nothing new is queued; queued senders
+        // then see the connection closed.
+        drop(guard);
+        drop(rx);
+        let _ = timeout(CLOSE_GRACE, stream.shutdown()).await;
+        debug!(reason, "connection closed");
+    }
+}
+
+/// Reads what the peer sent into `decoder`. With nothing buffered the read
+/// goes to the stack and only what arrived is kept (see [`IDLE_READ`]):
+/// waiting holds no buffer.
+async fn read<R: AsyncRead + Unpin>(rd: &mut R, decoder: &mut StreamDecoder) -> io::Result<usize> {
+    if decoder.buffered() > 0 {
+        return rd.read_buf(decoder.buffer_mut()).await;
+    }
+    poll_fn(|cx| {
+        let mut room = [MaybeUninit::<u8>::uninit(); IDLE_READ];
+        let mut buf = ReadBuf::uninit(&mut room);
+        ready!(Pin::new(&mut *rd).poll_read(cx, &mut buf))?;
+        decoder.push(buf.filled());
+        Poll::Ready(Ok(buf.filled().len()))
+    })
+    .await
 }
 
 /// Points the progress check at `next`, if it moved.
@@ -329,11 +377,16 @@ fn account(
 /// cut. `Err` closes the connection.
 async fn process<W: AsyncWrite + Unpin>(
     shared: &Arc<Shared>,
-    origin: &Origin,
+    handle: &ConnHandle,
     decoder: &mut StreamDecoder,
     wr: &mut W,
-    handle: &ConnHandle,
 ) -> Result<bool, &'static str> {
+    let origin = &Origin {
+        protocol: handle.protocol,
+        source: handle.remote,
+        local: handle.local,
+        connection: Some(handle.id),
+    };
     let write_limit = shared.config.write_timeout;
     let mut cut = false;
     loop {

@@ -9,7 +9,6 @@ use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
-use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tracing::info;
 
 /// Why TLS settings could not be made.
@@ -152,7 +151,7 @@ struct Inner {
 impl fmt::Debug for TlsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsConfig")
-            .field("server", &self.acceptor().is_some())
+            .field("server", &self.server_config().is_some())
             .finish_non_exhaustive()
     }
 }
@@ -239,18 +238,20 @@ impl TlsConfig {
         Ok(())
     }
 
-    /// What accepts a TLS connection now, if there is a certificate.
-    pub(crate) fn acceptor(&self) -> Option<TlsAcceptor> {
+    /// What a TLS connection is accepted with now, if there is a
+    /// certificate.
+    pub(crate) fn server_config(&self) -> Option<Arc<ServerConfig>> {
         let server = self
             .inner
             .server
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        server.clone().map(TlsAcceptor::from)
+        server.clone()
     }
 
-    pub(crate) fn connector(&self) -> TlsConnector {
-        TlsConnector::from(self.inner.client.clone())
+    /// What outgoing TLS connections are made with.
+    pub(crate) fn client_config(&self) -> Arc<ClientConfig> {
+        self.inner.client.clone()
     }
 }
 

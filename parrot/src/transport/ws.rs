@@ -15,12 +15,14 @@ use super::progress::after;
 use super::shared::{ConnGuard, Shared, shutdown_signal};
 use super::stream::spawn_after_handshake;
 use super::tcp::accept_loop;
+use super::tls::accept;
 use super::tls_config::TlsConfig;
 use super::ws_origin::OriginCheck;
 use super::{Origin, Protocol};
 use crate::message::parse_datagram_with;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,12 +42,17 @@ use tracing::{debug, trace, warn};
 /// How long a closing connection may take to send its close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
+/// tungstenite's read buffer: allocated with the connection and kept
+/// while it is idle, and the most one read takes (a frame's payload is
+/// given room for all of it once its header is read).
+const READ_BUFFER: usize = 512;
+
 /// Frame and message limits: the largest SIP message the parser takes,
 /// and small buffers (an idle connection holds little).
 fn ws_config(shared: &Shared) -> WebSocketConfig {
     let largest = shared.config.limits.max_head + shared.config.limits.max_body;
     WebSocketConfig::default()
-        .read_buffer_size(4096)
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_message_size(Some(largest))
         .max_frame_size(Some(largest))
@@ -112,12 +119,12 @@ pub(crate) async fn run_listener(
         let callback = move |req: &Request, resp: Response| upgrade(req, resp, origins.as_ref());
         let spawned = match &tls {
             Some(tls) => {
-                let Some(acceptor) = tls.acceptor() else {
+                let Some(tls_config) = tls.server_config() else {
                     warn!(%peer, "WSS connection refused: no certificate configured");
                     return;
                 };
                 let handshake = async move {
-                    let stream = acceptor.accept(stream).await?;
+                    let stream = accept(stream, tls_config).await?;
                     tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config))
                         .await
                         .map_err(io::Error::other)
@@ -144,96 +151,124 @@ pub(crate) async fn run_listener(
 /// Serves one upgraded connection until it closes: each text or binary
 /// message is one SIP message (RFC 7118 §5), each outgoing SIP message one
 /// frame (text when it is UTF-8, as it nearly always is).
-async fn serve<S>(
+///
+/// As in `stream`, one task reads and writes, never at once, so the
+/// WebSocket is not split (a split puts it behind an `Arc` and a lock),
+/// and the body only borrows it where the caller's future captured it.
+// Not an `async fn`, which would move its arguments (the stream among
+// them) into a second slot of its future.
+#[allow(clippy::manual_async_fn)]
+fn serve<S>(
     shared: Arc<Shared>,
-    ws: WebSocketStream<S>,
+    mut ws: WebSocketStream<S>,
     handle: ConnHandle,
     mut rx: mpsc::Receiver<Outgoing>,
     guard: ConnGuard,
-) where
+) -> impl Future<Output = ()> + Send
+where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let (mut sink, mut frames) = ws.split();
-    let idle = shared.config.idle_timeout;
-    let write_limit = shared.config.write_timeout;
-    let deadline = tokio::time::sleep_until(after(Instant::now(), idle));
-    tokio::pin!(deadline);
-    let mut shutdown = shared.shutdown.clone();
+    async move {
+        let idle = shared.config.idle_timeout;
+        let write_limit = shared.config.write_timeout;
+        let deadline = tokio::time::sleep_until(after(Instant::now(), idle));
+        tokio::pin!(deadline);
+        let mut shutdown = shared.shutdown.clone();
+        let reason = loop {
+            let frame = tokio::select! {
+                () = shutdown_signal(&mut shutdown) => break "shutdown",
+                () = handle.close.notified() => break "closed locally",
+                () = &mut deadline => break "idle timeout",
+                out = rx.recv() => {
+                    let Some(out) = out else { break "closed locally" };
+                    let (data, done) = out.into_parts();
+                    let r = send(&mut ws, data, write_limit).await;
+                    let failed = r.is_err();
+                    let _ = done.send(r);
+                    if failed {
+                        break "write failed";
+                    }
+                    handle.activity.last_ms.store(shared.now_ms(), Ordering::Relaxed);
+                    deadline.as_mut().reset(after(Instant::now(), idle));
+                    continue;
+                }
+                f = ws.next() => f,
+            };
+            let data = match frame {
+                None => break "closed by peer",
+                Some(Err(error)) => {
+                    // Includes a frame or message over the size limits.
+                    debug!(%error, "WebSocket read failed");
+                    break "read failed";
+                }
+                Some(Ok(Message::Text(t))) => Bytes::from(t),
+                Some(Ok(Message::Binary(b))) => b,
+                Some(Ok(Message::Close(_))) => break "closed by peer",
+                // Pings are answered by the library on the next write or read.
+                Some(Ok(_)) => {
+                    let _ = timeout(write_limit, ws.flush()).await;
+                    continue;
+                }
+            };
+            deadline.as_mut().reset(after(Instant::now(), idle));
+            handle
+                .activity
+                .last_ms
+                .store(shared.now_ms(), Ordering::Relaxed);
+            if data.iter().all(|&b| b == b'\r' || b == b'\n') {
+                trace!("keep-alive frame");
+                continue;
+            }
+            // Boxed, as in `stream`: what handing a message up holds across
+            // its await would otherwise size the task while idle.
+            let reply = match Box::pin(receive(&shared, &handle, data)).await {
+                Ok(Some(reply)) => reply,
+                Ok(None) => continue,
+                Err(reason) => break reason,
+            };
+            if send(&mut ws, reply, write_limit).await.is_err() {
+                break "write failed";
+            }
+        };
+        drop(guard);
+        drop(rx);
+        let _ = timeout(CLOSE_GRACE, SinkExt::close(&mut ws)).await;
+        debug!(reason, "WebSocket connection closed");
+    }
+}
+
+/// Hands one received SIP message up; returns the answer to send back
+/// here, if any (a malformed request's 400, a shed request's 503). `Err`
+/// closes the connection.
+async fn receive(
+    shared: &Shared,
+    handle: &ConnHandle,
+    data: Bytes,
+) -> Result<Option<Bytes>, &'static str> {
     let origin = Origin {
         protocol: handle.protocol,
         source: handle.remote,
         local: handle.local,
         connection: Some(handle.id),
     };
-    let reason = loop {
-        let frame = tokio::select! {
-            () = shutdown_signal(&mut shutdown) => break "shutdown",
-            () = handle.close.notified() => break "closed locally",
-            () = &mut deadline => break "idle timeout",
-            out = rx.recv() => {
-                let Some(Outgoing { data, done }) = out else { break "closed locally" };
-                let r = send(&mut sink, data, write_limit).await;
-                let failed = r.is_err();
-                let _ = done.send(r);
-                if failed {
-                    break "write failed";
+    let reply = match parse_datagram_with(data.clone(), &shared.config.limits) {
+        Ok(message) => match classify(message, origin) {
+            Inbound::Deliver(incoming) => {
+                handle.activity.delivered.store(true, Ordering::Relaxed);
+                if shared.incoming.send(incoming).await.is_err() {
+                    return Err("receiver closed");
                 }
-                handle.activity.last_ms.store(shared.now_ms(), Ordering::Relaxed);
-                deadline.as_mut().reset(after(Instant::now(), idle));
-                continue;
+                return Ok(None);
             }
-            f = frames.next() => f,
-        };
-        let data = match frame {
-            None => break "closed by peer",
-            Some(Err(error)) => {
-                // Includes a frame or message over the size limits.
-                debug!(%error, "WebSocket read failed");
-                break "read failed";
-            }
-            Some(Ok(Message::Text(t))) => Bytes::from(t),
-            Some(Ok(Message::Binary(b))) => b,
-            Some(Ok(Message::Close(_))) => break "closed by peer",
-            // Pings are answered by the library on the next write or read.
-            Some(Ok(_)) => {
-                let _ = timeout(write_limit, sink.flush()).await;
-                continue;
-            }
-        };
-        deadline.as_mut().reset(after(Instant::now(), idle));
-        handle
-            .activity
-            .last_ms
-            .store(shared.now_ms(), Ordering::Relaxed);
-        if data.iter().all(|&b| b == b'\r' || b == b'\n') {
-            trace!("keep-alive frame");
-            continue;
-        }
-        let reply = match parse_datagram_with(data.clone(), &shared.config.limits) {
-            Ok(message) => match classify(message, origin) {
-                Inbound::Deliver(incoming) => {
-                    handle.activity.delivered.store(true, Ordering::Relaxed);
-                    if shared.incoming.send(incoming).await.is_err() {
-                        break "receiver closed";
-                    }
-                    continue;
-                }
-                Inbound::Reply(r) => r.to_bytes(),
-                Inbound::Drop => continue,
-            },
-            Err(error) => match malformed(&data, &error, &origin) {
-                Some(r) => r.to_bytes(),
-                None => continue,
-            },
-        };
-        if send(&mut sink, reply, write_limit).await.is_err() {
-            break "write failed";
-        }
+            Inbound::Reply(r) => r.to_bytes(),
+            Inbound::Drop => return Ok(None),
+        },
+        Err(error) => match malformed(&data, &error, &origin) {
+            Some(r) => r.to_bytes(),
+            None => return Ok(None),
+        },
     };
-    drop(guard);
-    drop(rx);
-    let _ = timeout(CLOSE_GRACE, sink.close()).await;
-    debug!(reason, "WebSocket connection closed");
+    Ok(Some(reply))
 }
 
 /// Sends one SIP message as one frame.
