@@ -690,3 +690,108 @@ async fn large_messages_and_bursts_cross_tls_both_ways() {
     assert_eq!(got, down.to_bytes().to_vec());
     assert_eq!(t.connection_count(), 1);
 }
+
+/// A client with a certificate (mutual TLS), and the transport it sends
+/// from.
+async fn mutual_client(
+    ca: &Ca,
+    identity: Option<parrot::transport::Identity>,
+) -> (TransportLayer, Receiver<Incoming>) {
+    let tls = TlsConfig::client()
+        .unwrap()
+        .with_roots_pem(ca.pem.as_bytes(), identity)
+        .unwrap();
+    let config = TransportConfig {
+        listeners: vec![ListenerConfig::udp("127.0.0.1:0".parse().unwrap())],
+        tls: Some(tls),
+        ..TransportConfig::default()
+    };
+    TransportLayer::bind(config).await.unwrap()
+}
+
+/// RFC 5923: a client whose certificate the server verified, offering
+/// its connection with `;alias` in its Via, gets the server's requests to
+/// its `sent-by` over that connection; without the certificate, or for a
+/// `sent-by` the certificate does not cover, or without `alias`, the
+/// server dials `sent-by` as usual (here: nothing listens, so it fails).
+#[tokio::test]
+async fn a_verified_client_offering_alias_gets_requests_on_its_connection() {
+    let ca = Ca::new("parrot test CA");
+    let server_tls = TlsConfig::server(ca.server_identity())
+        .unwrap()
+        .verify_clients_pem(ca.pem.as_bytes())
+        .unwrap();
+    let (server, mut rx, addr) = tls_server("127.0.0.1:0", server_tls).await;
+    // Ports where nothing listens: only an alias reaches the client there.
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+
+    // (name to send to, certificate?, Via sent-by, alias?, reused?)
+    let cases = [
+        ("localhost", true, "localhost", true, true),
+        ("127.0.0.1", true, "127.0.0.1", true, true),
+        ("localhost", true, "localhost", false, false),
+        ("localhost", false, "localhost", true, false),
+        ("elsewhere.example", true, "elsewhere.example", true, false),
+    ];
+    for (i, (name, with_cert, sent_by, alias, reused)) in cases.into_iter().enumerate() {
+        let identity = with_cert.then(|| ca.server_identity());
+        let (client, mut client_rx) = mutual_client(&ca, identity).await;
+        let port = free();
+        let alias_param = if alias { ";alias" } else { "" };
+        let text = request(
+            "OPTIONS",
+            &format!("SIP/2.0/TLS {sent_by}:{port};branch=z9hG4bKal{i}{alias_param}"),
+            &format!("alias-{i}"),
+            "",
+        );
+        let mut req =
+            support::parse_request(&text.replacen("sip:bob@example.com", "sip:bob@localhost", 1));
+        let sent = client
+            .send_request(
+                &mut req,
+                Target::new(Protocol::Tls, addr),
+                SendOptions::default(),
+            )
+            .await
+            .unwrap();
+        let inc = next(&mut rx).await;
+        assert_eq!(inc.protocol, Protocol::Tls);
+
+        // The server's request to the client's sent-by.
+        let uri = format!("sip:alice@{name}:{port};transport=tls");
+        let mut back = support::parse_request(
+            &request(
+                "OPTIONS",
+                "SIP/2.0/TLS 127.0.0.1;branch=z9hG4bKback",
+                &format!("back-{i}"),
+                "",
+            )
+            .replacen("sip:bob@example.com", &uri, 1),
+        );
+        let target = Target::new(Protocol::Tls, SocketAddr::from(([127, 0, 0, 1], port)));
+        let r = server
+            .send_request(&mut back, target, SendOptions::default())
+            .await;
+        if reused {
+            let s = r.unwrap_or_else(|e| panic!("case {i}: {e}"));
+            assert_eq!(
+                s.connection, inc.connection,
+                "case {i}: on the aliased connection"
+            );
+            let got = next(&mut client_rx).await;
+            assert_eq!(got.connection, sent.connection, "case {i}");
+        } else {
+            assert!(
+                r.is_err(),
+                "case {i}: no alias, so a new connection, which fails"
+            );
+        }
+        drop(client);
+    }
+}

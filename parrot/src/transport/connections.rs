@@ -3,11 +3,12 @@
 
 use super::{ConnectionId, Protocol, Sent, TransportError};
 use bytes::Bytes;
+use rustls_pki_types::CertificateDer;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::timeout;
@@ -66,6 +67,9 @@ pub(crate) struct Activity {
     pub(crate) held: AtomicUsize,
     /// Whether it has been asked to close: its task takes no more budget.
     pub(crate) closing: AtomicBool,
+    /// The certificate a TLS client proved it holds (mutual TLS), which
+    /// says for which names the connection may be reused (RFC 5923).
+    pub(crate) peer_cert: OnceLock<CertificateDer<'static>>,
 }
 
 /// A handle on an open connection.
@@ -194,6 +198,9 @@ pub(crate) struct ConnTable {
     by_remote: HashMap<(Protocol, SocketAddr), ConnectionId>,
     /// Open inbound connections per source IP address.
     per_source: HashMap<IpAddr, usize>,
+    /// TLS connections a peer let us reuse for requests to it (RFC 5923):
+    /// by the host (lower case) and port of its Via `sent-by`.
+    aliases: HashMap<(String, u16), ConnectionId>,
 }
 
 impl ConnTable {
@@ -289,6 +296,9 @@ impl ConnTable {
                 }
             }
         }
+        if !self.aliases.is_empty() {
+            self.aliases.retain(|_, c| *c != id);
+        }
         let key = (h.protocol, h.remote);
         if self.by_remote.get(&key) == Some(&id) {
             self.by_remote.remove(&key);
@@ -308,6 +318,19 @@ impl ConnTable {
     /// The connection `id`, if open.
     pub(crate) fn get(&self, id: ConnectionId) -> Option<ConnHandle> {
         self.by_id.get(&id).cloned()
+    }
+
+    /// Lets connection `id` carry requests to `host:port` (RFC 5923).
+    pub(crate) fn alias(&mut self, host: String, port: u16, id: ConnectionId) {
+        if self.by_id.contains_key(&id) {
+            self.aliases.insert((host, port), id);
+        }
+    }
+
+    /// The connection aliased for `host:port`, if open.
+    pub(crate) fn aliased(&self, host: &str, port: u16) -> Option<ConnHandle> {
+        let id = self.aliases.get(&(host.to_ascii_lowercase(), port))?;
+        self.by_id.get(id).cloned()
     }
 
     /// The connection a message to `remote` over `protocol` reuses.

@@ -450,7 +450,16 @@ impl Shared {
             return Ok(h.sent());
         }
         for _ in 0..2 {
-            let (h, reused) = match self.connection_to(protocol, dest) {
+            // RFC 5923: a TLS peer may have let us reuse its connection
+            // for the name (or address) we are sending to.
+            let alias = || {
+                let host = name.map_or_else(|| dest.ip().to_string(), str::to_owned);
+                self.aliased(&host, dest.port())
+            };
+            let open = self
+                .connection_to(protocol, dest)
+                .or_else(|| (protocol == Protocol::Tls).then(alias).flatten());
+            let (h, reused) = match open {
                 Some(h) => (h, true),
                 None if protocol == Protocol::Tls => (tls::connect(self, dest, name).await?, false),
                 None => (tcp::connect(self, dest).await?, false),

@@ -55,6 +55,7 @@
 //! ```
 
 mod addr;
+mod alias;
 mod bad_request;
 mod closings;
 mod config;

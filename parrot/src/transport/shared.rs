@@ -189,6 +189,16 @@ impl Shared {
         }
     }
 
+    /// Lets connection `id` carry requests to `host:port` (RFC 5923).
+    pub(crate) fn alias(&self, host: String, port: u16, id: ConnectionId) {
+        self.table().alias(host, port, id);
+    }
+
+    /// The connection aliased for `host:port`, if any.
+    pub(crate) fn aliased(&self, host: &str, port: u16) -> Option<ConnHandle> {
+        self.table().aliased(host, port)
+    }
+
     pub(crate) fn connection(&self, id: ConnectionId) -> Option<ConnHandle> {
         self.table().get(id)
     }

@@ -64,23 +64,6 @@ where
 }
 
 /// Registers an inbound connection that must first complete a handshake
-/// (TLS) and starts its task, which then serves the byte stream like any
-/// other; see [`spawn_after_handshake`].
-pub(crate) fn spawn_handshaking<S, F>(
-    shared: &Arc<Shared>,
-    handshake: F,
-    protocol: Protocol,
-    remote: SocketAddr,
-    local: SocketAddr,
-) -> Result<ConnHandle, TransportError>
-where
-    F: Future<Output = io::Result<S>> + Send + 'static,
-    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
-{
-    spawn_after_handshake(shared, handshake, protocol, remote, local, run_connection)
-}
-
-/// Registers an inbound connection that must first complete a handshake
 /// (TLS, a WebSocket upgrade) and starts its task: the handshake runs in
 /// the task, under the connection caps from its first byte, and must end
 /// within the header deadline ([`TransportConfig::header_timeout`]
@@ -203,7 +186,7 @@ fn stalled(shared: &Shared, why: Stalled) -> &'static str {
 // Not an `async fn`, which would move its arguments (the stream among
 // them) into a second slot of its future.
 #[allow(clippy::manual_async_fn)]
-fn run_connection<S>(
+pub(crate) fn run_connection<S>(
     shared: Arc<Shared>,
     mut stream: S,
     handle: ConnHandle,
@@ -408,6 +391,9 @@ async fn process<W: AsyncWrite + Unpin>(
                 match classify(m, *origin) {
                     Inbound::Deliver(incoming) => {
                         handle.activity.delivered.store(true, Ordering::Relaxed);
+                        if handle.protocol == Protocol::Tls {
+                            super::alias::alias_connection(shared, handle, &incoming.message);
+                        }
                         if shared.incoming.send(incoming).await.is_err() {
                             return Err("receiver closed");
                         }

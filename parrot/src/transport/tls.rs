@@ -14,7 +14,7 @@
 
 use super::connections::ConnHandle;
 use super::shared::Shared;
-use super::stream::{spawn_connection, spawn_handshaking};
+use super::stream::{run_connection, spawn_after_handshake, spawn_connection};
 use super::tcp::accept_loop;
 use super::tls_config::TlsConfig;
 use super::{Protocol, TransportError};
@@ -54,7 +54,19 @@ pub(crate) async fn run_listener(
             return;
         };
         let handshake = accept(stream, config);
-        match spawn_handshaking(&shared, handshake, Protocol::Tls, peer, conn_local) {
+        let serve = |shared,
+                     stream: TlsStream<UnbufferedServerConnection>,
+                     handle: ConnHandle,
+                     rx,
+                     guard| {
+            // A client that proved a certificate may let us reuse this
+            // connection for the names it covers (RFC 5923).
+            if let Some(cert) = stream.conn.peer_certificates().and_then(<[_]>::first) {
+                let _ = handle.activity.peer_cert.set(cert.clone());
+            }
+            run_connection(shared, stream, handle, rx, guard)
+        };
+        match spawn_after_handshake(&shared, handshake, Protocol::Tls, peer, conn_local, serve) {
             Ok(h) => debug!(conn = %h.id, %peer, "accepted TLS connection"),
             Err(error) => warn!(%peer, %error, "refused connection"),
         }

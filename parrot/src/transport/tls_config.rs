@@ -8,6 +8,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
+use tokio_rustls::rustls::server::WebPkiClientVerifier;
+use tokio_rustls::rustls::server::danger::ClientCertVerifier;
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
 use tracing::info;
 
@@ -112,11 +114,17 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn server_config(identity: &Identity) -> Result<Arc<ServerConfig>, TlsError> {
-    let config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(identity.chain.clone(), identity.key.clone_key())?;
+fn server_config(
+    identity: &Identity,
+    clients: Option<&Arc<dyn ClientCertVerifier>>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let builder =
+        ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
+    let builder = match clients {
+        Some(verifier) => builder.with_client_cert_verifier(verifier.clone()),
+        None => builder.with_no_client_auth(),
+    };
+    let config = builder.with_single_cert(identity.chain.clone(), identity.key.clone_key())?;
     Ok(Arc::new(config))
 }
 
@@ -145,6 +153,10 @@ pub struct TlsConfig {
 struct Inner {
     /// What a TLS listener presents; `None` for a client-only setup.
     server: RwLock<Option<Arc<ServerConfig>>>,
+    /// The certificate presented, to rebuild `server` with.
+    identity: RwLock<Option<Identity>>,
+    /// How clients' certificates are verified, when they are asked for.
+    clients: Option<Arc<dyn ClientCertVerifier>>,
     client: Arc<ClientConfig>,
 }
 
@@ -168,13 +180,53 @@ impl TlsConfig {
     /// Settings for a server presenting `identity` on its TLS listeners;
     /// its outgoing connections trust Mozilla's root certificates.
     pub fn server(identity: Identity) -> Result<TlsConfig, TlsError> {
-        let server = server_config(&identity)?;
+        let server = server_config(&identity, None)?;
         Ok(TlsConfig {
             inner: Arc::new(Inner {
                 server: RwLock::new(Some(server)),
+                identity: RwLock::new(Some(identity)),
+                clients: None,
                 client: client_config(mozilla_roots(), None)?,
             }),
         })
+    }
+
+    /// TLS listeners ask clients for a certificate and verify one given
+    /// against the authorities in `pem` (mutual TLS). A client without one
+    /// is still served; one with a certificate that does not verify is
+    /// refused. A verified client may let its connection carry our
+    /// requests to it (RFC 5923, the Via `alias` parameter), for the names
+    /// its certificate proves.
+    pub fn verify_clients_pem(self, pem: &[u8]) -> Result<TlsConfig, TlsError> {
+        let mut roots = RootCertStore::empty();
+        for cert in certificates(pem, Path::new("the client CA PEM"))? {
+            roots.add(cert)?;
+        }
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| TlsError::Rustls(rustls::Error::General(e.to_string())))?;
+        let identity = self.identity();
+        let server = identity
+            .as_ref()
+            .map(|id| server_config(id, Some(&verifier)))
+            .transpose()?;
+        Ok(TlsConfig {
+            inner: Arc::new(Inner {
+                server: RwLock::new(server),
+                identity: RwLock::new(identity),
+                clients: Some(verifier),
+                client: self.inner.client.clone(),
+            }),
+        })
+    }
+
+    fn identity(&self) -> Option<Identity> {
+        self.inner
+            .identity
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Settings for outgoing connections only (no TLS listener), trusting
@@ -183,6 +235,8 @@ impl TlsConfig {
         Ok(TlsConfig {
             inner: Arc::new(Inner {
                 server: RwLock::new(None),
+                identity: RwLock::new(None),
+                clients: None,
                 client: client_config(mozilla_roots(), None)?,
             }),
         })
@@ -201,10 +255,12 @@ impl TlsConfig {
             roots.add(cert)?;
         }
         let client = client_config(roots, identity.as_ref())?;
-        let server = self.inner.server.read().map(|s| s.clone()).unwrap_or(None);
+        let server = self.server_config();
         Ok(TlsConfig {
             inner: Arc::new(Inner {
                 server: RwLock::new(server),
+                identity: RwLock::new(self.identity()),
+                clients: self.inner.clients.clone(),
                 client,
             }),
         })
@@ -224,7 +280,7 @@ impl TlsConfig {
     /// accepted from now on get `identity`, those open keep theirs. An
     /// error leaves the current certificate in place.
     pub fn reload(&self, identity: Identity) -> Result<(), TlsError> {
-        let config = server_config(&identity)?;
+        let config = server_config(&identity, self.inner.clients.as_ref())?;
         let mut server = self
             .inner
             .server
@@ -235,6 +291,11 @@ impl TlsConfig {
             certificates = identity.chain.len(),
             "TLS certificate reloaded"
         );
+        *self
+            .inner
+            .identity
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(identity);
         Ok(())
     }
 
