@@ -230,16 +230,7 @@ async fn send_and_expect<S: AsyncWrite + Unpin>(s: &mut S, rx: &mut Receiver<Inc
 /// A transport that sends over TLS, trusting `ca` only (and the channel
 /// of what it receives, which must be kept for its connections to live).
 async fn tls_client(ca: &Ca) -> (TransportLayer, Receiver<Incoming>) {
-    let tls = TlsConfig::client()
-        .unwrap()
-        .with_roots_pem(ca.pem.as_bytes(), None)
-        .unwrap();
-    let config = TransportConfig {
-        listeners: vec![ListenerConfig::udp("127.0.0.1:0".parse().unwrap())],
-        tls: Some(tls),
-        ..TransportConfig::default()
-    };
-    TransportLayer::bind(config).await.unwrap()
+    mutual_client(ca, None).await
 }
 
 /// An OPTIONS to `uri`, whose host is the name the TLS server must prove
