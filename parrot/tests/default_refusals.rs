@@ -216,3 +216,36 @@ async fn a_handler_saying_yes_to_everything_still_refuses_what_the_rfc_refuses()
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers.get("Supported").unwrap(), "timer");
 }
+
+/// An RFC 2543 caller (no From tag, no magic cookie in its branches, no
+/// Max-Forwards): its INVITE makes a dialog (with an empty remote tag,
+/// §12.1.1), its ACK and BYE find it.
+#[tokio::test]
+async fn an_rfc_2543_call_is_set_up_and_hung_up() {
+    let p = start().await;
+    let me = p.sock.local_addr().unwrap();
+    let msg = |method: &str, cseq: u32, branch: &str, to: &str| {
+        format!(
+            "{method} sip:bob@127.0.0.1 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {me};branch={branch}\r\n\
+             From: <sip:alice@127.0.0.1>\r\n\
+             To: {to}\r\n\
+             Call-ID: rfc2543-call\r\n\
+             CSeq: {cseq} {method}\r\n\
+             Contact: <sip:alice@{me}>\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+    };
+    let ok = p
+        .ask(&msg("INVITE", 1, "old-1", "<sip:bob@127.0.0.1>"))
+        .await;
+    assert_eq!(ok.status, StatusCode::OK);
+    let to = ok.headers.get("To").unwrap().to_string();
+    assert!(to.contains("tag="), "{to}");
+    p.sock
+        .send_to(msg("ACK", 1, "old-2", &to).as_bytes(), p.server)
+        .await
+        .unwrap();
+    let bye = p.ask(&msg("BYE", 2, "old-3", &to)).await;
+    assert_eq!(bye.status, StatusCode::OK, "the BYE found its dialog");
+}

@@ -589,7 +589,9 @@ impl<H: UasHandler> Core<H> {
         let local_tag: Text = crate::random::tag();
         let call_id = request.headers.call_id().cloned();
         let from_tag = request.headers.from_tag();
-        let is_dialog = creates_dialog && call_id.is_some() && from_tag.is_some();
+        // A From without a tag (RFC 2543, §12.1.1) makes a dialog with an
+        // empty remote tag.
+        let is_dialog = creates_dialog && call_id.is_some();
         let dialog_id = DialogId::new(
             call_id.as_deref().unwrap_or(""),
             &local_tag,
