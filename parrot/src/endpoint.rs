@@ -13,7 +13,7 @@
 //! # async fn run() -> Result<(), parrot::transport::TransportError> {
 //! let (endpoint, mut events) = Endpoint::bind(EndpointConfig::default()).await?;
 //! while let Some(event) = events.recv().await {
-//!     if let ServerEvent::Request { id, request, .. } = *event {
+//!     if let ServerEvent::Request { id, request, .. } = event {
 //!         endpoint.respond(id, request.reply(StatusCode::OK));
 //!     }
 //! }
@@ -190,7 +190,7 @@ enum Peer {
 enum Command {
     Respond {
         id: TransactionId,
-        response: Box<Response>,
+        response: Response,
         result: Option<oneshot::Sender<Result<(), SendError>>>,
     },
     Request {
@@ -310,7 +310,7 @@ impl Endpoint {
     /// events arrive on the returned receiver.
     pub async fn bind(
         config: EndpointConfig,
-    ) -> Result<(Endpoint, mpsc::UnboundedReceiver<Box<ServerEvent>>), TransportError> {
+    ) -> Result<(Endpoint, mpsc::UnboundedReceiver<ServerEvent>), TransportError> {
         let (transport, incoming) = TransportLayer::bind(config.transport.clone()).await?;
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events, event_rx) = mpsc::unbounded_channel();
@@ -383,7 +383,7 @@ impl Endpoint {
     pub fn respond(&self, id: TransactionId, response: Response) {
         let _ = self.commands.send(Command::Respond {
             id,
-            response: Box::new(response),
+            response,
             result: None,
         });
     }
@@ -399,7 +399,7 @@ impl Endpoint {
         self.commands
             .send(Command::Respond {
                 id,
-                response: Box::new(response),
+                response,
                 result: Some(tx),
             })
             .map_err(|_| SendError::Terminated)?;
@@ -478,14 +478,12 @@ impl Endpoint {
 struct Driver {
     layer: TransactionLayer<Peer>,
     transport: TransportLayer,
-    incoming: mpsc::Receiver<Box<Incoming>>,
+    incoming: mpsc::Receiver<Incoming>,
     commands: mpsc::UnboundedReceiver<Command>,
     /// For send tasks to report failures back without keeping the
     /// endpoint alive.
     command_tx: mpsc::WeakUnboundedSender<Command>,
-    /// Boxed, as the transport's messages are: a channel's blocks of 32
-    /// large slots that outlive a load peak pin allocator pages.
-    events: mpsc::UnboundedSender<Box<ServerEvent>>,
+    events: mpsc::UnboundedSender<ServerEvent>,
     clients: HashMap<TransactionId, mpsc::UnboundedSender<ClientEvent>>,
     gauges: Arc<Gauges>,
     /// The wait of received messages in `incoming`.
@@ -529,7 +527,7 @@ impl Driver {
                     None => break,
                 },
                 msg = self.incoming.recv() => match msg {
-                    Some(msg) => self.incoming(*msg),
+                    Some(msg) => self.incoming(msg),
                     None => break,
                 },
                 () = &mut sleep, if armed.is_some() => {
@@ -576,7 +574,7 @@ impl Driver {
                 response,
                 result,
             } => {
-                let r = self.layer.respond(now(), id, *response);
+                let r = self.layer.respond(now(), id, response);
                 if let Err(e) = &r {
                     debug!(%id, error = %e, "response refused by its transaction");
                 }
@@ -668,7 +666,7 @@ impl Driver {
 
     fn event(&mut self, ev: LayerEvent<Peer>) {
         let server = |ev| {
-            let _ = self.events.send(Box::new(ev));
+            let _ = self.events.send(ev);
         };
         match ev {
             LayerEvent::Request { id, request, peer } => {

@@ -31,7 +31,7 @@ fn config() -> EndpointConfig {
     }
 }
 
-async fn endpoint() -> (Endpoint, UnboundedReceiver<Box<ServerEvent>>, SocketAddr) {
+async fn endpoint() -> (Endpoint, UnboundedReceiver<ServerEvent>, SocketAddr) {
     let (ep, events) = Endpoint::bind(config()).await.expect("bind");
     let addr = ep.transport().local_addr(Protocol::Udp).unwrap();
     (ep, events, addr)
@@ -55,10 +55,10 @@ async fn recv_response(sock: &UdpSocket) -> Response {
 }
 
 async fn next_request(
-    events: &mut UnboundedReceiver<Box<ServerEvent>>,
+    events: &mut UnboundedReceiver<ServerEvent>,
 ) -> (parrot::transaction::TransactionId, Request) {
     loop {
-        match *timeout(WAIT, events.recv())
+        match timeout(WAIT, events.recv())
             .await
             .expect("an event")
             .expect("open")
@@ -132,7 +132,7 @@ async fn retransmitted_request_is_answered_by_the_transaction_not_the_tu() {
     tokio::time::sleep(Duration::from_secs(40)).await;
     while let Ok(ev) = events.try_recv() {
         assert!(
-            !matches!(*ev, ServerEvent::Request { .. }),
+            !matches!(ev, ServerEvent::Request { .. }),
             "the TU saw a retransmission: {ev:?}"
         );
     }
@@ -166,7 +166,7 @@ async fn cancel_gets_200_and_the_invite_487() {
     assert_eq!(got[1].status, StatusCode::REQUEST_TERMINATED);
     assert_eq!(got[1].headers.cseq().unwrap().method, Method::Invite);
     loop {
-        match *timeout(WAIT, events.recv()).await.unwrap().unwrap() {
+        match timeout(WAIT, events.recv()).await.unwrap().unwrap() {
             ServerEvent::Cancelled { id: c } => {
                 assert_eq!(c, id);
                 break;
@@ -276,7 +276,7 @@ async fn transactions_complete_across_a_lossy_link() {
     let server_tu = server.clone();
     tokio::spawn(async move {
         while let Some(ev) = server_events.recv().await {
-            if let ServerEvent::Request { id, request, .. } = *ev {
+            if let ServerEvent::Request { id, request, .. } = ev {
                 let status = if request.method == Method::Invite {
                     StatusCode::BUSY_HERE
                 } else {

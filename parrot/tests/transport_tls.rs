@@ -26,7 +26,7 @@ use support::{WAIT, expect_closed, next, parse_response, request, wait_connectio
 async fn tls_server(
     addr: &str,
     tls: TlsConfig,
-) -> (TransportLayer, Receiver<Box<Incoming>>, SocketAddr) {
+) -> (TransportLayer, Receiver<Incoming>, SocketAddr) {
     let config = TransportConfig {
         listeners: vec![ListenerConfig::tls(addr.parse().unwrap())],
         tls: Some(tls),
@@ -214,11 +214,7 @@ async fn reloading_the_certificate_serves_new_connections_and_keeps_open_ones() 
 }
 
 /// Sends an OPTIONS with Call-ID `id` on `s`; it must be delivered.
-async fn send_and_expect<S: AsyncWrite + Unpin>(
-    s: &mut S,
-    rx: &mut Receiver<Box<Incoming>>,
-    id: &str,
-) {
+async fn send_and_expect<S: AsyncWrite + Unpin>(s: &mut S, rx: &mut Receiver<Incoming>, id: &str) {
     s.write_all(tls_request(id).as_bytes()).await.unwrap();
     let inc = next(rx).await;
     assert_eq!(
@@ -233,7 +229,7 @@ async fn send_and_expect<S: AsyncWrite + Unpin>(
 
 /// A transport that sends over TLS, trusting `ca` only (and the channel
 /// of what it receives, which must be kept for its connections to live).
-async fn tls_client(ca: &Ca) -> (TransportLayer, Receiver<Box<Incoming>>) {
+async fn tls_client(ca: &Ca) -> (TransportLayer, Receiver<Incoming>) {
     mutual_client(ca, None).await
 }
 
@@ -691,7 +687,7 @@ async fn large_messages_and_bursts_cross_tls_both_ways() {
 async fn mutual_client(
     ca: &Ca,
     identity: Option<parrot::transport::Identity>,
-) -> (TransportLayer, Receiver<Box<Incoming>>) {
+) -> (TransportLayer, Receiver<Incoming>) {
     let tls = TlsConfig::client()
         .unwrap()
         .with_roots_pem(ca.pem.as_bytes(), identity)

@@ -16,7 +16,7 @@ mod support;
 
 use support::{WAIT, next, parse_request, recv_datagram, request, top_via};
 
-async fn bind(listener: ListenerConfig) -> (TransportLayer, Receiver<Box<Incoming>>) {
+async fn bind(listener: ListenerConfig) -> (TransportLayer, Receiver<Incoming>) {
     TransportLayer::bind(TransportConfig {
         listeners: vec![listener],
         ..TransportConfig::default()

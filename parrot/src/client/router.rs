@@ -34,11 +34,11 @@ const ALLOW_OUTSIDE: &str = "ACK, BYE, CANCEL, OPTIONS";
 /// Runs until the endpoint stops.
 pub(crate) async fn run(
     endpoint: Endpoint,
-    mut events: mpsc::UnboundedReceiver<Box<ServerEvent>>,
+    mut events: mpsc::UnboundedReceiver<ServerEvent>,
     calls: CallTable,
 ) {
     while let Some(ev) = events.recv().await {
-        match *ev {
+        match ev {
             ServerEvent::Request { id, request, .. } => {
                 request_event(&endpoint, &calls, id, request)
             }

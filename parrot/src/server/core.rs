@@ -63,7 +63,7 @@ type Done<H> = (Option<DialogId>, Exit<H>);
 
 pub(crate) struct Core<H: UasHandler> {
     endpoint: Endpoint,
-    events: mpsc::UnboundedReceiver<Box<ServerEvent>>,
+    events: mpsc::UnboundedReceiver<ServerEvent>,
     factory: Factory<H>,
     limits: Limits,
     shared: Arc<Shared<H::Event>>,
@@ -99,7 +99,7 @@ pub(crate) struct Core<H: UasHandler> {
 impl<H: UasHandler> Core<H> {
     pub(crate) fn new(
         endpoint: Endpoint,
-        events: mpsc::UnboundedReceiver<Box<ServerEvent>>,
+        events: mpsc::UnboundedReceiver<ServerEvent>,
         factory: Factory<H>,
         limits: Limits,
         timers: TimerConfig,
@@ -158,7 +158,7 @@ impl<H: UasHandler> Core<H> {
         loop {
             tokio::select! {
                 ev = self.events.recv() => match ev {
-                    Some(ev) => self.event(*ev),
+                    Some(ev) => self.event(ev),
                     None => break,
                 },
                 _ = sweep.tick() => self.sweep(),
@@ -185,7 +185,7 @@ impl<H: UasHandler> Core<H> {
         while self.live > 0 {
             tokio::select! {
                 ev = self.events.recv() => match ev {
-                    Some(ev) => self.event(*ev),
+                    Some(ev) => self.event(ev),
                     None => break,
                 },
                 Some(done) = self.done_rx.recv() => self.finished(done),

@@ -154,7 +154,7 @@ impl TransportLayer {
     /// Must be called inside a tokio runtime.
     pub async fn bind(
         config: TransportConfig,
-    ) -> Result<(TransportLayer, mpsc::Receiver<Box<Incoming>>), TransportError> {
+    ) -> Result<(TransportLayer, mpsc::Receiver<Incoming>), TransportError> {
         let mut bound = Vec::new();
         for l in &config.listeners {
             bound.extend(bind_group(l.addr, &l.protocols, &config).await?);

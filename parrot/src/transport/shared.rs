@@ -24,9 +24,7 @@ pub(crate) struct UdpEndpoint {
 /// State shared by the handles and every task.
 pub(crate) struct Shared {
     pub(crate) config: TransportConfig,
-    /// Boxed: a channel allocates its slots in blocks of 32, and blocks of
-    /// large items that outlive a load peak pin whole allocator pages.
-    pub(crate) incoming: mpsc::Sender<Box<Incoming>>,
+    pub(crate) incoming: mpsc::Sender<Incoming>,
     pub(crate) listeners: Vec<Listener>,
     pub(crate) udp: Vec<UdpEndpoint>,
     pub(crate) conns: Mutex<ConnTable>,

@@ -394,7 +394,7 @@ async fn process<W: AsyncWrite + Unpin>(
                         if handle.protocol == Protocol::Tls {
                             super::alias::alias_connection(shared, handle, &incoming.message);
                         }
-                        if shared.incoming.send(Box::new(incoming)).await.is_err() {
+                        if shared.incoming.send(incoming).await.is_err() {
                             return Err("receiver closed");
                         }
                         continue;

@@ -255,7 +255,7 @@ async fn receive(
         Ok(message) => match classify(message, origin) {
             Inbound::Deliver(incoming) => {
                 handle.activity.delivered.store(true, Ordering::Relaxed);
-                if shared.incoming.send(Box::new(incoming)).await.is_err() {
+                if shared.incoming.send(incoming).await.is_err() {
                     return Err("receiver closed");
                 }
                 return Ok(None);
