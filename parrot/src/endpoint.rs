@@ -407,7 +407,8 @@ impl Endpoint {
     }
 
     /// A Via for a request sent over `protocol`: this endpoint's listening
-    /// address as sent-by, a fresh branch (§8.1.1.7) and `rport` (RFC 3581).
+    /// address as sent-by, a fresh branch (§8.1.1.7), `rport` (RFC 3581),
+    /// and over TLS with a client certificate `alias` (RFC 5923).
     pub fn via(&self, protocol: Protocol) -> Option<Via> {
         let local = self.sending_addr(protocol)?;
         let mut via = Via::new(
@@ -417,6 +418,18 @@ impl Endpoint {
             crate::random::branch(),
         );
         via.request_rport();
+        // RFC 5923 §5: with a certificate to prove who we are, the peer
+        // may send its requests to us back down our connection.
+        if protocol == Protocol::Tls
+            && self
+                .transport
+                .config()
+                .tls
+                .as_ref()
+                .is_some_and(|t| t.presents_identity())
+        {
+            via.params.set("alias", None);
+        }
         Some(via)
     }
 

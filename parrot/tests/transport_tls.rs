@@ -527,16 +527,7 @@ async fn a_tls_dialog_keeps_its_ack_and_bye_on_tls() {
     let ca = Ca::new("parrot test CA");
     let tls = TlsConfig::server(ca.server_identity()).unwrap();
     let (peer, mut rx, addr) = tls_server("127.0.0.1:0", tls).await;
-    let client_tls = TlsConfig::client()
-        .unwrap()
-        .with_roots_pem(ca.pem.as_bytes(), None)
-        .unwrap();
-    let client = parrot::client::Client::builder()
-        .listen("127.0.0.1:0".parse().unwrap())
-        .tls(client_tls)
-        .bind()
-        .await
-        .unwrap();
+    let client = client_app(&ca, None).await;
     let uri = format!("sip:bob@127.0.0.1:{};transport=tls", addr.port());
     let pending = tokio::spawn({
         let client = client.clone();
@@ -708,11 +699,7 @@ async fn mutual_client(
 #[tokio::test]
 async fn a_verified_client_offering_alias_gets_requests_on_its_connection() {
     let ca = Ca::new("parrot test CA");
-    let server_tls = TlsConfig::server(ca.server_identity())
-        .unwrap()
-        .verify_clients_pem(ca.pem.as_bytes())
-        .unwrap();
-    let (server, mut rx, addr) = tls_server("127.0.0.1:0", server_tls).await;
+    let (server, mut rx, addr) = verifying_server(&ca).await;
     // Ports where nothing listens: only an alias reaches the client there.
     let free = || {
         std::net::TcpListener::bind("127.0.0.1:0")
@@ -785,4 +772,73 @@ async fn a_verified_client_offering_alias_gets_requests_on_its_connection() {
         }
         drop(client);
     }
+}
+
+/// RFC 5923 §5 from our side: a `Client` with a certificate offers its
+/// TLS connection with `;alias` in its Via, so a server that verifies
+/// client certificates sends its requests to us back down it.
+#[tokio::test]
+async fn a_client_with_a_certificate_offers_its_connection_with_alias() {
+    let ca = Ca::new("parrot test CA");
+    let (server, mut rx, addr) = verifying_server(&ca).await;
+    let client = client_app(&ca, Some(ca.server_identity())).await;
+    let uri = format!("sip:bob@127.0.0.1:{};transport=tls", addr.port());
+    let options = tokio::spawn({
+        let client = client.clone();
+        async move { client.options(uri.as_str()).await }
+    });
+    let inc = next(&mut rx).await;
+    let parrot::message::Message::Request(req) = &inc.message else {
+        panic!("not a request")
+    };
+    let via = req.headers.get(HeaderName::Via).unwrap().to_string();
+    assert!(via.contains(";alias"), "{via}");
+    server
+        .send_response(&req.reply(StatusCode::OK), Some(&inc.origin()))
+        .await
+        .unwrap();
+    let top = req.headers.top_via().unwrap().into_owned();
+    // The server's own request to our sent-by goes down our connection.
+    let sent_by = SocketAddr::new(top.host.to_string().parse().unwrap(), top.port.unwrap());
+    let mut back = support::parse_request(&tls_request("alias-back").replacen(
+        "sip:bob@example.com",
+        &format!("sip:alice@{sent_by};transport=tls"),
+        1,
+    ));
+    let sent = server
+        .send_request(
+            &mut back,
+            Target::new(Protocol::Tls, sent_by),
+            SendOptions::default(),
+        )
+        .await
+        .expect("sent on the aliased connection");
+    assert_eq!(sent.connection, inc.connection);
+    let _ = tokio::time::timeout(WAIT, options).await;
+}
+
+/// A `Client` on loopback trusting `ca`, presenting `identity` if given.
+async fn client_app(
+    ca: &Ca,
+    identity: Option<parrot::transport::Identity>,
+) -> parrot::client::Client {
+    let tls = TlsConfig::client()
+        .unwrap()
+        .with_roots_pem(ca.pem.as_bytes(), identity)
+        .unwrap();
+    parrot::client::Client::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .tls(tls)
+        .bind()
+        .await
+        .unwrap()
+}
+
+/// A TLS server on loopback that asks clients for a certificate from `ca`.
+async fn verifying_server(ca: &Ca) -> (TransportLayer, Receiver<Incoming>, SocketAddr) {
+    let tls = TlsConfig::server(ca.server_identity())
+        .unwrap()
+        .verify_clients_pem(ca.pem.as_bytes())
+        .unwrap();
+    tls_server("127.0.0.1:0", tls).await
 }

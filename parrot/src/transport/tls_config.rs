@@ -158,6 +158,8 @@ struct Inner {
     /// How clients' certificates are verified, when they are asked for.
     clients: Option<Arc<dyn ClientCertVerifier>>,
     client: Arc<ClientConfig>,
+    /// Whether outgoing connections present a certificate (mutual TLS).
+    presents_identity: bool,
 }
 
 impl fmt::Debug for TlsConfig {
@@ -187,6 +189,7 @@ impl TlsConfig {
                 identity: RwLock::new(Some(identity)),
                 clients: None,
                 client: client_config(mozilla_roots(), None)?,
+                presents_identity: false,
             }),
         })
     }
@@ -217,6 +220,7 @@ impl TlsConfig {
                 identity: RwLock::new(identity),
                 clients: Some(verifier),
                 client: self.inner.client.clone(),
+                presents_identity: self.inner.presents_identity,
             }),
         })
     }
@@ -238,6 +242,7 @@ impl TlsConfig {
                 identity: RwLock::new(None),
                 clients: None,
                 client: client_config(mozilla_roots(), None)?,
+                presents_identity: false,
             }),
         })
     }
@@ -255,6 +260,7 @@ impl TlsConfig {
             roots.add(cert)?;
         }
         let client = client_config(roots, identity.as_ref())?;
+        let presents_identity = identity.is_some();
         let server = self.server_config();
         Ok(TlsConfig {
             inner: Arc::new(Inner {
@@ -262,6 +268,7 @@ impl TlsConfig {
                 identity: RwLock::new(self.identity()),
                 clients: self.inner.clients.clone(),
                 client,
+                presents_identity,
             }),
         })
     }
@@ -297,6 +304,12 @@ impl TlsConfig {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(identity);
         Ok(())
+    }
+
+    /// Whether outgoing connections present a client certificate: then
+    /// our Via offers the connection for reuse (`;alias`, RFC 5923).
+    pub(crate) fn presents_identity(&self) -> bool {
+        self.inner.presents_identity
     }
 
     /// What a TLS connection is accepted with now, if there is a
