@@ -101,6 +101,67 @@ server_pss_kb() {
 }
 CLK_TCK=$(getconf CLK_TCK)
 
+# Busy ticks of the whole machine (user, nice, system, irq, softirq,
+# steal) from /proc/stat.
+machine_busy_ticks() {
+    awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
+
+# wait_quiet TICKS_FN: before a measurement, waits (up to QUIET_WAIT s)
+# until the rest of the machine (all but what TICKS_FN counts, the
+# processes under test) uses less than QUIET_MAX % of one CPU, so that
+# other work on the host does not land in the numbers; measures anyway
+# after that, saying so.
+wait_quiet() {
+    local ticks=$1 until=$((SECONDS + QUIET_WAIT)) b0 b1 s0 s1 pct
+    while :; do
+        b0=$(machine_busy_ticks)
+        s0=$("$ticks")
+        sleep 1
+        b1=$(machine_busy_ticks)
+        s1=$("$ticks")
+        pct=$(((b1 - b0 - (s1 - s0)) * 100 / CLK_TCK))
+        [ "$pct" -le "$QUIET_MAX" ] && return 0
+        if [ "$SECONDS" -ge "$until" ]; then
+            log "machine still busy (${pct}% of a CPU in other processes) after ${QUIET_WAIT}s; measuring anyway"
+            return 0
+        fi
+        sleep 2
+    done
+}
+
+# make_pki DIR: a CA (DIR/ca.pem) and a P-256 server certificate for
+# 127.0.0.1 and localhost (DIR/cert.pem, DIR/key.pem), made with openssl.
+make_pki() {
+    local pki=$1
+    mkdir -p "$pki"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/ca.key" \
+        -out "$pki/ca.pem" -days 2 -subj "/CN=Parrot bench CA" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/key.pem" \
+        -out "$pki/server.csr" -subj "/CN=127.0.0.1" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$pki/ext.cnf"
+    openssl x509 -req -in "$pki/server.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial \
+        -out "$pki/cert.pem" -days 2 -extfile "$pki/ext.cnf" 2>/dev/null
+}
+
+# kamailio_tls_cfg FILE PKI: Kamailio's tls.cfg presenting PKI's
+# certificate and verifying nothing, as server or as client.
+kamailio_tls_cfg() {
+    cat >"$1" <<CFG
+[server:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+private_key = $2/key.pem
+certificate = $2/cert.pem
+
+[client:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+CFG
+}
+
 # ---------------------------------------------------------------------------
 # Set-up.
 SUDO=""

@@ -298,33 +298,10 @@ msg_latencies_us() {
         }' "$1"
 }
 
-# Machine-wide busy CPU, in clock ticks summed over all CPUs (/proc/stat).
-machine_busy_ticks() {
-    awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
-}
-# Before a measurement: wait (up to QUIET_WAIT s) until the rest of the
-# machine uses less than QUIET_MAX % of one CPU, so that other work on the
-# host (builds, tests) does not land in the numbers. Reported per run as
-# "other load" either way.
+# Before a measurement: wait_quiet (bench/lib.sh) on the server's ticks.
+# Reported per run as "other load" either way.
 QUIET_MAX=${QUIET_MAX:-20}
 QUIET_WAIT=${QUIET_WAIT:-10}
-wait_quiet() {
-    local until=$((SECONDS + QUIET_WAIT)) b0 b1 s0 s1 pct
-    while :; do
-        b0=$(machine_busy_ticks)
-        s0=$(server_ticks)
-        sleep 1
-        b1=$(machine_busy_ticks)
-        s1=$(server_ticks)
-        pct=$(((b1 - b0 - (s1 - s0)) * 100 / CLK_TCK))
-        [ "$pct" -le "$QUIET_MAX" ] && return 0
-        if [ "$SECONDS" -ge "$until" ]; then
-            log "machine still busy (${pct}% of a CPU in other processes) after ${QUIET_WAIT}s; measuring anyway"
-            return 0
-        fi
-        sleep 2
-    done
-}
 
 # measure SERVER LABEL RATE CALLS LIMIT [extra sipp args]: a fresh server,
 # one bounded SIPp run, the server stopped again. With NOISY_RETRIES=n in
@@ -335,7 +312,7 @@ measure() {
     shift 2
     while :; do
         start_server "$name" "$label"
-        wait_quiet
+        wait_quiet server_ticks
         run_sipp "$label" "$@"
         stop_server
         [ "$RUN_OTHER_PCT" -gt $((2 * QUIET_MAX)) ] && [ "$try" -lt "${NOISY_RETRIES:-0}" ] || break
@@ -450,7 +427,7 @@ phase_memory() {
                 continue
             fi
             start_server "$s" "hold-$n"
-            wait_quiet
+            wait_quiet server_ticks
             MEM_IDLE[$s:$n]=$(server_rss_kb)
             MEM_IDLE_PSS[$s:$n]=$(server_pss_kb)
             ramp=$(((n + HOLD_RATE - 1) / HOLD_RATE))

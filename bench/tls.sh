@@ -67,30 +67,11 @@ ANSWER_BIN="$TARGET_DIR/release/answer"
 CLIENT_BIN="$TARGET_DIR/release/tlsconns"
 
 PKI="$OUT/pki"
-mkdir -p "$PKI"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$PKI/ca.key" \
-    -out "$PKI/ca.pem" -days 2 -subj "/CN=Parrot bench CA" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$PKI/key.pem" \
-    -out "$PKI/server.csr" -subj "/CN=127.0.0.1" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$PKI/ext.cnf"
-openssl x509 -req -in "$PKI/server.csr" -CA "$PKI/ca.pem" -CAkey "$PKI/ca.key" -CAcreateserial \
-    -out "$PKI/cert.pem" -days 2 -extfile "$PKI/ext.cnf" 2>/dev/null
+make_pki "$PKI"
 
 KAM_DIR="$OUT/kamailio"
 mkdir -p "$KAM_DIR/run"
-cat >"$KAM_DIR/tls.cfg" <<CFG
-[server:default]
-method = TLSv1.2+
-verify_certificate = no
-require_certificate = no
-private_key = $PKI/key.pem
-certificate = $PKI/cert.pem
-
-[client:default]
-method = TLSv1.2+
-verify_certificate = no
-require_certificate = no
-CFG
+kamailio_tls_cfg "$KAM_DIR/tls.cfg" "$PKI"
 cat >"$KAM_DIR/kamailio.cfg" <<CFG
 #!KAMAILIO
 debug=1

@@ -23,6 +23,8 @@ pub(crate) struct UasPolicy {
     schemes: Vec<String>,
     /// Option tags supported, in the order they are advertised.
     supported: Vec<String>,
+    /// The same as a `Supported` value, made once.
+    supported_value: String,
     /// Body types accepted per method, where they differ from the default.
     accept: HashMap<Method, Accept>,
     /// Methods the handler may proxy: Require and the body are the next
@@ -38,6 +40,7 @@ impl Default for UasPolicy {
         UasPolicy {
             schemes: vec!["sip".into(), "sips".into()],
             supported: Vec::new(),
+            supported_value: String::new(),
             accept: HashMap::new(),
             proxied: MethodSet::EMPTY,
             sdp: [MediaRange::new(
@@ -64,6 +67,7 @@ impl UasPolicy {
     pub(crate) fn add_supported(&mut self, tag: &str) {
         if !self.supports(tag) {
             self.supported.push(tag.to_owned());
+            self.supported_value = self.supported.join(", ");
         }
     }
 
@@ -89,8 +93,8 @@ impl UasPolicy {
     }
 
     /// The `Supported` value: every supported option tag.
-    pub(crate) fn supported(&self) -> String {
-        self.supported.join(", ")
+    pub(crate) fn supported(&self) -> &str {
+        &self.supported_value
     }
 
     /// The body types `method` accepts, `None` for any. Unless the

@@ -27,10 +27,12 @@ const TIMER_C: Duration = Duration::from_secs(180);
 
 /// Our address on `protocol`, as used in Via and Record-Route.
 pub(crate) fn local(endpoint: &Endpoint, protocol: Protocol) -> Option<Local> {
-    let via = endpoint.via(protocol)?;
+    // The address our Via carries, without building a Via (whose branch
+    // would cost a random number for nothing).
+    let addr = endpoint.sending_addr(protocol)?;
     Some(Local {
-        host: via.host.clone(),
-        port: via.port.unwrap_or(5060),
+        host: crate::message::Host::from(addr.ip()),
+        port: addr.port(),
         protocol,
     })
 }

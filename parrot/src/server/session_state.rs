@@ -329,7 +329,7 @@ fn advertise(policy: &UasPolicy, req: &Request, resp: &mut Response) {
     }
     if (options || policy.has_supported()) && !resp.headers.contains(HeaderName::Supported) {
         resp.headers
-            .append(HeaderName::Supported, policy.supported());
+            .append(HeaderName::Supported, policy.supported().to_owned());
     }
 }
 
