@@ -26,9 +26,13 @@ if ! { command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ]; } ||
 fi
 # The browser test (tests/tests/e2e/browser.rs) drives headless Chromium
 # (Debian package chromium, /usr/bin/chromium) with puppeteer-core and JsSIP
-# from tests/browser/node_modules; node and npm must be on the machine.
+# from tests/browser/node_modules, installed with npm (Debian packages
+# nodejs and npm when node or npm is missing).
 if [ ! -x /usr/bin/chromium ]; then
     packages+=(chromium)
+fi
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    packages+=(nodejs npm)
 fi
 if [ ${#packages[@]} -gt 0 ]; then
     sudo=""
