@@ -16,6 +16,8 @@
 //!   and ending with BYE (§15).
 //! * [`Retransmit2xx`]: the UAS core's retransmission of a 2xx to INVITE
 //!   until the ACK arrives, and the 64·T1 give-up (§13.3.1.4).
+//! * [`ReliableProvisionals`] and [`ReliableReceiver`]: reliable
+//!   provisional responses and their PRACKs (RFC 3262), UAS and UAC.
 //! * [`new_tag`] and [`new_branch`]: fresh random To tags and Via
 //!   branches for the responses and requests built here.
 //!
@@ -55,6 +57,7 @@
 //! [`Instant`]: std::time::Instant
 
 mod id;
+mod reliable;
 mod request;
 mod response;
 mod retransmit;
@@ -64,6 +67,10 @@ mod state;
 mod tests;
 
 pub use id::DialogId;
+pub use reliable::{
+    Acknowledged, NoMatch, Reception, ReliableOutput, ReliableProvisionals, ReliableReceiver,
+    TAG_100REL,
+};
 pub use request::DialogRequest;
 pub use response::{
     can_create_dialog, contact_fault, creates_dialog, is_target_refresh, prepare_response,

@@ -59,6 +59,26 @@ impl Headers {
     pub fn to_tag(&self) -> Option<Text> {
         self.to_header()?.params.raw("tag").cloned()
     }
+
+    /// Whether any `name` field (a list of option tags or methods, such as
+    /// `Supported`, `Require` or `Allow`) lists `token`; tokens compare
+    /// case-insensitively (RFC 3261 §7.3.1).
+    pub fn lists(&self, name: HeaderName, token: &str) -> bool {
+        self.values(name)
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    }
+
+    /// Whether `Content-Type` says `application/sdp`.
+    pub fn content_is_sdp(&self) -> bool {
+        matches!(self.typed::<super::typed::ContentType>(), Some(Ok(ct)) if ct.is_sdp())
+    }
+
+    /// Whether the message supports or requires option tag `tag`
+    /// (`Supported` or `Require`, RFC 3261 §20.37, §20.32).
+    pub fn supports(&self, tag: &str) -> bool {
+        self.lists(HeaderName::Supported, tag) || self.lists(HeaderName::Require, tag)
+    }
 }
 
 impl Request {

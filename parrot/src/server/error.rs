@@ -39,6 +39,14 @@ pub enum ProvisionalError {
     /// The request has its final response already.
     #[error("the request has been answered")]
     Answered,
+    /// A reliable provisional response was asked for, but the caller did
+    /// not offer 100rel (RFC 3262 §3), or the request is not an INVITE.
+    #[error("the caller does not support reliable provisional responses (100rel)")]
+    NotSupported,
+    /// The reliable provisional response was never acknowledged (64·T1
+    /// without a PRACK, RFC 3262 §3), or the INVITE was cancelled first.
+    #[error("no PRACK for the reliable provisional response")]
+    Unacknowledged,
 }
 
 impl From<ProvisionalError> for Error {

@@ -34,17 +34,21 @@ mod admission;
 mod catch;
 mod core;
 mod dialog_handle;
+mod duties;
 mod error;
 mod handler;
 mod inbox;
 mod refusals;
 mod relay;
+mod reliable;
 mod session;
 mod session_state;
+mod update;
 
 pub use admission::{OverloadConfig, ServerStats};
 pub use dialog_handle::DialogHandle;
 pub use error::{ProvisionalError, RequestError};
+pub use refusals::Reliability;
 pub use handler::{
     Action, Context, IntoAction, IntoInit, MethodSet, UasHandler, not_implemented, options_reply,
 };
@@ -292,10 +296,21 @@ impl<F, S> ServerBuilder<F, S> {
         self
     }
 
+    /// When provisional responses to an INVITE go reliably (RFC 3262):
+    /// by default only when the INVITE requires it or the handler asks
+    /// ([`Context::send_reliable`]); [`Reliability::WhenSupported`] makes
+    /// every `18x` to a caller supporting `100rel` reliable, and
+    /// [`Reliability::Required`] refuses callers without it (`421`).
+    pub fn reliable_provisionals(mut self, reliability: Reliability) -> Self {
+        self.settings.policy.reliability = reliability;
+        self
+    }
+
     /// Supports the SIP extension `option_tag` (RFC 3261 §19.2): a
     /// request that requires it is no longer refused with `420 Bad
     /// Extension` (§8.2.2.3), and it is listed in `Supported` on OPTIONS
-    /// answers and 2xx answers to INVITE. Call once per tag.
+    /// answers and 2xx answers to INVITE. Call once per tag. The runtime
+    /// supports `100rel` (RFC 3262) and `timer` (RFC 4028) itself.
     pub fn supported(mut self, option_tag: &str) -> Self {
         self.settings.policy.add_supported(option_tag);
         self

@@ -9,8 +9,25 @@
 
 use crate::message::typed::{Accept, ContentType, MediaRange, Require, Supported, Unsupported};
 use crate::message::{HeaderName, Method, Request, Response, StatusCode, Text};
+use crate::dialog::TAG_100REL;
 use crate::server::MethodSet;
 use std::collections::HashMap;
+
+/// When a UAS sends its provisional responses to an INVITE reliably (RFC
+/// 3262); see [`ServerBuilder::reliable_provisionals`](super::ServerBuilder::reliable_provisionals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Reliability {
+    /// Only when the INVITE requires it (`Require: 100rel`), or when the
+    /// handler asks ([`Context::send_reliable`](super::Context::send_reliable)).
+    #[default]
+    WhenRequired,
+    /// Whenever the INVITE supports it (`Supported: 100rel`).
+    WhenSupported,
+    /// Always: an INVITE that does not support 100rel is refused with
+    /// `421 Extension Required` (RFC 3262 §3 leaves this to the UAS).
+    Required,
+}
 
 /// What the server, as a user agent server, serves and understands; the
 /// builder sets it ([`ServerBuilder::supported`](super::ServerBuilder::supported),
@@ -30,6 +47,8 @@ pub(crate) struct UasPolicy {
     /// Methods the handler may proxy: Require and the body are the next
     /// hop's business there (§16: only Proxy-Require binds a proxy).
     proxied: MethodSet,
+    /// How provisional responses go to an INVITE that supports 100rel.
+    pub(crate) reliability: Reliability,
     /// `application/sdp` and nothing: the defaults, parsed once.
     sdp: Accept,
     nothing: Accept,
@@ -39,8 +58,10 @@ impl Default for UasPolicy {
     fn default() -> Self {
         UasPolicy {
             schemes: vec!["sip".into(), "sips".into()],
-            supported: Vec::new(),
-            supported_value: String::new(),
+            // What the runtime implements for every handler.
+            supported: vec![TAG_100REL.into()],
+            supported_value: TAG_100REL.into(),
+            reliability: Reliability::WhenRequired,
             accept: HashMap::new(),
             proxied: MethodSet::EMPTY,
             sdp: [MediaRange::new(
@@ -85,6 +106,12 @@ impl UasPolicy {
     /// compared case-insensitively, §7.3.1).
     pub(crate) fn supports(&self, tag: &str) -> bool {
         self.supported.iter().any(|t| t.eq_ignore_ascii_case(tag))
+    }
+
+    /// Whether provisional responses go reliably to an INVITE that
+    /// supports 100rel without requiring it.
+    pub(crate) fn reliable_by_default(&self) -> bool {
+        self.reliability != Reliability::WhenRequired
     }
 
     /// Whether any option tag is supported.
@@ -132,6 +159,7 @@ impl UasPolicy {
             return None;
         }
         self.unsupported_extensions(req)
+            .or_else(|| self.extension_required(req))
             .or_else(|| self.unsupported_body(req))
             .or_else(|| self.not_acceptable(req))
     }
@@ -156,6 +184,21 @@ impl UasPolicy {
         resp.headers.push_typed(&missing);
         let supported: Supported = self.supported.iter().cloned().map(Text::from).collect();
         resp.headers.push_typed(&supported);
+        Some(resp)
+    }
+
+    /// RFC 3261 §21.4.16 / RFC 3262 §3: an INVITE without 100rel support
+    /// when the server requires reliable provisional responses.
+    fn extension_required(&self, req: &Request) -> Option<Response> {
+        if self.reliability != Reliability::Required
+            || req.method != Method::Invite
+            || req.headers.to_tag().is_some()
+            || req.headers.supports(TAG_100REL)
+        {
+            return None;
+        }
+        let mut resp = req.reply(StatusCode::EXTENSION_REQUIRED);
+        resp.headers.append(HeaderName::Require, TAG_100REL);
         Some(resp)
     }
 

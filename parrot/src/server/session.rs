@@ -16,11 +16,12 @@ use super::catch::CatchUnwind;
 use super::handler::{Action, Context, UasHandler, dispatch};
 use super::inbox::{Inbox, Mailbox};
 use super::session_state::{Answer, Pending, Session, Shared};
-use crate::dialog::{DialogId, DialogState, Retransmit2xxOutput};
-use crate::message::{Method, Request, StatusCode};
+use super::reliable::{Outcome, Reliable};
+use crate::dialog::{DialogId, DialogState, Retransmit2xxOutput, TAG_100REL};
+use crate::message::{HeaderName, Method, Request, StatusCode};
 use crate::time::sleep_until;
 use crate::transaction::TransactionId;
-use crate::transport::Origin;
+use crate::transport::{Origin, Protocol};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -85,12 +86,7 @@ pub(crate) async fn run<H: UasHandler>(
                 }
             }
         } else {
-            let deadline = state
-                .session
-                .retransmit
-                .as_ref()
-                .and_then(|r| r.timer.poll_timeout())
-                .map(Instant::from_std);
+            let deadline = next_deadline(&state.session);
             tokio::select! {
                 msg = inbox.recv() => match msg {
                     Some(msg) => Some(msg),
@@ -124,19 +120,22 @@ pub(crate) async fn run<H: UasHandler>(
                 ))
                 .await
             }
-            Some(Inbox::Ack { request }) => Box::pin(handle_ack(handler, s, *request)).await,
-            Some(Inbox::Cancelled) => Box::pin(handle_cancel(handler, s)).await,
-            Some(Inbox::Event(ev)) => Box::pin(handle_event(handler, s, ev)).await,
-            None => {
-                if retransmit_due(s) {
-                    true
-                } else {
-                    // §13.3.1.4: no ACK within 64*T1: end the session.
-                    warn!(call_id = %s.id.call_id, "no ACK for the 2xx: sending BYE");
-                    hang_up(s).await;
-                    false
-                }
+            Some(Inbox::Ack { request }) => {
+                let mut mailbox = Mailbox {
+                    inbox: &mut inbox,
+                    deferred: &mut deferred,
+                };
+                Box::pin(handle_ack(handler, s, *request, &mut mailbox)).await
             }
+            Some(Inbox::Cancelled) => Box::pin(handle_cancel(handler, s)).await,
+            Some(Inbox::Event(ev)) => {
+                let mut mailbox = Mailbox {
+                    inbox: &mut inbox,
+                    deferred: &mut deferred,
+                };
+                Box::pin(handle_event(handler, s, ev, &mut mailbox)).await
+            }
+            None => Box::pin(timers_due(s)).await,
         };
         if !go_on {
             break;
@@ -162,13 +161,54 @@ pub(crate) async fn run<H: UasHandler>(
 }
 
 /// Whether the session may park: a confirmed dialog with no 2xx awaiting
-/// its ACK.
+/// its ACK and no reliable provisional response awaiting its PRACK.
 fn can_park<E>(s: &Session<E>) -> bool {
     s.is_dialog
         && s.retransmit.is_none()
+        && s.reliable.is_none()
         && s.dialog
             .as_ref()
             .is_some_and(|d| d.state() == DialogState::Confirmed)
+}
+
+/// The session's next timer: the 2xx retransmission, or the reliable
+/// provisional responses' retransmission and give-up.
+fn next_deadline<E>(s: &Session<E>) -> Option<Instant> {
+    let retransmit = s
+        .retransmit
+        .as_ref()
+        .and_then(|r| r.timer.poll_timeout())
+        .map(Instant::from_std);
+    let reliable = s.reliable.as_ref().and_then(|r| r.deadline());
+    match (retransmit, reliable) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Fires the session's timers that are due; `false` ends the session.
+async fn timers_due<E: Send + 'static>(s: &mut Session<E>) -> bool {
+    if let Some(r) = &s.reliable {
+        r.on_timeout(&s.shared.endpoint);
+        if r.outcome() == Outcome::GaveUp {
+            // RFC 3262 §3: the INVITE was refused with a 5xx.
+            if let Some(p) = &mut s.pending {
+                p.answer = Answer::Sent;
+            }
+            if let Some(d) = &mut s.dialog {
+                d.terminate();
+            }
+            return false;
+        }
+    }
+    if retransmit_due(s) {
+        true
+    } else {
+        // §13.3.1.4: no ACK within 64*T1: end the session.
+        warn!(call_id = %s.id.call_id, "no ACK for the 2xx: sending BYE");
+        hang_up(s).await;
+        false
+    }
 }
 
 /// Runs the 2xx retransmission timer; `false` when it gave up.
@@ -207,6 +247,9 @@ async fn handle_cancel<H: UasHandler>(handler: &mut H, s: &mut Session<H::Event>
     if let Some(r) = &mut s.retransmit {
         r.timer.stop();
     }
+    if let Some(r) = s.reliable.take() {
+        r.stop(true);
+    }
     if let Some(d) = &mut s.dialog {
         d.terminate();
     }
@@ -218,13 +261,19 @@ async fn handle_event<H: UasHandler>(
     handler: &mut H,
     s: &mut Session<H::Event>,
     ev: H::Event,
+    mailbox: &mut Mailbox<'_, H::Event>,
 ) -> bool {
+    let duties = s.duties();
     let mut cx = Context {
         session: s,
         request: None,
     };
-    let fut = Box::pin(handler.event(ev, &mut cx));
-    match CatchUnwind::new(fut).await {
+    let fut = CatchUnwind::new(Box::pin(handler.event(ev, &mut cx)));
+    let result = match duties {
+        Some(d) => d.serve_while(fut, mailbox).await,
+        None => fut.await,
+    };
+    match result {
         Ok(Action::Stop(reason)) => {
             info!(%reason, "handler stopped the dialog");
             hang_up(s).await;
@@ -248,18 +297,24 @@ async fn hang_up<E: Send + 'static>(s: &mut Session<E>) {
     }
 }
 
-/// Calls the handler for `req` with panics caught.
+/// Calls the handler for `req` with panics caught, serving the session's
+/// duties meanwhile.
 async fn call<H: UasHandler>(
     handler: &mut H,
     s: &mut Session<H::Event>,
     req: &Request,
+    mailbox: &mut Mailbox<'_, H::Event>,
 ) -> Result<Action, String> {
+    let duties = s.duties();
     let mut cx = Context {
         session: s,
         request: Some(req),
     };
-    let fut = Box::pin(dispatch(handler, req, &mut cx));
-    CatchUnwind::new(fut).await
+    let fut = CatchUnwind::new(Box::pin(dispatch(handler, req, &mut cx)));
+    match duties {
+        Some(d) => d.serve_while(fut, mailbox).await,
+        None => fut.await,
+    }
 }
 
 /// Handles one request; `false` ends the session.
@@ -324,8 +379,29 @@ async fn handle_request<H: UasHandler>(
             s.respond(&req, resp).await;
             return false;
         }
+        if req.method == Method::Invite {
+            start_reliable(s, &req, id, &origin);
+        }
     }
-    let action = match call(handler, s, &req).await {
+    // RFC 3262 §3: a PRACK must match a reliable provisional response.
+    if req.method == Method::Prack {
+        let matched = s
+            .reliable
+            .as_ref()
+            .is_some_and(|r| r.prack(&req, &s.shared.endpoint).is_ok());
+        if !matched {
+            debug!("PRACK matching no reliable provisional response: 481");
+            let resp = req.reply(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST);
+            s.respond(&req, resp).await;
+            return s.is_dialog && session_goes_on(s, &req);
+        }
+    }
+    if req.method == Method::Update && !H::METHODS.contains(&Method::Update) {
+        let resp = super::update::default_answer(s, &req);
+        s.respond(&req, resp).await;
+        return session_goes_on(s, &req);
+    }
+    let action = match call(handler, s, &req, mailbox).await {
         Ok(a) => a,
         Err(panic) => {
             // A panicking handler answers 500, ends its dialog, and the
@@ -337,6 +413,26 @@ async fn handle_request<H: UasHandler>(
             return false;
         }
     };
+    if req.method == Method::Invite
+        && let Some(r) = s.reliable.clone()
+    {
+        if let Action::Respond(resp) = &action
+            && resp.status.is_success()
+            && r.body_unacknowledged()
+            && let Some(d) = s.duties()
+        {
+            // RFC 3262 §3: no 2xx before the PRACK of a provisional
+            // response that carried a session description.
+            d.serve_while(r.bodies_acknowledged(), mailbox).await;
+        }
+        if r.outcome() == Outcome::GaveUp {
+            // The INVITE was refused with a 5xx already.
+            if let Some(d) = &mut s.dialog {
+                d.terminate();
+            }
+            return false;
+        }
+    }
     let answered = s.pending.as_ref().is_some_and(|p| p.answered());
     match action {
         Action::Respond(resp) => s.respond(&req, resp).await,
@@ -390,6 +486,38 @@ async fn handle_request<H: UasHandler>(
     goes_on
 }
 
+/// Sets up reliable provisional responses (RFC 3262) for an initial
+/// INVITE that supports them, when the server does.
+fn start_reliable<E: Send + 'static>(
+    s: &mut Session<E>,
+    req: &Request,
+    id: TransactionId,
+    origin: &Origin,
+) {
+    let policy = &s.shared.policy;
+    if !policy.supports(TAG_100REL) || !req.headers.supports(TAG_100REL) {
+        return;
+    }
+    let by_default =
+        policy.reliable_by_default() || req.headers.lists(HeaderName::Require, TAG_100REL);
+    let seq = req.headers.cseq().map_or(0, |c| c.seq);
+    let refusal = req
+        .reply(StatusCode::SERVER_INTERNAL_ERROR)
+        .reason("Reliable provisional response not acknowledged");
+    let Some((_, give_up)) = s.prepare(req, refusal) else {
+        return;
+    };
+    s.reliable = Some(Arc::new(Reliable::new(
+        seq,
+        &s.shared.timers,
+        origin.protocol != Protocol::Udp,
+        id,
+        give_up,
+        by_default,
+        req.body.is_empty(),
+    )));
+}
+
 /// Whether the session lives on after answering `req`.
 fn session_goes_on<E>(s: &mut Session<E>, req: &Request) -> bool {
     if req.method == Method::Bye {
@@ -411,17 +539,20 @@ async fn handle_ack<H: UasHandler>(
     handler: &mut H,
     s: &mut Session<H::Event>,
     ack: Request,
+    mailbox: &mut Mailbox<'_, H::Event>,
 ) -> bool {
     if let Some(r) = &mut s.retransmit
         && r.timer.handle_ack(&ack)
     {
         s.retransmit = None;
+        // The INVITE is over: its provisional responses too.
+        s.reliable = None;
     }
     if let Some(d) = &mut s.dialog {
         let _ = d.check_request(&ack);
     }
     s.pending = None;
-    match call(handler, s, &ack).await {
+    match call(handler, s, &ack, mailbox).await {
         Ok(Action::Stop(reason)) => {
             info!(%reason, "handler stopped the dialog on ACK");
             hang_up(s).await;

@@ -12,15 +12,17 @@ use crate::message::{
 };
 use crate::server::dialog_handle::DialogHandle;
 use crate::server::error::{ProvisionalError, RequestError};
+use crate::server::duties::Duties;
 use crate::server::inbox::ProxiedDialog;
 use crate::server::refusals::UasPolicy;
+use crate::server::reliable::Reliable;
 use crate::transaction::{SendError, TimerConfig, TransactionId};
 use crate::transport::{Origin, Protocol};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
@@ -96,6 +98,15 @@ pub struct Session<E> {
     /// The transport the dialog's INVITE came over: a dialog set up over
     /// TLS keeps its requests on TLS (see `NextHop::in_dialog`).
     pub(crate) transport: Protocol,
+    /// The reliable provisional responses of the dialog's INVITE (RFC
+    /// 3262), when the caller supports them; until the ACK.
+    pub(crate) reliable: Option<Arc<Reliable>>,
+    /// Set while an offer of ours awaits its answer (for 491 on glare);
+    /// made with the first handler call inside the dialog.
+    pub(crate) offering: Option<Arc<AtomicBool>>,
+    /// The last session description we sent (RFC 3264 §8: what an
+    /// unchanged answer or a session refresh repeats).
+    pub(crate) local_sdp: Option<bytes::Bytes>,
 }
 
 impl<E: Send + 'static> Session<E> {
@@ -113,7 +124,29 @@ impl<E: Send + 'static> Session<E> {
             retransmit: None,
             alive: None,
             transport: Protocol::Udp,
+            reliable: None,
+            offering: None,
+            local_sdp: None,
         }
+    }
+
+    /// What the session serves while its handler runs; `None` when
+    /// nothing can need it (a request outside a dialog, or an INVITE
+    /// without reliable provisional responses, whose dialog nobody else
+    /// can reach yet).
+    pub(crate) fn duties(&mut self) -> Option<Duties> {
+        if !self.is_dialog || (self.dialog.is_none() && self.reliable.is_none()) {
+            return None;
+        }
+        let offering = self
+            .offering
+            .get_or_insert_with(|| Arc::new(AtomicBool::new(false)))
+            .clone();
+        Some(Duties {
+            endpoint: self.shared.endpoint.clone(),
+            reliable: self.reliable.clone(),
+            offering,
+        })
     }
 
     pub(crate) fn in_dialog(&self) -> bool {
@@ -153,12 +186,15 @@ impl<E: Send + 'static> Session<E> {
         self.dialog.as_ref().map(|d| d.state())
     }
 
-    /// Sends a provisional response to the pending request now.
+    /// Sends a provisional response to the pending request now: reliably
+    /// (RFC 3262) when `reliably`, or when the request asks for it. A
+    /// reliable one yields a receiver for its PRACK.
     pub(crate) fn send_provisional(
         &mut self,
         req: Option<&Request>,
         response: Response,
-    ) -> Result<(), ProvisionalError> {
+        reliably: bool,
+    ) -> Result<Option<oneshot::Receiver<Request>>, ProvisionalError> {
         let req = req.ok_or(ProvisionalError::NoRequest)?;
         // §17.1.1.3: an ACK is never answered.
         if req.method == Method::Ack {
@@ -172,11 +208,26 @@ impl<E: Send + 'static> Session<E> {
             Some(p) if p.answered() => return Err(ProvisionalError::Answered),
             Some(_) => {}
         }
-        if let Some((id, resp)) = self.prepare(req, response) {
-            self.adopt(req, &resp);
-            self.endpoint().respond(id, resp);
+        let reliable = match &self.reliable {
+            Some(r) if req.method == Method::Invite && (reliably || r.by_default) => Some(r.clone()),
+            _ if reliably => return Err(ProvisionalError::NotSupported),
+            _ => None,
+        };
+        let Some((id, resp)) = self.prepare(req, response) else {
+            return Ok(None);
+        };
+        self.adopt(req, &resp);
+        // §3 of RFC 3262: a 100 is never reliable.
+        match reliable {
+            Some(r) if resp.status.as_u16() != 100 => match r.send(resp, self.endpoint()) {
+                Some((_, prack)) => Ok(Some(prack)),
+                None => Err(ProvisionalError::Unacknowledged),
+            },
+            _ => {
+                self.endpoint().respond(id, resp);
+                Ok(None)
+            }
         }
-        Ok(())
     }
 
     /// Sends a final response (or a provisional one from an [`Action`]) and
@@ -187,9 +238,13 @@ impl<E: Send + 'static> Session<E> {
             return;
         };
         if !resp.status.is_final() {
-            self.adopt(req, &resp);
-            self.endpoint().respond(id, resp);
+            let _ = self.send_provisional(Some(req), resp, false);
             return;
+        }
+        if let Some(r) = &self.reliable
+            && req.method == Method::Invite
+        {
+            r.stop(false);
         }
         let accepted = self.endpoint().try_respond(id, resp.clone()).await;
         if let Some(p) = &mut self.pending {
@@ -249,6 +304,9 @@ impl<E: Send + 'static> Session<E> {
         let origin = pending.origin;
         let mut resp = complete(req, resp);
         advertise(&self.shared.policy, req, &mut resp);
+        if !resp.body.is_empty() && resp.headers.content_is_sdp() {
+            self.local_sdp = Some(resp.body.clone());
+        }
         let contact = contact(&self.shared, &origin, req);
         match &mut self.dialog {
             Some(d) => d.prepare_response(&mut resp, &contact),

@@ -34,8 +34,19 @@ impl<E: Send + 'static> Context<'_, E> {
     /// answer. The runtime adds the dialog's To tag and Contact. Refused,
     /// and nothing sent, for a final status or when no request awaits an
     /// answer.
+    ///
+    /// To an INVITE that requires reliable provisional responses
+    /// (`Require: 100rel`), or that supports them when the server prefers
+    /// them ([`ServerBuilder::reliable_provisionals`]), it goes reliably
+    /// (RFC 3262): the runtime numbers it, retransmits it until the PRACK
+    /// and answers the PRACK; a `200` with SDP waits for the PRACK of a
+    /// provisional response that carried SDP.
+    ///
+    /// [`ServerBuilder::reliable_provisionals`]: crate::server::ServerBuilder::reliable_provisionals
     pub fn send_provisional(&mut self, response: Response) -> Result<(), ProvisionalError> {
-        self.session.send_provisional(self.request, response)
+        self.session
+            .send_provisional(self.request, response, false)
+            .map(drop)
     }
 
     /// Sends `180 Ringing`; refused as [`send_provisional`](Self::send_provisional)
@@ -43,7 +54,39 @@ impl<E: Send + 'static> Context<'_, E> {
     pub fn ring(&mut self) -> Result<(), ProvisionalError> {
         let req = self.request.ok_or(ProvisionalError::NoRequest)?;
         let resp = req.reply(StatusCode::RINGING);
-        self.session.send_provisional(Some(req), resp)
+        self.send_provisional(resp)
+    }
+
+    /// Sends a provisional response reliably (RFC 3262) and waits for its
+    /// PRACK, which the runtime answers `200` (a PRACK carrying a new
+    /// offer goes to the handler's `prack` method afterwards); returns the
+    /// PRACK. An SDP offer or answer may ride on the response (early
+    /// media, RFC 3262 §5); the answer to an offer made here comes in the
+    /// PRACK. Refused with [`ProvisionalError::NotSupported`] when the
+    /// caller did not offer `100rel`, and ends with
+    /// [`ProvisionalError::Unacknowledged`] when no PRACK comes within
+    /// 64·T1 (the runtime then refuses the INVITE with `500`) or the
+    /// INVITE is cancelled.
+    pub async fn send_reliable(&mut self, response: Response) -> Result<Request, ProvisionalError> {
+        let prack = self
+            .session
+            .send_provisional(self.request, response, true)?
+            .ok_or(ProvisionalError::Unacknowledged)?;
+        prack.await.map_err(|_| ProvisionalError::Unacknowledged)
+    }
+
+    /// Sends `180 Ringing` reliably and waits for its PRACK; see
+    /// [`send_reliable`](Self::send_reliable).
+    pub async fn ring_reliable(&mut self) -> Result<Request, ProvisionalError> {
+        let req = self.request.ok_or(ProvisionalError::NoRequest)?;
+        self.send_reliable(req.reply(StatusCode::RINGING)).await
+    }
+
+    /// Whether the request being handled offered reliable provisional
+    /// responses (`100rel` in `Supported` or `Require`) and the server
+    /// supports them: [`send_reliable`](Self::send_reliable) may be used.
+    pub fn can_send_reliable(&self) -> bool {
+        self.session.reliable.is_some()
     }
 
     /// Sends BYE inside this dialog (RFC 3261 §15.1.1) and waits for its

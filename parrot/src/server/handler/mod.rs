@@ -159,12 +159,17 @@ impl MethodSet {
     }
 
     /// The `Allow` value for a handler implementing this set: the methods
-    /// written, plus what the runtime always handles — OPTIONS, and ACK and
-    /// CANCEL wherever INVITE is accepted.
+    /// written, plus what the runtime always handles — OPTIONS, and ACK,
+    /// CANCEL, PRACK (RFC 3262) and UPDATE (RFC 3311) wherever INVITE is
+    /// accepted.
     pub fn allow(&self) -> String {
         let mut set = self.with("OPTIONS");
         if self.contains(&Method::Invite) {
-            set = set.with("ACK").with("CANCEL");
+            set = set
+                .with("ACK")
+                .with("CANCEL")
+                .with("PRACK")
+                .with("UPDATE");
         }
         Method::KNOWN
             .iter()
@@ -309,10 +314,16 @@ handler_methods! {
     notify => not_implemented;
     /// PUBLISH (RFC 3903). Default: `405` with `Allow`.
     publish => not_implemented;
-    /// UPDATE (RFC 3311). Default: `405` with `Allow`.
+    /// UPDATE (RFC 3311) inside a dialog. Without this method the runtime
+    /// answers: `200` to a session refresh without a body, the session
+    /// description in force to an offer that changes nothing, `488` to
+    /// any other offer, `491` to an offer crossing ours.
     update => not_implemented;
-    /// PRACK (RFC 3262). Default: `405` with `Allow`.
-    prack => not_implemented;
+    /// PRACK (RFC 3262) acknowledging one of our reliable provisional
+    /// responses; the runtime has matched it (a PRACK matching none got
+    /// `481`). Called for a PRACK that arrives while no handler method
+    /// runs, or that carries an offer. Default: `200`.
+    prack => |req, _| Action::Respond(req.reply(StatusCode::OK));
     /// REFER (RFC 3515). Default: `405` with `Allow`.
     refer => not_implemented;
 }
@@ -351,7 +362,10 @@ mod tests {
         let set = MethodSet::EMPTY.with("INVITE").with("BYE").with("bogus");
         assert!(set.contains(&Method::Invite));
         assert!(!set.contains(&Method::Register));
-        assert_eq!(set.allow(), "INVITE, ACK, BYE, CANCEL, OPTIONS");
+        assert_eq!(
+            set.allow(),
+            "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, PRACK"
+        );
         assert_eq!(
             MethodSet::EMPTY.with("REGISTER").allow(),
             "OPTIONS, REGISTER"

@@ -59,7 +59,7 @@ fn unknown_required_tags_are_420_listing_exactly_those() {
     let r = p.refusal(&req).unwrap();
     assert_eq!(r.status, StatusCode::BAD_EXTENSION);
     assert_eq!(r.headers.get(HeaderName::Unsupported).unwrap(), "foo, Bar");
-    assert_eq!(r.headers.get(HeaderName::Supported).unwrap(), "timer");
+    assert_eq!(r.headers.get(HeaderName::Supported).unwrap(), "100rel, timer");
     // Supported ones pass, case-insensitively; Proxy-Require is not ours.
     let req = request(
         "OPTIONS",
@@ -156,4 +156,19 @@ fn an_invite_whose_accept_rules_out_sdp_is_406() {
     assert_eq!(refusal(&p, &req), None, "no Accept: SDP assumed (§20.1)");
     let req = request("MESSAGE", "sip:b@x", "Accept: text/plain\r\n", "");
     assert_eq!(refusal(&p, &req), None, "the answer to MESSAGE has no body");
+}
+
+#[test]
+fn a_server_requiring_100rel_refuses_invites_without_it_with_421() {
+    let mut p = UasPolicy::default();
+    p.reliability = super::Reliability::Required;
+    let req = request("INVITE", "sip:bob@example.com", "", "");
+    let r = p.refusal(&req).unwrap();
+    assert_eq!(r.status, StatusCode::EXTENSION_REQUIRED);
+    assert_eq!(r.headers.get(HeaderName::Require).unwrap(), "100rel");
+    let req = request("INVITE", "sip:bob@example.com", "Supported: 100rel\r\n", "");
+    assert_eq!(refusal(&p, &req), None);
+    // Only INVITEs need it.
+    let req = request("OPTIONS", "sip:bob@example.com", "", "");
+    assert_eq!(refusal(&p, &req), None);
 }
