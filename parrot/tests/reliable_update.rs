@@ -35,11 +35,7 @@ impl Ringer {
         if cx.in_dialog() {
             return Ok(req.reply(StatusCode::OK).sdp(SDP));
         }
-        let user = req
-            .uri
-            .as_sip()
-            .and_then(|u| u.user())
-            .unwrap_or_default();
+        let user = req.uri.as_sip().and_then(|u| u.user()).unwrap_or_default();
         match user.as_ref() {
             // Waits for the PRACK of a reliable 180.
             "await" => {
@@ -132,7 +128,10 @@ impl Caller {
     }
 
     async fn send(&self, text: &str) {
-        self.sock.send_to(text.as_bytes(), self.server).await.unwrap();
+        self.sock
+            .send_to(text.as_bytes(), self.server)
+            .await
+            .unwrap();
     }
 
     /// The next response other than `100 Trying`.
@@ -209,7 +208,10 @@ async fn unacknowledged_reliable_180_is_retransmitted_then_the_invite_fails() {
             break r;
         }
         // Retransmissions repeat the same RSeq.
-        assert_eq!(r.headers.get(HeaderName::RSeq), first.headers.get(HeaderName::RSeq));
+        assert_eq!(
+            r.headers.get(HeaderName::RSeq),
+            first.headers.get(HeaderName::RSeq)
+        );
         at.push((Instant::now() - start).as_millis());
     };
     // T1 = 500 ms doubling, no T2 cap: 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s;
@@ -222,7 +224,11 @@ async fn unacknowledged_reliable_180_is_retransmitted_then_the_invite_fails() {
     assert_eq!(last.status, StatusCode::SERVER_INTERNAL_ERROR, "{last:?}");
     assert!((Instant::now() - start).as_millis().abs_diff(32_000) < 50);
     // The handler's own 200 never goes out.
-    assert!(c.recv().await.is_none_or(|r| r.status == StatusCode::SERVER_INTERNAL_ERROR));
+    assert!(
+        c.recv()
+            .await
+            .is_none_or(|r| r.status == StatusCode::SERVER_INTERNAL_ERROR)
+    );
 }
 
 #[tokio::test(start_paused = true)]

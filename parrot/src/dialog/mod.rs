@@ -18,6 +18,10 @@
 //!   until the ACK arrives, and the 64·T1 give-up (§13.3.1.4).
 //! * [`ReliableProvisionals`] and [`ReliableReceiver`]: reliable
 //!   provisional responses and their PRACKs (RFC 3262), UAS and UAC.
+//! * Session timers (RFC 4028): [`uas_check`] and [`uas_negotiate`] for a
+//!   UAS, [`uac_prepare`], [`uac_negotiated`] and [`uac_retry_config`] for
+//!   a UAC, and the [`SessionTimer`] that says when to refresh the session
+//!   and when to end it with BYE (§10).
 //! * [`new_tag`] and [`new_branch`]: fresh random To tags and Via
 //!   branches for the responses and requests built here.
 //!
@@ -61,6 +65,7 @@ mod reliable;
 mod request;
 mod response;
 mod retransmit;
+mod session_timer;
 mod state;
 
 #[cfg(test)]
@@ -76,6 +81,10 @@ pub use response::{
     can_create_dialog, contact_fault, creates_dialog, is_target_refresh, prepare_response,
 };
 pub use retransmit::{Retransmit2xx, Retransmit2xxOutput};
+pub use session_timer::{
+    Negotiated, SessionTimer, SessionTimerAction, SessionTimerConfig, uac_negotiated, uac_prepare,
+    uac_retry_config, uac_retry_interval, uas_check, uas_negotiate,
+};
 pub use state::{Dialog, DialogError, DialogState, Refusal};
 // The identifiers a user of this layer makes itself: a To tag for
 // `prepare_response`, a branch for the Via of a `DialogRequest`.

@@ -249,8 +249,7 @@ impl ReliableProvisionals {
         {
             u.interval = u.interval.saturating_mul(2);
             u.retransmit_at = now.checked_add(u.interval);
-            self.out
-                .push_back(ReliableOutput::Send(u.response.clone()));
+            self.out.push_back(ReliableOutput::Send(u.response.clone()));
         }
     }
 
@@ -373,7 +372,10 @@ mod tests {
         let inv = invite();
         assert_eq!(r.send(inv.reply(StatusCode::TRYING), t0), None);
         assert_eq!(r.send(inv.reply(StatusCode::RINGING), t0), Some(10));
-        assert_eq!(r.send(inv.reply(StatusCode::SESSION_PROGRESS), t0), Some(11));
+        assert_eq!(
+            r.send(inv.reply(StatusCode::SESSION_PROGRESS), t0),
+            Some(11)
+        );
         // Only the first goes until it is acknowledged.
         let out = sent(&mut r);
         assert_eq!(out.len(), 1);
@@ -462,7 +464,8 @@ mod tests {
             let mut r = inv.reply(StatusCode::RINGING);
             r.headers.append(HeaderName::Require, "100rel");
             r.headers.append(HeaderName::RSeq, rseq.to_string());
-            r.headers.set(HeaderName::To, format!("<sip:bob@192.0.2.4>;tag={tag}"));
+            r.headers
+                .set(HeaderName::To, format!("<sip:bob@192.0.2.4>;tag={tag}"));
             r
         };
         let Reception::New(rack) = rx.receive(&reliable(5, "x"), 7) else {
@@ -471,8 +474,14 @@ mod tests {
         assert_eq!(rack.to_string(), "5 7 INVITE");
         assert_eq!(rx.receive(&reliable(5, "x"), 7), Reception::Discard);
         assert_eq!(rx.receive(&reliable(7, "x"), 7), Reception::Discard);
-        assert!(matches!(rx.receive(&reliable(6, "x"), 7), Reception::New(_)));
+        assert!(matches!(
+            rx.receive(&reliable(6, "x"), 7),
+            Reception::New(_)
+        ));
         // Another fork numbers its own.
-        assert!(matches!(rx.receive(&reliable(900, "y"), 7), Reception::New(_)));
+        assert!(matches!(
+            rx.receive(&reliable(900, "y"), 7),
+            Reception::New(_)
+        ));
     }
 }

@@ -48,10 +48,10 @@ mod update;
 pub use admission::{OverloadConfig, ServerStats};
 pub use dialog_handle::DialogHandle;
 pub use error::{ProvisionalError, RequestError};
-pub use refusals::Reliability;
 pub use handler::{
     Action, Context, IntoAction, IntoInit, MethodSet, UasHandler, not_implemented, options_reply,
 };
+pub use refusals::Reliability;
 
 use crate::endpoint::{Endpoint, EndpointConfig};
 use crate::error::{Error, ErrorKind, Result};

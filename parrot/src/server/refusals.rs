@@ -7,9 +7,9 @@
 //! (§21.4.7). Sans-IO: [`UasPolicy::refusal`] is a pure function of the
 //! request.
 
+use crate::dialog::TAG_100REL;
 use crate::message::typed::{Accept, ContentType, MediaRange, Require, Supported, Unsupported};
 use crate::message::{HeaderName, Method, Request, Response, StatusCode, Text};
-use crate::dialog::TAG_100REL;
 use crate::server::MethodSet;
 use std::collections::HashMap;
 

@@ -118,7 +118,11 @@ impl Reliable {
     }
 
     /// Matches a PRACK (RFC 3262 §3) and hands it to whoever awaits it.
-    pub(crate) fn prack(&self, prack: &Request, endpoint: &Endpoint) -> Result<Acknowledged, NoMatch> {
+    pub(crate) fn prack(
+        &self,
+        prack: &Request,
+        endpoint: &Endpoint,
+    ) -> Result<Acknowledged, NoMatch> {
         let mut inner = self.lock();
         let ack = inner
             .machine

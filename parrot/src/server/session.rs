@@ -15,8 +15,8 @@
 use super::catch::CatchUnwind;
 use super::handler::{Action, Context, UasHandler, dispatch};
 use super::inbox::{Inbox, Mailbox};
-use super::session_state::{Answer, Pending, Session, Shared};
 use super::reliable::{Outcome, Reliable};
+use super::session_state::{Answer, Pending, Session, Shared};
 use crate::dialog::{DialogId, DialogState, Retransmit2xxOutput, TAG_100REL};
 use crate::message::{HeaderName, Method, Request, StatusCode};
 use crate::time::sleep_until;

@@ -11,8 +11,8 @@ use crate::message::{
     Header, HeaderName, Host, Method, Request, Response, SipUri, StatusCode, Uri,
 };
 use crate::server::dialog_handle::DialogHandle;
-use crate::server::error::{ProvisionalError, RequestError};
 use crate::server::duties::Duties;
+use crate::server::error::{ProvisionalError, RequestError};
 use crate::server::inbox::ProxiedDialog;
 use crate::server::refusals::UasPolicy;
 use crate::server::reliable::Reliable;
@@ -209,7 +209,9 @@ impl<E: Send + 'static> Session<E> {
             Some(_) => {}
         }
         let reliable = match &self.reliable {
-            Some(r) if req.method == Method::Invite && (reliably || r.by_default) => Some(r.clone()),
+            Some(r) if req.method == Method::Invite && (reliably || r.by_default) => {
+                Some(r.clone())
+            }
             _ if reliably => return Err(ProvisionalError::NotSupported),
             _ => None,
         };

@@ -25,7 +25,8 @@ pub(crate) fn default_answer<E: Send + 'static>(s: &Session<E>, req: &Request) -
     match (&s.local_sdp, req.headers.content_is_sdp()) {
         (Some(ours), true) if same_streams(ours, &req.body) => {
             let mut resp = req.reply(StatusCode::OK);
-            resp.headers.append(HeaderName::ContentType, "application/sdp");
+            resp.headers
+                .append(HeaderName::ContentType, "application/sdp");
             resp.body = ours.clone();
             resp
         }

@@ -165,11 +165,7 @@ impl MethodSet {
     pub fn allow(&self) -> String {
         let mut set = self.with("OPTIONS");
         if self.contains(&Method::Invite) {
-            set = set
-                .with("ACK")
-                .with("CANCEL")
-                .with("PRACK")
-                .with("UPDATE");
+            set = set.with("ACK").with("CANCEL").with("PRACK").with("UPDATE");
         }
         Method::KNOWN
             .iter()

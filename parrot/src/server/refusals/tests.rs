@@ -59,7 +59,10 @@ fn unknown_required_tags_are_420_listing_exactly_those() {
     let r = p.refusal(&req).unwrap();
     assert_eq!(r.status, StatusCode::BAD_EXTENSION);
     assert_eq!(r.headers.get(HeaderName::Unsupported).unwrap(), "foo, Bar");
-    assert_eq!(r.headers.get(HeaderName::Supported).unwrap(), "100rel, timer");
+    assert_eq!(
+        r.headers.get(HeaderName::Supported).unwrap(),
+        "100rel, timer"
+    );
     // Supported ones pass, case-insensitively; Proxy-Require is not ours.
     let req = request(
         "OPTIONS",
