@@ -47,7 +47,7 @@ use proc_macro::TokenStream;
 ///     }
 /// }
 ///
-/// assert_eq!(<Echo as UasHandler>::METHODS.allow(), "INVITE, ACK, BYE, CANCEL, OPTIONS");
+/// assert_eq!(<Echo as UasHandler>::METHODS.allow(), "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, PRACK");
 /// ```
 ///
 /// The block is kept as written: helper methods, associated constants and

@@ -49,7 +49,7 @@ struct Peer {
 async fn start() -> Peer {
     let server = Server::builder()
         .listen("127.0.0.1:0")
-        .supported("timer")
+        .supported("path")
         .accept(Method::Info, "application/dtmf-relay")
         .handler(|| Yes)
         .bind()
@@ -119,7 +119,7 @@ async fn a_handler_saying_yes_to_everything_still_refuses_what_the_rfc_refuses()
         assert_eq!(r.status, StatusCode::UNSUPPORTED_URI_SCHEME, "{uri}");
     }
 
-    // §8.2.2.3: exactly the unknown required tags; `timer` was declared.
+    // §8.2.2.3: exactly the unknown required tags; `timer` is the runtime's.
     let r = p
         .ask(&p.text(sip, "s420", "Require: timer, foo, bar\r\n", &[], ""))
         .await;
@@ -210,11 +210,11 @@ async fn a_handler_saying_yes_to_everything_still_refuses_what_the_rfc_refuses()
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers.get("Accept").unwrap(), "application/sdp");
-    assert_eq!(r.headers.get("Supported").unwrap(), "timer");
+    assert_eq!(r.headers.get("Supported").unwrap(), "100rel, timer, path");
     // … and a 2xx to INVITE what is supported.
     let r = p.ask(&p.text(sip, "ok", "", &[], "")).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.headers.get("Supported").unwrap(), "timer");
+    assert_eq!(r.headers.get("Supported").unwrap(), "100rel, timer, path");
 }
 
 /// An RFC 2543 caller (no From tag, no magic cookie in its branches, no

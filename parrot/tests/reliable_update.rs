@@ -8,17 +8,16 @@
 //! offer, offers crossing).
 
 use parrot::message::typed::RSeq;
-use parrot::message::{HeaderName, Message, Request, Response, StatusCode};
+use parrot::message::{HeaderName, Request, Response, StatusCode};
 use parrot::prelude::*;
 use parrot::server::{ProvisionalError, Reliability};
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::net::UdpSocket;
-use tokio::time::{Instant, timeout};
+use tokio::time::Instant;
 
 mod support;
 
-use support::parse_message;
+use support::caller::Caller;
 
 const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
 
@@ -62,13 +61,6 @@ impl Ringer {
     }
 }
 
-struct Caller {
-    sock: UdpSocket,
-    server: SocketAddr,
-    call: String,
-    cseq: u32,
-}
-
 async fn server(reliability: Reliability) -> SocketAddr {
     let server = Server::builder()
         .listen("127.0.0.1:0")
@@ -80,89 +72,6 @@ async fn server(reliability: Reliability) -> SocketAddr {
     let addr = server.local_addr(parrot::transport::Protocol::Udp).unwrap();
     tokio::spawn(server.serve().into_future());
     addr
-}
-
-impl Caller {
-    async fn new(server: SocketAddr, call: &str) -> Caller {
-        Caller {
-            sock: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
-            server,
-            call: call.to_owned(),
-            cseq: 1,
-        }
-    }
-
-    /// A request of this call: `to_tag` for one inside the dialog.
-    fn text(&mut self, method: &str, user: &str, to_tag: &str, extra: &str, body: &str) -> String {
-        let me = self.sock.local_addr().unwrap();
-        let seq = if method == "ACK" {
-            1
-        } else {
-            self.cseq += 1;
-            self.cseq - 1
-        };
-        let to_tag = if to_tag.is_empty() {
-            String::new()
-        } else {
-            format!(";tag={to_tag}")
-        };
-        let ct = if body.is_empty() {
-            ""
-        } else {
-            "Content-Type: application/sdp\r\n"
-        };
-        format!(
-            "{method} sip:{user}@{server} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP {me};branch=z9hG4bK{call}{method}{seq}\r\n\
-             Max-Forwards: 70\r\n\
-             From: <sip:alice@127.0.0.1>;tag=a\r\n\
-             To: <sip:{user}@127.0.0.1>{to_tag}\r\n\
-             Call-ID: {call}\r\n\
-             CSeq: {seq} {method}\r\n\
-             Contact: <sip:alice@{me}>\r\n\
-             {extra}{ct}Content-Length: {}\r\n\r\n{body}",
-            body.len(),
-            server = self.server,
-            call = self.call,
-        )
-    }
-
-    async fn send(&self, text: &str) {
-        self.sock
-            .send_to(text.as_bytes(), self.server)
-            .await
-            .unwrap();
-    }
-
-    /// The next response other than `100 Trying`.
-    async fn recv(&self) -> Option<Response> {
-        let mut buf = vec![0u8; 65535];
-        loop {
-            let (n, _) = timeout(Duration::from_secs(60), self.sock.recv_from(&mut buf))
-                .await
-                .ok()?
-                .unwrap();
-            if let Message::Response(r) = parse_message(&buf[..n])
-                && r.status != StatusCode::TRYING
-            {
-                return Some(r);
-            }
-        }
-    }
-
-    async fn expect(&self, status: StatusCode, method: &str) -> Response {
-        let r = self.recv().await.expect("a response");
-        assert_eq!(r.status, status, "{r:?}");
-        assert_eq!(r.headers.cseq().unwrap().method.as_str(), method, "{r:?}");
-        r
-    }
-
-    fn prack_for(&mut self, resp: &Response, extra: &str, body: &str) -> String {
-        let rseq = resp.headers.typed::<RSeq>().unwrap().unwrap().0;
-        let tag = resp.headers.to_tag().unwrap();
-        let rack = format!("RAck: {rseq} 1 INVITE\r\n{extra}");
-        self.text("PRACK", "bob", &tag, &rack, body)
-    }
 }
 
 fn assert_reliable(r: &Response) {

@@ -201,7 +201,7 @@ async fn defaults_options_405_501() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         r.headers.get("Allow").unwrap(),
-        "INVITE, ACK, BYE, CANCEL, OPTIONS"
+        "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, PRACK"
     );
     assert_eq!(r.headers.get("Accept").unwrap(), "application/sdp");
     assert!(
@@ -215,7 +215,7 @@ async fn defaults_options_405_501() {
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(
         r.headers.get("Allow").unwrap(),
-        "INVITE, ACK, BYE, CANCEL, OPTIONS"
+        "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, PRACK"
     );
 
     p.send(&p.request("FOO", "sip:bob@127.0.0.1", "f1", "c-foo", 1, None))

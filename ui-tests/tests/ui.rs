@@ -23,6 +23,6 @@ fn ui() {
 fn renamed_dependency() {
     assert_eq!(
         renamed_parrot_user::allow(),
-        "INVITE, ACK, BYE, CANCEL, OPTIONS"
+        "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, PRACK"
     );
 }

@@ -82,8 +82,8 @@ pub use response::{
 };
 pub use retransmit::{Retransmit2xx, Retransmit2xxOutput};
 pub use session_timer::{
-    Negotiated, SessionTimer, SessionTimerAction, SessionTimerConfig, uac_negotiated, uac_prepare,
-    uac_retry_config, uac_retry_interval, uas_check, uas_negotiate,
+    Negotiated, SessionTimer, SessionTimerAction, SessionTimerConfig, TAG_TIMER, uac_negotiated,
+    uac_prepare, uac_retry_config, uac_retry_interval, uas_check, uas_negotiate,
 };
 pub use state::{Dialog, DialogError, DialogState, Refusal};
 // The identifiers a user of this layer makes itself: a To tag for

@@ -55,7 +55,7 @@ const ABSOLUTE_MIN_SE: Duration = Duration::from_secs(90);
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(1800);
 
 /// The option tag of the extension (RFC 4028 §3).
-const TIMER: &str = "timer";
+pub const TAG_TIMER: &str = "timer";
 
 /// Server- or client-wide session timer settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,7 +204,7 @@ pub fn uas_negotiate(
     // refresher=uas when the UAC supports timers; a UAC that does not
     // would refuse a 2xx requiring what it does not know.
     if supported {
-        add_option_tag(&mut resp.headers, HeaderName::Require, TIMER);
+        add_option_tag(&mut resp.headers, HeaderName::Require, TAG_TIMER);
     }
     Some(Negotiated {
         interval: secs_to_duration(se.delta),
@@ -243,7 +243,7 @@ pub fn uac_prepare(req: &mut Request, config: &SessionTimerConfig, in_force: Opt
             (n.interval, Some(r))
         }
     };
-    add_option_tag(&mut req.headers, HeaderName::Supported, TIMER);
+    add_option_tag(&mut req.headers, HeaderName::Supported, TAG_TIMER);
     req.headers
         .set_typed(&SessionExpires::new(duration_to_secs(interval), refresher));
     req.headers
@@ -449,7 +449,7 @@ fn is_session_method(m: &Method) -> bool {
 fn supports_timer(h: &Headers) -> bool {
     h.values(HeaderName::Supported)
         .chain(h.values(HeaderName::Require))
-        .any(|t| t.eq_ignore_ascii_case(TIMER))
+        .any(|t| t.eq_ignore_ascii_case(TAG_TIMER))
 }
 
 /// Adds `tag` to the option-tag list `name` unless it is already there:

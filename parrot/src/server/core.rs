@@ -21,7 +21,7 @@ use crate::memory::{Trim, shrink_map};
 use crate::message::{Method, Request, StatusCode, Text};
 use crate::transaction::{TimerConfig, TransactionId};
 use crate::transport::Origin;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -94,6 +94,12 @@ pub(crate) struct Core<H: UasHandler> {
     feedback: LossFeedback,
     /// New requests that start work taken on so far.
     admitted: u64,
+    /// When parked dialogs' session timers need them (RFC 4028), in
+    /// order; a numbered key so that two dialogs may share an instant.
+    /// An entry left behind by a dialog that woke earlier only wakes it
+    /// for nothing.
+    wakeups: BTreeMap<(Instant, u64), DialogId>,
+    wakeup_seq: u64,
 }
 
 impl<H: UasHandler> Core<H> {
@@ -137,6 +143,8 @@ impl<H: UasHandler> Core<H> {
             trim: Trim::default(),
             feedback: LossFeedback::default(),
             admitted: 0,
+            wakeups: BTreeMap::new(),
+            wakeup_seq: 0,
         }
     }
 
@@ -156,6 +164,7 @@ impl<H: UasHandler> Core<H> {
         let mut recheck = tokio::time::interval(RECHECK);
         recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let wakeup = self.next_wakeup();
             tokio::select! {
                 ev = self.events.recv() => match ev {
                     Some(ev) => self.event(ev),
@@ -169,6 +178,7 @@ impl<H: UasHandler> Core<H> {
                 Some(done) = self.done_rx.recv() => self.finished(done),
                 Some((id, ev)) = self.app_events.recv() => self.event_for(&id, ev),
                 Some(d) = self.proxied_rx.recv() => self.add_proxied(d),
+                () = crate::time::sleep_until(wakeup) => self.wake_due(),
                 () = &mut signal, if !self.draining => {
                     info!(live = self.live, "shutting down: refusing new requests");
                     self.draining = true;
@@ -300,8 +310,32 @@ impl<H: UasHandler> Core<H> {
                         self.spawn(Some(id), state, first, rx, inbox);
                     }
                 }
-                Err(_) => *slot = Slot::Parked(state),
+                Err(_) => {
+                    let wake = state.wake_at();
+                    *slot = Slot::Parked(state);
+                    if let Some(at) = wake {
+                        self.wakeup_seq += 1;
+                        self.wakeups.insert((at, self.wakeup_seq), id);
+                    }
+                }
             },
+        }
+    }
+
+    /// The first parked dialog's timer.
+    fn next_wakeup(&self) -> Option<Instant> {
+        self.wakeups.first_key_value().map(|((at, _), _)| *at)
+    }
+
+    /// Wakes the parked dialogs whose timers are due.
+    fn wake_due(&mut self) {
+        let now = Instant::now();
+        while let Some(entry) = self.wakeups.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let id = entry.remove();
+            let _ = self.deliver(&id, Inbox::Timer);
         }
     }
 

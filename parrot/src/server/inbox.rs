@@ -26,6 +26,8 @@ pub(crate) enum Inbox<E> {
     Cancelled,
     /// An application event sent through a [`DialogHandle`].
     Event(E),
+    /// A parked dialog's timer (its session timer) may be due.
+    Timer,
 }
 
 /// The session's inbox, lent to a proxied request so that a CANCEL reaches

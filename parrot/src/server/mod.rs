@@ -37,12 +37,14 @@ mod dialog_handle;
 mod duties;
 mod error;
 mod handler;
+mod in_dialog;
 mod inbox;
 mod refusals;
 mod relay;
 mod reliable;
 mod session;
 mod session_state;
+mod session_timer;
 mod update;
 
 pub use admission::{OverloadConfig, ServerStats};
@@ -303,6 +305,33 @@ impl<F, S> ServerBuilder<F, S> {
     /// [`Reliability::Required`] refuses callers without it (`421`).
     pub fn reliable_provisionals(mut self, reliability: Reliability) -> Self {
         self.settings.policy.reliability = reliability;
+        self
+    }
+
+    /// Gives every call a session timer (RFC 4028) with these settings,
+    /// whether the caller asks for one or not (§9 lets a UAS insist): the
+    /// 2xx carries `Session-Expires`, the refresher refreshes at half the
+    /// interval (the server by UPDATE when the caller allows it, else by
+    /// re-INVITE), and a session that goes unrefreshed is ended with BYE
+    /// (§10). Requests below `min_se` get `422` with `Min-SE`. Without
+    /// this call the server still honours the session timers callers ask
+    /// for, with the default settings (1800 s, Min-SE 90 s).
+    pub fn session_timer(mut self, config: crate::dialog::SessionTimerConfig) -> Self {
+        self.settings.policy.session_timer = Some(config);
+        self.settings.policy.impose_timer = true;
+        self.settings.policy.add_supported(crate::dialog::TAG_TIMER);
+        self
+    }
+
+    /// Turns session timers (RFC 4028) off: `timer` is no longer
+    /// supported (a request requiring it gets `420`), and callers' session
+    /// timers are ignored.
+    pub fn without_session_timer(mut self) -> Self {
+        self.settings.policy.session_timer = None;
+        self.settings.policy.impose_timer = false;
+        self.settings
+            .policy
+            .remove_supported(crate::dialog::TAG_TIMER);
         self
     }
 

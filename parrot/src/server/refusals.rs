@@ -7,7 +7,7 @@
 //! (§21.4.7). Sans-IO: [`UasPolicy::refusal`] is a pure function of the
 //! request.
 
-use crate::dialog::TAG_100REL;
+use crate::dialog::{SessionTimerConfig, TAG_100REL, TAG_TIMER};
 use crate::message::typed::{Accept, ContentType, MediaRange, Require, Supported, Unsupported};
 use crate::message::{HeaderName, Method, Request, Response, StatusCode, Text};
 use crate::server::MethodSet;
@@ -49,6 +49,11 @@ pub(crate) struct UasPolicy {
     proxied: MethodSet,
     /// How provisional responses go to an INVITE that supports 100rel.
     pub(crate) reliability: Reliability,
+    /// Session timer settings (RFC 4028); `None` when not supported.
+    pub(crate) session_timer: Option<SessionTimerConfig>,
+    /// Whether every call gets a session timer, asked for or not (§9
+    /// lets a UAS impose one).
+    pub(crate) impose_timer: bool,
     /// `application/sdp` and nothing: the defaults, parsed once.
     sdp: Accept,
     nothing: Accept,
@@ -59,9 +64,11 @@ impl Default for UasPolicy {
         UasPolicy {
             schemes: vec!["sip".into(), "sips".into()],
             // What the runtime implements for every handler.
-            supported: vec![TAG_100REL.into()],
-            supported_value: TAG_100REL.into(),
+            supported: vec![TAG_100REL.into(), TAG_TIMER.into()],
+            supported_value: format!("{TAG_100REL}, {TAG_TIMER}"),
             reliability: Reliability::WhenRequired,
+            session_timer: Some(SessionTimerConfig::default()),
+            impose_timer: false,
             accept: HashMap::new(),
             proxied: MethodSet::EMPTY,
             sdp: [MediaRange::new(
@@ -92,6 +99,12 @@ impl UasPolicy {
         }
     }
 
+    /// No longer supports option tag `tag`.
+    pub(crate) fn remove_supported(&mut self, tag: &str) {
+        self.supported.retain(|t| !t.eq_ignore_ascii_case(tag));
+        self.supported_value = self.supported.join(", ");
+    }
+
     /// Accepts exactly `accept` as bodies of `method`.
     pub(crate) fn set_accept(&mut self, method: Method, accept: Accept) {
         self.accept.insert(method, accept);
@@ -100,6 +113,11 @@ impl UasPolicy {
     /// Lets the handler proxy `methods` without the UAS checks.
     pub(crate) fn set_proxied(&mut self, methods: MethodSet) {
         self.proxied = methods;
+    }
+
+    /// Whether the handler may proxy `method`.
+    pub(crate) fn proxies(&self, method: &Method) -> bool {
+        self.proxied.contains(method)
     }
 
     /// Whether option tag `tag` is supported (option tags are tokens,
@@ -160,6 +178,11 @@ impl UasPolicy {
         }
         self.unsupported_extensions(req)
             .or_else(|| self.extension_required(req))
+            .or_else(|| {
+                // RFC 4028 §9: 422 for an interval below our Min-SE.
+                let config = self.session_timer.as_ref()?;
+                crate::dialog::uas_check(req, config)
+            })
             .or_else(|| self.unsupported_body(req))
             .or_else(|| self.not_acceptable(req))
     }

@@ -17,6 +17,7 @@ use super::handler::{Action, Context, UasHandler, dispatch};
 use super::inbox::{Inbox, Mailbox};
 use super::reliable::{Outcome, Reliable};
 use super::session_state::{Answer, Pending, Session, Shared};
+use super::session_timer::Fired;
 use crate::dialog::{DialogId, DialogState, Retransmit2xxOutput, TAG_100REL};
 use crate::message::{HeaderName, Method, Request, StatusCode};
 use crate::time::sleep_until;
@@ -35,6 +36,11 @@ pub(crate) struct Parked<H: UasHandler> {
 }
 
 impl<H: UasHandler> Parked<H> {
+    /// When the parked dialog's session timer needs it.
+    pub(crate) fn wake_at(&self) -> Option<Instant> {
+        self.session.timer_deadline()
+    }
+
     /// A fresh session for a new request. `id` holds the request's Call-ID,
     /// our new tag and the peer's; `is_dialog` says whether the core routes
     /// requests of that dialog to it.
@@ -135,7 +141,13 @@ pub(crate) async fn run<H: UasHandler>(
                 };
                 Box::pin(handle_event(handler, s, ev, &mut mailbox)).await
             }
-            None => Box::pin(timers_due(s)).await,
+            Some(Inbox::Timer) | None => {
+                let mut mailbox = Mailbox {
+                    inbox: &mut inbox,
+                    deferred: &mut deferred,
+                };
+                Box::pin(timers_due(s, &mut mailbox)).await
+            }
         };
         if !go_on {
             break;
@@ -171,23 +183,37 @@ fn can_park<E>(s: &Session<E>) -> bool {
             .is_some_and(|d| d.state() == DialogState::Confirmed)
 }
 
-/// The session's next timer: the 2xx retransmission, or the reliable
-/// provisional responses' retransmission and give-up.
-fn next_deadline<E>(s: &Session<E>) -> Option<Instant> {
+/// The session's next timer: the 2xx retransmission, the reliable
+/// provisional responses' retransmission and give-up, or the session
+/// timer.
+fn next_deadline<E: Send + 'static>(s: &Session<E>) -> Option<Instant> {
     let retransmit = s
         .retransmit
         .as_ref()
         .and_then(|r| r.timer.poll_timeout())
         .map(Instant::from_std);
     let reliable = s.reliable.as_ref().and_then(|r| r.deadline());
-    match (retransmit, reliable) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+    [retransmit, reliable, s.timer_deadline()]
+        .into_iter()
+        .flatten()
+        .min()
 }
 
 /// Fires the session's timers that are due; `false` ends the session.
-async fn timers_due<E: Send + 'static>(s: &mut Session<E>) -> bool {
+async fn timers_due<E: Send + 'static>(s: &mut Session<E>, mailbox: &mut Mailbox<'_, E>) -> bool {
+    match s.timer_due(mailbox).await {
+        Fired::GoOn => {}
+        Fired::Expired => {
+            hang_up(s).await;
+            return false;
+        }
+        Fired::Gone => {
+            if let Some(d) = &mut s.dialog {
+                d.terminate();
+            }
+            return false;
+        }
+    }
     if let Some(r) = &s.reliable {
         r.on_timeout(&s.shared.endpoint);
         if r.outcome() == Outcome::GaveUp {
@@ -495,7 +521,11 @@ fn start_reliable<E: Send + 'static>(
     origin: &Origin,
 ) {
     let policy = &s.shared.policy;
-    if !policy.supports(TAG_100REL) || !req.headers.supports(TAG_100REL) {
+    // A proxied INVITE's provisional responses are the callee's.
+    if !policy.supports(TAG_100REL)
+        || policy.proxies(&Method::Invite)
+        || !req.headers.supports(TAG_100REL)
+    {
         return;
     }
     let by_default =

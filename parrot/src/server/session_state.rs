@@ -5,14 +5,12 @@
 //!
 //! [`Context`]: crate::server::Context
 
-use crate::dialog::{Dialog, DialogId, DialogState, Retransmit2xx};
+use crate::dialog::{Dialog, DialogId, DialogState, Retransmit2xx, SessionTimer};
 use crate::endpoint::Endpoint;
-use crate::message::{
-    Header, HeaderName, Host, Method, Request, Response, SipUri, StatusCode, Uri,
-};
+use crate::message::{HeaderName, Host, Method, Request, Response, SipUri, Uri};
 use crate::server::dialog_handle::DialogHandle;
 use crate::server::duties::Duties;
-use crate::server::error::{ProvisionalError, RequestError};
+use crate::server::error::ProvisionalError;
 use crate::server::inbox::ProxiedDialog;
 use crate::server::refusals::UasPolicy;
 use crate::server::reliable::Reliable;
@@ -24,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 /// What every session of a server shares.
 pub(crate) struct Shared<E> {
@@ -107,6 +105,16 @@ pub struct Session<E> {
     /// The last session description we sent (RFC 3264 §8: what an
     /// unchanged answer or a session refresh repeats).
     pub(crate) local_sdp: Option<bytes::Bytes>,
+    /// Where the dialog's creating request came from and reached us (for
+    /// our Contact in the requests we send).
+    pub(crate) origin: Option<Origin>,
+    /// Whether the peer's INVITE allowed UPDATE (RFC 3311), which then
+    /// carries our session refreshes (RFC 4028 §9).
+    pub(crate) peer_allows_update: bool,
+    /// The session timer in force (RFC 4028).
+    pub(crate) timer: Option<Box<SessionTimer>>,
+    /// The handler's own session interval for this call.
+    pub(crate) timer_override: Option<std::time::Duration>,
 }
 
 impl<E: Send + 'static> Session<E> {
@@ -127,6 +135,10 @@ impl<E: Send + 'static> Session<E> {
             reliable: None,
             offering: None,
             local_sdp: None,
+            origin: None,
+            peer_allows_update: false,
+            timer: None,
+            timer_override: None,
         }
     }
 
@@ -261,6 +273,9 @@ impl<E: Send + 'static> Session<E> {
             return;
         }
         self.adopt(req, &resp);
+        if resp.status.is_success() && matches!(req.method, Method::Invite | Method::Update) {
+            self.timer_from_response(&resp);
+        }
         if req.method == Method::Invite
             && resp.status.is_success()
             && let Some(d) = &self.dialog
@@ -306,10 +321,13 @@ impl<E: Send + 'static> Session<E> {
         let origin = pending.origin;
         let mut resp = complete(req, resp);
         advertise(&self.shared.policy, req, &mut resp);
+        self.negotiate_timer(req, &mut resp);
         if !resp.body.is_empty() && resp.headers.content_is_sdp() {
             self.local_sdp = Some(resp.body.clone());
         }
-        let contact = contact(&self.shared, &origin, req);
+        let sips = req.uri.as_sip().is_some_and(|u| u.is_secure());
+        let user = req.uri.as_sip().and_then(|u| u.user());
+        let contact = contact(&self.shared, &origin, sips, user.as_deref());
         match &mut self.dialog {
             Some(d) => d.prepare_response(&mut resp, &contact),
             None => crate::dialog::prepare_response(req, &mut resp, &self.id.local_tag, &contact),
@@ -330,46 +348,13 @@ impl<E: Send + 'static> Session<E> {
                     self.dialog = Some(Box::new(d));
                     if let Some(p) = &self.pending {
                         self.transport = p.origin.protocol;
+                        self.origin = Some(p.origin);
                     }
+                    self.peer_allows_update = req.headers.lists(HeaderName::Allow, "UPDATE");
                 }
                 Err(e) => warn!(error = ?e, "could not create the dialog"),
             }
         }
-    }
-
-    /// Sends BYE in the dialog (§15.1.1) and waits for its final response.
-    pub(crate) async fn bye(&mut self) -> Result<Response, RequestError> {
-        let dialog = self.dialog.as_mut().ok_or(RequestError::NoDialog)?;
-        if dialog.state() != DialogState::Confirmed {
-            return Err(RequestError::NoDialog);
-        }
-        let request = dialog
-            .create_request(Method::Bye, None, None)
-            .map_err(|_| RequestError::NoDialog)?;
-        dialog.terminate();
-        if let Some(r) = &mut self.retransmit {
-            r.timer.stop();
-        }
-        let target = crate::server::relay::resolve_in_dialog(&request.next_hop, self.transport)
-            .await
-            .map_err(RequestError::Unreachable)?;
-        let mut req = request.request;
-        let via = self.endpoint().via(target.protocol).ok_or_else(|| {
-            RequestError::Unreachable(format!("no {:?} listener", target.protocol))
-        })?;
-        req.headers
-            .push_front(Header::known(HeaderName::Via, via.to_string()));
-        info!(call_id = %self.id.call_id, "sending BYE");
-        let tx = self
-            .endpoint()
-            .request(req.clone(), target)
-            .await
-            .map_err(|e| RequestError::Unreachable(e.to_string()))?;
-        let resp = tx.final_response(&req).await;
-        if resp.status == StatusCode::REQUEST_TIMEOUT && resp.headers.to_tag().is_none() {
-            return Err(RequestError::Timeout);
-        }
-        Ok(resp)
     }
 }
 
@@ -408,8 +393,14 @@ fn complete(req: &Request, resp: Response) -> Response {
     full
 }
 
-/// Our Contact for responses to `req`: the address it reached us on.
-fn contact<E>(shared: &Shared<E>, origin: &Origin, req: &Request) -> Uri {
+/// Our Contact for a request that reached us as `origin` says: that
+/// address, a SIPS URI when `sips`, with the user part `user`.
+pub(crate) fn contact<E>(
+    shared: &Shared<E>,
+    origin: &Origin,
+    sips: bool,
+    user: Option<&str>,
+) -> Uri {
     let ip = if origin.local.ip().is_unspecified() {
         let peer = origin.source.ip();
         let mut known = shared.routable.lock().unwrap_or_else(|p| p.into_inner());
@@ -428,7 +419,6 @@ fn contact<E>(shared: &Shared<E>, origin: &Origin, req: &Request) -> Uri {
         origin.local.ip()
     };
     let mut uri = SipUri::new(Host::from(ip)).with_port(origin.local.port());
-    let sips = req.uri.as_sip().is_some_and(|u| u.is_secure());
     match origin.protocol {
         Protocol::Tcp => uri = uri.with_transport("tcp"),
         // §12.1.1: a dialog a SIPS Request-URI starts gets a SIPS Contact
@@ -441,8 +431,8 @@ fn contact<E>(shared: &Shared<E>, origin: &Origin, req: &Request) -> Uri {
         Protocol::Wss => uri = uri.secure().with_transport("ws"),
         Protocol::Udp => {}
     }
-    if let Some(user) = req.uri.as_sip().and_then(|u| u.user()) {
-        uri = uri.with_user(&user);
+    if let Some(user) = user {
+        uri = uri.with_user(user);
     }
     Uri::Sip(uri)
 }

@@ -95,6 +95,23 @@ impl<E: Send + 'static> Context<'_, E> {
         self.session.bye().await
     }
 
+    /// Sets this call's session interval (RFC 4028), in place of the
+    /// server's: the next 2xx to an INVITE or UPDATE carries it in
+    /// `Session-Expires` (a smaller interval the caller asked for wins,
+    /// §9), and the runtime refreshes or ends the session by it.
+    pub fn session_expires(&mut self, interval: std::time::Duration) {
+        self.session.timer_override = Some(interval);
+    }
+
+    /// Sends UPDATE in this dialog (RFC 3311), with `sdp` as a new offer
+    /// or without a body, and waits for its final response, which is
+    /// returned (its SDP is the answer). Offers that cross get `491`;
+    /// the runtime sends the UPDATE again after the RFC 3261 §14.1 delay,
+    /// up to three times. A 2xx also refreshes the session timer.
+    pub async fn update(&mut self, sdp: Option<String>) -> Result<Response, RequestError> {
+        self.session.update(sdp.map(bytes::Bytes::from)).await
+    }
+
     /// A handle for sending application events to this dialog's handler
     /// (delivered to its `event` method, in order with its requests).
     /// Outside a dialog the handle is closed from the start.

@@ -163,8 +163,10 @@ fn an_invite_whose_accept_rules_out_sdp_is_406() {
 
 #[test]
 fn a_server_requiring_100rel_refuses_invites_without_it_with_421() {
-    let mut p = UasPolicy::default();
-    p.reliability = super::Reliability::Required;
+    let p = UasPolicy {
+        reliability: super::Reliability::Required,
+        ..Default::default()
+    };
     let req = request("INVITE", "sip:bob@example.com", "", "");
     let r = p.refusal(&req).unwrap();
     assert_eq!(r.status, StatusCode::EXTENSION_REQUIRED);

@@ -27,7 +27,7 @@ fn main() {
     use parrot::server::UasHandler;
     assert_eq!(
         <ViaReexport as UasHandler>::METHODS.allow(),
-        "INVITE, ACK, CANCEL, OPTIONS"
+        "INVITE, ACK, CANCEL, OPTIONS, UPDATE, PRACK"
     );
     assert_eq!(
         <ViaAbsolutePath as UasHandler>::METHODS.allow(),

@@ -13,6 +13,6 @@ impl Answer {
 fn main() {
     assert_eq!(
         <Answer as UasHandler>::METHODS.allow(),
-        "INVITE, ACK, CANCEL, OPTIONS"
+        "INVITE, ACK, CANCEL, OPTIONS, UPDATE, PRACK"
     );
 }

@@ -44,7 +44,7 @@ impl Results {
 fn main() {
     assert_eq!(
         <Quiet as UasHandler>::METHODS.allow(),
-        "INVITE, ACK, CANCEL, OPTIONS"
+        "INVITE, ACK, CANCEL, OPTIONS, UPDATE, PRACK"
     );
     assert_eq!(
         <Results as UasHandler>::METHODS.allow(),

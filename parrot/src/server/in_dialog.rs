@@ -1,0 +1,185 @@
+//! Requests a UAS session sends inside its dialog (RFC 3261 §12.2.1.1):
+//! BYE (§15.1.1), and UPDATE (RFC 3311) or re-INVITE with the ACK of its
+//! 2xx (§13.2.2.4), retried after a `491 Request Pending` (§14.1).
+
+use super::error::RequestError;
+use super::session_state::{Session, contact};
+use crate::dialog::{DialogState, is_target_refresh};
+use crate::message::{Header, HeaderName, Method, Request, Response, StatusCode};
+use crate::transport::SendOptions;
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tracing::{debug, info, warn};
+
+/// How many times an offer is sent when the peer keeps answering 491.
+const OFFER_ATTEMPTS: usize = 3;
+
+/// RFC 3261 §14.1: after a 491, the owner of the Call-ID (the side that
+/// sent the INVITE) waits 2.1–4 s, the other side 0–2 s, in units of
+/// 10 ms.
+pub(crate) fn glare_delay(call_id_owner: bool) -> Duration {
+    let r = crate::random::u64();
+    let tens = if call_id_owner {
+        210 + r % 191
+    } else {
+        r % 201
+    };
+    Duration::from_millis(tens * 10)
+}
+
+impl<E: Send + 'static> Session<E> {
+    /// Sends BYE in the dialog (§15.1.1) and waits for its final response.
+    pub(crate) async fn bye(&mut self) -> Result<Response, RequestError> {
+        if self.dialog_state() != Some(DialogState::Confirmed) {
+            return Err(RequestError::NoDialog);
+        }
+        if let Some(r) = &mut self.retransmit {
+            r.timer.stop();
+        }
+        info!(call_id = %self.id.call_id, "sending BYE");
+        let resp = self.send_in_dialog(Method::Bye, None, |_| {}).await?;
+        if resp.status == StatusCode::REQUEST_TIMEOUT && resp.headers.to_tag().is_none() {
+            return Err(RequestError::Timeout);
+        }
+        Ok(resp)
+    }
+
+    /// Sends an offer (or, without `sdp`, a bodiless refresh) in an UPDATE
+    /// or re-INVITE and waits for its final response; a `491` is retried
+    /// after §14.1's delay, up to three sendings. `extra` completes each
+    /// request (e.g. the session timer's headers).
+    pub(crate) async fn offer(
+        &mut self,
+        method: Method,
+        sdp: Option<Bytes>,
+        extra: impl Fn(&mut Request),
+    ) -> Result<Response, RequestError> {
+        let mut attempt = 1;
+        loop {
+            let flag = self.offering.clone();
+            if let Some(f) = &flag {
+                f.store(sdp.is_some(), Ordering::Release);
+            }
+            let resp = self
+                .send_in_dialog(method.clone(), sdp.clone(), &extra)
+                .await;
+            if let Some(f) = &flag {
+                f.store(false, Ordering::Release);
+            }
+            let resp = resp?;
+            if resp.status != StatusCode::REQUEST_PENDING || attempt == OFFER_ATTEMPTS {
+                if resp.status.is_success()
+                    && let Some(sdp) = sdp
+                {
+                    self.local_sdp = Some(sdp);
+                }
+                return Ok(resp);
+            }
+            attempt += 1;
+            // We answered the INVITE: the peer owns the Call-ID.
+            let wait = glare_delay(false);
+            debug!(?wait, "491: offering again after the glare delay");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Builds `method` in the dialog (with our Contact for a target
+    /// refresh, §12.2.1.1), sends it, waits for its final response and
+    /// updates the dialog with it; a 2xx to a re-INVITE is acknowledged.
+    pub(crate) async fn send_in_dialog(
+        &mut self,
+        method: Method,
+        body: Option<Bytes>,
+        extra: impl FnOnce(&mut Request),
+    ) -> Result<Response, RequestError> {
+        let our_contact = match (&self.origin, is_target_refresh(&method)) {
+            (Some(origin), true) => {
+                let sips = self.dialog.as_ref().is_some_and(|d| d.is_secure());
+                Some(contact(&self.shared, origin, sips, None))
+            }
+            _ => None,
+        };
+        let dialog = self.dialog.as_mut().ok_or(RequestError::NoDialog)?;
+        let built = dialog
+            .create_request(method.clone(), None, our_contact.as_ref())
+            .map_err(|_| RequestError::NoDialog)?;
+        let target = crate::server::relay::resolve_in_dialog(&built.next_hop, self.transport)
+            .await
+            .map_err(RequestError::Unreachable)?;
+        let mut req = built.request;
+        extra(&mut req);
+        if let Some(body) = body {
+            req.headers.set(HeaderName::ContentType, "application/sdp");
+            req.body = body;
+        }
+        let via = self.endpoint().via(target.protocol).ok_or_else(|| {
+            RequestError::Unreachable(format!("no {:?} listener", target.protocol))
+        })?;
+        req.headers
+            .push_front(Header::known(HeaderName::Via, via.to_string()));
+        debug!(call_id = %self.id.call_id, %method, "sending a request in the dialog");
+        let tx = self
+            .endpoint()
+            .request(req.clone(), target)
+            .await
+            .map_err(|e| RequestError::Unreachable(e.to_string()))?;
+        let resp = tx.final_response(&req).await;
+        if let Some(d) = &mut self.dialog {
+            d.handle_response(&resp);
+        }
+        if method == Method::Invite && resp.status.is_success() {
+            self.ack(&resp).await;
+        }
+        Ok(resp)
+    }
+
+    /// Acknowledges the 2xx to our re-INVITE (§13.2.2.4: its own
+    /// transaction-less request, straight to the transport).
+    async fn ack(&mut self, ok: &Response) {
+        let Some(dialog) = self.dialog.as_mut() else {
+            return;
+        };
+        let Ok(built) = dialog.create_request(Method::Ack, None, None) else {
+            return;
+        };
+        let Ok(target) =
+            crate::server::relay::resolve_in_dialog(&built.next_hop, self.transport).await
+        else {
+            warn!("cannot route the ACK of our re-INVITE");
+            return;
+        };
+        let mut ack = built.request;
+        let Some(via) = self.endpoint().via(target.protocol) else {
+            return;
+        };
+        ack.headers
+            .push_front(Header::known(HeaderName::Via, via.to_string()));
+        if let Err(e) = self
+            .endpoint()
+            .transport()
+            .send_request(&mut ack, target, SendOptions::default())
+            .await
+        {
+            warn!(error = %e, status = %ok.status, "ACK of our re-INVITE not sent");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glare_delay;
+    use std::time::Duration;
+
+    #[test]
+    fn glare_delays_fall_in_the_ranges_of_14_1() {
+        for _ in 0..500 {
+            let owner = glare_delay(true);
+            assert!(owner >= Duration::from_millis(2100) && owner <= Duration::from_secs(4));
+            assert_eq!(owner.as_millis() % 10, 0);
+            let other = glare_delay(false);
+            assert!(other <= Duration::from_secs(2));
+            assert_eq!(other.as_millis() % 10, 0);
+        }
+    }
+}
