@@ -13,17 +13,25 @@
 //! - ACK: noted. BYE: `200`, with the call's duration logged. CANCEL: the
 //!   runtime answers it; the handler logs it.
 //! - A re-INVITE inside the call is answered with the same SDP logic, the
-//!   `o=` line kept and its version bumped (RFC 3264 §8).
+//!   `o=` line kept and its version bumped (RFC 3264 §8); an UPDATE gets
+//!   the runtime's answer (a refresh is accepted, an unchanged offer gets
+//!   the SDP in force).
+//! - Every call has a session timer ([`AnswerOptions::session_expires`],
+//!   RFC 4028): the caller refreshes it, or we do when it cannot, and a
+//!   call left unrefreshed is ended with BYE. The `180` goes reliably
+//!   (RFC 3262) when the caller requires it, or as
+//!   [`AnswerOptions::reliable`] says.
 //!
 //! The example negotiates media but sends none: the SDP names
 //! [`AnswerOptions::media_ip`] and [`AnswerOptions::media_port`].
 
 use crate::caller;
 use crate::listen::Listen;
+use parrot::dialog::SessionTimerConfig;
 use parrot::message::typed::ContentType;
 use parrot::prelude::*;
 use parrot::sdp::{self, SessionDescription};
-use parrot::server::BoundServer;
+use parrot::server::{BoundServer, Reliability};
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -42,6 +50,12 @@ pub struct AnswerOptions {
     pub media_ip: Option<IpAddr>,
     /// The RTP port put in the SDP (default 40000).
     pub media_port: u16,
+    /// The session timer every call gets (RFC 4028; default 1800 s); with
+    /// `None`, only the callers that ask for one get one.
+    pub session_expires: Option<Duration>,
+    /// When the `180` goes reliably (RFC 3262; default: when the caller
+    /// requires it).
+    pub reliable: Reliability,
 }
 
 impl Default for AnswerOptions {
@@ -50,6 +64,8 @@ impl Default for AnswerOptions {
             ring_delay: Duration::ZERO,
             media_ip: None,
             media_port: 40000,
+            session_expires: Some(Duration::from_secs(1800)),
+            reliable: Reliability::WhenRequired,
         }
     }
 }
@@ -241,12 +257,14 @@ pub async fn bind(
             .or_else(|| (!ip.is_unspecified()).then_some(ip)),
         ..options
     };
-    listen
+    let mut builder = listen
         .apply(Server::builder())
         .release_memory_with(crate::cli::release_memory)
-        .handler(move || Answer::new(options))
-        .bind()
-        .await
+        .reliable_provisionals(options.reliable);
+    if let Some(interval) = options.session_expires {
+        builder = builder.session_timer(SessionTimerConfig::new(interval));
+    }
+    builder.handler(move || Answer::new(options)).bind().await
 }
 
 /// Serves the `answer` example with the default options until `shutdown`

@@ -4,6 +4,7 @@ use clap::Parser;
 use examples::answer::{self, AnswerOptions};
 use examples::cli;
 use examples::listen::TlsArgs;
+use parrot::server::Reliability;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -47,6 +48,33 @@ struct Args {
     /// The RTP port put in the SDP
     #[arg(long, value_name = "PORT", default_value_t = AnswerOptions::default().media_port)]
     media_port: u16,
+    /// The session timer every call gets (RFC 4028), at least 90; 0 gives
+    /// one only to the callers that ask
+    #[arg(long, value_name = "SECONDS", default_value = "1800",
+          value_parser = parse_session_expires)]
+    session_expires: Duration,
+    /// When the 180 goes reliably (RFC 3262): when the caller requires it,
+    /// whenever the caller supports it, or always (callers without 100rel
+    /// get 421)
+    #[arg(long = "100rel", value_name = "WHEN", default_value = "when-required")]
+    reliable: Reliable,
+}
+
+/// `--100rel`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Reliable {
+    WhenRequired,
+    Supported,
+    Required,
+}
+
+/// A session interval: 0 (none imposed) or at least RFC 4028's 90 s.
+fn parse_session_expires(s: &str) -> Result<Duration, String> {
+    let d = cli::parse_seconds(s)?;
+    if !d.is_zero() && d < Duration::from_secs(90) {
+        return Err("a session interval is at least 90 seconds (RFC 4028 §4)".into());
+    }
+    Ok(d)
 }
 
 impl Args {
@@ -55,6 +83,12 @@ impl Args {
             ring_delay: self.ring_delay,
             media_ip: self.media_ip,
             media_port: self.media_port,
+            session_expires: (!self.session_expires.is_zero()).then_some(self.session_expires),
+            reliable: match self.reliable {
+                Reliable::WhenRequired => Reliability::WhenRequired,
+                Reliable::Supported => Reliability::WhenSupported,
+                Reliable::Required => Reliability::Required,
+            },
         }
     }
 }
@@ -91,14 +125,22 @@ mod tests {
             "1.5",
             "--media-ip",
             "192.0.2.1",
+            "--session-expires",
+            "0",
+            "--100rel",
+            "supported",
         ])
         .unwrap();
         assert_eq!(args.listen.port(), 5070);
         assert_eq!(args.ring_delay, Duration::from_millis(1500));
         assert_eq!(args.media_ip, Some([192, 0, 2, 1].into()));
+        assert_eq!(args.options().session_expires, None);
+        assert_eq!(args.options().reliable, Reliability::WhenSupported);
         for bad in [
             &["--ring-delay", "-1"][..],
             &["--media-port", "70000"],
+            &["--session-expires", "60"],
+            &["--100rel", "sometimes"],
             &["--listen", "nowhere"],
             &["--bogus"],
             &["positional"],

@@ -11,6 +11,7 @@ mod answer;
 mod browser;
 mod busy;
 mod client;
+mod extensions;
 mod im;
 mod kamailio_tls;
 mod proxy;
