@@ -1,27 +1,38 @@
 //! Outgoing calls: the INVITE client side of RFC 3261 §13.2 with CANCEL
-//! (§9.1), the UAC dialog (§12.1.2) and BYE (§15.1).
+//! (§9.1), the UAC dialog (§12.1.2), reliable provisional responses and
+//! their PRACKs (RFC 3262 §4), UPDATE (RFC 3311) and BYE (§15.1).
 //!
-//! Each call runs in a task of its own, so that ACKs go out as soon as a
-//! 2xx arrives and the peer's requests are answered whether or not the
-//! application is polling; [`PendingCall`] and [`Call`] are handles on it.
+//! Each call runs in a task of its own, so that ACKs and PRACKs go out as
+//! soon as their response arrives and the peer's requests are answered
+//! whether or not the application is polling; [`PendingCall`] and
+//! [`Call`] are handles on it.
+//!
+//! * `prack`: the PRACK of each new reliable provisional response, in its
+//!   early dialog;
+//! * `established`: the confirmed dialog: the ACK, the peer's requests,
+//!   BYE;
+//! * `session`: offer/answer in the call: our UPDATE and its retries, the
+//!   answers to the peer's UPDATE and re-INVITE.
 
-use super::request::{self, push_via};
+mod established;
+mod prack;
+mod session;
+
+use super::request;
 use super::router::DialogInput;
 use super::{Client, ClientError, Prepared, is_challenge};
-use crate::dialog::{Dialog, DialogId};
+use crate::dialog::DialogId;
 use crate::endpoint::{ClientEvent, ClientTransaction};
-use crate::message::{HeaderName, Method, Request, Response, StatusCode};
+use crate::message::{HeaderName, Request, Response, StatusCode};
 use crate::time::sleep_until;
-use crate::transport::{Protocol, SendOptions, Target};
+use crate::transport::Target;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 /// The `Allow` header of our INVITEs and of the answers given in a call.
-pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS";
+pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK";
 
 /// What a [`PendingCall`] yields.
 // Moved out once per response; boxing the call would only add a step.
@@ -66,6 +77,10 @@ pub enum CallError {
     /// The call is not established yet (BYE before the 2xx).
     #[error("the call is not established")]
     NotEstablished,
+    /// Another [`Call::update`] of this call is still waiting for its
+    /// final response (RFC 3311 §5.1: no new offer while one is pending).
+    #[error("an UPDATE of this call is in progress")]
+    UpdateInProgress,
     /// The call has already ended.
     #[error("the call has ended: {0}")]
     Ended(Box<CallEnd>),
@@ -139,6 +154,9 @@ enum Command {
     Cancel,
     /// Send BYE (§15.1.1) and report its final response.
     Bye(oneshot::Sender<Result<Response, CallError>>),
+    /// Send UPDATE (RFC 3311) with this SDP offer, if any, and report its
+    /// final response.
+    Update(Option<String>, oneshot::Sender<Result<Response, CallError>>),
     /// Hang up or cancel, whichever applies, reporting nothing.
     Hangup,
 }
@@ -167,6 +185,8 @@ pub struct PendingCall {
     commands: mpsc::UnboundedSender<Command>,
     request: Request,
     finished: bool,
+    /// The SDP of the last provisional response yielded that had one.
+    early_sdp: Option<String>,
 }
 
 impl fmt::Debug for PendingCall {
@@ -187,7 +207,12 @@ impl PendingCall {
         }
         let update = self.updates.recv().await;
         let progress = match update {
-            Some(Update::Provisional(r)) => return Some(Progress::Provisional(r)),
+            Some(Update::Provisional(r)) => {
+                if let Some(sdp) = sdp_body(&r) {
+                    self.early_sdp = Some(sdp.to_owned());
+                }
+                return Some(Progress::Provisional(r));
+            }
             Some(Update::Answered(a)) => Progress::Answered(Call {
                 response: a.response,
                 id: a.id,
@@ -233,6 +258,13 @@ impl PendingCall {
     /// The call's Call-ID.
     pub fn call_id(&self) -> &str {
         self.request.headers.call_id().map_or("", |c| c.as_str())
+    }
+
+    /// The SDP of the last provisional response [`next`](Self::next)
+    /// yielded with an `application/sdp` body (early media, reliable or
+    /// not: a `183 Session Progress` usually), if any.
+    pub fn early_sdp(&self) -> Option<&str> {
+        self.early_sdp.as_deref()
     }
 }
 
@@ -304,6 +336,37 @@ impl Call {
         }
         let (tx, rx) = oneshot::channel();
         if self.commands.send(Command::Bye(tx)).is_err() {
+            return Err(self.gone());
+        }
+        match rx.await {
+            Ok(r) => r,
+            Err(_) => Err(self.gone()),
+        }
+    }
+
+    /// Sends UPDATE in the call's dialog (RFC 3311 §5.1) with `sdp`, if
+    /// given, as its `application/sdp` offer (none for a session refresh),
+    /// and returns its final response (`408`/`503` standing for a timeout
+    /// or transport failure). The peer's requests are answered meanwhile;
+    /// an offer of theirs that crosses ours is refused with `491`
+    /// (RFC 3311 §5.2).
+    ///
+    /// A `491 Request Pending` is retried after a random 2.1–4 s (RFC 3261
+    /// §14.1: we own the Call-ID), three attempts in all; the last `491`
+    /// is then returned. Once a 2xx with an SDP answer accepts the offer,
+    /// it is our description in force: the one the call answers the
+    /// peer's unchanged offers with. A `481` or `408` ends the dialog
+    /// (§12.2.1.2) and the call with it.
+    ///
+    /// Errors: [`CallError::Ended`] once the call has ended,
+    /// [`CallError::UpdateInProgress`] while another UPDATE of ours waits
+    /// for its answer.
+    pub async fn update(&mut self, sdp: Option<String>) -> Result<Response, CallError> {
+        if let Some(end) = self.end() {
+            return Err(CallError::Ended(Box::new(end)));
+        }
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Update(sdp, tx)).is_err() {
             return Err(self.gone());
         }
         match rx.await {
@@ -410,6 +473,7 @@ pub(crate) async fn start(client: Client, p: Prepared) -> Result<PendingCall, Cl
         inbox,
         inbox_tx,
         status,
+        early: prack::EarlyDialogs::default(),
     };
     tokio::spawn(tracing::Instrument::instrument(task.run(), span));
     Ok(PendingCall {
@@ -417,6 +481,7 @@ pub(crate) async fn start(client: Client, p: Prepared) -> Result<PendingCall, Cl
         commands,
         request,
         finished: false,
+        early_sdp: None,
     })
 }
 
@@ -438,14 +503,6 @@ struct Accepted {
     cancelled: bool,
 }
 
-type ByeFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
-
-/// A BYE in progress and who waits for its response.
-type ByeInProgress = Option<(
-    ByeFuture,
-    Option<oneshot::Sender<Result<Response, CallError>>>,
-)>;
-
 struct Task {
     client: Client,
     /// The INVITE last sent (a resubmission with credentials replaces it).
@@ -457,6 +514,8 @@ struct Task {
     inbox: mpsc::UnboundedReceiver<DialogInput>,
     inbox_tx: mpsc::UnboundedSender<DialogInput>,
     status: watch::Sender<Status>,
+    /// The early dialogs of the INVITE and their PRACKs (RFC 3262).
+    early: prack::EarlyDialogs,
 }
 
 impl Task {
@@ -512,7 +571,11 @@ impl Task {
                             if cancel == Cancel::Waiting {
                                 cancel = self.send_cancel();
                             }
-                            let _ = self.updates.send(Update::Provisional(r));
+                            // RFC 3262 §4: a new reliable one is
+                            // acknowledged; a repeated one goes no further.
+                            if self.early.on_provisional(&self.client, &self.invite, &self.target, &r) {
+                                let _ = self.updates.send(Update::Provisional(r));
+                            }
                         } else if r.status.is_success() {
                             return Some(Accepted { ok: r, tx, cancelled: cancel != Cancel::No });
                         } else {
@@ -523,6 +586,7 @@ impl Task {
                                 if let Some(next) = self.client.authorize(&self.invite, &r) {
                                     info!(status = %r.status, "INVITE challenged; resubmitting with credentials");
                                     self.invite = next;
+                                    self.early.reset();
                                     match self.start_transaction().await {
                                         Some(t) => {
                                             tx = t;
@@ -569,7 +633,7 @@ impl Task {
                                 cancel = if provisional { self.send_cancel() } else { Cancel::Waiting };
                             }
                         }
-                        Command::Bye(reply) => {
+                        Command::Bye(reply) | Command::Update(_, reply) => {
                             let _ = reply.send(Err(CallError::NotEstablished));
                         }
                     }
@@ -604,311 +668,6 @@ impl Task {
         });
         Cancel::Sent(deadline)
     }
-
-    /// The established call, until it ends; then the INVITE transaction's
-    /// remaining life (Timer M), acknowledging retransmitted 2xx.
-    async fn established(mut self, accepted: Accepted) {
-        let Accepted {
-            ok,
-            mut tx,
-            cancelled,
-        } = accepted;
-        let mut dialog = match Dialog::new_uac(&self.invite, &ok) {
-            Ok(d) => d,
-            Err(e) => {
-                // §13.2.2.4: every 2xx is acknowledged, usable or not.
-                warn!(error = %e, "the 2xx establishes no usable dialog; acknowledging it");
-                if let Some(mut ack) = request::ack_without_dialog(&self.invite, &ok)
-                    && let Ok(via) = self.client.via_for(&self.target)
-                {
-                    push_via(&mut ack, &via);
-                    let _ = self
-                        .client
-                        .endpoint()
-                        .transport()
-                        .send_request(&mut ack, self.target, SendOptions::default())
-                        .await;
-                }
-                self.fail(CallError::Protocol(format!("the 2xx is unusable: {e}")));
-                return;
-            }
-        };
-        let id = dialog.id().clone();
-        let ack = send_ack(
-            &self.client,
-            &mut dialog,
-            &self.invite,
-            self.target.protocol,
-        )
-        .await;
-        self.client
-            .calls()
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id.clone(), self.inbox_tx.clone());
-        info!(status = %ok.status, "call established");
-        let mut bye: ByeInProgress = None;
-        if cancelled {
-            // The 2xx crossed our CANCEL: the call is not wanted (§15).
-            self.fail(CallError::Cancelled(Box::new(ok.clone())));
-            bye = Some((
-                start_bye(&self.client, &mut dialog, self.target.protocol),
-                None,
-            ));
-        } else {
-            let answered = Answered {
-                response: ok.clone(),
-                id: id.clone(),
-                status: self.status.subscribe(),
-            };
-            if self
-                .updates
-                .send(Update::Answered(Box::new(answered)))
-                .is_err()
-            {
-                bye = Some((
-                    start_bye(&self.client, &mut dialog, self.target.protocol),
-                    None,
-                ));
-            }
-        }
-        let mut tx_open = true;
-        let end = loop {
-            tokio::select! {
-                ev = tx.next(), if tx_open => match ev {
-                    Some(ClientEvent::Response(r)) if r.status.is_success() && request::acceptable(&r) => {
-                        self.on_2xx(&id, &ack, r).await;
-                    }
-                    Some(_) => {}
-                    None => tx_open = false,
-                },
-                input = self.inbox.recv() => match input {
-                    Some(DialogInput::Request { id: sid, request }) => {
-                        if let Some(end) = self.in_dialog(&mut dialog, sid, request) {
-                            break end;
-                        }
-                    }
-                    Some(DialogInput::Retransmitted2xx(r)) => self.on_2xx(&id, &ack, r).await,
-                    None => {}
-                },
-                cmd = self.commands.recv(), if self.commands_open && bye.is_none() => match cmd {
-                    Some(Command::Bye(reply)) => {
-                        bye = Some((start_bye(&self.client, &mut dialog, self.target.protocol), Some(reply)));
-                    }
-                    Some(Command::Hangup) => bye = Some((start_bye(&self.client, &mut dialog, self.target.protocol), None)),
-                    None => {
-                        self.commands_open = false;
-                        bye = Some((start_bye(&self.client, &mut dialog, self.target.protocol), None));
-                    }
-                    // §9.1: a CANCEL has no effect once the INVITE has its
-                    // final response.
-                    Some(Command::Cancel) => {}
-                },
-                resp = poll_bye(&mut bye) => {
-                    info!(status = %resp.status, "BYE answered");
-                    if let Some((_, Some(reply))) = bye.take() {
-                        let _ = reply.send(Ok(resp.clone()));
-                    }
-                    break CallEnd::LocalBye(Box::new(resp));
-                }
-            }
-        };
-        self.client
-            .calls()
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
-        info!(end = %end, "call ended");
-        self.status.send_replace(Status::Ended(end));
-        // Requests that raced the end: the dialog is gone (§12.2.2: 481).
-        while let Ok(input) = self.inbox.try_recv() {
-            if let DialogInput::Request { id: sid, request } = input {
-                self.client.endpoint().respond(
-                    sid,
-                    request.reply(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
-                );
-            }
-        }
-        // §13.2.2.4: every retransmission of the 2xx is acknowledged, for
-        // as long as the INVITE transaction passes them up (Timer M).
-        while tx_open {
-            match tx.next().await {
-                Some(ClientEvent::Response(r)) if r.status.is_success() => {
-                    self.on_2xx(&id, &ack, r).await;
-                }
-                Some(_) => {}
-                None => tx_open = false,
-            }
-        }
-    }
-
-    /// A 2xx after the first: a retransmission of it is acknowledged again
-    /// (§13.2.2.4: "The UAC core MUST generate an ACK request for each 2xx
-    /// received from the transaction layer"); one from another fork (a
-    /// different To tag) makes a dialog of its own, which is acknowledged
-    /// and ended with BYE since we have our call.
-    async fn on_2xx(&self, id: &DialogId, ack: &Option<(Request, Target)>, r: Response) {
-        if DialogId::from_incoming_response(&r).as_ref() == Some(id) {
-            if let Some((ack, target)) = ack {
-                debug!("2xx retransmission: ACK again");
-                let mut again = ack.clone();
-                if let Err(e) = self
-                    .client
-                    .endpoint()
-                    .transport()
-                    .send_request(&mut again, *target, SendOptions::default())
-                    .await
-                {
-                    warn!(error = %e, "ACK could not be sent again");
-                }
-            }
-            return;
-        }
-        info!("2xx from another fork: acknowledging and hanging it up");
-        let client = self.client.clone();
-        let invite = self.invite.clone();
-        let protocol = self.target.protocol;
-        tokio::spawn(async move {
-            match Dialog::new_uac(&invite, &r) {
-                Ok(mut dialog) => {
-                    let _ = send_ack(&client, &mut dialog, &invite, protocol).await;
-                    let resp = start_bye(&client, &mut dialog, protocol).await;
-                    debug!(status = %resp.status, "forked call hung up");
-                }
-                Err(e) => warn!(error = %e, "unusable 2xx from another fork"),
-            }
-        });
-    }
-
-    /// Answers a request of the peer in our dialog (§12.2.2). `Some` when
-    /// it ends the call (BYE, §15.1.2).
-    fn in_dialog(
-        &self,
-        dialog: &mut Dialog,
-        sid: crate::transaction::TransactionId,
-        request: Request,
-    ) -> Option<CallEnd> {
-        if let Err(e) = dialog.check_request(&request) {
-            debug!(error = %e, method = %request.method, "in-dialog request refused");
-            if let Some(resp) = e.response(&request) {
-                self.client.endpoint().respond(sid, resp);
-            }
-            return None;
-        }
-        let (status, end) = match request.method {
-            Method::Bye => (
-                StatusCode::OK,
-                Some(CallEnd::RemoteBye(Box::new(request.clone()))),
-            ),
-            Method::Options => (StatusCode::OK, None),
-            // §14.2: a change we cannot make is refused with 488; the
-            // session goes on unchanged.
-            Method::Invite | Method::Update => (StatusCode::NOT_ACCEPTABLE_HERE, None),
-            _ => (StatusCode::METHOD_NOT_ALLOWED, None),
-        };
-        let mut resp = request.reply(status);
-        if matches!(status, StatusCode::METHOD_NOT_ALLOWED) || request.method == Method::Options {
-            resp.headers.append(HeaderName::Allow, ALLOW);
-        }
-        let sips = super::is_sips(&request.uri);
-        if let Ok(contact) = self.client.contact_for(&self.target, sips) {
-            dialog.prepare_response(&mut resp, &contact);
-        }
-        info!(method = %request.method, status = %status, "answering the peer");
-        self.client.endpoint().respond(sid, resp);
-        end
-    }
-}
-
-/// Polls the BYE in progress, if any (pending forever otherwise).
-async fn poll_bye(bye: &mut ByeInProgress) -> Response {
-    match bye {
-        Some((future, _)) => future.await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Builds, routes and sends the ACK for the 2xx that created `dialog`
-/// (§13.2.2.4: its own transaction, a fresh branch, straight to the
-/// transport). Returns it and its destination, to send again for each
-/// retransmitted 2xx.
-async fn send_ack(
-    client: &Client,
-    dialog: &mut Dialog,
-    invite: &Request,
-    protocol: Protocol,
-) -> Option<(Request, Target)> {
-    let dr = match request::ack_for_2xx(dialog, invite) {
-        Ok(dr) => dr,
-        Err(e) => {
-            warn!(error = %e, "cannot build the ACK");
-            return None;
-        }
-    };
-    let target = match client.resolve_in_dialog(&dr.next_hop, protocol).await {
-        Ok(t) => t,
-        Err(e) => {
-            warn!(error = %e, next_hop = %dr.next_hop, "cannot route the ACK");
-            return None;
-        }
-    };
-    let mut ack = dr.request;
-    match client.via_for(&target) {
-        Ok(via) => push_via(&mut ack, &via),
-        Err(e) => {
-            warn!(error = %e, "cannot send the ACK");
-            return None;
-        }
-    }
-    debug!(to = %target.addr, "sending ACK");
-    if let Err(e) = client
-        .endpoint()
-        .transport()
-        .send_request(&mut ack, target, SendOptions::default())
-        .await
-    {
-        warn!(error = %e, "ACK could not be sent");
-    }
-    Some((ack, target))
-}
-
-/// Builds the BYE of `dialog` now (which ends the dialog, §15.1.1) and
-/// returns the future that sends it and yields its final response.
-fn start_bye(client: &Client, dialog: &mut Dialog, protocol: Protocol) -> ByeFuture {
-    let built = dialog.create_request(Method::Bye, None, None);
-    let client = client.clone();
-    Box::pin(async move {
-        let dr = match built {
-            Ok(dr) => dr,
-            Err(e) => {
-                warn!(error = %e, "cannot build the BYE");
-                return Response::new(StatusCode::SERVICE_UNAVAILABLE);
-            }
-        };
-        let mut req = dr.request;
-        let target = match client.resolve_in_dialog(&dr.next_hop, protocol).await {
-            Ok(t) => t,
-            Err(e) => {
-                warn!(error = %e, next_hop = %dr.next_hop, "cannot route the BYE");
-                return req.reply(StatusCode::SERVICE_UNAVAILABLE);
-            }
-        };
-        match client.via_for(&target) {
-            Ok(via) => push_via(&mut req, &via),
-            Err(e) => {
-                warn!(error = %e, "cannot send the BYE");
-                return req.reply(StatusCode::SERVICE_UNAVAILABLE);
-            }
-        }
-        info!(to = %target.addr, "sending BYE");
-        client
-            .transact(Prepared {
-                request: req,
-                target,
-            })
-            .await
-            .1
-    })
 }
 
 fn timeout(invite: &Request) -> CallError {

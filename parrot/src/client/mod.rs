@@ -19,9 +19,12 @@
 //! * [`Client::invite`]: a [`PendingCall`] that yields the provisional
 //!   responses, then an established [`Call`] (the ACK for the 2xx is sent,
 //!   and sent again for every retransmitted 2xx, §13.2.2.4) or a
-//!   [`CallError`]; [`PendingCall::cancel`] sends CANCEL (§9.1). A [`Call`]
-//!   hangs up with [`Call::bye`] and notices the peer's BYE
-//!   ([`Call::ended`]).
+//!   [`CallError`]; [`PendingCall::cancel`] sends CANCEL (§9.1). The
+//!   INVITE supports `100rel`: reliable provisional responses are
+//!   acknowledged with PRACK (RFC 3262), and [`PendingCall::early_sdp`]
+//!   holds the early media description. A [`Call`] changes the session
+//!   with [`Call::update`] (RFC 3311), hangs up with [`Call::bye`] and
+//!   notices the peer's BYE ([`Call::ended`]).
 //! * [`Client::invite_with`]: the same call driven by a callback handler,
 //!   an `impl` block marked [`#[uac_handler]`](macro@uac_handler).
 //!
@@ -55,15 +58,21 @@
 //! ```
 //!
 //! Requests the peer sends inside a call reach the call (§12.2.2): BYE is
-//! answered `200` and ends it, OPTIONS `200`, a re-INVITE or UPDATE `488`
-//! (the session stays as it is, §14.2), anything else `405`; a request for
-//! a dialog the client does not know is answered `481`, and requests
+//! answered `200` and ends it, OPTIONS `200`; an UPDATE without a body
+//! (a session refresh) `200`; an UPDATE or re-INVITE whose offer has the
+//! streams of our description (as many, of the same kinds) `200` with our
+//! description as the answer, a re-INVITE without a body `200` with it as
+//! the offer (the 2xx is retransmitted until the ACK, §13.3.1.4), another
+//! offer `488` (the session stays as it is, §14.2) and an offer crossing
+//! our own UPDATE's `491` (RFC 3311 §5.2); anything else `405`. A request
+//! for a dialog the client does not know is answered `481`, and requests
 //! outside any dialog `405` (the client accepts no calls).
 //!
 //! Not implemented: TLS (`sips:`), SRV/NAPTR lookups (RFC 3263: the host
 //! of the URI is looked up with A/AAAA records), answering an offer that
-//! arrives in a 2xx (an INVITE should carry the offer), re-INVITEs of our
-//! own.
+//! arrives in a 2xx or in a reliable provisional response (an INVITE
+//! should carry the offer), re-INVITEs of our own, session changes the
+//! application decides (the peer's new offers are refused with `488`).
 
 mod call;
 mod handler;
@@ -538,6 +547,13 @@ impl Client {
     /// (`application/sdp`; empty for an INVITE without an offer) and
     /// returns the [`PendingCall`], which yields the provisional
     /// responses and then the outcome.
+    ///
+    /// The INVITE carries `Supported: 100rel`: each new reliable
+    /// provisional response is acknowledged with a PRACK in its early
+    /// dialog, and its retransmissions are not passed up (RFC 3262 §4).
+    /// Without an offer in the INVITE, an offer in a reliable provisional
+    /// response is not answered in the PRACK (RFC 3262 §5 asks for it;
+    /// not implemented): give the INVITE an offer.
     pub async fn invite(
         &self,
         uri: impl IntoUri,
@@ -550,6 +566,11 @@ impl Client {
             .await?;
         let mut request = p.request;
         request.headers.append(HeaderName::Allow, call::ALLOW);
+        // RFC 3262 §4: the caller supports reliable provisional responses
+        // (and acknowledges each with a PRACK).
+        request
+            .headers
+            .append(HeaderName::Supported, crate::dialog::TAG_100REL);
         let request = request::with_body(request, "application/sdp", sdp_offer.into());
         let p = self.fit_transport(Prepared {
             request,

@@ -1,14 +1,16 @@
 //! The client's server side: what the peer sends us outside our client
 //! transactions. Requests inside a call's dialog go to the call's task
 //! (§12.2.2); 2xx responses to an INVITE whose transaction is over go to
-//! the call, which acknowledges them again (§13.2.2.4); everything else is
-//! answered here.
+//! the call, which acknowledges them again (§13.2.2.4), and so do ACKs for
+//! the 2xx a call sent to the peer's re-INVITE (§13.3.1.4); everything else
+//! is answered here, or dropped (an ACK is never answered, §17.1.1.3).
 
 use super::CallTable;
 use crate::dialog::DialogId;
 use crate::endpoint::{Endpoint, ServerEvent};
 use crate::message::{HeaderName, Method, Request, Response, StatusCode};
 use crate::transaction::TransactionId;
+use crate::transport::Protocol;
 use tokio::sync::mpsc;
 use tracing::debug;
 
@@ -22,7 +24,13 @@ pub(crate) enum DialogInput {
         id: TransactionId,
         /// The request.
         request: Request,
+        /// The protocol it arrived over (a 2xx to a re-INVITE is
+        /// retransmitted over an unreliable one only, §13.3.1.4).
+        protocol: Protocol,
     },
+    /// An ACK in the call's dialog: for a 2xx the call sent to a
+    /// re-INVITE (§13.3.1.4), or a stray one. Never answered.
+    Ack(Request),
     /// A 2xx to our INVITE that matched no transaction (a retransmission
     /// after the INVITE transaction ended): ACK it again (§13.2.2.4).
     Retransmitted2xx(Response),
@@ -39,9 +47,11 @@ pub(crate) async fn run(
 ) {
     while let Some(ev) = events.recv().await {
         match ev {
-            ServerEvent::Request { id, request, .. } => {
-                request_event(&endpoint, &calls, id, request)
-            }
+            ServerEvent::Request {
+                id,
+                request,
+                origin,
+            } => request_event(&endpoint, &calls, id, request, origin.protocol),
             ServerEvent::StrayResponse { response } => {
                 let invite_2xx = response.status.is_success()
                     && response
@@ -61,8 +71,19 @@ pub(crate) async fn run(
                     }
                 }
             }
-            // We never send a 2xx to an INVITE, so no ACK is ours.
-            ServerEvent::Ack { .. } => debug!("ACK for no call dropped"),
+            // §13.2.2.4: the ACK for a 2xx belongs to the dialog: the
+            // call's, if it answered a re-INVITE; otherwise it is dropped
+            // (an ACK is never answered, §17.1.1.3).
+            ServerEvent::Ack { request, .. } => {
+                let call =
+                    DialogId::from_incoming_request(&request).and_then(|d| lookup(&calls, &d));
+                match call {
+                    Some(tx) => {
+                        let _ = tx.send(DialogInput::Ack(request));
+                    }
+                    None => debug!("ACK for no call dropped"),
+                }
+            }
             ServerEvent::Cancelled { id } => debug!(%id, "request cancelled by the peer"),
             ServerEvent::Timeout { id, timer } => {
                 debug!(%id, ?timer, "server transaction timed out")
@@ -80,12 +101,22 @@ fn lookup(calls: &CallTable, id: &DialogId) -> Option<mpsc::UnboundedSender<Dial
         .cloned()
 }
 
-fn request_event(endpoint: &Endpoint, calls: &CallTable, id: TransactionId, request: Request) {
+fn request_event(
+    endpoint: &Endpoint,
+    calls: &CallTable,
+    id: TransactionId,
+    request: Request,
+    protocol: Protocol,
+) {
     if request.headers.to_tag().is_some() {
         // §12.2.2: inside a dialog; 481 if it is not one of our calls.
         let call = DialogId::from_incoming_request(&request).and_then(|d| lookup(calls, &d));
         let refused = match call {
-            Some(tx) => match tx.send(DialogInput::Request { id, request }) {
+            Some(tx) => match tx.send(DialogInput::Request {
+                id,
+                request,
+                protocol,
+            }) {
                 Ok(()) => None,
                 Err(mpsc::error::SendError(DialogInput::Request { request, .. })) => Some(request),
                 Err(_) => None,

@@ -399,6 +399,27 @@ fn dialog_from_a_1xx_is_early() {
 }
 
 #[test]
+fn the_confirmed_dialog_continues_after_the_pracks() {
+    let inv = invite();
+    let mut early = Dialog::new_uac(&inv, &ok_2xx("183 Session Progress")).unwrap();
+    let prack = early.create_request(Method::Prack, None, None).unwrap();
+    assert_eq!(prack.request.headers.cseq().unwrap().seq, 314160);
+    let mut confirmed = Dialog::new_uac(&inv, &ok_2xx("200 OK")).unwrap();
+    // The ACK keeps the INVITE's number (§13.2.2.4) ...
+    let ack = request::ack_for_2xx(&mut confirmed, &inv).unwrap();
+    assert_eq!(ack.request.headers.cseq().unwrap().seq, 314159);
+    // ... the next request follows the PRACK (§12.2.1.1); never lowered.
+    confirmed.raise_local_seq(early.local_seq());
+    confirmed.raise_local_seq(1);
+    let bye = confirmed.create_request(Method::Bye, None, None).unwrap();
+    assert_eq!(bye.request.headers.cseq().unwrap().seq, 314161);
+    // Capped at 2**31 - 1 (§8.1.1.5).
+    let mut d = Dialog::new_uac(&inv, &ok_2xx("200 OK")).unwrap();
+    d.raise_local_seq(u32::MAX);
+    assert_eq!(d.local_seq(), CSeq::MAX);
+}
+
+#[test]
 fn the_peers_requests_are_checked_against_the_uac_dialog() {
     let inv = invite();
     let mut d = Dialog::new_uac(&inv, &ok_2xx("200 OK")).unwrap();

@@ -191,8 +191,8 @@ impl ReliableProvisionals {
     }
 
     /// Whether a response with a body (an SDP offer or answer) awaits its
-    /// PRACK or its turn: "the UAS MUST NOT send a final [2xx] response
-    /// until those provisional responses are acknowledged" (§3).
+    /// PRACK or its turn: "the UAS MUST NOT send a final response
+    /// until those provisional responses are acknowledged" (§3), for a 2xx.
     pub fn body_unacknowledged(&self) -> bool {
         !self.stopped
             && (self

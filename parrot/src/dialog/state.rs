@@ -753,6 +753,20 @@ impl Dialog {
         Ok(next)
     }
 
+    /// Raises the local sequence number to `seq` if it is lower, so that
+    /// the next request of ours is numbered above every request already
+    /// sent in the dialog (§12.2.1.1): the PRACKs of an early dialog the
+    /// 2xx confirms (RFC 3262 §4), or a request resubmitted with
+    /// credentials, whose CSeq was incremented outside the dialog (§22.2).
+    /// Never lowers it; values above 2**31 - 1 are capped (§8.1.1.5).
+    pub(crate) fn raise_local_seq(&mut self, seq: u32) {
+        let seq = seq.min(CSeq::MAX);
+        if seq > self.local_seq {
+            tracing::trace!(call_id = %self.id.call_id, from = self.local_seq, to = seq, "local sequence number raised");
+            self.local_seq = seq;
+        }
+    }
+
     /// Moves to `state` (used by the request builder for BYE).
     pub(super) fn set_state_internal(&mut self, state: DialogState, why: &'static str) {
         self.set_state(state, why);

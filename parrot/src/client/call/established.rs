@@ -1,0 +1,418 @@
+//! The established call: the ACK for the 2xx (RFC 3261 §13.2.2.4), the
+//! confirmed dialog that continues the early one's CSeq numbering
+//! (§12.2.1.1, RFC 3262 §4), the peer's requests in it (§12.2.2), our
+//! UPDATE (RFC 3311) and our BYE (§15.1).
+
+use super::super::request::{self, push_via};
+use super::super::router::DialogInput;
+use super::super::{Client, Prepared};
+use super::session::{Outcome, Session};
+use super::{ALLOW, Accepted, Answered, CallEnd, CallError, Command, Status, Task, Update};
+use crate::dialog::{Dialog, DialogId};
+use crate::endpoint::ClientEvent;
+use crate::message::{HeaderName, Method, Request, Response, StatusCode};
+use crate::time::sleep_until;
+use crate::transport::{Protocol, SendOptions, Target};
+use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+use tokio::sync::oneshot;
+use tracing::{debug, info, warn};
+
+type ByeFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+/// A BYE in progress and who waits for its response.
+type ByeInProgress = Option<(
+    ByeFuture,
+    Option<oneshot::Sender<Result<Response, CallError>>>,
+)>;
+
+impl Task {
+    /// The established call, until it ends; then the INVITE transaction's
+    /// remaining life (Timer M), acknowledging retransmitted 2xx.
+    pub(super) async fn established(mut self, accepted: Accepted) {
+        let Accepted {
+            ok,
+            mut tx,
+            cancelled,
+        } = accepted;
+        let mut dialog = match Dialog::new_uac(&self.invite, &ok) {
+            Ok(d) => d,
+            Err(e) => {
+                // §13.2.2.4: every 2xx is acknowledged, usable or not.
+                warn!(error = %e, "the 2xx establishes no usable dialog; acknowledging it");
+                if let Some(mut ack) = request::ack_without_dialog(&self.invite, &ok)
+                    && let Ok(via) = self.client.via_for(&self.target)
+                {
+                    push_via(&mut ack, &via);
+                    let _ = self
+                        .client
+                        .endpoint()
+                        .transport()
+                        .send_request(&mut ack, self.target, SendOptions::default())
+                        .await;
+                }
+                self.fail(CallError::Protocol(format!("the 2xx is unusable: {e}")));
+                return;
+            }
+        };
+        let id = dialog.id().clone();
+        let ack = send_ack(
+            &self.client,
+            &mut dialog,
+            &self.invite,
+            self.target.protocol,
+        )
+        .await;
+        // The 2xx confirms the early dialog of its To tag, whose PRACKs
+        // took CSeq numbers after the INVITE's (RFC 3262 §4): our next
+        // request continues from them (§12.2.1.1). After the ACK, which
+        // carries the INVITE's number (§13.2.2.4).
+        if let Some(seq) = self.early.local_seq(&id.remote_tag) {
+            dialog.raise_local_seq(seq);
+        }
+        let mut session = Session::new(
+            (self.invite.headers.content_is_sdp() && !self.invite.body.is_empty())
+                .then(|| self.invite.body.clone()),
+        );
+        self.client
+            .calls()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone(), self.inbox_tx.clone());
+        info!(status = %ok.status, "call established");
+        let mut bye: ByeInProgress = None;
+        if cancelled {
+            // The 2xx crossed our CANCEL: the call is not wanted (§15).
+            self.fail(CallError::Cancelled(Box::new(ok.clone())));
+            bye = Some((
+                start_bye(&self.client, &mut dialog, self.target.protocol),
+                None,
+            ));
+        } else {
+            let answered = Answered {
+                response: ok.clone(),
+                id: id.clone(),
+                status: self.status.subscribe(),
+            };
+            if self
+                .updates
+                .send(Update::Answered(Box::new(answered)))
+                .is_err()
+            {
+                bye = Some((
+                    start_bye(&self.client, &mut dialog, self.target.protocol),
+                    None,
+                ));
+            }
+        }
+        let mut tx_open = true;
+        let end = loop {
+            let reinvite_at = session.reinvite_deadline();
+            tokio::select! {
+                ev = tx.next(), if tx_open => match ev {
+                    Some(ClientEvent::Response(r)) if r.status.is_success() && request::acceptable(&r) => {
+                        self.on_2xx(&id, &ack, r).await;
+                    }
+                    Some(_) => {}
+                    None => tx_open = false,
+                },
+                input = self.inbox.recv() => match input {
+                    Some(DialogInput::Request { id: sid, request, protocol }) => {
+                        if let Some(end) = self.in_dialog(&mut dialog, &mut session, sid, request, protocol) {
+                            break end;
+                        }
+                    }
+                    // §17.1.1.3: an ACK is never answered.
+                    Some(DialogInput::Ack(ack)) => session.on_ack(&ack),
+                    Some(DialogInput::Retransmitted2xx(r)) => self.on_2xx(&id, &ack, r).await,
+                    None => {}
+                },
+                cmd = self.commands.recv(), if self.commands_open && bye.is_none() => match cmd {
+                    Some(Command::Bye(reply)) => {
+                        bye = Some((start_bye(&self.client, &mut dialog, self.target.protocol), Some(reply)));
+                    }
+                    Some(Command::Update(offer, reply)) => {
+                        session.start_update(&self.client, &mut dialog, &self.target, offer, reply);
+                    }
+                    Some(Command::Hangup) => bye = Some((start_bye(&self.client, &mut dialog, self.target.protocol), None)),
+                    None => {
+                        self.commands_open = false;
+                        bye = Some((start_bye(&self.client, &mut dialog, self.target.protocol), None));
+                    }
+                    // §9.1: a CANCEL has no effect once the INVITE has its
+                    // final response.
+                    Some(Command::Cancel) => {}
+                },
+                event = session.poll_update(), if bye.is_none() => {
+                    session.on_update_event(&self.client, &mut dialog, &self.target, event);
+                    if dialog.is_terminated() {
+                        // §12.2.1.2: a 481 or 408 ended the dialog.
+                        break CallEnd::Terminated("the dialog ended: UPDATE answered 481 or 408".to_owned());
+                    }
+                }
+                () = sleep_until(reinvite_at) => {
+                    if let Outcome::HangUp = session.on_reinvite_timer(&self.client)
+                        && bye.is_none()
+                    {
+                        bye = Some((start_bye(&self.client, &mut dialog, self.target.protocol), None));
+                    }
+                }
+                resp = poll_bye(&mut bye) => {
+                    info!(status = %resp.status, "BYE answered");
+                    if let Some((_, Some(reply))) = bye.take() {
+                        let _ = reply.send(Ok(resp.clone()));
+                    }
+                    break CallEnd::LocalBye(Box::new(resp));
+                }
+            }
+        };
+        self.client
+            .calls()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+        info!(end = %end, "call ended");
+        session.abandon_update(CallError::Ended(Box::new(end.clone())));
+        if let Some((_, Some(reply))) = bye.take() {
+            // The peer's BYE or a dead dialog came first.
+            let _ = reply.send(Err(CallError::Ended(Box::new(end.clone()))));
+        }
+        // Commands that raced the end (queued while our BYE was out).
+        while let Ok(cmd) = self.commands.try_recv() {
+            if let Command::Bye(reply) | Command::Update(_, reply) = cmd {
+                let _ = reply.send(Err(CallError::Ended(Box::new(end.clone()))));
+            }
+        }
+        self.status.send_replace(Status::Ended(end));
+        // Requests that raced the end: the dialog is gone (§12.2.2: 481).
+        while let Ok(input) = self.inbox.try_recv() {
+            if let DialogInput::Request {
+                id: sid, request, ..
+            } = input
+            {
+                self.client.endpoint().respond(
+                    sid,
+                    request.reply(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
+                );
+            }
+        }
+        // §13.2.2.4: every retransmission of the 2xx is acknowledged, for
+        // as long as the INVITE transaction passes them up (Timer M).
+        while tx_open {
+            match tx.next().await {
+                Some(ClientEvent::Response(r)) if r.status.is_success() => {
+                    self.on_2xx(&id, &ack, r).await;
+                }
+                Some(_) => {}
+                None => tx_open = false,
+            }
+        }
+    }
+
+    /// A 2xx after the first: a retransmission of it is acknowledged again
+    /// (§13.2.2.4: "The UAC core MUST generate an ACK request for each 2xx
+    /// received from the transaction layer"); one from another fork (a
+    /// different To tag) makes a dialog of its own, which is acknowledged
+    /// and ended with BYE since we have our call.
+    async fn on_2xx(&self, id: &DialogId, ack: &Option<(Request, Target)>, r: Response) {
+        if DialogId::from_incoming_response(&r).as_ref() == Some(id) {
+            if let Some((ack, target)) = ack {
+                debug!("2xx retransmission: ACK again");
+                let mut again = ack.clone();
+                if let Err(e) = self
+                    .client
+                    .endpoint()
+                    .transport()
+                    .send_request(&mut again, *target, SendOptions::default())
+                    .await
+                {
+                    warn!(error = %e, "ACK could not be sent again");
+                }
+            }
+            return;
+        }
+        info!("2xx from another fork: acknowledging and hanging it up");
+        let early_seq = r
+            .headers
+            .to_tag()
+            .and_then(|tag| self.early.local_seq(&tag));
+        let client = self.client.clone();
+        let invite = self.invite.clone();
+        let protocol = self.target.protocol;
+        tokio::spawn(async move {
+            match Dialog::new_uac(&invite, &r) {
+                Ok(mut dialog) => {
+                    let _ = send_ack(&client, &mut dialog, &invite, protocol).await;
+                    if let Some(seq) = early_seq {
+                        dialog.raise_local_seq(seq);
+                    }
+                    let resp = start_bye(&client, &mut dialog, protocol).await;
+                    debug!(status = %resp.status, "forked call hung up");
+                }
+                Err(e) => warn!(error = %e, "unusable 2xx from another fork"),
+            }
+        });
+    }
+
+    /// Answers a request of the peer in our dialog (§12.2.2). `Some` when
+    /// it ends the call (BYE, §15.1.2).
+    ///
+    /// BYE and OPTIONS get `200`; UPDATE and re-INVITE the answer of
+    /// [`Session::answer`] (a 2xx to a re-INVITE is then retransmitted
+    /// until its ACK, §13.3.1.4); a PRACK `481`, as we send no reliable
+    /// provisional responses (RFC 3262 §3); anything else `405`.
+    fn in_dialog(
+        &self,
+        dialog: &mut Dialog,
+        session: &mut Session,
+        sid: crate::transaction::TransactionId,
+        request: Request,
+        protocol: Protocol,
+    ) -> Option<CallEnd> {
+        if let Err(e) = dialog.check_request(&request) {
+            debug!(error = %e, method = %request.method, "in-dialog request refused");
+            if let Some(resp) = e.response(&request) {
+                self.client.endpoint().respond(sid, resp);
+            }
+            return None;
+        }
+        let (status, body, end) = match request.method {
+            Method::Bye => (
+                StatusCode::OK,
+                None,
+                Some(CallEnd::RemoteBye(Box::new(request.clone()))),
+            ),
+            Method::Options => (StatusCode::OK, None, None),
+            Method::Invite | Method::Update => {
+                let (status, body) = session.answer(&request);
+                (status, body, None)
+            }
+            // RFC 3262 §3: a PRACK matching no unacknowledged reliable
+            // provisional response of ours (we send none) gets 481.
+            Method::Prack => (StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, None, None),
+            _ => (StatusCode::METHOD_NOT_ALLOWED, None, None),
+        };
+        let mut resp = request.reply(status);
+        if matches!(status, StatusCode::METHOD_NOT_ALLOWED) || request.method == Method::Options {
+            resp.headers.append(HeaderName::Allow, ALLOW);
+        }
+        if let Some(sdp) = body {
+            resp = sdp_response(resp, sdp);
+        }
+        let sips = super::super::is_sips(&request.uri);
+        if let Ok(contact) = self.client.contact_for(&self.target, sips) {
+            dialog.prepare_response(&mut resp, &contact);
+        }
+        info!(method = %request.method, status = %status, "answering the peer");
+        if request.method == Method::Invite && status.is_success() {
+            session.reinvite_answered(
+                &self.client,
+                dialog,
+                sid,
+                resp.clone(),
+                protocol != Protocol::Udp,
+            );
+        }
+        self.client.endpoint().respond(sid, resp);
+        end
+    }
+}
+
+/// `resp` with `sdp` as its `application/sdp` body.
+fn sdp_response(mut resp: Response, sdp: Bytes) -> Response {
+    resp.headers.set(HeaderName::ContentType, "application/sdp");
+    resp.body = sdp;
+    resp
+}
+
+/// Polls the BYE in progress, if any (pending forever otherwise).
+async fn poll_bye(bye: &mut ByeInProgress) -> Response {
+    match bye {
+        Some((future, _)) => future.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Builds, routes and sends the ACK for the 2xx that created `dialog`
+/// (§13.2.2.4: its own transaction, a fresh branch, straight to the
+/// transport). Returns it and its destination, to send again for each
+/// retransmitted 2xx.
+async fn send_ack(
+    client: &Client,
+    dialog: &mut Dialog,
+    invite: &Request,
+    protocol: Protocol,
+) -> Option<(Request, Target)> {
+    let dr = match request::ack_for_2xx(dialog, invite) {
+        Ok(dr) => dr,
+        Err(e) => {
+            warn!(error = %e, "cannot build the ACK");
+            return None;
+        }
+    };
+    let target = match client.resolve_in_dialog(&dr.next_hop, protocol).await {
+        Ok(t) => t,
+        Err(e) => {
+            warn!(error = %e, next_hop = %dr.next_hop, "cannot route the ACK");
+            return None;
+        }
+    };
+    let mut ack = dr.request;
+    match client.via_for(&target) {
+        Ok(via) => push_via(&mut ack, &via),
+        Err(e) => {
+            warn!(error = %e, "cannot send the ACK");
+            return None;
+        }
+    }
+    debug!(to = %target.addr, "sending ACK");
+    if let Err(e) = client
+        .endpoint()
+        .transport()
+        .send_request(&mut ack, target, SendOptions::default())
+        .await
+    {
+        warn!(error = %e, "ACK could not be sent");
+    }
+    Some((ack, target))
+}
+
+/// Builds the BYE of `dialog` now (which ends the dialog, §15.1.1) and
+/// returns the future that sends it and yields its final response.
+fn start_bye(client: &Client, dialog: &mut Dialog, protocol: Protocol) -> ByeFuture {
+    let built = dialog.create_request(Method::Bye, None, None);
+    let client = client.clone();
+    Box::pin(async move {
+        let dr = match built {
+            Ok(dr) => dr,
+            Err(e) => {
+                warn!(error = %e, "cannot build the BYE");
+                return Response::new(StatusCode::SERVICE_UNAVAILABLE);
+            }
+        };
+        let mut req = dr.request;
+        let target = match client.resolve_in_dialog(&dr.next_hop, protocol).await {
+            Ok(t) => t,
+            Err(e) => {
+                warn!(error = %e, next_hop = %dr.next_hop, "cannot route the BYE");
+                return req.reply(StatusCode::SERVICE_UNAVAILABLE);
+            }
+        };
+        match client.via_for(&target) {
+            Ok(via) => push_via(&mut req, &via),
+            Err(e) => {
+                warn!(error = %e, "cannot send the BYE");
+                return req.reply(StatusCode::SERVICE_UNAVAILABLE);
+            }
+        }
+        info!(to = %target.addr, "sending BYE");
+        client
+            .transact(Prepared {
+                request: req,
+                target,
+            })
+            .await
+            .1
+    })
+}
