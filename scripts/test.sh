@@ -24,6 +24,11 @@ if ! { command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ]; } ||
     ! kamailio_tls_module; then
     packages+=(kamailio kamailio-tls-modules)
 fi
+# The baresip test (tests/tests/e2e/baresip.rs) runs a real baresip (Debian
+# package baresip-core) as the caller.
+if ! command -v baresip >/dev/null 2>&1; then
+    packages+=(baresip-core)
+fi
 # The browser test (tests/tests/e2e/browser.rs) drives headless Chromium
 # (Debian package chromium, /usr/bin/chromium) with puppeteer-core and JsSIP
 # from tests/browser/node_modules, installed with npm (Debian packages
