@@ -84,7 +84,7 @@ fn baresip_calls_answer_with_100rel_and_session_timers_on() {
     let port = port_pair();
     configure(&dir, port);
     let started = Instant::now();
-    let mut child = Command::new("baresip")
+    let child = Command::new("baresip")
         .arg("-f")
         .arg(&dir)
         .arg("-e")
