@@ -3,6 +3,7 @@
 //! near-miss suggestions, and the forwarding impl's skeleton and span
 //! helpers. Each attribute keeps its own wording and its own methods.
 
+use crate::declare::Declarations;
 use crate::diag::Errors;
 use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
@@ -30,8 +31,12 @@ pub(crate) struct Attribute<H> {
     /// The stand-in impl for a type with the attribute in the wrong place.
     pub(crate) stand_in: fn(&TokenStream, &ItemImpl) -> TokenStream,
     /// Prepares the block as written and returns the trait impl (a
-    /// stand-in one when there were errors: `false`).
-    pub(crate) expand: fn(&TokenStream, &mut ItemImpl, H, bool) -> TokenStream,
+    /// stand-in one when there were errors: `false`), with the handler's
+    /// declarations.
+    pub(crate) expand: fn(&TokenStream, &mut ItemImpl, H, &Declarations, bool) -> TokenStream,
+    /// Whether the attribute takes declarations (`supported`, `accept`)
+    /// besides `crate`.
+    pub(crate) declares: bool,
 }
 
 /// The pipeline, on `proc_macro2` tokens (so that unit tests can run it).
@@ -41,7 +46,7 @@ pub(crate) fn run<H: Default>(
     item: TokenStream,
 ) -> TokenStream {
     let mut errors = Errors::default();
-    let args = self::args(args, attr.name, &mut errors);
+    let args = self::args(args, attr, &mut errors);
     let target = self::item(item.clone(), attr.name, attr.example, &mut errors);
     let handler = match &target {
         Target::Inherent(imp) => (attr.validate)(imp, &mut errors),
@@ -53,7 +58,7 @@ pub(crate) fn run<H: Default>(
         item,
         errors,
         |item| (attr.stand_in)(&private, item),
-        |item, ok| (attr.expand)(&private, item, handler, ok),
+        |item, ok| (attr.expand)(&private, item, handler, &args.declarations, ok),
     )
 }
 
@@ -64,11 +69,14 @@ pub(crate) fn run<H: Default>(
 struct Args {
     /// Where the `parrot` crate is, when it is not `::parrot`.
     krate: Option<syn::Path>,
+    /// What the handler declares (`#[uas_handler]` only).
+    declarations: Declarations,
 }
 
 /// Parses the arguments of `#[attr]`, recording every problem (each spanned
 /// on the argument at fault) and keeping whatever was valid.
-fn args(tokens: TokenStream, attr: &str, errors: &mut Errors) -> Args {
+fn args<H>(tokens: TokenStream, attribute: &Attribute<H>, errors: &mut Errors) -> Args {
+    let attr = attribute.name;
     let mut args = Args::default();
     let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(tokens) {
         Ok(metas) => metas,
@@ -78,11 +86,20 @@ fn args(tokens: TokenStream, attr: &str, errors: &mut Errors) -> Args {
         }
     };
     for meta in metas {
+        if attribute.declares && args.declarations.take(&meta, errors) {
+            continue;
+        }
         if !meta.path().is_ident("crate") {
+            let known = if attribute.declares {
+                "the arguments are `crate = \"path\"`, `supported = \"tag, ...\"` and \
+                 `accept(method = \"type/subtype, ...\")`"
+            } else {
+                "the only argument is `crate = \"path\"`"
+            };
             errors.push(syn::Error::new_spanned(
                 meta.path(),
                 format!(
-                    "unknown `{attr}` argument `{}`; the only argument is `crate = \"path\"`",
+                    "unknown `{attr}` argument `{}`; {known}",
                     path_text(meta.path()),
                 ),
             ));

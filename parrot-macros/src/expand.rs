@@ -8,6 +8,7 @@
 //! those failures on the user's signature rather than on generated code.
 
 use crate::common::{self, Attribute, Forward};
+use crate::declare::Declarations;
 use crate::validate::{self, Handler, Kind, Method};
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
@@ -21,21 +22,34 @@ pub(crate) const UAS: Attribute<Handler> = Attribute {
     validate: validate::handler,
     stand_in: |private, item| stand_in_impl(private, item, &Handler::default()),
     expand: block,
+    declares: true,
 };
 
 /// Prepares the block and returns the `UasHandler` impl (a stand-in one
 /// unless `ok`).
-fn block(private: &TokenStream, item: &mut ItemImpl, handler: Handler, ok: bool) -> TokenStream {
+fn block(
+    private: &TokenStream,
+    item: &mut ItemImpl,
+    handler: Handler,
+    declarations: &Declarations,
+    ok: bool,
+) -> TokenStream {
     prepare_block(item, &handler);
     if ok {
-        trait_impl(private, item, &handler)
+        trait_impl(private, item, &handler, declarations)
     } else {
         stand_in_impl(private, item, &handler)
     }
 }
 
 /// The `UasHandler` impl forwarding to the methods written.
-fn trait_impl(private: &TokenStream, item: &ItemImpl, handler: &Handler) -> TokenStream {
+fn trait_impl(
+    private: &TokenStream,
+    item: &ItemImpl,
+    handler: &Handler,
+    declarations: &Declarations,
+) -> TokenStream {
+    let declared = declarations.items();
     let event = event_type(handler);
     let methods = handler.sip_methods().map(|(name, cfgs)| {
         quote! {
@@ -57,6 +71,7 @@ fn trait_impl(private: &TokenStream, item: &ItemImpl, handler: &Handler) -> Toke
                 #(#methods)*
                 set
             };
+            #declared
             #(#forwarders)*
         },
     )

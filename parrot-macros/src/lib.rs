@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod common;
+mod declare;
 mod diag;
 mod expand;
 mod methods;
@@ -143,6 +144,35 @@ use proc_macro::TokenStream;
 /// `#[uas_handler(crate = "my_parrot")]`) or a re-export
 /// (`crate = "my_framework::parrot"`).
 ///
+/// A handler declares what it understands, and the runtime refuses the
+/// rest before the handler runs (RFC 3261 §8.2.2.3, §8.2.3):
+///
+/// - `supported = "replaces, norefersub"`: SIP option tags the handler
+///   implements, on top of the runtime's own (`100rel`, `timer`). A
+///   request requiring any other tag gets `420 Bad Extension`; these are
+///   listed in `Supported`.
+/// - `accept(info = "application/dtmf-relay", message = "text/plain")`:
+///   the body types a method takes (an `Accept` value; `""` for no body).
+///   Another body gets `415 Unsupported Media Type` with this `Accept`.
+///   Undeclared methods keep the defaults: `application/sdp` for INVITE,
+///   UPDATE and PRACK, no body for BYE, anything for the rest.
+///
+/// ```
+/// use parrot::prelude::*;
+///
+/// struct Keypad;
+///
+/// #[uas_handler(supported = "norefersub", accept(info = "application/dtmf-relay"))]
+/// impl Keypad {
+///     async fn info(&mut self, req: &Request) -> StatusCode {
+///         StatusCode::OK
+///     }
+/// }
+///
+/// assert_eq!(<Keypad as UasHandler>::SUPPORTED, ["norefersub"]);
+/// assert_eq!(<Keypad as UasHandler>::ACCEPT, [("INFO", "application/dtmf-relay")]);
+/// ```
+///
 /// # Errors
 ///
 /// Every mistake is reported on the user's own token, all of them in one
@@ -161,7 +191,9 @@ use proc_macro::TokenStream;
 ///   (`async fn invte(&mut self, req: &Request)`: "did you mean `invite`?");
 /// - a method owing a final response that returns `()` (see above), spanned
 ///   on the `()` or, without a return type, on the signature;
-/// - an unknown argument, or a `crate` that is not a string path.
+/// - an unknown argument, a `crate` that is not a string path, an option
+///   tag that is not a token, an `accept` for a name that is not a
+///   handler method, or a media type that is not `type/subtype`.
 ///
 /// A return type that does not convert and a future that is not `Send` are
 /// reported by rustc on the method's return type and `async` keyword.

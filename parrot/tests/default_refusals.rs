@@ -6,7 +6,7 @@
 //! From tag, no magic cookie in the branch) are served; OPTIONS tells what
 //! the server accepts and supports.
 
-use parrot::message::{Message, Method, Request, Response, StatusCode};
+use parrot::message::{Message, Request, Response, StatusCode};
 use parrot::prelude::*;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,11 +18,12 @@ use support::{parse_message, recv_datagram};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// Says yes to everything.
+/// Says yes to everything; declares an option tag of its own and what
+/// INFO carries.
 #[derive(Clone)]
 struct Yes;
 
-#[uas_handler]
+#[uas_handler(supported = "path", accept(info = "application/dtmf-relay"))]
 impl Yes {
     async fn invite(&mut self, req: &Request) -> Response {
         req.reply(StatusCode::OK).sdp("v=0\r\n")
@@ -49,8 +50,6 @@ struct Peer {
 async fn start() -> Peer {
     let server = Server::builder()
         .listen("127.0.0.1:0")
-        .supported("path")
-        .accept(Method::Info, "application/dtmf-relay")
         .handler(|| Yes)
         .bind()
         .await

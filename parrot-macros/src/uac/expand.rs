@@ -20,7 +20,8 @@ pub(crate) const UAC: Attribute<Handler> = Attribute {
     module: Some("client"),
     validate: super::validate::handler,
     stand_in: |private, item| impl_block(private, item, TokenStream::new()),
-    expand: block,
+    expand: |private, item, handler, _, ok| block(private, item, handler, ok),
+    declares: false,
 };
 
 /// Marks the block's handler methods and returns the `UacHandler` impl

@@ -453,11 +453,25 @@ impl<S> ServerBuilder<NoHandler, S> {
     {
         let state = self.state;
         let factory: Factory<F::Handler> = Arc::new(move || factory.make(&state));
-        ServerBuilder {
+        let mut builder = ServerBuilder {
             settings: self.settings,
             state: (),
             factory,
+        };
+        // What the handler declared in its attribute.
+        for tag in <F::Handler as UasHandler>::SUPPORTED {
+            builder = builder.supported(tag);
         }
+        for (method, types) in <F::Handler as UasHandler>::ACCEPT {
+            match Method::from_known(method) {
+                Some(m) => builder = builder.accept(m, types),
+                None => builder
+                    .settings
+                    .errors
+                    .push(format!("accept declared for unknown method {method}")),
+            }
+        }
+        builder
     }
 }
 

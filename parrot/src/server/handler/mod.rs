@@ -233,6 +233,15 @@ macro_rules! handler_methods {
             /// The methods this handler implements (for `Allow`).
             const METHODS: MethodSet;
 
+            /// SIP option tags the handler implements itself
+            /// (`#[uas_handler(supported = "...")]`), added to the
+            /// runtime's own for `Supported` and the `420` check.
+            const SUPPORTED: &'static [&'static str] = &[];
+
+            /// The body types methods take, as (method, `Accept` value)
+            /// (`#[uas_handler(accept(info = "..."))]`); others get `415`.
+            const ACCEPT: &'static [(&'static str, &'static str)] = &[];
+
             /// Called once, before the first request reaches a new handler
             /// value. An `Err` refuses the request (and the dialog) with the
             /// action given, e.g. `503`.

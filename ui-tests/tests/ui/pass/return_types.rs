@@ -42,6 +42,6 @@ impl Returns {
 fn main() {
     assert_eq!(
         <Returns as UasHandler>::METHODS.allow(),
-        "INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, INFO"
+        "INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, INFO, UPDATE, PRACK"
     );
 }
