@@ -54,8 +54,9 @@ enum Slot<H: UasHandler> {
         /// cancelled (a key of `Core::invites`).
         invite: Option<TransactionId>,
     },
-    /// Idle: its whole state.
-    Parked(Box<Parked<H>>),
+    /// Idle: its whole state, and its entry in `Core::wakeups` if its
+    /// session timer runs.
+    Parked(Box<Parked<H>>, Option<(Instant, u64)>),
 }
 
 /// A session task's report: the dialog it ran (if any) and how it ended.
@@ -96,8 +97,7 @@ pub(crate) struct Core<H: UasHandler> {
     admitted: u64,
     /// When parked dialogs' session timers need them (RFC 4028), in
     /// order; a numbered key so that two dialogs may share an instant.
-    /// An entry left behind by a dialog that woke earlier only wakes it
-    /// for nothing.
+    /// Only parked dialogs have an entry: waking one removes it.
     wakeups: BTreeMap<(Instant, u64), DialogId>,
     wakeup_seq: u64,
 }
@@ -311,11 +311,13 @@ impl<H: UasHandler> Core<H> {
                     }
                 }
                 Err(_) => {
-                    let wake = state.wake_at();
-                    *slot = Slot::Parked(state);
-                    if let Some(at) = wake {
+                    let wake = state.wake_at().map(|at| {
                         self.wakeup_seq += 1;
-                        self.wakeups.insert((at, self.wakeup_seq), id);
+                        (at, self.wakeup_seq)
+                    });
+                    *slot = Slot::Parked(state, wake);
+                    if let Some(key) = wake {
+                        self.wakeups.insert(key, id);
                     }
                 }
             },
@@ -352,13 +354,18 @@ impl<H: UasHandler> Core<H> {
         let slot = self.dialogs.get_mut(id)?;
         match slot {
             Slot::Running { inbox, .. } => inbox.send(msg).err().map(|e| e.0),
-            Slot::Parked(_) => {
+            Slot::Parked(_, wake) => {
+                // Woken: its timer entry goes (it is made again when it
+                // parks).
+                if let Some(key) = wake.take() {
+                    self.wakeups.remove(&key);
+                }
                 let (tx, rx) = mpsc::unbounded_channel();
                 let running = Slot::Running {
                     inbox: tx.clone(),
                     invite: None,
                 };
-                if let Slot::Parked(state) = std::mem::replace(slot, running) {
+                if let Slot::Parked(state, _) = std::mem::replace(slot, running) {
                     self.spawn(Some(id.clone()), state, msg, rx, tx);
                 }
                 None
