@@ -53,7 +53,7 @@ pub use model::{
     Attribute, Bandwidth, Connection, Direction, MediaDescription, Origin, RtpMap,
     SessionDescription, Timing,
 };
-pub use offer_answer::{answer_audio, offer_audio};
+pub use offer_answer::{answer_audio, offer_audio, same_streams};
 
 /// The static payload type of PCMU (G.711 µ-law, RFC 3551 §6).
 pub const PCMU: u8 = 0;

@@ -138,3 +138,23 @@ pub fn offer_audio(local_ip: impl Into<IpAddr>, local_port: u16) -> SessionDescr
     sd.media.push(audio);
     sd
 }
+
+/// Whether `offer` has as many media streams as `ours`, of the same kinds
+/// in the same order (`m=` lines): then `ours`, unchanged, is a valid
+/// answer to it (RFC 3264 §6: one answer stream per offered stream; §8:
+/// an unchanged description keeps its version). `false` when either does
+/// not parse.
+pub fn same_streams(ours: &[u8], offer: &[u8]) -> bool {
+    let (Ok(ours), Ok(offer)) = (
+        SessionDescription::from_bytes(ours),
+        SessionDescription::from_bytes(offer),
+    ) else {
+        return false;
+    };
+    ours.media.len() == offer.media.len()
+        && ours
+            .media
+            .iter()
+            .zip(&offer.media)
+            .all(|(a, b)| a.media.eq_ignore_ascii_case(&b.media))
+}

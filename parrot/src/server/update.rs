@@ -6,7 +6,7 @@
 
 use super::session_state::Session;
 use crate::message::{HeaderName, Request, Response, StatusCode};
-use crate::sdp::SessionDescription;
+use crate::sdp::same_streams;
 
 /// The answer to `req`, an UPDATE the handler does not take.
 pub(crate) fn default_answer<E: Send + 'static>(s: &Session<E>, req: &Request) -> Response {
@@ -34,21 +34,4 @@ pub(crate) fn default_answer<E: Send + 'static>(s: &Session<E>, req: &Request) -
             .reply(StatusCode::NOT_ACCEPTABLE_HERE)
             .reason("Session change not accepted"),
     }
-}
-
-/// Whether `offer` has as many media streams, of the same kinds, as our
-/// description: then ours, unchanged, is a valid answer (RFC 3264 §6, §8).
-fn same_streams(ours: &[u8], offer: &[u8]) -> bool {
-    let (Ok(ours), Ok(offer)) = (
-        SessionDescription::from_bytes(ours),
-        SessionDescription::from_bytes(offer),
-    ) else {
-        return false;
-    };
-    ours.media.len() == offer.media.len()
-        && ours
-            .media
-            .iter()
-            .zip(&offer.media)
-            .all(|(a, b)| a.media == b.media)
 }

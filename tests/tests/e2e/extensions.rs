@@ -9,19 +9,24 @@ use tests::{Sipp, Transport};
 
 use crate::servers;
 
-/// 100rel offered and required: a reliable 180, the PRACK answered, 200.
-#[test]
-fn a_reliable_180_is_acknowledged_with_prack() {
-    let server = servers::answer_ringing(Duration::from_millis(500));
+/// Five calls of `scenario` over UDP, then over TCP.
+fn over_udp_and_tcp(server: &tests::Server, scenario: &str) {
     for transport in [Transport::Udp, Transport::Tcp] {
-        Sipp::scenario("100rel.xml", server.addr())
-            .label(format!("100rel over {transport}"))
+        Sipp::scenario(scenario, server.addr())
+            .label(format!("{scenario} over {transport}"))
             .transport(transport)
             .calls(5)
             .rate(10)
             .run()
             .assert_all_successful();
     }
+}
+
+/// 100rel offered and required: a reliable 180, the PRACK answered, 200.
+#[test]
+fn a_reliable_180_is_acknowledged_with_prack() {
+    let server = servers::answer_ringing(Duration::from_millis(500));
+    over_udp_and_tcp(&server, "100rel.xml");
     server.stop();
 }
 
@@ -44,15 +49,7 @@ fn an_unacknowledged_reliable_180_ends_in_a_5xx() {
 #[test]
 fn update_in_a_confirmed_dialog() {
     let server = servers::answer();
-    for transport in [Transport::Udp, Transport::Tcp] {
-        Sipp::scenario("update.xml", server.addr())
-            .label(format!("UPDATE over {transport}"))
-            .transport(transport)
-            .calls(5)
-            .rate(10)
-            .run()
-            .assert_all_successful();
-    }
+    over_udp_and_tcp(&server, "update.xml");
     server.stop();
 }
 
