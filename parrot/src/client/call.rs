@@ -11,22 +11,28 @@
 //!   early dialog;
 //! * `established`: the confirmed dialog: the ACK, the peer's requests,
 //!   BYE;
-//! * `session`: offer/answer in the call: our UPDATE and its retries, the
-//!   answers to the peer's UPDATE and re-INVITE.
+//! * `session`: offer/answer in the call: the answers to the peer's UPDATE
+//!   and re-INVITE;
+//! * `ours`: our UPDATE, or re-INVITE with its ACK, and their retries;
+//! * `timer`: the session timer (RFC 4028) of the call: its negotiation
+//!   in both directions, its refreshes and its expiry.
 
 mod established;
+mod ours;
 mod prack;
 mod session;
+mod timer;
 
 use super::request;
 use super::router::DialogInput;
 use super::{Client, ClientError, Prepared, is_challenge};
-use crate::dialog::DialogId;
+use crate::dialog::{DialogId, SessionTimerConfig};
 use crate::endpoint::{ClientEvent, ClientTransaction};
 use crate::message::{HeaderName, Request, Response, StatusCode};
 use crate::time::sleep_until;
 use crate::transport::Target;
 use std::fmt;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -77,9 +83,10 @@ pub enum CallError {
     /// The call is not established yet (BYE before the 2xx).
     #[error("the call is not established")]
     NotEstablished,
-    /// Another [`Call::update`] of this call is still waiting for its
-    /// final response (RFC 3311 §5.1: no new offer while one is pending).
-    #[error("an UPDATE of this call is in progress")]
+    /// Another [`Call::update`] of this call, or a session refresh (RFC
+    /// 4028), is still waiting for its final response (RFC 3311 §5.1: no
+    /// new offer while one is pending).
+    #[error("an UPDATE or refresh of this call is in progress")]
     UpdateInProgress,
     /// The call has already ended.
     #[error("the call has ended: {0}")]
@@ -124,8 +131,12 @@ pub enum CallEnd {
     LocalBye(Box<Response>),
     /// The peer hung up with this BYE, which was answered `200` (§15.1.2).
     RemoteBye(Box<Request>),
-    /// The call could not go on (a 2xx without a usable dialog, the
-    /// client shutting down).
+    /// The session timer ran out (RFC 4028 §10): no refresh succeeded in
+    /// time — the peer, the refresher, sent none, or ours timed out or was
+    /// answered `408` — so we hung up; the final response to our BYE.
+    SessionExpired(Box<Response>),
+    /// The call could not go on (a 2xx without a usable dialog, a request
+    /// of ours answered `481`, the client shutting down).
     Terminated(String),
 }
 
@@ -136,6 +147,11 @@ impl fmt::Display for CallEnd {
                 write!(f, "we hung up (BYE answered {} {})", r.status, r.reason)
             }
             CallEnd::RemoteBye(_) => f.write_str("the peer hung up (BYE received)"),
+            CallEnd::SessionExpired(r) => write!(
+                f,
+                "the session expired unrefreshed (RFC 4028); BYE answered {} {}",
+                r.status, r.reason
+            ),
             CallEnd::Terminated(why) => write!(f, "terminated: {why}"),
         }
     }
@@ -172,6 +188,7 @@ struct Answered {
     response: Response,
     id: DialogId,
     status: watch::Receiver<Status>,
+    interval: watch::Receiver<Option<Duration>>,
 }
 
 /// An INVITE in progress, from [`Client::invite`].
@@ -218,6 +235,7 @@ impl PendingCall {
                 id: a.id,
                 commands: self.commands.clone(),
                 status: a.status,
+                interval: a.interval,
             }),
             Some(Update::Failed(e)) => Progress::Failed(e),
             None => Progress::Failed(CallError::Closed),
@@ -276,6 +294,8 @@ pub struct Call {
     id: DialogId,
     commands: mpsc::UnboundedSender<Command>,
     status: watch::Receiver<Status>,
+    /// The session interval in force (RFC 4028), as the task publishes it.
+    interval: watch::Receiver<Option<Duration>>,
 }
 
 impl fmt::Debug for Call {
@@ -313,6 +333,14 @@ impl Call {
         matches!(*self.status.borrow(), Status::Active)
     }
 
+    /// The session interval in force (RFC 4028 §3): the longest the call
+    /// lives without a refresh, as the last 2xx to an INVITE or UPDATE (in
+    /// either direction) set it; `None` without a session timer. See
+    /// [`ClientBuilder::session_timer`](super::ClientBuilder::session_timer).
+    pub fn session_interval(&self) -> Option<Duration> {
+        *self.interval.borrow()
+    }
+
     /// How the call ended, if it has.
     pub fn end(&self) -> Option<CallEnd> {
         match &*self.status.borrow() {
@@ -321,7 +349,8 @@ impl Call {
         }
     }
 
-    /// Waits until the call ends (the peer's BYE, or ours).
+    /// Waits until the call ends (the peer's BYE, ours, or the session
+    /// timer's, [`CallEnd::SessionExpired`]).
     pub async fn ended(&mut self) -> CallEnd {
         wait_ended(&mut self.status).await
     }
@@ -459,6 +488,7 @@ pub(crate) async fn start(client: Client, p: Prepared) -> Result<PendingCall, Cl
     let (inbox_tx, inbox) = mpsc::unbounded_channel();
     let (status, _) = watch::channel(Status::Active);
     let request = p.request.clone();
+    let client_timer = client.session_timer();
     let span = tracing::info_span!(
         "uac_call",
         call_id = %request.headers.call_id().map_or("", |c| c.as_str())
@@ -474,6 +504,7 @@ pub(crate) async fn start(client: Client, p: Prepared) -> Result<PendingCall, Cl
         inbox_tx,
         status,
         early: prack::EarlyDialogs::default(),
+        timer_config: client_timer,
     };
     tokio::spawn(tracing::Instrument::instrument(task.run(), span));
     Ok(PendingCall {
@@ -516,6 +547,9 @@ struct Task {
     status: watch::Sender<Status>,
     /// The early dialogs of the INVITE and their PRACKs (RFC 3262).
     early: prack::EarlyDialogs,
+    /// The session timer we ask for (RFC 4028): the client's, raised after
+    /// a 422 (§7.3); `None` when we only support timers passively.
+    timer_config: Option<SessionTimerConfig>,
 }
 
 impl Task {
@@ -554,6 +588,7 @@ impl Task {
         let mut provisional = false;
         let mut cancel = Cancel::No;
         let mut challenged = false;
+        let mut too_small = false;
         loop {
             let deadline = match cancel {
                 Cancel::Sent(at) => Some(at),
@@ -579,24 +614,33 @@ impl Task {
                         } else if r.status.is_success() {
                             return Some(Accepted { ok: r, tx, cancelled: cancel != Cancel::No });
                         } else {
-                            // §22.2, §22.3: answer one challenge, with a new
-                            // CSeq and the same Call-ID, From tag and To.
-                            if is_challenge(&r) && !challenged && cancel == Cancel::No {
+                            // §22.2, §22.3: answer one challenge; RFC 4028
+                            // §7.3: and one 422. Either way with a new CSeq
+                            // and the same Call-ID, From tag and To.
+                            let next = if cancel != Cancel::No {
+                                None
+                            } else if is_challenge(&r) && !challenged {
                                 challenged = true;
-                                if let Some(next) = self.client.authorize(&self.invite, &r) {
-                                    info!(status = %r.status, "INVITE challenged; resubmitting with credentials");
-                                    self.invite = next;
-                                    self.early.reset();
-                                    match self.start_transaction().await {
-                                        Some(t) => {
-                                            tx = t;
-                                            provisional = false;
-                                            continue;
-                                        }
-                                        None => {
-                                            self.fail(unreachable(&self.invite));
-                                            return None;
-                                        }
+                                self.client.authorize(&self.invite, &r)
+                            } else if r.status == StatusCode::SESSION_INTERVAL_TOO_SMALL && !too_small {
+                                too_small = true;
+                                self.interval_too_small(&r)
+                            } else {
+                                None
+                            };
+                            if let Some(next) = next {
+                                info!(status = %r.status, "INVITE refused; resubmitting it");
+                                self.invite = next;
+                                self.early.reset();
+                                match self.start_transaction().await {
+                                    Some(t) => {
+                                        tx = t;
+                                        provisional = false;
+                                        continue;
+                                    }
+                                    None => {
+                                        self.fail(unreachable(&self.invite));
+                                        return None;
                                     }
                                 }
                             }
@@ -650,6 +694,28 @@ impl Task {
                 }
             }
         }
+    }
+
+    /// The INVITE to resend after `422 Session Interval Too Small` (RFC
+    /// 4028 §7.3): Session-Expires and Min-SE raised to the 422's Min-SE,
+    /// a new CSeq (§22.2's rule for a resubmission), the same Call-ID,
+    /// From tag and To. `None` if the 422 has no usable Min-SE.
+    fn interval_too_small(&mut self, r: &Response) -> Option<Request> {
+        let current = self.timer_config.unwrap_or_default();
+        let Some(config) = crate::dialog::uac_retry_config(r, &current) else {
+            warn!("422 without a usable Min-SE: not retried");
+            return None;
+        };
+        info!(
+            interval = config.interval.as_secs(),
+            "session interval too small; asking for the callee's Min-SE (RFC 4028 §7.3)"
+        );
+        let mut next = self.invite.clone();
+        crate::dialog::uac_prepare(&mut next, &config, None);
+        let next = request::resubmit(&next)?;
+        // The refreshes use the raised Min-SE too (§7.3: the largest seen).
+        self.timer_config = Some(config);
+        Some(next)
     }
 
     /// Sends the CANCEL of the current INVITE in its own transaction,

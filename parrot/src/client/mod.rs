@@ -25,6 +25,12 @@
 //!   holds the early media description. A [`Call`] changes the session
 //!   with [`Call::update`] (RFC 3311), hangs up with [`Call::bye`] and
 //!   notices the peer's BYE ([`Call::ended`]).
+//! * Session timers (RFC 4028), on every call: asked for with
+//!   [`ClientBuilder::session_timer`], else honoured when the callee sets
+//!   one. The call refreshes the session by UPDATE (or re-INVITE when the
+//!   callee does not allow UPDATE) when it is the refresher, and hangs up
+//!   when the session expires ([`CallEnd::SessionExpired`]);
+//!   [`Call::session_interval`] tells the interval in force.
 //! * [`Client::invite_with`]: the same call driven by a callback handler,
 //!   an `impl` block marked [`#[uac_handler]`](macro@uac_handler).
 //!
@@ -64,16 +70,23 @@
 //! description as the answer, a re-INVITE without a body `200` with it as
 //! the offer (the 2xx is retransmitted until the ACK, §13.3.1.4), another
 //! offer `488` (the session stays as it is, §14.2) and an offer crossing
-//! our own UPDATE's `491` (RFC 3311 §5.2); anything else `405`. A request
-//! for a dialog the client does not know is answered `481`, and requests
-//! outside any dialog `405` (the client accepts no calls).
+//! our own UPDATE's or re-INVITE's `491` (RFC 3311 §5.2); anything else
+//! `405`. An UPDATE or re-INVITE asking for a session interval below our
+//! Min-SE gets `422` (RFC 4028 §9), and the 2xx to one that asks for a
+//! session timer, or while one runs, says which (`Session-Expires`) and
+//! restarts it: the peer's refresh. A request for a dialog the client
+//! does not know is answered `481`, and requests outside any dialog `405`
+//! (the client accepts no calls).
 //!
 //! Not implemented: TLS (`sips:`), SRV/NAPTR lookups (RFC 3263: the host
 //! of the URI is looked up with A/AAAA records), answering an offer that
 //! arrives in a 2xx or in a reliable provisional response (an INVITE
-//! should carry the offer), re-INVITEs of our own, session changes the
-//! application decides (the peer's new offers are refused with `488`).
+//! should carry the offer), re-INVITEs of our own other than session
+//! refreshes, session changes the application decides (the peer's new
+//! offers are refused with `488`), retrying a refresh the callee answers
+//! `422`.
 
+mod builder;
 mod call;
 mod handler;
 mod register;
@@ -93,6 +106,7 @@ async fn resolve_hop(hop: NextHop) -> Result<Target, ClientError> {
 #[cfg(test)]
 mod tests;
 
+pub use builder::ClientBuilder;
 pub use call::{Call, CallEnd, CallError, CallHandle, PendingCall, Progress};
 pub use handler::{CallOutcome, IntoUacAction, UacAction, UacHandler};
 pub use parrot_macros::uac_handler;
@@ -100,16 +114,14 @@ pub use register::Registration;
 pub use request::NextHop;
 
 use crate::auth::DigestClient;
-use crate::dialog::DialogId;
-use crate::endpoint::{Endpoint, EndpointConfig};
+use crate::dialog::{DialogId, SessionTimerConfig};
+use crate::endpoint::{ClientEvent, ClientTransaction, Endpoint};
 use crate::message::typed::{Contact, Via};
 use crate::message::{
     HeaderName, Host, Method, NameAddr, Request, Response, SipUri, StatusCode, Text, Uri,
 };
 use crate::transaction::TimerConfig;
-use crate::transport::{
-    ListenerConfig, Protocol, Target, TlsConfig, TransportConfig, TransportError,
-};
+use crate::transport::{Protocol, Target, TransportError};
 use router::DialogInput;
 use std::collections::HashMap;
 use std::fmt;
@@ -206,172 +218,6 @@ impl IntoUri for &String {
     }
 }
 
-/// Configures and starts a [`Client`]; see [`Client::builder`].
-#[derive(Debug)]
-pub struct ClientBuilder {
-    listen: SocketAddr,
-    protocols: Vec<Protocol>,
-    identity: Option<String>,
-    display_name: Option<String>,
-    credentials: Option<DigestClient>,
-    outbound_proxy: Option<String>,
-    user_agent: Option<String>,
-    timers: TimerConfig,
-    transport: TransportConfig,
-}
-
-impl ClientBuilder {
-    /// Where to listen, UDP and TCP on one port (default `0.0.0.0:0`:
-    /// every interface, a port chosen by the system). Responses and the
-    /// peer's in-dialog requests arrive here.
-    pub fn listen(mut self, addr: SocketAddr) -> Self {
-        self.listen = addr;
-        self
-    }
-
-    /// Listens for UDP only (no TCP listener: `transport=tcp` URIs and
-    /// requests too large for UDP, §18.1.1, then fail).
-    pub fn udp_only(mut self) -> Self {
-        self.protocols = vec![Protocol::Udp];
-        self
-    }
-
-    /// Our identity, the From URI of every request outside a dialog
-    /// (§8.1.1.3), e.g. `"sip:alice@example.com"`. Default
-    /// `sip:parrot@<our address>`. Checked by [`ClientBuilder::bind`].
-    pub fn from(mut self, uri: impl Into<String>) -> Self {
-        self.identity = Some(uri.into());
-        self
-    }
-
-    /// The display name of our From header.
-    pub fn display_name(mut self, name: impl Into<String>) -> Self {
-        self.display_name = Some(name.into());
-        self
-    }
-
-    /// Credentials for digest authentication: a `401`/`407` is answered
-    /// once per request, with a new CSeq (§22.2, §22.3).
-    pub fn credentials(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
-        self.credentials = Some(DigestClient::new(username, password));
-        self
-    }
-
-    /// An outbound proxy (§8.1.2): every request outside a dialog is sent
-    /// to it, with a pre-loaded `Route` naming it. Give it the `lr`
-    /// parameter (`"sip:proxy.example.com;lr"`): RFC 3261 proxies are
-    /// loose routers. Checked by [`ClientBuilder::bind`].
-    pub fn outbound_proxy(mut self, uri: impl Into<String>) -> Self {
-        self.outbound_proxy = Some(uri.into());
-        self
-    }
-
-    /// The `User-Agent` header value (default `parrot/<version>`; empty
-    /// for none).
-    pub fn user_agent(mut self, value: impl Into<String>) -> Self {
-        self.user_agent = Some(value.into());
-        self
-    }
-
-    /// The transaction timers T1, T2, T4 (RFC 3261 §17; defaults 500 ms,
-    /// 4 s, 5 s).
-    pub fn timers(mut self, timers: TimerConfig) -> Self {
-        self.timers = timers;
-        self
-    }
-
-    /// Transport limits and timeouts (the listeners come from
-    /// [`ClientBuilder::listen`]; a TLS configuration given to
-    /// [`tls`](Self::tls) is kept unless `config` has its own).
-    pub fn transport_config(mut self, config: TransportConfig) -> Self {
-        let tls = self.transport.tls.take();
-        self.transport = TransportConfig {
-            tls: config.tls.clone().or(tls),
-            ..config
-        };
-        self
-    }
-
-    /// Sends over TLS where a URI asks for it (`sips:`, `transport=tls`),
-    /// verifying servers as `tls` says ([`TlsConfig::client`] trusts
-    /// Mozilla's roots; [`TlsConfig::with_roots_pem`] a private CA and a
-    /// client certificate). The client needs no TLS listener: responses
-    /// come back on the connection.
-    pub fn tls(mut self, tls: TlsConfig) -> Self {
-        self.transport.tls = Some(tls);
-        self
-    }
-
-    /// Binds the listeners and starts the client. Must be called inside a
-    /// tokio runtime (the client runs tasks on it).
-    pub async fn bind(self) -> Result<Client, ClientError> {
-        let identity = match &self.identity {
-            Some(s) => {
-                let uri = s.as_str().into_uri()?;
-                if uri.as_sip().is_none() {
-                    return Err(ClientError::Config(format!(
-                        "the From identity must be a sip: URI, not {uri}"
-                    )));
-                }
-                Some(uri)
-            }
-            None => None,
-        };
-        let outbound_proxy = match &self.outbound_proxy {
-            Some(s) => {
-                let uri = s.as_str().into_uri()?;
-                NextHop::from_uri(&uri)?;
-                Some(uri)
-            }
-            None => None,
-        };
-        let user_agent = match self.user_agent {
-            Some(ua) if ua.trim().is_empty() => None,
-            Some(ua) => Some(Text::from(ua.replace(['\r', '\n'], " "))),
-            None => Some(Text::from(format!("parrot/{}", env!("CARGO_PKG_VERSION")))),
-        };
-        let config = EndpointConfig {
-            transport: TransportConfig {
-                listeners: vec![ListenerConfig {
-                    addr: self.listen,
-                    protocols: self.protocols,
-                }],
-                ..self.transport
-            },
-            timers: self.timers,
-            ..EndpointConfig::default()
-        };
-        let (endpoint, events) = Endpoint::bind(config).await.map_err(ClientError::Bind)?;
-        let calls: CallTable = Arc::default();
-        let router = tokio::spawn(router::run(endpoint.clone(), events, calls.clone()));
-        let host = endpoint
-            .transport()
-            .listeners()
-            .first()
-            .map(|l| l.local_addr.ip())
-            .filter(|ip| !ip.is_unspecified())
-            .map_or_else(|| "parrot.invalid".to_owned(), |ip| ip.to_string());
-        for l in endpoint.transport().listeners() {
-            tracing::debug!(protocol = %l.protocol, addr = %l.local_addr, "client listening");
-        }
-        Ok(Client {
-            inner: Arc::new(Inner {
-                endpoint,
-                identity,
-                display_name: self.display_name,
-                credentials: self.credentials,
-                outbound_proxy,
-                user_agent,
-                timers: self.timers,
-                calls,
-                register_call_id: new_call_id(&host),
-                register_cseq: AtomicU32::new(initial_cseq()),
-                router,
-            }),
-        })
-    }
-}
-
 /// The live calls by dialog, for routing the peer's in-dialog requests
 /// and retransmitted 2xx responses (§12.2.2, §13.2.2.4).
 pub(crate) type CallTable = Arc<Mutex<HashMap<DialogId, mpsc::UnboundedSender<DialogInput>>>>;
@@ -392,6 +238,8 @@ struct Inner {
     outbound_proxy: Option<Uri>,
     user_agent: Option<Text>,
     timers: TimerConfig,
+    /// The session timer we ask for on every call, if any (RFC 4028).
+    session_timer: Option<SessionTimerConfig>,
     calls: CallTable,
     /// §10.2: "All registrations from a UAC SHOULD use the same Call-ID
     /// header field value for registrations sent to a particular
@@ -434,17 +282,7 @@ pub(crate) struct Prepared {
 impl Client {
     /// Starts configuring a client.
     pub fn builder() -> ClientBuilder {
-        ClientBuilder {
-            listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-            protocols: vec![Protocol::Udp, Protocol::Tcp],
-            identity: None,
-            display_name: None,
-            credentials: None,
-            outbound_proxy: None,
-            user_agent: None,
-            timers: TimerConfig::default(),
-            transport: TransportConfig::default(),
-        }
+        ClientBuilder::new()
     }
 
     /// The bound address of the listener of `protocol`.
@@ -551,6 +389,9 @@ impl Client {
     /// The INVITE carries `Supported: 100rel`: each new reliable
     /// provisional response is acknowledged with a PRACK in its early
     /// dialog, and its retransmissions are not passed up (RFC 3262 §4).
+    /// It carries `Supported: timer` too, with `Session-Expires` and
+    /// `Min-SE` when the client asks for session timers (see
+    /// [`ClientBuilder::session_timer`], RFC 4028).
     /// Without an offer in the INVITE, an offer in a reliable provisional
     /// response is not answered in the PRACK (RFC 3262 §5 asks for it;
     /// not implemented): give the INVITE an offer.
@@ -567,10 +408,19 @@ impl Client {
         let mut request = p.request;
         request.headers.append(HeaderName::Allow, call::ALLOW);
         // RFC 3262 §4: the caller supports reliable provisional responses
-        // (and acknowledges each with a PRACK).
-        request
-            .headers
-            .append(HeaderName::Supported, crate::dialog::TAG_100REL);
+        // (and acknowledges each with a PRACK); RFC 4028 §7.1: and session
+        // timers, asked for (Session-Expires, Min-SE) when configured.
+        request.headers.append(
+            HeaderName::Supported,
+            format!(
+                "{}, {}",
+                crate::dialog::TAG_100REL,
+                crate::dialog::TAG_TIMER
+            ),
+        );
+        if let Some(config) = &self.inner.session_timer {
+            crate::dialog::uac_prepare(&mut request, config, None);
+        }
         let request = request::with_body(request, "application/sdp", sdp_offer.into());
         let p = self.fit_transport(Prepared {
             request,
@@ -601,6 +451,11 @@ impl Client {
 
     pub(crate) fn timers(&self) -> &TimerConfig {
         &self.inner.timers
+    }
+
+    /// The session timer of [`ClientBuilder::session_timer`], if set.
+    pub(crate) fn session_timer(&self) -> Option<SessionTimerConfig> {
+        self.inner.session_timer
     }
 
     pub(crate) fn register_call_id(&self) -> &Text {
@@ -788,13 +643,25 @@ impl Client {
     /// digest challenge (§22.2, §22.3). Returns the request last sent and
     /// the response.
     pub(crate) async fn transact(&self, p: Prepared) -> (Request, Response) {
+        let (request, response, _) = self.transact_keeping(p).await;
+        (request, response)
+    }
+
+    /// [`transact`](Self::transact) for any request, a re-INVITE included:
+    /// after a 2xx to an INVITE, its transaction is handed back too, to
+    /// pass up the retransmissions of the 2xx that each need an ACK
+    /// (§13.2.2.4).
+    pub(crate) async fn transact_keeping(
+        &self,
+        p: Prepared,
+    ) -> (Request, Response, Option<ClientTransaction>) {
         let Prepared {
             mut request,
             target,
         } = p;
         let mut answered = false;
         loop {
-            let resp = self.one_transaction(&request, target).await;
+            let (resp, tx) = self.one_transaction_keeping(&request, target).await;
             if !answered && is_challenge(&resp) {
                 answered = true;
                 if let Some(next) = self.authorize(&request, &resp) {
@@ -803,28 +670,49 @@ impl Client {
                     continue;
                 }
             }
-            return (request, resp);
+            return (request, resp, tx);
         }
     }
 
     /// One client transaction: the final response, or the `408`/`503` a
     /// timeout or transport failure stands for (§8.1.3.1).
     pub(crate) async fn one_transaction(&self, request: &Request, target: Target) -> Response {
-        let tx = match self.inner.endpoint.request(request.clone(), target).await {
+        self.one_transaction_keeping(request, target).await.0
+    }
+
+    /// [`one_transaction`](Self::one_transaction), handing back the
+    /// transaction after a 2xx to an INVITE (it still passes up the
+    /// retransmitted 2xx, RFC 6026 §7.2).
+    async fn one_transaction_keeping(
+        &self,
+        request: &Request,
+        target: Target,
+    ) -> (Response, Option<ClientTransaction>) {
+        let mut tx = match self.inner.endpoint.request(request.clone(), target).await {
             Ok(tx) => tx,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot start a client transaction");
-                return request.reply(StatusCode::SERVICE_UNAVAILABLE);
+                return (request.reply(StatusCode::SERVICE_UNAVAILABLE), None);
             }
         };
-        tx.final_response_where(request, |r| {
-            let ok = request::acceptable(r);
-            if !ok {
-                tracing::debug!(status = %r.status, "response with several Via values discarded (§8.1.3.3)");
-            }
-            ok
-        })
-        .await
+        loop {
+            let resp = match tx.next().await {
+                Some(ClientEvent::Response(r)) if !request::acceptable(&r) => {
+                    tracing::debug!(status = %r.status, "response with several Via values discarded (§8.1.3.3)");
+                    continue;
+                }
+                Some(ClientEvent::Response(r)) if r.status.is_final() => r,
+                Some(ClientEvent::Response(_)) => continue,
+                Some(ClientEvent::Timeout(_)) | None => {
+                    return (request.reply(StatusCode::REQUEST_TIMEOUT), None);
+                }
+                Some(ClientEvent::TransportError) => {
+                    return (request.reply(StatusCode::SERVICE_UNAVAILABLE), None);
+                }
+            };
+            let keep = resp.status.is_success() && request.method == Method::Invite;
+            return (resp, keep.then_some(tx));
+        }
     }
 
     /// `request` resubmitted with credentials for the challenges of

@@ -97,6 +97,13 @@ pub(crate) fn ack_for_2xx(
     invite: &Request,
 ) -> Result<DialogRequest, DialogError> {
     let mut ack = dialog.create_request(Method::Ack, None, None)?;
+    // The dialog numbers an ACK with its last request; set the INVITE's
+    // own number, whatever was sent since.
+    if let Some(cseq) = invite.headers.cseq() {
+        ack.request
+            .headers
+            .set_typed(&CSeq::new(cseq.seq, Method::Ack));
+    }
     for name in [HeaderName::Authorization, HeaderName::ProxyAuthorization] {
         for f in invite.headers.get_all(name) {
             ack.request.headers.push(f.clone());

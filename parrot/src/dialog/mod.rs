@@ -22,6 +22,8 @@
 //!   UAS, [`uac_prepare`], [`uac_negotiated`] and [`uac_retry_config`] for
 //!   a UAC, and the [`SessionTimer`] that says when to refresh the session
 //!   and when to end it with BYE (§10).
+//! * [`glare_delay`]: the wait before sending again a request refused
+//!   with 491 (§14.1).
 //! * [`new_tag`] and [`new_branch`]: fresh random To tags and Via
 //!   branches for the responses and requests built here.
 //!
@@ -60,6 +62,7 @@
 //!
 //! [`Instant`]: std::time::Instant
 
+mod glare;
 mod id;
 mod reliable;
 mod request;
@@ -71,6 +74,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+pub use glare::glare_delay;
 pub use id::DialogId;
 pub use reliable::{
     Acknowledged, NoMatch, Reception, ReliableOutput, ReliableProvisionals, ReliableReceiver,

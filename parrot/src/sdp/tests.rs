@@ -489,3 +489,21 @@ fn error_texts() {
         assert_eq!(SdpError::new(line, kind).to_string(), text);
     }
 }
+
+mod same_streams {
+    use crate::sdp::same_streams;
+
+    const AUDIO: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n";
+
+    #[test]
+    fn streams_compare_by_count_and_kind() {
+        assert!(same_streams(AUDIO.as_bytes(), AUDIO.as_bytes()));
+        let other_port = AUDIO.replace("40000", "50000");
+        assert!(same_streams(AUDIO.as_bytes(), other_port.as_bytes()));
+        let video = format!("{AUDIO}m=video 40002 RTP/AVP 96\r\n");
+        assert!(!same_streams(AUDIO.as_bytes(), video.as_bytes()));
+        let swapped = AUDIO.replace("m=audio", "m=video");
+        assert!(!same_streams(AUDIO.as_bytes(), swapped.as_bytes()));
+        assert!(!same_streams(AUDIO.as_bytes(), b"not sdp"));
+    }
+}

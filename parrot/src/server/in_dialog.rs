@@ -9,24 +9,10 @@ use crate::message::{Header, HeaderName, Method, Request, Response, StatusCode};
 use crate::transport::SendOptions;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 use tracing::{debug, info, warn};
 
 /// How many times an offer is sent when the peer keeps answering 491.
 const OFFER_ATTEMPTS: usize = 3;
-
-/// RFC 3261 §14.1: after a 491, the owner of the Call-ID (the side that
-/// sent the INVITE) waits 2.1–4 s, the other side 0–2 s, in units of
-/// 10 ms.
-pub(crate) fn glare_delay(call_id_owner: bool) -> Duration {
-    let r = crate::random::u64();
-    let tens = if call_id_owner {
-        210 + r % 191
-    } else {
-        r % 201
-    };
-    Duration::from_millis(tens * 10)
-}
 
 impl<E: Send + 'static> Session<E> {
     /// Sends BYE in the dialog (§15.1.1) and waits for its final response.
@@ -78,7 +64,7 @@ impl<E: Send + 'static> Session<E> {
             }
             attempt += 1;
             // We answered the INVITE: the peer owns the Call-ID.
-            let wait = glare_delay(false);
+            let wait = crate::dialog::glare_delay(false);
             debug!(?wait, "491: offering again after the glare delay");
             tokio::time::sleep(wait).await;
         }
@@ -162,24 +148,6 @@ impl<E: Send + 'static> Session<E> {
             .await
         {
             warn!(error = %e, status = %ok.status, "ACK of our re-INVITE not sent");
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glare_delay;
-    use std::time::Duration;
-
-    #[test]
-    fn glare_delays_fall_in_the_ranges_of_14_1() {
-        for _ in 0..500 {
-            let owner = glare_delay(true);
-            assert!(owner >= Duration::from_millis(2100) && owner <= Duration::from_secs(4));
-            assert_eq!(owner.as_millis() % 10, 0);
-            let other = glare_delay(false);
-            assert!(other <= Duration::from_secs(2));
-            assert_eq!(other.as_millis() % 10, 0);
         }
     }
 }

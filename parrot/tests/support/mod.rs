@@ -9,6 +9,7 @@
 // Each test binary uses its own subset of these.
 #![allow(dead_code)]
 
+pub mod callee;
 pub mod caller;
 pub mod pki;
 

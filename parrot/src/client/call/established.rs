@@ -1,22 +1,23 @@
 //! The established call: the ACK for the 2xx (RFC 3261 §13.2.2.4), the
 //! confirmed dialog that continues the early one's CSeq numbering
 //! (§12.2.1.1, RFC 3262 §4), the peer's requests in it (§12.2.2), our
-//! UPDATE (RFC 3311) and our BYE (§15.1).
+//! UPDATE (RFC 3311), the session timer (RFC 4028) and our BYE (§15.1).
 
 use super::super::request::{self, push_via};
 use super::super::router::DialogInput;
 use super::super::{Client, Prepared};
+use super::ours::{resend_ack, send_ack};
 use super::session::{Outcome, Session};
+use super::timer::CallTimer;
 use super::{ALLOW, Accepted, Answered, CallEnd, CallError, Command, Status, Task, Update};
 use crate::dialog::{Dialog, DialogId};
 use crate::endpoint::ClientEvent;
 use crate::message::{HeaderName, Method, Request, Response, StatusCode};
 use crate::time::sleep_until;
 use crate::transport::{Protocol, SendOptions, Target};
-use bytes::Bytes;
 use std::future::Future;
 use std::pin::Pin;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tracing::{debug, info, warn};
 
 type ByeFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
@@ -71,9 +72,13 @@ impl Task {
         if let Some(seq) = self.early.local_seq(&id.remote_tag) {
             dialog.raise_local_seq(seq);
         }
+        // RFC 4028 §7.2: the session timer the 2xx puts in force.
+        let (interval, interval_rx) = watch::channel(None);
+        let timer = CallTimer::from_2xx(self.timer_config, &ok, interval);
         let mut session = Session::new(
             (self.invite.headers.content_is_sdp() && !self.invite.body.is_empty())
                 .then(|| self.invite.body.clone()),
+            timer,
         );
         self.client
             .calls()
@@ -94,6 +99,7 @@ impl Task {
                 response: ok.clone(),
                 id: id.clone(),
                 status: self.status.subscribe(),
+                interval: interval_rx,
             };
             if self
                 .updates
@@ -107,8 +113,11 @@ impl Task {
             }
         }
         let mut tx_open = true;
+        // Whether our BYE ends an expired session (RFC 4028 §10).
+        let mut expired = false;
         let end = loop {
             let reinvite_at = session.reinvite_deadline();
+            let timer_at = session.timer.deadline();
             tokio::select! {
                 ev = tx.next(), if tx_open => match ev {
                     Some(ClientEvent::Response(r)) if r.status.is_success() && request::acceptable(&r) => {
@@ -125,7 +134,10 @@ impl Task {
                     }
                     // §17.1.1.3: an ACK is never answered.
                     Some(DialogInput::Ack(ack)) => session.on_ack(&ack),
-                    Some(DialogInput::Retransmitted2xx(r)) => self.on_2xx(&id, &ack, r).await,
+                    Some(DialogInput::Retransmitted2xx(r)) => match session.ack_again(&r) {
+                        Some((again, to)) => resend_ack(&self.client, again, to).await,
+                        None => self.on_2xx(&id, &ack, r).await,
+                    },
                     None => {}
                 },
                 cmd = self.commands.recv(), if self.commands_open && bye.is_none() => match cmd {
@@ -144,11 +156,25 @@ impl Task {
                     // final response.
                     Some(Command::Cancel) => {}
                 },
-                event = session.poll_update(), if bye.is_none() => {
-                    session.on_update_event(&self.client, &mut dialog, &self.target, event);
-                    if dialog.is_terminated() {
+                event = session.poll_request(), if bye.is_none() => {
+                    match session.on_request_event(&self.client, &mut dialog, &self.target, event).await {
+                        Outcome::Continue => {}
+                        Outcome::HangUp => {
+                            bye = Some((start_bye(&self.client, &mut dialog, self.target.protocol), None));
+                        }
+                        Outcome::Expired => {
+                            expired = true;
+                            bye = Some((start_bye(&self.client, &mut dialog, self.target.protocol), None));
+                        }
                         // §12.2.1.2: a 481 or 408 ended the dialog.
-                        break CallEnd::Terminated("the dialog ended: UPDATE answered 481 or 408".to_owned());
+                        Outcome::Ended(why) => break CallEnd::Terminated(format!("the dialog ended: {why}")),
+                    }
+                }
+                () = sleep_until(timer_at), if bye.is_none() => {
+                    if let Outcome::Expired = session.on_session_timer(&self.client, &mut dialog, &self.target) {
+                        // RFC 4028 §10: the session is over; BYE.
+                        expired = true;
+                        bye = Some((start_bye(&self.client, &mut dialog, self.target.protocol), None));
                     }
                 }
                 () = sleep_until(reinvite_at) => {
@@ -163,7 +189,11 @@ impl Task {
                     if let Some((_, Some(reply))) = bye.take() {
                         let _ = reply.send(Ok(resp.clone()));
                     }
-                    break CallEnd::LocalBye(Box::new(resp));
+                    break if expired {
+                        CallEnd::SessionExpired(Box::new(resp))
+                    } else {
+                        CallEnd::LocalBye(Box::new(resp))
+                    };
                 }
             }
         };
@@ -173,7 +203,7 @@ impl Task {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id);
         info!(end = %end, "call ended");
-        session.abandon_update(CallError::Ended(Box::new(end.clone())));
+        session.abandon_request(CallError::Ended(Box::new(end.clone())));
         if let Some((_, Some(reply))) = bye.take() {
             // The peer's BYE or a dead dialog came first.
             let _ = reply.send(Err(CallError::Ended(Box::new(end.clone()))));
@@ -258,8 +288,8 @@ impl Task {
     /// Answers a request of the peer in our dialog (§12.2.2). `Some` when
     /// it ends the call (BYE, §15.1.2).
     ///
-    /// BYE and OPTIONS get `200`; UPDATE and re-INVITE the answer of
-    /// [`Session::answer`] (a 2xx to a re-INVITE is then retransmitted
+    /// BYE and OPTIONS get `200`; UPDATE and re-INVITE the response of
+    /// [`Session::respond`] (a 2xx to a re-INVITE is then retransmitted
     /// until its ACK, §13.3.1.4); a PRACK `481`, as we send no reliable
     /// provisional responses (RFC 3262 §3); anything else `405`.
     fn in_dialog(
@@ -277,28 +307,24 @@ impl Task {
             }
             return None;
         }
-        let (status, body, end) = match request.method {
+        let (mut resp, end) = match request.method {
             Method::Bye => (
-                StatusCode::OK,
-                None,
+                request.reply(StatusCode::OK),
                 Some(CallEnd::RemoteBye(Box::new(request.clone()))),
             ),
-            Method::Options => (StatusCode::OK, None, None),
-            Method::Invite | Method::Update => {
-                let (status, body) = session.answer(&request);
-                (status, body, None)
-            }
+            Method::Options => (request.reply(StatusCode::OK), None),
+            Method::Invite | Method::Update => (session.respond(&request), None),
             // RFC 3262 §3: a PRACK matching no unacknowledged reliable
             // provisional response of ours (we send none) gets 481.
-            Method::Prack => (StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, None, None),
-            _ => (StatusCode::METHOD_NOT_ALLOWED, None, None),
+            Method::Prack => (
+                request.reply(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
+                None,
+            ),
+            _ => (request.reply(StatusCode::METHOD_NOT_ALLOWED), None),
         };
-        let mut resp = request.reply(status);
+        let status = resp.status;
         if matches!(status, StatusCode::METHOD_NOT_ALLOWED) || request.method == Method::Options {
             resp.headers.append(HeaderName::Allow, ALLOW);
-        }
-        if let Some(sdp) = body {
-            resp = sdp_response(resp, sdp);
         }
         let sips = super::super::is_sips(&request.uri);
         if let Ok(contact) = self.client.contact_for(&self.target, sips) {
@@ -319,63 +345,12 @@ impl Task {
     }
 }
 
-/// `resp` with `sdp` as its `application/sdp` body.
-fn sdp_response(mut resp: Response, sdp: Bytes) -> Response {
-    resp.headers.set(HeaderName::ContentType, "application/sdp");
-    resp.body = sdp;
-    resp
-}
-
 /// Polls the BYE in progress, if any (pending forever otherwise).
 async fn poll_bye(bye: &mut ByeInProgress) -> Response {
     match bye {
         Some((future, _)) => future.await,
         None => std::future::pending().await,
     }
-}
-
-/// Builds, routes and sends the ACK for the 2xx that created `dialog`
-/// (§13.2.2.4: its own transaction, a fresh branch, straight to the
-/// transport). Returns it and its destination, to send again for each
-/// retransmitted 2xx.
-async fn send_ack(
-    client: &Client,
-    dialog: &mut Dialog,
-    invite: &Request,
-    protocol: Protocol,
-) -> Option<(Request, Target)> {
-    let dr = match request::ack_for_2xx(dialog, invite) {
-        Ok(dr) => dr,
-        Err(e) => {
-            warn!(error = %e, "cannot build the ACK");
-            return None;
-        }
-    };
-    let target = match client.resolve_in_dialog(&dr.next_hop, protocol).await {
-        Ok(t) => t,
-        Err(e) => {
-            warn!(error = %e, next_hop = %dr.next_hop, "cannot route the ACK");
-            return None;
-        }
-    };
-    let mut ack = dr.request;
-    match client.via_for(&target) {
-        Ok(via) => push_via(&mut ack, &via),
-        Err(e) => {
-            warn!(error = %e, "cannot send the ACK");
-            return None;
-        }
-    }
-    debug!(to = %target.addr, "sending ACK");
-    if let Err(e) = client
-        .endpoint()
-        .transport()
-        .send_request(&mut ack, target, SendOptions::default())
-        .await
-    {
-        warn!(error = %e, "ACK could not be sent");
-    }
-    Some((ack, target))
 }
 
 /// Builds the BYE of `dialog` now (which ends the dialog, §15.1.1) and

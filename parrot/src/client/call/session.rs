@@ -1,65 +1,37 @@
-//! The session of an established call: our UPDATE (RFC 3311) with its
-//! retries after `491`, the answers to the peer's UPDATE and re-INVITE
-//! (RFC 3264 offer/answer, as far as the client can answer without the
-//! application), and the retransmission of our 2xx to a re-INVITE until
-//! its ACK (RFC 3261 §13.3.1.4).
+//! The session of an established call: its offer/answer state; our
+//! UPDATE and the session refreshes (RFC 4028 §10), with what their final
+//! responses do to the dialog, our description and the session timer (the
+//! requests themselves are in `ours`); the answers to the peer's UPDATE
+//! and re-INVITE (RFC 3264 offer/answer, as far as the client can answer
+//! without the application; RFC 4028 §9 for their session timer); and the
+//! retransmission of our 2xx to a re-INVITE until its ACK (RFC 3261
+//! §13.3.1.4).
 
-use super::super::request::{self, push_via};
-use super::super::{Client, Prepared};
 use super::CallError;
-use crate::dialog::{Dialog, Retransmit2xx, Retransmit2xxOutput};
-use crate::message::{Method, Request, Response, StatusCode};
-use crate::sdp::SessionDescription;
+use super::ours::{ATTEMPTS, OurRequest, OurRequests, Reply, RequestEvent, Sent, resend_ack};
+use super::timer::CallTimer;
+use crate::client::Client;
+use crate::dialog::{Dialog, Retransmit2xx, Retransmit2xxOutput, SessionTimerAction};
+use crate::message::{HeaderName, Method, Request, Response, StatusCode};
 use crate::transaction::TransactionId;
 use crate::transport::Target;
 use bytes::Bytes;
-use std::future::Future;
-use std::pin::Pin;
-use std::time::Duration;
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
-
-/// How many times an UPDATE is sent when the peer keeps answering `491`.
-pub(super) const UPDATE_ATTEMPTS: u32 = 3;
 
 /// The offer/answer state of an established call.
 pub(super) struct Session {
     /// Our session description in force: the INVITE's offer, or the offer
-    /// of our last UPDATE answered 2xx with an answer (RFC 3264 §8).
+    /// of our last UPDATE or re-INVITE answered 2xx with an answer (RFC
+    /// 3264 §8).
     pub(super) local_sdp: Option<Bytes>,
-    /// Our UPDATE in progress, if any.
-    pub(super) update: Option<OurUpdate>,
+    /// Our UPDATE or re-INVITE in progress, and the ACK of our last
+    /// re-INVITE.
+    ours: OurRequests,
     /// Our 2xx to the peer's re-INVITE, until its ACK.
     pub(super) reinvite: Option<Reinvite2xx>,
-}
-
-type UpdateFuture = Pin<Box<dyn Future<Output = (Request, Response)> + Send>>;
-
-/// Our UPDATE (RFC 3311 §5.1) and who waits for its final response.
-pub(super) struct OurUpdate {
-    offer: Option<String>,
-    attempts: u32,
-    reply: oneshot::Sender<Result<Response, CallError>>,
-    phase: Phase,
-}
-
-enum Phase {
-    /// In its client transaction.
-    Sending(UpdateFuture),
-    /// Answered `491`: sent again at this instant (§14.1).
-    Waiting(Instant),
-}
-
-/// What happened to our UPDATE.
-// Made and consumed once per response; boxing would only add a step.
-#[allow(clippy::large_enum_variant)]
-pub(super) enum UpdateEvent {
-    /// Its final response, and the request as last sent (with credentials,
-    /// its CSeq is one above the dialog's, §22.2).
-    Answered(Request, Response),
-    /// The time to send it again has come.
-    Retry,
+    /// The session timer (RFC 4028).
+    pub(super) timer: CallTimer,
 }
 
 /// Our 2xx to a re-INVITE, retransmitted until the ACK (§13.3.1.4).
@@ -69,155 +41,247 @@ pub(super) struct Reinvite2xx {
     transaction: TransactionId,
 }
 
-/// What the session asks the call after the peer's request.
+/// What the session asks the call.
 pub(super) enum Outcome {
     /// Nothing more.
     Continue,
     /// The 2xx to the re-INVITE was never acknowledged: hang up
     /// (§13.3.1.4: "the session SHOULD be terminated").
     HangUp,
+    /// The session expired (RFC 4028 §10): hang up; the call ends with
+    /// `CallEnd::SessionExpired`.
+    Expired,
+    /// A request of ours was answered `481` or `408`, which ended the
+    /// dialog (§12.2.1.2): the call is over, without BYE.
+    Ended(String),
 }
 
 impl Session {
-    pub(super) fn new(local_sdp: Option<Bytes>) -> Session {
+    pub(super) fn new(local_sdp: Option<Bytes>, timer: CallTimer) -> Session {
         Session {
             local_sdp,
-            update: None,
+            ours: OurRequests::default(),
             reinvite: None,
+            timer,
         }
     }
 
-    /// Whether an offer of ours is waiting for its answer: our UPDATE with
-    /// a body, in its transaction (not while it waits to be sent again).
+    /// Whether an offer of ours is waiting for its answer: our UPDATE or
+    /// re-INVITE with a body, in its transaction.
     pub(super) fn offer_pending(&self) -> bool {
-        self.update
-            .as_ref()
-            .is_some_and(|u| u.offer.is_some() && matches!(u.phase, Phase::Sending(_)))
+        self.ours.offer_pending()
     }
 
-    /// Starts our UPDATE with `offer`, or refuses a second one while the
-    /// first is in progress (RFC 3311 §5.1: "a UAC MUST NOT send an UPDATE
-    /// with an offer while a previous offer is pending"; one at a time
-    /// keeps the retries simple).
+    /// Starts our UPDATE with `offer`, or refuses it while another request
+    /// of ours is in progress (RFC 3311 §5.1: "a UAC MUST NOT send an
+    /// UPDATE with an offer while a previous offer is pending"; one at a
+    /// time keeps the retries simple).
     pub(super) fn start_update(
         &mut self,
         client: &Client,
         dialog: &mut Dialog,
         target: &Target,
         offer: Option<String>,
-        reply: oneshot::Sender<Result<Response, CallError>>,
+        reply: Reply,
     ) {
-        if self.update.is_some() {
+        if self.ours.is_busy() {
             let _ = reply.send(Err(CallError::UpdateInProgress));
             return;
         }
-        match build_update(client, dialog, target, offer.as_deref()) {
-            Ok(future) => {
-                self.update = Some(OurUpdate {
-                    offer,
-                    attempts: 1,
-                    reply,
-                    phase: Phase::Sending(future),
-                });
-            }
-            Err(e) => {
-                let _ = reply.send(Err(e));
-            }
-        }
+        let request = OurRequest::new(Method::Update, offer.map(Bytes::from), Some(reply));
+        self.ours
+            .start(client, dialog, target, &self.timer, request);
     }
 
-    /// The next step of our UPDATE (pending forever without one).
-    pub(super) async fn poll_update(&mut self) -> UpdateEvent {
-        match &mut self.update {
-            Some(OurUpdate {
-                phase: Phase::Sending(future),
-                ..
-            }) => {
-                let (request, response) = future.await;
-                UpdateEvent::Answered(request, response)
-            }
-            Some(OurUpdate {
-                phase: Phase::Waiting(at),
-                ..
-            }) => {
-                tokio::time::sleep_until(*at).await;
-                UpdateEvent::Retry
-            }
-            None => std::future::pending().await,
-        }
-    }
-
-    /// Handles what [`poll_update`](Self::poll_update) reported. After a
-    /// `491`, the UPDATE waits "a randomly chosen value between 2.1 and 4
-    /// seconds in units of 10 ms" (RFC 3261 §14.1, as RFC 3311 §5.1 asks:
-    /// we sent the INVITE, so we own the Call-ID) and goes again, up to
-    /// [`UPDATE_ATTEMPTS`] times; the last `491` is the answer.
-    pub(super) fn on_update_event(
+    /// Fires the session timer (RFC 4028 §10): a refresh goes out (or
+    /// waits for our request in progress, whose 2xx refreshes the session
+    /// too); [`Outcome::Expired`] when the session is over.
+    pub(super) fn on_session_timer(
         &mut self,
         client: &Client,
         dialog: &mut Dialog,
         target: &Target,
-        event: UpdateEvent,
-    ) {
-        let Some(mut update) = self.update.take() else {
-            return;
-        };
-        match event {
-            UpdateEvent::Retry => {
-                update.attempts += 1;
-                match build_update(client, dialog, target, update.offer.as_deref()) {
-                    Ok(future) => {
-                        update.phase = Phase::Sending(future);
-                        self.update = Some(update);
-                    }
-                    Err(e) => {
-                        let _ = update.reply.send(Err(e));
-                    }
-                }
+    ) -> Outcome {
+        match self.timer.fire() {
+            Some(SessionTimerAction::Expire) => Outcome::Expired,
+            Some(SessionTimerAction::Refresh) if self.ours.is_busy() => {
+                debug!("refresh due while a request of ours is in progress");
+                self.timer.refresh_due = true;
+                Outcome::Continue
             }
-            UpdateEvent::Answered(sent, resp) => {
-                // The CSeq of a resubmission with credentials (§22.2).
-                if let Some(c) = sent.headers.cseq() {
-                    dialog.raise_local_seq(c.seq);
-                }
-                // §12.2.1.2: the remote target of a 2xx to a target refresh,
-                // and a 481 or 408 ending the dialog.
-                dialog.handle_response(&resp);
-                if resp.status == StatusCode::REQUEST_PENDING
-                    && update.attempts < UPDATE_ATTEMPTS
-                    && !dialog.is_terminated()
-                {
-                    let delay = retry_delay();
-                    info!(
-                        attempt = update.attempts,
-                        delay_ms = delay.as_millis() as u64,
-                        "UPDATE answered 491; sending it again later (RFC 3261 §14.1)"
-                    );
-                    update.phase = Phase::Waiting(Instant::now() + delay);
-                    self.update = Some(update);
-                    return;
-                }
-                info!(status = %resp.status, "UPDATE answered");
-                if resp.status.is_success()
-                    && let Some(offer) = &update.offer
-                {
-                    if resp.headers.content_is_sdp() && !resp.body.is_empty() {
-                        // RFC 3264 §8: the offer, now answered, is in force.
-                        self.local_sdp = Some(Bytes::from(offer.clone()));
-                    } else {
-                        warn!("2xx to our UPDATE offer without an SDP answer (RFC 3311 §5.2)");
-                    }
-                }
-                let _ = update.reply.send(Ok(resp));
+            Some(SessionTimerAction::Refresh) => {
+                self.start_refresh(client, dialog, target);
+                Outcome::Continue
             }
+            None => Outcome::Continue,
         }
     }
 
-    /// Our UPDATE will not be answered: the call ended first.
-    pub(super) fn abandon_update(&mut self, error: CallError) {
-        if let Some(update) = self.update.take() {
-            let _ = update.reply.send(Err(error));
+    /// Sends a session refresh (RFC 4028 §10): UPDATE without a body when
+    /// the peer allows it ("UPDATE is RECOMMENDED", as it carries no
+    /// offer), else a re-INVITE offering our description in force
+    /// unchanged. Without a description of ours, UPDATE all the same: a
+    /// re-INVITE without an offer would need our answer in the ACK.
+    fn start_refresh(&mut self, client: &Client, dialog: &mut Dialog, target: &Target) {
+        let (method, offer) = match (&self.local_sdp, self.timer.peer_allows_update) {
+            (Some(sdp), false) => (Method::Invite, Some(sdp.clone())),
+            _ => (Method::Update, None),
+        };
+        info!(%method, "refreshing the session (RFC 4028 §10)");
+        let request = OurRequest::new(method, offer, None);
+        self.ours
+            .start(client, dialog, target, &self.timer, request);
+    }
+
+    /// The next event of our requests (pending forever without any).
+    pub(super) async fn poll_request(&mut self) -> RequestEvent {
+        self.ours.poll().await
+    }
+
+    /// The ACK to send again, and where, if `resp` is a retransmission of
+    /// the 2xx to our last re-INVITE (§13.2.2.4).
+    pub(super) fn ack_again(&self, resp: &Response) -> Option<(Request, Target)> {
+        self.ours.ack_again(resp)
+    }
+
+    /// Handles what [`poll_request`](Self::poll_request) reported.
+    ///
+    /// After a `491`, the request waits "a randomly chosen value between
+    /// 2.1 and 4 seconds in units of 10 ms" (RFC 3261 §14.1, as RFC 3311
+    /// §5.1 asks: we sent the INVITE, so we own the Call-ID) and goes
+    /// again, up to [`ATTEMPTS`] times; the last `491` is the answer.
+    /// A 2xx to a re-INVITE is acknowledged (§13.2.2.4), and any 2xx
+    /// restarts the session timer (RFC 4028 §10). For a session refresh
+    /// (§10): `408` or a timeout ends the session with BYE
+    /// ([`Outcome::Expired`]), `481` without ([`Outcome::Ended`], as for
+    /// any request of ours, RFC 3261 §12.2.1.2), and `405`/`501` to an
+    /// UPDATE has it sent again as a re-INVITE.
+    pub(super) async fn on_request_event(
+        &mut self,
+        client: &Client,
+        dialog: &mut Dialog,
+        target: &Target,
+        event: RequestEvent,
+    ) -> Outcome {
+        let (mut ours, sent) = match event {
+            RequestEvent::Retransmitted2xx(r) => {
+                if let Some((ack, to)) = self.ours.ack_again(&r) {
+                    resend_ack(client, ack, to).await;
+                }
+                return Outcome::Continue;
+            }
+            RequestEvent::Retry => {
+                self.ours.restart(client, dialog, target, &self.timer);
+                return Outcome::Continue;
+            }
+            RequestEvent::Answered(ours, sent) => (ours, *sent),
+        };
+        let Sent {
+            request: sent,
+            response: resp,
+            tx,
+        } = sent;
+        let method = ours.method.clone();
+        // The CSeq of a resubmission with credentials (§22.2).
+        if let Some(c) = sent.headers.cseq() {
+            dialog.raise_local_seq(c.seq);
         }
+        let refresh = ours.reply.is_none();
+        // RFC 4028 §10: "If the session refresh request transaction times
+        // out or generates a 408 response, then the UAC sends a BYE
+        // request". Before the dialog sees the 408, which would end it
+        // (§12.2.1.2) and leave no dialog to send the BYE in.
+        if refresh && resp.status == StatusCode::REQUEST_TIMEOUT {
+            warn!(%method, "session refresh timed out or answered 408: hanging up (RFC 4028 §10)");
+            return Outcome::Expired;
+        }
+        // §12.2.1.2: the remote target of a 2xx to a target refresh, and a
+        // 481 or 408 ending the dialog; §14.1: the end of our INVITE.
+        dialog.handle_response(&resp);
+        if resp.status == StatusCode::REQUEST_PENDING
+            && ours.attempts < ATTEMPTS
+            && !dialog.is_terminated()
+        {
+            // We sent the INVITE: we own the Call-ID (§14.1).
+            let delay = crate::dialog::glare_delay(true);
+            info!(
+                %method,
+                attempt = ours.attempts,
+                delay_ms = delay.as_millis() as u64,
+                "answered 491; sending it again later (RFC 3261 §14.1)"
+            );
+            self.ours.wait(ours, Instant::now() + delay);
+            return Outcome::Continue;
+        }
+        info!(%method, status = %resp.status, "our request answered");
+        let status = resp.status;
+        if status.is_success() {
+            if method == Method::Invite {
+                self.ours
+                    .acknowledge(client, dialog, target, &sent, tx)
+                    .await;
+            }
+            self.timer.on_our_2xx(&resp);
+            if let Some(offer) = &ours.offer {
+                if resp.headers.content_is_sdp() && !resp.body.is_empty() {
+                    // RFC 3264 §8: the offer, now answered, is in force.
+                    self.local_sdp = Some(offer.clone());
+                } else {
+                    // RFC 3311 §5.2, RFC 3261 §13.2.1: the 2xx carries the
+                    // answer.
+                    warn!(%method, "2xx to our offer without an SDP answer");
+                }
+            }
+        }
+        if let Some(reply) = ours.reply.take() {
+            let _ = reply.send(Ok(resp));
+        }
+        if dialog.is_terminated() {
+            return Outcome::Ended(format!("{method} answered {status}"));
+        }
+        if status.is_success() {
+            return Outcome::Continue;
+        }
+        if !refresh {
+            if self.timer.refresh_due {
+                self.start_refresh(client, dialog, target);
+            }
+        } else if matches!(status.as_u16(), 405 | 501)
+            && method == Method::Update
+            && self.local_sdp.is_some()
+        {
+            debug!(%status, "UPDATE refused: refreshing by re-INVITE (RFC 4028 §10)");
+            self.timer.peer_allows_update = false;
+            self.start_refresh(client, dialog, target);
+        } else {
+            warn!(%method, %status, "session refresh refused: the session ends unless the peer refreshes it");
+        }
+        Outcome::Continue
+    }
+
+    /// Our request will not be answered: the call ended first.
+    pub(super) fn abandon_request(&mut self, error: CallError) {
+        self.ours.abandon(error);
+    }
+
+    /// The response to the peer's UPDATE or re-INVITE `req`, already
+    /// accepted by the dialog (§12.2.2): `422` for a session interval below
+    /// our Min-SE (RFC 4028 §9), else the answer of
+    /// [`answer`](Self::answer), a 2xx completed with the session timer it
+    /// puts in force (RFC 4028 §9, §10: the peer's refresh).
+    pub(super) fn respond(&mut self, req: &Request) -> Response {
+        if let Some(too_small) = self.timer.check(req) {
+            debug!(method = %req.method, "session interval too small: 422 (RFC 4028 §9)");
+            return too_small;
+        }
+        let (status, body) = self.answer(req);
+        let mut resp = req.reply(status);
+        if let Some(sdp) = body {
+            resp.headers.set(HeaderName::ContentType, "application/sdp");
+            resp.body = sdp;
+        }
+        self.timer.answer(req, &mut resp);
+        resp
     }
 
     /// The answer to the peer's UPDATE or re-INVITE `req`, already
@@ -226,7 +290,8 @@ impl Session {
     ///
     /// * An UPDATE without a body: a session refresh, `200` (RFC 3311
     ///   §5.2), even while our offer is out (it carries none).
-    /// * An offer crossing our UPDATE offer: `491` (RFC 3311 §5.2: "If an
+    /// * An offer crossing our UPDATE or re-INVITE offer: `491` (RFC 3311
+    ///   §5.2: "If an
     ///   UPDATE is received that contains an offer, and the UAS has
     ///   generated an offer ... to which it has not yet received an answer,
     ///   the UAS MUST reject the UPDATE with a 491"; the same for a
@@ -250,7 +315,7 @@ impl Session {
         let Some(ours) = &self.local_sdp else {
             return (StatusCode::NOT_ACCEPTABLE_HERE, None);
         };
-        if !offer || (req.headers.content_is_sdp() && same_streams(ours, &req.body)) {
+        if !offer || (req.headers.content_is_sdp() && crate::sdp::same_streams(ours, &req.body)) {
             (StatusCode::OK, Some(ours.clone()))
         } else {
             (StatusCode::NOT_ACCEPTABLE_HERE, None)
@@ -336,109 +401,5 @@ impl Session {
             self.reinvite = None;
         }
         outcome
-    }
-}
-
-/// §14.1: "If the UAC is the owner of the Call-ID of the dialog ID
-/// (meaning it generated the value), T has a randomly chosen value between
-/// 2.1 and 4 seconds in units of 10 ms."
-pub(super) fn retry_delay() -> Duration {
-    Duration::from_millis(2100 + (crate::random::u64() % 191) * 10)
-}
-
-/// Whether `offer` has as many media streams as `ours`, of the same kinds
-/// in the same order (`m=` lines): then ours, unchanged, answers it
-/// (RFC 3264 §6: one answer stream per offered stream, §8: an unchanged
-/// description keeps its version).
-pub(super) fn same_streams(ours: &[u8], offer: &[u8]) -> bool {
-    let (Ok(ours), Ok(offer)) = (
-        SessionDescription::from_bytes(ours),
-        SessionDescription::from_bytes(offer),
-    ) else {
-        return false;
-    };
-    ours.media.len() == offer.media.len()
-        && ours
-            .media
-            .iter()
-            .zip(&offer.media)
-            .all(|(a, b)| a.media.eq_ignore_ascii_case(&b.media))
-}
-
-/// Builds our UPDATE in `dialog` (RFC 3311 §5.1: a target refresh, so with
-/// our Contact, §12.2.1.1) with `offer` as its `application/sdp` body, and
-/// returns the future that sends it and yields its final response.
-fn build_update(
-    client: &Client,
-    dialog: &mut Dialog,
-    target: &Target,
-    offer: Option<&str>,
-) -> Result<UpdateFuture, CallError> {
-    let sips = dialog.is_secure() || super::super::is_sips(&dialog.remote_target());
-    let contact = client
-        .contact_for(target, sips)
-        .map_err(|e| CallError::Protocol(format!("no Contact for the UPDATE: {e}")))?;
-    let dr = dialog
-        .create_request(Method::Update, None, Some(&contact))
-        .map_err(|e| CallError::Protocol(format!("cannot build the UPDATE: {e}")))?;
-    let mut req = dr.request;
-    if let Some(sdp) = offer {
-        req = request::with_body(req, "application/sdp", Bytes::from(sdp.to_owned()));
-    }
-    let next_hop = dr.next_hop;
-    let client = client.clone();
-    let protocol = target.protocol;
-    Ok(Box::pin(async move {
-        let target = match client.resolve_in_dialog(&next_hop, protocol).await {
-            Ok(t) => t,
-            Err(e) => {
-                warn!(error = %e, next_hop = %next_hop, "cannot route the UPDATE");
-                let resp = req.reply(StatusCode::SERVICE_UNAVAILABLE);
-                return (req, resp);
-            }
-        };
-        match client.via_for(&target) {
-            Ok(via) => push_via(&mut req, &via),
-            Err(e) => {
-                warn!(error = %e, "cannot send the UPDATE");
-                let resp = req.reply(StatusCode::SERVICE_UNAVAILABLE);
-                return (req, resp);
-            }
-        }
-        info!(to = %target.addr, offer = req.body.len(), "sending UPDATE");
-        client
-            .transact(Prepared {
-                request: req,
-                target,
-            })
-            .await
-    }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const AUDIO: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n";
-
-    #[test]
-    fn streams_compare_by_count_and_kind() {
-        assert!(same_streams(AUDIO.as_bytes(), AUDIO.as_bytes()));
-        let other_port = AUDIO.replace("40000", "50000");
-        assert!(same_streams(AUDIO.as_bytes(), other_port.as_bytes()));
-        let video = format!("{AUDIO}m=video 40002 RTP/AVP 96\r\n");
-        assert!(!same_streams(AUDIO.as_bytes(), video.as_bytes()));
-        let swapped = AUDIO.replace("m=audio", "m=video");
-        assert!(!same_streams(AUDIO.as_bytes(), swapped.as_bytes()));
-        assert!(!same_streams(AUDIO.as_bytes(), b"not sdp"));
-    }
-
-    #[test]
-    fn the_retry_delay_of_the_call_id_owner() {
-        for _ in 0..2000 {
-            let d = retry_delay();
-            assert!(d >= Duration::from_millis(2100) && d <= Duration::from_secs(4));
-            assert_eq!(d.as_millis() % 10, 0);
-        }
     }
 }
