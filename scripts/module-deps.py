@@ -5,8 +5,10 @@ every directory. Test code (`tests.rs`, `#[cfg(test)]` modules,
 `test_support.rs`) is left out: tests may reach anywhere.
 
 It also checks that the sans-IO floors (message, transaction, dialog,
-proxy, auth, sdp) name no tokio item: they perform no I/O and read no
-clock, so tests drive them directly.
+proxy, auth, sdp, and the rules of locate: locate::select,
+locate::records and locate::error) name no tokio item: they perform no I/O and read no
+clock, so tests drive them directly. An entry names a module and
+everything below it.
 
 Usage: scripts/module-deps.py [SRC_DIR]   (default parrot/src)
 Exit status 1 when a cycle or a sans-IO module using tokio is found.
@@ -18,7 +20,8 @@ import sys
 ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "parrot", "src")
 TEST_FILES = {"tests.rs", "test_support.rs"}
-SANS_IO = {"message", "transaction", "dialog", "proxy", "auth", "sdp"}
+SANS_IO = {"message", "transaction", "dialog", "proxy", "auth", "sdp",
+           "locate::select", "locate::records", "locate::error"}
 
 
 def module_of(path):
@@ -157,7 +160,7 @@ def main():
             else:
                 print(f"  {label} -> {', '.join(deps) or '-'}")
     for path, mod in sorted(files.items()):
-        if mod and mod[0] in SANS_IO:
+        if any("::".join(mod[:k]) in SANS_IO for k in range(1, len(mod) + 1)):
             src = strip_comments(strip_tests(open(path, encoding="utf-8").read()))
             if re.search(r"\btokio\b", src):
                 bad = True

@@ -29,6 +29,12 @@ fi
 if ! command -v baresip >/dev/null 2>&1; then
     packages+=(baresip-core)
 fi
+# The RFC 3263 location test (parrot/tests/locate_dnsmasq.rs) asks a real
+# dnsmasq for NAPTR and SRV records: the binary alone (Debian package
+# dnsmasq-base, /usr/sbin/dnsmasq), not the system DNS service.
+if ! command -v dnsmasq >/dev/null 2>&1 && [ ! -x /usr/sbin/dnsmasq ]; then
+    packages+=(dnsmasq-base)
+fi
 # The browser test (tests/tests/e2e/browser.rs) drives headless Chromium
 # (Debian package chromium, /usr/bin/chromium) with puppeteer-core and JsSIP
 # from tests/browser/node_modules, installed with npm (Debian packages

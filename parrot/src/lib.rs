@@ -45,6 +45,7 @@ pub mod client;
 pub mod dialog;
 pub mod endpoint;
 mod error;
+pub mod locate;
 pub(crate) mod memory;
 pub mod message;
 pub mod prelude;

@@ -84,3 +84,17 @@ pub(crate) fn is_tx_request(out: &Output, method: &Method) -> bool {
 pub(crate) fn is_tx_response(out: &Output, code: u16) -> bool {
     matches!(out, Output::Transmit(Message::Response(r)) if r.status.as_u16() == code)
 }
+
+/// A seeded generator (SplitMix64) in the shape SRV ordering takes:
+/// `random(n)` in `0..=n`, the same sequence for the same seed.
+pub(crate) fn seeded_random(seed: u64) -> impl FnMut(u32) -> u32 + Send + 'static {
+    let mut state = seed;
+    move |n| {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z % (u64::from(n) + 1)) as u32
+    }
+}

@@ -31,9 +31,10 @@
 //!   all).
 //!
 //! Left to the layers above: discarding responses whose top Via sent-by is
-//! not one this element inserts (§18.1.2), SRV/NAPTR lookups (RFC 3263) and
-//! choosing the sent-by of outgoing requests ([`TransportLayer::listeners`]
-//! reports the bound addresses for that).
+//! not one this element inserts (§18.1.2), SRV/NAPTR lookups (RFC 3263, the
+//! [`locate`](crate::locate) module) and choosing the sent-by of outgoing
+//! requests ([`TransportLayer::listeners`] reports the bound addresses for
+//! that).
 //!
 //! ```no_run
 //! use parrot::transport::{ListenerConfig, TransportConfig, TransportLayer};
