@@ -7,6 +7,7 @@ use super::{
 use crate::auth::DigestClient;
 use crate::dialog::SessionTimerConfig;
 use crate::endpoint::{Endpoint, EndpointConfig};
+use crate::locate::Locator;
 use crate::message::Text;
 use crate::transaction::TimerConfig;
 use crate::transport::{ListenerConfig, Protocol, TlsConfig, TransportConfig};
@@ -27,6 +28,7 @@ pub struct ClientBuilder {
     timers: TimerConfig,
     transport: TransportConfig,
     session_timer: Option<SessionTimerConfig>,
+    locator: Option<Locator>,
 }
 
 impl ClientBuilder {
@@ -43,6 +45,7 @@ impl ClientBuilder {
             timers: TimerConfig::default(),
             transport: TransportConfig::default(),
             session_timer: None,
+            locator: None,
         }
     }
 
@@ -127,6 +130,19 @@ impl ClientBuilder {
         self
     }
 
+    /// How the client finds the servers of a URI (RFC 3263): default
+    /// [`Locator::system`] (NAPTR and SRV from the system's DNS servers,
+    /// addresses from the system), for the transports the client has.
+    /// Give one with another [`DnsResolver`](crate::locate::DnsResolver)
+    /// (a DNS server of your own, a static table) here. A request whose
+    /// target fails — a transport error, a timeout, a `503` — goes to the
+    /// next server of the list (RFC 3263 §4.3), and the failed one is
+    /// avoided for a while.
+    pub fn locator(mut self, locator: Locator) -> Self {
+        self.locator = Some(locator);
+        self
+    }
+
     /// Asks for session timers (RFC 4028) on every call: our INVITEs carry
     /// `Supported: timer`, `Session-Expires: <config.interval>` (no
     /// `refresher`, the callee chooses, §7.1) and `Min-SE:
@@ -191,7 +207,18 @@ impl ClientBuilder {
             timers: self.timers,
             ..EndpointConfig::default()
         };
+        let tls = config.transport.tls.is_some();
         let (endpoint, events) = Endpoint::bind(config).await.map_err(ClientError::Bind)?;
+        let mut protocols: Vec<Protocol> = endpoint
+            .transport()
+            .listeners()
+            .iter()
+            .map(|l| l.protocol)
+            .collect();
+        if tls && !protocols.contains(&Protocol::Tls) {
+            protocols.push(Protocol::Tls);
+        }
+        let locator = Arc::new(self.locator.unwrap_or_else(|| Locator::system(&protocols)));
         let calls: CallTable = Arc::default();
         let router = tokio::spawn(router::run(endpoint.clone(), events, calls.clone()));
         let host = endpoint
@@ -214,6 +241,7 @@ impl ClientBuilder {
                 user_agent,
                 timers: self.timers,
                 session_timer: self.session_timer,
+                locator,
                 calls,
                 register_call_id: new_call_id(&host),
                 register_cseq: AtomicU32::new(initial_cseq()),

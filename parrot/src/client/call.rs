@@ -497,6 +497,7 @@ pub(crate) async fn start(client: Client, p: Prepared) -> Result<PendingCall, Cl
         client,
         invite: p.request,
         target: p.target,
+        fallbacks: p.fallbacks,
         updates: updates_tx,
         commands: commands_rx,
         commands_open: true,
@@ -539,6 +540,9 @@ struct Task {
     /// The INVITE last sent (a resubmission with credentials replaces it).
     invite: Request,
     target: Target,
+    /// The next servers to try while the INVITE has no answer (RFC 3263
+    /// §4.3).
+    fallbacks: Vec<Target>,
     updates: mpsc::UnboundedSender<Update>,
     commands: mpsc::UnboundedReceiver<Command>,
     commands_open: bool,
@@ -553,6 +557,20 @@ struct Task {
 }
 
 impl Task {
+    /// The INVITE for the next server after ours failed with `status`
+    /// (RFC 3263 §4.3), if there is one; the task's target moves on.
+    fn fail_over(&mut self, status: StatusCode) -> Option<Request> {
+        let p = Prepared {
+            request: self.invite.clone(),
+            target: self.target,
+            fallbacks: std::mem::take(&mut self.fallbacks),
+        };
+        let next = self.client.fail_over(p, status)?;
+        self.target = next.target;
+        self.fallbacks = next.fallbacks;
+        Some(next.request)
+    }
+
     async fn run(mut self) {
         if let Some(accepted) = self.calling().await {
             self.established(accepted).await;
@@ -625,6 +643,9 @@ impl Task {
                             } else if r.status == StatusCode::SESSION_INTERVAL_TOO_SMALL && !too_small {
                                 too_small = true;
                                 self.interval_too_small(&r)
+                            } else if r.status == StatusCode::SERVICE_UNAVAILABLE && !provisional {
+                                // RFC 3263 §4.3: the next server.
+                                self.fail_over(r.status)
                             } else {
                                 None
                             };
@@ -653,12 +674,26 @@ impl Task {
                             return None;
                         }
                     }
-                    Some(ClientEvent::TransportError) => {
-                        self.fail(unreachable(&self.invite));
-                        return None;
-                    }
-                    Some(ClientEvent::Timeout(_)) | None => {
-                        self.fail(timeout(&self.invite));
+                    Some(ClientEvent::TransportError) | Some(ClientEvent::Timeout(_)) | None => {
+                        let failed = if matches!(ev, Some(ClientEvent::TransportError)) {
+                            unreachable(&self.invite)
+                        } else {
+                            timeout(&self.invite)
+                        };
+                        // RFC 3263 §4.3: a server that does not answer
+                        // gives way to the next one.
+                        if !provisional
+                            && cancel == Cancel::No
+                            && let Some(next) = self.fail_over(failed.status().unwrap_or(StatusCode::REQUEST_TIMEOUT))
+                        {
+                            self.invite = next;
+                            self.early.reset();
+                            if let Some(t) = self.start_transaction().await {
+                                tx = t;
+                                continue;
+                            }
+                        }
+                        self.fail(failed);
                         return None;
                     }
                 },

@@ -116,6 +116,7 @@ pub use request::NextHop;
 use crate::auth::DigestClient;
 use crate::dialog::{DialogId, SessionTimerConfig};
 use crate::endpoint::{ClientEvent, ClientTransaction, Endpoint};
+use crate::locate::Locator;
 use crate::message::typed::{Contact, Via};
 use crate::message::{
     HeaderName, Host, Method, NameAddr, Request, Response, SipUri, StatusCode, Text, Uri,
@@ -240,6 +241,8 @@ struct Inner {
     timers: TimerConfig,
     /// The session timer we ask for on every call, if any (RFC 4028).
     session_timer: Option<SessionTimerConfig>,
+    /// Finds the servers of a URI (RFC 3263).
+    locator: Arc<Locator>,
     calls: CallTable,
     /// §10.2: "All registrations from a UAC SHOULD use the same Call-ID
     /// header field value for registrations sent to a particular
@@ -277,6 +280,20 @@ impl fmt::Debug for Client {
 pub(crate) struct Prepared {
     pub(crate) request: Request,
     pub(crate) target: Target,
+    /// The next servers to try if `target` fails (RFC 3263 §4.3), in
+    /// order.
+    pub(crate) fallbacks: Vec<Target>,
+}
+
+impl Prepared {
+    /// `request` to `target`, with no other server to fall back on.
+    pub(crate) fn to(request: Request, target: Target) -> Prepared {
+        Prepared {
+            request,
+            target,
+            fallbacks: Vec::new(),
+        }
+    }
 }
 
 impl Client {
@@ -425,6 +442,7 @@ impl Client {
         let p = self.fit_transport(Prepared {
             request,
             target: p.target,
+            fallbacks: p.fallbacks,
         })?;
         call::start(self.clone(), p).await
     }
@@ -483,20 +501,23 @@ impl Client {
         }
     }
 
-    /// Resolves the next hop whose URI is `first_hop` (RFC 3263 without
-    /// NAPTR/SRV: A/AAAA of the host).
-    pub(crate) async fn resolve(&self, first_hop: &Uri) -> Result<Target, ClientError> {
-        resolve_hop(NextHop::from_uri(first_hop)?).await
-    }
-
-    /// [`resolve`](Self::resolve) for a request inside a dialog whose
-    /// INVITE went over `dialog` (see [`NextHop::in_dialog`]).
+    /// Where a request inside a dialog whose INVITE went over `dialog`
+    /// goes, its first hop being `first_hop` (see [`NextHop::in_dialog`]):
+    /// a host name is located by RFC 3263 (its first server over the
+    /// hop's transport), an address is taken as it is.
     pub(crate) async fn resolve_in_dialog(
         &self,
         first_hop: &Uri,
         dialog: Protocol,
     ) -> Result<Target, ClientError> {
-        resolve_hop(NextHop::in_dialog(first_hop, dialog)?).await
+        let hop = NextHop::in_dialog(first_hop, dialog)?;
+        if hop.host.parse::<IpAddr>().is_err()
+            && let Ok(targets) = self.inner.locator.locate(first_hop).await
+            && let Some(t) = targets.iter().find(|t| t.protocol == hop.protocol)
+        {
+            return Ok(*t);
+        }
+        resolve_hop(hop).await
     }
 
     /// The local address requests to `target` are sent from: the
@@ -587,7 +608,8 @@ impl Client {
         // The first hop must be routable (checked by `resolve`); the
         // Request-URI need not be when an outbound proxy takes it.
         let first_hop = self.inner.outbound_proxy.as_ref().unwrap_or(&request_uri);
-        let target = self.resolve(first_hop).await?;
+        let mut fallbacks = self.locate(first_hop).await?;
+        let target = fallbacks.remove(0);
         let local = self.local_for(&target)?;
         let sips = is_sips(first_hop) || is_sips(&request_uri);
         let contact = if contact {
@@ -611,7 +633,50 @@ impl Client {
             user_agent: self.inner.user_agent.clone(),
         }
         .build();
-        Ok(Prepared { request, target })
+        Ok(Prepared {
+            request,
+            target,
+            fallbacks,
+        })
+    }
+
+    /// The servers a request whose first hop is `first_hop` goes to, in
+    /// the order to try them (RFC 3263 §4; never empty).
+    pub(crate) async fn locate(&self, first_hop: &Uri) -> Result<Vec<Target>, ClientError> {
+        // The URI's own rules (scheme, transport) first, for their errors.
+        NextHop::from_uri(first_hop)?;
+        match self.inner.locator.locate(first_hop).await {
+            Ok(targets) if !targets.is_empty() => Ok(targets),
+            Ok(_) => Err(ClientError::Unresolvable(first_hop.to_string())),
+            Err(e) => {
+                tracing::info!(error = %e, uri = %first_hop, "no server found");
+                Err(ClientError::Unresolvable(format!("{first_hop}: {e}")))
+            }
+        }
+    }
+
+    /// `p` sent to its next server after `p.target` failed (RFC 3263
+    /// §4.3: "a new request, identical to the previous, but with a
+    /// different value of the Via branch ID"), if there is one.
+    pub(crate) fn fail_over(&self, mut p: Prepared, status: StatusCode) -> Option<Prepared> {
+        if p.fallbacks.is_empty() {
+            return None;
+        }
+        self.inner.locator.failed(&p.target);
+        let next = p.fallbacks.remove(0);
+        let via = self.via_for(&next).ok()?;
+        p.request.headers.set_typed(&via);
+        if next.protocol != p.target.protocol
+            && p.request.headers.contains(HeaderName::Contact)
+            && let Ok(uri) = self.contact_for(&next, is_sips(&p.request.uri))
+        {
+            p.request
+                .headers
+                .set_typed(&Contact::new(NameAddr::new(uri)));
+        }
+        tracing::info!(%status, failed = %p.target.addr, next = %next.addr, protocol = %next.protocol, "trying the next server (RFC 3263 §4.3)");
+        p.target = next;
+        Some(p)
     }
 
     /// §18.1.1: a request over UDP within 200 bytes of the path MTU (by
@@ -655,22 +720,30 @@ impl Client {
         &self,
         p: Prepared,
     ) -> (Request, Response, Option<ClientTransaction>) {
-        let Prepared {
-            mut request,
-            target,
-        } = p;
+        let mut p = p;
         let mut answered = false;
         loop {
-            let (resp, tx) = self.one_transaction_keeping(&request, target).await;
+            let (resp, tx) = self.one_transaction_keeping(&p.request, p.target).await;
             if !answered && is_challenge(&resp) {
                 answered = true;
-                if let Some(next) = self.authorize(&request, &resp) {
-                    tracing::debug!(method = %request.method, status = %resp.status, "answering the digest challenge");
-                    request = next;
+                if let Some(next) = self.authorize(&p.request, &resp) {
+                    tracing::debug!(method = %p.request.method, status = %resp.status, "answering the digest challenge");
+                    p.request = next;
                     continue;
                 }
             }
-            return (request, resp, tx);
+            if server_failed(&resp) {
+                let status = resp.status;
+                let request = p.request.clone();
+                match self.fail_over(p, status) {
+                    Some(next) => {
+                        p = next;
+                        continue;
+                    }
+                    None => return (request, resp, tx),
+                }
+            }
+            return (p.request, resp, tx);
         }
     }
 
@@ -730,6 +803,13 @@ impl Client {
 }
 
 /// Whether `resp` is a challenge: 401 or 407 (§22.2, §22.3).
+/// Whether `resp` says its server failed (RFC 3263 §4.3): a `503`, or the
+/// `408`/`503` a timeout or transport failure stands for (no To tag).
+pub(crate) fn server_failed(resp: &Response) -> bool {
+    resp.status == StatusCode::SERVICE_UNAVAILABLE
+        || (resp.status == StatusCode::REQUEST_TIMEOUT && resp.headers.to_tag().is_none())
+}
+
 pub(crate) fn is_challenge(resp: &Response) -> bool {
     matches!(
         resp.status,

@@ -78,6 +78,7 @@ impl Binding {
         let Prepared {
             mut request,
             target,
+            fallbacks,
         } = client
             .prepare(
                 Method::Register,
@@ -107,7 +108,13 @@ impl Binding {
         h.set_typed(&Contact::new(NameAddr::new(contact.clone())));
         h.push_typed(&Expires(expires));
         debug!(registrar = %self.registrar, aor = %self.aor, expires, "sending REGISTER");
-        let (sent, response) = client.transact(Prepared { request, target }).await;
+        let (sent, response) = client
+            .transact(Prepared {
+                request,
+                target,
+                fallbacks,
+            })
+            .await;
         // A resubmission with credentials used a higher CSeq: the next
         // REGISTER must go above it (§10.2).
         if let Some(c) = sent.headers.cseq() {

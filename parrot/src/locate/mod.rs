@@ -47,12 +47,14 @@ mod hickory;
 mod records;
 mod resolver;
 pub mod select;
+mod system;
 
 pub use cache::{CacheConfig, CachingResolver};
 pub use error::{DnsError, LocateError};
 pub use hickory::{HickoryResolver, ResolverOptions};
 pub use records::{Answer, Naptr, Srv};
 pub use resolver::{DnsFuture, DnsResolver, DnsResult, StaticResolver};
+pub use system::SystemResolver;
 
 use crate::message::Uri;
 use crate::transport::{Protocol, Target};
@@ -125,12 +127,13 @@ impl Locator {
         }
     }
 
-    /// A locator asking the system's DNS servers (`/etc/resolv.conf`)
-    /// through [`HickoryResolver::system`], behind a [`CachingResolver`]
-    /// with the default [`CacheConfig`].
-    pub fn system(protocols: &[Protocol]) -> Result<Locator, DnsError> {
-        let dns = CachingResolver::new(HickoryResolver::system()?);
-        Ok(Locator::new(Arc::new(dns), protocols))
+    /// A locator asking the system: NAPTR and SRV from its DNS servers
+    /// (`/etc/resolv.conf`), addresses from its own lookup
+    /// ([`SystemResolver`]), behind a [`CachingResolver`] with the default
+    /// [`CacheConfig`].
+    pub fn system(protocols: &[Protocol]) -> Locator {
+        let dns = CachingResolver::new(SystemResolver::new());
+        Locator::new(Arc::new(dns), protocols)
     }
 
     /// How long [`failed`](Self::failed) puts a target last (default

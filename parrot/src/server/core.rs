@@ -54,9 +54,9 @@ enum Slot<H: UasHandler> {
         /// cancelled (a key of `Core::invites`).
         invite: Option<TransactionId>,
     },
-    /// Idle: its whole state, and its entry in `Core::wakeups` if its
-    /// session timer runs.
-    Parked(Box<Parked<H>>, Option<(Instant, u64)>),
+    /// Idle: its whole state (with its entry in `Core::wakeups` if its
+    /// session timer runs).
+    Parked(Box<Parked<H>>),
 }
 
 /// A session task's report: the dialog it ran (if any) and how it ended.
@@ -311,14 +311,15 @@ impl<H: UasHandler> Core<H> {
                     }
                 }
                 Err(_) => {
-                    let wake = state.wake_at().map(|at| {
+                    let mut state = state;
+                    state.wakeup = state.wake_at().map(|at| {
                         self.wakeup_seq += 1;
                         (at, self.wakeup_seq)
                     });
-                    *slot = Slot::Parked(state, wake);
-                    if let Some(key) = wake {
+                    if let Some(key) = state.wakeup {
                         self.wakeups.insert(key, id);
                     }
+                    *slot = Slot::Parked(state);
                 }
             },
         }
@@ -354,10 +355,10 @@ impl<H: UasHandler> Core<H> {
         let slot = self.dialogs.get_mut(id)?;
         match slot {
             Slot::Running { inbox, .. } => inbox.send(msg).err().map(|e| e.0),
-            Slot::Parked(_, wake) => {
+            Slot::Parked(state) => {
                 // Woken: its timer entry goes (it is made again when it
                 // parks).
-                if let Some(key) = wake.take() {
+                if let Some(key) = state.wakeup.take() {
                     self.wakeups.remove(&key);
                 }
                 let (tx, rx) = mpsc::unbounded_channel();
@@ -365,7 +366,7 @@ impl<H: UasHandler> Core<H> {
                     inbox: tx.clone(),
                     invite: None,
                 };
-                if let Slot::Parked(state, _) = std::mem::replace(slot, running) {
+                if let Slot::Parked(state) = std::mem::replace(slot, running) {
                     self.spawn(Some(id.clone()), state, msg, rx, tx);
                 }
                 None

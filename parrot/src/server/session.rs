@@ -33,6 +33,9 @@ use tracing::{debug, info, warn};
 pub(crate) struct Parked<H: UasHandler> {
     handler: H,
     session: Session<H::Event>,
+    /// Its entry in the core's timer table while parked (kept here, not
+    /// in every slot of the dialog table).
+    pub(crate) wakeup: Option<(Instant, u64)>,
 }
 
 impl<H: UasHandler> Parked<H> {
@@ -53,6 +56,7 @@ impl<H: UasHandler> Parked<H> {
         Box::new(Parked {
             handler,
             session: Session::new(shared, id, is_dialog),
+            wakeup: None,
         })
     }
 }
@@ -104,6 +108,7 @@ pub(crate) async fn run<H: UasHandler>(
         let Parked {
             handler,
             session: s,
+            ..
         } = &mut *state;
         let go_on = match msg {
             Some(Inbox::Request {

@@ -113,8 +113,9 @@ pub struct Session<E> {
     pub(crate) peer_allows_update: bool,
     /// The session timer in force (RFC 4028).
     pub(crate) timer: Option<Box<SessionTimer>>,
-    /// The handler's own session interval for this call.
-    pub(crate) timer_override: Option<std::time::Duration>,
+    /// The handler's own session interval for this call, in seconds
+    /// (small: every held dialog carries it).
+    pub(crate) timer_override: Option<u32>,
 }
 
 impl<E: Send + 'static> Session<E> {

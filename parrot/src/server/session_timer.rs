@@ -31,8 +31,8 @@ impl<E: Send + 'static> Session<E> {
     /// not do session timers.
     fn timer_config(&self) -> Option<SessionTimerConfig> {
         let mut config = self.shared.policy.session_timer?;
-        if let Some(interval) = self.timer_override {
-            config.interval = interval;
+        if let Some(secs) = self.timer_override {
+            config.interval = std::time::Duration::from_secs(secs.into());
         }
         Some(config)
     }

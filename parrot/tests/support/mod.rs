@@ -11,6 +11,7 @@
 
 pub mod callee;
 pub mod caller;
+pub mod dnsmasq;
 pub mod pki;
 
 use bytes::Bytes;

@@ -382,12 +382,6 @@ fn start_bye(client: &Client, dialog: &mut Dialog, protocol: Protocol) -> ByeFut
             }
         }
         info!(to = %target.addr, "sending BYE");
-        client
-            .transact(Prepared {
-                request: req,
-                target,
-            })
-            .await
-            .1
+        client.transact(Prepared::to(req, target)).await.1
     })
 }

@@ -370,12 +370,7 @@ fn build_request(
             }
         }
         info!(method = %req.method, to = %target.addr, offer = req.body.len(), "sending");
-        let (request, response, tx) = client
-            .transact_keeping(Prepared {
-                request: req,
-                target,
-            })
-            .await;
+        let (request, response, tx) = client.transact_keeping(Prepared::to(req, target)).await;
         Sent {
             request,
             response,

@@ -146,7 +146,7 @@ impl EarlyDialogs {
                 }
             }
             info!(rack = %rack, to = %target.addr, "sending PRACK");
-            let (last, resp) = client.transact(Prepared { request, target }).await;
+            let (last, resp) = client.transact(Prepared::to(request, target)).await;
             if let Some(c) = last.headers.cseq() {
                 sent.fetch_max(c.seq, Ordering::Relaxed);
             }

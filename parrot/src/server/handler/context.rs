@@ -100,7 +100,7 @@ impl<E: Send + 'static> Context<'_, E> {
     /// `Session-Expires` (a smaller interval the caller asked for wins,
     /// §9), and the runtime refreshes or ends the session by it.
     pub fn session_expires(&mut self, interval: std::time::Duration) {
-        self.session.timer_override = Some(interval);
+        self.session.timer_override = Some(u32::try_from(interval.as_secs()).unwrap_or(u32::MAX));
     }
 
     /// Sends UPDATE in this dialog (RFC 3311), with `sdp` as a new offer

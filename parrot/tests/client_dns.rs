@@ -1,0 +1,173 @@
+//! The client finding servers by DNS (RFC 3263) and failing over (§4.3),
+//! against a real dnsmasq on loopback serving SRV records that point at
+//! Parrot servers in this process: a server with nothing listening
+//! (connection refused), one that answers `503`, one that never answers
+//! (a timeout), and one that answers. Requests and calls must land on the
+//! one that answers; a domain without records fails at once. Real time,
+//! bounded by short timers (T1 = 20 ms: a timeout after 1.28 s).
+
+use parrot::client::{Client, ClientError};
+use parrot::locate::Locator;
+use parrot::message::{Request, Response, StatusCode};
+use parrot::prelude::*;
+use parrot::transaction::TimerConfig;
+use parrot::transport::Protocol;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+mod support;
+
+use support::dnsmasq::Dnsmasq;
+
+const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n";
+
+/// Answers everything, naming itself in the reason phrase.
+struct Up;
+
+#[uas_handler]
+impl Up {
+    async fn options(&mut self, req: &Request) -> Response {
+        req.reply(StatusCode::OK).reason("up")
+    }
+
+    async fn invite(&mut self, req: &Request) -> Response {
+        req.reply(StatusCode::OK).reason("up").sdp(SDP)
+    }
+
+    async fn bye(&mut self, _req: &Request) -> StatusCode {
+        StatusCode::OK
+    }
+}
+
+/// Refuses everything with 503.
+struct Unavailable;
+
+#[uas_handler]
+impl Unavailable {
+    async fn options(&mut self, _req: &Request) -> StatusCode {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+
+    async fn invite(&mut self, _req: &Request) -> StatusCode {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+async fn serve<H: UasHandler>(make: fn() -> H) -> u16 {
+    let server = Server::builder()
+        .listen("127.0.0.1:0")
+        .handler(make)
+        .bind()
+        .await
+        .expect("bind");
+    let port = server.local_addr(Protocol::Udp).unwrap().port();
+    tokio::spawn(server.serve().into_future());
+    port
+}
+
+struct World {
+    dns: Dnsmasq,
+    client: Client,
+    /// Held so that its port stays silent.
+    _silent: UdpSocket,
+}
+
+async fn world() -> World {
+    let up = serve(|| Up).await;
+    let busy = serve(|| Unavailable).await;
+    // A port with nothing listening for TCP: connections are refused.
+    let down = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // A UDP port that reads nothing and answers nothing.
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let quiet = silent.local_addr().unwrap().port();
+    let records = [
+        format!("--srv-host=_sip._tcp.down.test,a.test,{down},10,10"),
+        format!("--srv-host=_sip._tcp.down.test,a.test,{up},20,10"),
+        format!("--srv-host=_sip._udp.busy.test,a.test,{busy},10,10"),
+        format!("--srv-host=_sip._udp.busy.test,a.test,{up},20,10"),
+        format!("--srv-host=_sip._udp.slow.test,a.test,{quiet},10,10"),
+        format!("--srv-host=_sip._udp.slow.test,a.test,{up},20,10"),
+        format!("--srv-host=_sip._udp.dead.test,a.test,{quiet},10,10"),
+        format!("--srv-host=_sip._udp.dead.test,a.test,{busy},20,10"),
+        "--host-record=a.test,127.0.0.1".to_owned(),
+    ];
+    let dns = Dnsmasq::start(&records);
+    let protocols = [Protocol::Udp, Protocol::Tcp];
+    let client = Client::builder()
+        .listen(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .timers(TimerConfig {
+            t1: Duration::from_millis(20),
+            ..TimerConfig::default()
+        })
+        .locator(Locator::new(Arc::new(dns.resolver()), &protocols))
+        .bind()
+        .await
+        .unwrap();
+    World {
+        dns,
+        client,
+        _silent: silent,
+    }
+}
+
+#[tokio::test]
+async fn requests_fail_over_to_the_next_srv_target() {
+    let w = world().await;
+    // Connection refused, a 503, a timeout: each time the next server.
+    for domain in ["down.test", "busy.test", "slow.test"] {
+        let started = Instant::now();
+        let r = w
+            .client
+            .options(format!("sip:alice@{domain}").as_str())
+            .await
+            .unwrap_or_else(|e| panic!("{domain}: {e}\n{}", w.dns.log()));
+        assert_eq!(r.status, StatusCode::OK, "{domain}");
+        assert_eq!(r.reason, "up", "{domain}");
+        // Bounded by one timeout (64·T1 = 1.28 s) at most.
+        assert!(started.elapsed() < Duration::from_secs(5), "{domain}");
+    }
+    // Every server failing: the last answer (the 503 of the second).
+    let r = w.client.options("sip:alice@dead.test").await.unwrap();
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn a_call_fails_over_and_is_set_up_on_the_next_server() {
+    let w = world().await;
+    let mut call = w
+        .client
+        .invite("sip:alice@down.test", SDP)
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", w.dns.log()));
+    assert_eq!(call.response().reason, "up");
+    assert_eq!(call.bye().await.unwrap().status, StatusCode::OK);
+    // Through a 503 as well.
+    let call = w
+        .client
+        .invite("sip:alice@busy.test", SDP)
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(call.response().reason, "up");
+}
+
+#[tokio::test]
+async fn a_domain_without_records_fails_at_once() {
+    let w = world().await;
+    let started = Instant::now();
+    match w.client.options("sip:alice@nowhere.test").await {
+        Err(ClientError::Unresolvable(what)) => assert!(what.contains("nowhere.test"), "{what}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
