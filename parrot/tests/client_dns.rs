@@ -54,13 +54,27 @@ impl Unavailable {
     }
 }
 
+/// Proxies everything to `sip:bob@down.test`, whose first server refuses
+/// connections.
+struct ToDown;
+
+#[uas_handler]
+impl ToDown {
+    async fn options(&mut self, _req: &Request) -> Action {
+        Action::proxy("sip:bob@down.test".parse().unwrap())
+    }
+}
+
 async fn serve<H: UasHandler>(make: fn() -> H) -> u16 {
-    let server = Server::builder()
-        .listen("127.0.0.1:0")
-        .handler(make)
-        .bind()
-        .await
-        .expect("bind");
+    serve_with(make, None).await
+}
+
+async fn serve_with<H: UasHandler>(make: fn() -> H, locator: Option<Locator>) -> u16 {
+    let mut builder = Server::builder().listen("127.0.0.1:0");
+    if let Some(l) = locator {
+        builder = builder.locator(l);
+    }
+    let server = builder.handler(make).bind().await.expect("bind");
     let port = server.local_addr(Protocol::Udp).unwrap().port();
     tokio::spawn(server.serve().into_future());
     port
@@ -69,6 +83,8 @@ async fn serve<H: UasHandler>(make: fn() -> H) -> u16 {
 struct World {
     dns: Dnsmasq,
     client: Client,
+    /// The port of a proxy forwarding to `down.test`.
+    proxy: u16,
     /// Held so that its port stays silent.
     _silent: UdpSocket,
 }
@@ -98,6 +114,11 @@ async fn world() -> World {
     ];
     let dns = Dnsmasq::start(&records);
     let protocols = [Protocol::Udp, Protocol::Tcp];
+    let proxy = serve_with(
+        || ToDown,
+        Some(Locator::new(Arc::new(dns.resolver()), &protocols)),
+    )
+    .await;
     let client = Client::builder()
         .listen(SocketAddr::from(([127, 0, 0, 1], 0)))
         .timers(TimerConfig {
@@ -111,6 +132,7 @@ async fn world() -> World {
     World {
         dns,
         client,
+        proxy,
         _silent: silent,
     }
 }
@@ -170,4 +192,16 @@ async fn a_domain_without_records_fails_at_once() {
         other => panic!("{other:?}"),
     }
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_proxy_branch_fails_over_to_the_next_server() {
+    let w = world().await;
+    let r = w
+        .client
+        .options(format!("sip:bob@127.0.0.1:{}", w.proxy).as_str())
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{}", w.dns.log());
+    assert_eq!(r.reason, "up");
 }

@@ -110,6 +110,7 @@ impl<H: UasHandler> Core<H> {
         limits: Limits,
         timers: TimerConfig,
         policy: UasPolicy,
+        locator: crate::locate::Locator,
     ) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let (proxied_tx, proxied_rx) = mpsc::unbounded_channel();
@@ -122,6 +123,7 @@ impl<H: UasHandler> Core<H> {
                 events: events_tx,
                 routable: Default::default(),
                 policy,
+                locator: Arc::new(locator),
             }),
             app_events,
             proxied: HashMap::new(),

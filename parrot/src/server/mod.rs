@@ -57,6 +57,7 @@ pub use refusals::Reliability;
 
 use crate::endpoint::{Endpoint, EndpointConfig};
 use crate::error::{Error, ErrorKind, Result};
+use crate::locate::Locator;
 use crate::message::Method;
 use crate::message::typed::{Accept, TypedHeader};
 use crate::transaction::TimerConfig;
@@ -97,6 +98,7 @@ impl Server {
                 release_memory: crate::memory::give_back,
                 transport: TransportConfig::default(),
                 policy: refusals::UasPolicy::default(),
+                locator: None,
             },
             state: (),
             factory: NoHandler,
@@ -141,6 +143,7 @@ struct Settings {
     transport: TransportConfig,
     release_memory: fn(),
     policy: refusals::UasPolicy,
+    locator: Option<Locator>,
 }
 
 /// Configures and starts a server; see [`Server::builder`].
@@ -295,6 +298,16 @@ impl<F, S> ServerBuilder<F, S> {
     /// examples do.
     pub fn release_memory_with(mut self, release: fn()) -> Self {
         self.settings.release_memory = release;
+        self
+    }
+
+    /// How the proxy finds the servers of the URIs it forwards to (RFC
+    /// 3263): default [`Locator::system`] for the transports the server
+    /// listens on. A branch whose server refuses the connection, times
+    /// out or answers `503` before any provisional response goes on to
+    /// the next server (§4.3).
+    pub fn locator(mut self, locator: Locator) -> Self {
+        self.settings.locator = Some(locator);
         self
     }
 
@@ -567,6 +580,15 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
         for l in endpoint.transport().listeners() {
             tracing::info!(protocol = ?l.protocol, addr = %l.local_addr, "listening");
         }
+        let locator = s.locator.unwrap_or_else(|| {
+            let mut protocols: Vec<Protocol> = Vec::new();
+            for l in endpoint.transport().listeners() {
+                if !protocols.contains(&l.protocol) {
+                    protocols.push(l.protocol);
+                }
+            }
+            Locator::system(&protocols)
+        });
         Ok(BoundServer {
             core: core::Core::new(
                 endpoint,
@@ -580,6 +602,7 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
                 },
                 s.timers,
                 s.policy,
+                locator,
             ),
         })
     }

@@ -8,6 +8,7 @@
 use super::inbox::{Inbox, Mailbox, ProxiedDialog};
 use crate::client::NextHop;
 use crate::endpoint::{ClientEvent, Endpoint};
+use crate::locate::Locator;
 use crate::message::{Method, Request, Response, StatusCode, Uri};
 use crate::proxy::{
     Local, Proxy, ProxyTarget, best_response, check_and_preprocess, forward, pop_own_routes,
@@ -68,6 +69,10 @@ async fn resolve_hop(hop: Result<NextHop, crate::client::ClientError>) -> Result
 struct Branch {
     request: Request,
     target: Target,
+    /// The next servers of its URI, if this one fails (RFC 3263 §4.3).
+    fallbacks: Vec<Target>,
+    /// What it was started for, to start it again on a fallback.
+    spec: ProxyTarget,
     /// Final response received (or synthesized).
     done: bool,
     provisional: bool,
@@ -81,8 +86,10 @@ struct Branch {
 /// `origin`) as `proxy` says. Returns the dialog it established, if any.
 /// CANCEL notifications for `upstream` are taken from the session's
 /// mailbox; anything else arriving meanwhile is kept for later.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run<E>(
     endpoint: &Endpoint,
+    locator: &Locator,
     upstream: TransactionId,
     origin: &Origin,
     req: &Request,
@@ -108,9 +115,17 @@ pub(crate) async fn run<E>(
     let (events_tx, mut events) = mpsc::unbounded_channel::<(usize, Option<ClientEvent>)>();
     let mut branches: Vec<Branch> = Vec::new();
     let mut finals: Vec<Response> = Vec::new();
+    let rr = proxy.record_route.then_some(&me_in);
     for target in &proxy.targets {
-        let rr = proxy.record_route.then_some(&me_in);
-        match start_branch(endpoint, &req, target, rr, branches.len(), &events_tx).await {
+        let hops = match hops(locator, &req, target).await {
+            Ok(hops) => hops,
+            Err(why) => {
+                warn!(%target, %why, "proxy target unreachable");
+                finals.push(own_response(&req, unreachable(target.flow.as_ref())));
+                continue;
+            }
+        };
+        match start_branch(endpoint, &req, target, hops, rr, branches.len(), &events_tx).await {
             Ok(b) => branches.push(b),
             Err(why) => {
                 warn!(%target, %why, "proxy target unreachable");
@@ -118,7 +133,6 @@ pub(crate) async fn run<E>(
             }
         }
     }
-    drop(events_tx);
     let mut answered = false;
     let mut dialog_known = false;
     let mut cancelled = false;
@@ -167,6 +181,11 @@ pub(crate) async fn run<E>(
                             }
                         } else {
                             b.done = true;
+                            if up.status == StatusCode::SERVICE_UNAVAILABLE
+                                && retry_elsewhere(endpoint, locator, &req, rr, &mut branches, i, &events_tx).await
+                            {
+                                continue;
+                            }
                             if up.status.as_u16() >= 600 {
                                 // A 6xx ends the fork (§16.7 step 10).
                                 cancel_pending(endpoint, &mut branches);
@@ -176,12 +195,16 @@ pub(crate) async fn run<E>(
                     }
                     Some(ClientEvent::Timeout(_)) => {
                         b.done = true;
-                        finals.push(own_response(&req, StatusCode::REQUEST_TIMEOUT));
+                        if !retry_elsewhere(endpoint, locator, &req, rr, &mut branches, i, &events_tx).await {
+                            finals.push(own_response(&req, StatusCode::REQUEST_TIMEOUT));
+                        }
                     }
                     Some(ClientEvent::TransportError) => {
                         b.done = true;
-                        let flow = b.target.flow.is_some().then_some(&b.target);
-                        finals.push(own_response(&req, unreachable(flow)));
+                        let flow = b.target.flow.is_some().then_some(b.target);
+                        if !retry_elsewhere(endpoint, locator, &req, rr, &mut branches, i, &events_tx).await {
+                            finals.push(own_response(&req, unreachable(flow.as_ref())));
+                        }
                     }
                     None => {
                         if !b.done {
@@ -217,6 +240,7 @@ pub(crate) async fn run<E>(
             }
         }
     }
+    drop(events_tx);
     if invite && dialog_known {
         // §16.7 step 5: the callee retransmits its 2xx until the ACK comes
         // (§13.3.1.4); each copy its branch passes up goes upstream too.
@@ -252,22 +276,79 @@ fn unreachable(flow: Option<&Target>) -> StatusCode {
     }
 }
 
-/// Starts one branch to `target`; `record_route` is our address towards
-/// the caller when the dialog is to be record-routed.
+/// The servers a branch to `target` may go to, in order: its flow, or the
+/// servers of its next hop located by RFC 3263.
+async fn hops(
+    locator: &Locator,
+    req: &Request,
+    target: &ProxyTarget,
+) -> Result<Vec<Target>, String> {
+    if let Some(flow) = target.flow {
+        return Ok(vec![flow]);
+    }
+    let next_hop = forward(req, Some(&target.uri), placeholder_via(), &[]).next_hop;
+    // The URI's own rules (scheme, transport) first, for their errors.
+    NextHop::from_uri(&next_hop).map_err(|e| e.to_string())?;
+    match locator.locate(&next_hop).await {
+        Ok(hops) if !hops.is_empty() => Ok(hops),
+        Ok(_) => Err(format!("no server for {next_hop}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Starts branch `i` again on the next server of its URI after its server
+/// failed before any provisional response (RFC 3263 §4.3: a transport
+/// error, a timeout or a 503), as a new branch at the end of `branches`.
+/// `false` when there is none to try (the failure then counts).
+async fn retry_elsewhere(
+    endpoint: &Endpoint,
+    locator: &Locator,
+    req: &Request,
+    record_route: Option<&Local>,
+    branches: &mut Vec<Branch>,
+    i: usize,
+    events: &mpsc::UnboundedSender<(usize, Option<ClientEvent>)>,
+) -> bool {
+    let b = &mut branches[i];
+    if b.provisional || b.cancel_wanted || b.fallbacks.is_empty() {
+        return false;
+    }
+    locator.failed(&b.target);
+    let hops = std::mem::take(&mut b.fallbacks);
+    let spec = b.spec.clone();
+    let failed = b.target.addr;
+    let index = branches.len();
+    match start_branch(endpoint, req, &spec, hops, record_route, index, events).await {
+        Ok(next) => {
+            info!(%failed, next = %next.target.addr, "proxy branch goes to the next server (RFC 3263 §4.3)");
+            branches.push(next);
+            true
+        }
+        Err(why) => {
+            warn!(%why, "no other server for the proxy branch");
+            false
+        }
+    }
+}
+
+/// Starts one branch to `target` on the first of `hops` (the rest kept to
+/// fail over to); `record_route` is our address towards the caller when
+/// the dialog is to be record-routed.
 async fn start_branch(
     endpoint: &Endpoint,
     req: &Request,
     target: &ProxyTarget,
+    mut hops: Vec<Target>,
     record_route: Option<&Local>,
     index: usize,
     events: &mpsc::UnboundedSender<(usize, Option<ClientEvent>)>,
 ) -> Result<Branch, String> {
     // The hop decides the protocol, which decides our Via and Record-Route.
     let uri = Some(&target.uri);
-    let hop = match target.flow {
-        Some(flow) => flow,
-        None => resolve(&forward(req, uri, placeholder_via(), &[]).next_hop).await?,
-    };
+    if hops.is_empty() {
+        return Err(format!("no server for {}", target.uri));
+    }
+    let hop = hops.remove(0);
     let via = endpoint
         .via(hop.protocol)
         .ok_or_else(|| format!("no {:?} listener", hop.protocol))?;
@@ -292,6 +373,8 @@ async fn start_branch(
     Ok(Branch {
         request: fwd.request,
         target: hop,
+        fallbacks: hops,
+        spec: target.clone(),
         done: false,
         provisional: false,
         cancel_wanted: false,

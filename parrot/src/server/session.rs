@@ -490,6 +490,7 @@ async fn handle_request<H: UasHandler>(
             }
             Box::pin(super::relay::run(
                 &s.shared.endpoint,
+                &s.shared.locator,
                 id,
                 &origin,
                 &req,

@@ -38,6 +38,8 @@ pub(crate) struct Shared<E> {
     /// What we serve and support as a UAS (§8.2 refusals, `Supported`,
     /// `Accept`).
     pub(crate) policy: UasPolicy,
+    /// Finds the servers of the URIs we proxy to (RFC 3263).
+    pub(crate) locator: Arc<crate::locate::Locator>,
 }
 
 /// The request being answered.
