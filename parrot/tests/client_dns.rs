@@ -40,6 +40,28 @@ impl Up {
     }
 }
 
+/// Answers OPTIONS naming itself: the outbound proxy of the test below.
+struct Outbound;
+
+#[uas_handler]
+impl Outbound {
+    async fn options(&mut self, req: &Request) -> Response {
+        req.reply(StatusCode::OK).reason("outbound")
+    }
+}
+
+/// Proxies everything to the server `up` at the port in the Request-URI's
+/// user part.
+struct ToUser;
+
+#[uas_handler]
+impl ToUser {
+    async fn options(&mut self, req: &Request) -> Action {
+        let port = req.uri.as_sip().and_then(|u| u.user()).unwrap_or_default();
+        Action::proxy(format!("sip:bob@127.0.0.1:{port}").parse().unwrap())
+    }
+}
+
 /// Refuses everything with 503.
 struct Unavailable;
 
@@ -150,6 +172,10 @@ async fn requests_fail_over_to_the_next_srv_target() {
             .unwrap_or_else(|e| panic!("{domain}: {e}\n{}", w.dns.log()));
         assert_eq!(r.status, StatusCode::OK, "{domain}");
         assert_eq!(r.reason, "up", "{domain}");
+        println!(
+            "{domain}: answered by the second server after {:?}",
+            started.elapsed()
+        );
         // Bounded by one timeout (64·T1 = 1.28 s) at most.
         assert!(started.elapsed() < Duration::from_secs(5), "{domain}");
     }
@@ -204,4 +230,36 @@ async fn a_proxy_branch_fails_over_to_the_next_server() {
         .unwrap();
     assert_eq!(r.status, StatusCode::OK, "{}", w.dns.log());
     assert_eq!(r.reason, "up");
+}
+
+#[tokio::test]
+async fn a_server_with_an_outbound_proxy_forwards_through_it() {
+    let w = world().await;
+    let up = serve(|| Up).await;
+    let outbound = serve(|| Outbound).await;
+    let server = Server::builder()
+        .listen("127.0.0.1:0")
+        .outbound_proxy(&format!("sip:127.0.0.1:{outbound};lr"))
+        .handler(|| ToUser)
+        .bind()
+        .await
+        .unwrap();
+    let port = server.local_addr(Protocol::Udp).unwrap().port();
+    tokio::spawn(server.serve().into_future());
+    // Bound for `up`, the request reaches the outbound proxy first.
+    let r = w
+        .client
+        .options(format!("sip:{up}@127.0.0.1:{port}").as_str())
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.reason, "outbound");
+    // A URI that cannot be a proxy is refused when binding.
+    let bad = Server::builder()
+        .listen("127.0.0.1:0")
+        .outbound_proxy("tel:+15551234")
+        .handler(|| ToUser)
+        .bind()
+        .await;
+    assert!(bad.is_err());
 }

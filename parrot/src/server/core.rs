@@ -111,6 +111,7 @@ impl<H: UasHandler> Core<H> {
         timers: TimerConfig,
         policy: UasPolicy,
         locator: crate::locate::Locator,
+        outbound_proxy: Option<crate::message::Uri>,
     ) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let (proxied_tx, proxied_rx) = mpsc::unbounded_channel();
@@ -124,6 +125,7 @@ impl<H: UasHandler> Core<H> {
                 routable: Default::default(),
                 policy,
                 locator: Arc::new(locator),
+                outbound_proxy,
             }),
             app_events,
             proxied: HashMap::new(),

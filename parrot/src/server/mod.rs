@@ -58,8 +58,8 @@ pub use refusals::Reliability;
 use crate::endpoint::{Endpoint, EndpointConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::locate::Locator;
-use crate::message::Method;
 use crate::message::typed::{Accept, TypedHeader};
+use crate::message::{Method, Uri};
 use crate::transaction::TimerConfig;
 use crate::transport::{
     ListenerConfig, Protocol, TlsConfig, TransportConfig, TransportError, TransportLayer,
@@ -99,6 +99,7 @@ impl Server {
                 transport: TransportConfig::default(),
                 policy: refusals::UasPolicy::default(),
                 locator: None,
+                outbound_proxy: None,
             },
             state: (),
             factory: NoHandler,
@@ -144,6 +145,7 @@ struct Settings {
     release_memory: fn(),
     policy: refusals::UasPolicy,
     locator: Option<Locator>,
+    outbound_proxy: Option<Uri>,
 }
 
 /// Configures and starts a server; see [`Server::builder`].
@@ -308,6 +310,20 @@ impl<F, S> ServerBuilder<F, S> {
     /// the next server (§4.3).
     pub fn locator(mut self, locator: Locator) -> Self {
         self.settings.locator = Some(locator);
+        self
+    }
+
+    /// Sends every request the server forwards through the proxy at `uri`
+    /// (e.g. `sip:sbc.example.com;lr`, a loose router): it goes on top of
+    /// the Route header field (§16.6 step 7) and the request is sent to
+    /// it. A URI that is not a `sip:`/`sips:` one makes `bind` fail.
+    pub fn outbound_proxy(mut self, uri: &str) -> Self {
+        match uri.parse::<Uri>() {
+            Ok(u) if u.as_sip().is_some() => self.settings.outbound_proxy = Some(u),
+            _ => self.settings.errors.push(format!(
+                "bad outbound proxy {uri:?}: a sip: or sips: URI is needed"
+            )),
+        }
         self
     }
 
@@ -603,6 +619,7 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
                 s.timers,
                 s.policy,
                 locator,
+                s.outbound_proxy,
             ),
         })
     }

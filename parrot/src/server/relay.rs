@@ -90,6 +90,7 @@ struct Branch {
 pub(crate) async fn run<E>(
     endpoint: &Endpoint,
     locator: &Locator,
+    outbound: Option<&Uri>,
     upstream: TransactionId,
     origin: &Origin,
     req: &Request,
@@ -111,6 +112,14 @@ pub(crate) async fn run<E>(
         return;
     }
     pop_own_routes(&mut req, &ours(endpoint));
+    if let Some(proxy) = outbound {
+        // §16.6 step 7: a policy to route through a given proxy pushes its
+        // URI (a loose router) onto the Route header field.
+        req.headers.push_front(crate::message::Header::known(
+            crate::message::HeaderName::Route,
+            format!("<{proxy}>"),
+        ));
+    }
     let invite = req.method == Method::Invite;
     let (events_tx, mut events) = mpsc::unbounded_channel::<(usize, Option<ClientEvent>)>();
     let mut branches: Vec<Branch> = Vec::new();

@@ -491,6 +491,7 @@ async fn handle_request<H: UasHandler>(
             Box::pin(super::relay::run(
                 &s.shared.endpoint,
                 &s.shared.locator,
+                s.shared.outbound_proxy.as_ref(),
                 id,
                 &origin,
                 &req,

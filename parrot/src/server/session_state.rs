@@ -40,6 +40,8 @@ pub(crate) struct Shared<E> {
     pub(crate) policy: UasPolicy,
     /// Finds the servers of the URIs we proxy to (RFC 3263).
     pub(crate) locator: Arc<crate::locate::Locator>,
+    /// The proxy every request we forward goes through, if any.
+    pub(crate) outbound_proxy: Option<Uri>,
 }
 
 /// The request being answered.
