@@ -29,6 +29,14 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{Instrument, debug, info, warn};
 
+/// Where the requests the server forwards go.
+pub(crate) struct Routing {
+    /// Finds the servers of a URI (RFC 3263).
+    pub(crate) locator: crate::locate::Locator,
+    /// The proxy every forwarded request goes through, if any.
+    pub(crate) outbound_proxy: Option<crate::message::Uri>,
+}
+
 /// Bounds of the core.
 pub(crate) struct Limits {
     pub(crate) max_dialogs: usize,
@@ -110,8 +118,7 @@ impl<H: UasHandler> Core<H> {
         limits: Limits,
         timers: TimerConfig,
         policy: UasPolicy,
-        locator: crate::locate::Locator,
-        outbound_proxy: Option<crate::message::Uri>,
+        routing: Routing,
     ) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let (proxied_tx, proxied_rx) = mpsc::unbounded_channel();
@@ -124,8 +131,8 @@ impl<H: UasHandler> Core<H> {
                 events: events_tx,
                 routable: Default::default(),
                 policy,
-                locator: Arc::new(locator),
-                outbound_proxy,
+                locator: Arc::new(routing.locator),
+                outbound_proxy: routing.outbound_proxy,
             }),
             app_events,
             proxied: HashMap::new(),

@@ -618,8 +618,10 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
                 },
                 s.timers,
                 s.policy,
-                locator,
-                s.outbound_proxy,
+                core::Routing {
+                    locator,
+                    outbound_proxy: s.outbound_proxy,
+                },
             ),
         })
     }
