@@ -101,7 +101,13 @@ async fn a_held_call_costs_little_memory() {
     );
     // The INVITE transactions (RFC 6026 Accepted, Timer L = 32 s) are
     // still alive here, so the figure is the peak a held call costs.
-    const BUDGET: isize = 1600;
+    // 1600 B before the extensions; since then a held call also keeps the
+    // SDP it sent (an unchanged UPDATE offer is answered with it, a
+    // refresh by re-INVITE repeats it), where it was set up (our Contact
+    // in the requests it sends) and, as the example gives every call a
+    // session timer (RFC 4028), the timer and its entry in the core's
+    // timer table: measured 1809 B without the timer, 2097 B with it.
+    const BUDGET: isize = 2200;
     assert!(
         per_call <= BUDGET,
         "a held call costs {per_call} B of heap, over its budget of {BUDGET} B"

@@ -336,7 +336,13 @@ async fn call<H: UasHandler>(
     req: &Request,
     mailbox: &mut Mailbox<'_, H::Event>,
 ) -> Result<Action, String> {
-    let duties = s.duties();
+    // An ACK is noted, not answered: nothing to serve meanwhile (and a
+    // held call spares the duties' state).
+    let duties = if req.method == Method::Ack {
+        None
+    } else {
+        s.duties()
+    };
     let mut cx = Context {
         session: s,
         request: Some(req),

@@ -328,7 +328,9 @@ impl<E: Send + 'static> Session<E> {
         advertise(&self.shared.policy, req, &mut resp);
         self.negotiate_timer(req, &mut resp);
         if !resp.body.is_empty() && resp.headers.content_is_sdp() {
-            self.local_sdp = Some(resp.body.clone());
+            // A copy of its own size: a held call keeps it (the body may
+            // sit in a larger buffer).
+            self.local_sdp = Some(bytes::Bytes::copy_from_slice(&resp.body));
         }
         let sips = req.uri.as_sip().is_some_and(|u| u.is_secure());
         let user = req.uri.as_sip().and_then(|u| u.user());
