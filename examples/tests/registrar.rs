@@ -264,7 +264,7 @@ async fn options_lists_register_and_what_it_routes() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         r.headers.get("Allow").unwrap(),
-        "INVITE, ACK, CANCEL, OPTIONS, REGISTER, MESSAGE, INFO, SUBSCRIBE, NOTIFY, UPDATE, REFER"
+        "INVITE, ACK, CANCEL, OPTIONS, REGISTER, MESSAGE, INFO, SUBSCRIBE, NOTIFY, UPDATE, PRACK, REFER"
     );
 }
 
