@@ -8,7 +8,7 @@
 
 use parrot::client::{Client, ClientError};
 use parrot::locate::Locator;
-use parrot::message::{Request, Response, StatusCode};
+use parrot::message::{Message, Request, Response, StatusCode};
 use parrot::prelude::*;
 use parrot::transaction::TimerConfig;
 use parrot::transport::Protocol;
@@ -59,6 +59,20 @@ impl ToUser {
     async fn options(&mut self, req: &Request) -> Action {
         let port = req.uri.as_sip().and_then(|u| u.user()).unwrap_or_default();
         Action::proxy(format!("sip:bob@127.0.0.1:{port}").parse().unwrap())
+    }
+}
+
+/// Answers, then hangs up as soon as the call is set up.
+struct HangsUp;
+
+#[uas_handler]
+impl HangsUp {
+    async fn invite(&mut self, req: &Request) -> Response {
+        req.reply(StatusCode::OK).sdp(SDP)
+    }
+
+    async fn ack(&mut self, _req: &Request) -> Action {
+        Action::Stop("done".into())
     }
 }
 
@@ -262,4 +276,68 @@ async fn a_server_with_an_outbound_proxy_forwards_through_it() {
         .bind()
         .await;
     assert!(bad.is_err());
+}
+
+#[tokio::test]
+async fn the_server_finds_a_host_name_contact_by_dns_for_its_bye() {
+    let caller = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let me = caller.local_addr().unwrap();
+    // Only the test's DNS server knows `caller.test`.
+    let dns = Dnsmasq::start(&["--host-record=caller.test,127.0.0.1"]);
+    let protocols = [Protocol::Udp, Protocol::Tcp];
+    let server = serve_with(
+        || HangsUp,
+        Some(Locator::new(Arc::new(dns.resolver()), &protocols)),
+    )
+    .await;
+    let server: SocketAddr = ([127, 0, 0, 1], server).into();
+    let invite = format!(
+        "INVITE sip:bob@{server} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {me};branch=z9hG4bKdns1\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:alice@caller.test>;tag=a\r\n\
+         To: <sip:bob@{server}>\r\n\
+         Call-ID: dns-contact\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:alice@caller.test:{port}>\r\n\
+         Content-Length: 0\r\n\r\n",
+        port = me.port()
+    );
+    caller.send_to(invite.as_bytes(), server).await.unwrap();
+    let ok = loop {
+        if let Message::Response(r) = next_message(&caller).await
+            && r.status == StatusCode::OK
+        {
+            break r;
+        }
+    };
+    let tag = ok.headers.to_tag().unwrap();
+    let ack = format!(
+        "ACK sip:bob@{server} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {me};branch=z9hG4bKdns2\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:alice@caller.test>;tag=a\r\n\
+         To: <sip:bob@{server}>;tag={tag}\r\n\
+         Call-ID: dns-contact\r\n\
+         CSeq: 1 ACK\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    caller.send_to(ack.as_bytes(), server).await.unwrap();
+    // The BYE reaches us at the address only DNS could give.
+    let bye = loop {
+        if let Message::Request(r) = next_message(&caller).await {
+            break r;
+        }
+    };
+    assert_eq!(bye.method, parrot::message::Method::Bye, "{}", dns.log());
+}
+
+/// The next message on `sock`, within 10 s.
+async fn next_message(sock: &tokio::net::UdpSocket) -> parrot::message::Message {
+    let mut b = vec![0u8; 65535];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(10), sock.recv_from(&mut b))
+        .await
+        .expect("a message")
+        .unwrap();
+    parrot::message::parse_datagram(bytes::Bytes::copy_from_slice(&b[..n])).unwrap()
 }

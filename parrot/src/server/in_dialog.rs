@@ -4,9 +4,11 @@
 
 use super::error::RequestError;
 use super::session_state::{Session, contact};
+use crate::client::NextHop;
 use crate::dialog::{DialogState, is_target_refresh};
+use crate::message::Uri;
 use crate::message::{Header, HeaderName, Method, Request, Response, StatusCode};
-use crate::transport::SendOptions;
+use crate::transport::{SendOptions, Target};
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 use tracing::{debug, info, warn};
@@ -90,7 +92,8 @@ impl<E: Send + 'static> Session<E> {
         let built = dialog
             .create_request(method.clone(), None, our_contact.as_ref())
             .map_err(|_| RequestError::NoDialog)?;
-        let target = crate::server::relay::resolve_in_dialog(&built.next_hop, self.transport)
+        let target = self
+            .resolve_in_dialog(&built.next_hop)
             .await
             .map_err(RequestError::Unreachable)?;
         let mut req = built.request;
@@ -120,6 +123,21 @@ impl<E: Send + 'static> Session<E> {
         Ok(resp)
     }
 
+    /// Where a request of ours in the dialog goes, its next hop being
+    /// `uri`: a host name is located by RFC 3263 (its first server over
+    /// the transport the dialog keeps, see `NextHop::in_dialog`), an
+    /// address taken as it is.
+    async fn resolve_in_dialog(&self, uri: &Uri) -> Result<Target, String> {
+        let hop = NextHop::in_dialog(uri, self.transport).map_err(|e| e.to_string())?;
+        if hop.host.parse::<std::net::IpAddr>().is_err()
+            && let Ok(targets) = self.shared.locator.locate(uri).await
+            && let Some(t) = targets.iter().find(|t| t.protocol == hop.protocol)
+        {
+            return Ok(*t);
+        }
+        crate::server::relay::resolve_in_dialog(uri, self.transport).await
+    }
+
     /// Acknowledges the 2xx to our re-INVITE (§13.2.2.4: its own
     /// transaction-less request, straight to the transport).
     async fn ack(&mut self, ok: &Response) {
@@ -129,9 +147,7 @@ impl<E: Send + 'static> Session<E> {
         let Ok(built) = dialog.create_request(Method::Ack, None, None) else {
             return;
         };
-        let Ok(target) =
-            crate::server::relay::resolve_in_dialog(&built.next_hop, self.transport).await
-        else {
+        let Ok(target) = self.resolve_in_dialog(&built.next_hop).await else {
             warn!("cannot route the ACK of our re-INVITE");
             return;
         };
