@@ -341,3 +341,48 @@ async fn next_message(sock: &tokio::net::UdpSocket) -> parrot::message::Message 
         .unwrap();
     parrot::message::parse_datagram(bytes::Bytes::copy_from_slice(&b[..n])).unwrap()
 }
+
+#[tokio::test]
+async fn a_tls_naptr_record_steers_the_request_to_tls() {
+    use parrot::transport::TlsConfig;
+    let ca = support::pki::Ca::new("dns test CA");
+    // The certificate names the SIP domain, which the client checks
+    // (RFC 5922), not the host the SRV record points at.
+    let tls = TlsConfig::server(ca.identity_for(&["tls.test"])).unwrap();
+    let server = Server::builder()
+        .tls("127.0.0.1:0", tls)
+        .handler(|| Up)
+        .bind()
+        .await
+        .unwrap();
+    let tls_port = server.local_addr(Protocol::Tls).unwrap().port();
+    tokio::spawn(server.serve().into_future());
+    // Over UDP the domain would reach a server that answers otherwise.
+    let udp = serve(|| Outbound).await;
+    let records = [
+        "--naptr-record=tls.test,10,10,S,SIPS+D2T,,_sips._tcp.tls.test".to_owned(),
+        "--naptr-record=tls.test,20,10,S,SIP+D2U,,_sip._udp.tls.test".to_owned(),
+        format!("--srv-host=_sips._tcp.tls.test,a.test,{tls_port},10,10"),
+        format!("--srv-host=_sip._udp.tls.test,a.test,{udp},10,10"),
+        "--host-record=a.test,127.0.0.1".to_owned(),
+    ];
+    let dns = Dnsmasq::start(&records);
+    let client = Client::builder()
+        .listen(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .tls(
+            TlsConfig::client()
+                .unwrap()
+                .with_roots_pem(ca.pem.as_bytes(), None)
+                .unwrap(),
+        )
+        .locator(Locator::new(
+            Arc::new(dns.resolver()),
+            &[Protocol::Udp, Protocol::Tcp, Protocol::Tls],
+        ))
+        .bind()
+        .await
+        .unwrap();
+    let r = client.options("sip:alice@tls.test").await.unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{}", dns.log());
+    assert_eq!(r.reason, "up", "the NAPTR preferring TLS was not followed");
+}

@@ -31,8 +31,13 @@ impl Ca {
 
     /// A server certificate for `localhost`, 127.0.0.1 and ::1.
     pub fn server_identity(&self) -> Identity {
+        self.identity_for(&["localhost", "127.0.0.1", "::1"])
+    }
+
+    /// A server certificate for `names` (host names or addresses).
+    pub fn identity_for(&self, names: &[&str]) -> Identity {
         let key = KeyPair::generate().unwrap();
-        let names = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let cert = CertificateParams::new(names)
             .unwrap()
             .signed_by(&key, &self.issuer)
