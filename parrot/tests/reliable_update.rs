@@ -93,8 +93,6 @@ async fn reliable_180_is_acknowledged_and_the_handler_goes_on() {
     let ok = c.expect(StatusCode::OK, "INVITE").await;
     assert_eq!(ok.headers.to_tag().unwrap(), tag);
     assert!(ok.headers.lists(HeaderName::Supported, "100rel"), "{ok:?}");
-    let allow = ok.headers.get(HeaderName::Allow);
-    let _ = allow;
     let ack = c.text("ACK", "bob", &tag, "", "");
     c.send(&ack).await;
     let bye = c.text("BYE", "bob", &tag, "", "");

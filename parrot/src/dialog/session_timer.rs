@@ -135,7 +135,7 @@ pub struct Negotiated {
 /// request goes on and [`uas_negotiate`] works with the interval given. A
 /// Session-Expires that does not parse counts as absent.
 pub fn uas_check(req: &Request, config: &SessionTimerConfig) -> Option<Response> {
-    if !is_session_method(&req.method) || !supports_timer(&req.headers) {
+    if !is_session_method(&req.method) || !req.headers.supports(TAG_TIMER) {
         return None;
     }
     let se = session_expires(&req.headers)?;
@@ -177,7 +177,7 @@ pub fn uas_negotiate(
     if !is_session_method(&req.method) || !resp.status.is_success() {
         return None;
     }
-    let supported = supports_timer(&req.headers);
+    let supported = req.headers.supports(TAG_TIMER);
     let requested = session_expires(&req.headers);
     let mut se = match session_expires(&resp.headers) {
         Some(own) => own,
@@ -440,16 +440,6 @@ fn expiry_margin(interval: Duration) -> Duration {
 /// Session-Expires and Min-SE are only for INVITE and UPDATE (RFC 4028 §4).
 fn is_session_method(m: &Method) -> bool {
     matches!(m, Method::Invite | Method::Update)
-}
-
-/// Whether the sender of `h` supports session timers: `timer` in its
-/// Supported or Require (option tags compare case-insensitively, RFC 3261
-/// §7.3.1). Raw values are read so that one bad tag elsewhere in the list
-/// does not hide `timer`.
-fn supports_timer(h: &Headers) -> bool {
-    h.values(HeaderName::Supported)
-        .chain(h.values(HeaderName::Require))
-        .any(|t| t.eq_ignore_ascii_case(TAG_TIMER))
 }
 
 /// Adds `tag` to the option-tag list `name` unless it is already there:
