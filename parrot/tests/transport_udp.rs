@@ -6,7 +6,8 @@ use bytes::Bytes;
 use parrot::message::{HeaderName, StatusCode};
 use parrot::message::{Limits, Message, parse_datagram};
 use parrot::transport::{
-    Incoming, ListenerConfig, Protocol, SendOptions, Target, TransportConfig, TransportLayer,
+    Incoming, ListenerConfig, Protocol, SendOptions, SentByFuture, SentByResolver, Target,
+    TransportConfig, TransportLayer,
 };
 use std::net::SocketAddr;
 use tokio::net::UdpSocket;
@@ -475,4 +476,108 @@ async fn protocols_without_a_way_there_are_refused() {
         err,
         parrot::transport::TransportError::Unsupported(Protocol::Udp)
     ));
+}
+
+/// Answers every sent-by with `servers`, remembering what it was asked.
+struct FixedServers {
+    servers: Vec<SocketAddr>,
+    asked: std::sync::Mutex<Vec<(String, Option<u16>, Protocol)>>,
+}
+
+impl SentByResolver for FixedServers {
+    fn servers<'a>(
+        &'a self,
+        host: &'a str,
+        port: Option<u16>,
+        protocol: Protocol,
+    ) -> SentByFuture<'a> {
+        self.asked
+            .lock()
+            .unwrap()
+            .push((host.to_owned(), port, protocol));
+        let servers = self.servers.clone();
+        Box::pin(async move { Ok(servers) })
+    }
+}
+
+#[tokio::test]
+async fn a_sent_by_host_name_is_located_through_the_resolver_hook() {
+    let (t, _rx) = bind(ListenerConfig::udp_tcp("127.0.0.1:0".parse().unwrap())).await;
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    // Nothing listens on the first: the TCP answer goes to the second.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_addr = dead.local_addr().unwrap();
+    drop(dead);
+    let live = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = std::sync::Arc::new(FixedServers {
+        servers: vec![client.local_addr().unwrap()],
+        asked: Default::default(),
+    });
+    assert!(t.set_sent_by_resolver(hook.clone()));
+    assert!(!t.set_sent_by_resolver(hook.clone()), "set once");
+
+    // UDP, a host name and neither received nor rport (RFC 3263 §5).
+    let req = parse_request(&request(
+        "OPTIONS",
+        "SIP/2.0/UDP phone.invalid;branch=z9hG4bKhook1",
+        "hook-1",
+        "",
+    ));
+    let sent = t
+        .send_response(&req.reply(StatusCode::OK), None)
+        .await
+        .unwrap();
+    assert_eq!(sent.remote, client.local_addr().unwrap());
+    let (text, _) = recv_text(&client).await;
+    assert!(text.contains("hook-1"), "{text}");
+    assert_eq!(
+        hook.asked.lock().unwrap().as_slice(),
+        [("phone.invalid".to_owned(), None, Protocol::Udp)]
+    );
+
+    // TCP without a connection: each server in turn until one takes it.
+    let tcp_hook = std::sync::Arc::new(FixedServers {
+        servers: vec![dead_addr, live.local_addr().unwrap()],
+        asked: Default::default(),
+    });
+    let (t2, _rx2) = bind(ListenerConfig::udp_tcp("127.0.0.1:0".parse().unwrap())).await;
+    t2.set_sent_by_resolver(tcp_hook.clone());
+    let req = parse_request(&request(
+        "OPTIONS",
+        "SIP/2.0/TCP phone.invalid:5099;branch=z9hG4bKhook2",
+        "hook-2",
+        "",
+    ));
+    let sent = t2
+        .send_response(&req.reply(StatusCode::OK), None)
+        .await
+        .unwrap();
+    assert_eq!(sent.remote, live.local_addr().unwrap());
+    assert_eq!(
+        tcp_hook.asked.lock().unwrap().as_slice(),
+        [("phone.invalid".to_owned(), Some(5099), Protocol::Tcp)]
+    );
+    let (mut stream, _) = tokio::time::timeout(WAIT, live.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut buf = vec![0u8; 2048];
+    let n = tokio::io::AsyncReadExt::read(&mut stream, &mut buf)
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("hook-2"));
+
+    // Without a resolver, an unknown host name is an error, not a hang.
+    let (t3, _rx3) = bind(ListenerConfig::udp("127.0.0.1:0".parse().unwrap())).await;
+    let req = parse_request(&request(
+        "OPTIONS",
+        "SIP/2.0/UDP phone.invalid;branch=z9hG4bKhook3",
+        "hook-3",
+        "",
+    ));
+    assert!(
+        t3.send_response(&req.reply(StatusCode::OK), None)
+            .await
+            .is_err()
+    );
 }

@@ -219,6 +219,8 @@ impl ClientBuilder {
             protocols.push(Protocol::Tls);
         }
         let locator = Arc::new(self.locator.unwrap_or_else(|| Locator::system(&protocols)));
+        // RFC 3263 §5 for the responses the client sends.
+        endpoint.transport().set_sent_by_resolver(locator.clone());
         let calls: CallTable = Arc::default();
         let router = tokio::spawn(router::run(endpoint.clone(), events, calls.clone()));
         let host = endpoint

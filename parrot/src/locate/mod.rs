@@ -57,7 +57,7 @@ pub use resolver::{DnsFuture, DnsResolver, DnsResult, StaticResolver};
 pub use system::SystemResolver;
 
 use crate::message::Uri;
-use crate::transport::{Protocol, Target};
+use crate::transport::{Protocol, SentByFuture, SentByResolver, Target, TransportError};
 use records::normalize;
 use select::{NaptrChoice, Plan, SrvQuery};
 use std::collections::HashMap;
@@ -182,16 +182,41 @@ impl Locator {
     /// further on, a failed lookup is skipped and reported only if no
     /// target is found.
     pub async fn locate(&self, uri: &Uri) -> Result<Vec<Target>, LocateError> {
-        let plan = select::plan(uri, &self.protocols)?;
+        let targets = self.follow(select::plan(uri, &self.protocols)?).await?;
+        debug!(%uri, ?targets, "located (RFC 3263)");
+        Ok(targets)
+    }
+
+    /// The servers to try, in order, for a response whose top Via's
+    /// sent-by is `host` and `port` over `protocol`, when the response
+    /// cannot go to the `received` address (RFC 3263 §5, RFC 3261
+    /// §18.2.2): with a port, `host`'s addresses; without one, the SRV
+    /// records of the Via's transport, else `host`'s addresses at the
+    /// transport's default port ([`select::sent_by_plan`]).
+    pub async fn locate_sent_by(
+        &self,
+        host: &str,
+        port: Option<u16>,
+        protocol: Protocol,
+    ) -> Result<Vec<Target>, LocateError> {
+        let targets = self
+            .follow(select::sent_by_plan(host, port, protocol))
+            .await?;
+        debug!(%host, ?port, ?targets, "located sent-by (RFC 3263 §5)");
+        Ok(targets)
+    }
+
+    /// Carries out `plan`: the targets without duplicates, failed ones last.
+    async fn follow(&self, plan: Plan) -> Result<Vec<Target>, LocateError> {
         let targets = match plan {
             Plan::Direct(t) => vec![t],
             Plan::Address { .. } | Plan::Srv { .. } | Plan::Naptr { .. } => {
                 Walk::new(self, &plan).run(plan).await?
             }
         };
-        let targets = select::failed_last(select::dedup(targets), |t| self.is_failed(t));
-        debug!(%uri, ?targets, "located (RFC 3263)");
-        Ok(targets)
+        Ok(select::failed_last(select::dedup(targets), |t| {
+            self.is_failed(t)
+        }))
     }
 
     /// Marks `target` as failed (RFC 3263 §4.3: it did not answer, or its
@@ -230,6 +255,27 @@ impl Locator {
     fn order_srv(&self, records: Vec<Srv>) -> Vec<Srv> {
         let mut random = lock(&self.random);
         select::order_srv(records, &mut *random)
+    }
+}
+
+/// A [`Locator`] finds the servers of a response's sent-by for the
+/// transport (RFC 3263 §5).
+impl SentByResolver for Locator {
+    fn servers<'a>(
+        &'a self,
+        host: &'a str,
+        port: Option<u16>,
+        protocol: Protocol,
+    ) -> SentByFuture<'a> {
+        Box::pin(async move {
+            match self.locate_sent_by(host, port, protocol).await {
+                Ok(targets) => Ok(targets.into_iter().map(|t| t.addr).collect()),
+                Err(error) => {
+                    debug!(%host, %error, "sent-by not found (RFC 3263 §5)");
+                    Err(TransportError::Resolve(format!("{host}: {error}")))
+                }
+            }
+        })
     }
 }
 

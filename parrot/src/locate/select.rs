@@ -182,6 +182,33 @@ fn require(p: Protocol, supported: &[Protocol], uri: &Uri) -> Result<Protocol, L
     }
 }
 
+/// The plan for locating the server a response goes to from its Via's
+/// sent-by (RFC 3263 §5): a numeric address needs no DNS; a host with a
+/// port, A/AAAA lookups only; a host without one, the SRV records for the
+/// Via's transport, else the host's addresses at the transport's default
+/// port. Never NAPTR: the transport is known.
+pub fn sent_by_plan(host: &str, port: Option<u16>, protocol: Protocol) -> Plan {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        let port = port.unwrap_or_else(|| protocol.default_port());
+        return Plan::Direct(Target::new(protocol, SocketAddr::new(ip, port)));
+    }
+    match port {
+        Some(port) => Plan::Address {
+            host: host.to_owned(),
+            port,
+            protocol,
+        },
+        None => Plan::Srv {
+            host: host.to_owned(),
+            query: SrvQuery {
+                protocol,
+                name: srv_name(host, protocol),
+            },
+        },
+    }
+}
+
 /// The SRV owner name for `protocol` at `domain` (RFC 3263 §4.1, §4.2,
 /// RFC 2782): `_sips` for TLS, which a `sip:` URI over TLS uses too
 /// (§4.2), `_sip` otherwise; `_udp` for UDP, `_tcp` for TCP and TLS.

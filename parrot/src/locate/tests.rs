@@ -469,3 +469,66 @@ fn locator_is_shareable_and_its_future_sendable() {
     let u = uri("sip:example.com");
     send(l.locate(&u));
 }
+
+#[tokio::test]
+async fn a_sent_by_is_located_by_srv_without_a_port_and_by_address_with_one() {
+    let l = locator(example(), UDP_TCP_TLS);
+    let sent_by = |host, port, protocol| {
+        let l = &l;
+        async move { l.locate_sent_by(host, port, protocol).await }
+    };
+    // RFC 3263 §5: no port, the SRV records of the Via's transport (never
+    // NAPTR: the TCP records, although NAPTR prefers TLS).
+    assert_eq!(
+        sent_by("example.com", None, Protocol::Tcp).await.unwrap(),
+        [
+            t(Protocol::Tcp, "192.0.2.1:5070"),
+            t(Protocol::Tcp, "[2001:db8::1]:5070"),
+            t(Protocol::Tcp, "192.0.2.2:5080"),
+        ]
+    );
+    assert_eq!(
+        sent_by("example.com", None, Protocol::Tls).await.unwrap(),
+        [t(Protocol::Tls, "192.0.2.10:5061")]
+    );
+    // A port: the host's own addresses, SRV ignored.
+    assert_eq!(
+        sent_by("example.com", Some(5099), Protocol::Udp)
+            .await
+            .unwrap(),
+        [t(Protocol::Udp, "192.0.2.100:5099")]
+    );
+    // No SRV records: the host's addresses at the default port.
+    assert_eq!(
+        sent_by("main.example.com", None, Protocol::Tls)
+            .await
+            .unwrap(),
+        [
+            t(Protocol::Tls, "192.0.2.1:5061"),
+            t(Protocol::Tls, "[2001:db8::1]:5061"),
+        ]
+    );
+    // A numeric sent-by needs no DNS.
+    assert_eq!(
+        sent_by("[2001:db8::9]", None, Protocol::Udp).await.unwrap(),
+        [t(Protocol::Udp, "[2001:db8::9]:5060")]
+    );
+    assert_eq!(
+        sent_by("nowhere.example", None, Protocol::Udp).await,
+        Err(LocateError::NotFound {
+            domain: "nowhere.example".into()
+        })
+    );
+    // As the transport's hook: addresses, and a resolve error when none.
+    let hook: &dyn SentByResolver = &l;
+    assert_eq!(
+        hook.servers("example.com", Some(5099), Protocol::Tcp)
+            .await
+            .unwrap(),
+        ["192.0.2.100:5099".parse::<SocketAddr>().unwrap()]
+    );
+    assert!(matches!(
+        hook.servers("nowhere.example", None, Protocol::Tcp).await,
+        Err(TransportError::Resolve(_))
+    ));
+}

@@ -123,6 +123,10 @@ impl<H: UasHandler> Core<H> {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let (proxied_tx, proxied_rx) = mpsc::unbounded_channel();
         let (events_tx, app_events) = mpsc::unbounded_channel();
+        let locator = Arc::new(routing.locator);
+        // Responses whose connection is gone find their sent-by host by
+        // RFC 3263 §5 with the same resolver as requests.
+        endpoint.transport().set_sent_by_resolver(locator.clone());
         Core {
             shared: Arc::new(Shared {
                 endpoint: endpoint.clone(),
@@ -131,7 +135,7 @@ impl<H: UasHandler> Core<H> {
                 events: events_tx,
                 routable: Default::default(),
                 policy,
-                locator: Arc::new(routing.locator),
+                locator,
                 outbound_proxy: routing.outbound_proxy,
             }),
             app_events,

@@ -1,11 +1,12 @@
 //! [`TransportLayer`]: the object that owns every listener and connection,
 //! and the sending rules of RFC 3261 §18.1.1 and §18.2.2.
 
-use super::addr::{canonical, resolve_host};
+use super::addr::canonical;
 use super::closings::ConnectionClosings;
 use super::config::TransportConfig;
 use super::connections::{ConnTable, ConnectionInfo};
 use super::error::TransportError;
+use super::sent_by::SentByResolver;
 use super::shared::{CLOSED_BACKLOG, Shared, UdpEndpoint};
 use super::stats::{Counters, TransportStats};
 use super::tcp;
@@ -17,13 +18,14 @@ use super::ws;
 use super::{
     ConnectionId, Incoming, Listener, Origin, Protocol, SendOptions, Sent, Target, Transport,
 };
+use crate::message::typed::Via;
 use crate::message::{Request, Response};
 use bytes::Bytes;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{broadcast, mpsc, watch};
 use tracing::{Instrument, debug, warn};
@@ -196,6 +198,7 @@ impl TransportLayer {
             shedding: AtomicBool::new(false),
             feedback: Default::default(),
             closed: broadcast::Sender::new(CLOSED_BACKLOG),
+            sent_by: OnceLock::new(),
         });
         for ep in &shared.udp {
             let span = tracing::debug_span!("sip_udp", local = %ep.local);
@@ -384,6 +387,15 @@ impl TransportLayer {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Sets how a response's sent-by host name is turned into addresses
+    /// when the response cannot go where §18.2.2 first sends it (RFC 3263
+    /// §5: SRV without a port): the [`Locator`](crate::locate::Locator)
+    /// is one. Without it, A/AAAA lookups only. Set once; false if it was
+    /// already set.
+    pub fn set_sent_by_resolver(&self, resolver: Arc<dyn SentByResolver>) -> bool {
+        self.shared.sent_by.set(resolver).is_ok()
+    }
+
     /// Watches the number of open connections (updated as connections open
     /// and close).
     pub fn watch_connections(&self) -> watch::Receiver<usize> {
@@ -417,6 +429,55 @@ impl Transport for TransportLayer {
 }
 
 impl Shared {
+    /// Sends a response over a stream protocol when the connection its
+    /// request came on is gone (RFC 3261 §18.2.2): a connection to the
+    /// `received` address (or a numeric sent-by) at the sent-by port; if
+    /// that fails, or the sent-by is a host name without `received`, to
+    /// each server RFC 3263 §5 finds for the sent-by in turn.
+    async fn send_stream_response(
+        self: &Arc<Self>,
+        data: Bytes,
+        protocol: Protocol,
+        via: &Via,
+    ) -> Result<Sent, TransportError> {
+        let d = response_destination(via);
+        let first = d.host.ip().map(|ip| SocketAddr::new(ip, d.port));
+        let mut failure = None;
+        if let Some(addr) = first {
+            match self.send_stream(data.clone(), protocol, addr, None).await {
+                Ok(sent) => return Ok(sent),
+                Err(error) if via.host.ip().is_some() || protocol.is_websocket() => {
+                    return Err(error);
+                }
+                Err(error) => {
+                    debug!(%addr, %error, sent_by = %via.host, "response destination failed; locating sent-by (RFC 3263 §5)");
+                    failure = Some(error);
+                }
+            }
+        }
+        let host = via.host.to_string();
+        let servers = match self.sent_by_servers(&host, via.port, protocol).await {
+            Ok(servers) => servers,
+            Err(error) => return Err(failure.unwrap_or(error)),
+        };
+        for addr in servers {
+            if Some(addr) == first {
+                continue;
+            }
+            match self
+                .send_stream(data.clone(), protocol, addr, Some(&host))
+                .await
+            {
+                Ok(sent) => return Ok(sent),
+                Err(error) => {
+                    debug!(%addr, %error, sent_by = %host, "sent-by server failed; trying the next");
+                    failure = Some(error);
+                }
+            }
+        }
+        Err(failure.unwrap_or(TransportError::Resolve(host)))
+    }
+
     /// Sends on the flow's connection only (RFC 5626 §5.3): a request to a
     /// peer that opened the connection cannot open another.
     async fn send_on_flow(&self, data: Bytes, id: ConnectionId) -> Result<Sent, TransportError> {
@@ -575,12 +636,8 @@ impl Shared {
                     }
                 }
             }
-            // Otherwise a connection to received (or sent-by) at the
-            // sent-by port.
             let via = via.map_err(|e| TransportError::NoRoute(e.to_string()))?;
-            let d = response_destination(&via);
-            let addr = resolve_host(&d.host, d.port).await?;
-            return self.send_stream(data, protocol, addr, None).await;
+            return self.send_stream_response(data, protocol, &via).await;
         }
         udp::send_response(self, &data, via, origin).await
     }

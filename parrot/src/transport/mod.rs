@@ -32,9 +32,10 @@
 //!
 //! Left to the layers above: discarding responses whose top Via sent-by is
 //! not one this element inserts (§18.1.2), SRV/NAPTR lookups (RFC 3263, the
-//! [`locate`](crate::locate) module) and choosing the sent-by of outgoing
-//! requests ([`TransportLayer::listeners`] reports the bound addresses for
-//! that).
+//! [`locate`](crate::locate) module, which a response reaches through the
+//! [`SentByResolver`] hook when its sent-by is a host name: RFC 3263 §5)
+//! and choosing the sent-by of outgoing requests
+//! ([`TransportLayer::listeners`] reports the bound addresses for that).
 //!
 //! ```no_run
 //! use parrot::transport::{ListenerConfig, TransportConfig, TransportLayer};
@@ -66,6 +67,7 @@ mod feedback;
 mod inbound;
 mod layer;
 mod progress;
+mod sent_by;
 mod shared;
 mod shed;
 mod stats;
@@ -85,6 +87,7 @@ pub use config::{ListenerConfig, TransportConfig};
 pub use connections::ConnectionInfo;
 pub use error::TransportError;
 pub use layer::TransportLayer;
+pub use sent_by::{SentByFuture, SentByResolver};
 pub use stats::TransportStats;
 pub use tls_config::{Identity, TlsConfig, TlsError};
 pub use via::{

@@ -5,11 +5,12 @@
 use super::config::TransportConfig;
 use super::connections::{Admission, ConnHandle, ConnTable, ConnectionInfo, Outgoing, Refusal};
 use super::feedback::Feedback;
+use super::sent_by::{AddressOnly, SentByResolver};
 use super::stats::{Counters, TransportStats, bump};
 use super::{ConnectionId, Incoming, Listener, Protocol, TransportError};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::Instant;
@@ -41,6 +42,29 @@ pub(crate) struct Shared {
     pub(crate) feedback: Feedback,
     /// Told each connection's identifier as it leaves the table.
     pub(crate) closed: broadcast::Sender<ConnectionId>,
+    /// Finds the servers a response's sent-by host names (RFC 3263 §5),
+    /// once set ([`super::TransportLayer::set_sent_by_resolver`]).
+    pub(crate) sent_by: OnceLock<Arc<dyn SentByResolver>>,
+}
+
+impl Shared {
+    /// The addresses to try for a response to the sent-by `host` and
+    /// `port` over `protocol` (RFC 3263 §5); an error when there are none.
+    pub(crate) async fn sent_by_servers(
+        &self,
+        host: &str,
+        port: Option<u16>,
+        protocol: Protocol,
+    ) -> Result<Vec<SocketAddr>, TransportError> {
+        let servers = match self.sent_by.get() {
+            Some(resolver) => resolver.servers(host, port, protocol).await?,
+            None => AddressOnly.servers(host, port, protocol).await?,
+        };
+        if servers.is_empty() {
+            return Err(TransportError::Resolve(host.to_owned()));
+        }
+        Ok(servers)
+    }
 }
 
 /// How many closings a slow [`Shared::closed`] receiver may fall behind.

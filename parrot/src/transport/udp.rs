@@ -9,7 +9,7 @@ use super::stats::bump;
 use super::via::{response_destination, stamp_top_via, top_via};
 use super::{Incoming, Origin, Protocol, Sent, TransportError};
 use crate::message::typed::Via;
-use crate::message::{Message, Method, ParseError, Response, parse_datagram_with};
+use crate::message::{Host, Message, Method, ParseError, Response, parse_datagram_with};
 use bytes::Bytes;
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -203,7 +203,16 @@ pub(crate) async fn send_response(
     let (addr, ttl) = match &via {
         Ok(v) => {
             let d = response_destination(v);
-            (resolve_host(&d.host, d.port).await?, d.ttl)
+            let addr = match &d.host {
+                // RFC 3263 §5: a sent-by host name without `received`
+                // (nor `maddr`, nor `rport`) is located, by SRV when it
+                // has no port.
+                Host::Domain(name) if d.host == v.host && v.rport().flatten().is_none() => {
+                    shared.sent_by_servers(name, v.port, Protocol::Udp).await?[0]
+                }
+                host => resolve_host(host, d.port).await?,
+            };
+            (addr, d.ttl)
         }
         Err(error) => match origin {
             // Only the error responses to unparseable requests get
