@@ -52,6 +52,7 @@ pub mod prelude;
 pub mod proxy;
 pub(crate) mod random;
 pub(crate) mod rate;
+pub mod registrar;
 pub mod sdp;
 pub mod server;
 pub(crate) mod time;

@@ -32,6 +32,10 @@ pub struct ProxyTarget {
     /// `.invalid`, RFC 7118 §5) or a client behind NAT must be. A branch
     /// whose flow has closed gets `430 Flow Failed`.
     pub flow: Option<Target>,
+    /// Routes the branch takes before its Request-URI, pushed on top of
+    /// the request's Route set: a registered contact's Path (RFC 3327
+    /// §5.3). Empty for most targets.
+    pub route: Vec<Uri>,
 }
 
 impl ProxyTarget {
@@ -40,13 +44,18 @@ impl ProxyTarget {
         ProxyTarget {
             uri,
             flow: Some(flow),
+            route: Vec::new(),
         }
     }
 }
 
 impl From<Uri> for ProxyTarget {
     fn from(uri: Uri) -> ProxyTarget {
-        ProxyTarget { uri, flow: None }
+        ProxyTarget {
+            uri,
+            flow: None,
+            route: Vec::new(),
+        }
     }
 }
 

@@ -388,6 +388,12 @@ route! {
     RecordRoute, RecordRoute
 }
 
+route! {
+    /// One Path value (RFC 3327 §4): a proxy on the way of a REGISTER
+    /// asks to be on the way of requests to the registered contact.
+    Path, PathHeader
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
