@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::time::Instant;
+use tracing::debug;
 
 /// A binding with its lapse time.
 #[derive(Debug, Clone)]
@@ -46,6 +47,37 @@ impl MemoryStore {
             !list.is_empty()
         });
         before - table.values().map(Vec::len).sum::<usize>()
+    }
+
+    /// The live bindings of `aor` (in canonical form), each with its
+    /// remaining lifetime: [`LocationStore::lookup`] without the future,
+    /// for inspection and tests.
+    pub fn bindings(&self, aor: &str) -> Vec<Binding> {
+        let now = Instant::now();
+        self.lock()
+            .get(aor)
+            .map(|l| live(l, now))
+            .unwrap_or_default()
+    }
+
+    /// Starts a task that runs [`sweep`](Self::sweep) every `every`
+    /// (default [`SWEEP_INTERVAL`]). It ends by itself once every clone of
+    /// this store is gone.
+    pub fn spawn_sweeper(&self, every: Duration) {
+        let table = Arc::downgrade(&self.table);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every.max(Duration::from_millis(1)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(table) = table.upgrade() else { break };
+                let gone = MemoryStore { table }.sweep();
+                if gone > 0 {
+                    debug!(gone, "swept lapsed bindings");
+                }
+            }
+        });
     }
 
     /// How many bindings are stored, lapsed ones not yet dropped included.
@@ -132,6 +164,6 @@ impl LocationStore for MemoryStore {
     }
 }
 
-/// How often [`MemoryStore`]'s lapsed bindings are swept by the task
-/// [`Registrar::spawn_upkeep`](super::Registrar::spawn_upkeep) starts.
+/// How often a [`MemoryStore`]'s lapsed bindings are usually swept
+/// ([`MemoryStore::spawn_sweeper`]).
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);

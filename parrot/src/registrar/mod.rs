@@ -25,7 +25,7 @@
 //!   ([`Binding::path`]); a Path from a UA that does not support it: `420`.
 //! - **Flows** (RFC 5626, RFC 7118 §5): a contact registered over a
 //!   WebSocket or with outbound is bound to the connection its REGISTER
-//!   came over, and removed when it closes ([`Registrar::spawn_upkeep`]).
+//!   came over, and removed when it closes ([`Registrar::spawn_flow_keeper`]).
 //! - **Authentication** (§10.3 steps 3, 4; [`RegistrarConfig::auth`]):
 //!   Digest credentials required (`401` otherwise), and the authenticated
 //!   user may change only its own address-of-record (`403`).
@@ -242,7 +242,8 @@ impl Registrar {
         let Some(auth) = &self.config.auth else {
             return Ok(None);
         };
-        let now = std::time::Instant::now();
+        // Tokio's clock, so nonces age on a paused test clock too.
+        let now = tokio::time::Instant::now().into_std();
         // A registrar is a UAS: 401 and WWW-Authenticate, not 407.
         let user = auth.verify_at(req, false, now).map_err(|e| {
             debug!(error = %e, "REGISTER not authenticated");
@@ -262,50 +263,29 @@ impl Registrar {
         Ok(Some(user))
     }
 
-    /// Starts the registrar's upkeep: bindings removed with their flow as
-    /// each connection of `closings` (from the server's transport) closes,
-    /// and, for a [`MemoryStore`], lapsed bindings swept every
-    /// [`SWEEP_INTERVAL`]. The tasks end with the transport, or once every
+    /// Starts the task that removes bindings with their flow as each
+    /// connection of `closings` (`BoundServer::transport().closed_connections()`)
+    /// closes (RFC 5626 §5.3). It ends with the transport, or once every
     /// clone of this registrar is gone.
-    pub fn spawn_upkeep(&self, closings: Option<ConnectionClosings>, sweep: Option<MemoryStore>) {
-        if let Some(mut closings) = closings {
-            let store: Weak<dyn LocationStore> = Arc::downgrade(&self.store);
-            tokio::spawn(async move {
-                while let Some(closing) = closings.next().await {
-                    let Some(store) = store.upgrade() else { break };
-                    let gone = match closing {
-                        Closing::Closed(id) => store.remove_flow(id).await,
-                        Closing::Missed => {
-                            let open = |id| closings.is_open(id);
-                            store.retain_open_flows(&open).await
-                        }
-                    };
-                    match gone {
-                        Ok(0) => {}
-                        Ok(gone) => info!(gone, "bindings removed with their closed flow"),
-                        Err(error) => warn!(%error, "bindings of a closed flow not removed"),
+    pub fn spawn_flow_keeper(&self, mut closings: ConnectionClosings) {
+        let store: Weak<dyn LocationStore> = Arc::downgrade(&self.store);
+        tokio::spawn(async move {
+            while let Some(closing) = closings.next().await {
+                let Some(store) = store.upgrade() else { break };
+                let gone = match closing {
+                    Closing::Closed(id) => store.remove_flow(id).await,
+                    Closing::Missed => {
+                        let open = |id| closings.is_open(id);
+                        store.retain_open_flows(&open).await
                     }
+                };
+                match gone {
+                    Ok(0) => {}
+                    Ok(gone) => info!(gone, "bindings removed with their closed flow"),
+                    Err(error) => warn!(%error, "bindings of a closed flow not removed"),
                 }
-            });
-        }
-        if let Some(memory) = sweep {
-            let keep: Weak<dyn LocationStore> = Arc::downgrade(&self.store);
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(SWEEP_INTERVAL);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    if keep.strong_count() == 0 {
-                        break;
-                    }
-                    let gone = memory.sweep();
-                    if gone > 0 {
-                        debug!(gone, "swept lapsed bindings");
-                    }
-                }
-            });
-        }
+            }
+        });
     }
 
     /// `op` bounded by the store timeout.

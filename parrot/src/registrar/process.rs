@@ -135,7 +135,7 @@ pub fn registration(
         let flow = origin
             .filter(|o| outbound.is_some() || o.protocol.is_websocket())
             .map(Target::flow_of);
-        update.changes.push(Change::Set(Binding {
+        update.changes.push(Change::Set(Box::new(Binding {
             contact: stored_form(contact),
             key,
             call_id: call_id.clone(),
@@ -144,7 +144,7 @@ pub fn registration(
             path: route.clone(),
             flow,
             outbound,
-        }));
+        })));
     }
     registration.update = Some(update);
     Ok(registration)

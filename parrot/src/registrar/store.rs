@@ -54,7 +54,7 @@ pub struct Update {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     /// Add the binding, or replace the one with its key.
-    Set(Binding),
+    Set(Box<Binding>),
     /// Remove the binding with this key (a contact with lifetime 0).
     Remove {
         /// The [`binding_key`](super::binding_key) of the contact.
@@ -95,8 +95,8 @@ pub fn apply(bindings: &mut Vec<Binding>, update: &Update) -> Result<(), StoreEr
     for change in &update.changes {
         let found = next.iter().position(|b| b.key == change.key());
         match (change, found) {
-            (Change::Set(b), Some(i)) => next[i] = b.clone(),
-            (Change::Set(b), None) => next.push(b.clone()),
+            (Change::Set(b), Some(i)) => next[i] = (**b).clone(),
+            (Change::Set(b), None) => next.push((**b).clone()),
             (Change::Remove { .. }, Some(i)) => {
                 next.remove(i);
             }
