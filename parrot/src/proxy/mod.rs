@@ -15,6 +15,10 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 pub struct Proxy {
     /// The targets; several fork the request in parallel (§16.6).
     pub targets: Vec<ProxyTarget>,
+    /// Further groups of targets, tried in turn once every branch of the
+    /// groups before has ended without a 2xx or 6xx (sequential forking
+    /// by `q`, §16.6: "in order of decreasing q"). Usually empty.
+    pub later: Vec<Vec<ProxyTarget>>,
     /// Whether to add a Record-Route so that requests inside the dialog
     /// come back through this proxy (§16.6 step 4).
     pub record_route: bool,
@@ -73,6 +77,7 @@ impl Proxy {
     pub fn to(target: impl Into<ProxyTarget>) -> Proxy {
         Proxy {
             targets: vec![target.into()],
+            later: Vec::new(),
             record_route: true,
         }
     }
@@ -82,8 +87,30 @@ impl Proxy {
     pub fn fork<T: Into<ProxyTarget>>(targets: impl IntoIterator<Item = T>) -> Proxy {
         Proxy {
             targets: targets.into_iter().map(Into::into).collect(),
+            later: Vec::new(),
             record_route: true,
         }
+    }
+
+    /// Forks to groups of targets in turn (RFC 3261 §16.6, as a location
+    /// service's bindings by decreasing `q`: [`Registrar::targets`]
+    /// gives them so): the targets of a group in parallel; the next group
+    /// once every branch of the previous has ended without a 2xx or a
+    /// 6xx. Empty groups are skipped.
+    ///
+    /// [`Registrar::targets`]: crate::registrar::Registrar::targets
+    pub fn fork_in_turn(groups: impl IntoIterator<Item = Vec<ProxyTarget>>) -> Proxy {
+        let mut groups = groups.into_iter().filter(|g| !g.is_empty());
+        Proxy {
+            targets: groups.next().unwrap_or_default(),
+            later: groups.collect(),
+            record_route: true,
+        }
+    }
+
+    /// Whether there is no target at all.
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty() && self.later.iter().all(Vec::is_empty)
     }
 
     /// Without Record-Route: later requests of the dialog may bypass us.

@@ -125,27 +125,29 @@ pub(crate) async fn run<E>(
     let mut branches: Vec<Branch> = Vec::new();
     let mut finals: Vec<Response> = Vec::new();
     let rr = proxy.record_route.then_some(&me_in);
-    for target in &proxy.targets {
-        let hops = match hops(locator, &req, target).await {
-            Ok(hops) => hops,
-            Err(why) => {
-                warn!(%target, %why, "proxy target unreachable");
-                finals.push(own_response(&req, unreachable(target.flow.as_ref())));
-                continue;
-            }
-        };
-        match start_branch(endpoint, &req, target, hops, rr, branches.len(), &events_tx).await {
-            Ok(b) => branches.push(b),
-            Err(why) => {
-                warn!(%target, %why, "proxy target unreachable");
-                finals.push(own_response(&req, unreachable(target.flow.as_ref())));
-            }
-        }
-    }
+    let mut groups = std::iter::once(proxy.targets).chain(proxy.later);
     let mut answered = false;
     let mut dialog_known = false;
     let mut cancelled = false;
-    while branches.iter().any(|b| !b.done) {
+    let mut ended = false;
+    loop {
+        if !branches.iter().any(|b| !b.done) {
+            // §16.6: the next group (by decreasing q) once every branch
+            // of the ones before ended without a 2xx or a 6xx.
+            if answered || cancelled || ended {
+                break;
+            }
+            let Some(group) = groups.next() else { break };
+            let started = Group {
+                endpoint,
+                locator,
+                req: &req,
+                record_route: rr,
+                events: &events_tx,
+            };
+            started.start(&group, &mut branches, &mut finals).await;
+            continue;
+        }
         let timer_c = branches
             .iter()
             .filter(|b| !b.done)
@@ -197,6 +199,7 @@ pub(crate) async fn run<E>(
                             }
                             if up.status.as_u16() >= 600 {
                                 // A 6xx ends the fork (§16.7 step 10).
+                                ended = true;
                                 cancel_pending(endpoint, &mut branches);
                             }
                             finals.push(up);
@@ -276,6 +279,61 @@ pub(crate) async fn run<E>(
     }
 }
 
+/// What starting the branches of a group of targets needs.
+struct Group<'a> {
+    endpoint: &'a Endpoint,
+    locator: &'a Locator,
+    req: &'a Request,
+    record_route: Option<&'a Local>,
+    events: &'a mpsc::UnboundedSender<(usize, Option<ClientEvent>)>,
+}
+
+impl Group<'_> {
+    /// Starts a branch to each of `targets`; a target that cannot be
+    /// reached gets its final response in `finals` instead.
+    async fn start(
+        &self,
+        targets: &[ProxyTarget],
+        branches: &mut Vec<Branch>,
+        finals: &mut Vec<Response>,
+    ) {
+        for target in targets {
+            let req = routed(self.req, target);
+            let started = match hops(self.locator, &req, target).await {
+                Ok(hops) => {
+                    let index = branches.len();
+                    let rr = self.record_route;
+                    start_branch(self.endpoint, &req, target, hops, rr, index, self.events).await
+                }
+                Err(why) => Err(why),
+            };
+            match started {
+                Ok(b) => branches.push(b),
+                Err(why) => {
+                    warn!(%target, %why, "proxy target unreachable");
+                    finals.push(own_response(self.req, unreachable(target.flow.as_ref())));
+                }
+            }
+        }
+    }
+}
+
+/// `req` with `target`'s own routes (a binding's Path, RFC 3327 §5.3)
+/// pushed on top of its Route set, first value on top (§16.6 step 7).
+fn routed<'r>(req: &'r Request, target: &ProxyTarget) -> std::borrow::Cow<'r, Request> {
+    if target.route.is_empty() {
+        return std::borrow::Cow::Borrowed(req);
+    }
+    let mut req = req.clone();
+    for uri in target.route.iter().rev() {
+        req.headers.push_front(crate::message::Header::known(
+            crate::message::HeaderName::Route,
+            format!("<{uri}>"),
+        ));
+    }
+    std::borrow::Cow::Owned(req)
+}
+
 /// The status for a branch that could not be sent: `430 Flow Failed`
 /// when it had to take a flow (RFC 5626 §5.3), else `503`.
 fn unreachable(flow: Option<&Target>) -> StatusCode {
@@ -327,7 +385,8 @@ async fn retry_elsewhere(
     let spec = b.spec.clone();
     let failed = b.target.addr;
     let index = branches.len();
-    match start_branch(endpoint, req, &spec, hops, record_route, index, events).await {
+    let req = routed(req, &spec);
+    match start_branch(endpoint, &req, &spec, hops, record_route, index, events).await {
         Ok(next) => {
             info!(%failed, next = %next.target.addr, "proxy branch goes to the next server (RFC 3263 §4.3)");
             branches.push(next);
