@@ -135,8 +135,9 @@ impl Registrar {
     }
 
     /// Where a request for a registered user goes (RFC 3261 §16.5): to
-    /// every live binding of the Request-URI's address-of-record, highest
-    /// `q` first, each over its flow when it has one and through its Path;
+    /// every live binding of the Request-URI's address-of-record by
+    /// decreasing `q` (equal `q` in parallel, §16.6), each over its flow
+    /// when it has one and through its Path;
     /// `480` when the user has none.
     pub async fn route(&self, req: &Request) -> Action {
         let groups = match self.registrar.targets(&req.uri).await {
@@ -149,15 +150,15 @@ impl Registrar {
                     .into_action();
             }
         };
-        let targets: Vec<_> = groups.into_iter().flatten().collect();
-        if targets.is_empty() {
+        let proxy = Proxy::fork_in_turn(groups);
+        if proxy.is_empty() {
             info!(from = %caller(req), uri = %req.uri, "no binding");
             return req.reply(StatusCode::TEMPORARILY_UNAVAILABLE).into_action();
         }
-        for t in &targets {
+        for t in proxy.targets.iter().chain(proxy.later.iter().flatten()) {
             info!(from = %caller(req), uri = %req.uri, target = %t, "routing to a binding");
         }
-        Proxy::fork(targets).into_action()
+        proxy.into_action()
     }
 }
 
