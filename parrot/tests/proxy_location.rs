@@ -18,15 +18,27 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// Routes MESSAGE to the bindings of its Request-URI.
-struct Routing(Registrar);
+/// Routes MESSAGE to the bindings of its Request-URI; on 486 or 480, to
+/// the fallback if there is one.
+struct Routing(Registrar, Option<SocketAddr>);
 
 #[uas_handler]
 impl Routing {
     async fn message(&mut self, req: &Request) -> Action {
         match self.0.targets(&req.uri).await {
             Ok(groups) if groups.iter().any(|g| !g.is_empty()) => {
-                Proxy::fork_in_turn(groups).into_action()
+                let proxy = Proxy::fork_in_turn(groups);
+                match self.1 {
+                    Some(to) => proxy
+                        .fallback(
+                            format!("sip:voicemail@{to}")
+                                .parse::<parrot::message::Uri>()
+                                .unwrap(),
+                            [StatusCode::BUSY_HERE, StatusCode::TEMPORARILY_UNAVAILABLE],
+                        )
+                        .into_action(),
+                    None => proxy.into_action(),
+                }
             }
             _ => req.reply(StatusCode::TEMPORARILY_UNAVAILABLE).into_action(),
         }
@@ -73,9 +85,13 @@ async fn callee(
 }
 
 async fn proxy(registrar: Registrar) -> SocketAddr {
+    proxy_with_fallback(registrar, None).await
+}
+
+async fn proxy_with_fallback(registrar: Registrar, fallback: Option<SocketAddr>) -> SocketAddr {
     let server = Server::builder()
         .listen("127.0.0.1:0")
-        .handler(move || Routing(registrar.clone()))
+        .handler(move || Routing(registrar.clone(), fallback))
         .bind()
         .await
         .unwrap();
@@ -220,4 +236,34 @@ async fn a_binding_is_reached_through_its_path() {
         "{text}"
     );
     ask.abort();
+}
+
+#[tokio::test]
+async fn the_fallback_answers_when_every_binding_is_busy_but_not_on_a_6xx() {
+    let registrar = Registrar::in_memory();
+    let (busy_seen, voicemail_seen, decline_seen) = (counter(), counter(), counter());
+    let busy = callee(StatusCode::BUSY_HERE, busy_seen.clone(), None).await;
+    let voicemail = callee(StatusCode::ACCEPTED, voicemail_seen.clone(), None).await;
+    let proxy = proxy_with_fallback(registrar.clone(), Some(voicemail)).await;
+    register(&registrar, proxy, &[format!("<sip:bob@{busy}>")], "").await;
+    let client = client().await;
+    let resp = client
+        .message(format!("sip:bob@{proxy}").as_str(), "text/plain", "hi")
+        .await
+        .unwrap();
+    assert_eq!(resp.status, StatusCode::ACCEPTED, "the fallback's answer");
+    assert_eq!(busy_seen.load(Ordering::SeqCst), 1);
+    assert_eq!(voicemail_seen.load(Ordering::SeqCst), 1);
+
+    // A 603 is not among the fallback's statuses: the caller gets it.
+    let registrar = Registrar::in_memory();
+    let declines = callee(StatusCode::DECLINE, decline_seen.clone(), None).await;
+    let proxy = proxy_with_fallback(registrar.clone(), Some(voicemail)).await;
+    register(&registrar, proxy, &[format!("<sip:bob@{declines}>")], "").await;
+    let resp = client
+        .message(format!("sip:bob@{proxy}").as_str(), "text/plain", "hi")
+        .await
+        .unwrap();
+    assert_eq!(resp.status, StatusCode::DECLINE);
+    assert_eq!(voicemail_seen.load(Ordering::SeqCst), 1, "not asked again");
 }

@@ -19,9 +19,22 @@ pub struct Proxy {
     /// groups before has ended without a 2xx or 6xx (sequential forking
     /// by `q`, §16.6: "in order of decreasing q"). Usually empty.
     pub later: Vec<Vec<ProxyTarget>>,
+    /// Where the request goes when every group has failed and the best
+    /// response has one of the given statuses (voicemail on 480, 486 or
+    /// 408, say). Usually `None`.
+    pub fallback: Option<Box<Fallback>>,
     /// Whether to add a Record-Route so that requests inside the dialog
     /// come back through this proxy (§16.6 step 4).
     pub record_route: bool,
+}
+
+/// Where a [`Proxy`] goes when its targets failed ([`Proxy::fallback`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fallback {
+    /// The target.
+    pub target: ProxyTarget,
+    /// The best-response statuses that send the request to it.
+    pub on: Vec<StatusCode>,
 }
 
 /// One target of a [`Proxy`]: the Request-URI of its branch, and the flow
@@ -78,6 +91,7 @@ impl Proxy {
         Proxy {
             targets: vec![target.into()],
             later: Vec::new(),
+            fallback: None,
             record_route: true,
         }
     }
@@ -88,6 +102,7 @@ impl Proxy {
         Proxy {
             targets: targets.into_iter().map(Into::into).collect(),
             later: Vec::new(),
+            fallback: None,
             record_route: true,
         }
     }
@@ -104,8 +119,25 @@ impl Proxy {
         Proxy {
             targets: groups.next().unwrap_or_default(),
             later: groups.collect(),
+            fallback: None,
             record_route: true,
         }
+    }
+
+    /// When every target has failed and the best response's status is
+    /// one of `on`, forwards to `target` instead, whose answer is the one
+    /// the caller gets (e.g. a voicemail server when the callee is busy,
+    /// unavailable or does not answer: 486, 480, 408).
+    pub fn fallback(
+        mut self,
+        target: impl Into<ProxyTarget>,
+        on: impl IntoIterator<Item = StatusCode>,
+    ) -> Proxy {
+        self.fallback = Some(Box::new(Fallback {
+            target: target.into(),
+            on: on.into_iter().collect(),
+        }));
+        self
     }
 
     /// Whether there is no target at all.

@@ -126,6 +126,7 @@ pub(crate) async fn run<E>(
     let mut finals: Vec<Response> = Vec::new();
     let rr = proxy.record_route.then_some(&me_in);
     let mut groups = std::iter::once(proxy.targets).chain(proxy.later);
+    let mut fallback = proxy.fallback;
     let mut answered = false;
     let mut dialog_known = false;
     let mut cancelled = false;
@@ -137,7 +138,18 @@ pub(crate) async fn run<E>(
             if answered || cancelled || ended {
                 break;
             }
-            let Some(group) = groups.next() else { break };
+            let group = match groups.next() {
+                Some(group) => group,
+                None => match fallback.take() {
+                    Some(f) if best_response(&finals).is_some_and(|b| f.on.contains(&b.status)) => {
+                        // The fallback's answer is the one that counts.
+                        info!(target = %f.target, "every target failed: to the fallback");
+                        finals.clear();
+                        vec![f.target]
+                    }
+                    _ => break,
+                },
+            };
             let started = Group {
                 endpoint,
                 locator,
