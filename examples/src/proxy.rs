@@ -19,8 +19,10 @@
 //!   our Record-Route, else to the callee's Contact from the 2xx (SIPp's
 //!   built-in `uac` sends its ACK and BYE straight to the proxy, with no
 //!   Route).
-//! - OPTIONS is answered here (`200` with `Allow`); REGISTER gets `405`:
-//!   a proxy is not a registrar.
+//! - OPTIONS for a user (`sip:alice@proxy`) is proxied like any request;
+//!   OPTIONS for the proxy itself (no user part) is answered here (`200`
+//!   with `Allow`), and so is one with `Max-Forwards: 0` (§16.3). REGISTER
+//!   gets `405`: a proxy is not a registrar.
 
 use crate::caller;
 use crate::listen::Listen;
@@ -140,6 +142,13 @@ impl Forwarder {
     }
 
     async fn options(&mut self, req: &Request) -> Action {
+        // RFC 3261 §11: an OPTIONS for a user (`sip:alice@proxy`) is that
+        // user's business and is proxied; only one for the proxy itself
+        // (no user part) is answered here. (One with Max-Forwards 0 the
+        // runtime answers itself, §16.3.)
+        if req.uri.as_sip().is_some_and(|u| u.user().is_some()) {
+            return self.decide(req);
+        }
         info!(from = %caller(req), "answering OPTIONS locally");
         parrot::server::options_reply(req, ALLOW)
     }

@@ -683,7 +683,9 @@ async fn message_is_proxied_and_options_answered_locally() {
     assert_eq!(r.status, StatusCode::ACCEPTED);
     assert_eq!(values(&r, "Via").len(), 1);
 
-    let r = uac.ask(&Req::new("OPTIONS", "p-options")).await;
+    let mut options = Req::new("OPTIONS", "p-options");
+    options.uri = "sip:127.0.0.1".into();
+    let r = uac.ask(&options).await;
     assert_eq!(r.status, StatusCode::OK);
     let allow = values(&r, "Allow");
     for m in ["INVITE", "ACK", "BYE", "CANCEL", "MESSAGE", "OPTIONS"] {
@@ -693,6 +695,45 @@ async fn message_is_proxied_and_options_answered_locally() {
         uas.request_within(QUIET).await.is_none(),
         "OPTIONS is not proxied"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn options_for_a_user_is_proxied_but_not_past_max_forwards_0() {
+    let mut uas = Uas::new("bob").await;
+    let proxy = start(ProxyOptions::to(uas.target())).await;
+    let uac = Peer::new(proxy).await;
+    // RFC 3261 §11: for the user, so the user answers.
+    let mut options = Req::new("OPTIONS", "p-options-user");
+    options.uri = "sip:bob@example.com".into();
+    uac.send(&options).await;
+    let (req, from) = uas.request().await;
+    assert_eq!(req.method.as_str(), "OPTIONS");
+    uas.respond(&req, from, StatusCode::OK).await;
+    let r = uac.final_response().await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(values(&r, "Via").len(), 1);
+    // §16.3 step 3: Max-Forwards 0 makes the proxy the final recipient.
+    let mut options = Req::new("OPTIONS", "p-options-mf0");
+    options.uri = "sip:bob@example.com".into();
+    let text = uac
+        .render(&options)
+        .replacen("Max-Forwards: 70", "Max-Forwards: 0", 1);
+    uac.send_raw(&text).await;
+    let r = uac.final_response().await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!values(&r, "Allow").is_empty());
+    assert!(
+        uas.request_within(QUIET).await.is_none(),
+        "not forwarded with Max-Forwards 0"
+    );
+    // Any other method still gets 483.
+    let mut msg = Req::new("MESSAGE", "p-mf0");
+    msg.uri = "sip:bob@example.com".into();
+    let text = uac
+        .render(&msg)
+        .replacen("Max-Forwards: 70", "Max-Forwards: 0", 1);
+    uac.send_raw(&text).await;
+    assert_eq!(uac.final_response().await.status, StatusCode::TOO_MANY_HOPS);
 }
 
 #[tokio::test(start_paused = true)]
@@ -765,6 +806,32 @@ async fn a_2xx_retransmission_from_the_callee_reaches_the_caller() {
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(to_tag(&again), "bob");
     assert_eq!(values(&again, "Via").len(), 1);
+}
+
+/// RFC 6026 §8.2 / §16.7 step 5: every 2xx retransmission goes upstream,
+/// also when the 2xx lacks what the proxy needs to keep the dialog (here
+/// a Contact).
+#[tokio::test(start_paused = true)]
+async fn a_2xx_without_contact_is_relayed_with_its_retransmissions() {
+    let mut uas = Uas::new("bob").await;
+    let proxy = start(ProxyOptions::to(uas.target())).await;
+    let uac = Peer::new(proxy).await;
+    uac.send(&invite("p-2xx-no-contact", proxy)).await;
+    let (req, from) = uas.request().await;
+    let mut ok = req.reply(StatusCode::OK);
+    let to_value = req.headers.get(HeaderName::To).expect("a To").to_string();
+    ok.headers
+        .set(HeaderName::To, format!("{to_value};tag=bob"));
+    uas.sock.send_to(&ok.to_bytes(), from).await.unwrap();
+    assert_eq!(relayed(&uac).await.status, StatusCode::OK);
+    for _ in 0..2 {
+        uas.sock.send_to(&ok.to_bytes(), from).await.unwrap();
+        let again = response_within(&uac, QUIET)
+            .await
+            .expect("the retransmitted 200 relayed");
+        assert_eq!(again.status, StatusCode::OK);
+        assert_eq!(values(&again, "Via").len(), 1);
+    }
 }
 
 /// A final response the proxy makes itself (483, 482, 408, or 500 for an

@@ -547,6 +547,46 @@ async fn a_request_for_a_registered_user_goes_to_its_contact() {
     assert_eq!(alice.final_response().await.status, StatusCode::OK);
 }
 
+/// RFC 3261 §16.5: an in-dialog request (To tag) for a user at this
+/// server that matches no dialog (one this server never saw set up, as
+/// after a restart) is routed by location, not answered 481.
+#[tokio::test]
+async fn an_unmatched_in_dialog_request_for_a_user_here_is_routed() {
+    let (alice, _) = start(RegistrarOptions::default()).await;
+    let bob = Peer::new(alice.server).await;
+    let here = format!("sip:bob@{}", alice.server);
+    let contact = format!("<sip:bob@{}>", bob.local());
+    let r = bob
+        .ask(
+            &Req::new("REGISTER", "b-here")
+                .to(&here)
+                .header("Contact", &contact),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let mut msg = Req::new("MESSAGE", "m-tagged")
+        .to(&here)
+        .tagged("lost-dialog")
+        .body("text/plain", "still there?");
+    msg.uri = here.clone();
+    alice.send(&msg).await;
+    let m = bob.request().await;
+    assert_eq!(m.method.as_str(), "MESSAGE");
+    assert_eq!(m.uri.to_string(), format!("sip:bob@{}", bob.local()));
+    bob.ok(&m).await;
+    assert_eq!(alice.final_response().await.status, StatusCode::OK);
+    // Not for a user here (another host): still 481.
+    let mut msg = Req::new("MESSAGE", "m-elsewhere")
+        .to(BOB_AOR)
+        .tagged("lost-dialog")
+        .body("text/plain", "hello?");
+    msg.uri = BOB_AOR.to_owned();
+    assert_eq!(
+        alice.ask(&msg).await.status,
+        StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST
+    );
+}
+
 #[tokio::test]
 async fn a_user_without_bindings_gets_480() {
     let (alice, _) = start(RegistrarOptions::default()).await;

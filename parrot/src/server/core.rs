@@ -604,17 +604,40 @@ impl<H: UasHandler> Core<H> {
                     }
                 }
                 None => {
-                    if let Some(request) = self.proxy_in_dialog(Some(id), request, origin) {
+                    let Some(request) = self.proxy_in_dialog(Some(id), request, origin) else {
+                        return;
+                    };
+                    if !self.routes_unmatched(&request, &origin) {
                         debug!("request for an unknown dialog: 481");
                         self.endpoint.respond(
                             id,
                             request.reply(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST),
                         );
+                        return;
                     }
+                    // §16.5: for a resource at this proxy; the handler
+                    // routes it like a new request.
+                    debug!("in-dialog request for a resource here, no dialog: to the handler");
+                    return self.new_request(id, request, origin);
                 }
             }
             return;
         }
+        self.new_request(id, request, origin);
+    }
+
+    /// Whether a request inside a dialog that matches none of ours nor
+    /// any we proxied goes to the handler rather than getting `481`: a
+    /// proxying server's request whose Request-URI is at this server (RFC
+    /// 3261 §16.5: its target is found like any other's).
+    fn routes_unmatched(&self, request: &Request, origin: &Origin) -> bool {
+        !matches!(request.method, Method::Ack | Method::Cancel)
+            && self.shared.policy.proxies(&request.method)
+            && relay::local(&self.endpoint, origin.protocol).is_some_and(|me| me.is(&request.uri))
+    }
+
+    /// A request that starts work: refusals, admission, then a handler.
+    fn new_request(&mut self, id: TransactionId, request: Request, origin: Origin) {
         if self.refused(id, &request) {
             return;
         }
@@ -642,7 +665,10 @@ impl<H: UasHandler> Core<H> {
                 return;
             }
         };
-        let creates_dialog = matches!(request.method, Method::Invite | Method::Subscribe);
+        // A request that carries a To tag already (one routed here by
+        // `routes_unmatched`) makes no dialog of ours.
+        let creates_dialog = matches!(request.method, Method::Invite | Method::Subscribe)
+            && request.headers.to_tag().is_none();
         let local_tag: Text = crate::random::tag();
         let call_id = request.headers.call_id().cloned();
         let from_tag = request.headers.from_tag();

@@ -107,6 +107,18 @@ pub(crate) async fn run<E>(
     };
     let mut req = req.clone();
     if let Err(status) = check_and_preprocess(&mut req, &me_in) {
+        if status == StatusCode::TOO_MANY_HOPS && req.method == Method::Options {
+            // §16.3 step 3: an OPTIONS that can go no further is answered
+            // by this element as its final recipient (§11).
+            info!("OPTIONS with Max-Forwards 0 answered here");
+            let mut resp = req.reply(StatusCode::OK);
+            resp.headers.append(
+                crate::message::HeaderName::Allow,
+                crate::server::MethodSet::EMPTY.allow(),
+            );
+            endpoint.respond(upstream, resp);
+            return;
+        }
         info!(%status, "proxy refuses the request");
         endpoint.respond(upstream, own_response(&req, status));
         return;
@@ -128,6 +140,7 @@ pub(crate) async fn run<E>(
     let mut groups = std::iter::once(proxy.targets).chain(proxy.later);
     let mut fallback = proxy.fallback;
     let mut answered = false;
+    let mut forwarded_2xx = false;
     let mut dialog_known = false;
     let mut cancelled = false;
     let mut ended = false;
@@ -198,6 +211,7 @@ pub(crate) async fn run<E>(
                             // §16.7 step 5: every 2xx is forwarded at once.
                             endpoint.respond(upstream, up);
                             answered = true;
+                            forwarded_2xx = true;
                             if invite {
                                 // §16.7 step 10: the other branches are cancelled.
                                 cancel_pending(endpoint, &mut branches);
@@ -265,9 +279,11 @@ pub(crate) async fn run<E>(
         }
     }
     drop(events_tx);
-    if invite && dialog_known {
-        // §16.7 step 5: the callee retransmits its 2xx until the ACK comes
-        // (§13.3.1.4); each copy its branch passes up goes upstream too.
+    if invite && forwarded_2xx {
+        // §16.7 step 5 (RFC 6026 §8.2): the callee retransmits its 2xx
+        // until the ACK comes (§13.3.1.4); each copy its branch passes up
+        // goes upstream too, even when the 2xx was too malformed for the
+        // dialog to be kept (no Contact, say).
         let endpoint = endpoint.clone();
         let targets: Vec<Protocol> = branches.iter().map(|b| b.target.protocol).collect();
         tokio::spawn(async move {
