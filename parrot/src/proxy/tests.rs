@@ -205,6 +205,19 @@ fn a_change_of_transport_is_record_routed_twice_and_both_entries_are_taken_off()
     };
     // Same hop in and out: one entry.
     assert_eq!(record_routes(&me(), &me()).len(), 1);
+    // UDP in, TCP out on the same port: the UDP side's entry has no
+    // transport parameter (a UDP-only phone is never told to use TCP),
+    // the TCP side's says TCP.
+    let tcp = Local {
+        protocol: Protocol::Tcp,
+        ..me()
+    };
+    let f = forward(&request(""), None, our_via(), &record_routes(&me(), &tcp));
+    let entries: Vec<&str> = f.request.headers.values("Record-Route").collect();
+    assert_eq!(
+        entries,
+        ["<sip:10.0.0.1:5060;lr;transport=tcp>", "<sip:10.0.0.1:5060;lr>"]
+    );
     // RFC 5658 §4: UDP in, WSS out: ours towards the caller, then towards
     // the callee on top.
     let rr = record_routes(&me(), &wss);
