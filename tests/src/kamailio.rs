@@ -76,7 +76,7 @@ pub struct Kamailio {
     name: String,
     dir: PathBuf,
     udp: SocketAddr,
-    tls: SocketAddr,
+    tls: Option<SocketAddr>,
     child: Option<Child>,
 }
 
@@ -104,10 +104,49 @@ impl Kamailio {
     /// (`PR_SET_PDEATHSIG`), so that a test process killed from outside
     /// leaves none behind: start it on the test's own thread.
     pub fn start(name: &str, ca: &TestCa, relay_to: Option<SocketAddr>) -> Kamailio {
-        static RUNS: AtomicU32 = AtomicU32::new(0);
-        let binary = kamailio_binary();
         let modules = module_dir();
         let cert = ca.issue(&["localhost", "127.0.0.1"]);
+        Kamailio::launch(name, |dir, write| {
+            write("ca.pem", ca.pem());
+            write("kamailio.pem", &cert.cert_pem);
+            write("kamailio.key", &cert.key_pem);
+            write("tls.cfg", &tls_cfg(dir));
+            let udp = SocketAddr::from((LOOPBACK, free_port()));
+            let tls = SocketAddr::from((LOOPBACK, free_port()));
+            write(
+                "kamailio.cfg",
+                &kamailio_cfg(dir, &modules, udp, tls, relay_to),
+            );
+            (udp, Some(tls))
+        })
+    }
+
+    /// Starts Kamailio as the edge of a cluster of `nodes` (UDP only; see
+    /// [`crate::kamailio_edge`] for what its script does) and waits until
+    /// it answers.
+    pub fn start_edge(name: &str, nodes: &[SocketAddr]) -> Kamailio {
+        let modules = module_dir();
+        Kamailio::launch(name, |dir, write| {
+            let udp = SocketAddr::from((LOOPBACK, free_port()));
+            write("dispatcher.list", &crate::kamailio_edge::dispatcher_list(nodes));
+            write(
+                "kamailio.cfg",
+                &crate::kamailio_edge::config(dir, &modules, udp),
+            );
+            (udp, None)
+        })
+    }
+
+    /// Runs Kamailio on the files `prepare` writes into a fresh directory
+    /// (it returns the UDP address, and the TLS one if any), and waits
+    /// until it answers. Tries again on new ports if it stops early or
+    /// never answers; panics with its log after three attempts.
+    fn launch(
+        name: &str,
+        prepare: impl Fn(&Path, &dyn Fn(&str, &str)) -> (SocketAddr, Option<SocketAddr>),
+    ) -> Kamailio {
+        static RUNS: AtomicU32 = AtomicU32::new(0);
+        let binary = kamailio_binary();
         let mut failures = Vec::new();
         for attempt in 1..=3 {
             let dir = std::env::temp_dir().join(format!(
@@ -123,16 +162,7 @@ impl Kamailio {
                 fs::write(dir.join(file), text)
                     .unwrap_or_else(|e| panic!("cannot write {}: {e}", dir.join(file).display()));
             };
-            write("ca.pem", ca.pem());
-            write("kamailio.pem", &cert.cert_pem);
-            write("kamailio.key", &cert.key_pem);
-            write("tls.cfg", &tls_cfg(&dir));
-            let udp = SocketAddr::from((LOOPBACK, free_port()));
-            let tls = SocketAddr::from((LOOPBACK, free_port()));
-            write(
-                "kamailio.cfg",
-                &kamailio_cfg(&dir, &modules, udp, tls, relay_to),
-            );
+            let (udp, tls) = prepare(&dir, &write);
             let mut kamailio = Kamailio {
                 name: name.to_owned(),
                 dir,
@@ -144,8 +174,9 @@ impl Kamailio {
             match kamailio.wait_until_answering(READY_TIMEOUT) {
                 Ok(()) => {
                     eprintln!(
-                        "[e2e] kamailio `{name}` on udp:{udp} and tls:{tls} (pid {}), attempt \
-                         {attempt}; files in {}",
+                        "[e2e] kamailio `{name}` on udp:{udp}{} (pid {}), attempt {attempt}; files \
+                         in {}",
+                        tls.map(|t| format!(" and tls:{t}")).unwrap_or_default(),
                         kamailio.pid(),
                         kamailio.dir.display()
                     );
@@ -154,8 +185,8 @@ impl Kamailio {
                 Err(reason) => {
                     kamailio.terminate();
                     failures.push(format!(
-                        "attempt {attempt} on udp:{udp} tls:{tls}: {reason}\n---- kamailio.log \
-                         (tail) ----\n{}",
+                        "attempt {attempt} on udp:{udp}: {reason}\n---- kamailio.log (tail) \
+                         ----\n{}",
                         tail(&kamailio.log(), 3000)
                     ));
                     // Its directory is removed on drop; the log is in the message.
@@ -170,9 +201,10 @@ impl Kamailio {
         self.udp
     }
 
-    /// Kamailio's TLS address (`listen=tls:…`).
+    /// Kamailio's TLS address (`listen=tls:…`); panics for an edge
+    /// Kamailio, which has none.
     pub fn tls_addr(&self) -> SocketAddr {
-        self.tls
+        self.tls.expect("this Kamailio listens for TLS")
     }
 
     /// The directory holding `kamailio.cfg`, `tls.cfg`, the certificates
@@ -294,8 +326,11 @@ impl Kamailio {
             self.exited()
                 .map(|status| format!("kamailio exited: {status}"))
         })?;
+        let Some(tls) = self.tls else {
+            return Ok(());
+        };
         loop {
-            match TcpStream::connect_timeout(&self.tls, Duration::from_millis(500)) {
+            match TcpStream::connect_timeout(&tls, Duration::from_millis(500)) {
                 Ok(_) => return Ok(()),
                 Err(e) if Instant::now() >= deadline => {
                     return Err(format!("UDP answers but the TLS port refuses: {e}"));

@@ -48,6 +48,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use tokio::sync::oneshot;
 
 pub mod kamailio;
+pub mod kamailio_edge;
 
 pub use kamailio::Kamailio;
 
