@@ -49,6 +49,7 @@ use tokio::sync::oneshot;
 
 pub mod kamailio;
 pub mod kamailio_edge;
+pub mod redis;
 
 pub use kamailio::Kamailio;
 

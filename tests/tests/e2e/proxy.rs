@@ -33,7 +33,7 @@ fn target(port: u16, transport: Transport) -> Uri {
 }
 
 /// A SIPp callee running on its own thread on `port`.
-struct Callee {
+pub(crate) struct Callee {
     port: u16,
     run: JoinHandle<SippRun>,
 }
@@ -41,7 +41,7 @@ struct Callee {
 impl Callee {
     /// Starts `sipp` (a uas scenario; its remote address is unused) on
     /// `port` and waits until it listens there.
-    fn start(sipp: Sipp, port: u16, transport: Transport) -> Callee {
+    pub(crate) fn start(sipp: Sipp, port: u16, transport: Transport) -> Callee {
         // The harness picks a local port (`-p`); the last `-p` wins.
         let sipp = sipp.transport(transport).arg("-p").arg(port.to_string());
         let run = std::thread::Builder::new()
@@ -73,7 +73,7 @@ impl Callee {
 
     /// Waits for the callee's SIPp to finish (its `-m` calls, or its
     /// timeout).
-    fn finish(self) -> SippRun {
+    pub(crate) fn finish(self) -> SippRun {
         self.run.join().expect("the SIPp callee thread panicked")
     }
 }
