@@ -35,6 +35,12 @@ fi
 if ! command -v dnsmasq >/dev/null 2>&1 && [ ! -x /usr/sbin/dnsmasq ]; then
     packages+=(dnsmasq-base)
 fi
+# The Redis location store's tests (parrot/tests/registrar_redis.rs) run a
+# real redis-server (Debian package redis-server), one per test on a free
+# loopback port, not the system service.
+if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then
+    packages+=(redis-server)
+fi
 # The browser test (tests/tests/e2e/browser.rs) drives headless Chromium
 # (Debian package chromium, /usr/bin/chromium) with puppeteer-core and JsSIP
 # from tests/browser/node_modules, installed with npm (Debian packages
@@ -63,3 +69,6 @@ fi
 
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+# The Redis location store is behind parrot's `redis` feature, which no
+# workspace member turns on: its tests run on their own.
+cargo test -p parrot --features redis --test registrar_redis

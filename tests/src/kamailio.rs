@@ -128,7 +128,10 @@ impl Kamailio {
         let modules = module_dir();
         Kamailio::launch(name, |dir, write| {
             let udp = SocketAddr::from((LOOPBACK, free_port()));
-            write("dispatcher.list", &crate::kamailio_edge::dispatcher_list(nodes));
+            write(
+                "dispatcher.list",
+                &crate::kamailio_edge::dispatcher_list(nodes),
+            );
             write(
                 "kamailio.cfg",
                 &crate::kamailio_edge::config(dir, &modules, udp),

@@ -97,10 +97,7 @@ impl Redis {
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_err() {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                panic!(
-                    "redis-server exited ({status}):\n{}",
-                    read_lossy(&self.log)
-                );
+                panic!("redis-server exited ({status}):\n{}", read_lossy(&self.log));
             }
             assert!(
                 Instant::now() < deadline,

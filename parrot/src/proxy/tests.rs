@@ -216,7 +216,10 @@ fn a_change_of_transport_is_record_routed_twice_and_both_entries_are_taken_off()
     let entries: Vec<&str> = f.request.headers.values("Record-Route").collect();
     assert_eq!(
         entries,
-        ["<sip:10.0.0.1:5060;lr;transport=tcp>", "<sip:10.0.0.1:5060;lr>"]
+        [
+            "<sip:10.0.0.1:5060;lr;transport=tcp>",
+            "<sip:10.0.0.1:5060;lr>"
+        ]
     );
     // RFC 5658 §4: UDP in, WSS out: ours towards the caller, then towards
     // the callee on top.

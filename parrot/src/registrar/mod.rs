@@ -30,9 +30,9 @@
 //!   Digest credentials required (`401` otherwise), and the authenticated
 //!   user may change only its own address-of-record (`403`).
 //! - **Storage** ([`LocationStore`]): [`MemoryStore`] in this process (the
-//!   default), or a store shared by several servers. A store that is down
-//!   or slow gives `503` with `Retry-After`; nothing is acknowledged that
-//!   was not stored.
+//!   default), or a store shared by several servers (`RedisStore`, with
+//!   the `redis` feature). A store that is down or slow gives `503` with
+//!   `Retry-After`; nothing is acknowledged that was not stored.
 //!
 //! ```
 //! use parrot::prelude::*;
@@ -53,8 +53,12 @@
 mod binding;
 mod memory;
 mod process;
+#[cfg(feature = "redis")]
+mod redis;
 mod store;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisConfig, RedisStore};
 pub use binding::{Binding, binding_key, canonical_aor};
 pub use memory::{MemoryStore, SWEEP_INTERVAL};
 pub use process::{Registration, http_date, registered, registration};

@@ -13,6 +13,7 @@ pub mod callee;
 pub mod caller;
 pub mod dnsmasq;
 pub mod pki;
+pub mod redis;
 
 use bytes::Bytes;
 use parrot::message::{HeaderName, Message, Request, Response, parse_datagram};
