@@ -69,6 +69,3 @@ fi
 
 cargo test --workspace --all-targets
 cargo test --workspace --doc
-# The Redis location store is behind parrot's `redis` feature, which no
-# workspace member turns on: its tests run on their own.
-cargo test -p parrot --features redis --test registrar_redis

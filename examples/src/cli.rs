@@ -100,6 +100,9 @@ pub enum Error {
     /// The server could not start (exit status 1).
     #[error(transparent)]
     Server(#[from] parrot::Error),
+    /// A service the server needs could not be reached (exit status 1).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// Parses a `--listen` value: an `IP:PORT`, or a bare port on every

@@ -6,6 +6,7 @@
 //! |--------|--------------|
 //! | [`answer`] | answers calls: 200 with an SDP answer (PCMU/PCMA), 180 first when it has a ring delay; BYE, re-INVITE |
 //! | [`registrar`] | a registrar with an in-memory location service (RFC 3261 §10.3) |
+//! | [`pbx`] | a registrar and proxy: registered users call each other (authenticated, routed by location), voicemail when nobody answers |
 //! | [`im`] | receives `text/plain` instant messages (RFC 3428) |
 //! | [`busy`] | refuses calls: 486 Busy Here, 603 Decline, or answer-and-hang-up |
 //!
@@ -23,6 +24,7 @@ pub mod busy;
 pub mod cli;
 pub mod im;
 pub mod listen;
+pub mod pbx;
 pub mod proxy;
 pub mod registrar;
 

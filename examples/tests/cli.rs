@@ -30,6 +30,17 @@ const BINARIES: &[(&str, &str, &[&str])] = &[
     ("im", env!("CARGO_BIN_EXE_im"), &["415", "--listen"]),
     ("inspect", env!("CARGO_BIN_EXE_inspect"), &["[FILE]..."]),
     (
+        "pbx",
+        env!("CARGO_BIN_EXE_pbx"),
+        &[
+            "--user <NAME:PASSWORD>",
+            "407 Proxy Authentication Required",
+            "--voicemail-seconds <SECONDS>",
+            "[default: memory]",
+            "--tls <ADDR>",
+        ],
+    ),
+    (
         "proxy",
         env!("CARGO_BIN_EXE_proxy"),
         &["--to <URI>", "--no-record-route"],
@@ -91,6 +102,9 @@ fn refused_command_lines_exit_with_status_2() {
         ("call", &["sip:bob@192.0.2.4", "--user", "alice"]),
         ("im", &["--listen", "nowhere"]),
         ("inspect", &["--bogus"]),
+        ("pbx", &["--user", "alice"]),
+        ("pbx", &["--realm", "example.com"]),
+        ("pbx", &["--store", "disk"]),
         ("proxy", &[]),
         ("proxy", &["--to", "10.0.0.2"]),
         ("registrar", &["--realm", "example.com"]),
@@ -101,4 +115,25 @@ fn refused_command_lines_exit_with_status_2() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("error:"), "{name} {args:?}: {err}");
     }
+}
+
+#[test]
+fn the_pbx_stops_when_its_redis_store_is_unreachable() {
+    // A port nothing listens on: the store cannot connect, the pbx says
+    // so and stops (status 1) instead of serving without its bindings.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let out = run(
+        env!("CARGO_BIN_EXE_pbx"),
+        &[
+            "--store",
+            &format!("redis://127.0.0.1:{port}"),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("redis store"), "{err}");
 }
