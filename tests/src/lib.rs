@@ -33,8 +33,8 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -566,6 +566,7 @@ pub struct Sipp {
     trace_messages: Option<bool>,
     keys: Vec<(String, String)>,
     extra: Vec<String>,
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl Sipp {
@@ -595,6 +596,7 @@ impl Sipp {
             trace_messages: None,
             keys: Vec::new(),
             extra: Vec::new(),
+            stop: None,
         }
     }
 
@@ -658,6 +660,14 @@ impl Sipp {
     /// Sets the scenario keyword `[name]` (`-key name value`).
     pub fn key(mut self, name: &str, value: impl Into<String>) -> Self {
         self.keys.push((name.to_owned(), value.into()));
+        self
+    }
+
+    /// Ends the run once `stop` is set: SIPp gets `SIGUSR1` (its graceful
+    /// quit, as pressing `q`: no new calls, the open ones finish or time
+    /// out). For a callee whose number of calls is not known beforehand.
+    pub fn stop_on(mut self, stop: Arc<AtomicBool>) -> Self {
+        self.stop = Some(stop);
         self
     }
 
@@ -822,7 +832,17 @@ impl Sipp {
         };
         let mut child = ChildGuard(child);
         let deadline = Instant::now() + self.timeout + KILL_GRACE;
+        let mut stopped = false;
         loop {
+            if !stopped && self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
+                stopped = true;
+                if let Ok(pid) = libc::pid_t::try_from(child.0.id()) {
+                    // SAFETY: kill(2) takes no pointers; `pid` is SIPp's.
+                    unsafe {
+                        libc::kill(pid, libc::SIGUSR1);
+                    }
+                }
+            }
             match child.0.try_wait() {
                 Ok(Some(status)) => return status,
                 Ok(None) if Instant::now() >= deadline => {

@@ -18,6 +18,7 @@ mod kamailio_tls;
 mod proxy;
 mod registrar;
 mod registrar_auth;
+mod scale_out;
 mod servers;
 
 use tests::{Server, Sipp, SippRun, Transport};
