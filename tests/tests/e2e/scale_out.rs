@@ -19,7 +19,7 @@
 use std::fmt::Write as _;
 use std::future::IntoFuture;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -70,7 +70,7 @@ fn users_csv(name: &str, extra: &str) -> PathBuf {
     path
 }
 
-fn register_all(edge: &Kamailio, users: &PathBuf, label: &str) -> SippRun {
+fn register_all(edge: &Kamailio, users: &Path, label: &str) -> SippRun {
     Sipp::scenario("edge_register.xml", edge.udp_addr())
         .label(label)
         .arg("-inf")
@@ -81,7 +81,7 @@ fn register_all(edge: &Kamailio, users: &PathBuf, label: &str) -> SippRun {
         .run()
 }
 
-fn calls(edge: &Kamailio, users: &PathBuf, label: &str, n: u32) -> Sipp {
+fn calls(edge: &Kamailio, users: &Path, label: &str, n: u32) -> Sipp {
     Sipp::scenario("edge_call.xml", edge.udp_addr())
         .label(label)
         .arg("-inf")
