@@ -45,6 +45,31 @@ impl Routing {
     }
 }
 
+/// Proxies MESSAGE to its own Request-URI: the runtime's location
+/// service (`ServerBuilder::location`) does the rest.
+struct ToRequestUri;
+
+#[uas_handler]
+impl ToRequestUri {
+    async fn message(&mut self, req: &Request) -> Action {
+        Action::proxy(req.uri.clone())
+    }
+}
+
+/// A proxy routing by the runtime's location service over `registrar`.
+async fn located_proxy(registrar: Registrar) -> SocketAddr {
+    let server = Server::builder()
+        .listen("127.0.0.1:0")
+        .location(registrar)
+        .handler(|| ToRequestUri)
+        .bind()
+        .await
+        .unwrap();
+    let addr = server.local_addr(Protocol::Udp).unwrap();
+    tokio::spawn(server.serve().into_future());
+    addr
+}
+
 /// Answers MESSAGE with `status`, counting it in `seen`; when `before` is
 /// set, records how many requests `before` had seen at that moment.
 struct Callee {
@@ -266,4 +291,56 @@ async fn the_fallback_answers_when_every_binding_is_busy_but_not_on_a_6xx() {
         .unwrap();
     assert_eq!(resp.status, StatusCode::DECLINE);
     assert_eq!(voicemail_seen.load(Ordering::SeqCst), 1, "not asked again");
+}
+
+#[tokio::test]
+async fn the_runtime_routes_an_address_of_record_by_location() {
+    let config = parrot::registrar::RegistrarConfig {
+        domains: vec!["127.0.0.1".into()],
+        ..Default::default()
+    };
+    let registrar = Registrar::new(Arc::new(parrot::registrar::MemoryStore::new()), config);
+    let (first, second) = (counter(), counter());
+    let busy = callee(StatusCode::BUSY_HERE, first.clone(), None).await;
+    let here = callee(StatusCode::OK, second.clone(), None).await;
+    let proxy = located_proxy(registrar.clone()).await;
+    register(
+        &registrar,
+        proxy,
+        &[
+            format!("<sip:bob@{here}>;q=0.2"),
+            format!("<sip:bob@{busy}>;q=0.8"),
+        ],
+        "",
+    )
+    .await;
+    let client = client().await;
+    let resp = client
+        .message(format!("sip:bob@{proxy}").as_str(), "text/plain", "hi")
+        .await
+        .unwrap();
+    assert_eq!(resp.status, StatusCode::OK);
+    assert_eq!(first.load(Ordering::SeqCst), 1, "q=0.8 first");
+    assert_eq!(second.load(Ordering::SeqCst), 1, "then q=0.2");
+    // A user of the served domain without a binding: 480.
+    let resp = client
+        .message(format!("sip:carol@{proxy}").as_str(), "text/plain", "hi")
+        .await
+        .unwrap();
+    assert_eq!(resp.status, StatusCode::TEMPORARILY_UNAVAILABLE);
+    // A registrar claiming no domain: a URI without bindings is routed
+    // as it is (here: straight to a callee).
+    let open = located_proxy(Registrar::in_memory()).await;
+    let through_open = Client::builder()
+        .listen(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .outbound_proxy(format!("sip:{open};lr"))
+        .bind()
+        .await
+        .unwrap();
+    let resp = through_open
+        .message(format!("sip:someone@{here}").as_str(), "text/plain", "hi")
+        .await
+        .unwrap();
+    assert_eq!(resp.status, StatusCode::OK);
+    assert_eq!(second.load(Ordering::SeqCst), 2);
 }

@@ -91,6 +91,13 @@ pub struct RegistrarConfig {
     /// The longest canonical address-of-record accepted, in bytes
     /// (default 256).
     pub max_aor_len: usize,
+    /// The domains whose users this location service knows (host names
+    /// or addresses, without port; case-insensitive). Routing by location
+    /// ([`ServerBuilder::location`](crate::server::ServerBuilder::location))
+    /// answers `480` for a user of one of them without a binding; for
+    /// other domains, a URI without bindings is routed as it is. Empty
+    /// (the default): no domain is claimed.
+    pub domains: Vec<String>,
     /// How long the store may take (default [`DEFAULT_STORE_TIMEOUT`]):
     /// beyond it the REGISTER gets `503`.
     pub store_timeout: Duration,
@@ -118,6 +125,7 @@ impl Default for RegistrarConfig {
             max_expires: 86400,
             max_bindings: 20,
             max_aor_len: 256,
+            domains: Vec::new(),
             store_timeout: DEFAULT_STORE_TIMEOUT,
             retry_after: Duration::from_secs(5),
             auth: None,
@@ -199,7 +207,7 @@ impl Registrar {
         };
         match stored {
             Ok(bindings) => {
-                info!(%aor, bindings = bindings.len(), "registered");
+                debug!(%aor, bindings = bindings.len(), "registered");
                 registered(req, &registration, &bindings)
             }
             Err(error) => self.refusal(req, aor, &error),
@@ -235,6 +243,20 @@ impl Registrar {
             }
         }
         Ok(groups.into_iter().map(|(_, g)| g).collect())
+    }
+
+    /// Whether `uri` names a user of one of
+    /// [`RegistrarConfig::domains`].
+    pub fn serves(&self, uri: &Uri) -> bool {
+        uri.as_sip().is_some_and(|sip| {
+            let host = sip.host().to_string();
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            self.config.domains.iter().any(|d| {
+                d.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .eq_ignore_ascii_case(host)
+            })
+        })
     }
 
     /// RFC 3261 §10.3 steps 3 and 4: with [`RegistrarConfig::auth`] set,

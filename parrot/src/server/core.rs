@@ -35,6 +35,8 @@ pub(crate) struct Routing {
     pub(crate) locator: crate::locate::Locator,
     /// The proxy every forwarded request goes through, if any.
     pub(crate) outbound_proxy: Option<crate::message::Uri>,
+    /// The location service proxy targets are looked up in, if any.
+    pub(crate) location: Option<crate::registrar::Registrar>,
 }
 
 /// Bounds of the core.
@@ -137,6 +139,7 @@ impl<H: UasHandler> Core<H> {
                 policy,
                 locator,
                 outbound_proxy: routing.outbound_proxy,
+                location: routing.location,
             }),
             app_events,
             proxied: HashMap::new(),

@@ -39,6 +39,7 @@ mod error;
 mod handler;
 mod in_dialog;
 mod inbox;
+mod location;
 mod refusals;
 mod relay;
 mod reliable;
@@ -100,6 +101,7 @@ impl Server {
                 policy: refusals::UasPolicy::default(),
                 locator: None,
                 outbound_proxy: None,
+                location: None,
             },
             state: (),
             factory: NoHandler,
@@ -146,6 +148,7 @@ struct Settings {
     policy: refusals::UasPolicy,
     locator: Option<Locator>,
     outbound_proxy: Option<Uri>,
+    location: Option<crate::registrar::Registrar>,
 }
 
 /// Configures and starts a server; see [`Server::builder`].
@@ -310,6 +313,19 @@ impl<F, S> ServerBuilder<F, S> {
     /// the next server (§4.3).
     pub fn locator(mut self, locator: Locator) -> Self {
         self.settings.locator = Some(locator);
+        self
+    }
+
+    /// Routes by location (RFC 3261 §16.5): a proxy target that is an
+    /// address-of-record with bindings in `registrar` goes to those
+    /// bindings instead — by decreasing `q` when it is the only target
+    /// (`Action::proxy(req.uri.clone())`), each over its flow and through
+    /// its Path; a user of one of the registrar's
+    /// [`domains`](crate::registrar::RegistrarConfig::domains) without a
+    /// binding gets `480`, a failing store `503`. Other targets are
+    /// routed as they are.
+    pub fn location(mut self, registrar: crate::registrar::Registrar) -> Self {
+        self.settings.location = Some(registrar);
         self
     }
 
@@ -621,6 +637,7 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
                 core::Routing {
                     locator,
                     outbound_proxy: s.outbound_proxy,
+                    location: s.location,
                 },
             ),
         })

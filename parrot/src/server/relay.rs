@@ -82,6 +82,15 @@ struct Branch {
     timer_c: Option<Instant>,
 }
 
+/// How a proxied request is routed besides its targets.
+#[derive(Clone, Copy)]
+pub(crate) struct Routes<'a> {
+    /// The outbound proxy every forwarded request goes through.
+    pub(crate) outbound: Option<&'a Uri>,
+    /// The location service targets are looked up in (§16.5).
+    pub(crate) location: Option<&'a crate::registrar::Registrar>,
+}
+
 /// Proxies `req` (received on server transaction `upstream` from
 /// `origin`) as `proxy` says. Returns the dialog it established, if any.
 /// CANCEL notifications for `upstream` are taken from the session's
@@ -90,7 +99,7 @@ struct Branch {
 pub(crate) async fn run<E>(
     endpoint: &Endpoint,
     locator: &Locator,
-    outbound: Option<&Uri>,
+    routes: Routes<'_>,
     upstream: TransactionId,
     origin: &Origin,
     req: &Request,
@@ -124,7 +133,17 @@ pub(crate) async fn run<E>(
         return;
     }
     pop_own_routes(&mut req, &ours(endpoint));
-    if let Some(proxy) = outbound {
+    let mut finals: Vec<Response> = Vec::new();
+    let proxy = match routes.location {
+        // §16.5: addresses-of-record become their bindings.
+        Some(registrar) => {
+            let (proxy, refusals) = super::location::expand(registrar, proxy).await;
+            finals.extend(refusals.into_iter().map(|s| own_response(&req, s)));
+            proxy
+        }
+        None => proxy,
+    };
+    if let Some(proxy) = routes.outbound {
         // §16.6 step 7: a policy to route through a given proxy pushes its
         // URI (a loose router) onto the Route header field.
         req.headers.push_front(crate::message::Header::known(
@@ -135,7 +154,6 @@ pub(crate) async fn run<E>(
     let invite = req.method == Method::Invite;
     let (events_tx, mut events) = mpsc::unbounded_channel::<(usize, Option<ClientEvent>)>();
     let mut branches: Vec<Branch> = Vec::new();
-    let mut finals: Vec<Response> = Vec::new();
     let rr = proxy.record_route.then_some(&me_in);
     let mut groups = std::iter::once(proxy.targets).chain(proxy.later);
     let mut fallback = proxy.fallback;

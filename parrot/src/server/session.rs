@@ -497,7 +497,10 @@ async fn handle_request<H: UasHandler>(
             Box::pin(super::relay::run(
                 &s.shared.endpoint,
                 &s.shared.locator,
-                s.shared.outbound_proxy.as_ref(),
+                super::relay::Routes {
+                    outbound: s.shared.outbound_proxy.as_ref(),
+                    location: s.shared.location.as_ref(),
+                },
                 id,
                 &origin,
                 &req,

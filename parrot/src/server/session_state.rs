@@ -42,6 +42,8 @@ pub(crate) struct Shared<E> {
     pub(crate) locator: Arc<crate::locate::Locator>,
     /// The proxy every request we forward goes through, if any.
     pub(crate) outbound_proxy: Option<Uri>,
+    /// The location service proxy targets are looked up in, if any.
+    pub(crate) location: Option<crate::registrar::Registrar>,
 }
 
 /// The request being answered.
