@@ -146,7 +146,7 @@ impl Server {
 
     /// Starts `serve(listen, shutdown)`, a server listening for SIP over
     /// TLS only at `listen`, on a free loopback port, and waits until it
-    /// answers an `OPTIONS` sent over TLS to `sip:ping@127.0.0.1:<port>`
+    /// answers an `OPTIONS` sent over TLS to `sip:127.0.0.1:<port>`
     /// by Parrot's own transport configured with `client` (which must trust
     /// the server's certificate for 127.0.0.1, e.g.
     /// [`TestCa::client_tls`]).
@@ -490,16 +490,18 @@ impl Drop for Server {
     }
 }
 
-/// An `OPTIONS` to `sip:ping@<server>` whose top Via says `transport`
-/// (`UDP`, `TLS`) with `local` as its sent-by: what the harness sends to
-/// see whether a server (Parrot or Kamailio) answers yet.
+/// An `OPTIONS` to `sip:<server>` whose top Via says `transport` (`UDP`,
+/// `TLS`) with `local` as its sent-by: what the harness sends to see
+/// whether a server (Parrot or Kamailio) answers yet. No user part: an
+/// OPTIONS for the server itself, which a proxy answers rather than
+/// forwards (RFC 3261 §11).
 fn readiness_options(transport: &str, server: SocketAddr, local: SocketAddr, probe: u32) -> String {
     format!(
-        "OPTIONS sip:ping@{server} SIP/2.0\r\n\
+        "OPTIONS sip:{server} SIP/2.0\r\n\
          Via: SIP/2.0/{transport} {local};branch=z9hG4bK-e2e-ready-{port}-{probe};rport\r\n\
          Max-Forwards: 70\r\n\
          From: <sip:harness@{local}>;tag=ready{probe}\r\n\
-         To: <sip:ping@{server}>\r\n\
+         To: <sip:{server}>\r\n\
          Call-ID: e2e-ready-{port}-{probe}@{local}\r\n\
          CSeq: {probe} OPTIONS\r\n\
          Content-Length: 0\r\n\r\n",
