@@ -1,4 +1,4 @@
-# Shell helpers shared by bench/load.sh and bench/overload.sh (sourced):
+# Shell helpers shared by the bench scripts (sourced):
 # output directory and log, processes started by a script (killed on exit),
 # installs, and the start, stop, CPU time and memory of the server under
 # test.
@@ -263,4 +263,13 @@ stop_server() {
     kill_pid_tree "$SERVER_PID"
     forget_pid "$SERVER_PID"
     SERVER_PID=""
+}
+
+# stat_col FILE NAME: the last value of column NAME in a SIPp statistics
+# CSV (0 when missing).
+stat_col() {
+    awk -F';' -v name="$2" '
+        NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i; next }
+        NF > 1 { last = $col }
+        END { print (col && last != "") ? last + 0 : 0 }' "$1" 2>/dev/null || echo 0
 }

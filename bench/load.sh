@@ -197,13 +197,6 @@ probe_call() {
 
 # ---------------------------------------------------------------------------
 # SIPp runs.
-# The last value of column NAME in a SIPp statistics CSV.
-stat_col() {
-    awk -F';' -v name="$2" '
-        NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i; next }
-        NF > 1 { last = $col }
-        END { print (col && last != "") ? last + 0 : 0 }' "$1" 2>/dev/null || echo 0
-}
 
 # run_sipp LABEL RATE CALLS LIMIT [extra sipp args...]
 # Runs the built-in uac against the current server, SIPp on SIPP_CPU,

@@ -53,6 +53,7 @@ declare -A PORT=([parrot]=5170 [parrot-redis]=5180 [kamailio]=5190)
 REDIS_PORT=6391
 NEXT_SIPP_PORT=6200
 
+# shellcheck source=bench/lib.sh
 source "$HERE/lib.sh"
 open_output register register-bench REGISTER.md
 
@@ -140,12 +141,6 @@ start() {
     exit 1
 }
 
-stat_col() {
-    awk -F';' -v name="$2" '
-        NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i; next }
-        NF > 1 { last = $col }
-        END { print (col && last != "") ? last + 0 : 0 }' "$1" 2>/dev/null || echo 0
-}
 
 # run LABEL RATE CALLS: SIPp on SIPP_CPU; sets OK, FAILED, ELAPSED, TICKS.
 run() {

@@ -48,6 +48,7 @@ REDIS_PORT=6392
 NEXT_SIPP_PORT=6400
 SCENARIOS="$ROOT/tests/scenarios"
 
+# shellcheck source=bench/lib.sh
 source "$HERE/lib.sh"
 open_output scale scale-bench SCALE.md
 
@@ -83,12 +84,6 @@ background() { # NAME CMD...: started, recorded, logged to OUT/NAME.log
     "$@" >"$OUT/$name.log" 2>&1 &
     PIDS+=("$!")
     eval "PID_${name//-/_}=$!"
-}
-stat_col() {
-    awk -F';' -v name="$2" '
-        NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i; next }
-        NF > 1 { last = $col }
-        END { print (col && last != "") ? last + 0 : 0 }' "$1" 2>/dev/null || echo 0
 }
 
 # sipp_run LABEL TARGET_PORT SCENARIO CSV RATE CALLS: sets OK, FAILED.

@@ -250,13 +250,6 @@ tls_connections() {
 
 # ---------------------------------------------------------------------------
 # SIPp runs.
-# The last value of column NAME in a SIPp statistics CSV.
-stat_col() {
-    awk -F';' -v name="$2" '
-        NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i; next }
-        NF > 1 { last = $col }
-        END { print (col && last != "") ? last + 0 : 0 }' "$1" 2>/dev/null || echo 0
-}
 
 # run_calls ARM LABEL CALLS SETTLE: SIPp's uac at RATE through Kamailio's
 # port for ARM, bounded by -m CALLS and -timeout (CALLS/RATE + 30 s),
