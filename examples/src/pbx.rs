@@ -18,7 +18,8 @@
 //!   A location store that is down gives `503` with `Retry-After`.
 //! - **Voicemail**: an INVITE whose callee is busy (`486`), unavailable
 //!   (`480`, or no binding at all) or does not answer (`408`) goes to
-//!   `sip:voicemail@<the pbx's own address>` ([`Proxy::fallback`]): it
+//!   `sip:voicemail-<secret>@<the pbx's own address>` ([`Proxy::fallback`],
+//!   the secret drawn from the OS generator at start): it
 //!   spirals back here and the pbx answers it itself, `200` with an SDP
 //!   answer to the offer ([`answer::negotiate`]: an unusable offer gets
 //!   `415`, `400` or `488`), then hangs up with BYE after
@@ -29,8 +30,9 @@
 //!   voicemail call to its handler value.
 //! - Not done, as befits an example: checking that the Request-URI names
 //!   a domain served here; telling the voicemail whose mailbox a call is
-//!   for. The voicemail is known by its Request-URI alone, so it answers
-//!   anyone who calls it directly, unauthenticated.
+//!   for. The voicemail is known by its Request-URI, whose secret user
+//!   part only the pbx's fallback knows: a direct call needs the caller's
+//!   credentials like any other.
 
 use crate::answer;
 use crate::caller;
@@ -53,7 +55,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tracing::{debug, info, warn};
 
-/// The user part of the voicemail's URI, `sip:voicemail@<pbx>`.
+/// The start of the user part of the voicemail's URI,
+/// `sip:voicemail-<secret>@<pbx>`.
 pub const VOICEMAIL_USER: &str = "voicemail";
 
 /// The RTP port the voicemail's SDP names (no media is sent).
@@ -147,7 +150,8 @@ struct Shared {
     registrar: Registrar,
     accounts: Option<Accounts>,
     voicemail_after: Duration,
-    /// `sip:voicemail@<our address>`, known once the listeners are bound.
+    /// `sip:voicemail-<secret>@<our address>`, known once the listeners
+    /// are bound.
     voicemail: OnceLock<Uri>,
 }
 
@@ -403,7 +407,13 @@ fn voicemail_uri(addr: SocketAddr) -> Option<Uri> {
         ip => ip,
     };
     let at = SocketAddr::new(ip, addr.port());
-    format!("sip:{VOICEMAIL_USER}@{at}").parse().ok()
+    // A user part no caller can guess (128 bits from the OS generator):
+    // only the pbx's own fallback reaches the voicemail without the
+    // authentication every other call needs.
+    let mut secret = [0u8; 16];
+    getrandom::fill(&mut secret).ok()?;
+    let secret: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sip:{VOICEMAIL_USER}-{secret}@{at}").parse().ok()
 }
 
 /// Binds the `pbx` example on `listen` (UDP and TCP; port 0 picks one)

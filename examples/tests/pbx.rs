@@ -288,6 +288,10 @@ async fn no_call_without_credentials_nor_as_someone_else() {
     assert_eq!(r.status, StatusCode::PROXY_AUTHENTICATION_REQUIRED);
 
     assert!(seen.try_recv().is_err(), "bob's phone never rang");
+
+    // The voicemail by its plain name is no way around the challenge.
+    let r = refused(dial(&anonymous, pbx, "voicemail").await);
+    assert_eq!(r.status, StatusCode::PROXY_AUTHENTICATION_REQUIRED);
 }
 
 #[tokio::test]

@@ -30,9 +30,10 @@ static ALLOCATOR: cli::Allocator = cli::ALLOCATOR;
 /// Without --user, anyone may register any address-of-record and call.
 ///
 /// A call that finds the callee busy (486), unavailable (480) or not
-/// answering (408) goes to sip:voicemail@ADDR, which the pbx answers
-/// itself (200 with an SDP answer, no media sent) and hangs up after
-/// --voicemail-seconds.
+/// answering (408) goes to the pbx's voicemail (sip:voicemail-SECRET@ADDR,
+/// a secret drawn at start so that only that fallback reaches it without
+/// credentials), which answers itself (200 with an SDP answer, no media
+/// sent) and hangs up after --voicemail-seconds.
 #[derive(Debug, Parser)]
 #[command(name = "pbx", after_help = cli::AFTER_HELP)]
 struct Args {
