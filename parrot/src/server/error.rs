@@ -16,6 +16,11 @@ pub enum RequestError {
     /// No final response arrived in time (Timer B/F).
     #[error("no final response in time")]
     Timeout,
+    /// This method is not sent this way: ACK, CANCEL and PRACK are the
+    /// runtime's, BYE ends the call (`Context::bye`), and an offer goes by
+    /// `Context::update` (re-INVITE and UPDATE, with their glare handling).
+    #[error("{0} is not sent with Context::send")]
+    NotAllowed(crate::message::Method),
 }
 
 impl From<RequestError> for Error {

@@ -1,6 +1,7 @@
 //! Requests a UAS session sends inside its dialog (RFC 3261 §12.2.1.1):
-//! BYE (§15.1.1), and UPDATE (RFC 3311) or re-INVITE with the ACK of its
-//! 2xx (§13.2.2.4), retried after a `491 Request Pending` (§14.1).
+//! BYE (§15.1.1), UPDATE (RFC 3311) or re-INVITE with the ACK of its 2xx
+//! (§13.2.2.4), retried after a `491 Request Pending` (§14.1), and the
+//! handler's own requests (INFO, MESSAGE, NOTIFY, REFER, OPTIONS, ...).
 
 use super::error::RequestError;
 use super::session_state::{Session, contact};
@@ -70,6 +71,38 @@ impl<E: Send + 'static> Session<E> {
             debug!(?wait, "491: offering again after the glare delay");
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// Sends the handler's request of `method` in the dialog, with an
+    /// optional body `(content type, bytes)`, and waits for its final
+    /// response. Methods the runtime sends itself, or by their own call,
+    /// are refused ([`RequestError::NotAllowed`]).
+    pub(crate) async fn request_in_dialog(
+        &mut self,
+        method: Method,
+        body: Option<(String, Bytes)>,
+    ) -> Result<Response, RequestError> {
+        if matches!(
+            method,
+            Method::Ack
+                | Method::Cancel
+                | Method::Prack
+                | Method::Bye
+                | Method::Invite
+                | Method::Update
+        ) {
+            return Err(RequestError::NotAllowed(method));
+        }
+        if self.dialog_state() != Some(DialogState::Confirmed) {
+            return Err(RequestError::NoDialog);
+        }
+        self.send_in_dialog(method, None, move |req| {
+            if let Some((content_type, bytes)) = body {
+                req.headers.set(HeaderName::ContentType, content_type);
+                req.body = bytes;
+            }
+        })
+        .await
     }
 
     /// Builds `method` in the dialog (with our Contact for a target

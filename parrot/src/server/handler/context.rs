@@ -1,6 +1,6 @@
 //! [`Context`]: what a handler method may do besides returning its answer.
 
-use crate::message::{Request, Response, StatusCode};
+use crate::message::{Method, Request, Response, StatusCode};
 use crate::server::dialog_handle::DialogHandle;
 use crate::server::error::{ProvisionalError, RequestError};
 use crate::server::session_state::Session;
@@ -101,6 +101,28 @@ impl<E: Send + 'static> Context<'_, E> {
     /// §9), and the runtime refreshes or ends the session by it.
     pub fn session_expires(&mut self, interval: std::time::Duration) {
         self.session.timer_override = Some(u32::try_from(interval.as_secs()).unwrap_or(u32::MAX));
+    }
+
+    /// Sends a request of `method` in this dialog without a body (e.g.
+    /// OPTIONS, or a NOTIFY the handler builds no body for) and waits for
+    /// its final response (RFC 3261 §12.2.1.1: the dialog's route set,
+    /// remote target and CSeq). ACK, CANCEL and PRACK are the runtime's;
+    /// BYE ends the call by [`bye`](Self::bye), offers go by
+    /// [`update`](Self::update): those get [`RequestError::NotAllowed`].
+    pub async fn send(&mut self, method: Method) -> Result<Response, RequestError> {
+        self.session.request_in_dialog(method, None).await
+    }
+
+    /// [`send`](Self::send) with a body of `content_type` (e.g. an INFO
+    /// with `application/dtmf-relay`, a MESSAGE with `text/plain`).
+    pub async fn send_with_body(
+        &mut self,
+        method: Method,
+        content_type: &str,
+        body: impl Into<bytes::Bytes>,
+    ) -> Result<Response, RequestError> {
+        let body = Some((content_type.to_owned(), body.into()));
+        self.session.request_in_dialog(method, body).await
     }
 
     /// Sends UPDATE in this dialog (RFC 3311), with `sdp` as a new offer
