@@ -154,7 +154,13 @@ pub(crate) async fn run<E>(
     let invite = req.method == Method::Invite;
     let (events_tx, mut events) = mpsc::unbounded_channel::<(usize, Option<ClientEvent>)>();
     let mut branches: Vec<Branch> = Vec::new();
-    let rr = proxy.record_route.then_some(&me_in);
+    let starter = Starter {
+        endpoint,
+        locator,
+        req: &req,
+        record_route: proxy.record_route.then_some(&me_in),
+        events: &events_tx,
+    };
     let mut groups = std::iter::once(proxy.targets).chain(proxy.later);
     let mut fallback = proxy.fallback;
     let mut answered = false;
@@ -181,14 +187,7 @@ pub(crate) async fn run<E>(
                     _ => break,
                 },
             };
-            let started = Group {
-                endpoint,
-                locator,
-                req: &req,
-                record_route: rr,
-                events: &events_tx,
-            };
-            started.start(&group, &mut branches, &mut finals).await;
+            starter.start(&group, &mut branches, &mut finals).await;
             continue;
         }
         let timer_c = branches
@@ -237,7 +236,7 @@ pub(crate) async fn run<E>(
                         } else {
                             b.done = true;
                             if up.status == StatusCode::SERVICE_UNAVAILABLE
-                                && retry_elsewhere(endpoint, locator, &req, rr, &mut branches, i, &events_tx).await
+                                && starter.retry_elsewhere(&mut branches, i).await
                             {
                                 continue;
                             }
@@ -251,14 +250,14 @@ pub(crate) async fn run<E>(
                     }
                     Some(ClientEvent::Timeout(_)) => {
                         b.done = true;
-                        if !retry_elsewhere(endpoint, locator, &req, rr, &mut branches, i, &events_tx).await {
+                        if !starter.retry_elsewhere(&mut branches, i).await {
                             finals.push(own_response(&req, StatusCode::REQUEST_TIMEOUT));
                         }
                     }
                     Some(ClientEvent::TransportError) => {
                         b.done = true;
                         let flow = b.target.flow.is_some().then_some(b.target);
-                        if !retry_elsewhere(endpoint, locator, &req, rr, &mut branches, i, &events_tx).await {
+                        if !starter.retry_elsewhere(&mut branches, i).await {
                             finals.push(own_response(&req, unreachable(flow.as_ref())));
                         }
                     }
@@ -325,8 +324,9 @@ pub(crate) async fn run<E>(
     }
 }
 
-/// What starting the branches of a group of targets needs.
-struct Group<'a> {
+/// What starting a branch needs: for the targets of each group, and
+/// again on the next server of a branch whose server failed.
+struct Starter<'a> {
     endpoint: &'a Endpoint,
     locator: &'a Locator,
     req: &'a Request,
@@ -334,7 +334,7 @@ struct Group<'a> {
     events: &'a mpsc::UnboundedSender<(usize, Option<ClientEvent>)>,
 }
 
-impl Group<'_> {
+impl Starter<'_> {
     /// Starts a branch to each of `targets`; a target that cannot be
     /// reached gets its final response in `finals` instead.
     async fn start(
@@ -359,6 +359,36 @@ impl Group<'_> {
                     warn!(%target, %why, "proxy target unreachable");
                     finals.push(own_response(self.req, unreachable(target.flow.as_ref())));
                 }
+            }
+        }
+    }
+
+    /// Starts branch `i` again on the next server of its URI after its
+    /// server failed before any provisional response (RFC 3263 §4.3: a
+    /// transport error, a timeout or a 503), as a new branch at the end of
+    /// `branches`. `false` when there is none to try (the failure then
+    /// counts).
+    async fn retry_elsewhere(&self, branches: &mut Vec<Branch>, i: usize) -> bool {
+        let b = &mut branches[i];
+        if b.provisional || b.cancel_wanted || b.fallbacks.is_empty() {
+            return false;
+        }
+        self.locator.failed(&b.target);
+        let hops = std::mem::take(&mut b.fallbacks);
+        let spec = b.spec.clone();
+        let failed = b.target.addr;
+        let index = branches.len();
+        let req = routed(self.req, &spec);
+        let rr = self.record_route;
+        match start_branch(self.endpoint, &req, &spec, hops, rr, index, self.events).await {
+            Ok(next) => {
+                info!(%failed, next = %next.target.addr, "proxy branch goes to the next server (RFC 3263 §4.3)");
+                branches.push(next);
+                true
+            }
+            Err(why) => {
+                warn!(%why, "no other server for the proxy branch");
+                false
             }
         }
     }
@@ -406,42 +436,6 @@ async fn hops(
         Ok(hops) if !hops.is_empty() => Ok(hops),
         Ok(_) => Err(format!("no server for {next_hop}")),
         Err(e) => Err(e.to_string()),
-    }
-}
-
-/// Starts branch `i` again on the next server of its URI after its server
-/// failed before any provisional response (RFC 3263 §4.3: a transport
-/// error, a timeout or a 503), as a new branch at the end of `branches`.
-/// `false` when there is none to try (the failure then counts).
-async fn retry_elsewhere(
-    endpoint: &Endpoint,
-    locator: &Locator,
-    req: &Request,
-    record_route: Option<&Local>,
-    branches: &mut Vec<Branch>,
-    i: usize,
-    events: &mpsc::UnboundedSender<(usize, Option<ClientEvent>)>,
-) -> bool {
-    let b = &mut branches[i];
-    if b.provisional || b.cancel_wanted || b.fallbacks.is_empty() {
-        return false;
-    }
-    locator.failed(&b.target);
-    let hops = std::mem::take(&mut b.fallbacks);
-    let spec = b.spec.clone();
-    let failed = b.target.addr;
-    let index = branches.len();
-    let req = routed(req, &spec);
-    match start_branch(endpoint, &req, &spec, hops, record_route, index, events).await {
-        Ok(next) => {
-            info!(%failed, next = %next.target.addr, "proxy branch goes to the next server (RFC 3263 §4.3)");
-            branches.push(next);
-            true
-        }
-        Err(why) => {
-            warn!(%why, "no other server for the proxy branch");
-            false
-        }
     }
 }
 
