@@ -157,6 +157,15 @@ async fn client() -> Client {
         .unwrap()
 }
 
+/// Sends `client` a MESSAGE to `user` at `host` and returns its final
+/// response.
+async fn say_hi(client: &Client, user: &str, host: SocketAddr) -> parrot::message::Response {
+    client
+        .message(format!("sip:{user}@{host}").as_str(), "text/plain", "hi")
+        .await
+        .unwrap()
+}
+
 fn counter() -> Arc<AtomicUsize> {
     Arc::new(AtomicUsize::new(0))
 }
@@ -187,11 +196,7 @@ async fn higher_q_alone_first_then_the_next_group_in_parallel() {
         "",
     )
     .await;
-    let resp = client()
-        .await
-        .message(format!("sip:bob@{proxy}").as_str(), "text/plain", "hi")
-        .await
-        .unwrap();
+    let resp = say_hi(&client().await, "bob", proxy).await;
     assert_eq!(resp.status, StatusCode::OK);
     assert_eq!(first.load(Ordering::SeqCst), 1);
     assert_eq!(seen_then.load(Ordering::SeqCst), 0, "q=0.5 waited for q=1");
@@ -216,11 +221,7 @@ async fn a_6xx_ends_the_search() {
         "",
     )
     .await;
-    let resp = client()
-        .await
-        .message(format!("sip:bob@{proxy}").as_str(), "text/plain", "hi")
-        .await
-        .unwrap();
+    let resp = say_hi(&client().await, "bob", proxy).await;
     assert_eq!(resp.status, StatusCode::DECLINE);
     assert_eq!(first.load(Ordering::SeqCst), 1);
     assert_eq!(second.load(Ordering::SeqCst), 0, "never tried after 603");
@@ -272,10 +273,7 @@ async fn the_fallback_answers_when_every_binding_is_busy_but_not_on_a_6xx() {
     let proxy = proxy_with_fallback(registrar.clone(), Some(voicemail)).await;
     register(&registrar, proxy, &[format!("<sip:bob@{busy}>")], "").await;
     let client = client().await;
-    let resp = client
-        .message(format!("sip:bob@{proxy}").as_str(), "text/plain", "hi")
-        .await
-        .unwrap();
+    let resp = say_hi(&client, "bob", proxy).await;
     assert_eq!(resp.status, StatusCode::ACCEPTED, "the fallback's answer");
     assert_eq!(busy_seen.load(Ordering::SeqCst), 1);
     assert_eq!(voicemail_seen.load(Ordering::SeqCst), 1);
@@ -285,10 +283,7 @@ async fn the_fallback_answers_when_every_binding_is_busy_but_not_on_a_6xx() {
     let declines = callee(StatusCode::DECLINE, decline_seen.clone(), None).await;
     let proxy = proxy_with_fallback(registrar.clone(), Some(voicemail)).await;
     register(&registrar, proxy, &[format!("<sip:bob@{declines}>")], "").await;
-    let resp = client
-        .message(format!("sip:bob@{proxy}").as_str(), "text/plain", "hi")
-        .await
-        .unwrap();
+    let resp = say_hi(&client, "bob", proxy).await;
     assert_eq!(resp.status, StatusCode::DECLINE);
     assert_eq!(voicemail_seen.load(Ordering::SeqCst), 1, "not asked again");
 }
@@ -315,18 +310,12 @@ async fn the_runtime_routes_an_address_of_record_by_location() {
     )
     .await;
     let client = client().await;
-    let resp = client
-        .message(format!("sip:bob@{proxy}").as_str(), "text/plain", "hi")
-        .await
-        .unwrap();
+    let resp = say_hi(&client, "bob", proxy).await;
     assert_eq!(resp.status, StatusCode::OK);
     assert_eq!(first.load(Ordering::SeqCst), 1, "q=0.8 first");
     assert_eq!(second.load(Ordering::SeqCst), 1, "then q=0.2");
     // A user of the served domain without a binding: 480.
-    let resp = client
-        .message(format!("sip:carol@{proxy}").as_str(), "text/plain", "hi")
-        .await
-        .unwrap();
+    let resp = say_hi(&client, "carol", proxy).await;
     assert_eq!(resp.status, StatusCode::TEMPORARILY_UNAVAILABLE);
     // A registrar claiming no domain: a URI without bindings is routed
     // as it is (here: straight to a callee).
@@ -337,10 +326,7 @@ async fn the_runtime_routes_an_address_of_record_by_location() {
         .bind()
         .await
         .unwrap();
-    let resp = through_open
-        .message(format!("sip:someone@{here}").as_str(), "text/plain", "hi")
-        .await
-        .unwrap();
+    let resp = say_hi(&through_open, "someone", here).await;
     assert_eq!(resp.status, StatusCode::OK);
     assert_eq!(second.load(Ordering::SeqCst), 2);
 }
