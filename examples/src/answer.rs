@@ -22,11 +22,17 @@
 //!   (RFC 3262) when the caller requires it, or as
 //!   [`AnswerOptions::reliable`] says.
 //!
+//! - REFER inside a call (a transfer, RFC 3515): `202 Accepted`, then the
+//!   call to the `Refer-To` target is placed (see [`transfer`]) and its
+//!   progress reported in `message/sipfrag` NOTIFYs (`100 Trying`,
+//!   `180 Ringing`, then the outcome). The referrer ends the first call.
+//!   A REFER outside a call gets `403`.
+//!
 //! The example negotiates media but sends none: the SDP names
 //! [`AnswerOptions::media_ip`] and [`AnswerOptions::media_port`].
 
-use crate::caller;
 use crate::listen::Listen;
+use crate::{caller, transfer};
 use parrot::dialog::SessionTimerConfig;
 use parrot::message::typed::ContentType;
 use parrot::prelude::*;
@@ -133,6 +139,30 @@ impl Answer {
             "call ended by the caller"
         );
         StatusCode::OK
+    }
+
+    async fn refer(&mut self, req: &Request, cx: &mut Context) -> Response {
+        if !cx.in_dialog() {
+            return req
+                .reply(StatusCode::FORBIDDEN)
+                .reason("REFER outside a call");
+        }
+        let Some(target) = cx.refer_to() else {
+            return req
+                .reply(StatusCode::BAD_REQUEST)
+                .reason("Malformed Refer-To header");
+        };
+        let target = target.into_uri();
+        if target.as_sip().is_none() {
+            return req.reply(StatusCode::UNSUPPORTED_URI_SCHEME);
+        }
+        info!(call_id = cx.call_id(), %target, "transfer requested");
+        let ip = media_ip(req, self.options.media_ip);
+        let offer = sdp::offer_audio(ip, self.options.media_port).to_string();
+        let local = cx.origin().map_or(ip, |o| o.local.ip());
+        let local = if local.is_unspecified() { ip } else { local };
+        tokio::spawn(transfer::follow(local, target, offer, cx.refer_progress()));
+        req.reply(StatusCode::ACCEPTED)
     }
 
     async fn cancel(&mut self, _req: &Request, cx: &mut Context) {

@@ -8,6 +8,7 @@
 //! | [`registrar`] | a registrar with an in-memory location service (RFC 3261 §10.3) |
 //! | [`pbx`] | a registrar and proxy: registered users call each other (authenticated, routed by location), voicemail when nobody answers |
 //! | [`im`] | receives `text/plain` instant messages (RFC 3428) |
+//! | [`mwi`] | a message-waiting notifier (RFC 3842): SUBSCRIBE to a mailbox, MESSAGE leaves a message, subscribers get NOTIFY |
 //! | [`busy`] | refuses calls: 486 Busy Here, 603 Decline, or answer-and-hang-up |
 //!
 //! Each module has `serve(listen, shutdown)`, which listens for UDP and TCP
@@ -24,9 +25,11 @@ pub mod busy;
 pub mod cli;
 pub mod im;
 pub mod listen;
+pub mod mwi;
 pub mod pbx;
 pub mod proxy;
 pub mod registrar;
+pub mod transfer;
 
 /// The caller's address (the From URI), for the logs.
 fn caller(req: &parrot::message::Request) -> String {

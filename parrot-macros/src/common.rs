@@ -91,8 +91,8 @@ fn args<H>(tokens: TokenStream, attribute: &Attribute<H>, errors: &mut Errors) -
         }
         if !meta.path().is_ident("crate") {
             let known = if attribute.declares {
-                "the arguments are `crate = \"path\"`, `supported = \"tag, ...\"` and \
-                 `accept(method = \"type/subtype, ...\")`"
+                "the arguments are `crate = \"path\"`, `supported = \"tag, ...\"`, \
+                 `accept(method = \"type/subtype, ...\")` and `events = \"package, ...\"`"
             } else {
                 "the only argument is `crate = \"path\"`"
             };

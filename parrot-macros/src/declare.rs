@@ -1,7 +1,8 @@
 //! What `#[uas_handler]` lets a handler declare besides `crate`: the SIP
 //! option tags it supports itself (`supported = "replaces, norefersub"`)
 //! and the body types its methods take (`accept(info =
-//! "application/dtmf-relay")`). Both are checked here, so that a typo
+//! "application/dtmf-relay")`), and the event packages it notifies
+//! (`events = "message-summary, presence"`, RFC 6665). All are checked here, so that a typo
 //! fails the build on the user's own token instead of refusing requests at
 //! run time.
 
@@ -19,6 +20,8 @@ pub(crate) struct Declarations {
     supported: Vec<String>,
     /// (method token, `Accept` value).
     accept: Vec<(&'static str, String)>,
+    /// Event packages.
+    events: Vec<String>,
 }
 
 /// RFC 3261 §25.1 `token` characters.
@@ -26,6 +29,12 @@ fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
+}
+
+/// RFC 6665 §8.4 `event-type`: `token-nodot`s joined by dots.
+fn is_event_type(s: &str) -> bool {
+    // `is_token` allows dots; splitting on them leaves the `token-nodot`s.
+    s.split('.').all(is_token)
 }
 
 /// `type/subtype` (either may be `*`), parameters allowed after `;`.
@@ -70,6 +79,9 @@ impl Declarations {
         } else if meta.path().is_ident("accept") {
             self.accept(meta, errors);
             true
+        } else if meta.path().is_ident("events") {
+            self.events(meta, errors);
+            true
         } else {
             false
         }
@@ -88,6 +100,28 @@ impl Declarations {
                     lit.span(),
                     format!("`{tag}` is not a SIP option tag (a token, RFC 3261 §19.2)"),
                 ));
+            }
+        }
+    }
+
+    /// `events = "package, package"`.
+    fn events(&mut self, meta: &Meta, errors: &mut Errors) {
+        let Some(lit) = string_value(meta, "events = \"message-summary\"", errors) else {
+            return;
+        };
+        for package in lit.value().split(',').map(str::trim) {
+            if !is_event_type(package) {
+                errors.push(syn::Error::new(
+                    lit.span(),
+                    format!("`{package}` is not an event package (RFC 6665 §8.4)"),
+                ));
+            } else if self.events.iter().any(|p| p == package) {
+                errors.push(syn::Error::new(
+                    lit.span(),
+                    format!("event package `{package}` is given more than once"),
+                ));
+            } else {
+                self.events.push(package.to_owned());
             }
         }
     }
@@ -152,7 +186,7 @@ impl Declarations {
         }
     }
 
-    /// The trait's `SUPPORTED` and `ACCEPT` items (nothing when nothing was
+    /// The trait's `SUPPORTED`, `ACCEPT` and `EVENTS` items (nothing when nothing was
     /// declared: the trait's defaults are empty).
     pub(crate) fn items(&self) -> TokenStream {
         let mut out = TokenStream::new();
@@ -166,6 +200,10 @@ impl Declarations {
             out.extend(quote!(
                 const ACCEPT: &'static [(&'static str, &'static str)] = &[#((#methods, #types)),*];
             ));
+        }
+        if !self.events.is_empty() {
+            let packages = &self.events;
+            out.extend(quote!(const EVENTS: &'static [&'static str] = &[#(#packages),*];));
         }
         out
     }
@@ -190,7 +228,7 @@ mod tests {
     #[test]
     fn good_declarations_become_items() {
         let (d, errors) = declare(
-            r#"supported = "replaces, norefersub", accept(info = "application/dtmf-relay", message = "text/*;q=0.5, */*", bye = "")"#,
+            r#"supported = "replaces, norefersub", accept(info = "application/dtmf-relay", message = "text/*;q=0.5, */*", bye = ""), events = "message-summary, presence.winfo""#,
         );
         assert_eq!(errors, 0);
         let items = d.items().to_string();
@@ -200,6 +238,12 @@ mod tests {
             "{items}"
         );
         assert!(items.contains(r#"("BYE" , "")"#), "{items}");
+        assert!(
+            items.contains(
+                r#"EVENTS : & 'static [& 'static str] = & ["message-summary" , "presence.winfo"]"#
+            ),
+            "{items}"
+        );
     }
 
     #[test]
@@ -213,6 +257,10 @@ mod tests {
             (r#"accept(info = "*/plain")"#, 1),
             (r#"accept(info = "a/b", info = "c/d")"#, 1),
             (r#"accept = "text/plain""#, 1),
+            (r#"events = "presence, bad package""#, 1),
+            (r#"events = "presence,,dialog""#, 1),
+            (r#"events = "presence, presence""#, 1),
+            (r#"events = "presence.winfo, message-summary""#, 0),
         ] {
             assert_eq!(declare(args).1, count, "{args}");
         }

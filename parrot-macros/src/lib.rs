@@ -156,6 +156,10 @@ use proc_macro::TokenStream;
 ///   Another body gets `415 Unsupported Media Type` with this `Accept`.
 ///   Undeclared methods keep the defaults: `application/sdp` for INVITE,
 ///   UPDATE and PRACK, no body for BYE, anything for the rest.
+/// - `events = "message-summary, presence"`: the event packages the
+///   handler's `subscribe` serves (RFC 6665). A SUBSCRIBE for another
+///   package gets `489 Bad Event` with `Allow-Events`; without the
+///   declaration every package reaches `subscribe`.
 ///
 /// ```
 /// use parrot::prelude::*;

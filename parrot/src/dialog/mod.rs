@@ -22,6 +22,9 @@
 //!   UAS, [`uac_prepare`], [`uac_negotiated`] and [`uac_retry_config`] for
 //!   a UAC, and the [`SessionTimer`] that says when to refresh the session
 //!   and when to end it with BYE (§10).
+//! * Subscription usages at the notifier (RFC 6665, and REFER's implicit
+//!   one, RFC 3515): [`check_subscribe`], [`ExpiresPolicy`] and the
+//!   [`Notifier`] state of each subscription.
 //! * [`glare_delay`]: the wait before sending again a request refused
 //!   with 491 (§14.1).
 //! * [`new_tag`] and [`new_branch`]: fresh random To tags and Via
@@ -70,6 +73,7 @@ mod response;
 mod retransmit;
 mod session_timer;
 mod state;
+mod subscription;
 
 #[cfg(test)]
 mod tests;
@@ -90,6 +94,10 @@ pub use session_timer::{
     uac_prepare, uac_retry_config, uac_retry_interval, uas_check, uas_negotiate,
 };
 pub use state::{Dialog, DialogError, DialogState, Refusal};
+pub use subscription::{
+    ExpiresPolicy, Notifier, REFER_PACKAGE, SIPFRAG, SubscribeKind, SubscribeRequest, check_refer,
+    check_subscribe, event_of, refer_event, refer_sub_false, sipfrag,
+};
 // The identifiers a user of this layer makes itself: a To tag for
 // `prepare_response`, a branch for the Via of a `DialogRequest`.
 pub use crate::random::{branch as new_branch, tag as new_tag};

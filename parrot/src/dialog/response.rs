@@ -12,11 +12,12 @@ use crate::message::{Header, HeaderName, Method, NameAddr, Request, Response, St
 ///   a To tag, where the request was INVITE, will establish a dialog"; a
 ///   1xx makes it an early dialog).
 /// * SUBSCRIBE: 2xx (RFC 6665, which extends §12 to subscriptions).
+/// * REFER: 2xx, for its implicit subscription (RFC 3515 §2.4.4).
 pub fn creates_dialog(method: &Method, status: StatusCode) -> bool {
     let code = status.as_u16();
     match method {
         Method::Invite => (101..=299).contains(&code),
-        Method::Subscribe => (200..=299).contains(&code),
+        Method::Subscribe | Method::Refer => (200..=299).contains(&code),
         _ => false,
     }
 }

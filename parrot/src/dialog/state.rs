@@ -194,6 +194,9 @@ pub struct Dialog {
     remote_invite: Option<u32>,
     /// The CSeq number of an INVITE we sent without a final response yet.
     local_invite: Option<u32>,
+    /// Whether subscription usages share the dialog (RFC 5057): then a
+    /// BYE ends only the call, not the dialog.
+    subscribed: bool,
 }
 
 /// A copy of `uri` that owns its text.
@@ -445,6 +448,7 @@ impl Dialog {
             record_route,
             remote_invite,
             local_invite,
+            subscribed: false,
         })
     }
 
@@ -550,6 +554,13 @@ impl Dialog {
         self.set_state(DialogState::Terminated, "terminated by the application");
     }
 
+    /// Says whether subscription usages (RFC 6665, RFC 3515) share the
+    /// dialog. While they do, a BYE received ends only the INVITE usage
+    /// and the dialog stays confirmed for their NOTIFYs (RFC 5057 §5.4).
+    pub fn set_subscribed(&mut self, subscribed: bool) {
+        self.subscribed = subscribed;
+    }
+
     /// Completes a response we are about to send in this dialog (see
     /// [`response::prepare_response`](super::prepare_response) for the
     /// rules): our To tag (the same for every response of the dialog),
@@ -617,7 +628,8 @@ impl Dialog {
     /// * An INVITE while an INVITE transaction is in progress is refused
     ///   (§14.2: 500 with Retry-After if it is the peer's, 491 if ours).
     /// * A BYE terminates the dialog (§15.1.2); the runtime answers it 200
-    ///   (and a pending INVITE 487).
+    ///   (and a pending INVITE 487). With subscriptions on the dialog
+    ///   ([`set_subscribed`](Self::set_subscribed)) it ends only the call.
     pub fn check_request(&mut self, req: &Request) -> Result<(), Refusal> {
         if self.state == DialogState::Terminated {
             return Err(Refusal::Terminated);
@@ -687,7 +699,9 @@ impl Dialog {
         match req.method {
             Method::Invite => self.remote_invite = Some(cseq.seq),
             // §15.1.2: the UAS core "SHOULD terminate the session".
-            Method::Bye => self.set_state(DialogState::Terminated, "BYE received"),
+            Method::Bye if !self.subscribed => {
+                self.set_state(DialogState::Terminated, "BYE received")
+            }
             _ => {}
         }
         tracing::trace!(call_id = %self.id.call_id, method = %req.method, cseq = cseq.seq, "in-dialog request accepted");

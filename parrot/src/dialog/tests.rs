@@ -494,6 +494,8 @@ fn creates_dialog_and_target_refresh_tables() {
     }
     assert!(creates_dialog(&Method::Subscribe, StatusCode::ACCEPTED));
     assert!(!creates_dialog(&Method::Subscribe, StatusCode::RINGING));
+    assert!(creates_dialog(&Method::Refer, StatusCode::ACCEPTED));
+    assert!(!creates_dialog(&Method::Refer, StatusCode::FORBIDDEN));
     for m in [
         Method::Options,
         Method::Bye,

@@ -2,7 +2,7 @@
 //!
 //! A request with a To tag belongs to a dialog (RFC 3261 §12.2.2) and goes
 //! to that dialog's session, in arrival order; an unknown dialog gets
-//! `481`. A new INVITE or SUBSCRIBE starts a dialog session with a fresh
+//! `481`. A new INVITE, SUBSCRIBE or REFER starts a dialog session with a fresh
 //! handler value; any other out-of-dialog request gets a one-shot session
 //! with its own value. A session runs as a task while it has work; an idle
 //! dialog is kept here as data and woken by its next request or event.
@@ -14,6 +14,7 @@ use super::refusals::UasPolicy;
 use super::relay::{self, Order};
 use super::session::{self, Exit, Parked};
 use super::session_state::Shared;
+use super::subscription::ReferReport;
 use super::{Factory, catch};
 use crate::dialog::DialogId;
 use crate::endpoint::{Endpoint, QueueProbe, ServerEvent};
@@ -84,6 +85,8 @@ pub(crate) struct Core<H: UasHandler> {
     invites: HashMap<TransactionId, DialogId>,
     /// Application events sent through dialog handles.
     app_events: mpsc::UnboundedReceiver<(DialogId, H::Event)>,
+    /// REFER progress reports for the dialogs holding their subscription.
+    refer_reports: mpsc::UnboundedReceiver<(DialogId, ReferReport)>,
     /// Tasks report here when they end or park.
     done_tx: mpsc::UnboundedSender<Done<H>>,
     done_rx: mpsc::UnboundedReceiver<Done<H>>,
@@ -125,6 +128,7 @@ impl<H: UasHandler> Core<H> {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let (proxied_tx, proxied_rx) = mpsc::unbounded_channel();
         let (events_tx, app_events) = mpsc::unbounded_channel();
+        let (refer_tx, refer_reports) = mpsc::unbounded_channel();
         let locator = Arc::new(routing.locator);
         // Responses whose connection is gone find their sent-by host by
         // RFC 3263 §5 with the same resolver as requests.
@@ -140,8 +144,10 @@ impl<H: UasHandler> Core<H> {
                 locator,
                 outbound_proxy: routing.outbound_proxy,
                 location: routing.location,
+                refer_reports: refer_tx,
             }),
             app_events,
+            refer_reports,
             proxied: HashMap::new(),
             proxied_rx,
             endpoint,
@@ -195,6 +201,11 @@ impl<H: UasHandler> Core<H> {
                 _ = recheck.tick(), if self.admission.shedding() => self.measure(Instant::now()),
                 Some(done) = self.done_rx.recv() => self.finished(done),
                 Some((id, ev)) = self.app_events.recv() => self.event_for(&id, ev),
+                Some((id, report)) = self.refer_reports.recv() => {
+                    if self.deliver(&id, Inbox::Refer(report)).is_some() {
+                        debug!("REFER progress for an ended dialog dropped");
+                    }
+                }
                 Some(d) = self.proxied_rx.recv() => self.add_proxied(d),
                 () = crate::time::sleep_until(wakeup) => self.wake_due(),
                 () = &mut signal, if !self.draining => {
@@ -670,8 +681,8 @@ impl<H: UasHandler> Core<H> {
         };
         // A request that carries a To tag already (one routed here by
         // `routes_unmatched`) makes no dialog of ours.
-        let creates_dialog = matches!(request.method, Method::Invite | Method::Subscribe)
-            && request.headers.to_tag().is_none();
+        let creates_dialog =
+            crate::dialog::can_create_dialog(&request.method) && request.headers.to_tag().is_none();
         let local_tag: Text = crate::random::tag();
         let call_id = request.headers.call_id().cloned();
         let from_tag = request.headers.from_tag();

@@ -21,6 +21,9 @@ pub enum RequestError {
     /// `Context::update` (re-INVITE and UPDATE, with their glare handling).
     #[error("{0} is not sent with Context::send")]
     NotAllowed(crate::message::Method),
+    /// The dialog has no subscription to notify (RFC 6665).
+    #[error("no subscription in the dialog")]
+    NoSubscription,
 }
 
 impl From<RequestError> for Error {

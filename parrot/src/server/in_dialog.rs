@@ -20,7 +20,9 @@ const OFFER_ATTEMPTS: usize = 3;
 impl<E: Send + 'static> Session<E> {
     /// Sends BYE in the dialog (§15.1.1) and waits for its final response.
     pub(crate) async fn bye(&mut self) -> Result<Response, RequestError> {
-        if self.dialog_state() != Some(DialogState::Confirmed) {
+        // A dialog without a call (a subscription's) is ended by its
+        // NOTIFYs, not BYE (RFC 5057).
+        if self.dialog_state() != Some(DialogState::Confirmed) || !self.invite_usage {
             return Err(RequestError::NoDialog);
         }
         if let Some(r) = &mut self.retransmit {

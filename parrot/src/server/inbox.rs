@@ -26,8 +26,11 @@ pub(crate) enum Inbox<E> {
     Cancelled,
     /// An application event sent through a [`DialogHandle`].
     Event(E),
-    /// A parked dialog's timer (its session timer) may be due.
+    /// A parked dialog's timer (its session timer or a subscription's
+    /// expiry) may be due.
     Timer,
+    /// A REFER's progress, for the NOTIFY of its implicit subscription.
+    Refer(super::subscription::ReferReport),
 }
 
 /// The session's inbox, lent to a proxied request so that a CANCEL reaches

@@ -46,6 +46,7 @@ mod reliable;
 mod session;
 mod session_state;
 mod session_timer;
+mod subscription;
 mod update;
 
 pub use admission::{OverloadConfig, ServerStats};
@@ -55,6 +56,7 @@ pub use handler::{
     Action, Context, IntoAction, IntoInit, MethodSet, UasHandler, not_implemented, options_reply,
 };
 pub use refusals::Reliability;
+pub use subscription::ReferProgress;
 
 use crate::endpoint::{Endpoint, EndpointConfig};
 use crate::error::{Error, ErrorKind, Result};
@@ -380,6 +382,15 @@ impl<F, S> ServerBuilder<F, S> {
         self
     }
 
+    /// The subscription durations granted to SUBSCRIBE requests (RFC 6665
+    /// §4.2.1.1): `default` when a SUBSCRIBE names none, `423 Interval Too
+    /// Brief` with `Min-Expires` below `min`, longer ones cut to `max`.
+    /// Default: 3600 s, at least 60 s, at most a day.
+    pub fn subscription_expires(mut self, policy: crate::dialog::ExpiresPolicy) -> Self {
+        self.settings.policy.subscription_expires = policy;
+        self
+    }
+
     /// Supports the SIP extension `option_tag` (RFC 3261 §19.2): a
     /// request that requires it is no longer refused with `420 Bad
     /// Extension` (§8.2.2.3), and it is listed in `Supported` on OPTIONS
@@ -506,6 +517,11 @@ impl<S> ServerBuilder<NoHandler, S> {
         // What the handler declared in its attribute.
         for tag in <F::Handler as UasHandler>::SUPPORTED {
             builder = builder.supported(tag);
+        }
+        // RFC 4488 §4: the runtime honours `Refer-Sub: false` for a
+        // handler that takes REFER.
+        if <F::Handler as UasHandler>::METHODS.contains(&Method::Refer) {
+            builder = builder.supported("norefersub");
         }
         for (method, types) in <F::Handler as UasHandler>::ACCEPT {
             match Method::from_known(method) {

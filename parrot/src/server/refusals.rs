@@ -54,6 +54,8 @@ pub(crate) struct UasPolicy {
     /// Whether every call gets a session timer, asked for or not (§9
     /// lets a UAS impose one).
     pub(crate) impose_timer: bool,
+    /// The durations granted to subscriptions (RFC 6665 §4.2.1.1).
+    pub(crate) subscription_expires: crate::dialog::ExpiresPolicy,
     /// `application/sdp` and nothing: the defaults, parsed once.
     sdp: Accept,
     nothing: Accept,
@@ -71,6 +73,7 @@ impl Default for UasPolicy {
             impose_timer: false,
             accept: HashMap::new(),
             proxied: MethodSet::EMPTY,
+            subscription_expires: crate::dialog::ExpiresPolicy::default(),
             sdp: [MediaRange::new(
                 Text::from_static("application"),
                 Text::from_static("sdp"),

@@ -18,6 +18,7 @@ use super::inbox::{Inbox, Mailbox};
 use super::reliable::{Outcome, Reliable};
 use super::session_state::{Answer, Pending, Session, Shared};
 use super::session_timer::Fired;
+use super::subscription::serving;
 use crate::dialog::{DialogId, DialogState, Retransmit2xxOutput, TAG_100REL};
 use crate::message::{HeaderName, Method, Request, StatusCode};
 use crate::time::sleep_until;
@@ -39,9 +40,10 @@ pub(crate) struct Parked<H: UasHandler> {
 }
 
 impl<H: UasHandler> Parked<H> {
-    /// When the parked dialog's session timer needs it.
+    /// When the parked dialog's session timer or a subscription's expiry
+    /// needs it.
     pub(crate) fn wake_at(&self) -> Option<Instant> {
-        self.session.timer_deadline()
+        self.session.wake_deadline()
     }
 
     /// A fresh session for a new request. `id` holds the request's Call-ID,
@@ -146,6 +148,15 @@ pub(crate) async fn run<H: UasHandler>(
                 };
                 Box::pin(handle_event(handler, s, ev, &mut mailbox)).await
             }
+            Some(Inbox::Refer(report)) => {
+                let mut mailbox = Mailbox {
+                    inbox: &mut inbox,
+                    deferred: &mut deferred,
+                };
+                let duties = s.duties();
+                Box::pin(serving(duties, s.refer_report(report), &mut mailbox)).await;
+                !s.dialog.as_ref().is_some_and(|d| d.is_terminated())
+            }
             Some(Inbox::Timer) | None => {
                 let mut mailbox = Mailbox {
                     inbox: &mut inbox,
@@ -198,7 +209,7 @@ fn next_deadline<E: Send + 'static>(s: &Session<E>) -> Option<Instant> {
         .and_then(|r| r.timer.poll_timeout())
         .map(Instant::from_std);
     let reliable = s.reliable.as_ref().and_then(|r| r.deadline());
-    [retransmit, reliable, s.timer_deadline()]
+    [retransmit, reliable, s.wake_deadline()]
         .into_iter()
         .flatten()
         .min()
@@ -206,6 +217,13 @@ fn next_deadline<E: Send + 'static>(s: &Session<E>) -> Option<Instant> {
 
 /// Fires the session's timers that are due; `false` ends the session.
 async fn timers_due<E: Send + 'static>(s: &mut Session<E>, mailbox: &mut Mailbox<'_, E>) -> bool {
+    if s.usage_deadline().is_some_and(|at| at <= Instant::now()) {
+        let duties = s.duties();
+        serving(duties, s.usages_due(), mailbox).await;
+        if s.dialog.as_ref().is_some_and(|d| d.is_terminated()) {
+            return false;
+        }
+    }
     match s.timer_due(mailbox).await {
         Fired::GoOn => {}
         Fired::Expired => {
@@ -319,12 +337,20 @@ async fn handle_event<H: UasHandler>(
     }
 }
 
-/// Ends the session's dialog: BYE if it is confirmed.
+/// Ends the session's dialog: its subscriptions with a last NOTIFY (RFC
+/// 6665 §4.2.2), its call with BYE if it is confirmed.
 async fn hang_up<E: Send + 'static>(s: &mut Session<E>) {
-    if s.dialog_state() == Some(DialogState::Confirmed)
+    if s.has_subscriptions() && s.dialog_state() == Some(DialogState::Confirmed) {
+        Box::pin(s.end_subscriptions()).await;
+    }
+    if s.invite_usage
+        && s.dialog_state() == Some(DialogState::Confirmed)
         && let Err(e) = Box::pin(s.bye()).await
     {
         warn!(error = %e, "BYE failed");
+    }
+    if let Some(d) = &mut s.dialog {
+        d.terminate();
     }
 }
 
@@ -433,6 +459,17 @@ async fn handle_request<H: UasHandler>(
             return s.is_dialog && session_goes_on(s, &req);
         }
     }
+    // RFC 6665 §4.2.1.1, RFC 3515 §2.4.1: Event, Expires and Refer-To are
+    // checked before the handler sees the request (a proxied one is the
+    // next hop's to check).
+    if matches!(req.method, Method::Subscribe | Method::Refer)
+        && H::METHODS.contains(&req.method)
+        && !s.shared.policy.proxies(&req.method)
+        && let Err(resp) = s.check_usage_request(&req, H::EVENTS)
+    {
+        s.respond(&req, resp).await;
+        return session_goes_on(s, &req);
+    }
     if req.method == Method::Update && !H::METHODS.contains(&Method::Update) {
         let resp = super::update::default_answer(s, &req);
         s.respond(&req, resp).await;
@@ -471,8 +508,16 @@ async fn handle_request<H: UasHandler>(
         }
     }
     let answered = s.pending.as_ref().is_some_and(|p| p.answered());
+    let usage = matches!(req.method, Method::Subscribe | Method::Refer);
+    let mut usage_status = StatusCode::SERVER_INTERNAL_ERROR;
     match action {
-        Action::Respond(resp) => s.respond(&req, resp).await,
+        Action::Respond(mut resp) => {
+            if usage {
+                s.complete_usage_response(&req, &mut resp);
+                usage_status = resp.status;
+            }
+            s.respond(&req, resp).await;
+        }
         Action::NoReply if req.method == Method::Ack => {}
         Action::NoReply => {
             if !answered {
@@ -513,8 +558,20 @@ async fn handle_request<H: UasHandler>(
             return false;
         }
     }
-    let initial_invite = req.method == Method::Invite && !s.in_dialog;
     let answer = s.pending.as_ref().map(|p| p.answer);
+    if usage {
+        if answer != Some(Answer::Accepted) {
+            usage_status = StatusCode::SERVER_INTERNAL_ERROR;
+        }
+        let duties = s.duties();
+        Box::pin(serving(
+            duties,
+            s.after_usage_response(&req, usage_status),
+            mailbox,
+        ))
+        .await;
+    }
+    let initial_invite = req.method == Method::Invite && !s.in_dialog;
     // §9.2: a final response that lost the race with a CANCEL leaves the
     // session waiting for the CANCEL's notification, with or without an
     // early dialog.
@@ -565,9 +622,15 @@ fn start_reliable<E: Send + 'static>(
 }
 
 /// Whether the session lives on after answering `req`.
-fn session_goes_on<E>(s: &mut Session<E>, req: &Request) -> bool {
+fn session_goes_on<E: Send + 'static>(s: &mut Session<E>, req: &Request) -> bool {
     if req.method == Method::Bye {
-        // §15.1.2: BYE ends the dialog once answered.
+        // §15.1.2: BYE ends the call once answered; RFC 5057 §5.4: the
+        // dialog lives on while subscriptions use it.
+        s.invite_usage = false;
+        s.timer = None;
+        if s.has_subscriptions() {
+            return true;
+        }
         if let Some(d) = &mut s.dialog {
             d.terminate();
         }

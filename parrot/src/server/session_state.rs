@@ -44,6 +44,9 @@ pub(crate) struct Shared<E> {
     pub(crate) outbound_proxy: Option<Uri>,
     /// The location service proxy targets are looked up in, if any.
     pub(crate) location: Option<crate::registrar::Registrar>,
+    /// Progress reports of REFERs, routed by the core to their dialog.
+    pub(crate) refer_reports:
+        mpsc::UnboundedSender<(DialogId, crate::server::subscription::ReferReport)>,
 }
 
 /// The request being answered.
@@ -122,6 +125,11 @@ pub struct Session<E> {
     /// The handler's own session interval for this call, in seconds
     /// (small: every held dialog carries it).
     pub(crate) timer_override: Option<u32>,
+    /// Whether the dialog has an INVITE usage (it was created by INVITE
+    /// and no BYE has ended the call; RFC 5057).
+    pub(crate) invite_usage: bool,
+    /// The dialog's subscription usages (RFC 6665, RFC 3515).
+    pub(crate) subs: Option<Box<crate::server::subscription::Subscriptions>>,
 }
 
 impl<E: Send + 'static> Session<E> {
@@ -146,6 +154,8 @@ impl<E: Send + 'static> Session<E> {
             peer_allows_update: false,
             timer: None,
             timer_override: None,
+            invite_usage: false,
+            subs: None,
         }
     }
 
@@ -360,6 +370,7 @@ impl<E: Send + 'static> Session<E> {
                         self.origin = Some(p.origin);
                     }
                     self.peer_allows_update = req.headers.lists(HeaderName::Allow, "UPDATE");
+                    self.invite_usage = req.method == Method::Invite;
                 }
                 Err(e) => warn!(error = ?e, "could not create the dialog"),
             }

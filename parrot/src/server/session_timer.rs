@@ -93,6 +93,15 @@ impl<E: Send + 'static> Session<E> {
     }
 
     /// When the session timer next needs the session.
+    /// When the session needs waking: its session timer or a
+    /// subscription's expiry.
+    pub(crate) fn wake_deadline(&self) -> Option<Instant> {
+        match (self.timer_deadline(), self.usage_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     pub(crate) fn timer_deadline(&self) -> Option<Instant> {
         self.timer
             .as_ref()

@@ -15,6 +15,7 @@ mod client;
 mod extensions;
 mod im;
 mod kamailio_tls;
+mod mwi;
 mod proxy;
 mod registrar;
 mod registrar_auth;

@@ -32,6 +32,11 @@ pub fn im() -> Server {
     Server::start("im", examples::im::serve)
 }
 
+/// `mwi`: a message-waiting notifier.
+pub fn mwi() -> Server {
+    Server::start("mwi", examples::mwi::serve)
+}
+
 /// `busy`: 486 Busy Here.
 pub fn busy() -> Server {
     Server::start("busy", examples::busy::serve)

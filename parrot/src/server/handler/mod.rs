@@ -12,6 +12,7 @@ use crate::proxy::Proxy;
 use std::future::Future;
 
 mod context;
+mod subscriptions;
 
 pub use context::Context;
 
@@ -242,6 +243,12 @@ macro_rules! handler_methods {
             /// (`#[uas_handler(accept(info = "..."))]`); others get `415`.
             const ACCEPT: &'static [(&'static str, &'static str)] = &[];
 
+            /// The event packages `subscribe` serves
+            /// (`#[uas_handler(events = "message-summary")]`, RFC 6665); a
+            /// SUBSCRIBE for another gets `489 Bad Event` with
+            /// `Allow-Events`. Empty: every package reaches `subscribe`.
+            const EVENTS: &'static [&'static str] = &[];
+
             /// Called once, before the first request reaches a new handler
             /// value. An `Err` refuses the request (and the dialog) with the
             /// action given, e.g. `503`.
@@ -313,7 +320,14 @@ handler_methods! {
     message => not_implemented;
     /// INFO (RFC 6086). Default: `405` with `Allow`.
     info => not_implemented;
-    /// SUBSCRIBE (RFC 6665). Default: `405` with `Allow`.
+    /// SUBSCRIBE (RFC 6665): a new subscription, a refresh or an
+    /// unsubscription ([`Context::subscription`] says which). The runtime
+    /// has checked `Event` (400, or 489 for a package not in `EVENTS`) and
+    /// `Expires` (423), and answered a refresh of an unknown subscription
+    /// with 481. A 2xx accepts: the runtime adds the `Expires` granted and
+    /// sends the NOTIFY that must follow, with the state given by
+    /// [`Context::set_state`]; it ends the subscription with a NOTIFY when
+    /// it expires. Default: `405` with `Allow`.
     subscribe => not_implemented;
     /// NOTIFY (RFC 6665). Default: `405` with `Allow`.
     notify => not_implemented;
@@ -329,7 +343,12 @@ handler_methods! {
     /// `481`). Called for a PRACK that arrives while no handler method
     /// runs, or that carries an offer. Default: `200`.
     prack => |req, _| Action::Respond(req.reply(StatusCode::OK));
-    /// REFER (RFC 3515). Default: `405` with `Allow`.
+    /// REFER (RFC 3515). The runtime has checked there is one `Refer-To`
+    /// (400 otherwise). A 2xx (`202 Accepted`) accepts: the runtime keeps
+    /// the implicit subscription, sending NOTIFY `SIP/2.0 100 Trying` at
+    /// once and the reports given to [`Context::refer_progress`]'s handle
+    /// later, unless the REFER said `Refer-Sub: false` (RFC 4488).
+    /// Default: `405` with `Allow`.
     refer => not_implemented;
 }
 

@@ -1,0 +1,88 @@
+//! What a handler's [`Context`] does with the dialog's subscriptions
+//! (RFC 6665) and with an accepted REFER's implicit one (RFC 3515).
+
+use super::Context;
+use crate::dialog::SubscribeRequest;
+use crate::message::{HeaderName, Method, NameAddr};
+use crate::server::error::RequestError;
+use crate::server::subscription::ReferProgress;
+
+impl<E: Send + 'static> Context<'_, E> {
+    /// The SUBSCRIBE being handled, as the runtime checked it: its
+    /// `Event`, whether it creates, refreshes or ends a subscription (or
+    /// fetches the state once), and the duration granted. `None` outside
+    /// `subscribe`.
+    pub fn subscription(&self) -> Option<&SubscribeRequest> {
+        self.session.subs.as_ref()?.current.as_ref()
+    }
+
+    /// Sets the state document (`content_type`, `body`) of this dialog's
+    /// subscriptions. In `subscribe`, it is what the NOTIFY the runtime
+    /// sends once the SUBSCRIBE is accepted carries (RFC 6665 §4.2.1.2);
+    /// elsewhere it is what later NOTIFYs carry, e.g. the runtime's last
+    /// one when a subscription expires.
+    pub fn set_state(&mut self, content_type: &str, body: impl Into<bytes::Bytes>) {
+        self.session.set_state(content_type, body.into());
+    }
+
+    /// Sends a NOTIFY with this state document on each of the dialog's
+    /// subscriptions (REFER's aside), with `Subscription-State: active`
+    /// and the seconds left, and waits for the answers; a subscription
+    /// whose NOTIFY is refused or times out is removed (RFC 6665 §4.2.2).
+    /// Returns how many were notified; [`RequestError::NoSubscription`]
+    /// when there are none.
+    pub async fn notify(
+        &mut self,
+        content_type: &str,
+        body: impl Into<bytes::Bytes>,
+    ) -> Result<usize, RequestError> {
+        if self
+            .session
+            .subs
+            .as_ref()
+            .is_some_and(|s| s.current.is_some())
+        {
+            // In `subscribe`: the runtime's NOTIFY after the 2xx carries it.
+            self.set_state(content_type, body);
+            return Ok(0);
+        }
+        self.set_state(content_type, body);
+        self.session.notify_subscriptions(None).await
+    }
+
+    /// Ends the dialog's subscriptions (REFER's aside) with a last NOTIFY
+    /// saying `Subscription-State: terminated;reason=<reason>` (RFC 6665
+    /// §4.2.2: e.g. `noresource`, `rejected`, `deactivated`); the dialog
+    /// ends with its last usage. Returns how many were ended.
+    pub async fn end_subscriptions(&mut self, reason: &str) -> Result<usize, RequestError> {
+        self.session.notify_subscriptions(Some(reason)).await
+    }
+
+    /// The target of the REFER being handled (`Refer-To`, RFC 3515
+    /// §2.1), with any headers its URI carries (an attended transfer's
+    /// `Replaces`). `None` outside `refer`, or when it does not parse.
+    pub fn refer_to(&self) -> Option<NameAddr> {
+        let req = self.request.filter(|r| r.method == Method::Refer)?;
+        req.headers.get(HeaderName::ReferTo)?.parse().ok()
+    }
+
+    /// A handle for reporting the progress of the call the REFER being
+    /// handled asks for, once the handler accepts it with a 2xx: see
+    /// [`ReferProgress`]. `None` outside `refer`, outside a dialog, or
+    /// when the REFER asked for no subscription (`Refer-Sub: false`, RFC
+    /// 4488). Without one, the subscription stays at `100 Trying` until it
+    /// expires.
+    pub fn refer_progress(&mut self) -> Option<ReferProgress> {
+        let req = self.request.filter(|r| r.method == Method::Refer)?;
+        if crate::dialog::refer_sub_false(req) || !self.session.is_dialog {
+            return None;
+        }
+        let event = crate::dialog::refer_event(req);
+        Some(ReferProgress {
+            dialog: self.session.id.clone(),
+            id: event.id().unwrap_or_default().to_owned(),
+            tx: self.session.shared.refer_reports.clone(),
+            done: false,
+        })
+    }
+}
