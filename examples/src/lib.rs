@@ -5,6 +5,7 @@
 //! | module | what it does |
 //! |--------|--------------|
 //! | [`answer`] | answers calls: 200 with an SDP answer (PCMU/PCMA), 180 first when it has a ring delay; BYE, re-INVITE |
+//! | [`b2bua`] | a back-to-back user agent: each call becomes a new call to a target routed by user prefix, the two bridged |
 //! | [`registrar`] | a registrar with an in-memory location service (RFC 3261 §10.3) |
 //! | [`pbx`] | a registrar and proxy: registered users call each other (authenticated, routed by location), voicemail when nobody answers |
 //! | [`im`] | receives `text/plain` instant messages (RFC 3428) |
@@ -21,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod answer;
+pub mod b2bua;
 pub mod busy;
 pub mod cli;
 pub mod im;

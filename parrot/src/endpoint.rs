@@ -27,8 +27,8 @@ use crate::transaction::{
     TransactionLayer,
 };
 use crate::transport::{
-    Incoming, Origin, Protocol, SendOptions, Target, TransportConfig, TransportError,
-    TransportLayer,
+    Closing, ConnectionClosings, ConnectionId, Incoming, Origin, Protocol, SendOptions, Target,
+    TransportConfig, TransportError, TransportLayer,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -126,7 +126,8 @@ pub enum ClientEvent {
     Response(Response),
     /// Timer B or F fired: no final response in time.
     Timeout(Timer),
-    /// The request could not be sent.
+    /// The request could not be sent, or the connection it went over
+    /// closed before the final response (RFC 3261 §17.1.4).
     TransportError,
 }
 
@@ -201,6 +202,17 @@ enum Command {
     },
     TransportError {
         id: TransactionId,
+    },
+    /// A send task delivered client transaction `id`'s request over
+    /// `connection`.
+    SentOver {
+        id: TransactionId,
+        connection: ConnectionId,
+    },
+    /// Report when server transaction `id` has its final response out.
+    WatchFinal {
+        id: TransactionId,
+        tx: oneshot::Sender<Option<StatusCode>>,
     },
 }
 
@@ -312,6 +324,9 @@ impl Endpoint {
         config: EndpointConfig,
     ) -> Result<(Endpoint, mpsc::UnboundedReceiver<ServerEvent>), TransportError> {
         let (transport, incoming) = TransportLayer::bind(config.transport.clone()).await?;
+        // Subscribed before any connection can open, so no closing is
+        // missed.
+        let closings = transport.closed_connections();
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events, event_rx) = mpsc::unbounded_channel();
         let gauges = Arc::new(Gauges::default());
@@ -325,10 +340,13 @@ impl Endpoint {
             layer,
             transport: transport.clone(),
             incoming,
+            closings,
+            closings_open: true,
             commands: command_rx,
             command_tx: commands.downgrade(),
             events,
             clients: HashMap::new(),
+            final_watchers: HashMap::new(),
             gauges: gauges.clone(),
             probe: QueueProbe::default(),
         };
@@ -482,9 +500,40 @@ impl Endpoint {
         Ok(ClientTransaction { id, events: rx })
     }
 
+    /// Resolves once server transaction `id` has sent its final response
+    /// (`Some` with its status), whoever sent it: the transaction user, or
+    /// the endpoint itself, as the `487` to an INVITE its CANCEL ended
+    /// (§9.2); `None` when the transaction is gone without one (a
+    /// transport failure, the endpoint stopping). At once for a
+    /// transaction already past its final response or gone. The watch
+    /// costs an entry until then, never longer than the transaction.
+    pub(crate) fn final_sent(&self, id: TransactionId) -> FinalSent {
+        let (tx, rx) = oneshot::channel();
+        // A stopped endpoint drops the sender: the receiver resolves.
+        let _ = self.commands.send(Command::WatchFinal { id, tx });
+        FinalSent(rx)
+    }
+
     /// Stops the transports; the transaction task ends with them.
     pub fn shutdown(&self) {
         self.transport.shutdown();
+    }
+}
+
+/// What [`Endpoint::final_sent`] returns: a future of the final status.
+#[derive(Debug)]
+pub(crate) struct FinalSent(oneshot::Receiver<Option<StatusCode>>);
+
+impl std::future::Future for FinalSent {
+    type Output = Option<StatusCode>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or(None))
     }
 }
 
@@ -492,12 +541,22 @@ struct Driver {
     layer: TransactionLayer<Peer>,
     transport: TransportLayer,
     incoming: mpsc::Receiver<Incoming>,
+    /// The connections as they close, to fail the client transactions
+    /// waiting on them (RFC 3261 §17.1.4).
+    closings: ConnectionClosings,
+    /// Whether `closings` can still report (false once the transport is
+    /// gone).
+    closings_open: bool,
     commands: mpsc::UnboundedReceiver<Command>,
     /// For send tasks to report failures back without keeping the
     /// endpoint alive.
     command_tx: mpsc::WeakUnboundedSender<Command>,
     events: mpsc::UnboundedSender<ServerEvent>,
     clients: HashMap<TransactionId, mpsc::UnboundedSender<ClientEvent>>,
+    /// Who waits for a server transaction's final response (see
+    /// [`Endpoint::final_sent`]); an entry lives no longer than its
+    /// transaction.
+    final_watchers: HashMap<TransactionId, Vec<oneshot::Sender<Option<StatusCode>>>>,
     gauges: Arc<Gauges>,
     /// The wait of received messages in `incoming`.
     probe: QueueProbe,
@@ -543,6 +602,11 @@ impl Driver {
                     Some(msg) => self.incoming(msg),
                     None => break,
                 },
+                closing = self.closings.next(), if self.closings_open => match closing {
+                    Some(Closing::Closed(connection)) => self.connection_closed(connection),
+                    Some(Closing::Missed) => self.closings_missed(),
+                    None => self.closings_open = false,
+                },
                 () = &mut sleep, if armed.is_some() => {
                     armed = None;
                     self.layer.handle_timeout(now());
@@ -578,6 +642,7 @@ impl Driver {
     fn sweep(&mut self) {
         self.layer.shrink();
         crate::memory::shrink_map(&mut self.clients);
+        crate::memory::shrink_map(&mut self.final_watchers);
     }
 
     fn command(&mut self, cmd: Command) {
@@ -587,9 +652,12 @@ impl Driver {
                 response,
                 result,
             } => {
+                let status = response.status;
                 let r = self.layer.respond(now(), id, response);
                 if let Err(e) = &r {
                     debug!(%id, error = %e, "response refused by its transaction");
+                } else if status.is_final() {
+                    self.final_out(id, Some(status));
                 }
                 if let Some(tx) = result {
                     let _ = tx.send(r);
@@ -611,6 +679,61 @@ impl Driver {
                 let _ = reply.send(r);
             }
             Command::TransportError { id } => self.layer.transport_error(id),
+            Command::SentOver { id, connection } => {
+                self.layer.sent_over(id, connection);
+                // The connection may have closed, and its closing been
+                // handled, while this report was on its way.
+                if !self.closings.is_open(connection) {
+                    self.connection_closed(connection);
+                }
+            }
+            Command::WatchFinal { id, tx } => match self.layer.get(id).map(final_status) {
+                // Still waiting for its final response.
+                Some(None) => self.final_watchers.entry(id).or_default().push(tx),
+                Some(Some(status)) => {
+                    let _ = tx.send(status);
+                }
+                None => {
+                    let _ = tx.send(None);
+                }
+            },
+        }
+    }
+
+    /// Fails the client transactions waiting on `connection`, which has
+    /// closed: their answer could only have come back over it (RFC 3261
+    /// §17.1.4, §18.2.2; RFC 5626 §5.3 for a flow).
+    fn connection_closed(&mut self, connection: ConnectionId) {
+        // What the connection delivered before it closed is queued ahead
+        // of its closing (the transport hands a message up before it
+        // announces the closing): a final response among it must win.
+        while let Ok(msg) = self.incoming.try_recv() {
+            self.incoming(msg);
+        }
+        let failed = self.layer.connection_closed(connection);
+        if failed > 0 {
+            debug!(%connection, failed, "connection closed before the final responses of its client transactions");
+        }
+    }
+
+    /// Closings were missed: checks every connection a client transaction
+    /// waits on.
+    fn closings_missed(&mut self) {
+        for connection in self.layer.awaited_connections() {
+            if !self.closings.is_open(connection) {
+                self.connection_closed(connection);
+            }
+        }
+    }
+
+    /// Tells whoever waits for server transaction `id`'s final response
+    /// (nobody, most of the time: then it costs no lookup).
+    fn final_out(&mut self, id: TransactionId, status: Option<StatusCode>) {
+        if self.final_watchers.is_empty() {
+            return;
+        }
+        for tx in self.final_watchers.remove(&id).unwrap_or_default() {
+            let _ = tx.send(status);
         }
     }
 
@@ -653,19 +776,33 @@ impl Driver {
         let inline =
             protocol == Protocol::Udp || self.transport.connection_to(protocol, addr).is_some();
         if inline {
-            if let Err(e) = send(&self.transport, message, peer).await {
-                self.send_failed(id, e);
+            match send(&self.transport, message, peer).await {
+                // Its closing, if it comes, is handled after this.
+                Ok(Some(connection)) => {
+                    if let Some(id) = id {
+                        self.layer.sent_over(id, connection);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => self.send_failed(id, e),
             }
         } else {
             let commands = self.command_tx.clone();
             let transport = self.transport.clone();
             tokio::spawn(async move {
-                if let Err(e) = send(&transport, message, peer).await {
+                let result = send(&transport, message, peer).await;
+                if let Err(e) = &result {
                     warn!(error = %e, "send failed");
-                    if let (Some(id), Some(c)) = (id, commands.upgrade()) {
-                        let _ = c.send(Command::TransportError { id });
-                    }
                 }
+                let (Some(id), Some(c)) = (id, commands.upgrade()) else {
+                    return;
+                };
+                let command = match result {
+                    Ok(Some(connection)) => Command::SentOver { id, connection },
+                    Ok(None) => return,
+                    Err(_) => Command::TransportError { id },
+                };
+                let _ = c.send(command);
             });
         }
     }
@@ -696,7 +833,11 @@ impl Driver {
                     server(ServerEvent::Ack { request, origin });
                 }
             }
-            LayerEvent::Cancelled { id } => server(ServerEvent::Cancelled { id }),
+            LayerEvent::Cancelled { id } => {
+                server(ServerEvent::Cancelled { id });
+                // §9.2: the endpoint answered the INVITE 487.
+                self.final_out(id, Some(StatusCode::REQUEST_TERMINATED));
+            }
             LayerEvent::StrayResponse { response } => {
                 server(ServerEvent::StrayResponse { response });
             }
@@ -719,16 +860,40 @@ impl Driver {
             },
             LayerEvent::Terminated { id } => {
                 self.clients.remove(&id);
+                self.final_out(id, None);
             }
         }
     }
 }
 
+/// Where a server transaction stands for [`Endpoint::final_sent`]:
+/// `None` while it has no final response, `Some` with the status it sent
+/// (`Some(None)` when it never will: a client transaction, or a
+/// terminated one).
+fn final_status(tx: &crate::transaction::Transaction) -> Option<Option<StatusCode>> {
+    use crate::transaction::{ServerInviteState, ServerNonInviteState, Transaction};
+    match tx {
+        Transaction::ServerInvite(t) => match t.state() {
+            ServerInviteState::Proceeding => None,
+            ServerInviteState::Terminated => Some(None),
+            _ => Some(t.last_status()),
+        },
+        Transaction::ServerNonInvite(t) => match t.state() {
+            ServerNonInviteState::Trying | ServerNonInviteState::Proceeding => None,
+            ServerNonInviteState::Terminated => Some(None),
+            ServerNonInviteState::Completed => Some(t.last_status()),
+        },
+        _ => Some(None),
+    }
+}
+
+/// Sends a transaction's message; for a request, returns the stream
+/// connection it went over.
 async fn send(
     transport: &TransportLayer,
     message: Message,
     peer: Peer,
-) -> Result<(), TransportError> {
+) -> Result<Option<ConnectionId>, TransportError> {
     match (message, peer) {
         (Message::Response(resp), Peer::Server(origin)) => {
             transport.send_response(&resp, Some(&origin)).await?;
@@ -740,7 +905,8 @@ async fn send(
                 allow_tcp_fallback: false,
                 local: None,
             };
-            transport.send_request(&mut req, target, options).await?;
+            let sent = transport.send_request(&mut req, target, options).await?;
+            return Ok(sent.connection);
         }
         (message, _) => {
             // A client transaction's own responses cannot happen; a server
@@ -751,7 +917,7 @@ async fn send(
             );
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod b2bua;
 pub mod client;
 pub mod dialog;
 pub mod endpoint;

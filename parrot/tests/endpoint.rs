@@ -1,7 +1,8 @@
 //! Transports and transactions together over loopback: requests answered
 //! over UDP and TCP, retransmissions absorbed, CANCEL → 200 + 487, client
-//! retransmission until Timer F / B, and transactions completing across a
-//! lossy link. Every socket binds port 0 so tests run in parallel; timers
+//! retransmission until Timer F / B, client transactions failing as soon
+//! as the TCP connection their request went over closes unanswered, and
+//! transactions completing across a lossy link. Every socket binds port 0 so tests run in parallel; timers
 //! run on tokio's paused clock.
 
 use parrot::endpoint::{ClientEvent, Endpoint, EndpointConfig, ServerEvent};
@@ -11,7 +12,7 @@ use parrot::transport::{ListenerConfig, Protocol, Target, TransportConfig};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::timeout;
 
@@ -205,6 +206,130 @@ async fn unanswered_invite_is_retransmitted_until_timer_b() {
     assert_eq!(ev, Some(ClientEvent::Timeout(Timer::B)));
     // 1 + 6 retransmissions (0.5, 1, 2, 4, 8, 16 s gaps) before 32 s.
     assert_eq!(count_datagrams(&silent), 7);
+}
+
+/// Reads from `stream` until a whole message with an empty body (the
+/// end of its header block) has arrived.
+async fn read_header_block(stream: &mut TcpStream) -> Vec<u8> {
+    let mut buf = vec![0u8; 4096];
+    let mut got = Vec::new();
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = timeout(WAIT, stream.read(&mut buf)).await.unwrap().unwrap();
+        assert!(n > 0, "connection closed");
+        got.extend_from_slice(&buf[..n]);
+    }
+    got
+}
+
+/// Waits for `tx`'s outcome: its final response, timeout or transport
+/// error, and how long it took on the (paused) clock.
+async fn outcome(
+    tx: &mut parrot::endpoint::ClientTransaction,
+    since: tokio::time::Instant,
+) -> (ClientEvent, Duration) {
+    loop {
+        let ev = timeout(WAIT, tx.next())
+            .await
+            .expect("an outcome")
+            .expect("an event before the transaction ends");
+        if !matches!(&ev, ClientEvent::Response(r) if r.status.is_provisional()) {
+            return (ev, since.elapsed());
+        }
+    }
+}
+
+/// RFC 3261 §17.1.4: a request written to a TCP peer that then closes
+/// the connection without answering fails as soon as the closing is
+/// seen, with a transport error (503 to the TU), not at Timer F 32 s
+/// later: nothing is retransmitted over TCP, and the answer could only
+/// have come back over that connection. Here the endpoint opened the
+/// connection for the request.
+#[tokio::test(start_paused = true)]
+async fn request_fails_at_once_when_its_new_connection_closes_unanswered() {
+    let (ep, _events, _) = endpoint().await;
+    let peer = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let req = client_request(&ep, Method::Message, Protocol::Tcp);
+    let start = tokio::time::Instant::now();
+    let tx = ep
+        .request(req.clone(), Target::tcp(peer.local_addr().unwrap()))
+        .await
+        .unwrap();
+    let (mut stream, _) = timeout(WAIT, peer.accept()).await.unwrap().unwrap();
+    let got = parse_request(&String::from_utf8(read_header_block(&mut stream).await).unwrap());
+    assert_eq!(got.method, Method::Message);
+    // The peer hangs up without a word.
+    drop(stream);
+    let resp = timeout(WAIT, tx.final_response(&req)).await.unwrap();
+    let took = start.elapsed();
+    // 503, not Timer F's 408 (§8.1.3.1).
+    assert_eq!(
+        resp.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "after {took:?}"
+    );
+    assert!(took < Duration::from_secs(16), "failed only after {took:?}");
+}
+
+/// The same over a flow (RFC 5626 §5.3): the request goes down the
+/// connection the peer opened, which the peer then closes unanswered.
+#[tokio::test(start_paused = true)]
+async fn request_over_a_flow_fails_at_once_when_the_peer_closes_it() {
+    let (ep, mut events, _) = endpoint().await;
+    let addr = ep.transport().local_addr(Protocol::Tcp).unwrap();
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let via = format!("TCP {}", stream.local_addr().unwrap());
+    stream
+        .write_all(request_text("REGISTER", &via, "z9hG4bKflow1", "REGISTER").as_bytes())
+        .await
+        .unwrap();
+    let (origin, register) = loop {
+        match timeout(WAIT, events.recv()).await.unwrap().unwrap() {
+            ServerEvent::Request {
+                id,
+                request,
+                origin,
+            } => {
+                ep.respond(id, request.reply(StatusCode::OK));
+                break (origin, request);
+            }
+            _ => continue,
+        }
+    };
+    assert_eq!(register.method, Method::Register);
+    read_header_block(&mut stream).await;
+    let flow = Target::flow_of(&origin);
+    assert!(flow.flow.is_some());
+
+    // Two requests down the flow, one of them answered.
+    let answered = client_request(&ep, Method::Options, Protocol::Tcp);
+    let unanswered = client_request(&ep, Method::Message, Protocol::Tcp);
+    let start = tokio::time::Instant::now();
+    let mut answered_tx = ep.request(answered.clone(), flow).await.unwrap();
+    let got = parse_request(&String::from_utf8(read_header_block(&mut stream).await).unwrap());
+    assert_eq!(got.method, Method::Options);
+    let ok = got.reply(StatusCode::OK);
+    stream.write_all(&ok.to_bytes()).await.unwrap();
+    let (ev, _) = outcome(&mut answered_tx, start).await;
+    assert!(matches!(ev, ClientEvent::Response(r) if r.status == StatusCode::OK));
+    let mut tx = ep.request(unanswered.clone(), flow).await.unwrap();
+    let got = parse_request(&String::from_utf8(read_header_block(&mut stream).await).unwrap());
+    assert_eq!(got.method, Method::Message);
+    // A UDP transaction in progress meanwhile.
+    let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let udp = client_request(&ep, Method::Options, Protocol::Udp);
+    let udp_start = tokio::time::Instant::now();
+    let mut udp_tx = ep
+        .request(udp, Target::udp(silent.local_addr().unwrap()))
+        .await
+        .unwrap();
+    drop(stream);
+    let (ev, took) = outcome(&mut tx, start).await;
+    assert_eq!(ev, ClientEvent::TransportError, "after {took:?}");
+    assert!(took < Duration::from_secs(16), "failed only after {took:?}");
+    // The UDP one is not concerned: it runs until Timer F.
+    let (ev, took) = outcome(&mut udp_tx, udp_start).await;
+    assert_eq!(ev, ClientEvent::Timeout(Timer::F));
+    assert!(took >= Duration::from_secs(32), "{took:?}");
 }
 
 fn count_datagrams(sock: &UdpSocket) -> usize {

@@ -47,7 +47,8 @@ pub struct ProxyTarget {
     /// a registered Contact reached through the connection its REGISTER
     /// came on, as a browser on a WebSocket (whose Contact host is
     /// `.invalid`, RFC 7118 §5) or a client behind NAT must be. A branch
-    /// whose flow has closed gets `430 Flow Failed`.
+    /// whose flow has closed, or closes before the answer, gets `430 Flow
+    /// Failed`.
     pub flow: Option<Target>,
     /// Routes the branch takes before its Request-URI, pushed on top of
     /// the request's Route set: a registered contact's Path (RFC 3327

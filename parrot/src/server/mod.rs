@@ -31,6 +31,7 @@
 //! ```
 
 mod admission;
+mod cancellation;
 mod catch;
 mod core;
 mod dialog_handle;
@@ -50,6 +51,7 @@ mod subscription;
 mod update;
 
 pub use admission::{OverloadConfig, ServerStats};
+pub use cancellation::Cancelled;
 pub use dialog_handle::DialogHandle;
 pub use error::{ProvisionalError, RequestError};
 pub use handler::{
@@ -699,6 +701,15 @@ impl<H: UasHandler> BoundServer<H> {
     /// read while it serves.
     pub fn stats(&self) -> ServerStats {
         self.core.stats()
+    }
+
+    /// The endpoint underneath (transports and transactions), as
+    /// [`Client::endpoint`](crate::client::Client::endpoint) gives the
+    /// client's: clone it before [`serve`](Self::serve) to read, say, its
+    /// [live transactions](Endpoint::live_transactions) while the server
+    /// runs.
+    pub fn endpoint(&self) -> &Endpoint {
+        self.core.endpoint()
     }
 
     /// Serves when awaited; see [`ServerBuilder::serve`].

@@ -1,7 +1,8 @@
 //! The transaction layer as one sans-IO object: the tables that match
 //! messages to transactions (§17.1.3, §17.2.3), one deadline heap for every
-//! live transaction's timers, CANCEL handling (§9.2), and the events the
-//! transaction user (TU) sees.
+//! live transaction's timers, CANCEL handling (§9.2), the failure of the
+//! client transactions whose stream connection closes before their final
+//! response (§17.1.4), and the events the transaction user (TU) sees.
 //!
 //! `P` is the transport's description of a peer (where a request came from,
 //! where a request goes). The layer stores it and hands it back with every
@@ -44,6 +45,7 @@
 //!   and a UDP peer stops retransmitting after 64·T1 anyway (Timers B, F),
 //!   so at worst a very late retransmission is taken for a new request.
 
+use super::connections::ConnectionIndex;
 use super::table::{KeyHash, Rfc2543Invite, StoredKey, Table};
 use super::{
     ClientInviteTransaction, ClientKey, ClientNonInviteTransaction, KeyError, Output, SendError,
@@ -53,6 +55,7 @@ use super::{
 use crate::memory::far_below;
 use crate::message::{HeaderName, Message, Method, Request, Response, StatusCode};
 use crate::rate::TokenBucket;
+use crate::transport::ConnectionId;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::Instant;
@@ -109,8 +112,10 @@ pub enum LayerEvent<P> {
         /// Which timer fired.
         timer: Timer,
     },
-    /// The transport failed to deliver for this transaction (§17.1.4,
-    /// §17.2.4; the TU treats it as 503, §8.1.3.1).
+    /// The transport failed to deliver for this transaction, or the
+    /// connection a client transaction's request went over closed before
+    /// its final response (§17.1.4, §17.2.4; the TU treats it as 503,
+    /// §8.1.3.1).
     TransportError {
         /// The transaction.
         id: TransactionId,
@@ -189,6 +194,9 @@ pub struct TransactionLayer<P> {
     dropped: u64,
     /// New work is shed while this many requests await the TU.
     max_backlog: usize,
+    /// Client transactions in progress by the stream connection their
+    /// request went over (see [`sent_over`](TransactionLayer::sent_over)).
+    connections: ConnectionIndex,
 }
 
 impl<P: Clone> TransactionLayer<P> {
@@ -212,6 +220,7 @@ impl<P: Clone> TransactionLayer<P> {
             refusals: TokenBucket::new(2000),
             dropped: 0,
             max_backlog: usize::MAX,
+            connections: ConnectionIndex::default(),
         }
     }
 
@@ -274,6 +283,7 @@ impl<P: Clone> TransactionLayer<P> {
         self.table.shrink();
         shrink_vec_deque(&mut self.out);
         shrink_vec_deque(&mut self.settled_order);
+        self.connections.shrink();
         if far_below(self.heap.len(), self.heap.capacity()) {
             self.heap.shrink_to(self.heap.len() * 2);
         }
@@ -290,6 +300,7 @@ impl<P: Clone> TransactionLayer<P> {
             + self.heap.capacity()
             + self.settled_order.capacity()
             + self.out.capacity()
+            + self.connections.capacity()
     }
 
     /// Caps the number of transactions in progress (live and not
@@ -692,6 +703,62 @@ impl<P: Clone> TransactionLayer<P> {
         }
     }
 
+    /// Records that client transaction `id` sent its request over stream
+    /// connection `connection` (the [`Sent::connection`] of the transmit),
+    /// so that [`connection_closed`](Self::connection_closed) fails it.
+    /// Ignored for a server transaction, and for a client transaction that
+    /// has its final response already or has ended.
+    ///
+    /// [`Sent::connection`]: crate::transport::Sent::connection
+    pub fn sent_over(&mut self, id: TransactionId, connection: ConnectionId) {
+        let waiting = self.table.entry(id).is_some_and(|e| {
+            matches!(
+                e.tx,
+                Transaction::ClientInvite(_) | Transaction::ClientNonInvite(_)
+            ) && !e.tx.is_settled()
+                && !e.tx.is_terminated()
+        });
+        if waiting {
+            self.connections.insert(id, connection);
+        }
+    }
+
+    /// Stream connection `connection` has closed: every client transaction
+    /// whose request went over it ([`sent_over`](Self::sent_over)) and that
+    /// has no final response yet fails with a transport error, as if the
+    /// send had failed (RFC 3261 §17.1.4; the TU treats it as a 503,
+    /// §8.1.3.1, and a proxy sending over a flow answers 430, RFC 5626
+    /// §5.3). The answer could only have come back over that connection
+    /// (§18.2.2), and nothing is retransmitted over a reliable transport,
+    /// so waiting for Timer B or F would only delay the failure by 64·T1.
+    /// Server transactions are left alone: their responses have the
+    /// §18.2.2 fallbacks. Returns how many transactions failed.
+    pub fn connection_closed(&mut self, connection: ConnectionId) -> usize {
+        let mut failed = 0;
+        for id in self.connections.take(connection) {
+            // A transaction that got its final response has left the
+            // index; checked again so that it is never disturbed.
+            if self
+                .table
+                .entry(id)
+                .is_some_and(|e| !e.tx.is_settled() && !e.tx.is_terminated())
+            {
+                tracing::debug!(%id, %connection, "connection closed before the final response: transport error (RFC 3261 §17.1.4)");
+                self.transport_error(id);
+                failed += 1;
+            }
+        }
+        failed
+    }
+
+    /// The connections some client transaction in progress waits on (for
+    /// a caller that missed closings and must check which are still open).
+    pub fn awaited_connections(&self) -> Vec<ConnectionId> {
+        let mut connections: Vec<ConnectionId> = self.connections.connections().collect();
+        connections.sort_unstable();
+        connections
+    }
+
     /// Moves a transaction's outputs to the layer's queue, re-arms its
     /// deadline, keeps the settled count (`was`: whether it was settled
     /// before the input just handled), and removes it once it has
@@ -742,6 +809,9 @@ impl<P: Clone> TransactionLayer<P> {
             }
         }
         if entry.tx.is_settled() && !was {
+            // Its final response is in: a closing connection no longer
+            // concerns it.
+            self.connections.remove(id);
             self.settled += 1;
             self.settled_order.push_back(id);
             self.enforce_settled_cap();
@@ -761,6 +831,7 @@ impl<P: Clone> TransactionLayer<P> {
         let Some(entry) = self.table.remove(id.slot) else {
             return;
         };
+        self.connections.remove(id);
         if awaits_tu(&entry.tx) {
             self.awaiting_tu -= 1;
         }

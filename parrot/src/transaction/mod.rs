@@ -60,6 +60,7 @@ mod client_invite;
 mod client_non_invite;
 mod compact;
 mod config;
+mod connections;
 mod deadlines;
 mod key;
 mod layer;

@@ -8,6 +8,7 @@
 //! about 33 s of real time (the server waits 64*T1 before its BYE).
 
 mod answer;
+mod b2bua;
 mod baresip;
 mod browser;
 mod busy;

@@ -841,3 +841,145 @@ fn the_backlog_counts_requests_the_tu_has_not_answered() {
     drain(&mut layer);
     assert_eq!(layer.awaiting_tu(), 1);
 }
+
+/// The events `out` holds for transaction `id`.
+fn events_of(
+    out: &[LayerOutput<&'static str>],
+    id: TransactionId,
+) -> Vec<LayerEvent<&'static str>> {
+    events(out)
+        .into_iter()
+        .filter(|e| match e {
+            LayerEvent::Response { id: i, .. }
+            | LayerEvent::Timeout { id: i, .. }
+            | LayerEvent::TransportError { id: i }
+            | LayerEvent::Terminated { id: i } => *i == id,
+            _ => false,
+        })
+        .cloned()
+        .collect()
+}
+
+/// A client transaction over a reliable transport, its request sent.
+fn reliable_client(layer: &mut Layer, t0: Instant, method: Method, branch: &str) -> TransactionId {
+    let id = layer
+        .send_request(t0, request(method, branch), "hop", true)
+        .unwrap();
+    drain(layer);
+    id
+}
+
+#[test]
+fn a_closing_connection_fails_the_client_transactions_sent_over_it() {
+    use crate::transport::ConnectionId;
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    let (x, y) = (ConnectionId(1), ConnectionId(2));
+    let message = reliable_client(&mut layer, t0, Method::Message, "z9hG4bKx1");
+    let invite = reliable_client(&mut layer, t0, Method::Invite, "z9hG4bKx2");
+    let other = reliable_client(&mut layer, t0, Method::Message, "z9hG4bKy1");
+    let udp = layer
+        .send_request(t0, request(Method::Message, "z9hG4bKudp"), "hop", false)
+        .unwrap();
+    drain(&mut layer);
+    layer.sent_over(message, x);
+    layer.sent_over(invite, x);
+    layer.sent_over(other, y);
+    // A provisional does not end the wait: the INVITE still fails.
+    layer.handle_response(
+        at(t0, 5),
+        response(&request(Method::Invite, "z9hG4bKx2"), 180),
+    );
+    drain(&mut layer);
+
+    // §17.1.4: X closed, so both of its transactions fail at once, as
+    // if the send had failed, and end.
+    assert_eq!(layer.connection_closed(x), 2);
+    let out = drain(&mut layer);
+    for id in [message, invite] {
+        assert_eq!(
+            events_of(&out, id),
+            [
+                LayerEvent::TransportError { id },
+                LayerEvent::Terminated { id }
+            ]
+        );
+        assert!(layer.get(id).is_none());
+    }
+    // Y's transaction and the UDP one do not notice.
+    for id in [other, udp] {
+        assert!(events_of(&out, id).is_empty());
+        assert!(layer.get(id).is_some());
+    }
+    assert_eq!(layer.awaited_connections(), [y]);
+    // Closing X again, or a connection nothing went over, changes nothing.
+    assert_eq!(layer.connection_closed(x), 0);
+    assert_eq!(layer.connection_closed(ConnectionId(3)), 0);
+    assert!(drain(&mut layer).is_empty());
+    assert_eq!(layer.len(), 2);
+}
+
+#[test]
+fn a_closing_connection_leaves_transactions_with_their_final_response_alone() {
+    use crate::transport::ConnectionId;
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    let conn = ConnectionId(9);
+    let req = request(Method::Invite, "z9hG4bKacc");
+    let invite = reliable_client(&mut layer, t0, Method::Invite, "z9hG4bKacc");
+    layer.sent_over(invite, conn);
+    // The 2xx arrives: the INVITE client transaction waits in Accepted
+    // (Timer M, RFC 6026) for retransmissions of it, over any transport.
+    layer.handle_response(at(t0, 10), response(&req, 200));
+    drain(&mut layer);
+    assert!(layer.get(invite).is_some_and(Transaction::is_settled));
+    assert!(layer.awaited_connections().is_empty());
+    // Recording it once settled does not index it either.
+    layer.sent_over(invite, conn);
+    assert!(layer.awaited_connections().is_empty());
+    assert_eq!(layer.connection_closed(conn), 0);
+    assert!(drain(&mut layer).is_empty());
+    assert!(layer.get(invite).is_some());
+}
+
+#[test]
+fn server_transactions_are_not_failed_by_a_closing_connection() {
+    use crate::transport::ConnectionId;
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    layer.handle_request(t0, request(Method::Message, "z9hG4bKsrv"), "peer", true);
+    let id = request_id(&drain(&mut layer));
+    layer.sent_over(id, ConnectionId(4));
+    assert_eq!(layer.connection_closed(ConnectionId(4)), 0);
+    assert!(drain(&mut layer).is_empty());
+    assert!(layer.get(id).is_some());
+}
+
+#[test]
+fn the_connection_index_empties_as_transactions_end() {
+    use crate::transport::ConnectionId;
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    for i in 0..100u64 {
+        let branch = format!("z9hG4bKidx{i}");
+        let method = if i % 2 == 0 {
+            Method::Invite
+        } else {
+            Method::Message
+        };
+        let req = request(method.clone(), &branch);
+        let id = reliable_client(&mut layer, t0, method, &branch);
+        layer.sent_over(id, ConnectionId(i % 3));
+        if i % 4 != 3 {
+            layer.handle_response(at(t0, i), response(&req, 200));
+        }
+    }
+    drain(&mut layer);
+    // Answered ones left the index at once; the rest time out.
+    assert_eq!(layer.connections.len(), 25);
+    run_until(&mut layer, at(t0, 200_000));
+    assert_eq!(layer.len(), 0);
+    assert_eq!(layer.connections.len(), 0);
+    assert!(layer.awaited_connections().is_empty());
+    assert_eq!(layer.table_sizes(), (0, 0, 0));
+}

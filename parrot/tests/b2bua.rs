@@ -1,0 +1,655 @@
+//! The back-to-back user agent (`parrot::b2bua::Bridge`) between a
+//! scripted caller and a scripted callee, both on loopback UDP, on tokio's
+//! paused clock: what is relayed (ringing, early media, the answer, a
+//! failure's status and reason, re-INVITE and UPDATE offers), and that
+//! every leg ends when the other does, whichever side stops at whichever
+//! step. Each test ends by checking that nothing is left: no handler value
+//! (so no dialog of the server), no transaction on either endpoint, no
+//! task beyond those running before the call.
+
+use parrot::b2bua::{Bridge, BridgeEvent, failure_response};
+use parrot::client::CallError;
+use parrot::client::Client;
+use parrot::endpoint::Endpoint;
+use parrot::message::{HeaderName, Method, Request, Response, StatusCode};
+use parrot::prelude::*;
+use parrot::transport::Protocol;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+mod support;
+
+use support::callee::Uas;
+use support::caller::Caller;
+
+/// The caller's offer.
+const OFFER: &str = "v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+/// The callee's answer.
+const ANSWER: &str = "v=0\r\no=bob 7 7 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 50000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+/// The caller's second offer (a new version, another port) and the
+/// callee's answer to it.
+const OFFER2: &str = "v=0\r\no=alice 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+const ANSWER2: &str = "v=0\r\no=bob 7 8 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 50002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
+/// How long the bridge lets the callee ring.
+const NO_ANSWER: Duration = Duration::from_secs(60);
+
+/// Counts the live handler values: one per dialog of the server.
+struct Alive(Arc<AtomicUsize>);
+
+impl Alive {
+    fn new(count: &Arc<AtomicUsize>) -> Alive {
+        count.fetch_add(1, Ordering::SeqCst);
+        Alive(count.clone())
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The B2BUA under test: every call goes to `target`.
+struct B2b {
+    client: Client,
+    target: String,
+    bridge: Bridge,
+    _alive: Alive,
+}
+
+#[uas_handler]
+impl B2b {
+    async fn invite(&mut self, req: &Request, cx: &mut Context<'_, BridgeEvent>) -> Response {
+        if cx.in_dialog() {
+            return self.bridge.reinvite(req).await;
+        }
+        let target = self.target.clone();
+        self.bridge.dial(&self.client, target, req, cx).await
+    }
+
+    async fn bye(&mut self, req: &Request) -> Response {
+        self.bridge.bye(req)
+    }
+
+    async fn update(&mut self, req: &Request) -> Response {
+        self.bridge.update(req).await
+    }
+
+    /// A handler bug, on purpose.
+    async fn info(&mut self, _req: &Request) -> Response {
+        panic!("the handler fails on INFO")
+    }
+
+    async fn event(&mut self, ev: BridgeEvent) -> Action {
+        self.bridge.event(ev)
+    }
+}
+
+/// The B2BUA running, its callee, and what to look at afterwards.
+struct World {
+    b2b: SocketAddr,
+    server: Endpoint,
+    client: Client,
+    callee: Uas,
+    alive: Arc<AtomicUsize>,
+    tasks: usize,
+}
+
+impl World {
+    /// Starts the B2BUA, sending every call to a fresh scripted callee
+    /// (or, with `target`, there instead).
+    async fn start(target: Option<String>) -> World {
+        let callee = Uas::bind().await;
+        let target = target.unwrap_or_else(|| callee.uri());
+        let client = Client::builder()
+            .listen("127.0.0.1:0".parse().unwrap())
+            .bind()
+            .await
+            .expect("client");
+        let alive = Arc::new(AtomicUsize::new(0));
+        let (c, a) = (client.clone(), alive.clone());
+        let server = Server::builder()
+            .udp("127.0.0.1:0")
+            .handler(move || B2b {
+                client: c.clone(),
+                target: target.clone(),
+                bridge: Bridge::new().no_answer_timeout(NO_ANSWER),
+                _alive: Alive::new(&a),
+            })
+            .bind()
+            .await
+            .expect("bind");
+        let b2b = server.local_addr(Protocol::Udp).unwrap();
+        let endpoint = server.endpoint().clone();
+        tokio::spawn(server.serve().into_future());
+        // Let every task of the server and the client start.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        World {
+            b2b,
+            server: endpoint,
+            client,
+            callee,
+            alive,
+            tasks: tasks(),
+        }
+    }
+
+    async fn caller(&self, call: &str) -> Caller {
+        Caller::new(self.b2b, call).await
+    }
+
+    /// Waits (on the paused clock) until every dialog, transaction and
+    /// task of the call is gone; fails the test when something is left
+    /// after two minutes, far beyond the longest timer (64·T1 = 32 s,
+    /// twice over for a BYE after a missing ACK).
+    async fn assert_clean(&self) {
+        for _ in 0..120 {
+            if self.leftovers().is_none() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        panic!("left behind: {}", self.leftovers().unwrap_or_default());
+    }
+
+    fn leftovers(&self) -> Option<String> {
+        let (dialogs, server, client, tasks) = (
+            self.alive.load(Ordering::SeqCst),
+            self.server.live_transactions(),
+            self.client.endpoint().live_transactions(),
+            tasks().saturating_sub(self.tasks),
+        );
+        (dialogs + server + client + tasks > 0).then(|| {
+            format!(
+                "{dialogs} handler values (dialogs), {server} server transactions, \
+                 {client} client transactions, {tasks} tasks"
+            )
+        })
+    }
+}
+
+fn tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+/// The callee's To tag.
+const TAG: &str = "callee1";
+
+/// Sends the caller's INVITE; returns it as sent.
+async fn invite(c: &mut Caller) -> String {
+    let invite = c.text("INVITE", "bob", "", "", OFFER);
+    c.send(&invite).await;
+    invite
+}
+
+/// The INVITE as the callee gets it, and where it came from.
+async fn incoming(w: &World) -> (Request, SocketAddr) {
+    let (inv, from) = w.callee.expect(Method::Invite).await;
+    assert_eq!(
+        &inv.body[..],
+        OFFER.as_bytes(),
+        "the caller's offer goes on"
+    );
+    (inv, from)
+}
+
+/// The callee answers `status` (with its SDP for a 2xx or a 183).
+async fn callee_says(w: &World, req: &Request, from: SocketAddr, status: &str, body: &str) {
+    w.callee
+        .send(&w.callee.reply(req, status, TAG, "", body), from)
+        .await;
+}
+
+/// The ACK for a non-2xx final response to `invite` (§17.1.1.3: the
+/// INVITE's branch, CSeq number and To tag from the response).
+fn ack_for(invite: &str, resp: &Response) -> String {
+    let tag = resp.headers.to_tag().unwrap_or_default();
+    let mut out = String::new();
+    for line in invite.split("\r\n") {
+        let line = if let Some(rest) = line.strip_prefix("INVITE ") {
+            format!("ACK {rest}")
+        } else if line.starts_with("CSeq:") {
+            line.replace("INVITE", "ACK")
+        } else if line.starts_with("To:") {
+            format!("{line};tag={tag}")
+        } else if line.starts_with("Content-") {
+            continue;
+        } else if line.is_empty() {
+            break;
+        } else {
+            line.to_owned()
+        };
+        out.push_str(&line);
+        out.push_str("\r\n");
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
+/// A call up to the answer: 180, 183 with early media, 200; the caller's
+/// ACK. Returns the caller, our To tag towards it, and the callee's
+/// INVITE and address.
+async fn answered(w: &World, call: &str) -> (Caller, String, Request, SocketAddr) {
+    let mut c = w.caller(call).await;
+    invite(&mut c).await;
+    let (inv, from) = incoming(w).await;
+    callee_says(w, &inv, from, "180 Ringing", "").await;
+    let ringing = c.expect(StatusCode::RINGING, "INVITE").await;
+    assert_eq!(ringing.reason.as_str(), "Ringing");
+    callee_says(w, &inv, from, "183 Session Progress", ANSWER).await;
+    let progress = c.expect(StatusCode::SESSION_PROGRESS, "INVITE").await;
+    assert_eq!(&progress.body[..], ANSWER.as_bytes(), "early media relayed");
+    callee_says(w, &inv, from, "200 OK", ANSWER).await;
+    let (ack, _) = w.callee.expect(Method::Ack).await;
+    assert_eq!(ack.headers.to_tag().as_deref(), Some(TAG));
+    let ok = c.expect(StatusCode::OK, "INVITE").await;
+    assert_eq!(
+        &ok.body[..],
+        ANSWER.as_bytes(),
+        "the callee's answer relayed"
+    );
+    let tag = ok.headers.to_tag().unwrap().to_string();
+    let ack = c.text("ACK", "bob", &tag, "", "");
+    c.send(&ack).await;
+    (c, tag, inv, from)
+}
+
+/// The next request of `method` the callee gets within `wait` (the
+/// client's retransmitted INVITEs skipped).
+async fn callee_expect_within(w: &World, method: Method, wait: Duration) -> (Request, SocketAddr) {
+    loop {
+        match w.callee.recv_within(wait).await {
+            Some((parrot::message::Message::Request(r), from)) if r.method == method => {
+                return (r, from);
+            }
+            Some((parrot::message::Message::Request(r), _)) if r.method == Method::Invite => {}
+            Some((other, _)) => panic!("expected {method}, got {other:?}"),
+            None => panic!("no {method} within {wait:?}"),
+        }
+    }
+}
+
+/// The callee answers the client's request `req` `200` (with `body`).
+async fn callee_ok(w: &World, req: &Request, from: SocketAddr, body: &str) {
+    w.callee
+        .send(&w.callee.reply(req, "200 OK", TAG, "", body), from)
+        .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn caller_hangs_up_after_the_answer() {
+    let w = World::start(None).await;
+    let (mut c, tag, _, _) = answered(&w, "bye-caller").await;
+    let bye = c.text("BYE", "bob", &tag, "", "");
+    c.send(&bye).await;
+    c.expect(StatusCode::OK, "BYE").await;
+    let (bye, from) = w.callee.expect(Method::Bye).await;
+    callee_ok(&w, &bye, from, "").await;
+    w.assert_clean().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn callee_hangs_up_after_the_answer() {
+    let mut w = World::start(None).await;
+    let (mut c, _, inv, from) = answered(&w, "bye-callee").await;
+    let bye = w.callee.request(&inv, "BYE", TAG, "", 0);
+    w.callee.send(&bye, from).await;
+    assert_eq!(w.callee.response().await.status, StatusCode::OK);
+    let ours = c.recv_request().await.expect("the caller gets BYE");
+    assert_eq!(ours.method, Method::Bye);
+    c.answer(&ours, StatusCode::OK, "", "").await;
+    w.assert_clean().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn caller_cancels_while_ringing() {
+    let w = World::start(None).await;
+    let mut c = w.caller("cancel-ringing").await;
+    let sent = invite(&mut c).await;
+    let (inv, from) = incoming(&w).await;
+    callee_says(&w, &inv, from, "180 Ringing", "").await;
+    c.expect(StatusCode::RINGING, "INVITE").await;
+    let cancel = sent
+        .replacen("INVITE sip:", "CANCEL sip:", 1)
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL");
+    let cancel =
+        cancel.split("Content-Type").next().unwrap().to_owned() + "Content-Length: 0\r\n\r\n";
+    let start = tokio::time::Instant::now();
+    c.send(&cancel).await;
+    c.expect(StatusCode::OK, "CANCEL").await;
+    let terminated = c.expect(StatusCode::REQUEST_TERMINATED, "INVITE").await;
+    c.send(&ack_for(&sent, &terminated)).await;
+    // The callee is cancelled in turn (§9.1), at once.
+    let (cancel, from) = w.callee.expect(Method::Cancel).await;
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    callee_ok(&w, &cancel, from, "").await;
+    callee_says(&w, &inv, from, "487 Request Terminated", "").await;
+    w.callee.expect(Method::Ack).await;
+    w.assert_clean().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn caller_cancels_before_the_callee_says_anything() {
+    let w = World::start(None).await;
+    let mut c = w.caller("cancel-early").await;
+    let sent = invite(&mut c).await;
+    incoming(&w).await;
+    let cancel = sent
+        .replacen("INVITE sip:", "CANCEL sip:", 1)
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL");
+    let cancel =
+        cancel.split("Content-Type").next().unwrap().to_owned() + "Content-Length: 0\r\n\r\n";
+    c.send(&cancel).await;
+    c.expect(StatusCode::OK, "CANCEL").await;
+    let terminated = c.expect(StatusCode::REQUEST_TERMINATED, "INVITE").await;
+    c.send(&ack_for(&sent, &terminated)).await;
+    // The silent callee gets no CANCEL (§9.1: not before a provisional
+    // response); the client gives up on Timer B.
+    w.assert_clean().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_callees_refusal_reaches_the_caller() {
+    let w = World::start(None).await;
+    for (i, (status, want, reason)) in [
+        (
+            "486 Busy Right Now",
+            StatusCode::BUSY_HERE,
+            "Busy Right Now",
+        ),
+        ("603 Decline", StatusCode::DECLINE, "Decline"),
+        (
+            "407 Proxy Authentication Required",
+            StatusCode::FORBIDDEN,
+            "Callee Requires Authentication",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut c = w.caller(&format!("refused{i}")).await;
+        let sent = invite(&mut c).await;
+        let (inv, from) = incoming(&w).await;
+        let extra = if status.starts_with("407") {
+            "Proxy-Authenticate: Digest realm=\"callee\", nonce=\"n\"\r\n"
+        } else {
+            ""
+        };
+        w.callee
+            .send(&w.callee.reply(&inv, status, TAG, extra, ""), from)
+            .await;
+        // The client ACKs the callee's refusal (§17.1.1.3).
+        w.callee.expect(Method::Ack).await;
+        let r = c.expect(want, "INVITE").await;
+        assert_eq!(r.reason.as_str(), reason);
+        c.send(&ack_for(&sent, &r)).await;
+    }
+    w.assert_clean().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_callee_that_never_answers_is_given_up() {
+    let w = World::start(None).await;
+    let mut c = w.caller("no-answer").await;
+    let sent = invite(&mut c).await;
+    let (inv, from) = incoming(&w).await;
+    callee_says(&w, &inv, from, "180 Ringing", "").await;
+    c.expect(StatusCode::RINGING, "INVITE").await;
+    let start = tokio::time::Instant::now();
+    let (cancel, from) = callee_expect_within(&w, Method::Cancel, 2 * NO_ANSWER).await;
+    assert!(start.elapsed() >= NO_ANSWER, "{:?}", start.elapsed());
+    callee_ok(&w, &cancel, from, "").await;
+    callee_says(&w, &inv, from, "487 Request Terminated", "").await;
+    let timeout = c.expect(StatusCode::REQUEST_TIMEOUT, "INVITE").await;
+    c.send(&ack_for(&sent, &timeout)).await;
+    w.assert_clean().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unreachable_callee_times_out() {
+    // Bound, never answering.
+    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let target = format!("sip:bob@{}", silent.local_addr().unwrap());
+    let w = World::start(Some(target)).await;
+    let mut c = w.caller("unreachable").await;
+    let sent = invite(&mut c).await;
+    let start = tokio::time::Instant::now();
+    // Timer B, 64·T1 (§17.1.1.2).
+    let timeout = c.expect(StatusCode::REQUEST_TIMEOUT, "INVITE").await;
+    assert!(
+        start.elapsed() >= Duration::from_secs(32),
+        "{:?}",
+        start.elapsed()
+    );
+    c.send(&ack_for(&sent, &timeout)).await;
+    w.assert_clean().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_connection_fails_the_call_at_once() {
+    // A TCP port nobody listens on: the connection is refused (§18.1.1),
+    // which the client stands a 503 for (§8.1.3.1); the caller gets 502.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = format!("sip:bob@127.0.0.1:{port};transport=tcp");
+    let w = World::start(Some(target)).await;
+    let mut c = w.caller("refused-connection").await;
+    let sent = invite(&mut c).await;
+    let start = tokio::time::Instant::now();
+    let failed = c.expect(StatusCode::BAD_GATEWAY, "INVITE").await;
+    assert_eq!(failed.reason.as_str(), "Callee Unreachable");
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    c.send(&ack_for(&sent, &failed)).await;
+    w.assert_clean().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_that_never_acks_ends_both_legs() {
+    let w = World::start(None).await;
+    let mut c = w.caller("no-ack").await;
+    invite(&mut c).await;
+    let (inv, from) = incoming(&w).await;
+    callee_says(&w, &inv, from, "200 OK", ANSWER).await;
+    w.callee.expect(Method::Ack).await;
+    c.expect(StatusCode::OK, "INVITE").await;
+    // No ACK: the 2xx is retransmitted, then given up after 64·T1 with a
+    // BYE to the caller (§13.3.1.4), which ends the callee's leg too.
+    let start = tokio::time::Instant::now();
+    let (bye, from) = callee_expect_within(&w, Method::Bye, Duration::from_secs(120)).await;
+    assert!(
+        start.elapsed() >= Duration::from_secs(31),
+        "{:?}",
+        start.elapsed()
+    );
+    callee_ok(&w, &bye, from, "").await;
+    let ours = c.recv_request().await.expect("the caller gets BYE");
+    assert_eq!(ours.method, Method::Bye);
+    w.assert_clean().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_handler_ends_both_legs() {
+    let w = World::start(None).await;
+    let (mut c, tag, _, _) = answered(&w, "panic").await;
+    let info = c.text("INFO", "bob", &tag, "", "");
+    c.send(&info).await;
+    c.expect(StatusCode::SERVER_INTERNAL_ERROR, "INFO").await;
+    let ours = c.recv_request().await.expect("the caller gets BYE");
+    assert_eq!(ours.method, Method::Bye);
+    c.answer(&ours, StatusCode::OK, "", "").await;
+    let (bye, from) = w.callee.expect(Method::Bye).await;
+    callee_ok(&w, &bye, from, "").await;
+    w.assert_clean().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn offers_in_the_call_pass_through() {
+    let w = World::start(None).await;
+    let (mut c, tag, _, _) = answered(&w, "offers").await;
+    // A re-INVITE with a new offer: an UPDATE to the callee.
+    let reinvite = c.text("INVITE", "bob", &tag, "", OFFER2);
+    c.send(&reinvite).await;
+    let (update, from) = w.callee.expect(Method::Update).await;
+    assert_eq!(&update.body[..], OFFER2.as_bytes());
+    callee_ok(&w, &update, from, ANSWER2).await;
+    let ok = c.expect(StatusCode::OK, "INVITE").await;
+    assert_eq!(&ok.body[..], ANSWER2.as_bytes());
+    let ack = c
+        .text("ACK", "bob", &tag, "", "")
+        .replace("CSeq: 1 ACK", "CSeq: 2 ACK")
+        .replace("offersACK1", "offersACK2");
+    c.send(&ack).await;
+    // An UPDATE with the offer unchanged, and one without a body (session
+    // refreshes): answered on the caller's leg alone.
+    let same = c.text("UPDATE", "bob", &tag, "", OFFER2);
+    c.send(&same).await;
+    let ok = c.expect(StatusCode::OK, "UPDATE").await;
+    assert_eq!(&ok.body[..], ANSWER2.as_bytes());
+    let refresh = c.text("UPDATE", "bob", &tag, "", "");
+    c.send(&refresh).await;
+    c.expect(StatusCode::OK, "UPDATE").await;
+    // An UPDATE with a new offer that the callee refuses: relayed.
+    let third = OFFER.replace("1 1 IN", "1 3 IN");
+    let update = c.text("UPDATE", "bob", &tag, "", &third);
+    c.send(&update).await;
+    let (theirs, from) = w.callee.expect(Method::Update).await;
+    w.callee
+        .send(
+            &w.callee
+                .reply(&theirs, "488 Not Acceptable Here", TAG, "", ""),
+            from,
+        )
+        .await;
+    let refused = c.expect(StatusCode::NOT_ACCEPTABLE_HERE, "UPDATE").await;
+    assert!(refused.body.is_empty());
+    // Hang up.
+    let bye = c.text("BYE", "bob", &tag, "", "");
+    c.send(&bye).await;
+    c.expect(StatusCode::OK, "BYE").await;
+    let (bye, from) = w.callee.expect(Method::Bye).await;
+    assert!(
+        bye.headers.get(HeaderName::CallId).is_some(),
+        "the callee's own dialog"
+    );
+    callee_ok(&w, &bye, from, "").await;
+    w.assert_clean().await;
+}
+
+// -- failure_response: what the caller gets for a failed outgoing call --
+
+fn caller_invite() -> Request {
+    let text = "INVITE sip:bob@b2b.example.com SIP/2.0\r\n\
+        Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKb2b1\r\n\
+        Max-Forwards: 70\r\n\
+        To: <sip:bob@b2b.example.com>\r\n\
+        From: <sip:alice@example.com>;tag=a1\r\n\
+        Call-ID: b2b-1@192.0.2.1\r\n\
+        CSeq: 1 INVITE\r\n\
+        Contact: <sip:alice@192.0.2.1>\r\n\
+        Content-Length: 0\r\n\r\n";
+    support::parse_request(text)
+}
+
+fn callee_final(status: StatusCode, reason: &str, headers: &[(&str, &str)]) -> Box<Response> {
+    let mut r = Response::new(status).reason(reason.to_owned());
+    for (n, v) in headers {
+        r = r.header(n.to_string(), v.to_string());
+    }
+    Box::new(r)
+}
+
+#[test]
+fn refusals_are_relayed_with_their_reason_and_explanations() {
+    let req = caller_invite();
+    let r = failure_response(
+        &req,
+        &CallError::Rejected(callee_final(
+            StatusCode::BUSY_HERE,
+            "Busy Now",
+            &[
+                ("Retry-After", "30"),
+                ("Server", "x"),
+                ("Contact", "<sip:x>"),
+            ],
+        )),
+    );
+    assert_eq!(r.status, StatusCode::BUSY_HERE);
+    assert_eq!(r.reason.as_str(), "Busy Now");
+    assert_eq!(
+        r.headers.get(HeaderName::RetryAfter).map(|v| v.as_str()),
+        Some("30")
+    );
+    assert!(!r.headers.contains(HeaderName::Server));
+    assert!(!r.headers.contains(HeaderName::Contact));
+    // Our response to the caller's INVITE: its Call-ID and CSeq.
+    assert_eq!(
+        r.headers.call_id().map(|c| c.as_str()),
+        Some("b2b-1@192.0.2.1")
+    );
+    let r = failure_response(
+        &req,
+        &CallError::Rejected(callee_final(StatusCode::DECLINE, "Decline", &[])),
+    );
+    assert_eq!(r.status, StatusCode::DECLINE);
+    let r = failure_response(
+        &req,
+        &CallError::Rejected(callee_final(
+            StatusCode::MOVED_TEMPORARILY,
+            "Moved",
+            &[("Contact", "<sip:carol@example.com>")],
+        )),
+    );
+    assert_eq!(r.status, StatusCode::MOVED_TEMPORARILY);
+    assert!(r.headers.contains(HeaderName::Contact));
+}
+
+#[test]
+fn what_is_about_our_own_leg_is_not_relayed_as_it_is() {
+    let req = caller_invite();
+    let status = |s: StatusCode| {
+        failure_response(&req, &CallError::Rejected(callee_final(s, "x", &[]))).status
+    };
+    assert_eq!(status(StatusCode::UNAUTHORIZED), StatusCode::FORBIDDEN);
+    assert_eq!(
+        status(StatusCode::PROXY_AUTHENTICATION_REQUIRED),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(StatusCode::SERVICE_UNAVAILABLE),
+        StatusCode::SERVER_INTERNAL_ERROR
+    );
+    assert_eq!(
+        status(StatusCode::SESSION_INTERVAL_TOO_SMALL),
+        StatusCode::SERVER_INTERNAL_ERROR
+    );
+    assert_eq!(
+        status(StatusCode::BAD_EXTENSION),
+        StatusCode::SERVER_INTERNAL_ERROR
+    );
+    let timeout = CallError::Timeout(Box::new(req.reply(StatusCode::REQUEST_TIMEOUT)));
+    assert_eq!(
+        failure_response(&req, &timeout).status,
+        StatusCode::REQUEST_TIMEOUT
+    );
+    let down = CallError::Unreachable(Box::new(req.reply(StatusCode::SERVICE_UNAVAILABLE)));
+    assert_eq!(
+        failure_response(&req, &down).status,
+        StatusCode::BAD_GATEWAY
+    );
+}
