@@ -139,3 +139,32 @@ fn missing_ack_makes_the_server_send_bye_after_32_s() {
         .assert_all_successful();
     server.stop();
 }
+
+/// A blind transfer (RFC 3515): SIPp calls `answer` and REFERs it to a
+/// second `answer` server; `answer` places that call and reports it in
+/// sipfrag NOTIFYs (100 Trying, then 200 OK ending the subscription).
+fn refer_transfer(transport: Transport) {
+    let server = servers::answer();
+    let target = servers::answer();
+    Sipp::scenario("refer_transfer.xml", server.addr())
+        .label("REFER x10")
+        .transport(transport)
+        .key("target", target.addr().to_string())
+        .calls(10)
+        .rate(10)
+        .timeout(Duration::from_secs(60))
+        .run()
+        .assert_all_successful();
+    server.stop();
+    target.stop();
+}
+
+#[test]
+fn refer_gets_202_and_sipfrag_notifies_over_udp() {
+    refer_transfer(Transport::Udp);
+}
+
+#[test]
+fn refer_gets_202_and_sipfrag_notifies_over_tcp() {
+    refer_transfer(Transport::Tcp);
+}
