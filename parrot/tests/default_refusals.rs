@@ -209,11 +209,17 @@ async fn a_handler_saying_yes_to_everything_still_refuses_what_the_rfc_refuses()
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers.get("Accept").unwrap(), "application/sdp");
-    assert_eq!(r.headers.get("Supported").unwrap(), "100rel, timer, path");
+    assert_eq!(
+        r.headers.get("Supported").unwrap(),
+        "100rel, timer, path, replaces"
+    );
     // … and a 2xx to INVITE what is supported.
     let r = p.ask(&p.text(sip, "ok", "", &[], "")).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.headers.get("Supported").unwrap(), "100rel, timer, path");
+    assert_eq!(
+        r.headers.get("Supported").unwrap(),
+        "100rel, timer, path, replaces"
+    );
 }
 
 /// An RFC 2543 caller (no From tag, no magic cookie in its branches, no

@@ -25,6 +25,7 @@
 //! * Subscription usages at the notifier (RFC 6665, and REFER's implicit
 //!   one, RFC 3515): [`check_subscribe`], [`ExpiresPolicy`] and the
 //!   [`Notifier`] state of each subscription.
+//! * [`Replaces`] (RFC 3891): the dialog a new INVITE replaces.
 //! * [`glare_delay`]: the wait before sending again a request refused
 //!   with 491 (§14.1).
 //! * [`new_tag`] and [`new_branch`]: fresh random To tags and Via
@@ -68,6 +69,7 @@
 mod glare;
 mod id;
 mod reliable;
+mod replaces;
 mod request;
 mod response;
 mod retransmit;
@@ -84,6 +86,7 @@ pub use reliable::{
     Acknowledged, NoMatch, Reception, ReliableOutput, ReliableProvisionals, ReliableReceiver,
     TAG_100REL,
 };
+pub use replaces::{Replaces, TAG_REPLACES, replaces_of};
 pub use request::DialogRequest;
 pub use response::{
     can_create_dialog, contact_fault, creates_dialog, is_target_refresh, prepare_response,

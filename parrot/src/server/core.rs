@@ -9,17 +9,16 @@
 
 use super::admission::{Admission, LossFeedback, OverloadConfig, ServerStats, ShedLog};
 use super::handler::UasHandler;
-use super::inbox::{Inbox, ProxiedDialog};
+use super::inbox::{DialogCommand, Inbox, ProxiedDialog};
 use super::refusals::UasPolicy;
 use super::relay::{self, Order};
 use super::session::{self, Exit, Parked};
 use super::session_state::Shared;
-use super::subscription::ReferReport;
 use super::{Factory, catch};
 use crate::dialog::DialogId;
 use crate::endpoint::{Endpoint, QueueProbe, ServerEvent};
 use crate::memory::{Trim, shrink_map};
-use crate::message::{Method, Request, StatusCode, Text};
+use crate::message::{Method, Request, Response, StatusCode, Text};
 use crate::transaction::{TimerConfig, TransactionId};
 use crate::transport::Origin;
 use std::collections::{BTreeMap, HashMap};
@@ -64,6 +63,11 @@ enum Slot<H: UasHandler> {
         /// The INVITE transaction that created it, while it may still be
         /// cancelled (a key of `Core::invites`).
         invite: Option<TransactionId>,
+        /// Whether its call is known to be confirmed (its ACK came, or it
+        /// parked): what an INVITE with `Replaces` needs (RFC 3891 §3).
+        confirmed: bool,
+        /// Whether an INVITE created it.
+        call: bool,
     },
     /// Idle: its whole state (with its entry in `Core::wakeups` if its
     /// session timer runs).
@@ -85,8 +89,9 @@ pub(crate) struct Core<H: UasHandler> {
     invites: HashMap<TransactionId, DialogId>,
     /// Application events sent through dialog handles.
     app_events: mpsc::UnboundedReceiver<(DialogId, H::Event)>,
-    /// REFER progress reports for the dialogs holding their subscription.
-    refer_reports: mpsc::UnboundedReceiver<(DialogId, ReferReport)>,
+    /// What the runtime asks of dialogs: REFER progress reports, ending a
+    /// replaced call.
+    dialog_commands: mpsc::UnboundedReceiver<(DialogId, DialogCommand)>,
     /// Tasks report here when they end or park.
     done_tx: mpsc::UnboundedSender<Done<H>>,
     done_rx: mpsc::UnboundedReceiver<Done<H>>,
@@ -128,7 +133,7 @@ impl<H: UasHandler> Core<H> {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let (proxied_tx, proxied_rx) = mpsc::unbounded_channel();
         let (events_tx, app_events) = mpsc::unbounded_channel();
-        let (refer_tx, refer_reports) = mpsc::unbounded_channel();
+        let (commands_tx, dialog_commands) = mpsc::unbounded_channel();
         let locator = Arc::new(routing.locator);
         // Responses whose connection is gone find their sent-by host by
         // RFC 3263 §5 with the same resolver as requests.
@@ -144,10 +149,10 @@ impl<H: UasHandler> Core<H> {
                 locator,
                 outbound_proxy: routing.outbound_proxy,
                 location: routing.location,
-                refer_reports: refer_tx,
+                dialog_commands: commands_tx,
             }),
             app_events,
-            refer_reports,
+            dialog_commands,
             proxied: HashMap::new(),
             proxied_rx,
             endpoint,
@@ -201,9 +206,13 @@ impl<H: UasHandler> Core<H> {
                 _ = recheck.tick(), if self.admission.shedding() => self.measure(Instant::now()),
                 Some(done) = self.done_rx.recv() => self.finished(done),
                 Some((id, ev)) = self.app_events.recv() => self.event_for(&id, ev),
-                Some((id, report)) = self.refer_reports.recv() => {
-                    if self.deliver(&id, Inbox::Refer(report)).is_some() {
-                        debug!("REFER progress for an ended dialog dropped");
+                Some((id, command)) = self.dialog_commands.recv() => {
+                    let msg = match command {
+                        DialogCommand::Refer(report) => Inbox::Refer(report),
+                        DialogCommand::Replaced => Inbox::Replaced,
+                    };
+                    if self.deliver(&id, msg).is_some() {
+                        debug!("command for an ended dialog dropped");
                     }
                 }
                 Some(d) = self.proxied_rx.recv() => self.add_proxied(d),
@@ -333,8 +342,15 @@ impl<H: UasHandler> Core<H> {
             Exit::Parked(state, mut rx) => match rx.try_recv() {
                 // Something arrived while the task was parking: go on.
                 Ok(first) => {
-                    if let Slot::Running { inbox, invite } = slot {
+                    if let Slot::Running {
+                        inbox,
+                        invite,
+                        confirmed,
+                        ..
+                    } = slot
+                    {
                         *invite = None;
+                        *confirmed = true;
                         let inbox = inbox.clone();
                         self.spawn(Some(id), state, first, rx, inbox);
                     }
@@ -394,6 +410,8 @@ impl<H: UasHandler> Core<H> {
                 let running = Slot::Running {
                     inbox: tx.clone(),
                     invite: None,
+                    confirmed: true,
+                    call: state.is_call(),
                 };
                 if let Slot::Parked(state) = std::mem::replace(slot, running) {
                     self.spawn(Some(id.clone()), state, msg, rx, tx);
@@ -442,6 +460,9 @@ impl<H: UasHandler> Core<H> {
                     .filter(|d| self.dialogs.contains_key(d));
                 match dialog {
                     Some(d) => {
+                        if let Some(Slot::Running { confirmed, .. }) = self.dialogs.get_mut(&d) {
+                            *confirmed = true;
+                        }
                         let ack = Inbox::Ack {
                             request: Box::new(request),
                         };
@@ -650,11 +671,50 @@ impl<H: UasHandler> Core<H> {
             && relay::local(&self.endpoint, origin.protocol).is_some_and(|me| me.is(&request.uri))
     }
 
+    /// The dialog an INVITE with `Replaces` replaces, or its refusal (RFC
+    /// 3891 §3): 481 when no call of ours matches (none, one that is not an
+    /// INVITE dialog, or an early one: every dialog here is one we did not
+    /// initiate), 486 for `early-only` and a confirmed call. A proxied
+    /// INVITE's `Replaces` is the callee's business.
+    fn replaced(&self, request: &Request) -> Result<Option<DialogId>, Response> {
+        if request.headers.to_tag().is_some() || self.shared.policy.proxies(&Method::Invite) {
+            return Ok(None);
+        }
+        let Some(replaces) = crate::dialog::replaces_of(request)? else {
+            return Ok(None);
+        };
+        let id = replaces.dialog_id();
+        let (confirmed, call) = match self.dialogs.get(&id) {
+            None => (false, false),
+            Some(Slot::Running {
+                confirmed, call, ..
+            }) => (*confirmed, *call),
+            Some(Slot::Parked(p)) => (true, p.is_call()),
+        };
+        if !call || !confirmed {
+            return Err(request
+                .reply(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST)
+                .reason("Replaced dialog not found"));
+        }
+        if replaces.early_only {
+            return Err(request.reply(StatusCode::BUSY_HERE));
+        }
+        Ok(Some(id))
+    }
+
     /// A request that starts work: refusals, admission, then a handler.
     fn new_request(&mut self, id: TransactionId, request: Request, origin: Origin) {
         if self.refused(id, &request) {
             return;
         }
+        let replaces = match self.replaced(&request) {
+            Ok(r) => r,
+            Err(refusal) => {
+                info!(status = %refusal.status, reason = %refusal.reason, "INVITE with Replaces refused");
+                self.endpoint.respond(id, refusal);
+                return;
+            }
+        };
         // Shutdown or the dialog cap: refuse before making a handler value
         // or dialog state, instead of growing without bound. Overload is
         // shed below (at receipt and in the transaction layer): a request
@@ -705,13 +765,18 @@ impl<H: UasHandler> Core<H> {
                 Slot::Running {
                     inbox: inbox_tx.clone(),
                     invite,
+                    confirmed: false,
+                    call: invite.is_some(),
                 },
             );
             Some(dialog_id.clone())
         } else {
             None
         };
-        let state = Parked::new(handler, self.shared.clone(), dialog_id, is_dialog);
+        let mut state = Parked::new(handler, self.shared.clone(), dialog_id, is_dialog);
+        if let Some(old) = replaces {
+            state.set_replaces(old);
+        }
         let first = Inbox::Request {
             id,
             request: Box::new(request),

@@ -31,6 +31,17 @@ pub(crate) enum Inbox<E> {
     Timer,
     /// A REFER's progress, for the NOTIFY of its implicit subscription.
     Refer(super::subscription::ReferReport),
+    /// An INVITE with `Replaces` replaced this call (RFC 3891): end it.
+    Replaced,
+}
+
+/// What the runtime asks of a dialog from outside it, through the core.
+#[derive(Debug)]
+pub(crate) enum DialogCommand {
+    /// Report a REFER's progress.
+    Refer(super::subscription::ReferReport),
+    /// End the call: a new one replaced it (RFC 3891 §3).
+    Replaced,
 }
 
 /// The session's inbox, lent to a proxied request so that a CANCEL reaches

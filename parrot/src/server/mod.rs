@@ -520,6 +520,11 @@ impl<S> ServerBuilder<NoHandler, S> {
         for tag in <F::Handler as UasHandler>::SUPPORTED {
             builder = builder.supported(tag);
         }
+        // RFC 3891: the runtime matches `Replaces` for a handler that takes
+        // calls.
+        if <F::Handler as UasHandler>::METHODS.contains(&Method::Invite) {
+            builder = builder.supported(crate::dialog::TAG_REPLACES);
+        }
         // RFC 4488 §4: the runtime honours `Refer-Sub: false` for a
         // handler that takes REFER.
         if <F::Handler as UasHandler>::METHODS.contains(&Method::Refer) {

@@ -14,7 +14,7 @@
 
 use super::catch::CatchUnwind;
 use super::handler::{Action, Context, UasHandler, dispatch};
-use super::inbox::{Inbox, Mailbox};
+use super::inbox::{DialogCommand, Inbox, Mailbox};
 use super::reliable::{Outcome, Reliable};
 use super::session_state::{Answer, Pending, Session, Shared};
 use super::session_timer::Fired;
@@ -44,6 +44,18 @@ impl<H: UasHandler> Parked<H> {
     /// needs it.
     pub(crate) fn wake_at(&self) -> Option<Instant> {
         self.session.wake_deadline()
+    }
+
+    /// Whether the dialog is a call (an INVITE created it and no BYE has
+    /// ended it).
+    pub(crate) fn is_call(&self) -> bool {
+        self.session.invite_usage
+    }
+
+    /// Makes the new call replace dialog `old` once it is answered (RFC
+    /// 3891).
+    pub(crate) fn set_replaces(&mut self, old: DialogId) {
+        self.session.replaces = Some(Box::new(old));
     }
 
     /// A fresh session for a new request. `id` holds the request's Call-ID,
@@ -156,6 +168,11 @@ pub(crate) async fn run<H: UasHandler>(
                 let duties = s.duties();
                 Box::pin(serving(duties, s.refer_report(report), &mut mailbox)).await;
                 !s.dialog.as_ref().is_some_and(|d| d.is_terminated())
+            }
+            Some(Inbox::Replaced) => {
+                info!(call_id = %s.id.call_id, "call replaced (RFC 3891): hanging up");
+                Box::pin(hang_up(s)).await;
+                false
             }
             Some(Inbox::Timer) | None => {
                 let mut mailbox = Mailbox {
@@ -572,6 +589,18 @@ async fn handle_request<H: UasHandler>(
         .await;
     }
     let initial_invite = req.method == Method::Invite && !s.in_dialog;
+    // RFC 3891 §3: once the new call is answered, the one it replaces ends.
+    if initial_invite
+        && answer == Some(Answer::Accepted)
+        && s.dialog_state() == Some(DialogState::Confirmed)
+        && let Some(old) = s.replaces.take()
+    {
+        info!(call_id = %s.id.call_id, replaced = %old.call_id, "call answered: ending the call it replaces");
+        let _ = s
+            .shared
+            .dialog_commands
+            .send((*old, DialogCommand::Replaced));
+    }
     // §9.2: a final response that lost the race with a CANCEL leaves the
     // session waiting for the CANCEL's notification, with or without an
     // early dialog.

@@ -44,9 +44,10 @@ pub(crate) struct Shared<E> {
     pub(crate) outbound_proxy: Option<Uri>,
     /// The location service proxy targets are looked up in, if any.
     pub(crate) location: Option<crate::registrar::Registrar>,
-    /// Progress reports of REFERs, routed by the core to their dialog.
-    pub(crate) refer_reports:
-        mpsc::UnboundedSender<(DialogId, crate::server::subscription::ReferReport)>,
+    /// What the runtime asks of dialogs (REFER progress, a replaced call),
+    /// routed by the core.
+    pub(crate) dialog_commands:
+        mpsc::UnboundedSender<(DialogId, crate::server::inbox::DialogCommand)>,
 }
 
 /// The request being answered.
@@ -130,6 +131,9 @@ pub struct Session<E> {
     pub(crate) invite_usage: bool,
     /// The dialog's subscription usages (RFC 6665, RFC 3515).
     pub(crate) subs: Option<Box<crate::server::subscription::Subscriptions>>,
+    /// The call this dialog's INVITE replaces (RFC 3891), until its 2xx
+    /// ends that one.
+    pub(crate) replaces: Option<Box<DialogId>>,
 }
 
 impl<E: Send + 'static> Session<E> {
@@ -156,6 +160,7 @@ impl<E: Send + 'static> Session<E> {
             timer_override: None,
             invite_usage: false,
             subs: None,
+            replaces: None,
         }
     }
 

@@ -360,7 +360,10 @@ pub(crate) async fn serving<E: Send + 'static, F: std::future::Future>(
 pub struct ReferProgress {
     pub(crate) dialog: crate::dialog::DialogId,
     pub(crate) id: String,
-    pub(crate) tx: tokio::sync::mpsc::UnboundedSender<(crate::dialog::DialogId, ReferReport)>,
+    pub(crate) tx: tokio::sync::mpsc::UnboundedSender<(
+        crate::dialog::DialogId,
+        crate::server::inbox::DialogCommand,
+    )>,
     pub(crate) done: bool,
 }
 
@@ -377,7 +380,8 @@ impl ReferProgress {
             id: self.id.clone(),
             status,
         };
-        self.tx.send((self.dialog.clone(), report)).is_ok()
+        let command = crate::server::inbox::DialogCommand::Refer(report);
+        self.tx.send((self.dialog.clone(), command)).is_ok()
     }
 
     /// Whether a final status has been reported.

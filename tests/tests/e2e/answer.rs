@@ -168,3 +168,44 @@ fn refer_gets_202_and_sipfrag_notifies_over_udp() {
 fn refer_gets_202_and_sipfrag_notifies_over_tcp() {
     refer_transfer(Transport::Tcp);
 }
+
+/// An INVITE with `Replaces` (RFC 3891) from SIPp replaces a call that a
+/// `parrot::client` set up with `answer` first: SIPp's call is answered,
+/// and the client's call ends with the server's BYE.
+#[test]
+fn invite_with_replaces_ends_the_replaced_call() {
+    use parrot::client::{CallEnd, Client};
+    let server = servers::answer();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let offer = parrot::sdp::offer_audio(tests::LOOPBACK, 40002).to_string();
+    let (client, mut call) = rt.block_on(async {
+        let client = Client::builder()
+            .listen((tests::LOOPBACK, 0).into())
+            .bind()
+            .await
+            .unwrap();
+        let uri = format!("sip:bob@{}", server.addr());
+        let call = client.invite(uri.as_str(), offer).await.unwrap().wait();
+        (client.clone(), call.await.unwrap())
+    });
+    let id = call.dialog_id().clone();
+    // Seen from the server: its tag is the to-tag, the client's the
+    // from-tag.
+    Sipp::scenario("replaces.xml", server.addr())
+        .label("INVITE with Replaces")
+        .key("replaced_call_id", id.call_id.as_str())
+        .key("replaced_to_tag", id.remote_tag.as_str())
+        .key("replaced_from_tag", id.local_tag.as_str())
+        .calls(1)
+        .timeout(Duration::from_secs(30))
+        .run()
+        .assert_all_successful();
+    let end = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(10), call.ended())
+            .await
+            .expect("the replaced call ended")
+    });
+    assert!(matches!(end, CallEnd::RemoteBye(_)), "{end}");
+    client.shutdown();
+    server.stop();
+}

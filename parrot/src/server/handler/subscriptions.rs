@@ -66,6 +66,15 @@ impl<E: Send + 'static> Context<'_, E> {
         req.headers.get(HeaderName::ReferTo)?.parse().ok()
     }
 
+    /// The call the INVITE being handled replaces (RFC 3891 `Replaces`,
+    /// as in an attended transfer or a call pickup), which the runtime
+    /// found among this server's confirmed calls; once this INVITE is
+    /// answered with a 2xx, the runtime ends that call with BYE. `None`
+    /// for any other request.
+    pub fn replaces(&self) -> Option<&crate::dialog::DialogId> {
+        self.session.replaces.as_deref()
+    }
+
     /// A handle for reporting the progress of the call the REFER being
     /// handled asks for, once the handler accepts it with a 2xx: see
     /// [`ReferProgress`]. `None` outside `refer`, outside a dialog, or
@@ -81,7 +90,7 @@ impl<E: Send + 'static> Context<'_, E> {
         Some(ReferProgress {
             dialog: self.session.id.clone(),
             id: event.id().unwrap_or_default().to_owned(),
-            tx: self.session.shared.refer_reports.clone(),
+            tx: self.session.shared.dialog_commands.clone(),
             done: false,
         })
     }
