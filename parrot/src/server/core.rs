@@ -150,6 +150,7 @@ impl<H: UasHandler> Core<H> {
                 outbound_proxy: routing.outbound_proxy,
                 location: routing.location,
                 dialog_commands: commands_tx,
+                referrals: Default::default(),
             }),
             app_events,
             dialog_commands,

@@ -24,7 +24,11 @@ pub(crate) struct Duties {
     pub(crate) reliable: Option<Arc<Reliable>>,
     /// Set while an offer of ours awaits its answer (our UPDATE or
     /// re-INVITE in flight).
-    pub(crate) offering: Arc<AtomicBool>,
+    /// `None` while the session has never needed the flag (an ACK's
+    /// duties do not make it: a held call does not carry it).
+    pub(crate) offering: Option<Arc<AtomicBool>>,
+    /// Our REFERs whose NOTIFYs are answered here (RFC 3515).
+    pub(crate) referrals: Arc<super::referral::Referrals>,
 }
 
 impl Duties {
@@ -85,6 +89,9 @@ impl Duties {
     /// Answers `req` here if it is one of ours to answer; `false` to
     /// defer it to the handler.
     fn serve(&self, id: TransactionId, req: &Request) -> bool {
+        if self.referrals.serve(&self.endpoint, id, req) {
+            return true;
+        }
         if req.method == Method::Prack {
             let Some(r) = &self.reliable else {
                 return false;
@@ -108,7 +115,10 @@ impl Duties {
             };
         }
         let offer = !req.body.is_empty() && matches!(req.method, Method::Update | Method::Invite);
-        let our_offer_pending = self.offering.load(Ordering::Acquire)
+        let our_offer_pending = self
+            .offering
+            .as_ref()
+            .is_some_and(|o| o.load(Ordering::Acquire))
             || self.reliable.as_ref().is_some_and(|r| r.offer_unanswered());
         if offer && our_offer_pending && req.headers.to_tag().is_some() {
             // RFC 3311 §5.2 / RFC 3261 §14.2: offers crossed.

@@ -41,6 +41,7 @@ mod handler;
 mod in_dialog;
 mod inbox;
 mod location;
+mod referral;
 mod refusals;
 mod relay;
 mod reliable;
@@ -57,6 +58,7 @@ pub use error::{ProvisionalError, RequestError};
 pub use handler::{
     Action, Context, IntoAction, IntoInit, MethodSet, UasHandler, not_implemented, options_reply,
 };
+pub use referral::{Referral, refer_to_value};
 pub use refusals::Reliability;
 pub use subscription::ReferProgress;
 

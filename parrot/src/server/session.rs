@@ -379,10 +379,10 @@ async fn call<H: UasHandler>(
     req: &Request,
     mailbox: &mut Mailbox<'_, H::Event>,
 ) -> Result<Action, String> {
-    // An ACK is noted, not answered: nothing to serve meanwhile (and a
-    // held call spares the duties' state).
+    // An ACK is not answered, and a held call spares the duties' state;
+    // but its handler may send a request of its own and await it.
     let duties = if req.method == Method::Ack {
-        None
+        s.ack_duties()
     } else {
         s.duties()
     };
@@ -475,6 +475,11 @@ async fn handle_request<H: UasHandler>(
             s.respond(&req, resp).await;
             return s.is_dialog && session_goes_on(s, &req);
         }
+    }
+    // RFC 3515 §2.4.5: the NOTIFYs of our REFERs are the runtime's.
+    if let Some(resp) = s.shared.referrals.take(&req) {
+        s.respond(&req, resp).await;
+        return session_goes_on(s, &req);
     }
     // RFC 6665 §4.2.1.1, RFC 3515 §2.4.1: Event, Expires and Refer-To are
     // checked before the handler sees the request (a proxied one is the

@@ -48,6 +48,8 @@ pub(crate) struct Shared<E> {
     /// routed by the core.
     pub(crate) dialog_commands:
         mpsc::UnboundedSender<(DialogId, crate::server::inbox::DialogCommand)>,
+    /// The REFERs our handlers sent, awaiting NOTIFYs (RFC 3515).
+    pub(crate) referrals: Arc<crate::server::referral::Referrals>,
 }
 
 /// The request being answered.
@@ -134,6 +136,9 @@ pub struct Session<E> {
     /// The call this dialog's INVITE replaces (RFC 3891), until its 2xx
     /// ends that one.
     pub(crate) replaces: Option<Box<DialogId>>,
+    /// Whether the handler sent a REFER (whose NOTIFYs the server's
+    /// referrals table may still watch when the dialog ends).
+    pub(crate) referred: bool,
 }
 
 impl<E: Send + 'static> Session<E> {
@@ -161,6 +166,7 @@ impl<E: Send + 'static> Session<E> {
             invite_usage: false,
             subs: None,
             replaces: None,
+            referred: false,
         }
     }
 
@@ -179,7 +185,24 @@ impl<E: Send + 'static> Session<E> {
         Some(Duties {
             endpoint: self.shared.endpoint.clone(),
             reliable: self.reliable.clone(),
-            offering,
+            offering: Some(offering),
+            referrals: self.shared.referrals.clone(),
+        })
+    }
+
+    /// The duties while an ACK's handler runs: the same, without making
+    /// state a held call would then carry (the handler may still send a
+    /// request of its own and await it, e.g. a REFER whose NOTIFYs must be
+    /// answered meanwhile).
+    pub(crate) fn ack_duties(&self) -> Option<Duties> {
+        if !self.is_dialog || self.dialog.is_none() {
+            return None;
+        }
+        Some(Duties {
+            endpoint: self.shared.endpoint.clone(),
+            reliable: self.reliable.clone(),
+            offering: self.offering.clone(),
+            referrals: self.shared.referrals.clone(),
         })
     }
 
@@ -211,6 +234,9 @@ impl<E: Send + 'static> Session<E> {
 
     /// Marks the session over for its handles.
     pub(crate) fn end(&mut self) {
+        if self.referred {
+            self.shared.referrals.forget_dialog(&self.id);
+        }
         if let Some(a) = &self.alive {
             a.store(false, Ordering::Release);
         }

@@ -4,6 +4,7 @@
 use super::Context;
 use crate::dialog::SubscribeRequest;
 use crate::message::{HeaderName, Method, NameAddr};
+use crate::server::Referral;
 use crate::server::error::RequestError;
 use crate::server::subscription::ReferProgress;
 
@@ -73,6 +74,34 @@ impl<E: Send + 'static> Context<'_, E> {
     /// for any other request.
     pub fn replaces(&self) -> Option<&crate::dialog::DialogId> {
         self.session.replaces.as_deref()
+    }
+
+    /// Transfers the peer (RFC 3515, as the referrer): sends REFER in this
+    /// dialog with `Refer-To: <target>` and returns the [`Referral`] that
+    /// yields the statuses of the call the peer places, from the NOTIFYs
+    /// of the REFER's implicit subscription, which the runtime answers.
+    /// With `replaces`, an attended transfer: the peer's INVITE will
+    /// replace that dialog (RFC 3891; see [`refer_to_value`]).
+    ///
+    /// [`refer_to_value`]: crate::server::refer_to_value
+    pub async fn refer(
+        &mut self,
+        target: &crate::message::Uri,
+        replaces: Option<&crate::dialog::Replaces>,
+    ) -> Result<Referral, RequestError> {
+        let refer_to = crate::server::refer_to_value(target, replaces);
+        self.session.refer(refer_to, true).await
+    }
+
+    /// [`refer`](Self::refer) asking for no subscription (`Refer-Sub:
+    /// false`, RFC 4488): the returned [`Referral`] yields no statuses
+    /// unless the peer ignores the request.
+    pub async fn refer_without_subscription(
+        &mut self,
+        target: &crate::message::Uri,
+    ) -> Result<Referral, RequestError> {
+        let refer_to = crate::server::refer_to_value(target, None);
+        self.session.refer(refer_to, false).await
     }
 
     /// A handle for reporting the progress of the call the REFER being
