@@ -14,12 +14,15 @@
 //! * `session`: offer/answer in the call: the answers to the peer's UPDATE
 //!   and re-INVITE;
 //! * `ours`: our UPDATE, or re-INVITE with its ACK, and their retries;
+//! * `requests`: the application's own requests in the call (INFO,
+//!   MESSAGE, REFER...) and REFER's implicit subscription (RFC 3515);
 //! * `timer`: the session timer (RFC 4028) of the call: its negotiation
 //!   in both directions, its refreshes and its expiry.
 
 mod established;
 mod ours;
 mod prack;
+mod requests;
 mod session;
 mod timer;
 
@@ -38,7 +41,9 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 /// The `Allow` header of our INVITEs and of the answers given in a call.
-pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK";
+pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, NOTIFY";
+
+pub use requests::Referral;
 
 /// What a [`PendingCall`] yields.
 // Moved out once per response; boxing the call would only add a step.
@@ -94,6 +99,14 @@ pub enum CallError {
     /// The call's task is gone (the runtime is shutting down).
     #[error("the call's task is gone")]
     Closed,
+    /// Too many requests of the application (or REFER subscriptions) are
+    /// in progress in this call at once.
+    #[error("too many requests in progress in this call")]
+    Busy,
+    /// The request cannot be sent with [`Call::request`] (ACK, CANCEL,
+    /// PRACK and INVITE are the runtime's; BYE is [`Call::bye`]).
+    #[error("{0} is not sent with Call::request")]
+    NotAllowed(crate::message::Method),
 }
 
 impl From<CallError> for crate::Error {
@@ -175,6 +188,12 @@ enum Command {
     Update(Option<String>, oneshot::Sender<Result<Response, CallError>>),
     /// Hang up or cancel, whichever applies, reporting nothing.
     Hangup,
+    /// Send a request of the application in the dialog and report its
+    /// final response.
+    Request(
+        Box<requests::OutRequest>,
+        oneshot::Sender<Result<Response, CallError>>,
+    ),
 }
 
 /// What the task tells the [`PendingCall`].
@@ -396,6 +415,137 @@ impl Call {
         }
         let (tx, rx) = oneshot::channel();
         if self.commands.send(Command::Update(sdp, tx)).is_err() {
+            return Err(self.gone());
+        }
+        match rx.await {
+            Ok(r) => r,
+            Err(_) => Err(self.gone()),
+        }
+    }
+
+    /// Sends a request of `method` in the call's dialog (RFC 3261
+    /// §12.2.1.1: the remote target, the route set, the next CSeq) with an
+    /// optional body `(content type, bytes)`, and returns its final
+    /// response (`408`/`503` standing for a timeout or transport failure):
+    /// INFO, MESSAGE, NOTIFY, OPTIONS, REFER (see [`Call::refer`] for a
+    /// transfer), or any extension method. It runs beside the call's other
+    /// business; a `401`/`407` is answered once with the client's
+    /// credentials ([`ClientBuilder::credentials`](super::ClientBuilder::credentials))
+    /// and the request sent again with the next CSeq (§22.2). A `481` or
+    /// `408` ends the dialog and the call (§12.2.1.2).
+    ///
+    /// UPDATE goes the way of [`Call::update`] (its body must be SDP; a
+    /// `491` is retried, RFC 3311 §5.2). ACK, CANCEL, PRACK and INVITE
+    /// are the runtime's and BYE is [`Call::bye`]:
+    /// [`CallError::NotAllowed`].
+    pub async fn request(
+        &mut self,
+        method: crate::message::Method,
+        body: Option<(&str, bytes::Bytes)>,
+    ) -> Result<Response, CallError> {
+        use crate::message::Method;
+        match method {
+            Method::Update => {
+                let sdp = body.map(|(_, b)| String::from_utf8_lossy(&b).into_owned());
+                return self.update(sdp).await;
+            }
+            Method::Ack | Method::Cancel | Method::Prack | Method::Invite | Method::Bye => {
+                return Err(CallError::NotAllowed(method));
+            }
+            _ => {}
+        }
+        let out = requests::OutRequest {
+            method,
+            body: body.map(|(ct, b)| (ct.to_owned(), b)),
+            headers: Vec::new(),
+            referral: None,
+        };
+        self.send_request(out).await
+    }
+
+    /// Asks the peer to call `target` (RFC 3515: a blind transfer): sends
+    /// REFER with `Refer-To: <target>` in the call's dialog. A 2xx gives
+    /// the [`Referral`], which yields the progress the peer reports in the
+    /// NOTIFYs of the REFER's implicit subscription (`Event:
+    /// refer;id=<CSeq of the REFER>`, RFC 3515 §2.4.6); any other final
+    /// response is [`CallError::Rejected`]. The call stays up: hang it up
+    /// once the transfer succeeded, as the transferor does (RFC 5589 §6).
+    pub async fn refer(&mut self, target: impl super::IntoUri) -> Result<Referral, CallError> {
+        self.refer_with(target, true).await
+    }
+
+    /// [`Call::refer`], with `subscribe: false` asking for no implicit
+    /// subscription (`Refer-Sub: false`, RFC 4488 §4): when the peer's 2xx
+    /// says `Refer-Sub: false` too, no NOTIFY follows and the
+    /// [`Referral`] yields nothing; otherwise the peer made the
+    /// subscription anyway and its reports come as for [`Call::refer`].
+    pub async fn refer_with(
+        &mut self,
+        target: impl super::IntoUri,
+        subscribe: bool,
+    ) -> Result<Referral, CallError> {
+        let target = target
+            .into_uri()
+            .map_err(|e| CallError::Protocol(e.to_string()))?;
+        let (tx, rx) = requests::channel();
+        let out = requests::OutRequest {
+            method: crate::message::Method::Refer,
+            body: None,
+            headers: requests::refer_headers(&format!("<{target}>"), subscribe),
+            referral: Some(tx),
+        };
+        let response = self.send_request(out).await?;
+        if !response.status.is_success() {
+            return Err(CallError::Rejected(Box::new(response)));
+        }
+        Ok(Referral {
+            response,
+            reports: rx,
+        })
+    }
+
+    /// An attended transfer (RFC 5589 §7): asks the peer of this call to
+    /// call the peer of `other` with [`Call::replaces_target`], so that
+    /// the new call replaces `other` (RFC 3891). See [`Call::refer`].
+    pub async fn refer_replacing(&mut self, other: &Call) -> Result<Referral, CallError> {
+        let target = other.replaces_target()?;
+        self.refer(target).await
+    }
+
+    /// The `Refer-To` URI of an attended transfer to this call's peer
+    /// (RFC 3891 §3, RFC 5589 §7): the peer's Contact from the 2xx with a
+    /// `Replaces` header naming this dialog as the peer sees it —
+    /// `?Replaces=<Call-ID>%3Bto-tag%3D<peer's tag>%3Bfrom-tag%3D<our tag>`,
+    /// escaped as RFC 3261 §19.1.1 asks of a URI header value.
+    pub fn replaces_target(&self) -> Result<crate::message::Uri, CallError> {
+        use crate::message::{HeaderName, Uri};
+        let contact = self
+            .response
+            .headers
+            .get(HeaderName::Contact)
+            .and_then(|c| c.parse::<crate::message::NameAddr>().ok())
+            .map(|c| c.into_uri());
+        let Some(Uri::Sip(uri)) = contact else {
+            return Err(CallError::Protocol(
+                "the peer's Contact is not a SIP URI".to_owned(),
+            ));
+        };
+        let mut uri = uri.to_request_uri();
+        let value = requests::replaces(&self.id.call_id, &self.id.local_tag, &self.id.remote_tag);
+        uri.headers_mut().append("Replaces", &value);
+        Ok(Uri::Sip(uri))
+    }
+
+    async fn send_request(&mut self, out: requests::OutRequest) -> Result<Response, CallError> {
+        if let Some(end) = self.end() {
+            return Err(CallError::Ended(Box::new(end)));
+        }
+        let (tx, rx) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::Request(Box::new(out), tx))
+            .is_err()
+        {
             return Err(self.gone());
         }
         match rx.await {
@@ -712,7 +862,7 @@ impl Task {
                                 cancel = if provisional { self.send_cancel() } else { Cancel::Waiting };
                             }
                         }
-                        Command::Bye(reply) | Command::Update(_, reply) => {
+                        Command::Bye(reply) | Command::Update(_, reply) | Command::Request(_, reply) => {
                             let _ = reply.send(Err(CallError::NotEstablished));
                         }
                     }

@@ -31,6 +31,15 @@
 //!   callee does not allow UPDATE) when it is the refresher, and hangs up
 //!   when the session expires ([`CallEnd::SessionExpired`]);
 //!   [`Call::session_interval`] tells the interval in force.
+//! * [`Client::subscribe`] / [`Client::subscribe_with`]: a
+//!   [`Subscription`] (RFC 6665 §4.1) that answers its NOTIFYs, yields
+//!   them as [`Notification`]s (each naming its dialog: a forked
+//!   subscription has several), refreshes itself before expiry and ends
+//!   with [`Subscription::unsubscribe`] or the notifier's `terminated`.
+//! * [`Call::request`]: the application's own requests in a call (INFO,
+//!   MESSAGE, OPTIONS...); [`Call::refer`]: a transfer (RFC 3515) whose
+//!   [`Referral`] yields the progress the peer reports by NOTIFY;
+//!   [`Call::replaces_target`] for an attended one (RFC 3891).
 //! * [`Client::invite_with`]: the same call driven by a callback handler,
 //!   an `impl` block marked [`#[uac_handler]`](macro@uac_handler).
 //!
@@ -71,7 +80,8 @@
 //! the offer (the 2xx is retransmitted until the ACK, §13.3.1.4), another
 //! offer `488` (the session stays as it is, §14.2) and an offer crossing
 //! our own UPDATE's or re-INVITE's `491` (RFC 3311 §5.2); anything else
-//! `405`. An UPDATE or re-INVITE asking for a session interval below our
+//! `405`; a NOTIFY of one of our REFERs' subscriptions `200`, any other
+//! NOTIFY `481` (RFC 6665 §4.1.3). An UPDATE or re-INVITE asking for a session interval below our
 //! Min-SE gets `422` (RFC 4028 §9), and the 2xx to one that asks for a
 //! session timer, or while one runs, says which (`Session-Expires`) and
 //! restarts it: the peer's refresh. A request for a dialog the client
@@ -92,6 +102,7 @@ mod handler;
 mod register;
 pub(crate) mod request;
 mod router;
+mod subscribe;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -107,11 +118,12 @@ async fn resolve_hop(hop: NextHop) -> Result<Target, ClientError> {
 mod tests;
 
 pub use builder::ClientBuilder;
-pub use call::{Call, CallEnd, CallError, CallHandle, PendingCall, Progress};
+pub use call::{Call, CallEnd, CallError, CallHandle, PendingCall, Progress, Referral};
 pub use handler::{CallOutcome, IntoUacAction, UacAction, UacHandler};
 pub use parrot_macros::uac_handler;
 pub use register::Registration;
 pub use request::NextHop;
+pub use subscribe::{Notification, SubscribeOptions, Subscription, SubscriptionEnd};
 
 use crate::auth::DigestClient;
 use crate::dialog::{DialogId, SessionTimerConfig};
@@ -786,6 +798,38 @@ impl Client {
             let keep = resp.status.is_success() && request.method == Method::Invite;
             return (resp, keep.then_some(tx));
         }
+    }
+
+    /// Sends `dr`, a request built in a dialog whose INVITE or SUBSCRIBE
+    /// went over `dialog`, to its next hop (§12.2.1.1 then §8.1.2): the
+    /// next hop located, our Via on top, its client transaction run to
+    /// the final response by [`transact_keeping`](Self::transact_keeping)
+    /// (one digest challenge answered, §22.2). A request that cannot be
+    /// routed or sent gets the `503` standing for it (§8.1.3.1).
+    pub(crate) async fn send_in_dialog(
+        &self,
+        dr: crate::dialog::DialogRequest,
+        dialog: Protocol,
+    ) -> (Request, Response, Option<ClientTransaction>) {
+        let mut req = dr.request;
+        let target = match self.resolve_in_dialog(&dr.next_hop, dialog).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, next_hop = %dr.next_hop, method = %req.method, "cannot route our request");
+                let resp = req.reply(StatusCode::SERVICE_UNAVAILABLE);
+                return (req, resp, None);
+            }
+        };
+        match self.via_for(&target) {
+            Ok(via) => request::push_via(&mut req, &via),
+            Err(e) => {
+                tracing::warn!(error = %e, method = %req.method, "cannot send our request");
+                let resp = req.reply(StatusCode::SERVICE_UNAVAILABLE);
+                return (req, resp, None);
+            }
+        }
+        tracing::info!(method = %req.method, to = %target.addr, body = req.body.len(), "sending in the dialog");
+        self.transact_keeping(Prepared::to(req, target)).await
     }
 
     /// `request` resubmitted with credentials for the challenges of

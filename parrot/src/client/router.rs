@@ -110,7 +110,15 @@ fn request_event(
 ) {
     if request.headers.to_tag().is_some() {
         // §12.2.2: inside a dialog; 481 if it is not one of our calls.
-        let call = DialogId::from_incoming_request(&request).and_then(|d| lookup(calls, &d));
+        // A subscription of ours also listens on its Call-ID and From tag
+        // with an empty remote tag: a NOTIFY may create a dialog (before
+        // the 2xx, or from another fork, RFC 6665 §4.1.2.4).
+        let call = DialogId::from_incoming_request(&request).and_then(|d| {
+            lookup(calls, &d).or_else(|| {
+                let any = DialogId::new(&d.call_id, &d.local_tag, "");
+                lookup(calls, &any)
+            })
+        });
         let refused = match call {
             Some(tx) => match tx.send(DialogInput::Request {
                 id,

@@ -24,7 +24,9 @@
 //!   and when to end it with BYE (§10).
 //! * Subscription usages at the notifier (RFC 6665, and REFER's implicit
 //!   one, RFC 3515): [`check_subscribe`], [`ExpiresPolicy`] and the
-//!   [`Notifier`] state of each subscription.
+//!   [`Notifier`] state of each subscription; at the subscriber, the
+//!   [`Subscriber`] state of each (forked) subscription, with
+//!   [`refresh_delay`] and [`sipfrag_status`].
 //! * [`Replaces`] (RFC 3891): the dialog a new INVITE replaces.
 //! * [`glare_delay`]: the wait before sending again a request refused
 //!   with 491 (§14.1).
@@ -75,6 +77,7 @@ mod response;
 mod retransmit;
 mod session_timer;
 mod state;
+mod subscriber;
 mod subscription;
 
 #[cfg(test)]
@@ -97,6 +100,10 @@ pub use session_timer::{
     uac_prepare, uac_retry_config, uac_retry_interval, uas_check, uas_negotiate,
 };
 pub use state::{Dialog, DialogError, DialogState, Refusal};
+pub use subscriber::{
+    Subscriber, SubscriberAction, notify_state, refresh_delay, refresh_ends_subscription,
+    sipfrag_status,
+};
 pub use subscription::{
     ExpiresPolicy, Notifier, REFER_PACKAGE, SIPFRAG, SubscribeKind, SubscribeRequest, check_refer,
     check_subscribe, event_of, refer_event, refer_sub_false, sipfrag,

@@ -1,7 +1,9 @@
 //! SDP session descriptions (RFC 4566) for the offer/answer model
 //! (RFC 3264): a parser that is strict where a mistake would change the
-//! negotiation, a serializer, and [`answer_audio`], which answers an audio
-//! offer with G.711 (PCMU or PCMA).
+//! negotiation, a serializer, [`answer_audio`], which answers an audio
+//! offer with G.711 (PCMU or PCMA), and the offers that put a session on
+//! hold and resume it ([`SessionDescription::held`],
+//! [`SessionDescription::resumed`], RFC 3264 §8.4).
 //!
 //! ```
 //! use parrot::sdp::{answer_audio, Direction, SessionDescription};
@@ -41,6 +43,7 @@
 //! both); the serializer writes CRLF.
 
 mod error;
+mod hold;
 mod model;
 mod offer_answer;
 mod parse;

@@ -18,12 +18,21 @@ pub enum RequestError {
     Timeout,
     /// This method is not sent this way: ACK, CANCEL and PRACK are the
     /// runtime's, BYE ends the call (`Context::bye`), and an offer goes by
-    /// `Context::update` (re-INVITE and UPDATE, with their glare handling).
+    /// `Context::update`, `Context::offer` or `Context::reinvite` (UPDATE
+    /// and re-INVITE, with their glare handling).
     #[error("{0} is not sent with Context::send")]
     NotAllowed(crate::message::Method),
     /// The dialog has no subscription to notify (RFC 6665).
     #[error("no subscription in the dialog")]
     NoSubscription,
+    /// No session description in force (or none that parses) to derive
+    /// a new offer from, e.g. for `Context::hold` (RFC 3264 §8).
+    #[error("no session description in force")]
+    NoSessionDescription,
+    /// An offer cannot be sent now: an INVITE of the call is still being
+    /// answered (RFC 3261 §14.1, §14.2).
+    #[error("an offer/answer exchange is in progress")]
+    OfferPending,
 }
 
 impl From<RequestError> for Error {

@@ -8,6 +8,7 @@ use super::session_state::{Session, contact};
 use crate::client::NextHop;
 use crate::dialog::{DialogState, is_target_refresh};
 use crate::message::Uri;
+use crate::message::typed::CSeq;
 use crate::message::{Header, HeaderName, Method, Request, Response, StatusCode};
 use crate::transport::{SendOptions, Target};
 use bytes::Bytes;
@@ -72,6 +73,48 @@ impl<E: Send + 'static> Session<E> {
             let wait = crate::dialog::glare_delay(false);
             debug!(?wait, "491: offering again after the glare delay");
             tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Sends `sdp`, a new offer for the session in force, by UPDATE when
+    /// the peer allows it (its `Allow` listed UPDATE, RFC 3311 §5.1) and
+    /// by re-INVITE otherwise (RFC 3261 §14.1, its 2xx acknowledged), or
+    /// by re-INVITE after all if the UPDATE is refused as unknown (`405`,
+    /// `501`); waits for the answer. Glare (`491`) is retried as
+    /// [`offer`](Self::offer) does; a 2xx refreshes the session timer.
+    /// Refused while an INVITE of the call is still unanswered (§14.1: no
+    /// new offer before the previous exchange completes).
+    pub(crate) async fn renegotiate(&mut self, sdp: Bytes) -> Result<Response, RequestError> {
+        if self.dialog_state() != Some(DialogState::Confirmed) || !self.invite_usage {
+            return Err(RequestError::NoDialog);
+        }
+        let mut method = if self.peer_allows_update {
+            Method::Update
+        } else {
+            Method::Invite
+        };
+        loop {
+            info!(call_id = %self.id.call_id, %method, "sending a new offer");
+            let resp = self
+                .offer_refreshing(method.clone(), Some(sdp.clone()))
+                .await?;
+            if method == Method::Update
+                && matches!(
+                    resp.status,
+                    StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED
+                )
+            {
+                debug!(status = %resp.status, "UPDATE refused: offering by re-INVITE");
+                self.peer_allows_update = false;
+                method = Method::Invite;
+                continue;
+            }
+            if !resp.status.is_success() {
+                // RFC 3261 §14.1: a failed re-INVITE leaves the session
+                // as it was; so does a failed UPDATE (RFC 3311 §5.1).
+                debug!(status = %resp.status, "offer refused: the session stays as it was");
+            }
+            return Ok(resp);
         }
     }
 
@@ -143,19 +186,77 @@ impl<E: Send + 'static> Session<E> {
         req.headers
             .push_front(Header::known(HeaderName::Via, via.to_string()));
         debug!(call_id = %self.id.call_id, %method, "sending a request in the dialog");
+        let mut resp = self.transact(&req, target).await?;
+        // §22.2, §22.3: sent again with credentials and the next CSeq,
+        // once per kind of challenge (a proxy's 407, then the peer's 401);
+        // a second challenge of a kind answered means the credentials
+        // were refused (RFC 7235 §3.1) and goes back to the sender.
+        while is_challenge(&resp)
+            && let Some(next) = self.authorized(&req, &resp)
+        {
+            info!(call_id = %self.id.call_id, %method, status = %resp.status, "challenged: sending again with credentials");
+            req = next;
+            resp = self.transact(&req, target).await?;
+        }
+        if method == Method::Invite && resp.status.is_success() {
+            self.ack(&resp, &req).await;
+        }
+        Ok(resp)
+    }
+
+    /// Sends `req` to `target` in a client transaction, waits for its
+    /// final response and updates the dialog with it.
+    async fn transact(&mut self, req: &Request, target: Target) -> Result<Response, RequestError> {
         let tx = self
             .endpoint()
             .request(req.clone(), target)
             .await
             .map_err(|e| RequestError::Unreachable(e.to_string()))?;
-        let resp = tx.final_response(&req).await;
+        let resp = tx.final_response(req).await;
         if let Some(d) = &mut self.dialog {
             d.handle_response(&resp);
         }
-        if method == Method::Invite && resp.status.is_success() {
-            self.ack(&resp).await;
-        }
         Ok(resp)
+    }
+
+    /// `req` resubmitted with the server's credentials
+    /// ([`ServerBuilder::credentials`]) answering the challenges of
+    /// `challenge` (a 401 gives `Authorization`, a 407
+    /// `Proxy-Authorization`, RFC 3261 §22.2, §22.3): "it MUST increment
+    /// the CSeq header field value as it would normally when sending an
+    /// updated request" (the dialog's next number, §12.2.1.1), and a new
+    /// branch (§8.1.1.7). `None` without credentials, when none of the
+    /// challenges can be answered, or when `req` carries credentials of
+    /// that kind already (refused ones are not sent again, so at most two
+    /// resubmissions).
+    ///
+    /// [`ServerBuilder::credentials`]: crate::server::ServerBuilder::credentials
+    fn authorized(&mut self, req: &Request, challenge: &Response) -> Option<Request> {
+        let me = self.shared.policy.credentials.as_ref()?;
+        let header = if challenge.status == StatusCode::UNAUTHORIZED {
+            HeaderName::Authorization
+        } else {
+            HeaderName::ProxyAuthorization
+        };
+        if req.headers.contains(header) {
+            return None;
+        }
+        let mut next = req.clone();
+        if let Err(e) = me.authorize(&mut next, challenge) {
+            warn!(status = %challenge.status, error = %e, "cannot answer the challenge");
+            return None;
+        }
+        let dialog = self.dialog.as_mut()?;
+        let seq = dialog
+            .local_seq()
+            .checked_add(1)
+            .filter(|&n| n <= CSeq::MAX)?;
+        dialog.raise_local_seq(seq);
+        let mut via = next.headers.top_via()?.into_owned();
+        via.set_branch(crate::random::branch());
+        next.headers.set_typed(&via);
+        next.headers.set_typed(&CSeq::new(seq, req.method.clone()));
+        Some(next)
     }
 
     /// Where a request of ours in the dialog goes, its next hop being
@@ -173,20 +274,29 @@ impl<E: Send + 'static> Session<E> {
         crate::server::relay::resolve_in_dialog(uri, self.transport).await
     }
 
-    /// Acknowledges the 2xx to our re-INVITE (§13.2.2.4: its own
-    /// transaction-less request, straight to the transport).
-    async fn ack(&mut self, ok: &Response) {
+    /// Acknowledges the 2xx to our re-INVITE `invite` (§13.2.2.4: its own
+    /// transaction-less request, straight to the transport, with the
+    /// INVITE's CSeq number and "the same credentials as the INVITE").
+    async fn ack(&mut self, ok: &Response, invite: &Request) {
         let Some(dialog) = self.dialog.as_mut() else {
             return;
         };
         let Ok(built) = dialog.create_request(Method::Ack, None, None) else {
             return;
         };
+        let mut ack = built.request;
+        if let Some(cseq) = invite.headers.cseq() {
+            ack.headers.set_typed(&CSeq::new(cseq.seq, Method::Ack));
+        }
+        for name in [HeaderName::Authorization, HeaderName::ProxyAuthorization] {
+            for h in invite.headers.get_all(name) {
+                ack.headers.push(h.clone());
+            }
+        }
         let Ok(target) = self.resolve_in_dialog(&built.next_hop).await else {
             warn!("cannot route the ACK of our re-INVITE");
             return;
         };
-        let mut ack = built.request;
         let Some(via) = self.endpoint().via(target.protocol) else {
             return;
         };
@@ -201,4 +311,12 @@ impl<E: Send + 'static> Session<E> {
             warn!(error = %e, status = %ok.status, "ACK of our re-INVITE not sent");
         }
     }
+}
+
+/// Whether `resp` is a challenge: 401 or 407 (§22.2, §22.3).
+fn is_challenge(resp: &Response) -> bool {
+    matches!(
+        resp.status,
+        StatusCode::UNAUTHORIZED | StatusCode::PROXY_AUTHENTICATION_REQUIRED
+    )
 }

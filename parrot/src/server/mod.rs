@@ -386,6 +386,20 @@ impl<F, S> ServerBuilder<F, S> {
         self
     }
 
+    /// Credentials for the challenges the server's own requests meet
+    /// inside a dialog (RFC 3261 §22.2, §22.3): a `401` or `407` to a
+    /// handler's [`Context::send`], [`Context::update`], [`Context::bye`],
+    /// [`Context::hold`] and the like, or to a NOTIFY the runtime sends, is
+    /// answered once with `Authorization` (or `Proxy-Authorization`) by
+    /// digest ([`DigestClient`](crate::auth::DigestClient)), the request
+    /// sent again with the dialog's next CSeq. A second challenge is
+    /// returned to whoever sent the request: the credentials were refused.
+    /// Without this call, challenges are returned as they come.
+    pub fn credentials(mut self, username: &str, password: &str) -> Self {
+        self.settings.policy.credentials = Some(crate::auth::DigestClient::new(username, password));
+        self
+    }
+
     /// The subscription durations granted to SUBSCRIBE requests (RFC 6665
     /// §4.2.1.1): `default` when a SUBSCRIBE names none, `423 Interval Too
     /// Brief` with `Min-Expires` below `min`, longer ones cut to `max`.

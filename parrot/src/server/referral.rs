@@ -100,7 +100,7 @@ impl Referrals {
 }
 
 /// The status line of a NOTIFY's `message/sipfrag` body (RFC 3515
-/// §2.4.5).
+/// §2.4.5); a body of another type reports nothing.
 fn sipfrag_status(req: &Request) -> Option<StatusCode> {
     let content_type = req.headers.get(crate::message::HeaderName::ContentType)?;
     let base = SIPFRAG.split(';').next().unwrap_or(SIPFRAG);
@@ -111,10 +111,7 @@ fn sipfrag_status(req: &Request) -> Option<StatusCode> {
     {
         return None;
     }
-    let body = std::str::from_utf8(&req.body).ok()?;
-    let line = body.lines().next()?;
-    let code = line.strip_prefix("SIP/2.0 ")?.split(' ').next()?;
-    StatusCode::from_u16(code.parse().ok()?)
+    crate::dialog::sipfrag_status(&req.body)
 }
 
 /// A REFER of ours that the peer accepted: the statuses of the call it

@@ -56,6 +56,10 @@ pub(crate) struct UasPolicy {
     pub(crate) impose_timer: bool,
     /// The durations granted to subscriptions (RFC 6665 §4.2.1.1).
     pub(crate) subscription_expires: crate::dialog::ExpiresPolicy,
+    /// What answers the challenges (401/407) to the requests sessions
+    /// send in their dialogs (RFC 3261 §22.2, §22.3); `None`: no
+    /// credentials, a challenge is the handler's answer.
+    pub(crate) credentials: Option<crate::auth::DigestClient>,
     /// `application/sdp` and nothing: the defaults, parsed once.
     sdp: Accept,
     nothing: Accept,
@@ -74,6 +78,7 @@ impl Default for UasPolicy {
             accept: HashMap::new(),
             proxied: MethodSet::EMPTY,
             subscription_expires: crate::dialog::ExpiresPolicy::default(),
+            credentials: None,
             sdp: [MediaRange::new(
                 Text::from_static("application"),
                 Text::from_static("sdp"),

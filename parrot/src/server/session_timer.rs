@@ -135,13 +135,24 @@ impl<E: Send + 'static> Session<E> {
         &mut self,
         sdp: Option<bytes::Bytes>,
     ) -> Result<Response, crate::server::error::RequestError> {
+        self.offer_refreshing(Method::Update, sdp).await
+    }
+
+    /// Sends `method` (UPDATE or re-INVITE) with `sdp` (or none) for the
+    /// handler, carrying the session timer in force: a 2xx refreshes it
+    /// (RFC 4028 §7.4, §8.1).
+    pub(crate) async fn offer_refreshing(
+        &mut self,
+        method: Method,
+        sdp: Option<bytes::Bytes>,
+    ) -> Result<Response, crate::server::error::RequestError> {
         if self.dialog.is_none() {
             return Err(crate::server::error::RequestError::NoDialog);
         }
         let config = self.timer_config();
         let in_force = self.timer.as_ref().map(|t| t.negotiated());
         let resp = self
-            .offer(Method::Update, sdp, |req| {
+            .offer(method, sdp, |req| {
                 if let (Some(c), Some(n)) = (&config, &in_force) {
                     uac_prepare(req, c, Some(n));
                 }

@@ -22,6 +22,7 @@ mod registrar;
 mod registrar_auth;
 mod scale_out;
 mod servers;
+mod transfer;
 
 use tests::{Server, Sipp, SippRun, Transport};
 

@@ -7,6 +7,7 @@ use super::super::request::{self, push_via};
 use super::super::router::DialogInput;
 use super::super::{Client, Prepared};
 use super::ours::{resend_ack, send_ack};
+use super::requests::Requests;
 use super::session::{Outcome, Session};
 use super::timer::CallTimer;
 use super::{ALLOW, Accepted, Answered, CallEnd, CallError, Command, Status, Task, Update};
@@ -113,6 +114,8 @@ impl Task {
             }
         }
         let mut tx_open = true;
+        // The application's requests and REFER subscriptions.
+        let mut requests = Requests::default();
         // Whether our BYE ends an expired session (RFC 4028 §10).
         let mut expired = false;
         let end = loop {
@@ -128,7 +131,7 @@ impl Task {
                 },
                 input = self.inbox.recv() => match input {
                     Some(DialogInput::Request { id: sid, request, protocol }) => {
-                        if let Some(end) = self.in_dialog(&mut dialog, &mut session, sid, request, protocol) {
+                        if let Some(end) = self.in_dialog(&mut dialog, &mut session, &mut requests, sid, request, protocol) {
                             break end;
                         }
                     }
@@ -148,6 +151,9 @@ impl Task {
                         session.start_update(&self.client, &mut dialog, &self.target, offer, reply);
                     }
                     Some(Command::Hangup) => bye = Some((start_bye(&self.client, &mut dialog, self.target.protocol), None)),
+                    Some(Command::Request(out, reply)) => {
+                        requests.start(&self.client, &mut dialog, self.target.protocol, *out, reply);
+                    }
                     None => {
                         self.commands_open = false;
                         bye = Some((start_bye(&self.client, &mut dialog, self.target.protocol), None));
@@ -156,6 +162,12 @@ impl Task {
                     // final response.
                     Some(Command::Cancel) => {}
                 },
+                Some(finished) = requests.next() => {
+                    if requests.finished(&mut dialog, finished) {
+                        // §12.2.1.2: a 481 or 408 ended the dialog.
+                        break CallEnd::Terminated("the dialog ended: a request of ours was answered 481 or 408".to_owned());
+                    }
+                }
                 event = session.poll_request(), if bye.is_none() => {
                     match session.on_request_event(&self.client, &mut dialog, &self.target, event).await {
                         Outcome::Continue => {}
@@ -210,7 +222,9 @@ impl Task {
         }
         // Commands that raced the end (queued while our BYE was out).
         while let Ok(cmd) = self.commands.try_recv() {
-            if let Command::Bye(reply) | Command::Update(_, reply) = cmd {
+            if let Command::Bye(reply) | Command::Update(_, reply) | Command::Request(_, reply) =
+                cmd
+            {
                 let _ = reply.send(Err(CallError::Ended(Box::new(end.clone()))));
             }
         }
@@ -296,6 +310,7 @@ impl Task {
         &self,
         dialog: &mut Dialog,
         session: &mut Session,
+        requests: &mut Requests,
         sid: crate::transaction::TransactionId,
         request: Request,
         protocol: Protocol,
@@ -314,6 +329,8 @@ impl Task {
             ),
             Method::Options => (request.reply(StatusCode::OK), None),
             Method::Invite | Method::Update => (session.respond(&request), None),
+            // RFC 3515 §2.4.4: the NOTIFYs of our REFERs' subscriptions.
+            Method::Notify => (requests.on_notify(&request), None),
             // RFC 3262 §3: a PRACK matching no unacknowledged reliable
             // provisional response of ours (we send none) gets 481.
             Method::Prack => (

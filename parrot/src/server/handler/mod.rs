@@ -12,6 +12,7 @@ use crate::proxy::Proxy;
 use std::future::Future;
 
 mod context;
+mod hold;
 mod subscriptions;
 
 pub use context::Context;
