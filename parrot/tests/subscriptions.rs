@@ -124,6 +124,18 @@ async fn notify(c: &mut Caller, status: StatusCode) -> Request {
     n
 }
 
+/// Sends a SUBSCRIBE inside the dialog `tag` for `expires` seconds.
+async fn resubscribe(c: &mut Caller, tag: &str, expires: u32) {
+    let sub = c.text(
+        "SUBSCRIBE",
+        "alice",
+        tag,
+        &format!("Event: message-summary\r\nExpires: {expires}\r\n"),
+        "",
+    );
+    c.send(&sub).await;
+}
+
 /// Subscribes for `expires` seconds; the 200 and the dialog's To tag.
 async fn subscribe(c: &mut Caller, expires: u32) -> (Response, String) {
     let sub = c.text(
@@ -175,14 +187,7 @@ async fn an_accepted_subscription_is_notified_at_once_and_on_every_event() {
 
     // A refresh: 200 with the new duration, then a NOTIFY with the state
     // the handler set.
-    let refresh = c.text(
-        "SUBSCRIBE",
-        "alice",
-        &tag,
-        "Event: message-summary\r\nExpires: 300\r\n",
-        "",
-    );
-    c.send(&refresh).await;
+    resubscribe(&mut c, &tag, 300).await;
     let ok = c.expect(StatusCode::OK, "SUBSCRIBE").await;
     assert_eq!(ok.headers.get(HeaderName::Expires).unwrap(), "300");
     let n = notify(&mut c, StatusCode::OK).await;
@@ -190,14 +195,7 @@ async fn an_accepted_subscription_is_notified_at_once_and_on_every_event() {
 
     // Unsubscribing: 200 with Expires 0 and a last NOTIFY; the dialog is
     // gone afterwards.
-    let unsubscribe = c.text(
-        "SUBSCRIBE",
-        "alice",
-        &tag,
-        "Event: message-summary\r\nExpires: 0\r\n",
-        "",
-    );
-    c.send(&unsubscribe).await;
+    resubscribe(&mut c, &tag, 0).await;
     let ok = c.expect(StatusCode::OK, "SUBSCRIBE").await;
     assert_eq!(ok.headers.get(HeaderName::Expires).unwrap(), "0");
     let n = notify(&mut c, StatusCode::OK).await;
@@ -205,14 +203,7 @@ async fn an_accepted_subscription_is_notified_at_once_and_on_every_event() {
     assert_eq!(state_of(&n).reason(), Some("timeout"));
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(handle.is_closed());
-    let again = c.text(
-        "SUBSCRIBE",
-        "alice",
-        &tag,
-        "Event: message-summary\r\nExpires: 300\r\n",
-        "",
-    );
-    c.send(&again).await;
+    resubscribe(&mut c, &tag, 300).await;
     c.expect(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, "SUBSCRIBE")
         .await;
 }
@@ -252,14 +243,7 @@ async fn a_notify_refused_with_481_removes_the_subscription() {
     assert!(handle.is_closed());
     assert!(handle.send(Waiting(1)).is_err());
     assert!(notified.try_recv().is_err());
-    let refresh = c.text(
-        "SUBSCRIBE",
-        "alice",
-        &tag,
-        "Event: message-summary\r\nExpires: 300\r\n",
-        "",
-    );
-    c.send(&refresh).await;
+    resubscribe(&mut c, &tag, 300).await;
     c.expect(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, "SUBSCRIBE")
         .await;
 }
