@@ -19,7 +19,7 @@ const REFRESH_MARGIN: u32 = 32;
 /// When a subscription granted for `expires` seconds is refreshed, from
 /// the moment it was granted (RFC 6665 §4.1.2.2: "the subscriber will
 /// need to refresh" before it expires): after 80% of the duration, or
-/// [`REFRESH_MARGIN`] seconds before expiry if that is earlier, but never
+/// 32 seconds before expiry if that is earlier, but never
 /// before half the duration.
 ///
 /// ```

@@ -4,6 +4,7 @@
 //! handler's own requests (INFO, MESSAGE, NOTIFY, REFER, OPTIONS, ...).
 
 use super::error::RequestError;
+use super::referral::Referral;
 use super::session_state::{Session, contact};
 use crate::client::NextHop;
 use crate::dialog::{DialogState, is_target_refresh};
@@ -319,4 +320,65 @@ fn is_challenge(resp: &Response) -> bool {
         resp.status,
         StatusCode::UNAUTHORIZED | StatusCode::PROXY_AUTHENTICATION_REQUIRED
     )
+}
+
+impl<E: Send + 'static> Session<E> {
+    /// Sends REFER in the dialog with `refer_to` (RFC 3515 §2.4.1), asking
+    /// for no subscription when `subscribe` is false (RFC 4488), and
+    /// watches the NOTIFYs of its implicit subscription from before it is
+    /// sent (they may overtake the 2xx, RFC 6665 §4.1.2.4).
+    pub(crate) async fn refer(
+        &mut self,
+        refer_to: String,
+        subscribe: bool,
+    ) -> Result<Referral, RequestError> {
+        if self.dialog_state() != Some(DialogState::Confirmed) {
+            return Err(RequestError::NoDialog);
+        }
+        let referrals = self.shared.referrals.clone();
+        let dialog = self.id.clone();
+        self.referred = true;
+        let mut watch = None;
+        let sent = self
+            .send_in_dialog(Method::Refer, None, |req| {
+                req.headers
+                    .push(Header::known(HeaderName::ReferTo, refer_to));
+                if subscribe {
+                    let id = req.headers.cseq().map_or(0, |c| c.seq).to_string();
+                    watch = Some((id.clone(), referrals.watch(&dialog, id)));
+                } else {
+                    req.headers.push(Header::new("Refer-Sub", "false"));
+                }
+            })
+            .await;
+        let (id, statuses) = match watch {
+            Some((id, rx)) => (Some(id), Some(rx)),
+            None => (None, None),
+        };
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(id) = &id {
+                    referrals.forget(&dialog, id);
+                }
+                return Err(e);
+            }
+        };
+        // No subscription: refused, or the peer honoured Refer-Sub: false.
+        let kept = response.status.is_success()
+            && !response
+                .headers
+                .get("Refer-Sub")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
+        if !kept {
+            if let Some(id) = &id {
+                referrals.forget(&dialog, id);
+            }
+            return Ok(Referral {
+                response,
+                statuses: None,
+            });
+        }
+        Ok(Referral { response, statuses })
+    }
 }

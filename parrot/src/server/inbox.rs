@@ -4,7 +4,7 @@
 //! our proxying. Both the session and the relay use these, so they live in
 //! neither.
 
-use crate::message::{Request, Text, Uri};
+use crate::message::{Request, StatusCode, Text, Uri};
 use crate::transaction::TransactionId;
 use crate::transport::{Origin, Target};
 use std::collections::VecDeque;
@@ -30,16 +30,25 @@ pub(crate) enum Inbox<E> {
     /// expiry) may be due.
     Timer,
     /// A REFER's progress, for the NOTIFY of its implicit subscription.
-    Refer(super::subscription::ReferReport),
+    Refer(ReferReport),
     /// An INVITE with `Replaces` replaced this call (RFC 3891): end it.
     Replaced,
+}
+
+/// A report on a REFER's progress, from a `ReferProgress` to the session
+/// holding the implicit subscription.
+#[derive(Debug)]
+pub(crate) struct ReferReport {
+    /// The subscription's `id` (the REFER's CSeq number).
+    pub(crate) id: String,
+    pub(crate) status: StatusCode,
 }
 
 /// What the runtime asks of a dialog from outside it, through the core.
 #[derive(Debug)]
 pub(crate) enum DialogCommand {
     /// Report a REFER's progress.
-    Refer(super::subscription::ReferReport),
+    Refer(ReferReport),
     /// End the call: a new one replaced it (RFC 3891 §3).
     Replaced,
 }

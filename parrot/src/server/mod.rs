@@ -50,6 +50,7 @@ mod session_state;
 mod session_timer;
 mod subscription;
 mod update;
+mod usage;
 
 pub use admission::{OverloadConfig, ServerStats};
 pub use cancellation::Cancelled;
@@ -60,7 +61,7 @@ pub use handler::{
 };
 pub use referral::{Referral, refer_to_value};
 pub use refusals::Reliability;
-pub use subscription::ReferProgress;
+pub use usage::ReferProgress;
 
 use crate::endpoint::{Endpoint, EndpointConfig};
 use crate::error::{Error, ErrorKind, Result};

@@ -132,7 +132,7 @@ pub struct Session<E> {
     /// and no BYE has ended the call; RFC 5057).
     pub(crate) invite_usage: bool,
     /// The dialog's subscription usages (RFC 6665, RFC 3515).
-    pub(crate) subs: Option<Box<crate::server::subscription::Subscriptions>>,
+    pub(crate) subs: Option<Box<crate::server::usage::Subscriptions>>,
     /// The call this dialog's INVITE replaces (RFC 3891), until its 2xx
     /// ends that one.
     pub(crate) replaces: Option<Box<DialogId>>,

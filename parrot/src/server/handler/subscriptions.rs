@@ -6,7 +6,7 @@ use crate::dialog::SubscribeRequest;
 use crate::message::{HeaderName, Method, NameAddr};
 use crate::server::Referral;
 use crate::server::error::RequestError;
-use crate::server::subscription::ReferProgress;
+use crate::server::usage::ReferProgress;
 
 impl<E: Send + 'static> Context<'_, E> {
     /// The SUBSCRIBE being handled, as the runtime checked it: its

@@ -1,0 +1,92 @@
+//! The state of a UAS dialog's subscription usages (RFC 6665, and REFER's
+//! implicit subscription, RFC 3515), kept by its session, and the handle a
+//! handler reports a REFER's progress with. What the session does with
+//! them is in `subscription`.
+
+use super::inbox::{DialogCommand, ReferReport};
+use crate::dialog::{DialogId, Notifier, SubscribeRequest};
+use crate::message::StatusCode;
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+/// How long REFER's implicit subscription lasts without a final report
+/// (RFC 3515 §2.4.4 leaves it to the notifier): long enough for the
+/// referenced call to ring out.
+pub(crate) const REFER_EXPIRES: u32 = 300;
+
+/// One subscription of the dialog and the state document its NOTIFYs
+/// carry.
+pub(crate) struct Usage {
+    pub(crate) notifier: Notifier,
+    /// `(content type, body)` of the current state, if the application
+    /// gave one.
+    pub(crate) state: Option<(String, Bytes)>,
+}
+
+/// The dialog's subscriptions, and what the SUBSCRIBE or REFER being
+/// handled asks.
+#[derive(Default)]
+pub(crate) struct Subscriptions {
+    pub(crate) usages: Vec<Usage>,
+    /// The SUBSCRIBE being handled, once checked.
+    pub(crate) current: Option<SubscribeRequest>,
+    /// The state the handler gave while handling it.
+    pub(crate) current_state: Option<(String, Bytes)>,
+}
+
+/// Reports the progress of the call an accepted REFER asked for (RFC 3515
+/// §2.4.5): each report becomes a NOTIFY of the REFER's implicit
+/// subscription carrying `message/sipfrag` (`SIP/2.0 180 Ringing`), and a
+/// final one ends the subscription (§2.4.7). Get it from
+/// [`Context::refer_progress`](crate::server::Context::refer_progress)
+/// while handling the REFER; it may be moved into a task that places the
+/// call.
+///
+/// Dropped before a final report, it reports `503 Service Unavailable`,
+/// so that the referrer is never left waiting.
+pub struct ReferProgress {
+    pub(crate) dialog: DialogId,
+    pub(crate) id: String,
+    pub(crate) tx: mpsc::UnboundedSender<(DialogId, DialogCommand)>,
+    pub(crate) done: bool,
+}
+
+impl ReferProgress {
+    /// Reports `status` of the referenced request: a provisional status
+    /// as progress, a final one as the outcome, after which nothing more
+    /// is sent. Returns whether the report went to a live dialog.
+    pub fn report(&mut self, status: StatusCode) -> bool {
+        if self.done {
+            return false;
+        }
+        self.done = status.is_final();
+        let report = ReferReport {
+            id: self.id.clone(),
+            status,
+        };
+        let command = DialogCommand::Refer(report);
+        self.tx.send((self.dialog.clone(), command)).is_ok()
+    }
+
+    /// Whether a final status has been reported.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+impl Drop for ReferProgress {
+    fn drop(&mut self) {
+        if !self.done {
+            self.report(StatusCode::SERVICE_UNAVAILABLE);
+        }
+    }
+}
+
+impl std::fmt::Debug for ReferProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReferProgress")
+            .field("id", &self.id)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
