@@ -6,19 +6,17 @@ use parrot::client::{CallError, Client, Progress};
 use parrot::message::{StatusCode, Uri};
 use parrot::server::ReferProgress;
 use std::net::{IpAddr, SocketAddr};
-use tokio::sync::OnceCell;
 use tracing::{info, warn};
 
-/// The client the transfers of this process place their calls with,
-/// bound on first use (a server that is never referred binds none).
-static CLIENT: OnceCell<Client> = OnceCell::const_new();
-
-/// The client, bound on `ip` (port chosen by the system) the first time.
-async fn client(ip: IpAddr) -> Option<&'static Client> {
-    CLIENT
-        .get_or_try_init(|| Client::builder().listen(SocketAddr::new(ip, 0)).bind())
+/// A client for one transfer, bound on `ip` (port chosen by the system).
+/// Each transfer has its own: it lives as long as the call it places, and
+/// belongs to the runtime of the server that was referred.
+async fn client(ip: IpAddr) -> Option<Client> {
+    Client::builder()
+        .listen(SocketAddr::new(ip, 0))
+        .bind()
         .await
-        .map_err(|e| warn!(error = %e, "no client for transfers"))
+        .map_err(|e| warn!(error = %e, "no client for the transfer"))
         .ok()
 }
 
@@ -65,6 +63,7 @@ pub async fn follow(ip: IpAddr, target: Uri, offer: String, mut progress: Option
                 report(StatusCode::OK);
                 let end = call.ended().await;
                 info!(%target, ?end, "transferred call ended");
+                client.shutdown();
                 return;
             }
             Progress::Failed(e) => {
