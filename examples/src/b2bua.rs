@@ -14,9 +14,15 @@
 //!   callee's answer relayed as our `200`, the callee's refusal relayed
 //!   (status and reason; `401`/`407` become `403`, `503` becomes `500`),
 //!   CANCEL passed on, BYE from either side ending both calls, re-INVITE
-//!   and UPDATE offers passed on as UPDATEs. A callee that rings longer
+//!   and UPDATE offers passed on as re-INVITEs and UPDATEs. A callee that rings longer
 //!   than [`B2buaOptions::no_answer`] is cancelled and the caller gets
 //!   `408`.
+//! - The caller's REFER (a blind transfer of the callee, RFC 3515) is
+//!   carried out here ([`Bridge::transfers`]): `202`, a new call to the
+//!   `Refer-To` target with the caller's SDP, its progress in NOTIFYs;
+//!   once it answers, the caller is offered its SDP (re-INVITE or
+//!   UPDATE) and the old callee hung up. A failed transfer leaves the
+//!   call as it was.
 //! - Unlike the `proxy` example, the two calls are separate dialogs
 //!   (Call-IDs, tags, CSeqs, Contacts): the caller only ever talks to the
 //!   B2BUA, and either call ending ends the other whatever happened
@@ -129,12 +135,17 @@ impl B2bua {
         self.bridge.update(req).await
     }
 
+    async fn refer(&mut self, req: &Request, cx: &mut Context<'_, BridgeEvent>) -> Response {
+        info!(call_id = cx.call_id(), refer_to = ?cx.refer_to().map(|t| t.to_string()), "caller transfers the callee");
+        self.bridge.refer(req, cx).await
+    }
+
     async fn cancel(&mut self, _req: &Request, cx: &mut Context<'_, BridgeEvent>) {
         info!(call_id = cx.call_id(), "caller cancelled");
     }
 
-    async fn event(&mut self, ev: BridgeEvent) -> Action {
-        self.bridge.event(ev)
+    async fn event(&mut self, ev: BridgeEvent, cx: &mut Context<'_, BridgeEvent>) -> Action {
+        self.bridge.event(ev, cx).await
     }
 }
 
@@ -183,7 +194,7 @@ pub async fn bind(
         .release_memory_with(crate::cli::release_memory)
         .handler(move || B2bua {
             shared: shared.clone(),
-            bridge: Bridge::new().no_answer_timeout(no_answer),
+            bridge: Bridge::new().no_answer_timeout(no_answer).transfers(true),
         })
         .bind()
         .await

@@ -1,7 +1,8 @@
 //! The back-to-back user agent (`parrot::b2bua::Bridge`) between a
 //! scripted caller and a scripted callee, both on loopback UDP, on tokio's
 //! paused clock: what is relayed (ringing, early media, the answer, a
-//! failure's status and reason, re-INVITE and UPDATE offers), and that
+//! failure's status and reason, re-INVITE and UPDATE offers, the caller's
+//! REFER moving the callee's leg to a new target), and that
 //! every leg ends when the other does, whichever side stops at whichever
 //! step. Each test ends by checking that nothing is left: no handler value
 //! (so no dialog of the server), no transaction on either endpoint, no
@@ -78,13 +79,17 @@ impl B2b {
         self.bridge.update(req).await
     }
 
+    async fn refer(&mut self, req: &Request, cx: &mut Context<'_, BridgeEvent>) -> Response {
+        self.bridge.refer(req, cx).await
+    }
+
     /// A handler bug, on purpose.
     async fn info(&mut self, _req: &Request) -> Response {
         panic!("the handler fails on INFO")
     }
 
-    async fn event(&mut self, ev: BridgeEvent) -> Action {
-        self.bridge.event(ev)
+    async fn event(&mut self, ev: BridgeEvent, cx: &mut Context<'_, BridgeEvent>) -> Action {
+        self.bridge.event(ev, cx).await
     }
 }
 
@@ -102,6 +107,11 @@ impl World {
     /// Starts the B2BUA, sending every call to a fresh scripted callee
     /// (or, with `target`, there instead).
     async fn start(target: Option<String>) -> World {
+        World::start_with(target, true).await
+    }
+
+    /// [`World::start`], the bridge carrying out the caller's REFER or not.
+    async fn start_with(target: Option<String>, transfers: bool) -> World {
         let callee = Uas::bind().await;
         let target = target.unwrap_or_else(|| callee.uri());
         let client = Client::builder()
@@ -116,7 +126,9 @@ impl World {
             .handler(move || B2b {
                 client: c.clone(),
                 target: target.clone(),
-                bridge: Bridge::new().no_answer_timeout(NO_ANSWER),
+                bridge: Bridge::new()
+                    .no_answer_timeout(NO_ANSWER)
+                    .transfers(transfers),
                 _alive: Alive::new(&a),
             })
             .bind()
@@ -502,12 +514,24 @@ async fn a_panicking_handler_ends_both_legs() {
 async fn offers_in_the_call_pass_through() {
     let w = World::start(None).await;
     let (mut c, tag, _, _) = answered(&w, "offers").await;
-    // A re-INVITE with a new offer: an UPDATE to the callee.
+    // A re-INVITE with a new offer: a re-INVITE to the callee (RFC 3261
+    // §14.1), its 2xx acknowledged by the client (§13.2.2.4).
     let reinvite = c.text("INVITE", "bob", &tag, "", OFFER2);
     c.send(&reinvite).await;
-    let (update, from) = w.callee.expect(Method::Update).await;
-    assert_eq!(&update.body[..], OFFER2.as_bytes());
-    callee_ok(&w, &update, from, ANSWER2).await;
+    let (theirs, from) = callee_expect_within(&w, Method::Invite, Duration::from_secs(5)).await;
+    assert_eq!(
+        theirs.headers.to_tag().as_deref(),
+        Some(TAG),
+        "in the callee's dialog"
+    );
+    assert_eq!(&theirs.body[..], OFFER2.as_bytes());
+    callee_ok(&w, &theirs, from, ANSWER2).await;
+    let (ack, _) = w.callee.expect(Method::Ack).await;
+    assert_eq!(
+        ack.headers.cseq().unwrap().seq,
+        theirs.headers.cseq().unwrap().seq,
+        "the ACK of the re-INVITE's 2xx"
+    );
     let ok = c.expect(StatusCode::OK, "INVITE").await;
     assert_eq!(&ok.body[..], ANSWER2.as_bytes());
     let ack = c
@@ -547,6 +571,198 @@ async fn offers_in_the_call_pass_through() {
         bye.headers.get(HeaderName::CallId).is_some(),
         "the callee's own dialog"
     );
+    callee_ok(&w, &bye, from, "").await;
+    w.assert_clean().await;
+}
+
+/// The next NOTIFY the caller gets (the runtime's ACKs skipped), which
+/// must report `status` in its `message/sipfrag` (RFC 3515 §2.4.5);
+/// answered `200`. Returns its `Subscription-State`.
+async fn notify_says(c: &mut Caller, status: u16) -> String {
+    loop {
+        let req = c.recv_request().await.expect("a NOTIFY");
+        if req.method == Method::Ack {
+            continue;
+        }
+        assert_eq!(req.method, Method::Notify, "{req:?}");
+        let body = String::from_utf8_lossy(&req.body).into_owned();
+        assert!(
+            body.starts_with(&format!("SIP/2.0 {status} ")),
+            "NOTIFY says {body:?}, not {status}"
+        );
+        c.answer(&req, StatusCode::OK, "", "").await;
+        return req
+            .headers
+            .get("Subscription-State")
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+    }
+}
+
+/// The caller's REFER to `target` in the call with our To tag `tag`.
+async fn refer(c: &mut Caller, tag: &str, target: &str) {
+    let refer = c.text(
+        "REFER",
+        "bob",
+        tag,
+        &format!("Refer-To: <{target}>\r\n"),
+        "",
+    );
+    c.send(&refer).await;
+    c.expect(StatusCode::ACCEPTED, "REFER").await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refer_from_the_caller_moves_the_callees_leg() {
+    let w = World::start(None).await;
+    let (mut c, tag, _, _) = answered(&w, "transfer").await;
+    let carol = Uas::bind().await;
+    refer(&mut c, &tag, &carol.uri()).await;
+    assert!(notify_says(&mut c, 100).await.starts_with("active"));
+    // The new callee is offered the caller's description.
+    let (inv, from) = carol.expect(Method::Invite).await;
+    assert_eq!(&inv.body[..], OFFER.as_bytes());
+    carol
+        .send(&carol.reply(&inv, "180 Ringing", "carol", "", ""), from)
+        .await;
+    notify_says(&mut c, 180).await;
+    carol
+        .send(&carol.reply(&inv, "200 OK", "carol", "", ANSWER2), from)
+        .await;
+    carol.expect(Method::Ack).await;
+    // The caller is offered the new callee's description.
+    let offer = c.recv_request().await.expect("the new description");
+    assert!(
+        matches!(offer.method, Method::Invite | Method::Update),
+        "{offer:?}"
+    );
+    assert_eq!(&offer.body[..], ANSWER2.as_bytes());
+    c.answer(&offer, StatusCode::OK, "", OFFER).await;
+    // The old callee is hung up; the transfer reported done.
+    let (bye, from) = w.callee.expect(Method::Bye).await;
+    callee_ok(&w, &bye, from, "").await;
+    assert!(notify_says(&mut c, 200).await.starts_with("terminated"));
+    // The caller hangs up: the new callee with it.
+    let bye = c.text("BYE", "bob", &tag, "", "");
+    c.send(&bye).await;
+    c.expect(StatusCode::OK, "BYE").await;
+    let (bye, from) = carol.expect(Method::Bye).await;
+    assert_eq!(bye.headers.to_tag().as_deref(), Some("carol"));
+    carol
+        .send(&carol.reply(&bye, "200 OK", "carol", "", ""), from)
+        .await;
+    w.assert_clean().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_transfer_leaves_the_call_up() {
+    let w = World::start(None).await;
+    let (mut c, tag, _, _) = answered(&w, "transfer-busy").await;
+    let carol = Uas::bind().await;
+    refer(&mut c, &tag, &carol.uri()).await;
+    notify_says(&mut c, 100).await;
+    let (inv, from) = carol.expect(Method::Invite).await;
+    carol
+        .send(&carol.reply(&inv, "486 Busy Here", "carol", "", ""), from)
+        .await;
+    carol.expect(Method::Ack).await;
+    assert!(notify_says(&mut c, 486).await.starts_with("terminated"));
+    // The original call is untouched and still bridged.
+    assert!(w.callee.quiet_for(Duration::from_secs(5)).await);
+    let update = c.text("UPDATE", "bob", &tag, "", OFFER2);
+    c.send(&update).await;
+    let (theirs, from) = w.callee.expect(Method::Update).await;
+    callee_ok(&w, &theirs, from, ANSWER2).await;
+    c.expect(StatusCode::OK, "UPDATE").await;
+    let bye = c.text("BYE", "bob", &tag, "", "");
+    c.send(&bye).await;
+    c.expect(StatusCode::OK, "BYE").await;
+    let (bye, from) = w.callee.expect(Method::Bye).await;
+    callee_ok(&w, &bye, from, "").await;
+    w.assert_clean().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_hanging_up_cancels_the_transfer() {
+    let w = World::start(None).await;
+    let (mut c, tag, _, _) = answered(&w, "transfer-gone").await;
+    let carol = Uas::bind().await;
+    refer(&mut c, &tag, &carol.uri()).await;
+    notify_says(&mut c, 100).await;
+    let (inv, from) = carol.expect(Method::Invite).await;
+    carol
+        .send(&carol.reply(&inv, "180 Ringing", "carol", "", ""), from)
+        .await;
+    notify_says(&mut c, 180).await;
+    let bye = c.text("BYE", "bob", &tag, "", "");
+    c.send(&bye).await;
+    c.expect(StatusCode::OK, "BYE").await;
+    let (bye, from) = w.callee.expect(Method::Bye).await;
+    callee_ok(&w, &bye, from, "").await;
+    // The transfer's call is cancelled (§9.1).
+    let (cancel, from) = carol.expect(Method::Cancel).await;
+    carol
+        .send(&carol.reply(&cancel, "200 OK", "carol", "", ""), from)
+        .await;
+    carol
+        .send(
+            &carol.reply(&inv, "487 Request Terminated", "carol", "", ""),
+            from,
+        )
+        .await;
+    carol.expect(Method::Ack).await;
+    w.assert_clean().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_transfer_at_a_time() {
+    let w = World::start(None).await;
+    let (mut c, tag, _, _) = answered(&w, "transfer-twice").await;
+    let carol = Uas::bind().await;
+    refer(&mut c, &tag, &carol.uri()).await;
+    notify_says(&mut c, 100).await;
+    // A second REFER while the first is in progress: 491.
+    let again = c.text(
+        "REFER",
+        "bob",
+        &tag,
+        &format!("Refer-To: <{}>\r\n", carol.uri()),
+        "",
+    );
+    c.send(&again).await;
+    c.expect(StatusCode::REQUEST_PENDING, "REFER").await;
+    let (inv, from) = carol.expect(Method::Invite).await;
+    carol
+        .send(&carol.reply(&inv, "603 Decline", "carol", "", ""), from)
+        .await;
+    carol.expect(Method::Ack).await;
+    notify_says(&mut c, 603).await;
+    let bye = c.text("BYE", "bob", &tag, "", "");
+    c.send(&bye).await;
+    c.expect(StatusCode::OK, "BYE").await;
+    let (bye, from) = w.callee.expect(Method::Bye).await;
+    callee_ok(&w, &bye, from, "").await;
+    w.assert_clean().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refer_is_refused_when_transfers_are_off() {
+    let w = World::start_with(None, false).await;
+    let (mut c, tag, _, _) = answered(&w, "transfer-off").await;
+    let refer = c.text(
+        "REFER",
+        "bob",
+        &tag,
+        "Refer-To: <sip:carol@127.0.0.1:9>\r\n",
+        "",
+    );
+    c.send(&refer).await;
+    let r = c.expect(StatusCode::FORBIDDEN, "REFER").await;
+    assert_eq!(r.reason.as_str(), "Transfers Not Allowed");
+    let bye = c.text("BYE", "bob", &tag, "", "");
+    c.send(&bye).await;
+    c.expect(StatusCode::OK, "BYE").await;
+    let (bye, from) = w.callee.expect(Method::Bye).await;
     callee_ok(&w, &bye, from, "").await;
     w.assert_clean().await;
 }

@@ -24,7 +24,9 @@ static ALLOCATOR: cli::Allocator = cli::ALLOCATOR;
 /// the caller; CANCEL goes on to the callee; a BYE from either side ends
 /// both calls, and so does any other end of either (no ACK, timeouts,
 /// unreachable peers). A re-INVITE or UPDATE with a new offer goes to the
-/// callee as an UPDATE. A user no route matches gets 404.
+/// callee as a re-INVITE or UPDATE. The caller's REFER moves the callee's
+/// leg to the Refer-To target (a blind transfer, RFC 3515). A user no
+/// route matches gets 404.
 #[derive(Debug, Parser)]
 #[command(name = "b2bua", after_help = cli::AFTER_HELP)]
 struct Args {

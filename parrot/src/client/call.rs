@@ -183,9 +183,9 @@ enum Command {
     Cancel,
     /// Send BYE (§15.1.1) and report its final response.
     Bye(oneshot::Sender<Result<Response, CallError>>),
-    /// Send UPDATE (RFC 3311) with this SDP offer, if any, and report its
-    /// final response.
-    Update(Option<String>, oneshot::Sender<Result<Response, CallError>>),
+    /// Send UPDATE (RFC 3311) with this SDP offer, if any, or a re-INVITE
+    /// (§14.1) with this offer, and report its final response.
+    Update(Offer, oneshot::Sender<Result<Response, CallError>>),
     /// Hang up or cancel, whichever applies, reporting nothing.
     Hangup,
     /// Send a request of the application in the dialog and report its
@@ -194,6 +194,15 @@ enum Command {
         Box<requests::OutRequest>,
         oneshot::Sender<Result<Response, CallError>>,
     ),
+}
+
+/// A new offer of the application (or a bodiless UPDATE), and the
+/// request that carries it.
+enum Offer {
+    /// UPDATE (RFC 3311), with this SDP offer if any.
+    Update(Option<String>),
+    /// re-INVITE (RFC 3261 §14.1) with this SDP offer.
+    Reinvite(String),
 }
 
 /// What the task tells the [`PendingCall`].
@@ -414,7 +423,45 @@ impl Call {
             return Err(CallError::Ended(Box::new(end)));
         }
         let (tx, rx) = oneshot::channel();
-        if self.commands.send(Command::Update(sdp, tx)).is_err() {
+        if self
+            .commands
+            .send(Command::Update(Offer::Update(sdp), tx))
+            .is_err()
+        {
+            return Err(self.gone());
+        }
+        match rx.await {
+            Ok(r) => r,
+            Err(_) => Err(self.gone()),
+        }
+    }
+
+    /// Sends a re-INVITE in the call's dialog (RFC 3261 §14.1: a target
+    /// refresh with our Contact, the session timer's headers) with `sdp`
+    /// as its `application/sdp` offer, and returns its final response
+    /// (`408`/`503` standing for a timeout or transport failure). A 2xx
+    /// is acknowledged by the call (§13.2.2.4), as are its
+    /// retransmissions; a non-2xx by its transaction (§17.1.1.3). The
+    /// peer's requests are answered meanwhile; an offer of theirs that
+    /// crosses ours is refused with `491` (§14.2).
+    ///
+    /// A `491 Request Pending` is retried as for [`Call::update`] (after a
+    /// random 2.1–4 s, §14.1, three attempts in all). Once a 2xx with an
+    /// SDP answer accepts the offer, it is our description in force. A
+    /// `481` or `408` ends the dialog (§12.2.1.2) and the call with it.
+    ///
+    /// Errors: [`CallError::Ended`] once the call has ended,
+    /// [`CallError::UpdateInProgress`] while another UPDATE or re-INVITE
+    /// of ours (or a session refresh) waits for its answer (§14.1: "a UAC
+    /// MUST NOT initiate a new INVITE transaction within a dialog while
+    /// another INVITE transaction is in progress").
+    pub async fn reinvite(&mut self, sdp: impl Into<String>) -> Result<Response, CallError> {
+        if let Some(end) = self.end() {
+            return Err(CallError::Ended(Box::new(end)));
+        }
+        let (tx, rx) = oneshot::channel();
+        let offer = Offer::Reinvite(sdp.into());
+        if self.commands.send(Command::Update(offer, tx)).is_err() {
             return Err(self.gone());
         }
         match rx.await {

@@ -1267,3 +1267,68 @@ fn a_tls_dialog_keeps_tls_unless_the_uri_names_a_transport() {
         Protocol::Tls
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reinvite_carries_our_offer_and_its_2xx_is_acknowledged() {
+    let peer = Peer::bind().await;
+    let client = client().await;
+    let pending = client.invite(peer.uri("bob"), "v=0\r\n").await.unwrap();
+    let (inv, from) = peer.request().await;
+    peer.send(peer.answer(&inv, StatusCode::OK), from).await;
+    let mut call = pending.wait().await.unwrap();
+    let (ack, _) = peer.request().await;
+    assert_eq!(ack.method, Method::Ack);
+    let task = tokio::spawn(async move {
+        let r = call.reinvite("v=0\r\no=new\r\n").await;
+        (r, call)
+    });
+    // RFC 3261 §14.1: a re-INVITE in the dialog with the new offer.
+    let (reinvite, from) = peer.request().await;
+    assert_eq!(reinvite.method, Method::Invite);
+    assert_eq!(reinvite.headers.to_tag().unwrap(), "peer-tag");
+    assert_eq!(
+        reinvite.headers.cseq().unwrap().seq,
+        inv.headers.cseq().unwrap().seq + 1
+    );
+    assert_eq!(
+        reinvite.headers.get("content-type").unwrap(),
+        "application/sdp"
+    );
+    assert_eq!(&reinvite.body[..], b"v=0\r\no=new\r\n");
+    assert!(reinvite.headers.contains("contact"));
+    let ok = peer
+        .answer(&reinvite, StatusCode::OK)
+        .body("application/sdp", "v=0\r\no=peer2\r\n");
+    peer.send(ok.clone(), from).await;
+    // §13.2.2.4: the 2xx is acknowledged with the re-INVITE's CSeq number.
+    let (ack, _) = peer.request().await;
+    assert_eq!(ack.method, Method::Ack);
+    assert_eq!(
+        ack.headers.cseq().unwrap().seq,
+        reinvite.headers.cseq().unwrap().seq
+    );
+    let (resp, mut call) = task.await.unwrap();
+    let resp = resp.unwrap();
+    assert_eq!(resp.status, StatusCode::OK);
+    assert_eq!(&resp.body[..], b"v=0\r\no=peer2\r\n");
+    // A retransmission of the 2xx is acknowledged again.
+    peer.send(ok, from).await;
+    let (again, _) = peer.request().await;
+    assert_eq!(again.method, Method::Ack);
+    assert_eq!(
+        again.headers.top_via().unwrap().branch(),
+        ack.headers.top_via().unwrap().branch()
+    );
+    // The peer's BYE ends it.
+    let (bye_task, (bye, from)) = (
+        tokio::spawn(async move {
+            let r = call.bye().await;
+            (r, call)
+        }),
+        peer.request().await,
+    );
+    assert_eq!(bye.method, Method::Bye);
+    peer.send(bye.reply(StatusCode::OK), from).await;
+    let (r, _) = bye_task.await.unwrap();
+    assert_eq!(r.unwrap().status, StatusCode::OK);
+}

@@ -118,3 +118,47 @@ fn callee_hangs_up_through_the_b2bua() {
 fn busy_callee_486_reaches_the_caller_through_the_b2bua() {
     through_the_b2bua("busy.xml", "b2bua_uas_busy.xml", Transport::Udp, 10, 10);
 }
+
+/// The caller transfers its callee (a blind transfer, RFC 3515, carried
+/// out by the b2bua): REFER to a second callee gets 202 and NOTIFY 100;
+/// the b2bua calls the target (`b2bua_uas_answer.xml`, which answers at
+/// once), offers its SDP to the caller in a re-INVITE, hangs up the first
+/// callee (SIPp's built-in uas gets BYE) and reports NOTIFY 200; the
+/// caller's BYE then ends the call with the target.
+#[test]
+fn the_caller_transfers_its_callee_through_the_b2bua() {
+    let calls = 5;
+    let uas_port = free_port();
+    let target_port = free_port();
+    let b2bua = b2bua_to(uas_port, Transport::Udp);
+    let first = Callee::start(
+        sipp("uas", b2bua.addr())
+            .label(format!("uas x{calls}, transferred away"))
+            .calls(calls)
+            .timeout(Duration::from_secs(60)),
+        uas_port,
+        Transport::Udp,
+    );
+    let target = Callee::start(
+        sipp("b2bua_uas_answer.xml", b2bua.addr())
+            .label(format!("transfer target x{calls}"))
+            .calls(calls)
+            .timeout(Duration::from_secs(60)),
+        target_port,
+        Transport::Udp,
+    );
+    let caller = sipp("b2bua_uac_transfer.xml", b2bua.addr())
+        .label(format!("REFER x{calls} through the b2bua"))
+        .transport(Transport::Udp)
+        .key("target", format!("{LOOPBACK}:{target_port}"))
+        .calls(calls)
+        .rate(5)
+        .timeout(Duration::from_secs(60))
+        .run();
+    let first = first.finish();
+    let target = target.finish();
+    assert_both_successful(&caller, &first);
+    eprintln!("[b2bua] target: {}", target.summary());
+    target.assert_all_successful();
+    b2bua.stop();
+}

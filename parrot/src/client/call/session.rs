@@ -7,9 +7,9 @@
 //! retransmission of our 2xx to a re-INVITE until its ACK (RFC 3261
 //! §13.3.1.4).
 
-use super::CallError;
 use super::ours::{ATTEMPTS, OurRequest, OurRequests, Reply, RequestEvent, Sent, resend_ack};
 use super::timer::CallTimer;
+use super::{CallError, Offer};
 use crate::client::Client;
 use crate::dialog::{Dialog, Retransmit2xx, Retransmit2xxOutput, SessionTimerAction};
 use crate::message::{HeaderName, Method, Request, Response, StatusCode};
@@ -72,23 +72,29 @@ impl Session {
         self.ours.offer_pending()
     }
 
-    /// Starts our UPDATE with `offer`, or refuses it while another request
-    /// of ours is in progress (RFC 3311 §5.1: "a UAC MUST NOT send an
-    /// UPDATE with an offer while a previous offer is pending"; one at a
-    /// time keeps the retries simple).
+    /// Starts our UPDATE or re-INVITE with `offer`, or refuses it while
+    /// another request of ours is in progress (RFC 3311 §5.1: "a UAC MUST
+    /// NOT send an UPDATE with an offer while a previous offer is
+    /// pending"; RFC 3261 §14.1: no re-INVITE while another INVITE
+    /// transaction is in progress; one at a time keeps the retries
+    /// simple).
     pub(super) fn start_update(
         &mut self,
         client: &Client,
         dialog: &mut Dialog,
         target: &Target,
-        offer: Option<String>,
+        offer: Offer,
         reply: Reply,
     ) {
         if self.ours.is_busy() {
             let _ = reply.send(Err(CallError::UpdateInProgress));
             return;
         }
-        let request = OurRequest::new(Method::Update, offer.map(Bytes::from), Some(reply));
+        let (method, offer) = match offer {
+            Offer::Update(sdp) => (Method::Update, sdp.map(Bytes::from)),
+            Offer::Reinvite(sdp) => (Method::Invite, Some(Bytes::from(sdp))),
+        };
+        let request = OurRequest::new(method, offer, Some(reply));
         self.ours
             .start(client, dialog, target, &self.timer, request);
     }
