@@ -203,6 +203,9 @@ enum Offer {
     Update(Option<String>),
     /// re-INVITE (RFC 3261 §14.1) with this SDP offer.
     Reinvite(String),
+    /// re-INVITE offering the description in force on hold (`true`) or
+    /// off hold (RFC 3264 §8.4, RFC 6337 §5.3).
+    Hold(bool),
 }
 
 /// What the task tells the [`PendingCall`].
@@ -419,21 +422,7 @@ impl Call {
     /// [`CallError::UpdateInProgress`] while another UPDATE of ours waits
     /// for its answer.
     pub async fn update(&mut self, sdp: Option<String>) -> Result<Response, CallError> {
-        if let Some(end) = self.end() {
-            return Err(CallError::Ended(Box::new(end)));
-        }
-        let (tx, rx) = oneshot::channel();
-        if self
-            .commands
-            .send(Command::Update(Offer::Update(sdp), tx))
-            .is_err()
-        {
-            return Err(self.gone());
-        }
-        match rx.await {
-            Ok(r) => r,
-            Err(_) => Err(self.gone()),
-        }
+        self.offer(Offer::Update(sdp)).await
     }
 
     /// Sends a re-INVITE in the call's dialog (RFC 3261 §14.1: a target
@@ -456,11 +445,32 @@ impl Call {
     /// MUST NOT initiate a new INVITE transaction within a dialog while
     /// another INVITE transaction is in progress").
     pub async fn reinvite(&mut self, sdp: impl Into<String>) -> Result<Response, CallError> {
+        self.offer(Offer::Reinvite(sdp.into())).await
+    }
+
+    /// Puts the call on hold (RFC 3264 §8.4, RFC 6337 §5.3): a re-INVITE
+    /// offering the description in force with every active audio and
+    /// video stream `sendonly` (`inactive` if it was `recvonly`), the
+    /// `o=` version incremented; returns its final response, as
+    /// [`reinvite`](Self::reinvite) does. [`CallError::Protocol`] when the
+    /// call has no description of ours in force (an INVITE without an
+    /// offer).
+    pub async fn hold(&mut self) -> Result<Response, CallError> {
+        self.offer(Offer::Hold(true)).await
+    }
+
+    /// Takes the call off hold, the inverse of [`hold`](Self::hold):
+    /// `sendonly` streams back to `sendrecv`, `inactive` ones to
+    /// `recvonly`.
+    pub async fn resume(&mut self) -> Result<Response, CallError> {
+        self.offer(Offer::Hold(false)).await
+    }
+
+    async fn offer(&mut self, offer: Offer) -> Result<Response, CallError> {
         if let Some(end) = self.end() {
             return Err(CallError::Ended(Box::new(end)));
         }
         let (tx, rx) = oneshot::channel();
-        let offer = Offer::Reinvite(sdp.into());
         if self.commands.send(Command::Update(offer, tx)).is_err() {
             return Err(self.gone());
         }

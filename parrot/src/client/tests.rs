@@ -1332,3 +1332,47 @@ async fn a_reinvite_carries_our_offer_and_its_2xx_is_acknowledged() {
     let (r, _) = bye_task.await.unwrap();
     assert_eq!(r.unwrap().status, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_and_resume_offer_our_description_with_its_directions_changed() {
+    const OFFER: &str = "v=0\r\no=- 7 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    let peer = Peer::bind().await;
+    let client = client().await;
+    let pending = client.invite(peer.uri("bob"), OFFER).await.unwrap();
+    let (inv, from) = peer.request().await;
+    peer.send(
+        peer.answer(&inv, StatusCode::OK)
+            .body("application/sdp", OFFER.replace("o=- 7", "o=- 9")),
+        from,
+    )
+    .await;
+    let call = pending.wait().await.unwrap();
+    let (ack, _) = peer.request().await;
+    assert_eq!(ack.method, Method::Ack);
+    let task = tokio::spawn(async move {
+        let mut call = call;
+        let held = call.hold().await.map(|r| r.status);
+        let resumed = call.resume().await.map(|r| r.status);
+        (held, resumed)
+    });
+    // RFC 3264 §8.4: on hold, our audio is sendonly and the o= version
+    // goes up; off hold, sendrecv and up again (by re-INVITE, each ACKed).
+    for (direction, version) in [("a=sendonly", "o=- 7 2 "), ("a=sendrecv", "o=- 7 3 ")] {
+        let (reinvite, from) = peer.request().await;
+        assert_eq!(reinvite.method, Method::Invite);
+        let body = String::from_utf8_lossy(&reinvite.body).to_string();
+        assert!(body.contains(direction), "{body}");
+        assert!(body.contains(version), "{body}");
+        peer.send(
+            peer.answer(&reinvite, StatusCode::OK)
+                .body("application/sdp", OFFER.replace("o=- 7", "o=- 9")),
+            from,
+        )
+        .await;
+        let (ack, _) = peer.request().await;
+        assert_eq!(ack.method, Method::Ack);
+    }
+    let (held, resumed) = task.await.unwrap();
+    assert_eq!(held.unwrap(), StatusCode::OK);
+    assert_eq!(resumed.unwrap(), StatusCode::OK);
+}

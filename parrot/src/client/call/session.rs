@@ -13,6 +13,7 @@ use super::{CallError, Offer};
 use crate::client::Client;
 use crate::dialog::{Dialog, Retransmit2xx, Retransmit2xxOutput, SessionTimerAction};
 use crate::message::{HeaderName, Method, Request, Response, StatusCode};
+use crate::sdp::SessionDescription;
 use crate::transaction::TransactionId;
 use crate::transport::Target;
 use bytes::Bytes;
@@ -93,6 +94,23 @@ impl Session {
         let (method, offer) = match offer {
             Offer::Update(sdp) => (Method::Update, sdp.map(Bytes::from)),
             Offer::Reinvite(sdp) => (Method::Invite, Some(Bytes::from(sdp))),
+            Offer::Hold(on) => {
+                let in_force = self
+                    .local_sdp
+                    .as_ref()
+                    .and_then(|b| SessionDescription::from_bytes(b).ok());
+                let Some(in_force) = in_force else {
+                    let missing = "no session description of ours in force".to_owned();
+                    let _ = reply.send(Err(CallError::Protocol(missing)));
+                    return;
+                };
+                let offer = if on {
+                    in_force.held()
+                } else {
+                    in_force.resumed()
+                };
+                (Method::Invite, Some(Bytes::from(offer.to_string())))
+            }
         };
         let request = OurRequest::new(method, offer, Some(reply));
         self.ours
