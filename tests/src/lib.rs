@@ -45,6 +45,7 @@ use parrot::transport::{
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use tokio::sync::oneshot;
 
+pub mod baresip;
 pub mod kamailio;
 pub mod kamailio_edge;
 pub mod redis;

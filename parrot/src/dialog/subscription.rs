@@ -87,11 +87,11 @@ pub struct SubscribeRequest {
 /// unsubscription of a subscription that exists (else 481, RFC 6665
 /// §4.2.1.2). `packages` empty serves every package. `existing` is the
 /// dialog's subscriptions (none outside a dialog).
-pub fn check_subscribe(
+pub fn check_subscribe<'a>(
     req: &Request,
     packages: &[&str],
     policy: &ExpiresPolicy,
-    existing: &[Notifier],
+    existing: impl IntoIterator<Item = &'a Notifier>,
 ) -> Result<SubscribeRequest, Response> {
     let event = event_of(req)?;
     if !packages.is_empty() && !packages.contains(&event.package.as_str()) {
@@ -114,7 +114,7 @@ pub fn check_subscribe(
         resp.headers.push_typed(&MinExpires(min));
         resp
     })?;
-    let found = existing.iter().any(|n| n.matches(&event));
+    let found = existing.into_iter().any(|n| n.matches(&event));
     let kind = match (found, expires) {
         (true, 0) => SubscribeKind::Unsubscribe,
         (true, _) => SubscribeKind::Refresh,

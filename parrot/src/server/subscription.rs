@@ -32,13 +32,12 @@ impl<E: Send + 'static> Session<E> {
     ) -> Result<(), Response> {
         match req.method {
             Method::Subscribe => {
-                let existing: Vec<Notifier> = self
+                let existing = self
                     .subs
                     .iter()
-                    .flat_map(|s| s.usages.iter().map(|u| u.notifier.clone()))
-                    .collect();
-                let policy = self.shared.policy.subscription_expires;
-                let desc = check_subscribe(req, packages, &policy, &existing)?;
+                    .flat_map(|s| s.usages.iter().map(|u| &u.notifier));
+                let policy = &self.shared.policy.subscription_expires;
+                let desc = check_subscribe(req, packages, policy, existing)?;
                 let subs = self.subs.get_or_insert_default();
                 subs.current = Some(desc);
                 subs.current_state = None;

@@ -9,65 +9,16 @@
 //! up at 55 s. Real time: about a minute.
 
 use std::fs;
-use std::net::{TcpListener, UdpSocket};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use examples::answer::AnswerOptions;
 use parrot::server::Reliability;
-use tests::{Server, free_port};
+use tests::Server;
+use tests::baresip::{configure, port_pair};
 
 /// How long baresip keeps the call before quitting (`-t`).
 const CALL_SECONDS: u64 = 55;
-
-/// A port whose successor is free too: baresip listens for TLS on its SIP
-/// port plus one.
-fn port_pair() -> u16 {
-    for _ in 0..50 {
-        let port = free_port();
-        let next = port + 1;
-        if UdpSocket::bind(("127.0.0.1", next)).is_ok()
-            && TcpListener::bind(("127.0.0.1", next)).is_ok()
-        {
-            return port;
-        }
-    }
-    panic!("no pair of free loopback ports");
-}
-
-/// A baresip configuration with no sound card: a sine source, a file
-/// sink, G.711 only, one account without registration.
-fn configure(dir: &Path, port: u16) {
-    let config = format!(
-        "poll_method\t\tpoll\n\
-         sip_listen\t\t127.0.0.1:{port}\n\
-         audio_player\t\taufile,{out}\n\
-         audio_source\t\tausine,440\n\
-         audio_alert\t\taufile,{out}\n\
-         ausrc_srate\t\t48000\n\
-         auplay_srate\t\t48000\n\
-         ausrc_channels\t\t2\n\
-         auplay_channels\t\t2\n\
-         rtp_ports\t\t{rtp}-{rtp_end}\n\
-         module_path\t\t/usr/lib/baresip/modules\n\
-         module\t\t\tg711.so\n\
-         module\t\t\tausine.so\n\
-         module\t\t\taufile.so\n\
-         module\t\t\tmenu.so\n\
-         module\t\t\taccount.so\n",
-        out = dir.join("out.wav").display(),
-        rtp = port + 2,
-        rtp_end = port + 20,
-    );
-    fs::write(dir.join("config"), config).unwrap();
-    fs::write(
-        dir.join("accounts"),
-        format!("<sip:alice@127.0.0.1:{port}>;regint=0\n"),
-    )
-    .unwrap();
-    fs::write(dir.join("contacts"), "").unwrap();
-}
 
 #[test]
 fn baresip_calls_answer_with_100rel_and_session_timers_on() {
@@ -82,7 +33,7 @@ fn baresip_calls_answer_with_100rel_and_session_timers_on() {
     let dir = std::env::temp_dir().join(format!("parrot-e2e-baresip-{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();
     let port = port_pair();
-    configure(&dir, port);
+    configure(&dir, port, None);
     let started = Instant::now();
     let child = Command::new("baresip")
         .arg("-f")

@@ -13,7 +13,6 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -21,6 +20,7 @@ use std::time::{Duration, Instant};
 use examples::answer::AnswerOptions;
 use parrot::prelude::*;
 use parrot::sdp::{SessionDescription, answer_audio};
+use tests::baresip::{configure, port_pair};
 use tests::{LOOPBACK, Server, free_port};
 
 /// How long any one step may take before the test fails.
@@ -52,41 +52,6 @@ impl Carol {
     async fn bye(&mut self, _req: &Request) -> StatusCode {
         StatusCode::OK
     }
-}
-
-/// A baresip configuration with no sound card, G.711 only, one account
-/// without registration, and the `ctrl_tcp` interface on `ctrl`.
-fn configure(dir: &Path, port: u16, ctrl: u16) {
-    let config = format!(
-        "poll_method\t\tpoll\n\
-         sip_listen\t\t127.0.0.1:{port}\n\
-         audio_player\t\taufile,{out}\n\
-         audio_source\t\tausine,440\n\
-         audio_alert\t\taufile,{out}\n\
-         ausrc_srate\t\t48000\n\
-         auplay_srate\t\t48000\n\
-         ausrc_channels\t\t2\n\
-         auplay_channels\t\t2\n\
-         rtp_ports\t\t{rtp}-{rtp_end}\n\
-         module_path\t\t/usr/lib/baresip/modules\n\
-         module\t\t\tg711.so\n\
-         module\t\t\tausine.so\n\
-         module\t\t\taufile.so\n\
-         module\t\t\tmenu.so\n\
-         module\t\t\taccount.so\n\
-         module\t\t\tctrl_tcp.so\n\
-         ctrl_tcp_listen\t\t127.0.0.1:{ctrl}\n",
-        out = dir.join("out.wav").display(),
-        rtp = port + 2,
-        rtp_end = port + 20,
-    );
-    fs::write(dir.join("config"), config).unwrap();
-    fs::write(
-        dir.join("accounts"),
-        format!("<sip:alice@127.0.0.1:{port}>;regint=0\n"),
-    )
-    .unwrap();
-    fs::write(dir.join("contacts"), "").unwrap();
 }
 
 /// baresip's `ctrl_tcp` connection: netstrings of JSON both ways.
@@ -213,9 +178,9 @@ fn baresip_transfers_its_call_with_answer_to_a_second_server() {
 
     let dir = std::env::temp_dir().join(format!("parrot-e2e-transfer-{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
+    let port = port_pair();
     let ctrl_port = free_port();
-    configure(&dir, port, ctrl_port);
+    configure(&dir, port, Some(ctrl_port));
     let started = Instant::now();
     let child = Command::new("baresip")
         .arg("-f")
