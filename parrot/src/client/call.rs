@@ -19,30 +19,30 @@
 //! * `timer`: the session timer (RFC 4028) of the call: its negotiation
 //!   in both directions, its refreshes and its expiry.
 
+mod calling;
 mod established;
 mod ours;
+mod peer;
 mod prack;
 mod requests;
 mod session;
 mod timer;
 
-use super::request;
 use super::router::DialogInput;
-use super::{Client, ClientError, Prepared, is_challenge};
+use super::{Client, ClientError, Prepared};
 use crate::dialog::{DialogId, SessionTimerConfig};
-use crate::endpoint::{ClientEvent, ClientTransaction};
+use crate::endpoint::ClientTransaction;
 use crate::message::{HeaderName, Request, Response, StatusCode};
-use crate::time::sleep_until;
 use crate::transport::Target;
 use std::fmt;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
 
 /// The `Allow` header of our INVITEs and of the answers given in a call.
 pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, NOTIFY";
 
+pub use peer::{PeerRequest, PeerRequests, ReferReports};
 pub use requests::Referral;
 
 /// What a [`PendingCall`] yields.
@@ -220,6 +220,8 @@ struct Answered {
     id: DialogId,
     status: watch::Receiver<Status>,
     interval: watch::Receiver<Option<Duration>>,
+    /// The peer's requests, when the application answers them.
+    requests: Option<PeerRequests>,
 }
 
 /// An INVITE in progress, from [`Client::invite`].
@@ -267,6 +269,7 @@ impl PendingCall {
                 commands: self.commands.clone(),
                 status: a.status,
                 interval: a.interval,
+                requests: a.requests,
             }),
             Some(Update::Failed(e)) => Progress::Failed(e),
             None => Progress::Failed(CallError::Closed),
@@ -327,6 +330,9 @@ pub struct Call {
     status: watch::Receiver<Status>,
     /// The session interval in force (RFC 4028), as the task publishes it.
     interval: watch::Receiver<Option<Duration>>,
+    /// The peer's requests, when the application answers them
+    /// ([`InviteOptions::peer_requests`](super::InviteOptions::peer_requests)).
+    requests: Option<PeerRequests>,
 }
 
 impl fmt::Debug for Call {
@@ -611,6 +617,26 @@ impl Call {
         }
     }
 
+    /// The next request of the peer in the call for the application to
+    /// answer (see [`PeerRequest`]), when the call was placed with
+    /// [`InviteOptions::peer_requests`](super::InviteOptions::peer_requests);
+    /// `None` once the call is over, or without that option (the client
+    /// then answers them itself), or after [`Call::requests`] took them.
+    pub async fn next_request(&mut self) -> Option<PeerRequest> {
+        match &mut self.requests {
+            Some(r) => r.next().await,
+            None => None,
+        }
+    }
+
+    /// Takes the stream of the peer's requests (see
+    /// [`Call::next_request`]), to serve them from another task; `None`
+    /// without [`InviteOptions::peer_requests`](super::InviteOptions::peer_requests)
+    /// or once taken.
+    pub fn requests(&mut self) -> Option<PeerRequests> {
+        self.requests.take()
+    }
+
     /// A handle that can hang the call up from elsewhere.
     pub fn handle(&self) -> CallHandle {
         CallHandle {
@@ -688,10 +714,21 @@ fn sdp_body(resp: &Response) -> Option<&str> {
     std::str::from_utf8(&resp.body).ok()
 }
 
-/// Starts the call's task for the INVITE `p`.
-pub(crate) async fn start(client: Client, p: Prepared) -> Result<PendingCall, ClientError> {
+/// Starts the call's task for the INVITE `p`; with `peer_requests`, the
+/// peer's requests in the established call go to the application.
+pub(crate) async fn start(
+    client: Client,
+    p: Prepared,
+    peer_requests: bool,
+) -> Result<PendingCall, ClientError> {
     let (updates_tx, updates) = mpsc::unbounded_channel();
     let (commands, commands_rx) = mpsc::unbounded_channel();
+    let (peer, peer_requests) = if peer_requests {
+        let (channel, requests) = peer::PeerChannel::new(commands.downgrade());
+        (Some(channel), Some(requests))
+    } else {
+        (None, None)
+    };
     let (inbox_tx, inbox) = mpsc::unbounded_channel();
     let (status, _) = watch::channel(Status::Active);
     let request = p.request.clone();
@@ -713,6 +750,8 @@ pub(crate) async fn start(client: Client, p: Prepared) -> Result<PendingCall, Cl
         status,
         early: prack::EarlyDialogs::default(),
         timer_config: client_timer,
+        peer,
+        peer_requests,
     };
     tokio::spawn(tracing::Instrument::instrument(task.run(), span));
     Ok(PendingCall {
@@ -761,227 +800,8 @@ struct Task {
     /// The session timer we ask for (RFC 4028): the client's, raised after
     /// a 422 (§7.3); `None` when we only support timers passively.
     timer_config: Option<SessionTimerConfig>,
-}
-
-impl Task {
-    /// The INVITE for the next server after ours failed with `status`
-    /// (RFC 3263 §4.3), if there is one; the task's target moves on.
-    fn fail_over(&mut self, status: StatusCode) -> Option<Request> {
-        let p = Prepared {
-            request: self.invite.clone(),
-            target: self.target,
-            fallbacks: std::mem::take(&mut self.fallbacks),
-        };
-        let next = self.client.fail_over(p, status)?;
-        self.target = next.target;
-        self.fallbacks = next.fallbacks;
-        Some(next.request)
-    }
-
-    async fn run(mut self) {
-        if let Some(accepted) = self.calling().await {
-            self.established(accepted).await;
-        }
-    }
-
-    fn fail(&self, error: CallError) {
-        debug!(%error, "call failed");
-        let _ = self.updates.send(Update::Failed(error));
-    }
-
-    async fn start_transaction(&self) -> Option<ClientTransaction> {
-        match self
-            .client
-            .endpoint()
-            .request(self.invite.clone(), self.target)
-            .await
-        {
-            Ok(tx) => Some(tx),
-            Err(e) => {
-                warn!(error = %e, "cannot start the INVITE transaction");
-                None
-            }
-        }
-    }
-
-    /// The INVITE until its final response (§13.2.2). `Some` with the 2xx.
-    async fn calling(&mut self) -> Option<Accepted> {
-        let Some(mut tx) = self.start_transaction().await else {
-            self.fail(unreachable(&self.invite));
-            return None;
-        };
-        let mut provisional = false;
-        let mut cancel = Cancel::No;
-        let mut challenged = false;
-        let mut too_small = false;
-        loop {
-            let deadline = match cancel {
-                Cancel::Sent(at) => Some(at),
-                _ => None,
-            };
-            tokio::select! {
-                ev = tx.next() => match ev {
-                    Some(ClientEvent::Response(r)) => {
-                        if !request::acceptable(&r) {
-                            debug!(status = %r.status, "response with several Via values discarded (§8.1.3.3)");
-                            continue;
-                        }
-                        if r.status.is_provisional() {
-                            provisional = true;
-                            if cancel == Cancel::Waiting {
-                                cancel = self.send_cancel();
-                            }
-                            // RFC 3262 §4: a new reliable one is
-                            // acknowledged; a repeated one goes no further.
-                            if self.early.on_provisional(&self.client, &self.invite, &self.target, &r) {
-                                let _ = self.updates.send(Update::Provisional(r));
-                            }
-                        } else if r.status.is_success() {
-                            return Some(Accepted { ok: r, tx, cancelled: cancel != Cancel::No });
-                        } else {
-                            // §22.2, §22.3: answer one challenge; RFC 4028
-                            // §7.3: and one 422. Either way with a new CSeq
-                            // and the same Call-ID, From tag and To.
-                            let next = if cancel != Cancel::No {
-                                None
-                            } else if is_challenge(&r) && !challenged {
-                                challenged = true;
-                                self.client.authorize(&self.invite, &r)
-                            } else if r.status == StatusCode::SESSION_INTERVAL_TOO_SMALL && !too_small {
-                                too_small = true;
-                                self.interval_too_small(&r)
-                            } else if r.status == StatusCode::SERVICE_UNAVAILABLE && !provisional {
-                                // RFC 3263 §4.3: the next server.
-                                self.fail_over(r.status)
-                            } else {
-                                None
-                            };
-                            if let Some(next) = next {
-                                info!(status = %r.status, "INVITE refused; resubmitting it");
-                                self.invite = next;
-                                self.early.reset();
-                                match self.start_transaction().await {
-                                    Some(t) => {
-                                        tx = t;
-                                        provisional = false;
-                                        continue;
-                                    }
-                                    None => {
-                                        self.fail(unreachable(&self.invite));
-                                        return None;
-                                    }
-                                }
-                            }
-                            let error = if cancel == Cancel::No {
-                                CallError::Rejected(Box::new(r))
-                            } else {
-                                CallError::Cancelled(Box::new(r))
-                            };
-                            self.fail(error);
-                            return None;
-                        }
-                    }
-                    Some(ClientEvent::TransportError) | Some(ClientEvent::Timeout(_)) | None => {
-                        let failed = if matches!(ev, Some(ClientEvent::TransportError)) {
-                            unreachable(&self.invite)
-                        } else {
-                            timeout(&self.invite)
-                        };
-                        // RFC 3263 §4.3: a server that does not answer
-                        // gives way to the next one.
-                        if !provisional
-                            && cancel == Cancel::No
-                            && let Some(next) = self.fail_over(failed.status().unwrap_or(StatusCode::REQUEST_TIMEOUT))
-                        {
-                            self.invite = next;
-                            self.early.reset();
-                            if let Some(t) = self.start_transaction().await {
-                                tx = t;
-                                continue;
-                            }
-                        }
-                        self.fail(failed);
-                        return None;
-                    }
-                },
-                cmd = self.commands.recv(), if self.commands_open => {
-                    let command = match cmd {
-                        Some(c) => c,
-                        None => {
-                            // The PendingCall is gone: nobody wants the call.
-                            self.commands_open = false;
-                            Command::Cancel
-                        }
-                    };
-                    match command {
-                        Command::Cancel | Command::Hangup => {
-                            if cancel == Cancel::No {
-                                cancel = if provisional { self.send_cancel() } else { Cancel::Waiting };
-                            }
-                        }
-                        Command::Bye(reply) | Command::Update(_, reply) | Command::Request(_, reply) => {
-                            let _ = reply.send(Err(CallError::NotEstablished));
-                        }
-                    }
-                },
-                () = sleep_until(deadline) => {
-                    // §9.1: "If there is no final response for the original
-                    // request in 64*T1 seconds ..., the client SHOULD then
-                    // consider the original transaction cancelled".
-                    info!("no final response 64*T1 after CANCEL; giving up");
-                    self.fail(CallError::Cancelled(Box::new(
-                        self.invite.reply(StatusCode::REQUEST_TIMEOUT),
-                    )));
-                    return None;
-                }
-            }
-        }
-    }
-
-    /// The INVITE to resend after `422 Session Interval Too Small` (RFC
-    /// 4028 §7.3): Session-Expires and Min-SE raised to the 422's Min-SE,
-    /// a new CSeq (§22.2's rule for a resubmission), the same Call-ID,
-    /// From tag and To. `None` if the 422 has no usable Min-SE.
-    fn interval_too_small(&mut self, r: &Response) -> Option<Request> {
-        let current = self.timer_config.unwrap_or_default();
-        let Some(config) = crate::dialog::uac_retry_config(r, &current) else {
-            warn!("422 without a usable Min-SE: not retried");
-            return None;
-        };
-        info!(
-            interval = config.interval.as_secs(),
-            "session interval too small; asking for the callee's Min-SE (RFC 4028 §7.3)"
-        );
-        let mut next = self.invite.clone();
-        crate::dialog::uac_prepare(&mut next, &config, None);
-        let next = request::resubmit(&next)?;
-        // The refreshes use the raised Min-SE too (§7.3: the largest seen).
-        self.timer_config = Some(config);
-        Some(next)
-    }
-
-    /// Sends the CANCEL of the current INVITE in its own transaction,
-    /// to the INVITE's destination (§9.1).
-    fn send_cancel(&self) -> Cancel {
-        let deadline = Instant::now() + self.client.timers().timer_b();
-        let Some(cancel) = crate::transaction::cancel_request(&self.invite) else {
-            return Cancel::Sent(deadline);
-        };
-        info!("sending CANCEL");
-        let client = self.client.clone();
-        let target = self.target;
-        tokio::spawn(async move {
-            let resp = client.one_transaction(&cancel, target).await;
-            debug!(status = %resp.status, "CANCEL answered");
-        });
-        Cancel::Sent(deadline)
-    }
-}
-
-fn timeout(invite: &Request) -> CallError {
-    CallError::Timeout(Box::new(invite.reply(StatusCode::REQUEST_TIMEOUT)))
-}
-
-fn unreachable(invite: &Request) -> CallError {
-    CallError::Unreachable(Box::new(invite.reply(StatusCode::SERVICE_UNAVAILABLE)))
+    /// The peer's requests handed to the application, when it takes them.
+    peer: Option<peer::PeerChannel>,
+    /// The application's end of `peer`, until the call is answered.
+    peer_requests: Option<PeerRequests>,
 }

@@ -99,6 +99,7 @@
 mod builder;
 mod call;
 mod handler;
+mod invite;
 mod register;
 pub(crate) mod request;
 mod router;
@@ -118,8 +119,12 @@ async fn resolve_hop(hop: NextHop) -> Result<Target, ClientError> {
 mod tests;
 
 pub use builder::ClientBuilder;
-pub use call::{Call, CallEnd, CallError, CallHandle, PendingCall, Progress, Referral};
+pub use call::{
+    Call, CallEnd, CallError, CallHandle, PeerRequest, PeerRequests, PendingCall, Progress,
+    ReferReports, Referral,
+};
 pub use handler::{CallOutcome, IntoUacAction, UacAction, UacHandler};
+pub use invite::InviteOptions;
 pub use parrot_macros::uac_handler;
 pub use register::Registration;
 pub use request::NextHop;
@@ -408,55 +413,6 @@ impl Client {
     ) -> Result<Registration, ClientError> {
         let binding = register::Binding::new(self, registrar.into_uri()?, aor.into_uri()?, contact);
         Registration::start(binding, expires).await
-    }
-
-    /// Starts a call: sends INVITE to `uri` with the SDP offer `sdp_offer`
-    /// (`application/sdp`; empty for an INVITE without an offer) and
-    /// returns the [`PendingCall`], which yields the provisional
-    /// responses and then the outcome.
-    ///
-    /// The INVITE carries `Supported: 100rel`: each new reliable
-    /// provisional response is acknowledged with a PRACK in its early
-    /// dialog, and its retransmissions are not passed up (RFC 3262 §4).
-    /// It carries `Supported: timer` too, with `Session-Expires` and
-    /// `Min-SE` when the client asks for session timers (see
-    /// [`ClientBuilder::session_timer`], RFC 4028).
-    /// Without an offer in the INVITE, an offer in a reliable provisional
-    /// response is not answered in the PRACK (RFC 3262 §5 asks for it;
-    /// not implemented): give the INVITE an offer.
-    pub async fn invite(
-        &self,
-        uri: impl IntoUri,
-        sdp_offer: impl Into<bytes::Bytes>,
-    ) -> Result<PendingCall, ClientError> {
-        let uri = uri.into_uri()?;
-        let to = NameAddr::new(uri.clone());
-        let p = self
-            .prepare(Method::Invite, uri, to, None, initial_cseq(), true)
-            .await?;
-        let mut request = p.request;
-        request.headers.append(HeaderName::Allow, call::ALLOW);
-        // RFC 3262 §4: the caller supports reliable provisional responses
-        // (and acknowledges each with a PRACK); RFC 4028 §7.1: and session
-        // timers, asked for (Session-Expires, Min-SE) when configured.
-        request.headers.append(
-            HeaderName::Supported,
-            format!(
-                "{}, {}",
-                crate::dialog::TAG_100REL,
-                crate::dialog::TAG_TIMER
-            ),
-        );
-        if let Some(config) = &self.inner.session_timer {
-            crate::dialog::uac_prepare(&mut request, config, None);
-        }
-        let request = request::with_body(request, "application/sdp", sdp_offer.into());
-        let p = self.fit_transport(Prepared {
-            request,
-            target: p.target,
-            fallbacks: p.fallbacks,
-        })?;
-        call::start(self.clone(), p).await
     }
 
     /// Runs a call with a callback handler (an `impl` block marked

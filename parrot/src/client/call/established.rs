@@ -101,6 +101,7 @@ impl Task {
                 id: id.clone(),
                 status: self.status.subscribe(),
                 interval: interval_rx,
+                requests: self.peer_requests.take(),
             };
             if self
                 .updates
@@ -148,7 +149,13 @@ impl Task {
                         bye = Some((start_bye(&self.client, &mut dialog, self.target.protocol), Some(reply)));
                     }
                     Some(Command::Update(offer, reply)) => {
-                        session.start_update(&self.client, &mut dialog, &self.target, offer, reply);
+                        if self.peer.as_ref().is_some_and(|p| p.invite_pending || p.offer_pending) {
+                            // RFC 3261 §14.1, RFC 3311 §5.1: not while the
+                            // peer's INVITE or offer is unanswered.
+                            let _ = reply.send(Err(CallError::UpdateInProgress));
+                        } else {
+                            session.start_update(&self.client, &mut dialog, &self.target, offer, reply);
+                        }
                     }
                     Some(Command::Hangup) => bye = Some((start_bye(&self.client, &mut dialog, self.target.protocol), None)),
                     Some(Command::Request(out, reply)) => {
@@ -162,6 +169,9 @@ impl Task {
                     // final response.
                     Some(Command::Cancel) => {}
                 },
+                Some(reply) = peer_reply(&mut self.peer) => {
+                    self.answer_peer(&mut dialog, &mut session, &mut requests, reply);
+                }
                 Some(finished) = requests.next() => {
                     if requests.finished(&mut dialog, finished) {
                         // §12.2.1.2: a 481 or 408 ended the dialog.
@@ -307,7 +317,7 @@ impl Task {
     /// until its ACK, §13.3.1.4); a PRACK `481`, as we send no reliable
     /// provisional responses (RFC 3262 §3); anything else `405`.
     fn in_dialog(
-        &self,
+        &mut self,
         dialog: &mut Dialog,
         session: &mut Session,
         requests: &mut Requests,
@@ -322,7 +332,38 @@ impl Task {
             }
             return None;
         }
-        let (mut resp, end) = match request.method {
+        if let Some(peer) = &mut self.peer
+            && super::peer::PeerChannel::takes(&request)
+        {
+            let refusal = if !matches!(request.method, Method::Invite | Method::Update) {
+                None
+            } else if let Some(too_small) = session.timer.check(&request) {
+                // RFC 4028 §9.
+                Some(too_small)
+            } else if session.offer_pending()
+                && (request.method == Method::Invite || !request.body.is_empty())
+            {
+                // RFC 3311 §5.2, RFC 3261 §14.2: offers crossed.
+                Some(request.reply(StatusCode::REQUEST_PENDING))
+            } else {
+                None
+            };
+            let refusal = match refusal {
+                Some(r) => Some(r),
+                None => match peer.hand_over(sid, request.clone(), protocol) {
+                    Ok(()) => {
+                        debug!(method = %request.method, "peer's request handed to the application");
+                        return None;
+                    }
+                    Err(resp) => Some(*resp),
+                },
+            };
+            if let Some(resp) = refusal {
+                self.send_answer(dialog, session, sid, &request, resp, protocol);
+            }
+            return None;
+        }
+        let (resp, end) = match request.method {
             Method::Bye => (
                 request.reply(StatusCode::OK),
                 Some(CallEnd::RemoteBye(Box::new(request.clone()))),
@@ -339,6 +380,60 @@ impl Task {
             ),
             _ => (request.reply(StatusCode::METHOD_NOT_ALLOWED), None),
         };
+        self.send_answer(dialog, session, sid, &request, resp, protocol);
+        end
+    }
+
+    /// The application's answer to a peer's request it was handed: the
+    /// session timer of a 2xx to a re-INVITE or UPDATE (RFC 4028 §9), the
+    /// description it puts in force (RFC 3264 §8), and for an accepted
+    /// REFER the first NOTIFY (RFC 3515 §2.4.4: `100 Trying`).
+    fn answer_peer(
+        &mut self,
+        dialog: &mut Dialog,
+        session: &mut Session,
+        requests: &mut Requests,
+        reply: super::peer::PeerReply,
+    ) {
+        if let Some(peer) = &mut self.peer {
+            peer.answered(&reply);
+        }
+        let super::peer::PeerReply {
+            transaction,
+            protocol,
+            request,
+            mut response,
+        } = reply;
+        let success = response.status.is_success();
+        if success && matches!(request.method, Method::Invite | Method::Update) {
+            session.timer.answer(&request, &mut response);
+            if response.headers.content_is_sdp() && !response.body.is_empty() {
+                session.local_sdp = Some(response.body.clone());
+            }
+        }
+        let refer_subscribed =
+            success && request.method == Method::Refer && !crate::dialog::refer_sub_false(&request);
+        self.send_answer(dialog, session, transaction, &request, response, protocol);
+        if refer_subscribed {
+            let seq = request.headers.cseq().map_or(0, |c| c.seq);
+            let (reply, _) = tokio::sync::oneshot::channel();
+            let notify = super::peer::refer_notify(seq, StatusCode::TRYING);
+            requests.start(&self.client, dialog, self.target.protocol, notify, reply);
+        }
+    }
+
+    /// Completes `resp` to the peer's `request` in the dialog (Allow,
+    /// Contact, To tag) and sends it; a 2xx to a re-INVITE is then
+    /// retransmitted until its ACK (§13.3.1.4).
+    fn send_answer(
+        &self,
+        dialog: &mut Dialog,
+        session: &mut Session,
+        sid: crate::transaction::TransactionId,
+        request: &Request,
+        mut resp: Response,
+        protocol: Protocol,
+    ) {
         let status = resp.status;
         if matches!(status, StatusCode::METHOD_NOT_ALLOWED) || request.method == Method::Options {
             resp.headers.append(HeaderName::Allow, ALLOW);
@@ -358,7 +453,15 @@ impl Task {
             );
         }
         self.client.endpoint().respond(sid, resp);
-        end
+    }
+}
+
+/// The application's next answer to a peer's request (pending forever
+/// when the application does not take them).
+async fn peer_reply(peer: &mut Option<super::peer::PeerChannel>) -> Option<super::peer::PeerReply> {
+    match peer {
+        Some(p) => p.replies.recv().await,
+        None => std::future::pending().await,
     }
 }
 
