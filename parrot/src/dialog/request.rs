@@ -164,8 +164,11 @@ impl Dialog {
 
         match method {
             Method::Invite => self.start_local_invite(seq),
-            // §15.1.1
-            Method::Bye => self.set_state_internal(DialogState::Terminated, "BYE sent"),
+            // §15.1.1; RFC 5057 §5.4: only the call ends while
+            // subscriptions use the dialog.
+            Method::Bye if !self.is_subscribed() => {
+                self.set_state_internal(DialogState::Terminated, "BYE sent")
+            }
             _ => {}
         }
         tracing::debug!(

@@ -555,10 +555,17 @@ impl Dialog {
     }
 
     /// Says whether subscription usages (RFC 6665, RFC 3515) share the
-    /// dialog. While they do, a BYE received ends only the INVITE usage
-    /// and the dialog stays confirmed for their NOTIFYs (RFC 5057 §5.4).
+    /// dialog. While they do, a BYE received or sent ends only the INVITE
+    /// usage and the dialog stays confirmed for their NOTIFYs (RFC 5057
+    /// §5.4).
     pub fn set_subscribed(&mut self, subscribed: bool) {
         self.subscribed = subscribed;
+    }
+
+    /// Whether subscription usages share the dialog
+    /// ([`set_subscribed`](Self::set_subscribed)).
+    pub fn is_subscribed(&self) -> bool {
+        self.subscribed
     }
 
     /// Completes a response we are about to send in this dialog (see

@@ -120,6 +120,9 @@ impl Task {
         // Whether our BYE ends an expired session (RFC 4028 §10).
         let mut expired = false;
         let end = loop {
+            // RFC 5057 §5.4: a BYE either way ends only the call while a
+            // REFER subscription of ours uses the dialog.
+            dialog.set_subscribed(requests.has_referrals());
             let reinvite_at = session.reinvite_deadline();
             let timer_at = session.timer.deadline();
             tokio::select! {
@@ -219,11 +222,6 @@ impl Task {
                 }
             }
         };
-        self.client
-            .calls()
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
         info!(end = %end, "call ended");
         session.abandon_request(CallError::Ended(Box::new(end.clone())));
         if let Some((_, Some(reply))) = bye.take() {
@@ -238,7 +236,15 @@ impl Task {
                 let _ = reply.send(Err(CallError::Ended(Box::new(end.clone()))));
             }
         }
-        self.status.send_replace(Status::Ended(end));
+        self.status.send_replace(Status::Ended(end.clone()));
+        if requests.has_referrals() && !dialog.is_terminated() {
+            self.referrals_only(&mut dialog, &mut requests, &end).await;
+        }
+        self.client
+            .calls()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
         // Requests that raced the end: the dialog is gone (§12.2.2: 481).
         while let Ok(input) = self.inbox.try_recv() {
             if let DialogInput::Request {
@@ -262,6 +268,58 @@ impl Task {
                 None => tx_open = false,
             }
         }
+    }
+
+    /// The dialog after the call, while REFER subscriptions of ours use it
+    /// (RFC 5057 §5.4: the INVITE usage is over, the subscription usages
+    /// go on): their NOTIFYs are answered and reported to the
+    /// [`Referral`](super::Referral)s until each is terminated or given
+    /// up; any other request gets `481` (§12.2.2: no call any more).
+    async fn referrals_only(
+        &mut self,
+        dialog: &mut Dialog,
+        requests: &mut Requests,
+        end: &CallEnd,
+    ) {
+        info!("call over; its REFER subscriptions go on (RFC 5057)");
+        while requests.has_referrals() || requests.in_progress() {
+            let deadline = requests.referrals_deadline();
+            tokio::select! {
+                input = self.inbox.recv() => match input {
+                    Some(DialogInput::Request { id: sid, request, protocol }) => {
+                        let checked = request.method == Method::Notify && dialog.check_request(&request).is_ok();
+                        let resp = if checked {
+                            requests.on_notify(&request)
+                        } else {
+                            request.reply(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST)
+                        };
+                        let sips = super::super::is_sips(&request.uri);
+                        let mut resp = resp;
+                        if let Ok(contact) = self.client.contact_for(&self.target, sips) {
+                            dialog.prepare_response(&mut resp, &contact);
+                        }
+                        debug!(method = %request.method, status = %resp.status, ?protocol, "request after the call");
+                        self.client.endpoint().respond(sid, resp);
+                    }
+                    Some(_) => {}
+                    None => break,
+                },
+                Some(finished) = requests.next() => {
+                    if requests.finished(dialog, finished) {
+                        break;
+                    }
+                }
+                cmd = self.commands.recv(), if self.commands_open => match cmd {
+                    Some(Command::Bye(reply) | Command::Update(_, reply) | Command::Request(_, reply)) => {
+                        let _ = reply.send(Err(CallError::Ended(Box::new(end.clone()))));
+                    }
+                    Some(_) => {}
+                    None => self.commands_open = false,
+                },
+                () = sleep_until(deadline) => requests.expire_referrals(),
+            }
+        }
+        dialog.terminate();
     }
 
     /// A 2xx after the first: a retransmission of it is acknowledged again

@@ -15,8 +15,10 @@ use crate::transport::Protocol;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::fmt;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 /// How many REFERs of one call may have their subscription live at once;
@@ -27,6 +29,9 @@ pub(super) const MAX_REFERRALS: usize = 8;
 pub(super) const MAX_IN_FLIGHT: usize = 16;
 /// How many progress reports wait for [`Referral::next`] at most.
 const REPORTS: usize = 16;
+/// How long a REFER subscription lasts after a NOTIFY without `expires`
+/// (RFC 3515 §2.4.4 leaves the duration to the notifier).
+const REFER_LIFETIME: u32 = 300;
 
 /// A request of the application in the call.
 pub(super) struct OutRequest {
@@ -54,8 +59,8 @@ pub(super) struct Finished {
 pub(super) struct Requests {
     jobs: JoinSet<Finished>,
     /// REFER subscriptions by `id` (the REFER's CSeq number, RFC 3515
-    /// §2.4.6).
-    referrals: HashMap<u32, mpsc::Sender<StatusCode>>,
+    /// §2.4.6), and when each is given up without a NOTIFY.
+    referrals: HashMap<u32, (mpsc::Sender<StatusCode>, Instant)>,
 }
 
 impl Requests {
@@ -97,8 +102,11 @@ impl Requests {
             // Registered before the REFER goes: its first NOTIFY may come
             // before its 2xx. A resubmission with credentials takes the
             // next number (§22.2), which the NOTIFYs then name.
-            self.referrals.insert(seq, tx.clone());
-            self.referrals.insert(seq.saturating_add(1), tx);
+            // RFC 6665 §4.1.2.4: no NOTIFY within 64*T1 and the
+            // subscription is over.
+            let until = Instant::now() + client.timers().timer_b();
+            self.referrals.insert(seq, (tx.clone(), until));
+            self.referrals.insert(seq.saturating_add(1), (tx, until));
         }
         let client = client.clone();
         info!(method = %out.method, cseq = seq, "sending the application's request");
@@ -180,7 +188,7 @@ impl Requests {
         let id = (event.package == REFER_PACKAGE)
             .then(|| event.id().and_then(|i| i.parse::<u32>().ok()))
             .flatten();
-        let Some(tx) = id.and_then(|id| self.referrals.get(&id)) else {
+        let Some((tx, until)) = id.and_then(|id| self.referrals.get_mut(&id)) else {
             debug!(%event, "NOTIFY for no subscription of ours: 481");
             return req
                 .reply(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST)
@@ -190,6 +198,9 @@ impl Requests {
             Ok(s) => s,
             Err(resp) => return resp,
         };
+        // The subscription lasts as the notifier says (RFC 6665 §4.1.3).
+        *until = Instant::now()
+            + Duration::from_secs(u64::from(state.expires().unwrap_or(REFER_LIFETIME)));
         match sipfrag_status(&req.body) {
             Some(status) => {
                 info!(%status, state = %state, "transfer progress");
@@ -205,6 +216,35 @@ impl Requests {
             self.referrals.remove(&id);
         }
         req.reply(StatusCode::OK)
+    }
+
+    /// Whether a REFER subscription of ours is live: the dialog then
+    /// outlives the call for its NOTIFYs (RFC 5057 §5.4).
+    pub(super) fn has_referrals(&self) -> bool {
+        !self.referrals.is_empty()
+    }
+
+    /// When the first REFER subscription is given up.
+    pub(super) fn referrals_deadline(&self) -> Option<Instant> {
+        self.referrals.values().map(|(_, until)| *until).min()
+    }
+
+    /// Gives up the REFER subscriptions past their time: their
+    /// [`Referral`]s end.
+    pub(super) fn expire_referrals(&mut self) {
+        let now = Instant::now();
+        self.referrals.retain(|id, (_, until)| {
+            let live = *until > now;
+            if !live {
+                info!(id, "REFER subscription given up: no NOTIFY in time");
+            }
+            live
+        });
+    }
+
+    /// Whether requests of the application are in progress.
+    pub(super) fn in_progress(&self) -> bool {
+        !self.jobs.is_empty()
     }
 }
 
