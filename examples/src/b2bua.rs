@@ -14,15 +14,16 @@
 //!   callee's answer relayed as our `200`, the callee's refusal relayed
 //!   (status and reason; `401`/`407` become `403`, `503` becomes `500`),
 //!   CANCEL passed on, BYE from either side ending both calls, re-INVITE
-//!   and UPDATE offers passed on as re-INVITEs and UPDATEs. A callee that rings longer
-//!   than [`B2buaOptions::no_answer`] is cancelled and the caller gets
-//!   `408`.
-//! - The caller's REFER (a blind transfer of the callee, RFC 3515) is
-//!   carried out here ([`Bridge::transfers`]): `202`, a new call to the
-//!   `Refer-To` target with the caller's SDP, its progress in NOTIFYs;
-//!   once it answers, the caller is offered its SDP (re-INVITE or
-//!   UPDATE) and the old callee hung up. A failed transfer leaves the
-//!   call as it was.
+//!   and UPDATE offers passed on as re-INVITEs and UPDATEs either way,
+//!   INFO and MESSAGE too. A callee that rings longer than
+//!   [`B2buaOptions::no_answer`] is cancelled and the caller gets `408`.
+//! - A REFER from either side (a blind or attended transfer, RFC 3515,
+//!   RFC 5589) is carried out here ([`Bridge::transfers`]): `202`, a new
+//!   call to the `Refer-To` target (with its `Replaces`, if any), its
+//!   progress in NOTIFYs. The caller's: the target is joined to the
+//!   callee, and the caller left to hang up. The callee's: the target
+//!   takes the callee's place with the caller, the callee hung up. A
+//!   failed transfer leaves the call as it was.
 //! - Unlike the `proxy` example, the two calls are separate dialogs
 //!   (Call-IDs, tags, CSeqs, Contacts): the caller only ever talks to the
 //!   B2BUA, and either call ending ends the other whatever happened
@@ -133,6 +134,14 @@ impl B2bua {
 
     async fn update(&mut self, req: &Request) -> Response {
         self.bridge.update(req).await
+    }
+
+    async fn info(&mut self, req: &Request) -> Response {
+        self.bridge.relay(req).await
+    }
+
+    async fn message(&mut self, req: &Request) -> Response {
+        self.bridge.relay(req).await
     }
 
     async fn refer(&mut self, req: &Request, cx: &mut Context<'_, BridgeEvent>) -> Response {

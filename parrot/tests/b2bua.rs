@@ -1,9 +1,10 @@
 //! The back-to-back user agent (`parrot::b2bua::Bridge`) between a
 //! scripted caller and a scripted callee, both on loopback UDP, on tokio's
 //! paused clock: what is relayed (ringing, early media, the answer, a
-//! failure's status and reason, re-INVITE and UPDATE offers, the caller's
-//! REFER moving the callee's leg to a new target), and that
-//! every leg ends when the other does, whichever side stops at whichever
+//! failure's status and reason, re-INVITE and UPDATE offers either way,
+//! INFO and MESSAGE, the caller's REFER joining the callee to the target
+//! and the callee's moving the caller to it, an attended transfer's
+//! Replaces), and that every leg ends when the other does, whichever side stops at whichever
 //! step. Each test ends by checking that nothing is left: no handler value
 //! (so no dialog of the server), no transaction on either endpoint, no
 //! task beyond those running before the call.
@@ -81,6 +82,10 @@ impl B2b {
 
     async fn refer(&mut self, req: &Request, cx: &mut Context<'_, BridgeEvent>) -> Response {
         self.bridge.refer(req, cx).await
+    }
+
+    async fn message(&mut self, req: &Request) -> Response {
+        self.bridge.relay(req).await
     }
 
     /// A handler bug, on purpose.
@@ -612,44 +617,227 @@ async fn refer(c: &mut Caller, tag: &str, target: &str) {
     c.expect(StatusCode::ACCEPTED, "REFER").await;
 }
 
+/// The next request the caller gets, the runtime's retransmissions and
+/// ACK-less noise skipped: of `method`.
+async fn caller_gets(c: &mut Caller, method: Method) -> Request {
+    loop {
+        let req = c.recv_request().await.expect("a request");
+        if req.method == method {
+            return req;
+        }
+        assert_eq!(req.method, Method::Ack, "{req:?}");
+    }
+}
+
+/// A third description of the callee and the target's.
+const OFFER3: &str = "v=0\r\no=bob 7 9 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 50004 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+const TARGET: &str = "v=0\r\no=carol 3 3 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 60000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
 #[tokio::test(start_paused = true)]
-async fn a_refer_from_the_caller_moves_the_callees_leg() {
-    let w = World::start(None).await;
-    let (mut c, tag, _, _) = answered(&w, "transfer").await;
+async fn a_refer_from_the_caller_joins_the_callee_to_the_target() {
+    let mut w = World::start(None).await;
+    let (mut c, tag, inv, from) = answered(&w, "transfer").await;
     let carol = Uas::bind().await;
     refer(&mut c, &tag, &carol.uri()).await;
     assert!(notify_says(&mut c, 100).await.starts_with("active"));
-    // The new callee is offered the caller's description.
-    let (inv, from) = carol.expect(Method::Invite).await;
-    assert_eq!(&inv.body[..], OFFER.as_bytes());
+    // RFC 5589 §6: the transferee (the callee) is the one who talks to
+    // the target, which is offered the callee's description.
+    let (cinv, cfrom) = carol.expect(Method::Invite).await;
+    assert_eq!(&cinv.body[..], ANSWER.as_bytes());
     carol
-        .send(&carol.reply(&inv, "180 Ringing", "carol", "", ""), from)
+        .send(&carol.reply(&cinv, "180 Ringing", "carol", "", ""), cfrom)
         .await;
     notify_says(&mut c, 180).await;
     carol
-        .send(&carol.reply(&inv, "200 OK", "carol", "", ANSWER2), from)
+        .send(&carol.reply(&cinv, "200 OK", "carol", "", TARGET), cfrom)
         .await;
     carol.expect(Method::Ack).await;
-    // The caller is offered the new callee's description.
-    let offer = c.recv_request().await.expect("the new description");
-    assert!(
-        matches!(offer.method, Method::Invite | Method::Update),
-        "{offer:?}"
-    );
-    assert_eq!(&offer.body[..], ANSWER2.as_bytes());
-    c.answer(&offer, StatusCode::OK, "", OFFER).await;
-    // The old callee is hung up; the transfer reported done.
-    let (bye, from) = w.callee.expect(Method::Bye).await;
-    callee_ok(&w, &bye, from, "").await;
+    // The callee is offered the target's description.
+    let (theirs, tfrom) = callee_expect_within(&w, Method::Invite, Duration::from_secs(5)).await;
+    assert_eq!(&theirs.body[..], TARGET.as_bytes());
+    callee_ok(&w, &theirs, tfrom, ANSWER).await;
+    w.callee.expect(Method::Ack).await;
     assert!(notify_says(&mut c, 200).await.starts_with("terminated"));
-    // The caller hangs up: the new callee with it.
+    // The transferor hangs up: only its own leg ends.
     let bye = c.text("BYE", "bob", &tag, "", "");
     c.send(&bye).await;
     c.expect(StatusCode::OK, "BYE").await;
-    let (bye, from) = carol.expect(Method::Bye).await;
-    assert_eq!(bye.headers.to_tag().as_deref(), Some("carol"));
+    assert!(w.callee.quiet_for(Duration::from_secs(2)).await);
+    // The joined legs pass offers and INFO to each other.
+    let reinvite = w.callee.request(&inv, "INVITE", TAG, OFFER3, 0);
+    w.callee.send(&reinvite, from).await;
+    let (creinv, _) = carol.expect(Method::Invite).await;
+    assert_eq!(&creinv.body[..], OFFER3.as_bytes());
     carol
-        .send(&carol.reply(&bye, "200 OK", "carol", "", ""), from)
+        .send(&carol.reply(&creinv, "200 OK", "carol", "", TARGET), cfrom)
+        .await;
+    carol.expect(Method::Ack).await;
+    let ok = w.callee.response().await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert_eq!(&ok.body[..], TARGET.as_bytes());
+    let ack = w
+        .callee
+        .request(&inv, "ACK", TAG, "", ok.headers.cseq().unwrap().seq);
+    w.callee.send(&ack, from).await;
+    // The target hangs up: the callee with it.
+    let cbye = format!(
+        "BYE {contact} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKcarolbye\r\nMax-Forwards: 70\r\nFrom: {to};tag=carol\r\nTo: {from}\r\nCall-ID: {call}\r\nCSeq: 9 BYE\r\nContent-Length: 0\r\n\r\n",
+        contact = cinv
+            .headers
+            .get(HeaderName::Contact)
+            .unwrap()
+            .trim_start_matches('<')
+            .trim_end_matches('>'),
+        me = carol.addr(),
+        to = cinv.headers.get(HeaderName::To).unwrap(),
+        from = cinv.headers.get(HeaderName::From).unwrap(),
+        call = cinv.headers.get(HeaderName::CallId).unwrap(),
+    );
+    carol.send(&cbye, cfrom).await;
+    assert_eq!(carol.response().await.status, StatusCode::OK);
+    let (bye, bfrom) = w.callee.expect(Method::Bye).await;
+    callee_ok(&w, &bye, bfrom, "").await;
+    w.assert_clean().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_attended_transfer_sends_replaces_to_the_target() {
+    let w = World::start(None).await;
+    let (mut c, tag, _, _) = answered(&w, "attended").await;
+    let carol = Uas::bind().await;
+    let target = format!(
+        "{}?Replaces=other%40example.com%3Bto-tag%3Dc1%3Bfrom-tag%3Da1",
+        carol.uri()
+    );
+    refer(&mut c, &tag, &target).await;
+    notify_says(&mut c, 100).await;
+    let (cinv, cfrom) = carol.expect(Method::Invite).await;
+    assert_eq!(
+        cinv.headers.get("Replaces").map(|v| v.as_str()),
+        Some("other@example.com;to-tag=c1;from-tag=a1")
+    );
+    assert_eq!(
+        cinv.headers.get(HeaderName::Require).map(|v| v.as_str()),
+        Some("replaces")
+    );
+    carol
+        .send(
+            &carol.reply(&cinv, "481 Call Does Not Exist", "carol", "", ""),
+            cfrom,
+        )
+        .await;
+    carol.expect(Method::Ack).await;
+    assert!(notify_says(&mut c, 481).await.starts_with("terminated"));
+    let bye = c.text("BYE", "bob", &tag, "", "");
+    c.send(&bye).await;
+    c.expect(StatusCode::OK, "BYE").await;
+    let (bye, from) = w.callee.expect(Method::Bye).await;
+    callee_ok(&w, &bye, from, "").await;
+    w.assert_clean().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_callees_offers_and_info_reach_the_caller() {
+    let mut w = World::start(None).await;
+    let (mut c, tag, inv, from) = answered(&w, "callee-offers").await;
+    // The callee's re-INVITE: a re-INVITE to the caller, whose answer
+    // comes back in the callee's 2xx.
+    let reinvite = w.callee.request(&inv, "INVITE", TAG, OFFER3, 0);
+    w.callee.send(&reinvite, from).await;
+    let theirs = caller_gets(&mut c, Method::Invite).await;
+    assert_eq!(&theirs.body[..], OFFER3.as_bytes());
+    c.answer(&theirs, StatusCode::OK, "", OFFER2).await;
+    let ok = w.callee.response().await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert_eq!(&ok.body[..], OFFER2.as_bytes());
+    let ack = w
+        .callee
+        .request(&inv, "ACK", TAG, "", ok.headers.cseq().unwrap().seq);
+    w.callee.send(&ack, from).await;
+    // The callee's INFO, relayed with its body.
+    let info = w.callee.request(&inv, "INFO", TAG, "", 0).replace(
+        "Content-Length: 0\r\n\r\n",
+        "Content-Type: application/dtmf-relay\r\nContent-Length: 10\r\n\r\nSignal=5\r\n",
+    );
+    w.callee.send(&info, from).await;
+    let theirs = caller_gets(&mut c, Method::Info).await;
+    assert_eq!(&theirs.body[..], b"Signal=5\r\n");
+    c.answer(&theirs, StatusCode::OK, "", "").await;
+    let ok = w.callee.response().await;
+    assert_eq!(ok.headers.cseq().unwrap().method, Method::Info);
+    assert_eq!(ok.status, StatusCode::OK);
+    // The caller's MESSAGE, relayed the other way.
+    let message = c.text("MESSAGE", "bob", &tag, "", "").replace(
+        "Content-Length: 0\r\n\r\n",
+        "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi",
+    );
+    c.send(&message).await;
+    let (theirs, mfrom) = w.callee.expect(Method::Message).await;
+    assert_eq!(&theirs.body[..], b"hi");
+    w.callee
+        .send(&w.callee.reply(&theirs, "202 Accepted", TAG, "", ""), mfrom)
+        .await;
+    c.expect(StatusCode::ACCEPTED, "MESSAGE").await;
+    let bye = c.text("BYE", "bob", &tag, "", "");
+    c.send(&bye).await;
+    c.expect(StatusCode::OK, "BYE").await;
+    let (bye, from) = w.callee.expect(Method::Bye).await;
+    callee_ok(&w, &bye, from, "").await;
+    w.assert_clean().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refer_from_the_callee_moves_the_caller_to_the_target() {
+    let mut w = World::start(None).await;
+    let (mut c, tag, inv, from) = answered(&w, "callee-transfer").await;
+    let carol = Uas::bind().await;
+    let refer = w.callee.request(&inv, "REFER", TAG, "", 0).replacen(
+        "Contact: ",
+        &format!("Refer-To: <{}>\r\nContact: ", carol.uri()),
+        1,
+    );
+    w.callee.send(&refer, from).await;
+    let accepted = w.callee.response().await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED);
+    // The client's NOTIFYs report to the callee (RFC 3515 §2.4.4).
+    let (n, nfrom) = w.callee.expect(Method::Notify).await;
+    assert_eq!(&n.body[..], b"SIP/2.0 100 Trying\r\n");
+    callee_ok(&w, &n, nfrom, "").await;
+    // The target is offered the caller's description.
+    let (cinv, cfrom) = carol.expect(Method::Invite).await;
+    assert_eq!(&cinv.body[..], OFFER.as_bytes());
+    carol
+        .send(&carol.reply(&cinv, "200 OK", "carol", "", TARGET), cfrom)
+        .await;
+    carol.expect(Method::Ack).await;
+    // The caller is offered the target's description.
+    let offer = loop {
+        let r = c.recv_request().await.expect("the new description");
+        if matches!(r.method, Method::Invite | Method::Update) {
+            break r;
+        }
+    };
+    assert_eq!(&offer.body[..], TARGET.as_bytes());
+    c.answer(&offer, StatusCode::OK, "", OFFER).await;
+    // The callee hears the outcome and is hung up.
+    let (n, nfrom) = w.callee.expect(Method::Notify).await;
+    assert_eq!(&n.body[..], b"SIP/2.0 200 OK\r\n");
+    assert!(
+        n.headers
+            .get(HeaderName::SubscriptionState)
+            .unwrap()
+            .starts_with("terminated")
+    );
+    callee_ok(&w, &n, nfrom, "").await;
+    let (bye, bfrom) = w.callee.expect(Method::Bye).await;
+    callee_ok(&w, &bye, bfrom, "").await;
+    // The caller now talks to the target: its BYE ends that call.
+    let bye = c.text("BYE", "bob", &tag, "", "");
+    c.send(&bye).await;
+    c.expect(StatusCode::OK, "BYE").await;
+    let (cbye, _) = carol.expect(Method::Bye).await;
+    carol
+        .send(&carol.reply(&cbye, "200 OK", "carol", "", ""), cfrom)
         .await;
     w.assert_clean().await;
 }

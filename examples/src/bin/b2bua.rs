@@ -23,10 +23,11 @@ static ALLOCATOR: cli::Allocator = cli::ALLOCATOR;
 /// (status and reason; 401/407 become 403, 503 becomes 500) go back to
 /// the caller; CANCEL goes on to the callee; a BYE from either side ends
 /// both calls, and so does any other end of either (no ACK, timeouts,
-/// unreachable peers). A re-INVITE or UPDATE with a new offer goes to the
-/// callee as a re-INVITE or UPDATE. The caller's REFER moves the callee's
-/// leg to the Refer-To target (a blind transfer, RFC 3515). A user no
-/// route matches gets 404.
+/// unreachable peers). A re-INVITE or UPDATE with a new offer, INFO and
+/// MESSAGE pass between the calls either way. A REFER from either side
+/// is carried out (RFC 3515, RFC 5589): the caller's joins the callee to
+/// the Refer-To target, the callee's puts the target in its place. A
+/// user no route matches gets 404.
 #[derive(Debug, Parser)]
 #[command(name = "b2bua", after_help = cli::AFTER_HELP)]
 struct Args {

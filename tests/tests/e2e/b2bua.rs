@@ -120,11 +120,12 @@ fn busy_callee_486_reaches_the_caller_through_the_b2bua() {
 }
 
 /// The caller transfers its callee (a blind transfer, RFC 3515, carried
-/// out by the b2bua): REFER to a second callee gets 202 and NOTIFY 100;
-/// the b2bua calls the target (`b2bua_uas_answer.xml`, which answers at
-/// once), offers its SDP to the caller in a re-INVITE, hangs up the first
-/// callee (SIPp's built-in uas gets BYE) and reports NOTIFY 200; the
-/// caller's BYE then ends the call with the target.
+/// out by the b2bua; RFC 5589 §6): REFER to a target gets 202 and NOTIFY
+/// 100; the b2bua calls the target (`b2bua_uas_target.xml`, which answers
+/// at once) offering the callee's description, offers the target's to
+/// the callee in a re-INVITE (`b2bua_uas_transferee.xml` answers it), joins
+/// the two and reports NOTIFY 200; the caller's BYE then ends only its own
+/// call, and the target's BYE a second later ends the callee's.
 #[test]
 fn the_caller_transfers_its_callee_through_the_b2bua() {
     let calls = 5;
@@ -132,15 +133,15 @@ fn the_caller_transfers_its_callee_through_the_b2bua() {
     let target_port = free_port();
     let b2bua = b2bua_to(uas_port, Transport::Udp);
     let first = Callee::start(
-        sipp("uas", b2bua.addr())
-            .label(format!("uas x{calls}, transferred away"))
+        sipp("b2bua_uas_transferee.xml", b2bua.addr())
+            .label(format!("transferee x{calls}"))
             .calls(calls)
             .timeout(Duration::from_secs(60)),
         uas_port,
         Transport::Udp,
     );
     let target = Callee::start(
-        sipp("b2bua_uas_answer.xml", b2bua.addr())
+        sipp("b2bua_uas_target.xml", b2bua.addr())
             .label(format!("transfer target x{calls}"))
             .calls(calls)
             .timeout(Duration::from_secs(60)),

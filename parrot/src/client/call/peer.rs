@@ -194,6 +194,28 @@ impl ReferReports {
     }
 }
 
+impl ReferReports {
+    /// Reports the final `status` and waits for the NOTIFY's final
+    /// response (e.g. before hanging up the referrer, so that the
+    /// outcome reaches it first). `None` when nothing was sent: a final
+    /// status was reported already, the REFER asked for no subscription,
+    /// or the call is gone.
+    pub async fn conclude(mut self, status: StatusCode) -> Option<Response> {
+        if self.done {
+            return None;
+        }
+        self.done = true;
+        let commands = self.commands.as_ref()?.upgrade()?;
+        let (reply, response) = oneshot::channel();
+        let notify = refer_notify(self.id, status);
+        commands
+            .send(Command::Request(Box::new(notify), reply))
+            .ok()?;
+        drop(commands);
+        response.await.ok()?.ok()
+    }
+}
+
 impl Drop for ReferReports {
     fn drop(&mut self) {
         if !self.done {

@@ -17,7 +17,10 @@
 //! | BYE (the runtime's, from [`Action::Stop`]) | the callee's BYE, session expiry, `481` |
 //! | re-INVITE with an offer; the callee's answer | re-INVITE with that offer (§14.1), its 2xx ACKed by the client |
 //! | UPDATE with an offer; the callee's answer | UPDATE with that offer (RFC 3311) |
-//! | REFER ([`Bridge::refer`], opt-in: [`Bridge::transfers`]): `202`, NOTIFYs of the new call's progress | a new call to the `Refer-To` target; once answered, the old callee hung up |
+//! | re-INVITE (or UPDATE, [`Context::offer`]) with the callee's offer | the callee's re-INVITE or UPDATE, answered with the caller's answer |
+//! | INFO, MESSAGE ([`Bridge::relay`]) | INFO, MESSAGE, and the callee's passed back the same way |
+//! | REFER ([`Bridge::refer`], opt-in: [`Bridge::transfers`]): `202`, NOTIFYs of the new call's progress | a new call to the `Refer-To` target, joined to the callee once answered |
+//! | a new offer (the target's description); the callee hung up | the callee's REFER (opt-in too): `202`, NOTIFYs; a new call to its target |
 //!
 //! ```no_run
 //! use parrot::b2bua::{Bridge, BridgeEvent};
@@ -85,51 +88,62 @@
 //!   that rings without answering is given up after
 //!   [`Bridge::no_answer_timeout`] (`408`, as a proxy's Timer C, §16.8).
 //!
-//! # The caller's REFER: the callee's leg moved to a new target
+//! # Transfers
 //!
-//! With [`Bridge::transfers`] on, the caller's REFER in the bridged call
-//! (a blind transfer of the callee, RFC 3515, RFC 5589 §6) is carried out
-//! here rather than passed on: [`Bridge::refer`] accepts it (`202`) and
-//! places a new call with the [`Client`] to the `Refer-To` target,
-//! offering the caller's session description in force; its provisional
-//! responses are reported to the caller in the NOTIFYs of the REFER's
-//! implicit subscription (RFC 3515 §2.4.5, sent by the runtime from
-//! [`Context::refer_progress`]). Once the new callee answers
-//! ([`BridgeEvent::TransferAnswered`]), its description goes to the
-//! caller as a new offer ([`Context::offer`]: UPDATE, or re-INVITE), and
-//! when the caller accepts it the old callee is hung up and the new call
-//! takes its place; the final NOTIFY says `200`. A new call that fails
-//! (its status reported, [`BridgeEvent::TransferFailed`]), or a caller
-//! refusing the new description, leaves the original call as it was.
-//! The caller stays in the call: a transferor that hangs up on the final
-//! NOTIFY, as RFC 5589 §6 has it, ends the new call too.
+//! With [`Bridge::transfers`] on, a REFER from either side (a blind or an
+//! attended transfer, RFC 3515, RFC 5589) is carried out here rather than
+//! passed on; see the `transfer` module. The caller's REFER: a new call
+//! to the `Refer-To` target offering the callee's description; once it is
+//! answered, the callee is offered the target's (re-INVITE) and the two
+//! outgoing calls are joined in a task of their own, which passes their
+//! offers, INFO and MESSAGE between them and ends both when either ends;
+//! the caller, the transferor, is left to hang up (RFC 5589 §6), and its
+//! BYE then ends only its own leg. The callee's REFER: a new call
+//! offering the caller's description; once it is answered, the caller is
+//! offered the target's ([`Context::offer`]) and the new call takes the
+//! callee's place, the callee hung up. Either way the new call's progress
+//! goes to the referrer in the NOTIFYs of the REFER's implicit
+//! subscription (RFC 3515 §2.4.5); the `Refer-To` URI's headers (an
+//! attended transfer's `Replaces`, RFC 3891) go into the new INVITE (RFC
+//! 3261 §19.1.5); a new call that fails, or an offer refused, leaves the
+//! call as it was.
 //!
 //! # Not passed through
 //!
-//! * The callee's own re-INVITEs and UPDATEs: the [`Client`] answers them
-//!   itself (an unchanged offer is accepted, a new one refused with `488`),
-//!   so the caller never sees them.
 //! * A caller's UPDATE to a callee that does not take UPDATE: its
 //!   `405`/`501` is turned into `488` for the caller. A re-INVITE
-//!   without an offer is answered with the callee's description in
-//!   force, and the answer in the caller's ACK stays on this side.
+//!   without an offer (from either side) is answered with the other
+//!   side's description in force, and the answer in the ACK stays on its
+//!   leg.
 //! * An INVITE without an offer is refused (`488`): the client cannot put
 //!   the caller's answer, which comes in the ACK, into its own ACK.
-//! * INFO, MESSAGE and other requests inside the dialog, the caller's
-//!   REFER when transfers are off (`403`), an attended transfer's REFER
-//!   (`Refer-To` with `Replaces`, RFC 3891: `501`), and the caller's
-//!   identity (the callee sees the client's From).
-//! * The callee's REFER: the [`Client`] answers it `405` itself, so the
-//!   callee cannot transfer the caller.
+//! * Requests other than offers, INFO, MESSAGE and REFER (`501` from the
+//!   joined pair; the handler's own answer on the caller's side), the
+//!   REFERs when transfers are off (`403`), and the caller's identity
+//!   (the callee sees the client's From).
+//! * An attended transfer between two calls of this bridge (a `Replaces`
+//!   naming the caller's other call here) is sent on as any other: the
+//!   INVITE with `Replaces` goes to the `Refer-To` target.
 
-use crate::client::{Call, CallEnd, CallError, CallHandle, Client, IntoUri, Progress};
-use crate::message::{HeaderName, Method, Request, Response, StatusCode, Uri};
-use crate::server::{Action, Context, DialogHandle, ReferProgress};
+mod joined;
+mod relay;
+mod transfer;
+mod watch;
+
+pub use relay::failure_response;
+
+use crate::client::{
+    Call, CallEnd, CallError, Client, IntoUri, InviteOptions, PeerRequest, Progress,
+};
+use crate::message::{Method, Request, Response, StatusCode};
+use crate::server::{Action, Context};
 use bytes::Bytes;
+use relay::{relay_final, relay_provisional, sdp_body, sdp_of};
 use std::fmt;
 use std::time::Duration;
-use tokio::sync::oneshot;
-use tracing::{Instrument, debug, info, warn};
+use tracing::{debug, info, warn};
+use transfer::Transfer;
+use watch::Watcher;
 
 /// How long an outgoing call may ring unanswered by default: three
 /// minutes, the least RFC 3261 §16.6 step 11 allows a proxy's Timer C.
@@ -139,13 +153,17 @@ pub const DEFAULT_NO_ANSWER: Duration = Duration::from_secs(180);
 /// [`DialogHandle`]: the handler's `event`
 /// method takes it (its event type is `BridgeEvent`, or one that converts
 /// from it) and hands it to [`Bridge::event`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum BridgeEvent {
     /// The callee's leg ended: its BYE, its session timer run out (RFC
     /// 4028), a request in it answered `481`, or our own hang-up. (The
     /// end of a callee's leg that a transfer replaced is ignored.)
     CalleeEnded(CallEnd),
+    /// A request of the callee in the call (re-INVITE, UPDATE, REFER,
+    /// INFO, MESSAGE...): [`Bridge::event`] passes it to the caller and
+    /// answers it.
+    CalleeRequest(Box<CalleeRequest>),
     /// The call a transfer placed ([`Bridge::refer`]) was answered:
     /// [`Bridge::event`] offers its description to the caller and, once
     /// accepted, puts it in the old callee's place.
@@ -153,6 +171,24 @@ pub enum BridgeEvent {
     /// The call a transfer placed failed with this status (reported to
     /// the referrer, RFC 3515 §2.4.5); the original call goes on.
     TransferFailed(StatusCode),
+}
+
+/// A request of the callee waiting in [`BridgeEvent::CalleeRequest`]; it
+/// is answered `500` if dropped unanswered.
+#[derive(Debug)]
+pub struct CalleeRequest(PeerRequest);
+
+impl CalleeRequest {
+    /// The request.
+    pub fn request(&self) -> &Request {
+        self.0.request()
+    }
+
+    /// The client's handle on it, to answer it another way than
+    /// [`Bridge::event`] does.
+    pub fn into_inner(self) -> PeerRequest {
+        self.0
+    }
 }
 
 /// One back-to-back call: the caller's dialog (whose handler holds this
@@ -170,26 +206,14 @@ pub struct Bridge {
     transfer: Option<Transfer>,
 }
 
-/// A transfer's call in progress, placed by a task of its own.
-struct Transfer {
-    /// Dropped with the bridge: the task then cancels the call.
-    _stop: oneshot::Sender<()>,
-    /// The call once answered, its SDP answer and the REFER's progress.
-    answered: oneshot::Receiver<Answered>,
-}
-
-/// A transfer's call, answered.
-struct Answered {
-    call: Call,
-    answer: Bytes,
-    progress: Option<ReferProgress>,
-}
-
 enum Leg {
     /// Not dialled yet.
     Idle,
     /// The outgoing call is up.
     Up(Box<Up>),
+    /// The caller transferred the callee: the callee's call is joined to
+    /// the target's, and this leg holds nothing more.
+    Handed,
     /// Over, or the dial failed.
     Ended,
 }
@@ -203,6 +227,8 @@ struct Up {
     /// RFC 3264 §8) is answered here.
     caller_offer: Bytes,
     answer: Bytes,
+    /// Delivers the callee's end and requests to the caller's dialog.
+    watcher: Watcher,
 }
 
 impl Default for Bridge {
@@ -216,6 +242,7 @@ impl fmt::Debug for Bridge {
         let leg = match &self.leg {
             Leg::Idle => "idle",
             Leg::Up(_) => "up",
+            Leg::Handed => "handed over",
             Leg::Ended => "ended",
         };
         f.debug_struct("Bridge")
@@ -325,7 +352,11 @@ impl Bridge {
         };
         // Watch for the CANCEL before anything can wait.
         let mut cancelled = cx.cancelled();
-        let mut pending = match client.invite(&target, offer.clone()).await {
+        let options = InviteOptions::new().peer_requests(true);
+        let mut pending = match client
+            .invite_with_options(&target, offer.clone(), options)
+            .await
+        {
             Ok(p) => p,
             Err(error) => {
                 warn!(%error, %target, "outgoing call not placed");
@@ -365,6 +396,7 @@ impl Bridge {
                 },
             }
         };
+        let mut call = call;
         let answer = call
             .remote_sdp()
             .or(pending.early_sdp())
@@ -379,7 +411,7 @@ impl Bridge {
                 .reply(StatusCode::BAD_GATEWAY)
                 .reason("No SDP Answer From Callee");
         }
-        watch_callee(call.handle(), cx);
+        let watcher = Watcher::start(&mut call, cx.handle());
         info!(outgoing = call.call_id(), "callee answered: bridged");
         let resp = req.reply(StatusCode::OK).sdp(answer.clone());
         self.leg = Leg::Up(Box::new(Up {
@@ -387,6 +419,7 @@ impl Bridge {
             client: client.clone(),
             caller_offer: offer,
             answer,
+            watcher,
         }));
         resp
     }
@@ -484,80 +517,6 @@ impl Bridge {
         }
     }
 
-    /// The caller's REFER inside the bridged call (RFC 3515), answered:
-    /// with [`transfers`](Self::transfers) on, a blind transfer of the
-    /// callee carried out here (see the [module
-    /// documentation](self#the-callers-refer-the-callees-leg-moved-to-a-new-target)):
-    /// `202 Accepted` (RFC 3515 §2.4.2), and a new call to the `Refer-To`
-    /// target placed in the background with the caller's session
-    /// description in force as its offer, given up after
-    /// [`no_answer_timeout`](Self::no_answer_timeout) (`408`). Its
-    /// provisional responses (but `100`) and its outcome go to the caller
-    /// through [`Context::refer_progress`] (the runtime's NOTIFYs, RFC
-    /// 3515 §2.4.5); its answer or failure comes back to the dialog as a
-    /// [`BridgeEvent`] for [`Bridge::event`].
-    ///
-    /// Refused: transfers off (`403`), no call bridged yet (`403`), a
-    /// transfer already in progress (`491`), no usable `Refer-To` (`400`),
-    /// an attended transfer (a `Refer-To` URI with headers such as
-    /// `Replaces`, RFC 3891: `501`).
-    pub async fn refer<E>(&mut self, req: &Request, cx: &mut Context<'_, E>) -> Response
-    where
-        E: From<BridgeEvent> + Send + 'static,
-    {
-        if !self.transfers {
-            info!("REFER from the caller: transfers are off (403)");
-            return req
-                .reply(StatusCode::FORBIDDEN)
-                .reason("Transfers Not Allowed");
-        }
-        let Leg::Up(up) = &self.leg else {
-            info!("REFER from the caller with no call bridged (403)");
-            return req
-                .reply(StatusCode::FORBIDDEN)
-                .reason("No Call To Transfer");
-        };
-        if self.transfer.is_some() {
-            info!("REFER from the caller while a transfer is in progress (491)");
-            return req.reply(StatusCode::REQUEST_PENDING);
-        }
-        let Some(refer_to) = cx.refer_to() else {
-            return req.reply(StatusCode::BAD_REQUEST).reason("Bad Refer-To");
-        };
-        let target = refer_to.into_uri();
-        if let Uri::Sip(sip) = &target
-            && !sip.headers().is_empty()
-        {
-            // RFC 3891: an INVITE with Replaces, which the client does
-            // not send.
-            info!(%target, "attended transfer: not carried out (501)");
-            return req
-                .reply(StatusCode::NOT_IMPLEMENTED)
-                .reason("Attended Transfer Not Supported");
-        }
-        let progress = cx.refer_progress();
-        let (stop_tx, stop) = oneshot::channel();
-        let (answered_tx, answered) = oneshot::channel();
-        let placing = Placing {
-            client: up.client.clone(),
-            target: target.clone(),
-            offer: up.caller_offer.clone(),
-            no_answer: self.no_answer,
-            progress,
-            stop,
-            answered: answered_tx,
-            dialog: cx.handle(),
-        };
-        info!(%target, "REFER from the caller: calling the new target (202)");
-        tokio::spawn(placing.run().instrument(tracing::Span::current()));
-        self.transfer = Some(Transfer {
-            _stop: stop_tx,
-            answered,
-        });
-        // RFC 3515 §2.4.2: accepted; the runtime sends NOTIFY 100 (§2.4.4).
-        req.reply(StatusCode::ACCEPTED)
-    }
-
     /// What the caller's dialog does with an event of the outgoing leg
     /// (the handler's `event` method returns it):
     ///
@@ -565,11 +524,13 @@ impl Bridge {
     ///   the caller BYE (RFC 3261 §15.1.1); an end this side caused
     ///   ([`Bridge::bye`], [`Bridge::hang_up`], a transfer) gives
     ///   [`Action::NoReply`];
-    /// * a transfer's call answered: its description is offered to the
-    ///   caller ([`Context::offer`], RFC 3264 §8: UPDATE or re-INVITE);
-    ///   accepted, the old callee is hung up, the new call bridged, and
-    ///   `200` reported to the referrer; refused, the new call is hung up
-    ///   and the caller's status reported, the original call unchanged;
+    /// * a request of the callee is passed to the caller and answered with
+    ///   what comes back ([`BridgeEvent::CalleeRequest`]; see
+    ///   [`Bridge::relay`] for the other way);
+    /// * a transfer's call answered: joined to the callee (the caller's
+    ///   REFER) or offered to the caller in the callee's place (the
+    ///   callee's), `200` reported to the referrer; refused, the new call
+    ///   is hung up and the status reported, the original call unchanged;
     /// * a transfer's call failed: the original call goes on.
     pub async fn event<E>(&mut self, event: BridgeEvent, cx: &mut Context<'_, E>) -> Action
     where
@@ -590,6 +551,10 @@ impl Bridge {
                 }
                 _ => Action::NoReply,
             },
+            BridgeEvent::CalleeRequest(r) => {
+                self.callee_request(r.0, cx).await;
+                Action::NoReply
+            }
             BridgeEvent::TransferAnswered => {
                 self.transfer_answered(cx).await;
                 Action::NoReply
@@ -602,301 +567,107 @@ impl Bridge {
         }
     }
 
-    /// The transfer's call is answered: offers its description to the
-    /// caller and, accepted, bridges it in the old callee's place.
-    async fn transfer_answered<E>(&mut self, cx: &mut Context<'_, E>)
+    /// The caller's INFO, MESSAGE or other request inside the bridged
+    /// call, passed to the callee with its body ([`Call::request`]) and
+    /// answered with the callee's status (a failure relayed as
+    /// [`failure_response`] does; `481` without a callee's leg).
+    pub async fn relay(&mut self, req: &Request) -> Response {
+        let Leg::Up(up) = &mut self.leg else {
+            return req.reply(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST);
+        };
+        let content_type = req
+            .headers
+            .get(crate::message::HeaderName::ContentType)
+            .map(|ct| ct.to_string());
+        let body = content_type
+            .as_deref()
+            .filter(|_| !req.body.is_empty())
+            .map(|ct| (ct, req.body.clone()));
+        match up.call.request(req.method.clone(), body).await {
+            Ok(r) if r.status.is_success() => req.reply(r.status),
+            Ok(r) => relay_final(req, &r),
+            Err(CallError::NotAllowed(_)) => req.reply(StatusCode::NOT_IMPLEMENTED),
+            Err(error) => {
+                info!(%error, method = %req.method, "no callee leg to relay to: 481");
+                req.reply(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST)
+            }
+        }
+    }
+
+    /// Passes a request of the callee to the caller and answers it: an
+    /// offer in a re-INVITE as a re-INVITE ([`Context::reinvite`]), in an
+    /// UPDATE as the caller allows it ([`Context::offer`]), the caller's
+    /// answer coming back in our 2xx; a re-INVITE without an offer
+    /// answered with the caller's description in force; INFO and MESSAGE
+    /// sent on with their body; a REFER carried out when transfers are on
+    /// (see the [module documentation](self#transfers)); anything else
+    /// `501`.
+    async fn callee_request<E>(&mut self, r: PeerRequest, cx: &mut Context<'_, E>)
     where
         E: From<BridgeEvent> + Send + 'static,
     {
-        let Some(mut transfer) = self.transfer.take() else {
+        let method = r.method().clone();
+        if method == Method::Refer {
+            self.callee_refer(r, cx);
             return;
-        };
-        let Ok(Answered {
-            call,
-            answer,
-            mut progress,
-        }) = transfer.answered.try_recv()
-        else {
-            debug!("transfer's call already gone");
-            return;
-        };
-        let mut report = |status: StatusCode| {
-            if let Some(p) = &mut progress {
-                p.report(status);
-            }
-        };
-        let Leg::Up(up) = &mut self.leg else {
-            // Dropping the call hangs it up.
-            report(StatusCode::REQUEST_TERMINATED);
-            return;
-        };
-        info!(
-            outgoing = call.call_id(),
-            "transfer answered: new description to the caller"
-        );
-        match cx.offer(answer.clone()).await {
-            Ok(r) if r.status.is_success() => {
-                let old = std::mem::replace(&mut up.call, call);
-                info!(
-                    old = old.call_id(),
-                    new = up.call.call_id(),
-                    "transferred: hanging up the old callee"
-                );
-                old.handle().hangup();
-                up.answer = answer;
-                // The caller's answer stays on this side: the new callee
-                // already has the caller's description (its offer).
-                if let Some(sdp) = sdp_body(&r) {
-                    up.caller_offer = sdp;
-                }
-                watch_callee(up.call.handle(), cx);
-                report(StatusCode::OK);
-            }
-            Ok(r) => {
-                info!(status = %r.status, "the caller refused the transfer's description: the call goes on");
-                report(r.status);
-            }
-            Err(error) => {
-                warn!(%error, "transfer's description not offered to the caller: the call goes on");
-                report(StatusCode::SERVER_INTERNAL_ERROR);
-            }
         }
-    }
-}
-
-/// A transfer's call being placed, from the task [`Bridge::refer`]
-/// spawns.
-struct Placing<E: Send + 'static> {
-    client: Client,
-    target: Uri,
-    offer: Bytes,
-    no_answer: Duration,
-    progress: Option<ReferProgress>,
-    /// Closed when the bridge is gone: the call is cancelled.
-    stop: oneshot::Receiver<()>,
-    answered: oneshot::Sender<Answered>,
-    dialog: DialogHandle<E>,
-}
-
-impl<E: From<BridgeEvent> + Send + 'static> Placing<E> {
-    /// Places the call, reports its progress (RFC 3515 §2.4.5) and tells
-    /// the dialog how it went.
-    async fn run(mut self) {
-        let mut pending = match self.client.invite(&self.target, self.offer.clone()).await {
-            Ok(p) => p,
-            Err(error) => {
-                warn!(%error, target = %self.target, "transfer's call not placed");
-                self.fail(StatusCode::SERVICE_UNAVAILABLE);
+        let Leg::Up(up) = &mut self.leg else {
+            let resp = r
+                .request()
+                .reply(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST);
+            r.respond(resp);
+            return;
+        };
+        let offer = r.sdp().map(|s| Bytes::copy_from_slice(s.as_bytes()));
+        info!(%method, offer = offer.is_some(), "callee's request: passed to the caller");
+        let sent = match (&method, offer.clone()) {
+            (Method::Invite, Some(sdp)) => cx.reinvite(sdp).await,
+            (Method::Update, Some(sdp)) => cx.offer(sdp).await,
+            (Method::Invite, None) => {
+                let resp = r
+                    .request()
+                    .reply(StatusCode::OK)
+                    .sdp(up.caller_offer.clone());
+                r.respond(resp);
+                return;
+            }
+            (Method::Info | Method::Message, _) => {
+                let req = r.request();
+                match req.headers.get(crate::message::HeaderName::ContentType) {
+                    Some(ct) if !req.body.is_empty() => {
+                        let ct = ct.to_string();
+                        cx.send_with_body(method.clone(), &ct, req.body.clone())
+                            .await
+                    }
+                    _ => cx.send(method.clone()).await,
+                }
+            }
+            _ => {
+                let resp = r.request().reply(StatusCode::NOT_IMPLEMENTED);
+                r.respond(resp);
                 return;
             }
         };
-        info!(target = %self.target, outgoing = pending.call_id(), "transfer: calling");
-        let no_answer = tokio::time::sleep(self.no_answer);
-        tokio::pin!(no_answer);
-        loop {
-            tokio::select! {
-                biased;
-                _ = &mut self.stop => {
-                    debug!("the bridge is gone: cancelling the transfer's call");
-                    pending.cancel();
-                    return;
+        let resp = match sent {
+            Ok(resp) if resp.status.is_success() => {
+                let mut ours = r.request().reply(resp.status);
+                if let (Some(offer), Some(answer)) = (offer, sdp_body(&resp)) {
+                    // RFC 3264 §8: both new descriptions in force.
+                    up.answer = offer;
+                    up.caller_offer = answer.clone();
+                    ours = ours.sdp(answer);
                 }
-                () = &mut no_answer => {
-                    info!(after = ?self.no_answer, "the transfer's target did not answer (408)");
-                    pending.cancel();
-                    self.fail(StatusCode::REQUEST_TIMEOUT);
-                    return;
-                }
-                step = pending.next() => match step {
-                    Some(Progress::Provisional(r)) if r.status != StatusCode::TRYING => {
-                        if let Some(p) = &mut self.progress {
-                            p.report(r.status);
-                        }
-                    }
-                    Some(Progress::Provisional(_)) => {}
-                    Some(Progress::Answered(call)) => {
-                        let answer = call
-                            .remote_sdp()
-                            .or(pending.early_sdp())
-                            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
-                            .unwrap_or_default();
-                        if answer.is_empty() {
-                            // RFC 3261 §13.2.1: our offer needs an answer.
-                            // Dropping the call hangs it up.
-                            warn!("the transfer's 2xx has no SDP answer: hanging up");
-                            self.fail(StatusCode::BAD_GATEWAY);
-                            return;
-                        }
-                        let answered = Answered { call, answer, progress: self.progress.take() };
-                        if self.answered.send(answered).is_err() {
-                            debug!("the bridge is gone: the transfer's call hung up");
-                            return;
-                        }
-                        if self.dialog.send(E::from(BridgeEvent::TransferAnswered)).is_err() {
-                            debug!("caller's dialog already over");
-                        }
-                        return;
-                    }
-                    Some(Progress::Failed(error)) => {
-                        info!(%error, "transfer's call failed");
-                        self.fail(status_of(&error));
-                        return;
-                    }
-                    None => {
-                        self.fail(StatusCode::SERVER_INTERNAL_ERROR);
-                        return;
-                    }
-                },
+                ours
             }
-        }
-    }
-
-    /// Reports the failure `status` to the referrer and the dialog.
-    fn fail(&mut self, status: StatusCode) {
-        if let Some(p) = &mut self.progress {
-            p.report(status);
-        }
-        if self
-            .dialog
-            .send(E::from(BridgeEvent::TransferFailed(status)))
-            .is_err()
-        {
-            debug!("caller's dialog already over");
-        }
-    }
-}
-
-/// The status a failed call reports to the referrer (RFC 3515 §2.4.5:
-/// the final response the referenced INVITE got, or the one the client
-/// stands for a timeout or transport failure).
-fn status_of(error: &CallError) -> StatusCode {
-    match error {
-        CallError::Rejected(r)
-        | CallError::Cancelled(r)
-        | CallError::Timeout(r)
-        | CallError::Unreachable(r) => r.status,
-        CallError::Protocol(_) => StatusCode::BAD_GATEWAY,
-        _ => StatusCode::SERVER_INTERNAL_ERROR,
-    }
-}
-
-/// Delivers the outgoing call's end to the caller's dialog, from a task
-/// that lives as long as the call: it ends with the call, whichever side
-/// ends it (an event for a dialog already gone is dropped).
-fn watch_callee<E: From<BridgeEvent> + Send + 'static>(
-    mut call: CallHandle,
-    cx: &mut Context<'_, E>,
-) {
-    let dialog = cx.handle();
-    let span = tracing::Span::current();
-    tokio::spawn(
-        async move {
-            let end = call.ended().await;
-            debug!(%end, "callee's leg over");
-            if dialog.send(E::from(BridgeEvent::CalleeEnded(end))).is_err() {
-                debug!("caller's dialog already over");
+            Ok(resp) => relay_final(r.request(), &resp),
+            Err(crate::server::RequestError::OfferPending) => {
+                r.request().reply(StatusCode::REQUEST_PENDING)
             }
-        }
-        .instrument(span),
-    );
-}
-
-/// Sends the caller the callee's provisional response `r` (not `100`,
-/// which is hop by hop, RFC 3261 §16.7 step 5): same status and reason,
-/// its SDP if it has one (early media). A refusal is logged: the call
-/// goes on without it.
-fn relay_provisional<E: Send + 'static>(req: &Request, r: &Response, cx: &mut Context<'_, E>) {
-    if r.status == StatusCode::TRYING {
-        return;
+            Err(error) => {
+                info!(%error, %method, "not passed to the caller: 500");
+                r.request().reply(StatusCode::SERVER_INTERNAL_ERROR)
+            }
+        };
+        r.respond(resp);
     }
-    let mut ours = req.reply(r.status).reason(r.reason.clone());
-    if let Some(sdp) = sdp_body(r) {
-        ours = ours.sdp(sdp);
-    }
-    match cx.send_provisional(ours) {
-        Ok(()) => debug!(status = %r.status, "provisional response relayed"),
-        Err(error) => debug!(status = %r.status, %error, "provisional response not relayed"),
-    }
-}
-
-/// The final response the caller gets for an outgoing call that failed
-/// with `error`:
-///
-/// * a `3xx`–`6xx` of the callee: its status and reason, with the headers
-///   that explain it (`Warning`, `Retry-After`, `Accept*`, `Allow`,
-///   `Unsupported`, and a redirection's `Contact`s), except
-///   * `401`/`407`: `403 Forbidden` — the challenge is for the client's
-///     credentials ([`ClientBuilder::credentials`](crate::client::ClientBuilder::credentials),
-///     which answer it once, §22.2), not the caller's, whose answer
-///     could never reach the callee;
-///   * `420`/`421`/`422`/`423`: `500` — they are about our own INVITE's
-///     extensions and timers, which the caller cannot change;
-///   * `503`: `500`, as a proxy does (RFC 3261 §16.7 step 6: a `503`
-///     would tell the caller that this server is unavailable);
-/// * no final response in time (Timer B, §17.1.1.2): `408`;
-/// * the callee unreachable (a transport failure, §8.1.3.1): `502 Bad
-///   Gateway`, reason `Callee Unreachable` (not the `503` the client
-///   stands it for, for the same reason as above);
-/// * a `2xx` that cannot set up a dialog: `502`;
-/// * the cancelled INVITE: `487`; anything else `500`.
-pub fn failure_response(req: &Request, error: &CallError) -> Response {
-    match error {
-        CallError::Rejected(r) => relay_final(req, r),
-        CallError::Cancelled(_) => req.reply(StatusCode::REQUEST_TERMINATED),
-        CallError::Timeout(_) => req.reply(StatusCode::REQUEST_TIMEOUT),
-        CallError::Unreachable(_) => req
-            .reply(StatusCode::BAD_GATEWAY)
-            .reason("Callee Unreachable"),
-        CallError::Protocol(_) => req.reply(StatusCode::BAD_GATEWAY),
-        _ => req.reply(StatusCode::SERVER_INTERNAL_ERROR),
-    }
-}
-
-/// `r`, a final non-2xx response of the callee, as our final response to
-/// `req`; see [`failure_response`].
-fn relay_final(req: &Request, r: &Response) -> Response {
-    match r.status.as_u16() {
-        401 | 407 => {
-            return req
-                .reply(StatusCode::FORBIDDEN)
-                .reason("Callee Requires Authentication");
-        }
-        420..=423 | 503 => {
-            return req
-                .reply(StatusCode::SERVER_INTERNAL_ERROR)
-                .reason(format!("Callee Answered {}", r.status.as_u16()));
-        }
-        _ => {}
-    }
-    let mut ours = req.reply(r.status).reason(r.reason.clone());
-    let redirect = (300..400).contains(&r.status.as_u16());
-    for h in r.headers.iter() {
-        let keep = matches!(
-            h.known_name(),
-            Some(
-                HeaderName::Warning
-                    | HeaderName::RetryAfter
-                    | HeaderName::Accept
-                    | HeaderName::AcceptEncoding
-                    | HeaderName::AcceptLanguage
-                    | HeaderName::Allow
-                    | HeaderName::Unsupported
-                    | HeaderName::ErrorInfo
-            )
-        ) || (redirect && h.known_name() == Some(HeaderName::Contact));
-        if keep {
-            ours.headers.push(h.clone());
-        }
-    }
-    ours
-}
-
-/// The SDP body of a request, if it has one.
-fn sdp_of(req: &Request) -> Option<Bytes> {
-    (!req.body.is_empty() && req.headers.content_is_sdp()).then(|| req.body.clone())
-}
-
-/// The SDP body of a response, if it has one.
-fn sdp_body(resp: &Response) -> Option<Bytes> {
-    (!resp.body.is_empty() && resp.headers.content_is_sdp()).then(|| resp.body.clone())
 }
