@@ -81,7 +81,7 @@
 //!   caller is gone too.)
 //! * The callee's side ends → the caller's: a task watches the outgoing
 //!   call and delivers [`BridgeEvent::CalleeEnded`] to the caller's dialog
-//!   through its [`DialogHandle`]; the
+//!   through its [`DialogHandle`](crate::server::DialogHandle); the
 //!   handler's `event` method hands it to [`Bridge::event`], which returns
 //!   [`Action::Stop`]: the runtime sends BYE. Before the answer, the
 //!   callee's failure becomes the INVITE's final response, and a callee
@@ -150,7 +150,7 @@ use watch::Watcher;
 pub const DEFAULT_NO_ANSWER: Duration = Duration::from_secs(180);
 
 /// What the outgoing leg tells the caller's dialog, through its
-/// [`DialogHandle`]: the handler's `event`
+/// [`DialogHandle`](crate::server::DialogHandle): the handler's `event`
 /// method takes it (its event type is `BridgeEvent`, or one that converts
 /// from it) and hands it to [`Bridge::event`].
 #[derive(Debug)]
