@@ -4,7 +4,9 @@
 //! with Allow-Events, 423 with Min-Expires, 481), the 2xx's Expires, the
 //! NOTIFY after each accepted SUBSCRIBE, notifications driven by
 //! application events, refresh, unsubscription, fetch, expiry, a NOTIFY
-//! refused, and a REFER's sipfrag progress reports.
+//! refused, a REFER's sipfrag progress reports, pending subscriptions
+//! authorized or rejected later, and requests answered while a NOTIFY of
+//! the runtime awaits its answer.
 
 use parrot::dialog::SubscribeKind;
 use parrot::message::typed::{Event, SubscriptionState};
@@ -29,15 +31,22 @@ fn summary(new: u32) -> String {
     format!("Messages-Waiting: {waiting}\r\nVoice-Message: {new}/0\r\n")
 }
 
-/// New messages in the mailbox.
+/// The application's events.
 #[derive(Debug)]
-struct Waiting(u32);
+enum Ev {
+    /// New messages in the mailbox.
+    Waiting(u32),
+    /// The owner authorizes the pending subscription; new messages.
+    Authorize(u32),
+    /// The owner refuses the pending subscription.
+    Reject,
+}
 
 /// What the tests watch from inside the handler.
 #[derive(Clone, Default)]
 struct Shared {
     /// The subscribed dialogs' handles.
-    handles: Arc<Mutex<Vec<DialogHandle<Waiting>>>>,
+    handles: Arc<Mutex<Vec<DialogHandle<Ev>>>>,
     /// `notify` outcomes.
     notified: Option<mpsc::UnboundedSender<Result<usize, RequestError>>>,
     /// The statuses a REFER's call goes through (empty: the progress
@@ -51,19 +60,33 @@ struct Mwi(Shared);
 
 #[uas_handler(events = "message-summary")]
 impl Mwi {
-    async fn subscribe(&mut self, req: &Request, cx: &mut Context<'_, Waiting>) -> StatusCode {
+    async fn subscribe(&mut self, req: &Request, cx: &mut Context<'_, Ev>) -> StatusCode {
         if req.uri.to_string().starts_with("sip:nobody@") {
             return StatusCode::FORBIDDEN;
         }
         cx.set_state(SUMMARY, summary(0));
         if cx.subscription().map(|s| s.kind) == Some(SubscribeKind::New) {
             self.0.handles.lock().unwrap().push(cx.handle());
+            // The mailbox's owner decides later (RFC 6665 §4.2.1.3).
+            if req.uri.to_string().starts_with("sip:pending@") {
+                assert!(cx.set_pending());
+            }
+        } else if cx.subscription().map(|s| s.kind) == Some(SubscribeKind::Refresh) {
+            // A refresh keeps the subscription's state.
+            assert!(!cx.set_pending());
         }
         StatusCode::OK
     }
 
-    async fn event(&mut self, ev: Waiting, cx: &mut Context<'_, Waiting>) -> Action {
-        let outcome = cx.notify(SUMMARY, summary(ev.0)).await;
+    async fn event(&mut self, ev: Ev, cx: &mut Context<'_, Ev>) -> Action {
+        let outcome = match ev {
+            Ev::Waiting(new) => cx.notify(SUMMARY, summary(new)).await,
+            Ev::Authorize(new) => {
+                cx.set_state(SUMMARY, summary(new));
+                cx.activate()
+            }
+            Ev::Reject => cx.end_subscriptions("rejected").await,
+        };
         if let Some(tx) = &self.0.notified {
             let _ = tx.send(outcome);
         }
@@ -78,7 +101,11 @@ impl Mwi {
         StatusCode::OK
     }
 
-    async fn refer(&mut self, _req: &Request, cx: &mut Context<'_, Waiting>) -> StatusCode {
+    async fn info(&mut self, _req: &Request) -> StatusCode {
+        StatusCode::OK
+    }
+
+    async fn refer(&mut self, _req: &Request, cx: &mut Context<'_, Ev>) -> StatusCode {
         *self.0.refer_to.lock().unwrap() = cx.refer_to().map(|t| t.uri().to_string());
         if let Some(mut progress) = cx.refer_progress() {
             let steps = self.0.refer_steps.clone();
@@ -179,7 +206,7 @@ async fn an_accepted_subscription_is_notified_at_once_and_on_every_event() {
     // An application event: a voicemail arrived.
     tokio::time::sleep(Duration::from_secs(100)).await;
     let handle = shared.handles.lock().unwrap()[0].clone();
-    handle.send(Waiting(2)).unwrap();
+    handle.send(Ev::Waiting(2)).unwrap();
     let n = notify(&mut c, StatusCode::OK).await;
     assert_eq!(state_of(&n).to_string(), "active;expires=500");
     assert_eq!(&n.body[..], summary(2).as_bytes());
@@ -241,7 +268,7 @@ async fn a_notify_refused_with_481_removes_the_subscription() {
     // RFC 6665 §4.2.2: the subscription, and with it the dialog, is gone.
     let handle = shared.handles.lock().unwrap()[0].clone();
     assert!(handle.is_closed());
-    assert!(handle.send(Waiting(1)).is_err());
+    assert!(handle.send(Ev::Waiting(1)).is_err());
     assert!(notified.try_recv().is_err());
     resubscribe(&mut c, &tag, 300).await;
     c.expect(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, "SUBSCRIBE")
@@ -441,4 +468,256 @@ async fn refer_sub_false_and_a_dropped_progress_handle() {
     let last = notify(&mut c, StatusCode::OK).await;
     assert_eq!(&last.body[..], b"SIP/2.0 503 Service Unavailable\r\n");
     assert!(state_of(&last).is_terminated());
+}
+
+/// The CSeq number of `req`.
+fn seq_of(req: &Request) -> u32 {
+    req.headers.cseq().unwrap().seq
+}
+
+/// Reads the server's requests for `wait`: none but retransmissions of
+/// `sent` may come.
+async fn only_retransmissions_of(c: &mut Caller, sent: &Request, wait: Duration) {
+    let seq = seq_of(sent);
+    let _ = tokio::time::timeout(wait, async {
+        while let Some(r) = c.recv_request().await {
+            assert_eq!(
+                (r.method.clone(), seq_of(&r)),
+                (Method::Notify, seq),
+                "{r:?}"
+            );
+        }
+    })
+    .await;
+}
+
+/// The next NOTIFY after the one numbered `seq` (skipping retransmissions
+/// of that one), answered with `status`.
+async fn notify_after(c: &mut Caller, seq: u32, status: StatusCode) -> Request {
+    loop {
+        let n = c.recv_request().await.expect("a NOTIFY");
+        assert_eq!(n.method, Method::Notify, "{n:?}");
+        if seq_of(&n) > seq {
+            c.answer(&n, status, "", "").await;
+            return n;
+        }
+    }
+}
+
+/// Sends a request of `method` in dialog `tag`; its answer, and how long
+/// it took.
+async fn ask(c: &mut Caller, method: &str, tag: &str, status: StatusCode) -> Duration {
+    let start = Instant::now();
+    let req = c.text(method, "alice", tag, "", "");
+    c.send(&req).await;
+    c.expect(status, method).await;
+    Instant::now() - start
+}
+
+/// Well before Timer F (32 s), which bounds a NOTIFY left unanswered.
+const AT_ONCE: Duration = Duration::from_secs(4);
+
+#[tokio::test(start_paused = true)]
+async fn a_request_is_answered_while_the_notify_awaits_its_answer() {
+    let (tx, mut notified) = mpsc::unbounded_channel();
+    let shared = Shared {
+        notified: Some(tx),
+        ..Shared::default()
+    };
+    let addr = server(shared.clone()).await;
+    let mut c = Caller::new(addr, "busy1").await;
+    let start = Instant::now();
+    let (_, tag) = subscribe(&mut c, 600).await;
+    // The subscriber does not answer the NOTIFY.
+    let first = c.recv_request().await.expect("a NOTIFY");
+    assert_eq!(state_of(&first).to_string(), "active;expires=600");
+    // An INFO in the same dialog is answered at once, not after the
+    // NOTIFY's answer or Timer F.
+    let took = ask(&mut c, "INFO", &tag, StatusCode::OK).await;
+    assert!(took < AT_ONCE, "INFO answered after {took:?}");
+    // A new state meanwhile: the handler's call returns at once, and the
+    // NOTIFY waits behind the unanswered one.
+    let handle = shared.handles.lock().unwrap()[0].clone();
+    handle.send(Ev::Waiting(3)).unwrap();
+    assert_eq!(notified.recv().await.unwrap(), Ok(1));
+    assert!(Instant::now() - start < AT_ONCE);
+    // Only the first NOTIFY comes, until it times out (RFC 6665 §4.2.2:
+    // the subscription is removed, and the dialog with it).
+    only_retransmissions_of(&mut c, &first, Duration::from_secs(60)).await;
+    assert!(handle.is_closed());
+    ask(
+        &mut c,
+        "INFO",
+        &tag,
+        StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+    )
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unsubscribe_behind_an_unanswered_notify_is_answered_at_once() {
+    let shared = Shared::default();
+    let addr = server(shared.clone()).await;
+    let mut c = Caller::new(addr, "busy2").await;
+    let (_, tag) = subscribe(&mut c, 600).await;
+    let first = c.recv_request().await.expect("a NOTIFY");
+    // Unsubscribing while the first NOTIFY is unanswered: the 200 at once.
+    let start = Instant::now();
+    resubscribe(&mut c, &tag, 0).await;
+    let ok = c.expect(StatusCode::OK, "SUBSCRIBE").await;
+    assert_eq!(ok.headers.get(HeaderName::Expires).unwrap(), "0");
+    assert!(Instant::now() - start < AT_ONCE);
+    // The last NOTIFY waits for the answer to the first one.
+    only_retransmissions_of(&mut c, &first, Duration::from_secs(5)).await;
+    c.answer(&first, StatusCode::OK, "", "").await;
+    let last = notify_after(&mut c, seq_of(&first), StatusCode::OK).await;
+    assert_eq!(seq_of(&last), seq_of(&first) + 1);
+    assert_eq!(state_of(&last).to_string(), "terminated;reason=timeout");
+    assert_eq!(&last.body[..], summary(0).as_bytes());
+    // Then the dialog is over.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(shared.handles.lock().unwrap()[0].is_closed());
+    resubscribe(&mut c, &tag, 300).await;
+    c.expect(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, "SUBSCRIBE")
+        .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bye_is_answered_while_a_refer_notify_awaits_its_answer() {
+    // The handler drops its progress handle: a final 503 report follows
+    // the 100 Trying at once.
+    let addr = server(Shared::default()).await;
+    let mut c = Caller::new(addr, "busy3").await;
+    let tag = call(&mut c).await;
+    let refer = c.text(
+        "REFER",
+        "bob",
+        &tag,
+        "Refer-To: <sip:carol@example.com>\r\n",
+        "",
+    );
+    c.send(&refer).await;
+    c.expect(StatusCode::ACCEPTED, "REFER").await;
+    let trying = c.recv_request().await.expect("a NOTIFY");
+    assert_eq!(&trying.body[..], b"SIP/2.0 100 Trying\r\n");
+    // The transferor hangs up without answering the NOTIFY.
+    let start = Instant::now();
+    let bye = c.text("BYE", "bob", &tag, "", "");
+    c.send(&bye).await;
+    c.expect(StatusCode::OK, "BYE").await;
+    assert!(Instant::now() - start < AT_ONCE);
+    // The final report waits for the first NOTIFY's answer, then comes.
+    only_retransmissions_of(&mut c, &trying, Duration::from_secs(3)).await;
+    c.answer(&trying, StatusCode::OK, "", "").await;
+    let last = notify_after(&mut c, seq_of(&trying), StatusCode::OK).await;
+    assert_eq!(&last.body[..], b"SIP/2.0 503 Service Unavailable\r\n");
+    assert_eq!(state_of(&last).to_string(), "terminated;reason=noresource");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let info = c.text("INFO", "bob", &tag, "", "");
+    c.send(&info).await;
+    c.expect(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, "INFO")
+        .await;
+}
+
+/// Subscribes to the `pending` mailbox for `expires` seconds; the 200's
+/// To tag, after checking the pending NOTIFY that follows.
+async fn subscribe_pending(c: &mut Caller, expires: u32) -> String {
+    let sub = c.text(
+        "SUBSCRIBE",
+        "pending",
+        "",
+        &format!("Event: message-summary\r\nExpires: {expires}\r\n"),
+        "",
+    );
+    c.send(&sub).await;
+    let ok = c.expect(StatusCode::OK, "SUBSCRIBE").await;
+    assert_eq!(
+        ok.headers.get(HeaderName::Expires).unwrap(),
+        expires.to_string().as_str()
+    );
+    // RFC 6665 §4.2.1.2: a NOTIFY at once, here `pending` and without
+    // the state (the handler set one: it is not shown).
+    let n = notify(c, StatusCode::OK).await;
+    assert_eq!(
+        state_of(&n).to_string(),
+        format!("pending;expires={expires}")
+    );
+    assert!(n.body.is_empty(), "{n:?}");
+    assert!(n.headers.get(HeaderName::ContentType).is_none(), "{n:?}");
+    ok.headers.to_tag().unwrap().to_string()
+}
+
+/// No request from the server for `wait`.
+async fn no_request(c: &mut Caller, wait: Duration) {
+    let got = tokio::time::timeout(wait, c.recv_request()).await;
+    assert!(matches!(got, Err(_) | Ok(None)), "{got:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pending_subscription_is_activated_later_with_the_state() {
+    let (tx, mut notified) = mpsc::unbounded_channel();
+    let shared = Shared {
+        notified: Some(tx),
+        ..Shared::default()
+    };
+    let addr = server(shared.clone()).await;
+    let mut c = Caller::new(addr, "pending1").await;
+    let tag = subscribe_pending(&mut c, 600).await;
+    let handle = shared.handles.lock().unwrap()[0].clone();
+    // A new state while pending: nothing sent (RFC 6665 §6.2).
+    handle.send(Ev::Waiting(4)).unwrap();
+    assert_eq!(notified.recv().await.unwrap(), Ok(0));
+    no_request(&mut c, Duration::from_secs(5)).await;
+    // A refresh keeps it pending.
+    let sub = c.text(
+        "SUBSCRIBE",
+        "pending",
+        &tag,
+        "Event: message-summary\r\nExpires: 300\r\n",
+        "",
+    );
+    c.send(&sub).await;
+    c.expect(StatusCode::OK, "SUBSCRIBE").await;
+    let n = notify(&mut c, StatusCode::OK).await;
+    assert_eq!(state_of(&n).to_string(), "pending;expires=300");
+    assert!(n.body.is_empty());
+    // The owner authorizes it: active, the seconds left, the state.
+    tokio::time::sleep(Duration::from_secs(100)).await;
+    handle.send(Ev::Authorize(5)).unwrap();
+    assert_eq!(notified.recv().await.unwrap(), Ok(1));
+    let n = notify(&mut c, StatusCode::OK).await;
+    assert_eq!(state_of(&n).to_string(), "active;expires=200");
+    assert_eq!(n.headers.get(HeaderName::ContentType).unwrap(), SUMMARY);
+    assert_eq!(&n.body[..], summary(5).as_bytes());
+    // From then on, the state is notified.
+    handle.send(Ev::Waiting(6)).unwrap();
+    assert_eq!(notified.recv().await.unwrap(), Ok(1));
+    let n = notify(&mut c, StatusCode::OK).await;
+    assert_eq!(&n.body[..], summary(6).as_bytes());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pending_subscription_rejected_ends_without_the_state() {
+    let (tx, mut notified) = mpsc::unbounded_channel();
+    let shared = Shared {
+        notified: Some(tx),
+        ..Shared::default()
+    };
+    let addr = server(shared.clone()).await;
+    let mut c = Caller::new(addr, "pending2").await;
+    let tag = subscribe_pending(&mut c, 600).await;
+    let handle = shared.handles.lock().unwrap()[0].clone();
+    // RFC 6665 §4.2.1.3: authorization declined later.
+    handle.send(Ev::Reject).unwrap();
+    assert_eq!(notified.recv().await.unwrap(), Ok(1));
+    let n = notify(&mut c, StatusCode::OK).await;
+    assert_eq!(state_of(&n).to_string(), "terminated;reason=rejected");
+    assert!(n.body.is_empty(), "{n:?}");
+    assert!(n.headers.get(HeaderName::ContentType).is_none());
+    // The subscription, and with it the dialog, is over.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(handle.is_closed());
+    resubscribe(&mut c, &tag, 300).await;
+    c.expect(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, "SUBSCRIBE")
+        .await;
 }

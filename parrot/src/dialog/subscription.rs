@@ -1,7 +1,8 @@
 //! Subscription usages at the notifier (RFC 6665 §4.2), including the
 //! implicit subscription a REFER creates (RFC 3515 §2.4.4), as sans-IO
 //! state: the checks on a SUBSCRIBE before it reaches the application,
-//! the `Expires` negotiation, and each subscription's state and expiry.
+//! the `Expires` negotiation, and each subscription's state (pending,
+//! active, terminated), expiry and NOTIFY sequencing (see [`Notifier`]).
 //!
 //! A dialog may carry several subscription usages (and an INVITE usage) at
 //! once (RFC 5057); they are told apart by their `Event` package and `id`
@@ -184,22 +185,64 @@ pub fn sipfrag(status: StatusCode) -> String {
     format!("SIP/2.0 {} {}\r\n", status.as_u16(), status.reason())
 }
 
-/// One subscription at the notifier: its `Event`, state and expiry.
+/// One subscription at the notifier: its `Event`, its state (pending,
+/// active or terminated, RFC 6665 §4.2.2), its expiry, and the sequencing
+/// of its NOTIFYs.
+///
+/// Every change that calls for a NOTIFY (creation, a refresh,
+/// activation, a new state of the resource, termination) marks one as
+/// due; [`poll_notify`](Self::poll_notify) hands out the
+/// `Subscription-State` of the next NOTIFY to send, and
+/// [`notify_answered`](Self::notify_answered) takes in its final
+/// response. At most one NOTIFY of a subscription is in flight: changes
+/// made meanwhile are coalesced into one NOTIFY sent after the response,
+/// with the state as it is then. RFC 6665 §4.2.2 has the notifier report
+/// the current state, not every step to it, and a failed NOTIFY ends the
+/// subscription; two NOTIFYs in flight at once may reach the subscriber
+/// out of order, and the older one, its CSeq lower than one already
+/// seen, is refused (RFC 3261 §12.2.2: `500`), which would end the
+/// subscription for nothing (and deliver a stale state before it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notifier {
     event: Event,
     expires_at: Instant,
     /// The termination reason, once terminated.
     ended: Option<String>,
+    /// Not authorized yet (`pending`, RFC 6665 §4.2.1.3). Stays set when
+    /// a pending subscription is terminated: its state was never shown.
+    pending: bool,
+    /// A NOTIFY is due: something changed since the last one was sent.
+    due: bool,
+    /// A NOTIFY awaits its final response: `Some(true)` when it was the
+    /// last one (`terminated`).
+    in_flight: Option<bool>,
 }
 
 impl Notifier {
-    /// A subscription to `event` granted for `expires` seconds from `now`.
+    /// An active subscription to `event` granted for `expires` seconds
+    /// from `now`; its first NOTIFY is due (RFC 6665 §4.2.1.2: "Upon
+    /// successfully accepting or refreshing a subscription, notifiers MUST
+    /// send a NOTIFY request immediately").
     pub fn new(event: Event, expires: u32, now: Instant) -> Self {
         Notifier {
             event,
             expires_at: now + Duration::from_secs(expires.into()),
             ended: None,
+            pending: false,
+            due: true,
+            in_flight: None,
+        }
+    }
+
+    /// A subscription accepted while its authorization is not decided
+    /// yet (RFC 6665 §4.2.1.3: the notifier answers 200 at once and
+    /// decides later): `Subscription-State: pending` until
+    /// [`activate`](Self::activate), or until it ends (`rejected` when
+    /// refused). Its first NOTIFY is due, as for [`new`](Self::new).
+    pub fn new_pending(event: Event, expires: u32, now: Instant) -> Self {
+        Notifier {
+            pending: true,
+            ..Notifier::new(event, expires, now)
         }
     }
 
@@ -219,16 +262,63 @@ impl Notifier {
         self.event.matches(event)
     }
 
-    /// Extends it by `expires` seconds from `now` (a refresh).
+    /// Extends it by `expires` seconds from `now` (a refresh); a NOTIFY is
+    /// due (RFC 6665 §4.2.1.2). A pending subscription stays pending.
     pub fn refresh(&mut self, expires: u32, now: Instant) {
+        if self.ended.is_some() {
+            return;
+        }
         self.expires_at = now + Duration::from_secs(expires.into());
+        self.due = true;
+    }
+
+    /// Whether it awaits its authorization (`pending`, and not
+    /// terminated).
+    pub fn is_pending(&self) -> bool {
+        self.pending && self.ended.is_none()
+    }
+
+    /// Authorizes a pending subscription: it becomes `active`, and a
+    /// NOTIFY with the state is due (RFC 6665 §4.2.2: a change of the
+    /// subscription's state is notified). Returns whether it was pending.
+    pub fn activate(&mut self) -> bool {
+        if !self.is_pending() {
+            return false;
+        }
+        self.pending = false;
+        self.due = true;
+        true
+    }
+
+    /// Whether its NOTIFYs may carry the resource's state: not while it
+    /// is pending, nor in the last NOTIFY of a subscription that never
+    /// became active. RFC 6665 §4.2.1.2 lets the NOTIFY of a subscription
+    /// without meaningful state to convey carry "an empty or neutral
+    /// body"; a subscriber not (yet) authorized must learn nothing of the
+    /// state (§4.2.1.3, §6.2).
+    pub fn reveals_state(&self) -> bool {
+        !self.pending
+    }
+
+    /// The resource's state changed: a NOTIFY is due, unless the
+    /// subscription is pending (a NOTIFY then would tell the subscriber
+    /// when the state changes, which it is not authorized to know,
+    /// RFC 6665 §6.2) or terminated. Returns whether one is due.
+    pub fn state_changed(&mut self) -> bool {
+        if self.pending || self.ended.is_some() {
+            return false;
+        }
+        self.due = true;
+        true
     }
 
     /// Terminates it with `reason` (RFC 6665 §4.2.2: `timeout`,
-    /// `noresource`, `rejected`, `deactivated`, `probation`, `giveup`).
+    /// `noresource`, `rejected`, `deactivated`, `probation`, `giveup`); its
+    /// last NOTIFY is due. The first reason stays.
     pub fn terminate(&mut self, reason: &str) {
         if self.ended.is_none() {
             self.ended = Some(reason.to_owned());
+            self.due = true;
         }
     }
 
@@ -243,14 +333,38 @@ impl Notifier {
         u32::try_from(left).unwrap_or(u32::MAX)
     }
 
-    /// The `Subscription-State` a NOTIFY sent at `now` carries: active
-    /// with the seconds left (RFC 6665 §4.2.2: the `expires` parameter), or
-    /// terminated with its reason.
+    /// The `Subscription-State` a NOTIFY sent at `now` carries (RFC 6665
+    /// §4.2.2): `active` or `pending` with the seconds left in `expires`,
+    /// or `terminated` with its reason.
     pub fn state(&self, now: Instant) -> SubscriptionState {
         match &self.ended {
             Some(reason) => SubscriptionState::terminated(reason.clone()),
+            None if self.pending => SubscriptionState::pending(self.remaining(now)),
             None => SubscriptionState::active(self.remaining(now)),
         }
+    }
+
+    /// The `Subscription-State` of the NOTIFY to send now, if one is due
+    /// and none is in flight; that NOTIFY is then in flight until
+    /// [`notify_answered`](Self::notify_answered). `None` while one is in
+    /// flight: what changed meanwhile goes in the next one.
+    pub fn poll_notify(&mut self, now: Instant) -> Option<SubscriptionState> {
+        if !self.due || self.in_flight.is_some() {
+            return None;
+        }
+        self.due = false;
+        self.in_flight = Some(self.is_terminated());
+        Some(self.state(now))
+    }
+
+    /// Whether one of its NOTIFYs awaits its final response.
+    pub fn is_notifying(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// Whether a NOTIFY is due (sent once none is in flight).
+    pub fn is_due(&self) -> bool {
+        self.due
     }
 
     /// When it expires, while it is not terminated.
@@ -269,15 +383,19 @@ impl Notifier {
         false
     }
 
-    /// Takes in the final response to one of its NOTIFYs; returns whether
-    /// the subscription is removed. RFC 6665 §4.2.2: a 481 or a
+    /// Takes in the final response to its NOTIFY in flight; returns
+    /// whether the subscription is to be removed: its last NOTIFY was
+    /// answered, or the NOTIFY failed. RFC 6665 §4.2.2: a 481 or a
     /// transaction timeout removes it; so does any other failure here,
-    /// since the subscriber refused the notification it was sent.
+    /// since the subscriber refused the notification it was sent (a
+    /// NOTIFY still due is dropped with it).
     pub fn notify_answered(&mut self, status: StatusCode) -> bool {
+        let last = self.in_flight.take() == Some(true);
         if status.is_success() || status.is_provisional() {
-            return self.is_terminated();
+            return last;
         }
         self.terminate("giveup");
+        self.due = false;
         true
     }
 }

@@ -236,7 +236,7 @@ impl<E: Send + 'static> Session<E> {
     /// resubmissions).
     ///
     /// [`ServerBuilder::credentials`]: crate::server::ServerBuilder::credentials
-    fn authorized(&mut self, req: &Request, challenge: &Response) -> Option<Request> {
+    pub(crate) fn authorized(&mut self, req: &Request, challenge: &Response) -> Option<Request> {
         let me = self.shared.policy.credentials.as_ref()?;
         let header = if challenge.status == StatusCode::UNAUTHORIZED {
             HeaderName::Authorization
@@ -269,14 +269,7 @@ impl<E: Send + 'static> Session<E> {
     /// the transport the dialog keeps, see `NextHop::in_dialog`), an
     /// address taken as it is.
     async fn resolve_in_dialog(&self, uri: &Uri) -> Result<Target, String> {
-        let hop = NextHop::in_dialog(uri, self.transport).map_err(|e| e.to_string())?;
-        if hop.host.parse::<std::net::IpAddr>().is_err()
-            && let Ok(targets) = self.shared.locator.locate(uri).await
-            && let Some(t) = targets.iter().find(|t| t.protocol == hop.protocol)
-        {
-            return Ok(*t);
-        }
-        crate::server::relay::resolve_in_dialog(uri, self.transport).await
+        resolve_hop(&self.shared.locator, uri, self.transport).await
     }
 
     /// Acknowledges the 2xx to our re-INVITE `invite` (§13.2.2.4: its own
@@ -318,8 +311,26 @@ impl<E: Send + 'static> Session<E> {
     }
 }
 
+/// Where a request in a dialog kept on `transport` goes, its next hop
+/// being `uri`: a host name is located by RFC 3263 (its first server over
+/// that transport, see `NextHop::in_dialog`), an address taken as it is.
+pub(crate) async fn resolve_hop(
+    locator: &crate::locate::Locator,
+    uri: &Uri,
+    transport: crate::transport::Protocol,
+) -> Result<Target, String> {
+    let hop = NextHop::in_dialog(uri, transport).map_err(|e| e.to_string())?;
+    if hop.host.parse::<std::net::IpAddr>().is_err()
+        && let Ok(targets) = locator.locate(uri).await
+        && let Some(t) = targets.iter().find(|t| t.protocol == hop.protocol)
+    {
+        return Ok(*t);
+    }
+    crate::server::relay::resolve_in_dialog(uri, transport).await
+}
+
 /// Whether `resp` is a challenge: 401 or 407 (§22.2, §22.3).
-fn is_challenge(resp: &Response) -> bool {
+pub(crate) fn is_challenge(resp: &Response) -> bool {
     matches!(
         resp.status,
         StatusCode::UNAUTHORIZED | StatusCode::PROXY_AUTHENTICATION_REQUIRED

@@ -41,6 +41,7 @@ mod handler;
 mod in_dialog;
 mod inbox;
 mod location;
+mod notifying;
 mod referral;
 mod refusals;
 mod relay;

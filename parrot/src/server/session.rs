@@ -18,13 +18,13 @@ use super::inbox::{DialogCommand, Inbox, Mailbox};
 use super::reliable::{Outcome, Reliable};
 use super::session_state::{Answer, Pending, Session, Shared};
 use super::session_timer::Fired;
-use super::subscription::serving;
 use crate::dialog::{DialogId, DialogState, Retransmit2xxOutput, TAG_100REL};
 use crate::message::{HeaderName, Method, Request, StatusCode};
 use crate::time::sleep_until;
 use crate::transaction::TransactionId;
 use crate::transport::{Origin, Protocol};
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -111,12 +111,26 @@ pub(crate) async fn run<H: UasHandler>(
             }
         } else {
             let deadline = next_deadline(&state.session);
-            tokio::select! {
+            let session = &mut state.session;
+            // The runtime's NOTIFYs in flight are taken in along with the
+            // inbox: a request does not wait for their answers.
+            let next = tokio::select! {
                 msg = inbox.recv() => match msg {
-                    Some(msg) => Some(msg),
+                    Some(msg) => Ok(Some(msg)),
                     None => break,
                 },
-                () = sleep_until(deadline) => None,
+                done = poll_fn(|cx| session.poll_notified(cx)) => Err(done),
+                () = sleep_until(deadline) => Ok(None),
+            };
+            match next {
+                Ok(msg) => msg,
+                Err((index, outcome)) => {
+                    session.notified(index, outcome);
+                    if session.dialog.as_ref().is_some_and(|d| d.is_terminated()) {
+                        break;
+                    }
+                    continue;
+                }
             }
         };
         let Parked {
@@ -161,12 +175,7 @@ pub(crate) async fn run<H: UasHandler>(
                 Box::pin(handle_event(handler, s, ev, &mut mailbox)).await
             }
             Some(Inbox::Refer(report)) => {
-                let mut mailbox = Mailbox {
-                    inbox: &mut inbox,
-                    deferred: &mut deferred,
-                };
-                let duties = s.duties();
-                Box::pin(serving(duties, s.refer_report(report), &mut mailbox)).await;
+                s.refer_report(report);
                 !s.dialog.as_ref().is_some_and(|d| d.is_terminated())
             }
             Some(Inbox::Replaced) => {
@@ -206,11 +215,13 @@ pub(crate) async fn run<H: UasHandler>(
 }
 
 /// Whether the session may park: a confirmed dialog with no 2xx awaiting
-/// its ACK and no reliable provisional response awaiting its PRACK.
-fn can_park<E>(s: &Session<E>) -> bool {
+/// its ACK, no reliable provisional response awaiting its PRACK, and no
+/// NOTIFY of ours awaiting its answer.
+fn can_park<E: Send + 'static>(s: &Session<E>) -> bool {
     s.is_dialog
         && s.retransmit.is_none()
         && s.reliable.is_none()
+        && !s.notifying()
         && s.dialog
             .as_ref()
             .is_some_and(|d| d.state() == DialogState::Confirmed)
@@ -235,8 +246,7 @@ fn next_deadline<E: Send + 'static>(s: &Session<E>) -> Option<Instant> {
 /// Fires the session's timers that are due; `false` ends the session.
 async fn timers_due<E: Send + 'static>(s: &mut Session<E>, mailbox: &mut Mailbox<'_, E>) -> bool {
     if s.usage_deadline().is_some_and(|at| at <= Instant::now()) {
-        let duties = s.duties();
-        serving(duties, s.usages_due(), mailbox).await;
+        s.usages_due();
         if s.dialog.as_ref().is_some_and(|d| d.is_terminated()) {
             return false;
         }
@@ -585,13 +595,7 @@ async fn handle_request<H: UasHandler>(
         if answer != Some(Answer::Accepted) {
             usage_status = StatusCode::SERVER_INTERNAL_ERROR;
         }
-        let duties = s.duties();
-        Box::pin(serving(
-            duties,
-            s.after_usage_response(&req, usage_status),
-            mailbox,
-        ))
-        .await;
+        s.after_usage_response(&req, usage_status);
     }
     let initial_invite = req.method == Method::Invite && !s.in_dialog;
     // RFC 3891 §3: once the new call is answered, the one it replaces ends.

@@ -1,13 +1,16 @@
 //! Subscription usages of a UAS dialog (RFC 6665 §4.2, and REFER's
 //! implicit subscription, RFC 3515 §2.4): the runtime's checks on a
 //! SUBSCRIBE or REFER before the handler runs, the `Expires` its 2xx must
-//! carry, the NOTIFY every accepted SUBSCRIBE or REFER calls for, expiry,
-//! and the NOTIFYs reporting a REFER's progress. A dialog may carry an
-//! INVITE usage and subscription usages at once (RFC 5057); it ends when
-//! the last one does.
+//! carry, the NOTIFY every accepted SUBSCRIBE or REFER calls for, pending
+//! subscriptions and their authorization, expiry, and the NOTIFYs
+//! reporting a REFER's progress. A dialog may carry an INVITE usage and
+//! subscription usages at once (RFC 5057); it ends when the last one does.
+//!
+//! Nothing here waits for a NOTIFY's answer: the state changes, the
+//! NOTIFYs due go out (see `notifying`), and the session applies their
+//! outcomes as they come, serving the dialog's requests meanwhile.
 
 use super::error::RequestError;
-use super::inbox::Mailbox;
 use super::inbox::ReferReport;
 use super::session_state::Session;
 use super::usage::{REFER_EXPIRES, Usage};
@@ -16,7 +19,7 @@ use crate::dialog::{
     sipfrag,
 };
 use crate::message::typed::Expires;
-use crate::message::{HeaderName, Method, Request, Response, StatusCode};
+use crate::message::{Method, Request, Response, StatusCode};
 use bytes::Bytes;
 use tokio::time::Instant;
 use tracing::{debug, info};
@@ -32,15 +35,20 @@ impl<E: Send + 'static> Session<E> {
     ) -> Result<(), Response> {
         match req.method {
             Method::Subscribe => {
+                // A terminated subscription awaiting its last NOTIFY's
+                // answer is over: a refresh of it is a 481 (RFC 6665
+                // §4.2.1.2), a SUBSCRIBE in the dialog creates another.
                 let existing = self
                     .subs
                     .iter()
-                    .flat_map(|s| s.usages.iter().map(|u| &u.notifier));
+                    .flat_map(|s| s.usages.iter().map(|u| &u.notifier))
+                    .filter(|n| !n.is_terminated());
                 let policy = &self.shared.policy.subscription_expires;
                 let desc = check_subscribe(req, packages, policy, existing)?;
                 let subs = self.subs.get_or_insert_default();
                 subs.current = Some(desc);
                 subs.current_state = None;
+                subs.current_pending = false;
                 Ok(())
             }
             Method::Refer => check_refer(req),
@@ -78,43 +86,51 @@ impl<E: Send + 'static> Session<E> {
     /// Once the final response to a SUBSCRIBE or REFER is sent: a 2xx
     /// creates, refreshes or ends the subscription, and the NOTIFY that
     /// must follow goes out (RFC 6665 §4.2.1.2: "immediately", with the
-    /// current state; RFC 3515 §2.4.4: `100 Trying` for a new REFER).
-    pub(crate) async fn after_usage_response(&mut self, req: &Request, resp_status: StatusCode) {
+    /// current state, or `pending` without it for a subscription the
+    /// handler has not authorized yet; RFC 3515 §2.4.4: `100 Trying` for a
+    /// new REFER). It does not wait for the NOTIFY's answer.
+    pub(crate) fn after_usage_response(&mut self, req: &Request, resp_status: StatusCode) {
         let current = self.subs.as_mut().and_then(|s| s.current.take());
         let state = self.subs.as_mut().and_then(|s| s.current_state.take());
+        let pending = self
+            .subs
+            .as_mut()
+            .is_some_and(|s| std::mem::take(&mut s.current_pending));
         if !resp_status.is_success() {
             return;
         }
         let now = Instant::now().into_std();
-        let index = match (req.method.clone(), current) {
+        match (req.method.clone(), current) {
             (Method::Subscribe, Some(desc)) => {
                 let subs = self.subs.get_or_insert_default();
                 let found = subs
                     .usages
                     .iter()
-                    .position(|u| u.notifier.matches(&desc.event));
+                    .position(|u| !u.notifier.is_terminated() && u.notifier.matches(&desc.event));
                 match (desc.kind, found) {
                     (SubscribeKind::New | SubscribeKind::Fetch, _) => {
-                        let mut notifier = Notifier::new(desc.event, desc.expires, now);
+                        let mut notifier = if pending {
+                            Notifier::new_pending(desc.event, desc.expires, now)
+                        } else {
+                            Notifier::new(desc.event, desc.expires, now)
+                        };
                         if desc.kind == SubscribeKind::Fetch {
                             // RFC 6665 §4.4.3: one NOTIFY with the state,
                             // and the subscription is over.
                             notifier.terminate("timeout");
                         }
-                        subs.usages.push(Usage { notifier, state });
-                        subs.usages.len() - 1
+                        subs.usages.push(Usage::new(notifier, state));
                     }
                     (SubscribeKind::Refresh, Some(i)) => {
+                        // A pending subscription stays pending.
                         subs.usages[i].notifier.refresh(desc.expires, now);
                         if state.is_some() {
                             subs.usages[i].state = state;
                         }
-                        i
                     }
                     (SubscribeKind::Unsubscribe, Some(i)) => {
                         // RFC 6665 §4.1.2.3: the last NOTIFY says so.
                         subs.usages[i].notifier.terminate("timeout");
-                        i
                     }
                     (_, None) => return,
                 }
@@ -123,50 +139,13 @@ impl<E: Send + 'static> Session<E> {
                 let notifier = Notifier::new(refer_event(req), REFER_EXPIRES, now);
                 let body = Bytes::from(sipfrag(StatusCode::TRYING));
                 let subs = self.subs.get_or_insert_default();
-                subs.usages.push(Usage {
-                    notifier,
-                    state: Some((SIPFRAG.to_owned(), body)),
-                });
-                subs.usages.len() - 1
+                subs.usages
+                    .push(Usage::new(notifier, Some((SIPFRAG.to_owned(), body))));
             }
             _ => return,
-        };
-        self.notify_usage(index).await;
-        self.end_if_unused();
-    }
-
-    /// Sends the NOTIFY of usage `index` with its state now, and removes
-    /// the usage if it is terminated or the NOTIFY failed (RFC 6665
-    /// §4.2.2).
-    pub(crate) async fn notify_usage(&mut self, index: usize) -> Option<Response> {
-        let usage = self.subs.as_ref()?.usages.get(index)?;
-        let event = usage.notifier.event().clone();
-        let state = usage.notifier.state(Instant::now().into_std());
-        let body = usage.state.clone();
-        debug!(call_id = %self.id.call_id, package = %event.package, %state, "sending NOTIFY");
-        let sent = self
-            .send_in_dialog(Method::Notify, None, move |req| {
-                req.headers.push_typed(&event);
-                req.headers.push_typed(&state);
-                if let Some((content_type, bytes)) = body {
-                    req.headers.set(HeaderName::ContentType, content_type);
-                    req.body = bytes;
-                }
-            })
-            .await;
-        let status = match &sent {
-            Ok(resp) => resp.status,
-            Err(_) => StatusCode::REQUEST_TIMEOUT,
-        };
-        let subs = self.subs.as_mut()?;
-        let usage = subs.usages.get_mut(index)?;
-        if usage.notifier.notify_answered(status) || usage.notifier.is_terminated() {
-            if !status.is_success() {
-                info!(%status, "NOTIFY refused: subscription removed");
-            }
-            subs.usages.remove(index);
         }
-        sent.ok()
+        self.start_notifies();
+        self.end_if_unused();
     }
 
     /// Tells the dialog whether subscriptions share it, and ends it when
@@ -181,7 +160,8 @@ impl<E: Send + 'static> Session<E> {
         }
     }
 
-    /// Whether the dialog has subscriptions.
+    /// Whether the dialog has subscriptions (a terminated one counts
+    /// until its last NOTIFY is answered).
     pub(crate) fn has_subscriptions(&self) -> bool {
         self.subs.as_ref().is_some_and(|s| !s.usages.is_empty())
     }
@@ -198,38 +178,44 @@ impl<E: Send + 'static> Session<E> {
     }
 
     /// Ends the subscriptions that expired with a NOTIFY saying `timeout`
-    /// (RFC 6665 §4.2.2).
-    pub(crate) async fn usages_due(&mut self) {
+    /// (RFC 6665 §4.2.2), pending ones included.
+    pub(crate) fn usages_due(&mut self) {
         let now = Instant::now().into_std();
-        while let Some(i) = self.subs.as_mut().and_then(|s| {
-            s.usages
-                .iter_mut()
-                .position(|u| u.notifier.handle_timeout(now))
-        }) {
-            info!(call_id = %self.id.call_id, "subscription expired");
-            self.notify_usage(i).await;
+        if let Some(subs) = self.subs.as_mut() {
+            for usage in &mut subs.usages {
+                if usage.notifier.handle_timeout(now) {
+                    info!(call_id = %self.id.call_id, package = %usage.notifier.event().package, "subscription expired");
+                }
+            }
         }
+        self.start_notifies();
         self.end_if_unused();
     }
 
     /// Sends a REFER's progress report (RFC 3515 §2.4.5); a final status
-    /// ends the implicit subscription (§2.4.7: `noresource`).
-    pub(crate) async fn refer_report(&mut self, report: ReferReport) {
-        let Some(i) = self.subs.as_ref().and_then(|s| {
-            s.usages.iter().position(|u| {
+    /// ends the implicit subscription (§2.4.7: `noresource`). Behind a
+    /// NOTIFY in flight, the report waits, and a later one replaces it:
+    /// the referrer learns the newest status (a final one is never lost).
+    pub(crate) fn refer_report(&mut self, report: ReferReport) {
+        let Some(usage) = self.subs.as_mut().and_then(|s| {
+            s.usages.iter_mut().find(|u| {
                 u.notifier.is_refer() && u.notifier.event().id() == Some(report.id.as_str())
             })
         }) else {
             debug!("REFER progress for no subscription: dropped");
             return;
         };
-        if let Some(usage) = self.subs.as_mut().and_then(|s| s.usages.get_mut(i)) {
-            usage.state = Some((SIPFRAG.to_owned(), Bytes::from(sipfrag(report.status))));
-            if report.status.is_final() {
-                usage.notifier.terminate("noresource");
-            }
+        if usage.notifier.is_terminated() {
+            debug!("REFER progress after its final report: dropped");
+            return;
         }
-        self.notify_usage(i).await;
+        usage.state = Some((SIPFRAG.to_owned(), Bytes::from(sipfrag(report.status))));
+        if report.status.is_final() {
+            usage.notifier.terminate("noresource");
+        } else {
+            usage.notifier.state_changed();
+        }
+        self.start_notifies();
         self.end_if_unused();
     }
 
@@ -248,68 +234,98 @@ impl<E: Send + 'static> Session<E> {
         }
     }
 
-    /// Sends a NOTIFY with the current state on every subscription of the
-    /// application (not REFER's), or ends them with `end` as the reason;
-    /// returns how many were notified.
-    pub(crate) async fn notify_subscriptions(
+    /// Accepts the SUBSCRIBE being handled as pending (RFC 6665
+    /// §4.2.1.3); `false` unless it creates a subscription (a new one or
+    /// a fetch): a refresh keeps the subscription's state.
+    pub(crate) fn set_pending(&mut self) -> bool {
+        let Some(subs) = self.subs.as_mut() else {
+            return false;
+        };
+        let creates = subs
+            .current
+            .as_ref()
+            .is_some_and(|c| matches!(c.kind, SubscribeKind::New | SubscribeKind::Fetch));
+        if creates {
+            subs.current_pending = true;
+        }
+        creates
+    }
+
+    /// Authorizes the application's pending subscriptions (RFC 6665
+    /// §4.2.2: `pending` to `active`), each with a NOTIFY carrying the
+    /// state; returns how many were pending.
+    pub(crate) fn activate_subscriptions(&mut self) -> Result<usize, RequestError> {
+        let Some(subs) = self.subs.as_mut() else {
+            return Err(RequestError::NoSubscription);
+        };
+        // In `subscribe`: the subscription being created is not pending.
+        let mut count = usize::from(std::mem::take(&mut subs.current_pending));
+        let mut any = count > 0;
+        for u in subs.usages.iter_mut().filter(|u| !u.notifier.is_refer()) {
+            any = true;
+            count += usize::from(u.notifier.activate());
+        }
+        if !any {
+            return Err(RequestError::NoSubscription);
+        }
+        self.start_notifies();
+        Ok(count)
+    }
+
+    /// Notifies the current state to every active subscription of the
+    /// application (not REFER's; a pending one learns nothing, RFC 6665
+    /// §6.2), or ends them all with `end` as the reason; returns how many
+    /// were notified or ended. The NOTIFYs go out at once, or after the
+    /// one in flight on the same subscription (coalesced); their
+    /// outcomes come later.
+    pub(crate) fn notify_subscriptions(
         &mut self,
         end: Option<&str>,
     ) -> Result<usize, RequestError> {
-        let mut sent = 0;
-        let mut i = 0;
-        while let Some(subs) = self.subs.as_mut()
-            && let Some(usage) = subs.usages.get_mut(i)
-        {
-            if usage.notifier.is_refer() {
-                i += 1;
-                continue;
-            }
-            if let Some(reason) = end {
-                usage.notifier.terminate(reason);
-            }
-            let before = subs.usages.len();
-            self.notify_usage(i).await;
-            sent += 1;
-            if self.subs.as_ref().is_some_and(|s| s.usages.len() == before) {
-                i += 1;
-            }
+        let Some(subs) = self.subs.as_mut() else {
+            return Err(RequestError::NoSubscription);
+        };
+        let mut any = false;
+        let mut count = 0;
+        for u in subs.usages.iter_mut().filter(|u| !u.notifier.is_refer()) {
+            any = true;
+            let n = &mut u.notifier;
+            let counted = match end {
+                Some(reason) if !n.is_terminated() => {
+                    n.terminate(reason);
+                    true
+                }
+                Some(_) => false,
+                None => n.state_changed(),
+            };
+            count += usize::from(counted);
         }
-        self.end_if_unused();
-        if sent == 0 {
+        if !any {
             return Err(RequestError::NoSubscription);
         }
-        Ok(sent)
+        self.start_notifies();
+        self.end_if_unused();
+        Ok(count)
     }
 
     /// Ends every subscription with a last NOTIFY (reason `noresource`;
-    /// a REFER's with `487` as its final report): the dialog is ending.
+    /// a REFER's with `487` as its final report) and waits, bounded, for
+    /// the answers: the dialog is ending.
     pub(crate) async fn end_subscriptions(&mut self) {
-        while let Some(usage) = self.subs.as_mut().and_then(|s| s.usages.first_mut()) {
-            if usage.notifier.is_refer() {
-                let body = sipfrag(StatusCode::REQUEST_TERMINATED);
-                usage.state = Some((SIPFRAG.to_owned(), Bytes::from(body)));
-            }
-            usage.notifier.terminate("noresource");
-            let before = self.subs.as_ref().map_or(0, |s| s.usages.len());
-            // Whatever the answer (Timer F bounds the wait), the usage goes.
-            self.notify_usage(0).await;
-            if let Some(subs) = self.subs.as_mut()
-                && subs.usages.len() == before
-            {
-                subs.usages.remove(0);
+        if let Some(subs) = self.subs.as_mut() {
+            for usage in &mut subs.usages {
+                if usage.notifier.is_refer() && !usage.notifier.is_terminated() {
+                    let body = sipfrag(StatusCode::REQUEST_TERMINATED);
+                    usage.state = Some((SIPFRAG.to_owned(), Bytes::from(body)));
+                }
+                usage.notifier.terminate("noresource");
             }
         }
-    }
-}
-
-/// Runs `fut` while serving the session's duties, if it has any.
-pub(crate) async fn serving<E: Send + 'static, F: std::future::Future>(
-    duties: Option<super::duties::Duties>,
-    fut: F,
-    mailbox: &mut Mailbox<'_, E>,
-) -> F::Output {
-    match duties {
-        Some(d) => d.serve_while(fut, mailbox).await,
-        None => fut.await,
+        self.start_notifies();
+        self.finish_notifies().await;
+        // Whatever the answers, the usages go.
+        if let Some(subs) = self.subs.as_mut() {
+            subs.usages.clear();
+        }
     }
 }

@@ -1,13 +1,16 @@
 //! The state of a UAS dialog's subscription usages (RFC 6665, and REFER's
 //! implicit subscription, RFC 3515), kept by its session, and the handle a
 //! handler reports a REFER's progress with. What the session does with
-//! them is in `subscription`.
+//! them is in `subscription`, and with their NOTIFYs in flight in
+//! `notifying`.
 
 use super::inbox::{DialogCommand, ReferReport};
 use crate::dialog::{DialogId, Notifier, SubscribeRequest};
-use crate::message::StatusCode;
+use crate::message::{Request, Response, StatusCode};
+use crate::transport::Target;
 use bytes::Bytes;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// How long REFER's implicit subscription lasts without a final report
 /// (RFC 3515 §2.4.4 leaves it to the notifier): long enough for the
@@ -21,6 +24,33 @@ pub(crate) struct Usage {
     /// `(content type, body)` of the current state, if the application
     /// gave one.
     pub(crate) state: Option<(String, Bytes)>,
+    /// Its NOTIFY in flight (one at most, see [`Notifier`]): the task
+    /// sending it, which yields its outcome. The task runs on its own, so
+    /// the NOTIFY goes out (and is retransmitted) whatever the session is
+    /// doing meanwhile.
+    pub(crate) sending: Option<JoinHandle<Sent>>,
+}
+
+impl Usage {
+    /// A usage with its state document.
+    pub(crate) fn new(notifier: Notifier, state: Option<(String, Bytes)>) -> Self {
+        Usage {
+            notifier,
+            state,
+            sending: None,
+        }
+    }
+}
+
+/// What became of a NOTIFY of ours.
+pub(crate) struct Sent {
+    /// The NOTIFY as sent (`None` when its task failed).
+    pub(crate) request: Option<Request>,
+    /// Where it went, once resolved.
+    pub(crate) target: Option<Target>,
+    /// Its final response (a timeout is a `408`, RFC 3261 §8.1.3.1), or
+    /// why it could not be sent.
+    pub(crate) response: Result<Response, String>,
 }
 
 /// The dialog's subscriptions, and what the SUBSCRIBE or REFER being
@@ -32,6 +62,8 @@ pub(crate) struct Subscriptions {
     pub(crate) current: Option<SubscribeRequest>,
     /// The state the handler gave while handling it.
     pub(crate) current_state: Option<(String, Bytes)>,
+    /// Whether the handler accepts it as pending (RFC 6665 §4.2.1.3).
+    pub(crate) current_pending: bool,
 }
 
 /// Reports the progress of the call an accepted REFER asked for (RFC 3515

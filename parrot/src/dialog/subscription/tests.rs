@@ -214,3 +214,103 @@ fn refer_checks_event_and_sipfrag() {
         "SIP/2.0 299 Success\r\n"
     );
 }
+
+#[test]
+fn one_notify_in_flight_and_the_changes_meanwhile_coalesced() {
+    let t0 = Instant::now();
+    let at = |s| t0 + Duration::from_secs(s);
+    let mut n = Notifier::new(Event::new("message-summary"), 100, t0);
+    // §4.2.1.2: the first NOTIFY is due at once.
+    assert!(n.is_due());
+    assert_eq!(n.poll_notify(t0).unwrap().to_string(), "active;expires=100");
+    assert!(n.is_notifying());
+    assert_eq!(n.poll_notify(t0), None);
+    // Two changes while it is unanswered: one NOTIFY afterwards.
+    assert!(n.state_changed());
+    n.refresh(200, at(10));
+    assert_eq!(n.poll_notify(at(10)), None);
+    assert!(!n.notify_answered(StatusCode::OK));
+    assert_eq!(
+        n.poll_notify(at(20)).unwrap().to_string(),
+        "active;expires=190"
+    );
+    assert_eq!(n.poll_notify(at(20)), None);
+    // Terminated while a NOTIFY is in flight: the last one follows its
+    // answer, and its answer removes the subscription.
+    n.terminate("noresource");
+    assert!(!n.notify_answered(StatusCode::OK));
+    let last = n.poll_notify(at(21)).unwrap();
+    assert_eq!(last.to_string(), "terminated;reason=noresource");
+    assert!(n.notify_answered(StatusCode::OK));
+    assert_eq!(n.poll_notify(at(22)), None);
+}
+
+#[test]
+fn a_failed_notify_drops_what_was_due() {
+    let t0 = Instant::now();
+    let mut n = Notifier::new(Event::new("presence"), 100, t0);
+    n.poll_notify(t0).unwrap();
+    n.terminate("timeout");
+    // §4.2.2: a timeout removes the subscription; no last NOTIFY to a
+    // subscriber that does not answer.
+    assert!(n.notify_answered(StatusCode::REQUEST_TIMEOUT));
+    assert!(!n.is_due());
+    assert_eq!(n.poll_notify(t0), None);
+}
+
+#[test]
+fn a_pending_subscription_reveals_nothing_until_activated() {
+    let t0 = Instant::now();
+    let at = |s| t0 + Duration::from_secs(s);
+    let mut n = Notifier::new_pending(Event::new("presence"), 600, t0);
+    assert!(n.is_pending());
+    assert!(!n.reveals_state());
+    let first = n.poll_notify(t0).unwrap();
+    assert_eq!(first.state, SubState::Pending);
+    assert_eq!(first.to_string(), "pending;expires=600");
+    assert!(!n.notify_answered(StatusCode::OK));
+    // A change of the resource is not notified to a pending subscriber.
+    assert!(!n.state_changed());
+    assert!(!n.is_due());
+    // A refresh keeps it pending.
+    n.refresh(300, at(100));
+    assert_eq!(
+        n.poll_notify(at(100)).unwrap().to_string(),
+        "pending;expires=300"
+    );
+    assert!(!n.notify_answered(StatusCode::OK));
+    // Authorized: active with the seconds left, and the state shown.
+    assert!(n.activate());
+    assert!(!n.activate());
+    assert!(n.reveals_state());
+    assert_eq!(
+        n.poll_notify(at(150)).unwrap().to_string(),
+        "active;expires=250"
+    );
+    assert!(!n.notify_answered(StatusCode::OK));
+    assert!(n.state_changed());
+}
+
+#[test]
+fn a_pending_subscription_rejected_or_expired_ends_without_its_state() {
+    let t0 = Instant::now();
+    let mut n = Notifier::new_pending(Event::new("presence"), 600, t0);
+    n.poll_notify(t0).unwrap();
+    // §4.2.1.3: authorization declined later: terminated;reason=rejected.
+    n.terminate("rejected");
+    assert!(!n.is_pending());
+    assert!(!n.reveals_state());
+    assert!(!n.activate());
+    assert!(!n.notify_answered(StatusCode::OK));
+    let last = n.poll_notify(t0).unwrap();
+    assert_eq!(last.to_string(), "terminated;reason=rejected");
+    assert!(n.notify_answered(StatusCode::OK));
+
+    let mut n = Notifier::new_pending(Event::new("presence"), 60, t0);
+    assert!(n.handle_timeout(t0 + Duration::from_secs(60)));
+    assert!(!n.reveals_state());
+    assert_eq!(
+        n.poll_notify(t0).unwrap().to_string(),
+        "terminated;reason=timeout"
+    );
+}

@@ -327,8 +327,9 @@ handler_methods! {
     /// `Expires` (423), and answered a refresh of an unknown subscription
     /// with 481. A 2xx accepts: the runtime adds the `Expires` granted and
     /// sends the NOTIFY that must follow, with the state given by
-    /// [`Context::set_state`]; it ends the subscription with a NOTIFY when
-    /// it expires. Default: `405` with `Allow`.
+    /// [`Context::set_state`] (or `pending` without it, after
+    /// [`Context::set_pending`]); it ends the subscription with a NOTIFY
+    /// when it expires. Default: `405` with `Allow`.
     subscribe => not_implemented;
     /// NOTIFY (RFC 6665). Default: `405` with `Allow`.
     notify => not_implemented;
