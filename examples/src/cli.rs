@@ -130,17 +130,56 @@ pub fn try_parse<A: clap::Parser>(argv: &[&str]) -> Result<A, clap::Error> {
     A::try_parse_from(std::iter::once(name.as_str()).chain(argv.iter().copied()))
 }
 
+/// The logging options every server binary takes (flattened into
+/// [`TlsArgs`](crate::listen::TlsArgs)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::Args)]
+pub struct LogArgs {
+    /// Log every SIP message received and sent, in full, at INFO under
+    /// the target parrot::sip (RUST_LOG=parrot::sip=off silences it)
+    #[arg(long)]
+    pub trace_sip: bool,
+    /// Log as JSON, one object per line, instead of text
+    #[arg(long)]
+    pub log_json: bool,
+}
+
 /// Installs the log output: human-readable lines on stderr, filtered by
 /// `RUST_LOG` (default `info`).
 pub fn init_logging() {
+    init_logging_with(false);
+}
+
+/// Installs the log output on stderr, filtered by `RUST_LOG` (default
+/// `info`): human-readable lines, or with `json` one JSON object per
+/// event (its fields, the span list and the target among them).
+pub fn init_logging_with(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // A second call (e.g. from a test) keeps the first subscriber.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    let _ = if json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init()
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init()
+    };
+}
+
+/// Whether the parsed command line asked for `--log-json` (false for a
+/// binary without the option).
+fn wants_json(matches: &clap::ArgMatches) -> bool {
+    matches
+        .try_get_one::<bool>("log_json")
+        .ok()
+        .flatten()
+        .copied()
+        .unwrap_or(false)
 }
 
 /// Completes on Ctrl-C (SIGINT): the `shutdown` future the binaries hand
@@ -158,7 +197,8 @@ pub async fn ctrl_c() {
 
 /// A server binary's `main`: parses the command line into `A` (clap
 /// prints `--help` and command-line errors itself, exiting 0 and 2),
-/// installs logging, and runs `run` on a tokio runtime. Exit status: 0
+/// installs logging (as JSON when the binary has [`LogArgs`] and
+/// `--log-json` was given), and runs `run` on a tokio runtime. Exit status: 0
 /// after a clean shutdown, 1 when the server fails, 2 for options that do
 /// not fit together ([`Error::Usage`]).
 pub fn main<A, F, Fut>(run: F) -> ExitCode
@@ -167,9 +207,13 @@ where
     F: FnOnce(A) -> Fut,
     Fut: Future<Output = Result<(), Error>>,
 {
-    let args = A::parse();
-    let program = <A as clap::CommandFactory>::command().get_name().to_owned();
-    init_logging();
+    let mut command = <A as clap::CommandFactory>::command();
+    let program = command.get_name().to_owned();
+    let mut matches = command.get_matches_mut();
+    let json = wants_json(&matches);
+    let args = <A as clap::FromArgMatches>::from_arg_matches_mut(&mut matches)
+        .unwrap_or_else(|e| e.format(&mut command).exit());
+    init_logging_with(json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .on_thread_park(on_park)
@@ -211,6 +255,38 @@ mod tests {
         );
         assert!(parse_listen("[::1]:5060").unwrap().is_ipv6());
         assert!(parse_listen("nowhere").is_err());
+    }
+
+    #[derive(Debug, clap::Parser)]
+    #[command(name = "demo")]
+    struct Demo {
+        #[command(flatten)]
+        log: LogArgs,
+    }
+
+    #[derive(Debug, clap::Parser)]
+    #[command(name = "plain")]
+    struct Plain {}
+
+    #[test]
+    fn log_options() {
+        use clap::CommandFactory;
+        let m = Demo::command().try_get_matches_from(["demo", "--log-json", "--trace-sip"]);
+        assert!(wants_json(&m.unwrap()));
+        let d = try_parse::<Demo>(&["--trace-sip"]).unwrap();
+        assert_eq!(
+            d.log,
+            LogArgs {
+                trace_sip: true,
+                log_json: false
+            }
+        );
+        assert!(!wants_json(
+            &Demo::command().try_get_matches_from(["demo"]).unwrap()
+        ));
+        assert!(!wants_json(
+            &Plain::command().try_get_matches_from(["plain"]).unwrap()
+        ));
     }
 
     #[test]

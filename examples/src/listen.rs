@@ -3,7 +3,7 @@
 //! over secure WebSocket (`--wss ADDR`), the TLS ones presenting
 //! `--cert FILE --key FILE`, reloaded on SIGHUP.
 
-use crate::cli::{Error, parse_listen};
+use crate::cli::{Error, LogArgs, parse_listen};
 use parrot::server::ServerBuilder;
 use parrot::transport::{Identity, TlsConfig, TransportConfig};
 use std::net::SocketAddr;
@@ -23,6 +23,9 @@ pub struct Listen {
     /// Most stream connections open at once, and from one source address
     /// (the transport's defaults when `None`).
     pub max_connections: Option<(usize, usize)>,
+    /// Whether every SIP message is logged in full (`--trace-sip`,
+    /// [`ServerBuilder::trace_sip`]).
+    pub trace_sip: bool,
 }
 
 /// A TLS listener: where, and the certificate it presents.
@@ -43,6 +46,7 @@ impl From<SocketAddr> for Listen {
             ws: None,
             wss: None,
             max_connections: None,
+            trace_sip: false,
         }
     }
 }
@@ -67,11 +71,15 @@ impl Listen {
         if let Some(t) = &self.wss {
             builder = builder.wss(t.addr, t.config.clone());
         }
+        if self.trace_sip {
+            builder = builder.trace_sip();
+        }
         builder
     }
 }
 
-/// The TLS, WebSocket and connection options every server binary takes.
+/// The TLS, WebSocket, connection and logging options every server
+/// binary takes.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TlsArgs {
     /// Also listen for SIP over TLS here (a bare port means every
@@ -99,6 +107,9 @@ pub struct TlsArgs {
     #[arg(long, value_name = "N",
           default_value_t = TransportConfig::default().max_connections_per_source)]
     pub max_connections_per_source: usize,
+    /// `--trace-sip` and `--log-json`.
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 impl TlsArgs {
@@ -110,6 +121,7 @@ impl TlsArgs {
         let mut listen = Listen::from(addr);
         listen.ws = self.ws;
         listen.max_connections = Some((self.max_connections, self.max_connections_per_source));
+        listen.trace_sip = self.log.trace_sip;
         let (Some(cert), Some(key)) = (&self.cert, &self.key) else {
             if self.cert.is_some() || self.key.is_some() {
                 return Err(Error::Usage("--cert and --key go together".into()));

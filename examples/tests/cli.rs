@@ -15,6 +15,8 @@ const BINARIES: &[(&str, &str, &[&str])] = &[
             "[default: 40000]",
             "--tls <ADDR>",
             "--cert <FILE>",
+            "--trace-sip",
+            "--log-json",
         ],
     ),
     (

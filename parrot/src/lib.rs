@@ -57,6 +57,7 @@ pub mod registrar;
 pub mod sdp;
 pub mod server;
 pub(crate) mod time;
+pub mod trace;
 pub mod transaction;
 pub mod transport;
 

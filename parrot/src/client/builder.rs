@@ -251,4 +251,32 @@ impl ClientBuilder {
             }),
         })
     }
+
+    /// Shows every SIP message the client receives or sends, over any
+    /// transport, to `observer`
+    /// ([`TappedMessage`](crate::transport::TappedMessage)); it runs on
+    /// the transport's tasks and must not block. Several observers may be
+    /// added. Give [`transport_config`](Self::transport_config) first: it
+    /// replaces the observers with its own.
+    pub fn message_tap(mut self, observer: impl crate::transport::MessageObserver) -> Self {
+        let tap = self.transport.tap.take();
+        self.transport.tap = Some(crate::transport::MessageTap::add(tap, Arc::new(observer)));
+        self
+    }
+
+    /// Logs every SIP message received and sent, in full, through
+    /// `tracing` at INFO under the target `parrot::sip`
+    /// ([`TextTrace`](crate::trace::TextTrace)); `RUST_LOG` filters it as
+    /// any target.
+    pub fn trace_sip(self) -> Self {
+        self.message_tap(crate::trace::TextTrace::new())
+    }
+
+    /// Sends every SIP message received and sent as a HEPv3 packet over
+    /// UDP to the capture server at `collector`
+    /// ([`HepExporter`](crate::trace::HepExporter)), dropping (and
+    /// counting) what a bounded queue cannot hold.
+    pub fn hep(self, collector: SocketAddr, config: crate::trace::HepConfig) -> Self {
+        self.message_tap(crate::trace::HepExporter::new(collector, config))
+    }
 }

@@ -74,6 +74,16 @@ impl StreamDecoder {
 
     /// Returns the next complete frame, `Ok(None)` if more bytes are needed.
     pub fn decode(&mut self) -> Result<Option<Frame>, ParseError> {
+        self.decode_inspecting(|_| ())
+    }
+
+    /// As [`decode`](Self::decode), showing `inspect` the raw bytes of a
+    /// message frame (well-formed or not; not keep-alives) before it is
+    /// parsed: for a trace of what was received.
+    pub fn decode_inspecting(
+        &mut self,
+        inspect: impl FnOnce(&[u8]),
+    ) -> Result<Option<Frame>, ParseError> {
         // Keep-alives between messages (RFC 5626 §3.5.1).
         if self.buf.starts_with(b"\r\n\r\n") {
             let _ = self.buf.split_to(4);
@@ -121,6 +131,7 @@ impl StreamDecoder {
         }
         self.scanned = 0;
         let raw = self.buf.split_to(total).freeze();
+        inspect(&raw);
         Ok(Some(
             match parse_message(raw.clone(), &self.limits, Framing::Stream) {
                 Ok(m) => Frame::Message(m),

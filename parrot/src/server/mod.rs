@@ -465,15 +465,54 @@ impl<F, S> ServerBuilder<F, S> {
     }
 
     /// Transport limits and timeouts (listeners are set with the methods
-    /// above; a TLS configuration given to [`tls`](Self::tls) is kept
+    /// above; a TLS configuration given to [`tls`](Self::tls), and the
+    /// message observers of [`trace_sip`](Self::trace_sip),
+    /// [`hep`](Self::hep) and [`message_tap`](Self::message_tap), are kept
     /// unless `config` has its own).
     pub fn transport_config(mut self, config: TransportConfig) -> Self {
         let tls = self.settings.transport.tls.take();
+        let tap = self.settings.transport.tap.take();
         self.settings.transport = TransportConfig {
             tls: config.tls.clone().or(tls),
+            tap: config.tap.clone().or(tap),
             ..config
         };
         self
+    }
+
+    /// Shows every SIP message the server receives or sends, over any
+    /// transport, to `observer`, with its direction, protocol, addresses,
+    /// a timestamp and its raw bytes ([`TappedMessage`](crate::transport::TappedMessage)).
+    /// The observer runs on the transport's tasks and must not block.
+    /// Several observers may be added; each sees every message.
+    pub fn message_tap(mut self, observer: impl crate::transport::MessageObserver) -> Self {
+        let tap = self.settings.transport.tap.take();
+        self.settings.transport.tap =
+            Some(crate::transport::MessageTap::add(tap, Arc::new(observer)));
+        self
+    }
+
+    /// Logs every SIP message received and sent, in full, through
+    /// `tracing` at INFO under the target `parrot::sip`
+    /// ([`TextTrace`](crate::trace::TextTrace)): a header line (`recv` or
+    /// `send`, the byte count, the protocol, our address, `<-` or `->`, the
+    /// peer's address), then the message. `RUST_LOG` filters it as any
+    /// target (`parrot::sip=off` silences it); without this method it is
+    /// not emitted at all.
+    pub fn trace_sip(self) -> Self {
+        self.message_tap(crate::trace::TextTrace::new())
+    }
+
+    /// Sends every SIP message received and sent as a HEPv3 packet over
+    /// UDP to the capture server (Homer, heplify-server) at `collector`
+    /// ([`HepExporter`](crate::trace::HepExporter)), from a background
+    /// task behind a bounded queue: when the collector or the network
+    /// cannot keep up, packets are dropped and counted, never waited for.
+    /// To read its counters, make the exporter with
+    /// [`HepExporter::new`](crate::trace::HepExporter::new) and give a
+    /// clone to [`message_tap`](Self::message_tap) instead.
+    pub fn hep(self, collector: SocketAddr, config: crate::trace::HepConfig) -> Self {
+        self.message_tap(crate::trace::HepExporter::new(collector, config))
     }
 }
 

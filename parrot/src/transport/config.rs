@@ -1,6 +1,7 @@
 //! Transport configuration.
 
 use super::Protocol;
+use super::tap::MessageTap;
 use super::tls_config::TlsConfig;
 use super::ws_origin::OriginCheck;
 use crate::message::Limits;
@@ -190,6 +191,11 @@ pub struct TransportConfig {
     /// by their `Origin` (RFC 6455 §10.2); upgrades without one are not
     /// asked about. Default `None`: every origin.
     pub ws_origin: Option<OriginCheck>,
+    /// Observers of every SIP message received and sent (a text trace,
+    /// HEP capture export: the [`trace`](crate::trace) module), with the
+    /// raw bytes. Default `None`: no observer, and no cost beyond one
+    /// branch per message.
+    pub tap: Option<MessageTap>,
 }
 
 impl Default for TransportConfig {
@@ -222,6 +228,7 @@ impl Default for TransportConfig {
             connection_queue: 64,
             tls: None,
             ws_origin: None,
+            tap: None,
         }
     }
 }

@@ -200,6 +200,9 @@ impl TransportLayer {
             closed: broadcast::Sender::new(CLOSED_BACKLOG),
             sent_by: OnceLock::new(),
         });
+        if let Some(tap) = &shared.config.tap {
+            tap.start();
+        }
         for ep in &shared.udp {
             let span = tracing::debug_span!("sip_udp", local = %ep.local);
             tokio::spawn(udp::run(shared.clone(), ep.socket.clone(), ep.local).instrument(span));

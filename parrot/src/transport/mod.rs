@@ -30,6 +30,11 @@
 //!   largest buffers closed first ([`TransportLayer::stats`] counts it
 //!   all).
 //!
+//! * **Tapping** ([`MessageTap`], [`TransportConfig::tap`]): every
+//!   message received or sent, on any protocol, can be shown to observers
+//!   with its raw bytes (the [`trace`](crate::trace) module's text trace
+//!   and HEPv3 export); without a tap, one branch per message.
+//!
 //! Left to the layers above: discarding responses whose top Via sent-by is
 //! not one this element inserts (§18.1.2), SRV/NAPTR lookups (RFC 3263, the
 //! [`locate`](crate::locate) module, which a response reaches through the
@@ -72,6 +77,7 @@ mod shared;
 mod shed;
 mod stats;
 mod stream;
+mod tap;
 mod tcp;
 mod tls;
 mod tls_config;
@@ -89,6 +95,7 @@ pub use error::TransportError;
 pub use layer::TransportLayer;
 pub use sent_by::{SentByFuture, SentByResolver};
 pub use stats::TransportStats;
+pub use tap::{Direction, MessageObserver, MessageTap, TappedMessage};
 pub use tls_config::{Identity, TlsConfig, TlsError};
 pub use via::{
     ResponseDestination, response_destination, set_top_via_transport, stamp_top_via, stamp_via,

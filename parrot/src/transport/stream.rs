@@ -14,6 +14,7 @@ use super::inbound::{Inbound, classify, malformed};
 use super::progress::{Progress, ProgressLimits, Stalled, after};
 use super::shared::{ConnGuard, Shared, shutdown_signal};
 use super::stats::bump;
+use super::tap::{Direction, tap};
 use super::{Origin, Protocol, TransportError};
 use crate::message::{Frame, StreamDecoder};
 use bytes::{Bytes, BytesMut};
@@ -238,6 +239,16 @@ where
                     let started = Instant::now();
                     handle.activity.busy.store(true, Ordering::Relaxed);
                     let r = write_all(&mut stream, &data, write_limit).await;
+                    if r.is_ok() {
+                        tap(
+                            &shared.config.tap,
+                            Direction::Out,
+                            handle.protocol,
+                            handle.local,
+                            handle.remote,
+                            &data,
+                        );
+                    }
                     handle
                         .activity
                         .busy
@@ -373,7 +384,17 @@ async fn process<W: AsyncWrite + Unpin>(
     let write_limit = shared.config.write_timeout;
     let mut cut = false;
     loop {
-        let reply = match decoder.decode() {
+        let inspect = |raw: &[u8]| {
+            tap(
+                &shared.config.tap,
+                Direction::In,
+                origin.protocol,
+                origin.local,
+                origin.source,
+                raw,
+            );
+        };
+        let reply = match decoder.decode_inspecting(inspect) {
             Ok(None) => break,
             Ok(Some(Frame::Ping)) => {
                 // RFC 5626 §3.5.1: answer a CRLFCRLF ping with a CRLF pong.
@@ -422,6 +443,14 @@ async fn process<W: AsyncWrite + Unpin>(
             debug!(%error, "write failed");
             return Err("write failed");
         }
+        tap(
+            &shared.config.tap,
+            Direction::Out,
+            origin.protocol,
+            origin.local,
+            origin.source,
+            &reply,
+        );
     }
     if decoder.buffered() > shared.config.max_connection_buffer {
         warn!(

@@ -6,6 +6,7 @@ use super::inbound::{Inbound, classify, malformed};
 use super::shared::{Shared, UdpEndpoint, shutdown_signal};
 use super::shed::{self, Shedder, Verdict};
 use super::stats::bump;
+use super::tap::{Direction, tap};
 use super::via::{response_destination, stamp_top_via, top_via};
 use super::{Incoming, Origin, Protocol, Sent, TransportError};
 use crate::message::typed::Via;
@@ -104,6 +105,14 @@ async fn datagram(
         trace!(peer = %source, "keep-alive datagram");
         return true;
     }
+    tap(
+        &shared.config.tap,
+        Direction::In,
+        Protocol::Udp,
+        local,
+        source,
+        data,
+    );
     let now = tokio::time::Instant::now().into_std();
     let queue = &shared.incoming;
     let shedding =
@@ -290,6 +299,14 @@ pub(crate) async fn send(
         let _ = ep.socket.set_multicast_ttl_v4(u32::from(ttl));
     }
     ep.socket.send_to(data, to).await?;
+    tap(
+        &shared.config.tap,
+        Direction::Out,
+        Protocol::Udp,
+        ep.local,
+        dest,
+        data,
+    );
     tracing::trace!(peer = %dest, local = %ep.local, size = data.len(), "sent UDP datagram");
     Ok(Sent {
         protocol: Protocol::Udp,

@@ -14,6 +14,7 @@ use super::inbound::{Inbound, classify, malformed};
 use super::progress::after;
 use super::shared::{ConnGuard, Shared, shutdown_signal};
 use super::stream::spawn_after_handshake;
+use super::tap::{Direction, tap};
 use super::tcp::accept_loop;
 use super::tls::accept;
 use super::tls_config::TlsConfig;
@@ -182,8 +183,18 @@ where
                 out = rx.recv() => {
                     let Some(out) = out else { break "closed locally" };
                     let (data, done) = out.into_parts();
-                    let r = send(&mut ws, data, write_limit).await;
+                    let r = send(&mut ws, &data, write_limit).await;
                     let failed = r.is_err();
+                    if !failed {
+                        tap(
+                            &shared.config.tap,
+                            Direction::Out,
+                            handle.protocol,
+                            handle.local,
+                            handle.remote,
+                            &data,
+                        );
+                    }
                     let _ = done.send(r);
                     if failed {
                         break "write failed";
@@ -219,6 +230,14 @@ where
                 trace!("keep-alive frame");
                 continue;
             }
+            tap(
+                &shared.config.tap,
+                Direction::In,
+                handle.protocol,
+                handle.local,
+                handle.remote,
+                &data,
+            );
             // Boxed, as in `stream`: what handing a message up holds across
             // its await would otherwise size the task while idle.
             let reply = match Box::pin(receive(&shared, &handle, data)).await {
@@ -226,9 +245,17 @@ where
                 Ok(None) => continue,
                 Err(reason) => break reason,
             };
-            if send(&mut ws, reply, write_limit).await.is_err() {
+            if send(&mut ws, &reply, write_limit).await.is_err() {
                 break "write failed";
             }
+            tap(
+                &shared.config.tap,
+                Direction::Out,
+                handle.protocol,
+                handle.local,
+                handle.remote,
+                &reply,
+            );
         };
         drop(guard);
         drop(rx);
@@ -272,13 +299,13 @@ async fn receive(
 }
 
 /// Sends one SIP message as one frame.
-async fn send<K>(sink: &mut K, data: Bytes, limit: Duration) -> io::Result<()>
+async fn send<K>(sink: &mut K, data: &Bytes, limit: Duration) -> io::Result<()>
 where
     K: futures_util::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
 {
     let frame = match Utf8Bytes::try_from(data.clone()) {
         Ok(text) => Message::Text(text),
-        Err(_) => Message::Binary(data),
+        Err(_) => Message::Binary(data.clone()),
     };
     match timeout(limit, sink.send(frame)).await {
         Ok(r) => r.map_err(io::Error::other),

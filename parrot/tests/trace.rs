@@ -1,0 +1,238 @@
+//! Message tracing end to end: a server on loopback with HEPv3 export to
+//! a UDP socket the test binds (the collector) and with the text trace,
+//! driven by a scripted peer over UDP and TCP. The waits are upper bounds
+//! on loopback deliveries, never sleeps.
+
+use parrot::prelude::*;
+use parrot::trace::HepConfig;
+use parrot::trace::hep::{HepPacket, IPPROTO_TCP, IPPROTO_UDP, PROTOCOL_SIP};
+use parrot::transport::{Protocol, TappedMessage};
+use std::future::IntoFuture;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::time::timeout;
+
+/// The most any loopback delivery may take before the test fails.
+const WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+struct Pong;
+
+#[uas_handler]
+impl Pong {
+    async fn options(&mut self, _req: &Request) -> StatusCode {
+        StatusCode::OK
+    }
+}
+
+fn options(server: SocketAddr, transport: &str, me: SocketAddr, call_id: &str) -> String {
+    format!(
+        "OPTIONS sip:pong@{server} SIP/2.0\r\n\
+         Via: SIP/2.0/{transport} {me};branch=z9hG4bK-{call_id}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:tester@{me}>;tag=t1\r\n\
+         To: <sip:pong@{server}>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 OPTIONS\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// Reads one SIP message from a stream: the header block, then as many
+/// body bytes as its Content-Length says.
+async fn read_message(s: &mut TcpStream) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let body: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if buf.len() >= end + 4 + body {
+                buf.truncate(end + 4 + body);
+                return buf;
+            }
+        }
+        let n = timeout(WAIT, s.read(&mut chunk))
+            .await
+            .expect("a response in time")
+            .unwrap();
+        assert!(n > 0, "connection closed before the response");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The next HEP packet the collector receives.
+async fn next_packet(collector: &UdpSocket) -> Vec<u8> {
+    let mut buf = vec![0u8; 65_536];
+    let n = timeout(WAIT, collector.recv(&mut buf))
+        .await
+        .expect("a HEP packet in time")
+        .unwrap();
+    buf.truncate(n);
+    buf
+}
+
+#[tokio::test]
+async fn hep_captures_both_directions_over_udp_and_tcp() {
+    let collector = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let config = HepConfig {
+        capture_id: 4242,
+        auth_key: Some("sesame".into()),
+        ..HepConfig::default()
+    };
+    let server = Server::builder()
+        .listen("127.0.0.1:0")
+        .hep(collector.local_addr().unwrap(), config)
+        .handler(Pong::default)
+        .bind()
+        .await
+        .unwrap();
+    let udp_addr = server.local_addr(Protocol::Udp).unwrap();
+    let tcp_addr = server.local_addr(Protocol::Tcp).unwrap();
+    let serving = tokio::spawn(server.serve().into_future());
+
+    // UDP: the OPTIONS in, the 200 out.
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let me = peer.local_addr().unwrap();
+    let request = options(udp_addr, "UDP", me, "hep-udp-1");
+    peer.send_to(request.as_bytes(), udp_addr).await.unwrap();
+    let mut buf = vec![0u8; 65_536];
+    let (n, _) = timeout(WAIT, peer.recv_from(&mut buf))
+        .await
+        .expect("a response in time")
+        .unwrap();
+    let response = buf[..n].to_vec();
+    assert!(response.starts_with(b"SIP/2.0 200"), "{response:?}");
+
+    let first = next_packet(&collector).await;
+    let second = next_packet(&collector).await;
+    let inbound = HepPacket::decode(&first).unwrap();
+    let outbound = HepPacket::decode(&second).unwrap();
+    assert_eq!(inbound.payload, request.as_bytes());
+    assert_eq!((inbound.source, inbound.destination), (me, udp_addr));
+    assert_eq!(outbound.payload, &response[..]);
+    assert_eq!((outbound.source, outbound.destination), (udp_addr, me));
+    for p in [&inbound, &outbound] {
+        assert_eq!(p.ip_protocol, IPPROTO_UDP);
+        assert_eq!(p.protocol_type, PROTOCOL_SIP);
+        assert_eq!(p.capture_id, 4242);
+        assert_eq!(p.auth_key, Some(&b"sesame"[..]));
+        assert_eq!(p.correlation_id, Some(&b"hep-udp-1"[..]));
+        assert!(p.seconds > 1_600_000_000, "a wall-clock timestamp");
+        assert!(p.micros < 1_000_000);
+    }
+
+    // TCP: the same, over a connection.
+    let mut stream = TcpStream::connect(tcp_addr).await.unwrap();
+    let me = stream.local_addr().unwrap();
+    let request = options(tcp_addr, "TCP", me, "hep-tcp-1");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let response = read_message(&mut stream).await;
+    assert!(response.starts_with(b"SIP/2.0 200"));
+    let (first, second) = (next_packet(&collector).await, next_packet(&collector).await);
+    let inbound = HepPacket::decode(&first).unwrap();
+    let outbound = HepPacket::decode(&second).unwrap();
+    assert_eq!(inbound.payload, request.as_bytes());
+    assert_eq!((inbound.source, inbound.destination), (me, tcp_addr));
+    assert_eq!(outbound.payload, &response[..]);
+    assert_eq!((outbound.source, outbound.destination), (tcp_addr, me));
+    for p in [&inbound, &outbound] {
+        assert_eq!(p.ip_protocol, IPPROTO_TCP);
+        assert_eq!(p.correlation_id, Some(&b"hep-tcp-1"[..]));
+    }
+    serving.abort();
+}
+
+/// Collects what a `tracing` subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+// A current-thread runtime (the default): the server's tasks run on the
+// test's thread, where the capturing subscriber is the default.
+#[tokio::test]
+async fn the_text_trace_logs_each_message_under_parrot_sip() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_env_filter(tracing_subscriber::EnvFilter::new("off,parrot::sip=info"))
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // A second observer tells the test when the 200 has been traced.
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+    let server = Server::builder()
+        .listen("127.0.0.1:0")
+        .trace_sip()
+        .message_tap(move |m: &TappedMessage<'_>| {
+            let _ = seen_tx.send(m.direction);
+        })
+        .handler(Pong::default)
+        .bind()
+        .await
+        .unwrap();
+    let udp_addr = server.local_addr(Protocol::Udp).unwrap();
+    let serving = tokio::spawn(server.serve().into_future());
+
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let me = peer.local_addr().unwrap();
+    let request = options(udp_addr, "UDP", me, "text-trace-1");
+    peer.send_to(request.as_bytes(), udp_addr).await.unwrap();
+    let mut buf = vec![0u8; 65_536];
+    let (n, _) = timeout(WAIT, peer.recv_from(&mut buf))
+        .await
+        .expect("a response in time")
+        .unwrap();
+    let response = String::from_utf8_lossy(&buf[..n]).into_owned();
+    for _ in 0..2 {
+        timeout(WAIT, seen_rx.recv())
+            .await
+            .expect("both messages tapped");
+    }
+    serving.abort();
+
+    let text = captured.text();
+    let recv = format!(
+        "recv {} bytes UDP {udp_addr} <- {me}\nOPTIONS sip:pong@{udp_addr} SIP/2.0\nVia: SIP/2.0/UDP {me}",
+        request.len()
+    );
+    let send = format!(
+        "send {} bytes UDP {udp_addr} -> {me}\nSIP/2.0 200 OK\n",
+        response.len()
+    );
+    assert!(text.contains(&recv), "{text}");
+    assert!(text.contains(&send), "{text}");
+    assert!(text.contains("Call-ID: text-trace-1"), "{text}");
+    assert!(text.contains(" INFO parrot::sip:"), "{text}");
+    assert!(
+        text.contains("direction=\"in\"") || text.contains("direction=in"),
+        "{text}"
+    );
+    assert!(text.contains("direction=out"), "{text}");
+    // Nothing but the trace passed the filter.
+    assert_eq!(text.matches("parrot::sip").count(), 2, "{text}");
+}
