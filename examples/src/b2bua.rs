@@ -22,8 +22,10 @@
 //!   call to the `Refer-To` target (with its `Replaces`, if any), its
 //!   progress in NOTIFYs. The caller's: the target is joined to the
 //!   callee, and the caller left to hang up. The callee's: the target
-//!   takes the callee's place with the caller, the callee hung up. A
-//!   failed transfer leaves the call as it was.
+//!   takes the callee's place with the caller, the callee hung up. An
+//!   attended transfer between two calls through here joins their
+//!   callees and hangs up the replaced call. A failed transfer leaves
+//!   the call as it was.
 //! - Unlike the `proxy` example, the two calls are separate dialogs
 //!   (Call-IDs, tags, CSeqs, Contacts): the caller only ever talks to the
 //!   B2BUA, and either call ending ends the other whatever happened
@@ -31,7 +33,7 @@
 
 use crate::caller;
 use crate::listen::Listen;
-use parrot::b2bua::{Bridge, BridgeEvent};
+use parrot::b2bua::{Bridge, BridgeEvent, Bridges};
 use parrot::client::Client;
 use parrot::message::{SipUri, Uri};
 use parrot::prelude::*;
@@ -198,12 +200,18 @@ pub async fn bind(
     info!(outgoing = ?client.local_addr(parrot::transport::Protocol::Udp), "outgoing calls from");
     let no_answer = options.no_answer;
     let shared = Arc::new(Shared { client, options });
+    // One registry for every call: an attended transfer between two calls
+    // through here joins their callees.
+    let bridges = Bridges::new();
     listen
         .apply(Server::builder())
         .release_memory_with(crate::cli::release_memory)
         .handler(move || B2bua {
             shared: shared.clone(),
-            bridge: Bridge::new().no_answer_timeout(no_answer).transfers(true),
+            bridge: Bridge::new()
+                .no_answer_timeout(no_answer)
+                .transfers(true)
+                .joins(&bridges),
         })
         .bind()
         .await

@@ -9,7 +9,7 @@
 //! (so no dialog of the server), no transaction on either endpoint, no
 //! task beyond those running before the call.
 
-use parrot::b2bua::{Bridge, BridgeEvent, failure_response};
+use parrot::b2bua::{Bridge, BridgeEvent, Bridges, failure_response};
 use parrot::client::CallError;
 use parrot::client::Client;
 use parrot::endpoint::Endpoint;
@@ -126,6 +126,7 @@ impl World {
             .expect("client");
         let alive = Arc::new(AtomicUsize::new(0));
         let (c, a) = (client.clone(), alive.clone());
+        let bridges = Bridges::new();
         let server = Server::builder()
             .udp("127.0.0.1:0")
             .handler(move || B2b {
@@ -133,7 +134,8 @@ impl World {
                 target: target.clone(),
                 bridge: Bridge::new()
                     .no_answer_timeout(NO_ANSWER)
-                    .transfers(transfers),
+                    .transfers(transfers)
+                    .joins(&bridges),
                 _alive: Alive::new(&a),
             })
             .bind()
@@ -733,6 +735,61 @@ async fn an_attended_transfer_sends_replaces_to_the_target() {
     c.expect(StatusCode::OK, "BYE").await;
     let (bye, from) = w.callee.expect(Method::Bye).await;
     callee_ok(&w, &bye, from, "").await;
+    w.assert_clean().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_attended_transfer_between_two_calls_here_joins_their_callees() {
+    let mut w = World::start(None).await;
+    let (mut c1, tag1, inv1, from1) = answered(&w, "attended-1").await;
+    let (mut c2, tag2, inv2, from2) = answered(&w, "attended-2").await;
+    // The caller refers its first callee to its second call here (RFC
+    // 5589 §7): Replaces names that call as the caller sees it.
+    let target = format!(
+        "sip:bob@{}?Replaces=attended-2%3Bto-tag%3D{tag2}%3Bfrom-tag%3Da",
+        w.b2b
+    );
+    refer(&mut c1, &tag1, &target).await;
+    notify_says(&mut c1, 100).await;
+    // The first callee is offered the second one's description, and the
+    // second the first's answer.
+    let (b, bfrom) = callee_expect_within(&w, Method::Invite, Duration::from_secs(5)).await;
+    assert_eq!(b.headers.call_id(), inv1.headers.call_id());
+    assert_eq!(&b.body[..], ANSWER.as_bytes());
+    callee_ok(&w, &b, bfrom, ANSWER2).await;
+    w.callee.expect(Method::Ack).await;
+    let (c, cfrom) = callee_expect_within(&w, Method::Invite, Duration::from_secs(5)).await;
+    assert_eq!(c.headers.call_id(), inv2.headers.call_id());
+    assert_eq!(&c.body[..], ANSWER2.as_bytes());
+    callee_ok(&w, &c, cfrom, ANSWER).await;
+    w.callee.expect(Method::Ack).await;
+    // The replaced call (RFC 3891 §3) is hung up; the transfer reported.
+    let bye = caller_gets(&mut c2, Method::Bye).await;
+    c2.answer(&bye, StatusCode::OK, "", "").await;
+    assert!(notify_says(&mut c1, 200).await.starts_with("terminated"));
+    let bye = c1.text("BYE", "bob", &tag1, "", "");
+    c1.send(&bye).await;
+    c1.expect(StatusCode::OK, "BYE").await;
+    // The two callees talk; one hangs up, the other is hung up.
+    let bye = w.callee.request(&inv2, "BYE", TAG, "", 0);
+    w.callee.send(&bye, from2).await;
+    let mut answered_bye = false;
+    let mut got_bye = false;
+    while !(answered_bye && got_bye) {
+        match w.callee.recv_within(Duration::from_secs(5)).await {
+            Some((parrot::message::Message::Response(r), _)) => {
+                assert_eq!(r.status, StatusCode::OK);
+                answered_bye = true;
+            }
+            Some((parrot::message::Message::Request(r), f)) if r.method == Method::Bye => {
+                assert_eq!(r.headers.call_id(), inv1.headers.call_id());
+                callee_ok(&w, &r, f, "").await;
+                got_bye = true;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let _ = from1;
     w.assert_clean().await;
 }
 

@@ -121,15 +121,23 @@
 //!   joined pair; the handler's own answer on the caller's side), the
 //!   REFERs when transfers are off (`403`), and the caller's identity
 //!   (the callee sees the client's From).
-//! * An attended transfer between two calls of this bridge (a `Replaces`
-//!   naming the caller's other call here) is sent on as any other: the
-//!   INVITE with `Replaces` goes to the `Refer-To` target.
+//!
+//! An attended transfer between two calls through this server (the
+//! caller's REFER names, in the `Replaces` of its `Refer-To`, its other
+//! call here, RFC 5589 §7) cannot be sent on: the INVITE would come back
+//! here. With a [`Bridges`] registry shared by the server's bridges
+//! ([`Bridge::joins`]), the bridge holding that other call hands its
+//! callee's leg over ([`BridgeEvent::Handover`]) and hangs up its caller
+//! (the replaced call, RFC 3891 §3); both callees are offered each other's
+//! descriptions and joined.
 
 mod joined;
+mod registry;
 mod relay;
 mod transfer;
 mod watch;
 
+pub use registry::{Bridges, Handover};
 pub use relay::failure_response;
 
 use crate::client::{
@@ -164,6 +172,11 @@ pub enum BridgeEvent {
     /// INFO, MESSAGE...): [`Bridge::event`] passes it to the caller and
     /// answers it.
     CalleeRequest(Box<CalleeRequest>),
+    /// Another bridge of the server carries out an attended transfer to
+    /// this bridge's callee ([`Bridges`]): [`Bridge::event`] hands the
+    /// callee's leg over and ends the caller's call, which the transfer
+    /// replaces (RFC 3891 §3).
+    Handover(Handover),
     /// The call a transfer placed ([`Bridge::refer`]) was answered:
     /// [`Bridge::event`] offers its description to the caller and, once
     /// accepted, puts it in the old callee's place.
@@ -204,6 +217,8 @@ pub struct Bridge {
     leg: Leg,
     /// The transfer in progress, if any.
     transfer: Option<Transfer>,
+    /// The server's bridges, for attended transfers between them.
+    registry: Option<Bridges>,
 }
 
 enum Leg {
@@ -229,6 +244,8 @@ struct Up {
     answer: Bytes,
     /// Delivers the callee's end and requests to the caller's dialog.
     watcher: Watcher,
+    /// The entry in the server's [`Bridges`], if any.
+    _registration: Option<registry::Registration>,
 }
 
 impl Default for Bridge {
@@ -262,7 +279,17 @@ impl Bridge {
             transfers: false,
             leg: Leg::Idle,
             transfer: None,
+            registry: None,
         }
+    }
+
+    /// This bridge registered in `bridges`, shared by every bridge of the
+    /// server, while its call is up: an attended transfer between two of
+    /// its calls is then carried out here (see the [module
+    /// documentation](self#transfers)).
+    pub fn joins(mut self, bridges: &Bridges) -> Self {
+        self.registry = Some(bridges.clone());
+        self
     }
 
     /// This bridge carrying out the caller's REFER (`true`) with
@@ -412,6 +439,7 @@ impl Bridge {
                 .reason("No SDP Answer From Callee");
         }
         let watcher = Watcher::start(&mut call, cx.handle());
+        let registration = self.registry.as_ref().map(|r| r.register(cx.handle()));
         info!(outgoing = call.call_id(), "callee answered: bridged");
         let resp = req.reply(StatusCode::OK).sdp(answer.clone());
         self.leg = Leg::Up(Box::new(Up {
@@ -420,6 +448,7 @@ impl Bridge {
             caller_offer: offer,
             answer,
             watcher,
+            _registration: registration,
         }));
         resp
     }
@@ -555,6 +584,7 @@ impl Bridge {
                 self.callee_request(r.0, cx).await;
                 Action::NoReply
             }
+            BridgeEvent::Handover(h) => self.hand_over(h).await,
             BridgeEvent::TransferAnswered => {
                 self.transfer_answered(cx).await;
                 Action::NoReply

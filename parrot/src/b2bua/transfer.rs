@@ -25,7 +25,7 @@ use super::watch::Watcher;
 use super::{Bridge, BridgeEvent, Leg};
 use crate::client::{Call, Client, InviteOptions, PeerRequest, Progress, ReferReports};
 use crate::message::{HeaderName, NameAddr, Request, Response, StatusCode, Uri};
-use crate::server::{Context, DialogHandle, ReferProgress};
+use crate::server::{Action, Context, DialogHandle, ReferProgress};
 use bytes::Bytes;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -54,6 +54,12 @@ struct Answered {
     call: Call,
     answer: Bytes,
     progress: Reports,
+    /// The call was handed over by another bridge (an attended transfer
+    /// between two calls here): its callee has another description and
+    /// must be offered the transferee's.
+    reoffer: bool,
+    /// Its requests, when they were taken already.
+    requests: Option<crate::client::PeerRequests>,
 }
 
 /// Where a transfer's progress goes: the NOTIFYs of the REFER's implicit
@@ -117,6 +123,18 @@ impl Bridge {
             Some(p) => Reports::Caller(p),
             None => Reports::None,
         };
+        // RFC 5589 §7: an attended transfer to a call of this server.
+        let replaced = replaces_in(&target).and_then(|r| {
+            let me = cx.handle();
+            (r.dialog_id() != *me.dialog_id())
+                .then(|| self.registry.as_ref()?.ask(&r.dialog_id()))
+                .flatten()
+        });
+        if let Some(surrendered) = replaced {
+            info!(%target, "REFER from the caller: joining the callee to its other call here (202)");
+            self.take_over(surrendered, progress, cx.handle());
+            return req.reply(StatusCode::ACCEPTED);
+        }
         info!(%target, "REFER from the caller: calling the new target (202)");
         self.place(
             client,
@@ -193,6 +211,82 @@ impl Bridge {
         );
     }
 
+    /// Waits, in a task, for the callee's leg another bridge hands over
+    /// (an attended transfer between two calls here), then joins it to
+    /// this callee as a transfer's answered call.
+    fn take_over<E>(
+        &mut self,
+        surrendered: oneshot::Receiver<super::registry::Surrendered>,
+        mut progress: Reports,
+        dialog: DialogHandle<E>,
+    ) where
+        E: From<BridgeEvent> + Send + 'static,
+    {
+        let (stop_tx, mut stop) = oneshot::channel::<()>();
+        let (answered_tx, answered) = oneshot::channel();
+        let task = async move {
+            let leg = tokio::select! {
+                _ = &mut stop => return,
+                leg = surrendered => leg,
+            };
+            match leg {
+                Ok(leg) => {
+                    let answered = Answered {
+                        call: leg.call,
+                        answer: leg.sdp,
+                        progress,
+                        reoffer: true,
+                        requests: leg.requests,
+                    };
+                    if answered_tx.send(answered).is_ok() {
+                        let _ = dialog.send(E::from(BridgeEvent::TransferAnswered));
+                    }
+                }
+                Err(_) => {
+                    // RFC 3891 §3: the call to replace is gone.
+                    info!("the call to join is gone (481)");
+                    progress.report(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST);
+                    let status = StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST;
+                    let _ = dialog.send(E::from(BridgeEvent::TransferFailed(status)));
+                }
+            }
+        };
+        tokio::spawn(task.instrument(tracing::Span::current()));
+        self.transfer = Some(Transfer {
+            _stop: stop_tx,
+            answered,
+            referrer: Referrer::Caller,
+        });
+    }
+
+    /// Hands the callee's leg over to the bridge that asked for it (an
+    /// attended transfer, see [`Bridges`](super::Bridges)) and ends the
+    /// caller's call, which the transfer replaces (RFC 3891 §3).
+    pub(super) async fn hand_over(&mut self, handover: super::Handover) -> Action {
+        let Leg::Up(up) = std::mem::replace(&mut self.leg, Leg::Handed) else {
+            debug!("asked for a callee's leg this bridge does not hold");
+            return Action::NoReply;
+        };
+        self.transfer = None;
+        let super::Up {
+            call,
+            answer,
+            watcher,
+            ..
+        } = *up;
+        let requests = watcher.take_back().await;
+        let leg = super::registry::Surrendered {
+            call,
+            requests,
+            sdp: answer,
+        };
+        if handover.0.send(leg).is_err() {
+            debug!("the bridge that asked is gone: the callee's leg hung up");
+        }
+        info!("callee's leg handed over (attended transfer): hanging up the caller");
+        Action::Stop("replaced by an attended transfer (RFC 3891)".to_owned())
+    }
+
     /// Starts the transfer's call to `target` offering `offer`.
     fn place<E>(
         &mut self,
@@ -252,6 +346,8 @@ impl Bridge {
             mut call,
             answer,
             mut progress,
+            reoffer,
+            requests,
         } = answered;
         let Leg::Up(up) = &mut self.leg else {
             // Dropping the call hangs it up.
@@ -265,22 +361,40 @@ impl Bridge {
         let text = String::from_utf8_lossy(&answer).into_owned();
         match up.call.reinvite(text).await {
             Ok(r) if r.status.is_success() => {
+                let callee_answer = sdp_body(&r).unwrap_or_else(|| up.answer.clone());
+                if reoffer {
+                    // The target's leg had another peer: it is offered
+                    // the callee's description in turn.
+                    let text = String::from_utf8_lossy(&callee_answer).into_owned();
+                    match call.reinvite(text).await {
+                        Ok(r) if r.status.is_success() => {}
+                        Ok(r) => {
+                            info!(status = %r.status, "the target refused the callee's description");
+                            progress.report(r.status);
+                            return;
+                        }
+                        Err(error) => {
+                            warn!(%error, "the target's leg is gone");
+                            progress.report(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST);
+                            return;
+                        }
+                    }
+                }
                 let Leg::Up(up) = std::mem::replace(&mut self.leg, Leg::Handed) else {
                     return;
                 };
                 let super::Up {
                     call: callee,
-                    answer: callee_sdp,
                     watcher,
                     ..
                 } = *up;
                 let callee_requests = watcher.take_back().await;
-                let target_requests = call.requests();
+                let target_requests = requests.or_else(|| call.requests());
                 joined::spawn(
                     JoinedSide {
                         call: callee,
                         requests: callee_requests,
-                        sdp: sdp_body(&r).unwrap_or(callee_sdp),
+                        sdp: callee_answer.clone(),
                     },
                     JoinedSide {
                         call,
@@ -312,6 +426,7 @@ impl Bridge {
             mut call,
             answer,
             mut progress,
+            ..
         } = answered;
         let Leg::Up(up) = &mut self.leg else {
             progress.report(StatusCode::REQUEST_TERMINATED);
@@ -433,7 +548,7 @@ impl<E: From<BridgeEvent> + Send + 'static> Placing<E> {
                             self.fail(StatusCode::BAD_GATEWAY);
                             return;
                         }
-                        let answered = Answered { call, answer, progress: std::mem::take(&mut self.progress) };
+                        let answered = Answered { call, answer, progress: std::mem::take(&mut self.progress), reoffer: false, requests: None };
                         if self.answered.send(answered).is_err() {
                             debug!("the bridge is gone: the transfer's call hung up");
                             return;
@@ -468,4 +583,11 @@ impl<E: From<BridgeEvent> + Send + 'static> Placing<E> {
             debug!("caller's dialog already over");
         }
     }
+}
+
+/// The `Replaces` among the header components of a `Refer-To` URI, if
+/// one parses (RFC 3891 §3, RFC 3261 §19.1.1).
+fn replaces_in(target: &Uri) -> Option<crate::dialog::Replaces> {
+    let value = target.as_sip()?.headers().get("Replaces")?;
+    crate::dialog::Replaces::parse(&value).ok()
 }

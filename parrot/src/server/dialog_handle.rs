@@ -38,6 +38,12 @@ impl<E: Send + 'static> DialogHandle<E> {
         self.tx.send((self.id.clone(), event)).map_err(|e| e.0.1)
     }
 
+    /// The dialog the handle delivers to, as the server names it (local
+    /// tag ours, remote tag the peer's).
+    pub fn dialog_id(&self) -> &DialogId {
+        &self.id
+    }
+
     /// Whether the dialog has ended.
     pub fn is_closed(&self) -> bool {
         !self.alive.load(Ordering::Acquire) || self.tx.is_closed()
