@@ -49,16 +49,6 @@ async fn call(uas: &Uas, client: &Client) -> (parrot::client::Call, Request, Soc
     (call, inv, from)
 }
 
-/// The next response to a request of `method`, skipping others.
-async fn response_to(uas: &Uas, method: &str) -> parrot::message::Response {
-    loop {
-        let r = uas.response().await;
-        if r.headers.cseq().unwrap().method.as_str() == method {
-            return r;
-        }
-    }
-}
-
 /// `text` with the header lines `extra` added before its Contact.
 fn with(text: &str, extra: &str) -> String {
     text.replacen("Contact: ", &format!("{extra}Contact: "), 1)
@@ -76,13 +66,13 @@ async fn a_reinvite_offer_is_answered_by_the_application() {
     assert_eq!(peer.sdp(), Some(OFFER));
     let resp = peer.request().reply(StatusCode::OK).sdp(ANSWER);
     peer.respond(resp);
-    let ok = response_to(&uas, "INVITE").await;
+    let ok = uas.response_to("INVITE").await;
     assert_eq!(ok.status, StatusCode::OK);
     assert_eq!(&ok.body[..], ANSWER.as_bytes());
     assert!(ok.headers.get(HeaderName::Contact).is_some());
     assert_eq!(ok.headers.to_tag(), inv.headers.from_tag());
     // §13.3.1.4: retransmitted until the ACK.
-    let again = response_to(&uas, "INVITE").await;
+    let again = uas.response_to("INVITE").await;
     assert_eq!(again.status, StatusCode::OK);
     let seq = ok.headers.cseq().unwrap().seq;
     let ack = uas.request(&inv, "ACK", "uas", "", seq);
@@ -114,7 +104,7 @@ async fn a_second_reinvite_while_one_is_unanswered_gets_500_with_retry_after() {
     let peer = call.next_request().await.expect("the re-INVITE");
     let second = uas.request(&inv, "INVITE", "uas", OFFER, 0);
     uas.send(&second, from).await;
-    let refused = response_to(&uas, "INVITE").await;
+    let refused = uas.response_to("INVITE").await;
     assert_eq!(refused.status, StatusCode::SERVER_INTERNAL_ERROR);
     let after: u32 = refused
         .headers
@@ -131,7 +121,7 @@ async fn a_second_reinvite_while_one_is_unanswered_gets_500_with_retry_after() {
     }
     let resp = peer.request().reply(StatusCode::OK).sdp(ANSWER);
     peer.respond(resp);
-    let ok = response_to(&uas, "INVITE").await;
+    let ok = uas.response_to("INVITE").await;
     assert_eq!(ok.status, StatusCode::OK);
     assert_eq!(ok.headers.cseq().unwrap().seq, 1);
 }
@@ -146,18 +136,18 @@ async fn a_request_dropped_unanswered_gets_500_and_others_stay_the_clients() {
     let peer = call.next_request().await.expect("the INFO");
     assert_eq!(peer.method(), &Method::Info);
     drop(peer);
-    let r = response_to(&uas, "INFO").await;
+    let r = uas.response_to("INFO").await;
     assert_eq!(r.status, StatusCode::SERVER_INTERNAL_ERROR);
     // OPTIONS stays the client's: 200 with Allow.
     let options = uas.request(&inv, "OPTIONS", "uas", "", 0);
     uas.send(&options, from).await;
-    let r = response_to(&uas, "OPTIONS").await;
+    let r = uas.response_to("OPTIONS").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.headers.get(HeaderName::Allow).is_some());
     // A BYE too: the call ends.
     let bye = uas.request(&inv, "BYE", "uas", "", 0);
     uas.send(&bye, from).await;
-    assert_eq!(response_to(&uas, "BYE").await.status, StatusCode::OK);
+    assert_eq!(uas.response_to("BYE").await.status, StatusCode::OK);
     call.ended().await;
     assert!(call.next_request().await.is_none());
 }
@@ -176,7 +166,7 @@ async fn a_refer_is_accepted_and_its_progress_notified() {
     assert_eq!(peer.method(), &Method::Refer);
     let id = peer.request().headers.cseq().unwrap().seq;
     let mut reports = peer.accept_refer();
-    let accepted = response_to(&uas, "REFER").await;
+    let accepted = uas.response_to("REFER").await;
     assert_eq!(accepted.status, StatusCode::ACCEPTED);
     let mut states = Vec::new();
     for status in [None, Some(StatusCode::RINGING), Some(StatusCode::OK)] {
@@ -231,7 +221,7 @@ async fn a_refer_sub_false_is_accepted_without_notifies() {
     uas.send(&refer, from).await;
     let peer = call.next_request().await.expect("the REFER");
     let mut reports = peer.accept_refer();
-    let accepted = response_to(&uas, "REFER").await;
+    let accepted = uas.response_to("REFER").await;
     assert_eq!(accepted.status, StatusCode::ACCEPTED);
     assert_eq!(
         accepted.headers.get("Refer-Sub").map(|t| t.as_str()),

@@ -38,16 +38,6 @@ async fn call(uas: &Uas, client: &Client) -> (Call, Request, SocketAddr) {
     (call, inv, from)
 }
 
-/// The next response to a request of `method`, skipping others.
-async fn response_to(uas: &Uas, method: &str) -> parrot::message::Response {
-    loop {
-        let r = uas.response().await;
-        if r.headers.cseq().unwrap().method.as_str() == method {
-            return r;
-        }
-    }
-}
-
 /// A NOTIFY of REFER subscription `id` in the call reporting `frag`.
 fn notify(uas: &mut Uas, inv: &Request, id: u32, state: &str, frag: &str) -> String {
     let body = format!("{frag}\r\n");
@@ -96,11 +86,11 @@ async fn notifies_after_the_peers_bye_are_still_answered() {
         "SIP/2.0 100 Trying",
     );
     uas.send(&n, from).await;
-    assert_eq!(response_to(&uas, "NOTIFY").await.status, StatusCode::OK);
+    assert_eq!(uas.response_to("NOTIFY").await.status, StatusCode::OK);
     // The transferee hangs up first; the call ends, the subscription not.
     let bye = uas.request(&inv, "BYE", "uas", "", 0);
     uas.send(&bye, from).await;
-    assert_eq!(response_to(&uas, "BYE").await.status, StatusCode::OK);
+    assert_eq!(uas.response_to("BYE").await.status, StatusCode::OK);
     call.ended().await;
     let n = notify(
         &mut uas,
@@ -110,7 +100,7 @@ async fn notifies_after_the_peers_bye_are_still_answered() {
         "SIP/2.0 200 OK",
     );
     uas.send(&n, from).await;
-    assert_eq!(response_to(&uas, "NOTIFY").await.status, StatusCode::OK);
+    assert_eq!(uas.response_to("NOTIFY").await.status, StatusCode::OK);
     let mut seen = Vec::new();
     while let Some(s) = referral.next().await {
         seen.push(s.as_u16());
@@ -120,7 +110,7 @@ async fn notifies_after_the_peers_bye_are_still_answered() {
     let n = notify(&mut uas, &inv, id, "active", "SIP/2.0 180 Ringing");
     uas.send(&n, from).await;
     assert_eq!(
-        response_to(&uas, "NOTIFY").await.status,
+        uas.response_to("NOTIFY").await.status,
         StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST
     );
 }
@@ -150,7 +140,7 @@ async fn notifies_after_our_bye_are_still_answered() {
         "SIP/2.0 486 Busy Here",
     );
     uas.send(&n, from).await;
-    assert_eq!(response_to(&uas, "NOTIFY").await.status, StatusCode::OK);
+    assert_eq!(uas.response_to("NOTIFY").await.status, StatusCode::OK);
     assert_eq!(referral.outcome().await, Some(StatusCode::BUSY_HERE));
 }
 
@@ -164,7 +154,7 @@ async fn a_silent_subscription_is_given_up_after_64_t1() {
     let (mut call, mut referral) = task.await.unwrap();
     let bye = uas.request(&inv, "BYE", "uas", "", 0);
     uas.send(&bye, from).await;
-    assert_eq!(response_to(&uas, "BYE").await.status, StatusCode::OK);
+    assert_eq!(uas.response_to("BYE").await.status, StatusCode::OK);
     call.ended().await;
     // No NOTIFY at all: the referral ends 64·T1 after the REFER.
     let next = timeout(Duration::from_secs(40), referral.next())
@@ -179,7 +169,7 @@ async fn a_silent_subscription_is_given_up_after_64_t1() {
     let n = notify(&mut uas, &inv, id, "active", "SIP/2.0 180 Ringing");
     uas.send(&n, from).await;
     assert_eq!(
-        response_to(&uas, "NOTIFY").await.status,
+        uas.response_to("NOTIFY").await.status,
         StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST
     );
 }

@@ -269,15 +269,6 @@ fn notify_text(uas: &Uas, sub: &Request, tag: &str, cseq: u32, state: &str, body
 }
 
 /// The next response to a request of the scripted peer.
-async fn response_to(uas: &Uas, method: &str) -> parrot::message::Response {
-    loop {
-        let r = uas.response().await;
-        if r.headers.cseq().unwrap().method.as_str() == method {
-            return r;
-        }
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_notify_before_the_2xx_is_accepted_and_forks_make_dialogs() {
     let uas = Uas::bind().await;
@@ -295,7 +286,7 @@ async fn a_notify_before_the_2xx_is_accepted_and_forks_make_dialogs() {
         from,
     )
     .await;
-    let ok = response_to(&uas, "NOTIFY").await;
+    let ok = uas.response_to("NOTIFY").await;
     assert_eq!(ok.status, StatusCode::OK);
     assert_eq!(ok.headers.to_tag(), sub.headers.from_tag());
     uas.send(
@@ -315,7 +306,7 @@ async fn a_notify_before_the_2xx_is_accepted_and_forks_make_dialogs() {
         from,
     )
     .await;
-    assert_eq!(response_to(&uas, "NOTIFY").await.status, StatusCode::OK);
+    assert_eq!(uas.response_to("NOTIFY").await.status, StatusCode::OK);
     let n2 = subscription.next().await.unwrap();
     assert_eq!(n2.dialog.remote_tag.as_str(), "n2");
     assert_eq!(n2.dialog.call_id, n.dialog.call_id);
@@ -325,7 +316,7 @@ async fn a_notify_before_the_2xx_is_accepted_and_forks_make_dialogs() {
         .replace("Event: message-summary", "Event: presence");
     uas.send(&wrong, from).await;
     assert_eq!(
-        response_to(&uas, "NOTIFY").await.status,
+        uas.response_to("NOTIFY").await.status,
         StatusCode::BAD_EVENT
     );
 
@@ -361,7 +352,7 @@ async fn a_notify_before_the_2xx_is_accepted_and_forks_make_dialogs() {
         from,
     )
     .await;
-    assert_eq!(response_to(&uas, "NOTIFY").await.status, StatusCode::OK);
+    assert_eq!(uas.response_to("NOTIFY").await.status, StatusCode::OK);
     let last = subscription.next().await.unwrap();
     assert_eq!(last.state.retry_after(), Some(30));
     assert!(subscription.next().await.is_none());
@@ -373,7 +364,7 @@ async fn a_notify_before_the_2xx_is_accepted_and_forks_make_dialogs() {
     )
     .await;
     assert_eq!(
-        response_to(&uas, "NOTIFY").await.status,
+        uas.response_to("NOTIFY").await.status,
         StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST
     );
 }

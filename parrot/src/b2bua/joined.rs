@@ -5,6 +5,7 @@
 //! when either ends, whatever ended it.
 
 use super::relay::{relay_final, sdp_body};
+use super::watch::next;
 use crate::client::{Call, CallError, PeerRequest, PeerRequests};
 use crate::message::{Method, StatusCode};
 use bytes::Bytes;
@@ -47,14 +48,6 @@ async fn run(mut a: Side, mut b: Side) {
             Some(r) = next(&mut a.requests) => pass(r, &mut a, &mut b).await,
             Some(r) = next(&mut b.requests) => pass(r, &mut b, &mut a).await,
         }
-    }
-}
-
-/// The next request of `requests` (pending forever without them).
-async fn next(requests: &mut Option<PeerRequests>) -> Option<PeerRequest> {
-    match requests {
-        Some(r) => r.next().await,
-        None => std::future::pending().await,
     }
 }
 

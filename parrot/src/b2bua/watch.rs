@@ -81,7 +81,9 @@ impl Drop for Watcher {
 }
 
 /// The next request of `requests` (pending forever without them).
-async fn next(requests: &mut Option<PeerRequests>) -> Option<crate::client::PeerRequest> {
+pub(super) async fn next(
+    requests: &mut Option<PeerRequests>,
+) -> Option<crate::client::PeerRequest> {
     match requests {
         Some(r) => r.next().await,
         None => std::future::pending().await,

@@ -75,6 +75,16 @@ impl Uas {
         }
     }
 
+    /// The next response to a request of `method`, skipping others.
+    pub async fn response_to(&self, method: &str) -> Response {
+        loop {
+            let r = self.response().await;
+            if r.headers.cseq().unwrap().method.as_str() == method {
+                return r;
+            }
+        }
+    }
+
     /// Whether nothing arrives for `d`.
     pub async fn quiet_for(&self, d: Duration) -> bool {
         match self.recv_within(d).await {
