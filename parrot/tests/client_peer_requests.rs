@@ -42,6 +42,8 @@ async fn call(uas: &Uas, client: &Client) -> (parrot::client::Call, Request, Soc
         .await
         .unwrap();
     let (inv, from) = uas.expect(Method::Invite).await;
+    let allow = inv.headers.get(HeaderName::Allow).unwrap().to_string();
+    assert!(allow.contains("REFER") && allow.contains("INFO"), "{allow}");
     uas.send(&uas.reply(&inv, "200 OK", "uas", "", SDP), from)
         .await;
     let call = pending.wait().await.unwrap();

@@ -143,7 +143,16 @@ impl Client {
             .prepare(Method::Invite, uri, to, None, initial_cseq(), true)
             .await?;
         let mut request = p.request;
-        request.headers.append(HeaderName::Allow, call::ALLOW);
+        // §20.5: what the peer may send us in the call; the application
+        // answering the peer's requests takes these too.
+        if options.peer_requests {
+            request.headers.append(
+                HeaderName::Allow,
+                format!("{}, REFER, INFO, MESSAGE", call::ALLOW),
+            );
+        } else {
+            request.headers.append(HeaderName::Allow, call::ALLOW);
+        }
         // RFC 3262 §4: the caller supports reliable provisional responses
         // (and acknowledges each with a PRACK); RFC 4028 §7.1: and session
         // timers, asked for (Session-Expires, Min-SE) when configured.
