@@ -3,7 +3,7 @@
 //! NOTIFYs after the peer's BYE, or after ours, are answered `200` and
 //! reported; the dialog ends with the last subscription, after which a
 //! NOTIFY gets `481`; a subscription that hears nothing is given up after
-//! 64·T1 (RFC 6665 §4.1.2.4). The peer is a scripted callee over loopback
+//! 64·T1. The peer is a scripted callee over loopback
 //! UDP on tokio's paused clock.
 
 use parrot::client::{Call, Client};

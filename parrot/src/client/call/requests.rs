@@ -102,8 +102,8 @@ impl Requests {
             // Registered before the REFER goes: its first NOTIFY may come
             // before its 2xx. A resubmission with credentials takes the
             // next number (§22.2), which the NOTIFYs then name.
-            // RFC 6665 §4.1.2.4: no NOTIFY within 64*T1 and the
-            // subscription is over.
+            // No NOTIFY within 64·T1 (a request's longest wait, RFC 3261
+            // §17.1.1.2): the subscription is given up.
             let until = Instant::now() + client.timers().timer_b();
             self.referrals.insert(seq, (tx.clone(), until));
             self.referrals.insert(seq.saturating_add(1), (tx, until));
