@@ -69,3 +69,7 @@ fi
 
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+
+# A project generated from template/ (scripts/new-project.sh) passes its
+# own fmt, clippy and tests, offline, against this checkout's parrot.
+./scripts/check-new-project.sh
