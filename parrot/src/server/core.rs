@@ -611,10 +611,15 @@ impl<H: UasHandler> Core<H> {
     }
 
     fn request(&mut self, id: TransactionId, request: Request, origin: Origin) {
+        // One span per request, and its dialog's task, so that one call's
+        // lines can be picked out (fields built only when it is enabled).
         let span = tracing::info_span!(
             "sip",
             call_id = %request.headers.call_id().map_or("", |c| c.as_str()),
-            method = %request.method
+            method = %request.method,
+            branch = %request.headers.top_via().as_ref().and_then(|v| v.branch()).unwrap_or(""),
+            peer = %origin.source,
+            transport = %origin.protocol,
         );
         let _g = span.enter();
         if request.headers.to_tag().is_some() {
