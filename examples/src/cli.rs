@@ -130,7 +130,7 @@ pub fn try_parse<A: clap::Parser>(argv: &[&str]) -> Result<A, clap::Error> {
     A::try_parse_from(std::iter::once(name.as_str()).chain(argv.iter().copied()))
 }
 
-/// The logging options every server binary takes (flattened into
+/// The logging and metrics options every server binary takes (flattened into
 /// [`TlsArgs`](crate::listen::TlsArgs)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::Args)]
 pub struct LogArgs {
@@ -141,6 +141,10 @@ pub struct LogArgs {
     /// Log as JSON, one object per line, instead of text
     #[arg(long)]
     pub log_json: bool,
+    /// Serve Prometheus metrics (GET /metrics) and a health check (GET
+    /// /health) over HTTP here (a bare port means every interface)
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Installs the log output: human-readable lines on stderr, filtered by
@@ -278,9 +282,15 @@ mod tests {
             d.log,
             LogArgs {
                 trace_sip: true,
-                log_json: false
+                log_json: false,
+                metrics: None,
             }
         );
+        let d = try_parse::<Demo>(&["--metrics", "127.0.0.1:9090"]).unwrap();
+        assert_eq!(d.log.metrics, Some("127.0.0.1:9090".parse().unwrap()));
+        let d = try_parse::<Demo>(&["--metrics", "9091"]).unwrap();
+        assert_eq!(d.log.metrics.map(|a| a.port()), Some(9091));
+        assert!(try_parse::<Demo>(&["--metrics", "nowhere"]).is_err());
         assert!(!wants_json(
             &Demo::command().try_get_matches_from(["demo"]).unwrap()
         ));

@@ -26,6 +26,9 @@ pub struct Listen {
     /// Whether every SIP message is logged in full (`--trace-sip`,
     /// [`ServerBuilder::trace_sip`]).
     pub trace_sip: bool,
+    /// Where to serve metrics and the health check (`--metrics`,
+    /// [`ServerBuilder::metrics`]), if anywhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// A TLS listener: where, and the certificate it presents.
@@ -47,6 +50,7 @@ impl From<SocketAddr> for Listen {
             wss: None,
             max_connections: None,
             trace_sip: false,
+            metrics: None,
         }
     }
 }
@@ -73,6 +77,9 @@ impl Listen {
         }
         if self.trace_sip {
             builder = builder.trace_sip();
+        }
+        if let Some(addr) = self.metrics {
+            builder = builder.metrics(addr);
         }
         builder
     }
@@ -107,7 +114,7 @@ pub struct TlsArgs {
     #[arg(long, value_name = "N",
           default_value_t = TransportConfig::default().max_connections_per_source)]
     pub max_connections_per_source: usize,
-    /// `--trace-sip` and `--log-json`.
+    /// `--trace-sip`, `--log-json` and `--metrics`.
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -122,6 +129,7 @@ impl TlsArgs {
         listen.ws = self.ws;
         listen.max_connections = Some((self.max_connections, self.max_connections_per_source));
         listen.trace_sip = self.log.trace_sip;
+        listen.metrics = self.log.metrics;
         let (Some(cert), Some(key)) = (&self.cert, &self.key) else {
             if self.cert.is_some() || self.key.is_some() {
                 return Err(Error::Usage("--cert and --key go together".into()));

@@ -17,6 +17,7 @@ const BINARIES: &[(&str, &str, &[&str])] = &[
             "--cert <FILE>",
             "--trace-sip",
             "--log-json",
+            "--metrics <ADDR>",
         ],
     ),
     (

@@ -656,8 +656,11 @@ impl Driver {
                 let r = self.layer.respond(now(), id, response);
                 if let Err(e) = &r {
                     debug!(%id, error = %e, "response refused by its transaction");
-                } else if status.is_final() {
-                    self.final_out(id, Some(status));
+                } else {
+                    crate::telemetry::response_sent(status);
+                    if status.is_final() {
+                        self.final_out(id, Some(status));
+                    }
                 }
                 if let Some(tx) = result {
                     let _ = tx.send(r);
@@ -743,6 +746,7 @@ impl Driver {
         let origin = msg.origin();
         match msg.message {
             Message::Request(req) => {
+                crate::telemetry::request_received(&req.method);
                 let reliable = origin.protocol != Protocol::Udp;
                 self.layer
                     .set_shedding(self.gauges.shedding.load(Ordering::Relaxed));
@@ -759,7 +763,12 @@ impl Driver {
                 LayerOutput::Transmit { id, message, peer } => {
                     self.transmit(Some(id), message, peer).await;
                 }
-                LayerOutput::Reply { message, peer } => self.transmit(None, message, peer).await,
+                LayerOutput::Reply { message, peer } => {
+                    if let Message::Response(r) = &message {
+                        crate::telemetry::response_sent(r.status);
+                    }
+                    self.transmit(None, message, peer).await;
+                }
                 LayerOutput::Event(ev) => self.event(ev),
             }
         }
@@ -792,6 +801,7 @@ impl Driver {
             tokio::spawn(async move {
                 let result = send(&transport, message, peer).await;
                 if let Err(e) = &result {
+                    crate::telemetry::transport_error();
                     warn!(error = %e, "send failed");
                 }
                 let (Some(id), Some(c)) = (id, commands.upgrade()) else {
@@ -808,6 +818,7 @@ impl Driver {
     }
 
     fn send_failed(&mut self, id: Option<TransactionId>, e: TransportError) {
+        crate::telemetry::transport_error();
         warn!(error = %e, "send failed");
         if let Some(id) = id {
             self.layer.transport_error(id);

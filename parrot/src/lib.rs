@@ -56,6 +56,7 @@ pub(crate) mod rate;
 pub mod registrar;
 pub mod sdp;
 pub mod server;
+pub(crate) mod telemetry;
 pub(crate) mod time;
 pub mod trace;
 pub mod transaction;

@@ -13,7 +13,7 @@
 //! ([`LossFeedback`]), so that they shed it before sending.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// A running server's overload counters, readable from any thread; see
@@ -27,6 +27,8 @@ struct Counters {
     refused: AtomicU64,
     dropped: AtomicU64,
     shedding: AtomicBool,
+    sessions: AtomicUsize,
+    dialogs: AtomicUsize,
 }
 
 impl ServerStats {
@@ -54,6 +56,22 @@ impl ServerStats {
     /// Whether new requests are being shed now.
     pub fn shedding(&self) -> bool {
         self.0.shedding.load(Ordering::Relaxed)
+    }
+
+    /// Handler sessions in progress: dialogs (running or parked) and
+    /// out-of-dialog requests being handled, as of the core's last event.
+    pub fn live_sessions(&self) -> usize {
+        self.0.sessions.load(Ordering::Relaxed)
+    }
+
+    /// Dialogs the server core holds, as of its last event.
+    pub fn live_dialogs(&self) -> usize {
+        self.0.dialogs.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_live(&self, sessions: usize, dialogs: usize) {
+        self.0.sessions.store(sessions, Ordering::Relaxed);
+        self.0.dialogs.store(dialogs, Ordering::Relaxed);
     }
 
     pub(crate) fn add_shed(&self) {

@@ -38,7 +38,10 @@ pub(crate) fn catch_call<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(p.as_ref()))
 }
 
+/// The panic's message; every caught panic passes here, so it is counted
+/// here too.
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    crate::telemetry::handler_panic();
     payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())

@@ -224,6 +224,7 @@ impl<H: UasHandler> Core<H> {
                     break;
                 }
             }
+            self.stats.set_live(self.live, self.dialogs.len());
         }
         // Graceful shutdown: let live dialogs and transactions finish,
         // bounded by the timeout; requests meanwhile get 503.

@@ -37,6 +37,7 @@ mod core;
 mod dialog_handle;
 mod duties;
 mod error;
+mod exporter;
 mod handler;
 mod in_dialog;
 mod inbox;
@@ -110,6 +111,7 @@ impl Server {
                 locator: None,
                 outbound_proxy: None,
                 location: None,
+                metrics: None,
             },
             state: (),
             factory: NoHandler,
@@ -157,6 +159,8 @@ struct Settings {
     locator: Option<Locator>,
     outbound_proxy: Option<Uri>,
     location: Option<crate::registrar::Registrar>,
+    /// Where [`ServerBuilder::metrics`] listens.
+    metrics: Option<SocketAddr>,
 }
 
 /// Configures and starts a server; see [`Server::builder`].
@@ -514,6 +518,40 @@ impl<F, S> ServerBuilder<F, S> {
     pub fn hep(self, collector: SocketAddr, config: crate::trace::HepConfig) -> Self {
         self.message_tap(crate::trace::HepExporter::new(collector, config))
     }
+
+    /// Serves metrics and a health check over HTTP/1.1 on `addr` (port 0
+    /// picks a free one: see [`BoundServer::metrics_addr`]):
+    ///
+    /// - `GET /metrics`: every `parrot_*` metric in Prometheus' text
+    ///   format (requests received by method, responses sent by status
+    ///   class, retransmissions, transport errors, parse failures, handler
+    ///   panics, live transactions, dialogs and sessions, open
+    ///   connections by transport, overload refusals);
+    /// - `GET /health`: `200 ok` while the server serves, `503` before
+    ///   it starts and once it shuts down (a readiness probe).
+    ///
+    /// The first server of the process to bind a metrics listener installs
+    /// metrics-exporter-prometheus' recorder as the process's global
+    /// `metrics` recorder (if another recorder was installed first, the
+    /// page stays empty). The counters are process-wide; the gauges are
+    /// the serving server's own. The listener takes one request per
+    /// connection, a head of at most 4 KiB sent within 2 s, and 16
+    /// connections at once. Without this method nothing is recorded
+    /// beyond the `metrics` facade's no-op.
+    pub fn metrics(mut self, addr: impl ToSocketAddrs + fmt::Debug) -> Self {
+        match addr.to_socket_addrs().map(|mut a| a.next()) {
+            Ok(Some(a)) => self.settings.metrics = Some(a),
+            Ok(None) => self
+                .settings
+                .errors
+                .push(format!("metrics address {addr:?} resolves to no address")),
+            Err(e) => self
+                .settings
+                .errors
+                .push(format!("bad metrics address {addr:?}: {e}")),
+        }
+        self
+    }
 }
 
 impl<S> ServerBuilder<NoHandler, S> {
@@ -701,26 +739,38 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
             }
             Locator::system(&protocols)
         });
-        Ok(BoundServer {
-            core: core::Core::new(
-                endpoint,
-                events,
-                self.factory,
-                core::Limits {
-                    max_dialogs: s.max_dialogs,
-                    shutdown_timeout: s.shutdown_timeout,
-                    overload: s.overload,
-                    release_memory: s.release_memory,
-                },
-                s.timers,
-                s.policy,
-                core::Routing {
-                    locator,
-                    outbound_proxy: s.outbound_proxy,
-                    location: s.location,
-                },
+        let core = core::Core::new(
+            endpoint,
+            events,
+            self.factory,
+            core::Limits {
+                max_dialogs: s.max_dialogs,
+                shutdown_timeout: s.shutdown_timeout,
+                overload: s.overload,
+                release_memory: s.release_memory,
+            },
+            s.timers,
+            s.policy,
+            core::Routing {
+                locator,
+                outbound_proxy: s.outbound_proxy,
+                location: s.location,
+            },
+        );
+        let metrics = match s.metrics {
+            Some(addr) => Some(
+                exporter::MetricsListener::bind(addr, core.endpoint().clone(), core.stats())
+                    .await
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::Transport,
+                            format!("cannot bind the metrics listener on {addr}: {e}"),
+                        )
+                    })?,
             ),
-        })
+            None => None,
+        };
+        Ok(BoundServer { core, metrics })
     }
 
     /// Binds and serves: the returned [`Serve`] runs when awaited, until
@@ -737,6 +787,7 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
 /// A bound server, ready to [`serve`](Self::serve).
 pub struct BoundServer<H: UasHandler> {
     core: core::Core<H>,
+    metrics: Option<exporter::MetricsListener>,
 }
 
 impl<H: UasHandler> fmt::Debug for BoundServer<H> {
@@ -772,6 +823,12 @@ impl<H: UasHandler> BoundServer<H> {
     /// runs.
     pub fn endpoint(&self) -> &Endpoint {
         self.core.endpoint()
+    }
+
+    /// The bound address of the metrics listener
+    /// ([`ServerBuilder::metrics`]), if there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|m| m.local_addr())
     }
 
     /// Serves when awaited; see [`ServerBuilder::serve`].
@@ -868,8 +925,12 @@ async fn run<H: UasHandler>(
         Start::Builder(bind) => bind.await?,
         Start::Bound(server) => *server,
     };
+    let BoundServer { core, metrics } = server;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let mut core = AbortOnDrop(tokio::spawn(server.core.run(async move {
+    if let Some(m) = &metrics {
+        m.serving();
+    }
+    let mut core = AbortOnDrop(tokio::spawn(core.run(async move {
         // Also a dropped sender: this future was dropped, and the guard
         // aborts the task anyway.
         let _ = stop_rx.await;
@@ -878,10 +939,15 @@ async fn run<H: UasHandler>(
     let done = tokio::select! {
         done = &mut core.0 => done,
         () = &mut signal => {
+            if let Some(m) = &metrics {
+                m.stopping();
+            }
             let _ = stop_tx.send(());
             (&mut core.0).await
         }
     };
+    // The listener stops with the server.
+    drop(metrics);
     if let Err(e) = done
         && e.is_panic()
     {

@@ -246,6 +246,7 @@ impl ClientInviteTransaction {
         // §17.1.1.2: retransmit and reset Timer A to twice its value (no
         // cap for INVITE).
         tracing::trace!(branch = %self.branch, "Timer A: retransmitting INVITE");
+        crate::telemetry::retransmission();
         self.out
             .push(Output::Transmit(Message::Request(Request::clone(
                 &self.request,

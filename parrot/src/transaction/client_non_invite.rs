@@ -191,6 +191,7 @@ impl ClientNonInviteTransaction {
             }
         };
         tracing::trace!(branch = %self.branch, "Timer E: retransmitting request");
+        crate::telemetry::retransmission();
         self.out
             .push(Output::Transmit(Message::Request(Request::clone(
                 &self.request,

@@ -207,6 +207,7 @@ impl ServerInviteTransaction {
                 let sent = self.response_sent;
                 if let Some(resp) = self.response.as_ref().filter(|_| sent) {
                     tracing::trace!(branch = %self.branch, status = %resp.status(), "INVITE retransmission: re-sending response");
+                    crate::telemetry::retransmission();
                     self.out
                         .push(Output::Transmit(Message::Response(resp.to_response())));
                 }
@@ -322,6 +323,7 @@ impl ServerInviteTransaction {
                 // to MIN(2*previous, T2).
                 if let Some(resp) = &self.response {
                     tracing::trace!(branch = %self.branch, status = %resp.status(), "Timer G: retransmitting response");
+                    crate::telemetry::retransmission();
                     self.out
                         .push(Output::Transmit(Message::Response(resp.to_response())));
                 }

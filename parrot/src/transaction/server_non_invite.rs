@@ -153,6 +153,7 @@ impl ServerNonInviteTransaction {
             ServerNonInviteState::Proceeding | ServerNonInviteState::Completed => {
                 if let Some(resp) = &self.response {
                     tracing::trace!(branch = %self.branch, status = %resp.status(), "request retransmission: re-sending response");
+                    crate::telemetry::retransmission();
                     self.out
                         .push(Output::Transmit(Message::Response(resp.to_response())));
                 }

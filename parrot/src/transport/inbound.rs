@@ -27,6 +27,7 @@ pub(crate) fn classify(message: Message, origin: Origin) -> Inbound {
         Message::Request(mut req) => match stamp_top_via(&mut req.headers, origin.source) {
             Ok(_) => Message::Request(req),
             Err(error) => {
+                crate::telemetry::parse_failure();
                 warn!(peer = %origin.source, %error, "request with an unusable top Via");
                 return match error_response(&req.to_bytes(), &error) {
                     Some(r) => Inbound::Reply(Box::new(r)),
@@ -48,6 +49,7 @@ pub(crate) fn classify(message: Message, origin: Origin) -> Inbound {
 /// Handles a message that failed to parse: the error response for a
 /// request that can be answered, `None` (after logging) otherwise.
 pub(crate) fn malformed(raw: &[u8], error: &ParseError, origin: &Origin) -> Option<Response> {
+    crate::telemetry::parse_failure();
     let start = raw
         .iter()
         .position(|&b| b != b'\r' && b != b'\n')

@@ -1,0 +1,236 @@
+//! The metrics the layers record as messages go by, through the `metrics`
+//! facade: their names, their descriptions and one function per event.
+//!
+//! Recording is cheap when no recorder is installed (the facade's no-op
+//! recorder) and allocates nothing either way: every key, with its label,
+//! is a `static` built at compile time, so an event costs a lookup of the
+//! recorder and, with one installed, an increment. The Prometheus exporter
+//! and the values sampled when it is scraped (live transactions,
+//! connections, overload refusals) are in `server::metrics`.
+//!
+//! A leaf module: it imports only [`message`](crate::message), so every
+//! layer may call it.
+
+use crate::message::{Method, StatusCode};
+use metrics::{Key, Label, Level, Metadata};
+
+/// Requests received (every request message that reached the transaction
+/// layer, retransmissions included), by method.
+pub(crate) const REQUESTS_RECEIVED: &str = "parrot_requests_received_total";
+/// Responses sent by the transaction user or the transaction layer (not
+/// retransmissions), by status class.
+pub(crate) const RESPONSES_SENT: &str = "parrot_responses_sent_total";
+/// Requests and responses sent again by a transaction (RFC 3261 §17).
+pub(crate) const RETRANSMISSIONS: &str = "parrot_retransmissions_total";
+/// Messages the transport could not send.
+pub(crate) const TRANSPORT_ERRORS: &str = "parrot_transport_errors_total";
+/// Received messages that could not be parsed.
+pub(crate) const PARSE_FAILURES: &str = "parrot_parse_failures_total";
+/// Handler (or handler factory) panics caught by the server.
+pub(crate) const HANDLER_PANICS: &str = "parrot_handler_panics_total";
+/// Transactions in the transaction layer (sampled).
+pub(crate) const TRANSACTIONS_LIVE: &str = "parrot_transactions_live";
+/// Dialogs the server core holds (sampled).
+pub(crate) const DIALOGS_LIVE: &str = "parrot_dialogs_live";
+/// Handler sessions in progress (sampled).
+pub(crate) const SESSIONS_LIVE: &str = "parrot_sessions_live";
+/// Stream connections open, by transport (sampled).
+pub(crate) const CONNECTIONS_OPEN: &str = "parrot_connections_open";
+/// New requests refused or dropped under overload, by stage (sampled).
+pub(crate) const OVERLOAD_REJECTIONS: &str = "parrot_overload_rejections_total";
+
+/// Every metric with its description, for `describe_*` once a recorder is
+/// installed: (name, is a gauge, description).
+pub(crate) const DESCRIPTIONS: [(&str, bool, &str); 11] = [
+    (
+        REQUESTS_RECEIVED,
+        false,
+        "SIP requests received, retransmissions included, by method",
+    ),
+    (
+        RESPONSES_SENT,
+        false,
+        "SIP responses sent (retransmissions excluded), by status class",
+    ),
+    (
+        RETRANSMISSIONS,
+        false,
+        "SIP requests and responses retransmitted by a transaction",
+    ),
+    (
+        TRANSPORT_ERRORS,
+        false,
+        "SIP messages the transport failed to send",
+    ),
+    (
+        PARSE_FAILURES,
+        false,
+        "Received SIP messages that could not be parsed (answered 400 when possible)",
+    ),
+    (
+        HANDLER_PANICS,
+        false,
+        "Panics of handlers or handler factories, answered 500",
+    ),
+    (
+        TRANSACTIONS_LIVE,
+        true,
+        "Transactions in the transaction layer",
+    ),
+    (DIALOGS_LIVE, true, "Dialogs held by the server"),
+    (
+        SESSIONS_LIVE,
+        true,
+        "Handler sessions in progress (dialogs and out-of-dialog requests)",
+    ),
+    (
+        CONNECTIONS_OPEN,
+        true,
+        "Stream connections open, by transport",
+    ),
+    (
+        OVERLOAD_REJECTIONS,
+        false,
+        "New requests refused with 503 or dropped under overload, by stage",
+    ),
+];
+
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// One static key per label value.
+macro_rules! keys {
+    ($name:expr, $labels:ident, $($i:literal)*) => {
+        [$(Key::from_static_parts($name, std::slice::from_ref(&$labels[$i]))),*]
+    };
+}
+
+/// The `method` labels, in the order of [`Method::NAMES`], then `other`
+/// for extension methods.
+static METHOD_LABELS: [Label; Method::NAMES.len() + 1] = [
+    Label::from_static_parts("method", "INVITE"),
+    Label::from_static_parts("method", "ACK"),
+    Label::from_static_parts("method", "BYE"),
+    Label::from_static_parts("method", "CANCEL"),
+    Label::from_static_parts("method", "OPTIONS"),
+    Label::from_static_parts("method", "REGISTER"),
+    Label::from_static_parts("method", "MESSAGE"),
+    Label::from_static_parts("method", "INFO"),
+    Label::from_static_parts("method", "SUBSCRIBE"),
+    Label::from_static_parts("method", "NOTIFY"),
+    Label::from_static_parts("method", "PUBLISH"),
+    Label::from_static_parts("method", "UPDATE"),
+    Label::from_static_parts("method", "PRACK"),
+    Label::from_static_parts("method", "REFER"),
+    Label::from_static_parts("method", "other"),
+];
+
+static REQUEST_KEYS: [Key; Method::NAMES.len() + 1] =
+    keys!(REQUESTS_RECEIVED, METHOD_LABELS, 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14);
+
+/// The `class` labels: `1xx` to `6xx`.
+static CLASS_LABELS: [Label; 6] = [
+    Label::from_static_parts("class", "1xx"),
+    Label::from_static_parts("class", "2xx"),
+    Label::from_static_parts("class", "3xx"),
+    Label::from_static_parts("class", "4xx"),
+    Label::from_static_parts("class", "5xx"),
+    Label::from_static_parts("class", "6xx"),
+];
+
+static RESPONSE_KEYS: [Key; 6] = keys!(RESPONSES_SENT, CLASS_LABELS, 0 1 2 3 4 5);
+
+static RETRANSMISSION_KEY: Key = Key::from_static_name(RETRANSMISSIONS);
+static TRANSPORT_ERROR_KEY: Key = Key::from_static_name(TRANSPORT_ERRORS);
+static PARSE_FAILURE_KEY: Key = Key::from_static_name(PARSE_FAILURES);
+static HANDLER_PANIC_KEY: Key = Key::from_static_name(HANDLER_PANICS);
+
+fn increment(key: &'static Key) {
+    metrics::with_recorder(|r| r.register_counter(key, &METADATA).increment(1));
+}
+
+/// The index of `method`'s label in [`METHOD_LABELS`].
+fn method_index(method: &Method) -> usize {
+    match method {
+        Method::Extension(_) => Method::NAMES.len(),
+        m => Method::index_of(m.as_str()).unwrap_or(Method::NAMES.len()),
+    }
+}
+
+/// The index of `status`'s class in [`CLASS_LABELS`] (a status code is
+/// 100-699 once parsed; anything else counts as 6xx).
+fn class_index(status: StatusCode) -> usize {
+    usize::from(status.as_u16() / 100)
+        .saturating_sub(1)
+        .min(CLASS_LABELS.len() - 1)
+}
+
+/// A request was received.
+pub(crate) fn request_received(method: &Method) {
+    increment(&REQUEST_KEYS[method_index(method)]);
+}
+
+/// A response was sent (not a retransmission).
+pub(crate) fn response_sent(status: StatusCode) {
+    increment(&RESPONSE_KEYS[class_index(status)]);
+}
+
+/// A transaction sent a message again.
+pub(crate) fn retransmission() {
+    increment(&RETRANSMISSION_KEY);
+}
+
+/// The transport failed to send a message.
+pub(crate) fn transport_error() {
+    increment(&TRANSPORT_ERROR_KEY);
+}
+
+/// A received message could not be parsed.
+pub(crate) fn parse_failure() {
+    increment(&PARSE_FAILURE_KEY);
+}
+
+/// A handler panicked.
+pub(crate) fn handler_panic() {
+    increment(&HANDLER_PANIC_KEY);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_labels_follow_the_method_table() {
+        for (i, name) in Method::NAMES.iter().enumerate() {
+            assert_eq!(METHOD_LABELS[i].value(), *name);
+            assert_eq!(method_index(&Method::KNOWN[i]), i);
+        }
+        let ext: Method = "FOO".parse().expect("a token");
+        assert_eq!(
+            METHOD_LABELS[method_index(&ext)].value(),
+            "other",
+            "extension methods share one label"
+        );
+    }
+
+    #[test]
+    fn status_classes() {
+        let class = |n| CLASS_LABELS[class_index(StatusCode::from_u16(n).expect("valid"))].value();
+        assert_eq!(class(100), "1xx");
+        assert_eq!(class(200), "2xx");
+        assert_eq!(class(302), "3xx");
+        assert_eq!(class(487), "4xx");
+        assert_eq!(class(503), "5xx");
+        assert_eq!(class(699), "6xx");
+    }
+
+    #[test]
+    fn recording_without_a_recorder_is_a_no_op() {
+        request_received(&Method::Invite);
+        response_sent(StatusCode::OK);
+        retransmission();
+        transport_error();
+        parse_failure();
+        handler_panic();
+    }
+}
