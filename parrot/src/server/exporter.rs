@@ -74,6 +74,7 @@ fn handle() -> &'static PrometheusHandle {
                 "another metrics recorder is installed already: /metrics shows only what this exporter records"
             ),
         }
+        crate::telemetry::enable();
         handle
     })
 }
