@@ -612,17 +612,24 @@ impl<H: UasHandler> Core<H> {
     }
 
     fn request(&mut self, id: TransactionId, request: Request, origin: Origin) {
-        // One span per request, and its dialog's task, so that one call's
-        // lines can be picked out (fields built only when it is enabled).
+        // One span per request, which its dialog's task inherits, so that
+        // one call's lines can be picked out by Call-ID; at DEBUG a child
+        // span adds the transaction's branch and the peer (formatting them
+        // for every request costs ~4% more CPU per call at INFO).
         let span = tracing::info_span!(
             "sip",
             call_id = %request.headers.call_id().map_or("", |c| c.as_str()),
             method = %request.method,
+        );
+        let detail = tracing::debug_span!(
+            parent: &span,
+            "tx",
             branch = %request.headers.top_via().as_ref().and_then(|v| v.branch()).unwrap_or(""),
             peer = %origin.source,
             transport = %origin.protocol,
         );
         let _g = span.enter();
+        let _d = detail.enter();
         if request.headers.to_tag().is_some() {
             // §12.2.2: a request inside a dialog.
             let dialog =
