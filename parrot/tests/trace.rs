@@ -8,9 +8,7 @@ use parrot::trace::HepConfig;
 use parrot::trace::hep::{HepPacket, IPPROTO_TCP, IPPROTO_UDP, PROTOCOL_SIP};
 use parrot::transport::{Protocol, TappedMessage};
 use std::future::IntoFuture;
-use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
@@ -150,25 +148,10 @@ async fn hep_captures_both_directions_over_udp_and_tcp() {
     serving.abort();
 }
 
-/// Collects what a `tracing` subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+#[path = "support/captured_log.rs"]
+mod captured_log;
 
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
+use captured_log::Captured;
 
 // A current-thread runtime (the default): the server's tasks run on the
 // test's thread, where the capturing subscriber is the default.

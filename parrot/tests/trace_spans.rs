@@ -5,9 +5,7 @@
 
 use parrot::prelude::*;
 use parrot::transport::Protocol;
-use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
@@ -38,25 +36,10 @@ fn options(server: SocketAddr, me: SocketAddr, call_id: &str) -> String {
     )
 }
 
-/// Collects what a `tracing` subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+#[path = "support/captured_log.rs"]
+mod captured_log;
 
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
+use captured_log::Captured;
 
 #[tokio::test]
 async fn a_handlers_lines_carry_the_requests_call_id_branch_and_peer() {
