@@ -349,6 +349,7 @@ impl Endpoint {
             final_watchers: HashMap::new(),
             gauges: gauges.clone(),
             probe: QueueProbe::default(),
+            answer_clocks: HashMap::new(),
         };
         tokio::spawn(
             driver
@@ -560,6 +561,11 @@ struct Driver {
     gauges: Arc<Gauges>,
     /// The wait of received messages in `incoming`.
     probe: QueueProbe,
+    /// While metrics are recorded: when each server transaction's request
+    /// went up to the TU, and its method's label index, until its first
+    /// response other than `100 Trying` (the response time histogram).
+    /// Empty otherwise; an entry lives no longer than its transaction.
+    answer_clocks: HashMap<TransactionId, (std::time::Instant, usize)>,
 }
 
 /// How often the transaction task gives memory back after a peak.
@@ -643,6 +649,19 @@ impl Driver {
         self.layer.shrink();
         crate::memory::shrink_map(&mut self.clients);
         crate::memory::shrink_map(&mut self.final_watchers);
+        crate::memory::shrink_map(&mut self.answer_clocks);
+    }
+
+    /// Records the response time of server transaction `id` (if measured)
+    /// on its first response other than `100 Trying`, sent at `at`.
+    fn answered(&mut self, id: TransactionId, at: std::time::Instant) {
+        // Empty unless metrics are on: no hashing per response then.
+        if self.answer_clocks.is_empty() {
+            return;
+        }
+        if let Some((since, method)) = self.answer_clocks.remove(&id) {
+            crate::telemetry::response_time(method, at.saturating_duration_since(since));
+        }
     }
 
     fn command(&mut self, cmd: Command) {
@@ -653,11 +672,15 @@ impl Driver {
                 result,
             } => {
                 let status = response.status;
-                let r = self.layer.respond(now(), id, response);
+                let at = now();
+                let r = self.layer.respond(at, id, response);
                 if let Err(e) = &r {
                     debug!(%id, error = %e, "response refused by its transaction");
                 } else {
                     crate::telemetry::response_sent(status);
+                    if status != StatusCode::TRYING {
+                        self.answered(id, at);
+                    }
                     if status.is_final() {
                         self.final_out(id, Some(status));
                     }
@@ -760,7 +783,15 @@ impl Driver {
     async fn flush(&mut self) {
         while let Some(out) = self.layer.poll_output() {
             match out {
-                LayerOutput::Transmit { id, message, peer } => {
+                LayerOutput::Transmit {
+                    id,
+                    message,
+                    peer,
+                    retransmission,
+                } => {
+                    if retransmission {
+                        crate::telemetry::retransmission();
+                    }
                     self.transmit(Some(id), message, peer).await;
                 }
                 LayerOutput::Reply { message, peer } => {
@@ -831,6 +862,10 @@ impl Driver {
         };
         match ev {
             LayerEvent::Request { id, request, peer } => {
+                if crate::telemetry::enabled() {
+                    let method = crate::telemetry::method_index(&request.method);
+                    self.answer_clocks.insert(id, (now(), method));
+                }
                 if let Peer::Server(origin) = peer {
                     server(ServerEvent::Request {
                         id,
@@ -845,6 +880,10 @@ impl Driver {
                 }
             }
             LayerEvent::Cancelled { id } => {
+                // The 487 is the transaction's, not the TU's answer.
+                if !self.answer_clocks.is_empty() {
+                    self.answer_clocks.remove(&id);
+                }
                 server(ServerEvent::Cancelled { id });
                 // §9.2: the endpoint answered the INVITE 487.
                 self.final_out(id, Some(StatusCode::REQUEST_TERMINATED));
@@ -871,6 +910,9 @@ impl Driver {
             },
             LayerEvent::Terminated { id } => {
                 self.clients.remove(&id);
+                if !self.answer_clocks.is_empty() {
+                    self.answer_clocks.remove(&id);
+                }
                 self.final_out(id, None);
             }
         }

@@ -15,6 +15,7 @@
 use crate::message::{Method, StatusCode};
 use metrics::{Key, Label, Level, Metadata};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// Requests received (every request message that reached the transaction
 /// layer, retransmissions included), by method.
@@ -40,60 +41,93 @@ pub(crate) const SESSIONS_LIVE: &str = "parrot_sessions_live";
 pub(crate) const CONNECTIONS_OPEN: &str = "parrot_connections_open";
 /// New requests refused or dropped under overload, by stage (sampled).
 pub(crate) const OVERLOAD_REJECTIONS: &str = "parrot_overload_rejections_total";
+/// How long the server took to answer a request, by method: from the
+/// request's arrival at the transaction layer to the first response other
+/// than `100 Trying` (the session request delay of RFC 6076 §4.2 for an
+/// INVITE, the time to the final response for other methods).
+pub(crate) const RESPONSE_TIME: &str = "parrot_response_time_seconds";
+/// How long received messages wait for the transaction layer (sampled).
+pub(crate) const QUEUE_DELAY: &str = "parrot_queue_delay_seconds";
+
+/// The upper bounds of [`RESPONSE_TIME`]'s buckets, in seconds: from the
+/// sub-millisecond answers of a server at rest to the seconds of a
+/// handler that waits on a database or a person.
+pub(crate) const RESPONSE_TIME_BUCKETS: [f64; 16] = [
+    0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    10.0, 30.0,
+];
+
+/// What kind of metric a name is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
 
 /// Every metric with its description, for `describe_*` once a recorder is
-/// installed: (name, is a gauge, description).
-pub(crate) const DESCRIPTIONS: [(&str, bool, &str); 11] = [
+/// installed: (name, kind, description).
+pub(crate) const DESCRIPTIONS: [(&str, Kind, &str); 13] = [
     (
         REQUESTS_RECEIVED,
-        false,
+        Kind::Counter,
         "SIP requests received, retransmissions included, by method",
     ),
     (
         RESPONSES_SENT,
-        false,
+        Kind::Counter,
         "SIP responses sent (retransmissions excluded), by status class",
     ),
     (
         RETRANSMISSIONS,
-        false,
+        Kind::Counter,
         "SIP requests and responses retransmitted by a transaction",
     ),
     (
         TRANSPORT_ERRORS,
-        false,
+        Kind::Counter,
         "SIP messages the transport failed to send",
     ),
     (
         PARSE_FAILURES,
-        false,
+        Kind::Counter,
         "Received SIP messages that could not be parsed (answered 400 when possible)",
     ),
     (
         HANDLER_PANICS,
-        false,
+        Kind::Counter,
         "Panics of handlers or handler factories, answered 500",
     ),
     (
         TRANSACTIONS_LIVE,
-        true,
+        Kind::Gauge,
         "Transactions in the transaction layer",
     ),
-    (DIALOGS_LIVE, true, "Dialogs held by the server"),
+    (DIALOGS_LIVE, Kind::Gauge, "Dialogs held by the server"),
     (
         SESSIONS_LIVE,
-        true,
+        Kind::Gauge,
         "Handler sessions in progress (dialogs and out-of-dialog requests)",
     ),
     (
         CONNECTIONS_OPEN,
-        true,
+        Kind::Gauge,
         "Stream connections open, by transport",
     ),
     (
         OVERLOAD_REJECTIONS,
-        false,
+        Kind::Counter,
         "New requests refused with 503 or dropped under overload, by stage",
+    ),
+    (
+        RESPONSE_TIME,
+        Kind::Histogram,
+        "Time from a request's arrival to its first response other than 100 Trying, by method",
+    ),
+    (
+        QUEUE_DELAY,
+        Kind::Gauge,
+        "How long received messages wait for the transaction layer",
     ),
 ];
 
@@ -142,6 +176,9 @@ static CLASS_LABELS: [Label; 6] = [
 
 static RESPONSE_KEYS: [Key; 6] = keys!(RESPONSES_SENT, CLASS_LABELS, 0 1 2 3 4 5);
 
+static RESPONSE_TIME_KEYS: [Key; Method::NAMES.len() + 1] =
+    keys!(RESPONSE_TIME, METHOD_LABELS, 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14);
+
 static RETRANSMISSION_KEY: Key = Key::from_static_name(RETRANSMISSIONS);
 static TRANSPORT_ERROR_KEY: Key = Key::from_static_name(TRANSPORT_ERRORS);
 static PARSE_FAILURE_KEY: Key = Key::from_static_name(PARSE_FAILURES);
@@ -156,14 +193,21 @@ pub(crate) fn enable() {
     ENABLED.store(true, Ordering::Relaxed);
 }
 
+/// Whether events are recorded: callers check it before measuring
+/// anything an event needs (a clock read, a table entry).
+pub(crate) fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
 fn increment(key: &'static Key) {
-    if ENABLED.load(Ordering::Relaxed) {
+    if enabled() {
         metrics::with_recorder(|r| r.register_counter(key, &METADATA).increment(1));
     }
 }
 
-/// The index of `method`'s label in [`METHOD_LABELS`].
-fn method_index(method: &Method) -> usize {
+/// The index of `method`'s label in [`METHOD_LABELS`] (the method's
+/// argument to [`response_time`]).
+pub(crate) fn method_index(method: &Method) -> usize {
     match method {
         Method::Extension(_) => Method::NAMES.len(),
         m => Method::index_of(m.as_str()).unwrap_or(Method::NAMES.len()),
@@ -186,6 +230,18 @@ pub(crate) fn request_received(method: &Method) {
 /// A response was sent (not a retransmission).
 pub(crate) fn response_sent(status: StatusCode) {
     increment(&RESPONSE_KEYS[class_index(status)]);
+}
+
+/// A request of the method with label index `method` ([`method_index`])
+/// got its first response other than `100 Trying` after `elapsed`.
+pub(crate) fn response_time(method: usize, elapsed: Duration) {
+    if enabled() {
+        let key = &RESPONSE_TIME_KEYS[method.min(RESPONSE_TIME_KEYS.len() - 1)];
+        metrics::with_recorder(|r| {
+            r.register_histogram(key, &METADATA)
+                .record(elapsed.as_secs_f64());
+        });
+    }
 }
 
 /// A transaction sent a message again.
@@ -245,5 +301,7 @@ mod tests {
         transport_error();
         parse_failure();
         handler_panic();
+        response_time(method_index(&Method::Invite), Duration::from_millis(3));
+        response_time(usize::MAX, Duration::ZERO);
     }
 }

@@ -75,14 +75,14 @@ pub(crate) fn drain(mut poll: impl FnMut() -> Option<Output>) -> Vec<Output> {
     std::iter::from_fn(&mut poll).collect()
 }
 
-/// Whether `out` transmits a request with `method`.
+/// Whether `out` transmits (or retransmits) a request with `method`.
 pub(crate) fn is_tx_request(out: &Output, method: &Method) -> bool {
-    matches!(out, Output::Transmit(Message::Request(r)) if &r.method == method)
+    matches!(out, Output::Transmit(Message::Request(r)) | Output::Retransmit(Message::Request(r)) if &r.method == method)
 }
 
-/// Whether `out` transmits a response with `code`.
+/// Whether `out` transmits (or retransmits) a response with `code`.
 pub(crate) fn is_tx_response(out: &Output, code: u16) -> bool {
-    matches!(out, Output::Transmit(Message::Response(r)) if r.status.as_u16() == code)
+    matches!(out, Output::Transmit(Message::Response(r)) | Output::Retransmit(Message::Response(r)) if r.status.as_u16() == code)
 }
 
 /// A seeded generator (SplitMix64) in the shape SRV ordering takes:

@@ -218,6 +218,24 @@ async fn metrics_count_what_the_server_did_and_health_follows_it() {
     assert!(page.contains("# TYPE parrot_dialogs_live gauge"), "{page}");
     assert!(page.contains("# HELP parrot_requests_received_total "));
 
+    // Response times: one sample per request answered (the ACK is none),
+    // in buckets.
+    assert!(
+        page.contains("# TYPE parrot_response_time_seconds histogram"),
+        "{page}"
+    );
+    for (method, n) in [("OPTIONS", 3.0), ("INVITE", 1.0), ("BYE", 1.0)] {
+        let series = format!("parrot_response_time_seconds_count{{method=\"{method}\"}}");
+        assert_eq!(count(&series), Some(n), "{series}:\n{page}");
+        let inf = format!("parrot_response_time_seconds_bucket{{method=\"{method}\",le=\"+Inf\"}}");
+        assert_eq!(count(&inf), Some(n), "{inf}:\n{page}");
+    }
+    assert_eq!(
+        count("parrot_response_time_seconds_count{method=\"ACK\"}"),
+        None
+    );
+    assert!(count("parrot_queue_delay_seconds").is_some(), "{page}");
+
     // A malformed request is answered 400 and counted.
     let mut s = TcpStream::connect(sip).await.unwrap();
     s.write_all(b"INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: bad\r\nCSeq: 1 INVITE\r\nMax-Forwards: lots\r\nContent-Length: 0\r\n\r\n")
@@ -327,18 +345,14 @@ async fn a_head_never_finished_is_closed_at_the_deadline() {
     s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
         .await
         .unwrap();
-    let started = Instant::now();
+    // The deadline's exact timing is tested on a paused clock in the
+    // listener's unit tests; here, over TCP, that the connection closes.
     let mut out = Vec::new();
     let n = timeout(WAIT, s.read_to_end(&mut out))
         .await
         .expect("closed within the deadline")
         .unwrap_or(0);
     assert_eq!(n, 0, "closed without an answer");
-    let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_millis(1500),
-        "closed after {waited:?}, before the 2 s deadline"
-    );
     // Slow clients do not hold the listener: it still serves.
     assert_eq!(get(addr, "/health").await.0, 200);
     running.abort();

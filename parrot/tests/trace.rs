@@ -1,8 +1,9 @@
 //! Message tracing end to end: a server on loopback with HEPv3 export to
 //! a UDP socket the test binds (the collector) and with the text trace,
-//! driven by a scripted peer over UDP and TCP. The waits are upper bounds
+//! driven by a scripted peer over UDP, TCP and WebSocket. The waits are upper bounds
 //! on loopback deliveries, never sleeps.
 
+use futures_util::{SinkExt, StreamExt};
 use parrot::prelude::*;
 use parrot::trace::HepConfig;
 use parrot::trace::hep::{HepPacket, IPPROTO_TCP, IPPROTO_UDP, PROTOCOL_SIP};
@@ -13,6 +14,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 /// The most any loopback delivery may take before the test fails.
 const WAIT: Duration = Duration::from_secs(10);
@@ -78,7 +82,7 @@ async fn next_packet(collector: &UdpSocket) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn hep_captures_both_directions_over_udp_and_tcp() {
+async fn hep_captures_both_directions_over_udp_tcp_and_websocket() {
     let collector = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let config = HepConfig {
         capture_id: 4242,
@@ -87,6 +91,7 @@ async fn hep_captures_both_directions_over_udp_and_tcp() {
     };
     let server = Server::builder()
         .listen("127.0.0.1:0")
+        .ws("127.0.0.1:0")
         .hep(collector.local_addr().unwrap(), config)
         .handler(Pong::default)
         .bind()
@@ -94,6 +99,7 @@ async fn hep_captures_both_directions_over_udp_and_tcp() {
         .unwrap();
     let udp_addr = server.local_addr(Protocol::Udp).unwrap();
     let tcp_addr = server.local_addr(Protocol::Tcp).unwrap();
+    let ws_addr = server.local_addr(Protocol::Ws).unwrap();
     let serving = tokio::spawn(server.serve().into_future());
 
     // UDP: the OPTIONS in, the 200 out.
@@ -144,6 +150,41 @@ async fn hep_captures_both_directions_over_udp_and_tcp() {
     for p in [&inbound, &outbound] {
         assert_eq!(p.ip_protocol, IPPROTO_TCP);
         assert_eq!(p.correlation_id, Some(&b"hep-tcp-1"[..]));
+    }
+
+    // WebSocket (RFC 7118): each message is one frame; the capture holds
+    // the SIP message, not the framing.
+    let tcp = TcpStream::connect(ws_addr).await.unwrap();
+    let me = tcp.local_addr().unwrap();
+    let mut upgrade = format!("ws://{ws_addr}/").into_client_request().unwrap();
+    upgrade
+        .headers_mut()
+        .insert("sec-websocket-protocol", HeaderValue::from_static("sip"));
+    let (mut ws, _) = timeout(WAIT, tokio_tungstenite::client_async(upgrade, tcp))
+        .await
+        .expect("upgraded in time")
+        .unwrap();
+    let request = options(ws_addr, "WS", me, "hep-ws-1");
+    ws.send(WsMessage::text(request.clone())).await.unwrap();
+    let response = loop {
+        match timeout(WAIT, ws.next()).await.expect("a response in time") {
+            Some(Ok(WsMessage::Text(t))) => break t.as_bytes().to_vec(),
+            Some(Ok(WsMessage::Binary(b))) => break b.to_vec(),
+            Some(Ok(_)) => continue,
+            other => panic!("no response: {other:?}"),
+        }
+    };
+    assert!(response.starts_with(b"SIP/2.0 200"));
+    let (first, second) = (next_packet(&collector).await, next_packet(&collector).await);
+    let inbound = HepPacket::decode(&first).unwrap();
+    let outbound = HepPacket::decode(&second).unwrap();
+    assert_eq!(inbound.payload, request.as_bytes());
+    assert_eq!((inbound.source, inbound.destination), (me, ws_addr));
+    assert_eq!(outbound.payload, &response[..]);
+    assert_eq!((outbound.source, outbound.destination), (ws_addr, me));
+    for p in [&inbound, &outbound] {
+        assert_eq!(p.ip_protocol, IPPROTO_TCP);
+        assert_eq!(p.correlation_id, Some(&b"hep-ws-1"[..]));
     }
     serving.abort();
 }

@@ -19,17 +19,17 @@
 use super::admission::ServerStats;
 use crate::endpoint::Endpoint;
 use crate::telemetry::{
-    CONNECTIONS_OPEN, DESCRIPTIONS, DIALOGS_LIVE, OVERLOAD_REJECTIONS, SESSIONS_LIVE,
-    TRANSACTIONS_LIVE,
+    CONNECTIONS_OPEN, DESCRIPTIONS, DIALOGS_LIVE, Kind, OVERLOAD_REJECTIONS, QUEUE_DELAY,
+    RESPONSE_TIME, RESPONSE_TIME_BUCKETS, SESSIONS_LIVE, TRANSACTIONS_LIVE,
 };
 use crate::transport::Protocol;
 use metrics::{counter, gauge};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
@@ -58,15 +58,26 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 /// once per process, and describes every metric.
 fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new().build_recorder();
+        // Histograms as Prometheus histograms (buckets), not summaries:
+        // buckets add up across servers and over time.
+        let recorder = match PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(RESPONSE_TIME.into()), &RESPONSE_TIME_BUCKETS)
+        {
+            Ok(builder) => builder,
+            Err(e) => {
+                warn!(error = %e, "response time buckets refused: recorded as a summary");
+                PrometheusBuilder::new()
+            }
+        }
+        .build_recorder();
         let handle = recorder.handle();
         match metrics::set_global_recorder(recorder) {
             Ok(()) => {
-                for (name, is_gauge, description) in DESCRIPTIONS {
-                    if is_gauge {
-                        metrics::describe_gauge!(name, description);
-                    } else {
-                        metrics::describe_counter!(name, description);
+                for (name, kind, description) in DESCRIPTIONS {
+                    match kind {
+                        Kind::Counter => metrics::describe_counter!(name, description),
+                        Kind::Gauge => metrics::describe_gauge!(name, description),
+                        Kind::Histogram => metrics::describe_histogram!(name, description),
                     }
                 }
             }
@@ -90,6 +101,7 @@ impl Sources {
     /// Sets the gauges and the overload counters from the server's own.
     fn sample(&self) {
         gauge!(TRANSACTIONS_LIVE).set(self.endpoint.live_transactions() as f64);
+        gauge!(QUEUE_DELAY).set(self.endpoint.load().queue_delay.as_secs_f64());
         gauge!(DIALOGS_LIVE).set(self.stats.live_dialogs() as f64);
         gauge!(SESSIONS_LIVE).set(self.stats.live_sessions() as f64);
         let mut open = [0usize; 4];
@@ -198,12 +210,9 @@ async fn answer(
     sources: &Sources,
 ) -> std::io::Result<()> {
     let mut buf = [0u8; MAX_REQUEST];
-    let head = match tokio::time::timeout(READ_DEADLINE, read_head(&mut stream, &mut buf)).await {
-        Err(_) => {
-            debug!("metrics request: no complete head in time; closing");
-            return Ok(());
-        }
-        Ok(head) => head?,
+    let Some(head) = read_head_in_time(&mut stream, &mut buf).await? else {
+        debug!("metrics request: no complete head in time; closing");
+        return Ok(());
     };
     let (status, content_type, body): (&str, &str, Vec<u8>) = match head {
         Head::Closed => return Ok(()),
@@ -249,6 +258,7 @@ async fn answer(
     Ok(())
 }
 
+#[derive(Debug, PartialEq, Eq)]
 enum Head {
     /// The head ends at this length (its blank line included).
     Complete(usize),
@@ -258,7 +268,20 @@ enum Head {
     Closed,
 }
 
-async fn read_head(stream: &mut TcpStream, buf: &mut [u8]) -> std::io::Result<Head> {
+/// Reads a request head into `buf` within [`READ_DEADLINE`] of the
+/// connection's start, however the bytes trickle in: `None` when the
+/// deadline passes first.
+async fn read_head_in_time<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut [u8],
+) -> std::io::Result<Option<Head>> {
+    match tokio::time::timeout(READ_DEADLINE, read_head(stream, buf)).await {
+        Err(_) => Ok(None),
+        Ok(head) => head.map(Some),
+    }
+}
+
+async fn read_head<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) -> std::io::Result<Head> {
     let mut len = 0;
     loop {
         if let Some(i) = memchr::memmem::find(&buf[..len], b"\r\n\r\n") {
@@ -317,5 +340,70 @@ fn route(
         },
         Some(_) => ("404 Not Found", "text/plain", b"not found\n".to_vec()),
         None => ("400 Bad Request", "text/plain", b"bad request\n".to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+    use tokio::time::Instant;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_never_finished_is_given_up_at_the_deadline() {
+        let (mut client, mut server) = tokio::io::duplex(64);
+        client
+            .write_all(b"GET /metrics HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let mut buf = [0u8; MAX_REQUEST];
+        let head = read_head_in_time(&mut server, &mut buf).await.unwrap();
+        assert_eq!(head, None);
+        assert_eq!(started.elapsed(), READ_DEADLINE);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_trickled_head_does_not_extend_the_deadline() {
+        let (mut client, mut server) = tokio::io::duplex(64);
+        // One byte every 100 ms, never the blank line: the deadline runs
+        // from the start, not from the last byte.
+        let trickle = tokio::spawn(async move {
+            for _ in 0..100 {
+                if client.write_all(b"x").await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        let started = Instant::now();
+        let mut buf = [0u8; MAX_REQUEST];
+        let head = read_head_in_time(&mut server, &mut buf).await.unwrap();
+        assert_eq!(head, None);
+        assert_eq!(started.elapsed(), READ_DEADLINE);
+        trickle.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn complete_oversized_and_closed_heads() {
+        let mut buf = [0u8; MAX_REQUEST];
+        let (mut client, mut server) = tokio::io::duplex(64);
+        client
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nrest")
+            .await
+            .unwrap();
+        let head = read_head_in_time(&mut server, &mut buf).await.unwrap();
+        assert_eq!(head, Some(Head::Complete(33)));
+
+        let (mut client, mut server) = tokio::io::duplex(MAX_REQUEST + 16);
+        client.write_all(&[b'a'; MAX_REQUEST + 8]).await.unwrap();
+        let head = read_head_in_time(&mut server, &mut buf).await.unwrap();
+        assert_eq!(head, Some(Head::TooLarge));
+
+        let (mut client, mut server) = tokio::io::duplex(64);
+        client.write_all(b"GET /").await.unwrap();
+        drop(client);
+        let head = read_head_in_time(&mut server, &mut buf).await.unwrap();
+        assert_eq!(head, Some(Head::Closed));
     }
 }

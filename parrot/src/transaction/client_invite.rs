@@ -203,7 +203,7 @@ impl ClientInviteTransaction {
                 if let Some(ack) = &self.ack {
                     tracing::trace!(branch = %self.branch, status = %status, "final response retransmission: re-sending ACK");
                     self.out
-                        .push(Output::Transmit(Message::Request(Request::clone(ack))));
+                        .push(Output::Retransmit(Message::Request(Request::clone(ack))));
                 }
             }
             Accepted if status.is_success() => {
@@ -246,9 +246,8 @@ impl ClientInviteTransaction {
         // §17.1.1.2: retransmit and reset Timer A to twice its value (no
         // cap for INVITE).
         tracing::trace!(branch = %self.branch, "Timer A: retransmitting INVITE");
-        crate::telemetry::retransmission();
         self.out
-            .push(Output::Transmit(Message::Request(Request::clone(
+            .push(Output::Retransmit(Message::Request(Request::clone(
                 &self.request,
             ))));
         self.interval = self.interval.saturating_mul(2);
@@ -483,7 +482,7 @@ mod tests {
         for ms in [800, 1800] {
             tx.handle_response(resp.clone(), at(t0, ms));
             let out = drain(|| tx.poll_output());
-            assert_eq!(out, [Output::Transmit(Message::Request(ack.clone()))]);
+            assert_eq!(out, [Output::Retransmit(Message::Request(ack.clone()))]);
         }
         // Provisional or 2xx responses in Completed are discarded.
         tx.handle_response(response(&req, 180), at(t0, 2000));

@@ -191,9 +191,8 @@ impl ClientNonInviteTransaction {
             }
         };
         tracing::trace!(branch = %self.branch, "Timer E: retransmitting request");
-        crate::telemetry::retransmission();
         self.out
-            .push(Output::Transmit(Message::Request(Request::clone(
+            .push(Output::Retransmit(Message::Request(Request::clone(
                 &self.request,
             ))));
         self.interval = interval;

@@ -138,6 +138,9 @@ pub enum LayerOutput<P> {
         message: Message,
         /// The peer stored with the transaction.
         peer: P,
+        /// Whether the transaction sent `message` before (§17): a
+        /// retransmission, for the caller's counters.
+        retransmission: bool,
     },
     /// Send `message`, a response outside any transaction (a stateless
     /// refusal such as 503 under overload), to/through `peer`.
@@ -774,6 +777,13 @@ impl<P: Clone> TransactionLayer<P> {
                     id,
                     message,
                     peer: entry.peer.clone(),
+                    retransmission: false,
+                }),
+                Output::Retransmit(message) => self.out.push_back(LayerOutput::Transmit {
+                    id,
+                    message,
+                    peer: entry.peer.clone(),
+                    retransmission: true,
                 }),
                 Output::ToTu(ev) => {
                     let ev = match ev {

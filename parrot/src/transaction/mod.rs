@@ -90,6 +90,11 @@ pub enum Output {
     /// Send this message to the peer. The caller serializes it and picks
     /// the destination (RFC 3261 §18).
     Transmit(Message),
+    /// Send this message to the peer again: a request or response the
+    /// transaction sent before, repeated by a timer or on a retransmitted
+    /// message (§17). Handled as [`Transmit`](Self::Transmit); kept apart
+    /// so the caller can count retransmissions.
+    Retransmit(Message),
     /// Deliver this event to the transaction user.
     ToTu(TuEvent),
     /// The transaction reached the Terminated state: the caller should

@@ -207,9 +207,8 @@ impl ServerInviteTransaction {
                 let sent = self.response_sent;
                 if let Some(resp) = self.response.as_ref().filter(|_| sent) {
                     tracing::trace!(branch = %self.branch, status = %resp.status(), "INVITE retransmission: re-sending response");
-                    crate::telemetry::retransmission();
                     self.out
-                        .push(Output::Transmit(Message::Response(resp.to_response())));
+                        .push(Output::Retransmit(Message::Response(resp.to_response())));
                 }
             }
             (Completed, Method::Ack) => {
@@ -323,9 +322,8 @@ impl ServerInviteTransaction {
                 // to MIN(2*previous, T2).
                 if let Some(resp) = &self.response {
                     tracing::trace!(branch = %self.branch, status = %resp.status(), "Timer G: retransmitting response");
-                    crate::telemetry::retransmission();
                     self.out
-                        .push(Output::Transmit(Message::Response(resp.to_response())));
+                        .push(Output::Retransmit(Message::Response(resp.to_response())));
                 }
                 self.interval = self.interval.saturating_mul(2).min(self.timing.t2());
                 self.timer_g = next_retransmit(fired, now, self.interval);
@@ -439,7 +437,10 @@ mod tests {
         assert_eq!(tx.poll_timeout(), None);
         // Now a retransmission gets the 100 again and the TU never sees it.
         tx.handle_request(req, at(t0, 500));
-        assert_eq!(drain(|| tx.poll_output()), out);
+        assert_eq!(
+            drain(|| tx.poll_output()),
+            [Output::Retransmit(Message::Response(trying.clone()))]
+        );
         assert_eq!(tx.last_response().as_ref(), Some(trying));
         assert_eq!(tx.last_status(), Some(StatusCode::TRYING));
     }

@@ -153,9 +153,8 @@ impl ServerNonInviteTransaction {
             ServerNonInviteState::Proceeding | ServerNonInviteState::Completed => {
                 if let Some(resp) = &self.response {
                     tracing::trace!(branch = %self.branch, status = %resp.status(), "request retransmission: re-sending response");
-                    crate::telemetry::retransmission();
                     self.out
-                        .push(Output::Transmit(Message::Response(resp.to_response())));
+                        .push(Output::Retransmit(Message::Response(resp.to_response())));
                 }
             }
         }
@@ -249,7 +248,9 @@ mod tests {
         let (mut tx, req, t0) = start(false);
         tx.send_response(response(&req, 100), at(t0, 10)).unwrap();
         assert_eq!(tx.state(), ServerNonInviteState::Proceeding);
-        assert!(is_tx_response(&tx.poll_output().unwrap(), 100));
+        let first = tx.poll_output().unwrap();
+        assert!(is_tx_response(&first, 100));
+        assert!(matches!(first, Output::Transmit(_)), "a first send is not");
         tx.send_response(response(&req, 183), at(t0, 20)).unwrap();
         assert!(is_tx_response(&tx.poll_output().unwrap(), 183));
         // A retransmission in Proceeding re-sends the last provisional.
@@ -257,6 +258,10 @@ mod tests {
         let out = drain(|| tx.poll_output());
         assert_eq!(out.len(), 1);
         assert!(is_tx_response(&out[0], 183));
+        assert!(
+            matches!(out[0], Output::Retransmit(_)),
+            "a repeated response is marked as a retransmission"
+        );
 
         tx.send_response(response(&req, 200), at(t0, 600)).unwrap();
         assert_eq!(tx.state(), ServerNonInviteState::Completed);

@@ -33,6 +33,16 @@ fn events<'a>(out: &'a [LayerOutput<&'static str>]) -> Vec<&'a LayerEvent<&'stat
         .collect()
 }
 
+/// Whether each transmitted message is a retransmission.
+fn retransmission_flags(out: &[LayerOutput<&'static str>]) -> Vec<bool> {
+    out.iter()
+        .filter_map(|o| match o {
+            LayerOutput::Transmit { retransmission, .. } => Some(*retransmission),
+            _ => None,
+        })
+        .collect()
+}
+
 fn sent_statuses(out: &[LayerOutput<&'static str>]) -> Vec<(u16, String)> {
     out.iter()
         .filter_map(|o| match o {
@@ -83,10 +93,13 @@ fn new_request_goes_up_once_and_retransmissions_are_absorbed() {
     layer.respond(at(t0, 150), id, response(&req, 200)).unwrap();
     let out = drain(&mut layer);
     assert_eq!(sent_statuses(&out), [(200, "OPTIONS".into())]);
-    // A retransmission now re-sends the 200 (§17.2.2) without the TU.
+    assert_eq!(retransmission_flags(&out), [false]);
+    // A retransmission now re-sends the 200 (§17.2.2) without the TU,
+    // marked for the retransmission counter.
     layer.handle_request(at(t0, 300), req.clone(), "peer", false);
     let out = drain(&mut layer);
     assert_eq!(sent_statuses(&out), [(200, "OPTIONS".into())]);
+    assert_eq!(retransmission_flags(&out), [true]);
     assert!(events(&out).is_empty());
     // Timer J ends it; every table empties.
     let out = run_until(&mut layer, at(t0, 60_000));
