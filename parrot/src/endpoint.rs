@@ -243,6 +243,8 @@ struct Gauges {
     refused: AtomicU64,
     /// New requests shed beyond the refusal budget and dropped.
     dropped: AtomicU64,
+    /// Received retransmissions absorbed by their transactions.
+    absorbed: AtomicU64,
     /// Whether new out-of-dialog requests are to be refused.
     shedding: AtomicBool,
 }
@@ -374,6 +376,13 @@ impl Endpoint {
     /// Number of live transactions.
     pub fn live_transactions(&self) -> usize {
         self.gauges.live.load(Ordering::Relaxed)
+    }
+
+    /// Received retransmissions absorbed by their transactions so far (see
+    /// [`TransactionLayer::absorbed`]), as last published by the
+    /// transaction task.
+    pub fn retransmissions_absorbed(&self) -> u64 {
+        self.gauges.absorbed.load(Ordering::Relaxed)
     }
 
     /// The transaction layer's load, as last published by its task.
@@ -642,6 +651,7 @@ impl Driver {
             .store(self.layer.awaiting_tu(), Ordering::Relaxed);
         g.refused.store(self.layer.refused(), Ordering::Relaxed);
         g.dropped.store(self.layer.dropped(), Ordering::Relaxed);
+        g.absorbed.store(self.layer.absorbed(), Ordering::Relaxed);
     }
 
     /// Gives memory back after a peak (see [`TransactionLayer::shrink`]).

@@ -25,6 +25,8 @@ pub(crate) const REQUESTS_RECEIVED: &str = "parrot_requests_received_total";
 pub(crate) const RESPONSES_SENT: &str = "parrot_responses_sent_total";
 /// Requests and responses sent again by a transaction (RFC 3261 §17).
 pub(crate) const RETRANSMISSIONS: &str = "parrot_retransmissions_total";
+/// Received retransmissions absorbed by their transaction (sampled).
+pub(crate) const RETRANSMISSIONS_ABSORBED: &str = "parrot_retransmissions_absorbed_total";
 /// Messages the transport could not send.
 pub(crate) const TRANSPORT_ERRORS: &str = "parrot_transport_errors_total";
 /// Received messages that could not be parsed.
@@ -67,7 +69,7 @@ pub(crate) enum Kind {
 
 /// Every metric with its description, for `describe_*` once a recorder is
 /// installed: (name, kind, description).
-pub(crate) const DESCRIPTIONS: [(&str, Kind, &str); 13] = [
+pub(crate) const DESCRIPTIONS: [(&str, Kind, &str); 14] = [
     (
         REQUESTS_RECEIVED,
         Kind::Counter,
@@ -82,6 +84,11 @@ pub(crate) const DESCRIPTIONS: [(&str, Kind, &str); 13] = [
         RETRANSMISSIONS,
         Kind::Counter,
         "SIP requests and responses retransmitted by a transaction",
+    ),
+    (
+        RETRANSMISSIONS_ABSORBED,
+        Kind::Counter,
+        "Received SIP retransmissions absorbed by their transaction (not passed to the application)",
     ),
     (
         TRANSPORT_ERRORS,

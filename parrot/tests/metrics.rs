@@ -204,6 +204,7 @@ async fn metrics_count_what_the_server_did_and_health_follows_it() {
     assert_eq!(count("parrot_responses_sent_total{class=\"4xx\"}"), None);
     // Over TCP nothing is retransmitted, and nothing failed.
     assert_eq!(count("parrot_retransmissions_total"), None);
+    assert_eq!(count("parrot_retransmissions_absorbed_total"), Some(0.0));
     assert_eq!(count("parrot_handler_panics_total"), None);
     assert_eq!(count("parrot_parse_failures_total"), None);
     assert_eq!(

@@ -20,7 +20,8 @@ use super::admission::ServerStats;
 use crate::endpoint::Endpoint;
 use crate::telemetry::{
     CONNECTIONS_OPEN, DESCRIPTIONS, DIALOGS_LIVE, Kind, OVERLOAD_REJECTIONS, QUEUE_DELAY,
-    RESPONSE_TIME, RESPONSE_TIME_BUCKETS, SESSIONS_LIVE, TRANSACTIONS_LIVE,
+    RESPONSE_TIME, RESPONSE_TIME_BUCKETS, RETRANSMISSIONS_ABSORBED, SESSIONS_LIVE,
+    TRANSACTIONS_LIVE,
 };
 use crate::transport::Protocol;
 use metrics::{counter, gauge};
@@ -121,6 +122,7 @@ impl Sources {
         counter!(OVERLOAD_REJECTIONS, "stage" => "core").absolute(self.stats.shed());
         counter!(OVERLOAD_REJECTIONS, "stage" => "refused").absolute(self.stats.refused());
         counter!(OVERLOAD_REJECTIONS, "stage" => "dropped").absolute(self.stats.dropped());
+        counter!(RETRANSMISSIONS_ABSORBED).absolute(self.endpoint.retransmissions_absorbed());
     }
 }
 

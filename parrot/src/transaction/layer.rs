@@ -195,6 +195,10 @@ pub struct TransactionLayer<P> {
     refusals: TokenBucket,
     /// Unreliable requests shed beyond that budget, dropped unanswered.
     dropped: u64,
+    /// Received retransmissions their transaction absorbed (§17): requests
+    /// matching a server transaction (ACK aside) and responses a client
+    /// transaction did not pass up.
+    absorbed: u64,
     /// New work is shed while this many requests await the TU.
     max_backlog: usize,
     /// Client transactions in progress by the stream connection their
@@ -222,6 +226,7 @@ impl<P: Clone> TransactionLayer<P> {
             awaiting_tu: 0,
             refusals: TokenBucket::new(2000),
             dropped: 0,
+            absorbed: 0,
             max_backlog: usize::MAX,
             connections: ConnectionIndex::default(),
         }
@@ -263,6 +268,13 @@ impl<P: Clone> TransactionLayer<P> {
     /// New requests shed beyond the refusal budget and dropped unanswered.
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    /// Received retransmissions absorbed by their transactions so far
+    /// (requests matching a server transaction, ACK aside, and responses a
+    /// client transaction did not pass up to the TU).
+    pub fn absorbed(&self) -> u64 {
+        self.absorbed
     }
 
     /// Sets the `Retry-After` (seconds) of the `503` a refused request gets
@@ -435,6 +447,7 @@ impl<P: Clone> TransactionLayer<P> {
             // §17.2.3: a retransmission, or the ACK of a non-2xx final.
             if let Some(entry) = self.table.get_mut(slot) {
                 let was = entry.tx.is_settled();
+                let retransmission = request.method != Method::Ack;
                 match &mut entry.tx {
                     Transaction::ServerInvite(tx) => tx.handle_request(request, now),
                     Transaction::ServerNonInvite(tx) => tx.handle_request(request, now),
@@ -444,6 +457,9 @@ impl<P: Clone> TransactionLayer<P> {
                     serial: entry.serial,
                     slot,
                 };
+                if retransmission {
+                    self.absorbed += 1;
+                }
                 self.pump(id, was);
             }
             return;
@@ -629,7 +645,15 @@ impl<P: Clone> TransactionLayer<P> {
             serial: entry.serial,
             slot,
         };
+        let queued = self.out.len();
         self.pump(id, was);
+        let passed_up = self
+            .out
+            .range(queued..)
+            .any(|o| matches!(o, LayerOutput::Event(LayerEvent::Response { .. })));
+        if !passed_up {
+            self.absorbed += 1;
+        }
     }
 
     /// Sends the TU's response on server transaction `id`.

@@ -90,6 +90,7 @@ fn new_request_goes_up_once_and_retransmissions_are_absorbed() {
     let id = request_id(&drain(&mut layer));
     layer.handle_request(at(t0, 100), req.clone(), "peer", false);
     assert!(drain(&mut layer).is_empty(), "retransmission absorbed");
+    assert_eq!(layer.absorbed(), 1);
     layer.respond(at(t0, 150), id, response(&req, 200)).unwrap();
     let out = drain(&mut layer);
     assert_eq!(sent_statuses(&out), [(200, "OPTIONS".into())]);
@@ -101,6 +102,7 @@ fn new_request_goes_up_once_and_retransmissions_are_absorbed() {
     assert_eq!(sent_statuses(&out), [(200, "OPTIONS".into())]);
     assert_eq!(retransmission_flags(&out), [true]);
     assert!(events(&out).is_empty());
+    assert_eq!(layer.absorbed(), 2);
     // Timer J ends it; every table empties.
     let out = run_until(&mut layer, at(t0, 60_000));
     assert!(matches!(events(&out)[..], [LayerEvent::Terminated { .. }]));
@@ -255,6 +257,18 @@ fn responses_reach_their_client_transaction_or_come_up_as_strays() {
         events(&out)[..],
         [LayerEvent::StrayResponse { .. }]
     ));
+    assert_eq!(layer.absorbed(), 0, "nothing repeated yet");
+    // A final non-2xx goes up once; its retransmission is absorbed, and
+    // the ACK re-sent is a retransmission (§17.1.1.2).
+    layer.handle_response(at(t0, 7), response(&req, 486));
+    let out = drain(&mut layer);
+    assert_eq!(events(&out).len(), 1);
+    assert_eq!(retransmission_flags(&out), [false]);
+    layer.handle_response(at(t0, 500), response(&req, 486));
+    let out = drain(&mut layer);
+    assert!(events(&out).is_empty());
+    assert_eq!(retransmission_flags(&out), [true]);
+    assert_eq!(layer.absorbed(), 1);
 }
 
 #[test]
