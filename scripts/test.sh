@@ -70,6 +70,11 @@ fi
 cargo test --workspace --all-targets
 cargo test --workspace --doc
 
+# Features that no workspace build turns on, each tested on its own:
+# `otel` on the examples (OpenTelemetry trace export, `--otlp`), against
+# an OTLP/HTTP receiver the test runs on loopback.
+cargo test -p examples --features otel --test otel
+
 # A project generated from template/ (scripts/new-project.sh) passes its
 # own fmt, clippy and tests, offline, against this checkout's parrot.
 ./scripts/check-new-project.sh

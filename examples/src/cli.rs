@@ -1,7 +1,8 @@
 //! What the example binaries share: the value parsers of their `clap`
 //! command lines (each binary declares its options on one
 //! `#[derive(clap::Parser)]` struct), log output through
-//! `tracing-subscriber`, and a clean exit on Ctrl-C.
+//! `tracing-subscriber` (and, with the `otel` feature, trace export: see
+//! the `otel` module), and a clean exit on Ctrl-C.
 //!
 //! ```no_run
 //! use clap::Parser;
@@ -131,8 +132,9 @@ pub fn try_parse<A: clap::Parser>(argv: &[&str]) -> Result<A, clap::Error> {
 }
 
 /// The logging and metrics options every server binary takes (flattened into
-/// [`TlsArgs`](crate::listen::TlsArgs)).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::Args)]
+/// [`TlsArgs`](crate::listen::TlsArgs)); `--otlp` only in a build with the
+/// `otel` feature.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 pub struct LogArgs {
     /// Log every SIP message received and sent, in full, at INFO under
     /// the target parrot::sip (RUST_LOG=parrot::sip=off silences it)
@@ -145,6 +147,13 @@ pub struct LogArgs {
     /// /health) over HTTP here (a bare port means every interface)
     #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
     pub metrics: Option<SocketAddr>,
+    /// Export each request's span (Call-ID, method; at DEBUG also branch,
+    /// peer, transport) as an OpenTelemetry trace to this OTLP/HTTP
+    /// receiver: POSTed as JSON to URL/v1/traces
+    #[cfg(feature = "otel")]
+    #[arg(long, value_name = "URL", env = "OTEL_EXPORTER_OTLP_ENDPOINT",
+          value_parser = crate::otel::parse_endpoint)]
+    pub otlp: Option<String>,
 }
 
 /// Installs the log output: human-readable lines on stderr, filtered by
@@ -157,22 +166,68 @@ pub fn init_logging() {
 /// `info`): human-readable lines, or with `json` one JSON object per
 /// event (its fields, the span list and the target among them).
 pub fn init_logging_with(json: bool) {
+    install_logging(json, None);
+}
+
+/// The tracer of an OpenTelemetry export; a type without values in a build
+/// without the `otel` feature, where there is never one.
+#[cfg(feature = "otel")]
+type OtelTracer = opentelemetry_sdk::trace::Tracer;
+#[cfg(not(feature = "otel"))]
+type OtelTracer = std::convert::Infallible;
+
+/// [`init_logging_with`], plus with `otel` a layer that turns the spans
+/// the filter lets through into OpenTelemetry spans.
+fn install_logging(json: bool, otel: Option<OtelTracer>) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // A second call (e.g. from a test) keeps the first subscriber.
     let _ = if json {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .try_init()
+        try_init(
+            tracing_subscriber::fmt()
+                .json()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .finish(),
+            otel,
+        )
     } else {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .try_init()
+        try_init(
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .finish(),
+            otel,
+        )
     };
+}
+
+/// Installs `subscriber` as the global default, with the OpenTelemetry
+/// layer on top when there is a tracer. The `fmt` subscriber's filter
+/// decides for both: a span it disables is not exported either.
+fn try_init<S>(
+    subscriber: S,
+    otel: Option<OtelTracer>,
+) -> Result<(), tracing_subscriber::util::TryInitError>
+where
+    S: tracing::Subscriber
+        + for<'a> tracing_subscriber::registry::LookupSpan<'a>
+        + Send
+        + Sync
+        + 'static,
+{
+    use tracing_subscriber::util::SubscriberInitExt;
+    match otel {
+        None => subscriber.try_init(),
+        #[cfg(feature = "otel")]
+        Some(tracer) => {
+            use tracing_subscriber::layer::SubscriberExt;
+            subscriber
+                .with(tracing_opentelemetry::layer().with_tracer(tracer))
+                .try_init()
+        }
+    }
 }
 
 /// Whether the parsed command line asked for `--log-json` (false for a
@@ -184,6 +239,17 @@ fn wants_json(matches: &clap::ArgMatches) -> bool {
         .flatten()
         .copied()
         .unwrap_or(false)
+}
+
+/// The `--otlp` URL of the parsed command line (none for a binary without
+/// the option, or without it given).
+#[cfg(feature = "otel")]
+fn otlp_endpoint(matches: &clap::ArgMatches) -> Option<String> {
+    matches
+        .try_get_one::<String>("otlp")
+        .ok()
+        .flatten()
+        .cloned()
 }
 
 /// Completes on Ctrl-C (SIGINT): the `shutdown` future the binaries hand
@@ -202,7 +268,9 @@ pub async fn ctrl_c() {
 /// A server binary's `main`: parses the command line into `A` (clap
 /// prints `--help` and command-line errors itself, exiting 0 and 2),
 /// installs logging (as JSON when the binary has [`LogArgs`] and
-/// `--log-json` was given), and runs `run` on a tokio runtime. Exit status: 0
+/// `--log-json` was given; with the `otel` feature and `--otlp`, spans are
+/// exported too, the last of them sent after `run` returns), and runs
+/// `run` on a tokio runtime. Exit status: 0
 /// after a clean shutdown, 1 when the server fails, 2 for options that do
 /// not fit together ([`Error::Usage`]).
 pub fn main<A, F, Fut>(run: F) -> ExitCode
@@ -215,9 +283,23 @@ where
     let program = command.get_name().to_owned();
     let mut matches = command.get_matches_mut();
     let json = wants_json(&matches);
+    #[cfg(feature = "otel")]
+    let otlp = otlp_endpoint(&matches);
     let args = <A as clap::FromArgMatches>::from_arg_matches_mut(&mut matches)
         .unwrap_or_else(|e| e.format(&mut command).exit());
-    init_logging_with(json);
+    #[cfg(feature = "otel")]
+    let export = match otlp.map(|url| crate::otel::Export::start(&url, &program)) {
+        None => None,
+        Some(Ok(export)) => Some(export),
+        Some(Err(e)) => {
+            eprintln!("{program}: --otlp: {e}\n(try {program} --help)");
+            return ExitCode::from(2);
+        }
+    };
+    #[cfg(feature = "otel")]
+    install_logging(json, export.as_ref().map(crate::otel::Export::tracer));
+    #[cfg(not(feature = "otel"))]
+    install_logging(json, None);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .on_thread_park(on_park)
@@ -229,7 +311,7 @@ where
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    let code = match runtime.block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e @ Error::Usage(_)) => {
             eprintln!("{program}: {e}\n(try {program} --help)");
@@ -239,7 +321,16 @@ where
             eprintln!("{program}: {e}");
             ExitCode::FAILURE
         }
+    };
+    // Tasks still holding request spans end them as the runtime goes.
+    drop(runtime);
+    #[cfg(feature = "otel")]
+    if let Some(export) = export
+        && let Err(e) = export.shutdown()
+    {
+        tracing::warn!(error = %e, "OpenTelemetry export: spans may be lost");
     }
+    code
 }
 
 #[cfg(test)]
@@ -278,14 +369,7 @@ mod tests {
         let m = Demo::command().try_get_matches_from(["demo", "--log-json", "--trace-sip"]);
         assert!(wants_json(&m.unwrap()));
         let d = try_parse::<Demo>(&["--trace-sip"]).unwrap();
-        assert_eq!(
-            d.log,
-            LogArgs {
-                trace_sip: true,
-                log_json: false,
-                metrics: None,
-            }
-        );
+        assert!(d.log.trace_sip && !d.log.log_json && d.log.metrics.is_none());
         let d = try_parse::<Demo>(&["--metrics", "127.0.0.1:9090"]).unwrap();
         assert_eq!(d.log.metrics, Some("127.0.0.1:9090".parse().unwrap()));
         let d = try_parse::<Demo>(&["--metrics", "9091"]).unwrap();
@@ -297,6 +381,18 @@ mod tests {
         assert!(!wants_json(
             &Plain::command().try_get_matches_from(["plain"]).unwrap()
         ));
+    }
+
+    #[cfg(feature = "otel")]
+    #[test]
+    fn otlp_option() {
+        use clap::CommandFactory;
+        let argv = ["demo", "--otlp", "http://127.0.0.1:4318/"];
+        let m = Demo::command().try_get_matches_from(argv).unwrap();
+        assert_eq!(otlp_endpoint(&m).as_deref(), Some("http://127.0.0.1:4318"));
+        let d = try_parse::<Demo>(&argv[1..]).unwrap();
+        assert_eq!(d.log.otlp.as_deref(), Some("http://127.0.0.1:4318"));
+        assert!(try_parse::<Demo>(&["--otlp", "https://collector:4318"]).is_err());
     }
 
     #[test]

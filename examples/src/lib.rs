@@ -18,7 +18,9 @@
 //! returns the bound server (for tests that listen on port 0 and need the
 //! port). The handlers are written with `#[uas_handler]`, the way an
 //! application would write them. [`cli`] holds what the binaries share:
-//! the value parsers of their `clap` command lines, logging, Ctrl-C.
+//! the value parsers of their `clap` command lines, logging, Ctrl-C; with
+//! the `otel` feature, the `otel` module exports their spans as
+//! OpenTelemetry traces (`--otlp URL`).
 #![warn(missing_docs)]
 
 pub mod answer;
@@ -28,6 +30,8 @@ pub mod cli;
 pub mod im;
 pub mod listen;
 pub mod mwi;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod pbx;
 pub mod proxy;
 pub mod registrar;
