@@ -5,7 +5,8 @@ every directory. Test code (`tests.rs`, `#[cfg(test)]` modules,
 `test_support.rs`) is left out: tests may reach anywhere.
 
 It also checks that the sans-IO floors (message, transaction, dialog,
-proxy, auth, sdp, and the rules of locate: locate::select,
+proxy, auth, sdp, the protocol logic of media (all of it but the
+UDP sessions and port binding), and the rules of locate: locate::select,
 locate::records and locate::error) name no tokio item: they perform no I/O and read no
 clock, so tests drive them directly. An entry names a module and
 everything below it.
@@ -21,6 +22,9 @@ ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "parrot", "src")
 TEST_FILES = {"tests.rs", "test_support.rs"}
 SANS_IO = {"message", "transaction", "dialog", "proxy", "auth", "sdp",
+           "media::rtp", "media::rtcp", "media::receive", "media::jitter",
+           "media::conceal", "media::g711", "media::dtmf", "media::tone",
+           "media::wav", "media::negotiate",
            "locate::select", "locate::records", "locate::error"}
 
 

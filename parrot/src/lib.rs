@@ -47,6 +47,7 @@ pub mod dialog;
 pub mod endpoint;
 mod error;
 pub mod locate;
+pub mod media;
 pub(crate) mod memory;
 pub mod message;
 pub mod prelude;

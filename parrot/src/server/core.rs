@@ -37,6 +37,8 @@ pub(crate) struct Routing {
     pub(crate) outbound_proxy: Option<crate::message::Uri>,
     /// The location service proxy targets are looked up in, if any.
     pub(crate) location: Option<crate::registrar::Registrar>,
+    /// The RTP port pairs of the calls' media.
+    pub(crate) media_ports: Arc<crate::media::ports::PortAllocator>,
 }
 
 /// Bounds of the core.
@@ -151,6 +153,7 @@ impl<H: UasHandler> Core<H> {
                 location: routing.location,
                 dialog_commands: commands_tx,
                 referrals: Default::default(),
+                media_ports: routing.media_ports,
             }),
             app_events,
             dialog_commands,

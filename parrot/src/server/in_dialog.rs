@@ -34,6 +34,7 @@ impl<E: Send + 'static> Session<E> {
         let resp = self.send_in_dialog(Method::Bye, None, |_| {}).await;
         // RFC 5057 §5.4: the call is over; subscriptions keep the dialog.
         self.invite_usage = false;
+        self.media = None;
         self.end_if_unused();
         let resp = resp?;
         if resp.status == StatusCode::REQUEST_TIMEOUT && resp.headers.to_tag().is_none() {

@@ -31,6 +31,7 @@
 //! ```
 
 mod admission;
+mod call_media;
 mod cancellation;
 mod catch;
 mod core;
@@ -76,7 +77,7 @@ use crate::transport::{
 };
 use std::fmt;
 use std::future::{Future, IntoFuture};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,6 +113,7 @@ impl Server {
                 outbound_proxy: None,
                 location: None,
                 metrics: None,
+                media: crate::media::MediaConfig::default(),
             },
             state: (),
             factory: NoHandler,
@@ -161,6 +163,8 @@ struct Settings {
     location: Option<crate::registrar::Registrar>,
     /// Where [`ServerBuilder::metrics`] listens.
     metrics: Option<SocketAddr>,
+    /// The calls' RTP ports ([`ServerBuilder::media`]).
+    media: crate::media::MediaConfig,
 }
 
 /// Configures and starts a server; see [`Server::builder`].
@@ -519,6 +523,14 @@ impl<F, S> ServerBuilder<F, S> {
         self.message_tap(crate::trace::HepExporter::new(collector, config))
     }
 
+    /// Where the calls' media goes ([`Context::answer_media`]): the RTP
+    /// port range and the address the RTP sockets bind to. Default: ports
+    /// 16384-32767 on the first listener's address.
+    pub fn media(mut self, config: crate::media::MediaConfig) -> Self {
+        self.settings.media = config;
+        self
+    }
+
     /// Serves metrics and a health check over HTTP/1.1 on `addr` (port 0
     /// picks a free one: see [`BoundServer::metrics_addr`]):
     ///
@@ -739,6 +751,16 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
             }
             Locator::system(&protocols)
         });
+        let media_ip = s.media.bind_ip.unwrap_or_else(|| {
+            endpoint
+                .transport()
+                .listeners()
+                .first()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |l| l.local_addr.ip())
+        });
+        let media_ports = crate::media::ports::PortAllocator::new(media_ip, s.media.ports.clone())
+            .map(Arc::new)
+            .map_err(|e| Error::new(ErrorKind::Config, format!("media: {e}")))?;
         let core = core::Core::new(
             endpoint,
             events,
@@ -755,6 +777,7 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
                 locator,
                 outbound_proxy: s.outbound_proxy,
                 location: s.location,
+                media_ports,
             },
         );
         let metrics = match s.metrics {

@@ -666,6 +666,8 @@ fn session_goes_on<E: Send + 'static>(s: &mut Session<E>, req: &Request) -> bool
         // dialog lives on while subscriptions use it.
         s.invite_usage = false;
         s.timer = None;
+        // The call's media ends with it.
+        s.media = None;
         if s.has_subscriptions() {
             return true;
         }

@@ -50,6 +50,8 @@ pub(crate) struct Shared<E> {
         mpsc::UnboundedSender<(DialogId, crate::server::inbox::DialogCommand)>,
     /// The REFERs our handlers sent, awaiting NOTIFYs (RFC 3515).
     pub(crate) referrals: Arc<crate::server::referral::Referrals>,
+    /// The RTP port pairs of the calls' media sessions.
+    pub(crate) media_ports: Arc<crate::media::ports::PortAllocator>,
 }
 
 /// The request being answered.
@@ -139,6 +141,9 @@ pub struct Session<E> {
     /// Whether the handler sent a REFER (whose NOTIFYs the server's
     /// referrals table may still watch when the dialog ends).
     pub(crate) referred: bool,
+    /// The call's media, once the handler started it; closed when the
+    /// call ends (BYE) or this state is dropped (the dialog ended).
+    pub(crate) media: Option<crate::server::call_media::CallMedia>,
 }
 
 impl<E: Send + 'static> Session<E> {
@@ -167,6 +172,7 @@ impl<E: Send + 'static> Session<E> {
             subs: None,
             replaces: None,
             referred: false,
+            media: None,
         }
     }
 
@@ -452,23 +458,7 @@ pub(crate) fn contact<E>(
     sips: bool,
     user: Option<&str>,
 ) -> Uri {
-    let ip = if origin.local.ip().is_unspecified() {
-        let peer = origin.source.ip();
-        let mut known = shared.routable.lock().unwrap_or_else(|p| p.into_inner());
-        let found = known.get(&peer).copied();
-        found
-            .or_else(|| {
-                let ip = routable_ip(origin.source)?;
-                if known.len() >= 1024 {
-                    known.clear();
-                }
-                known.insert(peer, ip);
-                Some(ip)
-            })
-            .unwrap_or(origin.local.ip())
-    } else {
-        origin.local.ip()
-    };
+    let ip = local_ip(shared, origin);
     let mut uri = SipUri::new(Host::from(ip)).with_port(origin.local.port());
     match origin.protocol {
         Protocol::Tcp => uri = uri.with_transport("tcp"),
@@ -486,6 +476,28 @@ pub(crate) fn contact<E>(
         uri = uri.with_user(user);
     }
     Uri::Sip(uri)
+}
+
+/// Our address for a peer whose request reached us as `origin` says: the
+/// listener's, or when it listens on a wildcard address the one the
+/// system routes towards the peer (for Contact and SDP addresses).
+pub(crate) fn local_ip<E>(shared: &Shared<E>, origin: &Origin) -> IpAddr {
+    if !origin.local.ip().is_unspecified() {
+        return origin.local.ip();
+    }
+    let peer = origin.source.ip();
+    let mut known = shared.routable.lock().unwrap_or_else(|p| p.into_inner());
+    let found = known.get(&peer).copied();
+    found
+        .or_else(|| {
+            let ip = routable_ip(origin.source)?;
+            if known.len() >= 1024 {
+                known.clear();
+            }
+            known.insert(peer, ip);
+            Some(ip)
+        })
+        .unwrap_or(origin.local.ip())
 }
 
 /// The local address the system would use to reach `peer` (for a Contact

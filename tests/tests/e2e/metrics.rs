@@ -68,6 +68,12 @@ fn metrics_count_sipp_calls_and_health_answers() {
     }
     // A 200 to each INVITE and to each BYE.
     assert!(sample(&page, "parrot_responses_sent_total{class=\"2xx\"}") >= 2.0 * calls);
+    // Each INVITE's and BYE's response time is in the histogram.
+    assert!(page.contains("# TYPE parrot_response_time_seconds histogram"));
+    for method in ["INVITE", "BYE"] {
+        let name = format!("parrot_response_time_seconds_count{{method=\"{method}\"}}");
+        assert!(sample(&page, &name) >= calls, "{name} below {calls}");
+    }
     eprintln!(
         "[metrics] {}",
         page.lines()

@@ -13,6 +13,7 @@ use std::future::Future;
 
 mod context;
 mod hold;
+mod media;
 mod subscriptions;
 
 pub use context::Context;
@@ -368,7 +369,16 @@ pub(crate) async fn dispatch<H: UasHandler>(
         Method::Options => handler.options(req, cx).await,
         Method::Register => handler.register(req, cx).await,
         Method::Message => handler.message(req, cx).await,
-        Method::Info => handler.info(req, cx).await,
+        Method::Info => {
+            // SIP INFO DTMF (application/dtmf-relay, application/dtmf), the
+            // fallback of phones without RFC 4733: the digit goes to the
+            // call's media session, and is answered 200 when the handler
+            // takes no INFO itself.
+            if media::info_digit(req, cx) && !H::METHODS.contains(&Method::Info) {
+                return Action::Respond(req.reply(StatusCode::OK));
+            }
+            handler.info(req, cx).await
+        }
         Method::Subscribe => handler.subscribe(req, cx).await,
         Method::Notify => handler.notify(req, cx).await,
         Method::Publish => handler.publish(req, cx).await,

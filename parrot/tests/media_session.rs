@@ -1,0 +1,425 @@
+//! A call's media session on loopback, against a scripted RTP peer: echo,
+//! DTMF received as one digit per press, prompts played, recordings
+//! written, bad packets counted and dropped, and the end (RTCP BYE, the
+//! ports free again). The peer paces its packets every 20 ms as a phone
+//! would; the waits are upper bounds, never assertions on timing.
+
+use parrot::media::MediaError;
+use parrot::media::dtmf::{Digit, EventSender, EventSettings};
+use parrot::media::g711::G711;
+use parrot::media::negotiate::MediaParams;
+use parrot::media::rtcp::{RtcpPacket, parse_compound};
+use parrot::media::rtp::{RtpHeader, RtpPacket};
+use parrot::media::session::{MediaSession, PlayOutcome};
+use parrot::media::tone::Tone;
+use parrot::media::wav::{WavEncoding, WavInfo};
+use parrot::sdp::Direction;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::time::timeout;
+
+const WAIT: Duration = Duration::from_secs(10);
+const DTMF_PT: u8 = 101;
+
+/// A bound RTP/RTCP pair on loopback (even port, odd port).
+fn socket_pair() -> (std::net::UdpSocket, std::net::UdpSocket) {
+    for _ in 0..100 {
+        let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = rtp.local_addr().unwrap().port();
+        if !port.is_multiple_of(2) || port == u16::MAX {
+            continue;
+        }
+        if let Ok(rtcp) = std::net::UdpSocket::bind(("127.0.0.1", port + 1)) {
+            rtp.set_nonblocking(true).unwrap();
+            rtcp.set_nonblocking(true).unwrap();
+            return (rtp, rtcp);
+        }
+    }
+    panic!("no free port pair");
+}
+
+/// The scripted phone: its RTP and RTCP sockets.
+#[derive(Clone)]
+struct Peer {
+    rtp: Arc<UdpSocket>,
+    rtcp: Arc<UdpSocket>,
+}
+
+/// What the phone sends: its sequence number and timestamp.
+struct Stream {
+    seq: u16,
+    ts: u32,
+}
+
+impl Peer {
+    fn new() -> Peer {
+        let (rtp, rtcp) = socket_pair();
+        Peer {
+            rtp: Arc::new(UdpSocket::from_std(rtp).unwrap()),
+            rtcp: Arc::new(UdpSocket::from_std(rtcp).unwrap()),
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.rtp.local_addr().unwrap()
+    }
+
+    /// Starts a session whose peer is this phone.
+    fn session(&self, law: G711, dtmf: bool) -> MediaSession {
+        MediaSession::start(
+            socket_pair(),
+            MediaParams {
+                codec: law,
+                payload_type: law.payload_type(),
+                dtmf_payload_type: dtmf.then_some(DTMF_PT),
+                remote: Some(self.addr()),
+                direction: Direction::SendRecv,
+            },
+        )
+        .unwrap()
+    }
+
+    async fn send(
+        &self,
+        s: &mut Stream,
+        to: SocketAddr,
+        pt: u8,
+        marker: bool,
+        ts: u32,
+        payload: &[u8],
+    ) {
+        let mut out = Vec::new();
+        RtpHeader {
+            marker,
+            payload_type: pt,
+            sequence: s.seq,
+            timestamp: ts,
+            ssrc: 0x5EED,
+        }
+        .write_to(payload, &mut out)
+        .unwrap();
+        s.seq = s.seq.wrapping_add(1);
+        self.rtp.send_to(&out, to).await.unwrap();
+    }
+
+    /// Sends audio frames, one every 20 ms, in a task.
+    fn talk(&self, to: SocketAddr, pt: u8, frames: Vec<[u8; 160]>) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut s = Stream {
+                seq: 1000,
+                ts: 5000,
+            };
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            for f in &frames {
+                tick.tick().await;
+                let ts = s.ts;
+                me.send(&mut s, to, pt, false, ts, f).await;
+                s.ts = s.ts.wrapping_add(160);
+            }
+        })
+    }
+
+    /// The next RTP packet received: (payload type, sequence, payload).
+    async fn receive(&self) -> (u8, u16, Vec<u8>) {
+        let mut buf = [0u8; 2048];
+        let n = timeout(WAIT, self.rtp.recv(&mut buf))
+            .await
+            .expect("RTP in time")
+            .unwrap();
+        let p = RtpPacket::parse(&buf[..n]).expect("valid RTP");
+        (p.payload_type, p.sequence, p.payload.to_vec())
+    }
+}
+
+/// A frame holding `n` in every byte, never silence.
+fn marked_frame(n: u8) -> [u8; 160] {
+    [n | 0x10; 160]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_sends_back_what_the_peer_sends() {
+    let peer = Peer::new();
+    let session = peer.session(G711::Pcmu, false);
+    session.echo(true).unwrap();
+    let frames: Vec<_> = (0..40u8).map(marked_frame).collect();
+    let talking = peer.talk(session.local_addr(), 0, frames.clone());
+    // What comes back: silence until the jitter buffer plays, then each
+    // frame once, in order, as PCMU with consecutive sequence numbers.
+    let mut echoed = Vec::new();
+    let mut last_seq = None;
+    while echoed.len() < frames.len() - 2 {
+        let (pt, seq, payload) = peer.receive().await;
+        assert_eq!(pt, 0);
+        if let Some(last) = last_seq {
+            assert_eq!(seq, u16::wrapping_add(last, 1), "consecutive");
+        }
+        last_seq = Some(seq);
+        if payload.iter().any(|&b| b != 0xFF) {
+            echoed.push(<[u8; 160]>::try_from(payload).unwrap());
+        }
+    }
+    assert_eq!(echoed[..], frames[..echoed.len()], "the frames, in order");
+    talking.await.unwrap();
+    let stats = session.stats().await.unwrap();
+    assert_eq!(stats.packets_received, 40, "{stats:?}");
+    assert_eq!(stats.malformed, 0);
+    session.close();
+    session.closed().await;
+    assert_eq!(session.echo(true), Err(MediaError::Ended));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dtmf_presses_arrive_once_each_in_order() {
+    let peer = Peer::new();
+    let session = peer.session(G711::Pcma, true);
+    let to = session.local_addr();
+    let sender = peer.clone();
+    let pressing = tokio::spawn(async move {
+        let mut s = Stream { seq: 7, ts: 80_000 };
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        for key in ['5', '#', '5'] {
+            let digit = Digit::from_char(key).unwrap();
+            let packets = EventSender::new(
+                digit,
+                s.ts,
+                Duration::from_millis(100),
+                EventSettings::default(),
+            );
+            let mut last = Duration::ZERO;
+            for p in packets {
+                if p.offset > last {
+                    tick.tick().await;
+                    last = p.offset;
+                }
+                let payload = p.event.to_bytes();
+                sender
+                    .send(&mut s, to, DTMF_PT, p.marker, p.timestamp, &payload)
+                    .await;
+            }
+            // A gap of audio between presses.
+            s.ts = s.ts.wrapping_add(800 + 1600);
+            tick.tick().await;
+        }
+    });
+    let mut heard = Vec::new();
+    while heard.len() < 3 {
+        let d = timeout(WAIT, session.next_digit())
+            .await
+            .expect("a digit in time")
+            .expect("session alive");
+        heard.push(d.as_char());
+    }
+    pressing.await.unwrap();
+    assert_eq!(heard, ['5', '#', '5']);
+    let stats = session.stats().await.unwrap();
+    assert_eq!(stats.digits, 3, "the repeated end packets count once");
+    session.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_plays_then_silence_and_dtmf_barges_in() {
+    let peer = Peer::new();
+    let session = peer.session(G711::Pcmu, true);
+    // 200 ms of a 1 kHz tone: 10 frames.
+    let mut tone = Tone::new(1000.0, -10.0);
+    let mut samples = vec![0i16; 1600];
+    tone.fill(&mut samples);
+    // The peer must have sent once for nothing else to be needed: the
+    // session sends to the SDP's address from the start.
+    let playing = {
+        let s = session.clone();
+        tokio::spawn(async move { s.play_samples(samples, false).await })
+    };
+    let mut loud = 0;
+    let mut quiet_after = 0;
+    while quiet_after < 5 {
+        let (_, _, payload) = peer.receive().await;
+        let mut pcm = [0i16; 160];
+        G711::Pcmu.decode(&payload, &mut pcm);
+        let peak = pcm.iter().map(|s| s.unsigned_abs()).max().unwrap();
+        if peak > 5000 {
+            loud += 1;
+        } else if loud > 0 {
+            quiet_after += 1;
+        }
+    }
+    assert_eq!(loud, 10, "the prompt's 10 frames");
+    assert_eq!(
+        timeout(WAIT, playing).await.unwrap().unwrap(),
+        Ok(PlayOutcome::Finished)
+    );
+
+    // A long prompt with barge-in, cut by a key press.
+    let long: Vec<i16> = vec![8000; 8000 * 30];
+    let playing = {
+        let s = session.clone();
+        tokio::spawn(async move { s.play_samples(long, true).await })
+    };
+    // Wait until it plays, then press 9.
+    loop {
+        let (_, _, payload) = peer.receive().await;
+        if payload.iter().any(|&b| b != 0xFF) {
+            break;
+        }
+    }
+    let mut s = Stream { seq: 1, ts: 1 };
+    let nine = Digit::from_char('9').unwrap();
+    for p in EventSender::new(nine, 1, Duration::from_millis(40), EventSettings::default()) {
+        let payload = p.event.to_bytes();
+        peer.send(
+            &mut s,
+            session.local_addr(),
+            DTMF_PT,
+            p.marker,
+            p.timestamp,
+            &payload,
+        )
+        .await;
+    }
+    assert_eq!(
+        timeout(WAIT, playing).await.unwrap().unwrap(),
+        Ok(PlayOutcome::Interrupted(nine))
+    );
+    assert_eq!(session.next_digit().await, Some(nine), "queued as well");
+    session.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_holds_what_the_peer_said() {
+    let peer = Peer::new();
+    let session = peer.session(G711::Pcmu, false);
+    let dir = std::env::temp_dir().join(format!("parrot-rec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("call.wav");
+    let recording = {
+        let (s, path) = (session.clone(), path.clone());
+        tokio::spawn(async move { s.record(&path, Duration::from_secs(60)).await })
+    };
+    // 25 frames of a tone, then stop the recording.
+    let mut tone = Tone::new(440.0, -6.0);
+    let frames: Vec<[u8; 160]> = (0..25)
+        .map(|_| {
+            let mut f = [0u8; 160];
+            G711::Pcmu.encode(&tone.frame(), &mut f);
+            f
+        })
+        .collect();
+    peer.talk(session.local_addr(), 0, frames).await.unwrap();
+    // Let the jitter buffer play its last frames out.
+    timeout(WAIT, async {
+        while session.stats().await.unwrap().played < 25 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("played out in time");
+    session.stop_recording().unwrap();
+    let rec = timeout(WAIT, recording).await.unwrap().unwrap().unwrap();
+    assert!(rec.samples >= 25 * 160, "{rec:?}");
+    let bytes = std::fs::read(&path).unwrap();
+    let info = WavInfo::parse(&bytes).unwrap();
+    assert_eq!(info.encoding, WavEncoding::Pcm16);
+    assert_eq!(
+        info.data.len(),
+        rec.samples as usize * 2,
+        "the header's sizes"
+    );
+    let pcm: Vec<i16> = bytes[info.data]
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    let loud = pcm
+        .chunks(160)
+        .filter(|f| f.iter().any(|s| s.abs() > 5000))
+        .count();
+    assert_eq!(loud, 25, "every frame of the tone, once");
+    std::fs::remove_dir_all(&dir).unwrap();
+    session.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_packets_and_strangers_are_counted_and_dropped() {
+    let peer = Peer::new();
+    let session = peer.session(G711::Pcmu, false);
+    let to = session.local_addr();
+    // Garbage, truncated RTP, a bad version, RTCP on the RTP port, an
+    // unknown payload type and comfort noise.
+    for junk in [
+        &b""[..],
+        b"\x80",
+        b"\x80\x00\x00",
+        b"\x40\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01",
+        b"\x81\xc8\x00\x01\x00\x00\x00\x01",
+        b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff",
+    ] {
+        peer.rtp.send_to(junk, to).await.unwrap();
+    }
+    let mut s = Stream { seq: 1, ts: 1 };
+    peer.send(&mut s, to, 13, false, 1, &[0x40]).await;
+    peer.send(&mut s, to, 96, false, 1, &[0; 20]).await;
+    // The peer latches; a stranger's packets are dropped.
+    peer.send(&mut s, to, 0, false, 160, &[0x55; 160]).await;
+    let stranger = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut out = Vec::new();
+    RtpHeader {
+        marker: false,
+        payload_type: 0,
+        sequence: 9,
+        timestamp: 9,
+        ssrc: 9,
+    }
+    .write_to(&[0x11; 160], &mut out)
+    .unwrap();
+    stranger.send_to(&out, to).await.unwrap();
+    let stats = timeout(WAIT, async {
+        loop {
+            let stats = session.stats().await.unwrap();
+            if stats.malformed + stats.ignored + stats.foreign + stats.packets_received >= 10 {
+                break stats;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("every packet accounted for in time");
+    assert_eq!(stats.malformed, 6, "{stats:?}");
+    assert_eq!(stats.ignored, 2, "{stats:?}");
+    assert_eq!(stats.packets_received, 1, "{stats:?}");
+    assert_eq!(stats.foreign, 1, "{stats:?}");
+    session.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_end_sends_an_rtcp_bye_and_frees_the_ports() {
+    let peer = Peer::new();
+    let session = peer.session(G711::Pcmu, false);
+    let local = session.local_addr();
+    session.close();
+    session.closed().await;
+    // Our last RTCP: a report, our CNAME and a BYE.
+    let mut buf = [0u8; 1500];
+    let n = timeout(WAIT, peer.rtcp.recv(&mut buf))
+        .await
+        .expect("RTCP in time")
+        .unwrap();
+    let packets = parse_compound(&buf[..n]).unwrap();
+    assert!(
+        matches!(
+            packets[..],
+            [
+                RtcpPacket::SenderReport(_) | RtcpPacket::ReceiverReport(_),
+                RtcpPacket::SourceDescription(_),
+                RtcpPacket::Goodbye(_)
+            ]
+        ),
+        "{packets:?}"
+    );
+    // The pair is free again.
+    std::net::UdpSocket::bind(local).expect("RTP port released");
+    std::net::UdpSocket::bind((local.ip(), local.port() + 1)).expect("RTCP port released");
+    assert_eq!(session.stop(), Err(MediaError::Ended));
+    assert!(session.next_digit().await.is_none());
+}
