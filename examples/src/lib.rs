@@ -27,7 +27,9 @@ pub mod answer;
 pub mod b2bua;
 pub mod busy;
 pub mod cli;
+pub mod echo;
 pub mod im;
+pub mod ivr;
 pub mod listen;
 pub mod mwi;
 #[cfg(feature = "otel")]
@@ -36,6 +38,7 @@ pub mod pbx;
 pub mod proxy;
 pub mod registrar;
 pub mod transfer;
+pub mod voicemail;
 
 /// The caller's address (the From URI), for the logs.
 fn caller(req: &parrot::message::Request) -> String {

@@ -175,6 +175,24 @@ async fn a_call_gets_a_real_port_echo_and_info_digits_and_frees_it_at_bye() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(timeout(WAIT, digits.recv()).await.unwrap(), Some('7'));
 
+    // Hold (RFC 3264 §8.4): the re-INVITE's sendonly offer is answered
+    // recvonly on the same port, and the session stops sending.
+    let r = call.hold().await.expect("re-INVITE answered");
+    assert_eq!(r.status, StatusCode::OK);
+    let held = String::from_utf8_lossy(&r.body).into_owned();
+    assert!(held.contains("a=recvonly\r\n"), "{held}");
+    assert_eq!(media_addr(&held), media, "the port stays");
+    let r = call.resume().await.expect("re-INVITE answered");
+    let resumed = String::from_utf8_lossy(&r.body).into_owned();
+    assert!(resumed.contains("a=sendrecv\r\n"), "{resumed}");
+    // RFC 3264 §8: one o= line for the session, its version bumped.
+    let origin = |sdp: &str| sdp.parse::<SessionDescription>().unwrap().origin;
+    let (first, held, resumed) = (origin(&answer), origin(&held), origin(&resumed));
+    assert_eq!(first.session_id, held.session_id);
+    assert_eq!(held.session_id, resumed.session_id);
+    assert_eq!(held.session_version, first.session_version + 1);
+    assert_eq!(resumed.session_version, held.session_version + 1);
+
     let r = call.bye().await.expect("BYE answered");
     assert_eq!(r.status, StatusCode::OK);
     // The session ended with the call, and its ports are free.

@@ -16,6 +16,7 @@ mod client;
 mod extensions;
 mod im;
 mod kamailio_tls;
+mod media;
 mod metrics;
 mod mwi;
 mod proxy;

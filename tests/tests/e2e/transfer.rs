@@ -11,20 +11,16 @@
 //! event, never for a fixed time. Real time: a second or two.
 
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use examples::answer::AnswerOptions;
 use parrot::prelude::*;
 use parrot::sdp::{SessionDescription, answer_audio};
-use tests::baresip::{configure, port_pair};
+use tests::baresip::{Ctrl, configure, port_pair, reap};
 use tests::{LOOPBACK, Server, free_port};
-
-/// How long any one step may take before the test fails.
-const STEP: Duration = Duration::from_secs(15);
 
 /// Calls carol answered.
 static CAROL_CALLS: AtomicUsize = AtomicUsize::new(0);
@@ -52,111 +48,6 @@ impl Carol {
     async fn bye(&mut self, _req: &Request) -> StatusCode {
         StatusCode::OK
     }
-}
-
-/// baresip's `ctrl_tcp` connection: netstrings of JSON both ways.
-struct Ctrl {
-    stream: TcpStream,
-    buf: Vec<u8>,
-    /// Every message read, for the failure messages.
-    seen: Vec<String>,
-}
-
-impl Ctrl {
-    /// Connects to `addr`, retrying until baresip listens.
-    fn connect(addr: SocketAddr) -> Ctrl {
-        let start = Instant::now();
-        loop {
-            match TcpStream::connect(addr) {
-                Ok(stream) => {
-                    stream
-                        .set_read_timeout(Some(Duration::from_millis(200)))
-                        .unwrap();
-                    return Ctrl {
-                        stream,
-                        buf: Vec::new(),
-                        seen: Vec::new(),
-                    };
-                }
-                Err(e) if start.elapsed() > STEP => panic!("baresip's ctrl_tcp on {addr}: {e}"),
-                Err(_) => std::thread::sleep(Duration::from_millis(50)),
-            }
-        }
-    }
-
-    /// Sends the menu command `command` with `params`.
-    fn command(&mut self, command: &str, params: &str) {
-        let json = format!(r#"{{"command":"{command}","params":"{params}","token":"{command}"}}"#);
-        let framed = format!("{}:{json},", json.len());
-        self.stream.write_all(framed.as_bytes()).unwrap();
-    }
-
-    /// The next complete netstring, if one arrives within the read
-    /// timeout.
-    fn next(&mut self) -> Option<String> {
-        loop {
-            if let Some(colon) = self.buf.iter().position(|&b| b == b':')
-                && let Ok(len) = std::str::from_utf8(&self.buf[..colon])
-                    .unwrap_or_default()
-                    .parse::<usize>()
-                && self.buf.len() > colon + len
-            {
-                let msg =
-                    String::from_utf8_lossy(&self.buf[colon + 1..colon + 1 + len]).into_owned();
-                self.buf.drain(..colon + len + 2);
-                self.seen.push(msg.clone());
-                return Some(msg);
-            }
-            let mut chunk = [0u8; 4096];
-            match self.stream.read(&mut chunk) {
-                Ok(0) => return None,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(_) => return None,
-            }
-        }
-    }
-
-    /// Waits for a message containing every one of `parts`; fails the test
-    /// after [`STEP`], or at once on a message containing `fatal`.
-    fn wait_for(&mut self, parts: &[&str], fatal: &str) -> String {
-        let start = Instant::now();
-        while start.elapsed() < STEP {
-            if let Some(msg) = self.next() {
-                assert!(
-                    !msg.contains(fatal),
-                    "baresip reported {msg}\nafter: {:#?}",
-                    self.seen
-                );
-                if parts.iter().all(|p| msg.contains(p)) {
-                    return msg;
-                }
-            }
-        }
-        panic!(
-            "no {parts:?} from baresip in {STEP:?}; saw {:#?}",
-            self.seen
-        );
-    }
-}
-
-/// Kills baresip by its pid if it is still running, and reaps it.
-fn reap(mut child: Child) -> String {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if let Ok(None) = child.try_wait() {
-        let _ = child.kill();
-    }
-    let out = child.wait_with_output().unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]
