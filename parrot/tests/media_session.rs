@@ -423,3 +423,82 @@ async fn the_end_sends_an_rtcp_bye_and_frees_the_ports() {
     assert_eq!(session.stop(), Err(MediaError::Ended));
     assert!(session.next_digit().await.is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridge_carries_each_callers_audio_to_the_other() {
+    let (alice, bob) = (Peer::new(), Peer::new());
+    // Alice talks µ-law, Bob A-law: the bridge transcodes through linear.
+    let (a, b) = (
+        alice.session(G711::Pcmu, false),
+        bob.session(G711::Pcma, false),
+    );
+    a.bridge(&b).unwrap();
+    let mut tone = Tone::new(700.0, -6.0);
+    let frames: Vec<[u8; 160]> = (0..30)
+        .map(|_| {
+            let mut f = [0u8; 160];
+            G711::Pcmu.encode(&tone.frame(), &mut f);
+            f
+        })
+        .collect();
+    let talking = alice.talk(a.local_addr(), 0, frames);
+    // Bob hears Alice's tone, as PCMA.
+    let mut loud = 0;
+    while loud < 10 {
+        let (pt, _, payload) = bob.receive().await;
+        assert_eq!(pt, 8);
+        let mut pcm = [0i16; 160];
+        G711::Pcma.decode(&payload, &mut pcm);
+        if pcm.iter().any(|s| s.unsigned_abs() > 5000) {
+            loud += 1;
+        }
+    }
+    talking.await.unwrap();
+    a.unbridge().unwrap();
+    b.unbridge().unwrap();
+    a.close();
+    b.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digit_sent_is_one_rfc4733_event_with_its_end_three_times() {
+    let peer = Peer::new();
+    let session = peer.session(G711::Pcmu, true);
+    let star = Digit::from_char('*').unwrap();
+    let sending = {
+        let s = session.clone();
+        tokio::spawn(async move { s.send_dtmf(star, Duration::from_millis(100)).await })
+    };
+    let mut events = Vec::new();
+    while events.iter().filter(|(_, end, _)| *end).count() < 3 {
+        let (pt, _, payload) = peer.receive().await;
+        if pt != DTMF_PT {
+            assert!(
+                events.is_empty() || events.len() >= 3,
+                "no audio amid the event"
+            );
+            continue;
+        }
+        let event = parrot::media::dtmf::TelephoneEvent::parse(&payload).unwrap();
+        events.push((event.event, event.end, event.duration));
+    }
+    timeout(WAIT, sending).await.unwrap().unwrap().unwrap();
+    assert!(events.iter().all(|(e, _, _)| *e == star.event()));
+    let ends: Vec<_> = events.iter().filter(|(_, end, _)| *end).collect();
+    assert_eq!(ends.len(), 3, "{events:?}");
+    assert!(
+        ends.iter().all(|(_, _, d)| *d == 800),
+        "100 ms at 8 kHz: {events:?}"
+    );
+    // Updates before the end, with growing durations.
+    let updates: Vec<_> = events
+        .iter()
+        .filter(|(_, end, _)| !*end)
+        .map(|e| e.2)
+        .collect();
+    assert!(
+        !updates.is_empty() && updates.windows(2).all(|w| w[0] < w[1]),
+        "{events:?}"
+    );
+    session.close();
+}
