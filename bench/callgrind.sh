@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Instructions per call of the `answer` example, counted by callgrind
+# (deterministic, unlike time): the regression guard of the hot path.
+#
+# Usage: bench/callgrind.sh [--check] [--save]
+#
+#   Builds the answer example (release), runs it under callgrind with
+#   RUST_LOG=warn, makes one warm-up call, zeroes the counters, runs
+#   CALLS (default 1000) SIPp `uac` calls at RATE (default 100) per second
+#   over UDP, dumps the counters and prints the instructions per call.
+#   --check  fails (exit 1) when the figure is more than 5% above the one
+#            in bench/callgrind.baseline
+#   --save   writes the figure to bench/callgrind.baseline
+#
+# Under valgrind the server is ~50x slower: keep the rate low enough that
+# SIPp does not retransmit (retransmissions add work and skew the count);
+# the script fails when any call failed or was retransmitted. Run it on
+# an otherwise idle machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CALLS=${CALLS:-1000}
+RATE=${RATE:-100}
+check=0
+save=0
+for a in "$@"; do
+    case "$a" in
+    --check) check=1 ;;
+    --save) save=1 ;;
+    *) sed -n '5,16s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+    esac
+done
+for tool in valgrind callgrind_control sipp; do
+    command -v "$tool" >/dev/null || { echo "callgrind.sh: $tool is needed" >&2; exit 2; }
+done
+cargo build --release -q -p examples --bin answer
+bin=${CARGO_TARGET_DIR:-target}/release/answer
+tmp=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
+    "$bin" --listen "127.0.0.1:$port" >"$tmp/server.log" 2>&1 &
+pid=$!
+trap 'kill -INT $pid 2>/dev/null || true; sleep 1; kill -9 $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
+# Warm-up: one call, retried until the server answers (valgrind starts
+# slowly); bounded to 60 attempts.
+for i in $(seq 1 60); do
+    if sipp -sn uac "127.0.0.1:$port" -m 1 -timeout 10s -timeout_error >/dev/null 2>&1; then
+        break
+    fi
+    [ "$i" = 60 ] && { echo "callgrind.sh: the server never answered" >&2; exit 1; }
+    sleep 1
+done
+callgrind_control -z "$pid" >/dev/null 2>&1
+sipp -sn uac "127.0.0.1:$port" -m "$CALLS" -r "$RATE" -timeout 300s -timeout_error \
+    -trace_stat -stf "$tmp/stat.csv" >/dev/null 2>&1 || { echo "callgrind.sh: SIPp failed" >&2; exit 1; }
+callgrind_control -d "$pid" >/dev/null 2>&1
+stats=$(tail -1 "$tmp/stat.csv")
+header=$(head -1 "$tmp/stat.csv")
+col() { echo "$header" | tr ';' '\n' | grep -nx "$1" | cut -d: -f1; }
+failed=$(echo "$stats" | cut -d';' -f"$(col FailedCall\(C\))")
+retrans=$(echo "$stats" | cut -d';' -f"$(col Retransmissions\(C\))")
+if [ "$failed" != 0 ] || [ "$retrans" != 0 ]; then
+    echo "callgrind.sh: $failed failed calls, $retrans retransmissions: lower RATE" >&2
+    exit 1
+fi
+dump=$(ls "$tmp"/cg.out.* 2>/dev/null | head -1)
+total=$(grep -m1 '^summary:\|^totals:' "$dump" | awk '{print $2}')
+per_call=$((total / CALLS))
+echo "instructions: $total over $CALLS calls: $per_call per call"
+if [ "$save" = 1 ]; then
+    echo "$per_call" >bench/callgrind.baseline
+    echo "saved to bench/callgrind.baseline"
+fi
+if [ "$check" = 1 ]; then
+    base=$(cat bench/callgrind.baseline)
+    limit=$((base + base / 20))
+    if [ "$per_call" -gt "$limit" ]; then
+        echo "REGRESSION: $per_call per call, baseline $base (+5% = $limit)" >&2
+        exit 1
+    fi
+    echo "within 5% of the baseline ($base per call)"
+fi
