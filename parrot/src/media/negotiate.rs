@@ -9,7 +9,9 @@
 //! offer has it, under the offer's payload type numbers.
 
 use super::MediaError;
-use crate::sdp::{Attribute, Direction, MediaDescription, RtpMap, SessionDescription, Timing};
+use crate::sdp::{
+    Attribute, Direction, MediaDescription, RtpMap, SessionDescription, answer_timing,
+};
 use std::net::{IpAddr, SocketAddr};
 
 /// The codec both sides use: a G.711 law.
@@ -155,15 +157,7 @@ pub fn answer(
     let sd = SessionDescription {
         media,
         // §6: the answer's t= lines match the offer's.
-        timing: offer
-            .timing
-            .iter()
-            .map(|t| Timing {
-                start: t.start,
-                stop: t.stop,
-                repeats: Vec::new(),
-            })
-            .collect(),
+        timing: answer_timing(offer),
         ..SessionDescription::new(local.ip())
     };
     Ok((sd, params))

@@ -56,6 +56,7 @@ pub use model::{
     Attribute, Bandwidth, Connection, Direction, MediaDescription, Origin, RtpMap,
     SessionDescription, Timing,
 };
+pub(crate) use offer_answer::answer_timing;
 pub use offer_answer::{answer_audio, offer_audio, same_streams};
 
 /// The static payload type of PCMU (G.711 µ-law, RFC 3551 §6).

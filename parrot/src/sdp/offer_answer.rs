@@ -100,17 +100,23 @@ pub fn answer_audio(
     }
     Some(SessionDescription {
         media,
-        timing: offer
-            .timing
-            .iter()
-            .map(|t| Timing {
-                start: t.start,
-                stop: t.stop,
-                repeats: Vec::new(),
-            })
-            .collect(),
+        timing: answer_timing(offer),
         ..SessionDescription::new(local_ip)
     })
+}
+
+/// The `t=` lines of an answer to `offer`: the offer's (RFC 3264 §6:
+/// they must match), without repeat times.
+pub(crate) fn answer_timing(offer: &SessionDescription) -> Vec<Timing> {
+    offer
+        .timing
+        .iter()
+        .map(|t| Timing {
+            start: t.start,
+            stop: t.stop,
+            repeats: Vec::new(),
+        })
+        .collect()
 }
 
 /// An offer of one sendrecv audio stream at `local_ip:local_port` with
