@@ -6,8 +6,9 @@ every directory. Test code (`tests.rs`, `#[cfg(test)]` modules,
 
 It also checks that the sans-IO floors (message, transaction, dialog,
 proxy, auth, sdp, the protocol logic of media (all of it but the
-UDP sessions and port binding), and the rules of locate: locate::select,
-locate::records and locate::error) name no tokio item: they perform no I/O and read no
+UDP sessions and port binding), the rules of locate: locate::select,
+locate::records and locate::error, and the call-flow renderer
+trace::ladder) name no tokio item: they perform no I/O and read no
 clock, so tests drive them directly. An entry names a module and
 everything below it.
 
@@ -25,7 +26,8 @@ SANS_IO = {"message", "transaction", "dialog", "proxy", "auth", "sdp",
            "media::rtp", "media::rtcp", "media::receive", "media::jitter",
            "media::conceal", "media::g711", "media::dtmf", "media::tone",
            "media::wav", "media::negotiate",
-           "locate::select", "locate::records", "locate::error"}
+           "locate::select", "locate::records", "locate::error",
+           "trace::ladder"}
 
 
 def module_of(path):

@@ -51,6 +51,11 @@ fi
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     packages+=(nodejs npm)
 fi
+# The call-flow picture test (examples/tests/parrot_trace.rs) draws an SVG
+# into a PNG with rsvg-convert (Debian package librsvg2-bin).
+if ! command -v rsvg-convert >/dev/null 2>&1; then
+    packages+=(librsvg2-bin)
+fi
 if [ ${#packages[@]} -gt 0 ]; then
     sudo=""
     if [ "$(id -u)" -ne 0 ]; then

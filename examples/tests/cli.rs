@@ -33,6 +33,18 @@ const BINARIES: &[(&str, &str, &[&str])] = &[
     ("im", env!("CARGO_BIN_EXE_im"), &["415", "--listen"]),
     ("inspect", env!("CARGO_BIN_EXE_inspect"), &["[FILE]..."]),
     (
+        "parrot-trace",
+        env!("CARGO_BIN_EXE_parrot-trace"),
+        &[
+            "<INPUT>",
+            "pcapng",
+            "--format <FORMAT>",
+            "mermaid",
+            "--call <CALL-ID>",
+            "--name <ADDR=NAME>",
+        ],
+    ),
+    (
         "pbx",
         env!("CARGO_BIN_EXE_pbx"),
         &[
@@ -105,6 +117,9 @@ fn refused_command_lines_exit_with_status_2() {
         ("call", &["sip:bob@192.0.2.4", "--user", "alice"]),
         ("im", &["--listen", "nowhere"]),
         ("inspect", &["--bogus"]),
+        ("parrot-trace", &[]),
+        ("parrot-trace", &["--format", "png", "call.pcap"]),
+        ("parrot-trace", &["--name", "alice", "call.pcap"]),
         ("pbx", &["--user", "alice"]),
         ("pbx", &["--realm", "example.com"]),
         ("pbx", &["--store", "disk"]),

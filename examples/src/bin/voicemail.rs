@@ -15,7 +15,7 @@ static ALLOCATOR: cli::Allocator = cli::ALLOCATOR;
 /// Answers every call, plays a greeting and a beep, and records a message.
 ///
 /// The recording ends when the caller hangs up or presses #, or at
-/// --max-seconds; it is saved as DIR/<time>-<call>.wav (8 kHz 16-bit).
+/// --max-seconds; it is saved as DIR/TIME-CALLID.wav (8 kHz 16-bit).
 #[derive(Debug, Parser)]
 #[command(name = "voicemail", after_help = cli::AFTER_HELP)]
 struct Args {

@@ -18,6 +18,9 @@
 //!   sent over UDP to a collector from a background task, through a
 //!   bounded queue that drops (and counts) rather than wait. Turned on by
 //!   the builders' `hep` method.
+//! * [`ladder`]: call-flow pictures. A [`ladder::FlowRecorder`] on the tap
+//!   (or a capture file read elsewhere) collects a [`ladder::Flow`],
+//!   drawn as a ladder diagram in text, SVG or Mermaid (sans-IO).
 //!
 //! ```no_run
 //! use parrot::prelude::*;
@@ -40,6 +43,7 @@
 
 mod export;
 pub mod hep;
+pub mod ladder;
 mod text;
 
 pub use export::{HepConfig, HepExporter};
