@@ -502,3 +502,55 @@ async fn a_digit_sent_is_one_rfc4733_event_with_its_end_three_times() {
     );
     session.close();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_nat_the_peer_is_latched_after_packets_in_sequence_and_hears_the_echo() {
+    let peer = Peer::new();
+    // The SDP names an address the phone does not send from (NAT).
+    let session = MediaSession::start(
+        socket_pair(),
+        MediaParams {
+            codec: G711::Pcmu,
+            payload_type: 0,
+            dtmf_payload_type: None,
+            remote: Some("127.0.0.1:9".parse().unwrap()),
+            direction: Direction::SendRecv,
+        },
+    )
+    .unwrap();
+    session.echo(true).unwrap();
+    let to = session.local_addr();
+    // A stranger's lone packet first: not latched.
+    let stranger = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut out = Vec::new();
+    RtpHeader {
+        marker: false,
+        payload_type: 0,
+        sequence: 500,
+        timestamp: 1,
+        ssrc: 666,
+    }
+    .write_to(&[0x22; 160], &mut out)
+    .unwrap();
+    stranger.send_to(&out, to).await.unwrap();
+    // The phone talks: latched after two packets in sequence, and the
+    // echo comes back to where it sends from.
+    let frames: Vec<_> = (0..20u8).map(marked_frame).collect();
+    let talking = peer.talk(to, 0, frames);
+    let mut echoed = 0;
+    while echoed < 5 {
+        let (_, _, payload) = peer.receive().await;
+        if payload.iter().any(|&b| b != 0xFF) {
+            assert_ne!(payload[0], 0x22, "never the stranger's audio");
+            echoed += 1;
+        }
+    }
+    talking.await.unwrap();
+    let stats = session.stats().await.unwrap();
+    assert_eq!(
+        stats.foreign, 2,
+        "the stranger's packet and the phone's first: {stats:?}"
+    );
+    assert_eq!(stats.packets_received, 19, "{stats:?}");
+    session.close();
+}

@@ -52,6 +52,7 @@ pub mod dtmf;
 mod error;
 pub mod g711;
 pub mod jitter;
+pub mod latch;
 pub mod negotiate;
 pub mod ports;
 pub mod receive;

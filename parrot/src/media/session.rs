@@ -17,6 +17,7 @@ use super::conceal::Concealer;
 use super::dtmf::{Digit, EventPacket, EventReceiver, EventSender, EventSettings};
 use super::g711::G711;
 use super::jitter::{JitterBuffer, JitterConfig, Playout, Pushed};
+use super::latch::{Latch, Verdict};
 use super::negotiate::MediaParams;
 use super::receive::SourceStats;
 use super::rtcp::{
@@ -71,7 +72,8 @@ pub struct MediaStats {
     pub packets_received: u64,
     /// Datagrams that were not valid RTP or RTCP: counted and dropped.
     pub malformed: u64,
-    /// Packets from an address other than the latched peer's, dropped.
+    /// Packets from an address other than the latched peer's, or from a
+    /// source not latched yet (see [`latch`](super::latch)), dropped.
     pub foreign: u64,
     /// Packets of a payload type not negotiated (comfort noise among
     /// them, RFC 3389: accepted and ignored).
@@ -449,10 +451,8 @@ struct Task {
     rtcp: UdpSocket,
     params: MediaParams,
     law: G711,
-    /// Where packets go: the SDP's address until the peer's first packet,
-    /// then where its packets come from (symmetric RTP, RFC 4961).
-    remote: Option<SocketAddr>,
-    latched: bool,
+    /// Whose packets we take and where ours go (symmetric RTP, RFC 4961).
+    latch: Latch,
     ssrc: u32,
     sequence: u16,
     timestamp: u32,
@@ -500,10 +500,9 @@ impl Task {
         Task {
             rtp,
             rtcp,
-            remote: params.remote,
+            latch: Latch::new(params.remote),
             law,
             params,
-            latched: false,
             // RFC 3550 §5.1: random initial SSRC, sequence and timestamp.
             ssrc: crate::random::u64() as u32,
             sequence: crate::random::u64() as u16,
@@ -627,9 +626,8 @@ impl Task {
             Command::Update(params) => {
                 // A changed address drops the latch: the peer moved.
                 if params.remote != self.params.remote {
-                    self.remote = params.remote;
+                    self.latch.reset(params.remote);
                     self.rtcp_remote = params_rtcp(&params.remote);
-                    self.latched = false;
                 }
                 if params.codec != self.params.codec {
                     self.law = params.codec;
@@ -663,18 +661,15 @@ impl Task {
             self.stats.ignored += 1;
             return;
         }
-        // RFC 4961: latch onto the first valid packet's source and send
-        // there; packets from elsewhere afterwards are dropped.
-        if self.latched {
-            if Some(from) != self.remote {
-                self.stats.foreign += 1;
-                return;
-            }
-        } else {
-            trace!(%from, "RTP source latched");
-            self.remote = Some(from);
+        // RFC 4961, guarded (see `latch`): only the latched source's
+        // packets are taken, and ours go there.
+        let was_latched = self.latch.is_latched();
+        if self.latch.packet(from, packet.ssrc, packet.sequence) == Verdict::Drop {
+            self.stats.foreign += 1;
+            return;
+        }
+        if !was_latched {
             self.rtcp_remote = params_rtcp(&Some(from));
-            self.latched = true;
         }
         self.stats.packets_received += 1;
         // Arrival time in timestamp units, for the jitter (§A.8).
@@ -753,7 +748,7 @@ impl Task {
     /// Sends this tick's packet: DTMF, else the prompt, else the bridged
     /// call, else the echo, else silence.
     async fn send_frame(&mut self, echo: Option<[u8; FRAME_SAMPLES]>, bridged: Option<Frame>) {
-        let Some(remote) = self.remote.filter(|_| self.params.sends()) else {
+        let Some(remote) = self.latch.destination().filter(|_| self.params.sends()) else {
             self.talkspurt = true;
             return;
         };
@@ -873,7 +868,7 @@ impl Task {
             self.stats.malformed += 1;
             return;
         };
-        if self.latched && self.remote.map(|r| r.ip()) != Some(from.ip()) {
+        if self.latch.is_latched() && self.latch.destination().map(|r| r.ip()) != Some(from.ip()) {
             self.stats.foreign += 1;
             return;
         }
