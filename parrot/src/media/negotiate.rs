@@ -12,7 +12,7 @@ use super::MediaError;
 use crate::sdp::{
     Attribute, Direction, MediaDescription, RtpMap, SessionDescription, answer_timing,
 };
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 /// The codec both sides use: a G.711 law.
 pub use super::g711::G711 as Codec;
@@ -218,16 +218,6 @@ pub fn from_answer(answer: &SessionDescription) -> Result<MediaParams, MediaErro
     })
 }
 
-/// The address a description puts our audio at, for a re-offer that keeps
-/// the port (RFC 3264 §8: a stream keeps its port unless it moves).
-pub fn local_ip_of(sd: &SessionDescription) -> Option<IpAddr> {
-    sd.media
-        .iter()
-        .find(|m| is_rtp_audio(m))
-        .and_then(|m| sd.connection_of(m))
-        .and_then(|c| c.ip())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +290,5 @@ mod tests {
         assert_eq!(params.dtmf_payload_type, Some(101));
         assert_eq!(params.remote, Some("192.0.2.9:6000".parse().unwrap()));
         assert_eq!(params.direction, Direction::SendOnly);
-        assert_eq!(local_ip_of(&reply), Some("192.0.2.9".parse().unwrap()));
     }
 }

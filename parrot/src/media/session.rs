@@ -720,8 +720,10 @@ impl Task {
         }
         let heard_something = !matches!(playout, Playout::Empty);
         let heard_codes = self.conceal.next(playout);
+        // Linear samples only for who needs them: the echo re-sends the
+        // codes as they came.
         let mut heard: Frame = [0; FRAME_SAMPLES];
-        if heard_something {
+        if heard_something && (self.recorder.is_some() || self.forward.is_some()) {
             self.law.decode(heard_codes, &mut heard);
         }
         let echo_codes: Option<[u8; FRAME_SAMPLES]> = (self.echo && heard_something)
