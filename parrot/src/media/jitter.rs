@@ -225,10 +225,12 @@ impl JitterBuffer {
         }
         let offset = self.offset_of(timestamp);
         let behind = if offset < 0 { offset.unsigned_abs() } else { 0 };
-        if self.state == State::Idle && (offset >= 0 || behind > u64::from(HISTORY)) {
+        if self.state == State::Idle && offset >= 0 {
             // The sender resumed (or moved on): start afresh. A packet
-            // just behind the point where playout stopped is old, and
-            // judged below like any other.
+            // behind the point where playout stopped is old, and judged
+            // below like any other: far behind, it takes two in sequence
+            // to move the timeline back (a lone straggler of frames
+            // already played must not play them again).
             self.restart(sequence, timestamp, payload);
             return Pushed::Buffered;
         }
