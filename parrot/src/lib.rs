@@ -58,6 +58,8 @@ pub mod registrar;
 pub mod sdp;
 pub mod server;
 pub(crate) mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub(crate) mod time;
 pub mod trace;
 pub mod transaction;

@@ -269,6 +269,17 @@ impl<F, S> ServerBuilder<F, S> {
         self.listener(addr, &[Protocol::Wss])
     }
 
+    /// Runs the server on an in-memory network instead of the OS's
+    /// sockets: one UDP listener at `addr` on `network`, replacing any
+    /// listen address given before (stream transports need the OS). With
+    /// tokio's paused clock the server then runs with no real time and no
+    /// socket; the [`testing`](crate::testing) kit is built on it.
+    pub fn memory(mut self, network: crate::transport::MemoryNetwork, addr: SocketAddr) -> Self {
+        self.settings.transport.memory = Some(network);
+        self.settings.listeners = vec![ListenerConfig::udp(addr)];
+        self
+    }
+
     /// The transaction timers T1, T2, T4 (RFC 3261 §17; defaults 500 ms,
     /// 4 s, 5 s).
     pub fn timers(mut self, timers: TimerConfig) -> Self {
@@ -475,14 +486,17 @@ impl<F, S> ServerBuilder<F, S> {
     /// Transport limits and timeouts (listeners are set with the methods
     /// above; a TLS configuration given to [`tls`](Self::tls), and the
     /// message observers of [`trace_sip`](Self::trace_sip),
-    /// [`hep`](Self::hep) and [`message_tap`](Self::message_tap), are kept
-    /// unless `config` has its own).
+    /// [`hep`](Self::hep) and [`message_tap`](Self::message_tap), and the
+    /// network of [`memory`](Self::memory), are kept unless `config` has
+    /// its own).
     pub fn transport_config(mut self, config: TransportConfig) -> Self {
         let tls = self.settings.transport.tls.take();
         let tap = self.settings.transport.tap.take();
+        let memory = self.settings.transport.memory.take();
         self.settings.transport = TransportConfig {
             tls: config.tls.clone().or(tls),
             tap: config.tap.clone().or(tap),
+            memory: config.memory.clone().or(memory),
             ..config
         };
         self

@@ -196,6 +196,10 @@ pub struct TransportConfig {
     /// raw bytes. Default `None`: no observer, and no cost beyond one
     /// branch per message.
     pub tap: Option<MessageTap>,
+    /// An in-memory network to bind the UDP listeners on instead of the
+    /// OS's (stream listeners are then refused): a server that runs with
+    /// no socket, e.g. on tokio's paused clock in tests. Default `None`.
+    pub memory: Option<super::MemoryNetwork>,
 }
 
 impl Default for TransportConfig {
@@ -229,6 +233,7 @@ impl Default for TransportConfig {
             tls: None,
             ws_origin: None,
             tap: None,
+            memory: None,
         }
     }
 }

@@ -5,6 +5,7 @@ use super::addr::canonical;
 use super::closings::ConnectionClosings;
 use super::config::TransportConfig;
 use super::connections::{ConnTable, ConnectionInfo};
+use super::datagram::DatagramSocket;
 use super::error::TransportError;
 use super::sent_by::SentByResolver;
 use super::shared::{CLOSED_BACKLOG, Shared, UdpEndpoint};
@@ -63,7 +64,7 @@ impl std::fmt::Debug for TransportLayer {
 }
 
 enum Bound {
-    Udp(UdpSocket),
+    Udp(DatagramSocket),
     Tcp(TcpListener),
     Tls(TcpListener, TlsConfig),
     Ws(TcpListener, Option<TlsConfig>),
@@ -84,6 +85,10 @@ async fn bind_one(
     config: &TransportConfig,
 ) -> Result<Bound, TransportError> {
     match protocol {
+        Protocol::Udp if let Some(network) = &config.memory => {
+            Ok(Bound::Udp(DatagramSocket::Memory(network.bind(addr)?)))
+        }
+        _ if config.memory.is_some() => Err(TransportError::Unsupported(protocol)),
         Protocol::Udp => {
             let socket = UdpSocket::bind(addr).await?;
             if config.udp_socket_buffer > 0 {
@@ -94,7 +99,7 @@ async fn bind_one(
                 }
                 debug!(%addr, size = ?sock.recv_buffer_size().ok(), "UDP receive buffer");
             }
-            Ok(Bound::Udp(socket))
+            Ok(Bound::Udp(DatagramSocket::Os(socket)))
         }
         Protocol::Tcp => Ok(Bound::Tcp(TcpListener::bind(addr).await?)),
         Protocol::Tls | Protocol::Wss => {

@@ -11,7 +11,6 @@ use super::{ConnectionId, Incoming, Listener, Protocol, TransportError};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::Instant;
 use tracing::debug;
@@ -19,7 +18,7 @@ use tracing::debug;
 /// A bound UDP socket.
 pub(crate) struct UdpEndpoint {
     pub(crate) local: SocketAddr,
-    pub(crate) socket: Arc<UdpSocket>,
+    pub(crate) socket: Arc<super::datagram::DatagramSocket>,
 }
 
 /// State shared by the handles and every task.

@@ -2,6 +2,7 @@
 //! (§18.1.1, §18.2.2, RFC 3581 §4).
 
 use super::addr::{canonical, resolve_host};
+use super::datagram::DatagramSocket;
 use super::inbound::{Inbound, classify, malformed};
 use super::shared::{Shared, UdpEndpoint, shutdown_signal};
 use super::shed::{self, Shedder, Verdict};
@@ -16,7 +17,6 @@ use std::borrow::Cow;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tracing::{debug, trace, warn};
@@ -36,7 +36,7 @@ const RECV_BATCH: usize = 512;
 
 /// Receives datagrams on one socket until shutdown or until nobody listens
 /// for incoming messages any more.
-pub(crate) async fn run(shared: Arc<Shared>, socket: Arc<UdpSocket>, local: SocketAddr) {
+pub(crate) async fn run(shared: Arc<Shared>, socket: Arc<DatagramSocket>, local: SocketAddr) {
     let size = shared.config.udp_recv_buffer.clamp(1, MAX_DATAGRAM);
     let mut buf = vec![0u8; size];
     let mut shutdown = shared.shutdown.clone();
@@ -296,7 +296,7 @@ pub(crate) async fn send(
     };
     if let (Some(ttl), IpAddr::V4(_)) = (ttl, to.ip()) {
         // §18.2.2: multicast responses use the Via ttl (default 1).
-        let _ = ep.socket.set_multicast_ttl_v4(u32::from(ttl));
+        ep.socket.set_multicast_ttl_v4(u32::from(ttl));
     }
     ep.socket.send_to(data, to).await?;
     tap(
