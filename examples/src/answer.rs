@@ -37,7 +37,7 @@ use parrot::dialog::SessionTimerConfig;
 use parrot::message::typed::ContentType;
 use parrot::prelude::*;
 use parrot::sdp::{self, SessionDescription};
-use parrot::server::{BoundServer, Reliability};
+use parrot::server::{BoundServer, Factory, Reliability, ServerBuilder};
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -287,14 +287,19 @@ pub async fn bind(
             .or_else(|| (!ip.is_unspecified()).then_some(ip)),
         ..options
     };
-    let mut builder = listen
-        .apply(Server::builder())
+    listen.apply(server(options)).bind().await
+}
+
+/// The `answer` example's server, with no listen address yet (to bind, or
+/// to run on `parrot::testing`'s in-memory network).
+pub fn server(options: AnswerOptions) -> ServerBuilder<Factory<Answer>> {
+    let mut builder = Server::builder()
         .release_memory_with(crate::cli::release_memory)
         .reliable_provisionals(options.reliable);
     if let Some(interval) = options.session_expires {
         builder = builder.session_timer(SessionTimerConfig::new(interval));
     }
-    builder.handler(move || Answer::new(options)).bind().await
+    builder.handler(move || Answer::new(options))
 }
 
 /// Serves the `answer` example with the default options until `shutdown`

@@ -17,7 +17,7 @@
 use crate::answer;
 use crate::listen::Listen;
 use parrot::prelude::*;
-use parrot::server::BoundServer;
+use parrot::server::{BoundServer, Factory, ServerBuilder};
 use std::future::Future;
 use tracing::info;
 
@@ -79,13 +79,15 @@ pub enum Mode {
 /// Binds the `busy` example (486) on `listen` (UDP and TCP; port 0 picks
 /// one). The other modes bind with `Server::builder()` and their handler.
 pub async fn bind(listen: impl Into<Listen>) -> parrot::Result<BoundServer<Busy>> {
-    listen
-        .into()
-        .apply(Server::builder())
+    listen.into().apply(server()).bind().await
+}
+
+/// The `busy` example's server (486), with no listen address yet (to
+/// bind, or to run on `parrot::testing`'s in-memory network).
+pub fn server() -> ServerBuilder<Factory<Busy>> {
+    Server::builder()
         .release_memory_with(crate::cli::release_memory)
         .handler(|| Busy)
-        .bind()
-        .await
 }
 
 /// Serves the `busy` example (486 to every INVITE) until `shutdown`

@@ -1,70 +1,56 @@
-//! The `busy` example over loopback UDP: 486 Busy Here, 603 Decline
-//! (`--reject`), and answer-then-BYE through `Action::Stop` (`--hangup`).
+//! The `busy` example on parrot's test kit (in-memory network, paused
+//! clock): 486 Busy Here, 603 Decline (`--reject`), and answer-then-BYE
+//! through `Action::Stop` (`--hangup`). `serve` and `serve_mode` and
+//! their shutdown are checked on a real socket.
 
 mod common;
 
-use common::{Peer, Req, any_port, offer, run, to_tag, udp_addr};
+use common::{any_port, offer};
 use examples::busy::{self, Decline, HangUp, Mode};
 use parrot::Server;
-use parrot::message::StatusCode;
-use parrot::server::UasHandler;
+use parrot::message::Method;
+use parrot::testing::{Failure, Kit};
 use std::time::Duration;
 
-async fn start<H: UasHandler>(factory: impl Fn() -> H + Send + Sync + 'static) -> Peer {
-    let server = Server::builder()
-        .listen(any_port())
-        .handler(factory)
-        .bind()
-        .await
-        .expect("bind");
-    let addr = udp_addr(&server);
-    run(server);
-    Peer::new(addr).await
-}
+const URI: &str = "sip:busy@192.0.2.1";
 
-fn invite(call: &str) -> Req {
-    Req::new("INVITE", call).body("application/sdp", &offer("0 8", "", ""))
-}
-
-#[tokio::test]
-async fn invite_gets_486_busy_here() {
-    let server = busy::bind(any_port()).await.expect("bind");
-    let p = Peer::new(udp_addr(&server)).await;
-    run(server);
-    let r = p.ask(&invite("b-486")).await;
-    assert_eq!(r.status, StatusCode::BUSY_HERE);
+#[tokio::test(start_paused = true)]
+async fn invite_gets_486_busy_here() -> Result<(), Failure> {
+    let kit = Kit::start(busy::server()).await;
+    let mut call = kit.invite(URI).sdp(&offer("0 8", "", "")).send().await?;
+    let r = call.expect(486).await?;
     assert!(r.headers.to_tag().is_some(), "a To tag on the final answer");
-}
-
-#[tokio::test]
-async fn reject_gets_603_decline() {
-    let p = start(|| Decline).await;
-    let r = p.ask(&invite("b-603")).await;
-    assert_eq!(r.status, StatusCode::DECLINE);
-    assert_eq!(r.reason, "Decline");
+    // The kit's peer ACKed it: the 486 is not repeated.
+    kit.alice().expect_silence(Duration::from_secs(40)).await
 }
 
 #[tokio::test(start_paused = true)]
-async fn hangup_answers_then_stops_with_bye() {
-    let p = start(|| HangUp).await;
-    let req = invite("b-hangup");
-    let ok = p.ask(&req).await;
-    assert_eq!(ok.status, StatusCode::OK);
+async fn reject_gets_603_decline() -> Result<(), Failure> {
+    let kit = Kit::start(Server::builder().handler(|| Decline)).await;
+    let mut call = kit.invite(URI).sdp(&offer("0 8", "", "")).send().await?;
+    let r = call.expect(603).await?;
+    assert_eq!(r.reason, "Decline");
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn hangup_answers_then_stops_with_bye() -> Result<(), Failure> {
+    let kit = Kit::start(Server::builder().handler(|| HangUp)).await;
+    let mut call = kit.invite(URI).sdp(&offer("0 8", "", "")).send().await?;
+    let ok = call.expect(200).await?;
     assert!(!ok.body.is_empty(), "an SDP answer");
-    let tag = to_tag(&ok);
-    p.send(&req.clone().method("ACK").no_body().tagged(&tag))
-        .await;
-    let bye = p.request().await;
-    assert_eq!(bye.method.as_str(), "BYE");
-    assert_eq!(bye.headers.from_tag().unwrap(), tag.as_str());
-    p.ok(&bye).await;
+    call.ack().await?;
+    let bye = call.expect_request(Method::Bye).await?;
+    assert_eq!(
+        bye.headers.from_tag().unwrap().as_str(),
+        call.remote_tag().unwrap()
+    );
+    call.reply(&bye, 200).await?;
     // The dialog is gone (a request reaching its task while it ends is
     // answered 481 too).
-    let late = Req::new("BYE", "b-hangup").cseq(2).tagged(&tag);
-    assert_eq!(
-        p.ask(&late).await.status,
-        StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST
-    );
+    call.bye().await?;
+    call.expect(481).await?;
+    Ok(())
 }
 
 #[tokio::test(start_paused = true)]

@@ -160,7 +160,7 @@ pub struct Call {
     target: Option<String>,
     /// The route set, in the order requests carry it.
     route: Vec<String>,
-    /// The INVITE that opened the call (for ACK and CANCEL).
+    /// The latest INVITE sent (for ACK and CANCEL).
     invite: Option<Request>,
     /// The last request sent.
     last: Option<Request>,
@@ -343,9 +343,8 @@ impl Call {
             if let Some(invite) = &invite {
                 self.peer.remember_invite(&branch, invite.clone());
             }
-            if self.remote_tag.is_none() {
-                self.invite = invite;
-            }
+            // The latest INVITE: what the next ACK or CANCEL answers to.
+            self.invite = invite;
         }
         self.put(text).await
     }
