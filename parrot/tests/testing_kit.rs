@@ -345,6 +345,96 @@ async fn a_sipp_scenario_that_waits_for_the_wrong_answer_fails_with_the_ladder()
     assert!(report.contains("SIP/2.0 486 Busy Here"), "{report}");
 }
 
+/// Proxies every INVITE to bob, at the kit's second peer address.
+struct ToBob;
+
+#[uas_handler]
+impl ToBob {
+    async fn invite(&mut self, _req: &Request) -> parrot::proxy::Proxy {
+        parrot::proxy::Proxy::to(
+            "sip:bob@192.0.2.11:5060"
+                .parse::<parrot::message::Uri>()
+                .unwrap(),
+        )
+    }
+}
+
+/// A UAS scenario in SIPp's format: INVITE, 180, 200 (retransmitted
+/// until the ACK), BYE, 200.
+const UAS: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="answer and wait for the BYE">
+  <recv request="INVITE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]B[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:bob@[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+    ]]>
+  </send>
+  <send retrans="500">
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_Record-Route:]
+      [last_From:]
+      [last_To:];tag=[pid]B[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:bob@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=bob 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+    ]]>
+  </send>
+  <recv request="ACK" optional="true"/>
+  <recv request="BYE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  <timewait milliseconds="4000"/>
+</scenario>
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn a_sipp_uas_scenario_answers_a_call_the_server_proxies() -> Result<(), Failure> {
+    let kit = Kit::start(Server::builder().handler(|| ToBob)).await;
+    let bob = kit.peer("bob");
+    assert_eq!(bob.addr().to_string(), "192.0.2.11:5060");
+    // The 200's first copy is lost: the scenario's retrans="500" resends.
+    bob.inject(Fault::drop().response(200).outgoing());
+    let callee = tokio::spawn({
+        let bob = bob.clone();
+        async move { sipp::run(&bob, UAS).await }
+    });
+    ring_answer_hang_up(kit.alice()).await?;
+    callee.await.expect("the scenario task")?;
+    let ladder = kit.ladder();
+    assert!(
+        ladder.contains("bob") && ladder.contains("dropped 200 OK from bob"),
+        "{ladder}"
+    );
+    Ok(())
+}
+
 #[test]
 fn sipp_scenarios_beyond_the_subset_are_refused_naming_the_element() {
     let cases = [

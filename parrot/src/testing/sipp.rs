@@ -20,7 +20,8 @@
 //!   `rrs="true"` (the route set and Contact for `[routes]` and
 //!   `[next_url]`). Retransmissions of messages already received are
 //!   passed over.
-//! * `<pause milliseconds="N"/>` (a `<pause/>` without it waits 0), and
+//! * `<pause milliseconds="N"/>` (a `<pause/>` without it waits 0) and
+//!   `<timewait>` alike, and
 //!   `<nop>`, which does nothing (its actions, RTP streaming among them,
 //!   are not played).
 //! * `<ResponseTimeRepartition>`, `<CallLengthRepartition>` and
@@ -125,7 +126,7 @@ impl Scenario {
                     "recv" => {
                         ["response", "request", "optional", "timeout", "rrs"].contains(&a.name())
                     }
-                    "pause" => a.name() == "milliseconds",
+                    "pause" | "timewait" => a.name() == "milliseconds",
                     _ => true,
                 };
                 if !known && !IGNORED_ATTRIBUTES.contains(&a.name()) {
@@ -185,7 +186,9 @@ impl Scenario {
                         rrs: node.attribute("rrs") == Some("true"),
                     });
                 }
-                "pause" => steps.push(Step::Pause(ms("milliseconds")?.unwrap_or_default())),
+                "pause" | "timewait" => {
+                    steps.push(Step::Pause(ms("milliseconds")?.unwrap_or_default()));
+                }
                 "nop" | "ResponseTimeRepartition" | "CallLengthRepartition" | "Reference" => {}
                 other => return refuse(format!("line {line}: <{other}> is not supported")),
             }
@@ -253,9 +256,9 @@ struct Play<'a> {
     last: Option<Received>,
     routes: Vec<String>,
     next_url: Option<String>,
-    /// The message to retransmit while waiting, its next interval and
-    /// how many times it went.
-    retrans: Option<(Bytes, Duration, u32)>,
+    /// The message to retransmit while waiting, where to, its next
+    /// interval and how many times it went.
+    retrans: Option<(Bytes, std::net::SocketAddr, Duration, u32)>,
 }
 
 impl Play<'_> {
@@ -272,7 +275,7 @@ impl Play<'_> {
             _ => self.peer.server(),
         };
         self.peer.transmit(message.clone(), to).await?;
-        self.retrans = retrans.map(|t| (message, t, 0));
+        self.retrans = retrans.map(|t| (message, to, t, 0));
         Ok(())
     }
 
@@ -468,10 +471,10 @@ impl Play<'_> {
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         loop {
             let slice = match (&self.retrans, deadline) {
-                (Some((_, interval, _)), Some(d)) => {
+                (Some((_, _, interval, _)), Some(d)) => {
                     (d - tokio::time::Instant::now()).min(*interval)
                 }
-                (Some((_, interval, _)), None) => *interval,
+                (Some((_, _, interval, _)), None) => *interval,
                 (None, Some(d)) => d - tokio::time::Instant::now(),
                 (None, None) => super::DEFAULT_TIMEOUT,
             };
@@ -497,10 +500,10 @@ impl Play<'_> {
                         .inner_failure(&format!("{expected} within {timeout:?}")));
                 }
                 Err(_) => match self.retrans.take() {
-                    Some((message, interval, n)) if n < MAX_RETRANS => {
-                        let to = self.peer.server();
+                    Some((message, to, interval, n)) if n < MAX_RETRANS => {
                         self.peer.transmit(message.clone(), to).await?;
-                        self.retrans = Some((message, (interval * 2).min(MAX_INTERVAL), n + 1));
+                        let next = (interval * 2).min(MAX_INTERVAL);
+                        self.retrans = Some((message, to, next, n + 1));
                     }
                     _ => return Err(self.peer.inner_failure(expected)),
                 },
