@@ -198,33 +198,48 @@ impl Call {
     /// 2xx to an INVITE the remote target and the route set.
     pub async fn expect(&mut self, status: u16) -> Result<Response, Failure> {
         let expected = format!("{status} on call {}", self.call_id);
-        let call_id = self.call_id.clone();
-        let response = self
-            .peer
-            .wait_for(expected, |r| match &r.message {
-                m if !is_of(m, &call_id) => Pick::Other,
-                _ if r.retransmission => Pick::Skip,
-                Message::Response(p) if p.status.as_u16() == status => Pick::Take(p.clone()),
-                Message::Response(p) if p.status.as_u16() == 100 => Pick::Skip,
-                _ => Pick::Wrong,
-            })
-            .await?;
-        self.learn(&response);
-        Ok(response)
+        self.expect_response(expected, |code| match code {
+            c if c == status => Pick::Take(()),
+            100 => Pick::Skip,
+            _ => Pick::Wrong,
+        })
+        .await
     }
 
     /// The next final response of this call, passing over provisional
     /// ones.
     pub async fn expect_final(&mut self) -> Result<Response, Failure> {
         let expected = format!("a final response on call {}", self.call_id);
+        self.expect_response(expected, |code| {
+            if code >= 200 {
+                Pick::Take(())
+            } else {
+                Pick::Skip
+            }
+        })
+        .await
+    }
+
+    /// The next response of this call that `judge` takes by its status
+    /// code (retransmissions passed over, a request wrong); the dialog
+    /// learns from it.
+    async fn expect_response(
+        &mut self,
+        expected: String,
+        judge: impl Fn(u16) -> Pick<()>,
+    ) -> Result<Response, Failure> {
         let call_id = self.call_id.clone();
         let response = self
             .peer
             .wait_for(expected, |r| match &r.message {
                 m if !is_of(m, &call_id) => Pick::Other,
                 _ if r.retransmission => Pick::Skip,
-                Message::Response(p) if p.status.as_u16() >= 200 => Pick::Take(p.clone()),
-                Message::Response(_) => Pick::Skip,
+                Message::Response(p) => match judge(p.status.as_u16()) {
+                    Pick::Take(()) => Pick::Take(p.clone()),
+                    Pick::Skip => Pick::Skip,
+                    Pick::Other => Pick::Other,
+                    Pick::Wrong => Pick::Wrong,
+                },
                 Message::Request(_) => Pick::Wrong,
             })
             .await?;
