@@ -11,6 +11,7 @@
 #   --check  fails (exit 1) when the figure is more than 5% above the one
 #            in bench/callgrind.baseline
 #   --save   writes the figure to bench/callgrind.baseline
+#   KEEP=file  keeps the callgrind dump there (for callgrind_annotate)
 #
 # Under valgrind the server is ~50x slower: keep the rate low enough that
 # SIPp does not retransmit (retransmissions add work and skew the count);
@@ -26,7 +27,7 @@ for a in "$@"; do
     case "$a" in
     --check) check=1 ;;
     --save) save=1 ;;
-    *) sed -n '5,16s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+    *) sed -n '5,17s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
     esac
 done
 for tool in valgrind callgrind_control sipp; do
@@ -63,6 +64,7 @@ if [ "$failed" != 0 ] || [ "$retrans" != 0 ]; then
     exit 1
 fi
 dump=$(ls "$tmp"/cg.out.* 2>/dev/null | head -1)
+[ -n "${KEEP:-}" ] && cp "$dump" "$KEEP"
 total=$(grep -m1 '^summary:\|^totals:' "$dump" | awk '{print $2}')
 per_call=$((total / CALLS))
 echo "instructions: $total over $CALLS calls: $per_call per call"
