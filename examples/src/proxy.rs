@@ -29,8 +29,7 @@ use crate::listen::Listen;
 use parrot::message::{SipUri, Uri};
 use parrot::prelude::*;
 use parrot::proxy::Proxy;
-use parrot::server::BoundServer;
-use parrot::server::{IntoAction, MethodSet};
+use parrot::server::{BoundServer, Factory, IntoAction, MethodSet, ServerBuilder};
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -199,12 +198,10 @@ impl fmt::Display for Targets<'_> {
     }
 }
 
-/// Binds the `proxy` example on `listen` (UDP and TCP; port 0 picks one,
-/// see `BoundServer::local_addr`). Refuses an empty target list.
-pub async fn bind(
-    listen: impl Into<Listen>,
-    options: ProxyOptions,
-) -> parrot::Result<BoundServer<Forwarder>> {
+/// The `proxy` example's server for `options`, not yet bound: add
+/// listeners ([`Listen::apply`], `ServerBuilder::listen`, or the test
+/// kit's in-memory network) and bind it. Refuses an empty target list.
+pub fn server(options: ProxyOptions) -> parrot::Result<ServerBuilder<Factory<Forwarder>>> {
     if options.targets.is_empty() {
         return Err(parrot::Error::new(
             parrot::ErrorKind::Config,
@@ -215,15 +212,20 @@ pub async fn bind(
         info!(target = %t, record_route = options.record_route, "proxy target");
     }
     let options = Arc::new(options);
-    listen
-        .into()
-        .apply(Server::builder())
+    Ok(Server::builder()
         .release_memory_with(crate::cli::release_memory)
         // Require and bodies are the next hop's business (§16).
         .proxies(ALLOW)
-        .handler(move || Forwarder::new(options.clone()))
-        .bind()
-        .await
+        .handler(move || Forwarder::new(options.clone())))
+}
+
+/// Binds the `proxy` example on `listen` (UDP and TCP; port 0 picks one,
+/// see `BoundServer::local_addr`). Refuses an empty target list.
+pub async fn bind(
+    listen: impl Into<Listen>,
+    options: ProxyOptions,
+) -> parrot::Result<BoundServer<Forwarder>> {
+    listen.into().apply(server(options)?).bind().await
 }
 
 /// Serves the `proxy` example with `options` until `shutdown` completes.

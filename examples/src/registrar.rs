@@ -55,7 +55,7 @@ use parrot::auth::DigestAuthenticator;
 use parrot::prelude::*;
 use parrot::proxy::Proxy;
 use parrot::registrar::{self as reg, RegistrarConfig};
-use parrot::server::{BoundServer, IntoAction, MethodSet};
+use parrot::server::{BoundServer, Factory, IntoAction, MethodSet, ServerBuilder};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -212,6 +212,30 @@ const ROUTED: MethodSet = MethodSet::EMPTY
     .with("REFER")
     .with("UPDATE");
 
+impl Registry {
+    /// The registrar of `options` over `location`.
+    pub fn new(options: &RegistrarOptions, location: Location) -> Self {
+        Registry {
+            registrar: reg::Registrar::new(Arc::new(location), options.config()),
+        }
+    }
+}
+
+/// The `registrar` example's server for `registry`, not yet bound: add
+/// listeners ([`Listen::apply`], `ServerBuilder::listen`, or the test
+/// kit's in-memory network) and bind it. Beside it, the location's sweeper
+/// ([`Location::spawn_sweeper`]) drops lapsed bindings, and the
+/// registrar's flow keeper ([`reg::Registrar::spawn_flow_keeper`]) those
+/// of closed connections; [`bind`] starts both.
+pub fn server(registry: &Registry) -> ServerBuilder<Factory<Registrar>> {
+    Server::builder()
+        .release_memory_with(crate::cli::release_memory)
+        // Require and bodies of what is routed are the callee's business.
+        .proxies(ROUTED)
+        .state(registry.clone())
+        .handler(Registrar::new)
+}
+
 /// Binds the `registrar` example on `listen` (UDP and TCP; port 0 picks
 /// one) over `location`, and starts its sweeper and flow keeper.
 pub async fn bind(
@@ -219,21 +243,12 @@ pub async fn bind(
     options: RegistrarOptions,
     location: Location,
 ) -> parrot::Result<BoundServer<Registrar>> {
-    let registrar = reg::Registrar::new(Arc::new(location.clone()), options.config());
-    let server = listen
-        .into()
-        .apply(Server::builder())
-        .release_memory_with(crate::cli::release_memory)
-        // Require and bodies of what is routed are the callee's business.
-        .proxies(ROUTED)
-        .state(Registry {
-            registrar: registrar.clone(),
-        })
-        .handler(Registrar::new)
-        .bind()
-        .await?;
+    let registry = Registry::new(&options, location.clone());
+    let server = listen.into().apply(server(&registry)).bind().await?;
     location.spawn_sweeper(options.sweep_interval);
-    registrar.spawn_flow_keeper(server.transport().closed_connections());
+    registry
+        .registrar
+        .spawn_flow_keeper(server.transport().closed_connections());
     Ok(server)
 }
 
