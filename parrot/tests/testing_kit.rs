@@ -467,3 +467,64 @@ fn sipp_scenarios_beyond_the_subset_are_refused_naming_the_element() {
     }
     assert!(sipp::Scenario::parse(UAC).is_ok());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_callee_chooses_its_tag_and_headers_and_a_caller_its_call_id_and_route()
+-> Result<(), Failure> {
+    let kit = Kit::start(Server::builder().handler(|| ToBob)).await;
+    let bob = kit.peer("bob");
+    let alice = kit.alice();
+    let mut call = alice
+        .invite("sip:bob@test")
+        .sdp(OFFER)
+        .call_id("c1@kit")
+        .cseq(41)
+        .send()
+        .await?;
+    let invite = bob.receive_request(Method::Invite).await?;
+    assert_eq!(invite.from, Kit::SERVER, "proxied");
+    let parrot::message::Message::Request(invite) = invite.message else {
+        unreachable!()
+    };
+    assert_eq!(invite.headers.call_id().unwrap().as_str(), "c1@kit");
+    assert_eq!(invite.headers.cseq().unwrap().seq, 41);
+    bob.reply(&invite, 180)
+        .tag("bob-1")
+        .without("Contact")
+        .send()
+        .await?;
+    bob.reply(&invite, 200).sdp(OFFER).send().await?;
+    let ringing = call.expect(180).await?;
+    assert_eq!(ringing.headers.to_tag().unwrap().as_str(), "bob-1");
+    assert!(!ringing.headers.contains("Contact"));
+    let ok = call.expect(200).await?;
+    assert_eq!(
+        ok.headers.to_tag().unwrap().as_str(),
+        "bob-1",
+        "the tag kept"
+    );
+    assert_eq!(bob.tag("c1@kit"), "bob-1");
+    // The ACK left off the route set goes straight to bob.
+    call.in_dialog(Method::Ack).without("Route").send().await?;
+    let ack = bob.receive_request(Method::Ack).await?;
+    assert_eq!(ack.from, alice.addr());
+    // The BYE follows it, through the proxy, with the next CSeq.
+    call.in_dialog(Method::Bye)
+        .header("Reason", "Q.850;cause=16")
+        .send()
+        .await?;
+    let bye = bob.receive_request(Method::Bye).await?;
+    assert_eq!(bye.from, Kit::SERVER);
+    let parrot::message::Message::Request(bye) = bye.message else {
+        unreachable!()
+    };
+    assert_eq!(bye.headers.cseq().unwrap().seq, 42);
+    assert_eq!(
+        bye.headers.get("Reason").unwrap().as_str(),
+        "Q.850;cause=16"
+    );
+    bob.reply(&bye, 200).send().await?;
+    let done = alice.receive_response(200).await?;
+    assert_eq!(done.from, Kit::SERVER);
+    Ok(())
+}

@@ -38,6 +38,8 @@ pub struct CallBuilder {
     headers: Vec<(String, String)>,
     without: Vec<String>,
     body: Option<(String, Bytes)>,
+    call_id: Option<String>,
+    cseq: Option<u32>,
 }
 
 impl CallBuilder {
@@ -51,7 +53,23 @@ impl CallBuilder {
             headers: Vec::new(),
             without: Vec::new(),
             body: None,
+            call_id: None,
+            cseq: None,
         }
+    }
+
+    /// The Call-ID (default: a fresh random one). A later request with the
+    /// same Call-ID (a REGISTER refresh) is a new `Call` built with it.
+    pub fn call_id(mut self, call_id: &str) -> CallBuilder {
+        self.call_id = Some(call_id.to_owned());
+        self
+    }
+
+    /// The CSeq number of this first request (default 1); the call's
+    /// later requests count on from it.
+    pub fn cseq(mut self, seq: u32) -> CallBuilder {
+        self.cseq = Some(seq);
+        self
     }
 
     /// An SDP body (`application/sdp`).
@@ -97,12 +115,14 @@ impl CallBuilder {
     pub async fn send(self) -> Result<Call, Failure> {
         let peer = self.peer;
         let mut call = Call {
-            call_id: format!("{}@{}", crate::random::tag(), peer.addr().ip()),
+            call_id: self
+                .call_id
+                .unwrap_or_else(|| format!("{}@{}", crate::random::tag(), peer.addr().ip())),
             local_uri: self.from.unwrap_or_else(|| peer.uri()),
             remote_uri: self.to.unwrap_or_else(|| self.uri.clone()),
             local_tag: crate::random::tag().to_string(),
             remote_tag: None,
-            cseq: 0,
+            cseq: self.cseq.unwrap_or(1).saturating_sub(1),
             request_uri: self.uri,
             target: None,
             route: Vec::new(),
@@ -279,11 +299,15 @@ impl Call {
     }
 
     async fn ack_with(&mut self, sdp: Option<&str>) -> Result<(), Failure> {
-        let seq = self.invite_cseq();
         let mut draft = Draft::plain(Method::Ack);
         draft.body = sdp.map(|s| ("application/sdp".to_owned(), Bytes::from(s.to_owned())));
+        self.send_ack(draft).await
+    }
+
+    async fn send_ack(&mut self, draft: Draft) -> Result<(), Failure> {
+        let seq = self.invite_cseq();
         let text = self.render(&draft, seq, &crate::random::branch());
-        self.put(text).await
+        self.put(text, draft.keeps("Route")).await
     }
 
     /// Sends BYE in the dialog.
@@ -315,6 +339,17 @@ impl Call {
         self.send_new(draft).await
     }
 
+    /// A request with `method` in the dialog, to shape (extra headers,
+    /// headers left out — `Route` among them, which then also stops it
+    /// following the route set — a body) and send. An ACK takes the
+    /// INVITE's CSeq number; any other method the next one.
+    pub fn in_dialog(&mut self, method: Method) -> InDialog<'_> {
+        InDialog {
+            call: self,
+            draft: Draft::plain(method),
+        }
+    }
+
     /// Cancels the INVITE (RFC 3261 §9.1: its Request-URI, top Via,
     /// Call-ID, From, To and CSeq number, with CANCEL).
     pub async fn cancel(&mut self) -> Result<(), Failure> {
@@ -338,7 +373,7 @@ impl Call {
             text,
             "Max-Forwards: 70\r\nCSeq: {seq} CANCEL\r\nContent-Length: 0\r\n\r\n"
         );
-        self.put(text).await
+        self.put(text, true).await
     }
 
     fn invite_cseq(&self) -> u32 {
@@ -361,12 +396,14 @@ impl Call {
             // The latest INVITE: what the next ACK or CANCEL answers to.
             self.invite = invite;
         }
-        self.put(text).await
+        self.put(text, draft.keeps("Route")).await
     }
 
-    async fn put(&mut self, text: String) -> Result<(), Failure> {
+    /// Sends a request of the call: to the route set's first hop (unless
+    /// `routed` is false), else to the remote target, else to the server.
+    async fn put(&mut self, text: String, routed: bool) -> Result<(), Failure> {
         let request = parse_request(&text);
-        let to = match self.route.first() {
+        let to = match self.route.first().filter(|_| routed) {
             Some(first) => self.peer.target_of(first),
             None => match &self.target {
                 Some(t) => self.peer.target_of(t),
@@ -469,6 +506,49 @@ impl Call {
     }
 }
 
+/// A request in a call's dialog, to shape then [`send`](InDialog::send).
+#[must_use = "a request is sent by .send().await"]
+pub struct InDialog<'c> {
+    call: &'c mut Call,
+    draft: Draft,
+}
+
+impl InDialog<'_> {
+    /// An extra header field (or one replacing a default).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.draft.without.push(name.to_ascii_lowercase());
+        self.draft.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Leaves out a header field the call would put in; without `Route`
+    /// the request goes straight to the remote target.
+    pub fn without(mut self, name: &str) -> Self {
+        self.draft.without.push(name.to_ascii_lowercase());
+        self
+    }
+
+    /// A body of this type.
+    pub fn body(mut self, content_type: &str, body: impl Into<Bytes>) -> Self {
+        self.draft.body = Some((content_type.to_owned(), body.into()));
+        self
+    }
+
+    /// An SDP body.
+    pub fn sdp(self, sdp: &str) -> Self {
+        self.body("application/sdp", Bytes::from(sdp.to_owned()))
+    }
+
+    /// Sends it.
+    pub async fn send(self) -> Result<(), Failure> {
+        if self.draft.method == Method::Ack {
+            self.call.send_ack(self.draft).await
+        } else {
+            self.call.send_new(self.draft).await
+        }
+    }
+}
+
 /// Whether a message belongs to the call.
 fn is_of(m: &Message, call_id: &str) -> bool {
     let headers = match m {
@@ -501,6 +581,8 @@ pub struct ReplyBuilder {
     request: Request,
     status: u16,
     headers: Vec<(String, String)>,
+    without: Vec<String>,
+    tag: Option<String>,
     body: Option<(String, Bytes)>,
 }
 
@@ -511,8 +593,24 @@ impl ReplyBuilder {
             request: request.clone(),
             status,
             headers: Vec::new(),
+            without: Vec::new(),
+            tag: None,
             body: None,
         }
+    }
+
+    /// The To tag to answer with (default: the peer's tag for the
+    /// Call-ID, [`Peer::tag`]); later responses on the Call-ID keep it.
+    pub fn tag(mut self, tag: &str) -> ReplyBuilder {
+        self.tag = Some(tag.to_owned());
+        self
+    }
+
+    /// Leaves out a header field the response would carry (`Contact`,
+    /// `Record-Route`...).
+    pub fn without(mut self, name: &str) -> ReplyBuilder {
+        self.without.push(name.to_ascii_lowercase());
+        self
     }
 
     /// An SDP body.
@@ -534,6 +632,7 @@ impl ReplyBuilder {
     pub async fn send(self) -> Result<(), Failure> {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
         let req = &self.request;
+        let keeps = |name: &str| !self.without.iter().any(|w| w.eq_ignore_ascii_case(name));
         let mut t = format!(
             "SIP/2.0 {} {}\r\n",
             self.status,
@@ -544,32 +643,37 @@ impl ReplyBuilder {
             .call_id()
             .map(|c| c.to_string())
             .unwrap_or_default();
+        if let Some(tag) = &self.tag {
+            self.peer.set_tag(&call_id, tag);
+        }
         for h in req.headers.iter() {
-            match h.known_name() {
+            let copied = match h.known_name() {
                 Some(
                     HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq,
-                ) => {
-                    let _ = write!(t, "{}: {}\r\n", h.name(), h.value());
-                }
-                Some(HeaderName::RecordRoute) if self.status < 300 => {
-                    let _ = write!(t, "{}: {}\r\n", h.name(), h.value());
-                }
+                ) => true,
+                Some(HeaderName::RecordRoute) => self.status < 300,
                 Some(HeaderName::To) => {
-                    let tag = if self.status > 100 && req.headers.to_tag().is_none() {
-                        format!(";tag={}", self.peer.tag_for(&call_id))
-                    } else {
-                        String::new()
-                    };
-                    let _ = write!(t, "To: {}{tag}\r\n", h.value());
+                    if keeps("To") {
+                        let tag = if self.status > 100 && req.headers.to_tag().is_none() {
+                            format!(";tag={}", self.peer.tag(&call_id))
+                        } else {
+                            String::new()
+                        };
+                        let _ = write!(t, "To: {}{tag}\r\n", h.value());
+                    }
+                    false
                 }
-                _ => {}
+                _ => false,
+            };
+            if copied && keeps(h.name()) {
+                let _ = write!(t, "{}: {}\r\n", h.name(), h.value());
             }
         }
         let dialog = matches!(
             req.method,
             Method::Invite | Method::Subscribe | Method::Refer
         );
-        if dialog && self.status > 100 && self.status < 300 {
+        if dialog && self.status > 100 && self.status < 300 && keeps("Contact") {
             let _ = write!(t, "Contact: <{}>\r\n", self.peer.uri());
         }
         for (name, value) in &self.headers {

@@ -66,7 +66,7 @@ mod link;
 mod peer;
 pub mod sipp;
 
-pub use call::{Call, CallBuilder, ReplyBuilder};
+pub use call::{Call, CallBuilder, InDialog, ReplyBuilder};
 pub use fault::{Fault, FaultKind, Way};
 pub use journal::Failure;
 pub use peer::{DEFAULT_TIMEOUT, Peer, Received};

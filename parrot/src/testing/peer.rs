@@ -222,6 +222,31 @@ impl Peer {
         .await
     }
 
+    /// As [`expect_request`](Self::expect_request), with where the
+    /// request came from and its bytes.
+    pub async fn receive_request(&self, method: Method) -> Result<Received, Failure> {
+        self.wait_for(format!("a {method} request"), |r| match &r.message {
+            _ if r.retransmission => Pick::Skip,
+            Message::Request(q) if q.method == method => Pick::Take(r.clone()),
+            Message::Request(_) => Pick::Wrong,
+            Message::Response(_) => Pick::Other,
+        })
+        .await
+    }
+
+    /// The next response the peer receives, on any call, which must have
+    /// `status` (retransmissions passed over, requests left for others),
+    /// with where it came from and its bytes.
+    pub async fn receive_response(&self, status: u16) -> Result<Received, Failure> {
+        self.wait_for(format!("a {status} response"), |r| match &r.message {
+            _ if r.retransmission => Pick::Skip,
+            Message::Response(p) if p.status.as_u16() == status => Pick::Take(r.clone()),
+            Message::Response(_) => Pick::Wrong,
+            Message::Request(_) => Pick::Other,
+        })
+        .await
+    }
+
     /// Expects that nothing arrives for `wait` (retransmissions aside).
     pub async fn expect_silence(&self, wait: Duration) -> Result<(), Failure> {
         let deadline = Instant::now() + wait;
@@ -248,13 +273,19 @@ impl Peer {
         }
     }
 
-    /// The peer's To tag for a call it answers (one per Call-ID).
-    pub(crate) fn tag_for(&self, call_id: &str) -> String {
+    /// The To tag the peer answers requests of `call_id` with (drawn at
+    /// random once per Call-ID, unless a reply set it:
+    /// [`ReplyBuilder::tag`](super::ReplyBuilder::tag)).
+    pub fn tag(&self, call_id: &str) -> String {
         self.state()
             .tags
             .entry(call_id.to_owned())
             .or_insert_with(|| crate::random::tag().to_string())
             .clone()
+    }
+
+    pub(crate) fn set_tag(&self, call_id: &str, tag: &str) {
+        self.state().tags.insert(call_id.to_owned(), tag.to_owned());
     }
 
     /// A failure of the script before anything was received.
