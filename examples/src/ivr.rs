@@ -20,7 +20,7 @@ use crate::listen::Listen;
 use parrot::media::session::{MediaSession, PlayOutcome};
 use parrot::media::tone::Tone;
 use parrot::prelude::*;
-use parrot::server::{BoundServer, DialogHandle};
+use parrot::server::{BoundServer, DialogHandle, Factory, ServerBuilder};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -171,14 +171,16 @@ pub async fn bind(
     listen: impl Into<Listen>,
     options: IvrOptions,
 ) -> parrot::Result<BoundServer<Ivr>> {
+    listen.into().apply(server(options)).bind().await
+}
+
+/// The `ivr` example's server, with no listen address yet (to bind, or to
+/// run on `parrot::testing`'s in-memory network).
+pub fn server(options: IvrOptions) -> ServerBuilder<Factory<Ivr>> {
     let options = Arc::new(options);
-    listen
-        .into()
-        .apply(Server::builder())
+    Server::builder()
         .release_memory_with(crate::cli::release_memory)
         .handler(move || Ivr::new(options.clone()))
-        .bind()
-        .await
 }
 
 /// Serves the `ivr` example until `shutdown` completes.
