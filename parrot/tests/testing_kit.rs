@@ -212,6 +212,11 @@ async fn a_failed_expectation_shows_the_message_and_the_ladder() {
     );
     assert!(failure.ladder().contains("180 Ringing"), "{report}");
     assert_eq!(format!("{failure:?}"), report);
+    let svg = parrot::trace::ladder::render_svg(failure.flow());
+    assert!(
+        svg.starts_with("<svg") && svg.contains("180 Ringing"),
+        "{svg}"
+    );
     // Nothing at all: the wait ends on the (paused) clock.
     let silence = kit.alice().expect_request(Method::Bye);
     let failure = tokio::time::timeout(Duration::from_secs(60), silence)

@@ -87,6 +87,7 @@ impl Journal {
             expected,
             got: got.map(|b| String::from_utf8_lossy(b).into_owned()),
             ladder: self.ladder(),
+            flow: self.flow(),
         }
     }
 }
@@ -100,6 +101,7 @@ pub struct Failure {
     expected: String,
     got: Option<String>,
     ladder: String,
+    flow: Flow,
 }
 
 impl Failure {
@@ -117,6 +119,13 @@ impl Failure {
     /// The exchange up to the failure, as a text ladder diagram.
     pub fn ladder(&self) -> &str {
         &self.ladder
+    }
+
+    /// The exchange up to the failure, to render otherwise (e.g.
+    /// [`render_svg`](crate::trace::ladder::render_svg) for a CI
+    /// artefact).
+    pub fn flow(&self) -> &Flow {
+        &self.flow
     }
 }
 

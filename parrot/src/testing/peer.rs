@@ -24,7 +24,8 @@ use tokio::time::Instant;
 /// no real time.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(32);
 
-/// Messages kept in [`Peer::received`].
+/// Messages kept in [`Peer::received`], and in the inbox unread (a
+/// script that never reads keeps the newest).
 const HISTORY: usize = 10_000;
 
 /// A message the peer received.
@@ -437,7 +438,11 @@ impl Peer {
             // A failed send shows in the ladder as a missing ACK.
             let _ = self.transmit(ack, to).await;
         }
-        self.state().inbox.push_back(received);
+        let mut st = self.state();
+        if st.inbox.len() == HISTORY {
+            st.inbox.pop_front();
+        }
+        st.inbox.push_back(received);
     }
 
     /// The ACK of a non-2xx final response to one of the peer's INVITEs
