@@ -83,12 +83,12 @@ impl Journal {
     /// A failure: what was expected, what came instead (the whole
     /// message, if one did), and the exchange so far.
     pub(crate) fn failure(&self, expected: String, got: Option<&[u8]>) -> Failure {
-        Failure {
+        Failure(Box::new(Report {
             expected,
             got: got.map(|b| String::from_utf8_lossy(b).into_owned()),
             ladder: self.ladder(),
             flow: self.flow(),
-        }
+        }))
     }
 }
 
@@ -97,7 +97,11 @@ impl Journal {
 /// a ladder diagram. Its `Debug` is its `Display`, so a test returning
 /// `Result<(), Failure>` prints all of it.
 #[derive(Clone)]
-pub struct Failure {
+pub struct Failure(Box<Report>);
+
+/// What a [`Failure`] holds (boxed: results carrying it stay small).
+#[derive(Clone)]
+struct Report {
     expected: String,
     got: Option<String>,
     ladder: String,
@@ -107,36 +111,37 @@ pub struct Failure {
 impl Failure {
     /// What the script expected.
     pub fn expected(&self) -> &str {
-        &self.expected
+        &self.0.expected
     }
 
     /// The message that came instead, as received; `None` when nothing
     /// came in time.
     pub fn got(&self) -> Option<&str> {
-        self.got.as_deref()
+        self.0.got.as_deref()
     }
 
     /// The exchange up to the failure, as a text ladder diagram.
     pub fn ladder(&self) -> &str {
-        &self.ladder
+        &self.0.ladder
     }
 
     /// The exchange up to the failure, to render otherwise (e.g.
     /// [`render_svg`](crate::trace::ladder::render_svg) for a CI
     /// artefact).
     pub fn flow(&self) -> &Flow {
-        &self.flow
+        &self.0.flow
     }
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "expected {}", self.expected)?;
-        match &self.got {
+        let r = &self.0;
+        writeln!(f, "expected {}", r.expected)?;
+        match &r.got {
             Some(m) => writeln!(f, "got instead:\n{}", m.trim_end())?,
             None => writeln!(f, "got nothing")?,
         }
-        write!(f, "\nthe exchange so far:\n{}", self.ladder)
+        write!(f, "\nthe exchange so far:\n{}", r.ladder)
     }
 }
 
