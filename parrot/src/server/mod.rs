@@ -273,7 +273,7 @@ impl<F, S> ServerBuilder<F, S> {
     /// sockets: one UDP listener at `addr` on `network`, replacing any
     /// listen address given before (stream transports need the OS). With
     /// tokio's paused clock the server then runs with no real time and no
-    /// socket; the [`testing`](crate::testing) kit is built on it.
+    /// socket; the `parrot::testing` kit (feature `testing`) is built on it.
     pub fn memory(mut self, network: crate::transport::MemoryNetwork, addr: SocketAddr) -> Self {
         self.settings.transport.memory = Some(network);
         self.settings.listeners = vec![ListenerConfig::udp(addr)];

@@ -3,7 +3,7 @@
 //! real time. A transport configured with one ([`TransportConfig::memory`])
 //! binds its UDP listeners there instead of on the OS, so a whole server
 //! runs deterministically on tokio's paused clock (the
-//! [`testing`](crate::testing) kit is built on it).
+//! `parrot::testing` kit, feature `testing`, is built on it).
 //!
 //! Delivery is immediate and in order; a datagram to an address nobody
 //! holds is lost, as over UDP; each socket queues at most
