@@ -21,6 +21,35 @@ log() { printf '[%s] %s\n' "$LOG_TAG" "$*" >&2; }
 # A line of the report: to stdout and to the report file.
 out() { printf '%s\n' "$*" | tee -a "$REPORT"; }
 
+# parse_args KNOWN "$@": the options the scripts share. Sets INSTALL (0
+# with --no-install), OUT (--out DIR), SERVERS (--servers "A B", each one
+# of KNOWN) and, for scripts that set QUICK beforehand, QUICK (--quick).
+# --help prints the script's header comment.
+parse_args() {
+    local known=$1 s
+    shift
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --quick)
+                [ -n "${QUICK+set}" ] || { echo "unknown argument: $1 (see --help)" >&2; exit 2; }
+                QUICK=1
+                ;;
+            --no-install) INSTALL=0 ;;
+            --out) OUT=$2; shift ;;
+            --servers) SERVERS=$2; shift ;;
+            -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+            *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+        esac
+        shift
+    done
+    for s in $SERVERS; do
+        case " $known " in
+            *" $s "*) ;;
+            *) echo "unknown server: $s ($known)" >&2; exit 2 ;;
+        esac
+    done
+}
+
 # Processes: every pid started is recorded and killed on exit.
 PIDS=()
 # Running, not a zombie waiting to be reaped.
@@ -272,4 +301,26 @@ stat_col() {
         NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i; next }
         NF > 1 { last = $col }
         END { print (col && last != "") ? last + 0 : 0 }' "$1" 2>/dev/null || echo 0
+}
+
+# watch_bounded PID SECONDS WHAT: waits for the recorded process PID to
+# end, killing its tree (and logging WHAT) if it still runs SECONDS from
+# now. Sets WATCHED_TICKS (its CPU time, utime+stime, as last seen in
+# /proc) and WATCHED_EXIT (its exit status).
+watch_bounded() {
+    local pid=$1 deadline=$((SECONDS + $2)) s
+    WATCHED_TICKS=0
+    while alive "$pid"; do
+        s=$(pid_ticks "$pid")
+        [ "$s" -gt 0 ] && WATCHED_TICKS=$s
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            log "$3 still running after $2 s, killed"
+            kill_pid_tree "$pid"
+            break
+        fi
+        sleep 0.2
+    done
+    WATCHED_EXIT=0
+    wait "$pid" 2>/dev/null || WATCHED_EXIT=$?
+    forget_pid "$pid"
 }

@@ -212,7 +212,7 @@ run_sipp() {
     local port=$NEXT_SIPP_PORT
     NEXT_SIPP_PORT=$((NEXT_SIPP_PORT + 1))
     local bound=$((calls / rate + 30))
-    local t0 t1 start pid sipp_ticks=0 s deadline m0 m1
+    local t0 t1 start pid sipp_ticks m0 m1
     t0=$(server_ticks)
     m0=$(machine_busy_ticks)
     start=$(date +%s.%N)
@@ -223,19 +223,8 @@ run_sipp() {
         -trace_err -error_file errors.log "$@" >stdout.log 2>stderr.log) &
     pid=$!
     PIDS+=("$pid")
-    deadline=$((SECONDS + bound + 10))
-    while kill -0 "$pid" 2>/dev/null; do
-        s=$(pid_ticks "$pid")
-        [ "$s" -gt 0 ] && sipp_ticks=$s
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            log "$SERVER_NAME $label: SIPp still running after ${bound}s + 10s, killed"
-            kill_pid_tree "$pid"
-            break
-        fi
-        sleep 0.2
-    done
-    wait "$pid" 2>/dev/null || true
-    forget_pid "$pid"
+    watch_bounded "$pid" $((bound + 10)) "$SERVER_NAME $label: SIPp"
+    sipp_ticks=$WATCHED_TICKS
     t1=$(server_ticks)
     m1=$(machine_busy_ticks)
     RUN_ELAPSED=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')

@@ -56,23 +56,9 @@ QUICK=0
 INSTALL=1
 OUT=""
 SERVERS=${SERVERS:-"parrot kamailio"}
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --quick) QUICK=1 ;;
-        --no-install) INSTALL=0 ;;
-        --out) OUT=$2; shift ;;
-        --servers) SERVERS=$2; shift ;;
-        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
-    esac
-    shift
-done
-for s in $SERVERS; do
-    case "$s" in
-        parrot | kamailio) ;;
-        *) echo "unknown server: $s (parrot kamailio)" >&2; exit 2 ;;
-    esac
-done
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
+parse_args "parrot kamailio" "$@"
 if [ "$QUICK" = 1 ]; then
     CAPACITY=${CAPACITY:-3000}
     LOAD_SECONDS=${LOAD_SECONDS:-10}
@@ -107,8 +93,6 @@ RSS_MARGIN_PCT=20
 # Output directory, log and report; processes (every pid started is
 # recorded in PIDS and killed on exit), installs, the server's start, stop,
 # CPU time and memory: shared by bench/load.sh and bench/overload.sh.
-# shellcheck source=bench/lib.sh
-source "$HERE/lib.sh"
 open_output overload overload-bench OVERLOAD.md
 
 # ---------------------------------------------------------------------------

@@ -27,16 +27,9 @@ ROOT=$(dirname "$HERE")
 INSTALL=1
 OUT=""
 SERVERS=${SERVERS:-"parrot parrot-redis kamailio"}
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --no-install) INSTALL=0 ;;
-        --out) OUT=$2; shift ;;
-        --servers) SERVERS=$2; shift ;;
-        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
-    esac
-    shift
-done
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
+parse_args "parrot parrot-redis kamailio" "$@"
 
 USERS=${USERS:-10000}
 RATE=${RATE:-2000}
@@ -53,8 +46,6 @@ declare -A PORT=([parrot]=5170 [parrot-redis]=5180 [kamailio]=5190)
 REDIS_PORT=6391
 NEXT_SIPP_PORT=6200
 
-# shellcheck source=bench/lib.sh
-source "$HERE/lib.sh"
 open_output register register-bench REGISTER.md
 
 if [ "$INSTALL" = 1 ]; then

@@ -258,8 +258,8 @@ tls_connections() {
 # RUN_OTHER_PCT, RUN_ELAPSED.
 run_calls() {
     local arm=$1 label=$2 calls=$3 settle=$4
-    local dir="$OUT/runs/$label" port=$NEXT_SIPP_PORT bound pid deadline
-    local p0 pm p1 k0 k1 m0 m1 start s sipp_ticks=0
+    local dir="$OUT/runs/$label" port=$NEXT_SIPP_PORT bound pid
+    local p0 pm p1 k0 k1 m0 m1 start sipp_ticks
     NEXT_SIPP_PORT=$((NEXT_SIPP_PORT + 1))
     bound=$((calls / RATE + 30))
     rm -rf "$dir"
@@ -275,20 +275,9 @@ run_calls() {
         -trace_err -error_file errors.log >stdout.log 2>stderr.log) &
     pid=$!
     PIDS+=("$pid")
-    deadline=$((SECONDS + bound + 10))
-    while alive "$pid"; do
-        s=$(pid_ticks "$pid")
-        [ "$s" -gt 0 ] && sipp_ticks=$s
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            log "$label: SIPp still running after ${bound}s + 10s, killed"
-            kill_pid_tree "$pid"
-            break
-        fi
-        sleep 0.2
-    done
-    RUN_EXIT=0
-    wait "$pid" 2>/dev/null || RUN_EXIT=$?
-    forget_pid "$pid"
+    watch_bounded "$pid" $((bound + 10)) "$label: SIPp"
+    sipp_ticks=$WATCHED_TICKS
+    RUN_EXIT=$WATCHED_EXIT
     pm=$(pid_ticks "$PARROT_PID")
     sleep "$settle"
     p1=$(pid_ticks "$PARROT_PID")

@@ -51,6 +51,12 @@ fi
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     packages+=(nodejs npm)
 fi
+# The media load test (tests/tests/e2e/media_load.rs) captures, with
+# tcpdump (Debian package tcpdump) on the loopback interface, the RTP that
+# the echo server sends back to SIPp; capturing needs root.
+if ! command -v tcpdump >/dev/null 2>&1 && [ ! -x /usr/bin/tcpdump ] && [ ! -x /usr/sbin/tcpdump ]; then
+    packages+=(tcpdump)
+fi
 # The call-flow picture test (examples/tests/parrot_trace.rs) draws an SVG
 # into a PNG with rsvg-convert (Debian package librsvg2-bin).
 if ! command -v rsvg-convert >/dev/null 2>&1; then

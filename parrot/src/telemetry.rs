@@ -50,6 +50,14 @@ pub(crate) const OVERLOAD_REJECTIONS: &str = "parrot_overload_rejections_total";
 pub(crate) const RESPONSE_TIME: &str = "parrot_response_time_seconds";
 /// How long received messages wait for the transaction layer (sampled).
 pub(crate) const QUEUE_DELAY: &str = "parrot_queue_delay_seconds";
+/// RTP packets the calls' media sessions took from their peers.
+pub(crate) const RTP_RECEIVED: &str = "parrot_rtp_packets_received_total";
+/// RTP packets the calls' media sessions sent.
+pub(crate) const RTP_SENT: &str = "parrot_rtp_packets_sent_total";
+/// RTP packets that reached a media session after their playout time.
+pub(crate) const RTP_LATE: &str = "parrot_rtp_packets_late_total";
+/// 20 ms frames missing at their playout time (lost or late), concealed.
+pub(crate) const RTP_CONCEALED: &str = "parrot_rtp_frames_concealed_total";
 
 /// The upper bounds of [`RESPONSE_TIME`]'s buckets, in seconds: from the
 /// sub-millisecond answers of a server at rest to the seconds of a
@@ -69,7 +77,7 @@ pub(crate) enum Kind {
 
 /// Every metric with its description, for `describe_*` once a recorder is
 /// installed: (name, kind, description).
-pub(crate) const DESCRIPTIONS: [(&str, Kind, &str); 14] = [
+pub(crate) const DESCRIPTIONS: [(&str, Kind, &str); 18] = [
     (
         REQUESTS_RECEIVED,
         Kind::Counter,
@@ -136,6 +144,26 @@ pub(crate) const DESCRIPTIONS: [(&str, Kind, &str); 14] = [
         Kind::Gauge,
         "How long received messages wait for the transaction layer",
     ),
+    (
+        RTP_RECEIVED,
+        Kind::Counter,
+        "RTP packets the calls' media sessions took from their peers",
+    ),
+    (
+        RTP_SENT,
+        Kind::Counter,
+        "RTP packets the calls' media sessions sent",
+    ),
+    (
+        RTP_LATE,
+        Kind::Counter,
+        "RTP packets that reached a media session after their playout time",
+    ),
+    (
+        RTP_CONCEALED,
+        Kind::Counter,
+        "20 ms audio frames missing at their playout time (lost or late), concealed",
+    ),
 ];
 
 static METADATA: Metadata<'static> =
@@ -190,6 +218,10 @@ static RETRANSMISSION_KEY: Key = Key::from_static_name(RETRANSMISSIONS);
 static TRANSPORT_ERROR_KEY: Key = Key::from_static_name(TRANSPORT_ERRORS);
 static PARSE_FAILURE_KEY: Key = Key::from_static_name(PARSE_FAILURES);
 static HANDLER_PANIC_KEY: Key = Key::from_static_name(HANDLER_PANICS);
+static RTP_RECEIVED_KEY: Key = Key::from_static_name(RTP_RECEIVED);
+static RTP_SENT_KEY: Key = Key::from_static_name(RTP_SENT);
+static RTP_LATE_KEY: Key = Key::from_static_name(RTP_LATE);
+static RTP_CONCEALED_KEY: Key = Key::from_static_name(RTP_CONCEALED);
 
 /// Whether events go to the `metrics` facade.
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -271,6 +303,37 @@ pub(crate) fn handler_panic() {
     increment(&HANDLER_PANIC_KEY);
 }
 
+/// What a media session counted since it last reported: RTP packets
+/// received, sent and late, and frames concealed. A session reports its
+/// counts every few seconds (with its RTCP reports) and when it ends, not
+/// per packet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct MediaCounts {
+    pub(crate) received: u64,
+    pub(crate) sent: u64,
+    pub(crate) late: u64,
+    pub(crate) concealed: u64,
+}
+
+/// Adds a media session's counts since its last report.
+pub(crate) fn media_counts(counts: MediaCounts) {
+    if !enabled() {
+        return;
+    }
+    metrics::with_recorder(|r| {
+        for (key, n) in [
+            (&RTP_RECEIVED_KEY, counts.received),
+            (&RTP_SENT_KEY, counts.sent),
+            (&RTP_LATE_KEY, counts.late),
+            (&RTP_CONCEALED_KEY, counts.concealed),
+        ] {
+            if n > 0 {
+                r.register_counter(key, &METADATA).increment(n);
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,5 +373,22 @@ mod tests {
         handler_panic();
         response_time(method_index(&Method::Invite), Duration::from_millis(3));
         response_time(usize::MAX, Duration::ZERO);
+        media_counts(MediaCounts {
+            received: 1,
+            sent: 2,
+            late: 3,
+            concealed: 4,
+        });
+    }
+
+    #[test]
+    fn every_metric_is_described_once() {
+        let mut names: Vec<&str> = DESCRIPTIONS.iter().map(|(n, _, _)| *n).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DESCRIPTIONS.len());
+        for name in [RTP_RECEIVED, RTP_SENT, RTP_LATE, RTP_CONCEALED] {
+            assert!(names.contains(&name), "{name} not described");
+        }
     }
 }

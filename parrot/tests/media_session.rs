@@ -563,3 +563,174 @@ async fn behind_nat_the_peer_is_latched_after_packets_in_sequence_and_hears_the_
     assert_eq!(stats.packets_received, 19, "{stats:?}");
     session.close();
 }
+
+/// A WAV file's bytes: a `fmt ` chunk of PCM with these channels, rate
+/// and bits, then `data` bytes.
+fn wav_bytes(channels: u16, rate: u32, bits: u16, data: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(b"RIFF");
+    f.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    f.extend_from_slice(b"WAVEfmt ");
+    f.extend_from_slice(&16u32.to_le_bytes());
+    f.extend_from_slice(&1u16.to_le_bytes());
+    f.extend_from_slice(&channels.to_le_bytes());
+    f.extend_from_slice(&rate.to_le_bytes());
+    let block = channels * bits / 8;
+    f.extend_from_slice(&(rate * u32::from(block)).to_le_bytes());
+    f.extend_from_slice(&block.to_le_bytes());
+    f.extend_from_slice(&bits.to_le_bytes());
+    f.extend_from_slice(b"data");
+    f.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    f.extend_from_slice(data);
+    f
+}
+
+/// Receives until a packet carries `frame` (the echo of it), skipping
+/// the silence and the other frames before it.
+async fn receive_frame(peer: &Peer, frame: &[u8; 160]) {
+    timeout(WAIT, async {
+        loop {
+            let (_, _, payload) = peer.receive().await;
+            if payload[..] == frame[..] {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the frame echoed in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_cannot_be_used_is_an_error_naming_it_and_the_call_goes_on() {
+    let peer = Peer::new();
+    let session = peer.session(G711::Pcmu, false);
+    let dir = std::env::temp_dir().join(format!("parrot-media-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // A prompt that does not exist.
+    let missing = dir.join("missing.wav");
+    let err = session.play_file(&missing, true).await.unwrap_err();
+    match &err {
+        MediaError::File { path, source } => {
+            assert_eq!(path, &missing);
+            assert!(
+                matches!(&**source, MediaError::Io(e) if e.kind() == std::io::ErrorKind::NotFound),
+                "{source:?}"
+            );
+        }
+        other => panic!("expected MediaError::File, got {other:?}"),
+    }
+    assert!(err.to_string().contains("missing.wav"), "{err}");
+
+    // A WAV file in a layout we do not play (44.1 kHz stereo), and a file
+    // that is no WAV at all: the fault is named.
+    let stereo = dir.join("stereo.wav");
+    std::fs::write(&stereo, wav_bytes(2, 44_100, 16, &[0; 400])).unwrap();
+    let err = session.play_file(&stereo, false).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("stereo.wav") && text.contains("not 44100 Hz with 2 channel(s)"),
+        "{text}"
+    );
+    let notes = dir.join("notes.wav");
+    std::fs::write(&notes, b"these are not samples").unwrap();
+    let err = session.play_file(&notes, false).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("notes.wav") && text.contains("not a WAV file"),
+        "{text}"
+    );
+
+    // A recording into a directory that does not exist.
+    let nowhere = dir.join("no-such-dir").join("message.wav");
+    let err = session
+        .record(&nowhere, Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, MediaError::File { path, .. } if path == &nowhere),
+        "{err:?}"
+    );
+
+    // The session goes on: the echo still works.
+    session.echo(true).unwrap();
+    let frames: Vec<_> = (0..25u8).map(marked_frame).collect();
+    let talking = peer.talk(session.local_addr(), 0, frames);
+    receive_frame(&peer, &marked_frame(3)).await;
+    talking.await.unwrap();
+    session.close();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_on_the_media_port_is_dropped_never_amplified_and_the_call_goes_on() {
+    const STRANGER_PACKETS: u32 = 20_000;
+    const PEER_PACKETS: u32 = 5_000;
+    let started = std::time::Instant::now();
+    let peer = Peer::new();
+    let session = peer.session(G711::Pcmu, false);
+    session.echo(true).unwrap();
+    let to = session.local_addr();
+
+    // The phone latches, then a stranger floods the port as fast as it
+    // can, and so does the phone itself (its stream at full speed).
+    let mut s = Stream { seq: 1, ts: 160 };
+    peer.send(&mut s, to, 0, false, 160, &marked_frame(1)).await;
+    let stranger = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut junk = Vec::new();
+    RtpHeader {
+        marker: false,
+        payload_type: 0,
+        sequence: 7,
+        timestamp: 7,
+        ssrc: 7,
+    }
+    .write_to(&[0x22; 160], &mut junk)
+    .unwrap();
+    for _ in 0..STRANGER_PACKETS {
+        // The kernel may refuse some when its buffers are full.
+        let _ = stranger.send_to(&junk, to);
+    }
+    for _ in 0..PEER_PACKETS {
+        let ts = s.ts;
+        peer.send(&mut s, to, 0, false, ts, &marked_frame(2)).await;
+        s.ts = s.ts.wrapping_add(160);
+    }
+
+    // What reached the session is accounted for; the stranger's packets
+    // never count as the call's.
+    let stats = session.stats().await.expect("the session still answers");
+    assert!(stats.foreign > 0, "{stats:?}");
+    assert!(stats.foreign <= u64::from(STRANGER_PACKETS), "{stats:?}");
+    assert!(
+        stats.packets_received <= u64::from(PEER_PACKETS) + 1,
+        "{stats:?}"
+    );
+
+    // The phone goes on talking at its pace, and hears itself again.
+    let talker = peer.clone();
+    let talking = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        for _ in 0..200 {
+            tick.tick().await;
+            let ts = s.ts;
+            talker
+                .send(&mut s, to, 0, false, ts, &marked_frame(3))
+                .await;
+            s.ts = s.ts.wrapping_add(160);
+        }
+    });
+    receive_frame(&peer, &marked_frame(3)).await;
+    talking.abort();
+
+    // Never amplified: one packet per 20 ms frame at most, whatever came in.
+    let stats = session.stats().await.unwrap();
+    let frames = started.elapsed().as_millis() as u64 / 20;
+    eprintln!("[flood] {frames} frame times: {stats:?}");
+    assert!(
+        stats.packets_sent <= frames + 5,
+        "{} packets sent in {frames} frame times: {stats:?}",
+        stats.packets_sent
+    );
+    session.close();
+}

@@ -46,6 +46,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use tokio::sync::oneshot;
 
 pub mod baresip;
+pub mod capture;
 pub mod kamailio;
 pub mod kamailio_edge;
 pub mod redis;

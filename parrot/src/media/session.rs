@@ -27,6 +27,7 @@ use super::rtcp::{
 use super::rtp::{PacketKind, RtpHeader, RtpPacket, classify};
 use super::wav::{self, WavEncoding, WavInfo};
 use super::{CLOCK_RATE, FRAME_SAMPLES};
+use crate::telemetry;
 use std::io::{Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -213,13 +214,16 @@ impl MediaSession {
     }
 
     /// Plays a WAV file (8 kHz mono: 16-bit PCM, A-law or µ-law; at most
-    /// [`MAX_PROMPT_BYTES`]), as [`play_samples`](Self::play_samples).
+    /// [`MAX_PROMPT_BYTES`]), as [`play_samples`](Self::play_samples). A
+    /// file that is missing, unreadable or in another format is
+    /// [`MediaError::File`], naming it and the fault; the session goes on.
     pub async fn play_file(
         &self,
         path: impl AsRef<Path>,
         barge_in: bool,
     ) -> Result<PlayOutcome, MediaError> {
-        let audio = load_wav(path.as_ref()).await?;
+        let path = path.as_ref();
+        let audio = load_wav(path).await.map_err(|e| e.of_file(path))?;
         self.play_samples(audio, barge_in).await
     }
 
@@ -245,13 +249,15 @@ impl MediaSession {
         max: Duration,
     ) -> Result<Recording, MediaError> {
         let path = path.as_ref().to_owned();
+        let named = path.clone();
         let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
             let mut f = std::fs::File::create(path)?;
             f.write_all(&wav::header(0))?;
             Ok(f)
         })
         .await
-        .map_err(|_| MediaError::Ended)??;
+        .map_err(|_| MediaError::Ended)?
+        .map_err(|e| MediaError::Io(e).of_file(&named))?;
         let (done, rx) = oneshot::channel();
         self.send(Command::Record { file, max, done })?;
         rx.await.map_err(|_| MediaError::Ended)?
@@ -470,6 +476,8 @@ struct Task {
     bridge_in: mpsc::Receiver<Frame>,
     digits: mpsc::UnboundedSender<Digit>,
     stats: MediaStats,
+    /// The counts last added to the metrics (`telemetry::media_counts`).
+    reported: MediaStats,
     out: Vec<u8>,
     /// The peer's stream's reception statistics (RFC 3550 §A.1), for our
     /// report blocks.
@@ -519,6 +527,7 @@ impl Task {
             bridge_in,
             digits,
             stats: MediaStats::default(),
+            reported: MediaStats::default(),
             out: Vec::with_capacity(12 + FRAME_SAMPLES),
             source: None,
             started: tokio::time::Instant::now(),
@@ -554,12 +563,27 @@ impl Task {
                 _ = tick.tick() => self.tick().await,
                 () = &mut report => {
                     self.send_report(None).await;
+                    self.report_counts();
                     report.as_mut().reset(tokio::time::Instant::now() + self.report_interval(false));
                 }
             }
         }
         self.send_report(Some("call ended")).await;
+        self.report_counts();
         self.end();
+    }
+
+    /// Adds what was counted since the last call to the metrics (a no-op
+    /// while no metrics listener runs).
+    fn report_counts(&mut self) {
+        let (now, last) = (self.stats, self.reported);
+        telemetry::media_counts(telemetry::MediaCounts {
+            received: now.packets_received - last.packets_received,
+            sent: now.packets_sent - last.packets_sent,
+            late: now.late - last.late,
+            concealed: now.concealed - last.concealed,
+        });
+        self.reported = now;
     }
 
     fn command(&mut self, command: Command) {

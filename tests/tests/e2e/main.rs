@@ -17,6 +17,7 @@ mod extensions;
 mod im;
 mod kamailio_tls;
 mod media;
+mod media_load;
 mod metrics;
 mod mwi;
 mod proxy;
