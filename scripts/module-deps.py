@@ -25,7 +25,7 @@ TEST_FILES = {"tests.rs", "test_support.rs"}
 SANS_IO = {"message", "transaction", "dialog", "proxy", "auth", "sdp",
            "media::rtp", "media::rtcp", "media::receive", "media::jitter",
            "media::conceal", "media::g711", "media::dtmf", "media::tone",
-           "media::wav", "media::negotiate", "media::latch",
+           "media::wav", "media::negotiate", "media::latch", "media::pacer",
            "locate::select", "locate::records", "locate::error",
            "trace::ladder"}
 

@@ -19,7 +19,9 @@ use super::g711::G711;
 use super::jitter::{JitterBuffer, JitterConfig, Playout, Pushed};
 use super::latch::{Latch, Verdict};
 use super::negotiate::MediaParams;
+use super::pacer::Pacer;
 use super::receive::SourceStats;
+use super::receive_batch::Batch;
 use super::rtcp::{
     Goodbye, NtpTimestamp, ReceiverReport, RtcpInterval, RtcpPacket, SdesChunk, SenderInfo,
     SenderReport, parse_compound, write_compound,
@@ -539,11 +541,15 @@ impl Task {
     }
 
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The playout clock: the peer's packets drive it while they come
+        // regularly (one wake-up per packet), the fallback timer otherwise.
+        let mut pacer = Pacer::new();
+        let mut armed = pacer.deadline();
+        let fallback = tokio::time::sleep_until(self.started + armed);
+        tokio::pin!(fallback);
         let report = tokio::time::sleep(self.report_interval(true));
         tokio::pin!(report);
-        let mut rtp_buf = vec![0u8; 2048];
+        let mut rtp_in = Batch::new();
         let mut rtcp_buf = vec![0u8; 2048];
         loop {
             tokio::select! {
@@ -551,8 +557,19 @@ impl Task {
                     Some(Command::Close) | None => break,
                     Some(c) => self.command(c),
                 },
-                r = self.rtp.recv_from(&mut rtp_buf) => match r {
-                    Ok((n, from)) => self.received(&rtp_buf[..n], from),
+                r = rtp_in.receive(&self.rtp) => match r {
+                    Ok(()) => {
+                        for i in 0..rtp_in.len() {
+                            let (datagram, from) = rtp_in.get(i);
+                            if self.received(datagram, from) {
+                                let now = self.started.elapsed();
+                                if pacer.arrival(now) {
+                                    self.tick().await;
+                                    pacer.played(now, true);
+                                }
+                            }
+                        }
+                    }
                     Err(e) => debug!(error = %e, "RTP receive failed"),
                 },
                 r = self.rtcp.recv_from(&mut rtcp_buf) => {
@@ -560,12 +577,19 @@ impl Task {
                         self.rtcp_received(&rtcp_buf[..n], from);
                     }
                 }
-                _ = tick.tick() => self.tick().await,
+                () = &mut fallback => {
+                    self.tick().await;
+                    pacer.played(self.started.elapsed(), false);
+                }
                 () = &mut report => {
                     self.send_report(None).await;
                     self.report_counts();
                     report.as_mut().reset(tokio::time::Instant::now() + self.report_interval(false));
                 }
+            }
+            if pacer.deadline() != armed {
+                armed = pacer.deadline();
+                fallback.as_mut().reset(self.started + armed);
             }
         }
         self.send_report(Some("call ended")).await;
@@ -669,28 +693,30 @@ impl Task {
     }
 
     /// A datagram on the RTP port.
-    fn received(&mut self, datagram: &[u8], from: SocketAddr) {
+    /// Takes a datagram from the RTP port; true when it was the peer's
+    /// (a packet of the call's audio or DTMF from the latched source).
+    fn received(&mut self, datagram: &[u8], from: SocketAddr) -> bool {
         if classify(datagram) != PacketKind::Rtp {
             self.stats.malformed += 1;
-            return;
+            return false;
         }
         let Ok(packet) = RtpPacket::parse(datagram) else {
             self.stats.malformed += 1;
-            return;
+            return false;
         };
         let pt = packet.payload_type;
         let ours = pt == self.params.payload_type || Some(pt) == self.params.dtmf_payload_type;
         if !ours {
             // Comfort noise (RFC 3389) and anything not negotiated.
             self.stats.ignored += 1;
-            return;
+            return false;
         }
         // RFC 4961, guarded (see `latch`): only the latched source's
         // packets are taken, and ours go there.
         let was_latched = self.latch.is_latched();
         if self.latch.packet(from, packet.ssrc, packet.sequence) == Verdict::Drop {
             self.stats.foreign += 1;
-            return;
+            return false;
         }
         if !was_latched {
             self.rtcp_remote = params_rtcp(&Some(from));
@@ -716,13 +742,14 @@ impl Task {
                 Ok(None) => {}
                 Err(_) => self.stats.malformed += 1,
             }
-            return;
+            return true;
         }
         match self.jitter.push_packet(&packet) {
             Pushed::Late => self.stats.late += 1,
             Pushed::Duplicate => self.stats.duplicates += 1,
             _ => {}
         }
+        true
     }
 
     fn digit(&mut self, digit: Digit) {
