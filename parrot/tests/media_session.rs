@@ -298,19 +298,25 @@ async fn a_recording_holds_what_the_peer_said() {
         let (s, path) = (session.clone(), path.clone());
         tokio::spawn(async move { s.record(&path, Duration::from_secs(60)).await })
     };
-    // 25 frames of a tone, then stop the recording.
+    // 25 frames of a tone and 5 of silence, then stop the recording
+    // (what is concealed after the last frame, a repeat of it, is then
+    // silence, whenever the stop lands).
     let mut tone = Tone::new(440.0, -6.0);
-    let frames: Vec<[u8; 160]> = (0..25)
-        .map(|_| {
+    let frames: Vec<[u8; 160]> = (0..30)
+        .map(|i| {
             let mut f = [0u8; 160];
-            G711::Pcmu.encode(&tone.frame(), &mut f);
+            if i < 25 {
+                G711::Pcmu.encode(&tone.frame(), &mut f);
+            } else {
+                G711::Pcmu.encode(&[0; 160], &mut f);
+            }
             f
         })
         .collect();
     peer.talk(session.local_addr(), 0, frames).await.unwrap();
     // Let the jitter buffer play its last frames out.
     timeout(WAIT, async {
-        while session.stats().await.unwrap().played < 25 {
+        while session.stats().await.unwrap().played < 30 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
@@ -318,7 +324,7 @@ async fn a_recording_holds_what_the_peer_said() {
     .expect("played out in time");
     session.stop_recording().unwrap();
     let rec = timeout(WAIT, recording).await.unwrap().unwrap().unwrap();
-    assert!(rec.samples >= 25 * 160, "{rec:?}");
+    assert!(rec.samples >= 30 * 160, "{rec:?}");
     let bytes = std::fs::read(&path).unwrap();
     let info = WavInfo::parse(&bytes).unwrap();
     assert_eq!(info.encoding, WavEncoding::Pcm16);
