@@ -344,6 +344,20 @@ fn ezk_method(m: &ezk_sip_types::Method) -> &'static str {
         .map_or("<other>", |(_, s)| s)
 }
 
+/// Ends the header block of a generated SIP message: an SDP `body` with
+/// its Content-Type and Content-Length, or `Content-Length: 0`.
+pub fn end_headers(message: &mut String, body: Option<&str>) {
+    match body {
+        Some(b) => {
+            message.push_str("Content-Type: application/sdp\r\nContent-Length: ");
+            message.push_str(&b.len().to_string());
+            message.push_str("\r\n\r\n");
+            message.push_str(b);
+        }
+        None => message.push_str("Content-Length: 0\r\n\r\n"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

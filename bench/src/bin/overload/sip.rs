@@ -72,16 +72,7 @@ fn request(a: &Addrs, r: &Request<'_>, out: &mut Vec<u8>, body: Option<&str>) {
     if r.method == "INVITE" {
         let _ = write!(s, "Contact: <sip:gen@{ip}:{}>\r\n", r.port);
     }
-    match body {
-        Some(b) => {
-            let _ = write!(
-                s,
-                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{b}",
-                b.len()
-            );
-        }
-        None => s.push_str("Content-Length: 0\r\n\r\n"),
-    }
+    bench::end_headers(&mut s, body);
     out.clear();
     out.extend_from_slice(s.as_bytes());
 }

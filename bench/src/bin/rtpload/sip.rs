@@ -107,16 +107,7 @@ pub(crate) fn sip_request(
         to = call.to,
         cid = call.call_id,
     );
-    match body {
-        Some(b) => {
-            let _ = write!(
-                s,
-                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{b}",
-                b.len()
-            );
-        }
-        None => s.push_str("Content-Length: 0\r\n\r\n"),
-    }
+    bench::end_headers(&mut s, body);
     s.into_bytes()
 }
 
