@@ -1,14 +1,18 @@
 //! A jitter buffer for audio: packets go in as they arrive, in any order;
 //! one frame comes out per playout tick (every 20 ms), in timestamp
-//! order, a fixed delay behind.
+//! order, a set delay behind.
 //!
 //! Playout is driven by RTP timestamps: each tick plays the frame whose
 //! timestamp is the playout point, then moves the point on by one frame.
 //! So a lost packet and a pause in the sender's stream (silence
 //! suppression) alike give [`Playout::Missing`] for their ticks, and a
 //! packet whose timestamp the point has passed is late and dropped. The
-//! delay is fixed ([`JitterConfig::depth`] ticks before the first frame
-//! plays); memory is a fixed ring of [`JitterConfig::capacity`] slots
+//! delay is the depth ([`JitterConfig::depth`] ticks before the first
+//! frame plays); when the buffer holds more than two frames beyond a
+//! steady stream's level for ten ticks in a row (its playout fell behind:
+//! a hiccup of the player, a burst after a network stall, a sender's
+//! clock running fast), it skips a frame in five until the delay is back
+//! to the depth; memory is a fixed ring of [`JitterConfig::capacity`] slots
 //! holding at most [`JitterConfig::max_payload`] octets each, their
 //! buffers reused from packet to packet.
 //!
@@ -28,6 +32,13 @@ use super::rtp::RtpPacket;
 
 /// The most slots a buffer may have (5 s of 20 ms frames).
 const MAX_SLOTS: usize = 256;
+/// Frames beyond a steady stream's level (the depth and the frame
+/// arriving) the buffer may hold before it catches up.
+const EXCESS_SLACK: usize = 2;
+/// Ticks in a row with more than that before frames are skipped.
+const EXCESS_TICKS: usize = 10;
+/// While catching up, one frame skipped in this many ticks.
+const SKIP_EVERY: usize = 5;
 /// How far behind the playout point (in frames) a packet is still taken
 /// as late or duplicate rather than as a jump: the played-frame history
 /// is one `u64`.
@@ -116,6 +127,9 @@ pub struct JitterStats {
     pub resyncs: u64,
     /// Packets dropped as jumps or as too large.
     pub dropped: u64,
+    /// Frames skipped to bring the delay back to the depth after the
+    /// playout fell behind the sender.
+    pub skipped: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,7 +148,7 @@ struct Slot {
     payload: Vec<u8>,
 }
 
-/// A fixed-delay jitter buffer for one audio stream (one SSRC).
+/// A jitter buffer for one audio stream (one SSRC).
 #[derive(Debug, Clone)]
 pub struct JitterBuffer {
     config: JitterConfig,
@@ -158,6 +172,11 @@ pub struct JitterBuffer {
     timeline: bool,
     /// Consecutive ticks with nothing held.
     underrun_run: usize,
+    /// Consecutive ticks holding more than a steady stream keeps, or
+    /// ticks since the last frame skipped while catching up.
+    excess_run: usize,
+    /// Skipping frames until the steady level is back.
+    catching_up: bool,
     /// The payload of the frame last played (swapped out of its slot).
     current: Vec<u8>,
     stats: JitterStats,
@@ -187,6 +206,8 @@ impl JitterBuffer {
             pending_jump: None,
             timeline: false,
             underrun_run: 0,
+            excess_run: 0,
+            catching_up: false,
             current: Vec::new(),
             stats: JitterStats::default(),
         }
@@ -353,6 +374,48 @@ impl JitterBuffer {
         self.playout_ts = self.playout_ts.wrapping_sub(back);
     }
 
+    /// Skips frames when the buffer has held more than a steady stream
+    /// keeps in it (the depth and the frame arriving) plus
+    /// [`EXCESS_SLACK`] for [`EXCESS_TICKS`] ticks: the playout fell
+    /// behind the sender (a hiccup of the player, a burst after a network
+    /// stall, a sender's clock running fast), and a fixed delay would keep
+    /// that lag for the rest of the call. Then one frame in every
+    /// [`SKIP_EVERY`] ticks goes, until the steady level is back.
+    fn catch_up(&mut self) {
+        let steady = self.config.depth + 1;
+        if self.buffered <= steady {
+            self.excess_run = 0;
+            self.catching_up = false;
+            return;
+        }
+        self.excess_run += 1;
+        if !self.catching_up {
+            if self.buffered <= steady + EXCESS_SLACK {
+                self.excess_run = 0;
+                return;
+            }
+            if self.excess_run < EXCESS_TICKS {
+                return;
+            }
+            self.catching_up = true;
+        } else if self.excess_run < SKIP_EVERY {
+            return;
+        }
+        self.excess_run = 0;
+        let len = self.slots.len();
+        let slot = &mut self.slots[self.head];
+        let held = slot.filled;
+        if held {
+            slot.filled = false;
+            self.buffered -= 1;
+        }
+        self.head = (self.head + 1) % len;
+        self.playout_ts = self.playout_ts.wrapping_add(self.config.frame_samples);
+        // A copy arriving later is a duplicate if this one was held.
+        self.history = (self.history << 1) | u64::from(held);
+        self.stats.skipped += 1;
+    }
+
     /// The playout tick: the frame due now, if any. Call every frame
     /// duration (20 ms). The payload is valid until the next call.
     pub fn pop(&mut self) -> Playout<'_> {
@@ -365,6 +428,7 @@ impl JitterBuffer {
             State::Priming(_) => self.state = State::Playing,
             State::Playing => {}
         }
+        self.catch_up();
         let len = self.slots.len();
         let slot = &mut self.slots[self.head];
         let played = slot.filled;

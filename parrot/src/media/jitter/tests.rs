@@ -270,6 +270,51 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+#[test]
+fn a_playout_fallen_behind_catches_up_by_skipping_frames() {
+    let mut jb = JitterBuffer::new(JitterConfig::default());
+    let s = Stream::PLAIN;
+    let next = std::cell::Cell::new(0u32);
+    let push = |jb: &mut JitterBuffer, k: u32| {
+        for _ in 0..k {
+            s.push(jb, next.get());
+            next.set(next.get() + 1);
+        }
+    };
+    // A steady stream: never more than depth + 1 held, nothing skipped.
+    for _ in 0..50 {
+        push(&mut jb, 1);
+        tick(&mut jb);
+        assert!(jb.buffered() <= 4, "{}", jb.buffered());
+    }
+    assert_eq!(jb.stats().skipped, 0);
+    // The player stalls for five frame times, then catches up: the
+    // five frames that came meanwhile would otherwise stay as delay.
+    push(&mut jb, 5);
+    let mut held = Vec::new();
+    for _ in 0..100 {
+        push(&mut jb, 1);
+        tick(&mut jb);
+        held.push(jb.buffered());
+    }
+    assert!(jb.stats().skipped >= 3, "{:?}", jb.stats());
+    assert!(held[60..].iter().all(|&h| h <= 3), "{held:?}");
+    // Each frame played at most once, in order, and none lost but the
+    // skipped ones.
+    assert_eq!(
+        jb.stats().played + jb.stats().skipped,
+        u64::from(next.get()) - jb.buffered() as u64
+    );
+    // A brief burst (two frames) plays out whole.
+    let skipped = jb.stats().skipped;
+    push(&mut jb, 2);
+    for _ in 0..50 {
+        push(&mut jb, 1);
+        tick(&mut jb);
+    }
+    assert_eq!(jb.stats().skipped, skipped, "{:?}", jb.stats());
+}
+
 proptest! {
     #[test]
     fn no_frame_plays_twice_and_memory_stays_bounded(
