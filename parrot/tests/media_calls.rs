@@ -5,6 +5,8 @@
 //! Parrot's client plays the caller; a UDP socket of the test is its
 //! phone's RTP port.
 
+mod support;
+
 use bytes::Bytes;
 use parrot::client::{CallError, Client};
 use parrot::media::MediaConfig;
@@ -14,6 +16,7 @@ use parrot::sdp::SessionDescription;
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::time::Duration;
+use support::sdp_audio_addr;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
@@ -93,17 +96,6 @@ async fn client() -> Client {
         .expect("client binds")
 }
 
-/// The audio address an SDP answer gives.
-fn media_addr(sdp: &str) -> SocketAddr {
-    let sd: SessionDescription = sdp.parse().expect("valid SDP");
-    let m = &sd.media[0];
-    let ip = sd
-        .connection_of(m)
-        .and_then(|c| c.ip())
-        .expect("an address");
-    SocketAddr::new(ip, m.port)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_gets_a_real_port_echo_and_info_digits_and_frees_it_at_bye() {
     let (addr, mut digits) = server(None).await;
@@ -119,7 +111,7 @@ async fn a_call_gets_a_real_port_echo_and_info_digits_and_frees_it_at_bye() {
         .expect("answered");
     let answer = call.remote_sdp().expect("an answer").to_owned();
     assert!(answer.contains("RTP/AVP 8 101\r\n"), "{answer}");
-    let media = media_addr(&answer);
+    let media = sdp_audio_addr(&answer);
     assert_ne!(media.port(), 0);
     assert_eq!(media.port() % 2, 0, "an even RTP port");
 
@@ -181,7 +173,7 @@ async fn a_call_gets_a_real_port_echo_and_info_digits_and_frees_it_at_bye() {
     assert_eq!(r.status, StatusCode::OK);
     let held = String::from_utf8_lossy(&r.body).into_owned();
     assert!(held.contains("a=recvonly\r\n"), "{held}");
-    assert_eq!(media_addr(&held), media, "the port stays");
+    assert_eq!(sdp_audio_addr(&held), media, "the port stays");
     let r = call.resume().await.expect("re-INVITE answered");
     let resumed = String::from_utf8_lossy(&r.body).into_owned();
     assert!(resumed.contains("a=sendrecv\r\n"), "{resumed}");

@@ -6,15 +6,16 @@
 //!
 //! Its own test binary: the `metrics` recorder is process-global.
 
+mod support;
+
 use parrot::client::Client;
 use parrot::media::rtp::RtpHeader;
 use parrot::prelude::*;
-use parrot::sdp::SessionDescription;
 use std::future::IntoFuture;
-use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use support::http::{get, value};
+use support::sdp_audio_addr;
+use tokio::net::UdpSocket;
 use tokio::time::{Instant, timeout};
 
 /// The longest a loopback exchange may take here.
@@ -40,39 +41,6 @@ impl Echo {
     async fn bye(&mut self, _req: &Request) -> StatusCode {
         StatusCode::OK
     }
-}
-
-async fn get_metrics(addr: SocketAddr) -> String {
-    let mut s = TcpStream::connect(addr).await.expect("connects");
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .await
-        .expect("writes");
-    let mut out = Vec::new();
-    timeout(WAIT, s.read_to_end(&mut out))
-        .await
-        .expect("answered in time")
-        .expect("reads");
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The value of the sample `series` in a `/metrics` page.
-fn value(page: &str, series: &str) -> Option<f64> {
-    page.lines().find_map(|l| {
-        l.strip_prefix(series)
-            .and_then(|rest| rest.strip_prefix(' '))
-            .and_then(|v| v.trim().parse().ok())
-    })
-}
-
-/// The audio address of an SDP answer.
-fn media_addr(sdp: &str) -> SocketAddr {
-    let sd: SessionDescription = sdp.parse().expect("valid SDP");
-    let m = &sd.media[0];
-    let ip = sd
-        .connection_of(m)
-        .and_then(|c| c.ip())
-        .expect("an address");
-    SocketAddr::new(ip, m.port)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,7 +77,7 @@ async fn media_sessions_count_their_rtp_packets_on_the_metrics_page() {
         .wait()
         .await
         .expect("answered");
-    let media = media_addr(call.remote_sdp().expect("an SDP answer"));
+    let media = sdp_audio_addr(call.remote_sdp().expect("an SDP answer"));
 
     // 25 packets of audio, 20 ms apart, and what comes back until the
     // echo of the last one (the session also sends silence before).
@@ -145,7 +113,7 @@ async fn media_sessions_count_their_rtp_packets_on_the_metrics_page() {
     // The session adds its counts when it ends, with the call.
     let deadline = Instant::now() + WAIT;
     let page = loop {
-        let page = get_metrics(metrics).await;
+        let page = get(metrics, "/metrics").await.1;
         if value(&page, "parrot_rtp_packets_received_total").is_some() {
             break page;
         }

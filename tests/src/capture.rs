@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use pcap_file::pcap::PcapParser;
+use pcap_file::{DataLink, TsResolution};
+
 use crate::{KEEP_ENV, read_lossy, sanitize, tail};
 
 /// Environment variable naming the tcpdump binary (default: `tcpdump` on
@@ -165,51 +168,30 @@ fn terminate(mut child: Child) {
 /// nanosecond timestamps, either byte order; Ethernet, Linux cooked or raw
 /// IP link types). Other packets are skipped.
 pub fn parse_pcap(bytes: &[u8]) -> Result<Vec<Datagram>, String> {
-    if bytes.len() < 24 {
-        return Err("shorter than a pcap header".into());
-    }
-    let magic = u32::from_le_bytes(bytes[0..4].try_into().unwrap());
-    let (little, nanos) = match magic {
-        0xa1b2_c3d4 => (true, false),
-        0xa1b2_3c4d => (true, true),
-        0xd4c3_b2a1 => (false, false),
-        0x4d3c_b2a1 => (false, true),
-        other => return Err(format!("not a pcap file (magic {other:#x})")),
-    };
-    let u32_at = |at: usize| {
-        let b: [u8; 4] = bytes[at..at + 4].try_into().unwrap();
-        if little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        }
-    };
-    let link = u32_at(20);
+    let (mut rest, parser) = PcapParser::new(bytes).map_err(|e| format!("not a pcap file: {e}"))?;
+    let header = parser.header();
+    let nanos = header.ts_resolution == TsResolution::NanoSecond;
     let mut out = Vec::new();
-    let mut at = 24;
-    while at + 16 <= bytes.len() {
-        let seconds = u64::from(u32_at(at));
-        let fraction = u64::from(u32_at(at + 4));
-        let captured = u32_at(at + 8) as usize;
-        let body = at + 16;
-        if body + captured > bytes.len() {
-            break; // a record cut short by the kill
-        }
-        let frame = &bytes[body..body + captured];
-        at = body + captured;
-        let time = Duration::from_secs(seconds)
+    // A record cut short by the kill ends the file like its end.
+    while let Ok((next, packet)) = parser.next_raw_packet(rest) {
+        rest = next;
+        let frame = &packet.data[..];
+        let time = Duration::from_secs(u64::from(packet.ts_sec))
             + if nanos {
-                Duration::from_nanos(fraction)
+                Duration::from_nanos(u64::from(packet.ts_frac))
             } else {
-                Duration::from_micros(fraction)
+                Duration::from_micros(u64::from(packet.ts_frac))
             };
-        let ip = match link {
-            // DLT_EN10MB: Ethernet, IPv4 ethertype.
-            1 if frame.len() >= 14 && frame[12..14] == [0x08, 0x00] => &frame[14..],
-            // DLT_LINUX_SLL: 16-octet cooked header.
-            113 if frame.len() >= 16 && frame[14..16] == [0x08, 0x00] => &frame[16..],
-            // DLT_RAW.
-            101 => frame,
+        let ip = match header.datalink {
+            // Ethernet, IPv4 ethertype.
+            DataLink::ETHERNET if frame.len() >= 14 && frame[12..14] == [0x08, 0x00] => {
+                &frame[14..]
+            }
+            // Linux cooked: a 16-octet header.
+            DataLink::LINUX_SLL if frame.len() >= 16 && frame[14..16] == [0x08, 0x00] => {
+                &frame[16..]
+            }
+            DataLink::RAW => frame,
             _ => continue,
         };
         if let Some(datagram) = udp_of(ip, time) {

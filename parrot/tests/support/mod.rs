@@ -12,6 +12,7 @@
 pub mod callee;
 pub mod caller;
 pub mod dnsmasq;
+pub mod http;
 pub mod pki;
 pub mod redis;
 
@@ -121,4 +122,16 @@ pub async fn wait_connections(t: &TransportLayer, n: usize) {
             )
         })
         .unwrap();
+}
+
+/// The audio address (connection address and port of the first media
+/// line) of an SDP answer.
+pub fn sdp_audio_addr(sdp: &str) -> SocketAddr {
+    let sd: parrot::sdp::SessionDescription = sdp.parse().expect("valid SDP");
+    let m = &sd.media[0];
+    let ip = sd
+        .connection_of(m)
+        .and_then(|c| c.ip())
+        .expect("an address");
+    SocketAddr::new(ip, m.port)
 }
