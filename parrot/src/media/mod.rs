@@ -57,7 +57,6 @@ pub mod negotiate;
 pub mod pacer;
 pub mod ports;
 pub mod receive;
-mod receive_batch;
 pub mod rtcp;
 pub mod rtp;
 pub mod session;

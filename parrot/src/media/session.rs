@@ -21,7 +21,6 @@ use super::latch::{Latch, Verdict};
 use super::negotiate::MediaParams;
 use super::pacer::Pacer;
 use super::receive::SourceStats;
-use super::receive_batch::Batch;
 use super::rtcp::{
     Goodbye, NtpTimestamp, ReceiverReport, RtcpInterval, RtcpPacket, SdesChunk, SenderInfo,
     SenderReport, parse_compound, write_compound,
@@ -30,6 +29,7 @@ use super::rtp::{PacketKind, RtpHeader, RtpPacket, classify};
 use super::wav::{self, WavEncoding, WavInfo};
 use super::{CLOCK_RATE, FRAME_SAMPLES};
 use crate::telemetry;
+use crate::transport::recv_batch::Batch;
 use std::io::{Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -549,7 +549,9 @@ impl Task {
         tokio::pin!(fallback);
         let report = tokio::time::sleep(self.report_interval(true));
         tokio::pin!(report);
-        let mut rtp_in = Batch::new();
+        // Two at a time: one back tells the socket is empty (one receive
+        // call per packet); a media datagram of 2048 bytes at most is kept whole.
+        let mut rtp_in = Batch::new(2, 2048);
         let mut rtcp_buf = vec![0u8; 2048];
         loop {
             tokio::select! {

@@ -2,6 +2,7 @@
 //! network, behind one interface for the receive loop and the senders.
 
 use super::memory::MemorySocket;
+use super::recv_batch::Batch;
 use std::io;
 use std::net::SocketAddr;
 use tokio::net::UdpSocket;
@@ -31,16 +32,18 @@ impl DatagramSocket {
         }
     }
 
-    pub(crate) fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+    /// Reads the datagrams waiting, up to the batch's capacity, without
+    /// waiting: `WouldBlock` when there are none.
+    pub(crate) fn try_recv_batch(&self, batch: &mut Batch) -> io::Result<()> {
         match self {
-            DatagramSocket::Os(s) => s.try_recv_from(buf),
-            DatagramSocket::Memory(s) => {
-                let (data, from) = s.try_recv().ok_or(io::ErrorKind::WouldBlock)?;
+            DatagramSocket::Os(s) => batch.try_receive(s),
+            DatagramSocket::Memory(s) => batch.fill_from(|buf| {
+                let (data, from) = s.try_recv()?;
                 // Cut like a datagram larger than the buffer would be.
                 let n = data.len().min(buf.len());
                 buf[..n].copy_from_slice(&data[..n]);
-                Ok((n, from))
-            }
+                Some((n, from))
+            }),
         }
     }
 

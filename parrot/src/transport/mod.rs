@@ -74,6 +74,7 @@ mod inbound;
 mod layer;
 mod memory;
 mod progress;
+pub(crate) mod recv_batch;
 mod sent_by;
 mod shared;
 mod shed;
