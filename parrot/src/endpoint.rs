@@ -577,8 +577,9 @@ struct Driver {
     answer_clocks: HashMap<TransactionId, (std::time::Instant, usize)>,
 }
 
-/// How often the transaction task gives memory back after a peak.
-const SWEEP: Duration = Duration::from_secs(10);
+/// How often the transaction task gives memory back after a peak (the
+/// core's sweep, as often, hands the freed pages to the system).
+const SWEEP: Duration = Duration::from_secs(2);
 
 fn now() -> std::time::Instant {
     // The tokio clock, so that tests with a paused clock drive the timers.

@@ -37,12 +37,13 @@ pub(crate) struct Trim {
 /// Peaks smaller than this are not worth a trim.
 const MIN_PEAK: usize = 1024;
 
-/// Sweeps after a peak during which memory is given back at each one: the
+/// Sweeps after a peak (80 s of the core's 2 s sweeps) during which memory
+/// is given back at each one: the
 /// peak's work ends over a minute or so (transactions absorb
 /// retransmissions for 32 s after their final response, an INVITE's for
 /// up to 64 s), and what it frees in that time is handed back as it goes,
 /// whatever the work still going on.
-const RECOVERY_SWEEPS: u8 = 8;
+const RECOVERY_SWEEPS: u8 = 40;
 
 impl Trim {
     /// Records `live` work (dialogs, transactions) at a sweep; true when
@@ -85,7 +86,7 @@ pub(crate) fn give_back() {
 
 #[cfg(test)]
 mod tests {
-    use super::Trim;
+    use super::{RECOVERY_SWEEPS, Trim};
 
     #[test]
     fn trims_as_the_work_falls_from_a_peak() {
@@ -100,8 +101,9 @@ mod tests {
         assert!(!t.passed_peak(20_000));
         assert!(!t.passed_peak(10_000));
         assert!(t.passed_peak(8_000));
-        for live in [3_000, 700, 700, 700, 700, 700, 700, 700] {
-            assert!(t.passed_peak(live));
+        assert!(t.passed_peak(3_000));
+        for _ in 1..RECOVERY_SWEEPS {
+            assert!(t.passed_peak(700));
         }
         // Recovered: quiet while the work stays where it is.
         assert!(!t.passed_peak(700));
@@ -113,8 +115,9 @@ mod tests {
         let mut t = Trim::default();
         assert!(!t.passed_peak(10_000));
         assert!(t.passed_peak(1_000));
-        for live in [50_000, 4_000, 1_000, 1_000, 1_000, 1_000, 1_000, 1_000] {
-            assert!(t.passed_peak(live));
+        assert!(t.passed_peak(50_000));
+        for _ in 1..RECOVERY_SWEEPS {
+            assert!(t.passed_peak(1_000));
         }
         assert!(!t.passed_peak(1_000));
         // Below the smallest peak worth it: quiet, however low it goes.

@@ -51,8 +51,10 @@ pub(crate) struct Limits {
 }
 
 /// How often the core gives memory back after a peak and logs its shed
-/// summary.
-const SWEEP: Duration = Duration::from_secs(10);
+/// summary: often enough that what a peak's end frees is handed back
+/// within seconds, not left resident until a later sweep (a sweep with
+/// nothing to give back is a few length checks).
+const SWEEP: Duration = Duration::from_secs(2);
 
 /// How often the load is looked at while shedding.
 const RECHECK: Duration = Duration::from_millis(100);

@@ -118,8 +118,8 @@ impl<T> Slab<T> {
     /// Gives memory back after a peak: when the slab is under a quarter
     /// full, every chunk with no entry left is freed (the trailing ones
     /// for good, the others until the slots below them are all taken); and
-    /// the vacant tail of the last chunk when it is more than half of it.
-    /// O(slots of the last chunk + vacant slots): for a periodic sweep.
+    /// the vacant tail of any chunk when it is more than half of it.
+    /// O(slots + vacant slots): for a periodic sweep.
     pub(super) fn shrink(&mut self) {
         let mut changed = false;
         if far_below(self.len, self.capacity()) {
@@ -135,17 +135,18 @@ impl<T> Slab<T> {
                 changed = true;
             }
         }
-        // The vacant tail of the last chunk goes when it is most of the
-        // chunk: new entries take the lowest slots, so once a peak has
-        // passed the tail stays vacant, and it grows again if needed.
-        if let Some(last) = self.chunks.last_mut()
-            && last.len() > 64
-        {
-            let used = last.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
-            if used < last.len() / 2 {
-                last.truncate(used);
-                last.shrink_to_fit();
-                changed = true;
+        // The vacant tail of a chunk goes when it is most of the chunk:
+        // new entries take the lowest slots, so once a peak has passed the
+        // tails stay vacant (each chunk's grows again if needed); a chunk
+        // kept by a few entries of the recovery costs only its used part.
+        for chunk in &mut self.chunks {
+            if chunk.len() > 64 {
+                let used = chunk.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
+                if used < chunk.len() / 2 {
+                    chunk.truncate(used);
+                    chunk.shrink_to_fit();
+                    changed = true;
+                }
             }
         }
         if !changed {
@@ -251,6 +252,24 @@ mod tests {
         assert_eq!(slab.capacity(), 10);
         assert_eq!(slab.insert(10), 10);
         assert_eq!(slab.get(9), Some(&9));
+    }
+
+    #[test]
+    fn the_vacant_tail_of_a_chunk_below_the_last_is_freed_and_grows_again() {
+        let mut slab = Slab::new();
+        let slots: Vec<u32> = (0..2 * CHUNK).map(|i| slab.insert(i)).collect();
+        // The first chunk keeps its lowest ten entries, the second its top one.
+        for &s in &slots[10..2 * CHUNK - 1] {
+            slab.remove(s);
+        }
+        slab.shrink();
+        assert_eq!(slab.capacity(), 10 + CHUNK);
+        // The first chunk fills again from its end, slot by slot.
+        assert_eq!(slab.insert(7), 10);
+        assert_eq!(slab.insert(8), 11);
+        assert_eq!(slab.get(10), Some(&7));
+        assert_eq!(slab.get(2 * CHUNK as u32 - 1), Some(&(2 * CHUNK - 1)));
+        assert!(slab.capacity() < 40 + CHUNK);
     }
 
     #[test]
