@@ -30,8 +30,8 @@ impl Batch {
     pub(crate) fn new(count: usize, size: usize) -> Batch {
         let count = count.clamp(1, MAX_BATCH);
         Batch {
-            // Zeroed memory the kernel maps lazily: only the bytes
-            // datagrams fill become resident.
+            // Allocated once per socket; zeroed, so that fresh pages
+            // from the system need no writing.
             buffers: (0..count)
                 .map(|_| vec![0u8; size].into_boxed_slice())
                 .collect(),
@@ -233,9 +233,13 @@ mod tests {
         // waits (a datagram sent later wakes it).
         let empty = batch.try_receive(&socket).unwrap_err();
         assert_eq!(empty.kind(), io::ErrorKind::WouldBlock);
+        // On the paused clock: the timeout fires as soon as the runtime
+        // has nothing else to do, without a real wait.
+        tokio::time::pause();
         let waiting =
             tokio::time::timeout(std::time::Duration::from_millis(50), batch.receive(&socket))
                 .await;
+        tokio::time::resume();
         assert!(waiting.is_err(), "no datagram was sent");
         a.send_to(b"five", to).await.unwrap();
         batch.receive(&socket).await.unwrap();
