@@ -78,6 +78,10 @@ if [ ! -d tests/browser/node_modules ]; then
         PUPPETEER_SKIP_DOWNLOAD=1 PUPPETEER_SKIP_CHROMIUM_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
 
+# One whole run, not an edit loop: incremental compilation's caches would
+# only double the build directory's size.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 cargo test --workspace --all-targets
 cargo test --workspace --doc
 
