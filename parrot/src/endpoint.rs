@@ -38,6 +38,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, warn};
 
+mod events;
+
+pub use events::{ServerEvent, ServerEvents};
+
 /// Settings of an [`Endpoint`].
 #[derive(Debug, Clone)]
 pub struct EndpointConfig {
@@ -71,52 +75,6 @@ impl Default for EndpointConfig {
             max_backlog: usize::MAX,
         }
     }
-}
-
-/// What the endpoint tells the server-side transaction user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServerEvent {
-    /// A new request; answer it with [`Endpoint::respond`]. Retransmissions
-    /// never appear here.
-    Request {
-        /// Its server transaction.
-        id: TransactionId,
-        /// The request.
-        request: Request,
-        /// Where it came from.
-        origin: Origin,
-    },
-    /// An ACK for a 2xx (it belongs to the dialog, not to a transaction).
-    Ack {
-        /// The ACK.
-        request: Request,
-        /// Where it came from.
-        origin: Origin,
-    },
-    /// The INVITE transaction `id` was cancelled: the endpoint answered the
-    /// CANCEL with 200 and the INVITE with 487 (§9.2).
-    Cancelled {
-        /// The INVITE server transaction.
-        id: TransactionId,
-    },
-    /// A server transaction gave up (Timer H: no ACK for a final response).
-    Timeout {
-        /// The transaction.
-        id: TransactionId,
-        /// The timer.
-        timer: Timer,
-    },
-    /// A response could not be delivered (§17.2.4).
-    TransportError {
-        /// The transaction.
-        id: TransactionId,
-    },
-    /// A response that matched no client transaction (e.g. a 2xx
-    /// retransmission the UAC core must re-ACK, §13.2.2.4).
-    StrayResponse {
-        /// The response.
-        response: Response,
-    },
 }
 
 /// What a client transaction reports to its [`ClientTransaction`] handle.
@@ -322,15 +280,13 @@ pub struct EndpointLoad {
 impl Endpoint {
     /// Binds the transports and starts the transaction layer. Server-side
     /// events arrive on the returned receiver.
-    pub async fn bind(
-        config: EndpointConfig,
-    ) -> Result<(Endpoint, mpsc::UnboundedReceiver<ServerEvent>), TransportError> {
+    pub async fn bind(config: EndpointConfig) -> Result<(Endpoint, ServerEvents), TransportError> {
         let (transport, incoming) = TransportLayer::bind(config.transport.clone()).await?;
         // Subscribed before any connection can open, so no closing is
         // missed.
         let closings = transport.closed_connections();
         let (commands, command_rx) = mpsc::unbounded_channel();
-        let (events, event_rx) = mpsc::unbounded_channel();
+        let (events, event_rx) = ServerEvents::channel();
         let gauges = Arc::new(Gauges::default());
         let mut layer = TransactionLayer::new(config.timers);
         layer.set_max_transactions(config.max_transactions);
@@ -550,7 +506,7 @@ impl std::future::Future for FinalSent {
 struct Driver {
     layer: TransactionLayer<Peer>,
     transport: TransportLayer,
-    incoming: mpsc::Receiver<Incoming>,
+    incoming: mpsc::Receiver<Box<Incoming>>,
     /// The connections as they close, to fail the client transactions
     /// waiting on them (RFC 3261 §17.1.4).
     closings: ConnectionClosings,
@@ -561,7 +517,7 @@ struct Driver {
     /// For send tasks to report failures back without keeping the
     /// endpoint alive.
     command_tx: mpsc::WeakUnboundedSender<Command>,
-    events: mpsc::UnboundedSender<ServerEvent>,
+    events: mpsc::UnboundedSender<Box<ServerEvent>>,
     clients: HashMap<TransactionId, mpsc::UnboundedSender<ClientEvent>>,
     /// Who waits for a server transaction's final response (see
     /// [`Endpoint::final_sent`]); an entry lives no longer than its
@@ -774,7 +730,7 @@ impl Driver {
         }
     }
 
-    fn incoming(&mut self, msg: Incoming) {
+    fn incoming(&mut self, msg: Box<Incoming>) {
         let at = Instant::now();
         self.probe.taken(at, self.incoming.len());
         let origin = msg.origin();
@@ -869,7 +825,7 @@ impl Driver {
 
     fn event(&mut self, ev: LayerEvent<Peer>) {
         let server = |ev| {
-            let _ = self.events.send(ev);
+            let _ = self.events.send(Box::new(ev));
         };
         match ev {
             LayerEvent::Request { id, request, peer } => {

@@ -5,7 +5,7 @@
 //! transactions completing across a lossy link. Every socket binds port 0 so tests run in parallel; timers
 //! run on tokio's paused clock.
 
-use parrot::endpoint::{ClientEvent, Endpoint, EndpointConfig, ServerEvent};
+use parrot::endpoint::{ClientEvent, Endpoint, EndpointConfig, ServerEvent, ServerEvents};
 use parrot::message::{Method, Request, Response, StatusCode};
 use parrot::transaction::Timer;
 use parrot::transport::{ListenerConfig, Protocol, Target, TransportConfig};
@@ -13,7 +13,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::timeout;
 
 mod support;
@@ -32,7 +31,7 @@ fn config() -> EndpointConfig {
     }
 }
 
-async fn endpoint() -> (Endpoint, UnboundedReceiver<ServerEvent>, SocketAddr) {
+async fn endpoint() -> (Endpoint, ServerEvents, SocketAddr) {
     let (ep, events) = Endpoint::bind(config()).await.expect("bind");
     let addr = ep.transport().local_addr(Protocol::Udp).unwrap();
     (ep, events, addr)
@@ -55,9 +54,7 @@ async fn recv_response(sock: &UdpSocket) -> Response {
     parse_response(&recv_datagram(sock, WAIT).await.0)
 }
 
-async fn next_request(
-    events: &mut UnboundedReceiver<ServerEvent>,
-) -> (parrot::transaction::TransactionId, Request) {
+async fn next_request(events: &mut ServerEvents) -> (parrot::transaction::TransactionId, Request) {
     loop {
         match timeout(WAIT, events.recv())
             .await

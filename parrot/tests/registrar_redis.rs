@@ -375,7 +375,7 @@ async fn bindings_lapse_on_redis_time() {
 /// connection to it, as received.
 async fn register_over_tcp(
     transport: &TransportLayer,
-    rx: &mut tokio::sync::mpsc::Receiver<Incoming>,
+    rx: &mut tokio::sync::mpsc::Receiver<Box<Incoming>>,
     call_id: &str,
     instance: &str,
 ) -> (TcpStream, Incoming) {

@@ -39,7 +39,7 @@ fn config() -> TransportConfig {
     }
 }
 
-async fn bind(config: TransportConfig) -> (TransportLayer, Receiver<Incoming>, SocketAddr) {
+async fn bind(config: TransportConfig) -> (TransportLayer, Receiver<Box<Incoming>>, SocketAddr) {
     let (t, rx) = TransportLayer::bind(config).await.unwrap();
     let addr = t.local_addr(Protocol::Tcp).unwrap();
     (t, rx, addr)
@@ -61,7 +61,7 @@ async fn closed_after(s: &mut TcpStream, since: Instant, limit: Duration) -> Opt
 }
 
 /// The next call's Call-ID delivered, as text.
-async fn delivered(rx: &mut Receiver<Incoming>) -> String {
+async fn delivered(rx: &mut Receiver<Box<Incoming>>) -> String {
     let inc = next(rx).await;
     inc.message
         .headers()

@@ -37,7 +37,7 @@ fn config(addr: &str) -> TransportConfig {
     }
 }
 
-async fn bind(config: TransportConfig) -> (TransportLayer, Receiver<Incoming>, SocketAddr) {
+async fn bind(config: TransportConfig) -> (TransportLayer, Receiver<Box<Incoming>>, SocketAddr) {
     let (t, rx) = TransportLayer::bind(config).await.unwrap();
     let addr = t.local_addr(Protocol::Tcp).unwrap();
     (t, rx, addr)

@@ -26,7 +26,7 @@ use support::{WAIT, expect_closed, next, parse_response, request, wait_connectio
 async fn tls_server(
     addr: &str,
     tls: TlsConfig,
-) -> (TransportLayer, Receiver<Incoming>, SocketAddr) {
+) -> (TransportLayer, Receiver<Box<Incoming>>, SocketAddr) {
     let config = TransportConfig {
         listeners: vec![ListenerConfig::tls(addr.parse().unwrap())],
         tls: Some(tls),
@@ -214,7 +214,11 @@ async fn reloading_the_certificate_serves_new_connections_and_keeps_open_ones() 
 }
 
 /// Sends an OPTIONS with Call-ID `id` on `s`; it must be delivered.
-async fn send_and_expect<S: AsyncWrite + Unpin>(s: &mut S, rx: &mut Receiver<Incoming>, id: &str) {
+async fn send_and_expect<S: AsyncWrite + Unpin>(
+    s: &mut S,
+    rx: &mut Receiver<Box<Incoming>>,
+    id: &str,
+) {
     s.write_all(tls_request(id).as_bytes()).await.unwrap();
     let inc = next(rx).await;
     assert_eq!(
@@ -229,7 +233,7 @@ async fn send_and_expect<S: AsyncWrite + Unpin>(s: &mut S, rx: &mut Receiver<Inc
 
 /// A transport that sends over TLS, trusting `ca` only (and the channel
 /// of what it receives, which must be kept for its connections to live).
-async fn tls_client(ca: &Ca) -> (TransportLayer, Receiver<Incoming>) {
+async fn tls_client(ca: &Ca) -> (TransportLayer, Receiver<Box<Incoming>>) {
     mutual_client(ca, None).await
 }
 
@@ -678,7 +682,7 @@ async fn large_messages_and_bursts_cross_tls_both_ways() {
 async fn mutual_client(
     ca: &Ca,
     identity: Option<parrot::transport::Identity>,
-) -> (TransportLayer, Receiver<Incoming>) {
+) -> (TransportLayer, Receiver<Box<Incoming>>) {
     let tls = TlsConfig::client()
         .unwrap()
         .with_roots_pem(ca.pem.as_bytes(), identity)
@@ -835,7 +839,7 @@ async fn client_app(
 }
 
 /// A TLS server on loopback that asks clients for a certificate from `ca`.
-async fn verifying_server(ca: &Ca) -> (TransportLayer, Receiver<Incoming>, SocketAddr) {
+async fn verifying_server(ca: &Ca) -> (TransportLayer, Receiver<Box<Incoming>>, SocketAddr) {
     let tls = TlsConfig::server(ca.server_identity())
         .unwrap()
         .verify_clients_pem(ca.pem.as_bytes())

@@ -17,7 +17,7 @@ mod support;
 
 use support::{WAIT, next, parse_request, recv_datagram, request, top_via};
 
-async fn bind(listener: ListenerConfig) -> (TransportLayer, Receiver<Incoming>) {
+async fn bind(listener: ListenerConfig) -> (TransportLayer, Receiver<Box<Incoming>>) {
     TransportLayer::bind(TransportConfig {
         listeners: vec![listener],
         ..TransportConfig::default()

@@ -27,7 +27,7 @@ mod support;
 use support::pki::Ca;
 use support::{WAIT, next, parse_response, request, wait_connections};
 
-async fn server(config: TransportConfig) -> (TransportLayer, Receiver<Incoming>) {
+async fn server(config: TransportConfig) -> (TransportLayer, Receiver<Box<Incoming>>) {
     TransportLayer::bind(TransportConfig {
         min_receive_bytes: 0,
         ..config
@@ -107,7 +107,7 @@ async fn next_frame<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<
 /// WSS) and its answer comes back on the same connection, one frame.
 async fn round_trip<S: AsyncRead + AsyncWrite + Unpin>(
     t: &TransportLayer,
-    rx: &mut Receiver<Incoming>,
+    rx: &mut Receiver<Box<Incoming>>,
     ws: &mut WebSocketStream<S>,
     protocol: Protocol,
 ) {

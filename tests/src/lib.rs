@@ -370,7 +370,7 @@ impl Server {
 /// its connections to live.
 pub async fn tls_client_transport(
     tls: TlsConfig,
-) -> Result<(TransportLayer, tokio::sync::mpsc::Receiver<Incoming>), TransportError> {
+) -> Result<(TransportLayer, tokio::sync::mpsc::Receiver<Box<Incoming>>), TransportError> {
     let config = TransportConfig {
         listeners: vec![ListenerConfig::udp(SocketAddr::from((LOOPBACK, 0)))],
         tls: Some(tls),

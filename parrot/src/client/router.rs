@@ -7,7 +7,7 @@
 
 use super::CallTable;
 use crate::dialog::DialogId;
-use crate::endpoint::{Endpoint, ServerEvent};
+use crate::endpoint::{Endpoint, ServerEvent, ServerEvents};
 use crate::message::{HeaderName, Method, Request, Response, StatusCode};
 use crate::transaction::TransactionId;
 use crate::transport::Protocol;
@@ -40,11 +40,7 @@ pub(crate) enum DialogInput {
 const ALLOW_OUTSIDE: &str = "ACK, BYE, CANCEL, OPTIONS";
 
 /// Runs until the endpoint stops.
-pub(crate) async fn run(
-    endpoint: Endpoint,
-    mut events: mpsc::UnboundedReceiver<ServerEvent>,
-    calls: CallTable,
-) {
+pub(crate) async fn run(endpoint: Endpoint, mut events: ServerEvents, calls: CallTable) {
     while let Some(ev) = events.recv().await {
         match ev {
             ServerEvent::Request {

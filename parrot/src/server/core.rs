@@ -16,7 +16,7 @@ use super::session::{self, Exit, Parked};
 use super::session_state::Shared;
 use super::{Factory, catch};
 use crate::dialog::DialogId;
-use crate::endpoint::{Endpoint, QueueProbe, ServerEvent};
+use crate::endpoint::{Endpoint, QueueProbe, ServerEvent, ServerEvents};
 use crate::memory::{Trim, shrink_map};
 use crate::message::{Method, Request, Response, StatusCode, Text};
 use crate::transaction::{TimerConfig, TransactionId};
@@ -83,7 +83,7 @@ type Done<H> = (Option<DialogId>, Exit<H>);
 
 pub(crate) struct Core<H: UasHandler> {
     endpoint: Endpoint,
-    events: mpsc::UnboundedReceiver<ServerEvent>,
+    events: ServerEvents,
     factory: Factory<H>,
     limits: Limits,
     shared: Arc<Shared<H::Event>>,
@@ -127,7 +127,7 @@ pub(crate) struct Core<H: UasHandler> {
 impl<H: UasHandler> Core<H> {
     pub(crate) fn new(
         endpoint: Endpoint,
-        events: mpsc::UnboundedReceiver<ServerEvent>,
+        events: ServerEvents,
         factory: Factory<H>,
         limits: Limits,
         timers: TimerConfig,

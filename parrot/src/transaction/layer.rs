@@ -57,7 +57,7 @@ use crate::message::{HeaderName, Message, Method, Request, Response, StatusCode}
 use crate::rate::TokenBucket;
 use crate::transport::ConnectionId;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::Instant;
 
 /// What the layer tells its transaction user.
@@ -295,6 +295,7 @@ impl<P: Clone> TransactionLayer<P> {
     /// there is nothing to do; meant for a periodic sweep, not for every
     /// operation (a shrink right before growing again would only churn).
     pub fn shrink(&mut self) {
+        self.move_settled_down();
         self.table.shrink();
         shrink_vec_deque(&mut self.out);
         shrink_vec_deque(&mut self.settled_order);
@@ -305,6 +306,46 @@ impl<P: Clone> TransactionLayer<P> {
         if self.scratch.capacity() > 4096 {
             self.scratch = Vec::new();
         }
+    }
+
+    /// Moves settled non-INVITE server transactions down to the lowest
+    /// vacant slots while the slab is at most half used. Each lives on for
+    /// up to 64×T1 (Timer J, §17.2.2) only to absorb retransmissions, and
+    /// nothing outside the layer names it any more (its final response is
+    /// sent, it has left the connection table): the ones a peak's end left
+    /// high up would otherwise keep their chunk's memory until the last of
+    /// them ended. O(slots) when there is something to move.
+    fn move_settled_down(&mut self) {
+        if !self.table.half_empty() {
+            return;
+        }
+        let mut moved = HashMap::new();
+        for slot in (0..self.table.slots()).rev() {
+            let Some(entry) = self.table.get(slot) else {
+                continue;
+            };
+            if !matches!(entry.tx, Transaction::ServerNonInvite(_)) || !entry.tx.is_settled() {
+                continue;
+            }
+            let (serial, deadline) = (entry.serial, entry.deadline);
+            // None: no vacant slot below this one, nor below the rest.
+            let Some(to) = self.table.relocate(slot) else {
+                break;
+            };
+            if let Some(at) = deadline {
+                self.heap.push(Reverse((at, to)));
+            }
+            moved.insert(serial, to);
+        }
+        if moved.is_empty() {
+            return;
+        }
+        for id in &mut self.settled_order {
+            if let Some(&to) = moved.get(&id.serial) {
+                id.slot = to;
+            }
+        }
+        self.compact_heap();
     }
 
     /// Room the tables have, in entries summed over all of them (slab

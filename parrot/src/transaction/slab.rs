@@ -7,8 +7,10 @@
 //! memory the entries need. Chunks never move an entry, and each is
 //! allocated only as far as it has been used.
 //!
-//! Entries cannot move, so after a peak only a chunk with no entry left,
-//! or the unused end of the last one, can go. New entries always take the
+//! The slab never moves an entry on its own, so after a peak only a chunk
+//! with no entry left, or the vacant end of one, can go; its owner may
+//! move entries nobody else names down ([`Slab::lowest_vacant`], then
+//! remove and insert). New entries always take the
 //! lowest vacant slot: a trickle of work going on after a peak (probes, a
 //! few calls) then settles in the first slots while the peak's entries
 //! end, instead of reusing the slots the peak freed last, high up, and
@@ -110,6 +112,20 @@ impl<T> Slab<T> {
         u32::try_from(slot).expect("fewer than 2^32 slots")
     }
 
+    /// The slot the next [`insert`](Self::insert) takes, if one is vacant
+    /// (`None`: it would start a new chunk).
+    pub(super) fn lowest_vacant(&self) -> Option<u32> {
+        self.free.peek().map(|slot| slot.0)
+    }
+
+    /// One past the highest slot that may be occupied.
+    pub(super) fn end(&self) -> u32 {
+        let Some(last) = self.chunks.len().checked_sub(1) else {
+            return 0;
+        };
+        u32::try_from(last * Self::CHUNK + self.chunks[last].len()).expect("fewer than 2^32 slots")
+    }
+
     /// Slots allocated (live or vacant).
     pub(super) fn capacity(&self) -> usize {
         self.chunks.iter().map(Vec::capacity).sum()
@@ -204,6 +220,24 @@ mod tests {
         assert_eq!(slab.insert(23), 10);
         assert_eq!(slab.get(5), Some(&21));
         assert_eq!(slab.len(), 11);
+    }
+
+    #[test]
+    fn the_lowest_vacant_slot_and_the_end_are_known_before_an_insert() {
+        let mut slab = Slab::new();
+        assert_eq!((slab.lowest_vacant(), slab.end()), (None, 0));
+        for i in 0..10 {
+            slab.insert(i);
+        }
+        assert_eq!((slab.lowest_vacant(), slab.end()), (Some(10), 10));
+        slab.remove(9);
+        slab.remove(4);
+        assert_eq!((slab.lowest_vacant(), slab.end()), (Some(4), 10));
+        // An entry moved down: removed, then inserted where it said.
+        let v = slab.remove(8).unwrap();
+        assert_eq!(slab.insert(v), 4);
+        assert_eq!(slab.get(4), Some(&8));
+        assert_eq!(slab.lowest_vacant(), Some(8));
     }
 
     #[test]

@@ -217,6 +217,13 @@ impl KeyIndex {
         }
     }
 
+    /// Points the mapping to `from` of the key whose hash is `hash` at `to`.
+    fn relink(&mut self, hash: KeyHash, from: KeyRef, to: KeyRef) {
+        if let Some(e) = self.0.find_mut(hash.wide(), |e| e.at == from) {
+            e.at = to;
+        }
+    }
+
     /// Removes the mapping to `at` of the key whose hash is `hash`, if
     /// there is one (a later transaction may have taken the key over).
     fn remove(&mut self, hash: KeyHash, at: KeyRef) {
@@ -369,6 +376,40 @@ impl<P> Table<P> {
             }
         }
         Some(entry)
+    }
+
+    /// Moves the transaction in `slot` to the lowest vacant slot if that is
+    /// below it, keeping its key mappings (its serial too: a stale
+    /// [`TransactionId`] naming the old slot names nothing). The new slot,
+    /// or `None` when there is none lower.
+    pub(super) fn relocate(&mut self, slot: u32) -> Option<u32> {
+        if self.slab.lowest_vacant()? >= slot {
+            return None;
+        }
+        let entry = self.slab.remove(slot)?;
+        let to = self.slab.insert(entry);
+        let entry = self.slab.get(to)?;
+        let index = if entry.is_server() {
+            &mut self.server_keys
+        } else {
+            &mut self.client_keys
+        };
+        for alias in [false, true] {
+            if let Some(key) = entry.key(alias) {
+                index.relink(key.hash(), KeyRef::new(slot, alias), KeyRef::new(to, alias));
+            }
+        }
+        Some(to)
+    }
+
+    /// One past the highest slot that may hold a transaction.
+    pub(super) fn slots(&self) -> u32 {
+        self.slab.end()
+    }
+
+    /// Whether at most half the slab's room is used.
+    pub(super) fn half_empty(&self) -> bool {
+        self.slab.len() * 2 <= self.slab.capacity()
     }
 
     /// Room the slab and the match tables have, in entries.

@@ -14,7 +14,7 @@ use tracing::{debug, warn};
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Inbound {
     /// Deliver it upward.
-    Deliver(Incoming),
+    Deliver(Box<Incoming>),
     /// Answer it with this error response and drop it.
     Reply(Box<Response>),
     /// Drop it.
@@ -37,13 +37,13 @@ pub(crate) fn classify(message: Message, origin: Origin) -> Inbound {
         },
         m @ Message::Response(_) => m,
     };
-    Inbound::Deliver(Incoming {
+    Inbound::Deliver(Box::new(Incoming {
         message,
         source: origin.source,
         local: origin.local,
         protocol: origin.protocol,
         connection: origin.connection,
-    })
+    }))
 }
 
 /// Handles a message that failed to parse: the error response for a

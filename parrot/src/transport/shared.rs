@@ -24,7 +24,7 @@ pub(crate) struct UdpEndpoint {
 /// State shared by the handles and every task.
 pub(crate) struct Shared {
     pub(crate) config: TransportConfig,
-    pub(crate) incoming: mpsc::Sender<Incoming>,
+    pub(crate) incoming: mpsc::Sender<Box<Incoming>>,
     pub(crate) listeners: Vec<Listener>,
     pub(crate) udp: Vec<UdpEndpoint>,
     pub(crate) conns: Mutex<ConnTable>,

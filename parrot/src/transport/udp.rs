@@ -176,7 +176,7 @@ async fn datagram(
 /// here while the queue is half full (new work was shed above), and they
 /// wait for room: the half kept free is theirs. False once nobody takes
 /// incoming messages any more.
-async fn deliver(queue: &mpsc::Sender<Incoming>, incoming: Incoming) -> bool {
+async fn deliver(queue: &mpsc::Sender<Box<Incoming>>, incoming: Box<Incoming>) -> bool {
     match queue.try_send(incoming) {
         Ok(()) => true,
         Err(TrySendError::Closed(_)) => false,

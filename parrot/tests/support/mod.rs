@@ -88,8 +88,8 @@ pub async fn recv_datagram(sock: &UdpSocket, wait: Duration) -> (Vec<u8>, Socket
 }
 
 /// The next message the transport delivers, within [`WAIT`].
-pub async fn next(rx: &mut Receiver<Incoming>) -> Incoming {
-    timeout(WAIT, rx.recv())
+pub async fn next(rx: &mut Receiver<Box<Incoming>>) -> Incoming {
+    *timeout(WAIT, rx.recv())
         .await
         .expect("no message")
         .expect("channel closed")

@@ -805,6 +805,107 @@ fn tables_give_memory_back_after_a_peak() {
     assert!(layer.table.chunks().len() <= 1);
 }
 
+/// A request answered 200 at `now`: the request and its transaction.
+fn answered(
+    layer: &mut Layer,
+    now: Instant,
+    method: Method,
+    branch: &str,
+) -> (Request, TransactionId) {
+    let req = request(method, branch);
+    layer.handle_request(now, req.clone(), "peer", false);
+    let id = request_id(&drain(layer));
+    layer.respond(now, id, response(&req, 200)).unwrap();
+    drain(layer);
+    (req, id)
+}
+
+#[test]
+fn settled_transactions_left_high_after_a_peak_move_down_and_still_work() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    // A peak's transactions take the first 2000 slots; 20 s later a
+    // trickle takes the next 40, above them.
+    for i in 0..2000 {
+        answered(&mut layer, t0, Method::Register, &format!("z9hG4bKpeak{i}"));
+    }
+    let late_at = at(t0, 20_000);
+    let late: Vec<_> = (0..40)
+        .map(|i| {
+            answered(
+                &mut layer,
+                late_at,
+                Method::Options,
+                &format!("z9hG4bKlate{i}"),
+            )
+        })
+        .collect();
+    assert!(late.iter().all(|(_, id)| id.slot >= 2000));
+    // The peak ends (Timer J); the trickle lives on for 19 s more, high
+    // in the chunk.
+    run_until(&mut layer, at(t0, 33_000));
+    assert_eq!((layer.len(), layer.settled()), (40, 40));
+    let before = layer.table.chunks()[0].capacity();
+    layer.shrink();
+    let after = layer.table.chunks()[0].capacity();
+    assert!(
+        before >= 2040 && after <= 64,
+        "chunk capacity {before} before, {after} after"
+    );
+    assert!(late.iter().all(|(_, id)| layer.get(*id).is_none()), "moved");
+    assert_eq!((layer.len(), layer.settled()), (40, 40));
+    // A moved transaction still absorbs its request's retransmission.
+    layer.handle_request(at(t0, 34_000), late[7].0.clone(), "peer", false);
+    assert_eq!(sent_statuses(&drain(&mut layer)), [(200, "OPTIONS".into())]);
+    assert_eq!(layer.absorbed(), 1);
+    // The settled cap still finds the oldest of them.
+    layer.set_max_settled(39);
+    let out = drain(&mut layer);
+    assert!(
+        matches!(events(&out)[..], [LayerEvent::Terminated { .. }]),
+        "{out:?}"
+    );
+    assert_eq!((layer.len(), layer.settled()), (39, 39));
+    // Timer J ends the rest on time, and they leave nothing behind.
+    let out = run_until(&mut layer, at(late_at, 31_999));
+    assert!(events(&out).is_empty(), "{out:?}");
+    let out = run_until(&mut layer, at(late_at, 33_000));
+    let ended = events(&out)
+        .iter()
+        .filter(|e| matches!(e, LayerEvent::Terminated { .. }))
+        .count();
+    assert_eq!(ended, 39);
+    assert_eq!((layer.len(), layer.settled()), (0, 0));
+    assert!(layer.settled_order.is_empty());
+}
+
+#[test]
+fn only_settled_non_invite_server_transactions_move() {
+    let t0 = Instant::now();
+    let mut layer = new_layer();
+    for i in 0..100 {
+        answered(&mut layer, t0, Method::Register, &format!("z9hG4bKpeak{i}"));
+    }
+    // 20 s later: an INVITE answered 200 (Accepted: its TU may still name
+    // it), a request not answered yet, and a settled OPTIONS.
+    let late_at = at(t0, 20_000);
+    let (_, invite) = answered(&mut layer, late_at, Method::Invite, "z9hG4bKinv");
+    let pending_req = request(Method::Message, "z9hG4bKmsg");
+    layer.handle_request(late_at, pending_req.clone(), "peer", false);
+    let pending = request_id(&drain(&mut layer));
+    let (_, options) = answered(&mut layer, late_at, Method::Options, "z9hG4bKopt");
+    run_until(&mut layer, at(t0, 33_000));
+    assert_eq!(layer.len(), 3);
+    layer.shrink();
+    assert!(layer.get(options).is_none(), "the OPTIONS moved");
+    assert!(layer.get(invite).is_some());
+    assert!(layer.get(pending).is_some());
+    layer
+        .respond(at(t0, 34_000), pending, response(&pending_req, 200))
+        .unwrap();
+    assert_eq!(sent_statuses(&drain(&mut layer)), [(200, "MESSAGE".into())]);
+}
+
 #[test]
 fn shedding_drops_unreliable_requests_beyond_the_refusal_budget() {
     let t0 = Instant::now();
