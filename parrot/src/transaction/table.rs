@@ -233,6 +233,16 @@ impl KeyIndex {
     }
 }
 
+/// Whether `entry` (in `slot`) is a server transaction, and the mappings
+/// its key and its ACK alias have in that side's match table.
+fn mapped_keys<P>(entry: &Entry<P>, slot: u32) -> (bool, [Option<(KeyHash, KeyRef)>; 2]) {
+    let mapping = |alias| {
+        let key = entry.key(alias)?;
+        Some((key.hash(), KeyRef::new(slot, alias)))
+    };
+    (entry.is_server(), [mapping(false), mapping(true)])
+}
+
 /// The key stored at `at`.
 fn stored<P>(slab: &Slab<Entry<P>>, at: KeyRef) -> Option<&[u8]> {
     slab.get(at.slot())?.key(at.alias()).map(StoredKey::bytes)
@@ -365,17 +375,21 @@ impl<P> Table<P> {
     /// Removes the transaction in `slot` and its keys' mappings.
     pub(super) fn remove(&mut self, slot: u32) -> Option<Entry<P>> {
         let entry = self.slab.remove(slot)?;
-        let index = if entry.is_server() {
+        let (server, keys) = mapped_keys(&entry, slot);
+        let index = self.index_mut(server);
+        for (hash, at) in keys.into_iter().flatten() {
+            index.remove(hash, at);
+        }
+        Some(entry)
+    }
+
+    /// The match table of the server or the client side.
+    fn index_mut(&mut self, server: bool) -> &mut KeyIndex {
+        if server {
             &mut self.server_keys
         } else {
             &mut self.client_keys
-        };
-        for alias in [false, true] {
-            if let Some(key) = entry.key(alias) {
-                index.remove(key.hash(), KeyRef::new(slot, alias));
-            }
         }
-        Some(entry)
     }
 
     /// Moves the transaction in `slot` to the lowest vacant slot if that is
@@ -387,17 +401,11 @@ impl<P> Table<P> {
             return None;
         }
         let entry = self.slab.remove(slot)?;
+        let (server, keys) = mapped_keys(&entry, slot);
         let to = self.slab.insert(entry);
-        let entry = self.slab.get(to)?;
-        let index = if entry.is_server() {
-            &mut self.server_keys
-        } else {
-            &mut self.client_keys
-        };
-        for alias in [false, true] {
-            if let Some(key) = entry.key(alias) {
-                index.relink(key.hash(), KeyRef::new(slot, alias), KeyRef::new(to, alias));
-            }
+        let index = self.index_mut(server);
+        for (hash, at) in keys.into_iter().flatten() {
+            index.relink(hash, at, KeyRef::new(to, at.alias()));
         }
         Some(to)
     }

@@ -820,15 +820,22 @@ fn answered(
     (req, id)
 }
 
-#[test]
-fn settled_transactions_left_high_after_a_peak_move_down_and_still_work() {
+/// A layer that has taken `peak` REGISTERs at once and answered them 200
+/// (settled until Timer J, 32 s later), and when.
+fn after_a_peak(peak: usize) -> (Layer, Instant) {
     let t0 = Instant::now();
     let mut layer = new_layer();
-    // A peak's transactions take the first 2000 slots; 20 s later a
-    // trickle takes the next 40, above them.
-    for i in 0..2000 {
+    for i in 0..peak {
         answered(&mut layer, t0, Method::Register, &format!("z9hG4bKpeak{i}"));
     }
+    (layer, t0)
+}
+
+#[test]
+fn settled_transactions_left_high_after_a_peak_move_down_and_still_work() {
+    // A peak's transactions take the first 2000 slots; 20 s later a
+    // trickle takes the next 40, above them.
+    let (mut layer, t0) = after_a_peak(2000);
     let late_at = at(t0, 20_000);
     let late: Vec<_> = (0..40)
         .map(|i| {
@@ -881,11 +888,7 @@ fn settled_transactions_left_high_after_a_peak_move_down_and_still_work() {
 
 #[test]
 fn only_settled_non_invite_server_transactions_move() {
-    let t0 = Instant::now();
-    let mut layer = new_layer();
-    for i in 0..100 {
-        answered(&mut layer, t0, Method::Register, &format!("z9hG4bKpeak{i}"));
-    }
+    let (mut layer, t0) = after_a_peak(100);
     // 20 s later: an INVITE answered 200 (Accepted: its TU may still name
     // it), a request not answered yet, and a settled OPTIONS.
     let late_at = at(t0, 20_000);
