@@ -168,6 +168,10 @@ fn add_to_tag(resp: &mut Response, tag: &str) {
     // Append the parameter to the field as it stands rather than encode
     // the whole To again: a tag is a header parameter whether or not the
     // address is in angle brackets (§20, §25.1 `to-param`).
-    let tagged = format!("{};tag={tag}", raw.as_str().trim_end());
+    let field = raw.as_str().trim_end();
+    let mut tagged = String::with_capacity(field.len() + 5 + tag.len());
+    tagged.push_str(field);
+    tagged.push_str(";tag=");
+    tagged.push_str(tag);
     resp.headers.set(HeaderName::To, tagged);
 }

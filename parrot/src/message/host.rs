@@ -29,9 +29,7 @@ impl Host {
             return Err(bad());
         }
         let b = s.as_bytes();
-        if b.iter().all(|c| c.is_ascii_digit() || *c == b'.')
-            && let Ok(v4) = s.parse::<Ipv4Addr>()
-        {
+        if let Some(v4) = parse_ipv4(b) {
             return Ok(Host::Ipv4(v4));
         }
         // hostname = *( domainlabel "." ) toplabel [ "." ]; labels are
@@ -87,9 +85,100 @@ impl fmt::Display for Host {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Host::Domain(d) => f.write_str(d),
-            Host::Ipv4(a) => write!(f, "{a}"),
+            Host::Ipv4(a) => f.write_str(Ipv4Text::new(*a).as_str()),
             Host::Ipv6(a) => write!(f, "[{a}]"),
         }
+    }
+}
+
+/// Parses a dotted-quad IPv4 address exactly as `Ipv4Addr::from_str`
+/// does (four decimal octets of one to three digits, none above 255 and
+/// none with a leading zero), in one pass: hosts, Via addresses and SDP
+/// addresses are parsed on every message, and the standard parser's
+/// generic machinery cost several times as much.
+pub(crate) fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (n, octet) in octets.iter_mut().enumerate() {
+        if n > 0 {
+            if s.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut value = 0u16;
+        while i - start < 3
+            && let Some(d) = s.get(i).filter(|d| d.is_ascii_digit())
+        {
+            value = value * 10 + u16::from(d - b'0');
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 || (digits > 1 && s[start] == b'0') || value > 255 {
+            return None;
+        }
+        *octet = value as u8;
+    }
+    (i == s.len()).then_some(Ipv4Addr::from(octets))
+}
+
+/// An IPv4 address in dotted-quad text, written without the formatting
+/// machinery (`Ipv4Addr`'s `Display` goes through it once per octet).
+pub(crate) struct Ipv4Text {
+    buf: [u8; 15],
+    len: usize,
+}
+
+impl Ipv4Text {
+    /// `ip` as text.
+    pub(crate) fn new(ip: Ipv4Addr) -> Self {
+        let mut text = Ipv4Text {
+            buf: [0; 15],
+            len: 0,
+        };
+        for (n, octet) in ip.octets().into_iter().enumerate() {
+            if n > 0 {
+                text.push(b'.');
+            }
+            if octet >= 100 {
+                text.push(b'0' + octet / 100);
+            }
+            if octet >= 10 {
+                text.push(b'0' + octet / 10 % 10);
+            }
+            text.push(b'0' + octet % 10);
+        }
+        text
+    }
+
+    fn push(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+
+    /// The text.
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII digits and dots were written.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+/// Parses an IP address as `IpAddr::from_str` does, IPv4 through
+/// [`parse_ipv4`].
+pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
+    match parse_ipv4(s.as_bytes()) {
+        Some(a) => Some(IpAddr::V4(a)),
+        None => s.parse::<Ipv6Addr>().ok().map(IpAddr::V6),
+    }
+}
+
+/// An IP address as text: IPv4 through [`Ipv4Text`], IPv6 as the standard
+/// library writes it.
+pub(crate) fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(a) => Ipv4Text::new(a).as_str().to_owned(),
+        IpAddr::V6(a) => a.to_string(),
     }
 }
 
@@ -145,5 +234,61 @@ mod tests {
         assert!(hp("").is_err());
         assert!(Host::parse(&Text::new(), "a..b").is_err());
         assert!(Host::Domain("A.b".into()).eq_ignore_case(&Host::Domain("a.B".into())));
+    }
+
+    #[test]
+    fn ipv4_parsed_and_written_as_the_standard_library_does() {
+        for s in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "192.0.2.7",
+            "10.0.0.1",
+            "1.22.133.4",
+        ] {
+            let a: Ipv4Addr = s.parse().unwrap();
+            assert_eq!(parse_ipv4(s.as_bytes()), Some(a), "{s}");
+            assert_eq!(Ipv4Text::new(a).as_str(), s);
+            assert_eq!(Host::Ipv4(a).to_string(), s);
+        }
+        for s in [
+            "",
+            "1.2.3",
+            "1.2.3.4.",
+            ".1.2.3.4",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "1.2.3.256",
+            "01.2.3.4",
+            "1.2.3.04",
+            "1.2.3.0444",
+            "1.2.3.4444",
+            "1..3.4",
+            "1.2.3.4 ",
+            "1.2.3.-4",
+            "a.b.c.d",
+            "1.2.3.4a",
+            "١.2.3.4",
+        ] {
+            assert_eq!(parse_ipv4(s.as_bytes()), None, "{s:?}");
+            assert!(s.parse::<Ipv4Addr>().is_err(), "{s:?}");
+        }
+        assert_eq!(parse_ip("::1"), Some(IpAddr::V6(Ipv6Addr::LOCALHOST)));
+        assert_eq!(parse_ip("example.com"), None);
+        assert_eq!(ip_text("2001:db8::1".parse().unwrap()), "2001:db8::1");
+        assert_eq!(ip_text("192.0.2.7".parse().unwrap()), "192.0.2.7");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ipv4_parse_agrees_with_the_standard_library(s in "[0-9.]{0,18}|[0-9]{1,3}(\\.[0-9]{1,4}){3}") {
+            proptest::prop_assert_eq!(parse_ipv4(s.as_bytes()), s.parse::<Ipv4Addr>().ok());
+        }
+
+        #[test]
+        fn ipv4_text_agrees_with_the_standard_library(octets in proptest::array::uniform4(0u8..)) {
+            let a = Ipv4Addr::from(octets);
+            let text = Ipv4Text::new(a);
+            proptest::prop_assert_eq!(text.as_str(), a.to_string());
+        }
     }
 }

@@ -42,6 +42,7 @@ pub use framing::{Frame, StreamDecoder};
 pub use header_name::HeaderName;
 pub use headers::{Header, HeaderKey, Headers};
 pub use host::{Host, parse_hostport};
+pub(crate) use host::{ip_text, parse_ip};
 pub use method::Method;
 pub use name_addr::*;
 pub use params::{HeaderSyntax, Param, ParamSyntax, Params};

@@ -1,5 +1,6 @@
 //! The session description model (RFC 4566 §5) and its accessors.
 
+use crate::message::{ip_text, parse_ip};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -250,14 +251,14 @@ impl Connection {
         Connection {
             nettype: "IN".into(),
             addrtype: addrtype(ip).into(),
-            address: ip.to_string(),
+            address: ip_text(ip),
         }
     }
 
     /// The address as an IP address, when it is one (not a host name, no
     /// multicast `/ttl`).
     pub fn ip(&self) -> Option<IpAddr> {
-        self.address.parse().ok()
+        parse_ip(&self.address)
     }
 }
 
@@ -273,7 +274,7 @@ impl Origin {
             session_version: id,
             nettype: "IN".into(),
             addrtype: addrtype(ip).into(),
-            address: ip.to_string(),
+            address: ip_text(ip),
         }
     }
 }

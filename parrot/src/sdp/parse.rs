@@ -5,7 +5,7 @@ use super::model::{
     Attribute, Bandwidth, Connection, Direction, MediaDescription, Origin, RtpMap,
     SessionDescription, Timing, is_rtp_proto, parse_digits,
 };
-use std::net::IpAddr;
+use crate::message::parse_ip;
 use std::str::FromStr;
 
 /// `token` (RFC 4566 §9): the characters of attribute names and encoding
@@ -78,11 +78,11 @@ pub(super) fn parse_connection(value: &str) -> Option<Connection> {
     // suffix) or a host name.
     if nettype == "IN" {
         let host = address.split('/').next().unwrap_or("");
-        let ok = match (addrtype, host.parse::<IpAddr>()) {
-            ("IP4", Ok(ip)) => ip.is_ipv4(),
-            ("IP6", Ok(ip)) => ip.is_ipv6(),
-            (_, Ok(_)) => false,
-            (_, Err(_)) => is_hostname(host),
+        let ok = match (addrtype, parse_ip(host)) {
+            ("IP4", Some(ip)) => ip.is_ipv4(),
+            ("IP6", Some(ip)) => ip.is_ipv6(),
+            (_, Some(_)) => false,
+            (_, None) => is_hostname(host),
         };
         let suffix_ok = address
             .split('/')

@@ -1,4 +1,9 @@
 //! Writing a session description (RFC 4566 §5), lines ending in CRLF.
+//!
+//! Every part is written into a string by appending slices and
+//! decimals rather than through `write!`: a call's answer is written once
+//! per call, and the formatting machinery cost several times as much. The
+//! `Display` impls hand the same text to the formatter.
 
 use super::model::{
     Attribute, Bandwidth, Connection, MediaDescription, Origin, SessionDescription,
@@ -6,124 +11,201 @@ use super::model::{
 use bytes::Bytes;
 use std::fmt;
 
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} {} {} {} {}",
-            self.username,
-            self.session_id,
-            self.session_version,
-            self.nettype,
-            self.addrtype,
-            self.address
-        )
+/// Appends each slice in turn.
+fn put(out: &mut String, parts: &[&str]) {
+    for p in parts {
+        out.push_str(p);
     }
 }
 
-impl fmt::Display for Connection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {}", self.nettype, self.addrtype, self.address)
+/// Appends `n` in decimal.
+fn decimal(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // ASCII digits only.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+}
+
+/// A `<type>=<value>` line.
+fn line(out: &mut String, kind: &str, value: &str) {
+    put(out, &[kind, "=", value, "\r\n"]);
+}
+
+impl Origin {
+    fn write(&self, out: &mut String) {
+        put(out, &[&self.username, " "]);
+        decimal(out, self.session_id);
+        out.push(' ');
+        decimal(out, self.session_version);
+        put(
+            out,
+            &[" ", &self.nettype, " ", &self.addrtype, " ", &self.address],
+        );
     }
 }
 
-impl fmt::Display for Bandwidth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.bwtype, self.bandwidth)
+impl Connection {
+    fn write(&self, out: &mut String) {
+        put(
+            out,
+            &[&self.nettype, " ", &self.addrtype, " ", &self.address],
+        );
     }
 }
 
-impl fmt::Display for Attribute {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.value {
-            Some(v) => write!(f, "{}:{v}", self.name),
-            None => f.write_str(&self.name),
+impl Bandwidth {
+    fn write(&self, out: &mut String) {
+        put(out, &[&self.bwtype, ":"]);
+        decimal(out, self.bandwidth);
+    }
+}
+
+impl Attribute {
+    fn write(&self, out: &mut String) {
+        out.push_str(&self.name);
+        if let Some(v) = &self.value {
+            put(out, &[":", v]);
         }
     }
 }
 
-impl fmt::Display for MediaDescription {
+/// `<kind>=`, the part, CRLF.
+fn part_line(out: &mut String, kind: &str, write: impl FnOnce(&mut String)) {
+    put(out, &[kind, "="]);
+    write(out);
+    out.push_str("\r\n");
+}
+
+impl MediaDescription {
     /// The `m=` section, each line ending in CRLF.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "m={} {}", self.media, self.port)?;
+    fn write(&self, out: &mut String) {
+        put(out, &["m=", &self.media, " "]);
+        decimal(out, self.port.into());
         if let Some(n) = self.port_count {
-            write!(f, "/{n}")?;
+            out.push('/');
+            decimal(out, n.into());
         }
-        write!(f, " {}", self.proto)?;
-        for fmt_ in &self.formats {
-            write!(f, " {fmt_}")?;
+        put(out, &[" ", &self.proto]);
+        for f in &self.formats {
+            put(out, &[" ", f]);
         }
-        f.write_str("\r\n")?;
+        out.push_str("\r\n");
         if let Some(i) = &self.information {
-            write!(f, "i={i}\r\n")?;
+            line(out, "i", i);
         }
         for c in &self.connections {
-            write!(f, "c={c}\r\n")?;
+            part_line(out, "c", |o| c.write(o));
         }
         for b in &self.bandwidths {
-            write!(f, "b={b}\r\n")?;
+            part_line(out, "b", |o| b.write(o));
         }
         if let Some(k) = &self.key {
-            write!(f, "k={k}\r\n")?;
+            line(out, "k", k);
         }
         for a in &self.attributes {
-            write!(f, "a={a}\r\n")?;
+            part_line(out, "a", |o| a.write(o));
         }
-        Ok(())
     }
 }
 
-impl fmt::Display for SessionDescription {
+impl SessionDescription {
     /// The description in wire form (RFC 4566 §5 order, CRLF line ends).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("v=0\r\n")?;
-        write!(f, "o={}\r\n", self.origin)?;
+    fn write(&self, out: &mut String) {
+        out.push_str("v=0\r\n");
+        part_line(out, "o", |o| self.origin.write(o));
         // §5.3: "s= " (one space) when there is no name.
         let name = if self.session_name.is_empty() {
             " "
         } else {
             &self.session_name
         };
-        write!(f, "s={name}\r\n")?;
+        line(out, "s", name);
         if let Some(i) = &self.information {
-            write!(f, "i={i}\r\n")?;
+            line(out, "i", i);
         }
         if let Some(u) = &self.uri {
-            write!(f, "u={u}\r\n")?;
+            line(out, "u", u);
         }
         for e in &self.emails {
-            write!(f, "e={e}\r\n")?;
+            line(out, "e", e);
         }
         for p in &self.phones {
-            write!(f, "p={p}\r\n")?;
+            line(out, "p", p);
         }
         if let Some(c) = &self.connection {
-            write!(f, "c={c}\r\n")?;
+            part_line(out, "c", |o| c.write(o));
         }
         for b in &self.bandwidths {
-            write!(f, "b={b}\r\n")?;
+            part_line(out, "b", |o| b.write(o));
         }
         for t in &self.timing {
-            write!(f, "t={} {}\r\n", t.start, t.stop)?;
+            part_line(out, "t", |o| {
+                decimal(o, t.start);
+                o.push(' ');
+                decimal(o, t.stop);
+            });
             for r in &t.repeats {
-                write!(f, "r={r}\r\n")?;
+                line(out, "r", r);
             }
         }
         if let Some(z) = &self.time_zones {
-            write!(f, "z={z}\r\n")?;
+            line(out, "z", z);
         }
         if let Some(k) = &self.key {
-            write!(f, "k={k}\r\n")?;
+            line(out, "k", k);
         }
         for a in &self.attributes {
-            write!(f, "a={a}\r\n")?;
+            part_line(out, "a", |o| a.write(o));
         }
         for m in &self.media {
-            fmt::Display::fmt(m, f)?;
+            m.write(out);
         }
-        Ok(())
+    }
+
+    /// The description in wire form.
+    fn to_text(&self) -> String {
+        let mut out = String::with_capacity(256);
+        self.write(&mut out);
+        out
     }
 }
+
+/// Hands what `write` appends to the formatter.
+fn display(f: &mut fmt::Formatter<'_>, write: impl FnOnce(&mut String)) -> fmt::Result {
+    let mut out = String::with_capacity(256);
+    write(&mut out);
+    f.write_str(&out)
+}
+
+/// `Display` through each type's byte writer.
+macro_rules! display_by_write {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                display(f, |o| self.write(o))
+            }
+        }
+    )*};
+}
+
+// A media description is its `m=` section and a session description its
+// wire form, each line ending in CRLF.
+display_by_write!(
+    Origin,
+    Connection,
+    Bandwidth,
+    Attribute,
+    MediaDescription,
+    SessionDescription
+);
 
 /// The description as a message body, so that
 /// [`Response::sdp`](crate::message::Response::sdp) takes it directly.
@@ -131,7 +213,7 @@ impl fmt::Display for SessionDescription {
 /// conversion is how it accepts one.)
 impl From<&SessionDescription> for Bytes {
     fn from(sd: &SessionDescription) -> Bytes {
-        Bytes::from(sd.to_string())
+        Bytes::from(sd.to_text())
     }
 }
 
