@@ -125,8 +125,12 @@ fn digits(n: u64) -> usize {
 }
 
 /// Writes `n` in decimal, without an intermediate string.
-fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
+fn write_decimal(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(decimal(n, &mut [0; 20]).as_bytes());
+}
+
+/// `n` in decimal, written at the end of `buf`.
+pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -136,7 +140,8 @@ fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
             break;
         }
     }
-    out.extend_from_slice(&buf[i..]);
+    // ASCII digits only.
+    std::str::from_utf8(&buf[i..]).unwrap_or_default()
 }
 
 /// Writes a value, turning any CR or LF into a space so a value built from

@@ -19,19 +19,8 @@ fn put(out: &mut String, parts: &[&str]) {
 }
 
 /// Appends `n` in decimal.
-fn decimal(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // ASCII digits only.
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+fn decimal(out: &mut String, n: u64) {
+    out.push_str(crate::message::decimal(n, &mut [0; 20]));
 }
 
 /// A `<type>=<value>` line.
