@@ -235,18 +235,21 @@ fn split_quoted(s: &str) -> Result<(&str, &str), Detail> {
 
 impl fmt::Display for NameAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let uri = self.uri.to_string();
-        // The name-addr form is required when the URI contains a comma,
-        // semicolon or question mark (RFC 3261 §20).
-        if self.display.is_none() && !self.angle && !uri.contains([',', ';', '?']) {
-            return f.write_str(&uri);
+        if self.display.is_none() && !self.angle {
+            // The name-addr form is required when the URI contains a
+            // comma, semicolon or question mark (RFC 3261 §20).
+            let uri = self.uri.to_string();
+            if !uri.contains([',', ';', '?']) {
+                return f.write_str(&uri);
+            }
+            return write!(f, "<{uri}>");
         }
         if let Some(d) = &self.display {
             f.write_str(d)?;
             f.write_str(" ")?;
         }
         f.write_str("<")?;
-        f.write_str(&uri)?;
+        fmt::Display::fmt(&self.uri, f)?;
         f.write_str(">")
     }
 }

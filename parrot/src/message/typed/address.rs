@@ -322,7 +322,10 @@ impl fmt::Display for Contact {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Contact::Star => f.write_str("*"),
-            Contact::Address { addr, params } => write!(f, "{addr}{params}"),
+            Contact::Address { addr, params } => {
+                fmt::Display::fmt(addr, f)?;
+                fmt::Display::fmt(params, f)
+            }
         }
     }
 }

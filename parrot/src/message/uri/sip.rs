@@ -434,11 +434,13 @@ impl fmt::Display for SipUri {
             }
             f.write_str("@")?;
         }
-        write!(f, "{}", self.host)?;
+        fmt::Display::fmt(&self.host, f)?;
         if let Some(p) = self.port {
-            write!(f, ":{p}")?;
+            f.write_str(":")?;
+            f.write_str(crate::message::decimal(p.into(), &mut [0; 20]))?;
         }
-        write!(f, "{}{}", self.params, self.headers())
+        fmt::Display::fmt(&self.params, f)?;
+        fmt::Display::fmt(self.headers(), f)
     }
 }
 
