@@ -309,14 +309,15 @@ impl<P: Clone> TransactionLayer<P> {
     }
 
     /// Moves settled non-INVITE server transactions down to the lowest
-    /// vacant slots while the slab is at most half used. Each lives on for
+    /// vacant slots while the slab is sparse (live entries fill at most
+    /// half the slots in use, as after a peak). Each lives on for
     /// up to 64×T1 (Timer J, §17.2.2) only to absorb retransmissions, and
     /// nothing outside the layer names it any more (its final response is
     /// sent, it has left the connection table): the ones a peak's end left
     /// high up would otherwise keep their chunk's memory until the last of
     /// them ended. O(slots) when there is something to move.
     fn move_settled_down(&mut self) {
-        if !self.table.half_empty() {
+        if !self.table.sparse() {
             return;
         }
         let mut moved = HashMap::new();

@@ -415,9 +415,12 @@ impl<P> Table<P> {
         self.slab.end()
     }
 
-    /// Whether at most half the slab's room is used.
-    pub(super) fn half_empty(&self) -> bool {
-        self.slab.len() * 2 <= self.slab.capacity()
+    /// Whether the live transactions fill at most half the slots in use
+    /// (up to the highest one allocated): packing them down would let at
+    /// least half go. In a steady state new entries take the lowest
+    /// vacant slots and the range stays close to the count.
+    pub(super) fn sparse(&self) -> bool {
+        self.slab.len() * 2 <= self.slab.end() as usize
     }
 
     /// Room the slab and the match tables have, in entries.

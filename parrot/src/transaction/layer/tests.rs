@@ -887,6 +887,40 @@ fn settled_transactions_left_high_after_a_peak_move_down_and_still_work() {
 }
 
 #[test]
+fn transactions_filling_more_than_half_their_slots_stay_put() {
+    // 100 end at 32 s; the 101 that came 20 s later fill 101 of the 201
+    // slots in use: packing them would free less than half.
+    let (mut layer, t0) = after_a_peak(100);
+    let later: Vec<_> = (0..101)
+        .map(|i| {
+            answered(
+                &mut layer,
+                at(t0, 20_000),
+                Method::Options,
+                &format!("z9hG4bKl{i}"),
+            )
+            .1
+        })
+        .collect();
+    run_until(&mut layer, at(t0, 33_000));
+    assert_eq!(layer.len(), 101);
+    layer.shrink();
+    assert!(
+        later.iter().all(|id| layer.get(*id).is_some()),
+        "none moved"
+    );
+    // One more ends early (the settled cap): now they are sparse.
+    layer.set_max_settled(100);
+    drain(&mut layer);
+    layer.shrink();
+    assert!(
+        later[1..].iter().all(|id| layer.get(*id).is_none()),
+        "all moved"
+    );
+    assert_eq!(layer.len(), 100);
+}
+
+#[test]
 fn only_settled_non_invite_server_transactions_move() {
     let (mut layer, t0) = after_a_peak(100);
     // 20 s later: an INVITE answered 200 (Accepted: its TU may still name
