@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+use crate::keyed::KeyedMap;
 use crate::message::typed::Via;
 use crate::message::{Message, Request, Response, StatusCode};
 use crate::transaction::{
@@ -30,7 +31,6 @@ use crate::transport::{
     Closing, ConnectionClosings, ConnectionId, Incoming, Origin, Protocol, SendOptions, Target,
     TransportConfig, TransportError, TransportLayer,
 };
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -303,11 +303,11 @@ impl Endpoint {
             commands: command_rx,
             command_tx: commands.downgrade(),
             events,
-            clients: HashMap::new(),
-            final_watchers: HashMap::new(),
+            clients: KeyedMap::default(),
+            final_watchers: KeyedMap::default(),
             gauges: gauges.clone(),
             probe: QueueProbe::default(),
-            answer_clocks: HashMap::new(),
+            answer_clocks: KeyedMap::default(),
         };
         tokio::spawn(
             driver
@@ -518,11 +518,11 @@ struct Driver {
     /// endpoint alive.
     command_tx: mpsc::WeakUnboundedSender<Command>,
     events: mpsc::UnboundedSender<Box<ServerEvent>>,
-    clients: HashMap<TransactionId, mpsc::UnboundedSender<ClientEvent>>,
+    clients: KeyedMap<TransactionId, mpsc::UnboundedSender<ClientEvent>>,
     /// Who waits for a server transaction's final response (see
     /// [`Endpoint::final_sent`]); an entry lives no longer than its
     /// transaction.
-    final_watchers: HashMap<TransactionId, Vec<oneshot::Sender<Option<StatusCode>>>>,
+    final_watchers: KeyedMap<TransactionId, Vec<oneshot::Sender<Option<StatusCode>>>>,
     gauges: Arc<Gauges>,
     /// The wait of received messages in `incoming`.
     probe: QueueProbe,
@@ -530,7 +530,7 @@ struct Driver {
     /// went up to the TU, and its method's label index, until its first
     /// response other than `100 Trying` (the response time histogram).
     /// Empty otherwise; an entry lives no longer than its transaction.
-    answer_clocks: HashMap<TransactionId, (std::time::Instant, usize)>,
+    answer_clocks: KeyedMap<TransactionId, (std::time::Instant, usize)>,
 }
 
 /// How often the transaction task gives memory back after a peak (the

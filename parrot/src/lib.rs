@@ -46,6 +46,7 @@ pub mod client;
 pub mod dialog;
 pub mod endpoint;
 mod error;
+pub(crate) mod keyed;
 pub mod locate;
 pub mod media;
 pub(crate) mod memory;

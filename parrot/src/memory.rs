@@ -9,7 +9,7 @@
 //! another global allocator gives its own call).
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 
 /// Whether a table of `len` entries and room for `capacity` is worth
 /// shrinking: under a quarter used, and not small anyway.
@@ -19,7 +19,7 @@ pub(crate) fn far_below(len: usize, capacity: usize) -> bool {
 
 /// Shrinks `map` to twice its length when it is [`far_below`] its
 /// capacity: for periodic sweeps after a peak, not every removal.
-pub(crate) fn shrink_map<K: Eq + Hash, V>(map: &mut HashMap<K, V>) {
+pub(crate) fn shrink_map<K: Eq + Hash, V, S: BuildHasher>(map: &mut HashMap<K, V, S>) {
     if far_below(map.len(), map.capacity()) {
         map.shrink_to(map.len() * 2);
     }

@@ -9,6 +9,7 @@ use crate::message::typed::{CSeq, Contact, RecordRoute, RetryAfter};
 use crate::message::{
     Header, HeaderName, Method, NameAddr, Request, Response, StatusCode, Text, Uri,
 };
+use std::fmt::{self, Write as _};
 
 // §12.1.2 (`Dialog::new_uac`): a child module, to fill in the same state.
 #[path = "uac.rs"]
@@ -209,12 +210,21 @@ fn detach_uri(uri: &Uri) -> Uri {
 /// back to the same value (the round-trip property tests hold them to
 /// it), so the text is not parsed again here.
 fn uri_text(uri: &Uri) -> Text {
-    Text::from(uri.to_string())
+    display_text(uri)
 }
 
 /// `addr` as the text a dialog keeps (see [`uri_text`]).
 fn addr_text(addr: &NameAddr) -> Text {
-    Text::from(addr.to_string())
+    display_text(addr)
+}
+
+/// `value` written into a string sized for an address up front (`to_string`
+/// starts empty and grows it several times).
+fn display_text(value: &dyn fmt::Display) -> Text {
+    let mut out = String::with_capacity(96);
+    // Writing into a `String` cannot fail.
+    let _ = write!(out, "{value}");
+    Text::from(out)
 }
 
 /// A URI a dialog kept as text. The text came from a parsed value, so it

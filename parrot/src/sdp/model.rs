@@ -231,20 +231,6 @@ impl RtpMap {
     }
 }
 
-impl fmt::Display for RtpMap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {}/{}",
-            self.payload_type, self.encoding, self.clock_rate
-        )?;
-        if let Some(p) = &self.params {
-            write!(f, "/{p}")?;
-        }
-        Ok(())
-    }
-}
-
 impl Connection {
     /// `IN IP4 <ip>` or `IN IP6 <ip>`.
     pub fn new(ip: IpAddr) -> Self {

@@ -2,6 +2,7 @@
 
 use super::model::{Attribute, MediaDescription, RtpMap, SessionDescription, Timing};
 use super::parse::parse_payload_type;
+use super::write::decimal_text;
 use super::{PCMA, PCMU};
 use std::net::IpAddr;
 
@@ -37,17 +38,20 @@ fn answer_stream(
         "audio",
         local_port,
         &m.proto,
-        chosen.iter().map(|c| c.payload_type.to_string()).collect(),
+        chosen
+            .iter()
+            .map(|c| decimal_text(c.payload_type.into()))
+            .collect(),
     );
     for c in &chosen {
         answer
             .attributes
-            .push(Attribute::value("rtpmap", c.to_string()));
+            .push(Attribute::value("rtpmap", c.value_text()));
     }
     if let Some(ptime) = offer.ptime_of(m) {
         answer
             .attributes
-            .push(Attribute::value("ptime", ptime.to_string()));
+            .push(Attribute::value("ptime", decimal_text(ptime.into())));
     }
     let direction = offer.direction_of(m).answer();
     answer.attributes.push(Attribute::flag(direction.as_str()));

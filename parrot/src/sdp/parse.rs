@@ -43,15 +43,23 @@ pub(super) fn parse_payload_type(s: &str) -> Option<u8> {
 }
 
 /// The fields of a line, split on spaces.
-pub(super) fn fields(value: &str) -> Vec<&str> {
-    value.split(' ').filter(|f| !f.is_empty()).collect()
+fn fields(value: &str) -> impl Iterator<Item = &str> {
+    value.split(' ').filter(|f| !f.is_empty())
+}
+
+/// The fields of a line when there are exactly `N` (no vector: a line is
+/// parsed for every call's offer).
+fn exact_fields<const N: usize>(value: &str) -> Option<[&str; N]> {
+    let mut it = fields(value);
+    let mut out = [""; N];
+    for slot in &mut out {
+        *slot = it.next()?;
+    }
+    it.next().is_none().then_some(out)
 }
 
 pub(super) fn parse_origin(value: &str) -> Option<Origin> {
-    let f = fields(value);
-    let [username, id, version, nettype, addrtype, address] = f[..] else {
-        return None;
-    };
+    let [username, id, version, nettype, addrtype, address] = exact_fields(value)?;
     if !is_token(nettype) || !is_token(addrtype) {
         return None;
     }
@@ -66,10 +74,7 @@ pub(super) fn parse_origin(value: &str) -> Option<Origin> {
 }
 
 pub(super) fn parse_connection(value: &str) -> Option<Connection> {
-    let f = fields(value);
-    let [nettype, addrtype, address] = f[..] else {
-        return None;
-    };
+    let [nettype, addrtype, address] = exact_fields(value)?;
     if !is_token(nettype) || !is_token(addrtype) {
         return None;
     }
@@ -120,10 +125,7 @@ pub(super) fn parse_bandwidth(value: &str) -> Option<Bandwidth> {
 }
 
 pub(super) fn parse_timing(value: &str) -> Option<Timing> {
-    let f = fields(value);
-    let [start, stop] = f[..] else {
-        return None;
-    };
+    let [start, stop] = exact_fields(value)?;
     Some(Timing {
         start: parse_digits(start)?,
         stop: parse_digits(stop)?,
@@ -132,10 +134,9 @@ pub(super) fn parse_timing(value: &str) -> Option<Timing> {
 }
 
 pub(super) fn parse_media(value: &str) -> Option<MediaDescription> {
-    let f = fields(value);
-    let [media, port, proto, formats @ ..] = &f[..] else {
-        return None;
-    };
+    let mut f = fields(value);
+    let (media, port, proto) = (f.next()?, f.next()?, f.next()?);
+    let formats: Vec<String> = f.map(str::to_owned).collect();
     if !is_token(media) || formats.is_empty() {
         return None;
     }
@@ -144,7 +145,7 @@ pub(super) fn parse_media(value: &str) -> Option<MediaDescription> {
             p,
             Some(parse_digits(n).and_then(|n| u16::try_from(n).ok())?),
         ),
-        None => (*port, None),
+        None => (port, None),
     };
     let port = u16::try_from(parse_digits(port)?).ok()?;
     if !proto.split('/').all(is_token) {
@@ -156,12 +157,7 @@ pub(super) fn parse_media(value: &str) -> Option<MediaDescription> {
     if !formats.iter().all(|f| is_token(f)) {
         return None;
     }
-    let mut m = MediaDescription::new(
-        media,
-        port,
-        proto,
-        formats.iter().map(|s| (*s).to_owned()).collect(),
-    );
+    let mut m = MediaDescription::new(media, port, proto, formats);
     m.port_count = port_count;
     Some(m)
 }
@@ -248,7 +244,7 @@ impl FromStr for SessionDescription {
         if body.is_empty() {
             return Err(SdpError::new(0, SdpErrorKind::Empty));
         }
-        let mut lines = Vec::new();
+        let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', body.as_bytes()).count() + 1);
         for (i, raw) in body.split('\n').enumerate() {
             let n = i + 1;
             let line = raw.strip_suffix('\r').unwrap_or(raw);

@@ -6,7 +6,7 @@
 //! `Display` impls hand the same text to the formatter.
 
 use super::model::{
-    Attribute, Bandwidth, Connection, MediaDescription, Origin, SessionDescription,
+    Attribute, Bandwidth, Connection, MediaDescription, Origin, RtpMap, SessionDescription,
 };
 use bytes::Bytes;
 use std::fmt;
@@ -21,6 +21,11 @@ fn put(out: &mut String, parts: &[&str]) {
 /// Appends `n` in decimal.
 fn decimal(out: &mut String, n: u64) {
     out.push_str(crate::message::decimal(n, &mut [0; 20]));
+}
+
+/// `n` in decimal, as a new string.
+pub(super) fn decimal_text(n: u64) -> String {
+    crate::message::decimal(n, &mut [0; 20]).to_owned()
 }
 
 /// A `<type>=<value>` line.
@@ -38,6 +43,24 @@ impl Origin {
             out,
             &[" ", &self.nettype, " ", &self.addrtype, " ", &self.address],
         );
+    }
+}
+
+impl RtpMap {
+    fn write(&self, out: &mut String) {
+        decimal(out, self.payload_type.into());
+        put(out, &[" ", &self.encoding, "/"]);
+        decimal(out, self.clock_rate.into());
+        if let Some(p) = &self.params {
+            put(out, &["/", p]);
+        }
+    }
+
+    /// The `a=rtpmap` value (`0 PCMU/8000`).
+    pub(super) fn value_text(&self) -> String {
+        let mut out = String::with_capacity(24);
+        self.write(&mut out);
+        out
     }
 }
 
@@ -189,6 +212,7 @@ macro_rules! display_by_write {
 // wire form, each line ending in CRLF.
 display_by_write!(
     Origin,
+    RtpMap,
     Connection,
     Bandwidth,
     Attribute,

@@ -17,11 +17,12 @@ use super::session_state::Shared;
 use super::{Factory, catch};
 use crate::dialog::DialogId;
 use crate::endpoint::{Endpoint, QueueProbe, ServerEvent, ServerEvents};
+use crate::keyed::KeyedMap;
 use crate::memory::{Trim, shrink_map};
 use crate::message::{Method, Request, Response, StatusCode, Text};
 use crate::transaction::{TimerConfig, TransactionId};
 use crate::transport::Origin;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,9 +89,9 @@ pub(crate) struct Core<H: UasHandler> {
     limits: Limits,
     shared: Arc<Shared<H::Event>>,
     /// Dialogs by dialog id (local tag = our To tag).
-    dialogs: HashMap<DialogId, Slot<H>>,
+    dialogs: KeyedMap<DialogId, Slot<H>>,
     /// Pending INVITE transactions, to deliver their CANCEL notification.
-    invites: HashMap<TransactionId, DialogId>,
+    invites: KeyedMap<TransactionId, DialogId>,
     /// Application events sent through dialog handles.
     app_events: mpsc::UnboundedReceiver<(DialogId, H::Event)>,
     /// What the runtime asks of dialogs: REFER progress reports, ending a
@@ -102,7 +103,7 @@ pub(crate) struct Core<H: UasHandler> {
     /// Live sessions (dialogs, parked or not, and one-shot requests).
     live: usize,
     /// Dialogs we proxied, by (Call-ID, tags in order).
-    proxied: HashMap<(Text, Text, Text), ProxiedDialog>,
+    proxied: KeyedMap<(Text, Text, Text), ProxiedDialog>,
     proxied_rx: mpsc::UnboundedReceiver<ProxiedDialog>,
     draining: bool,
     /// Whether to take new requests, from the load.
@@ -159,13 +160,13 @@ impl<H: UasHandler> Core<H> {
             }),
             app_events,
             dialog_commands,
-            proxied: HashMap::new(),
+            proxied: KeyedMap::default(),
             proxied_rx,
             endpoint,
             events,
             factory,
-            dialogs: HashMap::new(),
-            invites: HashMap::new(),
+            dialogs: KeyedMap::default(),
+            invites: KeyedMap::default(),
             done_tx,
             done_rx,
             live: 0,

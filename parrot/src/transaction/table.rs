@@ -11,12 +11,11 @@
 
 use super::slab::Slab;
 use super::{ServerKey, Transaction};
+use crate::keyed::KeyedState;
 use crate::memory::far_below;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry as Slot;
-use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::BuildHasher;
 use std::time::Instant;
 
 /// Identifies a live transaction within one
@@ -120,11 +119,11 @@ impl<P> Entry<P> {
     }
 }
 
-/// Hashes key encodings for the match tables: SipHash with keys drawn per
-/// layer, so hashes cannot be predicted (or collisions provoked) from
-/// outside.
+/// Hashes key encodings for the match tables with keys drawn at random
+/// (see `crate::keyed`), so hashes cannot be predicted (or collisions
+/// provoked) from outside.
 struct KeyHasher {
-    state: RandomState,
+    state: KeyedState,
     /// Tests: every key hashes to 0, so every lookup meets every key.
     #[cfg(test)]
     colliding: bool,
@@ -133,7 +132,7 @@ struct KeyHasher {
 impl KeyHasher {
     fn new() -> Self {
         KeyHasher {
-            state: RandomState::new(),
+            state: KeyedState::new(),
             #[cfg(test)]
             colliding: false,
         }
