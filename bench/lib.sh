@@ -241,8 +241,11 @@ require_free_port() {
 }
 # start_server_as NAME LOG_FILE [KAMAILIO_ARGS...]: starts the server NAME
 # (parrot, rsipstack or kamailio) on HOST:PORT[NAME], pinned to SERVER_CPU,
-# from ANSWER_BIN, RSUAS_BIN or KAM_CFG (with KAM_CHILDREN, KAM_SHM_MB,
-# KAM_PKG_MB and the extra arguments); then waits (up to 20 tries) until the
+# from ANSWER_BIN, RSUAS_BIN (on RSUAS_RUNTIME, default multi-thread) or
+# KAM_CFG (with KAM_CHILDREN, KAM_SHM_MB, KAM_PKG_MB and the extra
+# arguments). Two more configurations of the references: rsipstack-ct
+# (rsipstack on tokio's current-thread runtime) and kamailio-8 (Kamailio
+# with its default 8 UDP children). Then waits (up to 20 tries) until the
 # script's `probe_call NAME` succeeds, and exits when the server dies or
 # never answers.
 start_server_as() {
@@ -255,14 +258,19 @@ start_server_as() {
             RUST_LOG=${SERVER_LOG:-warn} "${NICE[@]}" taskset -c "$SERVER_CPU" "$ANSWER_BIN" \
                 --listen "$HOST:${PORT[parrot]}" >"$log_file" 2>&1 &
             ;;
-        rsipstack)
-            RUST_LOG=${SERVER_LOG:-warn} "${NICE[@]}" taskset -c "$SERVER_CPU" "$RSUAS_BIN" \
-                --listen "$HOST:${PORT[rsipstack]}" >"$log_file" 2>&1 &
+        rsipstack | rsipstack-ct)
+            local runtime=${RSUAS_RUNTIME:-multi-thread}
+            [ "$name" = rsipstack ] || runtime=current-thread
+            RSUAS_RUNTIME=$runtime RUST_LOG=${SERVER_LOG:-warn} "${NICE[@]}" \
+                taskset -c "$SERVER_CPU" "$RSUAS_BIN" \
+                --listen "$HOST:${PORT[$name]}" >"$log_file" 2>&1 &
             ;;
-        kamailio)
+        kamailio | kamailio-8)
+            local children=$KAM_CHILDREN
+            [ "$name" = kamailio ] || children=8
             mkdir -p "$OUT/kamailio/run"
             "${NICE[@]}" taskset -c "$SERVER_CPU" kamailio -DD -E -f "$KAM_CFG" "$@" \
-                -l "udp:$HOST:${PORT[kamailio]}" -n "$KAM_CHILDREN" \
+                -l "udp:$HOST:${PORT[$name]}" -n "$children" \
                 -m "$KAM_SHM_MB" -M "$KAM_PKG_MB" -Y "$OUT/kamailio/run" \
                 -w "$OUT/kamailio/run" >"$log_file" 2>&1 &
             ;;

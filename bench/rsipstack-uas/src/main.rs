@@ -30,8 +30,27 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-#[tokio::main]
-async fn main() -> Result<()> {
+/// Runs on tokio's multi-thread runtime, or on a current-thread one with
+/// `RSUAS_RUNTIME=current-thread` (the load benchmark measures both and
+/// compares against the cheaper).
+fn main() -> Result<()> {
+    let mut runtime = match std::env::var("RSUAS_RUNTIME").as_deref() {
+        Ok("current-thread") => tokio::runtime::Builder::new_current_thread(),
+        Ok("multi-thread") | Err(_) => tokio::runtime::Builder::new_multi_thread(),
+        Ok(other) => {
+            return Err(Error::Error(format!(
+                "RSUAS_RUNTIME={other}: current-thread or multi-thread"
+            )));
+        }
+    };
+    runtime
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Error(format!("tokio runtime: {e}")))?
+        .block_on(serve())
+}
+
+async fn serve() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
