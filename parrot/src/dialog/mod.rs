@@ -117,5 +117,5 @@ use crate::message::Text;
 /// A copy of `t` that owns its bytes, so that a long-lived dialog does not
 /// keep the whole receive buffer of the request it was built from alive.
 fn detach(t: &Text) -> Text {
-    Text::from(t.as_str().to_owned())
+    t.detached()
 }

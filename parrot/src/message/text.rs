@@ -82,12 +82,12 @@ impl Text {
     /// If `sub` does not point inside `self`, it is copied instead.
     pub fn slice_ref(&self, sub: &str) -> Text {
         let Repr::Shared(b) = &self.0 else {
-            return Text::from(sub.to_owned());
+            return Text::copy_of(sub);
         };
         let base = b.as_ptr() as usize;
         let p = sub.as_ptr() as usize;
         if p < base || p + sub.len() > base + b.len() {
-            return Text::from(sub.to_owned());
+            return Text::copy_of(sub);
         }
         let offset = p - base;
         if sub.len() <= INLINE {
@@ -105,6 +105,27 @@ impl Text {
             return Text::inline(sub);
         }
         Text(Repr::Shared(b.slice(offset..offset + sub.len())))
+    }
+
+    /// A copy that shares no storage: short texts are (or become) inline,
+    /// longer ones get their own buffer. For values kept long after the
+    /// message they were parsed from, which would otherwise keep its whole
+    /// receive buffer alive.
+    pub fn detached(&self) -> Text {
+        match &self.0 {
+            Repr::Inline { .. } => self.clone(),
+            Repr::Shared(_) => Text::copy_of(self.as_str()),
+        }
+    }
+
+    /// A copy of `s`: inline when short (no allocation), else in a buffer
+    /// of its own.
+    fn copy_of(s: &str) -> Text {
+        if s.len() <= INLINE {
+            Text::inline(s)
+        } else {
+            Text(Repr::Shared(Bytes::copy_from_slice(s.as_bytes())))
+        }
     }
 
     /// The text as [`Bytes`] (shares storage where it can).
@@ -187,11 +208,7 @@ impl From<String> for Text {
 
 impl From<&String> for Text {
     fn from(s: &String) -> Self {
-        if s.len() <= INLINE {
-            Text::inline(s)
-        } else {
-            Text(Repr::Shared(Bytes::copy_from_slice(s.as_bytes())))
-        }
+        Text::copy_of(s)
     }
 }
 
@@ -243,6 +260,21 @@ mod tests {
         let t = Text::from("abc");
         let other = String::from("xyz");
         assert_eq!(t.slice_ref(&other), "xyz");
+    }
+
+    #[test]
+    fn detached_copies_share_nothing() {
+        let t = Text::from(String::from(
+            "hello world, a text longer than the inline size",
+        ));
+        let long = t.slice_ref(&t[6..]).detached();
+        assert_eq!(long, "world, a text longer than the inline size");
+        assert_ne!(long.as_ptr(), t[6..].as_ptr());
+        let short = Text::from_static("a static text").detached();
+        assert_eq!(short, "a static text");
+        assert!(matches!(short.0, Repr::Inline { .. }));
+        let inline = t.slice_ref(&t[..5]);
+        assert_eq!(inline.detached(), "hello");
     }
 
     #[test]

@@ -199,8 +199,20 @@ impl<H: UasHandler> Core<H> {
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut recheck = tokio::time::interval(RECHECK);
         recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The parked dialogs' timer: one sleep for the whole loop, reset
+        // only when the earliest wake-up changes (a fresh one per event
+        // would be registered with the timer and dropped again each time).
+        let wake = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(wake);
+        let mut armed: Option<Instant> = None;
         loop {
             let wakeup = self.next_wakeup();
+            if wakeup != armed {
+                if let Some(at) = wakeup {
+                    wake.as_mut().reset(at);
+                }
+                armed = wakeup;
+            }
             tokio::select! {
                 ev = self.events.recv() => match ev {
                     Some(ev) => self.event(ev),
@@ -223,7 +235,10 @@ impl<H: UasHandler> Core<H> {
                     }
                 }
                 Some(d) = self.proxied_rx.recv() => self.add_proxied(d),
-                () = crate::time::sleep_until(wakeup) => self.wake_due(),
+                () = &mut wake, if armed.is_some() => {
+                    armed = None;
+                    self.wake_due();
+                }
                 () = &mut signal, if !self.draining => {
                     info!(live = self.live, "shutting down: refusing new requests");
                     self.draining = true;

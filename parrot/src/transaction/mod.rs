@@ -253,24 +253,38 @@ impl Transaction {
 
 /// The queue of pending outputs. It allocates only while outputs are
 /// pending and releases everything once drained, so an idle transaction
-/// owns no queue memory and spends one pointer on it.
-// Boxed on purpose: one pointer inline instead of a 32-byte `VecDeque`.
-#[allow(clippy::box_collection)]
+/// owns no queue memory and spends one pointer on it. The oldest output
+/// sits in the box itself: a single pending output (the usual case) costs
+/// one allocation, not a box and a ring buffer.
 #[derive(Debug, Default)]
-pub(crate) struct OutputQueue(Option<Box<VecDeque<Output>>>);
+pub(crate) struct OutputQueue(Option<Box<Pending>>);
+
+/// The outputs of an [`OutputQueue`], oldest first.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    first: Output,
+    rest: VecDeque<Output>,
+}
 
 impl OutputQueue {
     pub(crate) fn push(&mut self, out: Output) {
-        self.0.get_or_insert_with(Default::default).push_back(out);
+        match &mut self.0 {
+            Some(pending) => pending.rest.push_back(out),
+            None => {
+                self.0 = Some(Box::new(Pending {
+                    first: out,
+                    rest: VecDeque::new(),
+                }));
+            }
+        }
     }
 
     pub(crate) fn pop(&mut self) -> Option<Output> {
-        let queue = self.0.as_mut()?;
-        let out = queue.pop_front();
-        if queue.is_empty() {
-            self.0 = None;
+        let pending = self.0.as_mut()?;
+        match pending.rest.pop_front() {
+            Some(next) => Some(std::mem::replace(&mut pending.first, next)),
+            None => self.0.take().map(|p| p.first),
         }
-        out
     }
 }
 
@@ -370,6 +384,24 @@ mod tests {
         assert!(q.0.is_none());
         assert_eq!(q.pop(), None);
         assert_eq!(std::mem::size_of::<OutputQueue>(), 8);
+    }
+
+    #[test]
+    fn output_queue_keeps_the_order_across_refills() {
+        let timeout = |t| Output::ToTu(TuEvent::Timeout(t));
+        let mut q = OutputQueue::default();
+        q.push(timeout(Timer::A));
+        q.push(timeout(Timer::B));
+        assert_eq!(q.pop(), Some(timeout(Timer::A)));
+        q.push(timeout(Timer::D));
+        q.push(Output::Terminated);
+        assert_eq!(q.pop(), Some(timeout(Timer::B)));
+        assert_eq!(q.pop(), Some(timeout(Timer::D)));
+        assert_eq!(q.pop(), Some(Output::Terminated));
+        assert!(q.0.is_none());
+        q.push(timeout(Timer::A));
+        assert_eq!(q.pop(), Some(timeout(Timer::A)));
+        assert_eq!(q.pop(), None);
     }
 
     #[test]

@@ -209,6 +209,8 @@ where
         let check = tokio::time::sleep_until(Instant::now());
         tokio::pin!(check);
         let mut shutdown = shared.shutdown.clone();
+        let stop = shutdown_signal(&mut shutdown);
+        tokio::pin!(stop);
         let reason = loop {
             // While a message is incomplete, read straight into its buffer
             // with room for a large one.
@@ -217,7 +219,7 @@ where
                 buf.reserve(READ_CHUNK);
             }
             let read = tokio::select! {
-                () = shutdown_signal(&mut shutdown) => break "shutdown",
+                () = &mut stop => break "shutdown",
                 () = handle.close.notified() => break "closed locally",
                 () = &mut deadline => break "idle timeout",
                 () = &mut check, if armed.is_some() => {

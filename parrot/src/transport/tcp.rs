@@ -28,9 +28,11 @@ pub(crate) async fn accept_loop(
     mut accepted: impl FnMut(TcpStream, SocketAddr, SocketAddr),
 ) {
     let mut shutdown = shared.shutdown.clone();
+    let stop = shutdown_signal(&mut shutdown);
+    tokio::pin!(stop);
     loop {
         let r = tokio::select! {
-            () = shutdown_signal(&mut shutdown) => break,
+            () = &mut stop => break,
             r = listener.accept() => r,
         };
         match r {

@@ -46,10 +46,14 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: Arc<DatagramSocket>, local:
     let size = shared.config.udp_recv_buffer.clamp(1, MAX_DATAGRAM);
     let mut batch = Batch::new(DATAGRAMS_PER_CALL, size);
     let mut shutdown = shared.shutdown.clone();
+    // One wait for the whole loop: a fresh one per wake-up would take the
+    // watch channel's lock to register and again to drop it.
+    let stop = shutdown_signal(&mut shutdown);
+    tokio::pin!(stop);
     let mut shedder = Shedder::new(shared.config.refusals_per_second, shared.config.retry_after);
     loop {
         let ready = tokio::select! {
-            () = shutdown_signal(&mut shutdown) => break,
+            () = &mut stop => break,
             r = socket.readable() => r,
         };
         if let Err(error) = ready {

@@ -175,9 +175,11 @@ where
         let deadline = tokio::time::sleep_until(after(Instant::now(), idle));
         tokio::pin!(deadline);
         let mut shutdown = shared.shutdown.clone();
+        let stop = shutdown_signal(&mut shutdown);
+        tokio::pin!(stop);
         let reason = loop {
             let frame = tokio::select! {
-                () = shutdown_signal(&mut shutdown) => break "shutdown",
+                () = &mut stop => break "shutdown",
                 () = handle.close.notified() => break "closed locally",
                 () = &mut deadline => break "idle timeout",
                 out = rx.recv() => {
