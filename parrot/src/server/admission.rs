@@ -188,8 +188,12 @@ impl Admission {
             .last
             .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
         self.last = Some(now);
-        let weight = 1.0 - (-dt.as_secs_f64() / TAU.as_secs_f64()).exp();
-        self.delay_us += weight * (sample - self.delay_us);
+        // No queueing now or before (a server under its capacity) leaves
+        // the average at zero without working out the weight.
+        if sample != 0.0 || self.delay_us != 0.0 {
+            let weight = 1.0 - (-dt.as_secs_f64() / TAU.as_secs_f64()).exp();
+            self.delay_us += weight * (sample - self.delay_us);
+        }
         let delay = Duration::from_micros(self.delay_us as u64);
         let c = &self.config;
         match self.shedding_since {
