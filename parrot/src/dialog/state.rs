@@ -219,12 +219,14 @@ fn addr_text(addr: &NameAddr) -> Text {
 }
 
 /// `value` written into a string sized for an address up front (`to_string`
-/// starts empty and grows it several times).
+/// starts empty and grows it several times), then kept in a buffer of its
+/// exact length: a dialog holds it for the whole call, and a text made
+/// from the string itself would keep the string's spare capacity.
 fn display_text(value: &dyn fmt::Display) -> Text {
     let mut out = String::with_capacity(96);
     // Writing into a `String` cannot fail.
     let _ = write!(out, "{value}");
-    Text::from(out)
+    Text::from(&out)
 }
 
 /// A URI a dialog kept as text. The text came from a parsed value, so it
