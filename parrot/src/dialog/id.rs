@@ -1,6 +1,5 @@
 //! Dialog identifiers (RFC 3261 §12).
 
-use super::detach;
 use crate::message::{Request, Response, Text};
 use std::fmt;
 
@@ -45,9 +44,9 @@ impl DialogId {
         let local_tag = req.headers.to_tag()?;
         let remote_tag = req.headers.from_tag().unwrap_or_default();
         Some(DialogId {
-            call_id: detach(call_id),
-            local_tag: detach(&local_tag),
-            remote_tag: detach(&remote_tag),
+            call_id: call_id.detached(),
+            local_tag: local_tag.detached(),
+            remote_tag: remote_tag.detached(),
         })
     }
 
@@ -59,9 +58,9 @@ impl DialogId {
         let local_tag = resp.headers.from_tag()?;
         let remote_tag = resp.headers.to_tag().unwrap_or_default();
         Some(DialogId {
-            call_id: detach(call_id),
-            local_tag: detach(&local_tag),
-            remote_tag: detach(&remote_tag),
+            call_id: call_id.detached(),
+            local_tag: local_tag.detached(),
+            remote_tag: remote_tag.detached(),
         })
     }
 

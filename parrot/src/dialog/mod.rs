@@ -111,11 +111,3 @@ pub use subscription::{
 // The identifiers a user of this layer makes itself: a To tag for
 // `prepare_response`, a branch for the Via of a `DialogRequest`.
 pub use crate::random::{branch as new_branch, tag as new_tag};
-
-use crate::message::Text;
-
-/// A copy of `t` that owns its bytes, so that a long-lived dialog does not
-/// keep the whole receive buffer of the request it was built from alive.
-fn detach(t: &Text) -> Text {
-    t.detached()
-}

@@ -2,7 +2,6 @@
 //! a UAS from the request it answers (§12.1.1), by a UAC (`uac.rs`) from
 //! the response it received (§12.1.2).
 
-use super::detach;
 use super::id::DialogId;
 use super::response::{self, creates_dialog, is_target_refresh};
 use crate::message::typed::{CSeq, Contact, RecordRoute, RetryAfter};
@@ -390,15 +389,15 @@ impl Dialog {
             && h.top_via().is_some_and(|v| v.transport.is_secure());
         let id = match uac_tag {
             None => DialogId {
-                call_id: detach(call_id),
+                call_id: call_id.detached(),
                 local_tag: match response.headers.to_tag() {
-                    Some(t) => detach(&t),
+                    Some(t) => t.detached(),
                     None => crate::random::tag(),
                 },
-                remote_tag: h.from_tag().map(|t| detach(&t)).unwrap_or_default(),
+                remote_tag: h.from_tag().map(|t| t.detached()).unwrap_or_default(),
             },
             Some(local_tag) => DialogId {
-                call_id: detach(call_id),
+                call_id: call_id.detached(),
                 local_tag: Text::from(local_tag.to_owned()),
                 // §12.1.2: "the remote tag MUST be set to null" if absent.
                 remote_tag: to

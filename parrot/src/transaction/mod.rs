@@ -261,7 +261,7 @@ pub(crate) struct OutputQueue(Option<Box<Pending>>);
 
 /// The outputs of an [`OutputQueue`], oldest first.
 #[derive(Debug)]
-pub(crate) struct Pending {
+struct Pending {
     first: Output,
     rest: VecDeque<Output>,
 }
