@@ -60,6 +60,10 @@ const SWEEP: Duration = Duration::from_secs(2);
 /// How often the load is looked at while shedding.
 const RECHECK: Duration = Duration::from_millis(100);
 
+/// Every this many passes, the core's select starts at a random branch
+/// rather than at the event queue (see `Core::run`).
+const FAIR_TURN: u32 = 16;
+
 /// A dialog as the core holds it.
 enum Slot<H: UasHandler> {
     /// Its session task is running; its inbox.
@@ -205,15 +209,15 @@ impl<H: UasHandler> Core<H> {
         let wake = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(wake);
         let mut armed: Option<Instant> = None;
-        loop {
-            let wakeup = self.next_wakeup();
-            if wakeup != armed {
-                if let Some(at) = wakeup {
-                    wake.as_mut().reset(at);
-                }
-                armed = wakeup;
-            }
-            tokio::select! {
+        // Nearly every wake-up is for the event queue, and a select polls
+        // (and registers with) each branch it passes: the biased select
+        // takes the event queue first. Every FAIR_TURN-th pass starts at a
+        // random branch instead, so that a queue that never empties under
+        // load cannot starve the timers, the session reports or shutdown.
+        let mut turn: u32 = 0;
+        macro_rules! next {
+            ($($bias:tt)*) => { tokio::select! {
+                $($bias)*
                 ev = self.events.recv() => match ev {
                     Some(ev) => self.event(ev),
                     None => break,
@@ -244,6 +248,21 @@ impl<H: UasHandler> Core<H> {
                     self.draining = true;
                     break;
                 }
+            } };
+        }
+        loop {
+            let wakeup = self.next_wakeup();
+            if wakeup != armed {
+                if let Some(at) = wakeup {
+                    wake.as_mut().reset(at);
+                }
+                armed = wakeup;
+            }
+            turn = turn.wrapping_add(1);
+            if turn.is_multiple_of(FAIR_TURN) {
+                next!();
+            } else {
+                next!(biased;);
             }
             self.stats.set_live(self.live, self.dialogs.len());
         }
