@@ -42,10 +42,10 @@ use std::time::Duration;
 /// glibc's malloc then spends up to a third of the CPU in its bin searches
 /// and consolidation (`bench/load.sh`, 8000 calls/s), mimalloc's
 /// size-class pages a small fraction of that.
-pub type Allocator = mimalloc::MiMalloc;
+pub type Allocator = crate::alloc::MiAlloc;
 
 /// The value to install: `static A: Allocator = ALLOCATOR;`.
-pub const ALLOCATOR: Allocator = mimalloc::MiMalloc;
+pub const ALLOCATOR: Allocator = crate::alloc::MiAlloc;
 
 /// Hands the memory a load peak freed back to the system, for
 /// [`ServerBuilder::release_memory_with`](parrot::server::ServerBuilder::release_memory_with):

@@ -23,6 +23,7 @@
 //! OpenTelemetry traces (`--otlp URL`).
 #![warn(missing_docs)]
 
+pub mod alloc;
 pub mod answer;
 pub mod b2bua;
 pub mod busy;
