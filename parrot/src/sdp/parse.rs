@@ -248,19 +248,20 @@ impl FromStr for SessionDescription {
         for (i, raw) in body.split('\n').enumerate() {
             let n = i + 1;
             let line = raw.strip_suffix('\r').unwrap_or(raw);
-            let bad = || SdpError::new(n, SdpErrorKind::BadLine);
-            let mut chars = line.chars();
-            let (Some(c), Some('=')) = (chars.next(), chars.next()) else {
-                return Err(bad());
+            // `<type>=<value>`, the type one lower-case letter (§5); a CR
+            // only as part of a line end, no NUL anywhere.
+            let &[c, b'=', ..] = line.as_bytes() else {
+                return Err(SdpError::new(n, SdpErrorKind::BadLine));
             };
             if !c.is_ascii_lowercase() {
-                return Err(bad());
+                return Err(SdpError::new(n, SdpErrorKind::BadLine));
             }
+            // Two ASCII bytes: a char boundary.
             let value = &line[2..];
-            if value.contains(['\0', '\r']) {
-                return Err(bad());
+            if memchr::memchr2(b'\0', b'\r', value.as_bytes()).is_some() {
+                return Err(SdpError::new(n, SdpErrorKind::BadLine));
             }
-            lines.push((n, c, value));
+            lines.push((n, char::from(c), value));
         }
 
         let mut it = lines.into_iter().peekable();

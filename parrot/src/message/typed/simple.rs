@@ -5,7 +5,7 @@
 //! Also holds small lexical helpers shared by the other typed headers.
 
 use super::TypedHeader;
-use crate::message::grammar::{is_word, parse_u64, skip_ws, trim_ws};
+use crate::message::grammar::{is_word, parse_u64, skip_ws, split_once_byte, trim_ws};
 use crate::message::{HeaderName, Params, ParseError, ParseErrorKind, Text};
 use std::fmt;
 
@@ -135,7 +135,7 @@ impl TypedHeader for CallId {
             return Err(ParseError::header("Call-ID", "empty value"));
         }
         // `@` is not a word character, so at most one may appear.
-        let ok = match s.split_once('@') {
+        let ok = match split_once_byte(s, b'@') {
             Some((a, b)) => is_word(a) && is_word(b),
             None => is_word(s),
         };

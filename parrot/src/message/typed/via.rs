@@ -8,7 +8,7 @@
 
 use super::TypedHeader;
 use super::simple::{leading, parse_params};
-use crate::message::grammar::{is_token, is_token_byte, is_ws, skip_ws, trim_ws};
+use crate::message::grammar::{find_byte, is_token, is_token_byte, is_ws, skip_ws, trim_ws};
 use crate::message::{HeaderName, Host, Params, ParseError, Text, parse_hostport};
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
@@ -333,7 +333,7 @@ impl TypedHeader for Via {
         let r = skip_ws(r);
         // `;` cannot occur in a host, so it ends sent-by. Comments are not
         // part of the Via grammar and fail as a bad sent-by.
-        let end = r.find(';').unwrap_or(r.len());
+        let end = find_byte(r, b';').unwrap_or(r.len());
         let sent_by = trim_ws(&r[..end]);
         if sent_by.is_empty() {
             return Err(ParseError::header("Via", "missing sent-by"));
