@@ -34,7 +34,6 @@ pub use sip::SipUri;
 pub use tel::TelUri;
 
 use super::error::{ParseError, ParseErrorKind};
-use super::grammar::split_once_byte;
 use super::text::Text;
 use escape::{canonical, is_scheme};
 use std::borrow::Cow;
@@ -44,19 +43,102 @@ use std::str::FromStr;
 /// A short description of what is wrong, without the `Bad URI:` prefix.
 pub(crate) type Detail = Cow<'static, str>;
 
-/// The bytes no URI holds unescaped: controls, space, DEL and the angle
-/// brackets that delimit one (RFC 3261 §25.1). A table: every byte of every
-/// URI of a message is looked up.
-static NOT_IN_URI: [bool; 256] = {
-    let mut t = [false; 256];
+/// What one pass over a URI finds (see [`Marks::scan`]).
+const PLAIN: u8 = 0;
+/// Controls, space, DEL and the angle brackets that delimit a URI: no URI
+/// holds them unescaped (RFC 3261 §25.1).
+const FORBIDDEN: u8 = 1;
+const COLON: u8 = 2;
+const AT: u8 = 3;
+/// `;` (parameters) and `?` (headers).
+const DELIMITER: u8 = 4;
+
+/// The class of each byte for [`Marks::scan`]: every byte of every URI of
+/// a message is looked up.
+static CLASS: [u8; 256] = {
+    let mut t = [PLAIN; 256];
     let mut i = 0;
     while i < 256 {
         let b = i as u8;
-        t[i] = b <= b' ' || b == 0x7f || b == b'<' || b == b'>';
+        t[i] = match b {
+            b':' => COLON,
+            b'@' => AT,
+            b';' | b'?' => DELIMITER,
+            0..=b' ' | 0x7f | b'<' | b'>' => FORBIDDEN,
+            _ => PLAIN,
+        };
         i += 1;
     }
     t
 };
+
+/// Where a URI's parts begin, found in one pass over it rather than one
+/// search per part.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Marks {
+    /// The colon that ends the scheme.
+    colon: usize,
+    /// The first `@` after it (it ends the userinfo of a SIP URI).
+    pub(super) at: Option<usize>,
+    /// The first `;` or `?` after the scheme's colon.
+    pub(super) delimiter: Option<usize>,
+    /// The first `;` or `?` after `at`.
+    pub(super) delimiter_after_at: Option<usize>,
+}
+
+impl Marks {
+    /// Scans `s`, refusing the bytes no URI holds; the error says which
+    /// class the first offending byte is in.
+    fn scan(s: &str) -> Result<Marks, Detail> {
+        let (mut colon, mut at, mut delimiter, mut delimiter_after_at) = (None, None, None, None);
+        for (i, &b) in s.as_bytes().iter().enumerate() {
+            match CLASS[usize::from(b)] {
+                PLAIN => {}
+                COLON => {
+                    colon.get_or_insert(i);
+                }
+                AT if colon.is_some() => {
+                    at.get_or_insert(i);
+                }
+                DELIMITER if colon.is_some() => {
+                    delimiter.get_or_insert(i);
+                    if at.is_some() {
+                        delimiter_after_at.get_or_insert(i);
+                    }
+                }
+                FORBIDDEN => {
+                    return Err(match b {
+                        b' ' | b'\t' | b'\r' | b'\n' => "whitespace in URI",
+                        b'<' | b'>' => "angle bracket in URI",
+                        _ => "control character in URI",
+                    }
+                    .into());
+                }
+                _ => {}
+            }
+        }
+        let Some(colon) = colon else {
+            return Err("missing scheme".into());
+        };
+        Ok(Marks {
+            colon,
+            at,
+            delimiter,
+            delimiter_after_at,
+        })
+    }
+
+    /// The marks relative to the text after the scheme's colon.
+    fn after_scheme(self) -> Marks {
+        let shift = |p: Option<usize>| p.map(|p| p - self.colon - 1);
+        Marks {
+            colon: 0,
+            at: shift(self.at),
+            delimiter: shift(self.delimiter),
+            delimiter_after_at: shift(self.delimiter_after_at),
+        }
+    }
+}
 
 /// A URI as found in a Request-URI or an address header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,26 +168,15 @@ impl Uri {
         if s.is_empty() {
             return Err("empty URI".into());
         }
-        // One test per byte in the common case; the error says which
-        // class the first offending byte is in.
-        if let Some(b) = s.bytes().find(|&b| NOT_IN_URI[usize::from(b)]) {
-            return Err(match b {
-                b' ' | b'\t' | b'\r' | b'\n' => "whitespace in URI",
-                b'<' | b'>' => "angle bracket in URI",
-                _ => "control character in URI",
-            }
-            .into());
-        }
-        let Some((scheme, rest)) = split_once_byte(s, b':') else {
-            return Err("missing scheme".into());
-        };
+        let marks = Marks::scan(s)?;
+        let (scheme, rest) = (&s[..marks.colon], &s[marks.colon + 1..]);
         if !is_scheme(scheme) {
             return Err("bad scheme".into());
         }
         // Schemes are case-insensitive (RFC 3261 §19.1.4).
         if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
             let secure = scheme.len() == 4;
-            SipUri::parse_parts(src, s, secure, rest).map(Uri::Sip)
+            SipUri::parse_parts(src, s, secure, rest, marks.after_scheme()).map(Uri::Sip)
         } else if scheme.eq_ignore_ascii_case("tel") {
             TelUri::parse_parts(src, s, rest).map(Uri::Tel)
         } else {

@@ -3,9 +3,9 @@
 use super::escape::{
     canonical, check_chars, is_password_byte, is_user_byte, percent_decode, percent_encode,
 };
-use super::{Detail, Uri, UriHeaders, UriParams, params, uri_error};
+use super::{Detail, Marks, Uri, UriHeaders, UriParams, params, uri_error};
 use crate::message::error::ParseError;
-use crate::message::grammar::{find_any, find_byte, parse_u64, split_once_byte};
+use crate::message::grammar::{find_byte, parse_u64, split_once_byte};
 use crate::message::host::Host;
 use crate::message::method::Method;
 use crate::message::text::Text;
@@ -79,13 +79,18 @@ impl SipUri {
         whole: &str,
         secure: bool,
         rest: &str,
+        marks: Marks,
     ) -> Result<SipUri, Detail> {
         // userinfo = ( user / telephone-subscriber ) [ ":" password ] "@".
         // '@' cannot appear unescaped after the userinfo, so the first one
         // ends it.
-        let (userinfo, rest) = match split_once_byte(rest, b'@') {
-            Some((u, r)) => (Some(u), r),
-            None => (None, rest),
+        let (userinfo, rest, hp_end) = match marks.at {
+            Some(at) => (
+                Some(&rest[..at]),
+                &rest[at + 1..],
+                marks.delimiter_after_at.map(|d| d - at - 1),
+            ),
+            None => (None, rest, marks.delimiter),
         };
         let (mut user, mut password) = (None, None);
         if let Some(ui) = userinfo {
@@ -103,8 +108,8 @@ impl SipUri {
             }
             user = Some(src.slice_ref(u));
         }
-        let hp_end = find_any(rest, b";?").unwrap_or(rest.len());
-        let (hostport, mut rest) = rest.split_at(hp_end);
+        // The host and port end at the parameters or the headers.
+        let (hostport, mut rest) = rest.split_at(hp_end.unwrap_or(rest.len()));
         let (host, port) = parse_host_port(src, hostport)?;
         let mut params = UriParams::new();
         if let Some(r) = rest.strip_prefix(';') {

@@ -581,6 +581,10 @@ fn zero_copy() {
     assert_eq!(u.user_raw().unwrap().as_ptr(), t[4..].as_ptr());
 }
 
+/// The scheme's colon, the first `@`, the first `;`/`?`, the first `;`/`?`
+/// after the `@`.
+type Found = (usize, Option<usize>, Option<usize>, Option<usize>);
+
 proptest::proptest! {
     #[test]
     fn never_panics_and_round_trips(s in "\\PC{0,40}") {
@@ -597,6 +601,25 @@ proptest::proptest! {
             proptest::prop_assert_eq!(u.to_string(), s.clone());
             proptest::prop_assert!(u.equivalent(&u));
         }
+    }
+
+    /// The one-pass scan finds what a search per part finds: the scheme's
+    /// colon, the first `@` after it, and the first `;`/`?` after each.
+    #[test]
+    fn marks_match_one_search_per_part(s in "[a-z@:;?<> \\x01.]{0,24}") {
+        let naive = || -> Result<Found, ()> {
+            if s.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'<' || b == b'>') {
+                return Err(());
+            }
+            let colon = s.find(':').ok_or(())?;
+            let rest = &s[colon + 1..];
+            let at = rest.find('@').map(|i| colon + 1 + i);
+            let delimiter = rest.find([';', '?']).map(|i| colon + 1 + i);
+            let after_at = at.and_then(|a| s[a + 1..].find([';', '?']).map(|i| a + 1 + i));
+            Ok((colon, at, delimiter, after_at))
+        };
+        let scanned = Marks::scan(&s).map(|m| (m.colon, m.at, m.delimiter, m.delimiter_after_at));
+        proptest::prop_assert_eq!(scanned.map_err(|_| ()), naive());
     }
 
     #[test]
