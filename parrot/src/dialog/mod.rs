@@ -70,6 +70,7 @@
 
 mod glare;
 mod id;
+mod kept;
 mod reliable;
 mod replaces;
 mod request;
@@ -91,6 +92,7 @@ pub use reliable::{
 };
 pub use replaces::{Replaces, TAG_REPLACES, replaces_of};
 pub use request::DialogRequest;
+pub(crate) use response::check_contact;
 pub use response::{
     can_create_dialog, contact_fault, creates_dialog, is_target_refresh, prepare_response,
 };

@@ -1,9 +1,12 @@
 //! What a UAS adds to the responses it sends in a dialog (RFC 3261
 //! §12.1.1): the To tag, the Record-Route of the request, a Contact.
 
+use super::kept::uri_text;
 use crate::message::grammar::is_token;
 use crate::message::typed::Contact;
-use crate::message::{Header, HeaderName, Method, NameAddr, Request, Response, StatusCode, Uri};
+use crate::message::{
+    Header, HeaderName, Method, NameAddr, Request, Response, StatusCode, Text, Uri,
+};
 
 /// Whether a response with `status` to a request with `method` sent
 /// outside any dialog creates a dialog.
@@ -38,29 +41,38 @@ pub fn can_create_dialog(method: &Method) -> bool {
 /// Request-URI asks for a SIPS Contact; §12.1.1 makes that URI the remote
 /// target, so a dialog without it could never be reached.
 pub fn contact_fault(req: &Request) -> Option<&'static str> {
+    check_contact(req).err()
+}
+
+/// [`contact_fault`], giving on success the remote target a dialog `req`
+/// creates would have (§12.1.1): `Ok(None)` for a request that cannot
+/// create one. The server checks first and creates the dialog later with
+/// this target, so the Contact is decoded once.
+pub(crate) fn check_contact(req: &Request) -> Result<Option<Text>, &'static str> {
     if req.headers.to_tag().is_some() || !can_create_dialog(&req.method) {
-        return None;
+        return Ok(None);
     }
     let mut contacts = req.headers.typed_all::<Contact>();
     let contact = match contacts.next() {
-        None => return Some("Missing Contact header"),
-        Some(Err(_)) => return Some("Malformed Contact header"),
+        None => return Err("Missing Contact header"),
+        Some(Err(_)) => return Err("Malformed Contact header"),
         Some(Ok(c)) => c,
     };
     if contacts.next().is_some() {
-        return Some("Contact must hold exactly one URI");
+        return Err("Contact must hold exactly one URI");
     }
     let Some(addr) = contact.addr() else {
-        return Some("Contact * cannot create a dialog");
+        return Err("Contact * cannot create a dialog");
     };
     match addr.uri() {
-        Uri::Sip(u) if u.is_secure() => None,
+        Uri::Sip(u) if u.is_secure() => {}
         Uri::Sip(_) if req.uri.as_sip().is_some_and(|r| r.is_secure()) => {
-            Some("Contact must be a SIPS URI for a SIPS Request-URI")
+            return Err("Contact must be a SIPS URI for a SIPS Request-URI");
         }
-        Uri::Sip(_) => None,
-        _ => Some("Contact must be a SIP or SIPS URI"),
+        Uri::Sip(_) => {}
+        _ => return Err("Contact must be a SIP or SIPS URI"),
     }
+    Ok(Some(uri_text(addr.uri())))
 }
 
 /// Whether requests with `method` are target refresh requests, whose

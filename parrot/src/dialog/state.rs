@@ -3,12 +3,12 @@
 //! the response it received (§12.1.2).
 
 use super::id::DialogId;
+use super::kept::{addr_text, uri_text};
 use super::response::{self, creates_dialog, is_target_refresh};
 use crate::message::typed::{CSeq, Contact, RecordRoute, RetryAfter};
 use crate::message::{
     Header, HeaderName, Method, NameAddr, Request, Response, StatusCode, Text, Uri,
 };
-use std::fmt::{self, Write as _};
 
 // §12.1.2 (`Dialog::new_uac`): a child module, to fill in the same state.
 #[path = "uac.rs"]
@@ -205,29 +205,6 @@ fn detach_uri(uri: &Uri) -> Uri {
     Uri::parse(&t, &t).unwrap_or_else(|_| uri.clone())
 }
 
-/// `uri` as the text a dialog keeps. What the message types print parses
-/// back to the same value (the round-trip property tests hold them to
-/// it), so the text is not parsed again here.
-fn uri_text(uri: &Uri) -> Text {
-    display_text(uri)
-}
-
-/// `addr` as the text a dialog keeps (see [`uri_text`]).
-fn addr_text(addr: &NameAddr) -> Text {
-    display_text(addr)
-}
-
-/// `value` written into a string sized for an address up front (`to_string`
-/// starts empty and grows it several times), then kept in a buffer of its
-/// exact length: a dialog holds it for the whole call, and a text made
-/// from the string itself would keep the string's spare capacity.
-fn display_text(value: &dyn fmt::Display) -> Text {
-    let mut out = String::with_capacity(96);
-    // Writing into a `String` cannot fail.
-    let _ = write!(out, "{value}");
-    Text::from(&out)
-}
-
 /// A URI a dialog kept as text. The text came from a parsed value, so it
 /// parses; the fallback only keeps this total.
 fn stored_uri(t: &Text) -> Uri {
@@ -306,7 +283,17 @@ impl Dialog {
     /// dialog), as are a malformed Call-ID, CSeq, From, To or
     /// Record-Route: answer those requests 400.
     pub fn new_uas(request: &Request, response: &Response) -> Result<Dialog, DialogError> {
-        Dialog::create(Side::Uas, request, response)
+        Dialog::create(Side::Uas, request, response, None)
+    }
+
+    /// [`Dialog::new_uas`] for a request whose Contact was already checked
+    /// (`response::check_contact`), with the remote target that check gave.
+    pub(crate) fn new_uas_checked(
+        request: &Request,
+        response: &Response,
+        remote_target: Text,
+    ) -> Result<Dialog, DialogError> {
+        Dialog::create(Side::Uas, request, response, Some(remote_target))
     }
 
     /// The dialog `response` creates for `request` (§12.1), seen from
@@ -320,7 +307,12 @@ impl Dialog {
     /// | local/remote   | To / From                | From / To                     |
     /// | local tag      | response To tag or fresh | request From tag (needed)     |
     /// | sequence       | remote = CSeq, local random | local = CSeq, remote empty |
-    fn create(side: Side, request: &Request, response: &Response) -> Result<Dialog, DialogError> {
+    fn create(
+        side: Side,
+        request: &Request,
+        response: &Response,
+        checked_target: Option<Text>,
+    ) -> Result<Dialog, DialogError> {
         let h = &request.headers;
         // §12.1: dialogs are created by requests outside a dialog.
         if h.to_tag().is_some() || !creates_dialog(&request.method, response.status) {
@@ -359,9 +351,12 @@ impl Dialog {
         // "The remote target MUST be set to the URI from the Contact header
         // field" of the request (§12.1.1) or the response (§12.1.2). A 1xx
         // without Contact keeps the Request-URI until the 2xx brings one.
-        let remote_target = match (side, contact_uri(peer)) {
-            (_, Ok(Some(uri))) => uri,
-            (Side::Uac, Ok(None)) if !response.status.is_success() => uri_text(&request.uri),
+        let remote_target = match checked_target.map_or_else(|| contact_uri(peer), |t| Ok(Some(t)))
+        {
+            Ok(Some(uri)) => uri,
+            Ok(None) if side == Side::Uac && !response.status.is_success() => {
+                uri_text(&request.uri)
+            }
             _ => return Err(DialogError::BadHeader("Contact")),
         };
         // "The route set MUST be set to the list of URIs in the

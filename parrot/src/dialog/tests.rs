@@ -1327,3 +1327,35 @@ fn the_to_tag_is_added_once_whatever_the_to_looks_like() {
         );
     }
 }
+
+/// The remote target the server's Contact check hands to the dialog is
+/// the one the dialog finds decoding the Contact itself (§12.1.1), and a
+/// request that cannot create a dialog gives none.
+#[test]
+fn checked_contact_gives_the_dialogs_remote_target() {
+    for contact in [
+        CONTACT,
+        "Contact: \"Alice\" <sips:alice@[2001:db8::1]:5061;transport=tcp;ob>;expires=60\r\n",
+        "Contact: sip:alice@192.0.2.7\r\n",
+    ] {
+        let req = invite_with("sip:bob@biloxi.example.com", "UDP", contact);
+        let ok = req.reply(StatusCode::OK);
+        let target = check_contact(&req).unwrap().unwrap();
+        let checked = Dialog::new_uas_checked(&req, &ok, target).unwrap();
+        let decoded = Dialog::new_uas(&req, &ok).unwrap();
+        assert_eq!(
+            checked.remote_target(),
+            decoded.remote_target(),
+            "{contact}"
+        );
+        assert_eq!(
+            checked.remote_target().to_string(),
+            decoded.remote_target().to_string()
+        );
+    }
+    let (d, _) = confirmed(&invite());
+    let bye = in_dialog(&d, "BYE", 2, "");
+    assert_eq!(check_contact(&bye), Ok(None));
+    let missing = invite_with("sip:bob@biloxi.example.com", "UDP", "");
+    assert_eq!(check_contact(&missing), Err("Missing Contact header"));
+}

@@ -38,6 +38,6 @@ impl Dialog {
     /// From tag; the response must match its Call-ID and CSeq and create a
     /// dialog ([`creates_dialog`]).
     pub fn new_uac(request: &Request, response: &Response) -> Result<Dialog, DialogError> {
-        Dialog::create(Side::Uac, request, response)
+        Dialog::create(Side::Uac, request, response, None)
     }
 }

@@ -439,11 +439,16 @@ async fn handle_request<H: UasHandler>(
         // §8.1.1.8, §12.1.1: a request that would create a dialog without a
         // usable Contact is refused before the handler sees it; answered
         // 200, its dialog could never be created nor reached.
-        if let Some(fault) = crate::dialog::contact_fault(&req) {
-            info!(method = %req.method, fault, "request refused: 400");
-            let resp = req.reply(StatusCode::BAD_REQUEST).reason(fault);
-            s.respond(&req, resp).await;
-            return false;
+        match crate::dialog::check_contact(&req) {
+            Ok(target) => {
+                s.checked_target = target.zip(req.headers.cseq()).map(|(t, c)| (c.seq, t));
+            }
+            Err(fault) => {
+                info!(method = %req.method, fault, "request refused: 400");
+                let resp = req.reply(StatusCode::BAD_REQUEST).reason(fault);
+                s.respond(&req, resp).await;
+                return false;
+            }
         }
         let mut cx = Context {
             session: s,

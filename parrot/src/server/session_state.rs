@@ -7,7 +7,7 @@
 
 use crate::dialog::{Dialog, DialogId, DialogState, Retransmit2xx, SessionTimer};
 use crate::endpoint::Endpoint;
-use crate::message::{HeaderName, Host, Method, Request, Response, SipUri, Uri};
+use crate::message::{HeaderName, Host, Method, Request, Response, SipUri, Text, Uri};
 use crate::server::dialog_handle::DialogHandle;
 use crate::server::duties::Duties;
 use crate::server::error::ProvisionalError;
@@ -99,6 +99,10 @@ pub struct Session<E> {
     pub(crate) is_dialog: bool,
     pub(crate) in_dialog: bool,
     pub(crate) initialized: bool,
+    /// The remote target the first request's Contact check gave, with
+    /// that request's CSeq number: the dialog it creates takes it rather
+    /// than decode the Contact again.
+    pub(crate) checked_target: Option<(u32, Text)>,
     pub(crate) pending: Option<Box<Pending>>,
     pub(crate) dialog: Option<Box<Dialog>>,
     /// The INVITE that created the dialog while it has no accepted final
@@ -155,6 +159,7 @@ impl<E: Send + 'static> Session<E> {
             is_dialog,
             in_dialog: false,
             initialized: false,
+            checked_target: None,
             pending: None,
             dialog: None,
             invite: None,
@@ -398,7 +403,15 @@ impl<E: Send + 'static> Session<E> {
             && req.headers.to_tag().is_none()
             && crate::dialog::creates_dialog(&req.method, resp.status)
         {
-            match Dialog::new_uas(req, resp) {
+            let checked = self
+                .checked_target
+                .take()
+                .filter(|(seq, _)| req.headers.cseq().is_some_and(|c| c.seq == *seq));
+            let created = match checked {
+                Some((_, target)) => Dialog::new_uas_checked(req, resp, target),
+                None => Dialog::new_uas(req, resp),
+            };
+            match created {
                 Ok(d) => {
                     debug!(call_id = %self.id.call_id, "dialog created");
                     self.dialog = Some(Box::new(d));
