@@ -64,7 +64,10 @@ pub fn is_ws(b: u8) -> bool {
 
 /// Trims spaces and tabs at both ends.
 pub fn trim_ws(s: &str) -> &str {
-    skip_ws(s).trim_end_matches([' ', '\t'])
+    let s = skip_ws(s);
+    let n = s.bytes().rev().take_while(|&b| is_ws(b)).count();
+    // The trimmed bytes are ASCII, so the cut is a char boundary.
+    &s[..s.len() - n]
 }
 
 /// Skips leading spaces and tabs.
@@ -209,6 +212,27 @@ pub(crate) fn find_byte(s: &str, b: u8) -> Option<usize> {
     s.bytes().position(|c| c == b)
 }
 
+/// `s.split(b)` for an ASCII `b`, with [`find_byte`]: the pieces are short
+/// (SDP lines and fields, URI parts), where the standard library's char
+/// searcher costs several times a byte loop.
+pub(crate) fn split_byte(s: &str, b: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match find_byte(r, b) {
+            // `b` is ASCII, so both sides of it are char boundaries.
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
 /// The position of the first byte of `s` in `set` (ASCII bytes).
 #[inline]
 pub(crate) fn find_any(s: &str, set: &[u8]) -> Option<usize> {
@@ -224,6 +248,16 @@ pub(crate) fn split_once_byte(s: &str, b: u8) -> Option<(&str, &str)> {
 
 #[cfg(test)]
 mod tests {
+    proptest::proptest! {
+        /// The same pieces as `str::split` on an ASCII byte.
+        #[test]
+        fn split_byte_is_str_split(s in "[a ;/\u{e9}]{0,12}", b in proptest::sample::select(vec![b' ', b';', b'/'])) {
+            let ours: Vec<&str> = super::split_byte(&s, b).collect();
+            let std: Vec<&str> = s.split(char::from(b)).collect();
+            proptest::prop_assert_eq!(ours, std);
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -304,14 +304,15 @@ fn parse_start_line(head: &Text, line: &str) -> Result<StartLine, ParseError> {
     let bad = |r: &'static str| ParseError::new(ParseErrorKind::StartLine, r);
     if line.len() >= 4 && line.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/") {
         // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
-        let (version, rest) = line.split_once(' ').ok_or_else(|| bad("Bad status line"))?;
+        let (version, rest) =
+            grammar::split_once_byte(line, b' ').ok_or_else(|| bad("Bad status line"))?;
         if Version::parse(version).is_none() {
             return Err(ParseError::new(
                 ParseErrorKind::Version,
                 "Unsupported SIP version",
             ));
         }
-        let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+        let (code, reason) = grammar::split_once_byte(rest, b' ').unwrap_or((rest, ""));
         if reason.contains('\r') {
             return Err(bad("Bad reason phrase: bare CR"));
         }
@@ -332,9 +333,8 @@ fn parse_start_line(head: &Text, line: &str) -> Result<StartLine, ParseError> {
     // single spaces, and no whitespace inside the Request-URI. Trailing
     // whitespace carries no meaning; accept it (RFC 4475 trws).
     let line = line.trim_end_matches([' ', '\t']);
-    let (method, rest) = line
-        .split_once(' ')
-        .ok_or_else(|| bad("Bad request line"))?;
+    let (method, rest) =
+        grammar::split_once_byte(line, b' ').ok_or_else(|| bad("Bad request line"))?;
     let (uri, version) = rest
         .rsplit_once(' ')
         .ok_or_else(|| bad("Bad request line"))?;

@@ -13,7 +13,7 @@ pub enum Version {
 impl Version {
     /// Parses a version string; the protocol name is case-insensitive.
     pub fn parse(s: &str) -> Option<Version> {
-        let (name, num) = s.split_once('/')?;
+        let (name, num) = super::grammar::split_once_byte(s, b'/')?;
         if name.eq_ignore_ascii_case("SIP") && num == "2.0" {
             Some(Version::V2)
         } else {

@@ -454,7 +454,5 @@ pub(super) fn parse_digits(s: &str) -> Option<u64> {
 
 /// Whether a media line's protocol is RTP-based (`RTP/AVP`, `UDP/TLS/RTP/SAVPF`, …).
 pub(super) fn is_rtp_proto(proto: &str) -> bool {
-    proto
-        .split('/')
-        .any(|part| part.eq_ignore_ascii_case("RTP"))
+    crate::message::grammar::split_byte(proto, b'/').any(|part| part.eq_ignore_ascii_case("RTP"))
 }

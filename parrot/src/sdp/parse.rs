@@ -5,6 +5,7 @@ use super::model::{
     Attribute, Bandwidth, Connection, Direction, MediaDescription, Origin, RtpMap,
     SessionDescription, Timing, is_rtp_proto, parse_digits,
 };
+use crate::message::grammar::{split_byte, split_once_byte};
 use crate::message::parse_ip;
 use std::str::FromStr;
 
@@ -44,7 +45,7 @@ pub(super) fn parse_payload_type(s: &str) -> Option<u8> {
 
 /// The fields of a line, split on spaces.
 fn fields(value: &str) -> impl Iterator<Item = &str> {
-    value.split(' ').filter(|f| !f.is_empty())
+    split_byte(value, b' ').filter(|f| !f.is_empty())
 }
 
 /// The fields of a line when there are exactly `N` (no vector: a line is
@@ -82,18 +83,17 @@ pub(super) fn parse_connection(value: &str) -> Option<Connection> {
     // an IP literal of the right family (with an optional multicast
     // suffix) or a host name.
     if nettype == "IN" {
-        let host = address.split('/').next().unwrap_or("");
+        let host = split_byte(address, b'/').next().unwrap_or("");
         let ok = match (addrtype, parse_ip(host)) {
             ("IP4", Some(ip)) => ip.is_ipv4(),
             ("IP6", Some(ip)) => ip.is_ipv6(),
             (_, Some(_)) => false,
             (_, None) => is_hostname(host),
         };
-        let suffix_ok = address
-            .split('/')
+        let suffix_ok = split_byte(address, b'/')
             .skip(1)
             .all(|p| parse_digits(p).is_some());
-        if !ok || !suffix_ok || address.split('/').count() > 3 {
+        if !ok || !suffix_ok || split_byte(address, b'/').count() > 3 {
             return None;
         }
     }
@@ -148,7 +148,7 @@ pub(super) fn parse_media(value: &str) -> Option<MediaDescription> {
         None => (port, None),
     };
     let port = u16::try_from(parse_digits(port)?).ok()?;
-    if !proto.split('/').all(is_token) {
+    if !split_byte(proto, b'/').all(is_token) {
         return None;
     }
     if is_rtp_proto(proto) && !formats.iter().all(|f| parse_payload_type(f).is_some()) {
@@ -245,7 +245,7 @@ impl FromStr for SessionDescription {
             return Err(SdpError::new(0, SdpErrorKind::Empty));
         }
         let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', body.as_bytes()).count() + 1);
-        for (i, raw) in body.split('\n').enumerate() {
+        for (i, raw) in split_byte(body, b'\n').enumerate() {
             let n = i + 1;
             let line = raw.strip_suffix('\r').unwrap_or(raw);
             // `<type>=<value>`, the type one lower-case letter (§5); a CR
@@ -430,7 +430,7 @@ impl FromStr for RtpMap {
     type Err = ();
 
     fn from_str(s: &str) -> Result<Self, ()> {
-        let (pt, rest) = s.split_once(' ').ok_or(())?;
+        let (pt, rest) = split_once_byte(s, b' ').ok_or(())?;
         let payload_type = parse_payload_type(pt).ok_or(())?;
         let rest = rest.trim_start_matches(' ');
         let mut parts = rest.splitn(3, '/');
