@@ -143,6 +143,18 @@ pub fn split_list(value: &str) -> ListIter<'_> {
     ListIter { rest: value }
 }
 
+/// The bytes [`ListIter`] has to look at: quoting, escapes, angle brackets
+/// and the comma.
+static LIST_SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'\\' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b',' as usize] = true;
+    t
+};
+
 /// Iterator returned by [`split_list`].
 #[derive(Debug, Clone)]
 pub struct ListIter<'a> {
@@ -161,6 +173,11 @@ impl<'a> Iterator for ListIter<'a> {
             let mut in_quotes = false;
             let mut in_angle = false;
             while i < b.len() {
+                // One lookup for the bytes that are plain text (nearly all).
+                if !LIST_SPECIAL[usize::from(b[i])] {
+                    i += 1;
+                    continue;
+                }
                 match b[i] {
                     b'\\' if in_quotes => i += 1,
                     b'"' if !in_angle => in_quotes = !in_quotes,

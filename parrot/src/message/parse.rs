@@ -354,7 +354,7 @@ fn parse_start_line(head: &Text, line: &str) -> Result<StartLine, ParseError> {
             "Bad Request-URI: enclosed in angle brackets",
         ));
     }
-    if uri.is_empty() || uri.contains([' ', '\t']) {
+    if uri.is_empty() || uri.bytes().any(grammar::is_ws) {
         return Err(ParseError::new(
             ParseErrorKind::Uri,
             "Bad Request-URI: contains whitespace",

@@ -319,7 +319,14 @@ impl<E: Send + 'static> Session<E> {
         {
             r.stop(false);
         }
-        let accepted = self.endpoint().try_respond(id, resp.clone()).await;
+        // The response is read again below only when it may create a
+        // dialog, start a session timer or be retransmitted (a 2xx to
+        // INVITE); otherwise (a BYE's 200, ...) it goes without a copy.
+        let status = resp.status;
+        let kept = (matches!(req.method, Method::Invite | Method::Update)
+            || crate::dialog::creates_dialog(&req.method, status))
+        .then(|| resp.clone());
+        let accepted = self.endpoint().try_respond(id, resp).await;
         if let Some(p) = &mut self.pending {
             p.answer = match &accepted {
                 Ok(()) => Answer::Accepted,
@@ -328,9 +335,12 @@ impl<E: Send + 'static> Session<E> {
             };
         }
         if let Err(e) = accepted {
-            debug!(status = %resp.status, error = %e, "final response refused by its transaction");
+            debug!(%status, error = %e, "final response refused by its transaction");
             return;
         }
+        let Some(resp) = kept else {
+            return;
+        };
         self.adopt(req, &resp);
         if resp.status.is_success() && matches!(req.method, Method::Invite | Method::Update) {
             self.timer_from_response(&resp);
