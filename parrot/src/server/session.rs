@@ -420,6 +420,8 @@ async fn handle_request<H: UasHandler>(
         id,
         origin,
         answer: Answer::Unanswered,
+        checked_target: None,
+        timer_written: None,
     }));
     s.in_dialog = req.headers.to_tag().is_some();
     if let Some(d) = &mut s.dialog
@@ -441,7 +443,9 @@ async fn handle_request<H: UasHandler>(
         // 200, its dialog could never be created nor reached.
         match crate::dialog::check_contact(&req) {
             Ok(target) => {
-                s.checked_target = target.zip(req.headers.cseq()).map(|(t, c)| (c.seq, t));
+                if let Some(p) = &mut s.pending {
+                    p.checked_target = target;
+                }
             }
             Err(fault) => {
                 info!(method = %req.method, fault, "request refused: 400");

@@ -5,7 +5,7 @@
 //!
 //! [`Context`]: crate::server::Context
 
-use crate::dialog::{Dialog, DialogId, DialogState, Retransmit2xx, SessionTimer};
+use crate::dialog::{Dialog, DialogId, DialogState, Negotiated, Retransmit2xx, SessionTimer};
 use crate::endpoint::Endpoint;
 use crate::message::{HeaderName, Host, Method, Request, Response, SipUri, Text, Uri};
 use crate::server::dialog_handle::DialogHandle;
@@ -59,6 +59,12 @@ pub(crate) struct Pending {
     pub(crate) id: TransactionId,
     pub(crate) origin: Origin,
     pub(crate) answer: Answer,
+    /// The remote target the request's Contact check gave: the dialog it
+    /// creates takes it rather than decode the Contact again.
+    pub(crate) checked_target: Option<Text>,
+    /// What our 2xx's `Session-Expires` negotiated, with the value written,
+    /// so that the timer started once it is sent need not decode it back.
+    pub(crate) timer_written: Option<(Text, Negotiated)>,
 }
 
 /// What became of the pending request's final response.
@@ -99,10 +105,6 @@ pub struct Session<E> {
     pub(crate) is_dialog: bool,
     pub(crate) in_dialog: bool,
     pub(crate) initialized: bool,
-    /// The remote target the first request's Contact check gave, with
-    /// that request's CSeq number: the dialog it creates takes it rather
-    /// than decode the Contact again.
-    pub(crate) checked_target: Option<(u32, Text)>,
     pub(crate) pending: Option<Box<Pending>>,
     pub(crate) dialog: Option<Box<Dialog>>,
     /// The INVITE that created the dialog while it has no accepted final
@@ -159,7 +161,6 @@ impl<E: Send + 'static> Session<E> {
             is_dialog,
             in_dialog: false,
             initialized: false,
-            checked_target: None,
             pending: None,
             dialog: None,
             invite: None,
@@ -413,12 +414,9 @@ impl<E: Send + 'static> Session<E> {
             && req.headers.to_tag().is_none()
             && crate::dialog::creates_dialog(&req.method, resp.status)
         {
-            let checked = self
-                .checked_target
-                .take()
-                .filter(|(seq, _)| req.headers.cseq().is_some_and(|c| c.seq == *seq));
+            let checked = self.pending.as_mut().and_then(|p| p.checked_target.take());
             let created = match checked {
-                Some((_, target)) => Dialog::new_uas_checked(req, resp, target),
+                Some(target) => Dialog::new_uas_checked(req, resp, target),
                 None => Dialog::new_uas(req, resp),
             };
             match created {

@@ -41,7 +41,7 @@ impl<E: Send + 'static> Session<E> {
     /// (RFC 4028 §9) when a session timer applies: the request asks for
     /// one, the server or the handler imposes one, one is running, or the
     /// handler wrote its own `Session-Expires`.
-    pub(crate) fn negotiate_timer(&self, req: &Request, resp: &mut Response) {
+    pub(crate) fn negotiate_timer(&mut self, req: &Request, resp: &mut Response) {
         if !resp.status.is_success() || !matches!(req.method, Method::Invite | Method::Update) {
             return;
         }
@@ -54,7 +54,13 @@ impl<E: Send + 'static> Session<E> {
             || self.timer.is_some()
             || resp.headers.contains(HeaderName::SessionExpires);
         if applies {
-            uas_negotiate(req, resp, &config);
+            let negotiated = uas_negotiate(req, resp, &config);
+            if let Some(p) = &mut self.pending {
+                p.timer_written = negotiated.and_then(|n| {
+                    let written = resp.headers.get(HeaderName::SessionExpires)?;
+                    Some((written.clone(), n))
+                });
+            }
         }
     }
 
@@ -65,6 +71,15 @@ impl<E: Send + 'static> Session<E> {
         let Some(config) = self.timer_config() else {
             return;
         };
+        // What completing the 2xx negotiated, while its Session-Expires
+        // is still the one written then (a value decodes one way only).
+        let written = self.pending.as_mut().and_then(|p| p.timer_written.take());
+        if let Some((text, negotiated)) = written
+            && resp.headers.get(HeaderName::SessionExpires) == Some(&text)
+        {
+            self.set_timer(Some(negotiated));
+            return;
+        }
         // Our 2xx as the peer reads it, turned around: `refresher=uas`
         // means us.
         let in_force = uac_negotiated(resp, &config, false).map(|n| Negotiated {
