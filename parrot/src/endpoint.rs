@@ -551,16 +551,18 @@ impl Driver {
         // then fires early, finds nothing due and is re-armed. Re-arming
         // on every change would cost a timer-wheel update per message and,
         // whenever the new deadline is the runtime's earliest, a wake-up
-        // of its I/O driver (a syscall).
-        let sleep = tokio::time::sleep(Duration::ZERO);
+        // of its I/O driver (a syscall). The sweep shares the timer: a
+        // select polls every branch each time the task goes idle.
+        let mut next_sweep = Instant::now() + SWEEP;
+        let sleep = tokio::time::sleep_until(next_sweep);
         tokio::pin!(sleep);
-        let mut armed: Option<Instant> = None;
-        let mut sweep = tokio::time::interval_at(Instant::now() + SWEEP, SWEEP);
-        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut armed: Option<Instant> = Some(next_sweep);
         loop {
-            if let Some(next) = self.layer.poll_timeout().map(Instant::from_std)
-                && armed.is_none_or(|at| next < at)
-            {
+            let next = self
+                .layer
+                .poll_timeout()
+                .map_or(next_sweep, |at| Instant::from_std(at).min(next_sweep));
+            if armed.is_none_or(|at| next < at) {
                 sleep.as_mut().reset(next);
                 armed = Some(next);
             }
@@ -581,9 +583,13 @@ impl Driver {
                 },
                 () = &mut sleep, if armed.is_some() => {
                     armed = None;
-                    self.layer.handle_timeout(now());
+                    let now = now();
+                    if Instant::from_std(now) >= next_sweep {
+                        self.sweep();
+                        next_sweep = Instant::from_std(now) + SWEEP;
+                    }
+                    self.layer.handle_timeout(now);
                 }
-                _ = sweep.tick() => self.sweep(),
             }
             self.flush().await;
             self.publish();

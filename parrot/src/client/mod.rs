@@ -807,7 +807,7 @@ impl Client {
 /// `408`/`503` a timeout or transport failure stands for (no To tag).
 pub(crate) fn server_failed(resp: &Response) -> bool {
     resp.status == StatusCode::SERVICE_UNAVAILABLE
-        || (resp.status == StatusCode::REQUEST_TIMEOUT && resp.headers.to_tag().is_none())
+        || (resp.status == StatusCode::REQUEST_TIMEOUT && !resp.headers.has_to_tag())
 }
 
 pub(crate) fn is_challenge(resp: &Response) -> bool {

@@ -104,7 +104,7 @@ fn request_event(
     request: Request,
     protocol: Protocol,
 ) {
-    if request.headers.to_tag().is_some() {
+    if request.headers.has_to_tag() {
         // §12.2.2: inside a dialog; 481 if it is not one of our calls.
         // A subscription of ours also listens on its Call-ID and From tag
         // with an empty remote tag: a NOTIFY may create a dialog (before
@@ -142,7 +142,7 @@ fn request_event(
         _ => request.reply(StatusCode::METHOD_NOT_ALLOWED),
     };
     resp.headers.append(HeaderName::Allow, ALLOW_OUTSIDE);
-    if request.headers.to_tag().is_none() && resp.status != StatusCode::TRYING {
+    if !request.headers.has_to_tag() && resp.status != StatusCode::TRYING {
         // §8.2.6.2: a To tag on every response but 100.
         add_to_tag(&mut resp);
     }

@@ -49,7 +49,7 @@ pub fn contact_fault(req: &Request) -> Option<&'static str> {
 /// create one. The server checks first and creates the dialog later with
 /// this target, so the Contact is decoded once.
 pub(crate) fn check_contact(req: &Request) -> Result<Option<Text>, &'static str> {
-    if req.headers.to_tag().is_some() || !can_create_dialog(&req.method) {
+    if req.headers.has_to_tag() || !can_create_dialog(&req.method) {
         return Ok(None);
     }
     let mut contacts = req.headers.typed_all::<Contact>();
@@ -111,7 +111,7 @@ pub fn is_target_refresh(method: &Method) -> bool {
 /// when it has no Record-Route) is a SIPS URI, `contact` must be a SIPS
 /// URI (§12.1.1); choosing it is up to the caller.
 pub fn prepare_response(request: &Request, resp: &mut Response, local_tag: &str, contact: &Uri) {
-    let in_dialog = request.headers.to_tag().is_some();
+    let in_dialog = request.headers.has_to_tag();
     let creating = !in_dialog && creates_dialog(&request.method, resp.status);
     let refresh = in_dialog && resp.status.is_success() && is_target_refresh(&request.method);
     let record_route = request

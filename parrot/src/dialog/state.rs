@@ -315,7 +315,7 @@ impl Dialog {
     ) -> Result<Dialog, DialogError> {
         let h = &request.headers;
         // §12.1: dialogs are created by requests outside a dialog.
-        if h.to_tag().is_some() || !creates_dialog(&request.method, response.status) {
+        if h.has_to_tag() || !creates_dialog(&request.method, response.status) {
             return Err(DialogError::NotDialogCreating);
         }
         let call_id = h

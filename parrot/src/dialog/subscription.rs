@@ -121,7 +121,7 @@ pub fn check_subscribe<'a>(
         (true, _) => SubscribeKind::Refresh,
         // §4.2.1.2: an unsubscription or refresh of a subscription the
         // dialog does not hold.
-        (false, 0) if req.headers.to_tag().is_some() => {
+        (false, 0) if req.headers.has_to_tag() => {
             return Err(req
                 .reply(StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST)
                 .reason("Subscription does not exist"));

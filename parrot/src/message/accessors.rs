@@ -52,12 +52,29 @@ impl Headers {
 
     /// The From tag.
     pub fn from_tag(&self) -> Option<Text> {
-        self.from_header()?.params.raw("tag").cloned()
+        // The cached header read in place: a `Cow` of it is as large as
+        // the header, and the tags are read several times per request.
+        match self.cached_from() {
+            Some(f) => f.params.raw("tag").cloned(),
+            None => self.typed::<From>()?.ok()?.params.raw("tag").cloned(),
+        }
     }
 
     /// The To tag (absent on an out-of-dialog request).
     pub fn to_tag(&self) -> Option<Text> {
-        self.to_header()?.params.raw("tag").cloned()
+        match self.cached_to() {
+            Some(t) => t.params.raw("tag").cloned(),
+            None => self.typed::<To>()?.ok()?.params.raw("tag").cloned(),
+        }
+    }
+
+    /// Whether the To header has a tag: whether a request is inside a
+    /// dialog (RFC 3261 §12.2), or a response came from a UAS.
+    pub fn has_to_tag(&self) -> bool {
+        match self.cached_to() {
+            Some(t) => t.params.raw("tag").is_some(),
+            None => self.to_tag().is_some(),
+        }
     }
 
     /// Whether any `name` field (a list of option tags or methods, such as
@@ -100,7 +117,7 @@ impl Request {
     /// progress completing (RFC 6357 §3).
     pub fn starts_new_work(&self) -> bool {
         !matches!(self.method, Method::Ack | Method::Cancel | Method::Options)
-            && self.headers.to_tag().is_none()
+            && !self.headers.has_to_tag()
     }
 
     /// The `503 Service Unavailable` that refuses this request under
@@ -109,7 +126,7 @@ impl Request {
     /// tag if the request has none (§8.2.6.2).
     pub fn service_unavailable(&self, retry_after: u32, to_tag: &str) -> Response {
         let mut resp = self.reply(StatusCode::SERVICE_UNAVAILABLE);
-        if self.headers.to_tag().is_none()
+        if !self.headers.has_to_tag()
             && let Some(to) = resp.headers.to_header()
         {
             let value = format!("{to};tag={to_tag}");
@@ -190,6 +207,7 @@ mod tests {
         assert_eq!(h.top_via().unwrap().branch(), Some("z9hG4bK1"));
         assert_eq!(h.from_tag().unwrap(), "abc");
         assert_eq!(h.to_tag(), None);
+        assert!(!h.has_to_tag());
 
         let resp = req.reply(crate::message::StatusCode::RINGING);
         assert_eq!(resp.reason, "Ringing");
@@ -238,6 +256,7 @@ mod tests {
             resp.headers.set(HeaderName::To, tagged.clone());
             assert!(resp.headers.cached_to().is_some(), "{to}");
             assert_eq!(resp.headers.to_tag().unwrap(), "xyz");
+            assert!(resp.headers.has_to_tag());
             assert_cache_consistent(&resp.headers);
             // A second tag: decode keeps the first, so does the cache.
             resp.headers.set(HeaderName::To, format!("{tagged};tag=2"));
@@ -248,6 +267,13 @@ mod tests {
             assert!(resp.headers.cached_to().is_none());
             assert!(resp.headers.cached_via().is_some());
             assert_eq!(resp.headers.to_tag(), None);
+            assert!(!resp.headers.has_to_tag());
+            // Read from the text when nothing is cached.
+            resp.headers
+                .set(HeaderName::To, "<sip:carol@example.com>;tag=t2");
+            assert!(resp.headers.cached_to().is_none());
+            assert_eq!(resp.headers.to_tag().unwrap(), "t2");
+            assert!(resp.headers.has_to_tag());
             // A bad tag is not cached.
             resp.headers
                 .set(HeaderName::To, "<sip:carol@example.com>;tag=a b");

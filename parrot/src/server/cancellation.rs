@@ -80,7 +80,7 @@ impl<E: Send + 'static> Context<'_, E> {
     pub fn cancelled(&self) -> Cancelled {
         let invite = self
             .request
-            .is_some_and(|r| r.method == Method::Invite && r.headers.to_tag().is_none());
+            .is_some_and(|r| r.method == Method::Invite && !r.headers.has_to_tag());
         let watch = match (&self.session.pending, invite) {
             (Some(p), true) => Some(self.session.endpoint().final_sent(p.id)),
             _ => None,

@@ -9,7 +9,7 @@
 
 use super::admission::{Admission, LossFeedback, OverloadConfig, ServerStats, ShedLog};
 use super::handler::UasHandler;
-use super::inbox::{DialogCommand, Inbox, ProxiedDialog};
+use super::inbox::{Aside, CommandSink, DialogCommand, Inbox, ProxiedDialog};
 use super::refusals::UasPolicy;
 use super::relay::{self, Order};
 use super::session::{self, Exit, Parked};
@@ -23,7 +23,6 @@ use crate::message::{Method, Request, Response, StatusCode, Text};
 use crate::transaction::{TimerConfig, TransactionId};
 use crate::transport::Origin;
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -96,11 +95,10 @@ pub(crate) struct Core<H: UasHandler> {
     dialogs: KeyedMap<DialogId, Slot<H>>,
     /// Pending INVITE transactions, to deliver their CANCEL notification.
     invites: KeyedMap<TransactionId, DialogId>,
-    /// Application events sent through dialog handles.
-    app_events: mpsc::UnboundedReceiver<(DialogId, H::Event)>,
-    /// What the runtime asks of dialogs: REFER progress reports, ending a
-    /// replaced call.
-    dialog_commands: mpsc::UnboundedReceiver<(DialogId, DialogCommand)>,
+    /// Application events sent through dialog handles, what the runtime
+    /// asks of dialogs (REFER progress reports, ending a replaced call),
+    /// dialogs we proxied, and the shutdown signal.
+    aside: mpsc::UnboundedReceiver<Aside<H::Event>>,
     /// Tasks report here when they end or park.
     done_tx: mpsc::UnboundedSender<Done<H>>,
     done_rx: mpsc::UnboundedReceiver<Done<H>>,
@@ -108,7 +106,6 @@ pub(crate) struct Core<H: UasHandler> {
     live: usize,
     /// Dialogs we proxied, by (Call-ID, tags in order).
     proxied: KeyedMap<(Text, Text, Text), ProxiedDialog>,
-    proxied_rx: mpsc::UnboundedReceiver<ProxiedDialog>,
     draining: bool,
     /// Whether to take new requests, from the load.
     admission: Admission,
@@ -140,9 +137,7 @@ impl<H: UasHandler> Core<H> {
         routing: Routing,
     ) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
-        let (proxied_tx, proxied_rx) = mpsc::unbounded_channel();
-        let (events_tx, app_events) = mpsc::unbounded_channel();
-        let (commands_tx, dialog_commands) = mpsc::unbounded_channel();
+        let (aside_tx, aside) = mpsc::unbounded_channel();
         let locator = Arc::new(routing.locator);
         // Responses whose connection is gone find their sent-by host by
         // RFC 3263 §5 with the same resolver as requests.
@@ -151,21 +146,18 @@ impl<H: UasHandler> Core<H> {
             shared: Arc::new(Shared {
                 endpoint: endpoint.clone(),
                 timers,
-                proxied: proxied_tx,
-                events: events_tx,
+                dialog_commands: CommandSink::new(aside_tx.clone()),
+                aside: aside_tx,
                 routable: Default::default(),
                 policy,
                 locator,
                 outbound_proxy: routing.outbound_proxy,
                 location: routing.location,
-                dialog_commands: commands_tx,
                 referrals: Default::default(),
                 media_ports: routing.media_ports,
             }),
-            app_events,
-            dialog_commands,
+            aside,
             proxied: KeyedMap::default(),
-            proxied_rx,
             endpoint,
             events,
             factory,
@@ -197,23 +189,28 @@ impl<H: UasHandler> Core<H> {
         &self.endpoint
     }
 
-    pub(crate) async fn run(mut self, signal: impl Future<Output = ()> + Send) {
-        let mut signal = std::pin::pin!(signal);
-        let mut sweep = tokio::time::interval_at(Instant::now() + SWEEP, SWEEP);
-        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    /// Where to send [`Aside::Stop`] to end [`Core::run`] gracefully.
+    pub(crate) fn stopper(&self) -> mpsc::UnboundedSender<Aside<H::Event>> {
+        self.shared.aside.clone()
+    }
+
+    /// Runs until [`Aside::Stop`] (see [`Core::stopper`]), then until the
+    /// live work has finished or the shutdown timeout has passed.
+    pub(crate) async fn run(mut self) {
         let mut recheck = tokio::time::interval(RECHECK);
         recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // The parked dialogs' timer: one sleep for the whole loop, reset
+        // One sleep for the parked dialogs' timers and the sweep, reset
         // only when the earliest wake-up changes (a fresh one per event
         // would be registered with the timer and dropped again each time).
-        let wake = tokio::time::sleep(Duration::ZERO);
+        let mut next_sweep = Instant::now() + SWEEP;
+        let wake = tokio::time::sleep_until(next_sweep);
         tokio::pin!(wake);
-        let mut armed: Option<Instant> = None;
+        let mut armed = next_sweep;
         // Nearly every wake-up is for the event queue, and a select polls
         // (and registers with) each branch it passes: the biased select
         // takes the event queue first. Every FAIR_TURN-th pass starts at a
         // random branch instead, so that a queue that never empties under
-        // load cannot starve the timers, the session reports or shutdown.
+        // load cannot starve the timers or the other queues.
         let mut turn: u32 = 0;
         macro_rules! next {
             ($($bias:tt)*) => { tokio::select! {
@@ -222,40 +219,37 @@ impl<H: UasHandler> Core<H> {
                     Some(ev) => self.event(ev),
                     None => break,
                 },
-                _ = sweep.tick() => self.sweep(),
+                Some(done) = self.done_rx.recv() => self.finished(done),
+                Some(aside) = self.aside.recv() => match aside {
+                    Aside::Event(id, ev) => self.event_for(&id, ev),
+                    Aside::Command(id, command) => self.command(&id, command),
+                    Aside::Proxied(d) => self.add_proxied(*d),
+                    Aside::Stop => {
+                        info!(live = self.live, "shutting down: refusing new requests");
+                        self.draining = true;
+                        break;
+                    }
+                },
                 // While shedding, the requests refused by the endpoint
                 // never reach here: look at the load on a timer, so that
                 // shedding ends when the load has gone.
                 _ = recheck.tick(), if self.admission.shedding() => self.measure(Instant::now()),
-                Some(done) = self.done_rx.recv() => self.finished(done),
-                Some((id, ev)) = self.app_events.recv() => self.event_for(&id, ev),
-                Some((id, command)) = self.dialog_commands.recv() => {
-                    let msg = match command {
-                        DialogCommand::Refer(report) => Inbox::Refer(report),
-                        DialogCommand::Replaced => Inbox::Replaced,
-                    };
-                    if self.deliver(&id, msg).is_some() {
-                        debug!("command for an ended dialog dropped");
+                () = &mut wake => {
+                    let now = Instant::now();
+                    if now >= next_sweep {
+                        self.sweep();
+                        next_sweep = now + SWEEP;
                     }
-                }
-                Some(d) = self.proxied_rx.recv() => self.add_proxied(d),
-                () = &mut wake, if armed.is_some() => {
-                    armed = None;
-                    self.wake_due();
-                }
-                () = &mut signal, if !self.draining => {
-                    info!(live = self.live, "shutting down: refusing new requests");
-                    self.draining = true;
-                    break;
+                    self.wake_due(now);
                 }
             } };
         }
         loop {
-            let wakeup = self.next_wakeup();
-            if wakeup != armed {
-                if let Some(at) = wakeup {
-                    wake.as_mut().reset(at);
-                }
+            let wakeup = self
+                .next_wakeup()
+                .map_or(next_sweep, |at| at.min(next_sweep));
+            if wakeup != armed || wake.is_elapsed() {
+                wake.as_mut().reset(wakeup);
                 armed = wakeup;
             }
             turn = turn.wrapping_add(1);
@@ -418,14 +412,25 @@ impl<H: UasHandler> Core<H> {
     }
 
     /// Wakes the parked dialogs whose timers are due.
-    fn wake_due(&mut self) {
-        let now = Instant::now();
+    fn wake_due(&mut self, now: Instant) {
         while let Some(entry) = self.wakeups.first_entry() {
             if entry.key().0 > now {
                 break;
             }
             let id = entry.remove();
             let _ = self.deliver(&id, Inbox::Timer);
+        }
+    }
+
+    /// Delivers a command of the runtime; one for an ended dialog is
+    /// dropped.
+    fn command(&mut self, id: &DialogId, command: DialogCommand) {
+        let msg = match command {
+            DialogCommand::Refer(report) => Inbox::Refer(report),
+            DialogCommand::Replaced => Inbox::Replaced,
+        };
+        if self.deliver(id, msg).is_some() {
+            debug!("command for an ended dialog dropped");
         }
     }
 
@@ -670,7 +675,7 @@ impl<H: UasHandler> Core<H> {
         );
         let _g = span.enter();
         let _d = detail.enter();
-        if request.headers.to_tag().is_some() {
+        if request.headers.has_to_tag() {
             // §12.2.2: a request inside a dialog.
             let dialog =
                 DialogId::from_incoming_request(&request).filter(|d| self.dialogs.contains_key(d));
@@ -731,7 +736,7 @@ impl<H: UasHandler> Core<H> {
     /// initiate), 486 for `early-only` and a confirmed call. A proxied
     /// INVITE's `Replaces` is the callee's business.
     fn replaced(&self, request: &Request) -> Result<Option<DialogId>, Response> {
-        if request.headers.to_tag().is_some() || self.shared.policy.proxies(&Method::Invite) {
+        if request.headers.has_to_tag() || self.shared.policy.proxies(&Method::Invite) {
             return Ok(None);
         }
         let Some(replaces) = crate::dialog::replaces_of(request)? else {
@@ -796,7 +801,7 @@ impl<H: UasHandler> Core<H> {
         // A request that carries a To tag already (one routed here by
         // `routes_unmatched`) makes no dialog of ours.
         let creates_dialog =
-            crate::dialog::can_create_dialog(&request.method) && request.headers.to_tag().is_none();
+            crate::dialog::can_create_dialog(&request.method) && !request.headers.has_to_tag();
         let local_tag: Text = crate::random::tag();
         let call_id = request.headers.call_id().cloned();
         let from_tag = request.headers.from_tag();

@@ -1,5 +1,6 @@
 //! [`DialogHandle`]: application events for a live dialog's handler.
 
+use super::inbox::Aside;
 use crate::dialog::DialogId;
 use std::fmt;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use tokio::sync::mpsc;
 /// idle; holding a handle costs the dialog nothing.
 pub struct DialogHandle<E> {
     pub(crate) id: DialogId,
-    pub(crate) tx: mpsc::UnboundedSender<(DialogId, E)>,
+    pub(crate) tx: mpsc::UnboundedSender<Aside<E>>,
     /// Cleared when the dialog ends.
     pub(crate) alive: Arc<AtomicBool>,
 }
@@ -35,7 +36,13 @@ impl<E: Send + 'static> DialogHandle<E> {
         if self.is_closed() {
             return Err(event);
         }
-        self.tx.send((self.id.clone(), event)).map_err(|e| e.0.1)
+        self.tx
+            .send(Aside::Event(self.id.clone(), event))
+            .map_err(|e| match e.0 {
+                Aside::Event(_, event) => event,
+                // What comes back is what was sent.
+                _ => unreachable!("a dialog handle sends only events"),
+            })
     }
 
     /// The dialog the handle delivers to, as the server names it (local

@@ -120,7 +120,7 @@ impl Duties {
             .as_ref()
             .is_some_and(|o| o.load(Ordering::Acquire))
             || self.reliable.as_ref().is_some_and(|r| r.offer_unanswered());
-        if offer && our_offer_pending && req.headers.to_tag().is_some() {
+        if offer && our_offer_pending && req.headers.has_to_tag() {
             // RFC 3311 §5.2 / RFC 3261 §14.2: offers crossed.
             debug!(method = %req.method, "offer crossed ours: 491");
             self.endpoint

@@ -37,7 +37,7 @@ impl<E: Send + 'static> Session<E> {
         self.media = None;
         self.end_if_unused();
         let resp = resp?;
-        if resp.status == StatusCode::REQUEST_TIMEOUT && resp.headers.to_tag().is_none() {
+        if resp.status == StatusCode::REQUEST_TIMEOUT && !resp.headers.has_to_tag() {
             return Err(RequestError::Timeout);
         }
         Ok(resp)

@@ -4,10 +4,12 @@
 //! our proxying. Both the session and the relay use these, so they live in
 //! neither.
 
+use crate::dialog::DialogId;
 use crate::message::{Request, StatusCode, Text, Uri};
 use crate::transaction::TransactionId;
 use crate::transport::{Origin, Target};
 use std::collections::VecDeque;
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -51,6 +53,40 @@ pub(crate) enum DialogCommand {
     Refer(ReferReport),
     /// End the call: a new one replaced it (RFC 3891 §3).
     Replaced,
+}
+
+/// What reaches the core from outside the endpoint and the sessions'
+/// reports, in one queue: the core polls each queue it has every time it
+/// goes idle (several a call), so the rare senders share one.
+pub(crate) enum Aside<E> {
+    /// An application event for a dialog, from a [`DialogHandle`].
+    ///
+    /// [`DialogHandle`]: crate::server::DialogHandle
+    Event(DialogId, E),
+    /// A command of the runtime for a dialog.
+    Command(DialogId, DialogCommand),
+    /// A dialog established through our proxying.
+    Proxied(Box<ProxiedDialog>),
+    /// Stop taking new requests and shut down gracefully.
+    Stop,
+}
+
+/// Sends [`DialogCommand`]s into a core's [`Aside`] queue, for senders
+/// that do not know the handler's event type (a `ReferProgress`).
+#[derive(Clone)]
+pub(crate) struct CommandSink(Arc<dyn Fn(DialogId, DialogCommand) -> bool + Send + Sync>);
+
+impl CommandSink {
+    pub(crate) fn new<E: Send + 'static>(aside: mpsc::UnboundedSender<Aside<E>>) -> Self {
+        CommandSink(Arc::new(move |id, command| {
+            aside.send(Aside::Command(id, command)).is_ok()
+        }))
+    }
+
+    /// Sends `command` for dialog `id`; false once the core has stopped.
+    pub(crate) fn send(&self, id: DialogId, command: DialogCommand) -> bool {
+        (self.0)(id, command)
+    }
 }
 
 /// The session's inbox, lent to a proxied request so that a CANCEL reaches

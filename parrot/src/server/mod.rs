@@ -963,15 +963,11 @@ async fn run<H: UasHandler>(
         Start::Bound(server) => *server,
     };
     let BoundServer { core, metrics } = server;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop = core.stopper();
     if let Some(m) = &metrics {
         m.serving();
     }
-    let mut core = AbortOnDrop(tokio::spawn(core.run(async move {
-        // Also a dropped sender: this future was dropped, and the guard
-        // aborts the task anyway.
-        let _ = stop_rx.await;
-    })));
+    let mut core = AbortOnDrop(tokio::spawn(core.run()));
     let mut signal = signal;
     let done = tokio::select! {
         done = &mut core.0 => done,
@@ -979,7 +975,7 @@ async fn run<H: UasHandler>(
             if let Some(m) = &metrics {
                 m.stopping();
             }
-            let _ = stop_tx.send(());
+            let _ = stop.send(inbox::Aside::Stop);
             (&mut core.0).await
         }
     };

@@ -223,7 +223,7 @@ impl UasPolicy {
     fn extension_required(&self, req: &Request) -> Option<Response> {
         if self.reliability != Reliability::Required
             || req.method != Method::Invite
-            || req.headers.to_tag().is_some()
+            || req.headers.has_to_tag()
             || req.headers.supports(TAG_100REL)
         {
             return None;

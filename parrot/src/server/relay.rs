@@ -5,7 +5,7 @@
 //! (§16.10), runs Timer C (§16.8), and forwards the requests of proxied
 //! dialogs (the 2xx ACK end to end, §16.11).
 
-use super::inbox::{Inbox, Mailbox, ProxiedDialog};
+use super::inbox::{Aside, Inbox, Mailbox, ProxiedDialog};
 use crate::client::NextHop;
 use crate::endpoint::{ClientEvent, Endpoint};
 use crate::locate::Locator;
@@ -105,7 +105,7 @@ pub(crate) async fn run<E>(
     req: &Request,
     proxy: Proxy,
     mailbox: &mut Mailbox<'_, E>,
-    proxied: &mpsc::UnboundedSender<ProxiedDialog>,
+    core: &mpsc::UnboundedSender<Aside<E>>,
 ) {
     let Some(me_in) = local(endpoint, origin.protocol) else {
         endpoint.respond(
@@ -222,7 +222,7 @@ pub(crate) async fn run<E>(
                                 // Known to the core before the ACK can arrive.
                                 if let Some(d) = proxied_dialog(&req, origin, &up, b.target).await {
                                     dialog_known = true;
-                                    let _ = proxied.send(d);
+                                    let _ = core.send(Aside::Proxied(Box::new(d)));
                                 }
                             }
                             // §16.7 step 5: every 2xx is forwarded at once.

@@ -423,7 +423,7 @@ async fn handle_request<H: UasHandler>(
         checked_target: None,
         timer_written: None,
     }));
-    s.in_dialog = req.headers.to_tag().is_some();
+    s.in_dialog = req.headers.has_to_tag();
     if let Some(d) = &mut s.dialog
         && s.in_dialog
         && let Err(e) = d.check_request(&req)
@@ -592,7 +592,7 @@ async fn handle_request<H: UasHandler>(
                 &req,
                 proxy,
                 mailbox,
-                &s.shared.proxied,
+                &s.shared.aside,
             ))
             .await;
             // The proxied dialog is the peers'; this task is done.
@@ -614,10 +614,7 @@ async fn handle_request<H: UasHandler>(
         && let Some(old) = s.replaces.take()
     {
         info!(call_id = %s.id.call_id, replaced = %old.call_id, "call answered: ending the call it replaces");
-        let _ = s
-            .shared
-            .dialog_commands
-            .send((*old, DialogCommand::Replaced));
+        s.shared.dialog_commands.send(*old, DialogCommand::Replaced);
     }
     // §9.2: a final response that lost the race with a CANCEL leaves the
     // session waiting for the CANCEL's notification, with or without an

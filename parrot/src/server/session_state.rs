@@ -11,7 +11,7 @@ use crate::message::{HeaderName, Host, Method, Request, Response, SipUri, Text, 
 use crate::server::dialog_handle::DialogHandle;
 use crate::server::duties::Duties;
 use crate::server::error::ProvisionalError;
-use crate::server::inbox::ProxiedDialog;
+use crate::server::inbox::{Aside, CommandSink};
 use crate::server::refusals::UasPolicy;
 use crate::server::reliable::Reliable;
 use crate::transaction::{SendError, TimerConfig, TransactionId};
@@ -28,10 +28,10 @@ use tracing::{debug, warn};
 pub(crate) struct Shared<E> {
     pub(crate) endpoint: Endpoint,
     pub(crate) timers: TimerConfig,
-    /// Dialogs established through our proxying, for the core's routing.
-    pub(crate) proxied: mpsc::UnboundedSender<ProxiedDialog>,
-    /// Application events, routed by the core to their dialog.
-    pub(crate) events: mpsc::UnboundedSender<(DialogId, E)>,
+    /// The core's queue for application events (routed to their dialog),
+    /// the dialogs established through our proxying and the runtime's
+    /// commands to dialogs.
+    pub(crate) aside: mpsc::UnboundedSender<Aside<E>>,
     /// Our address towards a peer, when listening on a wildcard address
     /// (asking the system costs a socket; peers are few).
     pub(crate) routable: Mutex<HashMap<IpAddr, IpAddr>>,
@@ -45,9 +45,8 @@ pub(crate) struct Shared<E> {
     /// The location service proxy targets are looked up in, if any.
     pub(crate) location: Option<crate::registrar::Registrar>,
     /// What the runtime asks of dialogs (REFER progress, a replaced call),
-    /// routed by the core.
-    pub(crate) dialog_commands:
-        mpsc::UnboundedSender<(DialogId, crate::server::inbox::DialogCommand)>,
+    /// into `aside`, for senders that do not know `E`.
+    pub(crate) dialog_commands: CommandSink,
     /// The REFERs our handlers sent, awaiting NOTIFYs (RFC 3515).
     pub(crate) referrals: Arc<crate::server::referral::Referrals>,
     /// The RTP port pairs of the calls' media sessions.
@@ -239,7 +238,7 @@ impl<E: Send + 'static> Session<E> {
         };
         DialogHandle {
             id: self.id.clone(),
-            tx: self.shared.events.clone(),
+            tx: self.shared.aside.clone(),
             alive,
         }
     }
@@ -411,7 +410,7 @@ impl<E: Send + 'static> Session<E> {
     /// later responses update it in `prepare`.
     pub(crate) fn adopt(&mut self, req: &Request, resp: &Response) {
         if self.dialog.is_none()
-            && req.headers.to_tag().is_none()
+            && !req.headers.has_to_tag()
             && crate::dialog::creates_dialog(&req.method, resp.status)
         {
             let checked = self.pending.as_mut().and_then(|p| p.checked_target.take());

@@ -4,12 +4,11 @@
 //! them is in `subscription`, and with their NOTIFYs in flight in
 //! `notifying`.
 
-use super::inbox::{DialogCommand, ReferReport};
+use super::inbox::{CommandSink, DialogCommand, ReferReport};
 use crate::dialog::{DialogId, Notifier, SubscribeRequest};
 use crate::message::{Request, Response, StatusCode};
 use crate::transport::Target;
 use bytes::Bytes;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// How long REFER's implicit subscription lasts without a final report
@@ -79,7 +78,7 @@ pub(crate) struct Subscriptions {
 pub struct ReferProgress {
     pub(crate) dialog: DialogId,
     pub(crate) id: String,
-    pub(crate) tx: mpsc::UnboundedSender<(DialogId, DialogCommand)>,
+    pub(crate) tx: CommandSink,
     pub(crate) done: bool,
 }
 
@@ -97,7 +96,7 @@ impl ReferProgress {
             status,
         };
         let command = DialogCommand::Refer(report);
-        self.tx.send((self.dialog.clone(), command)).is_ok()
+        self.tx.send(self.dialog.clone(), command)
     }
 
     /// Whether a final status has been reported.

@@ -654,7 +654,7 @@ impl ReplyBuilder {
                 Some(HeaderName::RecordRoute) => self.status < 300,
                 Some(HeaderName::To) => {
                     if keeps("To") {
-                        let tag = if self.status > 100 && req.headers.to_tag().is_none() {
+                        let tag = if self.status > 100 && !req.headers.has_to_tag() {
                             format!(";tag={}", self.peer.tag(&call_id))
                         } else {
                             String::new()
