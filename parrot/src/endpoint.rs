@@ -172,6 +172,25 @@ enum Command {
         id: TransactionId,
         tx: oneshot::Sender<Option<StatusCode>>,
     },
+    /// A connection closed, or closings were missed: fail the client
+    /// transactions waiting on it (RFC 3261 §17.1.4).
+    Closing(Closing),
+}
+
+/// Passes the transport's connection closings to the driver as commands,
+/// until the transport or the endpoint is gone. The driver's select then
+/// has no broadcast receiver to poll, and to register with under the
+/// channel's lock, each time the driver goes idle (several times a call).
+async fn forward_closings(
+    mut closings: ConnectionClosings,
+    driver: mpsc::WeakUnboundedSender<Command>,
+) {
+    while let Some(closing) = closings.next().await {
+        let Some(tx) = driver.upgrade() else { break };
+        if tx.send(Command::Closing(closing)).is_err() {
+            break;
+        }
+    }
 }
 
 /// A handle to a running endpoint. Cheap to clone; the endpoint stops when
@@ -298,8 +317,6 @@ impl Endpoint {
             layer,
             transport: transport.clone(),
             incoming,
-            closings,
-            closings_open: true,
             commands: command_rx,
             command_tx: commands.downgrade(),
             events,
@@ -314,6 +331,7 @@ impl Endpoint {
                 .run()
                 .instrument(tracing::debug_span!("sip_endpoint")),
         );
+        tokio::spawn(forward_closings(closings, commands.downgrade()));
         Ok((
             Endpoint {
                 commands,
@@ -507,12 +525,6 @@ struct Driver {
     layer: TransactionLayer<Peer>,
     transport: TransportLayer,
     incoming: mpsc::Receiver<Box<Incoming>>,
-    /// The connections as they close, to fail the client transactions
-    /// waiting on them (RFC 3261 §17.1.4).
-    closings: ConnectionClosings,
-    /// Whether `closings` can still report (false once the transport is
-    /// gone).
-    closings_open: bool,
     commands: mpsc::UnboundedReceiver<Command>,
     /// For send tasks to report failures back without keeping the
     /// endpoint alive.
@@ -575,11 +587,6 @@ impl Driver {
                 msg = self.incoming.recv() => match msg {
                     Some(msg) => self.incoming(msg),
                     None => break,
-                },
-                closing = self.closings.next(), if self.closings_open => match closing {
-                    Some(Closing::Closed(connection)) => self.connection_closed(connection),
-                    Some(Closing::Missed) => self.closings_missed(),
-                    None => self.closings_open = false,
                 },
                 () = &mut sleep, if armed.is_some() => {
                     armed = None;
@@ -682,10 +689,12 @@ impl Driver {
                 self.layer.sent_over(id, connection);
                 // The connection may have closed, and its closing been
                 // handled, while this report was on its way.
-                if !self.closings.is_open(connection) {
+                if !self.transport.is_open(connection) {
                     self.connection_closed(connection);
                 }
             }
+            Command::Closing(Closing::Closed(connection)) => self.connection_closed(connection),
+            Command::Closing(Closing::Missed) => self.closings_missed(),
             Command::WatchFinal { id, tx } => match self.layer.get(id).map(final_status) {
                 // Still waiting for its final response.
                 Some(None) => self.final_watchers.entry(id).or_default().push(tx),
@@ -719,7 +728,7 @@ impl Driver {
     /// waits on.
     fn closings_missed(&mut self) {
         for connection in self.layer.awaited_connections() {
-            if !self.closings.is_open(connection) {
+            if !self.transport.is_open(connection) {
                 self.connection_closed(connection);
             }
         }

@@ -336,6 +336,11 @@ impl TransportLayer {
         }
     }
 
+    /// Whether `connection` is open.
+    pub(crate) fn is_open(&self, connection: ConnectionId) -> bool {
+        self.shared.connection(connection).is_some()
+    }
+
     /// The open connection to `remote` over `protocol`, if any (the one an
     /// outgoing message would reuse).
     pub fn connection_to(&self, protocol: Protocol, remote: SocketAddr) -> Option<ConnectionId> {
