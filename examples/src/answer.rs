@@ -34,7 +34,6 @@
 use crate::listen::Listen;
 use crate::{caller, transfer};
 use parrot::dialog::SessionTimerConfig;
-use parrot::message::typed::ContentType;
 use parrot::prelude::*;
 use parrot::sdp::{self, SessionDescription};
 use parrot::server::{BoundServer, Factory, Reliability, ServerBuilder};
@@ -224,8 +223,7 @@ pub fn negotiate(req: &Request, ip: IpAddr, port: u16) -> Result<Negotiated, Res
     if req.body.is_empty() {
         return Ok(Negotiated::Offer(sdp::offer_audio(ip, port)));
     }
-    let is_sdp = matches!(req.headers.typed::<ContentType>(), Some(Ok(ct)) if ct.is_sdp());
-    if !is_sdp {
+    if !req.headers.content_is_sdp() {
         return Err(req
             .reply(StatusCode::UNSUPPORTED_MEDIA_TYPE)
             .header("Accept", "application/sdp"));

@@ -167,10 +167,12 @@ fn add_to_tag(resp: &mut Response, tag: &str) {
     // A field without the letters "tag" has no tag parameter: decoding the
     // To (the usual case, a response to a request outside a dialog) is
     // only needed when it might have one.
-    let might_have_tag = raw
-        .as_bytes()
-        .windows(3)
-        .any(|w| w.eq_ignore_ascii_case(b"tag"));
+    let bytes = raw.as_bytes();
+    let might_have_tag = memchr::memchr2_iter(b't', b'T', bytes).any(|i| {
+        bytes
+            .get(i + 1..i + 3)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"ag"))
+    });
     if might_have_tag {
         match resp.headers.to_header() {
             Some(to) if to.tag().is_none() => {}

@@ -248,6 +248,25 @@ fn early_dialog_ends_with_a_non_2xx_final_response() {
 }
 
 #[test]
+fn our_tag_goes_on_a_to_that_has_none_whatever_its_letters() {
+    use crate::message::HeaderName;
+    for (to, tag) in [
+        ("\"Tag Team\" <sip:tagger@x.example>", Some("ours")),
+        ("<sip:bob@x.example;TAG>", Some("ours")),
+        ("<sip:bob@x.example>;tAg=theirs", Some("theirs")),
+        ("<sip:bob@x.example>;xtag=1", Some("ours")),
+        ("sip:bob@x.example;t", Some("ours")),
+        ("<sip:bob@x.example>;ta", Some("ours")),
+    ] {
+        let req = invite();
+        let mut ringing = req.reply(StatusCode::RINGING);
+        ringing.headers.set(HeaderName::To, to.to_owned());
+        prepare_response(&req, &mut ringing, "ours", &our_contact());
+        assert_eq!(ringing.headers.to_tag().as_deref(), tag, "{to}");
+    }
+}
+
+#[test]
 fn dialog_adopts_the_tag_of_a_response_prepared_before_it() {
     let req = invite();
     let mut ringing = req.reply(StatusCode::RINGING);

@@ -88,7 +88,15 @@ impl Headers {
 
     /// Whether `Content-Type` says `application/sdp`.
     pub fn content_is_sdp(&self) -> bool {
-        matches!(self.typed::<super::typed::ContentType>(), Some(Ok(ct)) if ct.is_sdp())
+        match self.get(HeaderName::ContentType) {
+            // What nearly every user agent writes: decoding it would only
+            // say so again.
+            Some(v) if is_plain_sdp(v) => true,
+            Some(_) => {
+                matches!(self.typed::<super::typed::ContentType>(), Some(Ok(ct)) if ct.is_sdp())
+            }
+            None => false,
+        }
     }
 
     /// Whether the message supports or requires option tag `tag`
@@ -181,6 +189,13 @@ fn response_from(headers: &Headers, status: StatusCode) -> Response {
     resp
 }
 
+/// Whether a Content-Type value is exactly `application/sdp` (in any
+/// case, without parameters): a value that decodes as that media type, so
+/// that the common case needs no decoding.
+pub(crate) fn is_plain_sdp(value: &str) -> bool {
+    value.eq_ignore_ascii_case("application/sdp")
+}
+
 #[cfg(test)]
 mod tests {
     use crate::message::{Message, parse_datagram};
@@ -217,6 +232,30 @@ mod tests {
         // The response shares the request's decoded headers.
         assert!(resp.headers.cached_to().is_some());
         assert_eq!(resp.headers.from_tag().unwrap(), "abc");
+    }
+
+    #[test]
+    fn content_is_sdp_agrees_with_the_decoded_type() {
+        use crate::message::HeaderName;
+        use crate::message::typed::ContentType;
+        for value in [
+            "application/sdp",
+            "Application/SDP",
+            "application/sdp;charset=utf-8",
+            "application / sdp",
+            "application/sdpx",
+            "application/sd",
+            "text/plain",
+            "application/*",
+            "",
+        ] {
+            let mut h = crate::message::Headers::default();
+            h.append(HeaderName::ContentType, value.to_owned());
+            let decoded = matches!(h.typed::<ContentType>(), Some(Ok(ct)) if ct.is_sdp());
+            assert_eq!(h.content_is_sdp(), decoded, "{value:?}");
+            assert!(!super::is_plain_sdp(value) || decoded, "{value:?}");
+        }
+        assert!(!crate::message::Headers::default().content_is_sdp());
     }
 
     /// The cached decoded headers always equal a fresh decode of the text.

@@ -17,6 +17,7 @@
 //! ```
 
 mod accessors;
+pub(crate) use accessors::is_plain_sdp;
 mod error;
 mod framing;
 pub mod grammar;

@@ -8,6 +8,7 @@
 //! request.
 
 use crate::dialog::{SessionTimerConfig, TAG_100REL, TAG_TIMER};
+use crate::message::is_plain_sdp;
 use crate::message::typed::{Accept, ContentType, MediaRange, Require, Supported, Unsupported};
 use crate::message::{HeaderName, Method, Request, Response, StatusCode, Text};
 use crate::server::MethodSet;
@@ -238,15 +239,20 @@ impl UasPolicy {
         if req.body.is_empty() {
             return None;
         }
-        let Some(ct) = req.headers.typed::<ContentType>() else {
+        let Some(raw) = req.headers.get(HeaderName::ContentType) else {
             // §20.15: a body must say its type.
             return Some(
                 req.reply(StatusCode::BAD_REQUEST)
                     .reason("Missing Content-Type header"),
             );
         };
-        let Ok(ct) = ct else {
-            return Some(bad_header(req, HeaderName::ContentType));
+        let ct = if is_plain_sdp(raw) {
+            ContentType::sdp()
+        } else {
+            match req.headers.typed::<ContentType>() {
+                Some(Ok(ct)) => ct,
+                _ => return Some(bad_header(req, HeaderName::ContentType)),
+            }
         };
         let encoded = req
             .headers
