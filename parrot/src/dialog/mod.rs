@@ -92,10 +92,10 @@ pub use reliable::{
 };
 pub use replaces::{Replaces, TAG_REPLACES, replaces_of};
 pub use request::DialogRequest;
-pub(crate) use response::check_contact;
 pub use response::{
     can_create_dialog, contact_fault, creates_dialog, is_target_refresh, prepare_response,
 };
+pub(crate) use response::{check_contact, prepare_response_with};
 pub use retransmit::{Retransmit2xx, Retransmit2xxOutput};
 pub use session_timer::{
     Negotiated, SessionTimer, SessionTimerAction, SessionTimerConfig, TAG_TIMER, uac_negotiated,

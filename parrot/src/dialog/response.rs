@@ -111,6 +111,17 @@ pub fn is_target_refresh(method: &Method) -> bool {
 /// when it has no Record-Route) is a SIPS URI, `contact` must be a SIPS
 /// URI (§12.1.1); choosing it is up to the caller.
 pub fn prepare_response(request: &Request, resp: &mut Response, local_tag: &str, contact: &Uri) {
+    prepare_response_with(request, resp, local_tag, || contact.clone());
+}
+
+/// [`prepare_response`], with the Contact made only if the response
+/// needs one (a 200 to BYE does not).
+pub(crate) fn prepare_response_with(
+    request: &Request,
+    resp: &mut Response,
+    local_tag: &str,
+    contact: impl FnOnce() -> Uri,
+) {
     let in_dialog = request.headers.has_to_tag();
     let creating = !in_dialog && creates_dialog(&request.method, resp.status);
     let refresh = in_dialog && resp.status.is_success() && is_target_refresh(&request.method);
@@ -135,7 +146,7 @@ pub(super) fn apply<'a>(
     resp: &mut Response,
     local_tag: &str,
     record_route: impl IntoIterator<Item = &'a Header>,
-    contact: Option<&Uri>,
+    contact: Option<impl FnOnce() -> Uri>,
 ) {
     if resp.status == StatusCode::TRYING {
         return;
@@ -149,8 +160,7 @@ pub(super) fn apply<'a>(
     if let Some(c) = contact
         && !resp.headers.contains(HeaderName::Contact)
     {
-        resp.headers
-            .push_typed(&Contact::new(NameAddr::new(c.clone())));
+        resp.headers.push_typed(&Contact::new(NameAddr::new(c())));
     }
 }
 

@@ -589,6 +589,16 @@ impl Dialog {
     /// responses to that request are terminated"); a final response to an
     /// INVITE ends that INVITE transaction (§14.2).
     pub fn prepare_response(&mut self, resp: &mut Response, contact: &Uri) {
+        self.prepare_response_with(resp, || contact.clone());
+    }
+
+    /// [`Dialog::prepare_response`], with the Contact made only if the
+    /// response needs one (a 200 to BYE does not).
+    pub(crate) fn prepare_response_with(
+        &mut self,
+        resp: &mut Response,
+        contact: impl FnOnce() -> Uri,
+    ) {
         let cseq = resp.headers.cseq();
         let initial = cseq.as_ref() == Some(&self.initial);
         let creating = initial && creates_dialog(&self.initial.method, resp.status);

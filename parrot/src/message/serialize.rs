@@ -126,22 +126,12 @@ fn digits(n: u64) -> usize {
 
 /// Writes `n` in decimal, without an intermediate string.
 fn write_decimal(out: &mut Vec<u8>, n: u64) {
-    out.extend_from_slice(decimal(n, &mut [0; 20]).as_bytes());
+    out.extend_from_slice(decimal(n, &mut itoa::Buffer::new()).as_bytes());
 }
 
-/// `n` in decimal, written at the end of `buf`.
-pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // ASCII digits only.
-    std::str::from_utf8(&buf[i..]).unwrap_or_default()
+/// `n` in decimal, written into `buf`.
+pub(crate) fn decimal(n: u64, buf: &mut itoa::Buffer) -> &str {
+    buf.format(n)
 }
 
 /// Writes a value, turning any CR or LF into a space so a value built from

@@ -396,12 +396,17 @@ impl<E: Send + 'static> Session<E> {
             // sit in a larger buffer).
             self.local_sdp = Some(bytes::Bytes::copy_from_slice(&resp.body));
         }
-        let sips = req.uri.as_sip().is_some_and(|u| u.is_secure());
-        let user = req.uri.as_sip().and_then(|u| u.user());
-        let contact = contact(&self.shared, &origin, sips, user.as_deref());
+        let shared = &self.shared;
+        let contact = || {
+            let sips = req.uri.as_sip().is_some_and(|u| u.is_secure());
+            let user = req.uri.as_sip().and_then(|u| u.user());
+            contact(shared, &origin, sips, user.as_deref())
+        };
         match &mut self.dialog {
-            Some(d) => d.prepare_response(&mut resp, &contact),
-            None => crate::dialog::prepare_response(req, &mut resp, &self.id.local_tag, &contact),
+            Some(d) => d.prepare_response_with(&mut resp, contact),
+            None => {
+                crate::dialog::prepare_response_with(req, &mut resp, &self.id.local_tag, contact)
+            }
         }
         Some((id, resp))
     }
