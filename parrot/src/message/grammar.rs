@@ -273,6 +273,12 @@ mod tests {
             let std: Vec<&str> = s.split(char::from(b)).collect();
             proptest::prop_assert_eq!(ours, std);
         }
+
+        /// What `str::trim_matches` leaves when trimming spaces and tabs.
+        #[test]
+        fn trim_ws_is_trim_matches(s in "[ \t\ra\u{e9}]{0,10}") {
+            proptest::prop_assert_eq!(super::trim_ws(&s), s.trim_matches([' ', '\t']));
+        }
     }
 
     use super::*;

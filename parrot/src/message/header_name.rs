@@ -31,6 +31,10 @@ macro_rules! header_names {
                 match self { $( HeaderName::$var => $list, )* }
             }
         }
+
+        /// Every known header name.
+        #[cfg(test)]
+        const ALL: &[HeaderName] = &[$( HeaderName::$var, )*];
     };
 }
 
@@ -96,6 +100,10 @@ header_names! {
     Warning => "Warning", None, true;
     WwwAuthenticate => "WWW-Authenticate", None, false;
 }
+
+/// The longest known name ("Authentication-Info" and two others).
+#[cfg(test)]
+const MAX_LEN: usize = 19;
 
 impl HeaderName {
     /// Looks up a header name as written (long or compact form,
@@ -200,6 +208,36 @@ mod tests {
         for c in "imelcfsktvourbxyajd".chars() {
             let n = HeaderName::lookup(&c.to_string()).unwrap();
             assert_eq!(n.compact(), Some(c));
+        }
+    }
+
+    #[test]
+    fn every_known_name_is_found_in_any_case() {
+        for &h in ALL {
+            let name = h.as_str();
+            assert!(name.len() <= MAX_LEN, "{name}");
+            assert_eq!(HeaderName::lookup(name), Some(h));
+            assert_eq!(HeaderName::lookup(&name.to_ascii_lowercase()), Some(h));
+            assert_eq!(HeaderName::lookup(&name.to_ascii_uppercase()), Some(h));
+            if let Some(c) = h.compact() {
+                assert_eq!(HeaderName::lookup(&c.to_string()), Some(h));
+                assert_eq!(HeaderName::lookup(&c.to_ascii_uppercase().to_string()), Some(h));
+            }
+        }
+        for unknown in ["", "q", "Q", "1", "-", "\u{e9}", "vias", "vi", "X-Via", "Call-Id-"] {
+            assert_eq!(HeaderName::lookup(unknown), None, "{unknown:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The lookup agrees with a plain search of every name.
+        #[test]
+        fn lookup_is_a_case_insensitive_search(name in "[a-zA-Z-]{0,20}|[A-Za-z]") {
+            let expected = ALL.iter().copied().find(|h| {
+                h.as_str().eq_ignore_ascii_case(&name)
+                    || h.compact().is_some_and(|c| name.len() == 1 && name.eq_ignore_ascii_case(&c.to_string()))
+            });
+            proptest::prop_assert_eq!(HeaderName::lookup(&name), expected);
         }
     }
 }
