@@ -12,6 +12,11 @@
 #            in bench/callgrind.baseline
 #   --save   writes the figure to bench/callgrind.baseline
 #   KEEP=file  keeps the callgrind dump there (for callgrind_annotate)
+#   SERVER_CPU=N  the one CPU the server is confined to (taskset -c; the
+#            default is the first this script may use), as bench/load.sh
+#            confines it: on one CPU the example runs tokio's
+#            current-thread scheduler. SERVER_CPU=all leaves it unconfined
+#            (the multi-thread scheduler).
 #
 # Under valgrind the server is ~50x slower: keep the rate low enough that
 # SIPp does not retransmit (retransmissions add work and skew the count);
@@ -27,17 +32,21 @@ for a in "$@"; do
     case "$a" in
     --check) check=1 ;;
     --save) save=1 ;;
-    *) sed -n '5,17s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+    *) sed -n '5,22s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
     esac
 done
-for tool in valgrind callgrind_control sipp; do
+for tool in valgrind callgrind_control sipp taskset; do
     command -v "$tool" >/dev/null || { echo "callgrind.sh: $tool is needed" >&2; exit 2; }
 done
 cargo build --release -q -p examples --bin answer
 bin=${CARGO_TARGET_DIR:-target}/release/answer
 tmp=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
+# The first CPU of this process's affinity list ("0-1", "2,5").
+SERVER_CPU=${SERVER_CPU:-$(grep Cpus_allowed_list /proc/self/status | awk '{print $2}' | cut -d, -f1 | cut -d- -f1)}
+pin=(taskset -c "$SERVER_CPU")
+[ "$SERVER_CPU" = all ] && pin=()
+RUST_LOG=warn "${pin[@]}" valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
     "$bin" --listen "127.0.0.1:$port" >"$tmp/server.log" 2>&1 &
 pid=$!
 trap 'kill -INT $pid 2>/dev/null || true; sleep 1; kill -9 $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT

@@ -67,6 +67,26 @@ fn on_park() {
     }
 }
 
+/// The CPUs this process may run on (its affinity mask, its cgroup's
+/// quota), 1 when unknown.
+fn available_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// The runtime for `cpus` CPUs. On one, the current-thread scheduler: with
+/// no other core to hand work to, a work-stealing scheduler only adds its
+/// bookkeeping (atomic queues, a clock read and a poll-time average per
+/// batch of tasks) and a worker thread beside the one that blocks on the
+/// server. On more, the multi-thread scheduler, so that the receiving,
+/// transaction and session tasks run on several cores at once.
+fn runtime_builder(cpus: usize) -> tokio::runtime::Builder {
+    if cpus <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+}
+
 /// Releases asked for so far.
 static RELEASES: AtomicU64 = AtomicU64::new(0);
 
@@ -300,7 +320,8 @@ where
     install_logging(json, export.as_ref().map(crate::otel::Export::tracer));
     #[cfg(not(feature = "otel"))]
     install_logging(json, None);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let cpus = available_cpus();
+    let runtime = match runtime_builder(cpus)
         .enable_all()
         .on_thread_park(on_park)
         .build()
@@ -311,6 +332,15 @@ where
             return ExitCode::FAILURE;
         }
     };
+    tracing::info!(
+        cpus,
+        scheduler = if cpus <= 1 {
+            "current-thread"
+        } else {
+            "multi-thread"
+        },
+        "runtime started"
+    );
     let code = match runtime.block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e @ Error::Usage(_)) => {
@@ -336,6 +366,20 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_cpu_gets_the_current_thread_scheduler() {
+        use tokio::runtime::RuntimeFlavor;
+        for (cpus, flavor) in [
+            (0, RuntimeFlavor::CurrentThread),
+            (1, RuntimeFlavor::CurrentThread),
+            (2, RuntimeFlavor::MultiThread),
+            (8, RuntimeFlavor::MultiThread),
+        ] {
+            let rt = runtime_builder(cpus).enable_all().build().unwrap();
+            assert_eq!(rt.handle().runtime_flavor(), flavor, "{cpus} CPUs");
+        }
+    }
 
     #[test]
     fn listen_values() {

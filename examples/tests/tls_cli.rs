@@ -2,14 +2,15 @@
 //! over TLS with the given certificate, and on SIGHUP takes the renewed
 //! files for new connections. Certificates are made at test time.
 
+mod common;
+
+use common::process::Process;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -51,59 +52,18 @@ fn install(dir: &Path, p: &Pki) {
     std::fs::write(dir.join("key.pem"), &p.key).unwrap();
 }
 
-/// The server process, killed when dropped; its stderr lines on a channel.
-struct Server {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// Waits for a log line containing `what`; returns it.
-    fn wait_for(&self, what: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(what) => return line,
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-        panic!("no log line with {what:?}");
-    }
-}
-
-fn start(dir: &Path) -> (Server, SocketAddr) {
+fn start(dir: &Path) -> (Process, SocketAddr) {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_answer"))
-        .args(["--listen", "127.0.0.1:0", "--tls", "127.0.0.1:0", "--cert"])
-        .arg(&cert)
-        .arg("--key")
-        .arg(&key)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let server = Server { child, lines };
+    let server = Process::spawn(
+        Command::new(env!("CARGO_BIN_EXE_answer"))
+            .args(["--listen", "127.0.0.1:0", "--tls", "127.0.0.1:0", "--cert"])
+            .arg(&cert)
+            .arg("--key")
+            .arg(&key)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1"),
+    );
     let line = server.wait_for("protocol=Tls");
     let addr = line
         .split_whitespace()
@@ -173,7 +133,7 @@ async fn answer_serves_tls_and_reloads_its_certificate_on_sighup() {
     );
     // Renewed files, then SIGHUP.
     install(&dir, &second);
-    let pid = libc::pid_t::try_from(server.child.id()).unwrap();
+    let pid = libc::pid_t::try_from(server.id()).unwrap();
     // SAFETY: sends a signal to our own child process.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
     server.wait_for("SIGHUP: TLS certificate reloaded");

@@ -1,6 +1,8 @@
 //! A scripted SIP peer over loopback UDP for the examples' tests.
 #![allow(dead_code)]
 
+pub mod process;
+
 use bytes::Bytes;
 use parrot::message::{Message, Request, Response, StatusCode, parse_datagram};
 use std::net::SocketAddr;

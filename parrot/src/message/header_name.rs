@@ -221,10 +221,15 @@ mod tests {
             assert_eq!(HeaderName::lookup(&name.to_ascii_uppercase()), Some(h));
             if let Some(c) = h.compact() {
                 assert_eq!(HeaderName::lookup(&c.to_string()), Some(h));
-                assert_eq!(HeaderName::lookup(&c.to_ascii_uppercase().to_string()), Some(h));
+                assert_eq!(
+                    HeaderName::lookup(&c.to_ascii_uppercase().to_string()),
+                    Some(h)
+                );
             }
         }
-        for unknown in ["", "q", "Q", "1", "-", "\u{e9}", "vias", "vi", "X-Via", "Call-Id-"] {
+        for unknown in [
+            "", "q", "Q", "1", "-", "\u{e9}", "vias", "vi", "X-Via", "Call-Id-",
+        ] {
             assert_eq!(HeaderName::lookup(unknown), None, "{unknown:?}");
         }
     }

@@ -1,0 +1,72 @@
+//! An example binary run as a process: its log lines (stderr) on a
+//! channel, and the process killed when the test ends.
+
+use super::WAIT;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Instant;
+
+/// A running process, killed when dropped unless taken.
+pub struct Process {
+    child: Option<Child>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Process {
+    /// Starts `command` with no stdin or stdout and its stderr read line
+    /// by line.
+    pub fn spawn(command: &mut Command) -> Process {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Process {
+            child: Some(child),
+            lines,
+        }
+    }
+
+    /// Waits for a log line containing `what`; returns it.
+    pub fn wait_for(&self, what: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(what) => return line,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("no log line with {what:?}");
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().expect("not taken").id()
+    }
+
+    /// The process, no longer killed when this is dropped.
+    pub fn take(&mut self) -> Child {
+        self.child.take().expect("not taken")
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! `answer` confined to one CPU (as the load benchmark runs it) takes the
+//! current-thread scheduler, answers SIPp's calls on it and shuts down
+//! cleanly on SIGINT.
+
+mod common;
+
+use common::WAIT;
+use common::process::Process;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+
+/// The first CPU this process may run on (`Cpus_allowed_list` of
+/// /proc/self/status, e.g. `0-1` or `2,5`).
+fn first_allowed_cpu() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .expect("Cpus_allowed_list in /proc/self/status")
+        .trim();
+    list.split([',', '-']).next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn answer_on_one_cpu_runs_current_thread_and_answers_sipp() {
+    let cpu = first_allowed_cpu().to_string();
+    let mut server = Process::spawn(
+        Command::new("taskset")
+            .args(["-c", &cpu, env!("CARGO_BIN_EXE_answer")])
+            .args(["--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1"),
+    );
+    let runtime = server.wait_for("runtime started");
+    assert!(runtime.contains("cpus=1"), "{runtime}");
+    assert!(runtime.contains("current-thread"), "{runtime}");
+    let line = server.wait_for("protocol=Udp");
+    let addr: SocketAddr = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("addr="))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+
+    // SIPp's built-in caller: INVITE, ACK, BYE; every call must succeed.
+    let sipp = Command::new("sipp")
+        .args([
+            "-sn",
+            "uac",
+            &addr.to_string(),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "0",
+        ])
+        .args([
+            "-m",
+            "20",
+            "-r",
+            "20",
+            "-timeout",
+            "30s",
+            "-timeout_error",
+            "-nostdin",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("sipp (Debian package sip-tester) runs");
+    assert!(sipp.success(), "SIPp: {sipp}");
+
+    // SIGINT: a graceful shutdown, exit status 0.
+    let pid = server.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    server.wait_for("server stopped");
+    let mut child = server.take();
+    let (tx, exited) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let status = exited
+        .recv_timeout(WAIT)
+        .expect("still running after SIGINT")
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+}
