@@ -286,14 +286,14 @@ impl Dialog {
         Dialog::create(Side::Uas, request, response, None)
     }
 
-    /// [`Dialog::new_uas`] for a request whose Contact was already checked
-    /// (`response::check_contact`), with the remote target that check gave.
+    /// [`Dialog::new_uas`], with the remote target of a request whose
+    /// Contact was already checked (`response::check_contact`), if it was.
     pub(crate) fn new_uas_checked(
         request: &Request,
         response: &Response,
-        remote_target: Text,
+        remote_target: Option<Text>,
     ) -> Result<Dialog, DialogError> {
-        Dialog::create(Side::Uas, request, response, Some(remote_target))
+        Dialog::create(Side::Uas, request, response, remote_target)
     }
 
     /// The dialog `response` creates for `request` (§12.1), seen from

@@ -1360,7 +1360,7 @@ fn checked_contact_gives_the_dialogs_remote_target() {
         let req = invite_with("sip:bob@biloxi.example.com", "UDP", contact);
         let ok = req.reply(StatusCode::OK);
         let target = check_contact(&req).unwrap().unwrap();
-        let checked = Dialog::new_uas_checked(&req, &ok, target).unwrap();
+        let checked = Dialog::new_uas_checked(&req, &ok, Some(target)).unwrap();
         let decoded = Dialog::new_uas(&req, &ok).unwrap();
         assert_eq!(
             checked.remote_target(),

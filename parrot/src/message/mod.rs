@@ -50,7 +50,6 @@ pub use params::{HeaderSyntax, Param, ParamSyntax, Params};
 pub use parse::{Limits, parse_datagram, parse_datagram_with};
 pub use request::{Request, RequestBuilder};
 pub use response::{Response, ResponseBuilder};
-pub(crate) use serialize::decimal;
 pub use status::{StatusClass, StatusCode};
 pub use text::Text;
 pub use uri::{

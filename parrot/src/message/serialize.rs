@@ -126,12 +126,7 @@ fn digits(n: u64) -> usize {
 
 /// Writes `n` in decimal, without an intermediate string.
 fn write_decimal(out: &mut Vec<u8>, n: u64) {
-    out.extend_from_slice(decimal(n, &mut itoa::Buffer::new()).as_bytes());
-}
-
-/// `n` in decimal, written into `buf`.
-pub(crate) fn decimal(n: u64, buf: &mut itoa::Buffer) -> &str {
-    buf.format(n)
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// Writes a value, turning any CR or LF into a space so a value built from

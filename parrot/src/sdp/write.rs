@@ -20,12 +20,12 @@ fn put(out: &mut String, parts: &[&str]) {
 
 /// Appends `n` in decimal.
 fn decimal(out: &mut String, n: u64) {
-    out.push_str(crate::message::decimal(n, &mut itoa::Buffer::new()));
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// `n` in decimal, as a new string.
 pub(super) fn decimal_text(n: u64) -> String {
-    crate::message::decimal(n, &mut itoa::Buffer::new()).to_owned()
+    itoa::Buffer::new().format(n).to_owned()
 }
 
 /// A `<type>=<value>` line.

@@ -9,7 +9,7 @@
 
 use super::admission::{Admission, LossFeedback, OverloadConfig, ServerStats, ShedLog};
 use super::handler::UasHandler;
-use super::inbox::{Aside, CommandSink, DialogCommand, Inbox, ProxiedDialog};
+use super::inbox::{Aside, DialogCommand, Inbox, ProxiedDialog};
 use super::refusals::UasPolicy;
 use super::relay::{self, Order};
 use super::session::{self, Exit, Parked};
@@ -146,7 +146,6 @@ impl<H: UasHandler> Core<H> {
             shared: Arc::new(Shared {
                 endpoint: endpoint.clone(),
                 timers,
-                dialog_commands: CommandSink::new(aside_tx.clone()),
                 aside: aside_tx,
                 routable: Default::default(),
                 policy,

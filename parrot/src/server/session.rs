@@ -14,7 +14,7 @@
 
 use super::catch::CatchUnwind;
 use super::handler::{Action, Context, UasHandler, dispatch};
-use super::inbox::{DialogCommand, Inbox, Mailbox};
+use super::inbox::{Aside, DialogCommand, Inbox, Mailbox};
 use super::reliable::{Outcome, Reliable};
 use super::session_state::{Answer, Pending, Session, Shared};
 use super::session_timer::Fired;
@@ -614,7 +614,10 @@ async fn handle_request<H: UasHandler>(
         && let Some(old) = s.replaces.take()
     {
         info!(call_id = %s.id.call_id, replaced = %old.call_id, "call answered: ending the call it replaces");
-        s.shared.dialog_commands.send(*old, DialogCommand::Replaced);
+        let _ = s
+            .shared
+            .aside
+            .send(Aside::Command(*old, DialogCommand::Replaced));
     }
     // §9.2: a final response that lost the race with a CANCEL leaves the
     // session waiting for the CANCEL's notification, with or without an

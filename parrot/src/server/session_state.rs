@@ -11,7 +11,7 @@ use crate::message::{HeaderName, Host, Method, Request, Response, SipUri, Text, 
 use crate::server::dialog_handle::DialogHandle;
 use crate::server::duties::Duties;
 use crate::server::error::ProvisionalError;
-use crate::server::inbox::{Aside, CommandSink};
+use crate::server::inbox::Aside;
 use crate::server::refusals::UasPolicy;
 use crate::server::reliable::Reliable;
 use crate::transaction::{SendError, TimerConfig, TransactionId};
@@ -44,9 +44,6 @@ pub(crate) struct Shared<E> {
     pub(crate) outbound_proxy: Option<Uri>,
     /// The location service proxy targets are looked up in, if any.
     pub(crate) location: Option<crate::registrar::Registrar>,
-    /// What the runtime asks of dialogs (REFER progress, a replaced call),
-    /// into `aside`, for senders that do not know `E`.
-    pub(crate) dialog_commands: CommandSink,
     /// The REFERs our handlers sent, awaiting NOTIFYs (RFC 3515).
     pub(crate) referrals: Arc<crate::server::referral::Referrals>,
     /// The RTP port pairs of the calls' media sessions.
@@ -419,11 +416,7 @@ impl<E: Send + 'static> Session<E> {
             && crate::dialog::creates_dialog(&req.method, resp.status)
         {
             let checked = self.pending.as_mut().and_then(|p| p.checked_target.take());
-            let created = match checked {
-                Some(target) => Dialog::new_uas_checked(req, resp, target),
-                None => Dialog::new_uas(req, resp),
-            };
-            match created {
+            match Dialog::new_uas_checked(req, resp, checked) {
                 Ok(d) => {
                     debug!(call_id = %self.id.call_id, "dialog created");
                     self.dialog = Some(Box::new(d));

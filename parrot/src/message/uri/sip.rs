@@ -442,7 +442,7 @@ impl fmt::Display for SipUri {
         fmt::Display::fmt(&self.host, f)?;
         if let Some(p) = self.port {
             f.write_str(":")?;
-            f.write_str(crate::message::decimal(p.into(), &mut itoa::Buffer::new()))?;
+            f.write_str(itoa::Buffer::new().format(p))?;
         }
         fmt::Display::fmt(&self.params, f)?;
         fmt::Display::fmt(self.headers(), f)

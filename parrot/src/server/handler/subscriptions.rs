@@ -6,6 +6,7 @@ use crate::dialog::SubscribeRequest;
 use crate::message::{HeaderName, Method, NameAddr};
 use crate::server::Referral;
 use crate::server::error::RequestError;
+use crate::server::inbox::CommandSink;
 use crate::server::usage::ReferProgress;
 
 impl<E: Send + 'static> Context<'_, E> {
@@ -174,7 +175,7 @@ impl<E: Send + 'static> Context<'_, E> {
         Some(ReferProgress {
             dialog: self.session.id.clone(),
             id: event.id().unwrap_or_default().to_owned(),
-            tx: self.session.shared.dialog_commands.clone(),
+            tx: CommandSink::new(self.session.shared.aside.clone()),
             done: false,
         })
     }
