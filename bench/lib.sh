@@ -255,8 +255,11 @@ start_server_as() {
     require_free_port "${PORT[$name]}"
     case "$name" in
         parrot)
+            # PARROT_ARGS: more options for the answer server, e.g.
+            # "--shards 2" (word-split).
+            # shellcheck disable=SC2086
             RUST_LOG=${SERVER_LOG:-warn} "${NICE[@]}" taskset -c "$SERVER_CPU" "$ANSWER_BIN" \
-                --listen "$HOST:${PORT[parrot]}" >"$log_file" 2>&1 &
+                --listen "$HOST:${PORT[parrot]}" ${PARROT_ARGS:-} >"$log_file" 2>&1 &
             ;;
         rsipstack | rsipstack-ct)
             local runtime=${RSUAS_RUNTIME:-multi-thread}

@@ -46,6 +46,8 @@
 # QUIET_MAX, QUIET_WAIT, MAX_SECONDS (overall budget, default 1500);
 # PARROT_BIN=path runs that build of the parrot server (same CLI as
 # `answer`) instead of building the workspace's, e.g. to compare a fix;
+# PARROT_ARGS adds options to its command line, e.g. "--shards 2" with
+# SERVER_CPU=0,1;
 # PHASES (default "cpu latency steps memory") picks the measurements, e.g.
 # PHASES=steps STEP_RATES="8000 10000" to try two one-core steps only.
 #
@@ -81,7 +83,7 @@ done
 # Any measurement knob set: not the standard run (bench/PERFORMANCE.md is
 # only rewritten by a standard one).
 CUSTOM=0
-[ -z "${CPU_RATES:-}${CPU_SECONDS:-}${CPU_REPEAT:-}${LAT_RATE:-}${LAT_SECONDS:-}${STEP_RATES:-}${STEP_SECONDS:-}${HOLD_COUNTS:-}${HOLD_RATE:-}${HOLD_LATE:-}${PHASES:-}${SERVER_CPU:-}${RSUAS_RUNTIME:-}${CPU_CONFIGS:-}" ] || CUSTOM=1
+[ -z "${PARROT_ARGS:-}${CPU_RATES:-}${CPU_SECONDS:-}${CPU_REPEAT:-}${LAT_RATE:-}${LAT_SECONDS:-}${STEP_RATES:-}${STEP_SECONDS:-}${HOLD_COUNTS:-}${HOLD_RATE:-}${HOLD_LATE:-}${PHASES:-}${SERVER_CPU:-}${RSUAS_RUNTIME:-}${CPU_CONFIGS:-}" ] || CUSTOM=1
 PHASES=${PHASES:-"cpu latency steps memory"}
 for p in $PHASES; do
     case "$p" in

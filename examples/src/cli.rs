@@ -73,14 +73,17 @@ fn available_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-/// The runtime for `cpus` CPUs. On one, the current-thread scheduler: with
+/// The runtime for `cpus` CPUs and `shards` shards. On one CPU, or with
+/// shards (the first shard runs on this runtime, each other one on a
+/// current-thread runtime of its own), the current-thread scheduler: with
 /// no other core to hand work to, a work-stealing scheduler only adds its
 /// bookkeeping (atomic queues, a clock read and a poll-time average per
 /// batch of tasks) and a worker thread beside the one that blocks on the
-/// server. On more, the multi-thread scheduler, so that the receiving,
-/// transaction and session tasks run on several cores at once.
-fn runtime_builder(cpus: usize) -> tokio::runtime::Builder {
-    if cpus <= 1 {
+/// server. On more CPUs without shards, the multi-thread scheduler, so
+/// that the receiving, transaction and session tasks run on several cores
+/// at once.
+fn runtime_builder(cpus: usize, shards: usize) -> tokio::runtime::Builder {
+    if cpus <= 1 || shards > 1 {
         tokio::runtime::Builder::new_current_thread()
     } else {
         tokio::runtime::Builder::new_multi_thread()
@@ -252,6 +255,16 @@ where
 
 /// Whether the parsed command line asked for `--log-json` (false for a
 /// binary without the option).
+/// The `--shards` of the parsed command line (1 for a binary without the
+/// option).
+fn shards(matches: &clap::ArgMatches) -> usize {
+    matches
+        .try_get_one::<u16>("shards")
+        .ok()
+        .flatten()
+        .map_or(1, |&n| usize::from(n))
+}
+
 fn wants_json(matches: &clap::ArgMatches) -> bool {
     matches
         .try_get_one::<bool>("log_json")
@@ -303,6 +316,8 @@ where
     let program = command.get_name().to_owned();
     let mut matches = command.get_matches_mut();
     let json = wants_json(&matches);
+    // Read before the parse below takes the values out.
+    let shards = shards(&matches);
     #[cfg(feature = "otel")]
     let otlp = otlp_endpoint(&matches);
     let args = <A as clap::FromArgMatches>::from_arg_matches_mut(&mut matches)
@@ -321,7 +336,7 @@ where
     #[cfg(not(feature = "otel"))]
     install_logging(json, None);
     let cpus = available_cpus();
-    let runtime = match runtime_builder(cpus)
+    let runtime = match runtime_builder(cpus, shards)
         .enable_all()
         .on_thread_park(on_park)
         .build()
@@ -334,7 +349,8 @@ where
     };
     tracing::info!(
         cpus,
-        scheduler = if cpus <= 1 {
+        shards,
+        scheduler = if cpus <= 1 || shards > 1 {
             "current-thread"
         } else {
             "multi-thread"
@@ -368,15 +384,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_cpu_gets_the_current_thread_scheduler() {
+    fn one_cpu_or_shards_get_the_current_thread_scheduler() {
         use tokio::runtime::RuntimeFlavor;
-        for (cpus, flavor) in [
-            (0, RuntimeFlavor::CurrentThread),
-            (1, RuntimeFlavor::CurrentThread),
-            (2, RuntimeFlavor::MultiThread),
-            (8, RuntimeFlavor::MultiThread),
+        for (cpus, shards, flavor) in [
+            (0, 1, RuntimeFlavor::CurrentThread),
+            (1, 1, RuntimeFlavor::CurrentThread),
+            (2, 1, RuntimeFlavor::MultiThread),
+            (8, 1, RuntimeFlavor::MultiThread),
+            (2, 2, RuntimeFlavor::CurrentThread),
+            (8, 8, RuntimeFlavor::CurrentThread),
         ] {
-            let rt = runtime_builder(cpus).enable_all().build().unwrap();
+            let rt = runtime_builder(cpus, shards).enable_all().build().unwrap();
             assert_eq!(rt.handle().runtime_flavor(), flavor, "{cpus} CPUs");
         }
     }

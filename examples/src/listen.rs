@@ -29,6 +29,8 @@ pub struct Listen {
     /// Where to serve metrics and the health check (`--metrics`,
     /// [`ServerBuilder::metrics`]), if anywhere.
     pub metrics: Option<SocketAddr>,
+    /// How many shards serve (`--shards`, [`ServerBuilder::shards`]).
+    pub shards: usize,
 }
 
 /// A TLS listener: where, and the certificate it presents.
@@ -51,6 +53,7 @@ impl From<SocketAddr> for Listen {
             max_connections: None,
             trace_sip: false,
             metrics: None,
+            shards: 1,
         }
     }
 }
@@ -80,6 +83,9 @@ impl Listen {
         }
         if let Some(addr) = self.metrics {
             builder = builder.metrics(addr);
+        }
+        if self.shards > 1 {
+            builder = builder.shards(self.shards);
         }
         builder
     }
@@ -114,6 +120,12 @@ pub struct TlsArgs {
     #[arg(long, value_name = "N",
           default_value_t = TransportConfig::default().max_connections_per_source)]
     pub max_connections_per_source: usize,
+    /// Serve with N shards, to use N CPUs: each a transport, a
+    /// transaction layer and a server core on a thread of its own, the
+    /// calls split among them by Call-ID
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub shards: u16,
     /// `--trace-sip`, `--log-json` and `--metrics`.
     #[command(flatten)]
     pub log: LogArgs,
@@ -130,6 +142,7 @@ impl TlsArgs {
         listen.max_connections = Some((self.max_connections, self.max_connections_per_source));
         listen.trace_sip = self.log.trace_sip;
         listen.metrics = self.log.metrics;
+        listen.shards = usize::from(self.shards);
         let (Some(cert), Some(key)) = (&self.cert, &self.key) else {
             if self.cert.is_some() || self.key.is_some() {
                 return Err(Error::Usage("--cert and --key go together".into()));

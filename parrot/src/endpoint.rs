@@ -300,7 +300,17 @@ impl Endpoint {
     /// Binds the transports and starts the transaction layer. Server-side
     /// events arrive on the returned receiver.
     pub async fn bind(config: EndpointConfig) -> Result<(Endpoint, ServerEvents), TransportError> {
-        let (transport, incoming) = TransportLayer::bind(config.transport.clone()).await?;
+        Self::bind_with(config, None).await
+    }
+
+    /// Binds as [`bind`](Self::bind) does, or as one shard of a server
+    /// (see [`crate::transport::shards`]).
+    pub(crate) async fn bind_with(
+        config: EndpointConfig,
+        shard: Option<crate::transport::shards::ShardSetup>,
+    ) -> Result<(Endpoint, ServerEvents), TransportError> {
+        let (transport, incoming) =
+            TransportLayer::bind_with(config.transport.clone(), shard).await?;
         // Subscribed before any connection can open, so no closing is
         // missed.
         let closings = transport.closed_connections();

@@ -17,9 +17,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// A running server's overload counters, readable from any thread; see
-/// [`BoundServer::stats`](super::BoundServer::stats). Cheap to clone.
-#[derive(Debug, Clone, Default)]
-pub struct ServerStats(Arc<Counters>);
+/// [`BoundServer::stats`](super::BoundServer::stats). Cheap to clone. A
+/// server of several [shards](super::ServerBuilder::shards) sums its
+/// shards' counters.
+#[derive(Debug, Clone)]
+pub struct ServerStats(Arc<[Arc<Counters>]>);
+
+impl Default for ServerStats {
+    fn default() -> Self {
+        ServerStats(Arc::new([Arc::default()]))
+    }
+}
 
 #[derive(Debug, Default)]
 struct Counters {
@@ -32,56 +40,80 @@ struct Counters {
 }
 
 impl ServerStats {
+    /// The counters of every shard in `parts`, read as one.
+    pub(crate) fn combined(parts: &[ServerStats]) -> ServerStats {
+        ServerStats(parts.iter().flat_map(|p| p.0.iter().cloned()).collect())
+    }
+
+    /// The counters this core writes (the first of a server's).
+    fn own(&self) -> &Counters {
+        &self.0[0]
+    }
+
+    fn sum_u64(&self, field: impl Fn(&Counters) -> &AtomicU64) -> u64 {
+        self.0
+            .iter()
+            .map(|c| field(c).load(Ordering::Relaxed))
+            .sum()
+    }
+
+    fn sum_usize(&self, field: impl Fn(&Counters) -> &AtomicUsize) -> usize {
+        self.0
+            .iter()
+            .map(|c| field(c).load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// New requests the server core answered with `503`: beyond
     /// [`max_dialogs`](super::ServerBuilder::max_dialogs), or during
     /// shutdown (overload is shed before requests reach it, see
     /// [`refused`](Self::refused) and [`dropped`](Self::dropped)).
     pub fn shed(&self) -> u64 {
-        self.0.shed.load(Ordering::Relaxed)
+        self.sum_u64(|c| &c.shed)
     }
 
     /// New requests refused with a stateless `503` before a transaction
     /// was made (shed early, or beyond
     /// [`max_transactions`](super::ServerBuilder::max_transactions)).
     pub fn refused(&self) -> u64 {
-        self.0.refused.load(Ordering::Relaxed)
+        self.sum_u64(|c| &c.refused)
     }
 
     /// New requests dropped unanswered as they were received: shed beyond
     /// [`OverloadConfig::refusals_per_second`].
     pub fn dropped(&self) -> u64 {
-        self.0.dropped.load(Ordering::Relaxed)
+        self.sum_u64(|c| &c.dropped)
     }
 
-    /// Whether new requests are being shed now.
+    /// Whether new requests are being shed now (by any shard).
     pub fn shedding(&self) -> bool {
-        self.0.shedding.load(Ordering::Relaxed)
+        self.0.iter().any(|c| c.shedding.load(Ordering::Relaxed))
     }
 
     /// Handler sessions in progress: dialogs (running or parked) and
     /// out-of-dialog requests being handled, as of the core's last event.
     pub fn live_sessions(&self) -> usize {
-        self.0.sessions.load(Ordering::Relaxed)
+        self.sum_usize(|c| &c.sessions)
     }
 
     /// Dialogs the server core holds, as of its last event.
     pub fn live_dialogs(&self) -> usize {
-        self.0.dialogs.load(Ordering::Relaxed)
+        self.sum_usize(|c| &c.dialogs)
     }
 
     pub(crate) fn set_live(&self, sessions: usize, dialogs: usize) {
-        self.0.sessions.store(sessions, Ordering::Relaxed);
-        self.0.dialogs.store(dialogs, Ordering::Relaxed);
+        self.own().sessions.store(sessions, Ordering::Relaxed);
+        self.own().dialogs.store(dialogs, Ordering::Relaxed);
     }
 
     pub(crate) fn add_shed(&self) {
-        self.0.shed.fetch_add(1, Ordering::Relaxed);
+        self.own().shed.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn set(&self, refused: u64, dropped: u64, shedding: bool) {
-        self.0.refused.store(refused, Ordering::Relaxed);
-        self.0.dropped.store(dropped, Ordering::Relaxed);
-        self.0.shedding.store(shedding, Ordering::Relaxed);
+        self.own().refused.store(refused, Ordering::Relaxed);
+        self.own().dropped.store(dropped, Ordering::Relaxed);
+        self.own().shedding.store(shedding, Ordering::Relaxed);
     }
 }
 

@@ -30,9 +30,11 @@ use tokio::time::Instant;
 use tracing::{Instrument, debug, info, warn};
 
 /// Where the requests the server forwards go.
+#[derive(Clone)]
 pub(crate) struct Routing {
-    /// Finds the servers of a URI (RFC 3263).
-    pub(crate) locator: crate::locate::Locator,
+    /// Finds the servers of a URI (RFC 3263); one for every shard, so
+    /// that they share what failed (§4.3).
+    pub(crate) locator: Arc<crate::locate::Locator>,
     /// The proxy every forwarded request goes through, if any.
     pub(crate) outbound_proxy: Option<crate::message::Uri>,
     /// The location service proxy targets are looked up in, if any.
@@ -42,6 +44,7 @@ pub(crate) struct Routing {
 }
 
 /// Bounds of the core.
+#[derive(Clone)]
 pub(crate) struct Limits {
     pub(crate) max_dialogs: usize,
     pub(crate) shutdown_timeout: Duration,
@@ -126,8 +129,45 @@ pub(crate) struct Core<H: UasHandler> {
     wakeup_seq: u64,
 }
 
+/// Everything a core is made of but its endpoint: what each shard of a
+/// server builds its own core from.
+pub(crate) struct CoreParts<H: UasHandler> {
+    pub(crate) factory: Factory<H>,
+    pub(crate) limits: Limits,
+    pub(crate) timers: TimerConfig,
+    pub(crate) policy: UasPolicy,
+    pub(crate) routing: Routing,
+}
+
+impl<H: UasHandler> Clone for CoreParts<H> {
+    fn clone(&self) -> Self {
+        CoreParts {
+            factory: self.factory.clone(),
+            limits: self.limits.clone(),
+            timers: self.timers,
+            policy: self.policy.clone(),
+            routing: self.routing.clone(),
+        }
+    }
+}
+
+impl<H: UasHandler> CoreParts<H> {
+    /// A core over `endpoint`.
+    pub(crate) fn build(self, endpoint: Endpoint, events: ServerEvents) -> Core<H> {
+        Core::new(
+            endpoint,
+            events,
+            self.factory,
+            self.limits,
+            self.timers,
+            self.policy,
+            self.routing,
+        )
+    }
+}
+
 impl<H: UasHandler> Core<H> {
-    pub(crate) fn new(
+    fn new(
         endpoint: Endpoint,
         events: ServerEvents,
         factory: Factory<H>,
@@ -138,7 +178,7 @@ impl<H: UasHandler> Core<H> {
     ) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let (aside_tx, aside) = mpsc::unbounded_channel();
-        let locator = Arc::new(routing.locator);
+        let locator = routing.locator;
         // Responses whose connection is gone find their sent-by host by
         // RFC 3263 §5 with the same resolver as requests.
         endpoint.transport().set_sent_by_resolver(locator.clone());

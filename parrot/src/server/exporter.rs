@@ -93,7 +93,8 @@ fn handle() -> &'static PrometheusHandle {
 
 /// What a scrape reads from the server.
 struct Sources {
-    endpoint: Endpoint,
+    /// Every shard's endpoint (one unless [`super::ServerBuilder::shards`]).
+    endpoints: Vec<Endpoint>,
     stats: ServerStats,
     health: AtomicU8,
 }
@@ -101,12 +102,17 @@ struct Sources {
 impl Sources {
     /// Sets the gauges and the overload counters from the server's own.
     fn sample(&self) {
-        gauge!(TRANSACTIONS_LIVE).set(self.endpoint.live_transactions() as f64);
-        gauge!(QUEUE_DELAY).set(self.endpoint.load().queue_delay.as_secs_f64());
+        let endpoints = &self.endpoints;
+        let transactions: usize = endpoints.iter().map(Endpoint::live_transactions).sum();
+        gauge!(TRANSACTIONS_LIVE).set(transactions as f64);
+        let delay = endpoints.iter().map(|e| e.load().queue_delay).max();
+        gauge!(QUEUE_DELAY).set(delay.unwrap_or_default().as_secs_f64());
         gauge!(DIALOGS_LIVE).set(self.stats.live_dialogs() as f64);
         gauge!(SESSIONS_LIVE).set(self.stats.live_sessions() as f64);
         let mut open = [0usize; 4];
-        for c in self.endpoint.transport().connections() {
+        // The shards share one connection table: the first lists them all.
+        let connections = endpoints.first().map(|e| e.transport().connections());
+        for c in connections.into_iter().flatten() {
             match c.protocol {
                 Protocol::Tcp => open[0] += 1,
                 Protocol::Tls => open[1] += 1,
@@ -122,7 +128,11 @@ impl Sources {
         counter!(OVERLOAD_REJECTIONS, "stage" => "core").absolute(self.stats.shed());
         counter!(OVERLOAD_REJECTIONS, "stage" => "refused").absolute(self.stats.refused());
         counter!(OVERLOAD_REJECTIONS, "stage" => "dropped").absolute(self.stats.dropped());
-        counter!(RETRANSMISSIONS_ABSORBED).absolute(self.endpoint.retransmissions_absorbed());
+        let absorbed = endpoints
+            .iter()
+            .map(Endpoint::retransmissions_absorbed)
+            .sum();
+        counter!(RETRANSMISSIONS_ABSORBED).absolute(absorbed);
     }
 }
 
@@ -137,7 +147,7 @@ impl MetricsListener {
     /// Installs the recorder (once per process) and binds the listener.
     pub(crate) async fn bind(
         addr: SocketAddr,
-        endpoint: Endpoint,
+        endpoints: Vec<Endpoint>,
         stats: ServerStats,
     ) -> std::io::Result<MetricsListener> {
         let handle = handle();
@@ -145,7 +155,7 @@ impl MetricsListener {
         let addr = listener.local_addr()?;
         info!(%addr, "metrics listening (GET /metrics, GET /health)");
         let sources = Arc::new(Sources {
-            endpoint,
+            endpoints,
             stats,
             health: AtomicU8::new(STARTING),
         });

@@ -51,6 +51,7 @@ mod reliable;
 mod session;
 mod session_state;
 mod session_timer;
+mod shards;
 mod subscription;
 mod update;
 mod usage;
@@ -81,6 +82,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// A handler factory as the server keeps it: one fresh handler value per
 /// dialog and per out-of-dialog request.
@@ -114,6 +116,7 @@ impl Server {
                 location: None,
                 metrics: None,
                 media: crate::media::MediaConfig::default(),
+                shards: 1,
             },
             state: (),
             factory: NoHandler,
@@ -165,6 +168,8 @@ struct Settings {
     metrics: Option<SocketAddr>,
     /// The calls' RTP ports ([`ServerBuilder::media`]).
     media: crate::media::MediaConfig,
+    /// How many shards serve ([`ServerBuilder::shards`]).
+    shards: usize,
 }
 
 /// Configures and starts a server; see [`Server::builder`].
@@ -578,6 +583,38 @@ impl<F, S> ServerBuilder<F, S> {
         }
         self
     }
+
+    /// Serves with `n` shards, to use `n` CPUs: each shard is a
+    /// transport, a transaction layer and a server core of its own, the
+    /// first on the runtime that serves, the others each on a thread of
+    /// its own with a current-thread runtime (run the serving runtime on
+    /// one thread too, e.g. `#[tokio::main(flavor = "current_thread")]`).
+    ///
+    /// Every shard reads the same UDP sockets, so whichever shard is free
+    /// takes the next datagram and parses it; each message is then handled
+    /// by the shard that owns its Call-ID (a hash of it), so a dialog's
+    /// requests, responses and CANCELs all meet on one shard, whatever
+    /// address they come from. The handler factory and the
+    /// [state](ServerBuilder::state) are shared by all shards; each
+    /// dialog's handler value lives on its shard.
+    ///
+    /// [`max_dialogs`](Self::max_dialogs) and
+    /// [`max_transactions`](Self::max_transactions) are shared out evenly
+    /// (rounded up). [`BoundServer::stats`] and the
+    /// [metrics](Self::metrics) sum the shards.
+    /// [`BoundServer::endpoint`] is the first shard's.
+    ///
+    /// Every shard accepts stream connections (TCP, TLS, WebSocket) on the
+    /// same listeners, and the shards share one connection table, so a
+    /// response goes back on its request's connection whichever shard
+    /// handles it, and the connection limits (and
+    /// [`TransportLayer::stats`](crate::transport::TransportLayer::stats))
+    /// count the whole server. An in-memory network cannot be sharded:
+    /// `bind` refuses it. `n` of 0 is taken as 1 (the default).
+    pub fn shards(mut self, n: usize) -> Self {
+        self.settings.shards = n.max(1);
+        self
+    }
 }
 
 impl<S> ServerBuilder<NoHandler, S> {
@@ -723,7 +760,8 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
     /// address either way.
     pub async fn bind(self) -> Result<BoundServer<H>> {
         let s = self.settings;
-        if let Some(e) = s.errors.into_iter().next() {
+        if let Some(e) = s.errors.first() {
+            let e = e.clone();
             return Err(Error::new(ErrorKind::Config, e));
         }
         if s.listeners.is_empty() {
@@ -731,6 +769,10 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
                 ErrorKind::Config,
                 "no listen address: call .listen(..), .udp(..), .tcp(..), .tls(..), .ws(..) or .wss(..)",
             ));
+        }
+        let shards = s.shards.max(1);
+        if shards > 1 {
+            check_shardable(&s)?;
         }
         let addrs = s
             .listeners
@@ -746,13 +788,30 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
                 ..s.transport
             },
             timers: s.timers,
-            max_transactions: s.max_transactions,
-            max_settled_transactions: s.max_settled_transactions,
+            max_transactions: s.max_transactions.div_ceil(shards),
+            max_settled_transactions: s.max_settled_transactions.div_ceil(shards),
             max_backlog: s.overload.pending_high,
         };
-        let (endpoint, events) = Endpoint::bind(config).await.map_err(|source| {
-            Error::from_source(ErrorKind::Transport, BindError { addrs, source })
-        })?;
+        // Every shard's queue, made first, so that no shard reads a
+        // message before the shard owning it can take it.
+        let (queues, mut receivers): (Vec<_>, Vec<_>) = (0..shards)
+            .map(|_| tokio::sync::mpsc::channel(config.transport.incoming_queue.max(1)))
+            .unzip();
+        let queues: Arc<[_]> = queues.into();
+        let mut setups = receivers.drain(..).enumerate().map(|(i, incoming)| {
+            crate::transport::shards::ShardSetup {
+                route: crate::transport::shards::ShardRoute::new(i, queues.clone()),
+                incoming,
+                joins: None,
+            }
+        });
+        let first = if shards > 1 { setups.next() } else { None };
+        let (endpoint, events) =
+            Endpoint::bind_with(config.clone(), first)
+                .await
+                .map_err(|source| {
+                    Error::from_source(ErrorKind::Transport, BindError { addrs, source })
+                })?;
         for l in endpoint.transport().listeners() {
             tracing::info!(protocol = ?l.protocol, addr = %l.local_addr, "listening");
         }
@@ -775,39 +834,70 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
         let media_ports = crate::media::ports::PortAllocator::new(media_ip, s.media.ports.clone())
             .map(Arc::new)
             .map_err(|e| Error::new(ErrorKind::Config, format!("media: {e}")))?;
-        let core = core::Core::new(
-            endpoint,
-            events,
-            self.factory,
-            core::Limits {
-                max_dialogs: s.max_dialogs,
+        let parts = core::CoreParts {
+            factory: self.factory,
+            limits: core::Limits {
+                max_dialogs: s.max_dialogs.div_ceil(shards),
                 shutdown_timeout: s.shutdown_timeout,
                 overload: s.overload,
                 release_memory: s.release_memory,
             },
-            s.timers,
-            s.policy,
-            core::Routing {
-                locator,
+            timers: s.timers,
+            policy: s.policy,
+            routing: core::Routing {
+                locator: Arc::new(locator),
                 outbound_proxy: s.outbound_proxy,
                 location: s.location,
                 media_ports,
             },
+        };
+        let core = parts.clone().build(endpoint, events);
+        let (ended_tx, ended) = tokio::sync::mpsc::unbounded_channel();
+        let mut others = Vec::with_capacity(shards - 1);
+        for (i, mut setup) in (1..shards).zip(setups) {
+            let joins = core.endpoint().transport().share().map_err(|e| {
+                Error::new(
+                    ErrorKind::Transport,
+                    format!("shard {i}: sharing the sockets: {e}"),
+                )
+            })?;
+            setup.joins = Some(joins);
+            let shard = shards::start(i, config.clone(), setup, parts.clone(), ended_tx.clone());
+            others.push(shard.await?);
+        }
+        if shards > 1 {
+            tracing::info!(shards, "serving with shards");
+        }
+        let stats = ServerStats::combined(
+            &std::iter::once(core.stats())
+                .chain(others.iter().map(|s| s.stats()))
+                .collect::<Vec<_>>(),
         );
         let metrics = match s.metrics {
-            Some(addr) => Some(
-                exporter::MetricsListener::bind(addr, core.endpoint().clone(), core.stats())
-                    .await
-                    .map_err(|e| {
-                        Error::new(
-                            ErrorKind::Transport,
-                            format!("cannot bind the metrics listener on {addr}: {e}"),
-                        )
-                    })?,
-            ),
+            Some(addr) => {
+                let endpoints = std::iter::once(core.endpoint().clone())
+                    .chain(others.iter().map(|s| s.endpoint().clone()))
+                    .collect();
+                Some(
+                    exporter::MetricsListener::bind(addr, endpoints, stats.clone())
+                        .await
+                        .map_err(|e| {
+                            Error::new(
+                                ErrorKind::Transport,
+                                format!("cannot bind the metrics listener on {addr}: {e}"),
+                            )
+                        })?,
+                )
+            }
             None => None,
         };
-        Ok(BoundServer { core, metrics })
+        Ok(BoundServer {
+            core,
+            metrics,
+            stats,
+            shards: others,
+            ended: (shards > 1).then_some(ended),
+        })
     }
 
     /// Binds and serves: the returned [`Serve`] runs when awaited, until
@@ -821,10 +911,28 @@ impl<H: UasHandler> ServerBuilder<Factory<H>> {
     }
 }
 
+/// Refuses what a sharded server cannot do yet (see
+/// [`ServerBuilder::shards`]).
+fn check_shardable(s: &Settings) -> Result<()> {
+    if s.transport.memory.is_some() {
+        return Err(Error::new(
+            ErrorKind::Config,
+            "shards: an in-memory network cannot be sharded; use one shard",
+        ));
+    }
+    Ok(())
+}
+
 /// A bound server, ready to [`serve`](Self::serve).
 pub struct BoundServer<H: UasHandler> {
     core: core::Core<H>,
     metrics: Option<exporter::MetricsListener>,
+    /// Every shard's counters, summed.
+    stats: ServerStats,
+    /// The shards beyond the first ([`ServerBuilder::shards`]).
+    shards: Vec<shards::ShardThread<H>>,
+    /// Told the index of a shard that has ended.
+    ended: Option<tokio::sync::mpsc::UnboundedReceiver<usize>>,
 }
 
 impl<H: UasHandler> fmt::Debug for BoundServer<H> {
@@ -850,7 +958,7 @@ impl<H: UasHandler> BoundServer<H> {
     /// The server's overload counters (shed and refused requests), to
     /// read while it serves.
     pub fn stats(&self) -> ServerStats {
-        self.core.stats()
+        self.stats.clone()
     }
 
     /// The endpoint underneath (transports and transactions), as
@@ -962,13 +1070,32 @@ async fn run<H: UasHandler>(
         Start::Builder(bind) => bind.await?,
         Start::Bound(server) => *server,
     };
-    let BoundServer { core, metrics } = server;
+    let BoundServer {
+        core,
+        metrics,
+        shards,
+        ended,
+        ..
+    } = server;
     let stop = core.stopper();
     if let Some(m) = &metrics {
         m.serving();
     }
-    let mut core = AbortOnDrop(tokio::spawn(core.run()));
+    // A sharded server's logs name the shard of each line.
+    let span = if shards.is_empty() {
+        tracing::Span::none()
+    } else {
+        tracing::info_span!("shard", index = 0)
+    };
+    let mut core = AbortOnDrop(tokio::spawn(core.run().instrument(span)));
     let mut signal = signal;
+    // A shard that ends on its own (it can only panic) ends the server.
+    let shard_ended = async move {
+        match ended {
+            Some(mut ended) => ended.recv().await,
+            None => std::future::pending().await,
+        }
+    };
     let done = tokio::select! {
         done = &mut core.0 => done,
         () = &mut signal => {
@@ -976,9 +1103,21 @@ async fn run<H: UasHandler>(
                 m.stopping();
             }
             let _ = stop.send(inbox::Aside::Stop);
+            for shard in &shards {
+                shard.stop();
+            }
+            (&mut core.0).await
+        }
+        index = shard_ended => {
+            tracing::error!(?index, "a shard ended; the server stops");
+            let _ = stop.send(inbox::Aside::Stop);
             (&mut core.0).await
         }
     };
+    for shard in shards {
+        shard.stop();
+        shard.join().await;
+    }
     // The listener stops with the server.
     drop(metrics);
     if let Err(e) = done

@@ -189,6 +189,37 @@ pub(crate) struct Admitted {
     pub(crate) evicted: Option<ConnHandle>,
 }
 
+/// How many closings a slow receiver of a server's closings may fall
+/// behind.
+const CLOSED_BACKLOG: usize = 256;
+
+/// The connections of a server, one table for all its shards: a response
+/// goes back on the connection its request came in on whichever shard
+/// read the request, and the connection limits count them all.
+#[derive(Clone)]
+pub(crate) struct ConnectionState {
+    pub(crate) conns: Arc<std::sync::Mutex<ConnTable>>,
+    pub(crate) conn_count: Arc<tokio::sync::watch::Sender<usize>>,
+    pub(crate) next_id: Arc<AtomicU64>,
+    pub(crate) closed: tokio::sync::broadcast::Sender<ConnectionId>,
+    pub(crate) epoch: tokio::time::Instant,
+    pub(crate) counters: Arc<super::stats::Counters>,
+}
+
+impl ConnectionState {
+    /// An empty table, timed from now.
+    pub(crate) fn new() -> Self {
+        ConnectionState {
+            conns: Arc::default(),
+            conn_count: Arc::new(tokio::sync::watch::Sender::new(0)),
+            next_id: Arc::new(AtomicU64::new(1)),
+            closed: tokio::sync::broadcast::Sender::new(CLOSED_BACKLOG),
+            epoch: tokio::time::Instant::now(),
+            counters: Arc::default(),
+        }
+    }
+}
+
 /// The open connections, by id and by remote address.
 #[derive(Default)]
 pub(crate) struct ConnTable {

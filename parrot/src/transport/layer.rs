@@ -4,12 +4,14 @@
 use super::addr::canonical;
 use super::closings::ConnectionClosings;
 use super::config::TransportConfig;
-use super::connections::{ConnTable, ConnectionInfo};
+use super::connections::ConnectionInfo;
+use super::connections::ConnectionState;
 use super::datagram::DatagramSocket;
 use super::error::TransportError;
 use super::sent_by::SentByResolver;
-use super::shared::{CLOSED_BACKLOG, Shared, UdpEndpoint};
-use super::stats::{Counters, TransportStats};
+use super::shards::{ShardSetup, ShardSocket};
+use super::shared::{Shared, UdpEndpoint};
+use super::stats::TransportStats;
 use super::tcp;
 use super::tls;
 use super::tls_config::TlsConfig;
@@ -25,10 +27,10 @@ use bytes::Bytes;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tracing::{Instrument, debug, warn};
 
 /// How many times a port-0 listener group is re-bound when the port the OS
@@ -76,6 +78,46 @@ impl Bound {
             Bound::Udp(s) => s.local_addr(),
             Bound::Tcp(l) | Bound::Tls(l, _) | Bound::Ws(l, _) => l.local_addr(),
         }
+    }
+}
+
+impl Bound {
+    /// A copy of this listener's socket for another shard.
+    fn share(&self, protocol: Protocol) -> io::Result<ShardSocket> {
+        fn dup<T: std::os::fd::AsFd>(s: &T) -> io::Result<socket2::Socket> {
+            socket2::SockRef::from(s).try_clone()
+        }
+        Ok(match self {
+            Bound::Udp(DatagramSocket::Os(s)) => ShardSocket::Udp(dup(s)?.into()),
+            Bound::Udp(DatagramSocket::Memory(_)) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "an in-memory socket cannot be shared among shards",
+                ));
+            }
+            Bound::Tcp(l) => ShardSocket::Stream(protocol, dup(l)?.into(), None),
+            Bound::Tls(l, tls) => ShardSocket::Stream(protocol, dup(l)?.into(), Some(tls.clone())),
+            Bound::Ws(l, tls) => ShardSocket::Stream(protocol, dup(l)?.into(), tls.clone()),
+        })
+    }
+
+    /// Takes a socket another shard shared on this shard's runtime.
+    fn adopt(socket: ShardSocket) -> io::Result<(Protocol, Bound)> {
+        Ok(match socket {
+            ShardSocket::Udp(s) => (
+                Protocol::Udp,
+                Bound::Udp(DatagramSocket::Os(UdpSocket::from_std(s)?)),
+            ),
+            ShardSocket::Stream(protocol, l, tls) => {
+                let l = TcpListener::from_std(l)?;
+                let bound = match (protocol, tls) {
+                    (Protocol::Tls, Some(tls)) => Bound::Tls(l, tls),
+                    (Protocol::Ws | Protocol::Wss, tls) => Bound::Ws(l, tls),
+                    _ => Bound::Tcp(l),
+                };
+                (protocol, bound)
+            }
+        })
     }
 }
 
@@ -165,11 +207,49 @@ impl TransportLayer {
     pub async fn bind(
         config: TransportConfig,
     ) -> Result<(TransportLayer, mpsc::Receiver<Box<Incoming>>), TransportError> {
-        let mut bound = Vec::new();
-        for l in &config.listeners {
-            bound.extend(bind_group(l.addr, &l.protocols, &config).await?);
+        Self::bind_with(config, None).await
+    }
+
+    /// Binds as [`bind`](Self::bind) does, or as one shard of a server
+    /// (see [`super::shards`]): with its route and queue and, beyond the
+    /// first shard, with the first shard's listeners and connection table
+    /// instead of binding the listeners again.
+    pub(crate) async fn bind_with(
+        config: TransportConfig,
+        shard: Option<ShardSetup>,
+    ) -> Result<(TransportLayer, mpsc::Receiver<Box<Incoming>>), TransportError> {
+        let (route, queue, joins) = match shard {
+            Some(s) => (Some(s.route), Some(s.incoming), s.joins),
+            None => (None, None, None),
+        };
+        let first_of_several = route.is_some() && joins.is_none();
+        let (bound, links) = match joins {
+            Some((sockets, links)) => {
+                let mut bound = Vec::with_capacity(sockets.len());
+                for socket in sockets {
+                    bound.push(Bound::adopt(socket)?);
+                }
+                (bound, links)
+            }
+            None => {
+                let mut bound = Vec::new();
+                for l in &config.listeners {
+                    bound.extend(bind_group(l.addr, &l.protocols, &config).await?);
+                }
+                (bound, ConnectionState::new())
+            }
+        };
+        // The first shard of several keeps copies for the others.
+        let mut shareable = Vec::new();
+        if first_of_several {
+            for (protocol, b) in &bound {
+                shareable.push(b.share(*protocol)?);
+            }
         }
-        let (in_tx, in_rx) = mpsc::channel(config.incoming_queue.max(1));
+        let (in_tx, in_rx) = match (&route, queue) {
+            (Some(route), Some(rx)) => (route.own_queue().clone(), rx),
+            _ => mpsc::channel(config.incoming_queue.max(1)),
+        };
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut listeners = Vec::with_capacity(bound.len());
         let mut udp = Vec::new();
@@ -197,16 +277,18 @@ impl TransportLayer {
             incoming: in_tx,
             listeners,
             udp,
-            conns: Mutex::new(ConnTable::default()),
-            conn_count: watch::Sender::new(0),
-            next_id: AtomicU64::new(1),
+            conns: links.conns,
+            conn_count: links.conn_count,
+            next_id: links.next_id,
             shutdown: shutdown_rx,
-            epoch: tokio::time::Instant::now(),
-            counters: Counters::default(),
+            epoch: links.epoch,
+            counters: links.counters,
             shedding: AtomicBool::new(false),
             feedback: Default::default(),
-            closed: broadcast::Sender::new(CLOSED_BACKLOG),
+            closed: links.closed,
             sent_by: OnceLock::new(),
+            shards: route,
+            shareable,
         });
         if let Some(tap) = &shared.config.tap {
             tap.start();
@@ -237,6 +319,20 @@ impl TransportLayer {
             },
             in_rx,
         ))
+    }
+
+    /// What another shard of this server binds with: copies of the
+    /// listeners' sockets (the same sockets, as `dup` makes them) and the
+    /// connection table. Only the first shard of a sharded server has
+    /// sockets to give.
+    pub(crate) fn share(&self) -> io::Result<(Vec<ShardSocket>, ConnectionState)> {
+        let sockets = self
+            .shared
+            .shareable
+            .iter()
+            .map(ShardSocket::try_clone)
+            .collect::<io::Result<_>>()?;
+        Ok((sockets, self.shared.connection_state()))
     }
 
     /// The bound listeners, in configuration order.

@@ -76,6 +76,7 @@ mod memory;
 mod progress;
 pub(crate) mod recv_batch;
 mod sent_by;
+pub(crate) mod shards;
 mod shared;
 mod shed;
 mod stats;

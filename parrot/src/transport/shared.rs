@@ -3,11 +3,15 @@
 //! upward and the shutdown signal.
 
 use super::config::TransportConfig;
-use super::connections::{Admission, ConnHandle, ConnTable, ConnectionInfo, Outgoing, Refusal};
+use super::connections::{
+    Admission, ConnHandle, ConnTable, ConnectionInfo, ConnectionState, Outgoing, Refusal,
+};
 use super::feedback::Feedback;
 use super::sent_by::{AddressOnly, SentByResolver};
+use super::shards::{ShardRoute, ShardSocket};
 use super::stats::{Counters, TransportStats, bump};
 use super::{ConnectionId, Incoming, Listener, Protocol, TransportError};
+use crate::message::Message;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -27,13 +31,15 @@ pub(crate) struct Shared {
     pub(crate) incoming: mpsc::Sender<Box<Incoming>>,
     pub(crate) listeners: Vec<Listener>,
     pub(crate) udp: Vec<UdpEndpoint>,
-    pub(crate) conns: Mutex<ConnTable>,
-    pub(crate) conn_count: watch::Sender<usize>,
-    pub(crate) next_id: AtomicU64,
+    // The connection table and the counters are shared by a server's
+    // shards (see `ConnectionState`).
+    pub(crate) conns: Arc<Mutex<ConnTable>>,
+    pub(crate) conn_count: Arc<watch::Sender<usize>>,
+    pub(crate) next_id: Arc<AtomicU64>,
     pub(crate) shutdown: watch::Receiver<bool>,
     /// When the transport started: connection activity is timed from it.
     pub(crate) epoch: Instant,
-    pub(crate) counters: Counters,
+    pub(crate) counters: Arc<Counters>,
     /// Whether new work is shed as it is received
     /// ([`super::TransportLayer::set_shedding`]).
     pub(crate) shedding: AtomicBool,
@@ -44,6 +50,12 @@ pub(crate) struct Shared {
     /// Finds the servers a response's sent-by host names (RFC 3263 §5),
     /// once set ([`super::TransportLayer::set_sent_by_resolver`]).
     pub(crate) sent_by: OnceLock<Arc<dyn SentByResolver>>,
+    /// The other shards' queues, when this transport is one shard of a
+    /// server (see [`super::shards`]).
+    pub(crate) shards: Option<ShardRoute>,
+    /// Copies of the listeners' sockets for the other shards, kept by the
+    /// first shard of a server.
+    pub(crate) shareable: Vec<ShardSocket>,
 }
 
 impl Shared {
@@ -66,9 +78,6 @@ impl Shared {
     }
 }
 
-/// How many closings a slow [`Shared::closed`] receiver may fall behind.
-pub(crate) const CLOSED_BACKLOG: usize = 256;
-
 /// Resolves when shutdown is signalled (or the signal's sender is gone).
 pub(crate) async fn shutdown_signal(rx: &mut watch::Receiver<bool>) {
     // The guard returned by `wait_for` is not `Send`: drop it here.
@@ -90,6 +99,27 @@ impl Drop for ConnGuard {
 }
 
 impl Shared {
+    /// The connection table and counters, for another shard to share.
+    pub(crate) fn connection_state(&self) -> ConnectionState {
+        ConnectionState {
+            conns: self.conns.clone(),
+            conn_count: self.conn_count.clone(),
+            next_id: self.next_id.clone(),
+            closed: self.closed.clone(),
+            epoch: self.epoch,
+            counters: self.counters.clone(),
+        }
+    }
+
+    /// Where a message received here goes: to the shard that owns its
+    /// Call-ID, or to this one.
+    pub(crate) fn queue_for(&self, message: &Message) -> &mpsc::Sender<Box<Incoming>> {
+        self.shards
+            .as_ref()
+            .and_then(|r| r.elsewhere(message))
+            .unwrap_or(&self.incoming)
+    }
+
     pub(crate) fn is_shutdown(&self) -> bool {
         *self.shutdown.borrow()
     }

@@ -417,7 +417,8 @@ async fn process<W: AsyncWrite + Unpin>(
                         if handle.protocol == Protocol::Tls {
                             super::alias::alias_connection(shared, handle, &incoming.message);
                         }
-                        if shared.incoming.send(incoming).await.is_err() {
+                        let queue = shared.queue_for(&incoming.message);
+                        if queue.send(incoming).await.is_err() {
                             return Err("receiver closed");
                         }
                         continue;

@@ -5,6 +5,7 @@ use super::addr::{canonical, resolve_host};
 use super::datagram::DatagramSocket;
 use super::inbound::{Inbound, classify, malformed};
 use super::recv_batch::Batch;
+use super::shards;
 use super::shared::{Shared, UdpEndpoint, shutdown_signal};
 use super::shed::{self, Shedder, Verdict};
 use super::stats::bump;
@@ -167,6 +168,11 @@ async fn datagram(
     }
     let reply = match classify(message, origin) {
         Inbound::Deliver(incoming) => {
+            let owner = shared.shards.as_ref();
+            if let Some(other) = owner.and_then(|r| r.elsewhere(&incoming.message)) {
+                forward(shared, other, incoming).await;
+                return true;
+            }
             return deliver(queue, incoming).await;
         }
         Inbound::Reply(r) => *r,
@@ -185,6 +191,20 @@ async fn deliver(queue: &mpsc::Sender<Box<Incoming>>, incoming: Box<Incoming>) -
         Ok(()) => true,
         Err(TrySendError::Closed(_)) => false,
         Err(TrySendError::Full(incoming)) => queue.send(incoming).await.is_ok(),
+    }
+}
+
+/// Hands a message to the shard that owns its Call-ID. New work is
+/// dropped while that shard's queue is half full, as it is shed for a
+/// queue of our own (the half kept free is for work taken on); the rest
+/// waits for room.
+async fn forward(shared: &Shared, queue: &mpsc::Sender<Box<Incoming>>, incoming: Box<Incoming>) {
+    if queue.capacity() <= queue.max_capacity() / 2 && shards::is_new_work(&incoming.message) {
+        bump(&shared.counters.dropped_at_receive);
+        return;
+    }
+    if queue.send(incoming).await.is_err() {
+        debug!("the owning shard has stopped; message dropped");
     }
 }
 

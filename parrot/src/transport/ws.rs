@@ -284,7 +284,8 @@ async fn receive(
         Ok(message) => match classify(message, origin) {
             Inbound::Deliver(incoming) => {
                 handle.activity.delivered.store(true, Ordering::Relaxed);
-                if shared.incoming.send(incoming).await.is_err() {
+                let queue = shared.queue_for(&incoming.message);
+                if queue.send(incoming).await.is_err() {
                     return Err("receiver closed");
                 }
                 return Ok(None);
