@@ -4,11 +4,9 @@
 
 mod common;
 
-use common::WAIT;
 use common::process::Process;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 
 /// The first CPU this process may run on (`Cpus_allowed_list` of
 /// /proc/self/status, e.g. `0-1` or `2,5`).
@@ -71,23 +69,6 @@ fn answer_on_one_cpu_runs_current_thread_and_answers_sipp() {
     assert!(sipp.success(), "SIPp: {sipp}");
 
     // SIGINT: a graceful shutdown, exit status 0.
-    let pid = server.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    server.wait_for("server stopped");
-    let mut child = server.take();
-    let (tx, exited) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait());
-    });
-    let status = exited
-        .recv_timeout(WAIT)
-        .expect("still running after SIGINT")
-        .unwrap();
+    let status = server.interrupt();
     assert!(status.success(), "exit status {status}");
 }

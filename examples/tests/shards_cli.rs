@@ -4,11 +4,9 @@
 
 mod common;
 
-use common::WAIT;
 use common::process::Process;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 
 /// Runs SIPp's built-in caller (INVITE, ACK, BYE) for `calls` calls over
 /// `transport` (`u1` or `t1`); every call must succeed.
@@ -70,23 +68,6 @@ fn answer_with_two_shards_answers_sipp_on_both() {
     assert!(on[0] > 0 && on[1] > 0, "calls per shard: {on:?}");
 
     // SIGINT: a graceful shutdown of both shards, exit status 0.
-    let pid = server.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    server.wait_for("server stopped");
-    let mut child = server.take();
-    let (tx, exited) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait());
-    });
-    let status = exited
-        .recv_timeout(WAIT)
-        .expect("still running after SIGINT")
-        .unwrap();
+    let status = server.interrupt();
     assert!(status.success(), "exit status {status}");
 }

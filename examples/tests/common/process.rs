@@ -51,6 +51,25 @@ impl Process {
         panic!("no log line with {what:?}");
     }
 
+    /// Sends SIGINT and waits (at most [`WAIT`]) for the graceful
+    /// shutdown's "server stopped" line and for the process to exit;
+    /// returns its exit status.
+    pub fn interrupt(&mut self) -> std::process::ExitStatus {
+        let pid = self.id().to_string();
+        let sent = Command::new("kill").args(["-INT", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -INT {pid}");
+        self.wait_for("server stopped");
+        let mut child = self.take();
+        let (tx, exited) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        exited
+            .recv_timeout(WAIT)
+            .expect("still running after SIGINT")
+            .unwrap()
+    }
+
     /// The process id.
     pub fn id(&self) -> u32 {
         self.child.as_ref().expect("not taken").id()

@@ -13,7 +13,7 @@
 use super::connections::ConnectionState;
 use super::tls_config::TlsConfig;
 use super::{Incoming, Protocol};
-use crate::message::{Message, Method};
+use crate::message::Message;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -66,18 +66,6 @@ pub(crate) fn owner(call_id: &[u8], shards: usize) -> usize {
     hash ^= hash >> 33;
     // The cast cannot lose what `%` keeps.
     (hash % shards.max(1) as u64) as usize
-}
-
-/// Whether `message` would start work (a request outside any dialog
-/// other than ACK and CANCEL): what a forward to a full queue drops, as
-/// the receiver sheds it for a full queue of its own.
-pub(crate) fn is_new_work(message: &Message) -> bool {
-    match message {
-        Message::Request(r) => {
-            !matches!(r.method, Method::Ack | Method::Cancel) && !r.headers.has_to_tag()
-        }
-        Message::Response(_) => false,
-    }
 }
 
 /// A listener's socket as another shard gets it: a copy (`dup`) of the
@@ -172,24 +160,6 @@ mod tests {
     const INVITE: &str = "INVITE sip:a@b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nFrom: <sip:c@d>;tag=1\nTo: <sip:a@b>\nCall-ID: CALLID\nCSeq: 1 INVITE\nMax-Forwards: 70\nContent-Length: 0\n\n";
 
     #[test]
-    fn new_work_is_a_request_outside_a_dialog_but_ack_and_cancel() {
-        let initial = message(&INVITE.replace("CALLID", "x1"));
-        assert!(is_new_work(&initial));
-        let in_dialog = message(&INVITE.replace("<sip:a@b>\n", "<sip:a@b>;tag=2\n"));
-        assert!(!is_new_work(&in_dialog));
-        let cancel = message(
-            &INVITE
-                .replace("INVITE sip", "CANCEL sip")
-                .replace("1 INVITE", "1 CANCEL"),
-        );
-        assert!(!is_new_work(&cancel));
-        let response = message(
-            "SIP/2.0 200 OK\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nFrom: <sip:c@d>;tag=1\nTo: <sip:a@b>;tag=2\nCall-ID: x\nCSeq: 1 INVITE\nContent-Length: 0\n\n",
-        );
-        assert!(!is_new_work(&response));
-    }
-
-    #[test]
     fn a_message_goes_to_its_call_ids_owner() {
         let queues: Vec<_> = (0..2).map(|_| mpsc::channel(4)).collect();
         let senders: Arc<[_]> = queues.iter().map(|(tx, _)| tx.clone()).collect();
@@ -206,5 +176,80 @@ mod tests {
             let to = routes[1 - o].elsewhere(&m).expect("forwarded");
             assert!(to.same_channel(routes[o].own_queue()));
         }
+    }
+
+    /// A BYE (in a dialog, so never shed as new work) for `call_id`.
+    fn bye(call_id: &str) -> String {
+        INVITE
+            .replace("INVITE sip", "BYE sip")
+            .replace("1 INVITE", "2 BYE")
+            .replace("<sip:a@b>\n", "<sip:a@b>;tag=9\n")
+            .replace("CALLID", call_id)
+            .replace('\n', "\r\n")
+    }
+
+    /// A Call-ID that `shard` of two owns.
+    fn owned_by(shard: usize, n: usize) -> String {
+        (0..)
+            .map(|i| format!("flood-{n}-{i}"))
+            .find(|id| owner(id.as_bytes(), 2) == shard)
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_full_shard_does_not_stall_the_others() {
+        use super::super::{ListenerConfig, TransportConfig, TransportLayer};
+        let config = TransportConfig {
+            listeners: vec![ListenerConfig {
+                addr: "127.0.0.1:0".parse().unwrap(),
+                protocols: vec![Protocol::Udp],
+            }],
+            incoming_queue: 4,
+            ..TransportConfig::default()
+        };
+        let (tx0, rx0) = mpsc::channel(4);
+        let (tx1, rx1) = mpsc::channel(4);
+        let queues: Arc<[_]> = Arc::from([tx0, tx1]);
+        let first = ShardSetup {
+            route: ShardRoute::new(0, queues.clone()),
+            incoming: rx0,
+            joins: None,
+        };
+        let (t0, mut in0) = TransportLayer::bind_with(config.clone(), Some(first))
+            .await
+            .unwrap();
+        let second = ShardSetup {
+            route: ShardRoute::new(1, queues),
+            incoming: rx1,
+            joins: Some(t0.share().unwrap()),
+        };
+        // Shard 1's queue is never read: it fills, and its own receiver
+        // then waits for room.
+        let (t1, _in1) = TransportLayer::bind_with(config, Some(second))
+            .await
+            .unwrap();
+        let server = t0.local_addr(Protocol::Udp).unwrap();
+        assert_eq!(t1.local_addr(Protocol::Udp), Some(server), "one socket");
+        let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        for n in 0..64 {
+            let text = bye(&owned_by(1, n));
+            peer.send_to(text.as_bytes(), server).await.unwrap();
+        }
+        // Shard 0 still takes its own calls.
+        let mine = owned_by(0, 1000);
+        peer.send_to(bye(&mine).as_bytes(), server).await.unwrap();
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                let m = in0.recv().await.expect("shard 0's queue open");
+                let id = m.message.headers().call_id().unwrap().to_string();
+                assert_eq!(owner(id.as_bytes(), 2), 0, "shard 0 got {id}");
+                if id == mine {
+                    return id;
+                }
+            }
+        })
+        .await
+        .expect("shard 0 kept reading while shard 1 was full");
+        assert_eq!(got, mine);
     }
 }

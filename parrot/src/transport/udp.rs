@@ -5,7 +5,6 @@ use super::addr::{canonical, resolve_host};
 use super::datagram::DatagramSocket;
 use super::inbound::{Inbound, classify, malformed};
 use super::recv_batch::Batch;
-use super::shards;
 use super::shared::{Shared, UdpEndpoint, shutdown_signal};
 use super::shed::{self, Shedder, Verdict};
 use super::stats::bump;
@@ -146,6 +145,10 @@ async fn datagram(
             return true;
         }
     };
+    // The shard that owns the Call-ID, when another one does: new work for
+    // it is shed as it is for us when its queue is half full.
+    let owner = shared.shards.as_ref().and_then(|r| r.elsewhere(&message));
+    let shedding = shedding || owner.is_some_and(|q| q.capacity() <= q.max_capacity() / 2);
     if let Message::Request(req) = &message {
         match shedder.verdict(req, shedding, now) {
             Verdict::Pass => {}
@@ -168,9 +171,8 @@ async fn datagram(
     }
     let reply = match classify(message, origin) {
         Inbound::Deliver(incoming) => {
-            let owner = shared.shards.as_ref();
-            if let Some(other) = owner.and_then(|r| r.elsewhere(&incoming.message)) {
-                forward(shared, other, incoming).await;
+            if let Some(owner) = owner {
+                forward(shared, owner, incoming);
                 return true;
             }
             return deliver(queue, incoming).await;
@@ -194,17 +196,23 @@ async fn deliver(queue: &mpsc::Sender<Box<Incoming>>, incoming: Box<Incoming>) -
     }
 }
 
-/// Hands a message to the shard that owns its Call-ID. New work is
-/// dropped while that shard's queue is half full, as it is shed for a
-/// queue of our own (the half kept free is for work taken on); the rest
-/// waits for room.
-async fn forward(shared: &Shared, queue: &mpsc::Sender<Box<Incoming>>, incoming: Box<Incoming>) {
-    if queue.capacity() <= queue.max_capacity() / 2 && shards::is_new_work(&incoming.message) {
-        bump(&shared.counters.dropped_at_receive);
-        return;
-    }
-    if queue.send(incoming).await.is_err() {
-        debug!("the owning shard has stopped; message dropped");
+/// Hands a message to the shard that owns its Call-ID, without waiting:
+/// a receiver waiting for another shard's room would stall its own shard
+/// as well. A full queue drops the message (the peer retransmits over
+/// UDP, RFC 3261 §17), counted with the drops at receive when it is a
+/// request other than ACK.
+fn forward(shared: &Shared, owner: &mpsc::Sender<Box<Incoming>>, incoming: Box<Incoming>) {
+    match owner.try_send(incoming) {
+        Ok(()) => {}
+        Err(TrySendError::Full(incoming)) => {
+            if let Message::Request(r) = &incoming.message
+                && r.method != Method::Ack
+            {
+                bump(&shared.counters.dropped_at_receive);
+            }
+            debug!("the owning shard's queue is full; message dropped");
+        }
+        Err(TrySendError::Closed(_)) => debug!("the owning shard has stopped; message dropped"),
     }
 }
 
