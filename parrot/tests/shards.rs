@@ -160,10 +160,21 @@ async fn each_call_stays_on_the_shard_that_owns_its_call_id() {
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn counters_sum_the_shards() {
+async fn counters_and_metrics_sum_the_shards() {
     let seen = Seen::default();
-    let bound = sharded(&seen, 3).await;
+    let handler_seen = seen.clone();
+    let bound = Server::builder()
+        .udp("127.0.0.1:0")
+        .shards(3)
+        .metrics("127.0.0.1:0")
+        .handler(move || Recorder {
+            seen: handler_seen.clone(),
+        })
+        .bind()
+        .await
+        .expect("a sharded server with metrics binds");
     let server = bound.local_addr(parrot::transport::Protocol::Udp).unwrap();
+    let metrics = bound.metrics_addr().unwrap();
     let stats = bound.stats();
     let serving = tokio::spawn(bound.serve().into_future());
     // Calls left up: each shard's core counts its own.
@@ -195,6 +206,16 @@ async fn counters_sum_the_shards() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    // The scrape reads every shard.
+    let (status, page) = support::http::get(metrics, "/metrics").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        support::http::value(&page, "parrot_dialogs_live"),
+        Some(12.0),
+        "{page}"
+    );
+    let (status, _) = support::http::get(metrics, "/health").await;
+    assert_eq!(status, 200);
     serving.abort();
 }
 
