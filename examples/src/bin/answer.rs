@@ -115,6 +115,7 @@ mod tests {
         let args = cli::try_parse::<Args>(&[]).unwrap();
         assert_eq!(args.listen, cli::DEFAULT_LISTEN);
         assert_eq!(args.options(), AnswerOptions::default());
+        assert_eq!(args.tls.shards, 1);
     }
 
     #[test]
@@ -129,8 +130,11 @@ mod tests {
             "0",
             "--100rel",
             "supported",
+            "--shards",
+            "4",
         ])
         .unwrap();
+        assert_eq!(args.tls.shards, 4);
         assert_eq!(args.listen.port(), 5070);
         assert_eq!(args.ring_delay, Duration::from_millis(1500));
         assert_eq!(args.media_ip, Some([192, 0, 2, 1].into()));
@@ -141,6 +145,8 @@ mod tests {
             &["--media-port", "70000"],
             &["--session-expires", "60"],
             &["--100rel", "sometimes"],
+            &["--shards", "0"],
+            &["--shards", "many"],
             &["--listen", "nowhere"],
             &["--bogus"],
             &["positional"],
