@@ -594,7 +594,11 @@ impl<F, S> ServerBuilder<F, S> {
     /// takes the next datagram and parses it; each message is then handled
     /// by the shard that owns its Call-ID (a hash of it), so a dialog's
     /// requests, responses and CANCELs all meet on one shard, whatever
-    /// address they come from. The handler factory and the
+    /// address they come from. Over UDP, two datagrams of one call that two
+    /// shards read at the same moment may reach their owner in either
+    /// order, as UDP itself may deliver them (RFC 3261 copes, e.g. a
+    /// CANCEL ahead of its INVITE gets `481`); a stream connection is read
+    /// by one shard, in order. The handler factory and the
     /// [state](ServerBuilder::state) are shared by all shards; each
     /// dialog's handler value lives on its shard.
     ///
