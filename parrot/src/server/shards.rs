@@ -1,12 +1,14 @@
 //! The shards of a server beyond the first ([`ServerBuilder::shards`]):
 //! each one a transport, a transaction layer and a core on a thread of
-//! its own, with a current-thread runtime, reading the first shard's UDP
-//! sockets and handling the calls whose Call-IDs it owns
+//! its own, with a current-thread runtime, reading the first shard's
+//! listening sockets and handling the calls whose Call-IDs it owns
 //! ([`crate::transport::shards`]).
 //!
-//! A shard shares nothing mutable with the others but its queue: no lock
-//! is taken per message, and no task's wake-up crosses threads except a
-//! message handed to its Call-ID's owner.
+//! Per message a shard shares nothing mutable with the others but the
+//! queues: no task's wake-up crosses threads except for a message handed
+//! to its Call-ID's owner. The connection table (behind a lock, taken as
+//! connections open and close and when a response picks its connection)
+//! and the transport's counters are the whole server's.
 //!
 //! [`ServerBuilder::shards`]: super::ServerBuilder::shards
 

@@ -4,8 +4,7 @@
 use super::addr::canonical;
 use super::closings::ConnectionClosings;
 use super::config::TransportConfig;
-use super::connections::ConnectionInfo;
-use super::connections::ConnectionState;
+use super::connections::{ConnectionInfo, ConnectionState};
 use super::datagram::DatagramSocket;
 use super::error::TransportError;
 use super::sent_by::SentByResolver;

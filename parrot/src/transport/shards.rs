@@ -1,14 +1,15 @@
 //! One server's transports split among shards: each shard (a transport,
 //! a transaction layer and a server core on a thread of its own) reads
-//! the same UDP sockets, and every message is handled by the shard that
-//! owns its Call-ID.
+//! the same listening sockets, and every message is handled by the shard
+//! that owns its Call-ID.
 //!
 //! Ownership by Call-ID keeps a dialog's requests, its transactions'
 //! responses and its CANCELs on one shard whichever shard read them and
-//! whatever address they came from, since they all carry the dialog's
-//! Call-ID (RFC 3261 §8.1.1.4, §12.1, §9.1); the shard that reads a
-//! datagram parses it, so the parsing is spread over whichever shards are
-//! free.
+//! whatever address or connection they came from, since they all carry
+//! the dialog's Call-ID (RFC 3261 §8.1.1.4, §12.1, §9.1); the shard that
+//! reads a datagram parses it, so the parsing is spread over whichever
+//! shards are free. The shards share one connection table, so the owner
+//! answers on the connection another shard accepted.
 
 use super::connections::ConnectionState;
 use super::tls_config::TlsConfig;
