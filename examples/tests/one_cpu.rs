@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::process::Process;
-use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use common::process::{Process, sipp_uac};
+use std::process::Command;
 
 /// The first CPU this process may run on (`Cpus_allowed_list` of
 /// /proc/self/status, e.g. `0-1` or `2,5`).
@@ -33,40 +32,9 @@ fn answer_on_one_cpu_runs_current_thread_and_answers_sipp() {
     let runtime = server.wait_for("runtime started");
     assert!(runtime.contains("cpus=1"), "{runtime}");
     assert!(runtime.contains("current-thread"), "{runtime}");
-    let line = server.wait_for("protocol=Udp");
-    let addr: SocketAddr = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("addr="))
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-
+    let addr = server.listening("Udp");
     // SIPp's built-in caller: INVITE, ACK, BYE; every call must succeed.
-    let sipp = Command::new("sipp")
-        .args([
-            "-sn",
-            "uac",
-            &addr.to_string(),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            "0",
-        ])
-        .args([
-            "-m",
-            "20",
-            "-r",
-            "20",
-            "-timeout",
-            "30s",
-            "-timeout_error",
-            "-nostdin",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("sipp (Debian package sip-tester) runs");
-    assert!(sipp.success(), "SIPp: {sipp}");
+    sipp_uac(addr, "u1", 20, 20);
 
     // SIGINT: a graceful shutdown, exit status 0.
     let status = server.interrupt();

@@ -6,32 +6,9 @@
 
 mod common;
 
-use common::process::Process;
+use common::process::{Process, sipp_uac};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
-
-/// Runs SIPp's built-in caller (INVITE, ACK, BYE) for `calls` calls over
-/// `transport` (`u1` or `t1`); every call must succeed.
-fn sipp(addr: SocketAddr, transport: &str, calls: u32) {
-    let status = Command::new("sipp")
-        .args([
-            "-sn",
-            "uac",
-            &addr.to_string(),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            "0",
-        ])
-        .args(["-t", transport, "-m", &calls.to_string(), "-r", "50"])
-        .args(["-timeout", "60s", "-timeout_error", "-nostdin"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("sipp (Debian package sip-tester) runs");
-    assert!(status.success(), "SIPp over {transport}: {status}");
-}
+use std::process::Command;
 
 /// Starts `bin` with `args` and returns it with its UDP address once it
 /// serves.
@@ -43,12 +20,7 @@ fn start(bin: &str, args: &[&str]) -> (Process, SocketAddr) {
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1"),
     );
-    let line = server.wait_for("protocol=Udp");
-    let addr: SocketAddr = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("addr="))
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let addr = server.listening("Udp");
     (server, addr)
 }
 
@@ -78,7 +50,7 @@ fn a_sharded_proxy_relays_every_call() {
     );
     proxy.wait_for("serving with shards");
     // INVITE, ACK and BYE through the proxy (it record-routes).
-    sipp(addr, "u1", 100);
+    sipp_uac(addr, "u1", 100, 50);
     let on = per_shard(&proxy, "proxying", 100);
     assert!(on[0] > 0 && on[1] > 0, "calls per shard: {on:?}");
     let status = proxy.interrupt();
@@ -89,8 +61,8 @@ fn a_sharded_proxy_relays_every_call() {
 fn answer_with_two_shards_answers_sipp_on_both() {
     let (mut server, addr) = start(env!("CARGO_BIN_EXE_answer"), &["--shards", "2"]);
     server.wait_for("serving with shards");
-    sipp(addr, "u1", 100);
-    sipp(addr, "t1", 40);
+    sipp_uac(addr, "u1", 100, 50);
+    sipp_uac(addr, "t1", 40, 50);
     // Each call's "incoming call" line carries its shard's span.
     let on = per_shard(&server, "incoming call", 140);
     assert!(on[0] > 0 && on[1] > 0, "calls per shard: {on:?}");

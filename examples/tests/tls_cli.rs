@@ -64,12 +64,7 @@ fn start(dir: &Path) -> (Process, SocketAddr) {
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1"),
     );
-    let line = server.wait_for("protocol=Tls");
-    let addr = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("addr="))
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let addr = server.listening("Tls");
     (server, addr)
 }
 

@@ -6,6 +6,7 @@
 
 use parrot::message::{Message, StatusCode};
 use parrot::prelude::*;
+use parrot::server::{Factory, ServerBuilder};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -60,7 +61,7 @@ fn message(method: &str, cseq: u32, call_id: &str, from: SocketAddr, to_tag: &st
     } else {
         format!(";tag={to_tag}")
     };
-    let branch = format!("z9hG4bK{:x}", rand_u64());
+    let branch = format!("z9hG4bK{:x}", next_branch());
     format!(
         "{method} sip:bob@127.0.0.1 SIP/2.0\r\n\
          Via: SIP/2.0/UDP {from};branch={branch}\r\n\
@@ -74,9 +75,10 @@ fn message(method: &str, cseq: u32, call_id: &str, from: SocketAddr, to_tag: &st
     )
 }
 
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(std::time::Instant::now())
+/// A branch number no other request of this test binary uses.
+fn next_branch() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Sends `text` from `sock` and returns the first final response.
@@ -91,15 +93,13 @@ async fn transact(sock: &UdpSocket, server: SocketAddr, text: &str) -> Response 
     }
 }
 
-async fn sharded(seen: &Seen, shards: usize) -> parrot::server::BoundServer<Recorder> {
+/// A server of `shards` shards whose handlers note into `seen`, with no
+/// listener yet.
+fn recording(seen: &Seen, shards: usize) -> ServerBuilder<Factory<Recorder>> {
     let seen = seen.clone();
     Server::builder()
-        .udp("127.0.0.1:0")
         .shards(shards)
         .handler(move || Recorder { seen: seen.clone() })
-        .bind()
-        .await
-        .expect("a sharded server binds")
 }
 
 /// One call: INVITE and ACK from one socket, BYE from another (so that
@@ -120,7 +120,11 @@ async fn call(server: SocketAddr, call_id: &str) {
 #[tokio::test(flavor = "current_thread")]
 async fn each_call_stays_on_the_shard_that_owns_its_call_id() {
     let seen = Seen::default();
-    let bound = sharded(&seen, 2).await;
+    let bound = recording(&seen, 2)
+        .udp("127.0.0.1:0")
+        .bind()
+        .await
+        .expect("a sharded server binds");
     let server = bound.local_addr(parrot::transport::Protocol::Udp).unwrap();
     let stats = bound.stats();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -162,14 +166,9 @@ async fn each_call_stays_on_the_shard_that_owns_its_call_id() {
 #[tokio::test(flavor = "current_thread")]
 async fn counters_and_metrics_sum_the_shards() {
     let seen = Seen::default();
-    let handler_seen = seen.clone();
-    let bound = Server::builder()
+    let bound = recording(&seen, 3)
         .udp("127.0.0.1:0")
-        .shards(3)
         .metrics("127.0.0.1:0")
-        .handler(move || Recorder {
-            seen: handler_seen.clone(),
-        })
         .bind()
         .await
         .expect("a sharded server with metrics binds");
@@ -223,12 +222,8 @@ async fn counters_and_metrics_sum_the_shards() {
 async fn an_in_memory_network_is_refused() {
     let memory = parrot::transport::MemoryNetwork::new();
     let addr: SocketAddr = "10.0.0.1:5060".parse().unwrap();
-    let err = Server::builder()
+    let err = recording(&Seen::default(), 2)
         .memory(memory, addr)
-        .shards(2)
-        .handler(|| Recorder {
-            seen: Seen::default(),
-        })
         .bind()
         .await
         .unwrap_err();
@@ -258,13 +253,8 @@ async fn read_message(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> 
 async fn calls_over_one_tcp_connection_are_answered_on_it_by_each_owner() {
     use tokio::io::AsyncWriteExt;
     let seen = Seen::default();
-    let handler_seen = seen.clone();
-    let bound = Server::builder()
+    let bound = recording(&seen, 2)
         .listen("127.0.0.1:0")
-        .shards(2)
-        .handler(move || Recorder {
-            seen: handler_seen.clone(),
-        })
         .bind()
         .await
         .expect("a sharded server with UDP and TCP binds");

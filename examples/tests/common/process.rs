@@ -3,6 +3,7 @@
 
 use super::WAIT;
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Instant;
@@ -51,6 +52,16 @@ impl Process {
         panic!("no log line with {what:?}");
     }
 
+    /// Waits for the server's "listening" line for `protocol` (as the
+    /// log writes it: `Udp`, `Tls`...) and returns the bound address.
+    pub fn listening(&self, protocol: &str) -> SocketAddr {
+        let line = self.wait_for(&format!("protocol={protocol}"));
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix("addr="))
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+    }
+
     /// Sends SIGINT and waits (at most [`WAIT`]) for the graceful
     /// shutdown's "server stopped" line and for the process to exit;
     /// returns its exit status.
@@ -88,4 +99,35 @@ impl Drop for Process {
             let _ = child.wait();
         }
     }
+}
+
+/// Runs SIPp's built-in caller (INVITE, ACK, BYE) against `addr`: `calls`
+/// calls over `transport` (`u1`, `t1`) at `rate` a second, each bounded by
+/// a 60 s timeout; every call must succeed.
+pub fn sipp_uac(addr: SocketAddr, transport: &str, calls: u32, rate: u32) {
+    let status = Command::new("sipp")
+        .args([
+            "-sn",
+            "uac",
+            &addr.to_string(),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "0",
+        ])
+        .args([
+            "-t",
+            transport,
+            "-m",
+            &calls.to_string(),
+            "-r",
+            &rate.to_string(),
+        ])
+        .args(["-timeout", "60s", "-timeout_error", "-nostdin"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("sipp (Debian package sip-tester) runs");
+    assert!(status.success(), "SIPp over {transport}: {status}");
 }

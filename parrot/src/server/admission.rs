@@ -50,18 +50,9 @@ impl ServerStats {
         &self.0[0]
     }
 
-    fn sum_u64(&self, field: impl Fn(&Counters) -> &AtomicU64) -> u64 {
-        self.0
-            .iter()
-            .map(|c| field(c).load(Ordering::Relaxed))
-            .sum()
-    }
-
-    fn sum_usize(&self, field: impl Fn(&Counters) -> &AtomicUsize) -> usize {
-        self.0
-            .iter()
-            .map(|c| field(c).load(Ordering::Relaxed))
-            .sum()
+    /// `read` summed over the shards' counters.
+    fn sum<T: std::iter::Sum>(&self, read: impl Fn(&Counters) -> T) -> T {
+        self.0.iter().map(|c| read(c)).sum()
     }
 
     /// New requests the server core answered with `503`: beyond
@@ -69,20 +60,20 @@ impl ServerStats {
     /// shutdown (overload is shed before requests reach it, see
     /// [`refused`](Self::refused) and [`dropped`](Self::dropped)).
     pub fn shed(&self) -> u64 {
-        self.sum_u64(|c| &c.shed)
+        self.sum(|c| c.shed.load(Ordering::Relaxed))
     }
 
     /// New requests refused with a stateless `503` before a transaction
     /// was made (shed early, or beyond
     /// [`max_transactions`](super::ServerBuilder::max_transactions)).
     pub fn refused(&self) -> u64 {
-        self.sum_u64(|c| &c.refused)
+        self.sum(|c| c.refused.load(Ordering::Relaxed))
     }
 
     /// New requests dropped unanswered as they were received: shed beyond
     /// [`OverloadConfig::refusals_per_second`].
     pub fn dropped(&self) -> u64 {
-        self.sum_u64(|c| &c.dropped)
+        self.sum(|c| c.dropped.load(Ordering::Relaxed))
     }
 
     /// Whether new requests are being shed now (by any shard).
@@ -93,12 +84,12 @@ impl ServerStats {
     /// Handler sessions in progress: dialogs (running or parked) and
     /// out-of-dialog requests being handled, as of the core's last event.
     pub fn live_sessions(&self) -> usize {
-        self.sum_usize(|c| &c.sessions)
+        self.sum(|c| c.sessions.load(Ordering::Relaxed))
     }
 
     /// Dialogs the server core holds, as of its last event.
     pub fn live_dialogs(&self) -> usize {
-        self.sum_usize(|c| &c.dialogs)
+        self.sum(|c| c.dialogs.load(Ordering::Relaxed))
     }
 
     pub(crate) fn set_live(&self, sessions: usize, dialogs: usize) {
