@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 /// `token` characters (RFC 3261 §25.1): alphanum / "-" / "." / "!" / "%" /
 /// "*" / "_" / "+" / "`" / "'" / "~".
+#[inline]
 pub fn is_token_byte(b: u8) -> bool {
     TOKEN[usize::from(b)]
 }
@@ -33,24 +34,37 @@ pub fn is_token(s: &str) -> bool {
 
 /// `word` characters (used by Call-ID): token characters plus
 /// `( ) < > : \ " / [ ] ? { }`.
+#[inline]
 pub fn is_word_byte(b: u8) -> bool {
-    is_token_byte(b)
-        || matches!(
-            b,
-            b'(' | b')'
-                | b'<'
-                | b'>'
-                | b':'
-                | b'\\'
-                | b'"'
-                | b'/'
-                | b'['
-                | b']'
-                | b'?'
-                | b'{'
-                | b'}'
-        )
+    WORD[usize::from(b)]
 }
+
+/// Lookup table for [`is_word_byte`]: every byte of every Call-ID.
+static WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = TOKEN[i]
+            || matches!(
+                b,
+                b'(' | b')'
+                    | b'<'
+                    | b'>'
+                    | b':'
+                    | b'\\'
+                    | b'"'
+                    | b'/'
+                    | b'['
+                    | b']'
+                    | b'?'
+                    | b'{'
+                    | b'}'
+            );
+        i += 1;
+    }
+    t
+};
 
 /// Whether `s` is a non-empty `word`.
 pub fn is_word(s: &str) -> bool {
@@ -58,21 +72,38 @@ pub fn is_word(s: &str) -> bool {
 }
 
 /// Whitespace inside a (already unfolded) header value.
+#[inline]
 pub fn is_ws(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
 /// Trims spaces and tabs at both ends.
+///
+/// Plain index loops, inlined: this runs on every header value and most
+/// of their parts, which rarely carry more than one space at either end.
+#[inline]
 pub fn trim_ws(s: &str) -> &str {
-    let s = skip_ws(s);
-    let n = s.bytes().rev().take_while(|&b| is_ws(b)).count();
-    // The trimmed bytes are ASCII, so the cut is a char boundary.
-    &s[..s.len() - n]
+    let b = s.as_bytes();
+    let mut start = 0;
+    while start < b.len() && is_ws(b[start]) {
+        start += 1;
+    }
+    let mut end = b.len();
+    while end > start && is_ws(b[end - 1]) {
+        end -= 1;
+    }
+    // The trimmed bytes are ASCII, so both cuts are char boundaries.
+    &s[start..end]
 }
 
 /// Skips leading spaces and tabs.
+#[inline]
 pub fn skip_ws(s: &str) -> &str {
-    let n = s.bytes().take_while(|&b| is_ws(b)).count();
+    let b = s.as_bytes();
+    let mut n = 0;
+    while n < b.len() && is_ws(b[n]) {
+        n += 1;
+    }
     // The skipped bytes are ASCII, so `n` is a char boundary.
     &s[n..]
 }

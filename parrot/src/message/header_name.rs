@@ -33,7 +33,6 @@ macro_rules! header_names {
         }
 
         /// Every known header name.
-        #[cfg(test)]
         const ALL: &[HeaderName] = &[$( HeaderName::$var, )*];
     };
 }
@@ -101,88 +100,103 @@ header_names! {
     WwwAuthenticate => "WWW-Authenticate", None, false;
 }
 
-/// The longest name [`HeaderName::lookup`] lower-cases: longer ones are
-/// not known names.
+/// The longest known name: longer ones are not looked up.
 const LOOKUP_MAX: usize = 24;
+
+/// Most known names of one length (seven of twelve bytes).
+const MAX_PER_LEN: usize = 8;
+
+/// A known name's long form and the name.
+type Spelled = (&'static [u8], HeaderName);
+
+/// The known names by length of their long form, each with its spelling,
+/// for [`HeaderName::lookup_spelled`]: a name is compared only with the
+/// few known names as long as it.
+static BY_LEN: [[Option<Spelled>; MAX_PER_LEN]; LOOKUP_MAX + 1] = {
+    let mut t = [[None; MAX_PER_LEN]; LOOKUP_MAX + 1];
+    let mut i = 0;
+    while i < ALL.len() {
+        let name = ALL[i].as_str().as_bytes();
+        let mut j = 0;
+        // Overflowing MAX_PER_LEN fails the build.
+        while t[name.len()][j].is_some() {
+            j += 1;
+        }
+        t[name.len()][j] = Some((name, ALL[i]));
+        i += 1;
+    }
+    t
+};
+
+/// The `N` bytes of `s` from `i`, as an integer to compare.
+fn word<const N: usize>(s: &[u8], i: usize) -> [u8; N] {
+    let mut w = [0; N];
+    w.copy_from_slice(&s[i..i + N]);
+    w
+}
+
+/// Whether `a` and `b`, of the same length of 2 to 24 bytes, are equal: two
+/// or three overlapping fixed-size loads per side instead of a call to
+/// `memcmp`.
+fn same_short(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    debug_assert!(n == b.len() && (2..=LOOKUP_MAX).contains(&n));
+    if n >= 8 {
+        word::<8>(a, 0) == word::<8>(b, 0)
+            && word::<8>(a, n - 8) == word::<8>(b, n - 8)
+            && (n <= 16 || word::<8>(a, 8) == word::<8>(b, 8))
+    } else if n >= 4 {
+        word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, n - 4) == word::<4>(b, n - 4)
+    } else {
+        word::<2>(a, 0) == word::<2>(b, 0) && a[n - 1] == b[n - 1]
+    }
+}
+
+/// The known names by compact form (RFC 3261 §7.3.3), either case.
+static BY_COMPACT: [Option<HeaderName>; 256] = {
+    let mut t = [None; 256];
+    let mut i = 0;
+    while i < ALL.len() {
+        if let Some(c) = ALL[i].compact() {
+            t[c as usize] = Some(ALL[i]);
+            t[c.to_ascii_uppercase() as usize] = Some(ALL[i]);
+        }
+        i += 1;
+    }
+    t
+};
 
 impl HeaderName {
     /// Looks up a header name as written (long or compact form,
     /// case-insensitive). `None` for an unknown (extension) header.
     pub fn lookup(name: &str) -> Option<HeaderName> {
-        // Lower-case into a stack buffer, then one `match` the compiler turns
-        // into a length-and-bytes decision tree: this runs for every header
-        // line of every message.
+        HeaderName::lookup_spelled(name).map(|(h, _)| h)
+    }
+
+    /// [`HeaderName::lookup`], also telling whether `name` is spelled
+    /// exactly as the canonical long form (so the parser can keep the
+    /// static name instead of a slice of the message). This runs for every
+    /// header line of every message: the length selects the few candidates
+    /// and the first letter rules out nearly all but the right one.
+    pub(crate) fn lookup_spelled(name: &str) -> Option<(HeaderName, bool)> {
         let b = name.as_bytes();
-        let mut buf = [0u8; LOOKUP_MAX];
-        if b.len() > buf.len() {
-            return None;
+        if b.len() == 1 {
+            return BY_COMPACT[usize::from(b[0])].map(|h| (h, false));
         }
-        for (d, s) in buf.iter_mut().zip(b) {
-            *d = s.to_ascii_lowercase();
+        let first = b.first()?.to_ascii_lowercase();
+        for &entry in BY_LEN.get(b.len())? {
+            let Some((c, h)) = entry else { break };
+            if c[0].to_ascii_lowercase() != first {
+                continue;
+            }
+            if same_short(b, c) {
+                return Some((h, true));
+            }
+            if b.eq_ignore_ascii_case(c) {
+                return Some((h, false));
+            }
         }
-        Some(match &buf[..b.len()] {
-            b"accept" => HeaderName::Accept,
-            b"accept-contact" | b"a" => HeaderName::AcceptContact,
-            b"accept-encoding" => HeaderName::AcceptEncoding,
-            b"accept-language" => HeaderName::AcceptLanguage,
-            b"alert-info" => HeaderName::AlertInfo,
-            b"allow" => HeaderName::Allow,
-            b"allow-events" | b"u" => HeaderName::AllowEvents,
-            b"authentication-info" => HeaderName::AuthenticationInfo,
-            b"authorization" => HeaderName::Authorization,
-            b"call-id" | b"i" => HeaderName::CallId,
-            b"call-info" => HeaderName::CallInfo,
-            b"contact" | b"m" => HeaderName::Contact,
-            b"content-disposition" => HeaderName::ContentDisposition,
-            b"content-encoding" | b"e" => HeaderName::ContentEncoding,
-            b"content-language" => HeaderName::ContentLanguage,
-            b"content-length" | b"l" => HeaderName::ContentLength,
-            b"content-type" | b"c" => HeaderName::ContentType,
-            b"cseq" => HeaderName::CSeq,
-            b"date" => HeaderName::Date,
-            b"error-info" => HeaderName::ErrorInfo,
-            b"event" | b"o" => HeaderName::Event,
-            b"expires" => HeaderName::Expires,
-            b"from" | b"f" => HeaderName::From,
-            b"identity" | b"y" => HeaderName::Identity,
-            b"in-reply-to" => HeaderName::InReplyTo,
-            b"max-forwards" => HeaderName::MaxForwards,
-            b"mime-version" => HeaderName::MimeVersion,
-            b"min-expires" => HeaderName::MinExpires,
-            b"min-se" => HeaderName::MinSe,
-            b"organization" => HeaderName::Organization,
-            b"path" => HeaderName::PathHeader,
-            b"priority" => HeaderName::Priority,
-            b"proxy-authenticate" => HeaderName::ProxyAuthenticate,
-            b"proxy-authorization" => HeaderName::ProxyAuthorization,
-            b"proxy-require" => HeaderName::ProxyRequire,
-            b"rack" => HeaderName::RAck,
-            b"record-route" => HeaderName::RecordRoute,
-            b"refer-to" | b"r" => HeaderName::ReferTo,
-            b"referred-by" | b"b" => HeaderName::ReferredBy,
-            b"reject-contact" | b"j" => HeaderName::RejectContact,
-            b"reply-to" => HeaderName::ReplyTo,
-            b"request-disposition" | b"d" => HeaderName::RequestDisposition,
-            b"require" => HeaderName::Require,
-            b"retry-after" => HeaderName::RetryAfter,
-            b"route" => HeaderName::Route,
-            b"rseq" => HeaderName::RSeq,
-            b"server" => HeaderName::Server,
-            b"session-expires" | b"x" => HeaderName::SessionExpires,
-            b"sip-etag" => HeaderName::SipETag,
-            b"sip-if-match" => HeaderName::SipIfMatch,
-            b"subject" | b"s" => HeaderName::Subject,
-            b"subscription-state" => HeaderName::SubscriptionState,
-            b"supported" | b"k" => HeaderName::Supported,
-            b"timestamp" => HeaderName::Timestamp,
-            b"to" | b"t" => HeaderName::To,
-            b"unsupported" => HeaderName::Unsupported,
-            b"user-agent" => HeaderName::UserAgent,
-            b"via" | b"v" => HeaderName::Via,
-            b"warning" => HeaderName::Warning,
-            b"www-authenticate" => HeaderName::WwwAuthenticate,
-            _ => return None,
-        })
+        None
     }
 }
 
@@ -217,6 +231,11 @@ mod tests {
             let name = h.as_str();
             assert!(name.len() <= LOOKUP_MAX, "{name}");
             assert_eq!(HeaderName::lookup(name), Some(h));
+            assert_eq!(HeaderName::lookup_spelled(name), Some((h, true)));
+            assert_eq!(
+                HeaderName::lookup_spelled(&name.to_ascii_uppercase()),
+                Some((h, name == name.to_ascii_uppercase()))
+            );
             assert_eq!(HeaderName::lookup(&name.to_ascii_lowercase()), Some(h));
             assert_eq!(HeaderName::lookup(&name.to_ascii_uppercase()), Some(h));
             if let Some(c) = h.compact() {

@@ -193,6 +193,11 @@ pub fn parse_hostport(src: &Text, s: &str) -> Result<(Host, Option<u16>), ParseE
         }
     } else {
         match find_byte(s, b':') {
+            // Trimmed only when the host ends in something other than
+            // printable ASCII (nearly never: the trim is a Unicode one).
+            Some(i) if s.as_bytes()[..i].last().is_some_and(u8::is_ascii_graphic) => {
+                (&s[..i], &s[i..])
+            }
             Some(i) => (s[..i].trim_end(), &s[i..]),
             None => (s, ""),
         }
@@ -201,7 +206,13 @@ pub fn parse_hostport(src: &Text, s: &str) -> Result<(Host, Option<u16>), ParseE
     let port = if port.is_empty() {
         None
     } else {
-        let digits = port.strip_prefix(':').ok_or_else(bad_port)?.trim_start();
+        let digits = port.strip_prefix(':').ok_or_else(bad_port)?;
+        // As above: a port starting with a digit has nothing to trim.
+        let digits = if digits.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+            digits
+        } else {
+            digits.trim_start()
+        };
         let n = super::grammar::parse_u64(digits).ok_or_else(bad_port)?;
         Some(u16::try_from(n).map_err(|_| bad_port())?)
     };

@@ -13,7 +13,7 @@ use super::request::Request;
 use super::response::Response;
 use super::status::StatusCode;
 use super::text::Text;
-use super::typed::{CSeq, CallId, From, MaxForwards, To, TypedHeader, Via};
+use super::typed::{CSeq, CallId, From, MaxForwards, To, Via};
 use super::uri::Uri;
 use super::version::Version;
 use super::{Message, grammar};
@@ -146,22 +146,41 @@ pub(crate) fn parse_message(
     let mut content_length: Option<usize> = None;
     let mut rest = &head_str[(first_nl + 1).min(head_str.len())..];
     let mut offset = start + first_nl + 1;
+    // Index in `headers` of the first of each header `validate_headers`
+    // decodes, in the order of the `SEEN_*` bits, so it need not search.
+    let mut first = [0usize; 6];
     while !rest.is_empty() {
         // Gather one logical header line: the line plus its continuation
-        // lines (those starting with SP/HT; RFC 3261 §7.3.1).
-        let mut end = 0;
+        // lines (those starting with SP/HT; RFC 3261 §7.3.1). The same scan
+        // finds every CR that is not part of a line end: a CR is only valid
+        // in CRLF (§7.3.1, §25.1), and one pass over the bytes costs half
+        // of a search for line ends and another for CRs.
+        let rb = rest.as_bytes();
+        let mut from = 0;
         let mut folded = false;
-        loop {
-            let nl = memchr::memchr(b'\n', &rest.as_bytes()[end..]).map_or(rest.len(), |i| end + i);
-            end = nl;
+        let mut bare_cr = false;
+        let end = loop {
+            let nl = match memchr::memchr2(b'\r', b'\n', &rb[from..]) {
+                Some(i) if rb[from + i] == b'\r' => {
+                    let cr = from + i;
+                    if !matches!(rb.get(cr + 1), Some(b'\n') | None) {
+                        bare_cr = true;
+                        from = cr + 1;
+                        continue;
+                    }
+                    cr + 1
+                }
+                Some(i) => from + i,
+                None => rb.len(),
+            };
             let next = nl + 1;
-            if next < rest.len() && matches!(rest.as_bytes()[next], b' ' | b'\t') {
+            if next < rb.len() && matches!(rb[next], b' ' | b'\t') {
                 folded = true;
-                end = next;
+                from = next;
                 continue;
             }
-            break;
-        }
+            break nl;
+        };
         let logical = &rest[..end];
         let logical = logical.strip_suffix('\r').unwrap_or(logical);
         if headers.len() >= limits.max_headers {
@@ -171,7 +190,8 @@ pub(crate) fn parse_message(
                 offset,
             ));
         }
-        let header = parse_header_line(&head, logical, folded).map_err(|e| e.at(offset))?;
+        let header =
+            parse_header_line(&head, logical, folded, bare_cr).map_err(|e| e.at(offset))?;
         if let Some(known) = header.known_name() {
             let flag = match known {
                 HeaderName::Via => SEEN_VIA,
@@ -191,6 +211,9 @@ pub(crate) fn parse_message(
                     ParseErrorKind::Header
                 };
                 return Err(ParseError::new(kind, format!("Multiple {known} headers")).at(offset));
+            }
+            if flag != 0 && flag < SEEN_CONTENT_LENGTH && seen & flag == 0 {
+                first[flag.trailing_zeros() as usize] = headers.len();
             }
             seen |= flag;
             if known == HeaderName::ContentLength {
@@ -216,17 +239,22 @@ pub(crate) fn parse_message(
     // (RFC 4475 §3.3.1). Max-Forwards is not among them: a UAS accepts a
     // request without it (RFC 2543 compatibility, RFC 4475 §3.4.1), and a
     // proxy adds one (§16.6 step 3).
-    let missing: Vec<&str> = [
-        (SEEN_VIA, HeaderName::Via),
-        (SEEN_FROM, HeaderName::From),
-        (SEEN_TO, HeaderName::To),
-        (SEEN_CALL_ID, HeaderName::CallId),
-        (SEEN_CSEQ, HeaderName::CSeq),
-    ]
-    .into_iter()
-    .filter(|(flag, _)| seen & flag == 0)
-    .map(|(_, name)| name.as_str())
-    .collect();
+    const MANDATORY: u8 = SEEN_VIA | SEEN_FROM | SEEN_TO | SEEN_CALL_ID | SEEN_CSEQ;
+    let missing: Vec<&str> = if seen & MANDATORY == MANDATORY {
+        Vec::new()
+    } else {
+        [
+            (SEEN_VIA, HeaderName::Via),
+            (SEEN_FROM, HeaderName::From),
+            (SEEN_TO, HeaderName::To),
+            (SEEN_CALL_ID, HeaderName::CallId),
+            (SEEN_CSEQ, HeaderName::CSeq),
+        ]
+        .into_iter()
+        .filter(|(flag, _)| seen & flag == 0)
+        .map(|(_, name)| name.as_str())
+        .collect()
+    };
     if !missing.is_empty() {
         let noun = if missing.len() == 1 {
             "header"
@@ -275,7 +303,7 @@ pub(crate) fn parse_message(
     };
     let body = buf.slice(body_start.min(buf.len())..body_start.min(buf.len()) + body_len);
 
-    validate_headers(&mut headers, &start_line_kind)?;
+    validate_headers(&mut headers, &start_line_kind, first, seen)?;
 
     Ok(match start_line_kind {
         StartLine::Request { method, uri } => Message::Request(Request {
@@ -354,13 +382,21 @@ fn parse_start_line(head: &Text, line: &str) -> Result<StartLine, ParseError> {
             "Bad Request-URI: enclosed in angle brackets",
         ));
     }
-    if uri.is_empty() || uri.bytes().any(grammar::is_ws) {
-        return Err(ParseError::new(
-            ParseErrorKind::Uri,
-            "Bad Request-URI: contains whitespace",
-        ));
+    let contains_ws =
+        || ParseError::new(ParseErrorKind::Uri, "Bad Request-URI: contains whitespace");
+    if uri.is_empty() {
+        return Err(contains_ws());
     }
-    let uri = Uri::parse(head, uri)?;
+    // The URI parser refuses whitespace as it scans: a failed parse is
+    // reported as whitespace if there is any, as if that were checked
+    // first, without a pass of its own over every Request-URI.
+    let uri = Uri::parse(head, uri).map_err(|e| {
+        if uri.bytes().any(grammar::is_ws) {
+            contains_ws()
+        } else {
+            e
+        }
+    })?;
     // §19.1.1 (table of URI components): headers are not allowed in a
     // Request-URI; a proxy must not act on smuggled ones.
     if uri.as_sip().is_some_and(|u| !u.headers().is_empty()) {
@@ -372,51 +408,63 @@ fn parse_start_line(head: &Text, line: &str) -> Result<StartLine, ParseError> {
     Ok(StartLine::Request { method, uri })
 }
 
-fn parse_header_line(head: &Text, line: &str, folded: bool) -> Result<Header, ParseError> {
-    let colon = memchr::memchr(b':', line.as_bytes())
-        .ok_or_else(|| ParseError::new(ParseErrorKind::Header, "Bad header line: no colon"))?;
-    // header-name HCOLON: whitespace may precede the colon (`To :`).
-    let name = grammar::trim_ws(&line[..colon]);
-    if !grammar::is_token(name) {
-        return Err(ParseError::new(ParseErrorKind::Header, "Bad header name"));
+/// Parses one logical header line (its line end removed). `bare_cr` says
+/// whether the line holds a CR that is not part of a line end; it is
+/// reported after the checks of the name, as if the value were searched.
+fn parse_header_line(
+    head: &Text,
+    line: &str,
+    folded: bool,
+    bare_cr: bool,
+) -> Result<Header, ParseError> {
+    // header-name HCOLON: whitespace may precede the colon (`To :`). Fast
+    // path for a name that starts the line and is a token, as every name
+    // is written: one pass over the name instead of a search for the
+    // colon, a trim and a token check.
+    let b = line.as_bytes();
+    let mut i = 0;
+    while i < b.len() && grammar::is_token_byte(b[i]) {
+        i += 1;
     }
-    let raw_value = &line[colon + 1..];
-    // A CR is only valid as part of a line end (§7.3.1, §25.1).
-    // `v` has its own line end removed already; only the CRs that end the
-    // inner (folded) lines are line ends.
-    let bare_cr = |v: &str| {
-        memchr::memchr(b'\r', v.as_bytes()).is_some() && {
-            let mut lines = v.split('\n').peekable();
-            let mut bad = false;
-            while let Some(l) = lines.next() {
-                let l = if lines.peek().is_some() {
-                    l.strip_suffix('\r').unwrap_or(l)
-                } else {
-                    l
-                };
-                bad |= l.contains('\r');
-            }
-            bad
+    let name_end = i;
+    while i < b.len() && grammar::is_ws(b[i]) {
+        i += 1;
+    }
+    let (name, colon) = if name_end > 0 && b.get(i) == Some(&b':') {
+        // Neither token bytes nor whitespace are colons: this is the
+        // first colon, and the name needs no trimming.
+        (&line[..name_end], i)
+    } else {
+        let colon = memchr::memchr(b':', b)
+            .ok_or_else(|| ParseError::new(ParseErrorKind::Header, "Bad header line: no colon"))?;
+        let name = grammar::trim_ws(&line[..colon]);
+        if !grammar::is_token(name) {
+            return Err(ParseError::new(ParseErrorKind::Header, "Bad header name"));
         }
+        (name, colon)
     };
-    if bare_cr(raw_value) {
+    // A CR is only valid as part of a line end (§7.3.1, §25.1). The name
+    // and the whitespace before the colon hold none, so it is in the value.
+    if bare_cr {
         return Err(ParseError::new(
             ParseErrorKind::Header,
             "Bad header value: bare CR",
         ));
     }
+    let raw_value = &line[colon + 1..];
     let value = if folded {
         Text::from(unfold(raw_value))
     } else {
         head.slice_ref(grammar::trim_ws(raw_value))
     };
-    let known = HeaderName::lookup(name);
     // Names spelled canonically (the common case) point at static text.
-    let name = match known {
-        Some(k) if k.as_str() == name => Text::from_static(k.as_str()),
-        _ => head.slice_ref(name),
-    };
-    Ok(Header::from_parts(name, known, value))
+    Ok(match HeaderName::lookup_spelled(name) {
+        Some((known, true)) => {
+            Header::from_parts(Text::from_static(known.as_str()), Some(known), value)
+        }
+        Some((known, false)) => Header::from_parts(head.slice_ref(name), Some(known), value),
+        None => Header::from_parts(head.slice_ref(name), None, value),
+    })
 }
 
 /// Replaces each line break and the whitespace around it by one space
@@ -441,17 +489,17 @@ fn unfold(raw: &str) -> String {
 }
 
 /// Checks the headers the transaction and dialog layers read, so that a
-/// parsed message can always be matched and answered.
-fn validate_headers(headers: &mut Headers, start: &StartLine) -> Result<(), ParseError> {
-    fn first<T: TypedHeader>(h: &Headers) -> Result<T, ParseError> {
-        h.typed::<T>().unwrap_or_else(|| {
-            Err(ParseError::new(
-                ParseErrorKind::MissingHeader,
-                format!("Missing {} header", T::NAME),
-            ))
-        })
-    }
-    let cseq: CSeq = first(headers)?;
+/// parsed message can always be matched and answered. `first` holds the
+/// index of the first header of each `SEEN_*` bit set in `seen` (the
+/// mandatory ones are all present by now).
+fn validate_headers(
+    headers: &mut Headers,
+    start: &StartLine,
+    first: [usize; 6],
+    seen: u8,
+) -> Result<(), ParseError> {
+    let at = |flag: u8| first[flag.trailing_zeros() as usize];
+    let cseq: CSeq = headers.typed_at(at(SEEN_CSEQ))?;
     if let StartLine::Request { method, .. } = start {
         // §8.1.1.5 / §8.2: the CSeq method matches the request method.
         if cseq.method != *method {
@@ -460,16 +508,16 @@ fn validate_headers(headers: &mut Headers, start: &StartLine) -> Result<(), Pars
                 "Bad CSeq header: method does not match the request",
             ));
         }
-        if let Some(mf) = headers.typed::<MaxForwards>() {
-            mf?;
+        if seen & SEEN_MAX_FORWARDS != 0 {
+            headers.typed_at::<MaxForwards>(at(SEEN_MAX_FORWARDS))?;
         }
     }
     // Only the top Via is read by this hop (§17.2.3 matching, §18.2.2
     // response routing); the others are opaque until they become the top.
-    let via: Via = first(headers)?;
-    let from: From = first(headers)?;
-    let to: To = first(headers)?;
-    first::<CallId>(headers)?;
+    let via: Via = headers.typed_at(at(SEEN_VIA))?;
+    let from: From = headers.typed_at(at(SEEN_FROM))?;
+    let to: To = headers.typed_at(at(SEEN_TO))?;
+    headers.typed_at::<CallId>(at(SEEN_CALL_ID))?;
     // Keep what was decoded: every layer above reads these.
     headers.set_core(CoreHeaders {
         via: Arc::new(via),
@@ -478,4 +526,90 @@ fn validate_headers(headers: &mut Headers, start: &StartLine) -> Result<(), Pars
         cseq,
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reason `head` (a request head without its blank line) is
+    /// refused for.
+    fn refused(head: &str) -> String {
+        let raw = format!("{head}\r\n\r\n");
+        match parse_datagram(Bytes::from(raw)) {
+            Ok(m) => panic!("{head:?} parsed: {m:?}"),
+            Err(e) => e.reason().to_owned(),
+        }
+    }
+
+    const REQUEST: &str = "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS";
+
+    #[test]
+    fn header_line_errors_keep_their_order() {
+        // A CR in the name is a bad name, not a bare CR.
+        assert_eq!(
+            refused(&format!("{REQUEST}\r\nX-F\roo: 1")),
+            "Bad header name"
+        );
+        // No colon at all wins over a bare CR.
+        assert_eq!(
+            refused(&format!("{REQUEST}\r\nX-Foo 1\r")),
+            "Bad header line: no colon"
+        );
+        assert_eq!(
+            refused(&format!("{REQUEST}\r\nX-Foo: 1\r2")),
+            "Bad header value: bare CR"
+        );
+        assert_eq!(
+            refused(&format!("{REQUEST}\r\nX-Foo: 1\r\n 2\r3")),
+            "Bad header value: bare CR"
+        );
+        assert_eq!(
+            refused(&format!("{REQUEST}\r\nX Foo: 1")),
+            "Bad header name"
+        );
+        assert_eq!(refused(&format!("{REQUEST}\r\n: 1")), "Bad header name");
+    }
+
+    #[test]
+    fn names_spelled_any_way() {
+        let raw = format!(
+            "{REQUEST}\r\nsubject : a\r\n\t b\r\nS: c\r\nX-Foo\t:d\r\nCONTENT-length: 0\r\n\r\n"
+        );
+        let Message::Request(req) = parse_datagram(Bytes::from(raw)).unwrap() else {
+            panic!()
+        };
+        let h: Vec<(&str, Option<HeaderName>, &str)> = req
+            .headers
+            .iter()
+            .map(|h| (h.name().as_str(), h.known_name(), h.value().as_str()))
+            .collect();
+        assert_eq!(
+            h[0],
+            (
+                "Via",
+                Some(HeaderName::Via),
+                "SIP/2.0/UDP h;branch=z9hG4bK1"
+            )
+        );
+        assert_eq!(h[5], ("subject", Some(HeaderName::Subject), "a b"));
+        assert_eq!(h[6], ("S", Some(HeaderName::Subject), "c"));
+        assert_eq!(h[7], ("X-Foo", None, "d"));
+        assert_eq!(
+            h[8],
+            ("CONTENT-length", Some(HeaderName::ContentLength), "0")
+        );
+    }
+
+    #[test]
+    fn request_uri_whitespace_is_named_before_other_faults() {
+        assert_eq!(
+            refused("OPTIONS sip:a@b\x01\tc SIP/2.0"),
+            "Bad Request-URI: contains whitespace"
+        );
+        assert_eq!(
+            refused("OPTIONS sip:a@b\x01c SIP/2.0"),
+            "Bad URI: control character in URI"
+        );
+    }
 }

@@ -54,9 +54,23 @@ impl Text {
         }
     }
 
+    /// `s`, at most [`INLINE`] bytes long, copied inline.
     fn inline(s: &str) -> Text {
+        // Two overlapping fixed-size copies (from each end) instead of a
+        // call to `memcpy` for a few bytes.
+        fn copy<const N: usize>(buf: &mut [u8; INLINE], b: &[u8]) {
+            let n = b.len();
+            buf[..N].copy_from_slice(&b[..N]);
+            buf[n - N..n].copy_from_slice(&b[n - N..]);
+        }
+        let b = s.as_bytes();
         let mut buf = [0; INLINE];
-        buf[..s.len()].copy_from_slice(s.as_bytes());
+        match b.len() {
+            16.. => copy::<16>(&mut buf, b),
+            8..16 => copy::<8>(&mut buf, b),
+            4..8 => copy::<4>(&mut buf, b),
+            _ => buf.iter_mut().zip(b).for_each(|(d, s)| *d = *s),
+        }
         Text(Repr::Inline {
             len: s.len() as u8,
             buf,

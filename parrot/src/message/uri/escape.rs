@@ -5,7 +5,7 @@ use super::Detail;
 use std::borrow::Cow;
 
 /// `unreserved = alphanum / mark`, `mark = - _ . ! ~ * ' ( )`.
-fn is_unreserved(b: u8) -> bool {
+const fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -13,10 +13,29 @@ fn is_unreserved(b: u8) -> bool {
         )
 }
 
+/// A 256-entry table of the `const fn` class `$class`: the classes below
+/// are looked up for every byte of every user part and URI parameter.
+macro_rules! table {
+    ($class:ident) => {{
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = $class(i as u8);
+            i += 1;
+        }
+        t
+    }};
+}
+
 /// `user = 1*( unreserved / escaped / user-unreserved )`,
 /// `user-unreserved = & = + $ , ; ? /`.
+#[inline]
 pub(crate) fn is_user_byte(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
+    const fn class(b: u8) -> bool {
+        is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
+    }
+    static USER: [bool; 256] = table!(class);
+    USER[usize::from(b)]
 }
 
 /// `password = *( unreserved / escaped / & = + $ , )`.
@@ -26,8 +45,13 @@ pub(crate) fn is_password_byte(b: u8) -> bool {
 
 /// `paramchar = param-unreserved / unreserved / escaped`,
 /// `param-unreserved = [ ] / : & + $` (the same set in RFC 3966).
+#[inline]
 pub(crate) fn is_param_byte(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
+    const fn class(b: u8) -> bool {
+        is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
+    }
+    static PARAM: [bool; 256] = table!(class);
+    PARAM[usize::from(b)]
 }
 
 /// `hname`/`hvalue` characters: `hnv-unreserved / unreserved / escaped`,
@@ -72,9 +96,12 @@ fn hex_val(b: u8) -> Option<u8> {
 }
 
 /// Checks that every character of `s` is allowed or a valid `%HH` escape.
+/// Generic and inlined so that `allowed` is a table lookup in the loop,
+/// not a call per byte.
+#[inline]
 pub(crate) fn check_chars(
     s: &str,
-    allowed: fn(u8) -> bool,
+    allowed: impl Fn(u8) -> bool,
     what: &'static str,
 ) -> Result<(), Detail> {
     let b = s.as_bytes();
