@@ -314,6 +314,13 @@ impl Headers {
         self.list.push(header);
     }
 
+    /// Appends a header field of a message being parsed, which has no
+    /// decoded core headers yet to invalidate.
+    pub(crate) fn push_parsed(&mut self, header: Header) {
+        debug_assert!(self.core.is_none());
+        self.list.push(header);
+    }
+
     /// Appends a known header with its canonical name.
     pub fn append(&mut self, name: HeaderName, value: impl Into<Text>) {
         self.touch(Some(name));

@@ -231,6 +231,12 @@ impl Params<HeaderSyntax> {
                 value = Some(src.slice_ref(val));
                 r = after;
             }
+            if list.capacity() == 0 {
+                // Most lists hold one or two parameters (`;tag=`,
+                // `;branch=...;rport`): allocated directly, without the
+                // general growth path.
+                list = Vec::with_capacity(2);
+            }
             list.push(Param::new(name, value));
             rest = skip_ws(r);
         }

@@ -229,7 +229,7 @@ pub(crate) fn parse_message(
                 content_length = Some(n);
             }
         }
-        headers.push(header);
+        headers.push_parsed(header);
         let consumed = (end + 1).min(rest.len());
         offset += consumed;
         rest = &rest[consumed..];

@@ -170,11 +170,16 @@ impl Uri {
         }
         let marks = Marks::scan(s)?;
         let (scheme, rest) = (&s[..marks.colon], &s[marks.colon + 1..]);
-        if !is_scheme(scheme) {
+        // `sip` as nearly every URI spells it is a valid scheme: no need
+        // to check its characters.
+        if scheme != "sip" && !is_scheme(scheme) {
             return Err("bad scheme".into());
         }
         // Schemes are case-insensitive (RFC 3261 §19.1.4).
-        if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
+        if scheme == "sip"
+            || scheme.eq_ignore_ascii_case("sip")
+            || scheme.eq_ignore_ascii_case("sips")
+        {
             let secure = scheme.len() == 4;
             SipUri::parse_parts(src, s, secure, rest, marks.after_scheme()).map(Uri::Sip)
         } else if scheme.eq_ignore_ascii_case("tel") {
