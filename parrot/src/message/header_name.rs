@@ -178,6 +178,7 @@ impl HeaderName {
     /// static name instead of a slice of the message). This runs for every
     /// header line of every message: the length selects the few candidates
     /// and the first letter rules out nearly all but the right one.
+    #[inline]
     pub(crate) fn lookup_spelled(name: &str) -> Option<(HeaderName, bool)> {
         let b = name.as_bytes();
         if b.len() == 1 {

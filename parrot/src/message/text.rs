@@ -94,6 +94,10 @@ impl Text {
     /// (or copies a short text inline).
     ///
     /// If `sub` does not point inside `self`, it is copied instead.
+    ///
+    /// Inlined: the parser calls it for every header value and most parts
+    /// of the headers it decodes, and the call costs a good part of it.
+    #[inline]
     pub fn slice_ref(&self, sub: &str) -> Text {
         let Repr::Shared(b) = &self.0 else {
             return Text::copy_of(sub);
