@@ -190,7 +190,8 @@ impl Answer {
             sdp.continue_from(previous);
         }
         self.awaiting_answer = is_offer;
-        let text = sdp.to_string();
+        // `to_text` rather than `to_string`: one allocation, no formatter.
+        let text = sdp.to_text();
         self.local = Some(text.as_str().into());
         Ok(text)
     }

@@ -204,21 +204,7 @@ impl RtpMap {
     /// The mapping RFC 3551 §6 gives a static audio payload type, if any
     /// (PCMU, GSM, G723, PCMA, G722, G728, G729 and a few others).
     pub fn static_audio(payload_type: u8) -> Option<RtpMap> {
-        let (name, rate) = match payload_type {
-            0 => ("PCMU", 8000),
-            3 => ("GSM", 8000),
-            4 => ("G723", 8000),
-            5 => ("DVI4", 8000),
-            6 => ("DVI4", 16000),
-            7 => ("LPC", 8000),
-            8 => ("PCMA", 8000),
-            9 => ("G722", 8000),
-            12 => ("QCELP", 8000),
-            13 => ("CN", 8000),
-            15 => ("G728", 8000),
-            18 => ("G729", 8000),
-            _ => return None,
-        };
+        let (name, rate) = static_audio_codec(payload_type)?;
         Some(RtpMap::new(payload_type, name, rate))
     }
 
@@ -281,6 +267,26 @@ impl Attribute {
             value: Some(value.into()),
         }
     }
+}
+
+/// The encoding name and clock rate RFC 3551 §6 gives a static audio
+/// payload type.
+pub(super) fn static_audio_codec(payload_type: u8) -> Option<(&'static str, u32)> {
+    Some(match payload_type {
+        0 => ("PCMU", 8000),
+        3 => ("GSM", 8000),
+        4 => ("G723", 8000),
+        5 => ("DVI4", 8000),
+        6 => ("DVI4", 16000),
+        7 => ("LPC", 8000),
+        8 => ("PCMA", 8000),
+        9 => ("G722", 8000),
+        12 => ("QCELP", 8000),
+        13 => ("CN", 8000),
+        15 => ("G728", 8000),
+        18 => ("G729", 8000),
+        _ => return None,
+    })
 }
 
 pub(super) fn addrtype(ip: IpAddr) -> &'static str {
@@ -426,16 +432,29 @@ impl SessionDescription {
     /// An empty description from `ip`: a fresh [`Origin`], `s=-`, a
     /// session-level `c=` for `ip`, `t=0 0`, no media.
     pub fn new(ip: IpAddr) -> Self {
+        SessionDescription::with_timing(ip, vec![Timing::default()])
+    }
+
+    /// [`new`](Self::new) with `timing` for its `t=` lines (an answer
+    /// takes the offer's, and need not allocate `t=0 0` first).
+    pub(super) fn with_timing(ip: IpAddr, timing: Vec<Timing>) -> Self {
+        let origin = Origin::new(ip);
+        // The origin's address text, copied rather than written again.
+        let connection = Connection {
+            nettype: origin.nettype.clone(),
+            addrtype: origin.addrtype.clone(),
+            address: origin.address.clone(),
+        };
         SessionDescription {
-            origin: Origin::new(ip),
+            origin,
             session_name: "-".into(),
             information: None,
             uri: None,
             emails: Vec::new(),
             phones: Vec::new(),
-            connection: Some(Connection::new(ip)),
+            connection: Some(connection),
             bandwidths: Vec::new(),
-            timing: vec![Timing::default()],
+            timing,
             time_zones: None,
             key: None,
             attributes: Vec::new(),
@@ -446,10 +465,18 @@ impl SessionDescription {
 
 /// `1*DIGIT` that fits a `u64`.
 pub(super) fn parse_digits(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() {
         return None;
     }
-    s.parse().ok()
+    // One pass, checking and accumulating (`str::parse` would check the
+    // digits again, and accepts a `+`).
+    s.bytes().try_fold(0u64, |n, b| {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 /// Whether a media line's protocol is RTP-based (`RTP/AVP`, `UDP/TLS/RTP/SAVPF`, …).

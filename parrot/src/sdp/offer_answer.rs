@@ -1,14 +1,25 @@
 //! The offer/answer model (RFC 3264) for G.711 audio.
 
 use super::model::{Attribute, MediaDescription, RtpMap, SessionDescription, Timing};
-use super::parse::parse_payload_type;
-use super::write::decimal_text;
+use super::parse::{RtpMapRef, parse_payload_type};
+use super::write::{decimal_text, rtpmap_text};
 use super::{PCMA, PCMU};
 use std::net::IpAddr;
 
 /// Whether `map` is one of the codecs [`answer_audio`] accepts.
-fn is_g711(map: &RtpMap) -> bool {
+fn is_g711(map: &RtpMapRef<'_>) -> bool {
     map.is("PCMU", 8000) || map.is("PCMA", 8000)
+}
+
+/// The encoding of payload type `pt` in `m`, as [`MediaDescription::codec`]
+/// finds it, borrowed rather than copied.
+fn codec_ref(m: &MediaDescription, pt: u8) -> Option<RtpMapRef<'_>> {
+    m.attributes
+        .iter()
+        .filter(|a| a.name == "rtpmap")
+        .filter_map(|a| RtpMapRef::parse(a.value.as_deref()?))
+        .find(|map| map.payload_type == pt)
+        .or_else(|| RtpMapRef::static_audio(pt))
 }
 
 /// The answer to one offered stream, if it is an RTP/AVP audio stream
@@ -24,37 +35,32 @@ fn answer_stream(
     {
         return None;
     }
-    let chosen: Vec<RtpMap> = m
-        .formats
-        .iter()
-        .filter_map(|f| parse_payload_type(f))
-        .filter_map(|pt| m.codec(pt))
-        .filter(is_g711)
-        .collect();
-    if chosen.is_empty() {
+    // The formats and their `a=rtpmap` lines in one pass, allocated once
+    // the first G.711 format is found.
+    let mut formats = Vec::new();
+    let mut attributes = Vec::new();
+    for pt in m.formats.iter().filter_map(|f| parse_payload_type(f)) {
+        let Some(map) = codec_ref(m, pt).filter(is_g711) else {
+            continue;
+        };
+        if formats.is_empty() {
+            formats.reserve_exact(m.formats.len());
+            // The rtpmaps, a ptime and a direction.
+            attributes.reserve_exact(m.formats.len() + 2);
+        }
+        formats.push(decimal_text(pt.into()));
+        attributes.push(Attribute::value("rtpmap", rtpmap_text(&map)));
+    }
+    if formats.is_empty() {
         return None;
     }
-    let mut answer = MediaDescription::new(
-        "audio",
-        local_port,
-        &m.proto,
-        chosen
-            .iter()
-            .map(|c| decimal_text(c.payload_type.into()))
-            .collect(),
-    );
-    for c in &chosen {
-        answer
-            .attributes
-            .push(Attribute::value("rtpmap", c.value_text()));
-    }
     if let Some(ptime) = offer.ptime_of(m) {
-        answer
-            .attributes
-            .push(Attribute::value("ptime", decimal_text(ptime.into())));
+        attributes.push(Attribute::value("ptime", decimal_text(ptime.into())));
     }
     let direction = offer.direction_of(m).answer();
-    answer.attributes.push(Attribute::flag(direction.as_str()));
+    attributes.push(Attribute::flag(direction.as_str()));
+    let mut answer = MediaDescription::new("audio", local_port, &m.proto, formats);
+    answer.attributes = attributes;
     Some(answer)
 }
 
@@ -88,7 +94,7 @@ pub fn answer_audio(
 ) -> Option<SessionDescription> {
     let local_ip = local_ip.into();
     let mut accepted = false;
-    let media = offer
+    let media: Vec<MediaDescription> = offer
         .media
         .iter()
         .map(|m| {
@@ -102,11 +108,9 @@ pub fn answer_audio(
     if !accepted {
         return None;
     }
-    Some(SessionDescription {
-        media,
-        timing: answer_timing(offer),
-        ..SessionDescription::new(local_ip)
-    })
+    let mut answer = SessionDescription::with_timing(local_ip, answer_timing(offer));
+    answer.media = media;
+    Some(answer)
 }
 
 /// The `t=` lines of an answer to `offer`: the offer's (RFC 3264 §6:

@@ -8,6 +8,7 @@
 use super::model::{
     Attribute, Bandwidth, Connection, MediaDescription, Origin, RtpMap, SessionDescription,
 };
+use super::parse::RtpMapRef;
 use bytes::Bytes;
 use std::fmt;
 
@@ -46,21 +47,44 @@ impl Origin {
     }
 }
 
+/// An `a=rtpmap` value: `<payload type> <encoding>/<clock rate>[/<params>]`.
+fn rtpmap(
+    out: &mut String,
+    payload_type: u8,
+    encoding: &str,
+    clock_rate: u32,
+    params: Option<&str>,
+) {
+    decimal(out, payload_type.into());
+    put(out, &[" ", encoding, "/"]);
+    decimal(out, clock_rate.into());
+    if let Some(p) = params {
+        put(out, &["/", p]);
+    }
+}
+
+/// The `a=rtpmap` value of `map` (`0 PCMU/8000`), as [`RtpMap`] writes it.
+pub(super) fn rtpmap_text(map: &RtpMapRef<'_>) -> String {
+    let mut out = String::with_capacity(24);
+    rtpmap(
+        &mut out,
+        map.payload_type,
+        map.encoding,
+        map.clock_rate,
+        map.params,
+    );
+    out
+}
+
 impl RtpMap {
     fn write(&self, out: &mut String) {
-        decimal(out, self.payload_type.into());
-        put(out, &[" ", &self.encoding, "/"]);
-        decimal(out, self.clock_rate.into());
-        if let Some(p) = &self.params {
-            put(out, &["/", p]);
-        }
-    }
-
-    /// The `a=rtpmap` value (`0 PCMU/8000`).
-    pub(super) fn value_text(&self) -> String {
-        let mut out = String::with_capacity(24);
-        self.write(&mut out);
-        out
+        rtpmap(
+            out,
+            self.payload_type,
+            &self.encoding,
+            self.clock_rate,
+            self.params.as_deref(),
+        );
     }
 }
 
@@ -182,8 +206,10 @@ impl SessionDescription {
         }
     }
 
-    /// The description in wire form.
-    fn to_text(&self) -> String {
+    /// The description in wire form, as `to_string` writes it but without
+    /// the formatter's copy (one allocation instead of two): for a
+    /// description written once per call.
+    pub fn to_text(&self) -> String {
         let mut out = String::with_capacity(256);
         self.write(&mut out);
         out
