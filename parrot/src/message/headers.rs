@@ -95,9 +95,18 @@ impl HeaderKey for HeaderName {
 
 impl HeaderKey for &str {
     fn matches(self, header: &Header) -> bool {
-        match HeaderName::lookup(self) {
-            Some(n) => header.known == Some(n),
-            None => header.known.is_none() && header.name.eq_ignore_ascii_case(self),
+        // A field's `known` is what looking its name up gives (every
+        // constructor sets it so): comparing the key with that header's
+        // two spellings gives the lookup's answer without looking the key
+        // up again for every field a search passes.
+        match header.known {
+            Some(n) => match self.as_bytes() {
+                [c] => n
+                    .compact()
+                    .is_some_and(|k| k.eq_ignore_ascii_case(&char::from(*c))),
+                _ => self.eq_ignore_ascii_case(n.as_str()),
+            },
+            None => header.name.eq_ignore_ascii_case(self),
         }
     }
 }
@@ -542,5 +551,40 @@ mod tests {
         assert_eq!(h.iter().next().unwrap().value(), "SIP/2.0/UDP only");
         assert_eq!(h.remove("x-FOO"), 1);
         assert_eq!(h.len(), 2);
+    }
+
+    #[test]
+    fn a_name_key_matches_as_its_lookup_says() {
+        // The key's lookup, compared with the field's, as `&str` keys
+        // matched before they were compared with the field's spellings.
+        fn by_lookup(key: &str, h: &Header) -> bool {
+            match HeaderName::lookup(key) {
+                Some(n) => h.known_name() == Some(n),
+                None => h.known_name().is_none() && h.name().eq_ignore_ascii_case(key),
+            }
+        }
+        let mut names: Vec<String> = ["X-Foo", "x-foo", "Replaces", "q", "Q", "RequirE", "Call-ID"]
+            .map(String::from)
+            .to_vec();
+        for c in "imelcfsktvourbxyajd".chars() {
+            let long = HeaderName::lookup(&c.to_string()).unwrap().as_str();
+            names.extend([
+                c.to_string(),
+                c.to_ascii_uppercase().to_string(),
+                long.to_owned(),
+                long.to_ascii_uppercase(),
+                long.to_ascii_lowercase(),
+            ]);
+        }
+        for field in &names {
+            let h = Header::new(field.clone(), "v");
+            for key in &names {
+                assert_eq!(
+                    HeaderKey::matches(key.as_str(), &h),
+                    by_lookup(key, &h),
+                    "{key} / {field}"
+                );
+            }
+        }
     }
 }
