@@ -8,7 +8,12 @@ use std::fmt::{self, Write as _};
 /// back to the same value (the round-trip property tests hold them to
 /// it), so the text is not parsed again here.
 pub(super) fn uri_text(uri: &Uri) -> Text {
-    display_text(uri)
+    // A URI unchanged since it was parsed prints as the text it came
+    // from: a detached copy of that, without writing it again.
+    match uri.written() {
+        Some(text) => text.detached(),
+        None => display_text(uri),
+    }
 }
 
 /// `addr` as the text a dialog keeps (see [`uri_text`]).

@@ -7,6 +7,7 @@ use super::header_name::HeaderName;
 use super::text::Text;
 use super::typed::{CSeq, From, To, TypedHeader, Via};
 use std::borrow::Cow;
+use std::fmt;
 use std::sync::Arc;
 
 /// One header field: the name as written and its (unfolded, trimmed) value.
@@ -471,13 +472,24 @@ impl Headers {
 
     /// Appends `value` as a header field of its type.
     pub fn push_typed<T: TypedHeader>(&mut self, value: &T) {
-        self.append(T::NAME, value.to_string());
+        self.append(T::NAME, encoded(value));
     }
 
     /// Replaces every field of `T`'s header by `value`.
     pub fn set_typed<T: TypedHeader>(&mut self, value: &T) {
-        self.set(T::NAME, value.to_string());
+        self.set(T::NAME, encoded(value));
     }
+}
+
+/// A header value written into a string sized for most values up front:
+/// `to_string` starts empty and grows (reallocates) several times while a
+/// Contact or Session-Expires is written into it, on every response.
+fn encoded(value: &impl fmt::Display) -> String {
+    use fmt::Write;
+    let mut out = String::with_capacity(64);
+    // Writing into a `String` cannot fail.
+    let _ = write!(out, "{value}");
+    out
 }
 
 impl<'a> IntoIterator for &'a Headers {

@@ -227,6 +227,15 @@ impl Uri {
         }
     }
 
+    /// The text this SIP URI was parsed from, while it is unchanged (what
+    /// its `Display` writes), so that a copy of its text needs no writing.
+    pub(crate) fn written(&self) -> Option<&Text> {
+        match self {
+            Uri::Sip(u) => u.raw.as_ref(),
+            _ => None,
+        }
+    }
+
     /// URI equivalence: RFC 3261 §19.1.4 for SIP URIs, RFC 3966 §4 for tel
     /// URIs, and scheme (case-insensitive) plus escape-normalized text for
     /// others. URIs of different schemes are never equivalent.

@@ -30,7 +30,7 @@ pub struct SipUri {
     port: Option<u16>,
     params: UriParams,
     headers: Option<Box<UriHeaders>>,
-    raw: Option<Text>,
+    pub(super) raw: Option<Text>,
 }
 
 /// Headers of a URI without any, for [`SipUri::headers`].
