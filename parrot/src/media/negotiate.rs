@@ -150,7 +150,7 @@ pub fn answer(
                 });
                 return our_stream(local.port(), &map, dtmf.as_ref(), direction);
             }
-            MediaDescription::new(&m.media, 0, &m.proto, m.formats.clone())
+            MediaDescription::new(m.media.clone(), 0, m.proto.clone(), m.formats.clone())
         })
         .collect();
     let params = params.ok_or(MediaError::NoCommonCodec)?;

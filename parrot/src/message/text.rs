@@ -138,7 +138,7 @@ impl Text {
 
     /// A copy of `s`: inline when short (no allocation), else in a buffer
     /// of its own.
-    fn copy_of(s: &str) -> Text {
+    pub(crate) fn copy_of(s: &str) -> Text {
         if s.len() <= INLINE {
             Text::inline(s)
         } else {

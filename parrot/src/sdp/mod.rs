@@ -41,6 +41,9 @@
 //! (`i`, `u`, `e`, `p`, `r`, `z`, `k` and other attributes) is kept as
 //! written. Lines may end in CRLF or a bare LF (§5 asks parsers to accept
 //! both); the serializer writes CRLF.
+//!
+//! The model's text fields are [`Text`](crate::message::Text)s, which keep
+//! short values (most of an offer's) inline, without allocating.
 
 mod error;
 mod hold;

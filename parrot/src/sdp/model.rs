@@ -1,25 +1,32 @@
 //! The session description model (RFC 4566 §5) and its accessors.
 
-use crate::message::{ip_text, parse_ip};
+use crate::message::{Text, parse_ip};
 use std::fmt;
 use std::net::IpAddr;
 
 /// A session description (RFC 4566 §5). The protocol version (`v=`) is
 /// always 0 and not stored.
+///
+/// Its text fields, here and in the types it holds, are [`Text`]s: most
+/// are short (`IN`, `IP4`, `audio`, `RTP/AVP`, `0 PCMU/8000`, ...) and a
+/// `Text` keeps up to 22 bytes inline, so parsing an offer and building
+/// its answer allocates for few of them. A `Text` derefs to `&str`,
+/// compares with `&str`, and converts from a `&'static str` or a
+/// `String` with `into()`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionDescription {
     /// `o=`: who created the description, and its version.
     pub origin: Origin,
     /// `s=`: the session name (`-` when there is none, RFC 3264 §5).
-    pub session_name: String,
+    pub session_name: Text,
     /// `i=`: session information.
-    pub information: Option<String>,
+    pub information: Option<Text>,
     /// `u=`: a URI describing the session.
-    pub uri: Option<String>,
+    pub uri: Option<Text>,
     /// `e=`: email addresses.
-    pub emails: Vec<String>,
+    pub emails: Vec<Text>,
     /// `p=`: phone numbers.
-    pub phones: Vec<String>,
+    pub phones: Vec<Text>,
     /// `c=` at session level: the default for every media description.
     pub connection: Option<Connection>,
     /// `b=` at session level.
@@ -28,9 +35,9 @@ pub struct SessionDescription {
     /// a permanent session, the usual case in SIP).
     pub timing: Vec<Timing>,
     /// `z=`: time zone adjustments, as written.
-    pub time_zones: Option<String>,
+    pub time_zones: Option<Text>,
     /// `k=`: an encryption key, as written (obsolete; kept for fidelity).
-    pub key: Option<String>,
+    pub key: Option<Text>,
     /// `a=` at session level.
     pub attributes: Vec<Attribute>,
     /// The media descriptions (`m=` sections), in order.
@@ -41,37 +48,37 @@ pub struct SessionDescription {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     /// The user name on the originating host (`-` when none).
-    pub username: String,
+    pub username: Text,
     /// A numeric session identifier, unique with the other fields.
     pub session_id: u64,
     /// The version of this description, incremented on each change
     /// (RFC 3264 §8).
     pub session_version: u64,
     /// The network type, `IN`.
-    pub nettype: String,
+    pub nettype: Text,
     /// The address type, `IP4` or `IP6`.
-    pub addrtype: String,
+    pub addrtype: Text,
     /// The originating host's address or name.
-    pub address: String,
+    pub address: Text,
 }
 
 /// A `c=` line (RFC 4566 §5.7).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connection {
     /// The network type, `IN`.
-    pub nettype: String,
+    pub nettype: Text,
     /// The address type, `IP4` or `IP6`.
-    pub addrtype: String,
+    pub addrtype: Text,
     /// The connection address as written (for multicast it may carry
     /// `/ttl` and `/count`).
-    pub address: String,
+    pub address: Text,
 }
 
 /// A `b=` line (RFC 4566 §5.8): `<bwtype>:<bandwidth>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bandwidth {
     /// The modifier, e.g. `AS` or `CT`.
-    pub bwtype: String,
+    pub bwtype: Text,
     /// The value, in kilobits per second for `AS` and `CT`.
     pub bandwidth: u64,
 }
@@ -84,7 +91,7 @@ pub struct Timing {
     /// Stop time (NTP seconds; 0 for an unbounded session).
     pub stop: u64,
     /// `r=` values, as written.
-    pub repeats: Vec<String>,
+    pub repeats: Vec<Text>,
 }
 
 /// An `a=` line (RFC 4566 §5.13): a property (`a=sendonly`) or a value
@@ -92,9 +99,9 @@ pub struct Timing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attribute {
     /// The attribute name.
-    pub name: String,
+    pub name: Text,
     /// The value after the colon, if any.
-    pub value: Option<String>,
+    pub value: Option<Text>,
 }
 
 /// A media description (RFC 4566 §5.14): the `m=` line and the lines
@@ -102,24 +109,24 @@ pub struct Attribute {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaDescription {
     /// The media type: `audio`, `video`, `text`, `application`, `message`.
-    pub media: String,
+    pub media: Text,
     /// The transport port; 0 marks a rejected or disabled stream
     /// (RFC 3264 §6, §8.2).
     pub port: u16,
     /// The number of ports, when written as `<port>/<number>`.
     pub port_count: Option<u16>,
     /// The transport protocol, e.g. `RTP/AVP`.
-    pub proto: String,
+    pub proto: Text,
     /// The media formats: RTP payload type numbers for RTP protocols.
-    pub formats: Vec<String>,
+    pub formats: Vec<Text>,
     /// `i=`: media title.
-    pub information: Option<String>,
+    pub information: Option<Text>,
     /// `c=` lines at media level (override the session's).
     pub connections: Vec<Connection>,
     /// `b=` lines at media level.
     pub bandwidths: Vec<Bandwidth>,
     /// `k=` at media level, as written.
-    pub key: Option<String>,
+    pub key: Option<Text>,
     /// `a=` lines at media level.
     pub attributes: Vec<Attribute>,
 }
@@ -183,19 +190,20 @@ pub struct RtpMap {
     /// The RTP payload type, 0 to 127.
     pub payload_type: u8,
     /// The encoding name, e.g. `PCMU` (compare case-insensitively).
-    pub encoding: String,
+    pub encoding: Text,
     /// The clock rate in Hz.
     pub clock_rate: u32,
     /// The encoding parameters (the channel count for audio).
-    pub params: Option<String>,
+    pub params: Option<Text>,
 }
 
 impl RtpMap {
-    /// A mapping with no encoding parameters.
-    pub fn new(payload_type: u8, encoding: &str, clock_rate: u32) -> Self {
+    /// A mapping with no encoding parameters; `encoding` is a
+    /// `&'static str`, a `String` or a [`Text`].
+    pub fn new(payload_type: u8, encoding: impl Into<Text>, clock_rate: u32) -> Self {
         RtpMap {
             payload_type,
-            encoding: encoding.to_owned(),
+            encoding: encoding.into(),
             clock_rate,
             params: None,
         }
@@ -221,8 +229,8 @@ impl Connection {
     /// `IN IP4 <ip>` or `IN IP6 <ip>`.
     pub fn new(ip: IpAddr) -> Self {
         Connection {
-            nettype: "IN".into(),
-            addrtype: addrtype(ip).into(),
+            nettype: Text::from_static("IN"),
+            addrtype: Text::from_static(addrtype(ip)),
             address: ip_text(ip),
         }
     }
@@ -241,31 +249,58 @@ impl Origin {
         // 30 random bits: small enough for peers that store it in 32 bits.
         let id = crate::random::u64() >> 34;
         Origin {
-            username: "-".into(),
+            username: Text::from_static("-"),
             session_id: id,
             session_version: id,
-            nettype: "IN".into(),
-            addrtype: addrtype(ip).into(),
+            nettype: Text::from_static("IN"),
+            addrtype: Text::from_static(addrtype(ip)),
             address: ip_text(ip),
         }
     }
 }
 
 impl Attribute {
-    /// A property attribute (`a=<name>`).
-    pub fn flag(name: &str) -> Self {
+    /// A property attribute (`a=<name>`); `name` is a `&'static str`, a
+    /// `String` or a [`Text`].
+    pub fn flag(name: impl Into<Text>) -> Self {
         Attribute {
-            name: name.to_owned(),
+            name: name.into(),
             value: None,
         }
     }
 
-    /// A value attribute (`a=<name>:<value>`).
-    pub fn value(name: &str, value: impl Into<String>) -> Self {
+    /// A value attribute (`a=<name>:<value>`); `name` and `value` are
+    /// each a `&'static str`, a `String` or a [`Text`].
+    pub fn value(name: impl Into<Text>, value: impl Into<Text>) -> Self {
         Attribute {
-            name: name.to_owned(),
+            name: name.into(),
             value: Some(value.into()),
         }
+    }
+}
+
+/// `ip` as text: dotted-quad IPv4 or RFC 5952 IPv6, inline (IPv4
+/// addresses, at most 15 bytes, never allocate).
+pub(super) fn ip_text(ip: IpAddr) -> Text {
+    match ip {
+        IpAddr::V4(a) => {
+            // Written by hand: `Ipv4Addr`'s `Display` goes through the
+            // formatting machinery once per octet.
+            let mut buf = [0u8; 15];
+            let mut len = 0;
+            for (n, octet) in a.octets().into_iter().enumerate() {
+                if n > 0 {
+                    buf[len] = b'.';
+                    len += 1;
+                }
+                let mut itoa = itoa::Buffer::new();
+                let digits = itoa.format(octet).as_bytes();
+                buf[len..len + digits.len()].copy_from_slice(digits);
+                len += digits.len();
+            }
+            Text::copy_of(std::str::from_utf8(&buf[..len]).expect("ASCII digits and dots"))
+        }
+        IpAddr::V6(a) => Text::from(a.to_string()),
     }
 }
 
@@ -316,14 +351,21 @@ pub(super) fn ptime_in(attrs: &[Attribute]) -> Option<u32> {
 }
 
 impl MediaDescription {
-    /// A media description with no attributes or other lines.
-    pub fn new(media: &str, port: u16, proto: &str, formats: Vec<String>) -> Self {
+    /// A media description with no attributes or other lines. `media`,
+    /// `proto` and each format are a `&'static str`, a `String` or a
+    /// [`Text`]; `formats` any collection of them (an array, a `Vec`).
+    pub fn new(
+        media: impl Into<Text>,
+        port: u16,
+        proto: impl Into<Text>,
+        formats: impl IntoIterator<Item = impl Into<Text>>,
+    ) -> Self {
         MediaDescription {
-            media: media.to_owned(),
+            media: media.into(),
             port,
             port_count: None,
-            proto: proto.to_owned(),
-            formats,
+            proto: proto.into(),
+            formats: formats.into_iter().map(Into::into).collect(),
             information: None,
             connections: Vec::new(),
             bandwidths: Vec::new(),
@@ -447,7 +489,7 @@ impl SessionDescription {
         };
         SessionDescription {
             origin,
-            session_name: "-".into(),
+            session_name: Text::from_static("-"),
             information: None,
             uri: None,
             emails: Vec::new(),

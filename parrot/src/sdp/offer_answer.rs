@@ -1,6 +1,6 @@
 //! The offer/answer model (RFC 3264) for G.711 audio.
 
-use super::model::{Attribute, MediaDescription, RtpMap, SessionDescription, Timing};
+use super::model::{Attribute, MediaDescription, SessionDescription, Timing};
 use super::parse::{RtpMapRef, parse_payload_type};
 use super::write::{decimal_text, rtpmap_text};
 use super::{PCMA, PCMU};
@@ -59,7 +59,7 @@ fn answer_stream(
     }
     let direction = offer.direction_of(m).answer();
     attributes.push(Attribute::flag(direction.as_str()));
-    let mut answer = MediaDescription::new("audio", local_port, &m.proto, formats);
+    let mut answer = MediaDescription::new("audio", local_port, m.proto.clone(), formats);
     answer.attributes = attributes;
     Some(answer)
 }
@@ -67,7 +67,7 @@ fn answer_stream(
 /// A stream refused in an answer (RFC 3264 §6): port 0, the offer's media
 /// type, protocol and formats, nothing else.
 fn rejected(m: &MediaDescription) -> MediaDescription {
-    MediaDescription::new(&m.media, 0, &m.proto, m.formats.clone())
+    MediaDescription::new(m.media.clone(), 0, m.proto.clone(), m.formats.clone())
 }
 
 /// Answers `offer` (RFC 3264 §6) with one audio stream at
@@ -137,13 +137,13 @@ pub fn offer_audio(local_ip: impl Into<IpAddr>, local_port: u16) -> SessionDescr
         "audio",
         local_port,
         "RTP/AVP",
-        vec![PCMU.to_string(), PCMA.to_string()],
+        [PCMU, PCMA].map(|pt| decimal_text(pt.into())),
     );
     for pt in [PCMU, PCMA] {
-        if let Some(map) = RtpMap::static_audio(pt) {
+        if let Some(map) = RtpMapRef::static_audio(pt) {
             audio
                 .attributes
-                .push(Attribute::value("rtpmap", map.to_string()));
+                .push(Attribute::value("rtpmap", rtpmap_text(&map)));
         }
     }
     audio.attributes.push(Attribute::value("ptime", "20"));

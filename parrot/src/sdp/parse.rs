@@ -6,7 +6,7 @@ use super::model::{
     SessionDescription, Timing, is_rtp_proto, parse_digits, static_audio_codec,
 };
 use crate::message::grammar::{split_byte, split_once_byte};
-use crate::message::parse_ip;
+use crate::message::{Text, parse_ip};
 use std::str::FromStr;
 
 /// `token` (RFC 4566 §9): the characters of attribute names and encoding
@@ -76,12 +76,12 @@ pub(super) fn parse_origin(value: &str) -> Option<Origin> {
         return None;
     }
     Some(Origin {
-        username: username.to_owned(),
+        username: Text::copy_of(username),
         session_id: parse_digits(id)?,
         session_version: parse_digits(version)?,
-        nettype: nettype.to_owned(),
-        addrtype: addrtype.to_owned(),
-        address: address.to_owned(),
+        nettype: Text::copy_of(nettype),
+        addrtype: Text::copy_of(addrtype),
+        address: Text::copy_of(address),
     })
 }
 
@@ -109,9 +109,9 @@ pub(super) fn parse_connection(value: &str) -> Option<Connection> {
         }
     }
     Some(Connection {
-        nettype: nettype.to_owned(),
-        addrtype: addrtype.to_owned(),
-        address: address.to_owned(),
+        nettype: Text::copy_of(nettype),
+        addrtype: Text::copy_of(addrtype),
+        address: Text::copy_of(address),
     })
 }
 
@@ -130,7 +130,7 @@ pub(super) fn parse_bandwidth(value: &str) -> Option<Bandwidth> {
         return None;
     }
     Some(Bandwidth {
-        bwtype: bwtype.to_owned(),
+        bwtype: Text::copy_of(bwtype),
         bandwidth: parse_digits(bw)?,
     })
 }
@@ -147,7 +147,7 @@ pub(super) fn parse_timing(value: &str) -> Option<Timing> {
 pub(super) fn parse_media(value: &str) -> Option<MediaDescription> {
     let mut f = fields(value);
     let (media, port, proto) = (f.next()?, f.next()?, f.next()?);
-    let formats: Vec<String> = f.map(str::to_owned).collect();
+    let formats: Vec<Text> = f.map(Text::copy_of).collect();
     if !is_token(media) || formats.is_empty() {
         return None;
     }
@@ -168,7 +168,7 @@ pub(super) fn parse_media(value: &str) -> Option<MediaDescription> {
     if !formats.iter().all(|f| is_token(f)) {
         return None;
     }
-    let mut m = MediaDescription::new(media, port, proto, formats);
+    let mut m = MediaDescription::new(Text::copy_of(media), port, Text::copy_of(proto), formats);
     m.port_count = port_count;
     Some(m)
 }
@@ -195,8 +195,8 @@ pub(super) fn parse_attribute(value: &str) -> Result<Attribute, SdpErrorKind> {
         _ => {}
     }
     Ok(Attribute {
-        name: name.to_owned(),
-        value: val.map(str::to_owned),
+        name: Text::copy_of(name),
+        value: val.map(Text::copy_of),
     })
 }
 
@@ -232,7 +232,7 @@ pub(super) fn media_rank(c: char) -> Option<u8> {
 }
 
 pub(super) fn set_once(
-    slot: &mut Option<String>,
+    slot: &mut Option<Text>,
     value: &str,
     n: usize,
     c: char,
@@ -240,7 +240,7 @@ pub(super) fn set_once(
     if slot.is_some() {
         return Err(SdpError::new(n, SdpErrorKind::Repeated(c)));
     }
-    *slot = Some(value.to_owned());
+    *slot = Some(Text::copy_of(value));
     Ok(())
 }
 
@@ -349,9 +349,9 @@ fn parse_lines(lines: &mut Lines<'_>) -> Result<SessionDescription, SdpError> {
         origin,
         // "s= " is how an empty name is written (§5.3).
         session_name: if s == " " {
-            String::new()
+            Text::new()
         } else {
-            s.to_owned()
+            Text::copy_of(s)
         },
         information: None,
         uri: None,
@@ -391,8 +391,8 @@ fn parse_lines(lines: &mut Lines<'_>) -> Result<SessionDescription, SdpError> {
         match c {
             'i' => set_once(&mut sd.information, value, n, c)?,
             'u' => set_once(&mut sd.uri, value, n, c)?,
-            'e' => sd.emails.push(value.to_owned()),
-            'p' => sd.phones.push(value.to_owned()),
+            'e' => sd.emails.push(Text::copy_of(value)),
+            'p' => sd.phones.push(Text::copy_of(value)),
             'c' => {
                 if sd.connection.is_some() {
                     return Err(SdpError::new(n, SdpErrorKind::Repeated(c)));
@@ -402,7 +402,7 @@ fn parse_lines(lines: &mut Lines<'_>) -> Result<SessionDescription, SdpError> {
             'b' => sd.bandwidths.push(parse_bandwidth(value).ok_or(bad)?),
             't' => sd.timing.push(parse_timing(value).ok_or(bad)?),
             'r' => match sd.timing.last_mut() {
-                Some(t) if !value.is_empty() => t.repeats.push(value.to_owned()),
+                Some(t) if !value.is_empty() => t.repeats.push(Text::copy_of(value)),
                 Some(_) => return Err(bad),
                 None => return Err(SdpError::new(n, SdpErrorKind::OutOfOrder(c))),
             },
@@ -480,7 +480,7 @@ pub(super) fn check_direction(attrs: &[Attribute], line: usize) -> Result<(), Sd
     if let (Some(_), Some(second)) = (seen.next(), seen.next()) {
         return Err(SdpError::new(
             line,
-            SdpErrorKind::BadAttribute(second.name.clone()),
+            SdpErrorKind::BadAttribute(second.name.to_string()),
         ));
     }
     Ok(())
@@ -561,9 +561,9 @@ impl FromStr for RtpMap {
         let m = RtpMapRef::parse(s).ok_or(())?;
         Ok(RtpMap {
             payload_type: m.payload_type,
-            encoding: m.encoding.to_owned(),
+            encoding: Text::copy_of(m.encoding),
             clock_rate: m.clock_rate,
-            params: m.params.map(str::to_owned),
+            params: m.params.map(Text::copy_of),
         })
     }
 }

@@ -9,6 +9,7 @@ use super::model::{
     Attribute, Bandwidth, Connection, MediaDescription, Origin, RtpMap, SessionDescription,
 };
 use super::parse::RtpMapRef;
+use crate::message::Text;
 use bytes::Bytes;
 use std::fmt;
 
@@ -24,9 +25,29 @@ fn decimal(out: &mut String, n: u64) {
     out.push_str(itoa::Buffer::new().format(n));
 }
 
-/// `n` in decimal, as a new string.
-pub(super) fn decimal_text(n: u64) -> String {
-    itoa::Buffer::new().format(n).to_owned()
+/// `n` in decimal (inline: at most 20 digits).
+pub(super) fn decimal_text(n: u64) -> Text {
+    Text::copy_of(itoa::Buffer::new().format(n))
+}
+
+/// The parts, one after the other: assembled on the stack and kept
+/// inline when they fit, else in one buffer.
+fn concat_text(parts: &[&str]) -> Text {
+    const INLINE: usize = 22;
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    if len > INLINE {
+        let mut out = String::with_capacity(len);
+        put(&mut out, parts);
+        return Text::from(out);
+    }
+    let mut buf = [0u8; INLINE];
+    let mut at = 0;
+    for p in parts {
+        buf[at..at + p.len()].copy_from_slice(p.as_bytes());
+        at += p.len();
+    }
+    // Whole `str`s laid end to end: valid UTF-8.
+    Text::copy_of(std::str::from_utf8(&buf[..len]).expect("whole strs"))
 }
 
 /// A `<type>=<value>` line.
@@ -63,17 +84,22 @@ fn rtpmap(
     }
 }
 
-/// The `a=rtpmap` value of `map` (`0 PCMU/8000`), as [`RtpMap`] writes it.
-pub(super) fn rtpmap_text(map: &RtpMapRef<'_>) -> String {
-    let mut out = String::with_capacity(24);
-    rtpmap(
-        &mut out,
-        map.payload_type,
+/// The `a=rtpmap` value of `map` (`0 PCMU/8000`), as [`RtpMap`] writes it
+/// (inline when it fits, as a G.711 one does).
+pub(super) fn rtpmap_text(map: &RtpMapRef<'_>) -> Text {
+    let mut pt = itoa::Buffer::new();
+    let mut rate = itoa::Buffer::new();
+    let head = [
+        pt.format(map.payload_type),
+        " ",
         map.encoding,
-        map.clock_rate,
-        map.params,
-    );
-    out
+        "/",
+        rate.format(map.clock_rate),
+    ];
+    match map.params {
+        Some(p) => concat_text(&[head[0], head[1], head[2], head[3], head[4], "/", p]),
+        None => concat_text(&head),
+    }
 }
 
 impl RtpMap {
