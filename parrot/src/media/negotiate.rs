@@ -9,8 +9,10 @@
 //! offer has it, under the offer's payload type numbers.
 
 use super::MediaError;
+use crate::message::Text;
 use crate::sdp::{
-    Attribute, Direction, MediaDescription, RtpMap, SessionDescription, answer_timing,
+    Attribute, Direction, MediaDescription, RtpMap, SessionDescription, answer_timing, concat_text,
+    decimal_text,
 };
 use std::net::SocketAddr;
 
@@ -103,21 +105,29 @@ fn our_stream(
     dtmf: Option<&RtpMap>,
     direction: Direction,
 ) -> MediaDescription {
-    let mut formats = vec![codec.payload_type.to_string()];
-    formats.extend(dtmf.map(|d| d.payload_type.to_string()));
+    let mut formats = Vec::with_capacity(2);
+    formats.push(decimal_text(codec.payload_type.into()));
+    formats.extend(dtmf.map(|d| decimal_text(d.payload_type.into())));
     let mut m = MediaDescription::new("audio", local_port, "RTP/AVP", formats);
     m.attributes
-        .push(Attribute::value("rtpmap", codec.to_string()));
+        .push(Attribute::value("rtpmap", codec.value_text()));
     if let Some(d) = dtmf {
-        m.attributes.push(Attribute::value("rtpmap", d.to_string()));
+        m.attributes
+            .push(Attribute::value("rtpmap", d.value_text()));
         // RFC 4733 §7.1.1: the events we take, the 16 DTMF digits.
         m.attributes
-            .push(Attribute::value("fmtp", format!("{} 0-15", d.payload_type)));
+            .push(Attribute::value("fmtp", dtmf_events(d.payload_type)));
     }
     m.attributes
-        .push(Attribute::value("ptime", PTIME_MS.to_string()));
+        .push(Attribute::value("ptime", decimal_text(PTIME_MS.into())));
     m.attributes.push(Attribute::flag(direction.as_str()));
     m
+}
+
+/// The `a=fmtp` value that takes the 16 DTMF digits under payload type
+/// `pt` (RFC 4733 §7.1.1): `<pt> 0-15`.
+fn dtmf_events(pt: u8) -> Text {
+    concat_text(&[itoa::Buffer::new().format(pt), " 0-15"])
 }
 
 /// Answers `offer` with our audio stream at `local` (RFC 3264 §6): the
@@ -171,26 +181,26 @@ pub fn offer(local: SocketAddr, direction: Direction) -> SessionDescription {
         "audio",
         local.port(),
         "RTP/AVP",
-        vec![
-            "0".into(),
-            "8".into(),
-            OFFERED_DTMF_PAYLOAD_TYPE.to_string(),
+        [
+            decimal_text(Codec::Pcmu.payload_type().into()),
+            decimal_text(Codec::Pcma.payload_type().into()),
+            decimal_text(OFFERED_DTMF_PAYLOAD_TYPE.into()),
         ],
     );
     for (codec, name) in [(Codec::Pcmu, "PCMU"), (Codec::Pcma, "PCMA")] {
         let map = RtpMap::new(codec.payload_type(), name, 8000);
         m.attributes
-            .push(Attribute::value("rtpmap", map.to_string()));
+            .push(Attribute::value("rtpmap", map.value_text()));
     }
     let dtmf = RtpMap::new(OFFERED_DTMF_PAYLOAD_TYPE, "telephone-event", 8000);
     m.attributes
-        .push(Attribute::value("rtpmap", dtmf.to_string()));
+        .push(Attribute::value("rtpmap", dtmf.value_text()));
     m.attributes.push(Attribute::value(
         "fmtp",
-        format!("{OFFERED_DTMF_PAYLOAD_TYPE} 0-15"),
+        dtmf_events(OFFERED_DTMF_PAYLOAD_TYPE),
     ));
     m.attributes
-        .push(Attribute::value("ptime", PTIME_MS.to_string()));
+        .push(Attribute::value("ptime", decimal_text(PTIME_MS.into())));
     m.attributes.push(Attribute::flag(direction.as_str()));
     let mut sd = SessionDescription::new(local.ip());
     sd.media.push(m);

@@ -61,6 +61,7 @@ pub use model::{
 };
 pub(crate) use offer_answer::answer_timing;
 pub use offer_answer::{answer_audio, offer_audio, same_streams};
+pub(crate) use write::{concat_text, decimal_text};
 
 /// The static payload type of PCMU (G.711 µ-law, RFC 3551 §6).
 pub const PCMU: u8 = 0;

@@ -26,13 +26,14 @@ fn decimal(out: &mut String, n: u64) {
 }
 
 /// `n` in decimal (inline: at most 20 digits).
-pub(super) fn decimal_text(n: u64) -> Text {
+pub(crate) fn decimal_text(n: u64) -> Text {
     Text::copy_of(itoa::Buffer::new().format(n))
 }
 
 /// The parts, one after the other: assembled on the stack and kept
 /// inline when they fit, else in one buffer.
-fn concat_text(parts: &[&str]) -> Text {
+#[inline]
+pub(crate) fn concat_text(parts: &[&str]) -> Text {
     const INLINE: usize = 22;
     let len: usize = parts.iter().map(|p| p.len()).sum();
     if len > INLINE {
@@ -103,6 +104,17 @@ pub(super) fn rtpmap_text(map: &RtpMapRef<'_>) -> Text {
 }
 
 impl RtpMap {
+    /// The `a=rtpmap` value, as `Display` writes it, inline when it fits
+    /// (as a G.711 or `telephone-event/8000` one does).
+    pub(crate) fn value_text(&self) -> Text {
+        rtpmap_text(&RtpMapRef {
+            payload_type: self.payload_type,
+            encoding: &self.encoding,
+            clock_rate: self.clock_rate,
+            params: self.params.as_deref(),
+        })
+    }
+
     fn write(&self, out: &mut String) {
         rtpmap(
             out,
