@@ -124,20 +124,32 @@ impl HeaderKey for &str {
 #[derive(Debug, Clone, Default)]
 pub struct Headers {
     list: Vec<Header>,
+    /// What the parser decoded, in one allocation.
     core: Option<Arc<CoreHeaders>>,
-    /// Which of `core`'s fields still match `list` (the `CORE_*` bits).
+    /// Replacements for `core`'s Via, From and To, set when one is
+    /// replaced while `core` is shared (a response changing the To it
+    /// shares with its request) instead of copying the whole of `core`.
+    /// One pointer, so that `Headers` (in every message) stays small.
+    replaced: Option<Arc<Replaced>>,
+    /// Which of the decoded headers still match `list` (the `CORE_*` bits).
     valid: u8,
 }
 
-/// Decoded core headers, kept by the parser (see [`Headers`]). Each is
-/// shared on its own so that replacing one (a stamped Via, a To with a tag)
-/// in headers that share them copies pointers, not headers.
+/// Decoded core headers, kept by the parser (see [`Headers`]).
 #[derive(Debug, Clone)]
 pub(crate) struct CoreHeaders {
-    pub(crate) via: Arc<Via>,
-    pub(crate) from: Arc<From>,
-    pub(crate) to: Arc<To>,
+    pub(crate) via: Via,
+    pub(crate) from: From,
+    pub(crate) to: To,
     pub(crate) cseq: CSeq,
+}
+
+/// See [`Headers::replaced`]: each set one takes the place of `core`'s.
+#[derive(Debug, Clone, Default)]
+struct Replaced {
+    via: Option<Via>,
+    from: Option<From>,
+    to: Option<To>,
 }
 
 /// A From or To decoded by [`Headers::extended_core`].
@@ -177,6 +189,7 @@ impl Headers {
         Headers {
             list: Vec::new(),
             core: None,
+            replaced: None,
             valid: 0,
         }
     }
@@ -186,6 +199,7 @@ impl Headers {
         Headers {
             list: Vec::with_capacity(n),
             core: None,
+            replaced: None,
             valid: 0,
         }
     }
@@ -240,17 +254,28 @@ impl Headers {
 
     /// The cached decoded top Via (see [`Headers`]).
     pub(crate) fn cached_via(&self) -> Option<&Via> {
-        self.cached(CORE_VIA).map(|c| &*c.via)
+        let c = self.cached(CORE_VIA)?;
+        Some(
+            self.replaced()
+                .and_then(|r| r.via.as_ref())
+                .unwrap_or(&c.via),
+        )
     }
 
     /// The cached decoded From.
     pub(crate) fn cached_from(&self) -> Option<&From> {
-        self.cached(CORE_FROM).map(|c| &*c.from)
+        let c = self.cached(CORE_FROM)?;
+        Some(
+            self.replaced()
+                .and_then(|r| r.from.as_ref())
+                .unwrap_or(&c.from),
+        )
     }
 
     /// The cached decoded To.
     pub(crate) fn cached_to(&self) -> Option<&To> {
-        self.cached(CORE_TO).map(|c| &*c.to)
+        let c = self.cached(CORE_TO)?;
+        Some(self.replaced().and_then(|r| r.to.as_ref()).unwrap_or(&c.to))
     }
 
     /// The cached decoded CSeq.
@@ -258,8 +283,12 @@ impl Headers {
         self.cached(CORE_CSEQ).map(|c| &c.cseq)
     }
 
+    /// Keeps what the parser decoded. Inlined into its one caller, so the
+    /// decoded headers are written where the shared copy is built.
+    #[inline(always)]
     pub(crate) fn set_core(&mut self, core: CoreHeaders) {
         self.core = Some(Arc::new(core));
+        self.replaced = None;
         self.valid = CORE_ALL;
     }
 
@@ -268,6 +297,7 @@ impl Headers {
     /// (so the first value of each decodes the same).
     pub(crate) fn share_core(&mut self, other: &Headers) {
         self.core = other.core.clone();
+        self.replaced = other.replaced.clone();
         self.valid = other.valid;
     }
 
@@ -307,11 +337,27 @@ impl Headers {
         }
         self.touch(Some(HeaderName::Via));
         if let Some(core) = &mut self.core {
-            // Normally not shared yet (stamping happens on receipt), so
-            // this does not copy.
-            Arc::make_mut(core).via = Arc::new(via);
+            // Normally not shared yet (stamping happens on receipt): then
+            // replaced in place, without allocating.
+            match Arc::get_mut(core) {
+                Some(c) => {
+                    c.via = via;
+                    self.replace(|r| r.via = None);
+                }
+                None => self.replace(|r| r.via = Some(via)),
+            }
             self.valid = valid | CORE_VIA;
         }
+    }
+
+    /// The replacements of `core`'s headers, if any.
+    fn replaced(&self) -> Option<&Replaced> {
+        self.replaced.as_deref()
+    }
+
+    /// Applies `f` to the replacements (created if there are none).
+    fn replace(&mut self, f: impl FnOnce(&mut Replaced)) {
+        f(Arc::make_mut(self.replaced.get_or_insert_default()));
     }
 
     fn touch(&mut self, known: Option<HeaderName>) {
@@ -361,10 +407,19 @@ impl Headers {
         let extended = self.extended_core(name, &value);
         self.touch(Some(name));
         if let (Some(core), Some(ext)) = (&mut self.core, extended) {
-            let core = Arc::make_mut(core);
-            match ext {
-                Extended::From(f) => core.from = Arc::new(f),
-                Extended::To(t) => core.to = Arc::new(t),
+            // In place if `core` is not shared, else (a response sharing
+            // its request's) as a replacement of that one header.
+            match (Arc::get_mut(core), ext) {
+                (Some(c), Extended::From(f)) => {
+                    c.from = f;
+                    self.replace(|r| r.from = None);
+                }
+                (Some(c), Extended::To(t)) => {
+                    c.to = t;
+                    self.replace(|r| r.to = None);
+                }
+                (None, Extended::From(f)) => self.replace(|r| r.from = Some(f)),
+                (None, Extended::To(t)) => self.replace(|r| r.to = Some(t)),
             }
             self.valid |= core_bit(Some(name));
         }
@@ -504,8 +559,7 @@ impl FromIterator<Header> for Headers {
     fn from_iter<I: IntoIterator<Item = Header>>(iter: I) -> Self {
         Headers {
             list: iter.into_iter().collect(),
-            core: None,
-            valid: 0,
+            ..Headers::new()
         }
     }
 }

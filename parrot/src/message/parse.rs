@@ -19,7 +19,7 @@ use super::version::Version;
 use super::{Message, grammar};
 use bytes::Bytes;
 use memchr::memmem;
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
 /// Size limits applied while parsing and framing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +87,19 @@ pub(crate) fn parse_message(
         .position(|&b| b != b'\r' && b != b'\n')
         .ok_or_else(|| err(ParseErrorKind::StartLine, "Empty message", 0))?;
 
+    // Fast path: when the text from the start of the buffer on is UTF-8
+    // (every message with a text body, and any other whose body is cut
+    // off below), the header loop finds the blank line itself, saving the
+    // searches for it and a second pass for the UTF-8 check. It only
+    // decides success: on any error the message is parsed again by the
+    // checked path below, so errors and their order are those of the
+    // checks made first there (size, termination, UTF-8).
+    if let Some(text) = utf8_prefix(&buf, start + limits.max_head + 2)
+        && let Ok(m) = parse_head(&buf, &text, 0, start, None, limits, framing)
+    {
+        return Ok(m);
+    }
+
     // Find the blank line ending the header block: the first "\n\r\n"
     // (CRLF blank line) or "\n\n" (bare LF line ends, accepted for
     // robustness; CRLF is what we write). Two SIMD scans instead of a
@@ -133,13 +146,57 @@ pub(crate) fn parse_message(
             start + at,
         )
     })?;
-    let head_str = head.as_str();
+    parse_head(
+        &buf,
+        &head,
+        start,
+        start,
+        Some((head_end, body_start)),
+        limits,
+        framing,
+    )
+}
 
+/// The longest UTF-8 prefix of `buf`, at most `max` bytes long, as text;
+/// `None` if it would be empty.
+fn utf8_prefix(buf: &Bytes, max: usize) -> Option<Text> {
+    let cut = max.min(buf.len());
+    match Text::from_utf8(buf.slice(..cut)) {
+        Ok(t) => Some(t),
+        // A binary body (or a character cut at `max`): the part before it
+        // may still hold the whole head. Rare, so validated twice.
+        Err(b) => {
+            let valid = std::str::from_utf8(&b).err()?.valid_up_to();
+            (valid > 0).then(|| Text::from_utf8(buf.slice(..valid)).ok())?
+        }
+    }
+}
+
+/// Parses the message in `buf` whose start line begins at `start`. `head`
+/// is UTF-8 text from `buf[head_at..]` that holds the whole header block.
+/// `end` is where the header block ends and the body starts, if known;
+/// else the header loop stops at the first blank line, and a head without
+/// one or larger than allowed is refused (with an error meant to be
+/// discarded: see the fast path in [`parse_message`]).
+fn parse_head(
+    buf: &Bytes,
+    head: &Text,
+    head_at: usize,
+    start: usize,
+    end: Option<(usize, usize)>,
+    limits: &Limits,
+    framing: Framing,
+) -> Result<Message, ParseError> {
+    let head_str = &head.as_str()[start - head_at..];
+    let checked = end.is_some();
+    // What the fast path refuses with: `parse_message` parses such a
+    // message again with the checks in their order, which report it.
+    let unchecked = || ParseError::new(ParseErrorKind::Header, "Unchecked header block");
     let first_nl = memchr::memchr(b'\n', head_str.as_bytes()).unwrap_or(head_str.len());
     let start_line = head_str[..first_nl]
         .strip_suffix('\r')
         .unwrap_or(&head_str[..first_nl]);
-    let start_line_kind = parse_start_line(&head, start_line).map_err(|e| e.at(start))?;
+    let start_line_kind = parse_start_line(head, start_line).map_err(|e| e.at(start))?;
 
     let mut headers = Headers::with_capacity(16);
     let mut seen = 0u8;
@@ -149,7 +206,29 @@ pub(crate) fn parse_message(
     // Index in `headers` of the first of each header `validate_headers`
     // decodes, in the order of the `SEEN_*` bits, so it need not search.
     let mut first = [0usize; 6];
-    while !rest.is_empty() {
+    let mut blank = end;
+    loop {
+        if checked {
+            if rest.is_empty() {
+                break;
+            }
+        } else {
+            // The first empty line ends the header block (§7): every LF
+            // before it ends a line that the previous turn read, so none
+            // is missed.
+            match rest.as_bytes() {
+                [b'\n', ..] => {
+                    blank = Some((offset, offset + 1));
+                    break;
+                }
+                [b'\r', b'\n', ..] => {
+                    blank = Some((offset, offset + 2));
+                    break;
+                }
+                [] => return Err(unchecked()),
+                _ => {}
+            }
+        }
         // Gather one logical header line: the line plus its continuation
         // lines (those starting with SP/HT; RFC 3261 §7.3.1). The same scan
         // finds every CR that is not part of a line end: a CR is only valid
@@ -190,8 +269,7 @@ pub(crate) fn parse_message(
                 offset,
             ));
         }
-        let header =
-            parse_header_line(&head, logical, folded, bare_cr).map_err(|e| e.at(offset))?;
+        let header = parse_header_line(head, logical, folded, bare_cr).map_err(|e| e.at(offset))?;
         if let Some(known) = header.known_name() {
             let flag = match known {
                 HeaderName::Via => SEEN_VIA,
@@ -233,6 +311,13 @@ pub(crate) fn parse_message(
         let consumed = (end + 1).min(rest.len());
         offset += consumed;
         rest = &rest[consumed..];
+    }
+
+    let Some((head_end, body_start)) = blank else {
+        return Err(unchecked());
+    };
+    if !checked && head_end - start > limits.max_head {
+        return Err(unchecked());
     }
 
     // §8.1.1 / §8.2.2: the mandatory headers, every missing one named
@@ -520,9 +605,9 @@ fn validate_headers(
     headers.typed_at::<CallId>(at(SEEN_CALL_ID))?;
     // Keep what was decoded: every layer above reads these.
     headers.set_core(CoreHeaders {
-        via: Arc::new(via),
-        from: Arc::new(from),
-        to: Arc::new(to),
+        via,
+        from,
+        to,
         cseq,
     });
     Ok(())
@@ -569,6 +654,30 @@ mod tests {
             "Bad header name"
         );
         assert_eq!(refused(&format!("{REQUEST}\r\n: 1")), "Bad header name");
+    }
+
+    #[test]
+    fn head_found_whatever_the_body() {
+        // A binary body: the head is still found without the checked path.
+        let mut raw = format!("{REQUEST}\r\nContent-Length: 3\r\n\r\n").into_bytes();
+        raw.extend_from_slice(&[0xff, b'\n', 0xfe]);
+        let Message::Request(req) = parse_datagram(Bytes::from(raw)).unwrap() else {
+            panic!()
+        };
+        assert_eq!(&req.body[..], &[0xff, b'\n', 0xfe]);
+        // Bare LF line ends, and a body that looks like headers.
+        let raw = format!("{}\n\nX: y\r\n\r\n", REQUEST.replace("\r\n", "\n"));
+        let Message::Request(req) = parse_datagram(Bytes::from(raw)).unwrap() else {
+            panic!()
+        };
+        assert_eq!(req.headers.len(), 5);
+        assert_eq!(&req.body[..], b"X: y\r\n\r\n");
+        // Invalid UTF-8 in the head is named, wherever the blank line is.
+        let mut raw = b"OPTIONS sip:a@b SIP/2.0\r\nX: \xff\r\n".to_vec();
+        raw.extend_from_slice(&REQUEST.as_bytes()[23..]);
+        raw.extend_from_slice(b"\r\n\r\n");
+        let e = parse_datagram(Bytes::from(raw)).unwrap_err();
+        assert_eq!(e.reason(), "Invalid UTF-8 in message header");
     }
 
     #[test]

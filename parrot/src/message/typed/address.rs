@@ -12,8 +12,9 @@ use std::fmt;
 
 /// Parses `( name-addr / addr-spec ) *( SEMI param )`, the whole of `value`.
 /// Inlined into each decoder so that the address is built where the
-/// header is, not moved through one more return value.
-#[inline]
+/// header is, not moved through one more return value (a plain `inline`
+/// left it a call, with two more moves of the address).
+#[inline(always)]
 fn decode_addr(name: &str, src: &Text, value: &str) -> Result<(NameAddr, Params), ParseError> {
     let (addr, rest) =
         NameAddr::parse_detail(src, value).map_err(|d| ParseError::header(name, d))?;
