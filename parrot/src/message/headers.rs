@@ -336,16 +336,10 @@ impl Headers {
             None => self.list.insert(0, Header::known(HeaderName::Via, value)),
         }
         self.touch(Some(HeaderName::Via));
-        if let Some(core) = &mut self.core {
+        if self.core.is_some() {
             // Normally not shared yet (stamping happens on receipt): then
             // replaced in place, without allocating.
-            match Arc::get_mut(core) {
-                Some(c) => {
-                    c.via = via;
-                    self.replace(|r| r.via = None);
-                }
-                None => self.replace(|r| r.via = Some(via)),
-            }
+            self.put_core(via, |c| &mut c.via, |r| &mut r.via);
             self.valid = valid | CORE_VIA;
         }
     }
@@ -355,9 +349,31 @@ impl Headers {
         self.replaced.as_deref()
     }
 
-    /// Applies `f` to the replacements (created if there are none).
-    fn replace(&mut self, f: impl FnOnce(&mut Replaced)) {
-        f(Arc::make_mut(self.replaced.get_or_insert_default()));
+    /// Puts `value` in the place of one decoded core header: into `core`
+    /// itself when no other message shares it (dropping any replacement
+    /// of that header), else as that header's replacement, so that a
+    /// shared core is never copied. A replacement list is made only then.
+    fn put_core<T>(
+        &mut self,
+        value: T,
+        in_core: fn(&mut CoreHeaders) -> &mut T,
+        in_replaced: fn(&mut Replaced) -> &mut Option<T>,
+    ) {
+        let Some(core) = &mut self.core else {
+            return;
+        };
+        match Arc::get_mut(core) {
+            Some(c) => {
+                *in_core(c) = value;
+                if let Some(r) = &mut self.replaced {
+                    *in_replaced(Arc::make_mut(r)) = None;
+                }
+            }
+            None => {
+                let r = Arc::make_mut(self.replaced.get_or_insert_default());
+                *in_replaced(r) = Some(value);
+            }
+        }
     }
 
     fn touch(&mut self, known: Option<HeaderName>) {
@@ -406,20 +422,11 @@ impl Headers {
         let value = value.into();
         let extended = self.extended_core(name, &value);
         self.touch(Some(name));
-        if let (Some(core), Some(ext)) = (&mut self.core, extended) {
-            // In place if `core` is not shared, else (a response sharing
-            // its request's) as a replacement of that one header.
-            match (Arc::get_mut(core), ext) {
-                (Some(c), Extended::From(f)) => {
-                    c.from = f;
-                    self.replace(|r| r.from = None);
-                }
-                (Some(c), Extended::To(t)) => {
-                    c.to = t;
-                    self.replace(|r| r.to = None);
-                }
-                (None, Extended::From(f)) => self.replace(|r| r.from = Some(f)),
-                (None, Extended::To(t)) => self.replace(|r| r.to = Some(t)),
+        if let (Some(_), Some(ext)) = (&self.core, extended) {
+            // A response sharing its request's core gets a replacement.
+            match ext {
+                Extended::From(f) => self.put_core(f, |c| &mut c.from, |r| &mut r.from),
+                Extended::To(t) => self.put_core(t, |c| &mut c.to, |r| &mut r.to),
             }
             self.valid |= core_bit(Some(name));
         }

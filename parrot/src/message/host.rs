@@ -173,12 +173,13 @@ pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
     }
 }
 
-/// An IP address as text: IPv4 through [`Ipv4Text`], IPv6 as the standard
-/// library writes it.
-pub(crate) fn ip_text(ip: IpAddr) -> String {
+/// An IP address as text: IPv4 through [`Ipv4Text`] (at most 15 bytes,
+/// so inline: no allocation), IPv6 as the standard library writes it
+/// (RFC 5952).
+pub(crate) fn ip_text(ip: IpAddr) -> Text {
     match ip {
-        IpAddr::V4(a) => Ipv4Text::new(a).as_str().to_owned(),
-        IpAddr::V6(a) => a.to_string(),
+        IpAddr::V4(a) => Text::copy_of(Ipv4Text::new(a).as_str()),
+        IpAddr::V6(a) => Text::from(a.to_string()),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The session description model (RFC 4566 §5) and its accessors.
 
-use crate::message::{Text, parse_ip};
+use crate::message::{Text, ip_text, parse_ip};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -276,31 +276,6 @@ impl Attribute {
             name: name.into(),
             value: Some(value.into()),
         }
-    }
-}
-
-/// `ip` as text: dotted-quad IPv4 or RFC 5952 IPv6, inline (IPv4
-/// addresses, at most 15 bytes, never allocate).
-pub(super) fn ip_text(ip: IpAddr) -> Text {
-    match ip {
-        IpAddr::V4(a) => {
-            // Written by hand: `Ipv4Addr`'s `Display` goes through the
-            // formatting machinery once per octet.
-            let mut buf = [0u8; 15];
-            let mut len = 0;
-            for (n, octet) in a.octets().into_iter().enumerate() {
-                if n > 0 {
-                    buf[len] = b'.';
-                    len += 1;
-                }
-                let mut itoa = itoa::Buffer::new();
-                let digits = itoa.format(octet).as_bytes();
-                buf[len..len + digits.len()].copy_from_slice(digits);
-                len += digits.len();
-            }
-            Text::copy_of(std::str::from_utf8(&buf[..len]).expect("ASCII digits and dots"))
-        }
-        IpAddr::V6(a) => Text::from(a.to_string()),
     }
 }
 

@@ -201,7 +201,7 @@ impl Via {
     /// grammar (`IPv4address / IPv6address`) requires.
     pub fn set_received(&mut self, ip: IpAddr) {
         self.params
-            .set_raw("received", Some(Text::from(crate::message::ip_text(ip))));
+            .set_raw("received", Some(crate::message::ip_text(ip)));
     }
 
     /// The `rport` parameter (RFC 3581 §3, §4): `None` if absent,
