@@ -408,15 +408,21 @@ async fn an_app_event_stops_the_dialog_with_bye() {
     );
 }
 
+/// The runtime's live tasks after `turns` turns of 10 ms (the clock is
+/// paused): many turns, so that every datagram sent has been handled.
+async fn tasks_after_turns(turns: usize) -> usize {
+    for _ in 0..turns {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
 #[tokio::test(start_paused = true)]
 async fn held_calls_park_without_a_task_and_wake_for_their_requests() {
     const CALLS: usize = 20;
     let p = start(100).await;
-    let tasks = || {
-        tokio::runtime::Handle::current()
-            .metrics()
-            .num_alive_tasks()
-    };
     let mut tags = Vec::new();
     for n in 0..=CALLS {
         let call = format!("c-held-{n}");
@@ -445,14 +451,7 @@ async fn held_calls_park_without_a_task_and_wake_for_their_requests() {
     }
     // Once each ACK is in, its dialog is parked: one held call or twenty
     // more run the same tasks.
-    // Many turns of the runtime (the clock is paused), so that every
-    // datagram sent has been handled.
-    let settled = || async {
-        for _ in 0..100 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        tasks()
-    };
+    let settled = || tasks_after_turns(100);
     let with_calls = settled().await;
     // Every parked dialog wakes for its BYE and answers it.
     for (n, tag) in tags.iter().enumerate().skip(1) {
@@ -486,4 +485,81 @@ async fn held_calls_park_without_a_task_and_wake_for_their_requests() {
     ))
     .await;
     assert_eq!(p.final_response().await.status, StatusCode::OK);
+}
+
+#[tokio::test(start_paused = true)]
+async fn answered_calls_awaiting_their_ack_park_and_still_retransmit() {
+    const CALLS: usize = 20;
+    let p = start(100).await;
+    // 0.4 s: less than T1.
+    let settled = || tasks_after_turns(40);
+    let invite = |n: usize| {
+        p.request(
+            "INVITE",
+            "sip:bob@127.0.0.1",
+            &format!("wi{n}"),
+            &format!("c-wait-{n}"),
+            1,
+            None,
+        )
+    };
+    p.send(&invite(0)).await;
+    let first = p.final_response().await;
+    assert_eq!(first.status, StatusCode::OK);
+    let one_call = settled().await;
+    let mut tags = vec![first.headers.to_tag().unwrap().to_string()];
+    for n in 1..=CALLS {
+        p.send(&invite(n)).await;
+        let ok = p.final_response().await;
+        assert_eq!(ok.status, StatusCode::OK);
+        tags.push(ok.headers.to_tag().unwrap().to_string());
+    }
+    // Answered and not yet acknowledged, every call waits as data: twenty
+    // more run no task of their own.
+    let all_calls = settled().await;
+    assert_eq!(
+        one_call,
+        all_calls,
+        "{CALLS} calls awaiting their ACK ran {} tasks",
+        all_calls.saturating_sub(one_call)
+    );
+    // §13.3.1.4: each parked 2xx is sent again at T1 (0.5 s after it
+    // went; 0.4 s have passed).
+    let mut again = std::collections::HashSet::new();
+    while again.len() <= CALLS {
+        let r = p.final_response().await;
+        assert_eq!(r.status, StatusCode::OK);
+        again.insert(r.headers.call_id().unwrap().to_string());
+    }
+    // The ACKs confirm the calls, whose BYEs are answered.
+    for (n, tag) in tags.iter().enumerate() {
+        let call = format!("c-wait-{n}");
+        let ack = p.request(
+            "ACK",
+            "sip:bob@127.0.0.1",
+            &format!("wa{n}"),
+            &call,
+            1,
+            Some(tag),
+        );
+        p.send(&ack).await;
+        let bye = p.request(
+            "BYE",
+            "sip:bob@127.0.0.1",
+            &format!("wb{n}"),
+            &call,
+            2,
+            Some(tag),
+        );
+        p.send(&bye).await;
+        // Copies of the 200 to the INVITE sent before the ACK came may
+        // still be on their way.
+        let answer = loop {
+            let r = p.final_response().await;
+            if r.headers.cseq().is_some_and(|c| c.method.as_str() == "BYE") {
+                break r;
+            }
+        };
+        assert_eq!(answer.status, StatusCode::OK, "call {n}");
+    }
 }

@@ -75,7 +75,8 @@ enum Slot<H: UasHandler> {
         /// cancelled (a key of `Core::invites`).
         invite: Option<TransactionId>,
         /// Whether its call is known to be confirmed (its ACK came, or it
-        /// parked): what an INVITE with `Replaces` needs (RFC 3891 §3).
+        /// parked with no 2xx awaiting one): what an INVITE with
+        /// `Replaces` needs (RFC 3891 §3).
         confirmed: bool,
         /// Whether an INVITE created it.
         call: bool,
@@ -127,6 +128,9 @@ pub(crate) struct Core<H: UasHandler> {
     /// Only parked dialogs have an entry: waking one removes it.
     wakeups: BTreeMap<(Instant, u64), DialogId>,
     wakeup_seq: u64,
+    /// Whether sessions are first polled in the core's turn (on the
+    /// current-thread scheduler; see `Core::spawn`).
+    inline: bool,
 }
 
 /// Everything a core is made of but its endpoint: what each shard of a
@@ -216,6 +220,7 @@ impl<H: UasHandler> Core<H> {
             admitted: 0,
             wakeups: BTreeMap::new(),
             wakeup_seq: 0,
+            inline: false,
         }
     }
 
@@ -236,6 +241,8 @@ impl<H: UasHandler> Core<H> {
     /// Runs until [`Aside::Stop`] (see [`Core::stopper`]), then until the
     /// live work has finished or the shutdown timeout has passed.
     pub(crate) async fn run(mut self) {
+        self.inline = tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::CurrentThread;
         let mut recheck = tokio::time::interval(RECHECK);
         recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // One sleep for the parked dialogs' timers and the sweep, reset
@@ -316,7 +323,9 @@ impl<H: UasHandler> Core<H> {
                     warn!(live = self.live, "shutdown timeout: stopping with work in progress");
                     break;
                 }
-                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                // Parked dialogs' timers still run: a 2xx is retransmitted
+                // until its ACK (§13.3.1.4).
+                () = tokio::time::sleep(Duration::from_millis(100)) => self.wake_due(Instant::now()),
             }
         }
         self.endpoint.shutdown();
@@ -425,7 +434,7 @@ impl<H: UasHandler> Core<H> {
                     } = slot
                     {
                         *invite = None;
-                        *confirmed = true;
+                        *confirmed |= !state.awaiting_ack();
                         let inbox = inbox.clone();
                         self.spawn(Some(id), state, first, rx, inbox);
                     }
@@ -496,7 +505,7 @@ impl<H: UasHandler> Core<H> {
                 let running = Slot::Running {
                     inbox: tx.clone(),
                     invite: None,
-                    confirmed: true,
+                    confirmed: !state.awaiting_ack(),
                     call: state.is_call(),
                 };
                 if let Slot::Parked(state) = std::mem::replace(slot, running) {
@@ -507,26 +516,50 @@ impl<H: UasHandler> Core<H> {
         }
     }
 
-    /// Runs a session as a task that reports to `done_rx` when it ends or
-    /// parks.
+    /// Runs a session. On the current-thread scheduler its first poll is
+    /// made here, in the core's turn: a session that answers and parks (or
+    /// ends) without waiting for anything then costs no task, no queue to
+    /// the core and no extra wake-up. Nothing runs in parallel on that
+    /// scheduler, so this takes nothing from the handler. A session that
+    /// has to wait, and every session on the multi-thread scheduler (where
+    /// it may run beside the core), goes on as a task that reports to
+    /// `done_rx` when it ends or parks.
     fn spawn(
-        &self,
+        &mut self,
         id: Option<DialogId>,
         state: Box<Parked<H>>,
         first: Inbox<H::Event>,
         rx: mpsc::UnboundedReceiver<Inbox<H::Event>>,
         tx: mpsc::UnboundedSender<Inbox<H::Event>>,
     ) {
-        let done = self.done_tx.clone();
-        // The session future is built inside the task, so the task stores
-        // it once.
-        tokio::spawn(
-            async move {
-                let exit = session::run(state, first, rx, tx).await;
-                let _ = done.send((id, exit));
+        let span = tracing::Span::current();
+        if !self.inline {
+            // Built inside the task, so the task stores it once.
+            let done = self.done_tx.clone();
+            tokio::spawn(
+                async move {
+                    let exit = session::run(state, first, rx, tx).await;
+                    let _ = done.send((id, exit));
+                }
+                .instrument(span),
+            );
+            return;
+        }
+        let mut session = Box::pin(session::run(state, first, rx, tx).instrument(span));
+        // No waker of its own yet: whatever it waits for is polled again,
+        // with the task's waker, by the task's first poll (a future
+        // registers the waker of its latest poll).
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match session.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(exit) => self.finished((id, exit)),
+            std::task::Poll::Pending => {
+                let done = self.done_tx.clone();
+                tokio::spawn(async move {
+                    let exit = session.await;
+                    let _ = done.send((id, exit));
+                });
             }
-            .instrument(tracing::Span::current()),
-        );
+        }
     }
 
     fn event(&mut self, ev: ServerEvent) {
@@ -546,14 +579,16 @@ impl<H: UasHandler> Core<H> {
                     .filter(|d| self.dialogs.contains_key(d));
                 match dialog {
                     Some(d) => {
-                        if let Some(Slot::Running { confirmed, .. }) = self.dialogs.get_mut(&d) {
-                            *confirmed = true;
-                        }
                         let ack = Inbox::Ack {
                             request: Box::new(request),
                         };
                         if self.deliver(&d, ack).is_some() {
                             debug!("ACK for an ending dialog dropped");
+                        }
+                        // Delivered to a running session: confirmed from
+                        // now on (a parked one says so itself).
+                        if let Some(Slot::Running { confirmed, .. }) = self.dialogs.get_mut(&d) {
+                            *confirmed = true;
                         }
                     }
                     None => {
@@ -787,7 +822,7 @@ impl<H: UasHandler> Core<H> {
             Some(Slot::Running {
                 confirmed, call, ..
             }) => (*confirmed, *call),
-            Some(Slot::Parked(p)) => (true, p.is_call()),
+            Some(Slot::Parked(p)) => (!p.awaiting_ack(), p.is_call()),
         };
         if !call || !confirmed {
             return Err(request

@@ -6,11 +6,12 @@
 //! retransmission until the ACK and BYE when it never comes (§13.3.1.4),
 //! BYE ending the dialog (§15).
 //!
-//! A session runs as a task only while it has work: once a confirmed
-//! dialog has nothing in flight it parks, handing its state back to the
-//! core as plain data ([`Parked`]), and the core starts a task again when
-//! the next request or event for it arrives. A held call therefore costs
-//! its state, not a task and a channel.
+//! A session runs only while it has work: once a confirmed dialog has
+//! nothing in flight but a 2xx awaiting its ACK it parks, handing its
+//! state back to the core as plain data ([`Parked`]), and the core runs it
+//! again when the next request or event for it arrives or its timer is
+//! due. A held call, or one answered and not yet acknowledged, therefore
+//! costs its state, not a task and a channel.
 
 use super::catch::CatchUnwind;
 use super::handler::{Action, Context, UasHandler, dispatch};
@@ -40,10 +41,16 @@ pub(crate) struct Parked<H: UasHandler> {
 }
 
 impl<H: UasHandler> Parked<H> {
-    /// When the parked dialog's session timer or a subscription's expiry
-    /// needs it.
+    /// When the parked dialog's 2xx retransmission, session timer or a
+    /// subscription's expiry needs it.
     pub(crate) fn wake_at(&self) -> Option<Instant> {
-        self.session.wake_deadline()
+        next_deadline(&self.session)
+    }
+
+    /// Whether its 2xx still awaits the ACK (§13.3.1.4): a call that is
+    /// not yet confirmed for `Replaces` (RFC 3891 §3).
+    pub(crate) fn awaiting_ack(&self) -> bool {
+        self.session.retransmit.is_some()
     }
 
     /// Whether the dialog is a call (an INVITE created it and no BYE has
@@ -214,12 +221,13 @@ pub(crate) async fn run<H: UasHandler>(
     Exit::Ended
 }
 
-/// Whether the session may park: a confirmed dialog with no 2xx awaiting
-/// its ACK, no reliable provisional response awaiting its PRACK, and no
-/// NOTIFY of ours awaiting its answer.
+/// Whether the session may park: a confirmed dialog with no reliable
+/// provisional response awaiting its PRACK and no NOTIFY of ours awaiting
+/// its answer. A 2xx awaiting its ACK does not keep it running: the core
+/// wakes it for the ACK or when the 2xx is due again (`Parked::wake_at`),
+/// so a call costs no task between its answer and its ACK.
 fn can_park<E: Send + 'static>(s: &Session<E>) -> bool {
     s.is_dialog
-        && s.retransmit.is_none()
         && s.reliable.is_none()
         && !s.notifying()
         && s.dialog

@@ -300,9 +300,10 @@ impl<E: Send + 'static> Session<E> {
         }
     }
 
-    /// Sends a final response (or a provisional one from an [`Action`]) and
-    /// waits until its transaction accepted it, so that a response that
-    /// lost the race with a CANCEL (§9.2) creates no dialog.
+    /// Sends a final response (or a provisional one from an [`Action`]).
+    /// Where the outcome matters it waits until its transaction accepted
+    /// it: so that a response that lost the race with a CANCEL (§9.2)
+    /// creates no dialog, and a usage starts only on an accepted 2xx.
     pub(crate) async fn respond(&mut self, req: &Request, response: Response) {
         let Some((id, resp)) = self.prepare(req, response) else {
             return;
@@ -323,6 +324,16 @@ impl<E: Send + 'static> Session<E> {
         let kept = (matches!(req.method, Method::Invite | Method::Update)
             || crate::dialog::creates_dialog(&req.method, status))
         .then(|| resp.clone());
+        if kept.is_none() && !matches!(req.method, Method::Subscribe | Method::Refer) {
+            // Nothing depends on the verdict (a BYE's 200, ...): no round
+            // trip to the transaction task, which logs a refusal itself.
+            // Later requests of this session queue behind it.
+            self.endpoint().respond(id, resp);
+            if let Some(p) = &mut self.pending {
+                p.answer = Answer::Sent;
+            }
+            return;
+        }
         let accepted = self.endpoint().try_respond(id, resp).await;
         if let Some(p) = &mut self.pending {
             p.answer = match &accepted {
