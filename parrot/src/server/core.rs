@@ -10,6 +10,7 @@
 use super::admission::{Admission, LossFeedback, OverloadConfig, ServerStats, ShedLog};
 use super::handler::UasHandler;
 use super::inbox::{Aside, DialogCommand, Inbox, ProxiedDialog};
+use super::polled::{PolledSessions, Report};
 use super::refusals::UasPolicy;
 use super::relay::{self, Order};
 use super::session::{self, Exit, Parked};
@@ -66,6 +67,9 @@ const RECHECK: Duration = Duration::from_millis(100);
 /// rather than at the event queue (see `Core::run`).
 const FAIR_TURN: u32 = 16;
 
+/// A session's report: the dialog it ran (if any) and how it ended.
+type Done<H> = (Option<DialogId>, Exit<H>);
+
 /// A dialog as the core holds it.
 enum Slot<H: UasHandler> {
     /// Its session task is running; its inbox.
@@ -85,9 +89,6 @@ enum Slot<H: UasHandler> {
     /// session timer runs).
     Parked(Box<Parked<H>>),
 }
-
-/// A session task's report: the dialog it ran (if any) and how it ended.
-type Done<H> = (Option<DialogId>, Exit<H>);
 
 pub(crate) struct Core<H: UasHandler> {
     endpoint: Endpoint,
@@ -128,9 +129,11 @@ pub(crate) struct Core<H: UasHandler> {
     /// Only parked dialogs have an entry: waking one removes it.
     wakeups: BTreeMap<(Instant, u64), DialogId>,
     wakeup_seq: u64,
-    /// Whether sessions are first polled in the core's turn (on the
-    /// current-thread scheduler; see `Core::spawn`).
+    /// Whether the core polls the sessions itself (on the current-thread
+    /// scheduler; see `Core::spawn`).
     inline: bool,
+    /// The sessions it polls that wait.
+    polled: PolledSessions<Exit<H>>,
 }
 
 /// Everything a core is made of but its endpoint: what each shard of a
@@ -221,6 +224,7 @@ impl<H: UasHandler> Core<H> {
             wakeups: BTreeMap::new(),
             wakeup_seq: 0,
             inline: false,
+            polled: PolledSessions::default(),
         }
     }
 
@@ -265,6 +269,7 @@ impl<H: UasHandler> Core<H> {
                     Some(ev) => self.event(ev),
                     None => break,
                 },
+                report = self.polled.next() => self.reported(report),
                 Some(done) = self.done_rx.recv() => self.finished(done),
                 Some(aside) = self.aside.recv() => match aside {
                     Aside::Event(id, ev) => self.event_for(&id, ev),
@@ -318,6 +323,7 @@ impl<H: UasHandler> Core<H> {
                     Some(ev) => self.event(ev),
                     None => break,
                 },
+                report = self.polled.next() => self.reported(report),
                 Some(done) = self.done_rx.recv() => self.finished(done),
                 () = &mut deadline => {
                     warn!(live = self.live, "shutdown timeout: stopping with work in progress");
@@ -400,6 +406,11 @@ impl<H: UasHandler> Core<H> {
         self.endpoint.respond(id, resp);
         self.stats.add_shed();
         self.shed_log.shed(Instant::now().into_std(), 1);
+    }
+
+    /// A polled session's report; one that panicked has ended.
+    fn reported(&mut self, (id, exit): Report<Exit<H>>) {
+        self.finished((id, exit.unwrap_or(Exit::Ended)));
     }
 
     fn finished(&mut self, (id, exit): Done<H>) {
@@ -516,14 +527,11 @@ impl<H: UasHandler> Core<H> {
         }
     }
 
-    /// Runs a session. On the current-thread scheduler its first poll is
-    /// made here, in the core's turn: a session that answers and parks (or
-    /// ends) without waiting for anything then costs no task, no queue to
-    /// the core and no extra wake-up. Nothing runs in parallel on that
-    /// scheduler, so this takes nothing from the handler. A session that
-    /// has to wait, and every session on the multi-thread scheduler (where
-    /// it may run beside the core), goes on as a task that reports to
-    /// `done_rx` when it ends or parks.
+    /// Runs a session. On the current-thread scheduler the core polls it
+    /// itself (see [`PolledSessions`]), its first poll at once: a session
+    /// that answers and parks (or ends) without waiting costs no task. On
+    /// the multi-thread scheduler, where it may run beside the core, it is
+    /// a task that reports to `done_rx` when it ends or parks.
     fn spawn(
         &mut self,
         id: Option<DialogId>,
@@ -533,33 +541,22 @@ impl<H: UasHandler> Core<H> {
         tx: mpsc::UnboundedSender<Inbox<H::Event>>,
     ) {
         let span = tracing::Span::current();
-        if !self.inline {
-            // Built inside the task, so the task stores it once.
-            let done = self.done_tx.clone();
-            tokio::spawn(
-                async move {
-                    let exit = session::run(state, first, rx, tx).await;
-                    let _ = done.send((id, exit));
-                }
-                .instrument(span),
-            );
+        if self.inline {
+            let session = Box::pin(session::run(state, first, rx, tx).instrument(span));
+            if let Some(report) = self.polled.start(id, session) {
+                self.reported(report);
+            }
             return;
         }
-        let mut session = Box::pin(session::run(state, first, rx, tx).instrument(span));
-        // No waker of its own yet: whatever it waits for is polled again,
-        // with the task's waker, by the task's first poll (a future
-        // registers the waker of its latest poll).
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match session.as_mut().poll(&mut cx) {
-            std::task::Poll::Ready(exit) => self.finished((id, exit)),
-            std::task::Poll::Pending => {
-                let done = self.done_tx.clone();
-                tokio::spawn(async move {
-                    let exit = session.await;
-                    let _ = done.send((id, exit));
-                });
+        // Built inside the task, so the task stores it once.
+        let done = self.done_tx.clone();
+        tokio::spawn(
+            async move {
+                let exit = session::run(state, first, rx, tx).await;
+                let _ = done.send((id, exit));
             }
-        }
+            .instrument(span),
+        );
     }
 
     fn event(&mut self, ev: ServerEvent) {

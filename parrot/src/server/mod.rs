@@ -44,6 +44,7 @@ mod in_dialog;
 mod inbox;
 mod location;
 mod notifying;
+mod polled;
 mod referral;
 mod refusals;
 mod relay;
