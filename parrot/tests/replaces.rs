@@ -99,6 +99,12 @@ async fn replaces_matching_no_confirmed_call_is_refused() {
     ringing.send(&invite).await;
     let ring = ringing.expect(StatusCode::RINGING, "INVITE").await;
     let early_tag = ring.headers.to_tag().unwrap().to_string();
+    // An answered call whose ACK has not come: not confirmed yet, so 481.
+    let mut unacked = Caller::new(addr, "unacked-2").await;
+    let invite = unacked.text("INVITE", "bob", "", "", SDP);
+    unacked.send(&invite).await;
+    let ok = unacked.expect(StatusCode::OK, "INVITE").await;
+    let unacked_tag = ok.headers.to_tag().unwrap().to_string();
 
     let mut carol = Caller::new(addr, "replacing-2").await;
     let cases = [
@@ -108,6 +114,10 @@ async fn replaces_matching_no_confirmed_call_is_refused() {
         ),
         (
             format!("Replaces: early-2;to-tag={early_tag};from-tag=a\r\n"),
+            StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+        ),
+        (
+            format!("Replaces: unacked-2;to-tag={unacked_tag};from-tag=a\r\n"),
             StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
         ),
         (

@@ -472,11 +472,17 @@ impl<H: UasHandler> Core<H> {
 
     /// Wakes the parked dialogs whose timers are due.
     fn wake_due(&mut self, now: Instant) {
+        // Taken out first: a dialog run here at once (`Core::spawn`) may
+        // park again with a timer that is due already, which waits for the
+        // next pass instead of keeping this one going.
+        let mut due = Vec::new();
         while let Some(entry) = self.wakeups.first_entry() {
             if entry.key().0 > now {
                 break;
             }
-            let id = entry.remove();
+            due.push(entry.remove());
+        }
+        for id in due {
             let _ = self.deliver(&id, Inbox::Timer);
         }
     }
