@@ -10,7 +10,7 @@
 use super::admission::{Admission, LossFeedback, OverloadConfig, ServerStats, ShedLog};
 use super::handler::UasHandler;
 use super::inbox::{Aside, DialogCommand, Inbox, ProxiedDialog};
-use super::polled::{PolledSessions, Report};
+use super::polled::{self, PolledSessions, Report};
 use super::refusals::UasPolicy;
 use super::relay::{self, Order};
 use super::session::{self, Exit, Parked};
@@ -558,8 +558,8 @@ impl<H: UasHandler> Core<H> {
         let done = self.done_tx.clone();
         tokio::spawn(
             async move {
-                let exit = session::run(state, first, rx, tx).await;
-                let _ = done.send((id, exit));
+                let (id, exit) = polled::caught(id, session::run(state, first, rx, tx)).await;
+                let _ = done.send((id, exit.unwrap_or(Exit::Ended)));
             }
             .instrument(span),
         );

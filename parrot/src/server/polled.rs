@@ -35,18 +35,36 @@ impl<T> Future for Polled<T> {
     type Output = Report<T>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Report<T>> {
-        let session = &mut self.session;
-        // The session is never polled again after a panic, which is what
-        // makes asserting unwind safety sound.
-        match catch_unwind(AssertUnwindSafe(|| session.as_mut().poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(outcome)) => Poll::Ready((self.id.take(), Some(outcome))),
-            Err(_) => {
-                error!(dialog = ?self.id, "session panicked: its dialog is dropped");
-                Poll::Ready((self.id.take(), None))
-            }
+        let this = &mut *self;
+        poll_caught(this.session.as_mut(), &this.id, cx).map(|outcome| (this.id.take(), outcome))
+    }
+}
+
+/// Polls `session`, turning a panic into `None`. The session is never
+/// polled again after a panic, which is what makes asserting unwind
+/// safety sound.
+fn poll_caught<T, F: Future<Output = T> + ?Sized>(
+    session: Pin<&mut F>,
+    id: &Option<DialogId>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<T>> {
+    match catch_unwind(AssertUnwindSafe(|| session.poll(cx))) {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(outcome)) => Poll::Ready(Some(outcome)),
+        Err(_) => {
+            error!(dialog = ?id, "session panicked: its dialog is dropped");
+            Poll::Ready(None)
         }
     }
+}
+
+/// Runs `session` to its end as a task does (on the multi-thread
+/// scheduler), with the same report as a polled one: a panic of the
+/// runtime's own code is reported, not lost with the task.
+pub(crate) async fn caught<T>(id: Option<DialogId>, session: impl Future<Output = T>) -> Report<T> {
+    let mut session = std::pin::pin!(session);
+    let outcome = std::future::poll_fn(|cx| poll_caught(session.as_mut(), &id, cx)).await;
+    (id, outcome)
 }
 
 /// The sessions the core polls, while they wait.
@@ -122,6 +140,20 @@ mod tests {
         assert!(set.start(dialog(3), Box::pin(async { 40 })).is_some());
         tx.send(41).unwrap();
         assert_eq!(set.next().await, (dialog(2), Some(42)));
+    }
+
+    #[tokio::test]
+    async fn a_session_run_as_a_task_reports_like_a_polled_one() {
+        let done = tokio::spawn(caught(dialog(6), async { 6 }));
+        assert_eq!(done.await.unwrap(), (dialog(6), Some(6)));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let panicking = tokio::spawn(caught(dialog(7), async move {
+            let _ = rx.await;
+            panic!("in a task")
+        }));
+        tx.send(()).unwrap();
+        let report: Report<u32> = panicking.await.expect("the task ends, not panics");
+        assert_eq!(report, (dialog(7), None));
     }
 
     #[tokio::test]
