@@ -254,28 +254,34 @@ impl Headers {
 
     /// The cached decoded top Via (see [`Headers`]).
     pub(crate) fn cached_via(&self) -> Option<&Via> {
-        let c = self.cached(CORE_VIA)?;
-        Some(
-            self.replaced()
-                .and_then(|r| r.via.as_ref())
-                .unwrap_or(&c.via),
-        )
+        self.cached_replaceable(CORE_VIA, |c| &c.via, |r| &r.via)
     }
 
     /// The cached decoded From.
     pub(crate) fn cached_from(&self) -> Option<&From> {
-        let c = self.cached(CORE_FROM)?;
-        Some(
-            self.replaced()
-                .and_then(|r| r.from.as_ref())
-                .unwrap_or(&c.from),
-        )
+        self.cached_replaceable(CORE_FROM, |c| &c.from, |r| &r.from)
     }
 
     /// The cached decoded To.
     pub(crate) fn cached_to(&self) -> Option<&To> {
-        let c = self.cached(CORE_TO)?;
-        Some(self.replaced().and_then(|r| r.to.as_ref()).unwrap_or(&c.to))
+        self.cached_replaceable(CORE_TO, |c| &c.to, |r| &r.to)
+    }
+
+    /// One cached decoded header that may have been replaced (see
+    /// [`Headers::put_core`]): its replacement if it has one, else the
+    /// parser's.
+    fn cached_replaceable<T>(
+        &self,
+        bit: u8,
+        in_core: fn(&CoreHeaders) -> &T,
+        in_replaced: fn(&Replaced) -> &Option<T>,
+    ) -> Option<&T> {
+        let c = self.cached(bit)?;
+        let replacement = self
+            .replaced
+            .as_deref()
+            .and_then(|r| in_replaced(r).as_ref());
+        Some(replacement.unwrap_or_else(|| in_core(c)))
     }
 
     /// The cached decoded CSeq.
@@ -342,11 +348,6 @@ impl Headers {
             self.put_core(via, |c| &mut c.via, |r| &mut r.via);
             self.valid = valid | CORE_VIA;
         }
-    }
-
-    /// The replacements of `core`'s headers, if any.
-    fn replaced(&self) -> Option<&Replaced> {
-        self.replaced.as_deref()
     }
 
     /// Puts `value` in the place of one decoded core header: into `core`

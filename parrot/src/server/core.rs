@@ -67,9 +67,6 @@ const RECHECK: Duration = Duration::from_millis(100);
 /// rather than at the event queue (see `Core::run`).
 const FAIR_TURN: u32 = 16;
 
-/// A session's report: the dialog it ran (if any) and how it ended.
-type Done<H> = (Option<DialogId>, Exit<H>);
-
 /// A dialog as the core holds it.
 enum Slot<H: UasHandler> {
     /// Its session task is running; its inbox.
@@ -104,9 +101,9 @@ pub(crate) struct Core<H: UasHandler> {
     /// asks of dialogs (REFER progress reports, ending a replaced call),
     /// dialogs we proxied, and the shutdown signal.
     aside: mpsc::UnboundedReceiver<Aside<H::Event>>,
-    /// Tasks report here when they end or park.
-    done_tx: mpsc::UnboundedSender<Done<H>>,
-    done_rx: mpsc::UnboundedReceiver<Done<H>>,
+    /// Session tasks report here when they end or park.
+    done_tx: mpsc::UnboundedSender<Report<Exit<H>>>,
+    done_rx: mpsc::UnboundedReceiver<Report<Exit<H>>>,
     /// Live sessions (dialogs, parked or not, and one-shot requests).
     live: usize,
     /// Dialogs we proxied, by (Call-ID, tags in order).
@@ -130,7 +127,7 @@ pub(crate) struct Core<H: UasHandler> {
     wakeups: BTreeMap<(Instant, u64), DialogId>,
     wakeup_seq: u64,
     /// Whether the core polls the sessions itself (on the current-thread
-    /// scheduler; see `Core::spawn`).
+    /// scheduler; see `Core::start_session`).
     inline: bool,
     /// The sessions it polls that wait.
     polled: PolledSessions<Exit<H>>,
@@ -269,7 +266,7 @@ impl<H: UasHandler> Core<H> {
                     Some(ev) => self.event(ev),
                     None => break,
                 },
-                report = self.polled.next() => self.reported(report),
+                report = self.polled.next() => self.finished(report),
                 Some(done) = self.done_rx.recv() => self.finished(done),
                 Some(aside) = self.aside.recv() => match aside {
                     Aside::Event(id, ev) => self.event_for(&id, ev),
@@ -323,7 +320,7 @@ impl<H: UasHandler> Core<H> {
                     Some(ev) => self.event(ev),
                     None => break,
                 },
-                report = self.polled.next() => self.reported(report),
+                report = self.polled.next() => self.finished(report),
                 Some(done) = self.done_rx.recv() => self.finished(done),
                 () = &mut deadline => {
                     warn!(live = self.live, "shutdown timeout: stopping with work in progress");
@@ -408,12 +405,10 @@ impl<H: UasHandler> Core<H> {
         self.shed_log.shed(Instant::now().into_std(), 1);
     }
 
-    /// A polled session's report; one that panicked has ended.
-    fn reported(&mut self, (id, exit): Report<Exit<H>>) {
-        self.finished((id, exit.unwrap_or(Exit::Ended)));
-    }
-
-    fn finished(&mut self, (id, exit): Done<H>) {
+    /// A session's report (polled or a task's): it parked or ended; one
+    /// that panicked has ended.
+    fn finished(&mut self, (id, exit): Report<Exit<H>>) {
+        let exit = exit.unwrap_or(Exit::Ended);
         let Some(id) = id else {
             self.live = self.live.saturating_sub(1);
             return;
@@ -447,7 +442,7 @@ impl<H: UasHandler> Core<H> {
                         *invite = None;
                         *confirmed |= !state.awaiting_ack();
                         let inbox = inbox.clone();
-                        self.spawn(Some(id), state, first, rx, inbox);
+                        self.start_session(Some(id), state, first, rx, inbox);
                     }
                 }
                 Err(_) => {
@@ -472,7 +467,7 @@ impl<H: UasHandler> Core<H> {
 
     /// Wakes the parked dialogs whose timers are due.
     fn wake_due(&mut self, now: Instant) {
-        // Taken out first: a dialog run here at once (`Core::spawn`) may
+        // Taken out first: a dialog run here at once (`Core::start_session`) may
         // park again with a timer that is due already, which waits for the
         // next pass instead of keeping this one going.
         let mut due = Vec::new();
@@ -526,7 +521,7 @@ impl<H: UasHandler> Core<H> {
                     call: state.is_call(),
                 };
                 if let Slot::Parked(state) = std::mem::replace(slot, running) {
-                    self.spawn(Some(id.clone()), state, msg, rx, tx);
+                    self.start_session(Some(id.clone()), state, msg, rx, tx);
                 }
                 None
             }
@@ -538,7 +533,7 @@ impl<H: UasHandler> Core<H> {
     /// that answers and parks (or ends) without waiting costs no task. On
     /// the multi-thread scheduler, where it may run beside the core, it is
     /// a task that reports to `done_rx` when it ends or parks.
-    fn spawn(
+    fn start_session(
         &mut self,
         id: Option<DialogId>,
         state: Box<Parked<H>>,
@@ -550,7 +545,7 @@ impl<H: UasHandler> Core<H> {
         if self.inline {
             let session = Box::pin(session::run(state, first, rx, tx).instrument(span));
             if let Some(report) = self.polled.start(id, session) {
-                self.reported(report);
+                self.finished(report);
             }
             return;
         }
@@ -558,8 +553,8 @@ impl<H: UasHandler> Core<H> {
         let done = self.done_tx.clone();
         tokio::spawn(
             async move {
-                let (id, exit) = polled::caught(id, session::run(state, first, rx, tx)).await;
-                let _ = done.send((id, exit.unwrap_or(Exit::Ended)));
+                let report = polled::caught(id, session::run(state, first, rx, tx)).await;
+                let _ = done.send(report);
             }
             .instrument(span),
         );
@@ -918,6 +913,6 @@ impl<H: UasHandler> Core<H> {
             request: Box::new(request),
             origin,
         };
-        self.spawn(key, state, first, inbox_rx, inbox_tx);
+        self.start_session(key, state, first, inbox_rx, inbox_tx);
     }
 }

@@ -122,7 +122,7 @@ mod tests {
         Some(DialogId::new(&format!("call-{n}"), "ours", "theirs"))
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_session_done_at_its_first_poll_never_waits() {
         let mut set = PolledSessions::default();
         let report = set.start(dialog(1), Box::pin(async { 7 }));

@@ -19,6 +19,7 @@ use super::inbox::{Aside, DialogCommand, Inbox, Mailbox};
 use super::reliable::{Outcome, Reliable};
 use super::session_state::{Answer, Pending, Session, Shared};
 use super::session_timer::Fired;
+use super::usage::starts_usage;
 use crate::dialog::{DialogId, DialogState, Retransmit2xxOutput, TAG_100REL};
 use crate::message::{HeaderName, Method, Request, StatusCode};
 use crate::time::sleep_until;
@@ -511,7 +512,7 @@ async fn handle_request<H: UasHandler>(
     // RFC 6665 §4.2.1.1, RFC 3515 §2.4.1: Event, Expires and Refer-To are
     // checked before the handler sees the request (a proxied one is the
     // next hop's to check).
-    if matches!(req.method, Method::Subscribe | Method::Refer)
+    if starts_usage(&req.method)
         && H::METHODS.contains(&req.method)
         && !s.shared.policy.proxies(&req.method)
         && let Err(resp) = s.check_usage_request(&req, H::EVENTS)
@@ -557,7 +558,7 @@ async fn handle_request<H: UasHandler>(
         }
     }
     let answered = s.pending.as_ref().is_some_and(|p| p.answered());
-    let usage = matches!(req.method, Method::Subscribe | Method::Refer);
+    let usage = starts_usage(&req.method);
     let mut usage_status = StatusCode::SERVER_INTERNAL_ERROR;
     match action {
         Action::Respond(mut resp) => {

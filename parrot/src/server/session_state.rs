@@ -324,7 +324,7 @@ impl<E: Send + 'static> Session<E> {
         let kept = (matches!(req.method, Method::Invite | Method::Update)
             || crate::dialog::creates_dialog(&req.method, status))
         .then(|| resp.clone());
-        if kept.is_none() && !matches!(req.method, Method::Subscribe | Method::Refer) {
+        if kept.is_none() && !super::usage::starts_usage(&req.method) {
             // Nothing depends on the verdict (a BYE's 200, ...): no round
             // trip to the transaction task, which logs a refusal itself.
             // Later requests of this session queue behind it.

@@ -6,10 +6,18 @@
 
 use super::inbox::{CommandSink, DialogCommand, ReferReport};
 use crate::dialog::{DialogId, Notifier, SubscribeRequest};
-use crate::message::{Request, Response, StatusCode};
+use crate::message::{Method, Request, Response, StatusCode};
 use crate::transport::Target;
 use bytes::Bytes;
 use tokio::task::JoinHandle;
+
+/// Whether `method` starts or refreshes a subscription usage of the
+/// dialog: SUBSCRIBE (RFC 6665) or REFER's implicit subscription (RFC
+/// 3515). Its requests are checked before the handler sees them, and its
+/// usage starts only on a 2xx its transaction accepted.
+pub(crate) fn starts_usage(method: &Method) -> bool {
+    matches!(method, Method::Subscribe | Method::Refer)
+}
 
 /// How long REFER's implicit subscription lasts without a final report
 /// (RFC 3515 §2.4.4 leaves it to the notifier): long enough for the
