@@ -18,6 +18,22 @@ pub(super) fn uri_text(uri: &Uri) -> Text {
 
 /// `addr` as the text a dialog keeps (see [`uri_text`]).
 pub(super) fn addr_text(addr: &NameAddr) -> Text {
+    // An address in angle brackets around a URI unchanged since it was
+    // parsed (every From and To a dialog starts from) is put together from
+    // the texts it came from, as `Display` would write it, without the
+    // formatter.
+    if let (true, Some(uri)) = (addr.has_angle_brackets(), addr.uri().written()) {
+        let display = addr.display_raw();
+        let mut out = String::with_capacity(display.map_or(0, |d| d.len()) + uri.len() + 3);
+        if let Some(display) = display {
+            out.push_str(display);
+            out.push(' ');
+        }
+        out.push('<');
+        out.push_str(uri);
+        out.push('>');
+        return Text::from(&out);
+    }
     display_text(addr)
 }
 

@@ -95,7 +95,7 @@ pub use request::DialogRequest;
 pub use response::{
     can_create_dialog, contact_fault, creates_dialog, is_target_refresh, prepare_response,
 };
-pub(crate) use response::{check_contact, prepare_response_with};
+pub(crate) use response::{check_contact, contact_value, prepare_response_with};
 pub use retransmit::{Retransmit2xx, Retransmit2xxOutput};
 pub use session_timer::{
     Negotiated, SessionTimer, SessionTimerAction, SessionTimerConfig, TAG_TIMER, uac_negotiated,

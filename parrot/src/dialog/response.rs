@@ -111,7 +111,12 @@ pub fn is_target_refresh(method: &Method) -> bool {
 /// when it has no Record-Route) is a SIPS URI, `contact` must be a SIPS
 /// URI (§12.1.1); choosing it is up to the caller.
 pub fn prepare_response(request: &Request, resp: &mut Response, local_tag: &str, contact: &Uri) {
-    prepare_response_with(request, resp, local_tag, || contact.clone());
+    prepare_response_with(request, resp, local_tag, || contact_value(contact));
+}
+
+/// The value of a `Contact: <uri>` header field.
+pub(crate) fn contact_value(uri: &Uri) -> Text {
+    Text::from(Contact::new(NameAddr::new(uri.clone())).to_string())
 }
 
 /// [`prepare_response`], with the Contact made only if the response
@@ -120,7 +125,7 @@ pub(crate) fn prepare_response_with(
     request: &Request,
     resp: &mut Response,
     local_tag: &str,
-    contact: impl FnOnce() -> Uri,
+    contact: impl FnOnce() -> Text,
 ) {
     let in_dialog = request.headers.has_to_tag();
     let creating = !in_dialog && creates_dialog(&request.method, resp.status);
@@ -146,7 +151,7 @@ pub(super) fn apply<'a>(
     resp: &mut Response,
     local_tag: &str,
     record_route: impl IntoIterator<Item = &'a Header>,
-    contact: Option<impl FnOnce() -> Uri>,
+    contact: Option<impl FnOnce() -> Text>,
 ) {
     if resp.status == StatusCode::TRYING {
         return;
@@ -160,7 +165,7 @@ pub(super) fn apply<'a>(
     if let Some(c) = contact
         && !resp.headers.contains(HeaderName::Contact)
     {
-        resp.headers.push_typed(&Contact::new(NameAddr::new(c())));
+        resp.headers.append(HeaderName::Contact, c());
     }
 }
 

@@ -589,7 +589,7 @@ impl Dialog {
     /// responses to that request are terminated"); a final response to an
     /// INVITE ends that INVITE transaction (§14.2).
     pub fn prepare_response(&mut self, resp: &mut Response, contact: &Uri) {
-        self.prepare_response_with(resp, || contact.clone());
+        self.prepare_response_with(resp, || response::contact_value(contact));
     }
 
     /// [`Dialog::prepare_response`], with the Contact made only if the
@@ -597,7 +597,7 @@ impl Dialog {
     pub(crate) fn prepare_response_with(
         &mut self,
         resp: &mut Response,
-        contact: impl FnOnce() -> Uri,
+        contact: impl FnOnce() -> Text,
     ) {
         let cseq = resp.headers.cseq();
         let initial = cseq.as_ref() == Some(&self.initial);

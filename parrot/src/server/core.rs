@@ -131,7 +131,16 @@ pub(crate) struct Core<H: UasHandler> {
     inline: bool,
     /// The sessions it polls that wait.
     polled: PolledSessions<Exit<H>>,
+    /// An empty session inbox no one else holds, kept from a session that
+    /// parked for the next one to start (see [`Core::keep_inbox`]).
+    spare_inbox: Option<InboxPair<H::Event>>,
 }
+
+/// A session inbox: the sender the core routes with and the receiver.
+type InboxPair<E> = (
+    mpsc::UnboundedSender<Inbox<E>>,
+    mpsc::UnboundedReceiver<Inbox<E>>,
+);
 
 /// Everything a core is made of but its endpoint: what each shard of a
 /// server builds its own core from.
@@ -192,6 +201,7 @@ impl<H: UasHandler> Core<H> {
                 timers,
                 aside: aside_tx,
                 routable: Default::default(),
+                contacts: Default::default(),
                 policy,
                 locator,
                 outbound_proxy: routing.outbound_proxy,
@@ -222,6 +232,7 @@ impl<H: UasHandler> Core<H> {
             wakeup_seq: 0,
             inline: false,
             polled: PolledSessions::default(),
+            spare_inbox: None,
         }
     }
 
@@ -267,7 +278,9 @@ impl<H: UasHandler> Core<H> {
                     None => break,
                 },
                 report = self.polled.next() => self.finished(report),
-                Some(done) = self.done_rx.recv() => self.finished(done),
+                // Only session tasks report here: none on the
+                // current-thread scheduler, where polling it is waste.
+                Some(done) = self.done_rx.recv(), if !self.inline => self.finished(done),
                 Some(aside) = self.aside.recv() => match aside {
                     Aside::Event(id, ev) => self.event_for(&id, ev),
                     Aside::Command(id, command) => self.command(&id, command),
@@ -321,7 +334,7 @@ impl<H: UasHandler> Core<H> {
                     None => break,
                 },
                 report = self.polled.next() => self.finished(report),
-                Some(done) = self.done_rx.recv() => self.finished(done),
+                Some(done) = self.done_rx.recv(), if !self.inline => self.finished(done),
                 () = &mut deadline => {
                     warn!(live = self.live, "shutdown timeout: stopping with work in progress");
                     break;
@@ -454,9 +467,30 @@ impl<H: UasHandler> Core<H> {
                     if let Some(key) = state.wakeup {
                         self.wakeups.insert(key, id);
                     }
-                    *slot = Slot::Parked(state);
+                    if let Slot::Running { inbox, .. } =
+                        std::mem::replace(slot, Slot::Parked(state))
+                    {
+                        self.keep_inbox(inbox, rx);
+                    }
                 }
             },
+        }
+    }
+
+    /// Keeps the inbox of a session that parked for the next session to
+    /// start, when it is empty and its sender here is the last one (the
+    /// session's own went with it): then nothing can reach the next
+    /// session through it that was meant for this one. A channel costs an
+    /// allocation and a block of slots to make, and every call's ACK and
+    /// BYE would otherwise make one.
+    fn keep_inbox(
+        &mut self,
+        tx: mpsc::UnboundedSender<Inbox<H::Event>>,
+        rx: mpsc::UnboundedReceiver<Inbox<H::Event>>,
+    ) {
+        if self.spare_inbox.is_none() && tx.strong_count() == 1 && rx.is_empty() && !rx.is_closed()
+        {
+            self.spare_inbox = Some((tx, rx));
         }
     }
 
@@ -506,14 +540,24 @@ impl<H: UasHandler> Core<H> {
     fn deliver(&mut self, id: &DialogId, msg: Inbox<H::Event>) -> Option<Inbox<H::Event>> {
         let slot = self.dialogs.get_mut(id)?;
         match slot {
-            Slot::Running { inbox, .. } => inbox.send(msg).err().map(|e| e.0),
+            Slot::Running {
+                inbox, confirmed, ..
+            } => {
+                // An ACK delivered to a running session: confirmed from now
+                // on (a parked one says so itself).
+                *confirmed |= matches!(msg, Inbox::Ack { .. });
+                inbox.send(msg).err().map(|e| e.0)
+            }
             Slot::Parked(state) => {
                 // Woken: its timer entry goes (it is made again when it
                 // parks).
                 if let Some(key) = state.wakeup.take() {
                     self.wakeups.remove(&key);
                 }
-                let (tx, rx) = mpsc::unbounded_channel();
+                let (tx, rx) = self
+                    .spare_inbox
+                    .take()
+                    .unwrap_or_else(mpsc::unbounded_channel);
                 let running = Slot::Running {
                     inbox: tx.clone(),
                     invite: None,
@@ -573,27 +617,30 @@ impl<H: UasHandler> Core<H> {
             ServerEvent::Ack { request, origin } => {
                 // §13.2.2.4 / §17.1.1.3: the ACK for a 2xx belongs to the
                 // dialog; one for no dialog is dropped (never answered).
-                let dialog = DialogId::from_incoming_request(&request)
-                    .filter(|d| self.dialogs.contains_key(d));
-                match dialog {
-                    Some(d) => {
-                        let ack = Inbox::Ack {
+                // One lookup when it is ours: `deliver` gives it back
+                // when it is not (or its dialog is ending).
+                let undelivered = match DialogId::from_incoming_request(&request) {
+                    Some(d) => match self.deliver(
+                        &d,
+                        Inbox::Ack {
                             request: Box::new(request),
-                        };
-                        if self.deliver(&d, ack).is_some() {
+                        },
+                    ) {
+                        Some(Inbox::Ack { request }) if !self.dialogs.contains_key(&d) => {
+                            Some(*request)
+                        }
+                        Some(_) => {
                             debug!("ACK for an ending dialog dropped");
+                            None
                         }
-                        // Delivered to a running session: confirmed from
-                        // now on (a parked one says so itself).
-                        if let Some(Slot::Running { confirmed, .. }) = self.dialogs.get_mut(&d) {
-                            *confirmed = true;
-                        }
-                    }
-                    None => {
-                        if self.proxy_in_dialog(None, request, origin).is_some() {
-                            debug!("ACK for no dialog dropped");
-                        }
-                    }
+                        None => None,
+                    },
+                    None => Some(request),
+                };
+                if let Some(request) = undelivered
+                    && self.proxy_in_dialog(None, request, origin).is_some()
+                {
+                    debug!("ACK for no dialog dropped");
                 }
             }
             ServerEvent::Cancelled { id } => {
@@ -885,7 +932,10 @@ impl<H: UasHandler> Core<H> {
             &local_tag,
             from_tag.as_deref().unwrap_or(""),
         );
-        let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
+        let (inbox_tx, inbox_rx) = self
+            .spare_inbox
+            .take()
+            .unwrap_or_else(mpsc::unbounded_channel);
         let key = if is_dialog {
             let invite = (request.method == Method::Invite).then_some(id);
             if let Some(invite) = invite {

@@ -34,6 +34,7 @@ mod admission;
 mod call_media;
 mod cancellation;
 mod catch;
+mod contacts;
 mod core;
 mod dialog_handle;
 mod duties;

@@ -8,6 +8,7 @@
 use crate::dialog::{Dialog, DialogId, DialogState, Negotiated, Retransmit2xx, SessionTimer};
 use crate::endpoint::Endpoint;
 use crate::message::{HeaderName, Host, Method, Request, Response, SipUri, Text, Uri};
+use crate::server::contacts::{ContactKey, ContactTexts};
 use crate::server::dialog_handle::DialogHandle;
 use crate::server::duties::Duties;
 use crate::server::error::ProvisionalError;
@@ -35,6 +36,8 @@ pub(crate) struct Shared<E> {
     /// Our address towards a peer, when listening on a wildcard address
     /// (asking the system costs a socket; peers are few).
     pub(crate) routable: Mutex<HashMap<IpAddr, IpAddr>>,
+    /// The Contact values of our responses, by what they depend on.
+    pub(crate) contacts: ContactTexts,
     /// What we serve and support as a UAS (§8.2 refusals, `Supported`,
     /// `Accept`).
     pub(crate) policy: UasPolicy,
@@ -408,7 +411,7 @@ impl<E: Send + 'static> Session<E> {
         let contact = || {
             let sips = req.uri.as_sip().is_some_and(|u| u.is_secure());
             let user = req.uri.as_sip().and_then(|u| u.user());
-            contact(shared, &origin, sips, user.as_deref())
+            contact_value(shared, &origin, sips, user.as_deref())
         };
         match &mut self.dialog {
             Some(d) => d.prepare_response_with(&mut resp, contact),
@@ -505,6 +508,21 @@ pub(crate) fn contact<E>(
         uri = uri.with_user(user);
     }
     Uri::Sip(uri)
+}
+
+/// The value of our Contact header field for a request that reached us as
+/// `origin` says (see [`contact`]), written once per address and user.
+fn contact_value<E>(shared: &Shared<E>, origin: &Origin, sips: bool, user: Option<&str>) -> Text {
+    let key = ContactKey {
+        ip: local_ip(shared, origin),
+        port: origin.local.port(),
+        protocol: origin.protocol,
+        sips,
+        user: user.map(Text::copy_of),
+    };
+    shared.contacts.get_or_write(key, || {
+        crate::dialog::contact_value(&contact(shared, origin, sips, user))
+    })
 }
 
 /// Our address for a peer whose request reached us as `origin` says: the

@@ -52,9 +52,16 @@ pub(crate) async fn run(shared: Arc<Shared>, socket: Arc<DatagramSocket>, local:
     tokio::pin!(stop);
     let mut shedder = Shedder::new(shared.config.refusals_per_second, shared.config.retry_after);
     loop {
+        // The socket first: most wake-ups are for it, and polling the
+        // shutdown wait costs a lock. The flag is read on every pass, so a
+        // socket that never empties cannot keep the shutdown unseen.
+        if shared.is_shutdown() {
+            break;
+        }
         let ready = tokio::select! {
-            () = &mut stop => break,
+            biased;
             r = socket.readable() => r,
+            () = &mut stop => break,
         };
         if let Err(error) = ready {
             warn!(%error, %local, "UDP socket failed; receiver stopping");

@@ -139,11 +139,16 @@ impl TypedHeader for SessionExpires {
 impl fmt::Display for SessionExpires {
     /// Writes `delta[;refresher=x]` and then the other parameters.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.delta)?;
+        // Pieces rather than `write!`: every answer to a call carries one.
+        f.write_str(itoa::Buffer::new().format(self.delta))?;
         if let Some(r) = self.refresher {
-            write!(f, ";refresher={r}")?;
+            f.write_str(";refresher=")?;
+            f.write_str(r.as_str())?;
         }
-        write!(f, "{}", self.params)
+        if self.params.is_empty() {
+            return Ok(());
+        }
+        fmt::Display::fmt(&self.params, f)
     }
 }
 
