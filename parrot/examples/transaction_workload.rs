@@ -61,7 +61,7 @@ fn take_request(layer: &mut TransactionLayer<u32>) -> Option<(TransactionId, Req
     while let Some(out) = layer.poll_output() {
         match out {
             LayerOutput::Event(LayerEvent::Request { id, request, .. }) => {
-                found = Some((id, request))
+                found = Some((id, *request))
             }
             other => {
                 black_box(other);

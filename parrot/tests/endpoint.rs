@@ -61,7 +61,7 @@ async fn next_request(events: &mut ServerEvents) -> (parrot::transaction::Transa
             .expect("an event")
             .expect("open")
         {
-            ServerEvent::Request { id, request, .. } => return (id, request),
+            ServerEvent::Request { id, request, .. } => return (id, *request),
             _ => continue,
         }
     }

@@ -47,7 +47,7 @@ pub(crate) async fn run(endpoint: Endpoint, mut events: ServerEvents, calls: Cal
                 id,
                 request,
                 origin,
-            } => request_event(&endpoint, &calls, id, request, origin.protocol),
+            } => request_event(&endpoint, &calls, id, *request, origin.protocol),
             ServerEvent::StrayResponse { response } => {
                 let invite_2xx = response.status.is_success()
                     && response
@@ -75,7 +75,7 @@ pub(crate) async fn run(endpoint: Endpoint, mut events: ServerEvents, calls: Cal
                     DialogId::from_incoming_request(&request).and_then(|d| lookup(&calls, &d));
                 match call {
                     Some(tx) => {
-                        let _ = tx.send(DialogInput::Ack(request));
+                        let _ = tx.send(DialogInput::Ack(*request));
                     }
                     None => debug!("ACK for no call dropped"),
                 }

@@ -16,15 +16,15 @@ pub enum ServerEvent {
     Request {
         /// Its server transaction.
         id: TransactionId,
-        /// The request.
-        request: Request,
+        /// The request (boxed: it is moved on to a session as it is).
+        request: Box<Request>,
         /// Where it came from.
         origin: Origin,
     },
     /// An ACK for a 2xx (it belongs to the dialog, not to a transaction).
     Ack {
         /// The ACK.
-        request: Request,
+        request: Box<Request>,
         /// Where it came from.
         origin: Origin,
     },

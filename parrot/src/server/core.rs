@@ -620,12 +620,7 @@ impl<H: UasHandler> Core<H> {
                 // One lookup when it is ours: `deliver` gives it back
                 // when it is not (or its dialog is ending).
                 let undelivered = match DialogId::from_incoming_request(&request) {
-                    Some(d) => match self.deliver(
-                        &d,
-                        Inbox::Ack {
-                            request: Box::new(request),
-                        },
-                    ) {
+                    Some(d) => match self.deliver(&d, Inbox::Ack { request }) {
                         Some(Inbox::Ack { request }) if !self.dialogs.contains_key(&d) => {
                             Some(*request)
                         }
@@ -635,7 +630,7 @@ impl<H: UasHandler> Core<H> {
                         }
                         None => None,
                     },
-                    None => Some(request),
+                    None => Some(*request),
                 };
                 if let Some(request) = undelivered
                     && self.proxy_in_dialog(None, request, origin).is_some()
@@ -775,7 +770,7 @@ impl<H: UasHandler> Core<H> {
         }
     }
 
-    fn request(&mut self, id: TransactionId, request: Request, origin: Origin) {
+    fn request(&mut self, id: TransactionId, request: Box<Request>, origin: Origin) {
         // One span per request, which its dialog's task inherits, so that
         // one call's lines can be picked out by Call-ID; at DEBUG a child
         // span adds the transaction's branch and the peer (formatting them
@@ -805,7 +800,7 @@ impl<H: UasHandler> Core<H> {
                     }
                     let msg = Inbox::Request {
                         id,
-                        request: Box::new(request),
+                        request,
                         origin,
                     };
                     // The dialog's task may have just ended.
@@ -817,7 +812,7 @@ impl<H: UasHandler> Core<H> {
                     }
                 }
                 None => {
-                    let Some(request) = self.proxy_in_dialog(Some(id), request, origin) else {
+                    let Some(request) = self.proxy_in_dialog(Some(id), *request, origin) else {
                         return;
                     };
                     if !self.routes_unmatched(&request, &origin) {
@@ -831,7 +826,7 @@ impl<H: UasHandler> Core<H> {
                     // §16.5: for a resource at this proxy; the handler
                     // routes it like a new request.
                     debug!("in-dialog request for a resource here, no dialog: to the handler");
-                    return self.new_request(id, request, origin);
+                    return self.new_request(id, Box::new(request), origin);
                 }
             }
             return;
@@ -881,7 +876,7 @@ impl<H: UasHandler> Core<H> {
     }
 
     /// A request that starts work: refusals, admission, then a handler.
-    fn new_request(&mut self, id: TransactionId, request: Request, origin: Origin) {
+    fn new_request(&mut self, id: TransactionId, request: Box<Request>, origin: Origin) {
         if self.refused(id, &request) {
             return;
         }
@@ -960,7 +955,7 @@ impl<H: UasHandler> Core<H> {
         }
         let first = Inbox::Request {
             id,
-            request: Box::new(request),
+            request,
             origin,
         };
         self.start_session(key, state, first, inbox_rx, inbox_tx);

@@ -69,7 +69,7 @@ pub enum LayerEvent<P> {
         /// The server transaction.
         id: TransactionId,
         /// The request (retransmissions are absorbed and never repeated).
-        request: Request,
+        request: Box<Request>,
         /// Where it came from.
         peer: P,
     },
@@ -78,7 +78,7 @@ pub enum LayerEvent<P> {
     /// INVITE server transaction in the Accepted state (RFC 6026).
     Ack {
         /// The ACK.
-        request: Request,
+        request: Box<Request>,
         /// Where it came from.
         peer: P,
     },
@@ -536,8 +536,10 @@ impl<P: Clone> TransactionLayer<P> {
         }
         match request.method {
             Method::Ack => {
-                self.out
-                    .push_back(LayerOutput::Event(LayerEvent::Ack { request, peer }));
+                self.out.push_back(LayerOutput::Event(LayerEvent::Ack {
+                    request: Box::new(request),
+                    peer,
+                }));
             }
             Method::Cancel => self.handle_cancel(now, &key, hash, request, peer, reliable),
             Method::Invite => {

@@ -103,15 +103,14 @@ pub enum Output {
 }
 
 /// An event for the transaction user (TU).
-// Events are moved out as soon as they are queued; boxing the request
-// would cost an allocation per request.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TuEvent {
     /// A request: the one that created a server transaction (passed up
     /// exactly once, retransmissions are absorbed), or an ACK received in
     /// the RFC 6026 Accepted state of an INVITE server transaction.
-    Request(Request),
+    /// Boxed once here, it reaches the handler's session without being
+    /// copied again on the way (the layers above move it several times).
+    Request(Box<Request>),
     /// A response received by a client transaction.
     Response(Response),
     /// A timer fired that means the transaction failed: Timer B or F (no

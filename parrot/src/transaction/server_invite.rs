@@ -110,7 +110,7 @@ impl ServerInviteTransaction {
         // go to the TU without a copy.
         let trying = StoredResponse::response_to(&request, StatusCode::TRYING);
         let mut out = OutputQueue::default();
-        out.push(Output::ToTu(TuEvent::Request(request)));
+        out.push(Output::ToTu(TuEvent::Request(Box::new(request))));
         ServerInviteTransaction {
             response: Some(trying),
             branch,
@@ -226,7 +226,8 @@ impl ServerInviteTransaction {
             (Accepted, Method::Ack) => {
                 // RFC 6026 §8.7: an ACK matching the transaction in
                 // Accepted is passed to the TU.
-                self.out.push(Output::ToTu(TuEvent::Request(request)));
+                self.out
+                    .push(Output::ToTu(TuEvent::Request(Box::new(request))));
             }
             _ => {
                 // Confirmed absorbs ACKs (and INVITEs, §17.2.1), Accepted
@@ -374,7 +375,7 @@ mod tests {
             ServerInviteTransaction::new(req.clone(), &TimerConfig::default(), reliable, t0);
         assert_eq!(
             drain(|| tx.poll_output()),
-            [Output::ToTu(TuEvent::Request(req.clone()))]
+            [Output::ToTu(TuEvent::Request(Box::new(req.clone())))]
         );
         assert_eq!(tx.state(), ServerInviteState::Proceeding);
         assert_eq!(tx.branch(), "z9hG4bKsinv");
@@ -556,7 +557,7 @@ mod tests {
         tx.handle_request(a.clone(), at(t0, 1700));
         assert_eq!(
             drain(|| tx.poll_output()),
-            [Output::ToTu(TuEvent::Request(a))]
+            [Output::ToTu(TuEvent::Request(Box::new(a)))]
         );
         tx.handle_timeout(at(t0, 33_000));
         assert_eq!(drain(|| tx.poll_output()), [Output::Terminated]);

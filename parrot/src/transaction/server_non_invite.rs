@@ -77,7 +77,7 @@ impl ServerNonInviteTransaction {
         let _ = now;
         tracing::debug!(branch = %branch, method = %request.method, reliable, state = ?ServerNonInviteState::Trying, "non-INVITE server transaction created");
         let mut out = OutputQueue::default();
-        out.push(Output::ToTu(TuEvent::Request(request)));
+        out.push(Output::ToTu(TuEvent::Request(Box::new(request))));
         ServerNonInviteTransaction {
             response: None,
             branch,
@@ -227,7 +227,7 @@ mod tests {
             ServerNonInviteTransaction::new(req.clone(), &TimerConfig::default(), reliable, t0);
         assert_eq!(
             drain(|| tx.poll_output()),
-            [Output::ToTu(TuEvent::Request(req.clone()))]
+            [Output::ToTu(TuEvent::Request(Box::new(req.clone())))]
         );
         assert_eq!(tx.state(), ServerNonInviteState::Trying);
         assert_eq!(tx.poll_timeout(), None);
