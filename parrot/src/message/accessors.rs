@@ -102,7 +102,18 @@ impl Headers {
     /// Whether the message supports or requires option tag `tag`
     /// (`Supported` or `Require`, RFC 3261 §20.37, §20.32).
     pub fn supports(&self, tag: &str) -> bool {
-        self.lists(HeaderName::Supported, tag) || self.lists(HeaderName::Require, tag)
+        // One pass over the fields for both names (a request is asked
+        // this several times, and most have neither field).
+        self.iter()
+            .filter(|h| {
+                matches!(
+                    h.known_name(),
+                    Some(HeaderName::Supported | HeaderName::Require)
+                )
+            })
+            .flat_map(Header::elements)
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(tag))
     }
 }
 
