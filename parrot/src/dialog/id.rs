@@ -50,6 +50,17 @@ impl DialogId {
         })
     }
 
+    /// Whether `req`, a request we received, belongs to this dialog: what
+    /// `from_incoming_request(req) == Some(self)` says, without copying
+    /// the parts (a dialog checks every request it is handed).
+    pub fn is_of_incoming_request(&self, req: &Request) -> bool {
+        req.headers
+            .call_id()
+            .is_some_and(|c| !c.is_empty() && *c == self.call_id)
+            && req.headers.to_tag().is_some_and(|t| t == self.local_tag)
+            && req.headers.from_tag().unwrap_or_default() == self.remote_tag
+    }
+
     /// The dialog a response we receive (as UAC) belongs to (§12.1.2):
     /// local tag = the From tag, remote tag = the To tag (empty if absent).
     /// `None` if the response has no Call-ID or no From tag.

@@ -189,7 +189,7 @@ impl Retransmit2xx {
                 .headers
                 .cseq()
                 .is_some_and(|c| c.seq == self.invite_seq && c.method == Method::Ack)
-            && super::DialogId::from_incoming_request(ack).as_ref() == Some(&self.id);
+            && self.id.is_of_incoming_request(ack);
         if matches && self.phase == Phase::Waiting {
             self.phase = Phase::Acked;
             self.retransmit_at = None;

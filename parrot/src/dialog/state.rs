@@ -657,7 +657,7 @@ impl Dialog {
         if self.state == DialogState::Terminated {
             return Err(Refusal::Terminated);
         }
-        if DialogId::from_incoming_request(req).as_ref() != Some(&self.id) {
+        if !self.id.is_of_incoming_request(req) {
             return Err(Refusal::WrongDialog);
         }
         // §20.16: the CSeq method "MUST match that of the request".

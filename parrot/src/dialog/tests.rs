@@ -129,6 +129,49 @@ fn dialog_id_from_incoming_request() {
 }
 
 #[test]
+fn a_dialog_knows_its_requests_as_their_identifier_says() {
+    let (d, _) = confirmed(&invite());
+    let bye = in_dialog(&d, "BYE", 314160, "");
+    let old = |to: &str, from: &str, call_id: &str| {
+        parse_req(&format!(
+            "BYE sip:bob@192.0.2.4 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n\
+             To: <sip:bob@biloxi.example.com>{to}\r\n\
+             From: <sip:alice@atlanta.example.com>{from}\r\n\
+             Call-ID: {call_id}\r\n\
+             CSeq: 2 BYE\r\n\
+             Content-Length: 0\r\n\r\n",
+        ))
+    };
+    let ids = [
+        d.id().clone(),
+        d.id().reversed(),
+        DialogId::new("x@y", "abc", ""),
+        DialogId::new("x@y", "abc", "def"),
+        DialogId::new("x@z", "abc", ""),
+    ];
+    let requests = [
+        bye,
+        invite(),
+        old(";tag=abc", "", "x@y"),
+        old(";tag=abc", ";tag=def", "x@y"),
+        old(";tag=abd", "", "x@y"),
+        old("", "", "x@y"),
+        old(";tag=abc", "", "x@z"),
+    ];
+    let mut matched = 0;
+    for id in &ids {
+        for req in &requests {
+            let expected = DialogId::from_incoming_request(req).as_ref() == Some(id);
+            assert_eq!(id.is_of_incoming_request(req), expected, "{id} {req:?}");
+            matched += usize::from(expected);
+        }
+    }
+    // Each of the first, third, fourth and fifth identifiers has its request.
+    assert_eq!(matched, 4);
+}
+
+#[test]
 fn dialog_id_from_incoming_response() {
     let resp = parse_resp(
         "SIP/2.0 200 OK\r\n\
