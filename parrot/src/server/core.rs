@@ -538,7 +538,9 @@ impl<H: UasHandler> Core<H> {
     /// Hands `msg` to dialog `id`, waking it if it is parked. Gives the
     /// message back when there is no such dialog (or its task just ended).
     fn deliver(&mut self, id: &DialogId, msg: Inbox<H::Event>) -> Option<Inbox<H::Event>> {
-        let slot = self.dialogs.get_mut(id)?;
+        let Some(slot) = self.dialogs.get_mut(id) else {
+            return Some(msg);
+        };
         match slot {
             Slot::Running {
                 inbox, confirmed, ..
