@@ -111,8 +111,10 @@ LAT_RATE=${LAT_RATE:-1000}
 LAT_SECONDS=${LAT_SECONDS:-10}
 # Each step lasts longer than the longest transaction lifetime (64*T1 =
 # 32 s: INVITE server transactions in Accepted, non-INVITE in Completed),
-# so that a step measures the steady state, not a burst.
-STEP_RATES=${STEP_RATES:-"1000 2000 4000 6000 8000 10000 12000"}
+# so that a step measures the steady state, not a burst. The steps go
+# past 1.5x the highest rate Kamailio has passed (10000/s), so that the
+# target's verdict is not left to a server passing every step.
+STEP_RATES=${STEP_RATES:-"1000 2000 4000 6000 8000 10000 12000 16000 20000 24000"}
 STEP_SECONDS=${STEP_SECONDS:-36}
 HOLD_COUNTS=${HOLD_COUNTS:-"10000 50000"}
 HOLD_RATE=${HOLD_RATE:-2500}
