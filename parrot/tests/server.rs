@@ -349,6 +349,39 @@ async fn cancel_before_any_provisional_still_notifies_the_handler() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_2xx_that_lost_the_race_with_a_cancel_ends_the_call_quietly() {
+    let p = start(100).await;
+    // Sent together, so that the transaction task takes the CANCEL (487,
+    // §9.2) before the handler's at-once 200 reaches it: the 200 is
+    // refused, and the session, parked with it taken as accepted, hears
+    // of the CANCEL afterwards.
+    p.send(&p.request("INVITE", "sip:bob@127.0.0.1", "r1", "c-race", 1, None))
+        .await;
+    p.send(&p.request("CANCEL", "sip:bob@127.0.0.1", "r1", "c-race", 1, None))
+        .await;
+    let mut got = [p.final_response().await, p.final_response().await];
+    got.sort_by_key(|r| r.status);
+    assert_eq!(got[0].status, StatusCode::OK);
+    assert_eq!(got[0].headers.cseq().unwrap().method.as_str(), "CANCEL");
+    assert_eq!(got[1].status, StatusCode::REQUEST_TERMINATED);
+    // §17.1.1.3: the 487 is acknowledged (with its To tag, same branch).
+    let tag = got[1].headers.to_tag().unwrap().to_string();
+    p.send(&p.request("ACK", "sip:bob@127.0.0.1", "r1", "c-race", 1, Some(&tag)))
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(p.shared.lock().unwrap().cancelled, "cancel() was called");
+    // No 200 to the INVITE, no BYE: the call ended as a cancelled one
+    // (a dialog left waiting for an ACK would send its BYE after 64*T1).
+    let mut buf = vec![0u8; 65535];
+    let quiet = tokio::time::timeout(Duration::from_secs(40), p.sock.recv_from(&mut buf)).await;
+    assert!(
+        quiet.is_err(),
+        "after the race: {:?}",
+        quiet.map(|r| String::from_utf8_lossy(&buf[..r.unwrap().0]).into_owned())
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn missing_ack_retransmits_the_2xx_then_sends_bye() {
     let p = start(100).await;
     p.send(&p.request("INVITE", "sip:bob@127.0.0.1", "n1", "c-noack", 1, None))

@@ -430,13 +430,21 @@ impl<H: UasHandler> Core<H> {
             self.live = self.live.saturating_sub(1);
             return;
         };
-        if let Slot::Running {
-            invite: Some(invite),
-            ..
-        } = slot
-        {
-            self.invites.remove(invite);
-        }
+        // The INVITE transaction kept for its CANCEL notification stays
+        // kept while the dialog's 2xx awaits its ACK: a 2xx sent without
+        // waiting for its verdict may have lost the race (§9.2).
+        let invite = match slot {
+            Slot::Running { invite, .. } => invite.take(),
+            Slot::Parked(_) => None,
+        };
+        let keep_invite = matches!(&exit, Exit::Parked(state, _) if state.awaiting_ack());
+        let invite = match invite {
+            Some(i) if !keep_invite => {
+                self.invites.remove(&i);
+                None
+            }
+            kept => kept,
+        };
         match exit {
             Exit::Ended => {
                 self.dialogs.remove(&id);
@@ -447,12 +455,12 @@ impl<H: UasHandler> Core<H> {
                 Ok(first) => {
                     if let Slot::Running {
                         inbox,
-                        invite,
+                        invite: running_invite,
                         confirmed,
                         ..
                     } = slot
                     {
-                        *invite = None;
+                        *running_invite = invite;
                         *confirmed |= !state.awaiting_ack();
                         let inbox = inbox.clone();
                         self.start_session(Some(id), state, first, rx, inbox);
@@ -460,6 +468,7 @@ impl<H: UasHandler> Core<H> {
                 }
                 Err(_) => {
                     let mut state = state;
+                    state.invite = invite;
                     state.wakeup = state.wake_at().map(|at| {
                         self.wakeup_seq += 1;
                         (at, self.wakeup_seq)
@@ -562,7 +571,7 @@ impl<H: UasHandler> Core<H> {
                     .unwrap_or_else(mpsc::unbounded_channel);
                 let running = Slot::Running {
                     inbox: tx.clone(),
-                    invite: None,
+                    invite: state.invite.take(),
                     confirmed: !state.awaiting_ack(),
                     call: state.is_call(),
                 };

@@ -39,6 +39,9 @@ pub(crate) struct Parked<H: UasHandler> {
     /// Its entry in the core's timer table while parked (kept here, not
     /// in every slot of the dialog table).
     pub(crate) wakeup: Option<(Instant, u64)>,
+    /// The INVITE transaction the core keeps for its CANCEL notification
+    /// while the dialog's 2xx awaits its ACK (see `Answer::Assumed`).
+    pub(crate) invite: Option<TransactionId>,
 }
 
 impl<H: UasHandler> Parked<H> {
@@ -79,6 +82,7 @@ impl<H: UasHandler> Parked<H> {
             handler,
             session: Session::new(shared, id, is_dialog),
             wakeup: None,
+            invite: None,
         })
     }
 }
@@ -633,8 +637,9 @@ async fn handle_request<H: UasHandler>(
     // early dialog.
     let goes_on = (initial_invite && answer == Some(Answer::Preempted)) || session_goes_on(s, &req);
     // An INVITE without an accepted final response may still be cancelled:
-    // keep it for the handler's `cancel`. Once answered, no CANCEL can
-    // reach it, and a held call does not carry its copy.
+    // keep it for the handler's `cancel`, with a 2xx taken as accepted
+    // until its ACK. Once answered, no CANCEL can reach it, and a held call
+    // does not carry its copy.
     if goes_on && initial_invite && answer != Some(Answer::Accepted) {
         s.invite = Some(Box::new(req));
     }
@@ -712,8 +717,10 @@ async fn handle_ack<H: UasHandler>(
         && r.timer.handle_ack(&ack)
     {
         s.retransmit = None;
-        // The INVITE is over: its provisional responses too.
+        // The INVITE is over: its provisional responses too, and the copy
+        // kept for a CANCEL that could have beaten its 2xx.
         s.reliable = None;
+        s.invite = None;
     }
     if let Some(d) = &mut s.dialog {
         let _ = d.check_request(&ack);

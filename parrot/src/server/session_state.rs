@@ -78,6 +78,12 @@ pub(crate) enum Answer {
     /// Refused because the transaction already sent a final response: an
     /// INVITE's 487 after a CANCEL (§9.2).
     Preempted,
+    /// A 2xx to an initial INVITE, sent without waiting for its
+    /// transaction's verdict and taken as accepted. If a CANCEL won the
+    /// race (§9.2) the transaction refused it and the core, which keeps
+    /// the INVITE's transaction for that until the ACK, hands the session
+    /// the CANCEL's notification: the call then ends as a cancelled one.
+    Assumed,
 }
 
 impl Pending {
@@ -305,8 +311,9 @@ impl<E: Send + 'static> Session<E> {
 
     /// Sends a final response (or a provisional one from an [`Action`]).
     /// Where the outcome matters it waits until its transaction accepted
-    /// it: so that a response that lost the race with a CANCEL (§9.2)
-    /// creates no dialog, and a usage starts only on an accepted 2xx.
+    /// it: so that a usage starts only on an accepted 2xx, and a call
+    /// replaces another only once its answer went out. The 2xx to an
+    /// initial INVITE is taken as accepted ([`Answer::Assumed`]).
     pub(crate) async fn respond(&mut self, req: &Request, response: Response) {
         let Some((id, resp)) = self.prepare(req, response) else {
             return;
@@ -337,9 +344,27 @@ impl<E: Send + 'static> Session<E> {
             }
             return;
         }
-        let accepted = self.endpoint().try_respond(id, resp).await;
+        // The 2xx to an initial INVITE that replaces no call does not wait
+        // for the verdict: only a CANCEL can take the transaction's final
+        // response first, and its notification reaches the session anyway
+        // (see `Answer::Assumed`); a transaction gone with a transport
+        // error leaves the 2xx unacknowledged, which ends the call after
+        // 64*T1 like a lost ACK (§13.3.1.4). A call that replaces another
+        // waits: the other call must not end for an answer that never
+        // went out (RFC 3891 §3).
+        let assumed = req.method == Method::Invite
+            && status.is_success()
+            && !req.headers.has_to_tag()
+            && self.replaces.is_none();
+        let accepted = if assumed {
+            self.endpoint().respond(id, resp);
+            Ok(())
+        } else {
+            self.endpoint().try_respond(id, resp).await
+        };
         if let Some(p) = &mut self.pending {
             p.answer = match &accepted {
+                Ok(()) if assumed => Answer::Assumed,
                 Ok(()) => Answer::Accepted,
                 Err(SendError::FinalResponseSent) => Answer::Preempted,
                 Err(_) => Answer::Sent,
