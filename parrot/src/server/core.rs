@@ -467,8 +467,10 @@ impl<H: UasHandler> Core<H> {
                     }
                 }
                 Err(_) => {
+                    // A kept INVITE transaction is the one of the 2xx
+                    // awaiting its ACK, which the parked state names.
+                    debug_assert!(invite.is_none() || invite == state.invite_awaiting_ack());
                     let mut state = state;
-                    state.invite = invite;
                     state.wakeup = state.wake_at().map(|at| {
                         self.wakeup_seq += 1;
                         (at, self.wakeup_seq)
@@ -571,7 +573,7 @@ impl<H: UasHandler> Core<H> {
                     .unwrap_or_else(mpsc::unbounded_channel);
                 let running = Slot::Running {
                     inbox: tx.clone(),
-                    invite: state.invite.take(),
+                    invite: state.invite_awaiting_ack(),
                     confirmed: !state.awaiting_ack(),
                     call: state.is_call(),
                 };

@@ -39,9 +39,6 @@ pub(crate) struct Parked<H: UasHandler> {
     /// Its entry in the core's timer table while parked (kept here, not
     /// in every slot of the dialog table).
     pub(crate) wakeup: Option<(Instant, u64)>,
-    /// The INVITE transaction the core keeps for its CANCEL notification
-    /// while the dialog's 2xx awaits its ACK (see `Answer::Assumed`).
-    pub(crate) invite: Option<TransactionId>,
 }
 
 impl<H: UasHandler> Parked<H> {
@@ -55,6 +52,12 @@ impl<H: UasHandler> Parked<H> {
     /// not yet confirmed for `Replaces` (RFC 3891 §3).
     pub(crate) fn awaiting_ack(&self) -> bool {
         self.session.retransmit.is_some()
+    }
+
+    /// The INVITE transaction whose 2xx awaits its ACK: the core keeps it
+    /// for its CANCEL notification meanwhile (see `Answer::Assumed`).
+    pub(crate) fn invite_awaiting_ack(&self) -> Option<TransactionId> {
+        self.session.retransmit.as_ref().map(|r| r.transaction)
     }
 
     /// Whether the dialog is a call (an INVITE created it and no BYE has
@@ -82,7 +85,6 @@ impl<H: UasHandler> Parked<H> {
             handler,
             session: Session::new(shared, id, is_dialog),
             wakeup: None,
-            invite: None,
         })
     }
 }
