@@ -60,7 +60,7 @@ pub enum ServerEvent {
 /// The events travel boxed. A channel keeps every block of items it has
 /// allocated for as long as it lives and reuses them, so after a peak the
 /// blocks stay; a block of 32 pointers is small, a block of 32 events
-/// (384 bytes each) is 12 KiB in the allocator's larger pages.
+/// (120 bytes each, their requests boxed) is nearly 4 KiB.
 #[derive(Debug)]
 pub struct ServerEvents {
     rx: mpsc::UnboundedReceiver<Box<ServerEvent>>,

@@ -431,20 +431,18 @@ impl<H: UasHandler> Core<H> {
             return;
         };
         // The INVITE transaction kept for its CANCEL notification stays
-        // kept while the dialog's 2xx awaits its ACK: a 2xx sent without
-        // waiting for its verdict may have lost the race (§9.2).
-        let invite = match slot {
-            Slot::Running { invite, .. } => invite.take(),
-            Slot::Parked(_) => None,
-        };
+        // kept while the dialog's 2xx awaits its ACK (a 2xx sent without
+        // waiting for its verdict may have lost the race, §9.2); the
+        // parked state names it then (`Parked::invite_awaiting_ack`).
         let keep_invite = matches!(&exit, Exit::Parked(state, _) if state.awaiting_ack());
-        let invite = match invite {
-            Some(i) if !keep_invite => {
-                self.invites.remove(&i);
-                None
-            }
-            kept => kept,
-        };
+        if let Slot::Running {
+            invite: Some(invite),
+            ..
+        } = slot
+            && !keep_invite
+        {
+            self.invites.remove(invite);
+        }
         match exit {
             Exit::Ended => {
                 self.dialogs.remove(&id);
@@ -455,21 +453,18 @@ impl<H: UasHandler> Core<H> {
                 Ok(first) => {
                     if let Slot::Running {
                         inbox,
-                        invite: running_invite,
+                        invite,
                         confirmed,
                         ..
                     } = slot
                     {
-                        *running_invite = invite;
+                        *invite = state.invite_awaiting_ack();
                         *confirmed |= !state.awaiting_ack();
                         let inbox = inbox.clone();
                         self.start_session(Some(id), state, first, rx, inbox);
                     }
                 }
                 Err(_) => {
-                    // A kept INVITE transaction is the one of the 2xx
-                    // awaiting its ACK, which the parked state names.
-                    debug_assert!(invite.is_none() || invite == state.invite_awaiting_ack());
                     let mut state = state;
                     state.wakeup = state.wake_at().map(|at| {
                         self.wakeup_seq += 1;

@@ -515,7 +515,11 @@ pub(crate) fn contact<E>(
     sips: bool,
     user: Option<&str>,
 ) -> Uri {
-    let ip = local_ip(shared, origin);
+    contact_at(local_ip(shared, origin), origin, sips, user)
+}
+
+/// [`contact`] with our address towards the peer, `ip`, known.
+fn contact_at(ip: IpAddr, origin: &Origin, sips: bool, user: Option<&str>) -> Uri {
     let mut uri = SipUri::new(Host::from(ip)).with_port(origin.local.port());
     match origin.protocol {
         Protocol::Tcp => uri = uri.with_transport("tcp"),
@@ -538,15 +542,16 @@ pub(crate) fn contact<E>(
 /// The value of our Contact header field for a request that reached us as
 /// `origin` says (see [`contact`]), written once per address and user.
 fn contact_value<E>(shared: &Shared<E>, origin: &Origin, sips: bool, user: Option<&str>) -> Text {
+    let ip = local_ip(shared, origin);
     let key = ContactKey {
-        ip: local_ip(shared, origin),
+        ip,
         port: origin.local.port(),
         protocol: origin.protocol,
         sips,
         user: user.map(Text::copy_of),
     };
     shared.contacts.get_or_write(key, || {
-        crate::dialog::contact_value(&contact(shared, origin, sips, user))
+        crate::dialog::contact_value(&contact_at(ip, origin, sips, user))
     })
 }
 
