@@ -539,6 +539,14 @@ done
 has_parrot=0
 case " $SERVERS " in *" parrot "*) has_parrot=1 ;; esac
 
+# The lto and codegen-units settings of a Cargo.toml's release profile
+# ("default" for those it leaves unset), e.g. "fat, 1".
+release_profile() {
+    awk '/^\[profile\.release\]/ { f = 1; next } /^\[/ { f = 0 }
+         f && $1 == "lto" { lto = $3 } f && $1 == "codegen-units" { cu = $3 }
+         END { gsub(/"/, "", lto); print (lto == "" ? "default" : lto) ", " (cu == "" ? "default" : cu) }' "$1"
+}
+
 {
     echo "# Load benchmark results"
     echo
@@ -549,6 +557,7 @@ case " $SERVERS " in *" parrot "*) has_parrot=1 ;; esac
         "$(kamailio -v 2>/dev/null | awk '/^version:/ { print $2, $3; exit }') (tm stateful UAS, $KAM_CHILDREN UDP children, -m $KAM_SHM_MB -M $KAM_PKG_MB);" \
         "rsipstack $(awk '/^name = "rsipstack"/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$HERE/rsipstack-uas/Cargo.lock" 2>/dev/null);" \
         "$(sipp -v 2>/dev/null | awk '/SIPp v/ { print $1, $2; exit }')."
+    echo "Release profiles (lto, codegen-units): parrot $(release_profile "$ROOT/Cargo.toml"); rsipstack UAS $(release_profile "$HERE/rsipstack-uas/Cargo.toml"); Kamailio: Debian's build."
     echo "Messages per call: Kamailio 5 (INVITE, 200, ACK, BYE, 200); rsipstack 6 (+100 Trying); parrot 5 (the answer example rings only with a ring delay; it has none here)."
     case " $CPU_SERVERS " in *" kamailio-8 "* | *" rsipstack-ct "*)
         echo "CPU phase only: kamailio-8 is Kamailio with its default 8 UDP children (kamailio: $KAM_CHILDREN), rsipstack-ct is rsipstack on tokio's current-thread runtime (rsipstack: ${RSUAS_RUNTIME:-multi-thread}); each CPU target is taken against the cheaper configuration of its reference." ;;
