@@ -533,3 +533,34 @@ async fn a_callee_chooses_its_tag_and_headers_and_a_caller_its_call_id_and_route
     assert_eq!(done.from, Kit::SERVER);
     Ok(())
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_ack_of_a_call_the_server_proxies_follows_the_route_to_the_callee()
+-> Result<(), Failure> {
+    // §16.12: the 2xx's ACK is a request of its own, routed by the route
+    // set the 200 carried (our Record-Route), and the server has no
+    // dialog of its own for it: it must relay it, not drop it.
+    let kit = Kit::start(Server::builder().handler(|| ToBob)).await;
+    let bob = kit.peer("bob");
+    let alice = kit.alice();
+    let mut call = alice.invite("sip:bob@test").sdp(OFFER).send().await?;
+    let invite = bob.receive_request(Method::Invite).await?;
+    let parrot::message::Message::Request(invite) = invite.message else {
+        unreachable!()
+    };
+    bob.reply(&invite, 200).sdp(OFFER).send().await?;
+    let ok = call.expect(200).await?;
+    assert!(ok.headers.contains("Record-Route"), "{ok:?}");
+    call.in_dialog(Method::Ack).send().await?;
+    let ack = bob.receive_request(Method::Ack).await?;
+    assert_eq!(ack.from, Kit::SERVER, "relayed by the proxy");
+    let parrot::message::Message::Request(ack) = ack.message else {
+        unreachable!()
+    };
+    assert_eq!(
+        ack.headers.cseq().unwrap().seq,
+        invite.headers.cseq().unwrap().seq
+    );
+    assert_eq!(ack.headers.to_tag(), ok.headers.to_tag());
+    Ok(())
+}
