@@ -245,7 +245,8 @@ require_free_port() {
 # KAM_CFG (with KAM_CHILDREN, KAM_SHM_MB, KAM_PKG_MB and the extra
 # arguments). Two more configurations of the references: rsipstack-ct
 # (rsipstack on tokio's current-thread runtime) and kamailio-8 (Kamailio
-# with its default 8 UDP children). Then waits (up to 20 tries) until the
+# with its default 8 UDP children). And floor, from FLOOR_BIN (the kernel's
+# side of a call, bench/floor-uas). Then waits (up to 20 tries) until the
 # script's `probe_call NAME` succeeds, and exits when the server dies or
 # never answers.
 start_server_as() {
@@ -276,6 +277,10 @@ start_server_as() {
                 -l "udp:$HOST:${PORT[$name]}" -n "$children" \
                 -m "$KAM_SHM_MB" -M "$KAM_PKG_MB" -Y "$OUT/kamailio/run" \
                 -w "$OUT/kamailio/run" >"$log_file" 2>&1 &
+            ;;
+        floor)
+            "${NICE[@]}" taskset -c "$SERVER_CPU" "$FLOOR_BIN" \
+                --listen "$HOST:${PORT[floor]}" >"$log_file" 2>&1 &
             ;;
         *) echo "unknown server $name" >&2; exit 2 ;;
     esac

@@ -4,6 +4,12 @@
 #   1. parrot     - the `answer` example (release build)          127.0.0.1:5070
 #   2. rsipstack  - bench/rsipstack-uas (release build)           127.0.0.1:5080
 #   3. kamailio   - stateful UAS, bench/kamailio/uas.cfg (tm)     127.0.0.1:5090
+# and, in the CPU phase only, the floor:
+#   4. floor      - bench/floor-uas: copies a request's Via, From, To,
+#                   Call-ID and CSeq into a 200 and does nothing else    127.0.0.1:5085
+#      What it costs per call is the kernel's side of the call (the five
+#      datagrams, the wake-ups between SIPp's bursts): no server can go
+#      below it, and each server's CPU per call above it is its own work.
 #
 # Installs sip-tester and kamailio with apt-get when missing (sudo when not
 # root), builds both Rust servers in release, then measures. Every
@@ -41,7 +47,8 @@
 # current-thread), CPU_CONFIGS (1, the default: the CPU phase also runs
 # kamailio-8, Kamailio with its default 8 UDP children, and rsipstack-ct,
 # rsipstack on a current-thread runtime, and each CPU target is taken
-# against the cheaper configuration of its reference; 0: off), SIPP_BUFFER (SIPp socket buffers,
+# against the cheaper configuration of its reference; 0: off), CPU_FLOOR
+# (1, the default: the CPU phase also runs the floor; 0: off), SIPP_BUFFER (SIPp socket buffers,
 # default 4 MiB), BENCH_NICE (default -10; 0: off),
 # QUIET_MAX, QUIET_WAIT, MAX_SECONDS (overall budget, default 1500);
 # PARROT_BIN=path runs that build of the parrot server (same CLI as
@@ -83,7 +90,7 @@ done
 # Any measurement knob set: not the standard run (bench/PERFORMANCE.md is
 # only rewritten by a standard one).
 CUSTOM=0
-[ -z "${PARROT_ARGS:-}${CPU_RATES:-}${CPU_SECONDS:-}${CPU_REPEAT:-}${LAT_RATE:-}${LAT_SECONDS:-}${STEP_RATES:-}${STEP_SECONDS:-}${HOLD_COUNTS:-}${HOLD_RATE:-}${HOLD_LATE:-}${PHASES:-}${SERVER_CPU:-}${RSUAS_RUNTIME:-}${CPU_CONFIGS:-}" ] || CUSTOM=1
+[ -z "${PARROT_ARGS:-}${CPU_RATES:-}${CPU_SECONDS:-}${CPU_REPEAT:-}${LAT_RATE:-}${LAT_SECONDS:-}${STEP_RATES:-}${STEP_SECONDS:-}${HOLD_COUNTS:-}${HOLD_RATE:-}${HOLD_LATE:-}${PHASES:-}${SERVER_CPU:-}${RSUAS_RUNTIME:-}${CPU_CONFIGS:-}${CPU_FLOOR:-}" ] || CUSTOM=1
 PHASES=${PHASES:-"cpu latency steps memory"}
 for p in $PHASES; do
     case "$p" in
@@ -136,7 +143,7 @@ MAX_SECONDS=${MAX_SECONDS:-1500}
 SERVER_CPU=${SERVER_CPU:-1}
 SIPP_CPU=0
 HOST=127.0.0.1
-declare -A PORT=([parrot]=5070 [rsipstack]=5080 [rsipstack-ct]=5081 [kamailio]=5090 [kamailio-8]=5091)
+declare -A PORT=([parrot]=5070 [rsipstack]=5080 [rsipstack-ct]=5081 [floor]=5085 [kamailio]=5090 [kamailio-8]=5091)
 # The references' other configurations, measured in the CPU phase only; a
 # target's ratio is taken against the cheaper configuration of each.
 declare -A CONFIG_OF=([rsipstack]=rsipstack-ct [kamailio]=kamailio-8)
@@ -145,6 +152,7 @@ for s in $SERVERS; do
     CPU_SERVERS+=" $s"
     [ -z "${CONFIG_OF[$s]:-}" ] || [ "${CPU_CONFIGS:-1}" = 0 ] || CPU_SERVERS+=" ${CONFIG_OF[$s]}"
 done
+[ "${CPU_FLOOR:-1}" = 0 ] || CPU_SERVERS+=" floor"
 NEXT_SIPP_PORT=6100
 # SIPp's socket buffers (-buff_size; Linux caps it at net.core.rmem_max):
 # with the default (~200 KB) SIPp itself drops responses it cannot drain
@@ -198,6 +206,12 @@ log "building bench/rsipstack-uas (release)"
 ANSWER_BIN=${PARROT_BIN:-"$ROOT/target/release/answer"}
 [ -x "$ANSWER_BIN" ] || { echo "no executable $ANSWER_BIN" >&2; exit 1; }
 RSUAS_BIN="$HERE/rsipstack-uas/target/release/rsipstack-uas"
+FLOOR_BIN="$HERE/floor-uas/target/release/floor-uas"
+case " $CPU_SERVERS " in *" floor "*)
+    log "building bench/floor-uas (release)"
+    (cd "$HERE/floor-uas" && cargo build --release) >"$OUT/build-floor.log" 2>&1 ||
+        { tail -30 "$OUT/build-floor.log" >&2; exit 1; } ;;
+esac
 KAM_CFG="$HERE/kamailio/uas.cfg"
 
 # ---------------------------------------------------------------------------
@@ -562,6 +576,9 @@ release_profile() {
     case " $CPU_SERVERS " in *" kamailio-8 "* | *" rsipstack-ct "*)
         echo "CPU phase only: kamailio-8 is Kamailio with its default 8 UDP children (kamailio: $KAM_CHILDREN), rsipstack-ct is rsipstack on tokio's current-thread runtime (rsipstack: ${RSUAS_RUNTIME:-multi-thread}); each CPU target is taken against the cheaper configuration of its reference." ;;
     esac
+    case " $CPU_SERVERS " in *" floor "*)
+        echo "CPU phase only: floor is bench/floor-uas, which copies a request's Via, From, To, Call-ID and CSeq into a 200 and does nothing else (no transaction, no dialog, no validation); its CPU per call is the kernel's side of a call, the least any server pays here." ;;
+    esac
     echo "Each measurement runs against a freshly started server, the three servers taking turns; \"other load\" is what the rest of the machine used meanwhile (% of one CPU; includes the kernel's softirq work for the loopback traffic)."
 } | tee -a "$REPORT"
 
@@ -579,6 +596,43 @@ for rate in $CPU_RATES; do
             "$(ratio "${CPU_US[$s:$rate]:-}" "${CPU_US[parrot:$rate]:-}")") ${CPU_SIPP[$s:$rate]:--}% | ${CPU_OTHER[$s:$rate]:--}% |"
     done
 done
+
+# cheaper REF RATE: the configuration of reference REF (kamailio,
+# rsipstack) with the lower median CPU per call at RATE, in CHEAPER_NAME,
+# and that median in CHEAPER_US (empty when neither ran).
+cheaper() {
+    local alt=${CONFIG_OF[$1]:-}
+    CHEAPER_NAME=$1 CHEAPER_US=${CPU_US[$1:$2]:-}
+    local ac=${CPU_US[$alt:$2]:-}
+    if [ -n "$ac" ] && [ "$ac" != "-" ] &&
+        { [ -z "$CHEAPER_US" ] || [ "$CHEAPER_US" = "-" ] || awk "BEGIN { exit !($ac < $CHEAPER_US) }"; }; then
+        CHEAPER_NAME=$alt CHEAPER_US=$ac
+    fi
+}
+
+# Each server's own work per call: its CPU per call less the floor's.
+if [ -n "${CPU_US[floor:1000]:-}${CPU_US[floor:500]:-}${CPU_US[floor:2000]:-}" ]; then
+    out ""
+    out "## CPU time per call above the floor"
+    out ""
+    out "Median CPU per call less the floor's median at the same rate: the work of the server itself, without the kernel's side of the call that every server pays (not a target: the Targets section compares whole CPU per call). Each reference at its cheaper configuration."
+    out ""
+    out "| rate (calls/s) | floor (µs) | parrot above it (µs) | reference | reference above it (µs) | parrot vs reference |"
+    out "|---|---|---|---|---|---|"
+    above() { awk -v a="$1" -v f="$2" 'BEGIN { if (a == "" || a == "-" || f == "" || f == "-") print "-"; else printf "%.1f", a - f }'; }
+    for rate in $CPU_RATES; do
+        fl=${CPU_US[floor:$rate]:-}
+        [ -n "$fl" ] && [ "$fl" != "-" ] || continue
+        pa=$(above "${CPU_US[parrot:$rate]:-}" "$fl")
+        for rs in kamailio rsipstack; do
+            cheaper "$rs" "$rate"
+            rs=$CHEAPER_NAME rc=$CHEAPER_US
+            [ -n "$rc" ] && [ "$rc" != "-" ] || continue
+            ra=$(above "$rc" "$fl")
+            out "| $rate | $fl | $pa | $rs | $ra | $(awk -v p="$pa" -v r="$ra" 'BEGIN { if (p == "-" || r == "-" || r <= 0) print "-"; else printf "%.2f×", p / r }') |"
+        done
+    done
+fi
 
 out ""
 out "## Call-setup latency at $LAT_RATE calls/s"
@@ -658,15 +712,9 @@ if [ "$has_parrot" = 1 ]; then
     pc=${CPU_US[parrot:$tr]:-}
     if [ -n "$pc" ] && [ "$pc" != "-" ]; then
         for ref in kamailio:0.5 rsipstack:0.3; do
-            rs=${ref%%:*} f=${ref##*:}
-            rc=${CPU_US[$rs:$tr]:-}
-            # The cheaper of the reference's configurations.
-            alt=${CONFIG_OF[$rs]:-}
-            ac=${CPU_US[$alt:$tr]:-}
-            if [ -n "$ac" ] && [ "$ac" != "-" ] &&
-                { [ -z "$rc" ] || [ "$rc" = "-" ] || awk "BEGIN { exit !($ac < $rc) }"; }; then
-                rs=$alt rc=$ac
-            fi
+            f=${ref##*:}
+            cheaper "${ref%%:*}" "$tr"
+            rs=$CHEAPER_NAME rc=$CHEAPER_US
             if [ -n "$rc" ] && [ "$rc" != "-" ]; then
                 v=$(verdict "$pc <= $f * $rc")
                 [ "$v" = met ] || MISSED=1

@@ -1,0 +1,143 @@
+//! `floor-uas`: the floor of the load benchmark (`bench/load.sh`), the
+//! least a UAS can do for SIPp's built-in `uac` call.
+//!
+//! It has no transaction, no dialog and no validation. A 200 is the
+//! request's Via, From, To (given a tag), Call-ID and CSeq lines copied
+//! behind a status line, with an SDP body for an INVITE; an ACK gets
+//! nothing. It receives as parrot's UDP transport does (up to 8 datagrams
+//! per `recvmmsg`, sleeping in the call until the first one comes) and
+//! sends each response with one `sendto`. What it spends per call is
+//! therefore the kernel's side of the call's five datagrams and of the
+//! wake-ups between SIPp's bursts, which every server in the benchmark
+//! pays as well: the CPU time per call no SIP server can go below on the
+//! same machine. It is not a SIP server and must never face anything but
+//! SIPp's `uac` on loopback.
+//!
+//! usage: `floor-uas [--listen IP:PORT]` (default 127.0.0.1:5085).
+
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+
+/// Datagrams per `recvmmsg`, as in parrot's UDP receiver.
+const BATCH: usize = 8;
+/// Room per datagram: SIPp's `uac` requests are about 500 bytes.
+const SIZE: usize = 4096;
+
+const SDP: &str = "v=0\r\no=floor 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
+fn main() {
+    let mut listen: SocketAddr = "127.0.0.1:5085"
+        .parse()
+        .expect("the default address parses");
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next().and_then(|a| a.parse().ok())) {
+            ("--listen", Some(addr)) => listen = addr,
+            _ => {
+                eprintln!("usage: floor-uas [--listen IP:PORT]");
+                std::process::exit(2);
+            }
+        }
+    }
+    let socket = match UdpSocket::bind(listen) {
+        Ok(socket) => socket,
+        Err(e) => {
+            eprintln!("floor-uas: cannot bind udp:{listen}: {e}");
+            std::process::exit(1);
+        }
+    };
+    eprintln!("floor-uas listening on udp:{listen}");
+    serve(&socket, listen);
+}
+
+/// Receives in batches and answers each request in turn, for ever.
+fn serve(socket: &UdpSocket, listen: SocketAddr) -> ! {
+    let fd = socket.as_raw_fd();
+    let contact = format!("Contact: <sip:floor@{listen}>\r\n");
+    let mut bufs = vec![0u8; BATCH * SIZE];
+    let mut out = Vec::with_capacity(2048);
+    loop {
+        // SAFETY: all-zero bytes are valid values of these C structs.
+        let mut names: [libc::sockaddr_storage; BATCH] = unsafe { std::mem::zeroed() };
+        let mut iovs: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
+        let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+        for (i, ((msg, iov), name)) in msgs.iter_mut().zip(&mut iovs).zip(&mut names).enumerate() {
+            iov.iov_base = bufs[i * SIZE..].as_mut_ptr().cast();
+            iov.iov_len = SIZE;
+            msg.msg_hdr.msg_name = (name as *mut libc::sockaddr_storage).cast();
+            msg.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            msg.msg_hdr.msg_iov = iov;
+            msg.msg_hdr.msg_iovlen = 1;
+        }
+        // SAFETY: every pointer in `msgs` points into `bufs`, `iovs` or
+        // `names`, which outlive the call; the lengths are theirs.
+        let n = unsafe {
+            libc::recvmmsg(
+                fd,
+                msgs.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_WAITFORONE,
+                std::ptr::null_mut(),
+            )
+        };
+        let Ok(n) = usize::try_from(n) else { continue };
+        for (i, msg) in msgs.iter().enumerate().take(n) {
+            let len = (msg.msg_len as usize).min(SIZE);
+            if respond(&bufs[i * SIZE..i * SIZE + len], &contact, &mut out) {
+                // SAFETY: `out` and `names[i]` are valid for the lengths
+                // given; the kernel filled `msg_namelen`.
+                unsafe {
+                    libc::sendto(
+                        fd,
+                        out.as_ptr().cast(),
+                        out.len(),
+                        0,
+                        (&names[i] as *const libc::sockaddr_storage).cast(),
+                        msg.msg_hdr.msg_namelen,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Writes the 200 for `request` into `out`. False for an ACK (no response)
+/// and for a datagram that is not a request.
+fn respond(request: &[u8], contact: &str, out: &mut Vec<u8>) -> bool {
+    let Ok(text) = std::str::from_utf8(request) else {
+        return false;
+    };
+    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    let mut lines = head.split("\r\n");
+    let method = lines
+        .next()
+        .and_then(|l| l.split(' ').next())
+        .unwrap_or_default();
+    if method.is_empty() || method == "ACK" || method.starts_with("SIP/") {
+        return false;
+    }
+    out.clear();
+    out.extend_from_slice(b"SIP/2.0 200 OK\r\n");
+    for line in lines {
+        let name = line.split(':').next().unwrap_or_default().trim();
+        let copied = ["Via", "v", "From", "f", "Call-ID", "i", "CSeq"]
+            .iter()
+            .any(|n| name.eq_ignore_ascii_case(n));
+        let to = name.eq_ignore_ascii_case("To") || name.eq_ignore_ascii_case("t");
+        if copied || to {
+            out.extend_from_slice(line.as_bytes());
+            if to && !line.contains(";tag=") {
+                out.extend_from_slice(b";tag=floor");
+            }
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(contact.as_bytes());
+    if method == "INVITE" {
+        out.extend_from_slice(b"Content-Type: application/sdp\r\n");
+        out.extend_from_slice(format!("Content-Length: {}\r\n\r\n{SDP}", SDP.len()).as_bytes());
+    } else {
+        out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    }
+    true
+}
