@@ -17,8 +17,9 @@
 # pinned to CPU 0, the three servers taking turns; each table has one row
 # per server and the ratio to parrot:
 #   - CPU time per call: SIPp's built-in `uac` scenario at fixed rates for a
-#     fixed call count; the server's utime+stime (/proc/<pid>/stat, summed
-#     over every process of the server) over the run / successful calls;
+#     fixed call count; the server's on-CPU time (schedstat of every
+#     thread of every process of the server, in ns; utime+stime ticks for
+#     a run in which a thread ended) over the run / successful calls;
 #     median of CPU_REPEAT runs.
 #   - Call-setup latency at 1000 calls/s: INVITE -> 200 p50/p99, from SIPp's
 #     response-time trace (-trace_rtt, the `rtd` mark on the 200 of the
@@ -235,7 +236,8 @@ probe_call() {
 # Runs the built-in uac against the current server, SIPp on SIPP_CPU,
 # bounded by -m CALLS and -timeout (CALLS/RATE + 30 s), killed 10 s after
 # that. Sets RUN_DIR, RUN_OK, RUN_FAILED, RUN_UNFINISHED, RUN_RETRANS,
-# RUN_TICKS (server CPU), RUN_SIPP_PCT, RUN_ELAPSED.
+# RUN_TICKS (server CPU), RUN_NS (the same in ns, see read_server_cpu),
+# RUN_SIPP_PCT, RUN_ELAPSED.
 run_sipp() {
     local label=$1 rate=$2 calls=$3 limit=$4
     shift 4
@@ -245,7 +247,9 @@ run_sipp() {
     local port=$NEXT_SIPP_PORT
     NEXT_SIPP_PORT=$((NEXT_SIPP_PORT + 1))
     local bound=$((calls / rate + 30))
-    local t0 t1 start pid sipp_ticks m0 m1
+    local t0 t1 start pid sipp_ticks m0 m1 ns0 tids0
+    read_server_cpu
+    ns0=$SERVER_NS tids0=$SERVER_TIDS
     t0=$(server_ticks)
     m0=$(machine_busy_ticks)
     start=$(date +%s.%N)
@@ -262,6 +266,7 @@ run_sipp() {
     m1=$(machine_busy_ticks)
     RUN_ELAPSED=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
     RUN_TICKS=$((t1 - t0))
+    server_cpu_ns_since "$ns0" "$tids0" "$RUN_TICKS"
     RUN_OK=$(stat_col "$RUN_DIR/stat.csv" 'SuccessfulCall(C)')
     RUN_FAILED=$(stat_col "$RUN_DIR/stat.csv" 'FailedCall(C)')
     RUN_RETRANS=$(stat_col "$RUN_DIR/stat.csv" 'Retransmissions(C)')
@@ -273,9 +278,9 @@ run_sipp() {
     # the kernel's softirq work for the loopback traffic).
     RUN_OTHER_PCT=$(awk -v m="$((m1 - m0))" -v t="$RUN_TICKS" -v p="$sipp_ticks" -v hz="$CLK_TCK" -v e="$RUN_ELAPSED" \
         'BEGIN { o = (m - t - p) / hz / e * 100; printf "%.0f", (o > 0 && e > 0) ? o : 0 }')
-    log "$(printf '%-9s %-14s %6s/s %7s calls: ok %s failed %s unfinished %s retrans %s, server CPU %s ticks, SIPp CPU %s%%, other %s%%, %ss' \
+    log "$(printf '%-9s %-14s %6s/s %7s calls: ok %s failed %s unfinished %s retrans %s, server CPU %s ticks (%s ms), SIPp CPU %s%%, other %s%%, %ss' \
         "$SERVER_NAME" "$label" "$rate" "$calls" "$RUN_OK" "$RUN_FAILED" "$RUN_UNFINISHED" \
-        "$RUN_RETRANS" "$RUN_TICKS" "$RUN_SIPP_PCT" "$RUN_OTHER_PCT" "$RUN_ELAPSED")"
+        "$RUN_RETRANS" "$RUN_TICKS" "$((RUN_NS / 1000000))" "$RUN_SIPP_PCT" "$RUN_OTHER_PCT" "$RUN_ELAPSED")"
 }
 
 # Percentiles (p50 p99 max) of a column of numbers on stdin.
@@ -370,8 +375,8 @@ phase_cpu() {
                 CPU_RETRANS[$s:$rate]=$((CPU_RETRANS[$s:$rate] + RUN_RETRANS))
                 CPU_SIPP[$s:$rate]=$RUN_SIPP_PCT
                 [ "$RUN_OTHER_PCT" -le "${CPU_OTHER[$s:$rate]}" ] || CPU_OTHER[$s:$rate]=$RUN_OTHER_PCT
-                us=$(awk -v t="$RUN_TICKS" -v hz="$CLK_TCK" -v n="$RUN_OK" \
-                    'BEGIN { if (n > 0) printf "%.1f", 1e6 * t / hz / n }')
+                us=$(awk -v t="$RUN_NS" -v n="$RUN_OK" \
+                    'BEGIN { if (n > 0) printf "%.1f", t / 1e3 / n }')
                 CPU_RUNS[$s:$rate]+="${us:+$us }"
             done
         done
@@ -585,7 +590,7 @@ release_profile() {
 out ""
 out "## CPU time per call"
 out ""
-out "Server user+system CPU (utime+stime from /proc, all threads and processes) over a run / its successful calls; $CPU_REPEAT runs of $CPU_SECONDS s of calls per rate and server, taking turns: median and range. Counts are summed over the runs; other load is the highest of the runs."
+out "Server CPU time (on-CPU nanoseconds from /proc/<pid>/task/<tid>/schedstat, summed over all threads and processes; utime+stime clock ticks for a run during which one of them ended) over a run / its successful calls; $CPU_REPEAT runs of $CPU_SECONDS s of calls per rate and server, taking turns: median and range. Counts are summed over the runs; other load is the highest of the runs."
 out ""
 out "| rate (calls/s) | server | successful | failed | retransmissions | CPU/call (µs), median | range (µs) | vs parrot | SIPp CPU | other load |"
 out "|---|---|---|---|---|---|---|---|---|---|"
