@@ -124,15 +124,21 @@ read_server_cpu() {
 }
 # server_cpu_ns_since NS0 TIDS0 TICKS: sets RUN_NS to the server's CPU time
 # in ns since the read_server_cpu that gave NS0 and TIDS0; when a thread of
-# that read has ended, to TICKS (the clock ticks over the same span) in ns.
+# that read has ended, to TICKS (the clock ticks over the same span) in ns,
+# and RUN_NS_NOTE to say so (empty otherwise).
 server_cpu_ns_since() {
     local t
     read_server_cpu
     RUN_NS=$((SERVER_NS - $1))
+    RUN_NS_NOTE=""
     for t in $2; do
         case " $SERVER_TIDS " in
             *" $t "*) ;;
-            *) RUN_NS=$(($3 * 1000000000 / CLK_TCK)); return ;;
+            *)
+                RUN_NS=$(($3 * 1000000000 / CLK_TCK))
+                RUN_NS_NOTE=", from ticks: thread $t ended"
+                return
+                ;;
         esac
     done
 }

@@ -278,9 +278,9 @@ run_sipp() {
     # the kernel's softirq work for the loopback traffic).
     RUN_OTHER_PCT=$(awk -v m="$((m1 - m0))" -v t="$RUN_TICKS" -v p="$sipp_ticks" -v hz="$CLK_TCK" -v e="$RUN_ELAPSED" \
         'BEGIN { o = (m - t - p) / hz / e * 100; printf "%.0f", (o > 0 && e > 0) ? o : 0 }')
-    log "$(printf '%-9s %-14s %6s/s %7s calls: ok %s failed %s unfinished %s retrans %s, server CPU %s ticks (%s ms), SIPp CPU %s%%, other %s%%, %ss' \
+    log "$(printf '%-9s %-14s %6s/s %7s calls: ok %s failed %s unfinished %s retrans %s, server CPU %s ticks (%s ms%s), SIPp CPU %s%%, other %s%%, %ss' \
         "$SERVER_NAME" "$label" "$rate" "$calls" "$RUN_OK" "$RUN_FAILED" "$RUN_UNFINISHED" \
-        "$RUN_RETRANS" "$RUN_TICKS" "$((RUN_NS / 1000000))" "$RUN_SIPP_PCT" "$RUN_OTHER_PCT" "$RUN_ELAPSED")"
+        "$RUN_RETRANS" "$RUN_TICKS" "$((RUN_NS / 1000000))" "$RUN_NS_NOTE" "$RUN_SIPP_PCT" "$RUN_OTHER_PCT" "$RUN_ELAPSED")"
 }
 
 # Percentiles (p50 p99 max) of a column of numbers on stdin.
