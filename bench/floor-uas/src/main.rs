@@ -54,6 +54,12 @@ fn main() {
 fn serve(socket: &UdpSocket, listen: SocketAddr) -> ! {
     let fd = socket.as_raw_fd();
     let contact = format!("Contact: <sip:floor@{listen}>\r\n");
+    // What follows the Contact in a 200 to an INVITE, written once: the
+    // floor allocates nothing per call.
+    let invite_tail = format!(
+        "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}",
+        SDP.len()
+    );
     let mut bufs = vec![0u8; BATCH * SIZE];
     let mut out = Vec::with_capacity(2048);
     loop {
@@ -83,7 +89,12 @@ fn serve(socket: &UdpSocket, listen: SocketAddr) -> ! {
         let Ok(n) = usize::try_from(n) else { continue };
         for (i, msg) in msgs.iter().enumerate().take(n) {
             let len = (msg.msg_len as usize).min(SIZE);
-            if respond(&bufs[i * SIZE..i * SIZE + len], &contact, &mut out) {
+            if respond(
+                &bufs[i * SIZE..i * SIZE + len],
+                &contact,
+                &invite_tail,
+                &mut out,
+            ) {
                 // SAFETY: `out` and `names[i]` are valid for the lengths
                 // given; the kernel filled `msg_namelen`.
                 unsafe {
@@ -101,9 +112,10 @@ fn serve(socket: &UdpSocket, listen: SocketAddr) -> ! {
     }
 }
 
-/// Writes the 200 for `request` into `out`. False for an ACK (no response)
+/// Writes the 200 for `request` into `out`, ending with `contact` and, for
+/// an INVITE, `invite_tail` (its SDP body). False for an ACK (no response)
 /// and for a datagram that is not a request.
-fn respond(request: &[u8], contact: &str, out: &mut Vec<u8>) -> bool {
+fn respond(request: &[u8], contact: &str, invite_tail: &str, out: &mut Vec<u8>) -> bool {
     let Ok(text) = std::str::from_utf8(request) else {
         return false;
     };
@@ -134,8 +146,7 @@ fn respond(request: &[u8], contact: &str, out: &mut Vec<u8>) -> bool {
     }
     out.extend_from_slice(contact.as_bytes());
     if method == "INVITE" {
-        out.extend_from_slice(b"Content-Type: application/sdp\r\n");
-        out.extend_from_slice(format!("Content-Length: {}\r\n\r\n{SDP}", SDP.len()).as_bytes());
+        out.extend_from_slice(invite_tail.as_bytes());
     } else {
         out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
     }
