@@ -773,26 +773,33 @@ impl Driver {
     }
 
     async fn flush(&mut self) {
-        while let Some(out) = self.layer.poll_output() {
-            match out {
+        while let Some(mut out) = self.layer.poll_output() {
+            // Sent by reference: a message is not moved again on its way
+            // to the socket (each move copies 300 bytes).
+            match &mut out {
                 LayerOutput::Transmit {
                     id,
                     message,
                     peer,
                     retransmission,
                 } => {
-                    if retransmission {
+                    if *retransmission {
                         crate::telemetry::retransmission();
                     }
-                    self.transmit(Some(id), message, peer).await;
+                    let id = Some(*id);
+                    self.transmit(id, message, peer).await;
                 }
                 LayerOutput::Reply { message, peer } => {
-                    if let Message::Response(r) = &message {
+                    if let Message::Response(r) = &*message {
                         crate::telemetry::response_sent(r.status);
                     }
                     self.transmit(None, message, peer).await;
                 }
-                LayerOutput::Event(ev) => self.event(ev),
+                LayerOutput::Event(_) => {
+                    if let LayerOutput::Event(ev) = out {
+                        self.event(ev);
+                    }
+                }
             }
         }
     }
@@ -800,8 +807,8 @@ impl Driver {
     /// Sends inline when it cannot block for long (UDP, or an open
     /// connection); otherwise (a connection must be opened) in a task, so
     /// one slow peer never stalls the other transactions.
-    async fn transmit(&mut self, id: Option<TransactionId>, message: Message, peer: Peer) {
-        let (protocol, addr) = match &peer {
+    async fn transmit(&mut self, id: Option<TransactionId>, message: &mut Message, peer: &Peer) {
+        let (protocol, addr) = match peer {
             Peer::Server(o) => (o.protocol, o.source),
             Peer::Client(t) => (t.protocol, t.addr),
         };
@@ -821,8 +828,10 @@ impl Driver {
         } else {
             let commands = self.command_tx.clone();
             let transport = self.transport.clone();
+            // A copy for the task: this path opens a connection first.
+            let (mut message, peer) = (message.clone(), *peer);
             tokio::spawn(async move {
-                let result = send(&transport, message, peer).await;
+                let result = send(&transport, &mut message, &peer).await;
                 if let Err(e) = &result {
                     crate::telemetry::transport_error();
                     warn!(error = %e, "send failed");
@@ -936,21 +945,21 @@ fn final_status(tx: &crate::transaction::Transaction) -> Option<Option<StatusCod
 /// connection it went over.
 async fn send(
     transport: &TransportLayer,
-    message: Message,
-    peer: Peer,
+    message: &mut Message,
+    peer: &Peer,
 ) -> Result<Option<ConnectionId>, TransportError> {
     match (message, peer) {
         (Message::Response(resp), Peer::Server(origin)) => {
-            transport.send_response(&resp, Some(&origin)).await?;
+            transport.send_response(resp, Some(origin)).await?;
         }
-        (Message::Request(mut req), Peer::Client(target)) => {
+        (Message::Request(req), Peer::Client(target)) => {
             let options = SendOptions {
                 // The switch to TCP was decided before the transaction
                 // started (see `Endpoint::request`).
                 allow_tcp_fallback: false,
                 local: None,
             };
-            let sent = transport.send_request(&mut req, target, options).await?;
+            let sent = transport.send_request(req, *target, options).await?;
             return Ok(sent.connection);
         }
         (message, _) => {

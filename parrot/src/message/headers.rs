@@ -293,7 +293,18 @@ impl Headers {
     /// decoded headers are written where the shared copy is built.
     #[inline(always)]
     pub(crate) fn set_core(&mut self, core: CoreHeaders) {
-        self.core = Some(Arc::new(core));
+        // Allocated before it is filled: `Arc::new` builds its block on
+        // the stack and copies it in, a second copy of 700 bytes.
+        let mut shared = Arc::<CoreHeaders>::new_uninit();
+        self.core = Some(match Arc::get_mut(&mut shared) {
+            Some(slot) => {
+                slot.write(core);
+                // SAFETY: the value was written just above.
+                unsafe { shared.assume_init() }
+            }
+            // Never: a new `Arc` has no other owner.
+            None => Arc::new(core),
+        });
         self.replaced = None;
         self.valid = CORE_ALL;
     }

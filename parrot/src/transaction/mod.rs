@@ -270,10 +270,15 @@ impl OutputQueue {
         match &mut self.0 {
             Some(pending) => pending.rest.push_back(out),
             None => {
-                self.0 = Some(Box::new(Pending {
-                    first: out,
-                    rest: VecDeque::new(),
-                }));
+                // Allocated before it is filled: `Box::new` would build the
+                // output beside it first and copy it in (300 bytes).
+                self.0 = Some(Box::write(
+                    Box::new_uninit(),
+                    Pending {
+                        first: out,
+                        rest: VecDeque::new(),
+                    },
+                ));
             }
         }
     }

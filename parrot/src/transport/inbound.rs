@@ -22,28 +22,29 @@ pub(crate) enum Inbound {
 }
 
 /// Applies RFC 3261 §18.2.1 to a received message.
-pub(crate) fn classify(message: Message, origin: Origin) -> Inbound {
-    let message = match message {
-        Message::Request(mut req) => match stamp_top_via(&mut req.headers, origin.source) {
-            Ok(_) => Message::Request(req),
-            Err(error) => {
-                crate::telemetry::parse_failure();
-                warn!(peer = %origin.source, %error, "request with an unusable top Via");
-                return match error_response(&req.to_bytes(), &error) {
-                    Some(r) => Inbound::Reply(Box::new(r)),
-                    None => Inbound::Drop,
-                };
-            }
+pub(crate) fn classify(mut message: Message, origin: Origin) -> Inbound {
+    // Stamped in place: the message is moved only into its box below.
+    if let Message::Request(req) = &mut message
+        && let Err(error) = stamp_top_via(&mut req.headers, origin.source)
+    {
+        crate::telemetry::parse_failure();
+        warn!(peer = %origin.source, %error, "request with an unusable top Via");
+        return match error_response(&req.to_bytes(), &error) {
+            Some(r) => Inbound::Reply(Box::new(r)),
+            None => Inbound::Drop,
+        };
+    }
+    // Allocated before it is filled, so the message is copied once.
+    Inbound::Deliver(Box::write(
+        Box::new_uninit(),
+        Incoming {
+            message,
+            source: origin.source,
+            local: origin.local,
+            protocol: origin.protocol,
+            connection: origin.connection,
         },
-        m @ Message::Response(_) => m,
-    };
-    Inbound::Deliver(Box::new(Incoming {
-        message,
-        source: origin.source,
-        local: origin.local,
-        protocol: origin.protocol,
-        connection: origin.connection,
-    }))
+    ))
 }
 
 /// Handles a message that failed to parse: the error response for a
