@@ -773,9 +773,18 @@ impl Driver {
     }
 
     async fn flush(&mut self) {
-        while let Some(mut out) = self.layer.poll_output() {
-            // Sent by reference: a message is not moved again on its way
-            // to the socket (each move copies 300 bytes).
+        loop {
+            // Events go up at once; only what is sent is kept across the
+            // send's await, and sent by reference: a message is not moved
+            // again on its way to the socket (each move copies 300 bytes).
+            let mut out = match self.layer.poll_output() {
+                Some(LayerOutput::Event(ev)) => {
+                    self.event(ev);
+                    continue;
+                }
+                Some(out) => out,
+                None => break,
+            };
             match &mut out {
                 LayerOutput::Transmit {
                     id,
@@ -795,11 +804,8 @@ impl Driver {
                     }
                     self.transmit(None, message, peer).await;
                 }
-                LayerOutput::Event(_) => {
-                    if let LayerOutput::Event(ev) = out {
-                        self.event(ev);
-                    }
-                }
+                // Went up above.
+                LayerOutput::Event(_) => {}
             }
         }
     }

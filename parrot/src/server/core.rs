@@ -595,7 +595,7 @@ impl<H: UasHandler> Core<H> {
     ) {
         let span = tracing::Span::current();
         if self.inline {
-            let session = Box::pin(session::run(state, first, rx, tx).instrument(span));
+            let session = session::boxed(|| session::run(state, first, rx, tx).instrument(span));
             if let Some(report) = self.polled.start(id, session) {
                 self.finished(report);
             }

@@ -225,7 +225,7 @@ pub(crate) async fn run<H: UasHandler>(
 /// written straight into it: `Box::pin` makes it on the stack and copies
 /// it in (a request's path is 2 KB).
 #[inline(always)]
-fn boxed<F: Future>(make: impl FnOnce() -> F) -> Pin<Box<F>> {
+pub(super) fn boxed<F: Future>(make: impl FnOnce() -> F) -> Pin<Box<F>> {
     Box::into_pin(Box::write(Box::new_uninit(), make()))
 }
 
