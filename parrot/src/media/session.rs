@@ -29,13 +29,13 @@ use super::rtp::{PacketKind, RtpHeader, RtpPacket, classify};
 use super::wav::{self, WavEncoding, WavInfo};
 use super::{CLOCK_RATE, FRAME_SAMPLES};
 use crate::telemetry;
+use crate::transport::os_udp::OsUdpSocket;
 use crate::transport::recv_batch::Batch;
 use std::io::{Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, trace};
 
@@ -167,8 +167,8 @@ impl MediaSession {
         sockets: (std::net::UdpSocket, std::net::UdpSocket),
         params: MediaParams,
     ) -> Result<MediaSession, MediaError> {
-        let rtp = UdpSocket::from_std(sockets.0)?;
-        let rtcp = UdpSocket::from_std(sockets.1)?;
+        let rtp = OsUdpSocket::from_std(sockets.0)?;
+        let rtcp = OsUdpSocket::from_std(sockets.1)?;
         let local = rtp.local_addr()?;
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (digit_tx, digit_rx) = mpsc::unbounded_channel();
@@ -455,8 +455,8 @@ impl Recorder {
 }
 
 struct Task {
-    rtp: UdpSocket,
-    rtcp: UdpSocket,
+    rtp: OsUdpSocket,
+    rtcp: OsUdpSocket,
     params: MediaParams,
     law: G711,
     /// Whose packets we take and where ours go (symmetric RTP, RFC 4961).
@@ -499,8 +499,8 @@ struct Task {
 
 impl Task {
     fn new(
-        rtp: UdpSocket,
-        rtcp: UdpSocket,
+        rtp: OsUdpSocket,
+        rtcp: OsUdpSocket,
         params: MediaParams,
         digits: mpsc::UnboundedSender<Digit>,
         bridge_in: mpsc::Receiver<Frame>,

@@ -2,15 +2,15 @@
 //! network, behind one interface for the receive loop and the senders.
 
 use super::memory::MemorySocket;
+use super::os_udp::OsUdpSocket;
 use super::recv_batch::Batch;
 use std::io;
 use std::net::SocketAddr;
-use tokio::net::UdpSocket;
 
 /// A UDP listener's socket: the OS's, or one on a
 /// [`MemoryNetwork`](super::MemoryNetwork).
 pub(crate) enum DatagramSocket {
-    Os(UdpSocket),
+    Os(OsUdpSocket),
     Memory(MemorySocket),
 }
 
@@ -59,7 +59,7 @@ impl DatagramSocket {
 
     pub(crate) fn set_multicast_ttl_v4(&self, ttl: u32) {
         if let DatagramSocket::Os(s) = self {
-            let _ = s.set_multicast_ttl_v4(ttl);
+            let _ = s.std().set_multicast_ttl_v4(ttl);
         }
     }
 }

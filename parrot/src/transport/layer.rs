@@ -7,6 +7,7 @@ use super::config::TransportConfig;
 use super::connections::{ConnectionInfo, ConnectionState};
 use super::datagram::DatagramSocket;
 use super::error::TransportError;
+use super::os_udp::OsUdpSocket;
 use super::sent_by::SentByResolver;
 use super::shards::{ShardSetup, ShardSocket};
 use super::shared::{Shared, UdpEndpoint};
@@ -28,7 +29,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tracing::{Instrument, debug, warn};
 
@@ -87,7 +88,7 @@ impl Bound {
             socket2::SockRef::from(s).try_clone()
         }
         Ok(match self {
-            Bound::Udp(DatagramSocket::Os(s)) => ShardSocket::Udp(dup(s)?.into()),
+            Bound::Udp(DatagramSocket::Os(s)) => ShardSocket::Udp(dup(s.std())?.into()),
             Bound::Udp(DatagramSocket::Memory(_)) => {
                 return Err(io::Error::new(
                     io::ErrorKind::Unsupported,
@@ -105,7 +106,7 @@ impl Bound {
         Ok(match socket {
             ShardSocket::Udp(s) => (
                 Protocol::Udp,
-                Bound::Udp(DatagramSocket::Os(UdpSocket::from_std(s)?)),
+                Bound::Udp(DatagramSocket::Os(OsUdpSocket::from_std(s)?)),
             ),
             ShardSocket::Stream(protocol, l, tls) => {
                 let l = TcpListener::from_std(l)?;
@@ -131,9 +132,9 @@ async fn bind_one(
         }
         _ if config.memory.is_some() => Err(TransportError::Unsupported(protocol)),
         Protocol::Udp => {
-            let socket = UdpSocket::bind(addr).await?;
+            let socket = OsUdpSocket::bind(addr)?;
             if config.udp_socket_buffer > 0 {
-                let sock = socket2::SockRef::from(&socket);
+                let sock = socket2::SockRef::from(socket.std());
                 // Best effort: the OS may cap or refuse the size.
                 if let Err(error) = sock.set_recv_buffer_size(config.udp_socket_buffer) {
                     warn!(%addr, %error, "cannot set the UDP receive buffer size");

@@ -73,6 +73,7 @@ mod feedback;
 mod inbound;
 mod layer;
 mod memory;
+pub(crate) mod os_udp;
 mod progress;
 pub(crate) mod recv_batch;
 mod sent_by;

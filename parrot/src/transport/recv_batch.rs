@@ -7,13 +7,13 @@
 //! for the socket again. On Linux, `recvmmsg` asks for up to
 //! [`Batch::capacity`] datagrams at once: fewer back means the socket is
 //! empty, and tokio's readiness is cleared without another call (through
-//! `try_io`, which keeps the readiness when a new datagram's event came in
-//! meanwhile). Under load one call brings several datagrams. Elsewhere,
+//! [`OsUdpSocket::try_read`], which keeps the readiness when a new
+//! datagram's event came in meanwhile). Under load one call brings several datagrams. Elsewhere,
 //! `recv_from`, one datagram per call.
 
+use super::os_udp::OsUdpSocket;
 use std::io;
 use std::net::SocketAddr;
-use tokio::net::UdpSocket;
 
 /// The most datagrams one read asks for.
 pub(crate) const MAX_BATCH: usize = 16;
@@ -56,7 +56,7 @@ impl Batch {
     }
 
     /// Waits for the socket, then reads one datagram or more.
-    pub(crate) async fn receive(&mut self, socket: &UdpSocket) -> io::Result<()> {
+    pub(crate) async fn receive(&mut self, socket: &OsUdpSocket) -> io::Result<()> {
         loop {
             socket.readable().await?;
             match self.try_receive(socket) {
@@ -70,9 +70,9 @@ impl Batch {
     /// without waiting: `WouldBlock` when it holds none. Fewer datagrams
     /// than the capacity means the socket was emptied, and tokio will wait
     /// for it again.
-    pub(crate) fn try_receive(&mut self, socket: &UdpSocket) -> io::Result<()> {
+    pub(crate) fn try_receive(&mut self, socket: &OsUdpSocket) -> io::Result<()> {
         self.received.clear();
-        let read = socket.try_io(tokio::io::Interest::READABLE, || {
+        let read = socket.try_read(|socket| {
             self.read(socket)?;
             if self.received.len() < self.buffers.len() {
                 // The socket is empty: tokio may wait for it again.
@@ -109,7 +109,7 @@ impl Batch {
     }
 
     #[cfg(target_os = "linux")]
-    fn read(&mut self, socket: &UdpSocket) -> io::Result<()> {
+    fn read(&mut self, socket: &std::net::UdpSocket) -> io::Result<()> {
         use std::os::fd::AsRawFd;
         let count = self.buffers.len();
         // SAFETY: all-zero is a valid value of these plain C structs.
@@ -154,8 +154,8 @@ impl Batch {
     }
 
     #[cfg(not(target_os = "linux"))]
-    fn read(&mut self, socket: &UdpSocket) -> io::Result<()> {
-        let (len, from) = socket.try_recv_from(&mut self.buffers[0])?;
+    fn read(&mut self, socket: &std::net::UdpSocket) -> io::Result<()> {
+        let (len, from) = socket.recv_from(&mut self.buffers[0])?;
         self.received.push((len, from));
         // Never taken for "emptied" with one datagram in a batch of
         // several: tokio clears its readiness on a later WouldBlock.
@@ -199,10 +199,10 @@ mod tests {
 
     #[tokio::test]
     async fn one_datagram_or_several_with_their_sources_then_waits() {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let socket = OsUdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let to = socket.local_addr().unwrap();
-        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let a = OsUdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let b = OsUdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let mut batch = Batch::new(2, 2048);
 
         a.send_to(b"one", to).await.unwrap();
@@ -248,9 +248,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_batch_then_the_rest() {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let socket = OsUdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let to = socket.local_addr().unwrap();
-        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let a = OsUdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         for i in 0..20u8 {
             a.send_to(&[i], to).await.unwrap();
         }
@@ -266,11 +266,11 @@ mod tests {
 
     #[tokio::test]
     async fn ipv6_sources_and_long_datagrams_cut_to_the_buffer() {
-        let Ok(socket) = UdpSocket::bind("[::1]:0").await else {
+        let Ok(socket) = OsUdpSocket::bind("[::1]:0".parse().unwrap()) else {
             return; // no IPv6 loopback here
         };
         let to = socket.local_addr().unwrap();
-        let a = UdpSocket::bind("[::1]:0").await.unwrap();
+        let a = OsUdpSocket::bind("[::1]:0".parse().unwrap()).unwrap();
         a.send_to(&[7u8; 3000], to).await.unwrap();
         let mut batch = Batch::new(2, 2048);
         batch.receive(&socket).await.unwrap();
