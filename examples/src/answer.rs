@@ -79,10 +79,6 @@ impl Default for AnswerOptions {
 #[derive(Debug)]
 pub struct Answer {
     options: AnswerOptions,
-    /// The last SDP we sent in this call (for §8's `o=` versioning), as
-    /// text: a held call keeps a few hundred bytes instead of the parsed
-    /// form's many small allocations.
-    local: Option<Box<str>>,
     /// We sent an offer; the answer is due in the ACK.
     awaiting_answer: bool,
     answered_at: Option<Instant>,
@@ -93,7 +89,6 @@ impl Answer {
     pub fn new(options: AnswerOptions) -> Self {
         Answer {
             options,
-            local: None,
             awaiting_answer: false,
             answered_at: None,
         }
@@ -115,7 +110,7 @@ impl Answer {
                 tokio::time::sleep(self.options.ring_delay).await;
             }
         }
-        let sdp = self.local_sdp(req)?;
+        let sdp = self.local_sdp(req, cx.local_sdp().map(|b| &b[..]))?;
         self.answered_at.get_or_insert_with(Instant::now);
         Ok(req.reply(StatusCode::OK).sdp(sdp))
     }
@@ -174,26 +169,22 @@ impl Answer {
 
 impl Answer {
     /// The SDP for our 200: an answer to the request's offer or, without
-    /// one, an offer; continuing the call's earlier SDP if any.
-    fn local_sdp(&mut self, req: &Request) -> Result<String, Response> {
+    /// one, an offer; continuing `previous`, the call's SDP in force on
+    /// our side, if any. The runtime keeps that one
+    /// ([`Context::local_sdp`]), so a held call holds no copy of its own.
+    fn local_sdp(&mut self, req: &Request, previous: Option<&[u8]>) -> Result<String, Response> {
         let ip = media_ip(req, self.options.media_ip);
         let (mut sdp, is_offer) = match negotiate(req, ip, self.options.media_port)? {
             Negotiated::Answer(sdp) => (sdp, false),
             Negotiated::Offer(sdp) => (sdp, true),
         };
         // We wrote the previous one, so it parses.
-        let previous = self
-            .local
-            .as_deref()
-            .and_then(|t| SessionDescription::from_bytes(t.as_bytes()).ok());
-        if let Some(previous) = &previous {
-            sdp.continue_from(previous);
+        if let Some(previous) = previous.and_then(|t| SessionDescription::from_bytes(t).ok()) {
+            sdp.continue_from(&previous);
         }
         self.awaiting_answer = is_offer;
         // `to_text` rather than `to_string`: one allocation, no formatter.
-        let text = sdp.to_text();
-        self.local = Some(text.as_str().into());
-        Ok(text)
+        Ok(sdp.to_text())
     }
 }
 
