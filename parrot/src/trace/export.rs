@@ -2,12 +2,12 @@
 //! Kamailio with sipcapture) over UDP, from a background task.
 
 use super::hep::HepPacket;
+use crate::transport::os_udp::OsUdpSocket;
 use crate::transport::{MessageObserver, TappedMessage};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tracing::{debug, warn};
@@ -193,7 +193,9 @@ async fn send_loop(
     } else {
         (Ipv6Addr::UNSPECIFIED, 0).into()
     };
-    let socket = match UdpSocket::bind(any).await {
+    // Registered for reading only: a send-only socket gains nothing from
+    // the write-space event each packet sent raises (see `os_udp`).
+    let socket = match OsUdpSocket::bind(any) {
         Ok(s) => s,
         Err(error) => {
             warn!(%error, %collector, "cannot open a socket for HEP capture; not sending");
@@ -223,6 +225,7 @@ mod tests {
     use super::*;
     use crate::transport::{Direction, Protocol};
     use std::time::SystemTime;
+    use tokio::net::UdpSocket;
 
     fn message(data: &[u8]) -> TappedMessage<'_> {
         TappedMessage {

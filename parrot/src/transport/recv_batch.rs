@@ -8,8 +8,8 @@
 //! [`Batch::capacity`] datagrams at once: fewer back means the socket is
 //! empty, and tokio's readiness is cleared without another call (through
 //! [`OsUdpSocket::try_read`], which keeps the readiness when a new
-//! datagram's event came in meanwhile). Under load one call brings several datagrams. Elsewhere,
-//! `recv_from`, one datagram per call.
+//! datagram's event came in meanwhile). Under load one call brings several
+//! datagrams. Elsewhere, `recv_from`, one datagram per call.
 
 use super::os_udp::OsUdpSocket;
 use std::io;
