@@ -108,8 +108,9 @@ async fn a_held_call_costs_little_memory() {
     // session timer (RFC 4028), the timer and its entry in the core's
     // timer table: measured 1809 B without the timer, 2097 B with it;
     // 2020 B once the dialog's addresses sat in exact-length buffers;
-    // 1866 B once the example kept no copy of the SDP the runtime keeps.
-    const BUDGET: isize = 2000;
+    // 1866 B once the example kept no copy of the SDP the runtime keeps;
+    // 1705 B once the timer table named a dialog by its hash, not its id.
+    const BUDGET: isize = 1850;
     assert!(
         per_call <= BUDGET,
         "a held call costs {per_call} B of heap, over its budget of {BUDGET} B"

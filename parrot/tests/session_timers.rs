@@ -103,6 +103,45 @@ async fn a_refresh_by_the_caller_pushes_the_end_back() {
     assert!(at.abs_diff(105_000) < 100, "BYE after {at} ms");
 }
 
+/// Several parked calls, each with its own session end: every BYE comes
+/// at its own call's end, in its own dialog (the core's timer table names
+/// a parked dialog by its hash and its timer key).
+#[tokio::test(start_paused = true)]
+async fn parked_calls_each_end_at_their_own_time() {
+    let addr = server(Some(Duration::from_secs(90))).await;
+    let start = Instant::now();
+    let mut callers = Vec::new();
+    for n in 0..3 {
+        let mut c = Caller::new(addr, &format!("st-many-{n}")).await;
+        c.common = "Allow: INVITE, ACK, BYE, UPDATE\r\n".into();
+        let (_, tag) = call(&mut c, "Supported: timer\r\n").await;
+        callers.push((c, tag));
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+    // The middle call refreshes at 45 s: its end moves from 70 s to 105 s.
+    tokio::time::sleep_until(start + Duration::from_secs(45)).await;
+    let (c, tag) = &mut callers[1];
+    let update = c.text(
+        "UPDATE",
+        "bob",
+        tag,
+        "Supported: timer\r\nSession-Expires: 90;refresher=uac\r\n",
+        "",
+    );
+    c.send(&update).await;
+    c.expect(StatusCode::OK, "UPDATE").await;
+    // Ends (BYE at 60 s after the last refresh, §10): 60, 105 and 80 s.
+    for (n, end) in [(0usize, 60_000u128), (2, 80_000), (1, 105_000)] {
+        let (c, _) = &mut callers[n];
+        let bye = c.recv_request().await.expect("a BYE");
+        assert_eq!(bye.method, Method::Bye);
+        assert_eq!(bye.headers.call_id().unwrap(), c.call.as_str());
+        let at = (Instant::now() - start).as_millis();
+        assert!(at.abs_diff(end) < 100, "call {n}: BYE after {at} ms");
+        c.answer(&bye, StatusCode::OK, "", "").await;
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_server_refreshes_by_update_when_it_is_the_refresher() {
     let addr = server(None).await;

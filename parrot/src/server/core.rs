@@ -8,6 +8,7 @@
 //! dialog is kept here as data and woken by its next request or event.
 
 use super::admission::{Admission, LossFeedback, OverloadConfig, ServerStats, ShedLog};
+use super::dialog_table::DialogTable;
 use super::handler::UasHandler;
 use super::inbox::{Aside, DialogCommand, Inbox, ProxiedDialog};
 use super::polled::{self, PolledSessions, Report};
@@ -94,7 +95,7 @@ pub(crate) struct Core<H: UasHandler> {
     limits: Limits,
     shared: Arc<Shared<H::Event>>,
     /// Dialogs by dialog id (local tag = our To tag).
-    dialogs: KeyedMap<DialogId, Slot<H>>,
+    dialogs: DialogTable<Slot<H>>,
     /// Pending INVITE transactions, to deliver their CANCEL notification.
     invites: KeyedMap<TransactionId, DialogId>,
     /// Application events sent through dialog handles, what the runtime
@@ -123,8 +124,10 @@ pub(crate) struct Core<H: UasHandler> {
     admitted: u64,
     /// When parked dialogs' session timers need them (RFC 4028), in
     /// order; a numbered key so that two dialogs may share an instant.
-    /// Only parked dialogs have an entry: waking one removes it.
-    wakeups: BTreeMap<(Instant, u64), DialogId>,
+    /// Only parked dialogs have an entry: waking one removes it. The
+    /// value is the dialog's hash in `dialogs`, where the parked dialog
+    /// with this key is found (a copy of its id would take 96 bytes).
+    wakeups: BTreeMap<(Instant, u64), u64>,
     wakeup_seq: u64,
     /// Whether the core polls the sessions itself (on the current-thread
     /// scheduler; see `Core::start_session`).
@@ -214,7 +217,7 @@ impl<H: UasHandler> Core<H> {
             endpoint,
             events,
             factory,
-            dialogs: KeyedMap::default(),
+            dialogs: DialogTable::default(),
             invites: KeyedMap::default(),
             done_tx,
             done_rx,
@@ -352,7 +355,7 @@ impl<H: UasHandler> Core<H> {
     /// shrinks to twice its length (checked here, every few seconds, not
     /// on every removal). Also logs the shed summary if one is due.
     fn sweep(&mut self) {
-        shrink_map(&mut self.dialogs);
+        self.dialogs.shrink();
         shrink_map(&mut self.invites);
         shrink_map(&mut self.proxied);
         self.shed_log.flush(Instant::now().into_std());
@@ -426,7 +429,9 @@ impl<H: UasHandler> Core<H> {
             self.live = self.live.saturating_sub(1);
             return;
         };
-        let Some(slot) = self.dialogs.get_mut(&id) else {
+        // Its hash names it in the timer table if it parks with a timer.
+        let hash = self.dialogs.hash_of(&id);
+        let Some(slot) = self.dialogs.get_mut_hashed(hash, &id) else {
             self.live = self.live.saturating_sub(1);
             return;
         };
@@ -471,7 +476,7 @@ impl<H: UasHandler> Core<H> {
                         (at, self.wakeup_seq)
                     });
                     if let Some(key) = state.wakeup {
-                        self.wakeups.insert(key, id);
+                        self.wakeups.insert(key, hash);
                     }
                     if let Slot::Running { inbox, .. } =
                         std::mem::replace(slot, Slot::Parked(state))
@@ -515,7 +520,17 @@ impl<H: UasHandler> Core<H> {
             if entry.key().0 > now {
                 break;
             }
-            due.push(entry.remove());
+            let (key, hash) = entry.remove_entry();
+            // The parked dialog that holds this (unique) key; its key is
+            // cleared, as `deliver` would when it wakes it.
+            let found = self.dialogs.find_by_hash(
+                hash,
+                |slot| matches!(slot, Slot::Parked(state) if state.wakeup == Some(key)),
+            );
+            if let Some((id, Slot::Parked(state))) = found {
+                state.wakeup = None;
+                due.push(id.clone());
+            }
         }
         for id in due {
             let _ = self.deliver(&id, Inbox::Timer);

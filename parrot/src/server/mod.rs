@@ -37,6 +37,7 @@ mod catch;
 mod contacts;
 mod core;
 mod dialog_handle;
+mod dialog_table;
 mod duties;
 mod error;
 mod exporter;
