@@ -150,6 +150,67 @@ mod tests {
         assert!(t.find_by_hash(hash, |v| *v == 30).is_none());
     }
 
+    /// One step of the model test: which dialog (of a few) and what to
+    /// do with it.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u16, u32),
+        Remove(u16),
+        Find(u16),
+        Shrink,
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        // Enough keys for the table to grow past the size where it
+        // shrinks, and values that name their key (as a parked dialog's
+        // unique timer key does), so that a test on the value picks one.
+        prop_oneof![
+            3 => (0u16..300, any::<u16>())
+                .prop_map(|(k, v)| Op::Insert(k, u32::from(k) << 16 | u32::from(v))),
+            3 => (0u16..300).prop_map(Op::Remove),
+            2 => (0u16..300).prop_map(Op::Find),
+            1 => Just(Op::Shrink),
+        ]
+    }
+
+    proptest::proptest! {
+        /// The table agrees with a `HashMap` under any sequence of
+        /// inserts, removals and shrinks; an entry is found by its hash
+        /// and its value exactly when the map has it.
+        #[test]
+        fn the_table_behaves_as_a_map(ops in proptest::collection::vec(op(), 0..1200)) {
+            let mut t = DialogTable::default();
+            let mut model = std::collections::HashMap::new();
+            for op in ops {
+                match op {
+                    Op::Insert(k, v) => {
+                        proptest::prop_assert_eq!(
+                            t.insert(id(k.into()), v),
+                            model.insert(k, v)
+                        );
+                    }
+                    Op::Remove(k) => {
+                        proptest::prop_assert_eq!(t.remove(&id(k.into())), model.remove(&k));
+                    }
+                    Op::Find(k) => {
+                        let want = model.get(&k).copied();
+                        let hash = t.hash_of(&id(k.into()));
+                        let found = t
+                            .find_by_hash(hash, |v| Some(*v) == want)
+                            .map(|(key, v)| (key.clone(), *v));
+                        proptest::prop_assert_eq!(found, want.map(|v| (id(k.into()), v)));
+                    }
+                    Op::Shrink => t.shrink(),
+                }
+                proptest::prop_assert_eq!(t.len(), model.len());
+            }
+            for (k, v) in &model {
+                proptest::prop_assert_eq!(t.get(&id((*k).into())), Some(v));
+            }
+        }
+    }
+
     #[test]
     fn a_table_far_below_its_capacity_shrinks() {
         let mut t = DialogTable::default();
