@@ -10,7 +10,7 @@
 //! as written so that output reproduces input.
 
 use super::error::ParseError;
-use super::grammar::{is_token, is_token_byte, quote, skip_ws, split_quoted, trim_ws, unquote};
+use super::grammar::{is_token, is_token_byte, is_ws, quote, split_quoted, trim_ws, unquote};
 use super::text::Text;
 use std::borrow::Cow;
 use std::fmt;
@@ -196,40 +196,62 @@ impl<S: ParamSyntax> Params<S> {
     }
 }
 
+/// A byte of an unquoted `gen-value` (RFC 3261 §25.1: token / host, whose
+/// IPv6 reference adds `[`, `]` and `:`).
+fn is_gen_value_byte(b: u8) -> bool {
+    is_token_byte(b) || matches!(b, b'[' | b']' | b':')
+}
+
 impl Params<HeaderSyntax> {
     /// Parses parameters from `s`, a sub-slice of `src`, which must be empty
     /// or start with `;` (after optional whitespace). Stops at the first
     /// character that cannot continue a parameter list (e.g. `,` or `?`) and
     /// returns the rest.
+    ///
+    /// One pass of index loops over the bytes: this runs for the Via,
+    /// From and To of every message, where iterator adapters cost several
+    /// times the scan itself.
     pub fn parse<'s>(src: &Text, s: &'s str) -> Result<(Params, &'s str), ParseError> {
+        let b = s.as_bytes();
+        let ws = |mut i: usize| {
+            while i < b.len() && is_ws(b[i]) {
+                i += 1;
+            }
+            i
+        };
         let mut list = Vec::new();
-        let mut rest = skip_ws(s);
-        while let Some(r) = rest.strip_prefix(';') {
-            let r = skip_ws(r);
-            let name_len = r.bytes().take_while(|&b| is_token_byte(b)).count();
-            if name_len == 0 {
+        let mut i = ws(0);
+        while b.get(i) == Some(&b';') {
+            i = ws(i + 1);
+            let name_start = i;
+            while i < b.len() && is_token_byte(b[i]) {
+                i += 1;
+            }
+            if i == name_start {
                 return Err(ParseError::header("parameter", "empty parameter name"));
             }
-            let name = src.slice_ref(&r[..name_len]);
-            let mut r = skip_ws(&r[name_len..]);
+            // Token bytes are ASCII: every cut here is a char boundary.
+            let name = src.slice_ref(&s[name_start..i]);
+            i = ws(i);
             let mut value = None;
-            if let Some(v) = r.strip_prefix('=') {
-                let v = skip_ws(v);
-                let (val, after) = if v.starts_with('"') {
-                    split_quoted(v)?
+            if b.get(i) == Some(&b'=') {
+                i = ws(i + 1);
+                let val = if b.get(i) == Some(&b'"') {
+                    let (val, after) = split_quoted(&s[i..])?;
+                    i = s.len() - after.len();
+                    val
                 } else {
                     // gen-value = token / host; host may be an IPv6 reference.
-                    let len = v
-                        .bytes()
-                        .take_while(|&b| is_token_byte(b) || matches!(b, b'[' | b']' | b':'))
-                        .count();
-                    (&v[..len], &v[len..])
+                    let start = i;
+                    while i < b.len() && is_gen_value_byte(b[i]) {
+                        i += 1;
+                    }
+                    &s[start..i]
                 };
                 if val.is_empty() {
                     return Err(ParseError::header("parameter", "empty parameter value"));
                 }
                 value = Some(src.slice_ref(val));
-                r = after;
             }
             if list.capacity() == 0 {
                 // Most lists hold one or two parameters (`;tag=`,
@@ -238,9 +260,9 @@ impl Params<HeaderSyntax> {
                 list = Vec::with_capacity(2);
             }
             list.push(Param::new(name, value));
-            rest = skip_ws(r);
+            i = ws(i);
         }
-        Ok((Params { list }, rest))
+        Ok((Params { list }, &s[i..]))
     }
 
     /// Parses a whole string of parameters; anything left over is an error.
