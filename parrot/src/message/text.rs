@@ -12,7 +12,11 @@ use std::ops::Deref;
 /// Longest text kept inline: copying this many bytes is cheaper than the
 /// atomic reference count a shared slice costs to take and to drop, and
 /// most SIP tokens (tags, branches, hosts, parameter names) are this short.
-const INLINE: usize = 22;
+/// 23 is the most that keeps a `Text` at 32 bytes: the length and the
+/// bytes fill the three words beside the shared form's vtable pointer, in
+/// whose niche the enum keeps its variant (see the `stays_four_words`
+/// test).
+const INLINE: usize = 23;
 
 /// An immutable UTF-8 string that shares its storage with the buffer it was
 /// parsed from (or, when short, holds its bytes inline). Cloning and
@@ -257,6 +261,17 @@ impl fmt::Debug for Text {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stays_four_words() {
+        // Every header, parameter and URI part holds one or more: a larger
+        // `INLINE` must not make them larger.
+        assert_eq!(std::mem::size_of::<Text>(), 32);
+        let text = Text::copy_of(&"x".repeat(INLINE));
+        assert!(matches!(text.0, Repr::Inline { .. }));
+        let text = Text::copy_of(&"x".repeat(INLINE + 1));
+        assert!(matches!(text.0, Repr::Shared(_)));
+    }
 
     #[test]
     fn slice_ref_shares_storage() {

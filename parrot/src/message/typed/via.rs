@@ -618,7 +618,7 @@ mod tests {
     #[test]
     fn shares_storage() {
         // A transport name long enough not to be copied inline.
-        let src = Text::from("SIP/2.0/XYZ-LONG-TRANSPORT-NAME example.com;branch=z9hG4bK1");
+        let src = Text::from("SIP/2.0/XYZ-QUITE-LONG-TRANSPORT-NAME example.com;branch=z9hG4bK1");
         let v = Via::decode(&src, &src).unwrap();
         let Transport::Other(t) = &v.transport else {
             panic!()
