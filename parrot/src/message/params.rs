@@ -10,7 +10,7 @@
 //! as written so that output reproduces input.
 
 use super::error::ParseError;
-use super::grammar::{is_token, is_token_byte, is_ws, quote, split_quoted, trim_ws, unquote};
+use super::grammar::{is_token, is_token_byte, quote, skip_ws, split_quoted, trim_ws, unquote};
 use super::text::Text;
 use std::borrow::Cow;
 use std::fmt;
@@ -213,12 +213,9 @@ impl Params<HeaderSyntax> {
     /// times the scan itself.
     pub fn parse<'s>(src: &Text, s: &'s str) -> Result<(Params, &'s str), ParseError> {
         let b = s.as_bytes();
-        let ws = |mut i: usize| {
-            while i < b.len() && is_ws(b[i]) {
-                i += 1;
-            }
-            i
-        };
+        // Where the whitespace from `i` ends (`i` is always at an ASCII
+        // byte or the end, a char boundary).
+        let ws = |i: usize| s.len() - skip_ws(&s[i..]).len();
         let mut list = Vec::new();
         let mut i = ws(0);
         while b.get(i) == Some(&b';') {
