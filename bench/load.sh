@@ -36,8 +36,14 @@
 # profile of the parrot server at 1000 calls/s.
 #
 # usage: bench/load.sh [--quick] [--no-parser] [--no-install] [--profile]
-#                      [--no-profile] [--out DIR] [--servers "parrot kamailio rsipstack"]
+#                      [--no-profile] [--no-pgo] [--out DIR]
+#                      [--servers "parrot kamailio rsipstack"]
 #   --quick       short runs (a smoke test of the harness; rough numbers)
+#   --no-pgo      plain release builds of both Rust servers; by default both
+#                 are built profile-guided (bench/pgo.sh: the same training,
+#                 20000 SIPp uac calls at 2000/s on the server's CPU, for
+#                 each; rsipstack trained on both of its runtimes), the
+#                 build a deployment that cares about CPU would use
 #   --out DIR     where logs and results go (default: target/load-bench/<UTC time>)
 # The tables go to stdout and to DIR/PERFORMANCE.md; a standard run (all
 # three servers, no --quick, no knob set) also copies it to bench/PERFORMANCE.md.
@@ -71,6 +77,7 @@ QUICK=0
 PARSER=1
 INSTALL=1
 PROFILE=auto
+PGO=1
 OUT=""
 SERVERS=${SERVERS:-"parrot kamailio rsipstack"}
 while [ $# -gt 0 ]; do
@@ -80,6 +87,7 @@ while [ $# -gt 0 ]; do
         --no-install) INSTALL=0 ;;
         --profile) PROFILE=1 ;;
         --no-profile) PROFILE=0 ;;
+        --no-pgo) PGO=0 ;;
         --out) OUT=$2; shift ;;
         --servers) SERVERS=$2; shift ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -91,7 +99,7 @@ done
 # Any measurement knob set: not the standard run (bench/PERFORMANCE.md is
 # only rewritten by a standard one).
 CUSTOM=0
-[ -z "${PARROT_ARGS:-}${CPU_RATES:-}${CPU_SECONDS:-}${CPU_REPEAT:-}${LAT_RATE:-}${LAT_SECONDS:-}${STEP_RATES:-}${STEP_SECONDS:-}${HOLD_COUNTS:-}${HOLD_RATE:-}${HOLD_LATE:-}${PHASES:-}${SERVER_CPU:-}${RSUAS_RUNTIME:-}${CPU_CONFIGS:-}${CPU_FLOOR:-}" ] || CUSTOM=1
+[ -z "${PARROT_ARGS:-}${CPU_RATES:-}${CPU_SECONDS:-}${CPU_REPEAT:-}${LAT_RATE:-}${LAT_SECONDS:-}${STEP_RATES:-}${STEP_SECONDS:-}${HOLD_COUNTS:-}${HOLD_RATE:-}${HOLD_LATE:-}${PHASES:-}${SERVER_CPU:-}${RSUAS_RUNTIME:-}${CPU_CONFIGS:-}${CPU_FLOOR:-}" ] && [ "$PGO" = 1 ] || CUSTOM=1
 PHASES=${PHASES:-"cpu latency steps memory"}
 for p in $PHASES; do
     case "$p" in
@@ -192,21 +200,42 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 PARROT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
 git -C "$ROOT" diff --quiet HEAD -- parrot parrot-macros examples 2>/dev/null || PARROT_REV+="+changes"
+# pgo_build LOG_NAME PGO_ARGS...: bench/pgo.sh, its output in the log.
+pgo_build() {
+    local name=$1
+    shift
+    local install=()
+    [ "$INSTALL" = 0 ] || install=(--install)
+    "$HERE/pgo.sh" --cpu "$SERVER_CPU" --calls 20000 --rate 2000 "${install[@]}" "$@" \
+        >"$OUT/build-$name.log" 2>&1 || { tail -30 "$OUT/build-$name.log" >&2; exit 1; }
+}
+# PARROT_BIN: benchmark another build of the answer server (same CLI:
+# --listen ADDR), e.g. to compare a fix against the example.
 if [ -n "${PARROT_BIN:-}" ]; then
     log "parrot: using PARROT_BIN=$PARROT_BIN (not building the workspace)"
+    ANSWER_BIN=$PARROT_BIN
+elif [ "$PGO" = 1 ]; then
+    log "building parrot's answer example (release, profile-guided: bench/pgo.sh)"
+    ANSWER_BIN="$OUT/bin/answer"
+    pgo_build parrot --package examples --bin answer --out "$ANSWER_BIN"
 else
     log "building parrot's answer example (release)"
     (cd "$ROOT" && cargo build --release -p examples --bin answer) >"$OUT/build-parrot.log" 2>&1 ||
         { tail -30 "$OUT/build-parrot.log" >&2; exit 1; }
+    ANSWER_BIN="$ROOT/target/release/answer"
 fi
-log "building bench/rsipstack-uas (release)"
-(cd "$HERE/rsipstack-uas" && cargo build --release) >"$OUT/build-rsipstack.log" 2>&1 ||
-    { tail -30 "$OUT/build-rsipstack.log" >&2; exit 1; }
-# PARROT_BIN: benchmark another build of the answer server (same CLI:
-# --listen ADDR), e.g. to compare a fix against the example.
-ANSWER_BIN=${PARROT_BIN:-"$ROOT/target/release/answer"}
 [ -x "$ANSWER_BIN" ] || { echo "no executable $ANSWER_BIN" >&2; exit 1; }
-RSUAS_BIN="$HERE/rsipstack-uas/target/release/rsipstack-uas"
+if [ "$PGO" = 1 ]; then
+    log "building bench/rsipstack-uas (release, profile-guided: bench/pgo.sh, both runtimes)"
+    RSUAS_BIN="$OUT/bin/rsipstack-uas"
+    pgo_build rsipstack --dir "$HERE/rsipstack-uas" --bin rsipstack-uas --out "$RSUAS_BIN" \
+        --train-env RSUAS_RUNTIME=multi-thread --train-env RSUAS_RUNTIME=current-thread
+else
+    log "building bench/rsipstack-uas (release)"
+    (cd "$HERE/rsipstack-uas" && cargo build --release) >"$OUT/build-rsipstack.log" 2>&1 ||
+        { tail -30 "$OUT/build-rsipstack.log" >&2; exit 1; }
+    RSUAS_BIN="$HERE/rsipstack-uas/target/release/rsipstack-uas"
+fi
 FLOOR_BIN="$HERE/floor-uas/target/release/floor-uas"
 case " $CPU_SERVERS " in *" floor "*)
     log "building bench/floor-uas (release)"
@@ -576,7 +605,12 @@ release_profile() {
         "$(kamailio -v 2>/dev/null | awk '/^version:/ { print $2, $3; exit }') (tm stateful UAS, $KAM_CHILDREN UDP children, -m $KAM_SHM_MB -M $KAM_PKG_MB);" \
         "rsipstack $(awk '/^name = "rsipstack"/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$HERE/rsipstack-uas/Cargo.lock" 2>/dev/null);" \
         "$(sipp -v 2>/dev/null | awk '/SIPp v/ { print $1, $2; exit }')."
-    echo "Release profiles (lto, codegen-units): parrot $(release_profile "$ROOT/Cargo.toml"); rsipstack UAS $(release_profile "$HERE/rsipstack-uas/Cargo.toml"); Kamailio: Debian's build."
+    pgo_note=""
+    [ "$PGO" = 0 ] || pgo_note=", profile-guided"
+    parrot_note=$pgo_note
+    [ -z "${PARROT_BIN:-}" ] || parrot_note=" (PARROT_BIN: as it was built)"
+    echo "Release profiles (lto, codegen-units): parrot $(release_profile "$ROOT/Cargo.toml")$parrot_note; rsipstack UAS $(release_profile "$HERE/rsipstack-uas/Cargo.toml")$pgo_note; Kamailio: Debian's build."
+    [ "$PGO" = 0 ] || echo "Profile-guided builds (bench/pgo.sh): each Rust server built instrumented, trained with 20000 calls of SIPp's built-in uac at 2000/s on CPU $SERVER_CPU (rsipstack once on each of its runtimes, the profiles merged), and built again with the profile; the same training for both."
     echo "Messages per call: Kamailio 5 (INVITE, 200, ACK, BYE, 200); rsipstack 6 (+100 Trying); parrot 5 (the answer example rings only with a ring delay; it has none here)."
     case " $CPU_SERVERS " in *" kamailio-8 "* | *" rsipstack-ct "*)
         echo "CPU phase only: kamailio-8 is Kamailio with its default 8 UDP children (kamailio: $KAM_CHILDREN), rsipstack-ct is rsipstack on tokio's current-thread runtime (rsipstack: ${RSUAS_RUNTIME:-multi-thread}); each CPU target is taken against the cheaper configuration of its reference." ;;
