@@ -46,7 +46,8 @@
 #                 build a deployment that cares about CPU would use
 #   --out DIR     where logs and results go (default: target/load-bench/<UTC time>)
 # The tables go to stdout and to DIR/PERFORMANCE.md; a standard run (all
-# three servers, no --quick, no knob set) also copies it to bench/PERFORMANCE.md.
+# three servers, no --quick, no --no-pgo, no knob set) also copies it to
+# bench/PERFORMANCE.md.
 # Knobs (environment): CPU_RATES, CPU_SECONDS, CPU_REPEAT, LAT_RATE,
 # LAT_SECONDS, STEP_RATES, STEP_SECONDS, HOLD_COUNTS, HOLD_RATE, HOLD_LATE,
 # KAM_CHILDREN, KAM_SHM_MB, KAM_PKG_MB, SERVER_CPU (default 1),
@@ -610,7 +611,9 @@ release_profile() {
     parrot_note=$pgo_note
     [ -z "${PARROT_BIN:-}" ] || parrot_note=" (PARROT_BIN: as it was built)"
     echo "Release profiles (lto, codegen-units): parrot $(release_profile "$ROOT/Cargo.toml")$parrot_note; rsipstack UAS $(release_profile "$HERE/rsipstack-uas/Cargo.toml")$pgo_note; Kamailio: Debian's build."
-    [ "$PGO" = 0 ] || echo "Profile-guided builds (bench/pgo.sh): each Rust server built instrumented, trained with 20000 calls of SIPp's built-in uac at 2000/s on CPU $SERVER_CPU (rsipstack once on each of its runtimes, the profiles merged), and built again with the profile; the same training for both."
+    trained="each Rust server"
+    [ -z "${PARROT_BIN:-}" ] || trained="the rsipstack UAS (parrot: PARROT_BIN)"
+    [ "$PGO" = 0 ] || echo "Profile-guided builds (bench/pgo.sh): $trained built instrumented, trained with 20000 calls of SIPp's built-in uac at 2000/s on CPU $SERVER_CPU (rsipstack once on each of its runtimes, the profiles merged), and built again with the profile; the same training for both."
     echo "Messages per call: Kamailio 5 (INVITE, 200, ACK, BYE, 200); rsipstack 6 (+100 Trying); parrot 5 (the answer example rings only with a ring delay; it has none here)."
     case " $CPU_SERVERS " in *" kamailio-8 "* | *" rsipstack-ct "*)
         echo "CPU phase only: kamailio-8 is Kamailio with its default 8 UDP children (kamailio: $KAM_CHILDREN), rsipstack-ct is rsipstack on tokio's current-thread runtime (rsipstack: ${RSUAS_RUNTIME:-multi-thread}); each CPU target is taken against the cheaper configuration of its reference." ;;
