@@ -41,7 +41,9 @@ done
 cargo build --release -q -p examples --bin answer
 bin=${CARGO_TARGET_DIR:-target}/release/answer
 tmp=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+port=$(free_udp_port)
 # The first CPU of this process's affinity list ("0-1", "2,5").
 SERVER_CPU=${SERVER_CPU:-$(grep Cpus_allowed_list /proc/self/status | awk '{print $2}' | cut -d, -f1 | cut -d- -f1)}
 pin=(taskset -c "$SERVER_CPU")

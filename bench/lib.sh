@@ -230,6 +230,11 @@ require_certificate = no
 CFG
 }
 
+# A UDP port on 127.0.0.1 that is free now (the kernel's choice).
+free_udp_port() {
+    python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
 # ---------------------------------------------------------------------------
 # Set-up.
 SUDO=""

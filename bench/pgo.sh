@@ -61,7 +61,13 @@ done
 # Absolute: rustc and the trained server resolve the profile paths from
 # their own working directories.
 DIR=$(cd "$DIR" && pwd)
-log() { printf '[pgo %s] %s\n' "$BIN" "$*" >&2; }
+# log, SUDO, install_missing, require_tools, free_udp_port, and cleanup of
+# the processes recorded in PIDS.
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
+LOG_TAG="pgo $BIN"
+tmp=$(mktemp -d)
+trap 'cleanup; rm -rf "$tmp"' EXIT
 
 # rustc writes profiles in its LLVM's format: only an llvm-profdata of the
 # same major version reads them.
@@ -81,21 +87,13 @@ find_profdata() {
     return 1
 }
 if ! PROFDATA=$(find_profdata); then
-    if [ "$INSTALL" = 1 ]; then
-        SUDO=""
-        [ "$(id -u)" = 0 ] || SUDO=sudo
-        log "installing llvm-$LLVM_MAJOR (llvm-profdata for rustc's LLVM $LLVM_MAJOR)"
-        $SUDO apt-get update >&2
-        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y "llvm-$LLVM_MAJOR" >&2
-    fi
+    [ "$INSTALL" = 0 ] || install_missing "llvm-profdata-$LLVM_MAJOR:llvm-$LLVM_MAJOR" >&2
     PROFDATA=$(find_profdata) || {
         echo "pgo.sh: no llvm-profdata of LLVM $LLVM_MAJOR (rustc's): install llvm-$LLVM_MAJOR or rustup's llvm-tools, or pass --install" >&2
         exit 1
     }
 fi
-for tool in sipp python3; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "pgo.sh: $tool is needed" >&2; exit 1; }
-done
+require_tools sipp python3
 
 WORK=$DIR/target/pgo
 RAW=$WORK/raw
@@ -104,35 +102,24 @@ mkdir -p "$RAW"
 pkg=()
 [ -z "$PACKAGE" ] || pkg=(-p "$PACKAGE")
 
-SERVER_PID=""
-cleanup() {
-    if [ -n "$SERVER_PID" ]; then
-        kill -9 "$SERVER_PID" 2>/dev/null || true
-    fi
-}
-trap cleanup EXIT
-
 log "instrumented build ($DIR)"
 (cd "$DIR" && CARGO_TARGET_DIR=$WORK/generate RUSTFLAGS="-Cprofile-generate=$RAW" \
     cargo build --release -q "${pkg[@]}" --bin "$BIN") >&2
 instrumented=$WORK/generate/release/$BIN
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 pin=()
 [ -z "$CPU" ] || pin=(taskset -c "$CPU")
-tmp=$(mktemp -d)
 for envs in "${TRAIN_ENVS[@]}"; do
-    port=$(free_port)
+    port=$(free_udp_port)
     # shellcheck disable=SC2086
     env RUST_LOG=warn $envs "${pin[@]}" "$instrumented" --listen "127.0.0.1:$port" \
         >"$tmp/server.log" 2>&1 &
     SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
     up=0
     for _ in $(seq 1 20); do
         kill -0 "$SERVER_PID" 2>/dev/null || { cat "$tmp/server.log" >&2; echo "pgo.sh: the server exited" >&2; exit 1; }
-        if timeout -k 1 6 sipp -sn uac "127.0.0.1:$port" -i 127.0.0.1 -p "$(free_port)" -m 1 \
+        if timeout -k 1 6 sipp -sn uac "127.0.0.1:$port" -i 127.0.0.1 -p "$(free_udp_port)" -m 1 \
             -timeout 3s -timeout_error -nostdin >/dev/null 2>&1; then
             up=1
             break
@@ -143,7 +130,7 @@ for envs in "${TRAIN_ENVS[@]}"; do
     log "training${envs:+ ($envs)}: $CALLS calls at $RATE/s"
     bound=$((CALLS / RATE + 30))
     (cd "$tmp" && timeout -k 1 $((bound + 10)) sipp -sn uac "127.0.0.1:$port" -i 127.0.0.1 \
-        -p "$(free_port)" -m "$CALLS" -r "$RATE" -timeout "${bound}s" -timeout_error \
+        -p "$(free_udp_port)" -m "$CALLS" -r "$RATE" -timeout "${bound}s" -timeout_error \
         -nostdin -trace_stat -stf stat.csv >/dev/null 2>&1) ||
         { echo "pgo.sh: the training run failed" >&2; exit 1; }
     # SIGINT: a clean exit writes the profile.
@@ -157,9 +144,7 @@ for envs in "${TRAIN_ENVS[@]}"; do
         exit 1
     fi
     wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
 done
-rm -rf "$tmp"
 ls "$RAW"/*.profraw >/dev/null 2>&1 || { echo "pgo.sh: the training wrote no profile" >&2; exit 1; }
 
 merged_tmp=$WORK/merged.profdata
