@@ -129,10 +129,20 @@ for envs in "${TRAIN_ENVS[@]}"; do
     [ "$up" = 1 ] || { echo "pgo.sh: the server never answered" >&2; exit 1; }
     log "training${envs:+ ($envs)}: $CALLS calls at $RATE/s"
     bound=$((CALLS / RATE + 30))
+    rc=0
     (cd "$tmp" && timeout -k 1 $((bound + 10)) sipp -sn uac "127.0.0.1:$port" -i 127.0.0.1 \
         -p "$(free_udp_port)" -m "$CALLS" -r "$RATE" -timeout "${bound}s" -timeout_error \
-        -nostdin -trace_stat -stf stat.csv >/dev/null 2>&1) ||
-        { echo "pgo.sh: the training run failed" >&2; exit 1; }
+        -nostdin -trace_stat -stf stat.csv >/dev/null 2>&1) || rc=$?
+    # SIPp exits 1 when any call failed: an instrumented server on one
+    # CPU may lose a few calls at the training rate, and the profile of
+    # the others is as good. Anything else, or most calls lost, is a
+    # failed training.
+    ok=$(stat_col "$tmp/stat.csv" 'SuccessfulCall(C)')
+    if [ "$rc" != 0 ] && { [ "$rc" != 1 ] || [ "${ok:-0}" -lt $((CALLS * 9 / 10)) ]; }; then
+        echo "pgo.sh: the training run failed (SIPp exit $rc, ${ok:-0} of $CALLS calls)" >&2
+        exit 1
+    fi
+    [ "$rc" = 0 ] || log "training: ${ok:-0} of $CALLS calls succeeded (SIPp exit 1); the profile stands"
     # SIGINT: a clean exit writes the profile.
     kill -INT "$SERVER_PID"
     for _ in $(seq 1 100); do
