@@ -12,6 +12,12 @@
 #            in bench/callgrind.baseline
 #   --save   writes the figure to bench/callgrind.baseline
 #   KEEP=file  keeps the callgrind dump there (for callgrind_annotate)
+#   SERVER_BIN=path  counts that server instead (any that takes
+#            `--listen ADDR`, e.g. the rsipstack UAS or the floor of
+#            bench/load.sh; SERVER_ENV="VAR=value ..." sets its
+#            environment): the same call flow counted for another
+#            implementation, user-space instructions without the noise of
+#            time. Not with --check or --save.
 #   SERVER_CPU=N  the one CPU the server is confined to (taskset -c; the
 #            default is the first this script may use), as bench/load.sh
 #            confines it: on one CPU the example runs tokio's
@@ -32,14 +38,20 @@ for a in "$@"; do
     case "$a" in
     --check) check=1 ;;
     --save) save=1 ;;
-    *) sed -n '5,22s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+    *) sed -n '5,28s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
     esac
 done
 for tool in valgrind callgrind_control sipp taskset; do
     command -v "$tool" >/dev/null || { echo "callgrind.sh: $tool is needed" >&2; exit 2; }
 done
-cargo build --release -q -p examples --bin answer
-bin=${CARGO_TARGET_DIR:-target}/release/answer
+if [ -n "${SERVER_BIN:-}" ]; then
+    [ "$check$save" = 00 ] || { echo "callgrind.sh: --check and --save count the answer example only" >&2; exit 2; }
+    bin=$SERVER_BIN
+    [ -x "$bin" ] || { echo "callgrind.sh: no executable $bin" >&2; exit 2; }
+else
+    cargo build --release -q -p examples --bin answer
+    bin=${CARGO_TARGET_DIR:-target}/release/answer
+fi
 tmp=$(mktemp -d)
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
@@ -48,7 +60,8 @@ port=$(free_udp_port)
 SERVER_CPU=${SERVER_CPU:-$(grep Cpus_allowed_list /proc/self/status | awk '{print $2}' | cut -d, -f1 | cut -d- -f1)}
 pin=(taskset -c "$SERVER_CPU")
 [ "$SERVER_CPU" = all ] && pin=()
-RUST_LOG=warn "${pin[@]}" valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
+# shellcheck disable=SC2086
+env RUST_LOG=warn ${SERVER_ENV:-} "${pin[@]}" valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
     "$bin" --listen "127.0.0.1:$port" >"$tmp/server.log" 2>&1 &
 pid=$!
 trap 'kill -INT $pid 2>/dev/null || true; sleep 1; kill -9 $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
