@@ -78,11 +78,8 @@ callgrind_control -z "$pid" >/dev/null 2>&1
 sipp -sn uac "127.0.0.1:$port" -m "$CALLS" -r "$RATE" -timeout 300s -timeout_error \
     -trace_stat -stf "$tmp/stat.csv" >/dev/null 2>&1 || { echo "callgrind.sh: SIPp failed" >&2; exit 1; }
 callgrind_control -d "$pid" >/dev/null 2>&1
-stats=$(tail -1 "$tmp/stat.csv")
-header=$(head -1 "$tmp/stat.csv")
-col() { echo "$header" | tr ';' '\n' | grep -nx "$1" | cut -d: -f1; }
-failed=$(echo "$stats" | cut -d';' -f"$(col FailedCall\(C\))")
-retrans=$(echo "$stats" | cut -d';' -f"$(col Retransmissions\(C\))")
+failed=$(stat_col "$tmp/stat.csv" 'FailedCall(C)')
+retrans=$(stat_col "$tmp/stat.csv" 'Retransmissions(C)')
 if [ "$failed" != 0 ] || [ "$retrans" != 0 ]; then
     echo "callgrind.sh: $failed failed calls, $retrans retransmissions: lower RATE" >&2
     exit 1

@@ -26,8 +26,9 @@
 #     built-in uac; millisecond resolution), from SIPp's message log
 #     (-trace_msg timestamps; microsecond resolution) and on the wire: a
 #     tcpdump capture of the run on the loopback device, the kernel's
-#     timestamps of each INVITE and its 200 (bench/wire_latency.py), the
-#     server's own setup time without SIPp's queueing and log writing.
+#     timestamps of each INVITE and its 200 (the bench crate's
+#     `wirelatency`), the server's own setup time without SIPp's queueing
+#     and log writing.
 #   - Highest sustained rate on one core: rate stepped up (36 s steps, past
 #     the 32 s transaction lifetimes) until failed calls or retransmissions
 #     exceed 0.1% of the calls.
@@ -194,7 +195,7 @@ if [ "$INSTALL" = 1 ]; then
             log "linux-perf not installed; profiling will be skipped"
     fi
 fi
-require_tools sipp kamailio taskset pgrep cargo python3
+require_tools sipp kamailio taskset pgrep cargo
 set_nice
 if [ "$(nproc)" -lt 2 ]; then
     log "only one CPU: server and SIPp share CPU 0"
@@ -243,6 +244,15 @@ else
         { tail -30 "$OUT/build-rsipstack.log" >&2; exit 1; }
     RSUAS_BIN="$HERE/rsipstack-uas/target/release/rsipstack-uas"
 fi
+# The latency phase's reader of its capture (the call-setup time on the
+# wire).
+WIRE_BIN=""
+case " $PHASES " in *" latency "*)
+    log "building bench's wirelatency (release)"
+    (cd "$ROOT" && cargo build --release -p bench --bin wirelatency) >"$OUT/build-wirelatency.log" 2>&1 ||
+        { tail -30 "$OUT/build-wirelatency.log" >&2; exit 1; }
+    WIRE_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/wirelatency" ;;
+esac
 FLOOR_BIN="$HERE/floor-uas/target/release/floor-uas"
 case " $CPU_SERVERS " in *" floor "*)
     log "building bench/floor-uas (release)"
@@ -382,7 +392,8 @@ start_capture() {
         sleep 0.1
     done
     log "$SERVER_NAME: tcpdump did not start: $(tail -1 "$dir/capture.err" 2>/dev/null)"
-    kill "$CAPTURE_PID" 2>/dev/null || true
+    kill_pid_tree "$CAPTURE_PID"
+    forget_pid "$CAPTURE_PID"
     CAPTURE_PID="" CAPTURE_FILE=""
 }
 stop_capture() {
@@ -393,6 +404,7 @@ stop_capture() {
     sleep 2
     kill -INT "$CAPTURE_PID" 2>/dev/null || true
     wait "$CAPTURE_PID" 2>/dev/null || true
+    forget_pid "$CAPTURE_PID"
     CAPTURE_DROPS=$(awk '/dropped by kernel/ { print $1 }' "$OUT/$SERVER_NAME/capture.err" 2>/dev/null)
     CAPTURE_DROPS=${CAPTURE_DROPS:--}
     CAPTURE_PID=""
@@ -477,7 +489,7 @@ phase_latency() {
         LAT_US[$s]=$p
         LAT_WIRE[$s]="- - - 0"
         if [ -n "$CAPTURE_FILE" ] && [ -s "$CAPTURE_FILE" ]; then
-            LAT_WIRE[$s]=$(python3 "$HERE/wire_latency.py" "$CAPTURE_FILE" "${PORT[$s]}" \
+            LAT_WIRE[$s]=$("$WIRE_BIN" "$CAPTURE_FILE" "${PORT[$s]}" \
                 2>>"$OUT/$s/capture.err" | percentiles)
             LAT_DROPS[$s]=$CAPTURE_DROPS
             rm -f "$CAPTURE_FILE"
@@ -734,7 +746,7 @@ fi
 out ""
 out "## Call-setup latency at $LAT_RATE calls/s"
 out ""
-out "INVITE sent → 200 received, $((LAT_RATE * LAT_SECONDS)) calls. \`rtd\`: SIPp's response-time trace (-trace_rtt; whole milliseconds, a 0.2 ms answer that straddles a millisecond tick reads 1). \`µs\`: from SIPp's message-log timestamps (-trace_msg): SIPp's view, which includes SIPp's own queueing and the writing of its log. \`wire\`: from a capture of the run on the loopback device (tcpdump, the kernel's timestamps; bench/wire_latency.py): the INVITE reaching the server's side to the server's 200 leaving it, the server's own setup time."
+out "INVITE sent → 200 received, $((LAT_RATE * LAT_SECONDS)) calls. \`rtd\`: SIPp's response-time trace (-trace_rtt; whole milliseconds, a 0.2 ms answer that straddles a millisecond tick reads 1). \`µs\`: from SIPp's message-log timestamps (-trace_msg): SIPp's view, which includes SIPp's own queueing and the writing of its log. \`wire\`: from a capture of the run on the loopback device (tcpdump, the kernel's timestamps; bench/src/bin/wirelatency.rs): the INVITE reaching the server's side to the server's 200 leaving it, the server's own setup time."
 out ""
 out "| server | p50 rtd (ms) | p99 rtd (ms) | max rtd (ms) | p50 (µs) | p99 (µs) | max (µs) | wire p50 (µs) | wire p99 (µs) | wire max (µs) | wire p99 vs parrot | calls |"
 out "|---|---|---|---|---|---|---|---|---|---|---|---|"

@@ -154,6 +154,7 @@ for envs in "${TRAIN_ENVS[@]}"; do
         exit 1
     fi
     wait "$SERVER_PID" 2>/dev/null || true
+    forget_pid "$SERVER_PID"
 done
 ls "$RAW"/*.profraw >/dev/null 2>&1 || { echo "pgo.sh: the training wrote no profile" >&2; exit 1; }
 
