@@ -290,9 +290,10 @@ require_free_port() {
 # arguments). Two more configurations of the references: rsipstack-ct
 # (rsipstack on tokio's current-thread runtime) and kamailio-8 (Kamailio
 # with its default 8 UDP children). And floor, from FLOOR_BIN (the kernel's
-# side of a call, bench/floor-uas). Then waits (up to 20 tries) until the
-# script's `probe_call NAME` succeeds, and exits when the server dies or
-# never answers.
+# side of a call, bench/floor-uas), and parrot-fixed, from FIXED_BIN
+# (parrot answering with a fixed SDP, bench/src/bin/fixed-answer.rs). Then
+# waits (up to 20 tries) until the script's `probe_call NAME` succeeds, and
+# exits when the server dies or never answers.
 start_server_as() {
     local name=$1 log_file=$2 i
     shift 2
@@ -321,6 +322,11 @@ start_server_as() {
                 -l "udp:$HOST:${PORT[$name]}" -n "$children" \
                 -m "$KAM_SHM_MB" -M "$KAM_PKG_MB" -Y "$OUT/kamailio/run" \
                 -w "$OUT/kamailio/run" >"$log_file" 2>&1 &
+            ;;
+        parrot-fixed)
+            # shellcheck disable=SC2086
+            RUST_LOG=${SERVER_LOG:-warn} "${NICE[@]}" taskset -c "$SERVER_CPU" "$FIXED_BIN" \
+                --listen "$HOST:${PORT[parrot-fixed]}" ${PARROT_ARGS:-} >"$log_file" 2>&1 &
             ;;
         floor)
             "${NICE[@]}" taskset -c "$SERVER_CPU" "$FLOOR_BIN" \

@@ -4,12 +4,17 @@
 #   1. parrot     - the `answer` example (release build)          127.0.0.1:5070
 #   2. rsipstack  - bench/rsipstack-uas (release build)           127.0.0.1:5080
 #   3. kamailio   - stateful UAS, bench/kamailio/uas.cfg (tm)     127.0.0.1:5090
-# and, in the CPU phase only, the floor:
+# and, in the CPU phase only, the floor and parrot at the references' work:
 #   4. floor      - bench/floor-uas: copies a request's Via, From, To,
 #                   Call-ID and CSeq into a 200 and does nothing else    127.0.0.1:5085
 #      What it costs per call is the kernel's side of the call (the five
 #      datagrams, the wake-ups between SIPp's bursts): no server can go
 #      below it, and each server's CPU per call above it is its own work.
+#   5. parrot-fixed - bench/src/bin/fixed-answer.rs: parrot answering each
+#                   INVITE with one fixed SDP, as the references do      127.0.0.1:5071
+#      The answer example parses each offer, negotiates and writes its
+#      answer, and gives every call a session timer: application work the
+#      references' servers do not do. The targets stay on the example.
 #
 # Installs sip-tester and kamailio with apt-get when missing (sudo when not
 # root), builds both Rust servers in release, then measures. Every
@@ -60,7 +65,9 @@
 # kamailio-8, Kamailio with its default 8 UDP children, and rsipstack-ct,
 # rsipstack on a current-thread runtime, and each CPU target is taken
 # against the cheaper configuration of its reference; 0: off), CPU_FLOOR
-# (1, the default: the CPU phase also runs the floor; 0: off), SIPP_BUFFER (SIPp socket buffers,
+# (1, the default: the CPU phase also runs the floor; 0: off), CPU_FIXED (1,
+# the default: the CPU phase also runs parrot-fixed; 0: off; never with
+# PARROT_BIN), SIPP_BUFFER (SIPp socket buffers,
 # default 4 MiB), BENCH_NICE (default -10; 0: off),
 # QUIET_MAX, QUIET_WAIT, MAX_SECONDS (overall budget, default 1500);
 # PARROT_BIN=path runs that build of the parrot server (same CLI as
@@ -104,7 +111,7 @@ done
 # Any measurement knob set: not the standard run (bench/PERFORMANCE.md is
 # only rewritten by a standard one).
 CUSTOM=0
-[ -z "${PARROT_ARGS:-}${CPU_RATES:-}${CPU_SECONDS:-}${CPU_REPEAT:-}${LAT_RATE:-}${LAT_SECONDS:-}${STEP_RATES:-}${STEP_SECONDS:-}${HOLD_COUNTS:-}${HOLD_RATE:-}${HOLD_LATE:-}${PHASES:-}${SERVER_CPU:-}${RSUAS_RUNTIME:-}${CPU_CONFIGS:-}${CPU_FLOOR:-}" ] && [ "$PGO" = 1 ] || CUSTOM=1
+[ -z "${PARROT_ARGS:-}${CPU_RATES:-}${CPU_SECONDS:-}${CPU_REPEAT:-}${LAT_RATE:-}${LAT_SECONDS:-}${STEP_RATES:-}${STEP_SECONDS:-}${HOLD_COUNTS:-}${HOLD_RATE:-}${HOLD_LATE:-}${PHASES:-}${SERVER_CPU:-}${RSUAS_RUNTIME:-}${CPU_CONFIGS:-}${CPU_FLOOR:-}${CPU_FIXED:-}" ] && [ "$PGO" = 1 ] || CUSTOM=1
 PHASES=${PHASES:-"cpu latency steps memory"}
 for p in $PHASES; do
     case "$p" in
@@ -157,7 +164,7 @@ MAX_SECONDS=${MAX_SECONDS:-1500}
 SERVER_CPU=${SERVER_CPU:-1}
 SIPP_CPU=0
 HOST=127.0.0.1
-declare -A PORT=([parrot]=5070 [rsipstack]=5080 [rsipstack-ct]=5081 [floor]=5085 [kamailio]=5090 [kamailio-8]=5091)
+declare -A PORT=([parrot]=5070 [parrot-fixed]=5071 [rsipstack]=5080 [rsipstack-ct]=5081 [floor]=5085 [kamailio]=5090 [kamailio-8]=5091)
 # The references' other configurations, measured in the CPU phase only; a
 # target's ratio is taken against the cheaper configuration of each.
 declare -A CONFIG_OF=([rsipstack]=rsipstack-ct [kamailio]=kamailio-8)
@@ -165,6 +172,10 @@ CPU_SERVERS=""
 for s in $SERVERS; do
     CPU_SERVERS+=" $s"
     [ -z "${CONFIG_OF[$s]:-}" ] || [ "${CPU_CONFIGS:-1}" = 0 ] || CPU_SERVERS+=" ${CONFIG_OF[$s]}"
+    # parrot at the references' application work; not for another build
+    # of the answer server (PARROT_BIN), which it would not match.
+    [ "$s" != parrot ] || [ "${CPU_FIXED:-1}" = 0 ] || [ -n "${PARROT_BIN:-}" ] ||
+        CPU_SERVERS+=" parrot-fixed"
 done
 [ "${CPU_FLOOR:-1}" = 0 ] || CPU_SERVERS+=" floor"
 NEXT_SIPP_PORT=6100
@@ -204,7 +215,7 @@ fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 PARROT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
-git -C "$ROOT" diff --quiet HEAD -- parrot parrot-macros examples 2>/dev/null || PARROT_REV+="+changes"
+git -C "$ROOT" diff --quiet HEAD -- parrot parrot-macros examples bench/src/bin/fixed-answer.rs 2>/dev/null || PARROT_REV+="+changes"
 # pgo_build LOG_NAME PGO_ARGS...: bench/pgo.sh, its output in the log.
 pgo_build() {
     local name=$1
@@ -230,6 +241,19 @@ else
     ANSWER_BIN="$ROOT/target/release/answer"
 fi
 [ -x "$ANSWER_BIN" ] || { echo "no executable $ANSWER_BIN" >&2; exit 1; }
+FIXED_BIN=""
+if [[ " $CPU_SERVERS " != *" parrot-fixed "* ]]; then
+    : # not measured: not built
+elif [ "$PGO" = 1 ]; then
+    log "building bench's fixed-answer (release, profile-guided: bench/pgo.sh)"
+    FIXED_BIN="$OUT/bin/fixed-answer"
+    pgo_build parrot-fixed --package bench --bin fixed-answer --out "$FIXED_BIN"
+else
+    log "building bench's fixed-answer (release)"
+    (cd "$ROOT" && cargo build --release -p bench --bin fixed-answer) >"$OUT/build-parrot-fixed.log" 2>&1 ||
+        { tail -30 "$OUT/build-parrot-fixed.log" >&2; exit 1; }
+    FIXED_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/fixed-answer"
+fi
 RSUAS_BIN=""
 if [[ " $SERVERS " != *" rsipstack "* ]]; then
     : # not measured: not built
@@ -685,6 +709,9 @@ release_profile() {
     case " $CPU_SERVERS " in *" kamailio-8 "* | *" rsipstack-ct "*)
         echo "CPU phase only: kamailio-8 is Kamailio with its default 8 UDP children (kamailio: $KAM_CHILDREN), rsipstack-ct is rsipstack on tokio's current-thread runtime (rsipstack: ${RSUAS_RUNTIME:-multi-thread}); each CPU target is taken against the cheaper configuration of its reference." ;;
     esac
+    case " $CPU_SERVERS " in *" parrot-fixed "*)
+        echo "CPU phase only: parrot-fixed is bench/src/bin/fixed-answer.rs, parrot answering each INVITE with one fixed SDP made at start, as the rsipstack UAS and Kamailio's script do (the answer example parses each offer, negotiates G.711, writes its answer and gives every call a session timer); built as parrot is. The targets are taken on the answer example." ;;
+    esac
     case " $CPU_SERVERS " in *" floor "*)
         echo "CPU phase only: floor is bench/floor-uas, which copies a request's Via, From, To, Call-ID and CSeq into a 200 and does nothing else (no transaction, no dialog, no validation); its CPU per call is the kernel's side of a call, the least any server pays here." ;;
     esac
@@ -739,6 +766,26 @@ if [ -n "${CPU_US[floor:1000]:-}${CPU_US[floor:500]:-}${CPU_US[floor:2000]:-}" ]
             [ -n "$rc" ] && [ "$rc" != "-" ] || continue
             ra=$(above "$rc" "$fl")
             out "| $rate | $fl | $pa | $rs | $ra | $(awk -v p="$pa" -v r="$ra" 'BEGIN { if (p == "-" || r == "-" || r <= 0) print "-"; else printf "%.2f×", p / r }') |"
+        done
+    done
+fi
+
+# parrot at the references' application work (a fixed SDP answer).
+if [ -n "${CPU_US[parrot-fixed:1000]:-}${CPU_US[parrot-fixed:500]:-}${CPU_US[parrot-fixed:2000]:-}" ]; then
+    out ""
+    out "## CPU time per call at the references' application work"
+    out ""
+    out "parrot-fixed answers each INVITE with one fixed SDP, as the rsipstack UAS and Kamailio's script do; parrot (the answer example) parses each offer, negotiates and writes its answer, and gives every call a session timer. Medians as above, each reference at its cheaper configuration (not a target: the targets are taken on the answer example)."
+    out ""
+    out "| rate (calls/s) | parrot (µs) | parrot-fixed (µs) | reference | reference (µs) | parrot vs reference | parrot-fixed vs reference |"
+    out "|---|---|---|---|---|---|---|"
+    for rate in $CPU_RATES; do
+        fx=${CPU_US[parrot-fixed:$rate]:-}
+        [ -n "$fx" ] && [ "$fx" != "-" ] || continue
+        for rs in kamailio rsipstack; do
+            cheaper "$rs" "$rate"
+            [ -n "$CHEAPER_US" ] && [ "$CHEAPER_US" != "-" ] || continue
+            out "| $rate | ${CPU_US[parrot:$rate]:--} | $fx | $CHEAPER_NAME | $CHEAPER_US | $(ratio "${CPU_US[parrot:$rate]:-}" "$CHEAPER_US") | $(ratio "$fx" "$CHEAPER_US") |"
         done
     done
 fi
