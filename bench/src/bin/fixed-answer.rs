@@ -20,6 +20,7 @@ use clap::Parser;
 use examples::cli;
 use examples::listen::TlsArgs;
 use parrot::prelude::*;
+use parrot::sdp::{Attribute, MediaDescription, SessionDescription};
 use parrot::server::{Factory, ServerBuilder};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -55,23 +56,22 @@ impl FixedAnswer {
     }
 }
 
-/// The answer, naming `ip` (or 127.0.0.1 for an unspecified address) as
-/// the media address, as the references' answers name theirs.
+/// The answer (PCMU at port 40000, as the references' answers), naming
+/// `ip` (or 127.0.0.1 for an unspecified address) as the media address;
+/// written by parrot's SDP writer, so an IPv6 address gets `IP6`.
 fn answer_sdp(ip: IpAddr) -> Bytes {
     let ip = if ip.is_unspecified() {
         IpAddr::V4(Ipv4Addr::LOCALHOST)
     } else {
         ip
     };
-    Bytes::from(format!(
-        "v=0\r\n\
-         o=parrot 1 1 IN IP4 {ip}\r\n\
-         s=-\r\n\
-         c=IN IP4 {ip}\r\n\
-         t=0 0\r\n\
-         m=audio 40000 RTP/AVP 0\r\n\
-         a=rtpmap:0 PCMU/8000\r\n"
-    ))
+    let mut audio = MediaDescription::new("audio", 40000, "RTP/AVP", ["0"]);
+    audio
+        .attributes
+        .push(Attribute::value("rtpmap", "0 PCMU/8000"));
+    let mut sdp = SessionDescription::new(ip);
+    sdp.media.push(audio);
+    Bytes::from(sdp.to_text())
 }
 
 /// The server, with no listen address yet: every call answered with
@@ -131,15 +131,20 @@ mod tests {
 
     #[test]
     fn the_answer_names_the_listen_address_or_loopback() {
-        let named = answer_sdp("192.0.2.7".parse().unwrap());
-        let text = std::str::from_utf8(&named).unwrap();
-        assert!(text.contains("c=IN IP4 192.0.2.7\r\n"), "{text}");
-        assert!(text.contains("m=audio 40000 RTP/AVP 0\r\n"), "{text}");
-        let any = answer_sdp(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        assert!(
-            std::str::from_utf8(&any)
-                .unwrap()
-                .contains("c=IN IP4 127.0.0.1\r\n")
+        let sdp = |ip: &str| {
+            let text = answer_sdp(ip.parse().unwrap());
+            SessionDescription::from_bytes(&text).expect("the answer parses")
+        };
+        let named = sdp("192.0.2.7");
+        assert_eq!(named.connection.as_ref().unwrap().address, "192.0.2.7");
+        assert_eq!(named.media.len(), 1);
+        assert_eq!(named.media[0].port, 40000);
+        assert_eq!(named.media[0].formats, ["0"]);
+        let v6 = sdp("2001:db8::7");
+        assert_eq!(v6.connection.as_ref().unwrap().addrtype, "IP6");
+        assert_eq!(
+            sdp("0.0.0.0").connection.as_ref().unwrap().address,
+            "127.0.0.1"
         );
     }
 }
