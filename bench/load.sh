@@ -225,6 +225,16 @@ pgo_build() {
     "$HERE/pgo.sh" --cpu "$SERVER_CPU" --calls 20000 --rate 2000 "${install[@]}" "$@" \
         >"$OUT/build-$name.log" 2>&1 || { tail -30 "$OUT/build-$name.log" >&2; exit 1; }
 }
+# release_build LOG_NAME DIR CARGO_ARGS...: `cargo build --release` in DIR,
+# its output in the log.
+release_build() {
+    local name=$1 dir=$2
+    shift 2
+    (cd "$dir" && cargo build --release "$@") >"$OUT/build-$name.log" 2>&1 ||
+        { tail -30 "$OUT/build-$name.log" >&2; exit 1; }
+}
+# Where the workspace's release builds land.
+RELEASE_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 # PARROT_BIN: benchmark another build of the answer server (same CLI:
 # --listen ADDR), e.g. to compare a fix against the example.
 if [ -n "${PARROT_BIN:-}" ]; then
@@ -236,9 +246,8 @@ elif [ "$PGO" = 1 ]; then
     pgo_build parrot --package examples --bin answer --out "$ANSWER_BIN"
 else
     log "building parrot's answer example (release)"
-    (cd "$ROOT" && cargo build --release -p examples --bin answer) >"$OUT/build-parrot.log" 2>&1 ||
-        { tail -30 "$OUT/build-parrot.log" >&2; exit 1; }
-    ANSWER_BIN="$ROOT/target/release/answer"
+    release_build parrot "$ROOT" -p examples --bin answer
+    ANSWER_BIN="$RELEASE_DIR/answer"
 fi
 [ -x "$ANSWER_BIN" ] || { echo "no executable $ANSWER_BIN" >&2; exit 1; }
 FIXED_BIN=""
@@ -250,9 +259,8 @@ elif [ "$PGO" = 1 ]; then
     pgo_build parrot-fixed --package bench --bin fixed-answer --out "$FIXED_BIN"
 else
     log "building bench's fixed-answer (release)"
-    (cd "$ROOT" && cargo build --release -p bench --bin fixed-answer) >"$OUT/build-parrot-fixed.log" 2>&1 ||
-        { tail -30 "$OUT/build-parrot-fixed.log" >&2; exit 1; }
-    FIXED_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/fixed-answer"
+    release_build parrot-fixed "$ROOT" -p bench --bin fixed-answer
+    FIXED_BIN="$RELEASE_DIR/fixed-answer"
 fi
 RSUAS_BIN=""
 if [[ " $SERVERS " != *" rsipstack "* ]]; then
@@ -264,8 +272,7 @@ elif [ "$PGO" = 1 ]; then
         --train-env RSUAS_RUNTIME=multi-thread --train-env RSUAS_RUNTIME=current-thread
 else
     log "building bench/rsipstack-uas (release)"
-    (cd "$HERE/rsipstack-uas" && cargo build --release) >"$OUT/build-rsipstack.log" 2>&1 ||
-        { tail -30 "$OUT/build-rsipstack.log" >&2; exit 1; }
+    release_build rsipstack "$HERE/rsipstack-uas"
     RSUAS_BIN="$HERE/rsipstack-uas/target/release/rsipstack-uas"
 fi
 # The latency phase's reader of its capture (the call-setup time on the
@@ -273,15 +280,13 @@ fi
 WIRE_BIN=""
 case " $PHASES " in *" latency "*)
     log "building bench's wirelatency (release)"
-    (cd "$ROOT" && cargo build --release -p bench --bin wirelatency) >"$OUT/build-wirelatency.log" 2>&1 ||
-        { tail -30 "$OUT/build-wirelatency.log" >&2; exit 1; }
-    WIRE_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/wirelatency" ;;
+    release_build wirelatency "$ROOT" -p bench --bin wirelatency
+    WIRE_BIN="$RELEASE_DIR/wirelatency" ;;
 esac
 FLOOR_BIN="$HERE/floor-uas/target/release/floor-uas"
 case " $CPU_SERVERS " in *" floor "*)
     log "building bench/floor-uas (release)"
-    (cd "$HERE/floor-uas" && cargo build --release) >"$OUT/build-floor.log" 2>&1 ||
-        { tail -30 "$OUT/build-floor.log" >&2; exit 1; } ;;
+    release_build floor "$HERE/floor-uas" ;;
 esac
 KAM_CFG="$HERE/kamailio/uas.cfg"
 
