@@ -175,6 +175,30 @@ machine_busy_ticks() {
     awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
 }
 
+# steal_and_total_ticks: the hypervisor's steal and all ticks of the
+# whole machine from /proc/stat ("STEAL TOTAL"): time a virtual machine's
+# CPUs were ready but ran something else of the host's.
+steal_and_total_ticks() {
+    awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print $9, t; exit }' /proc/stat
+}
+
+# machine_kind: what the CPUs run on, for a report's header: the
+# hypervisor lscpu names (or the CPU's hypervisor flag), or bare metal;
+# and the clock source.
+machine_kind() {
+    local vendor clock
+    vendor=$(lscpu 2>/dev/null | awk -F': *' '/^Hypervisor vendor/ { print $2; exit }')
+    if [ -z "$vendor" ] && grep -qw hypervisor /proc/cpuinfo; then
+        vendor="a hypervisor"
+    fi
+    clock=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null || echo unknown)
+    if [ -n "$vendor" ]; then
+        echo "a virtual machine ($vendor), clock source $clock"
+    else
+        echo "bare metal (no hypervisor flag), clock source $clock"
+    fi
+}
+
 # wait_quiet TICKS_FN: before a measurement, waits (up to QUIET_WAIT s)
 # until the rest of the machine (all but what TICKS_FN counts, the
 # processes under test) uses less than QUIET_MAX % of one CPU, so that

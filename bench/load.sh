@@ -628,10 +628,14 @@ phase_memory() {
 # ---------------------------------------------------------------------------
 # Run.
 log "results in $OUT"
+# The hypervisor's steal over the measurements (see the report's header).
+read -r STEAL0 TOTAL0 < <(steal_and_total_ticks)
 phase_on cpu && phase_cpu
 phase_on latency && phase_latency
 phase_on steps && phase_steps
 phase_on memory && phase_memory
+read -r STEAL1 TOTAL1 < <(steal_and_total_ticks)
+STEAL_PCT=$(awk -v s="$((STEAL1 - STEAL0))" -v t="$((TOTAL1 - TOTAL0))" 'BEGIN { printf "%.2f", (t > 0) ? 100 * s / t : 0 }')
 
 # Profile of parrot's answer at 1000 calls/s (perf, self time by symbol).
 PROFILE_TXT="$OUT/parrot/profile.txt"
@@ -697,6 +701,7 @@ release_profile() {
     echo
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), \`bench/load.sh$([ "$QUICK" = 1 ] && echo ' --quick')\`."
     echo "Machine: $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r)."
+    echo "Runs on: $(machine_kind); the hypervisor's steal during the measurements: $STEAL_PCT% of the CPUs' time (time the host ran something else while they were ready)."
     echo "Servers pinned to CPU $SERVER_CPU, SIPp to CPU $SIPP_CPU${NICE[*]:+, both at ${NICE[*]}}, UDP on 127.0.0.1, SIPp's built-in \`uac\` (INVITE, 200, ACK, BYE, 200)."
     echo "Versions: parrot ${PARROT_LABEL:-$PARROT_REV}${PARROT_BIN:+ ($PARROT_BIN)} (\`answer\` example, RUST_LOG=warn);" \
         "$(kamailio -v 2>/dev/null | awk '/^version:/ { print $2, $3; exit }') (tm stateful UAS, $KAM_CHILDREN UDP children, -m $KAM_SHM_MB -M $KAM_PKG_MB);" \
