@@ -177,9 +177,10 @@ machine_busy_ticks() {
 
 # steal_and_total_ticks: the hypervisor's steal and all ticks of the
 # whole machine from /proc/stat ("STEAL TOTAL"): time a virtual machine's
-# CPUs were ready but ran something else of the host's.
+# CPUs were ready but ran something else of the host's. The total is
+# user through steal (the guest columns after it are already in user).
 steal_and_total_ticks() {
-    awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print $9, t; exit }' /proc/stat
+    awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t; exit }' /proc/stat
 }
 
 # machine_kind: what the CPUs run on, for a report's header: the
@@ -189,7 +190,7 @@ machine_kind() {
     local vendor clock
     vendor=$(lscpu 2>/dev/null | awk -F': *' '/^Hypervisor vendor/ { print $2; exit }')
     if [ -z "$vendor" ] && grep -qw hypervisor /proc/cpuinfo; then
-        vendor="a hypervisor"
+        vendor="hypervisor unnamed"
     fi
     clock=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null || echo unknown)
     if [ -n "$vendor" ]; then
