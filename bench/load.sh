@@ -235,32 +235,35 @@ release_build() {
 }
 # Where the workspace's release builds land.
 RELEASE_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+# server_build LOG_NAME PACKAGE BIN WHAT: builds a workspace server
+# binary in release, profile-guided unless --no-pgo (every Rust server is
+# built the same way); sets BUILT_BIN to it.
+server_build() {
+    local name=$1 package=$2 bin=$3 what=$4
+    if [ "$PGO" = 1 ]; then
+        log "building $what (release, profile-guided: bench/pgo.sh)"
+        BUILT_BIN="$OUT/bin/$bin"
+        pgo_build "$name" --package "$package" --bin "$bin" --out "$BUILT_BIN"
+    else
+        log "building $what (release)"
+        release_build "$name" "$ROOT" -p "$package" --bin "$bin"
+        BUILT_BIN="$RELEASE_DIR/$bin"
+    fi
+}
 # PARROT_BIN: benchmark another build of the answer server (same CLI:
 # --listen ADDR), e.g. to compare a fix against the example.
 if [ -n "${PARROT_BIN:-}" ]; then
     log "parrot: using PARROT_BIN=$PARROT_BIN (not building the workspace)"
     ANSWER_BIN=$PARROT_BIN
-elif [ "$PGO" = 1 ]; then
-    log "building parrot's answer example (release, profile-guided: bench/pgo.sh)"
-    ANSWER_BIN="$OUT/bin/answer"
-    pgo_build parrot --package examples --bin answer --out "$ANSWER_BIN"
 else
-    log "building parrot's answer example (release)"
-    release_build parrot "$ROOT" -p examples --bin answer
-    ANSWER_BIN="$RELEASE_DIR/answer"
+    server_build parrot examples answer "parrot's answer example"
+    ANSWER_BIN=$BUILT_BIN
 fi
 [ -x "$ANSWER_BIN" ] || { echo "no executable $ANSWER_BIN" >&2; exit 1; }
 FIXED_BIN=""
-if [[ " $CPU_SERVERS " != *" parrot-fixed "* ]]; then
-    : # not measured: not built
-elif [ "$PGO" = 1 ]; then
-    log "building bench's fixed-answer (release, profile-guided: bench/pgo.sh)"
-    FIXED_BIN="$OUT/bin/fixed-answer"
-    pgo_build parrot-fixed --package bench --bin fixed-answer --out "$FIXED_BIN"
-else
-    log "building bench's fixed-answer (release)"
-    release_build parrot-fixed "$ROOT" -p bench --bin fixed-answer
-    FIXED_BIN="$RELEASE_DIR/fixed-answer"
+if [[ " $CPU_SERVERS " == *" parrot-fixed "* ]]; then
+    server_build parrot-fixed bench fixed-answer "bench's fixed-answer"
+    FIXED_BIN=$BUILT_BIN
 fi
 RSUAS_BIN=""
 if [[ " $SERVERS " != *" rsipstack "* ]]; then
