@@ -109,33 +109,41 @@ server_ticks() {
 # calls/s for 6 s one tick is 1.7 µs a call, as much as a target's margin.
 # A thread that ends takes its time with it, so a span is measured this
 # way only when every thread read at its start is still there at its end
-# (server_cpu_ns_since).
+# (server_cpu_ns_since). The same file's third field, the times each
+# thread was put on a CPU, summed into SERVER_SLICES: for a server that
+# sleeps between SIPp's bursts, its wake-ups.
 read_server_cpu() {
-    local p t v rest
+    local p t v waited slices
     SERVER_NS=0
+    SERVER_SLICES=0
     SERVER_TIDS=""
     for p in $(server_pids); do
         for t in /proc/"$p"/task/*; do
-            read -r v rest 2>/dev/null <"$t/schedstat" || continue
+            read -r v waited slices 2>/dev/null <"$t/schedstat" || continue
             SERVER_NS=$((SERVER_NS + v))
+            SERVER_SLICES=$((SERVER_SLICES + slices))
             SERVER_TIDS+=" ${t##*/}"
         done
     done
 }
-# server_cpu_ns_since NS0 TIDS0 TICKS: sets RUN_NS to the server's CPU time
-# in ns since the read_server_cpu that gave NS0 and TIDS0; when a thread of
-# that read has ended, to TICKS (the clock ticks over the same span) in ns,
-# and RUN_NS_NOTE to say so (empty otherwise).
+# server_cpu_ns_since NS0 TIDS0 TICKS SLICES0: sets RUN_NS to the server's
+# CPU time in ns since the read_server_cpu that gave NS0, TIDS0 and
+# SLICES0, and RUN_SLICES to the times its threads were put on a CPU
+# since; when a thread of that read has ended, RUN_NS to TICKS (the clock
+# ticks over the same span) in ns, RUN_SLICES to empty (not known) and
+# RUN_NS_NOTE to say so (empty otherwise).
 server_cpu_ns_since() {
     local t
     read_server_cpu
     RUN_NS=$((SERVER_NS - $1))
+    RUN_SLICES=$((SERVER_SLICES - $4))
     RUN_NS_NOTE=""
     for t in $2; do
         case " $SERVER_TIDS " in
             *" $t "*) ;;
             *)
                 RUN_NS=$(($3 * 1000000000 / CLK_TCK))
+                RUN_SLICES=""
                 RUN_NS_NOTE=", from ticks: thread $t ended"
                 return
                 ;;

@@ -315,6 +315,8 @@ probe_call() {
 # bounded by -m CALLS and -timeout (CALLS/RATE + 30 s), killed 10 s after
 # that. Sets RUN_DIR, RUN_OK, RUN_FAILED, RUN_UNFINISHED, RUN_RETRANS,
 # RUN_TICKS (server CPU), RUN_NS (the same in ns, see read_server_cpu),
+# RUN_SLICES (the times the server's threads were put on a CPU; empty when
+# not known, see server_cpu_ns_since),
 # RUN_SIPP_PCT, RUN_ELAPSED.
 run_sipp() {
     local label=$1 rate=$2 calls=$3 limit=$4
@@ -325,9 +327,9 @@ run_sipp() {
     local port=$NEXT_SIPP_PORT
     NEXT_SIPP_PORT=$((NEXT_SIPP_PORT + 1))
     local bound=$((calls / rate + 30))
-    local t0 t1 start pid sipp_ticks m0 m1 ns0 tids0
+    local t0 t1 start pid sipp_ticks m0 m1 ns0 tids0 slices0
     read_server_cpu
-    ns0=$SERVER_NS tids0=$SERVER_TIDS
+    ns0=$SERVER_NS tids0=$SERVER_TIDS slices0=$SERVER_SLICES
     t0=$(server_ticks)
     m0=$(machine_busy_ticks)
     start=$(date +%s.%N)
@@ -344,7 +346,7 @@ run_sipp() {
     m1=$(machine_busy_ticks)
     RUN_ELAPSED=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
     RUN_TICKS=$((t1 - t0))
-    server_cpu_ns_since "$ns0" "$tids0" "$RUN_TICKS"
+    server_cpu_ns_since "$ns0" "$tids0" "$RUN_TICKS" "$slices0"
     RUN_OK=$(stat_col "$RUN_DIR/stat.csv" 'SuccessfulCall(C)')
     RUN_FAILED=$(stat_col "$RUN_DIR/stat.csv" 'FailedCall(C)')
     RUN_RETRANS=$(stat_col "$RUN_DIR/stat.csv" 'Retransmissions(C)')
@@ -356,9 +358,9 @@ run_sipp() {
     # the kernel's softirq work for the loopback traffic).
     RUN_OTHER_PCT=$(awk -v m="$((m1 - m0))" -v t="$RUN_TICKS" -v p="$sipp_ticks" -v hz="$CLK_TCK" -v e="$RUN_ELAPSED" \
         'BEGIN { o = (m - t - p) / hz / e * 100; printf "%.0f", (o > 0 && e > 0) ? o : 0 }')
-    log "$(printf '%-9s %-14s %6s/s %7s calls: ok %s failed %s unfinished %s retrans %s, server CPU %s ticks (%s ms%s), SIPp CPU %s%%, other %s%%, %ss' \
+    log "$(printf '%-9s %-14s %6s/s %7s calls: ok %s failed %s unfinished %s retrans %s, server CPU %s ticks (%s ms%s, %s times on a CPU), SIPp CPU %s%%, other %s%%, %ss' \
         "$SERVER_NAME" "$label" "$rate" "$calls" "$RUN_OK" "$RUN_FAILED" "$RUN_UNFINISHED" \
-        "$RUN_RETRANS" "$RUN_TICKS" "$((RUN_NS / 1000000))" "$RUN_NS_NOTE" "$RUN_SIPP_PCT" "$RUN_OTHER_PCT" "$RUN_ELAPSED")"
+        "$RUN_RETRANS" "$RUN_TICKS" "$((RUN_NS / 1000000))" "$RUN_NS_NOTE" "${RUN_SLICES:--}" "$RUN_SIPP_PCT" "$RUN_OTHER_PCT" "$RUN_ELAPSED")"
 }
 
 # Percentiles (p50 p99 max) of a column of numbers on stdin.
@@ -465,7 +467,7 @@ measure() {
 
 # ---------------------------------------------------------------------------
 # Results.
-declare -A CPU_US CPU_OK CPU_FAIL CPU_RETRANS CPU_SIPP CPU_OTHER CPU_RUNS CPU_RANGE
+declare -A CPU_US CPU_OK CPU_FAIL CPU_RETRANS CPU_SIPP CPU_OTHER CPU_RUNS CPU_RANGE CPU_WAKE_RUNS CPU_WAKES
 declare -A LAT_RTD LAT_US LAT_N LAT_WIRE LAT_DROPS
 declare -A STEP_PASS STEP_FAIL STEP_WHY STEP_LOG STEP_DONE
 declare -A MEM_IDLE MEM_RSS1 MEM_RSS2 MEM_PSS1 MEM_IDLE_PSS MEM_HELD MEM_BAD MEM_N
@@ -487,6 +489,7 @@ phase_cpu() {
             CPU_RETRANS[$s:$rate]=0
             CPU_OTHER[$s:$rate]=0
             CPU_RUNS[$s:$rate]=""
+            CPU_WAKE_RUNS[$s:$rate]=""
         done
         for rep in $(seq 1 "$CPU_REPEAT"); do
             for s in $CPU_SERVERS; do
@@ -500,11 +503,16 @@ phase_cpu() {
                 us=$(awk -v t="$RUN_NS" -v n="$RUN_OK" \
                     'BEGIN { if (n > 0) printf "%.1f", t / 1e3 / n }')
                 CPU_RUNS[$s:$rate]+="${us:+$us }"
+                us=$(awk -v w="$RUN_SLICES" -v n="$RUN_OK" \
+                    'BEGIN { if (w != "" && n > 0) printf "%.2f", w / n }')
+                CPU_WAKE_RUNS[$s:$rate]+="${us:+$us }"
             done
         done
         for s in $CPU_SERVERS; do
             read -r "CPU_US[$s:$rate]" "CPU_RANGE[$s:$rate]" < <(printf '%s\n' ${CPU_RUNS[$s:$rate]} | sort -n |
                 awk '{ v[NR] = $1 } END { if (NR == 0) print "- -"; else printf "%.1f %.0f–%.0f\n", v[int((NR + 1) / 2)], v[1], v[NR] }')
+            CPU_WAKES[$s:$rate]=$(printf '%s\n' ${CPU_WAKE_RUNS[$s:$rate]} | sort -n |
+                awk '{ v[NR] = $1 } END { if (NR > 0) print v[int((NR + 1) / 2)] }')
         done
     done
 }
@@ -734,15 +742,15 @@ release_profile() {
 out ""
 out "## CPU time per call"
 out ""
-out "Server CPU time (on-CPU nanoseconds from /proc/<pid>/task/<tid>/schedstat, summed over all threads and processes; utime+stime clock ticks for a run during which one of them ended) over a run / its successful calls; $CPU_REPEAT runs of $CPU_SECONDS s of calls per rate and server, taking turns: median and range. Counts are summed over the runs; other load is the highest of the runs."
+out "Server CPU time (on-CPU nanoseconds from /proc/<pid>/task/<tid>/schedstat, summed over all threads and processes; utime+stime clock ticks for a run during which one of them ended) over a run / its successful calls; $CPU_REPEAT runs of $CPU_SECONDS s of calls per rate and server, taking turns: median and range. Counts are summed over the runs; other load is the highest of the runs. Wake-ups/call: the times the server's threads were put on a CPU over a run (schedstat's third field) / its successful calls, median of the runs; below 1 where one wake-up serves several calls of one of SIPp's bursts."
 out ""
-out "| rate (calls/s) | server | successful | failed | retransmissions | CPU/call (µs), median | range (µs) | vs parrot | SIPp CPU | other load |"
-out "|---|---|---|---|---|---|---|---|---|---|"
+out "| rate (calls/s) | server | successful | failed | retransmissions | CPU/call (µs), median | range (µs) | vs parrot | SIPp CPU | other load | wake-ups/call |"
+out "|---|---|---|---|---|---|---|---|---|---|---|"
 for rate in $CPU_RATES; do
     for s in $CPU_SERVERS; do
         out "$(fmt_rate_row "$rate" "$s" "${CPU_OK[$s:$rate]:--}" "${CPU_FAIL[$s:$rate]:--}" \
             "${CPU_RETRANS[$s:$rate]:--}" "${CPU_US[$s:$rate]:--}" "${CPU_RANGE[$s:$rate]:--}" \
-            "$(ratio "${CPU_US[$s:$rate]:-}" "${CPU_US[parrot:$rate]:-}")") ${CPU_SIPP[$s:$rate]:--}% | ${CPU_OTHER[$s:$rate]:--}% |"
+            "$(ratio "${CPU_US[$s:$rate]:-}" "${CPU_US[parrot:$rate]:-}")") ${CPU_SIPP[$s:$rate]:--}% | ${CPU_OTHER[$s:$rate]:--}% | ${CPU_WAKES[$s:$rate]:--} |"
     done
 done
 
