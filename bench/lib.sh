@@ -121,7 +121,7 @@ read_server_cpu() {
         for t in /proc/"$p"/task/*; do
             read -r v waited slices 2>/dev/null <"$t/schedstat" || continue
             SERVER_NS=$((SERVER_NS + v))
-            SERVER_SLICES=$((SERVER_SLICES + slices))
+            SERVER_SLICES=$((SERVER_SLICES + ${slices:-0}))
             SERVER_TIDS+=" ${t##*/}"
         done
     done
