@@ -481,7 +481,7 @@ ratio() { # value / parrot's value, or "-"
 # CPU time per call, one fresh server per run, servers interleaved per rate
 # so that any drift of the machine's background load hits all three alike.
 phase_cpu() {
-    local rate s calls rep us
+    local rate s calls rep us wakes
     for rate in $CPU_RATES; do
         for s in $CPU_SERVERS; do
             CPU_OK[$s:$rate]=0
@@ -503,16 +503,16 @@ phase_cpu() {
                 us=$(awk -v t="$RUN_NS" -v n="$RUN_OK" \
                     'BEGIN { if (n > 0) printf "%.1f", t / 1e3 / n }')
                 CPU_RUNS[$s:$rate]+="${us:+$us }"
-                us=$(awk -v w="$RUN_SLICES" -v n="$RUN_OK" \
+                wakes=$(awk -v w="$RUN_SLICES" -v n="$RUN_OK" \
                     'BEGIN { if (w != "" && n > 0) printf "%.2f", w / n }')
-                CPU_WAKE_RUNS[$s:$rate]+="${us:+$us }"
+                CPU_WAKE_RUNS[$s:$rate]+="${wakes:+$wakes }"
             done
         done
         for s in $CPU_SERVERS; do
             read -r "CPU_US[$s:$rate]" "CPU_RANGE[$s:$rate]" < <(printf '%s\n' ${CPU_RUNS[$s:$rate]} | sort -n |
                 awk '{ v[NR] = $1 } END { if (NR == 0) print "- -"; else printf "%.1f %.0f–%.0f\n", v[int((NR + 1) / 2)], v[1], v[NR] }')
-            CPU_WAKES[$s:$rate]=$(printf '%s\n' ${CPU_WAKE_RUNS[$s:$rate]} | sort -n |
-                awk '{ v[NR] = $1 } END { if (NR > 0) print v[int((NR + 1) / 2)] }')
+            # The median ("-" for no runs): percentiles' p50.
+            read -r "CPU_WAKES[$s:$rate]" _ < <(for wakes in ${CPU_WAKE_RUNS[$s:$rate]}; do echo "$wakes"; done | percentiles)
         done
     done
 }
