@@ -113,13 +113,13 @@ server_ticks() {
 # thread was put on a CPU, summed into SERVER_SLICES: for a server that
 # sleeps between SIPp's bursts, its wake-ups.
 read_server_cpu() {
-    local p t v waited slices
+    local p t v slices
     SERVER_NS=0
     SERVER_SLICES=0
     SERVER_TIDS=""
     for p in $(server_pids); do
         for t in /proc/"$p"/task/*; do
-            read -r v waited slices 2>/dev/null <"$t/schedstat" || continue
+            read -r v _ slices 2>/dev/null <"$t/schedstat" || continue
             SERVER_NS=$((SERVER_NS + v))
             SERVER_SLICES=$((SERVER_SLICES + ${slices:-0}))
             SERVER_TIDS+=" ${t##*/}"
@@ -193,7 +193,7 @@ steal_and_total_ticks() {
 
 # machine_kind: what the CPUs run on, for a report's header: the
 # hypervisor lscpu names (or the CPU's hypervisor flag), or bare metal;
-# and the clock source.
+# the clock source; and how an idle CPU waits (cpuidle_kind).
 machine_kind() {
     local vendor clock
     vendor=$(lscpu 2>/dev/null | awk -F': *' '/^Hypervisor vendor/ { print $2; exit }')
@@ -202,10 +202,34 @@ machine_kind() {
     fi
     clock=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null || echo unknown)
     if [ -n "$vendor" ]; then
-        echo "a virtual machine ($vendor), clock source $clock"
+        echo "a virtual machine ($vendor), clock source $clock, $(cpuidle_kind)"
     else
-        echo "bare metal (no hypervisor flag), clock source $clock"
+        echo "bare metal (no hypervisor flag), clock source $clock, $(cpuidle_kind)"
     fi
+}
+
+# cpuidle_kind: the kernel's idle driver and, for a guest's haltpoll
+# driver, how long an idle CPU polls before it halts. A server that sleeps
+# between SIPp's bursts pays for each wake-up, and waking a halted guest
+# CPU costs more than one still polling: the low rates' figures depend on
+# it.
+cpuidle_kind() {
+    local driver poll
+    driver=$(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || true)
+    case "${driver:-none}" in
+        none) echo "no cpuidle driver" ;;
+        haltpoll)
+            poll=$(cat /sys/module/haltpoll/parameters/guest_halt_poll_ns 2>/dev/null || echo "")
+            if [ "$poll" = 0 ]; then
+                echo "idle driver haltpoll with halt polling off"
+            elif [ -n "$poll" ]; then
+                echo "idle driver haltpoll polling up to $((poll / 1000)) µs before halting"
+            else
+                echo "idle driver haltpoll"
+            fi
+            ;;
+        *) echo "idle driver $driver" ;;
+    esac
 }
 
 # wait_quiet TICKS_FN: before a measurement, waits (up to QUIET_WAIT s)
