@@ -6,7 +6,7 @@
 use crate::cli::{Error, LogArgs, parse_listen};
 use parrot::server::ServerBuilder;
 use parrot::transport::{Identity, TlsConfig, TransportConfig};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 /// The listeners of an example server.
@@ -166,6 +166,17 @@ impl TlsArgs {
     }
 }
 
+/// `ip`, or the loopback address of its family when it is a wildcard
+/// (`0.0.0.0`, `::`): where a server listening on every interface can be
+/// reached from this host, for an address it writes into a message.
+pub fn reachable_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    }
+}
+
 /// Reloads the TLS certificate from `cert` and `key` on every SIGHUP.
 fn reload_on_hangup(config: TlsConfig, cert: PathBuf, key: PathBuf) {
     #[cfg(unix)]
@@ -191,4 +202,19 @@ fn reload_on_hangup(config: TlsConfig, cert: PathBuf, key: PathBuf) {
     });
     #[cfg(not(unix))]
     let _ = (config, cert, key);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_become_loopback_of_their_family_others_stay() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(reachable_ip(ip("0.0.0.0")), ip("127.0.0.1"));
+        assert_eq!(reachable_ip(ip("::")), ip("::1"));
+        assert_eq!(reachable_ip(ip("192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(reachable_ip(ip("2001:db8::7")), ip("2001:db8::7"));
+        assert_eq!(reachable_ip(ip("::1")), ip("::1"));
+    }
 }

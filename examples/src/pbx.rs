@@ -50,7 +50,7 @@ use parrot::server::{BoundServer, MethodSet};
 use parrot::transport::Protocol;
 use std::collections::BTreeSet;
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tracing::{debug, info, warn};
@@ -401,12 +401,7 @@ impl Pbx {
 /// The voicemail's URI for a pbx listening on `addr`: that address, or
 /// loopback when it is a wildcard (the spiral only has to reach us).
 fn voicemail_uri(addr: SocketAddr) -> Option<Uri> {
-    let ip = match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    let at = SocketAddr::new(ip, addr.port());
+    let at = SocketAddr::new(crate::listen::reachable_ip(addr.ip()), addr.port());
     // A user part no caller can guess (128 bits from the OS generator):
     // only the pbx's own fallback reaches the voicemail without the
     // authentication every other call needs.

@@ -18,11 +18,11 @@
 use bytes::Bytes;
 use clap::Parser;
 use examples::cli;
-use examples::listen::TlsArgs;
+use examples::listen::{TlsArgs, reachable_ip};
 use parrot::prelude::*;
 use parrot::sdp::{Attribute, MediaDescription, SessionDescription};
 use parrot::server::{Factory, ServerBuilder};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
 #[global_allocator]
@@ -57,14 +57,11 @@ impl FixedAnswer {
 }
 
 /// The answer (PCMU at port 40000, as the references' answers), naming
-/// `ip` (or 127.0.0.1 for an unspecified address) as the media address;
-/// written by parrot's SDP writer, so an IPv6 address gets `IP6`.
+/// `ip` (or the loopback address of its family for a wildcard) as the
+/// media address; written by parrot's SDP writer, so an IPv6 address gets
+/// `IP6`.
 fn answer_sdp(ip: IpAddr) -> Bytes {
-    let ip = if ip.is_unspecified() {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        ip
-    };
+    let ip = reachable_ip(ip);
     let mut audio = MediaDescription::new("audio", 40000, "RTP/AVP", ["0"]);
     audio
         .attributes
