@@ -202,10 +202,11 @@ machine_kind() {
     fi
     clock=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null || echo unknown)
     if [ -n "$vendor" ]; then
-        echo "a virtual machine ($vendor), clock source $clock, $(cpuidle_kind)"
+        printf 'a virtual machine (%s)' "$vendor"
     else
-        echo "bare metal (no hypervisor flag), clock source $clock, $(cpuidle_kind)"
+        printf 'bare metal (no hypervisor flag)'
     fi
+    echo ", clock source $clock, $(cpuidle_kind)"
 }
 
 # cpuidle_kind: the kernel's idle driver and, for a guest's haltpoll
