@@ -16,7 +16,8 @@
 #   SERVER_BIN=path  counts that server instead (any that takes
 #            `--listen ADDR`, e.g. the rsipstack UAS or the floor of
 #            bench/load.sh; SERVER_ENV="VAR=value ..." sets its
-#            environment): the same call flow counted for another
+#            environment, SERVER_ARGS="..." adds to its arguments, e.g.
+#            the floor's --parse): the same call flow counted for another
 #            implementation, user-space instructions without the noise of
 #            time. Not with --check or --save.
 #   SERVER_CPU=N  the one CPU the server is confined to (taskset -c; the
@@ -68,7 +69,7 @@ pin=(taskset -c "$SERVER_CPU")
 [ "$SERVER_CPU" = all ] && pin=()
 # shellcheck disable=SC2086
 env RUST_LOG=warn ${SERVER_ENV:-} "${pin[@]}" valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
-    "$bin" --listen "127.0.0.1:$port" >"$tmp/server.log" 2>&1 &
+    "$bin" --listen "127.0.0.1:$port" ${SERVER_ARGS:-} >"$tmp/server.log" 2>&1 &
 pid=$!
 trap 'kill -INT $pid 2>/dev/null || true; sleep 1; kill -9 $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 # Warm-up: one call, retried until the server answers (valgrind starts

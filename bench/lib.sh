@@ -348,7 +348,8 @@ require_free_port() {
 # arguments). Two more configurations of the references: rsipstack-ct
 # (rsipstack on tokio's current-thread runtime) and kamailio-8 (Kamailio
 # with its default 8 UDP children). And floor, from FLOOR_BIN (the kernel's
-# side of a call, bench/floor-uas), and parrot-fixed, from FIXED_BIN
+# side of a call, bench/floor-uas; floor-parse, the same with --parse), and
+# parrot-fixed, from FIXED_BIN
 # (parrot answering with a fixed SDP, bench/src/bin/fixed-answer.rs). Then
 # waits (up to 20 tries) until the script's `probe_call NAME` succeeds, and
 # exits when the server dies or never answers.
@@ -389,6 +390,10 @@ start_server_as() {
         floor)
             "${NICE[@]}" taskset -c "$SERVER_CPU" "$FLOOR_BIN" \
                 --listen "$HOST:${PORT[floor]}" >"$log_file" 2>&1 &
+            ;;
+        floor-parse)
+            "${NICE[@]}" taskset -c "$SERVER_CPU" "$FLOOR_BIN" \
+                --listen "$HOST:${PORT[floor-parse]}" --parse >"$log_file" 2>&1 &
             ;;
         *) echo "unknown server $name" >&2; exit 2 ;;
     esac

@@ -10,6 +10,9 @@
 #      What it costs per call is the kernel's side of the call (the five
 #      datagrams, the wake-ups between SIPp's bursts): no server can go
 #      below it, and each server's CPU per call above it is its own work.
+#      With CPU_FLOOR=2 also floor-parse (127.0.0.1:5086), the floor that
+#      first parses each request with parrot's parser (`floor-uas
+#      --parse`): what validating as parrot does costs at the least.
 #   5. parrot-fixed - bench/src/bin/fixed-answer.rs: parrot answering each
 #                   INVITE with one fixed SDP, as the references do      127.0.0.1:5071
 #      The answer example parses each offer, negotiates and writes its
@@ -65,7 +68,8 @@
 # kamailio-8, Kamailio with its default 8 UDP children, and rsipstack-ct,
 # rsipstack on a current-thread runtime, and each CPU target is taken
 # against the cheaper configuration of its reference; 0: off), CPU_FLOOR
-# (1, the default: the CPU phase also runs the floor; 0: off), CPU_FIXED (1,
+# (1, the default: the CPU phase also runs the floor; 2: the floor and
+# floor-parse; 0: off), CPU_FIXED (1,
 # the default: the CPU phase also runs parrot-fixed; 0: off; never with
 # PARROT_BIN), SIPP_BUFFER (SIPp socket buffers,
 # default 4 MiB), BENCH_NICE (default -10; 0: off),
@@ -164,7 +168,7 @@ MAX_SECONDS=${MAX_SECONDS:-1500}
 SERVER_CPU=${SERVER_CPU:-1}
 SIPP_CPU=0
 HOST=127.0.0.1
-declare -A PORT=([parrot]=5070 [parrot-fixed]=5071 [rsipstack]=5080 [rsipstack-ct]=5081 [floor]=5085 [kamailio]=5090 [kamailio-8]=5091)
+declare -A PORT=([parrot]=5070 [parrot-fixed]=5071 [rsipstack]=5080 [rsipstack-ct]=5081 [floor]=5085 [floor-parse]=5086 [kamailio]=5090 [kamailio-8]=5091)
 # The references' other configurations, measured in the CPU phase only; a
 # target's ratio is taken against the cheaper configuration of each.
 declare -A CONFIG_OF=([rsipstack]=rsipstack-ct [kamailio]=kamailio-8)
@@ -178,6 +182,7 @@ for s in $SERVERS; do
         CPU_SERVERS+=" parrot-fixed"
 done
 [ "${CPU_FLOOR:-1}" = 0 ] || CPU_SERVERS+=" floor"
+[ "${CPU_FLOOR:-1}" != 2 ] || CPU_SERVERS+=" floor-parse"
 NEXT_SIPP_PORT=6100
 # SIPp's socket buffers (-buff_size; Linux caps it at net.core.rmem_max):
 # with the default (~200 KB) SIPp itself drops responses it cannot drain
@@ -736,6 +741,9 @@ release_profile() {
     case " $CPU_SERVERS " in *" floor "*)
         echo "CPU phase only: floor is bench/floor-uas, which copies a request's Via, From, To, Call-ID and CSeq into a 200 and does nothing else (no transaction, no dialog, no validation); its CPU per call is the kernel's side of a call, the least any server pays here." ;;
     esac
+    case " $CPU_SERVERS " in *" floor-parse "*)
+        echo "CPU phase only: floor-parse is the floor parsing each request first with parrot's parser (floor-uas --parse: a copy of the datagram, parsed and validated whole, as parrot's transport does; a plain release build): the least a server that validates as parrot does pays here." ;;
+    esac
     echo "Each measurement runs against a freshly started server, the three servers taking turns; \"other load\" is what the rest of the machine used meanwhile (% of one CPU; includes the kernel's softirq work for the loopback traffic)."
 } | tee -a "$REPORT"
 
@@ -788,6 +796,20 @@ if [ -n "${CPU_US[floor:1000]:-}${CPU_US[floor:500]:-}${CPU_US[floor:2000]:-}" ]
             ra=$(above "$rc" "$fl")
             out "| $rate | $fl | $pa | $rs | $ra | $(awk -v p="$pa" -v r="$ra" 'BEGIN { if (p == "-" || r == "-" || r <= 0) print "-"; else printf "%.2f×", p / r }') |"
         done
+    done
+fi
+
+# What parrot's parse costs at the least, and the rest of parrot's work.
+if [ -n "${CPU_US[floor-parse:1000]:-}${CPU_US[floor-parse:500]:-}${CPU_US[floor-parse:2000]:-}" ]; then
+    out ""
+    out "floor-parse less the floor: what parsing and validating the requests as parrot does costs at the least; parrot less floor-parse: the rest of its work (transactions, dialogs, sessions, the handler, the responses, the runtime)."
+    out ""
+    out "| rate (calls/s) | floor (µs) | floor-parse (µs) | the parse (µs) | parrot (µs) | parrot less floor-parse (µs) |"
+    out "|---|---|---|---|---|---|"
+    for rate in $CPU_RATES; do
+        fl=${CPU_US[floor:$rate]:-} fp=${CPU_US[floor-parse:$rate]:-} pa=${CPU_US[parrot:$rate]:-}
+        [ -n "$fl" ] && [ "$fl" != "-" ] && [ -n "$fp" ] && [ "$fp" != "-" ] || continue
+        out "| $rate | $fl | $fp | $(above "$fp" "$fl") | ${pa:--} | $(above "$pa" "$fp") |"
     done
 fi
 

@@ -13,8 +13,15 @@
 //! same machine. It is not a SIP server and must never face anything but
 //! SIPp's `uac` on loopback.
 //!
-//! usage: `floor-uas [--listen IP:PORT]` (default 127.0.0.1:5085).
+//! With `--parse` it also parses each request with parrot's parser
+//! (`parrot::message::parse_datagram`, the whole validation every request
+//! gets from parrot's transport) before answering as above: the least a
+//! server pays when it validates requests as parrot does, the floor plus
+//! parrot's parse.
+//!
+//! usage: `floor-uas [--listen IP:PORT] [--parse]` (default 127.0.0.1:5085).
 
+use bytes::Bytes;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 
@@ -29,12 +36,17 @@ fn main() {
     let mut listen: SocketAddr = "127.0.0.1:5085"
         .parse()
         .expect("the default address parses");
+    let mut parse = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        if arg == "--parse" {
+            parse = true;
+            continue;
+        }
         match (arg.as_str(), args.next().and_then(|a| a.parse().ok())) {
             ("--listen", Some(addr)) => listen = addr,
             _ => {
-                eprintln!("usage: floor-uas [--listen IP:PORT]");
+                eprintln!("usage: floor-uas [--listen IP:PORT] [--parse]");
                 std::process::exit(2);
             }
         }
@@ -47,11 +59,12 @@ fn main() {
         }
     };
     eprintln!("floor-uas listening on udp:{listen}");
-    serve(&socket, listen);
+    serve(&socket, listen, parse);
 }
 
-/// Receives in batches and answers each request in turn, for ever.
-fn serve(socket: &UdpSocket, listen: SocketAddr) -> ! {
+/// Receives in batches and answers each request in turn, for ever; with
+/// `parse`, answers only what parrot's parser accepts.
+fn serve(socket: &UdpSocket, listen: SocketAddr, parse: bool) -> ! {
     let fd = socket.as_raw_fd();
     let contact = format!("Contact: <sip:floor@{listen}>\r\n");
     // What follows the Contact in a 200 to an INVITE, written once: the
@@ -89,12 +102,13 @@ fn serve(socket: &UdpSocket, listen: SocketAddr) -> ! {
         let Ok(n) = usize::try_from(n) else { continue };
         for (i, msg) in msgs.iter().enumerate().take(n) {
             let len = (msg.msg_len as usize).min(SIZE);
-            if respond(
-                &bufs[i * SIZE..i * SIZE + len],
-                &contact,
-                &invite_tail,
-                &mut out,
-            ) {
+            let datagram = &bufs[i * SIZE..i * SIZE + len];
+            // As parrot's transport hands a datagram to its parser: a
+            // copy into a buffer of its own, parsed and validated whole.
+            if parse && parrot::message::parse_datagram(Bytes::copy_from_slice(datagram)).is_err() {
+                continue;
+            }
+            if respond(datagram, &contact, &invite_tail, &mut out) {
                 // SAFETY: `out` and `names[i]` are valid for the lengths
                 // given; the kernel filled `msg_namelen`.
                 unsafe {
