@@ -2,7 +2,7 @@
 # Instructions per call of the `answer` example, counted by callgrind
 # (deterministic, unlike time): the regression guard of the hot path.
 #
-# Usage: bench/callgrind.sh [--check] [--save] [--install]
+# Usage: bench/callgrind.sh [--check] [--save] [--install] [--icache]
 #
 #   Builds the answer example (release), runs it under callgrind with
 #   RUST_LOG=warn, makes one warm-up call, zeroes the counters, runs
@@ -12,6 +12,14 @@
 #            in bench/callgrind.baseline
 #   --save   writes the figure to bench/callgrind.baseline
 #   --install  apt-gets valgrind and SIPp when missing (as CI runs it)
+#   --icache  also simulates the instruction cache (32 KiB, 8-way, 64-byte
+#            lines, whatever the machine's) and prints its misses per
+#            call and the code the calls ran (the distinct 64-byte lines
+#            holding an instruction run at least as often as there were
+#            calls): at low rates a server sleeps between SIPp's bursts
+#            and each burst fetches its code again, so these set much of
+#            its time besides the instructions. A report, not part of
+#            --check; about twice as slow.
 #   KEEP=file  keeps the callgrind dump there (for callgrind_annotate)
 #   SERVER_BIN=path  counts that server instead (any that takes
 #            `--listen ADDR`, e.g. the rsipstack UAS or the floor of
@@ -37,11 +45,13 @@ RATE=${RATE:-100}
 check=0
 save=0
 install=0
+icache=0
 for a in "$@"; do
     case "$a" in
     --check) check=1 ;;
     --save) save=1 ;;
     --install) install=1 ;;
+    --icache) icache=1 ;;
     *) sed -n '5,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
     esac
 done
@@ -67,8 +77,11 @@ port=$(free_udp_port)
 SERVER_CPU=${SERVER_CPU:-$(grep Cpus_allowed_list /proc/self/status | awk '{print $2}' | cut -d, -f1 | cut -d- -f1)}
 pin=(taskset -c "$SERVER_CPU")
 [ "$SERVER_CPU" = all ] && pin=()
+# A fixed geometry, so that the figure does not depend on the machine.
+sim=()
+[ "$icache" = 0 ] || sim=(--cache-sim=yes --I1=32768,8,64 --D1=32768,8,64 --LL=8388608,16,64 --dump-instr=yes)
 # shellcheck disable=SC2086
-env RUST_LOG=warn ${SERVER_ENV:-} "${pin[@]}" valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
+env RUST_LOG=warn ${SERVER_ENV:-} "${pin[@]}" valgrind --tool=callgrind "${sim[@]}" --callgrind-out-file="$tmp/cg.out" \
     "$bin" --listen "127.0.0.1:$port" ${SERVER_ARGS:-} >"$tmp/server.log" 2>&1 &
 pid=$!
 trap 'kill -INT $pid 2>/dev/null || true; sleep 1; kill -9 $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
@@ -96,6 +109,33 @@ dump=$(ls "$tmp"/cg.out.* 2>/dev/null | head -1)
 total=$(grep -m1 '^summary:\|^totals:' "$dump" | awk '{print $2}')
 per_call=$((total / CALLS))
 echo "instructions: $total over $CALLS calls: $per_call per call"
+if [ "$icache" = 1 ]; then
+    # summary: Ir Dr Dw I1mr ...; the code lines from the per-instruction
+    # costs (addresses absolute, or relative to the one before).
+    i1=$(grep -m1 '^summary:' "$dump" | awk '{print $5}')
+    lines=$(awk -v calls="$CALLS" '
+        /^ob=/ { match($0, /\([0-9]+\)/); ob = substr($0, RSTART, RLENGTH); next }
+        /^calls=/ { skip = 1; next }
+        /^(0x|\+|-|\*)/ {
+            a = $1
+            if (a ~ /^0x/) addr = a + 0
+            else if (a ~ /^\+/) addr = last + substr(a, 2)
+            else if (a ~ /^-/) addr = last - substr(a, 2)
+            else addr = last
+            last = addr
+            if (skip) { skip = 0; next }
+            ir[ob, addr] += $3
+        }
+        END {
+            for (k in ir) if (ir[k] >= calls) {
+                split(k, p, SUBSEP)
+                hot[p[1], int(p[2] / 64)] = 1
+            }
+            n = 0; for (l in hot) n++
+            print n
+        }' "$dump")
+    echo "instruction-cache misses (simulated 32 KiB, 8-way): $((i1 / CALLS)) per call; code run once a call or more: $lines lines of 64 bytes, $((lines * 64 / 1024)) KiB"
+fi
 if [ "$save" = 1 ]; then
     echo "$per_call" >bench/callgrind.baseline
     echo "saved to bench/callgrind.baseline"

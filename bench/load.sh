@@ -10,10 +10,11 @@
 #      What it costs per call is the kernel's side of the call (the five
 #      datagrams, the wake-ups between SIPp's bursts): no server can go
 #      below it, and each server's CPU per call above it is its own work.
-#      With CPU_FLOOR=2 also floor-parse (127.0.0.1:5086), the floor that
-#      first parses each request with parrot's parser (`floor-uas
-#      --parse`): what validating as parrot does costs at the least.
-#   5. parrot-fixed - bench/src/bin/fixed-answer.rs: parrot answering each
+#   5. floor-parse - the floor that first parses each request with
+#                   parrot's parser (`floor-uas --parse`)              127.0.0.1:5086
+#      What validating as parrot does costs at the least: above it is the
+#      rest of parrot's work.
+#   6. parrot-fixed - bench/src/bin/fixed-answer.rs: parrot answering each
 #                   INVITE with one fixed SDP, as the references do      127.0.0.1:5071
 #      The answer example parses each offer, negotiates and writes its
 #      answer, and gives every call a session timer: application work the
@@ -68,8 +69,8 @@
 # kamailio-8, Kamailio with its default 8 UDP children, and rsipstack-ct,
 # rsipstack on a current-thread runtime, and each CPU target is taken
 # against the cheaper configuration of its reference; 0: off), CPU_FLOOR
-# (1, the default: the CPU phase also runs the floor; 2: the floor and
-# floor-parse; 0: off), CPU_FIXED (1,
+# (1, the default: the CPU phase also runs the floor and floor-parse; 0:
+# off), CPU_FIXED (1,
 # the default: the CPU phase also runs parrot-fixed; 0: off; never with
 # PARROT_BIN), SIPP_BUFFER (SIPp socket buffers,
 # default 4 MiB), BENCH_NICE (default -10; 0: off),
@@ -181,8 +182,7 @@ for s in $SERVERS; do
     [ "$s" != parrot ] || [ "${CPU_FIXED:-1}" = 0 ] || [ -n "${PARROT_BIN:-}" ] ||
         CPU_SERVERS+=" parrot-fixed"
 done
-[ "${CPU_FLOOR:-1}" = 0 ] || CPU_SERVERS+=" floor"
-[ "${CPU_FLOOR:-1}" != 2 ] || CPU_SERVERS+=" floor-parse"
+[ "${CPU_FLOOR:-1}" = 0 ] || CPU_SERVERS+=" floor floor-parse"
 NEXT_SIPP_PORT=6100
 # SIPp's socket buffers (-buff_size; Linux caps it at net.core.rmem_max):
 # with the default (~200 KB) SIPp itself drops responses it cannot drain
