@@ -113,14 +113,21 @@ if [ "$icache" = 1 ]; then
     # summary: Ir Dr Dw I1mr ...; the code lines from the per-instruction
     # costs (addresses absolute, or relative to the one before).
     i1=$(grep -m1 '^summary:' "$dump" | awk '{print $5}')
+    # Hex by hand: awks differ on whether "0x1f" + 0 is 31.
     lines=$(awk -v calls="$CALLS" '
+        function num(s,   n, i) {
+            if (s !~ /^0x/) return s + 0
+            n = 0
+            for (i = 3; i <= length(s); i++) n = n * 16 + index("0123456789abcdef", tolower(substr(s, i, 1))) - 1
+            return n
+        }
         /^ob=/ { match($0, /\([0-9]+\)/); ob = substr($0, RSTART, RLENGTH); next }
         /^calls=/ { skip = 1; next }
         /^(0x|\+|-|\*)/ {
             a = $1
-            if (a ~ /^0x/) addr = a + 0
-            else if (a ~ /^\+/) addr = last + substr(a, 2)
-            else if (a ~ /^-/) addr = last - substr(a, 2)
+            if (a ~ /^0x/) addr = num(a)
+            else if (a ~ /^\+/) addr = last + num(substr(a, 2))
+            else if (a ~ /^-/) addr = last - num(substr(a, 2))
             else addr = last
             last = addr
             if (skip) { skip = 0; next }
