@@ -387,13 +387,11 @@ start_server_as() {
             RUST_LOG=${SERVER_LOG:-warn} "${NICE[@]}" taskset -c "$SERVER_CPU" "$FIXED_BIN" \
                 --listen "$HOST:${PORT[parrot-fixed]}" ${PARROT_ARGS:-} >"$log_file" 2>&1 &
             ;;
-        floor)
+        floor | floor-parse)
+            local parse=()
+            [ "$name" = floor ] || parse=(--parse)
             "${NICE[@]}" taskset -c "$SERVER_CPU" "$FLOOR_BIN" \
-                --listen "$HOST:${PORT[floor]}" >"$log_file" 2>&1 &
-            ;;
-        floor-parse)
-            "${NICE[@]}" taskset -c "$SERVER_CPU" "$FLOOR_BIN" \
-                --listen "$HOST:${PORT[floor-parse]}" --parse >"$log_file" 2>&1 &
+                --listen "$HOST:${PORT[$name]}" "${parse[@]}" >"$log_file" 2>&1 &
             ;;
         *) echo "unknown server $name" >&2; exit 2 ;;
     esac
